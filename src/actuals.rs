@@ -1,0 +1,577 @@
+//! Reported outcomes: what the assessor measured (or what a Monte Carlo trial drew).
+//!
+//! [`Actuals`] is the settlement engine's input besides the contract. It is a dense, reusable
+//! table (no allocation once sized), so the same type carries real reported outcomes from a CSV
+//! file and every simulated trial.
+//!
+//! Per-participant outcomes (those under the per-participant cap) are held as **participant
+//! classes**: participants of one cohort with the same achievements in the same periods are
+//! settled identically, so they are stored once with a count. This is exact, not an
+//! approximation: each participant's payment is computed and rounded on its own, then
+//! multiplied by the number of identical participants.
+
+use crate::contract::{Baseline, Contract, OutcomeKind};
+use crate::error::{Diagnostic, Diagnostics};
+use crate::money::{Qty, Ratio};
+use rust_decimal::Decimal;
+use std::collections::HashMap;
+use std::str::FromStr;
+
+/// A group of identical participants of one cohort.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParticipantClass {
+    /// Cohort index.
+    pub cohort: u16,
+    /// Number of participants in the class.
+    pub count: u32,
+    /// Range into [`Actuals::events`]: this class's (period, outcome) achievements, sorted.
+    pub events: std::ops::Range<u32>,
+}
+
+/// Outcomes reported per period, cohort and outcome, plus per-participant classes.
+#[derive(Clone, Debug)]
+pub struct Actuals {
+    n_outcomes: usize,
+    n_cohorts: usize,
+    n_periods: usize,
+    /// Realised enrolment per cohort.
+    pub enrolled: Vec<u32>,
+    units: Vec<Qty>,
+    baseline: Vec<Option<Qty>>,
+    classes: Vec<ParticipantClass>,
+    events: Vec<(u16, u16)>,
+}
+
+impl Actuals {
+    /// Empty actuals for a contract: nothing achieved, enrolment at target.
+    pub fn new(contract: &Contract) -> Self {
+        let n_outcomes = contract.outcomes.len();
+        let n_cohorts = contract.cohorts.len();
+        let n_periods = contract.periods as usize + 1;
+        let cells = n_outcomes * n_cohorts * n_periods;
+        Actuals {
+            n_outcomes,
+            n_cohorts,
+            n_periods,
+            enrolled: contract.cohorts.iter().map(|c| c.size).collect(),
+            units: vec![Qty::ZERO; cells],
+            baseline: vec![None; cells],
+            classes: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Resets to nothing achieved and enrolment at target, keeping the allocations.
+    pub fn clear(&mut self, contract: &Contract) {
+        for (e, c) in self.enrolled.iter_mut().zip(&contract.cohorts) {
+            *e = c.size;
+        }
+        self.units.fill(Qty::ZERO);
+        self.baseline.fill(None);
+        self.classes.clear();
+        self.events.clear();
+    }
+
+    /// Whether these actuals are sized for `contract`.
+    pub fn fits(&self, contract: &Contract) -> bool {
+        self.n_outcomes == contract.outcomes.len()
+            && self.n_cohorts == contract.cohorts.len()
+            && self.n_periods == contract.periods as usize + 1
+    }
+
+    #[inline]
+    fn idx(&self, o: usize, c: usize, p: usize) -> usize {
+        (o * self.n_cohorts + c) * self.n_periods + p
+    }
+
+    /// Units of outcome `o` achieved by cohort `c`, measured in period `p`.
+    #[inline]
+    pub fn units(&self, o: usize, c: usize, p: usize) -> Qty {
+        self.units[self.idx(o, c, p)]
+    }
+    /// Sets the units of outcome `o`, cohort `c`, period `p`.
+    #[inline]
+    pub fn set_units(&mut self, o: usize, c: usize, p: usize, q: Qty) {
+        let i = self.idx(o, c, p);
+        self.units[i] = q;
+    }
+    /// The reported baseline (forecast quantity, or control-group rate with six decimals).
+    #[inline]
+    pub fn baseline(&self, o: usize, c: usize, p: usize) -> Option<Qty> {
+        self.baseline[self.idx(o, c, p)]
+    }
+    /// Sets the reported baseline of outcome `o`, cohort `c`, period `p`.
+    #[inline]
+    pub fn set_baseline(&mut self, o: usize, c: usize, p: usize, q: Qty) {
+        let i = self.idx(o, c, p);
+        self.baseline[i] = Some(q);
+    }
+
+    /// Adds `count` identical participants of cohort `c` who achieved `events` (period, outcome),
+    /// which must be sorted by period then outcome. Their units are added to the cohort totals.
+    pub fn add_class(&mut self, cohort: usize, count: u32, events: &[(u16, u16)]) {
+        if count == 0 {
+            return;
+        }
+        let start = self.events.len() as u32;
+        self.events.extend_from_slice(events);
+        for &(p, o) in events {
+            let i = self.idx(o as usize, cohort, p as usize);
+            self.units[i] += Qty::from_int(count as i64);
+        }
+        self.classes.push(ParticipantClass {
+            cohort: cohort as u16,
+            count,
+            events: start..self.events.len() as u32,
+        });
+    }
+
+    /// The participant classes.
+    pub fn classes(&self) -> &[ParticipantClass] {
+        &self.classes
+    }
+    /// The (period, outcome) events of a class.
+    pub fn class_events(&self, class: &ParticipantClass) -> &[(u16, u16)] {
+        &self.events[class.events.start as usize..class.events.end as usize]
+    }
+}
+
+/// The reserved outcome name for enrolment rows in an actuals file.
+pub const ENROLLED: &str = "enrolled";
+
+const MAX_ERRORS: usize = 50;
+
+/// Parses actuals from CSV text for `contract`. `file` names the source in messages.
+///
+/// Columns (header required, any order): `period`, `cohort`, `outcome`, `units`, and optional
+/// `baseline` and `participant`. See `docs/scenario-format.md`.
+pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals, Diagnostics> {
+    let mut errs: Vec<Diagnostic> = Vec::new();
+    let mut act = Actuals::new(contract);
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .comment(Some(b'#'))
+        .from_reader(text.as_bytes());
+    let fail = |errs: Vec<Diagnostic>| Diagnostics {
+        file: file.to_string(),
+        items: errs,
+    };
+    let headers = match rdr.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => return Err(fail(vec![Diagnostic::new("header", csv_msg(&e))])),
+    };
+    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let (cp, cc, co, cu) = (col("period"), col("cohort"), col("outcome"), col("units"));
+    let (cb, cpart) = (col("baseline"), col("participant"));
+    for h in headers.iter() {
+        let known = [
+            "period",
+            "cohort",
+            "outcome",
+            "units",
+            "baseline",
+            "participant",
+        ];
+        if !known.iter().any(|k| h.eq_ignore_ascii_case(k)) {
+            errs.push(
+                Diagnostic::new(
+                    "header",
+                    format!(
+                        "unknown column `{h}`; allowed columns are period, cohort, outcome, units, baseline, participant"
+                    ),
+                )
+                .at(1, 1),
+            );
+        }
+    }
+    let (Some(cp), Some(cc), Some(co), Some(cu)) = (cp, cc, co, cu) else {
+        let missing: Vec<&str> = [("period", cp), ("cohort", cc), ("outcome", co), ("units", cu)]
+            .iter()
+            .filter(|(_, c)| c.is_none())
+            .map(|(n, _)| *n)
+            .collect();
+        errs.push(
+            Diagnostic::new(
+                "header",
+                format!(
+                    "missing column{} {}; the header must name period, cohort, outcome and units",
+                    if missing.len() == 1 { "" } else { "s" },
+                    missing.join(", ")
+                ),
+            )
+            .at(1, 1),
+        );
+        return Err(fail(errs));
+    };
+    if !errs.is_empty() {
+        return Err(fail(errs));
+    }
+
+    let t = contract.periods;
+    // (outcome, cohort, period) -> first line, to catch duplicates.
+    let mut seen: HashMap<(usize, usize, u16), usize> = HashMap::new();
+    let mut enrol_seen: HashMap<usize, usize> = HashMap::new();
+    // participant -> (cohort, events, line)
+    let mut people: HashMap<String, (usize, Vec<(u16, u16)>, usize)> = HashMap::new();
+
+    for rec in rdr.records() {
+        if errs.len() >= MAX_ERRORS {
+            errs.push(Diagnostic::new(
+                "",
+                format!("stopped after {MAX_ERRORS} problems"),
+            ));
+            break;
+        }
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
+                errs.push(Diagnostic::new("row", csv_msg(&e)).at(line.max(1), 1));
+                continue;
+            }
+        };
+        let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
+        let field = |i: usize| rec.get(i).unwrap_or("");
+        let mut row_err = |col: &str, msg: String| {
+            errs.push(Diagnostic::new(format!("line {line}, column {col}"), msg).at(line, 1));
+        };
+        // period
+        let period: u16 = match field(cp).parse::<u16>() {
+            Ok(p) if p >= 1 && p <= t => p,
+            _ => {
+                row_err(
+                    "period",
+                    format!(
+                        "`{}` is not a period of this contract; use a whole number from 1 to {t}",
+                        field(cp)
+                    ),
+                );
+                continue;
+            }
+        };
+        let cohort_id = field(cc);
+        let Some(c) = contract.cohort(cohort_id) else {
+            let ids: Vec<&str> = contract.cohorts.iter().map(|c| c.id.as_str()).collect();
+            row_err(
+                "cohort",
+                format!(
+                    "unknown cohort `{cohort_id}`; the contract's cohorts are {}",
+                    ids.join(", ")
+                ),
+            );
+            continue;
+        };
+        let cohort = &contract.cohorts[c];
+        let outcome_id = field(co);
+        let units_txt = field(cu);
+        let units = match Decimal::from_str(units_txt).ok().and_then(Qty::from_decimal) {
+            Some(q) if q.0 >= 0 => q,
+            _ => {
+                row_err(
+                    "units",
+                    format!(
+                        "`{units_txt}` is not a valid number of units; use a number >= 0 with at most 6 decimals"
+                    ),
+                );
+                continue;
+            }
+        };
+        let baseline_txt = cb.map(field).unwrap_or("");
+        let participant = cpart.map(field).unwrap_or("");
+
+        if outcome_id.eq_ignore_ascii_case(ENROLLED) {
+            let Some(n) = units.as_int().filter(|&n| n <= u32::MAX as i64) else {
+                row_err(
+                    "units",
+                    "enrolment must be a whole number of participants".into(),
+                );
+                continue;
+            };
+            if period != cohort.enrol_period {
+                row_err(
+                    "period",
+                    format!(
+                        "cohort `{cohort_id}` enrols in period {}, so its enrolment row must have period {}",
+                        cohort.enrol_period, cohort.enrol_period
+                    ),
+                );
+                continue;
+            }
+            if let Some(first) = enrol_seen.insert(c, line) {
+                row_err(
+                    "outcome",
+                    format!("duplicate enrolment row for cohort `{cohort_id}` (first at line {first})"),
+                );
+                continue;
+            }
+            act.enrolled[c] = n as u32;
+            continue;
+        }
+
+        let Some(o) = contract.outcome(outcome_id) else {
+            let ids: Vec<&str> = contract.outcomes.iter().map(|o| o.id.as_str()).collect();
+            row_err(
+                "outcome",
+                format!(
+                    "unknown outcome `{outcome_id}`; use one of {} or `{ENROLLED}`",
+                    ids.join(", ")
+                ),
+            );
+            continue;
+        };
+        let out = &contract.outcomes[o];
+        let (first, last) = (
+            out.first_measure(cohort.enrol_period),
+            out.last_measure(cohort.enrol_period),
+        );
+        if period < first || period > last {
+            let when = if first == last {
+                format!("period {first}")
+            } else {
+                format!("periods {first} to {last}")
+            };
+            row_err(
+                "period",
+                format!(
+                    "outcome `{outcome_id}` for cohort `{cohort_id}` is measured in {when} (enrolment period {} + lag {}), not in period {period}",
+                    cohort.enrol_period, out.lag
+                ),
+            );
+            continue;
+        }
+        if out.kind == OutcomeKind::Count && units.as_int().is_none() {
+            row_err(
+                "units",
+                format!("outcome `{outcome_id}` counts people, so units must be whole numbers"),
+            );
+            continue;
+        }
+        // baseline column
+        if !baseline_txt.is_empty() {
+            match &out.baseline {
+                Baseline::Forecast(_) | Baseline::ControlGroup => {
+                    match Decimal::from_str(baseline_txt).ok().and_then(Qty::from_decimal) {
+                        Some(b) if b.0 >= 0 => {
+                            if matches!(out.baseline, Baseline::ControlGroup) && b > Qty::from_int(1)
+                            {
+                                row_err(
+                                    "baseline",
+                                    format!(
+                                        "the control group's rate must be between 0 and 1, got {baseline_txt}"
+                                    ),
+                                );
+                                continue;
+                            }
+                            act.set_baseline(o, c, period as usize, b)
+                        }
+                        _ => {
+                            row_err(
+                                "baseline",
+                                format!(
+                                    "`{baseline_txt}` is not a valid baseline; use a number >= 0 with at most 6 decimals"
+                                ),
+                            );
+                            continue;
+                        }
+                    }
+                }
+                _ => {
+                    row_err(
+                        "baseline",
+                        format!(
+                            "outcome `{outcome_id}` takes no reported baseline (its baseline is fixed in the contract or absent); leave the column empty"
+                        ),
+                    );
+                    continue;
+                }
+            }
+        } else {
+            let needed = match &out.baseline {
+                Baseline::ControlGroup => true,
+                Baseline::Forecast(v) => v[c].is_none(),
+                _ => false,
+            };
+            if needed && participant.is_empty() {
+                row_err(
+                    "baseline",
+                    format!(
+                        "outcome `{outcome_id}` pays against a reported baseline: give the {} in the baseline column",
+                        if matches!(out.baseline, Baseline::ControlGroup) {
+                            "control group's rate (0 to 1)"
+                        } else {
+                            "forecast quantity"
+                        }
+                    ),
+                );
+                continue;
+            }
+        }
+
+        if out.per_participant {
+            if participant.is_empty() {
+                row_err(
+                    "participant",
+                    format!(
+                        "outcome `{outcome_id}` falls under the per-participant cap, so each row must name a participant (one row per participant, units 1)"
+                    ),
+                );
+                continue;
+            }
+            if units != Qty::from_int(1) {
+                row_err(
+                    "units",
+                    "a per-participant row reports one achievement: units must be 1".into(),
+                );
+                continue;
+            }
+            let entry = people
+                .entry(participant.to_string())
+                .or_insert((c, Vec::new(), line));
+            if entry.0 != c {
+                let other = &contract.cohorts[entry.0].id;
+                row_err(
+                    "participant",
+                    format!(
+                        "participant `{participant}` is in cohort `{other}` (line {}), not `{cohort_id}`",
+                        entry.2
+                    ),
+                );
+                continue;
+            }
+            if entry.1.iter().any(|&(_, eo)| eo as usize == o) {
+                row_err(
+                    "participant",
+                    format!(
+                        "participant `{participant}` already achieved `{outcome_id}`; it is paid at most once per person"
+                    ),
+                );
+                continue;
+            }
+            if let Some(req) = out.requires {
+                if !entry
+                    .1
+                    .iter()
+                    .any(|&(ep, eo)| eo as usize == req && ep <= period)
+                {
+                    row_err(
+                        "outcome",
+                        format!(
+                            "participant `{participant}` cannot achieve `{outcome_id}` in period {period}: it requires `{}`, which this participant has not achieved by then (rows for the earlier outcome must come first)",
+                            contract.outcomes[req].id
+                        ),
+                    );
+                    continue;
+                }
+            }
+            entry.1.push((period, o as u16));
+            continue;
+        }
+        if !participant.is_empty() {
+            row_err(
+                "participant",
+                format!(
+                    "outcome `{outcome_id}` is settled per cohort; leave the participant column empty and report the cohort's total units"
+                ),
+            );
+            continue;
+        }
+        if let Some(first) = seen.insert((o, c, period), line) {
+            row_err(
+                "outcome",
+                format!(
+                    "duplicate row for outcome `{outcome_id}`, cohort `{cohort_id}`, period {period} (first at line {first})"
+                ),
+            );
+            continue;
+        }
+        act.set_units(o, c, period as usize, units);
+    }
+
+    // Whole-file checks: counts within enrolment, chains within their prerequisite.
+    if errs.is_empty() {
+        let mut per_cohort_people: HashMap<usize, u32> = HashMap::new();
+        for (_, (c, _, _)) in people.iter() {
+            *per_cohort_people.entry(*c).or_default() += 1;
+        }
+        for (c, n) in per_cohort_people {
+            if n > act.enrolled[c] {
+                errs.push(Diagnostic::new(
+                    format!("cohort {}", contract.cohorts[c].id),
+                    format!(
+                        "{n} participants are named but the cohort enrolled {}; report enrolment with an `{ENROLLED}` row",
+                        act.enrolled[c]
+                    ),
+                ));
+            }
+        }
+        for (o, out) in contract.outcomes.iter().enumerate() {
+            if out.per_participant {
+                continue;
+            }
+            for (c, coh) in contract.cohorts.iter().enumerate() {
+                let mut cum = Qty::ZERO;
+                let mut cum_req = Qty::ZERO;
+                for p in 1..=t as usize {
+                    cum += act.units(o, c, p);
+                    if let Some(r) = out.requires {
+                        cum_req += act.units(r, c, p);
+                        if cum > cum_req {
+                            errs.push(Diagnostic::new(
+                                format!("outcome {}, cohort {}", out.id, coh.id),
+                                format!(
+                                    "by period {p}, {cum} units of `{}` are reported but only {cum_req} of `{}`, which it requires",
+                                    out.id, contract.outcomes[r].id
+                                ),
+                            ));
+                            break;
+                        }
+                    }
+                    if out.kind == OutcomeKind::Count
+                        && !out.repeatable
+                        && cum > Qty::from_int(act.enrolled[c] as i64)
+                    {
+                        errs.push(Diagnostic::new(
+                            format!("outcome {}, cohort {}", out.id, coh.id),
+                            format!(
+                                "by period {p}, {cum} people achieved `{}` but the cohort enrolled {}; each person counts once",
+                                out.id, act.enrolled[c]
+                            ),
+                        ));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    if !errs.is_empty() {
+        return Err(fail(errs).sorted());
+    }
+
+    // Group participants into classes.
+    let mut classes: HashMap<(usize, Vec<(u16, u16)>), u32> = HashMap::new();
+    for (_, (c, mut ev, _)) in people {
+        ev.sort_unstable();
+        *classes.entry((c, ev)).or_default() += 1;
+    }
+    let mut classes: Vec<_> = classes.into_iter().collect();
+    classes.sort();
+    for ((c, ev), n) in classes {
+        act.add_class(c, n, &ev);
+    }
+    Ok(act)
+}
+
+fn csv_msg(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => "the file is not valid UTF-8 text".to_string(),
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("this row has {len} fields but the header has {expected_len}"),
+        _ => format!("cannot read the CSV: {e}"),
+    }
+}
+
+/// The control-group rate reported for a cell as a [`Ratio`].
+pub fn rate_of(q: Qty) -> Ratio {
+    Ratio(q.0 * 1_000_000)
+}

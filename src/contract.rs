@@ -1,0 +1,402 @@
+//! The validated contract: the terms of one Social Impact Bond (DOMAIN.md section 3).
+//!
+//! A [`Contract`] is only ever built by [`crate::scenario`] from a scenario file, after every
+//! meaning check has passed, so the settlement engine can rely on its invariants: indices are in
+//! range, payer shares add up to one, chained outcomes form no cycle, every lag fits in the term.
+//! Parties, outcomes, cohorts and tranches are referred to by index (`usize` into the vectors
+//! here); the names the user wrote are kept for display.
+
+use crate::money::{Money, Price, Qty, Ratio};
+
+/// Index of a party in [`Contract::parties`].
+pub type PartyId = usize;
+
+/// How long one period is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PeriodLength {
+    /// One month; twelve periods a year.
+    Month,
+    /// One quarter; four periods a year.
+    Quarter,
+    /// Half a year; two periods a year.
+    HalfYear,
+    /// One year.
+    Year,
+}
+
+impl PeriodLength {
+    /// Periods per year.
+    pub fn per_year(self) -> u32 {
+        match self {
+            PeriodLength::Month => 12,
+            PeriodLength::Quarter => 4,
+            PeriodLength::HalfYear => 2,
+            PeriodLength::Year => 1,
+        }
+    }
+}
+
+/// What a party is in the contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// An outcome payer (municipality, ministry, health insurer).
+    Payer,
+    /// An investor holding one or more tranches.
+    Investor,
+    /// The social enterprise delivering the intervention.
+    Enterprise,
+    /// A guarantor that is not also a payer.
+    Guarantor,
+    /// A party receiving fees (assessor, intermediary).
+    FeeRecipient,
+    /// The contract account through which outcome payments flow to the waterfall.
+    Account,
+    /// Everyone outside the contract (the enterprise's suppliers and staff).
+    External,
+}
+
+/// One party.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Party {
+    /// The identifier used in the scenario file.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Role in the contract.
+    pub role: Role,
+}
+
+/// A group of participants enrolling in one period.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Cohort {
+    /// Identifier used in the file and in actuals.
+    pub id: String,
+    /// The period in which the cohort enrols (1-based).
+    pub enrol_period: u16,
+    /// Target number of participants (realised enrolment can come from actuals).
+    pub size: u32,
+}
+
+/// Whether an outcome counts people or measures a quantity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutcomeKind {
+    /// People achieving something; whole units, at most one per person unless repeatable.
+    Count,
+    /// A quantity (days, euros saved); fractional units allowed.
+    Quantity,
+}
+
+/// Whether improvement means more or fewer units than the baseline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    /// More is better (jobs, diplomas): improvement = achieved - baseline.
+    Increase,
+    /// Fewer is better (benefit days, reconvictions): improvement = baseline - achieved.
+    Decrease,
+}
+
+/// The counterfactual an outcome is paid against.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Baseline {
+    /// No counterfactual: every achieved unit is payable.
+    None,
+    /// A fixed share of the cohort's enrolment, per measurement period.
+    Rate(Ratio),
+    /// A forecast quantity per cohort and measurement period; actuals may report it instead.
+    Forecast(Vec<Option<Qty>>),
+    /// A control group's measured rate, reported in the actuals, times the cohort's enrolment.
+    ControlGroup,
+}
+
+/// A volume tier: the marginal price for cumulative payable units up to `up_to`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Tier {
+    /// Upper bound of cumulative units for this price; `None` for the last, open tier.
+    pub up_to: Option<Qty>,
+    /// Price per unit within the tier.
+    pub price: Price,
+}
+
+/// How a grid maps improvement to an amount.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GridKind {
+    /// The amount of the highest point at or below the improvement.
+    Step,
+    /// Linear interpolation between points, flat after the last.
+    Linear,
+}
+
+/// How an outcome's payable units become money.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pricing {
+    /// One price per payable unit.
+    Flat(Price),
+    /// Marginal prices by cumulative payable units over all cohorts.
+    Tiers(Vec<Tier>),
+    /// An amount per enrolled participant of the cohort as a function of the relative
+    /// improvement over the baseline (points sorted by improvement).
+    Grid {
+        /// Step or linear.
+        kind: GridKind,
+        /// (relative improvement, amount per enrolled participant), ascending improvement.
+        points: Vec<(Ratio, Price)>,
+    },
+}
+
+/// Caps on one outcome, cumulative over the contract.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct OutcomeCaps {
+    /// Most payable units over all cohorts.
+    pub max_units: Option<Qty>,
+    /// Most money paid for this outcome.
+    pub max_amount: Option<Money>,
+    /// Most payable units per cohort as a share of its enrolment.
+    pub max_share: Option<Ratio>,
+}
+
+/// Thresholds (triggers) on the relative improvement over the baseline.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Threshold {
+    /// A cohort is paid when its own improvement reaches this level.
+    pub per_cohort: Option<Ratio>,
+    /// Cohorts not paid on their own are paid at the end when the improvement over all
+    /// cohorts reaches this level.
+    pub overall: Option<Ratio>,
+}
+
+/// One outcome on the rate card.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Outcome {
+    /// Identifier used in the file and in actuals.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Unit of measurement (display).
+    pub unit: String,
+    /// Count or quantity.
+    pub kind: OutcomeKind,
+    /// May a person achieve it more than once?
+    pub repeatable: bool,
+    /// The outcome a person must have achieved first (chained outcomes).
+    pub requires: Option<usize>,
+    /// Periods after enrolment of the first measurement.
+    pub lag: u16,
+    /// Number of consecutive measurement periods (1 = measured once).
+    pub measure_periods: u16,
+    /// Periods after measurement until payment.
+    pub pay_lag: u16,
+    /// More or fewer is better.
+    pub direction: Direction,
+    /// Counterfactual.
+    pub baseline: Baseline,
+    /// Thresholds on improvement.
+    pub threshold: Threshold,
+    /// Price, tiers or grid.
+    pub pricing: Pricing,
+    /// Caps on this outcome.
+    pub caps: OutcomeCaps,
+    /// Who pays, with shares adding up to one, in the order listed.
+    pub payers: Vec<(PartyId, Ratio)>,
+    /// Settled per participant (it falls under the per-participant cap).
+    pub per_participant: bool,
+}
+
+impl Outcome {
+    /// The first measurement period of a cohort enrolling in `enrol`.
+    #[inline]
+    pub fn first_measure(&self, enrol: u16) -> u16 {
+        enrol + self.lag
+    }
+    /// The last measurement period of a cohort enrolling in `enrol`.
+    #[inline]
+    pub fn last_measure(&self, enrol: u16) -> u16 {
+        enrol + self.lag + self.measure_periods - 1
+    }
+}
+
+/// The cap on what one participant can earn across a set of outcomes.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ParticipantCap {
+    /// Most money paid for one participant over the outcomes.
+    pub amount: Money,
+    /// The outcomes it covers (indices).
+    pub outcomes: Vec<usize>,
+}
+
+/// A payment independent of outcomes.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FixedPayment {
+    /// Period of payment.
+    pub period: u16,
+    /// Who pays.
+    pub payer: PartyId,
+    /// How much.
+    pub amount: Money,
+}
+
+/// What an early-termination checkpoint tests.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckpointTest {
+    /// Relative improvement over the baseline, over all cohorts measured so far.
+    MinImprovement(Ratio),
+    /// Achieved units per enrolled participant of the cohorts measured so far.
+    MinRate(Ratio),
+}
+
+/// An early-termination checkpoint.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Checkpoint {
+    /// Judged at the end of this period.
+    pub period: u16,
+    /// The outcome judged.
+    pub outcome: usize,
+    /// The floor.
+    pub test: CheckpointTest,
+}
+
+/// A guarantee on a tranche's principal.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Guarantee {
+    /// Guarantors and their shares of each call, adding up to one.
+    pub guarantors: Vec<(PartyId, Ratio)>,
+    /// Most money called.
+    pub limit: Option<Money>,
+    /// Most called as a share of the drawn principal.
+    pub fraction: Option<Ratio>,
+}
+
+/// One investor position in the capital stack.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Tranche {
+    /// Identifier.
+    pub id: String,
+    /// The investor.
+    pub investor: PartyId,
+    /// Committed capital.
+    pub committed: Money,
+    /// Drawdown per period, index 0 unused (length `periods + 1`).
+    pub drawdowns: Vec<Money>,
+    /// Annual rate as written (coupon or return cap).
+    pub annual_rate: Ratio,
+    /// The rate per period used for accrual.
+    pub period_rate: Ratio,
+    /// Priority: 1 is paid first; equal ranks share pro rata to outstanding claims.
+    pub rank: u16,
+    /// Optional guarantee.
+    pub guarantee: Option<Guarantee>,
+}
+
+/// A fee paid from the waterfall before the tranches.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Fee {
+    /// Identifier.
+    pub id: String,
+    /// Who receives it.
+    pub payee: PartyId,
+    /// Amount falling due per period (index 0 unused). Unpaid amounts stay owed.
+    pub schedule: Vec<Money>,
+}
+
+/// What happens to cash left after the waterfall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Remainder {
+    /// Stays in the contract account.
+    Hold,
+    /// Goes back to the payers in proportion to what each has paid so far.
+    ReturnToPayers,
+    /// Goes to the enterprise.
+    Enterprise,
+}
+
+/// The enterprise's costs and at-risk fees.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct EnterpriseTerms {
+    /// Fixed operating cost per period (index 0 unused).
+    pub fixed_costs: Vec<Money>,
+    /// Cost per participant, spent in the period the participant enrols.
+    pub per_participant_cost: Price,
+    /// Deferred fees falling due per period (index 0 unused), paid from the waterfall after
+    /// the tranches; unpaid amounts stay owed.
+    pub deferred_fees: Vec<Money>,
+    /// Share of the cash left after tranches and deferred fees paid to the enterprise.
+    pub performance_share: Ratio,
+}
+
+/// A validated contract.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Contract {
+    /// Name of the contract.
+    pub name: String,
+    /// ISO currency code for display.
+    pub currency: String,
+    /// Number of periods T; periods run 1..=T.
+    pub periods: u16,
+    /// Length of one period.
+    pub period_length: PeriodLength,
+    /// Optional start date for display (as written).
+    pub start_date: Option<String>,
+    /// All parties, including the contract account and the outside world.
+    pub parties: Vec<Party>,
+    /// The contract account (the waterfall's pot).
+    pub account: PartyId,
+    /// Everyone outside the contract.
+    pub external: PartyId,
+    /// The enterprise.
+    pub enterprise: PartyId,
+    /// Cohorts in enrolment order.
+    pub cohorts: Vec<Cohort>,
+    /// Outcomes; a chained outcome comes after the outcome it requires.
+    pub outcomes: Vec<Outcome>,
+    /// Per-participant cap across outcomes.
+    pub participant_cap: Option<ParticipantCap>,
+    /// Cap on total outcome payments.
+    pub total_cap: Option<Money>,
+    /// Fixed payments.
+    pub fixed_payments: Vec<FixedPayment>,
+    /// Payers pay at most what the waterfall still owes.
+    pub pay_only_due: bool,
+    /// Early-termination checkpoints, by period.
+    pub checkpoints: Vec<Checkpoint>,
+    /// Tranches in the order written.
+    pub tranches: Vec<Tranche>,
+    /// Fees paid first in the waterfall.
+    pub fees: Vec<Fee>,
+    /// The enterprise's terms.
+    pub enterprise_terms: EnterpriseTerms,
+    /// What happens to the remainder.
+    pub remainder: Remainder,
+    /// Annual discount rate for present values.
+    pub discount_rate: Ratio,
+}
+
+impl Contract {
+    /// Index of a party by identifier.
+    pub fn party(&self, id: &str) -> Option<PartyId> {
+        self.parties.iter().position(|p| p.id == id)
+    }
+    /// Index of an outcome by identifier.
+    pub fn outcome(&self, id: &str) -> Option<usize> {
+        self.outcomes.iter().position(|o| o.id == id)
+    }
+    /// Index of a cohort by identifier.
+    pub fn cohort(&self, id: &str) -> Option<usize> {
+        self.cohorts.iter().position(|c| c.id == id)
+    }
+    /// Parties with the payer role, in the order listed.
+    pub fn payers(&self) -> impl Iterator<Item = PartyId> + '_ {
+        self.parties
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.role == Role::Payer)
+            .map(|(i, _)| i)
+    }
+}

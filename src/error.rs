@@ -1,0 +1,101 @@
+//! Typed errors of the library. Every user-facing problem is a [`Diagnostic`] that says where
+//! (file, line, column, field path), what is wrong and what is allowed.
+
+use std::fmt;
+
+/// One problem found in a user's file.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Diagnostic {
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// Field path such as `outcomes[2].payers.rotterdam` or `row 14, column units`.
+    pub path: String,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+impl Diagnostic {
+    /// A diagnostic without a position yet.
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            line: None,
+            column: None,
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+    /// The same diagnostic at a position.
+    pub fn at(mut self, line: usize, column: usize) -> Self {
+        self.line = Some(line);
+        self.column = Some(column);
+        self
+    }
+}
+
+/// All problems found in one file.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Diagnostics {
+    /// The file's name as the user gave it.
+    pub file: String,
+    /// The problems, in file order where positions are known.
+    pub items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    /// Sorts by position (unknown positions last) and returns self.
+    pub fn sorted(mut self) -> Self {
+        self.items
+            .sort_by_key(|d| (d.line.unwrap_or(usize::MAX), d.column.unwrap_or(0)));
+        self
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.items.len();
+        writeln!(
+            f,
+            "{} has {} problem{}:",
+            self.file,
+            n,
+            if n == 1 { "" } else { "s" }
+        )?;
+        for d in &self.items {
+            match (d.line, d.column) {
+                (Some(l), Some(c)) => write!(f, "  {}:{}:{}: ", self.file, l, c)?,
+                (Some(l), None) => write!(f, "  {}:{}: ", self.file, l)?,
+                _ => write!(f, "  {}: ", self.file)?,
+            }
+            if d.path.is_empty() {
+                writeln!(f, "{}", d.message)?;
+            } else {
+                writeln!(f, "{}: {}", d.path, d.message)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+/// Why a settlement could not be computed from otherwise valid inputs.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SettleError {
+    /// A baseline the rule needs was neither in the contract nor in the actuals.
+    #[error(
+        "outcome `{outcome}`, cohort `{cohort}`, period {period}: the rule pays against a baseline but no baseline value was given; add a `baseline` value to that actuals row"
+    )]
+    MissingBaseline {
+        /// Outcome id.
+        outcome: String,
+        /// Cohort id.
+        cohort: String,
+        /// Measurement period.
+        period: u16,
+    },
+    /// The actuals were built for a different contract shape.
+    #[error("the actuals do not match the contract ({0})")]
+    Shape(String),
+}

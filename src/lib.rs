@@ -1,0 +1,19 @@
+//! sibsim: a Social Impact Bond contract simulator and exact settlement engine.
+//!
+//! The library does no IO: callers hand it the text of scenario and actuals files and get back
+//! validated contracts, settlements and (later) simulation results. See `ARCHITECTURE.md`.
+
+pub mod actuals;
+pub mod contract;
+pub mod error;
+pub mod money;
+pub mod scenario;
+pub mod settlement;
+pub mod statement;
+
+pub use actuals::Actuals;
+pub use contract::Contract;
+pub use error::{Diagnostic, Diagnostics, SettleError};
+pub use money::{Money, Price, Qty, Ratio};
+pub use scenario::Scenario;
+pub use settlement::{LedgerLine, LedgerSink, Settlement, Settler};

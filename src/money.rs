@@ -1,0 +1,470 @@
+//! Exact money and quantity arithmetic.
+//!
+//! Every amount that can become a ledger line is a [`Money`]: a whole number of cents held in an
+//! `i64`. Quantities ([`Qty`]), prices ([`Price`]) and ratios ([`Ratio`]) are fixed-point decimals
+//! with a stated number of decimal places. Products are formed exactly in `i128` and rounded once,
+//! **half away from zero**, when they become cents. There is no floating point anywhere in this
+//! module: the values are exact decimals, like `rust_decimal::Decimal`, but cheap enough to settle
+//! millions of Monte Carlo trials. Conversion from and to [`Decimal`] happens at the edges
+//! (scenario files, actuals, reports).
+
+use rust_decimal::Decimal;
+use std::fmt;
+
+/// Decimal places carried by [`Qty`] and [`Price`].
+pub const MICRO_DP: u32 = 6;
+/// Decimal places carried by [`Ratio`].
+pub const RATIO_DP: u32 = 12;
+const MICRO: i128 = 1_000_000;
+const RATIO_ONE: i128 = 1_000_000_000_000;
+
+/// Rounds `n / d` to the nearest integer, halves away from zero. `d` must be positive.
+#[inline]
+pub fn div_round(n: i128, d: i128) -> i128 {
+    debug_assert!(d > 0);
+    let q = n / d;
+    let r = n % d;
+    if 2 * r.abs() >= d {
+        q + n.signum()
+    } else {
+        q
+    }
+}
+
+/// An amount of money in whole cents of the contract's currency.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Money(pub i64);
+
+impl Money {
+    /// Zero cents.
+    pub const ZERO: Money = Money(0);
+
+    /// The amount in cents.
+    #[inline]
+    pub fn cents(self) -> i64 {
+        self.0
+    }
+
+    /// The amount as an exact decimal in currency units (two decimal places).
+    pub fn to_decimal(self) -> Decimal {
+        Decimal::new(self.0, 2)
+    }
+
+    /// Converts a decimal amount to cents, rounding half away from zero. `None` if out of range.
+    pub fn from_decimal(d: Decimal) -> Option<Money> {
+        let r = d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+        let scaled = r.checked_mul(Decimal::ONE_HUNDRED)?;
+        i64::try_from(scaled.mantissa() / 10i128.pow(scaled.scale()))
+            .ok()
+            .map(Money)
+    }
+
+    /// The smaller of two amounts.
+    #[inline]
+    pub fn min(self, o: Money) -> Money {
+        Money(self.0.min(o.0))
+    }
+
+    /// `max(self, 0)`.
+    #[inline]
+    pub fn non_negative(self) -> Money {
+        Money(self.0.max(0))
+    }
+
+    /// `self x ratio`, rounded to cents half away from zero.
+    #[inline]
+    pub fn mul_ratio(self, r: Ratio) -> Money {
+        Money(div_round(self.0 as i128 * r.0 as i128, RATIO_ONE) as i64)
+    }
+
+    /// The amount in currency units as `f64` (for statistics only, never for settlement).
+    #[inline]
+    pub fn to_f64(self) -> f64 {
+        self.0 as f64 / 100.0
+    }
+}
+
+impl std::ops::Add for Money {
+    type Output = Money;
+    #[inline]
+    fn add(self, o: Money) -> Money {
+        Money(self.0 + o.0)
+    }
+}
+impl std::ops::Sub for Money {
+    type Output = Money;
+    #[inline]
+    fn sub(self, o: Money) -> Money {
+        Money(self.0 - o.0)
+    }
+}
+impl std::ops::AddAssign for Money {
+    #[inline]
+    fn add_assign(&mut self, o: Money) {
+        self.0 += o.0;
+    }
+}
+impl std::ops::SubAssign for Money {
+    #[inline]
+    fn sub_assign(&mut self, o: Money) {
+        self.0 -= o.0;
+    }
+}
+impl std::iter::Sum for Money {
+    fn sum<I: Iterator<Item = Money>>(iter: I) -> Money {
+        Money(iter.map(|m| m.0).sum())
+    }
+}
+
+impl fmt::Display for Money {
+    /// Plain decimal with two places, e.g. `-1234.50`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let a = self.0.unsigned_abs();
+        write!(f, "{sign}{}.{:02}", a / 100, a % 100)
+    }
+}
+
+/// Formats an amount with thousands separators, e.g. `1,234,567.89`.
+pub fn format_thousands(m: Money) -> String {
+    let sign = if m.0 < 0 { "-" } else { "" };
+    let a = m.0.unsigned_abs();
+    let whole = (a / 100).to_string();
+    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
+    for (i, ch) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    format!("{sign}{grouped}.{:02}", a % 100)
+}
+
+/// A fixed-point quantity with six decimal places (units achieved, days saved, people).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Qty(pub i64);
+
+impl Qty {
+    /// Zero.
+    pub const ZERO: Qty = Qty(0);
+
+    /// A whole number of units.
+    #[inline]
+    pub fn from_int(n: i64) -> Qty {
+        Qty(n * MICRO as i64)
+    }
+    /// `Some(n)` when the quantity is a whole number.
+    pub fn as_int(self) -> Option<i64> {
+        (self.0 % MICRO as i64 == 0).then_some(self.0 / MICRO as i64)
+    }
+    /// Exact decimal value.
+    pub fn to_decimal(self) -> Decimal {
+        Decimal::new(self.0, MICRO_DP)
+    }
+    /// Converts a decimal with at most six decimal places; `None` otherwise or if out of range.
+    pub fn from_decimal(d: Decimal) -> Option<Qty> {
+        fixed_from_decimal(d, MICRO_DP).map(Qty)
+    }
+    /// `self x ratio`, rounded half away from zero to six decimal places.
+    #[inline]
+    pub fn mul_ratio(self, r: Ratio) -> Qty {
+        Qty(div_round(self.0 as i128 * r.0 as i128, RATIO_ONE) as i64)
+    }
+    /// The value as `f64` (statistics only).
+    #[inline]
+    pub fn to_f64(self) -> f64 {
+        self.0 as f64 / MICRO as f64
+    }
+    /// The smaller of two quantities.
+    #[inline]
+    pub fn min(self, o: Qty) -> Qty {
+        Qty(self.0.min(o.0))
+    }
+    /// The larger of two quantities.
+    #[inline]
+    pub fn max(self, o: Qty) -> Qty {
+        Qty(self.0.max(o.0))
+    }
+}
+
+impl std::ops::Add for Qty {
+    type Output = Qty;
+    #[inline]
+    fn add(self, o: Qty) -> Qty {
+        Qty(self.0 + o.0)
+    }
+}
+impl std::ops::Sub for Qty {
+    type Output = Qty;
+    #[inline]
+    fn sub(self, o: Qty) -> Qty {
+        Qty(self.0 - o.0)
+    }
+}
+impl std::ops::AddAssign for Qty {
+    #[inline]
+    fn add_assign(&mut self, o: Qty) {
+        self.0 += o.0;
+    }
+}
+impl fmt::Display for Qty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.to_decimal().normalize())
+    }
+}
+
+/// A price per unit (or an amount per participant) with six decimal places of the currency.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Price(pub i64);
+
+impl Price {
+    /// Converts a decimal with at most six decimal places; `None` otherwise or if out of range.
+    pub fn from_decimal(d: Decimal) -> Option<Price> {
+        fixed_from_decimal(d, MICRO_DP).map(Price)
+    }
+    /// Exact decimal value.
+    pub fn to_decimal(self) -> Decimal {
+        Decimal::new(self.0, MICRO_DP)
+    }
+    /// `units x price`, rounded half away from zero to cents.
+    #[inline]
+    pub fn times(self, units: Qty) -> Money {
+        // units: 1e-6, price: 1e-6 currency = 1e-4 cents -> product in 1e-10 cents.
+        Money(div_round(units.0 as i128 * self.0 as i128, 10_000_000_000) as i64)
+    }
+    /// Exact cents when the price is a whole number of cents.
+    #[inline]
+    pub fn whole_cents(self) -> Option<Money> {
+        (self.0 % 10_000 == 0).then_some(Money(self.0 / 10_000))
+    }
+}
+impl fmt::Display for Price {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.to_decimal().normalize())
+    }
+}
+
+/// A dimensionless fixed-point ratio with twelve decimal places (shares, rates, fractions).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ratio(pub i64);
+
+impl Ratio {
+    /// Zero.
+    pub const ZERO: Ratio = Ratio(0);
+    /// One.
+    pub const ONE: Ratio = Ratio(RATIO_ONE as i64);
+    /// Converts a decimal, rounding half away from zero to twelve places; `None` if out of range.
+    pub fn from_decimal(d: Decimal) -> Option<Ratio> {
+        let r = d.round_dp_with_strategy(
+            RATIO_DP,
+            rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+        );
+        fixed_from_decimal(r, RATIO_DP).map(Ratio)
+    }
+    /// Exact decimal value.
+    pub fn to_decimal(self) -> Decimal {
+        Decimal::new(self.0, RATIO_DP)
+    }
+    /// The ratio `num / den` rounded half away from zero to twelve places (`den` positive).
+    #[inline]
+    pub fn of(num: i64, den: i64) -> Ratio {
+        Ratio(div_round(num as i128 * RATIO_ONE, den as i128) as i64)
+    }
+    /// The value as `f64` (statistics and display only).
+    #[inline]
+    pub fn to_f64(self) -> f64 {
+        self.0 as f64 / RATIO_ONE as f64
+    }
+}
+impl fmt::Display for Ratio {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.to_decimal().normalize())
+    }
+}
+
+fn fixed_from_decimal(d: Decimal, dp: u32) -> Option<i64> {
+    if d.scale() > dp {
+        let r = d.round_dp(dp);
+        if r != d {
+            return None;
+        }
+        return fixed_from_decimal(r, dp);
+    }
+    let m = d.mantissa().checked_mul(10i128.pow(dp - d.scale()))?;
+    i64::try_from(m).ok()
+}
+
+/// The period rate equivalent to an annual `rate` for `per_year` periods a year, compounded:
+/// `(1 + rate)^(1/per_year) - 1`, to twelve decimal places (Newton's method in exact integers).
+pub fn compound_period_rate(annual: Ratio, per_year: u32) -> Ratio {
+    if per_year <= 1 || annual.0 == 0 {
+        return annual;
+    }
+    // Work in 1e-30 fixed point with i128 where it fits; scale 1e18 is plenty for 12 places.
+    const S: i128 = 1_000_000_000_000_000_000; // 1e18
+    let a = S + annual.0 as i128 * 1_000_000; // 1 + r at 1e18
+    let k = per_year as i128;
+    let pow = |x: i128, n: i128| -> i128 {
+        let mut acc = S;
+        for _ in 0..n {
+            acc = acc * x / S;
+        }
+        acc
+    };
+    let mut x = S + (annual.0 as i128 * 1_000_000) / k;
+    for _ in 0..100 {
+        let xk1 = pow(x, k - 1);
+        let xk = xk1 * x / S;
+        let step = (xk - a) * S / (k * xk1);
+        x -= step;
+        if step.abs() <= 1 {
+            break;
+        }
+    }
+    Ratio(div_round(x - S, 1_000_000) as i64)
+}
+
+/// Splits `total` cents over `weights` by the **largest remainder** method: every part gets the
+/// floor of its exact quota, and the cents left over go one each to the largest fractional
+/// remainders, ties to the party listed first. The parts always add up to `total` exactly.
+/// All-zero (or empty-sum) weights split equally. `out` must be as long as `weights`.
+pub fn split_largest_remainder(total: Money, weights: &[i64], out: &mut [Money]) {
+    debug_assert_eq!(weights.len(), out.len());
+    let n = weights.len();
+    if n == 0 {
+        return;
+    }
+    if n == 1 {
+        out[0] = total;
+        return;
+    }
+    let neg = total.0 < 0;
+    let t = total.0.unsigned_abs() as i128;
+    let mut wsum: i128 = weights.iter().map(|&w| w.max(0) as i128).sum();
+    let equal = wsum == 0;
+    if equal {
+        wsum = n as i128;
+    }
+    const STACK: usize = 64;
+    let mut rem_stack = [0i128; STACK];
+    let mut rem_heap;
+    let rems: &mut [i128] = if n <= STACK {
+        &mut rem_stack[..n]
+    } else {
+        rem_heap = vec![0i128; n];
+        &mut rem_heap
+    };
+    let mut given: i128 = 0;
+    for i in 0..n {
+        let w = if equal { 1 } else { weights[i].max(0) as i128 };
+        let exact = t * w;
+        let q = exact / wsum;
+        rems[i] = exact % wsum;
+        out[i] = Money(q as i64);
+        given += q;
+    }
+    let mut left = t - given;
+    while left > 0 {
+        let mut best = 0usize;
+        let mut best_r = -1i128;
+        for (i, &r) in rems.iter().enumerate() {
+            if r > best_r {
+                best = i;
+                best_r = r;
+            }
+        }
+        out[best].0 += 1;
+        rems[best] = -2; // taken: each part gets at most one extra cent
+        left -= 1;
+    }
+    if neg {
+        for o in out.iter_mut() {
+            o.0 = -o.0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn rounding_is_half_away_from_zero() {
+        assert_eq!(div_round(5, 10), 1);
+        assert_eq!(div_round(-5, 10), -1);
+        assert_eq!(div_round(4, 10), 0);
+        assert_eq!(div_round(-4, 10), 0);
+        assert_eq!(div_round(15, 10), 2);
+        assert_eq!(div_round(25, 10), 3);
+        assert_eq!(Money::from_decimal(d("0.005")), Some(Money(1)));
+        assert_eq!(Money::from_decimal(d("-0.005")), Some(Money(-1)));
+        assert_eq!(Money::from_decimal(d("2.675")), Some(Money(268)));
+        assert_eq!(Money::from_decimal(d("2.6749")), Some(Money(267)));
+    }
+
+    #[test]
+    fn price_times_units_rounds_once() {
+        let p = Price::from_decimal(d("33.333333")).unwrap();
+        // 3 x 33.333333 = 99.999999 -> 100.00
+        assert_eq!(p.times(Qty::from_int(3)), Money(10000));
+        let p = Price::from_decimal(d("0.125")).unwrap();
+        assert_eq!(p.times(Qty::from_int(1)), Money(13));
+        assert_eq!(p.times(Qty::from_int(2)), Money(25));
+        let half = Qty::from_decimal(d("0.5")).unwrap();
+        assert_eq!(Price::from_decimal(d("0.01")).unwrap().times(half), Money(1));
+    }
+
+    #[test]
+    fn fixed_point_rejects_excess_precision() {
+        assert!(Qty::from_decimal(d("1.0000001")).is_none());
+        assert_eq!(Qty::from_decimal(d("1.5000000")), Some(Qty(1_500_000)));
+        assert!(Price::from_decimal(d("1e20")).is_none());
+    }
+
+    #[test]
+    fn largest_remainder_ties_go_first() {
+        let mut out = [Money::ZERO; 3];
+        split_largest_remainder(Money(100), &[1, 1, 1], &mut out);
+        assert_eq!(out, [Money(34), Money(33), Money(33)]);
+        split_largest_remainder(Money(101), &[4, 35, 25], &mut out);
+        // quotas 6.3125, 55.234375, 39.453125 -> 6, 55, 39, and the left-over cent goes to the largest remainder (.453125)
+        assert_eq!(out, [Money(6), Money(55), Money(40)]);
+        split_largest_remainder(Money(-100), &[1, 1, 1], &mut out);
+        assert_eq!(out, [Money(-34), Money(-33), Money(-33)]);
+        split_largest_remainder(Money(5), &[0, 0, 0], &mut out);
+        assert_eq!(out, [Money(2), Money(2), Money(1)]);
+    }
+
+    #[test]
+    fn compound_rate() {
+        let r = compound_period_rate(Ratio::from_decimal(d("0.12")).unwrap(), 4);
+        // 1.12^(1/4) - 1 = 0.028737345215...
+        assert_eq!(r.to_decimal().round_dp(9), d("0.028737345"));
+        let r = compound_period_rate(Ratio::from_decimal(d("0.05")).unwrap(), 12);
+        assert_eq!(r.to_decimal().round_dp(9), d("0.004074124"));
+    }
+
+    #[test]
+    fn thousands() {
+        assert_eq!(format_thousands(Money(123456789)), "1,234,567.89");
+        assert_eq!(format_thousands(Money(-5)), "-0.05");
+        assert_eq!(format_thousands(Money(100000)), "1,000.00");
+    }
+}
+
+macro_rules! serialize_as_decimal {
+    ($($t:ty),*) => {$(
+        impl serde::Serialize for $t {
+            /// Exact decimal text, e.g. `"1500.00"`, so no precision is lost in JSON.
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(&self.to_decimal())
+            }
+        }
+    )*};
+}
+serialize_as_decimal!(Money, Qty, Price, Ratio);

@@ -1,0 +1,154 @@
+//! Scenario files: TOML text -> validated [`Scenario`].
+//!
+//! Parsing happens in three steps: the TOML is parsed into a spanned document; the document is
+//! deserialized into plain structs ([`raw`]) that reject unknown fields; the structs are checked
+//! for meaning ([`validate`]) and converted into domain types. Every problem becomes a
+//! [`Diagnostic`] whose field path is looked up in the spanned document to give a line and column.
+//! This module does no IO: the caller passes the file's name and text.
+
+pub mod raw;
+pub mod validate;
+
+use crate::contract::Contract;
+use crate::error::{Diagnostic, Diagnostics};
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+
+/// A validated scenario: the contract (and, later, its uncertainty model).
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// The contract's terms.
+    pub contract: Contract,
+    /// The `[uncertainty]` table as written, for the Monte Carlo model.
+    pub uncertainty: Option<toml::Table>,
+}
+
+/// Parses and validates scenario `text`; `file` names it in messages.
+pub fn parse(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
+    let fail = |items: Vec<Diagnostic>| Diagnostics { file: file.to_string(), items }.sorted();
+    let doc = match DeTable::parse(text) {
+        Ok(d) => d,
+        Err(e) => {
+            let mut d = Diagnostic::new("", format!("not valid TOML: {}", e.message().trim()));
+            if let Some(span) = e.span() {
+                let (l, c) = line_col(text, span.start);
+                d = d.at(l, c);
+            }
+            return Err(fail(vec![d]));
+        }
+    };
+    let de = toml::Deserializer::from(doc.clone());
+    let raw: raw::RawScenario = match serde_path_to_error::deserialize(de) {
+        Ok(r) => r,
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let path = if path == "." { String::new() } else { path };
+            let mut d = Diagnostic::new(path.clone(), friendly_serde(inner.message()));
+            let pos = inner
+                .span()
+                .map(|s| s.start)
+                .or_else(|| locate(&doc, &path));
+            if let Some(off) = pos {
+                let (l, c) = line_col(text, off);
+                d = d.at(l, c);
+            }
+            return Err(fail(vec![d]));
+        }
+    };
+    match validate::contract(&raw) {
+        Ok(contract) => Ok(Scenario { contract, uncertainty: raw.uncertainty }),
+        Err(errs) => Err(fail(
+            errs.into_iter()
+                .map(|d| match locate(&doc, &d.path) {
+                    Some(off) => {
+                        let (l, c) = line_col(text, off);
+                        d.at(l, c)
+                    }
+                    None => d,
+                })
+                .collect(),
+        )),
+    }
+}
+
+fn friendly_serde(msg: &str) -> String {
+    let m = msg.trim();
+    if let Some(rest) = m.strip_prefix("missing field ") {
+        return format!("required field {rest} is missing");
+    }
+    m.replace("invalid type: ", "wrong type: ")
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let off = offset.min(text.len());
+    let before = &text.as_bytes()[..off];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before.iter().rposition(|&b| b == b'\n').map(|i| i + 1).unwrap_or(0);
+    let col = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    (line, col)
+}
+
+/// Splits `a.b[2].c` into segments.
+fn segments(path: &str) -> Vec<Seg<'_>> {
+    let mut out = Vec::new();
+    for part in path.split('.') {
+        let mut rest = part;
+        if let Some(i) = rest.find('[') {
+            let name = &rest[..i];
+            if !name.is_empty() {
+                out.push(Seg::Key(name));
+            }
+            rest = &rest[i..];
+            while let Some(end) = rest.find(']') {
+                if let Ok(n) = rest[1..end].parse() {
+                    out.push(Seg::Index(n));
+                }
+                rest = &rest[end + 1..];
+            }
+        } else if !rest.is_empty() {
+            out.push(Seg::Key(rest));
+        }
+    }
+    out
+}
+
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// Byte offset of the deepest existing value along `path` (the key itself for table entries).
+pub fn locate(doc: &Spanned<DeTable<'_>>, path: &str) -> Option<usize> {
+    let segs = segments(path);
+    let mut best = None;
+    let mut cur: Option<&DeValue<'_>> = None;
+    let mut table: Option<&DeTable<'_>> = Some(doc.get_ref());
+    for seg in segs {
+        match seg {
+            Seg::Key(k) => {
+                let t = match (table, cur) {
+                    (Some(t), _) => t,
+                    (None, Some(DeValue::Table(t))) => t,
+                    _ => return best,
+                };
+                let Some((key, val)) = t.get_key_value(k) else { return best };
+                best = Some(key.span().start);
+                cur = Some(val.get_ref());
+                table = None;
+            }
+            Seg::Index(i) => {
+                let arr = match cur {
+                    Some(DeValue::Array(a)) => a,
+                    _ => return best,
+                };
+                let Some(v) = arr.get(i) else { return best };
+                best = Some(v.span().start);
+                cur = Some(v.get_ref());
+                table = None;
+            }
+        }
+    }
+    best
+}

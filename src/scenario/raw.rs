@@ -1,0 +1,250 @@
+//! The scenario file as written: plain serde structs that reject unknown fields. Nothing here
+//! is validated beyond types; [`super::validate`] turns it into a [`crate::contract::Contract`].
+
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// A number as written: an integer, a float (read back exactly as its shortest decimal form,
+/// so `1500.10` is exactly 1500.1) or a string such as `"1500.10"` for more than 15 digits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Num(pub Decimal);
+
+impl<'de> Deserialize<'de> for Num {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Num;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number (or a number in a string, such as \"1500.25\")")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Num, E> {
+                Ok(Num(Decimal::from(v)))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Num, E> {
+                Ok(Num(Decimal::from(v)))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Num, E> {
+                if !v.is_finite() {
+                    return Err(E::custom("a finite number is required, not inf or nan"));
+                }
+                Decimal::from_str(&format!("{v}"))
+                    .or_else(|_| Decimal::from_scientific(&format!("{v:e}")))
+                    .map(Num)
+                    .map_err(|_| E::custom(format!("the number {v} is out of range")))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Num, E> {
+                let clean: String = v.chars().filter(|c| *c != '_' && *c != ' ').collect();
+                Decimal::from_str(&clean)
+                    .or_else(|_| Decimal::from_scientific(&clean))
+                    .map(Num)
+                    .map_err(|_| E::custom(format!("`{v}` is not a number")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub contract: RawContract,
+    #[serde(default)]
+    pub payers: Vec<RawParty>,
+    #[serde(default)]
+    pub investors: Vec<RawParty>,
+    #[serde(default)]
+    pub guarantors: Vec<RawParty>,
+    #[serde(default)]
+    pub fee_recipients: Vec<RawParty>,
+    pub enterprise: RawEnterprise,
+    #[serde(default)]
+    pub cohorts: Vec<RawCohort>,
+    #[serde(default)]
+    pub outcomes: Vec<RawOutcome>,
+    pub participant_cap: Option<RawParticipantCap>,
+    #[serde(default)]
+    pub fixed_payments: Vec<RawFixedPayment>,
+    #[serde(default)]
+    pub checkpoints: Vec<RawCheckpoint>,
+    #[serde(default)]
+    pub tranches: Vec<RawTranche>,
+    pub drawdown: Option<RawSchedule>,
+    #[serde(default)]
+    pub fees: Vec<RawFee>,
+    /// The uncertainty model (Monte Carlo); kept as a table here and read by `crate::model`.
+    pub uncertainty: Option<toml::Table>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawContract {
+    pub name: String,
+    #[serde(default = "default_currency")]
+    pub currency: String,
+    pub periods: i64,
+    pub period: String,
+    pub start: Option<String>,
+    pub discount_rate: Option<Num>,
+    #[serde(default)]
+    pub pay_only_due: bool,
+    pub total_cap: Option<Num>,
+    pub remainder: Option<String>,
+    pub rate_basis: Option<String>,
+}
+
+fn default_currency() -> String {
+    "EUR".to_string()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawParty {
+    pub id: String,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnterprise {
+    pub id: String,
+    pub name: Option<String>,
+    pub fixed_costs: Option<RawSchedule>,
+    pub per_participant_cost: Option<Num>,
+    pub deferred_fees: Option<RawSchedule>,
+    pub performance_share: Option<Num>,
+}
+
+/// Amounts over periods: `{ amount = 15000, from = 1, to = 12 }` or `{ at = [[1, 5000], ...] }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchedule {
+    pub amount: Option<Num>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub at: Option<Vec<(i64, Num)>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCohort {
+    pub id: String,
+    pub enrol: i64,
+    pub size: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutcome {
+    pub id: String,
+    pub name: Option<String>,
+    pub unit: Option<String>,
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub repeatable: bool,
+    pub requires: Option<String>,
+    pub lag: i64,
+    pub measure_periods: Option<i64>,
+    pub pay_lag: Option<i64>,
+    pub direction: Option<String>,
+    pub baseline: Option<RawBaseline>,
+    pub threshold: Option<RawThreshold>,
+    pub price: Option<Num>,
+    pub tiers: Option<Vec<RawTier>>,
+    pub grid: Option<RawGrid>,
+    pub cap: Option<RawCap>,
+    pub payers: Option<BTreeMap<String, Num>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBaseline {
+    pub kind: String,
+    pub rate: Option<Num>,
+    pub forecast: Option<BTreeMap<String, Num>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawThreshold {
+    pub per_cohort: Option<Num>,
+    pub overall: Option<Num>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTier {
+    pub up_to: Option<Num>,
+    pub price: Num,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGrid {
+    pub kind: String,
+    pub points: Vec<(Num, Num)>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCap {
+    pub units: Option<Num>,
+    pub amount: Option<Num>,
+    pub share: Option<Num>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawParticipantCap {
+    pub amount: Num,
+    pub outcomes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFixedPayment {
+    pub period: i64,
+    pub payer: String,
+    pub amount: Num,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCheckpoint {
+    pub period: i64,
+    pub outcome: String,
+    pub min_improvement: Option<Num>,
+    pub min_rate: Option<Num>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTranche {
+    pub id: String,
+    pub investor: String,
+    pub committed: Num,
+    #[serde(default)]
+    pub rate: Option<Num>,
+    pub rank: i64,
+    pub drawdowns: Option<RawSchedule>,
+    pub guarantee: Option<RawGuarantee>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGuarantee {
+    pub guarantors: BTreeMap<String, Num>,
+    pub limit: Option<Num>,
+    pub fraction: Option<Num>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFee {
+    pub id: String,
+    pub payee: String,
+    pub schedule: RawSchedule,
+}

@@ -1,0 +1,974 @@
+//! The exact settlement engine: contract + actuals -> ledger, statements and final balances.
+//!
+//! The engine walks the periods 1..=T. In each period, in this order:
+//!
+//! 1. every tranche's claim accrues at its period rate (rounded to cents);
+//! 2. scheduled drawdowns go from the investors to the enterprise and join the claims;
+//! 3. the enterprise pays its fixed costs and the cost of participants enrolling now; if its cash
+//!    runs out, it pays what it has and the service stops (termination);
+//! 4. every outcome measured now is turned into payable units (baseline, chain, thresholds) and
+//!    money (price, tiers, grid, per-participant cap, outcome caps), scheduled for payment
+//!    `pay_lag` periods later;
+//! 5. outcomes whose last measurement is now settle their overall-at-end threshold;
+//! 6. checkpoints are judged; on termination everything earned is paid now;
+//! 7. fixed payments and outcome payments due now are paid into the contract account, after the
+//!    total cap and, under "pay only what is due", at most what the waterfall still owes;
+//! 8. the waterfall pays fees, tranche claims by rank (equal ranks pro rata), deferred fees,
+//!    the performance share, and disposes of the remainder;
+//! 9. in the final period (T or termination) guarantors cover unrecovered principal.
+//!
+//! Every movement of money is a [`LedgerLine`] sent to a [`LedgerSink`]; the engine itself keeps
+//! only per-party totals. All buffers live in a reusable [`Settler`], so settling a Monte Carlo
+//! trial allocates nothing and formats no strings.
+
+use crate::actuals::{Actuals, rate_of};
+use crate::contract::{
+    Baseline, CheckpointTest, Contract, Direction, GridKind, PartyId, Pricing, Remainder,
+};
+use crate::error::SettleError;
+use crate::money::{Money, Price, Qty, Ratio, div_round, split_largest_remainder};
+
+/// Which rule produced a ledger line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(tag = "rule", rename_all = "kebab-case")]
+pub enum Rule {
+    /// An investor's drawdown to the enterprise.
+    Drawdown {
+        /// Tranche index.
+        tranche: u16,
+    },
+    /// The enterprise's fixed operating cost.
+    OperatingCost,
+    /// The enterprise's cost for the participants of a cohort enrolling.
+    ParticipantCost {
+        /// Cohort index.
+        cohort: u16,
+    },
+    /// An outcome payment for a cohort.
+    OutcomePayment {
+        /// Outcome index.
+        outcome: u16,
+        /// Cohort index.
+        cohort: u16,
+    },
+    /// A fixed payment.
+    FixedPayment,
+    /// A fee from the waterfall.
+    Fee {
+        /// Fee index.
+        fee: u16,
+    },
+    /// A distribution to a tranche.
+    Distribution {
+        /// Tranche index.
+        tranche: u16,
+    },
+    /// The enterprise's deferred fee from the waterfall.
+    DeferredFee,
+    /// The enterprise's performance share.
+    PerformanceShare,
+    /// The remainder after the waterfall.
+    Remainder,
+    /// A guarantor covering a tranche's unrecovered principal.
+    GuaranteeCall {
+        /// Tranche index.
+        tranche: u16,
+    },
+}
+
+/// One movement of money.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct LedgerLine {
+    /// Period (1-based).
+    pub period: u16,
+    /// Who pays.
+    pub from: PartyId,
+    /// Who receives.
+    pub to: PartyId,
+    /// Amount in cents (always positive).
+    pub amount: Money,
+    /// The rule that produced it.
+    pub rule: Rule,
+}
+
+/// Receives ledger lines as the engine produces them.
+pub trait LedgerSink {
+    /// One line.
+    fn line(&mut self, line: &LedgerLine);
+}
+
+impl LedgerSink for Vec<LedgerLine> {
+    fn line(&mut self, line: &LedgerLine) {
+        self.push(*line);
+    }
+}
+
+/// A sink that keeps nothing (the per-party totals in [`Settlement`] are kept regardless).
+pub struct NoLedger;
+impl LedgerSink for NoLedger {
+    #[inline]
+    fn line(&mut self, _: &LedgerLine) {}
+}
+
+/// Why a contract ended before its last period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum Termination {
+    /// A checkpoint's floor was not met.
+    Checkpoint {
+        /// Checkpoint index.
+        checkpoint: u16,
+    },
+    /// The enterprise could not pay its costs.
+    EnterpriseOutOfCash,
+}
+
+/// Results per tranche.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TrancheResult {
+    /// Capital drawn.
+    pub drawn: Money,
+    /// Interest or return accrued on the claim.
+    pub accrued: Money,
+    /// Distributions received from the waterfall.
+    pub distributed: Money,
+    /// Guarantee calls received.
+    pub guaranteed: Money,
+    /// Claim still outstanding at the end (unpaid, written off).
+    pub outstanding: Money,
+    /// Principal not recovered after distributions and guarantees.
+    pub unrecovered_principal: Money,
+}
+
+/// Results per outcome.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OutcomeResult {
+    /// Units achieved (measured and counted).
+    pub achieved: Qty,
+    /// Units made payable after baseline, thresholds and caps.
+    pub payable_units: Qty,
+    /// Amount earned after outcome caps, before the total cap and pay-only-due.
+    pub earned: Money,
+    /// Amount actually paid.
+    pub paid: Money,
+}
+
+/// The outcome of a settlement (everything but the ledger lines, which went to the sink).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Settlement {
+    /// The last period settled (T, or the termination period).
+    pub final_period: u16,
+    /// Why the contract ended early, if it did, and when.
+    pub termination: Option<(u16, Termination)>,
+    /// Total paid by each party.
+    pub paid: Vec<Money>,
+    /// Total received by each party.
+    pub received: Vec<Money>,
+    /// Per tranche.
+    pub tranches: Vec<TrancheResult>,
+    /// Per outcome.
+    pub outcomes: Vec<OutcomeResult>,
+    /// Outcome payments made (all payers).
+    pub outcome_payments: Money,
+    /// Fixed payments made.
+    pub fixed_payments: Money,
+    /// Earned but not paid because of the total cap.
+    pub cut_by_total_cap: Money,
+    /// Earned but not paid because nothing more was due (pay only what is due).
+    pub not_due: Money,
+    /// Costs the enterprise could not pay.
+    pub unpaid_costs: Money,
+    /// Fees still owed at the end.
+    pub fees_owed: Money,
+    /// Deferred enterprise fees still owed at the end.
+    pub deferred_fees_owed: Money,
+    /// Cash in the contract account at the end of each period (index 0 unused).
+    pub held: Vec<Money>,
+    /// Cash the enterprise holds at the end.
+    pub enterprise_cash: Money,
+}
+
+impl Settlement {
+    /// Cash held in the contract account at the end.
+    pub fn held_at_end(&self) -> Money {
+        self.held[self.final_period as usize]
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    outcome: u16,
+    cohort: u16,
+    amount: Money,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Held {
+    outcome: u16,
+    cohort: u16,
+    period: u16,
+    units: Qty,
+    improvement: Ratio,
+}
+
+/// Reusable settlement state for one contract. Create once, settle many times.
+pub struct Settler<'c> {
+    c: &'c Contract,
+    /// Tranche indices grouped by rank, most senior first.
+    rank_groups: Vec<Vec<usize>>,
+    // per settlement state
+    claim: Vec<Money>,
+    fee_owed: Vec<Money>,
+    deferred_owed: Money,
+    cash_enterprise: Money,
+    account: Money,
+    paid_by_payer_outcomes: Vec<Money>,
+    cum_units: Vec<Qty>,
+    cum_amount: Vec<Money>,
+    cum_cohort_units: Vec<Qty>,  // [o][c] payable units
+    cum_achieved: Vec<Qty>,      // [o][c] achieved (for chains and once-per-person)
+    sum_achieved: Vec<Qty>,      // [o] over measured cells
+    sum_baseline: Vec<Qty>,      // [o]
+    sum_enrolled: Vec<i64>,      // [o] enrolment of cohorts measured so far
+    pp_amount: Vec<Money>,       // [o][c][p] per-participant amounts
+    pending: Vec<Vec<Pending>>,  // by pay period
+    held_list: Vec<Held>,
+    final_measure: Vec<u16>,     // [o] last measurement period over all cohorts
+    weights: Vec<i64>,
+    parts: Vec<Money>,
+    out: Settlement,
+}
+
+impl<'c> Settler<'c> {
+    /// Prepares buffers for `contract`.
+    pub fn new(contract: &'c Contract) -> Self {
+        let n_o = contract.outcomes.len();
+        let n_c = contract.cohorts.len();
+        let n_p = contract.periods as usize + 1;
+        let mut ranks: Vec<u16> = contract.tranches.iter().map(|t| t.rank).collect();
+        ranks.sort_unstable();
+        ranks.dedup();
+        let rank_groups = ranks
+            .iter()
+            .map(|r| {
+                (0..contract.tranches.len())
+                    .filter(|&i| contract.tranches[i].rank == *r)
+                    .collect()
+            })
+            .collect();
+        let final_measure = contract
+            .outcomes
+            .iter()
+            .map(|o| {
+                contract
+                    .cohorts
+                    .iter()
+                    .map(|c| o.last_measure(c.enrol_period))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let n_parties = contract.parties.len();
+        Settler {
+            c: contract,
+            rank_groups,
+            claim: vec![Money::ZERO; contract.tranches.len()],
+            fee_owed: vec![Money::ZERO; contract.fees.len()],
+            deferred_owed: Money::ZERO,
+            cash_enterprise: Money::ZERO,
+            account: Money::ZERO,
+            paid_by_payer_outcomes: vec![Money::ZERO; n_parties],
+            cum_units: vec![Qty::ZERO; n_o],
+            cum_amount: vec![Money::ZERO; n_o],
+            cum_cohort_units: vec![Qty::ZERO; n_o * n_c],
+            cum_achieved: vec![Qty::ZERO; n_o * n_c],
+            sum_achieved: vec![Qty::ZERO; n_o],
+            sum_baseline: vec![Qty::ZERO; n_o],
+            sum_enrolled: vec![0; n_o],
+            pp_amount: vec![Money::ZERO; n_o * n_c * n_p],
+            pending: (0..n_p).map(|_| Vec::new()).collect(),
+            held_list: Vec::new(),
+            final_measure,
+            weights: Vec::with_capacity(16),
+            parts: Vec::with_capacity(16),
+            out: Settlement {
+                paid: vec![Money::ZERO; n_parties],
+                received: vec![Money::ZERO; n_parties],
+                tranches: vec![TrancheResult::default(); contract.tranches.len()],
+                outcomes: vec![OutcomeResult::default(); n_o],
+                held: vec![Money::ZERO; n_p],
+                ..Settlement::default()
+            },
+        }
+    }
+
+    /// The contract this settler settles.
+    pub fn contract(&self) -> &'c Contract {
+        self.c
+    }
+
+    fn reset(&mut self) {
+        self.claim.fill(Money::ZERO);
+        self.fee_owed.fill(Money::ZERO);
+        self.deferred_owed = Money::ZERO;
+        self.cash_enterprise = Money::ZERO;
+        self.account = Money::ZERO;
+        self.paid_by_payer_outcomes.fill(Money::ZERO);
+        self.cum_units.fill(Qty::ZERO);
+        self.cum_amount.fill(Money::ZERO);
+        self.cum_cohort_units.fill(Qty::ZERO);
+        self.cum_achieved.fill(Qty::ZERO);
+        self.sum_achieved.fill(Qty::ZERO);
+        self.sum_baseline.fill(Qty::ZERO);
+        self.sum_enrolled.fill(0);
+        self.pp_amount.fill(Money::ZERO);
+        for p in &mut self.pending {
+            p.clear();
+        }
+        self.held_list.clear();
+        let o = &mut self.out;
+        o.final_period = 0;
+        o.termination = None;
+        o.paid.fill(Money::ZERO);
+        o.received.fill(Money::ZERO);
+        o.tranches.fill(TrancheResult::default());
+        o.outcomes.fill(OutcomeResult::default());
+        o.outcome_payments = Money::ZERO;
+        o.fixed_payments = Money::ZERO;
+        o.cut_by_total_cap = Money::ZERO;
+        o.not_due = Money::ZERO;
+        o.unpaid_costs = Money::ZERO;
+        o.fees_owed = Money::ZERO;
+        o.deferred_fees_owed = Money::ZERO;
+        o.held.fill(Money::ZERO);
+        o.enterprise_cash = Money::ZERO;
+    }
+
+    #[inline]
+    fn emit<S: LedgerSink>(
+        &mut self,
+        sink: &mut S,
+        period: u16,
+        from: PartyId,
+        to: PartyId,
+        amount: Money,
+        rule: Rule,
+    ) {
+        if amount.0 == 0 {
+            return;
+        }
+        debug_assert!(amount.0 > 0, "ledger amounts are positive");
+        self.out.paid[from] += amount;
+        self.out.received[to] += amount;
+        sink.line(&LedgerLine {
+            period,
+            from,
+            to,
+            amount,
+            rule,
+        });
+    }
+
+    /// Settles `actuals` under the contract, sending every ledger line to `sink`.
+    /// The returned reference is valid until the next call.
+    pub fn settle<S: LedgerSink>(
+        &mut self,
+        actuals: &Actuals,
+        sink: &mut S,
+    ) -> Result<&Settlement, SettleError> {
+        let c = self.c;
+        if !actuals.fits(c) {
+            return Err(SettleError::Shape(
+                "different numbers of outcomes, cohorts or periods".into(),
+            ));
+        }
+        self.reset();
+        self.per_participant_amounts(actuals);
+        let n_c = c.cohorts.len();
+        let t_end = c.periods;
+        let mut terminated: Option<(u16, Termination)> = None;
+
+        for p in 1..=t_end {
+            let pu = p as usize;
+            // 1. accrual
+            for (i, tr) in c.tranches.iter().enumerate() {
+                let acc = self.claim[i].mul_ratio(tr.period_rate);
+                self.claim[i] += acc;
+                self.out.tranches[i].accrued += acc;
+            }
+            // 2. drawdowns
+            for (i, tr) in c.tranches.iter().enumerate() {
+                let d = tr.drawdowns[pu];
+                if d.0 > 0 {
+                    self.emit(sink, p, tr.investor, c.enterprise, d, Rule::Drawdown {
+                        tranche: i as u16,
+                    });
+                    self.claim[i] += d;
+                    self.out.tranches[i].drawn += d;
+                    self.cash_enterprise += d;
+                }
+            }
+            // 3. costs
+            let et = &c.enterprise_terms;
+            let fixed = et.fixed_costs[pu];
+            let mut short = Money::ZERO;
+            let pay = fixed.min(self.cash_enterprise);
+            self.emit(sink, p, c.enterprise, c.external, pay, Rule::OperatingCost);
+            self.cash_enterprise -= pay;
+            short += fixed - pay;
+            for (ci, coh) in c.cohorts.iter().enumerate() {
+                if coh.enrol_period == p {
+                    let cost = et
+                        .per_participant_cost
+                        .times(Qty::from_int(actuals.enrolled[ci] as i64));
+                    let pay = cost.min(self.cash_enterprise);
+                    self.emit(sink, p, c.enterprise, c.external, pay, Rule::ParticipantCost {
+                        cohort: ci as u16,
+                    });
+                    self.cash_enterprise -= pay;
+                    short += cost - pay;
+                }
+            }
+            if short.0 > 0 {
+                self.out.unpaid_costs += short;
+                terminated = Some((p, Termination::EnterpriseOutOfCash));
+            }
+            // 4. measurements
+            for o in 0..c.outcomes.len() {
+                let out = &c.outcomes[o];
+                for ci in 0..n_c {
+                    let enrol = c.cohorts[ci].enrol_period;
+                    if p < out.first_measure(enrol) || p > out.last_measure(enrol) {
+                        continue;
+                    }
+                    self.measure(actuals, o, ci, p)?;
+                }
+            }
+            // 5. overall-at-end thresholds for outcomes whose last measurement is now
+            for o in 0..c.outcomes.len() {
+                if self.final_measure[o] == p {
+                    self.release_overall(actuals, o, p);
+                }
+            }
+            // 6. checkpoints
+            if terminated.is_none() {
+                for (k, cp) in c.checkpoints.iter().enumerate() {
+                    if cp.period != p {
+                        continue;
+                    }
+                    let o = cp.outcome;
+                    let pass = match cp.test {
+                        CheckpointTest::MinImprovement(floor) => {
+                            improvement(
+                                self.sum_achieved[o],
+                                self.sum_baseline[o],
+                                c.outcomes[o].direction,
+                            ) >= floor
+                        }
+                        CheckpointTest::MinRate(floor) => {
+                            let en = self.sum_enrolled[o];
+                            en > 0
+                                && Ratio::of(self.sum_achieved[o].0, en * 1_000_000) >= floor
+                        }
+                    };
+                    if !pass {
+                        terminated = Some((p, Termination::Checkpoint { checkpoint: k as u16 }));
+                        break;
+                    }
+                }
+            }
+            if terminated.is_some() {
+                // Held amounts are judged now over what was measured; everything earned is paid now.
+                for o in 0..c.outcomes.len() {
+                    if self.final_measure[o] > p {
+                        self.release_overall(actuals, o, p);
+                    }
+                }
+                for q in pu + 1..self.pending.len() {
+                    let moved = std::mem::take(&mut self.pending[q]);
+                    self.pending[pu].extend_from_slice(&moved);
+                    self.pending[q] = moved;
+                    self.pending[q].clear();
+                }
+            }
+            // 7. payments in
+            self.pay_in(sink, p);
+            // 8. waterfall
+            self.waterfall(sink, p);
+            self.out.held[pu] = self.account;
+            // 9. end
+            if p == t_end || terminated.is_some() {
+                self.out.final_period = p;
+                self.out.termination = terminated;
+                self.guarantees(sink, p);
+                break;
+            }
+        }
+        for (i, tr) in self.out.tranches.iter_mut().enumerate() {
+            tr.outstanding = self.claim[i];
+            tr.unrecovered_principal = (tr.drawn - tr.distributed - tr.guaranteed).non_negative();
+        }
+        self.out.fees_owed = self.fee_owed.iter().copied().sum();
+        self.out.deferred_fees_owed = self.deferred_owed;
+        self.out.enterprise_cash = self.cash_enterprise;
+        Ok(&self.out)
+    }
+
+    /// Per-participant payments: each participant's achievements in period order, each paid at
+    /// its price but never beyond the participant's remaining cap.
+    fn per_participant_amounts(&mut self, actuals: &Actuals) {
+        let Some(cap) = &self.c.participant_cap else {
+            return;
+        };
+        let n_c = self.c.cohorts.len();
+        let n_p = self.c.periods as usize + 1;
+        for class in actuals.classes() {
+            let mut cum = Money::ZERO;
+            for &(p, o) in actuals.class_events(class) {
+                let out = &self.c.outcomes[o as usize];
+                let Pricing::Flat(price) = out.pricing else {
+                    continue;
+                };
+                let full = price.times(Qty::from_int(1));
+                let pay = if cap.outcomes.contains(&(o as usize)) {
+                    full.min((cap.amount - cum).non_negative())
+                } else {
+                    full
+                };
+                cum += pay;
+                let i = (o as usize * n_c + class.cohort as usize) * n_p + p as usize;
+                self.pp_amount[i] += Money(pay.0 * class.count as i64);
+            }
+        }
+    }
+
+    fn measure(&mut self, actuals: &Actuals, o: usize, ci: usize, p: u16) -> Result<(), SettleError> {
+        let c = self.c;
+        let out = &c.outcomes[o];
+        let n_c = c.cohorts.len();
+        let oc = o * n_c + ci;
+        let enrolled = actuals.enrolled[ci] as i64;
+        let mut achieved = actuals.units(o, ci, p as usize).max(Qty::ZERO);
+        if !out.per_participant {
+            // Chained: cumulative units never exceed the prerequisite's; a person counts once.
+            if let Some(r) = out.requires {
+                let room = self.cum_achieved[r * n_c + ci] - self.cum_achieved[oc];
+                achieved = achieved.min(room.max(Qty::ZERO));
+            }
+            if out.kind == crate::contract::OutcomeKind::Count && !out.repeatable {
+                let room = Qty::from_int(enrolled) - self.cum_achieved[oc];
+                achieved = achieved.min(room.max(Qty::ZERO));
+            }
+        }
+        self.cum_achieved[oc] += achieved;
+        if p == out.first_measure(c.cohorts[ci].enrol_period) {
+            self.sum_enrolled[o] += enrolled;
+        }
+        let baseline = match &out.baseline {
+            Baseline::None => Qty::ZERO,
+            Baseline::Rate(r) => Qty::from_int(enrolled).mul_ratio(*r),
+            Baseline::Forecast(v) => match actuals.baseline(o, ci, p as usize).or(v[ci]) {
+                Some(b) => b,
+                None => return Err(self.missing(o, ci, p)),
+            },
+            Baseline::ControlGroup => match actuals.baseline(o, ci, p as usize) {
+                Some(rate) => Qty::from_int(enrolled).mul_ratio(rate_of(rate)),
+                None => return Err(self.missing(o, ci, p)),
+            },
+        };
+        self.sum_achieved[o] += achieved;
+        self.sum_baseline[o] += baseline;
+        self.out.outcomes[o].achieved += achieved;
+        let payable = match out.direction {
+            Direction::Increase => achieved - baseline,
+            Direction::Decrease => baseline - achieved,
+        }
+        .max(Qty::ZERO);
+        let imp = improvement(achieved, baseline, out.direction);
+        let th = &out.threshold;
+        let pay_now = match th.per_cohort {
+            Some(level) => imp >= level,
+            None => th.overall.is_none(),
+        };
+        if pay_now {
+            self.make_payable(actuals, o, ci, p, p + out.pay_lag, payable, imp);
+        } else if th.overall.is_some() {
+            self.held_list.push(Held {
+                outcome: o as u16,
+                cohort: ci as u16,
+                period: p,
+                units: payable,
+                improvement: imp,
+            });
+        }
+        Ok(())
+    }
+
+    fn missing(&self, o: usize, ci: usize, p: u16) -> SettleError {
+        SettleError::MissingBaseline {
+            outcome: self.c.outcomes[o].id.clone(),
+            cohort: self.c.cohorts[ci].id.clone(),
+            period: p,
+        }
+    }
+
+    /// Judges the overall-at-end threshold of outcome `o` at period `p` and releases or drops
+    /// the held measurements.
+    fn release_overall(&mut self, actuals: &Actuals, o: usize, p: u16) {
+        let out = &self.c.outcomes[o];
+        let Some(level) = out.threshold.overall else {
+            return;
+        };
+        let pass =
+            improvement(self.sum_achieved[o], self.sum_baseline[o], out.direction) >= level;
+        let mut i = 0;
+        while i < self.held_list.len() {
+            let h = self.held_list[i];
+            if h.outcome as usize != o {
+                i += 1;
+                continue;
+            }
+            self.held_list.swap_remove(i);
+            if pass {
+                let pay_at = (p + out.pay_lag).min(self.c.periods);
+                self.make_payable(
+                    actuals,
+                    o,
+                    h.cohort as usize,
+                    h.period,
+                    pay_at,
+                    h.units,
+                    h.improvement,
+                );
+            }
+        }
+    }
+
+    /// Applies unit caps, pricing and the amount cap, and schedules the payment.
+    #[allow(clippy::too_many_arguments)]
+    fn make_payable(
+        &mut self,
+        actuals: &Actuals,
+        o: usize,
+        ci: usize,
+        measured: u16,
+        pay_at: u16,
+        payable: Qty,
+        imp: Ratio,
+    ) {
+        let c = self.c;
+        let out = &c.outcomes[o];
+        let n_c = c.cohorts.len();
+        let oc = o * n_c + ci;
+        let enrolled = actuals.enrolled[ci] as i64;
+        let mut allowed = payable;
+        if let Some(mu) = out.caps.max_units {
+            allowed = allowed.min((mu - self.cum_units[o]).max(Qty::ZERO));
+        }
+        if let Some(ms) = out.caps.max_share {
+            let lim = Qty::from_int(enrolled).mul_ratio(ms);
+            allowed = allowed.min((lim - self.cum_cohort_units[oc]).max(Qty::ZERO));
+        }
+        let mut amount = if out.per_participant {
+            let n_p = c.periods as usize + 1;
+            let full = self.pp_amount[oc * n_p + measured as usize];
+            if allowed < payable && payable.0 > 0 {
+                Money(div_round(full.0 as i128 * allowed.0 as i128, payable.0 as i128) as i64)
+            } else {
+                full
+            }
+        } else {
+            match &out.pricing {
+                Pricing::Flat(price) => price.times(allowed),
+                Pricing::Tiers(tiers) => {
+                    let mut from = self.cum_units[o];
+                    let mut left = allowed;
+                    let mut acc: i128 = 0;
+                    for tier in tiers {
+                        if left.0 <= 0 {
+                            break;
+                        }
+                        let room = match tier.up_to {
+                            Some(u) => (u - from).max(Qty::ZERO),
+                            None => left,
+                        };
+                        let take = left.min(room);
+                        acc += take.0 as i128 * tier.price.0 as i128;
+                        from += take;
+                        left = left - take;
+                    }
+                    Money(div_round(acc, 10_000_000_000) as i64)
+                }
+                Pricing::Grid { kind, points } => {
+                    grid_value(*kind, points, imp).times(Qty::from_int(enrolled))
+                }
+            }
+        };
+        self.cum_units[o] += allowed;
+        self.cum_cohort_units[oc] += allowed;
+        if let Some(ma) = out.caps.max_amount {
+            amount = amount.min((ma - self.cum_amount[o]).non_negative());
+        }
+        self.cum_amount[o] += amount;
+        let r = &mut self.out.outcomes[o];
+        r.payable_units += allowed;
+        r.earned += amount;
+        if amount.0 > 0 {
+            self.pending[pay_at as usize].push(Pending {
+                outcome: o as u16,
+                cohort: ci as u16,
+                amount,
+            });
+        }
+    }
+
+    /// What the waterfall still owes: fees, claims, deferred fees, less cash held.
+    fn due(&self) -> Money {
+        let owed: Money = self.fee_owed.iter().copied().sum::<Money>()
+            + self.claim.iter().copied().sum::<Money>()
+            + self.deferred_owed;
+        (owed - self.account).non_negative()
+    }
+
+    fn pay_in<S: LedgerSink>(&mut self, sink: &mut S, p: u16) {
+        let c = self.c;
+        let pu = p as usize;
+        // Fees and deferred fees falling due now count as owed before pay-only-due is judged.
+        for (f, fee) in c.fees.iter().enumerate() {
+            self.fee_owed[f] += fee.schedule[pu];
+        }
+        self.deferred_owed += c.enterprise_terms.deferred_fees[pu];
+        for fp in &c.fixed_payments {
+            if fp.period == p {
+                self.emit(sink, p, fp.payer, c.account, fp.amount, Rule::FixedPayment);
+                self.account += fp.amount;
+                self.out.fixed_payments += fp.amount;
+            }
+        }
+        let mut pend = std::mem::take(&mut self.pending[pu]);
+        if pend.is_empty() {
+            self.pending[pu] = pend;
+            return;
+        }
+        // Total cap.
+        if let Some(cap) = c.total_cap {
+            let mut room = (cap - self.out.outcome_payments).non_negative();
+            for e in pend.iter_mut() {
+                let a = e.amount.min(room);
+                self.out.cut_by_total_cap += e.amount - a;
+                e.amount = a;
+                room -= a;
+            }
+        }
+        // Pay only what is due.
+        if c.pay_only_due {
+            let total: Money = pend.iter().map(|e| e.amount).sum();
+            let due = self.due();
+            if total > due {
+                self.weights.clear();
+                self.weights.extend(pend.iter().map(|e| e.amount.0));
+                self.parts.clear();
+                self.parts.resize(pend.len(), Money::ZERO);
+                split_largest_remainder(due, &self.weights, &mut self.parts);
+                for (e, &part) in pend.iter_mut().zip(self.parts.iter()) {
+                    self.out.not_due += e.amount - part;
+                    e.amount = part;
+                }
+            }
+        }
+        for e in pend.iter() {
+            if e.amount.0 == 0 {
+                continue;
+            }
+            let out = &c.outcomes[e.outcome as usize];
+            self.weights.clear();
+            self.weights.extend(out.payers.iter().map(|(_, s)| s.0));
+            self.parts.clear();
+            self.parts.resize(out.payers.len(), Money::ZERO);
+            split_largest_remainder(e.amount, &self.weights, &mut self.parts);
+            for k in 0..out.payers.len() {
+                let payer = out.payers[k].0;
+                let part = self.parts[k];
+                self.emit(sink, p, payer, c.account, part, Rule::OutcomePayment {
+                    outcome: e.outcome,
+                    cohort: e.cohort,
+                });
+                self.paid_by_payer_outcomes[payer] += part;
+            }
+            self.account += e.amount;
+            self.out.outcome_payments += e.amount;
+            self.out.outcomes[e.outcome as usize].paid += e.amount;
+        }
+        pend.clear();
+        self.pending[pu] = pend;
+    }
+
+    fn waterfall<S: LedgerSink>(&mut self, sink: &mut S, p: u16) {
+        let c = self.c;
+        // Fees first.
+        for f in 0..c.fees.len() {
+            let pay = self.fee_owed[f].min(self.account);
+            self.emit(sink, p, c.account, c.fees[f].payee, pay, Rule::Fee { fee: f as u16 });
+            self.fee_owed[f] -= pay;
+            self.account -= pay;
+        }
+        // Tranches by rank; equal ranks pro rata to their claims.
+        for g in 0..self.rank_groups.len() {
+            if self.account.0 == 0 {
+                break;
+            }
+            let n = self.rank_groups[g].len();
+            let total: Money = self.rank_groups[g].iter().map(|&i| self.claim[i]).sum();
+            let pay = total.min(self.account);
+            if pay.0 == 0 {
+                continue;
+            }
+            self.parts.clear();
+            self.parts.resize(n, Money::ZERO);
+            if n == 1 {
+                self.parts[0] = pay;
+            } else {
+                self.weights.clear();
+                for &i in &self.rank_groups[g] {
+                    self.weights.push(self.claim[i].0);
+                }
+                split_largest_remainder(pay, &self.weights, &mut self.parts);
+            }
+            for k in 0..n {
+                let i = self.rank_groups[g][k];
+                let part = self.parts[k];
+                debug_assert!(part <= self.claim[i]);
+                let investor = c.tranches[i].investor;
+                self.emit(sink, p, c.account, investor, part, Rule::Distribution {
+                    tranche: i as u16,
+                });
+                self.claim[i] -= part;
+                self.out.tranches[i].distributed += part;
+            }
+            self.account -= pay;
+        }
+        // Deferred fees.
+        let pay = self.deferred_owed.min(self.account);
+        self.emit(sink, p, c.account, c.enterprise, pay, Rule::DeferredFee);
+        self.deferred_owed -= pay;
+        self.account -= pay;
+        self.cash_enterprise += pay;
+        // Performance share.
+        let share = self.account.mul_ratio(c.enterprise_terms.performance_share);
+        let share = share.min(self.account);
+        self.emit(sink, p, c.account, c.enterprise, share, Rule::PerformanceShare);
+        self.account -= share;
+        self.cash_enterprise += share;
+        // Remainder.
+        if self.account.0 > 0 {
+            match c.remainder {
+                Remainder::Hold => {}
+                Remainder::Enterprise => {
+                    let r = self.account;
+                    self.emit(sink, p, c.account, c.enterprise, r, Rule::Remainder);
+                    self.cash_enterprise += r;
+                    self.account = Money::ZERO;
+                }
+                Remainder::ReturnToPayers => {
+                    let r = self.account;
+                    self.weights.clear();
+                    self.parts.clear();
+                    // In proportion to what each payer has paid into the contract so far.
+                    for (i, party) in c.parties.iter().enumerate() {
+                        if party.role == crate::contract::Role::Payer {
+                            self.weights.push(self.out.paid[i].0);
+                            self.parts.push(Money::ZERO);
+                        }
+                    }
+                    split_largest_remainder(r, &self.weights, &mut self.parts);
+                    let mut k = 0;
+                    for i in 0..c.parties.len() {
+                        if c.parties[i].role == crate::contract::Role::Payer {
+                            let part = self.parts[k];
+                            self.emit(sink, p, c.account, i, part, Rule::Remainder);
+                            k += 1;
+                        }
+                    }
+                    self.account = Money::ZERO;
+                }
+            }
+        }
+    }
+
+    fn guarantees<S: LedgerSink>(&mut self, sink: &mut S, p: u16) {
+        let c = self.c;
+        for (i, tr) in c.tranches.iter().enumerate() {
+            let Some(g) = &tr.guarantee else { continue };
+            let r = &self.out.tranches[i];
+            let unrecovered = (r.drawn - r.distributed).non_negative();
+            let mut call = unrecovered;
+            if let Some(l) = g.limit {
+                call = call.min(l);
+            }
+            if let Some(f) = g.fraction {
+                call = call.min(r.drawn.mul_ratio(f));
+            }
+            if call.0 == 0 {
+                continue;
+            }
+            self.weights.clear();
+            self.weights.extend(g.guarantors.iter().map(|(_, s)| s.0));
+            self.parts.clear();
+            self.parts.resize(g.guarantors.len(), Money::ZERO);
+            split_largest_remainder(call, &self.weights, &mut self.parts);
+            for k in 0..g.guarantors.len() {
+                let part = self.parts[k];
+                self.emit(sink, p, g.guarantors[k].0, tr.investor, part, Rule::GuaranteeCall {
+                    tranche: i as u16,
+                });
+            }
+            self.out.tranches[i].guaranteed += call;
+            self.claim[i] = (self.claim[i] - call).non_negative();
+        }
+    }
+}
+
+/// Relative improvement of `achieved` over `baseline` in the outcome's direction.
+/// A zero baseline gives an unbounded improvement when anything improved, else zero.
+pub fn improvement(achieved: Qty, baseline: Qty, dir: Direction) -> Ratio {
+    let diff = match dir {
+        Direction::Increase => achieved.0 - baseline.0,
+        Direction::Decrease => baseline.0 - achieved.0,
+    };
+    if baseline.0 <= 0 {
+        return if diff > 0 { Ratio(i64::MAX) } else { Ratio::ZERO };
+    }
+    let r = div_round(diff as i128 * 1_000_000_000_000, baseline.0 as i128);
+    Ratio(r.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+}
+
+/// The amount per enrolled participant a grid gives at improvement `imp`.
+pub fn grid_value(kind: GridKind, points: &[(Ratio, Price)], imp: Ratio) -> Price {
+    let Some(first) = points.first() else {
+        return Price(0);
+    };
+    if imp < first.0 {
+        return Price(0);
+    }
+    match kind {
+        GridKind::Step => points
+            .iter()
+            .rev()
+            .find(|(x, _)| *x <= imp)
+            .map(|(_, v)| *v)
+            .unwrap_or(Price(0)),
+        GridKind::Linear => {
+            for w in points.windows(2) {
+                let ((x0, y0), (x1, y1)) = (w[0], w[1]);
+                if imp >= x0 && imp <= x1 {
+                    if x1 == x0 {
+                        return y1;
+                    }
+                    let num = (y1.0 - y0.0) as i128 * (imp.0 - x0.0) as i128;
+                    return Price(y0.0 + div_round(num, (x1.0 - x0.0) as i128) as i64);
+                }
+            }
+            points.last().map(|l| l.1).unwrap_or(Price(0))
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! All integration tests compile into this one binary; each module is one area.
+
+mod cli;
+mod properties;
+mod settle_cases;
+mod validation;
