@@ -26,6 +26,16 @@ pub enum PeriodLength {
 }
 
 impl PeriodLength {
+    /// The plural name of the period, e.g. `quarters`.
+    pub fn plural(self) -> &'static str {
+        match self {
+            PeriodLength::Month => "months",
+            PeriodLength::Quarter => "quarters",
+            PeriodLength::HalfYear => "half-years",
+            PeriodLength::Year => "years",
+        }
+    }
+
     /// Periods per year.
     pub fn per_year(self) -> u32 {
         match self {

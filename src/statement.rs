@@ -1,1 +1,440 @@
+//! Settlement statements: the ledger and results rendered for people (text) and machines
+//! (CSV, JSON). Rendering produces strings; writing them anywhere is the caller's business.
 
+use crate::contract::{Contract, Role};
+use crate::money::{Money, format_thousands};
+use crate::settlement::{LedgerLine, Rule, Settlement, Termination};
+use serde::Serialize;
+use std::fmt::Write;
+
+/// Describes the rule of a ledger line in words, e.g. `outcome payment: job-start, cohort c1`.
+pub fn describe_rule(c: &Contract, rule: &Rule) -> String {
+    match *rule {
+        Rule::Drawdown { tranche } => format!("drawdown: {}", c.tranches[tranche as usize].id),
+        Rule::OperatingCost => "operating cost".into(),
+        Rule::ParticipantCost { cohort } => {
+            format!("participant cost: cohort {}", c.cohorts[cohort as usize].id)
+        }
+        Rule::OutcomePayment { outcome, cohort } => format!(
+            "outcome payment: {}, cohort {}",
+            c.outcomes[outcome as usize].id, c.cohorts[cohort as usize].id
+        ),
+        Rule::FixedPayment => "fixed payment".into(),
+        Rule::Fee { fee } => format!("fee: {}", c.fees[fee as usize].id),
+        Rule::Distribution { tranche } => {
+            format!("distribution: {}", c.tranches[tranche as usize].id)
+        }
+        Rule::DeferredFee => "deferred fee".into(),
+        Rule::PerformanceShare => "performance share".into(),
+        Rule::Remainder => "remainder".into(),
+        Rule::GuaranteeCall { tranche } => {
+            format!("guarantee call: {}", c.tranches[tranche as usize].id)
+        }
+    }
+}
+
+fn rule_name(rule: &Rule) -> &'static str {
+    match rule {
+        Rule::Drawdown { .. } => "drawdown",
+        Rule::OperatingCost => "operating-cost",
+        Rule::ParticipantCost { .. } => "participant-cost",
+        Rule::OutcomePayment { .. } => "outcome-payment",
+        Rule::FixedPayment => "fixed-payment",
+        Rule::Fee { .. } => "fee",
+        Rule::Distribution { .. } => "distribution",
+        Rule::DeferredFee => "deferred-fee",
+        Rule::PerformanceShare => "performance-share",
+        Rule::Remainder => "remainder",
+        Rule::GuaranteeCall { .. } => "guarantee-call",
+    }
+}
+
+fn termination_text(c: &Contract, s: &Settlement) -> String {
+    match s.termination {
+        None => format!("ran to its last period ({})", s.final_period),
+        Some((p, Termination::Checkpoint { checkpoint })) => {
+            let ck = &c.checkpoints[checkpoint as usize];
+            format!(
+                "TERMINATED EARLY in period {p}: checkpoint on `{}` not met",
+                c.outcomes[ck.outcome].id
+            )
+        }
+        Some((p, Termination::EnterpriseOutOfCash)) => format!(
+            "TERMINATED EARLY in period {p}: the enterprise ran out of cash (unpaid costs {})",
+            format_thousands(s.unpaid_costs)
+        ),
+    }
+}
+
+/// Net cash flow per period (rows 0..=T, index 0 unused) and party (received minus paid).
+pub fn flows_by_period(c: &Contract, ledger: &[LedgerLine]) -> Vec<Vec<Money>> {
+    let mut f = vec![vec![Money::ZERO; c.parties.len()]; c.periods as usize + 1];
+    for l in ledger {
+        f[l.period as usize][l.from] -= l.amount;
+        f[l.period as usize][l.to] += l.amount;
+    }
+    f
+}
+
+struct Table {
+    head: Vec<String>,
+    rows: Vec<Vec<String>>,
+    left: usize,
+}
+
+impl Table {
+    fn new(head: &[&str], left: usize) -> Self {
+        Table {
+            head: head.iter().map(|s| s.to_string()).collect(),
+            rows: Vec::new(),
+            left,
+        }
+    }
+    fn row(&mut self, r: Vec<String>) {
+        self.rows.push(r);
+    }
+    fn render(&self, out: &mut String) {
+        let n = self.head.len();
+        let mut w = vec![0usize; n];
+        for r in std::iter::once(&self.head).chain(&self.rows) {
+            for (i, cell) in r.iter().enumerate().take(n) {
+                w[i] = w[i].max(cell.chars().count());
+            }
+        }
+        let line = |out: &mut String, r: &Vec<String>| {
+            let mut s = String::new();
+            for (i, cell) in r.iter().enumerate().take(n) {
+                if i > 0 {
+                    s.push_str("  ");
+                }
+                if i < self.left {
+                    let _ = write!(s, "{:<width$}", cell, width = w[i]);
+                } else {
+                    let _ = write!(s, "{:>width$}", cell, width = w[i]);
+                }
+            }
+            out.push_str(s.trim_end());
+            out.push('\n');
+        };
+        line(out, &self.head);
+        let total: usize = w.iter().sum::<usize>() + 2 * (n.saturating_sub(1));
+        out.push_str(&"-".repeat(total));
+        out.push('\n');
+        for r in &self.rows {
+            line(out, r);
+        }
+    }
+}
+
+fn pct(r: crate::money::Ratio) -> String {
+    let v = r.to_decimal() * rust_decimal::Decimal::ONE_HUNDRED;
+    format!("{}%", v.round_dp(2).normalize())
+}
+
+/// The human-readable statement.
+pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "Settlement statement: {} ({}, {} {})",
+        c.name,
+        c.currency,
+        c.periods,
+        c.period_length.plural()
+    );
+    let _ = writeln!(o, "The contract {}.", termination_text(c, s));
+    let _ = writeln!(o, "Amounts in {}; in a period, + is received and - is paid.\n", c.currency);
+
+    // Per period, per party (parties with any flow).
+    let flows = flows_by_period(c, ledger);
+    let active: Vec<usize> = (0..c.parties.len())
+        .filter(|&i| s.paid[i].0 != 0 || s.received[i].0 != 0)
+        .collect();
+    o.push_str("Cash flows by period\n");
+    let mut head: Vec<&str> = vec!["Period"];
+    for &i in &active {
+        head.push(&c.parties[i].id);
+    }
+    head.push("Account held");
+    let mut t = Table::new(&head, 1);
+    for p in 1..=s.final_period as usize {
+        let any = active.iter().any(|&i| flows[p][i].0 != 0);
+        if !any {
+            continue;
+        }
+        let mut r = vec![p.to_string()];
+        for &i in &active {
+            r.push(if flows[p][i].0 == 0 {
+                "".into()
+            } else {
+                format_thousands(flows[p][i])
+            });
+        }
+        r.push(format_thousands(s.held[p]));
+        t.row(r);
+    }
+    let mut r = vec!["Total".to_string()];
+    for &i in &active {
+        r.push(format_thousands(s.received[i] - s.paid[i]));
+    }
+    r.push(format_thousands(s.held_at_end()));
+    t.row(r);
+    t.render(&mut o);
+
+    o.push_str("\nParties\n");
+    let mut t = Table::new(&["Party", "Name", "Role", "Paid", "Received", "Net"], 3);
+    for &i in &active {
+        let p = &c.parties[i];
+        t.row(vec![
+            p.id.clone(),
+            p.name.clone(),
+            format!("{:?}", p.role).to_lowercase(),
+            format_thousands(s.paid[i]),
+            format_thousands(s.received[i]),
+            format_thousands(s.received[i] - s.paid[i]),
+        ]);
+    }
+    t.render(&mut o);
+
+    if !c.tranches.is_empty() {
+        o.push_str("\nTranches (claim = drawn + accrued; repaid from the waterfall)\n");
+        let mut t = Table::new(
+            &[
+                "Tranche",
+                "Investor",
+                "Rank",
+                "Rate/yr",
+                "Committed",
+                "Drawn",
+                "Accrued",
+                "Repaid",
+                "Guarantee",
+                "Outstanding",
+                "Unrecovered principal",
+            ],
+            2,
+        );
+        for (i, tr) in c.tranches.iter().enumerate() {
+            let r = &s.tranches[i];
+            t.row(vec![
+                tr.id.clone(),
+                c.parties[tr.investor].id.clone(),
+                tr.rank.to_string(),
+                pct(tr.annual_rate),
+                format_thousands(tr.committed),
+                format_thousands(r.drawn),
+                format_thousands(r.accrued),
+                format_thousands(r.distributed),
+                format_thousands(r.guaranteed),
+                format_thousands(r.outstanding),
+                format_thousands(r.unrecovered_principal),
+            ]);
+        }
+        t.render(&mut o);
+    }
+
+    o.push_str("\nOutcomes\n");
+    let mut t = Table::new(
+        &["Outcome", "Unit", "Achieved", "Payable units", "Earned", "Paid"],
+        2,
+    );
+    for (i, out) in c.outcomes.iter().enumerate() {
+        let r = &s.outcomes[i];
+        t.row(vec![
+            out.id.clone(),
+            out.unit.clone(),
+            r.achieved.to_string(),
+            r.payable_units.to_string(),
+            format_thousands(r.earned),
+            format_thousands(r.paid),
+        ]);
+    }
+    t.row(vec![
+        "Total".into(),
+        "".into(),
+        "".into(),
+        "".into(),
+        format_thousands(s.outcomes.iter().map(|r| r.earned).sum()),
+        format_thousands(s.outcome_payments),
+    ]);
+    t.render(&mut o);
+
+    let mut notes = Vec::new();
+    if s.fixed_payments.0 > 0 {
+        notes.push(format!("fixed payments: {}", format_thousands(s.fixed_payments)));
+    }
+    if s.cut_by_total_cap.0 > 0 {
+        notes.push(format!(
+            "not paid because of the total cap: {}",
+            format_thousands(s.cut_by_total_cap)
+        ));
+    }
+    if s.not_due.0 > 0 {
+        notes.push(format!(
+            "earned but not due (pay only what is due): {}",
+            format_thousands(s.not_due)
+        ));
+    }
+    if s.unpaid_costs.0 > 0 {
+        notes.push(format!(
+            "enterprise costs left unpaid: {}",
+            format_thousands(s.unpaid_costs)
+        ));
+    }
+    if s.fees_owed.0 > 0 {
+        notes.push(format!("fees still owed: {}", format_thousands(s.fees_owed)));
+    }
+    if s.deferred_fees_owed.0 > 0 {
+        notes.push(format!(
+            "deferred enterprise fees still owed: {}",
+            format_thousands(s.deferred_fees_owed)
+        ));
+    }
+    notes.push(format!(
+        "held in the contract account at the end: {}",
+        format_thousands(s.held_at_end())
+    ));
+    notes.push(format!(
+        "enterprise cash at the end: {}",
+        format_thousands(s.enterprise_cash)
+    ));
+    o.push_str("\nNotes\n");
+    for n in notes {
+        let _ = writeln!(o, "- {n}");
+    }
+    let _ = writeln!(
+        o,
+        "\n{} ledger lines; use --format csv for the full ledger.",
+        ledger.len()
+    );
+    o
+}
+
+/// The ledger as CSV: one line per movement of money.
+pub fn render_csv(c: &Contract, ledger: &[LedgerLine]) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record([
+        "period", "from", "to", "amount", "rule", "outcome", "cohort", "tranche", "fee",
+    ]);
+    for l in ledger {
+        let (mut oc, mut co, mut tr, mut fe) = (String::new(), String::new(), String::new(), String::new());
+        match l.rule {
+            Rule::OutcomePayment { outcome, cohort } => {
+                oc = c.outcomes[outcome as usize].id.clone();
+                co = c.cohorts[cohort as usize].id.clone();
+            }
+            Rule::ParticipantCost { cohort } => co = c.cohorts[cohort as usize].id.clone(),
+            Rule::Drawdown { tranche } | Rule::Distribution { tranche } | Rule::GuaranteeCall { tranche } => {
+                tr = c.tranches[tranche as usize].id.clone()
+            }
+            Rule::Fee { fee } => fe = c.fees[fee as usize].id.clone(),
+            _ => {}
+        }
+        let _ = w.write_record([
+            l.period.to_string(),
+            c.parties[l.from].id.clone(),
+            c.parties[l.to].id.clone(),
+            l.amount.to_string(),
+            rule_name(&l.rule).to_string(),
+            oc,
+            co,
+            tr,
+            fe,
+        ]);
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    period: u16,
+    from: &'a str,
+    to: &'a str,
+    amount: Money,
+    rule: &'static str,
+    detail: String,
+}
+
+#[derive(Serialize)]
+struct JsonParty<'a> {
+    id: &'a str,
+    name: &'a str,
+    role: Role,
+    paid: Money,
+    received: Money,
+    net: Money,
+    by_period: Vec<Money>,
+}
+
+#[derive(Serialize)]
+struct JsonStatement<'a> {
+    contract: &'a str,
+    currency: &'a str,
+    periods: u16,
+    final_period: u16,
+    termination: String,
+    parties: Vec<JsonParty<'a>>,
+    tranches: Vec<serde_json::Value>,
+    outcomes: Vec<serde_json::Value>,
+    settlement: &'a Settlement,
+    ledger: Vec<JsonLine<'a>>,
+}
+
+/// The whole statement as JSON (amounts as exact decimal strings).
+pub fn render_json(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> String {
+    let flows = flows_by_period(c, ledger);
+    let parties = c
+        .parties
+        .iter()
+        .enumerate()
+        .map(|(i, p)| JsonParty {
+            id: &p.id,
+            name: &p.name,
+            role: p.role,
+            paid: s.paid[i],
+            received: s.received[i],
+            net: s.received[i] - s.paid[i],
+            by_period: (1..=c.periods as usize).map(|k| flows[k][i]).collect(),
+        })
+        .collect();
+    let tranches = c
+        .tranches
+        .iter()
+        .zip(&s.tranches)
+        .map(|(t, r)| {
+            serde_json::json!({
+                "id": t.id, "investor": c.parties[t.investor].id, "rank": t.rank,
+                "annual_rate": t.annual_rate, "committed": t.committed, "result": r,
+            })
+        })
+        .collect();
+    let outcomes = c
+        .outcomes
+        .iter()
+        .zip(&s.outcomes)
+        .map(|(o, r)| serde_json::json!({ "id": o.id, "unit": o.unit, "result": r }))
+        .collect();
+    let doc = JsonStatement {
+        contract: &c.name,
+        currency: &c.currency,
+        periods: c.periods,
+        final_period: s.final_period,
+        termination: termination_text(c, s),
+        parties,
+        tranches,
+        outcomes,
+        settlement: s,
+        ledger: ledger
+            .iter()
+            .map(|l| JsonLine {
+                period: l.period,
+                from: &c.parties[l.from].id,
+                to: &c.parties[l.to].id,
+                amount: l.amount,
+                rule: rule_name(&l.rule),
+                detail: describe_rule(c, &l.rule),
+            })
+            .collect(),
+    };
+    serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+}
