@@ -12,7 +12,7 @@
 
 use crate::contract::{Baseline, Contract, OutcomeKind};
 use crate::error::{Diagnostic, Diagnostics};
-use crate::money::{Qty, Ratio};
+use crate::money::{Price, Qty, Ratio};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -36,6 +36,9 @@ pub struct Actuals {
     n_periods: usize,
     /// Realised enrolment per cohort.
     pub enrolled: Vec<u32>,
+    /// Overrides the contract's cost per participant (a simulated cost draw); `None` in real
+    /// actuals.
+    pub cost_per_participant: Option<Price>,
     units: Vec<Qty>,
     baseline: Vec<Option<Qty>>,
     classes: Vec<ParticipantClass>,
@@ -54,6 +57,7 @@ impl Actuals {
             n_cohorts,
             n_periods,
             enrolled: contract.cohorts.iter().map(|c| c.size).collect(),
+            cost_per_participant: None,
             units: vec![Qty::ZERO; cells],
             baseline: vec![None; cells],
             classes: Vec::new(),
@@ -66,6 +70,7 @@ impl Actuals {
         for (e, c) in self.enrolled.iter_mut().zip(&contract.cohorts) {
             *e = c.size;
         }
+        self.cost_per_participant = None;
         self.units.fill(Qty::ZERO);
         self.baseline.fill(None);
         self.classes.clear();
@@ -140,6 +145,8 @@ impl Actuals {
 pub const ENROLLED: &str = "enrolled";
 
 const MAX_ERRORS: usize = 50;
+/// Most units one row may report.
+const MAX_UNITS: i64 = 1_000_000_000;
 
 /// Parses actuals from CSV text for `contract`. `file` names the source in messages.
 ///
@@ -185,11 +192,16 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
         }
     }
     let (Some(cp), Some(cc), Some(co), Some(cu)) = (cp, cc, co, cu) else {
-        let missing: Vec<&str> = [("period", cp), ("cohort", cc), ("outcome", co), ("units", cu)]
-            .iter()
-            .filter(|(_, c)| c.is_none())
-            .map(|(n, _)| *n)
-            .collect();
+        let missing: Vec<&str> = [
+            ("period", cp),
+            ("cohort", cc),
+            ("outcome", co),
+            ("units", cu),
+        ]
+        .iter()
+        .filter(|(_, c)| c.is_none())
+        .map(|(n, _)| *n)
+        .collect();
         errs.push(
             Diagnostic::new(
                 "header",
@@ -212,7 +224,8 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
     let mut seen: HashMap<(usize, usize, u16), usize> = HashMap::new();
     let mut enrol_seen: HashMap<usize, usize> = HashMap::new();
     // participant -> (cohort, events, line)
-    let mut people: HashMap<String, (usize, Vec<(u16, u16)>, usize)> = HashMap::new();
+    type Person = (usize, Vec<(u16, u16)>, usize);
+    let mut people: HashMap<String, Person> = HashMap::new();
 
     for rec in rdr.records() {
         if errs.len() >= MAX_ERRORS {
@@ -264,13 +277,17 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
         let cohort = &contract.cohorts[c];
         let outcome_id = field(co);
         let units_txt = field(cu);
-        let units = match Decimal::from_str(units_txt).ok().and_then(Qty::from_decimal) {
-            Some(q) if q.0 >= 0 => q,
+        let units = match Decimal::from_str(units_txt)
+            .ok()
+            .and_then(Qty::from_decimal)
+        {
+            // Bounded like the scenario's units, so sums over periods cannot overflow.
+            Some(q) if q.0 >= 0 && q <= Qty::from_int(MAX_UNITS) => q,
             _ => {
                 row_err(
                     "units",
                     format!(
-                        "`{units_txt}` is not a valid number of units; use a number >= 0 with at most 6 decimals"
+                        "`{units_txt}` is not a valid number of units; use a number from 0 to 1,000,000,000 with at most 6 decimals"
                     ),
                 );
                 continue;
@@ -300,7 +317,9 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
             if let Some(first) = enrol_seen.insert(c, line) {
                 row_err(
                     "outcome",
-                    format!("duplicate enrolment row for cohort `{cohort_id}` (first at line {first})"),
+                    format!(
+                        "duplicate enrolment row for cohort `{cohort_id}` (first at line {first})"
+                    ),
                 );
                 continue;
             }
@@ -350,9 +369,13 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
         if !baseline_txt.is_empty() {
             match &out.baseline {
                 Baseline::Forecast(_) | Baseline::ControlGroup => {
-                    match Decimal::from_str(baseline_txt).ok().and_then(Qty::from_decimal) {
+                    match Decimal::from_str(baseline_txt)
+                        .ok()
+                        .and_then(Qty::from_decimal)
+                    {
                         Some(b) if b.0 >= 0 => {
-                            if matches!(out.baseline, Baseline::ControlGroup) && b > Qty::from_int(1)
+                            if matches!(out.baseline, Baseline::ControlGroup)
+                                && b > Qty::from_int(1)
                             {
                                 row_err(
                                     "baseline",
@@ -516,13 +539,14 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                     if let Some(r) = out.requires {
                         cum_req += act.units(r, c, p);
                         if cum > cum_req {
-                            errs.push(Diagnostic::new(
+                            let d = Diagnostic::new(
                                 format!("outcome {}, cohort {}", out.id, coh.id),
                                 format!(
                                     "by period {p}, {cum} units of `{}` are reported but only {cum_req} of `{}`, which it requires",
                                     out.id, contract.outcomes[r].id
                                 ),
-                            ));
+                            );
+                            errs.push(at_row(d, seen.get(&(o, c, p as u16))));
                             break;
                         }
                     }
@@ -530,13 +554,14 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                         && !out.repeatable
                         && cum > Qty::from_int(act.enrolled[c] as i64)
                     {
-                        errs.push(Diagnostic::new(
+                        let d = Diagnostic::new(
                             format!("outcome {}, cohort {}", out.id, coh.id),
                             format!(
                                 "by period {p}, {cum} people achieved `{}` but the cohort enrolled {}; each person counts once",
                                 out.id, act.enrolled[c]
                             ),
-                        ));
+                        );
+                        errs.push(at_row(d, seen.get(&(o, c, p as u16))));
                         break;
                     }
                 }
@@ -559,6 +584,14 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
         act.add_class(c, n, &ev);
     }
     Ok(act)
+}
+
+/// The diagnostic at the row on `line`, when there is one.
+fn at_row(d: Diagnostic, line: Option<&usize>) -> Diagnostic {
+    match line {
+        Some(&l) => d.at(l, 1),
+        None => d,
+    }
 }
 
 fn csv_msg(e: &csv::Error) -> String {

@@ -6,10 +6,13 @@
 pub mod actuals;
 pub mod contract;
 pub mod error;
+pub mod model;
 pub mod money;
+pub mod montecarlo;
 pub mod scenario;
 pub mod settlement;
 pub mod statement;
+pub mod stats;
 
 pub use actuals::Actuals;
 pub use contract::Contract;

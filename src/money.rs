@@ -24,11 +24,7 @@ pub fn div_round(n: i128, d: i128) -> i128 {
     debug_assert!(d > 0);
     let q = n / d;
     let r = n % d;
-    if 2 * r.abs() >= d {
-        q + n.signum()
-    } else {
-        q
-    }
+    if 2 * r.abs() >= d { q + n.signum() } else { q }
 }
 
 /// An amount of money in whole cents of the contract's currency.
@@ -416,7 +412,10 @@ mod tests {
         assert_eq!(p.times(Qty::from_int(1)), Money(13));
         assert_eq!(p.times(Qty::from_int(2)), Money(25));
         let half = Qty::from_decimal(d("0.5")).unwrap();
-        assert_eq!(Price::from_decimal(d("0.01")).unwrap().times(half), Money(1));
+        assert_eq!(
+            Price::from_decimal(d("0.01")).unwrap().times(half),
+            Money(1)
+        );
     }
 
     #[test]

@@ -225,15 +225,15 @@ pub struct Settler<'c> {
     paid_by_payer_outcomes: Vec<Money>,
     cum_units: Vec<Qty>,
     cum_amount: Vec<Money>,
-    cum_cohort_units: Vec<Qty>,  // [o][c] payable units
-    cum_achieved: Vec<Qty>,      // [o][c] achieved (for chains and once-per-person)
-    sum_achieved: Vec<Qty>,      // [o] over measured cells
-    sum_baseline: Vec<Qty>,      // [o]
-    sum_enrolled: Vec<i64>,      // [o] enrolment of cohorts measured so far
-    pp_amount: Vec<Money>,       // [o][c][p] per-participant amounts
-    pending: Vec<Vec<Pending>>,  // by pay period
+    cum_cohort_units: Vec<Qty>, // [o][c] payable units
+    cum_achieved: Vec<Qty>,     // [o][c] achieved (for chains and once-per-person)
+    sum_achieved: Vec<Qty>,     // [o] over measured cells
+    sum_baseline: Vec<Qty>,     // [o]
+    sum_enrolled: Vec<i64>,     // [o] enrolment of cohorts measured so far
+    pp_amount: Vec<Money>,      // [o][c][p] per-participant amounts
+    pending: Vec<Vec<Pending>>, // by pay period
     held_list: Vec<Held>,
-    final_measure: Vec<u16>,     // [o] last measurement period over all cohorts
+    final_measure: Vec<u16>, // [o] last measurement period over all cohorts
     weights: Vec<i64>,
     parts: Vec<Money>,
     out: Settlement,
@@ -400,9 +400,14 @@ impl<'c> Settler<'c> {
             for (i, tr) in c.tranches.iter().enumerate() {
                 let d = tr.drawdowns[pu];
                 if d.0 > 0 {
-                    self.emit(sink, p, tr.investor, c.enterprise, d, Rule::Drawdown {
-                        tranche: i as u16,
-                    });
+                    self.emit(
+                        sink,
+                        p,
+                        tr.investor,
+                        c.enterprise,
+                        d,
+                        Rule::Drawdown { tranche: i as u16 },
+                    );
                     self.claim[i] += d;
                     self.out.tranches[i].drawn += d;
                     self.cash_enterprise += d;
@@ -418,13 +423,19 @@ impl<'c> Settler<'c> {
             short += fixed - pay;
             for (ci, coh) in c.cohorts.iter().enumerate() {
                 if coh.enrol_period == p {
-                    let cost = et
-                        .per_participant_cost
+                    let cost = actuals
+                        .cost_per_participant
+                        .unwrap_or(et.per_participant_cost)
                         .times(Qty::from_int(actuals.enrolled[ci] as i64));
                     let pay = cost.min(self.cash_enterprise);
-                    self.emit(sink, p, c.enterprise, c.external, pay, Rule::ParticipantCost {
-                        cohort: ci as u16,
-                    });
+                    self.emit(
+                        sink,
+                        p,
+                        c.enterprise,
+                        c.external,
+                        pay,
+                        Rule::ParticipantCost { cohort: ci as u16 },
+                    );
                     self.cash_enterprise -= pay;
                     short += cost - pay;
                 }
@@ -467,12 +478,16 @@ impl<'c> Settler<'c> {
                         }
                         CheckpointTest::MinRate(floor) => {
                             let en = self.sum_enrolled[o];
-                            en > 0
-                                && Ratio::of(self.sum_achieved[o].0, en * 1_000_000) >= floor
+                            en > 0 && Ratio::of(self.sum_achieved[o].0, en * 1_000_000) >= floor
                         }
                     };
                     if !pass {
-                        terminated = Some((p, Termination::Checkpoint { checkpoint: k as u16 }));
+                        terminated = Some((
+                            p,
+                            Termination::Checkpoint {
+                                checkpoint: k as u16,
+                            },
+                        ));
                         break;
                     }
                 }
@@ -542,7 +557,13 @@ impl<'c> Settler<'c> {
         }
     }
 
-    fn measure(&mut self, actuals: &Actuals, o: usize, ci: usize, p: u16) -> Result<(), SettleError> {
+    fn measure(
+        &mut self,
+        actuals: &Actuals,
+        o: usize,
+        ci: usize,
+        p: u16,
+    ) -> Result<(), SettleError> {
         let c = self.c;
         let out = &c.outcomes[o];
         let n_c = c.cohorts.len();
@@ -619,8 +640,7 @@ impl<'c> Settler<'c> {
         let Some(level) = out.threshold.overall else {
             return;
         };
-        let pass =
-            improvement(self.sum_achieved[o], self.sum_baseline[o], out.direction) >= level;
+        let pass = improvement(self.sum_achieved[o], self.sum_baseline[o], out.direction) >= level;
         let mut i = 0;
         while i < self.held_list.len() {
             let h = self.held_list[i];
@@ -789,10 +809,17 @@ impl<'c> Settler<'c> {
             for k in 0..out.payers.len() {
                 let payer = out.payers[k].0;
                 let part = self.parts[k];
-                self.emit(sink, p, payer, c.account, part, Rule::OutcomePayment {
-                    outcome: e.outcome,
-                    cohort: e.cohort,
-                });
+                self.emit(
+                    sink,
+                    p,
+                    payer,
+                    c.account,
+                    part,
+                    Rule::OutcomePayment {
+                        outcome: e.outcome,
+                        cohort: e.cohort,
+                    },
+                );
                 self.paid_by_payer_outcomes[payer] += part;
             }
             self.account += e.amount;
@@ -808,7 +835,14 @@ impl<'c> Settler<'c> {
         // Fees first.
         for f in 0..c.fees.len() {
             let pay = self.fee_owed[f].min(self.account);
-            self.emit(sink, p, c.account, c.fees[f].payee, pay, Rule::Fee { fee: f as u16 });
+            self.emit(
+                sink,
+                p,
+                c.account,
+                c.fees[f].payee,
+                pay,
+                Rule::Fee { fee: f as u16 },
+            );
             self.fee_owed[f] -= pay;
             self.account -= pay;
         }
@@ -839,9 +873,14 @@ impl<'c> Settler<'c> {
                 let part = self.parts[k];
                 debug_assert!(part <= self.claim[i]);
                 let investor = c.tranches[i].investor;
-                self.emit(sink, p, c.account, investor, part, Rule::Distribution {
-                    tranche: i as u16,
-                });
+                self.emit(
+                    sink,
+                    p,
+                    c.account,
+                    investor,
+                    part,
+                    Rule::Distribution { tranche: i as u16 },
+                );
                 self.claim[i] -= part;
                 self.out.tranches[i].distributed += part;
             }
@@ -856,7 +895,14 @@ impl<'c> Settler<'c> {
         // Performance share.
         let share = self.account.mul_ratio(c.enterprise_terms.performance_share);
         let share = share.min(self.account);
-        self.emit(sink, p, c.account, c.enterprise, share, Rule::PerformanceShare);
+        self.emit(
+            sink,
+            p,
+            c.account,
+            c.enterprise,
+            share,
+            Rule::PerformanceShare,
+        );
         self.account -= share;
         self.cash_enterprise += share;
         // Remainder.
@@ -918,9 +964,14 @@ impl<'c> Settler<'c> {
             split_largest_remainder(call, &self.weights, &mut self.parts);
             for k in 0..g.guarantors.len() {
                 let part = self.parts[k];
-                self.emit(sink, p, g.guarantors[k].0, tr.investor, part, Rule::GuaranteeCall {
-                    tranche: i as u16,
-                });
+                self.emit(
+                    sink,
+                    p,
+                    g.guarantors[k].0,
+                    tr.investor,
+                    part,
+                    Rule::GuaranteeCall { tranche: i as u16 },
+                );
             }
             self.out.tranches[i].guaranteed += call;
             self.claim[i] = (self.claim[i] - call).non_negative();
@@ -936,7 +987,11 @@ pub fn improvement(achieved: Qty, baseline: Qty, dir: Direction) -> Ratio {
         Direction::Decrease => baseline.0 - achieved.0,
     };
     if baseline.0 <= 0 {
-        return if diff > 0 { Ratio(i64::MAX) } else { Ratio::ZERO };
+        return if diff > 0 {
+            Ratio(i64::MAX)
+        } else {
+            Ratio::ZERO
+        };
     }
     let r = div_round(diff as i128 * 1_000_000_000_000, baseline.0 as i128);
     Ratio(r.clamp(i64::MIN as i128, i64::MAX as i128) as i64)

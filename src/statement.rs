@@ -143,7 +143,11 @@ pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
         c.period_length.plural()
     );
     let _ = writeln!(o, "The contract {}.", termination_text(c, s));
-    let _ = writeln!(o, "Amounts in {}; in a period, + is received and - is paid.\n", c.currency);
+    let _ = writeln!(
+        o,
+        "Amounts in {}; in a period, + is received and - is paid.\n",
+        c.currency
+    );
 
     // Per period, per party (parties with any flow).
     let flows = flows_by_period(c, ledger);
@@ -157,17 +161,22 @@ pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
     }
     head.push("Account held");
     let mut t = Table::new(&head, 1);
-    for p in 1..=s.final_period as usize {
-        let any = active.iter().any(|&i| flows[p][i].0 != 0);
+    for (p, row) in flows
+        .iter()
+        .enumerate()
+        .take(s.final_period as usize + 1)
+        .skip(1)
+    {
+        let any = active.iter().any(|&i| row[i].0 != 0);
         if !any {
             continue;
         }
         let mut r = vec![p.to_string()];
         for &i in &active {
-            r.push(if flows[p][i].0 == 0 {
+            r.push(if row[i].0 == 0 {
                 "".into()
             } else {
-                format_thousands(flows[p][i])
+                format_thousands(row[i])
             });
         }
         r.push(format_thousands(s.held[p]));
@@ -235,7 +244,14 @@ pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
 
     o.push_str("\nOutcomes\n");
     let mut t = Table::new(
-        &["Outcome", "Unit", "Achieved", "Payable units", "Earned", "Paid"],
+        &[
+            "Outcome",
+            "Unit",
+            "Achieved",
+            "Payable units",
+            "Earned",
+            "Paid",
+        ],
         2,
     );
     for (i, out) in c.outcomes.iter().enumerate() {
@@ -261,7 +277,10 @@ pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
 
     let mut notes = Vec::new();
     if s.fixed_payments.0 > 0 {
-        notes.push(format!("fixed payments: {}", format_thousands(s.fixed_payments)));
+        notes.push(format!(
+            "fixed payments: {}",
+            format_thousands(s.fixed_payments)
+        ));
     }
     if s.cut_by_total_cap.0 > 0 {
         notes.push(format!(
@@ -282,7 +301,10 @@ pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
         ));
     }
     if s.fees_owed.0 > 0 {
-        notes.push(format!("fees still owed: {}", format_thousands(s.fees_owed)));
+        notes.push(format!(
+            "fees still owed: {}",
+            format_thousands(s.fees_owed)
+        ));
     }
     if s.deferred_fees_owed.0 > 0 {
         notes.push(format!(
@@ -317,16 +339,17 @@ pub fn render_csv(c: &Contract, ledger: &[LedgerLine]) -> String {
         "period", "from", "to", "amount", "rule", "outcome", "cohort", "tranche", "fee",
     ]);
     for l in ledger {
-        let (mut oc, mut co, mut tr, mut fe) = (String::new(), String::new(), String::new(), String::new());
+        let (mut oc, mut co, mut tr, mut fe) =
+            (String::new(), String::new(), String::new(), String::new());
         match l.rule {
             Rule::OutcomePayment { outcome, cohort } => {
                 oc = c.outcomes[outcome as usize].id.clone();
                 co = c.cohorts[cohort as usize].id.clone();
             }
             Rule::ParticipantCost { cohort } => co = c.cohorts[cohort as usize].id.clone(),
-            Rule::Drawdown { tranche } | Rule::Distribution { tranche } | Rule::GuaranteeCall { tranche } => {
-                tr = c.tranches[tranche as usize].id.clone()
-            }
+            Rule::Drawdown { tranche }
+            | Rule::Distribution { tranche }
+            | Rule::GuaranteeCall { tranche } => tr = c.tranches[tranche as usize].id.clone(),
             Rule::Fee { fee } => fe = c.fees[fee as usize].id.clone(),
             _ => {}
         }

@@ -1,1 +1,248 @@
-//! (in progress)
+//! The real `sibsim` binary on the bundled scenarios and on bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sibsim"))
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin()
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run sibsim")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Every bundled contract with example actuals.
+const BUNDLED: &[&str] = &["rotterdam-buzinezzclub", "colour-kitchen-utrecht"];
+
+fn scenario(name: &str) -> String {
+    format!("scenarios/{name}.toml")
+}
+fn actuals(name: &str) -> String {
+    format!("scenarios/{name}.actuals.csv")
+}
+
+#[test]
+fn validate_accepts_every_bundled_scenario() {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .map(|p| p.display().to_string())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 3, "bundled scenarios missing: {names:?}");
+    for n in names {
+        let o = run(&["validate", &n]);
+        assert!(o.status.success(), "{n}: {}", stderr(&o));
+        assert!(stdout(&o).contains("is valid"), "{n}: {}", stdout(&o));
+    }
+}
+
+#[test]
+fn settle_prints_a_statement_for_each_bundled_scenario() {
+    for name in BUNDLED {
+        let o = run(&["settle", &scenario(name), "--actuals", &actuals(name)]);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let out = stdout(&o);
+        for section in [
+            "Settlement statement",
+            "Cash flows by period",
+            "Parties",
+            "Tranches",
+            "Outcomes",
+            "Notes",
+        ] {
+            assert!(out.contains(section), "{name}: no `{section}` in\n{out}");
+        }
+    }
+}
+
+#[test]
+fn csv_ledger_and_json_agree_and_conserve_money() {
+    for name in BUNDLED {
+        let o = run(&[
+            "settle",
+            &scenario(name),
+            "--actuals",
+            &actuals(name),
+            "--format",
+            "csv",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let csv_text = stdout(&o);
+        let mut rdr = csv::Reader::from_reader(csv_text.as_bytes());
+        let headers = rdr.headers().unwrap().clone();
+        assert_eq!(&headers[0], "period");
+        assert_eq!(&headers[3], "amount");
+        let mut csv_total = rust_decimal::Decimal::ZERO;
+        let mut lines = 0;
+        for r in rdr.records() {
+            let r = r.unwrap();
+            let a: rust_decimal::Decimal = r[3].parse().unwrap();
+            assert!(
+                a > rust_decimal::Decimal::ZERO,
+                "ledger amounts are positive"
+            );
+            csv_total += a;
+            lines += 1;
+        }
+        assert!(lines > 0);
+
+        let o = run(&[
+            "settle",
+            &scenario(name),
+            "--actuals",
+            &actuals(name),
+            "--format",
+            "json",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let ledger = v["ledger"].as_array().unwrap();
+        assert_eq!(ledger.len(), lines);
+        let dec = |x: &serde_json::Value| -> rust_decimal::Decimal {
+            x.as_str().unwrap().parse().unwrap()
+        };
+        let json_total: rust_decimal::Decimal = ledger.iter().map(|l| dec(&l["amount"])).sum();
+        assert_eq!(json_total, csv_total);
+        // Double entry: the parties' nets add up to zero; paid and received add up to the ledger.
+        let parties = v["parties"].as_array().unwrap();
+        let net: rust_decimal::Decimal = parties.iter().map(|p| dec(&p["net"])).sum();
+        assert_eq!(net, rust_decimal::Decimal::ZERO);
+        let paid: rust_decimal::Decimal = parties.iter().map(|p| dec(&p["paid"])).sum();
+        assert_eq!(paid, csv_total);
+    }
+}
+
+#[test]
+fn out_writes_the_file_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ledger.csv");
+    let name = BUNDLED[0];
+    let o = run(&[
+        "settle",
+        &scenario(name),
+        "--actuals",
+        &actuals(name),
+        "--format",
+        "csv",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty());
+    let written = std::fs::read_to_string(&out).unwrap();
+    let again = run(&[
+        "settle",
+        &scenario(name),
+        "--actuals",
+        &actuals(name),
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(written, stdout(&again));
+    // No temporary files are left beside it.
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 1);
+}
+
+#[test]
+fn an_error_leaves_no_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "period,cohort,outcome,units\n1,nope,x,1\n").unwrap();
+    let out = dir.path().join("out.json");
+    let o = run(&[
+        "settle",
+        &scenario(BUNDLED[0]),
+        "--actuals",
+        bad.to_str().unwrap(),
+        "--format",
+        "json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!out.exists());
+    assert!(
+        stderr(&o).contains("unknown cohort `nope`"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("bad.csv:2:"), "{}", stderr(&o));
+}
+
+fn expect_user_error(args: &[&str], needles: &[&str]) {
+    let o = run(args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!err.contains("RUST_BACKTRACE"), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: `{n}` not in\n{err}");
+    }
+}
+
+#[test]
+fn user_errors_exit_2_with_a_clear_message() {
+    expect_user_error(
+        &["validate", "no/such/file.toml"],
+        &["cannot read", "no such file"],
+    );
+    expect_user_error(&["frobnicate"], &["frobnicate"]);
+    expect_user_error(&["settle", "scenarios/reference.toml"], &["--actuals"]);
+    expect_user_error(
+        &[
+            "settle",
+            &scenario(BUNDLED[0]),
+            "--actuals",
+            &actuals(BUNDLED[0]),
+            "--format",
+            "xml",
+        ],
+        &["xml"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("s.toml");
+    let good = std::fs::read_to_string(root().join(scenario(BUNDLED[1]))).unwrap();
+    let bad = good.replacen("period = \"half-year\"", "period = \"fortnight\"", 1);
+    assert_ne!(
+        good, bad,
+        "the bundled scenario should state its period length"
+    );
+    std::fs::write(&p, bad).unwrap();
+    expect_user_error(
+        &["validate", p.to_str().unwrap()],
+        &["s.toml:48:", "contract.period", "fortnight", "quarter"],
+    );
+    let bin = dir.path().join("b.toml");
+    std::fs::write(&bin, [0xff, 0xfe, 0x00, 0x12]).unwrap();
+    expect_user_error(&["validate", bin.to_str().unwrap()], &["not UTF-8"]);
+}
+
+#[test]
+fn help_and_version_succeed() {
+    let o = run(&["--help"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("settle"));
+    let o = run(&["--version"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains(env!("CARGO_PKG_VERSION")));
+    let _ = Path::new(".");
+}

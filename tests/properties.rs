@@ -1,1 +1,1134 @@
-//! (in progress)
+//! Property tests: random valid contracts and actuals, settled, and the money rules of
+//! DOMAIN.md section 3.4 checked on every ledger line.
+//!
+//! A contract is generated as TOML text from a stream of random choices (so shrinking a failing
+//! case drives the choices to zero, which switches optional features off and gives a smaller
+//! contract), parsed with `scenario::parse`, filled with random actuals through the `Actuals`
+//! API and settled. The checks are:
+//!
+//! - conservation to the cent: the contract account's balance per period, every party's totals,
+//!   and the enterprise's cash never negative;
+//! - caps: outcome amount and unit caps, the total cap, tranche claims (replayed from the ledger),
+//!   guarantee limits, fees and the per-participant cap;
+//! - no negative claim or ledger amount;
+//! - exact splits between payers, pro rata tranches and returned remainders (largest remainder:
+//!   every part within one cent of its exact quota), and `split_largest_remainder` itself;
+//! - determinism: settling twice gives identical ledgers.
+
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+use sibsim::contract::{Baseline, Contract, OutcomeKind, Pricing, Role};
+use sibsim::money::{Money, Qty, split_largest_remainder};
+use sibsim::settlement::Rule;
+use sibsim::{Actuals, LedgerLine, Settler};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+// ---------------------------------------------------------------------------------------------
+// Random choices
+// ---------------------------------------------------------------------------------------------
+
+/// A stream of random choices; past its end every choice is 0 (the simplest option).
+struct Src {
+    data: Vec<u32>,
+    pos: usize,
+}
+
+impl Src {
+    fn new(data: Vec<u32>) -> Self {
+        Src { data, pos: 0 }
+    }
+    fn next(&mut self) -> u32 {
+        let v = self.data.get(self.pos).copied().unwrap_or(0);
+        self.pos += 1;
+        v
+    }
+    /// `0..n` (0 when `n` is 0).
+    fn below(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { self.next() as u64 % n }
+    }
+    /// `lo..=hi`.
+    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        if hi <= lo {
+            lo
+        } else {
+            lo + self.below((hi - lo + 1) as u64) as i64
+        }
+    }
+    /// True with probability `pct`%; a zero choice gives false.
+    fn chance(&mut self, pct: u64) -> bool {
+        self.below(100) >= 100 - pct
+    }
+    /// A random non-empty subset of `0..n`, in ascending order.
+    fn subset(&mut self, n: usize) -> Vec<usize> {
+        let mut v: Vec<usize> = (0..n).filter(|_| self.chance(60)).collect();
+        if v.is_empty() {
+            v.push(self.below(n as u64) as usize);
+        }
+        v
+    }
+}
+
+/// An amount of money in TOML: an integer, a float with cents, or a string.
+fn money_lit(src: &mut Src, cents: i64) -> String {
+    let text = format!("{}.{:02}", cents / 100, cents % 100);
+    match src.below(3) {
+        0 if cents % 100 == 0 => format!("{}", cents / 100),
+        1 => format!("\"{text}\""),
+        _ => text,
+    }
+}
+
+/// A price with six decimals (cents and sub-cent digits).
+fn price_lit(src: &mut Src, max_units: i64) -> String {
+    let micro = src.range(0, max_units * 1_000_000);
+    let text = format!("{}.{:06}", micro / 1_000_000, micro % 1_000_000);
+    if src.chance(30) {
+        format!("\"{text}\"")
+    } else {
+        text
+    }
+}
+
+/// Shares of `k` parties adding up to one, in one of three styles: hundredths as floats,
+/// integer weights over their total as 12-decimal strings (the last share takes the rounding
+/// difference, so the sum is exactly one), or thirds-like floats summing to within 1e-9 of one.
+fn shares(src: &mut Src, k: usize) -> Vec<String> {
+    if k == 1 {
+        return vec![if src.chance(50) {
+            "1.0".into()
+        } else {
+            "1".into()
+        }];
+    }
+    match src.below(3) {
+        0 => {
+            // Hundredths: k-1 distinct cut points in 1..100.
+            let mut cuts: Vec<i64> = Vec::new();
+            while cuts.len() < k - 1 {
+                let c = src.range(1, 99);
+                if !cuts.contains(&c) {
+                    cuts.push(c);
+                }
+                if src.pos > src.data.len() + 1000 {
+                    // Out of choices: fall back to even cuts.
+                    cuts = (1..k as i64).map(|i| i * 100 / k as i64).collect();
+                }
+            }
+            cuts.sort_unstable();
+            let mut out = Vec::new();
+            let mut prev = 0;
+            for c in cuts.iter().copied().chain(std::iter::once(100)) {
+                let h = c - prev;
+                prev = c;
+                out.push(format!("{}", h as f64 / 100.0));
+            }
+            out
+        }
+        1 => {
+            // Integers over their total, 12 decimals, last share exact remainder.
+            let w: Vec<i64> = (0..k).map(|_| src.range(1, 9)).collect();
+            let tot: i64 = w.iter().sum();
+            let one: i128 = 1_000_000_000_000;
+            let mut given = 0i128;
+            let mut out = Vec::new();
+            for (i, &x) in w.iter().enumerate() {
+                let s = if i + 1 == k {
+                    one - given
+                } else {
+                    (x as i128 * one + tot as i128 / 2) / tot as i128
+                };
+                given += s;
+                out.push(format!("\"0.{:012}\"", s));
+            }
+            out
+        }
+        _ => {
+            // Equal shares written with 12 decimals; they add up to 1 - k*1e-12 or so.
+            let s = 1_000_000_000_000i64 / k as i64;
+            (0..k).map(|_| format!("0.{:012}", s)).collect()
+        }
+    }
+}
+
+/// A period schedule `{ amount = X, from = a, to = b }` or `{ at = [[p, X], ...] }` inside
+/// `1..=last`; returns the TOML and the total.
+fn schedule(src: &mut Src, last: i64, lo_cents: i64, hi_cents: i64) -> (String, i64) {
+    if src.chance(50) {
+        let n = src.range(1, 3.min(last));
+        let mut ps: Vec<i64> = Vec::new();
+        for _ in 0..n {
+            let p = src.range(1, last);
+            if !ps.contains(&p) {
+                ps.push(p);
+            }
+        }
+        let mut total = 0;
+        let items: Vec<String> = ps
+            .iter()
+            .map(|p| {
+                let a = src.range(lo_cents, hi_cents);
+                total += a;
+                format!("[{p}, {}]", money_lit(src, a))
+            })
+            .collect();
+        (format!("{{ at = [{}] }}", items.join(", ")), total)
+    } else {
+        let a = src.range(lo_cents, hi_cents);
+        let from = src.range(1, last);
+        let to = src.range(from, last);
+        let mut t = format!("{{ amount = {}", money_lit(src, a));
+        if from != 1 || src.chance(50) {
+            let _ = write!(t, ", from = {from}");
+        }
+        // `to` defaults to the contract's last period, which may be after `last`: always give it.
+        let _ = write!(t, ", to = {to}");
+        t.push_str(" }");
+        (t, a * (to - from + 1))
+    }
+}
+
+struct Gen {
+    toml: String,
+}
+
+/// Generates the TOML text of a random valid contract.
+fn gen_contract(src: &mut Src) -> Gen {
+    let mut s = String::new();
+    let t = src.range(6, 14);
+    let period = ["month", "quarter", "half-year", "year"][src.below(4) as usize];
+    let remainder = ["hold", "return-to-payers", "enterprise"][src.below(3) as usize];
+    s.push_str("[contract]\nname = \"Random SIB\"\n");
+    let _ = writeln!(s, "periods = {t}\nperiod = \"{period}\"");
+    let _ = writeln!(s, "pay_only_due = {}", src.chance(40));
+    if src.chance(70) {
+        let _ = writeln!(s, "remainder = \"{remainder}\"");
+    }
+    if src.chance(20) {
+        s.push_str("rate_basis = \"simple\"\n");
+    }
+    if src.chance(30) {
+        let cap = src.range(10_000, 20_000_000);
+        let _ = writeln!(s, "total_cap = {}", money_lit(src, cap));
+    }
+
+    let n_payers = src.range(1, 3) as usize;
+    let n_inv = src.range(1, 2) as usize;
+    let has_guarantor = src.chance(30);
+    let has_fees = src.chance(30);
+    for i in 0..n_payers {
+        let _ = writeln!(s, "\n[[payers]]\nid = \"p{i}\"\nname = \"Payer {i}\"");
+    }
+    for i in 0..n_inv {
+        let _ = writeln!(s, "\n[[investors]]\nid = \"i{i}\"");
+    }
+    if has_guarantor {
+        s.push_str("\n[[guarantors]]\nid = \"g0\"\n");
+    }
+    if has_fees {
+        s.push_str("\n[[fee_recipients]]\nid = \"f0\"\n");
+    }
+
+    s.push_str("\n[enterprise]\nid = \"ent\"\n");
+    if src.chance(60) {
+        let (sch, _) = schedule(src, t, 0, 150_000);
+        let _ = writeln!(s, "fixed_costs = {sch}");
+    }
+    if src.chance(50) {
+        let _ = writeln!(s, "per_participant_cost = {}", price_lit(src, 200));
+    }
+    if src.chance(30) {
+        let (sch, _) = schedule(src, t, 0, 200_000);
+        let _ = writeln!(s, "deferred_fees = {sch}");
+    }
+    if src.chance(30) {
+        let _ = writeln!(s, "performance_share = {}", src.range(0, 50) as f64 / 100.0);
+    }
+
+    // Cohorts: enrol in 1..=3 so every outcome has room to be measured and paid.
+    let n_coh = src.range(1, 3) as usize;
+    let mut max_enrol = 1;
+    let mut cohort_ids = Vec::new();
+    for i in 0..n_coh {
+        let enrol = src.range(1, 3);
+        max_enrol = max_enrol.max(enrol);
+        let size = if src.chance(10) { 0 } else { src.range(1, 60) };
+        let _ = writeln!(
+            s,
+            "\n[[cohorts]]\nid = \"c{i}\"\nenrol = {enrol}\nsize = {size}"
+        );
+        cohort_ids.push(format!("c{i}"));
+    }
+    let budget = t - max_enrol; // periods after the latest enrolment
+
+    // Outcomes.
+    let n_out = src.range(1, 4) as usize;
+    let pp_enabled = src.chance(35);
+    // (kind is count, per participant, lag)
+    let mut outs: Vec<(bool, bool, i64)> = Vec::new();
+    let mut pp_ids = Vec::new();
+    let mut outcome_ids = Vec::new();
+    for i in 0..n_out {
+        let id = format!("o{i}");
+        let pp = pp_enabled && src.chance(60);
+        let count = pp || !src.chance(25);
+        let mut requires = None;
+        if count && i > 0 && src.chance(40) {
+            let cands: Vec<usize> = (0..i)
+                .filter(|&j| outs[j].0 && (!pp || outs[j].1))
+                .collect();
+            if !cands.is_empty() {
+                requires = Some(cands[src.below(cands.len() as u64) as usize]);
+            }
+        }
+        let lag = match requires {
+            Some(j) => outs[j].2 + src.range(0, (budget - outs[j].2).min(1)),
+            None => src.range(0, budget.min(3)),
+        };
+        let mp = src.range(1, (budget - lag + 1).min(3));
+        let pay_lag = src.range(0, (budget - lag - mp + 1).min(2));
+        let _ = writeln!(s, "\n[[outcomes]]\nid = \"{id}\"");
+        if !count {
+            s.push_str("kind = \"quantity\"\nunit = \"day\"\n");
+        } else if src.chance(20) {
+            s.push_str("kind = \"count\"\n");
+        }
+        if let Some(j) = requires {
+            let _ = writeln!(s, "requires = \"o{j}\"");
+        }
+        let _ = writeln!(s, "lag = {lag}");
+        if mp != 1 || src.chance(30) {
+            let _ = writeln!(s, "measure_periods = {mp}");
+        }
+        if pay_lag != 0 || src.chance(30) {
+            let _ = writeln!(s, "pay_lag = {pay_lag}");
+        }
+        if count && !pp && src.chance(15) {
+            s.push_str("repeatable = true\n");
+        }
+        // Baseline (never on per-participant outcomes).
+        let mut baseline = false;
+        if !pp && src.chance(45) {
+            baseline = true;
+            match src.below(4) {
+                0 | 1 => {
+                    let rate = if count {
+                        src.range(0, 500) as f64 / 1000.0
+                    } else {
+                        src.range(0, 500) as f64 / 100.0
+                    };
+                    let _ = writeln!(s, "baseline = {{ kind = \"rate\", rate = {rate} }}");
+                }
+                2 => s.push_str("baseline = { kind = \"control-group\" }\n"),
+                _ => {
+                    let items: Vec<String> = cohort_ids
+                        .iter()
+                        .map(|c| format!("{c} = {}", src.range(0, 2000) as f64 / 100.0))
+                        .collect();
+                    let _ = writeln!(
+                        s,
+                        "baseline = {{ kind = \"forecast\", forecast = {{ {} }} }}",
+                        items.join(", ")
+                    );
+                }
+            }
+            if src.chance(20) {
+                s.push_str("direction = \"decrease\"\n");
+            }
+            if src.chance(50) {
+                let mut parts = Vec::new();
+                if src.chance(60) {
+                    parts.push(format!(
+                        "per_cohort = {}",
+                        src.range(-50, 200) as f64 / 100.0
+                    ));
+                }
+                if parts.is_empty() || src.chance(40) {
+                    parts.push(format!("overall = {}", src.range(-50, 200) as f64 / 100.0));
+                }
+                let _ = writeln!(s, "threshold = {{ {} }}", parts.join(", "));
+            }
+        }
+        // Pricing.
+        let grid = baseline && src.chance(15);
+        if grid {
+            let kind = if src.chance(50) { "linear" } else { "step" };
+            let a = src.range(-20, 50);
+            let b = a + src.range(1, 100);
+            let _ = writeln!(
+                s,
+                "grid = {{ kind = \"{kind}\", points = [[{}, {}], [{}, {}]] }}",
+                a as f64 / 100.0,
+                price_lit(src, 100),
+                b as f64 / 100.0,
+                price_lit(src, 400)
+            );
+        } else if !pp && src.chance(25) {
+            let n = src.range(1, 3);
+            let mut up = 0;
+            let mut tiers = Vec::new();
+            for k in 0..n {
+                let price = price_lit(src, 3000);
+                if k + 1 == n {
+                    tiers.push(format!("{{ price = {price} }}"));
+                } else {
+                    up += src.range(1, 20);
+                    tiers.push(format!("{{ up_to = {up}, price = {price} }}"));
+                }
+            }
+            let _ = writeln!(s, "tiers = [{}]", tiers.join(", "));
+        } else {
+            let _ = writeln!(s, "price = {}", price_lit(src, 5000));
+        }
+        // Caps.
+        if src.chance(35) {
+            let mut parts = Vec::new();
+            if !grid && src.chance(50) {
+                let u = if count {
+                    format!("{}", src.range(1, 80))
+                } else {
+                    format!("{}", src.range(1, 50000) as f64 / 100.0)
+                };
+                parts.push(format!("units = {u}"));
+            }
+            if !grid && src.chance(40) {
+                parts.push(format!("share = {}", src.range(0, 100) as f64 / 100.0));
+            }
+            if parts.is_empty() || src.chance(50) {
+                let a = src.range(1, 10_000_000);
+                parts.push(format!("amount = {}", money_lit(src, a)));
+            }
+            let _ = writeln!(s, "cap = {{ {} }}", parts.join(", "));
+        }
+        // Payers.
+        if n_payers > 1 || src.chance(50) {
+            let who = src.subset(n_payers);
+            let sh = shares(src, who.len());
+            let items: Vec<String> = who
+                .iter()
+                .zip(&sh)
+                .map(|(p, x)| format!("p{p} = {x}"))
+                .collect();
+            let _ = writeln!(s, "payers = {{ {} }}", items.join(", "));
+        }
+        if pp {
+            pp_ids.push(format!("\"{id}\""));
+        }
+        outs.push((count, pp, lag));
+        outcome_ids.push(id);
+    }
+    if !pp_ids.is_empty() {
+        let a = src.range(100, 800_000);
+        let _ = writeln!(
+            s,
+            "\n[participant_cap]\namount = {}\noutcomes = [{}]",
+            money_lit(src, a),
+            pp_ids.join(", ")
+        );
+    }
+
+    if src.chance(20) {
+        for _ in 0..src.range(1, 2) {
+            let a = src.range(1, 2_000_000);
+            let _ = writeln!(
+                s,
+                "\n[[fixed_payments]]\nperiod = {}\npayer = \"p{}\"\namount = {}",
+                src.range(1, t),
+                src.below(n_payers as u64),
+                money_lit(src, a)
+            );
+        }
+    }
+    if src.chance(15) {
+        let o = src.below(n_out as u64);
+        let _ = writeln!(
+            s,
+            "\n[[checkpoints]]\nperiod = {}\noutcome = \"o{o}\"\nmin_rate = {}",
+            src.range(1, t),
+            src.range(0, 30) as f64 / 100.0
+        );
+    }
+
+    // Tranches.
+    let n_tr = src.range(1, 3);
+    for k in 0..n_tr {
+        let (sch, total) = schedule(src, t.min(6), 10_000, 2_000_000);
+        let extra = if src.chance(50) {
+            src.range(0, 5_000_000)
+        } else {
+            0
+        };
+        let _ = writeln!(
+            s,
+            "\n[[tranches]]\nid = \"t{k}\"\ninvestor = \"i{}\"\ncommitted = {}\nrank = {}",
+            src.below(n_inv as u64),
+            money_lit(src, total + extra),
+            src.range(1, 3)
+        );
+        if src.chance(80) {
+            let _ = writeln!(s, "rate = {}", src.range(0, 150) as f64 / 1000.0);
+        }
+        let _ = writeln!(s, "drawdowns = {sch}");
+        if src.chance(30) {
+            let mut pool: Vec<String> = (0..n_payers).map(|i| format!("p{i}")).collect();
+            if has_guarantor {
+                pool.push("g0".into());
+            }
+            let who = src.subset(pool.len());
+            let sh = shares(src, who.len());
+            let items: Vec<String> = who
+                .iter()
+                .zip(&sh)
+                .map(|(g, x)| format!("{} = {x}", pool[*g]))
+                .collect();
+            let mut g = format!("guarantee = {{ guarantors = {{ {} }}", items.join(", "));
+            if src.chance(40) {
+                let l = src.range(1, 3_000_000);
+                let _ = write!(g, ", limit = {}", money_lit(src, l));
+            }
+            if src.chance(40) {
+                let _ = write!(g, ", fraction = {}", src.range(0, 100) as f64 / 100.0);
+            }
+            g.push_str(" }");
+            let _ = writeln!(s, "{g}");
+        }
+    }
+    if has_fees {
+        for k in 0..src.range(1, 2) {
+            let (sch, _) = schedule(src, t, 0, 200_000);
+            let _ = writeln!(
+                s,
+                "\n[[fees]]\nid = \"fee{k}\"\npayee = \"f0\"\nschedule = {sch}"
+            );
+        }
+    }
+    Gen { toml: s }
+}
+
+/// Random actuals within the measurement windows of `c`.
+fn gen_actuals(src: &mut Src, c: &Contract) -> Actuals {
+    let mut a = Actuals::new(c);
+    for (ci, coh) in c.cohorts.iter().enumerate() {
+        if src.chance(30) {
+            a.enrolled[ci] = src.range(0, coh.size as i64 + 10) as u32;
+        }
+    }
+    for (o, out) in c.outcomes.iter().enumerate() {
+        if out.per_participant {
+            continue;
+        }
+        for (ci, coh) in c.cohorts.iter().enumerate() {
+            let en = a.enrolled[ci] as i64;
+            for p in out.first_measure(coh.enrol_period)..=out.last_measure(coh.enrol_period) {
+                let p = p as usize;
+                if src.chance(75) {
+                    let q = match out.kind {
+                        OutcomeKind::Count => Qty::from_int(src.range(0, (en / 2).max(1))),
+                        OutcomeKind::Quantity => Qty(src.range(0, en * 300) * 10_000),
+                    };
+                    a.set_units(o, ci, p, q);
+                }
+                match out.baseline {
+                    Baseline::ControlGroup => {
+                        a.set_baseline(o, ci, p, Qty(src.range(0, 1_000_000)));
+                    }
+                    Baseline::Forecast(_) if src.chance(30) => {
+                        a.set_baseline(o, ci, p, Qty(src.range(0, 3000) * 10_000));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    // Per-participant outcomes: classes of identical participants.
+    if let Some(pc) = &c.participant_cap {
+        for (ci, coh) in c.cohorts.iter().enumerate() {
+            let mut left = a.enrolled[ci];
+            for _ in 0..src.range(0, 3) {
+                if left == 0 {
+                    break;
+                }
+                let count = src.range(1, left.min(5) as i64) as u32;
+                left -= count;
+                let mut when: BTreeMap<usize, u16> = BTreeMap::new();
+                for &o in &pc.outcomes {
+                    let out = &c.outcomes[o];
+                    let mut first = out.first_measure(coh.enrol_period);
+                    let last = out.last_measure(coh.enrol_period);
+                    if let Some(r) = out.requires {
+                        match when.get(&r) {
+                            Some(&pr) => first = first.max(pr),
+                            None => continue,
+                        }
+                    }
+                    if first > last || !src.chance(70) {
+                        continue;
+                    }
+                    when.insert(o, src.range(first as i64, last as i64) as u16);
+                }
+                let mut ev: Vec<(u16, u16)> = when.iter().map(|(&o, &p)| (p, o as u16)).collect();
+                ev.sort_unstable();
+                a.add_class(ci, count, &ev);
+            }
+        }
+    }
+    a
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks
+// ---------------------------------------------------------------------------------------------
+
+/// `|part - total * w / wsum| < 1 cent`, exactly, in integers.
+fn within_one_cent(part: i64, total: i64, w: i64, wsum: i64) -> bool {
+    let lhs = (part as i128 * wsum as i128 - total as i128 * w as i128).abs();
+    lhs < wsum as i128
+}
+
+fn fail(msg: String) -> TestCaseError {
+    TestCaseError::fail(msg)
+}
+
+/// Upper bound of what the per-participant outcomes of cohort `ci` can pay: each participant
+/// gets at most `min(cap, sum of its achievements' prices)`.
+fn participant_bound(c: &Contract, a: &Actuals, ci: usize) -> Money {
+    let Some(pc) = &c.participant_cap else {
+        return Money::ZERO;
+    };
+    let mut bound = Money::ZERO;
+    for class in a.classes().iter().filter(|k| k.cohort as usize == ci) {
+        let mut full = Money::ZERO;
+        for &(_, o) in a.class_events(class) {
+            if let Pricing::Flat(p) = c.outcomes[o as usize].pricing {
+                full += p.times(Qty::from_int(1));
+            }
+        }
+        bound += Money(full.min(pc.amount).0 * class.count as i64);
+    }
+    bound
+}
+
+fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCaseError> {
+    let mut ledger = Vec::<LedgerLine>::new();
+    let mut settler = Settler::new(c);
+    let s = match settler.settle(a, &mut ledger) {
+        Ok(s) => s.clone(),
+        Err(e) => return Err(fail(format!("settle failed: {e}\n{toml}"))),
+    };
+    let ctx = |m: String| fail(format!("{m}\n--- contract ---\n{toml}"));
+    let np = c.parties.len();
+    let fin = s.final_period as usize;
+    prop_assert!(fin >= 1 && fin <= c.periods as usize);
+
+    // (c) every ledger amount is positive, every line is within the settled periods.
+    for l in &ledger {
+        if l.amount.0 <= 0 {
+            return Err(ctx(format!("non-positive ledger line {l:?}")));
+        }
+        if l.period == 0 || l.period as usize > fin {
+            return Err(ctx(format!("line outside periods 1..={fin}: {l:?}")));
+        }
+        if l.from == l.to {
+            return Err(ctx(format!("line pays itself: {l:?}")));
+        }
+    }
+
+    // (a) per-party totals match the ledger; total paid equals total received.
+    let mut paid = vec![Money::ZERO; np];
+    let mut recv = vec![Money::ZERO; np];
+    for l in &ledger {
+        paid[l.from] += l.amount;
+        recv[l.to] += l.amount;
+    }
+    prop_assert_eq!(&paid, &s.paid);
+    prop_assert_eq!(&recv, &s.received);
+    let tp: Money = s.paid.iter().copied().sum();
+    let tr: Money = s.received.iter().copied().sum();
+    prop_assert_eq!(tp, tr);
+
+    // (a) the contract account, period by period: held[p-1] + in == out + held[p].
+    prop_assert_eq!(s.held[0], Money::ZERO);
+    for p in 1..=fin {
+        let inn: Money = ledger
+            .iter()
+            .filter(|l| l.period as usize == p && l.to == c.account)
+            .map(|l| l.amount)
+            .sum();
+        let out: Money = ledger
+            .iter()
+            .filter(|l| l.period as usize == p && l.from == c.account)
+            .map(|l| l.amount)
+            .sum();
+        if s.held[p - 1] + inn != out + s.held[p] {
+            return Err(ctx(format!(
+                "account not conserved in period {p}: held {} + in {inn} != out {out} + held {}",
+                s.held[p - 1],
+                s.held[p]
+            )));
+        }
+        if s.held[p].0 < 0 {
+            return Err(ctx(format!("negative account balance in period {p}")));
+        }
+    }
+    prop_assert_eq!(s.received[c.account] - s.paid[c.account], s.held_at_end());
+
+    // (a) the enterprise's cash never goes negative, line by line.
+    let mut cash = Money::ZERO;
+    for l in &ledger {
+        if l.to == c.enterprise {
+            cash += l.amount;
+        }
+        if l.from == c.enterprise {
+            cash -= l.amount;
+            if cash.0 < 0 {
+                return Err(ctx(format!("enterprise cash negative after {l:?}")));
+            }
+        }
+    }
+    prop_assert_eq!(cash, s.enterprise_cash);
+    // The outside world only receives; investors only pay drawdowns.
+    prop_assert_eq!(s.paid[c.external], Money::ZERO);
+
+    // (b), (d) outcome payments: caps, and exact splits between payers.
+    let mut per_outcome = vec![Money::ZERO; c.outcomes.len()];
+    let mut per_oc = vec![Money::ZERO; c.outcomes.len() * c.cohorts.len()];
+    let mut groups: BTreeMap<(u16, u16, u16), Vec<(usize, Money)>> = BTreeMap::new();
+    for l in &ledger {
+        if let Rule::OutcomePayment { outcome, cohort } = l.rule {
+            if l.to != c.account || c.parties[l.from].role != Role::Payer {
+                return Err(ctx(format!(
+                    "outcome payment not from a payer to the account: {l:?}"
+                )));
+            }
+            per_outcome[outcome as usize] += l.amount;
+            per_oc[outcome as usize * c.cohorts.len() + cohort as usize] += l.amount;
+            groups
+                .entry((l.period, outcome, cohort))
+                .or_default()
+                .push((l.from, l.amount));
+        }
+    }
+    let mut earned_total = Money::ZERO;
+    for (o, out) in c.outcomes.iter().enumerate() {
+        let r = &s.outcomes[o];
+        earned_total += r.earned;
+        prop_assert_eq!(per_outcome[o], r.paid, "outcome {} paid", out.id);
+        prop_assert!(
+            r.paid <= r.earned,
+            "outcome {} paid more than earned",
+            out.id
+        );
+        prop_assert!(r.paid.0 >= 0 && r.earned.0 >= 0 && r.payable_units.0 >= 0);
+        if let Some(ma) = out.caps.max_amount {
+            if r.earned > ma || r.paid > ma {
+                return Err(ctx(format!(
+                    "outcome {} earned {} / paid {} over its cap {ma}",
+                    out.id, r.earned, r.paid
+                )));
+            }
+        }
+        if let Some(mu) = out.caps.max_units {
+            if r.payable_units > mu {
+                return Err(ctx(format!(
+                    "outcome {} made {} units payable over its cap {mu}",
+                    out.id, r.payable_units
+                )));
+            }
+        }
+        if let Some(ms) = out.caps.max_share {
+            if !out.per_participant {
+                let units: Qty = (0..c.cohorts.len())
+                    .map(|ci| Qty::from_int(a.enrolled[ci] as i64).mul_ratio(ms))
+                    .fold(Qty::ZERO, |x, y| x + y);
+                prop_assert!(
+                    r.payable_units <= units,
+                    "outcome {} over its share cap",
+                    out.id
+                );
+            }
+        }
+    }
+    prop_assert_eq!(
+        per_outcome.iter().copied().sum::<Money>(),
+        s.outcome_payments
+    );
+    if let Some(cap) = c.total_cap {
+        if s.outcome_payments > cap {
+            return Err(ctx(format!(
+                "outcome payments {} over the total cap {cap}",
+                s.outcome_payments
+            )));
+        }
+    }
+    prop_assert!(s.cut_by_total_cap.0 >= 0 && s.not_due.0 >= 0);
+    if earned_total != s.outcome_payments + s.cut_by_total_cap + s.not_due {
+        return Err(ctx(format!(
+            "earned {earned_total} != paid {} + cut by total cap {} + not due {}",
+            s.outcome_payments, s.cut_by_total_cap, s.not_due
+        )));
+    }
+    for ((p, o, ci), lines) in &groups {
+        let out = &c.outcomes[*o as usize];
+        let total: Money = lines.iter().map(|x| x.1).sum();
+        let wsum: i64 = out.payers.iter().map(|x| x.1.0).sum();
+        // One payment per measurement, unless held measurements are released together or a
+        // termination pulls later payments forward.
+        let entries = if s.termination.is_none() && out.threshold.overall.is_none() {
+            1
+        } else {
+            out.measure_periods as i64
+        };
+        let mut by_payer: Vec<(usize, Money, i64)> = Vec::new();
+        for &(party, part) in lines {
+            match by_payer.iter_mut().find(|x| x.0 == party) {
+                Some(x) => {
+                    x.1 += part;
+                    x.2 += 1;
+                }
+                None => by_payer.push((party, part, 1)),
+            }
+        }
+        for &(party, part, n) in &by_payer {
+            let Some(&(_, w)) = out.payers.iter().find(|x| x.0 == party) else {
+                return Err(ctx(format!(
+                    "party {} pays outcome {} but is not its payer",
+                    party, out.id
+                )));
+            };
+            if n > entries {
+                return Err(ctx(format!("too many lines for one payer in {p}/{o}/{ci}")));
+            }
+            let err = (part.0 as i128 * wsum as i128 - total.0 as i128 * w.0 as i128).abs();
+            if err >= entries as i128 * wsum as i128 {
+                return Err(ctx(format!(
+                    "period {p}, outcome {}, cohort {ci}: payer {} pays {part} of {total}, not within {entries} cent(s) of its share {}",
+                    out.id, c.parties[party].id, w
+                )));
+            }
+        }
+        if entries == 1 {
+            // Payers in the order listed, each once.
+            let idx: Vec<usize> = lines
+                .iter()
+                .map(|(party, _)| {
+                    out.payers
+                        .iter()
+                        .position(|x| x.0 == *party)
+                        .unwrap_or(usize::MAX)
+                })
+                .collect();
+            prop_assert!(
+                idx.windows(2).all(|w| w[0] < w[1]),
+                "payer lines out of order: {:?}",
+                idx
+            );
+        }
+    }
+
+    // (b) the per-participant cap.
+    if let Some(pc) = &c.participant_cap {
+        for ci in 0..c.cohorts.len() {
+            let got: Money = pc
+                .outcomes
+                .iter()
+                .map(|&o| per_oc[o * c.cohorts.len() + ci])
+                .sum();
+            let bound = participant_bound(c, a, ci);
+            if got > bound {
+                return Err(ctx(format!(
+                    "cohort {}: per-participant outcomes paid {got}, more than the participants' capped total {bound}",
+                    c.cohorts[ci].id
+                )));
+            }
+        }
+    }
+
+    // (b), (c) tranches: replay each claim from the ledger; distributions never exceed the claim.
+    let nt = c.tranches.len();
+    let mut claim = vec![Money::ZERO; nt];
+    let mut accrued = vec![Money::ZERO; nt];
+    let mut drawn = vec![Money::ZERO; nt];
+    let mut dist = vec![Money::ZERO; nt];
+    let mut guar = vec![Money::ZERO; nt];
+    for p in 1..=fin as u16 {
+        for i in 0..nt {
+            let acc = claim[i].mul_ratio(c.tranches[i].period_rate);
+            claim[i] += acc;
+            accrued[i] += acc;
+        }
+        for l in ledger.iter().filter(|l| l.period == p) {
+            if let Rule::Drawdown { tranche } = l.rule {
+                let i = tranche as usize;
+                prop_assert_eq!(l.from, c.tranches[i].investor);
+                prop_assert_eq!(l.to, c.enterprise);
+                claim[i] += l.amount;
+                drawn[i] += l.amount;
+            }
+        }
+        let mut dist_p = vec![Money::ZERO; nt];
+        for l in ledger.iter().filter(|l| l.period == p) {
+            if let Rule::Distribution { tranche } = l.rule {
+                prop_assert_eq!(l.to, c.tranches[tranche as usize].investor);
+                dist_p[tranche as usize] += l.amount;
+            }
+        }
+        // Equal ranks share pro rata to their claims.
+        let mut ranks: Vec<u16> = c.tranches.iter().map(|t| t.rank).collect();
+        ranks.sort_unstable();
+        ranks.dedup();
+        for r in ranks {
+            let g: Vec<usize> = (0..nt).filter(|&i| c.tranches[i].rank == r).collect();
+            let pay: Money = g.iter().map(|&i| dist_p[i]).sum();
+            let wsum: i64 = g.iter().map(|&i| claim[i].0).sum();
+            if g.len() > 1 && pay.0 > 0 {
+                for &i in &g {
+                    if !within_one_cent(dist_p[i].0, pay.0, claim[i].0, wsum) {
+                        return Err(ctx(format!(
+                            "period {p}: tranche {} got {} of {pay}, not pro rata to its claim {} of {wsum}",
+                            c.tranches[i].id, dist_p[i], claim[i]
+                        )));
+                    }
+                }
+            }
+        }
+        for i in 0..nt {
+            if dist_p[i] > claim[i] {
+                return Err(ctx(format!(
+                    "period {p}: tranche {} got {} but its claim is {}",
+                    c.tranches[i].id, dist_p[i], claim[i]
+                )));
+            }
+            claim[i] -= dist_p[i];
+            dist[i] += dist_p[i];
+        }
+    }
+    for l in &ledger {
+        if let Rule::GuaranteeCall { tranche } = l.rule {
+            prop_assert_eq!(
+                l.period as usize,
+                fin,
+                "guarantee calls come in the final period"
+            );
+            prop_assert_eq!(l.to, c.tranches[tranche as usize].investor);
+            guar[tranche as usize] += l.amount;
+        }
+    }
+    for i in 0..nt {
+        let r = &s.tranches[i];
+        let t = &c.tranches[i];
+        prop_assert_eq!(r.drawn, drawn[i], "tranche {} drawn", t.id);
+        prop_assert_eq!(r.accrued, accrued[i], "tranche {} accrued", t.id);
+        prop_assert_eq!(r.distributed, dist[i], "tranche {} distributed", t.id);
+        prop_assert_eq!(r.guaranteed, guar[i], "tranche {} guaranteed", t.id);
+        prop_assert!(r.drawn <= t.committed);
+        let expect = (claim[i] - guar[i]).non_negative();
+        prop_assert_eq!(r.outstanding, expect, "tranche {} outstanding", t.id);
+        if r.outstanding.0 < 0 || r.unrecovered_principal.0 < 0 {
+            return Err(ctx(format!("tranche {} has a negative claim: {r:?}", t.id)));
+        }
+        match &t.guarantee {
+            None => prop_assert_eq!(guar[i], Money::ZERO),
+            Some(g) => {
+                prop_assert!(
+                    guar[i] <= (drawn[i] - dist[i]).non_negative(),
+                    "guarantee beyond unrecovered principal"
+                );
+                if let Some(l) = g.limit {
+                    prop_assert!(guar[i] <= l, "guarantee beyond its limit");
+                }
+                if let Some(f) = g.fraction {
+                    prop_assert!(
+                        guar[i] <= drawn[i].mul_ratio(f),
+                        "guarantee beyond its fraction"
+                    );
+                }
+                // The call is split between guarantors by largest remainder.
+                let wsum: i64 = g.guarantors.iter().map(|x| x.1.0).sum();
+                for &(party, w) in &g.guarantors {
+                    let part: Money = ledger
+                        .iter()
+                        .filter(|l| {
+                            l.rule == Rule::GuaranteeCall { tranche: i as u16 } && l.from == party
+                        })
+                        .map(|l| l.amount)
+                        .sum();
+                    prop_assert!(
+                        within_one_cent(part.0, guar[i].0, w.0, wsum),
+                        "guarantee split"
+                    );
+                }
+            }
+        }
+    }
+
+    // Fees and deferred fees: never more than fell due; what is owed is the rest.
+    let mut due_fees = Money::ZERO;
+    for (f, fee) in c.fees.iter().enumerate() {
+        let due: Money = fee.schedule[1..=fin].iter().copied().sum();
+        let got: Money = ledger
+            .iter()
+            .filter(|l| l.rule == Rule::Fee { fee: f as u16 })
+            .map(|l| l.amount)
+            .sum();
+        prop_assert!(got <= due, "fee {} paid {} of {}", fee.id, got, due);
+        due_fees += due - got;
+    }
+    prop_assert_eq!(s.fees_owed, due_fees);
+    let due_def: Money = c.enterprise_terms.deferred_fees[1..=fin]
+        .iter()
+        .copied()
+        .sum();
+    let got_def: Money = ledger
+        .iter()
+        .filter(|l| l.rule == Rule::DeferredFee)
+        .map(|l| l.amount)
+        .sum();
+    prop_assert!(got_def <= due_def);
+    prop_assert_eq!(s.deferred_fees_owed, due_def - got_def);
+    prop_assert!(s.unpaid_costs.0 >= 0);
+
+    // The remainder returned to payers is split in proportion to what each has paid so far.
+    if c.remainder == sibsim::contract::Remainder::ReturnToPayers {
+        for p in 1..=fin as u16 {
+            let back: Vec<&LedgerLine> = ledger
+                .iter()
+                .filter(|l| l.period == p && l.rule == Rule::Remainder)
+                .collect();
+            let total: Money = back.iter().map(|l| l.amount).sum();
+            if total.0 == 0 {
+                continue;
+            }
+            let payers: Vec<usize> = c.payers().collect();
+            let w: Vec<i64> = payers
+                .iter()
+                .map(|&i| {
+                    ledger
+                        .iter()
+                        .filter(|l| {
+                            l.period <= p
+                                && l.from == i
+                                && !matches!(l.rule, Rule::GuaranteeCall { .. })
+                        })
+                        .map(|l| l.amount.0)
+                        .sum()
+                })
+                .collect();
+            let wsum: i64 = w.iter().sum();
+            for (k, &i) in payers.iter().enumerate() {
+                let part: Money = back.iter().filter(|l| l.to == i).map(|l| l.amount).sum();
+                let (wk, ws) = if wsum == 0 {
+                    (1, payers.len() as i64)
+                } else {
+                    (w[k], wsum)
+                };
+                if !within_one_cent(part.0, total.0, wk, ws) {
+                    return Err(ctx(format!(
+                        "period {p}: remainder {total} returned to payers not pro rata: {w:?}"
+                    )));
+                }
+            }
+        }
+    }
+
+    // (e) determinism: the same settler again, and a fresh one, give identical results.
+    let mut again = Vec::<LedgerLine>::new();
+    let s2 = settler
+        .settle(a, &mut again)
+        .map_err(|e| fail(e.to_string()))?
+        .clone();
+    prop_assert_eq!(&again, &ledger);
+    prop_assert_eq!(format!("{s2:?}"), format!("{s:?}"));
+    let mut fresh = Vec::<LedgerLine>::new();
+    let s3 = Settler::new(c)
+        .settle(a, &mut fresh)
+        .map_err(|e| fail(e.to_string()))?
+        .clone();
+    prop_assert_eq!(&fresh, &ledger);
+    prop_assert_eq!(format!("{s3:?}"), format!("{s:?}"));
+    Ok(())
+}
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200)
+}
+
+proptest! {
+    // 200 cases by default; PROPTEST_CASES=5000 for a longer hunt.
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Every money rule holds on random valid contracts settled against random actuals.
+    #[test]
+    fn settlement_keeps_the_money_rules(data in prop::collection::vec(any::<u32>(), 700)) {
+        let mut src = Src::new(data);
+        let g = gen_contract(&mut src);
+        let scenario = match sibsim::scenario::parse("random.toml", &g.toml) {
+            Ok(s) => s,
+            Err(d) => return Err(fail(format!("generator bug: the validator rejects\n{}\n{d}", g.toml))),
+        };
+        let c = scenario.contract;
+        let a = gen_actuals(&mut src, &c);
+        check_settlement(&c, &a, &g.toml)?;
+    }
+
+    /// Largest remainder: parts add up, each is within one cent of its exact quota, the
+    /// left-over cents go to the largest remainders with ties to the party listed first, and a
+    /// negative total splits as the mirror image of the positive one.
+    #[test]
+    fn largest_remainder_split_is_exact(
+        total in -1_000_000_000i64..1_000_000_000,
+        weights in prop::collection::vec(prop_oneof![3 => 0i64..1_000_000, 1 => 0i64..3, 1 => Just(0i64)], 1..9),
+    ) {
+        let n = weights.len();
+        let mut out = vec![Money::ZERO; n];
+        split_largest_remainder(Money(total), &weights, &mut out);
+        prop_assert_eq!(out.iter().map(|m| m.0).sum::<i64>(), total);
+        let wsum: i64 = weights.iter().sum();
+        let (w, ws): (Vec<i64>, i64) = if wsum == 0 { (vec![1; n], n as i64) } else { (weights.clone(), wsum) };
+        let t = total.abs();
+        let sign = if total < 0 { -1 } else { 1 };
+        for i in 0..n {
+            prop_assert!(within_one_cent(out[i].0, total, w[i], ws), "part {} = {} of {} by {:?}", i, out[i], total, weights);
+            // Floor or floor + 1 of the exact quota, in absolute terms.
+            let floor = (t as i128 * w[i] as i128 / ws as i128) as i64;
+            let got = out[i].0 * sign;
+            prop_assert!(got == floor || got == floor + 1);
+        }
+        // The extra cents go to the largest remainders, ties to the first.
+        let rem = |i: usize| (t as i128 * w[i] as i128) % ws as i128;
+        let extra = |i: usize| out[i].0 * sign > (t as i128 * w[i] as i128 / ws as i128) as i64;
+        for i in 0..n {
+            for j in 0..n {
+                if extra(i) && !extra(j) {
+                    prop_assert!(rem(i) > rem(j) || (rem(i) == rem(j) && i < j),
+                        "cent went to {} (remainder {}) before {} (remainder {})", i, rem(i), j, rem(j));
+                }
+            }
+        }
+        // Mirror image.
+        let mut neg = vec![Money::ZERO; n];
+        split_largest_remainder(Money(-total), &weights, &mut neg);
+        prop_assert!(out.iter().zip(&neg).all(|(a, b)| a.0 == -b.0));
+    }
+}
+
+/// A fixed example of the generator's output, so that a change to the TOML format shows up
+/// as one clear failure rather than as 200 random ones.
+#[test]
+fn generator_produces_valid_contracts() {
+    for seed in 0..50u32 {
+        let data: Vec<u32> = (0..700u32)
+            .map(|i| {
+                i.wrapping_mul(2654435761)
+                    .wrapping_add(seed.wrapping_mul(40503))
+            })
+            .collect();
+        let mut src = Src::new(data);
+        let g = gen_contract(&mut src);
+        if let Err(d) = sibsim::scenario::parse("gen.toml", &g.toml) {
+            panic!("generator bug (seed {seed}):\n{}\n{d}", g.toml);
+        }
+    }
+}

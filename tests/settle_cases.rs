@@ -1,1 +1,1718 @@
-//! (in progress)
+//! Settlement cases computed by hand, to the cent.
+//!
+//! Each case is a scenario (TOML), actuals (CSV) and the expected results, checked by the one
+//! helper [`check`]: the complete ledger (every line: period, from, to, amount, rule), every
+//! party's totals paid and received, every tranche's and every outcome's results, the cash
+//! held at the end and the amounts cut by the total cap or not paid under "pay only what is
+//! due". The arithmetic behind each expected number is written beside it.
+//!
+//! Conventions used in the hand computations (DOMAIN.md 3.4 and the module doc of
+//! `src/settlement.rs`):
+//! - per period: accrual on the claim (before drawdowns), drawdowns, costs, measurements,
+//!   overall thresholds, checkpoints, payments in, waterfall, guarantees in the final period;
+//! - `rate_basis = "simple"` makes the period rate r / n exactly; accrual is rounded to cents
+//!   half away from zero each period;
+//! - splits between payers, guarantors, pro rata tranches and returned remainders use the
+//!   largest remainder in cents, ties to the party listed first.
+
+use sibsim::settlement::Rule;
+use sibsim::{Contract, LedgerLine, Settler};
+
+/// A party's expected totals: (id, paid, received). Parties not listed must be 0.00 / 0.00.
+struct P(&'static str, &'static str, &'static str);
+
+/// An expected ledger line: (period, from, to, amount, rule). Rules are written as
+/// `drawdown T`, `operating-cost`, `participant-cost C`, `outcome O C`, `fixed-payment`,
+/// `fee F`, `distribution T`, `deferred-fee`, `performance-share`, `remainder`,
+/// `guarantee T` with tranche (T), cohort (C), outcome (O) and fee (F) ids.
+struct L(u16, &'static str, &'static str, &'static str, &'static str);
+
+/// A tranche's expected results.
+struct T {
+    id: &'static str,
+    drawn: &'static str,
+    accrued: &'static str,
+    distributed: &'static str,
+    guaranteed: &'static str,
+    outstanding: &'static str,
+    unrecovered: &'static str,
+}
+
+/// An outcome's expected results (units as written by `Qty`'s display, e.g. `9.5`).
+struct O {
+    id: &'static str,
+    achieved: &'static str,
+    payable: &'static str,
+    earned: &'static str,
+    paid: &'static str,
+}
+
+/// One hand-computed settlement.
+struct Case {
+    name: &'static str,
+    scenario: &'static str,
+    actuals: &'static str,
+    /// The last period settled.
+    final_period: u16,
+    /// The period of early termination, if any.
+    terminated_at: Option<u16>,
+    /// Every ledger line, in any order.
+    ledger: &'static [L],
+    parties: &'static [P],
+    /// Every tranche of the contract.
+    tranches: &'static [T],
+    /// Every outcome of the contract.
+    outcomes: &'static [O],
+    held_at_end: &'static str,
+    cut_by_total_cap: &'static str,
+    not_due: &'static str,
+}
+
+/// Defaults for the rarely used fields.
+#[rustfmt::skip]
+const BASE: Case = Case {
+    name: "",
+    scenario: "",
+    actuals: "",
+    final_period: 0,
+    terminated_at: None,
+    ledger: &[],
+    parties: &[],
+    tranches: &[],
+    outcomes: &[],
+    held_at_end: "0.00",
+    cut_by_total_cap: "0.00",
+    not_due: "0.00",
+};
+
+fn rule_name(c: &Contract, r: &Rule) -> String {
+    match *r {
+        Rule::Drawdown { tranche } => format!("drawdown {}", c.tranches[tranche as usize].id),
+        Rule::OperatingCost => "operating-cost".into(),
+        Rule::ParticipantCost { cohort } => {
+            format!("participant-cost {}", c.cohorts[cohort as usize].id)
+        }
+        Rule::OutcomePayment { outcome, cohort } => format!(
+            "outcome {} {}",
+            c.outcomes[outcome as usize].id, c.cohorts[cohort as usize].id
+        ),
+        Rule::FixedPayment => "fixed-payment".into(),
+        Rule::Fee { fee } => format!("fee {}", c.fees[fee as usize].id),
+        Rule::Distribution { tranche } => {
+            format!("distribution {}", c.tranches[tranche as usize].id)
+        }
+        Rule::DeferredFee => "deferred-fee".into(),
+        Rule::PerformanceShare => "performance-share".into(),
+        Rule::Remainder => "remainder".into(),
+        Rule::GuaranteeCall { tranche } => format!("guarantee {}", c.tranches[tranche as usize].id),
+    }
+}
+
+/// Records a difference between the engine and the hand computation.
+fn eq(errs: &mut Vec<String>, what: String, got: String, want: &str) {
+    if got != want {
+        errs.push(format!("{what}: engine {got}, hand {want}"));
+    }
+}
+
+type Row = (u16, String, String, String, String);
+
+fn row_of(c: &Contract, l: &LedgerLine) -> Row {
+    (
+        l.period,
+        c.parties[l.from].id.clone(),
+        c.parties[l.to].id.clone(),
+        l.amount.to_string(),
+        rule_name(c, &l.rule),
+    )
+}
+
+/// Settles `case` and compares everything with the hand computation; panics with every
+/// difference found.
+fn check(case: &Case) {
+    let scenario = sibsim::scenario::parse(case.name, case.scenario)
+        .unwrap_or_else(|d| panic!("{}: scenario does not parse:\n{d}", case.name));
+    let c = &scenario.contract;
+    let actuals = sibsim::actuals::parse_csv(c, case.name, case.actuals)
+        .unwrap_or_else(|d| panic!("{}: actuals do not parse:\n{d}", case.name));
+    let mut settler = Settler::new(c);
+    let mut ledger: Vec<LedgerLine> = Vec::new();
+    let s = settler
+        .settle(&actuals, &mut ledger)
+        .unwrap_or_else(|e| panic!("{}: settlement failed: {e}", case.name))
+        .clone();
+    let mut errs: Vec<String> = Vec::new();
+
+    // The ledger, line by line (as multisets).
+    let mut got: Vec<Row> = ledger.iter().map(|l| row_of(c, l)).collect();
+    let mut want: Vec<Row> = case
+        .ledger
+        .iter()
+        .map(|l| (l.0, l.1.into(), l.2.into(), l.3.into(), l.4.into()))
+        .collect();
+    got.sort();
+    want.sort();
+    if got != want {
+        let mut extra = got.clone();
+        let mut missing = Vec::new();
+        for w in &want {
+            match extra.iter().position(|g| g == w) {
+                Some(i) => {
+                    extra.remove(i);
+                }
+                None => missing.push(w.clone()),
+            }
+        }
+        errs.push(format!(
+            "ledger differs\n    expected but missing: {missing:?}\n    produced but not expected: {extra:?}"
+        ));
+    }
+
+    // Party totals; parties not listed moved no money.
+    for p in case.parties {
+        if c.party(p.0).is_none() {
+            errs.push(format!("the case names an unknown party `{}`", p.0));
+        }
+    }
+    for (i, party) in c.parties.iter().enumerate() {
+        let (paid, received) = case
+            .parties
+            .iter()
+            .find(|p| p.0 == party.id)
+            .map(|p| (p.1, p.2))
+            .unwrap_or(("0.00", "0.00"));
+        eq(
+            &mut errs,
+            format!("{} paid", party.id),
+            s.paid[i].to_string(),
+            paid,
+        );
+        eq(
+            &mut errs,
+            format!("{} received", party.id),
+            s.received[i].to_string(),
+            received,
+        );
+    }
+
+    // Tranches.
+    if case.tranches.len() != c.tranches.len() {
+        errs.push(format!(
+            "the case lists {} tranches, the contract has {}",
+            case.tranches.len(),
+            c.tranches.len()
+        ));
+    }
+    for t in case.tranches {
+        let Some(i) = c.tranches.iter().position(|x| x.id == t.id) else {
+            errs.push(format!("unknown tranche `{}`", t.id));
+            continue;
+        };
+        let r = &s.tranches[i];
+        let id = t.id;
+        eq(
+            &mut errs,
+            format!("tranche {id} drawn"),
+            r.drawn.to_string(),
+            t.drawn,
+        );
+        eq(
+            &mut errs,
+            format!("tranche {id} accrued"),
+            r.accrued.to_string(),
+            t.accrued,
+        );
+        eq(
+            &mut errs,
+            format!("tranche {id} distributed"),
+            r.distributed.to_string(),
+            t.distributed,
+        );
+        eq(
+            &mut errs,
+            format!("tranche {id} guaranteed"),
+            r.guaranteed.to_string(),
+            t.guaranteed,
+        );
+        eq(
+            &mut errs,
+            format!("tranche {id} outstanding"),
+            r.outstanding.to_string(),
+            t.outstanding,
+        );
+        eq(
+            &mut errs,
+            format!("tranche {id} unrecovered principal"),
+            r.unrecovered_principal.to_string(),
+            t.unrecovered,
+        );
+    }
+
+    // Outcomes.
+    if case.outcomes.len() != c.outcomes.len() {
+        errs.push(format!(
+            "the case lists {} outcomes, the contract has {}",
+            case.outcomes.len(),
+            c.outcomes.len()
+        ));
+    }
+    for o in case.outcomes {
+        let Some(i) = c.outcome(o.id) else {
+            errs.push(format!("unknown outcome `{}`", o.id));
+            continue;
+        };
+        let r = &s.outcomes[i];
+        let id = o.id;
+        eq(
+            &mut errs,
+            format!("outcome {id} achieved"),
+            r.achieved.to_string(),
+            o.achieved,
+        );
+        eq(
+            &mut errs,
+            format!("outcome {id} payable units"),
+            r.payable_units.to_string(),
+            o.payable,
+        );
+        eq(
+            &mut errs,
+            format!("outcome {id} earned"),
+            r.earned.to_string(),
+            o.earned,
+        );
+        eq(
+            &mut errs,
+            format!("outcome {id} paid"),
+            r.paid.to_string(),
+            o.paid,
+        );
+    }
+
+    // Settlement totals.
+    eq(
+        &mut errs,
+        "final period".into(),
+        s.final_period.to_string(),
+        &case.final_period.to_string(),
+    );
+    eq(
+        &mut errs,
+        "termination period".into(),
+        format!("{:?}", s.termination.map(|t| t.0)),
+        &format!("{:?}", case.terminated_at),
+    );
+    eq(
+        &mut errs,
+        "held at end".into(),
+        s.held_at_end().to_string(),
+        case.held_at_end,
+    );
+    eq(
+        &mut errs,
+        "cut by total cap".into(),
+        s.cut_by_total_cap.to_string(),
+        case.cut_by_total_cap,
+    );
+    eq(
+        &mut errs,
+        "not due".into(),
+        s.not_due.to_string(),
+        case.not_due,
+    );
+
+    // Conservation: all money paid was received; what the account kept is what it holds.
+    let paid: i64 = s.paid.iter().map(|m| m.cents()).sum();
+    let received: i64 = s.received.iter().map(|m| m.cents()).sum();
+    if paid != received {
+        errs.push(format!("paid {paid} cents but received {received} cents"));
+    }
+    let kept = s.received[c.account].cents() - s.paid[c.account].cents();
+    if kept != s.held_at_end().cents() {
+        errs.push(format!(
+            "the account kept {kept} cents but holds {} at the end",
+            s.held_at_end()
+        ));
+    }
+
+    // A reused settler gives the same ledger.
+    let mut again: Vec<LedgerLine> = Vec::new();
+    settler
+        .settle(&actuals, &mut again)
+        .unwrap_or_else(|e| panic!("{}: second settlement failed: {e}", case.name));
+    if again != ledger {
+        errs.push("settling again with the same settler gives a different ledger".into());
+    }
+
+    if !errs.is_empty() {
+        panic!("case `{}`:\n  {}", case.name, errs.join("\n  "));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. A single outcome, one payer, one interest-bearing loan, enterprise costs.
+// ---------------------------------------------------------------------------------------------
+
+#[rustfmt::skip]
+const SINGLE_OUTCOME: Case = Case {
+    name: "single_outcome",
+    scenario: r#"
+[contract]
+name = "single outcome"
+periods = 4
+period = "quarter"
+rate_basis = "simple"      # 8% a year -> 2% a quarter exactly
+
+[[payers]]
+id = "gemeente"
+
+[[investors]]
+id = "bank"
+
+[enterprise]
+id = "se"
+fixed_costs = { amount = 2000 }   # every period 1..4
+per_participant_cost = 150
+
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 10
+
+[[outcomes]]
+id = "job"
+lag = 2        # measured in period 3
+pay_lag = 1    # paid in period 4
+price = 1500
+
+[[tranches]]
+id = "loan"
+investor = "bank"
+committed = 10000
+rate = 0.08
+rank = 1
+drawdowns = { at = [[1, 10000]] }
+"#,
+    actuals: "\
+period,cohort,outcome,units
+1,c1,enrolled,10
+3,c1,job,8
+",
+    final_period: 4,
+    ledger: &[
+        L(1, "bank", "se", "10000.00", "drawdown loan"),
+        L(1, "se", "external", "2000.00", "operating-cost"),
+        // 10 participants x 150 = 1,500.00
+        L(1, "se", "external", "1500.00", "participant-cost c1"),
+        L(2, "se", "external", "2000.00", "operating-cost"),
+        L(3, "se", "external", "2000.00", "operating-cost"),
+        L(4, "se", "external", "2000.00", "operating-cost"),
+        // measured in 3: 8 x 1,500 = 12,000.00, paid in 4
+        L(4, "gemeente", "contract-account", "12000.00", "outcome job c1"),
+        // claim: p1 10,000 (drawn after accrual); p2 + 10,000 x 0.02 = 200 -> 10,200;
+        // p3 + 10,200 x 0.02 = 204 -> 10,404; p4 + 10,404 x 0.02 = 208.08 -> 10,612.08
+        L(4, "contract-account", "bank", "10612.08", "distribution loan"),
+    ],
+    parties: &[
+        P("gemeente", "12000.00", "0.00"),
+        P("bank", "10000.00", "10612.08"),
+        // paid 2,000 x 4 + 1,500 = 9,500
+        P("se", "9500.00", "10000.00"),
+        P("contract-account", "10612.08", "12000.00"),
+        P("external", "0.00", "9500.00"),
+    ],
+    tranches: &[T {
+        id: "loan",
+        drawn: "10000.00",
+        accrued: "612.08", // 200 + 204 + 208.08
+        distributed: "10612.08",
+        guaranteed: "0.00",
+        outstanding: "0.00",
+        unrecovered: "0.00",
+    }],
+    outcomes: &[O {
+        id: "job",
+        achieved: "8",
+        payable: "8",
+        earned: "12000.00",
+        paid: "12000.00",
+    }],
+    // remainder rule defaults to hold: 12,000.00 - 10,612.08 = 1,387.92
+    held_at_end: "1387.92",
+    ..BASE
+};
+
+#[test]
+fn single_outcome() {
+    check(&SINGLE_OUTCOME);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Chained outcomes: job start -> sustained -> permanent contract; remainder to enterprise.
+// ---------------------------------------------------------------------------------------------
+
+#[rustfmt::skip]
+const CHAINED_OUTCOMES: Case = Case {
+    name: "chained_outcomes",
+    scenario: r#"
+[contract]
+name = "chained outcomes"
+periods = 4
+period = "quarter"
+remainder = "enterprise"
+
+[[payers]]
+id = "gemeente"
+
+[[investors]]
+id = "bank"
+
+[enterprise]
+id = "se"
+
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 20
+
+[[outcomes]]
+id = "start"
+lag = 1          # measured in 2
+price = 1000
+
+[[outcomes]]
+id = "sustain"
+requires = "start"
+lag = 2          # measured in 3
+price = 2000
+
+[[outcomes]]
+id = "permanent"
+requires = "sustain"
+lag = 3          # measured in 4
+price = 3000
+
+[[tranches]]
+id = "loan"
+investor = "bank"
+committed = 30000
+rank = 1
+drawdowns = { at = [[1, 30000]] }
+"#,
+    actuals: "\
+period,cohort,outcome,units
+2,c1,start,12
+3,c1,sustain,9
+4,c1,permanent,5
+",
+    final_period: 4,
+    ledger: &[
+        L(1, "bank", "se", "30000.00", "drawdown loan"),
+        // 12 x 1,000 = 12,000; claim 30,000 -> 18,000
+        L(2, "gemeente", "contract-account", "12000.00", "outcome start c1"),
+        L(2, "contract-account", "bank", "12000.00", "distribution loan"),
+        // 9 (<= 12 starts) x 2,000 = 18,000; claim 18,000 -> 0
+        L(3, "gemeente", "contract-account", "18000.00", "outcome sustain c1"),
+        L(3, "contract-account", "bank", "18000.00", "distribution loan"),
+        // 5 (<= 9 sustained) x 3,000 = 15,000; nothing owed, all to the enterprise
+        L(4, "gemeente", "contract-account", "15000.00", "outcome permanent c1"),
+        L(4, "contract-account", "se", "15000.00", "remainder"),
+    ],
+    parties: &[
+        P("gemeente", "45000.00", "0.00"), // 12,000 + 18,000 + 15,000
+        P("bank", "30000.00", "30000.00"),
+        P("se", "0.00", "45000.00"), // 30,000 drawn + 15,000 remainder
+        P("contract-account", "45000.00", "45000.00"),
+    ],
+    tranches: &[T {
+        id: "loan",
+        drawn: "30000.00",
+        accrued: "0.00",
+        distributed: "30000.00",
+        guaranteed: "0.00",
+        outstanding: "0.00",
+        unrecovered: "0.00",
+    }],
+    outcomes: &[
+        O {
+            id: "start",
+            achieved: "12",
+            payable: "12",
+            earned: "12000.00",
+            paid: "12000.00",
+        },
+        O {
+            id: "sustain",
+            achieved: "9",
+            payable: "9",
+            earned: "18000.00",
+            paid: "18000.00",
+        },
+        O {
+            id: "permanent",
+            achieved: "5",
+            payable: "5",
+            earned: "15000.00",
+            paid: "15000.00",
+        },
+    ],
+    ..BASE
+};
+
+#[test]
+fn chained_outcomes() {
+    check(&CHAINED_OUTCOMES);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Improvement over a baseline with a per-cohort and an overall threshold (Peterborough):
+//    reconvictions, fewer is better, baseline 50% of the cohort; a cohort improving by 10%
+//    is paid on its own; the others are paid at the end if all cohorts together improve by
+//    7.5%. Two variants: the overall test passes, and it fails.
+// ---------------------------------------------------------------------------------------------
+
+#[rustfmt::skip]
+const THRESHOLD_SCENARIO: &str = r#"
+[contract]
+name = "thresholds"
+periods = 4
+period = "quarter"
+
+[[payers]]
+id = "gemeente"
+
+[[investors]]
+id = "bank"
+
+[enterprise]
+id = "se"
+
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 100
+
+[[cohorts]]
+id = "c2"
+enrol = 2
+size = 100
+
+[[outcomes]]
+id = "reoffend"
+direction = "decrease"
+baseline = { kind = "rate", rate = 0.5 }
+threshold = { per_cohort = 0.10, overall = 0.075 }
+lag = 1        # c1 measured in 2, c2 in 3
+pay_lag = 1    # c1 paid in 3; the overall test is judged in 3 (last measurement), paid in 4
+price = 1000
+
+[[tranches]]
+id = "loan"
+investor = "bank"
+committed = 5000
+rank = 1
+drawdowns = { at = [[1, 5000]] }
+"#;
+
+#[rustfmt::skip]
+const THRESHOLD_OVERALL_PASSES: Case = Case {
+    name: "threshold_overall_passes",
+    scenario: THRESHOLD_SCENARIO,
+    actuals: "\
+period,cohort,outcome,units
+2,c1,reoffend,44
+3,c2,reoffend,48
+",
+    final_period: 4,
+    ledger: &[
+        L(1, "bank", "se", "5000.00", "drawdown loan"),
+        // c1: baseline 100 x 0.5 = 50; improvement (50 - 44) / 50 = 12% >= 10%:
+        // paid on its own, (50 - 44) = 6 units x 1,000 = 6,000, in period 2 + 1 = 3
+        L(3, "gemeente", "contract-account", "6000.00", "outcome reoffend c1"),
+        L(3, "contract-account", "bank", "5000.00", "distribution loan"),
+        // c2: (50 - 48) / 50 = 4% < 10%: held. Overall in 3: (100 - (44 + 48)) / 100 = 8%
+        // >= 7.5%: c2's 2 units x 1,000 = 2,000 paid in 3 + 1 = 4
+        L(4, "gemeente", "contract-account", "2000.00", "outcome reoffend c2"),
+    ],
+    parties: &[
+        P("gemeente", "8000.00", "0.00"),
+        P("bank", "5000.00", "5000.00"),
+        P("se", "0.00", "5000.00"),
+        P("contract-account", "5000.00", "8000.00"),
+    ],
+    tranches: &[T {
+        id: "loan",
+        drawn: "5000.00",
+        accrued: "0.00",
+        distributed: "5000.00",
+        guaranteed: "0.00",
+        outstanding: "0.00",
+        unrecovered: "0.00",
+    }],
+    outcomes: &[O {
+        id: "reoffend",
+        achieved: "92", // 44 + 48
+        payable: "8",   // 6 + 2
+        earned: "8000.00",
+        paid: "8000.00",
+    }],
+    held_at_end: "3000.00", // (6,000 - 5,000) + 2,000, held
+    ..BASE
+};
+
+#[test]
+fn threshold_overall_passes() {
+    check(&THRESHOLD_OVERALL_PASSES);
+}
+
+#[rustfmt::skip]
+const THRESHOLD_OVERALL_FAILS: Case = Case {
+    name: "threshold_overall_fails",
+    scenario: THRESHOLD_SCENARIO,
+    actuals: "\
+period,cohort,outcome,units
+2,c1,reoffend,44
+3,c2,reoffend,49
+",
+    final_period: 4,
+    ledger: &[
+        L(1, "bank", "se", "5000.00", "drawdown loan"),
+        // c1 as before: 12% >= 10%, 6 x 1,000
+        L(3, "gemeente", "contract-account", "6000.00", "outcome reoffend c1"),
+        L(3, "contract-account", "bank", "5000.00", "distribution loan"),
+        // c2: (50 - 49) / 50 = 2% < 10%: held; overall (100 - 93) / 100 = 7% < 7.5%:
+        // c2 is never paid
+    ],
+    parties: &[
+        P("gemeente", "6000.00", "0.00"),
+        P("bank", "5000.00", "5000.00"),
+        P("se", "0.00", "5000.00"),
+        P("contract-account", "5000.00", "6000.00"),
+    ],
+    tranches: &[T {
+        id: "loan",
+        drawn: "5000.00",
+        accrued: "0.00",
+        distributed: "5000.00",
+        guaranteed: "0.00",
+        outstanding: "0.00",
+        unrecovered: "0.00",
+    }],
+    outcomes: &[O {
+        id: "reoffend",
+        achieved: "93", // 44 + 49
+        payable: "6",   // c1 only
+        earned: "6000.00",
+        paid: "6000.00",
+    }],
+    held_at_end: "1000.00", // 6,000 - 5,000
+    ..BASE
+};
+
+#[test]
+fn threshold_overall_fails() {
+    check(&THRESHOLD_OVERALL_FAILS);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. A payment grid on improvement over a control group (Actiris style: principal only up to
+//    50% better, then a rising premium), with interest, a performance share and the remainder
+//    returned to the payer.
+// ---------------------------------------------------------------------------------------------
+
+#[rustfmt::skip]
+const PAYMENT_GRID: Case = Case {
+    name: "payment_grid",
+    scenario: r#"
+[contract]
+name = "grid"
+periods = 2
+period = "half-year"
+rate_basis = "simple"         # 10% a year -> 5% a half-year
+remainder = "return-to-payers"
+
+[[payers]]
+id = "gemeente"
+
+[[investors]]
+id = "bank"
+
+[enterprise]
+id = "se"
+performance_share = 0.5
+
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 40
+
+[[cohorts]]
+id = "c2"
+enrol = 1
+size = 50
+
+[[outcomes]]
+id = "employment"
+lag = 1
+baseline = { kind = "control-group" }
+# amount per enrolled participant: nothing below 1% better; 500 from 1% to 50%;
+# rising linearly to 800 at 100%; flat after
+grid = { kind = "linear", points = [[0.01, 500], [0.5, 500], [1.0, 800]] }
+
+[[tranches]]
+id = "loan"
+investor = "bank"
+committed = 40000
+rate = 0.10
+rank = 1
+drawdowns = { at = [[1, 40000]] }
+"#,
+    actuals: "\
+period,cohort,outcome,units,baseline
+2,c1,employment,17,0.2625
+2,c2,employment,18,0.3
+",
+    final_period: 2,
+    ledger: &[
+        L(1, "bank", "se", "40000.00", "drawdown loan"),
+        // c1: baseline 40 x 0.2625 = 10.5; improvement (17 - 10.5) / 10.5 = 13/21 = 0.6190...
+        // amount per participant 500 + (800 - 500) x (13/21 - 1/2) / (1 - 1/2)
+        //   = 500 + 600 x 5/42 = 571.428571... (price kept to 6 decimals: 571.428571)
+        // x 40 participants = 22,857.14284 -> 22,857.14 (exact 22,857.142857... -> same)
+        L(2, "gemeente", "contract-account", "22857.14", "outcome employment c1"),
+        // c2: baseline 50 x 0.3 = 15; improvement (18 - 15) / 15 = 20%: in [1%, 50%] -> 500
+        // x 50 = 25,000.00
+        L(2, "gemeente", "contract-account", "25000.00", "outcome employment c2"),
+        // claim 40,000 + 40,000 x 0.05 = 42,000
+        L(2, "contract-account", "bank", "42000.00", "distribution loan"),
+        // left 22,857.14 + 25,000 - 42,000 = 5,857.14; performance share 50% = 2,928.57
+        L(2, "contract-account", "se", "2928.57", "performance-share"),
+        // remainder 5,857.14 - 2,928.57 = 2,928.57 back to the only payer
+        L(2, "contract-account", "gemeente", "2928.57", "remainder"),
+    ],
+    parties: &[
+        P("gemeente", "47857.14", "2928.57"), // 22,857.14 + 25,000
+        P("bank", "40000.00", "42000.00"),
+        P("se", "0.00", "42928.57"), // 40,000 + 2,928.57
+        P("contract-account", "47857.14", "47857.14"),
+    ],
+    tranches: &[T {
+        id: "loan",
+        drawn: "40000.00",
+        accrued: "2000.00",
+        distributed: "42000.00",
+        guaranteed: "0.00",
+        outstanding: "0.00",
+        unrecovered: "0.00",
+    }],
+    outcomes: &[O {
+        id: "employment",
+        achieved: "35",  // 17 + 18
+        payable: "9.5",  // (17 - 10.5) + (18 - 15)
+        earned: "47857.14",
+        paid: "47857.14",
+    }],
+    ..BASE
+};
+
+#[test]
+fn payment_grid() {
+    check(&PAYMENT_GRID);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Volume tiers on cumulative units over all cohorts, a unit cap, a price with sub-cent
+//    digits (rounded once per payment, not per unit).
+// ---------------------------------------------------------------------------------------------
+
+#[rustfmt::skip]
+const VOLUME_TIERS: Case = Case {
+    name: "volume_tiers",
+    scenario: r#"
+[contract]
+name = "tiers"
+periods = 3
+period = "quarter"
+
+[[payers]]
+id = "gemeente"
+
+[[investors]]
+id = "bank"
+
+[enterprise]
+id = "se"
+
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 10
+
+[[cohorts]]
+id = "c2"
+enrol = 2
+size = 12
+
+[[outcomes]]
+id = "job"
+lag = 1
+tiers = [
+  { up_to = 10, price = 1000 },
+  { up_to = 15, price = 800 },
+  { price = 333.333333 },
+]
+cap = { units = 17 }
+
+[[tranches]]
+id = "loan"
+investor = "bank"
+committed = 12000
+rank = 1
+drawdowns = { at = [[1, 12000]] }
+"#,
+    actuals: "\
+period,cohort,outcome,units
+2,c1,job,8
+3,c2,job,10
+",
+    final_period: 3,
+    ledger: &[
+        L(1, "bank", "se", "12000.00", "drawdown loan"),
+        // units 1..8 in the first tier: 8 x 1,000
+        L(2, "gemeente", "contract-account", "8000.00", "outcome job c1"),
+        L(2, "contract-account", "bank", "8000.00", "distribution loan"),
+        // c2 reports 10, the cap leaves 17 - 8 = 9: units 9..10 at 1,000 (2,000),
+        // 11..15 at 800 (4,000), 16..17 at 333.333333 (666.666666);
+        // 6,666.666666 -> 6,666.67
+        L(3, "gemeente", "contract-account", "6666.67", "outcome job c2"),
+        // claim 12,000 - 8,000 = 4,000
+        L(3, "contract-account", "bank", "4000.00", "distribution loan"),
+    ],
+    parties: &[
+        P("gemeente", "14666.67", "0.00"), // 8,000 + 6,666.67
+        P("bank", "12000.00", "12000.00"),
+        P("se", "0.00", "12000.00"),
+        P("contract-account", "12000.00", "14666.67"),
+    ],
+    tranches: &[T {
+        id: "loan",
+        drawn: "12000.00",
+        accrued: "0.00",
+        distributed: "12000.00",
+        guaranteed: "0.00",
+        outstanding: "0.00",
+        unrecovered: "0.00",
+    }],
+    outcomes: &[O {
+        id: "job",
+        achieved: "18", // 8 + 10
+        payable: "17",  // unit cap
+        earned: "14666.67",
+        paid: "14666.67",
+    }],
+    held_at_end: "2666.67", // 6,666.67 - 4,000
+    ..BASE
+};
+
+#[test]
+fn volume_tiers() {
+    check(&VOLUME_TIERS);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. A per-participant cap across two outcomes plus a cap on total outcome payments.
+// ---------------------------------------------------------------------------------------------
+
+#[rustfmt::skip]
+const PARTICIPANT_AND_TOTAL_CAP: Case = Case {
+    name: "participant_and_total_cap",
+    scenario: r#"
+[contract]
+name = "caps"
+periods = 3
+period = "quarter"
+total_cap = 15000
+
+[[payers]]
+id = "gemeente"
+
+[[investors]]
+id = "bank"
+
+[enterprise]
+id = "se"
+
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 5
+
+[[outcomes]]
+id = "diploma"
+lag = 1        # measured and paid in 2
+price = 3000
+
+[[outcomes]]
+id = "job"
+lag = 2        # measured and paid in 3
+price = 4000
+
+[participant_cap]
+amount = 5000
+outcomes = ["diploma", "job"]
+
+[[tranches]]
+id = "loan"
+investor = "bank"
+committed = 20000
+rank = 1
+drawdowns = { at = [[1, 20000]] }
+"#,
+    actuals: "\
+period,cohort,outcome,units,participant
+2,c1,diploma,1,anna
+2,c1,diploma,1,bram
+2,c1,diploma,1,cas
+3,c1,job,1,anna
+3,c1,job,1,bram
+3,c1,job,1,dewi
+",
+    final_period: 3,
+    ledger: &[
+        L(1, "bank", "se", "20000.00", "drawdown loan"),
+        // diplomas: anna, bram, cas 3 x 3,000 = 9,000 (total cap room 15,000 -> 6,000)
+        L(2, "gemeente", "contract-account", "9000.00", "outcome diploma c1"),
+        L(2, "contract-account", "bank", "9000.00", "distribution loan"),
+        // jobs: anna and bram have 3,000 already, cap 5,000 leaves 2,000 each;
+        // dewi 4,000 in full: earned 2,000 + 2,000 + 4,000 = 8,000;
+        // total cap leaves 15,000 - 9,000 = 6,000 (2,000 cut)
+        L(3, "gemeente", "contract-account", "6000.00", "outcome job c1"),
+        L(3, "contract-account", "bank", "6000.00", "distribution loan"),
+    ],
+    parties: &[
+        P("gemeente", "15000.00", "0.00"),
+        P("bank", "20000.00", "15000.00"),
+        P("se", "0.00", "20000.00"),
+        P("contract-account", "15000.00", "15000.00"),
+    ],
+    tranches: &[T {
+        id: "loan",
+        drawn: "20000.00",
+        accrued: "0.00",
+        distributed: "15000.00",
+        guaranteed: "0.00",
+        outstanding: "5000.00", // 20,000 - 15,000
+        unrecovered: "5000.00",
+    }],
+    outcomes: &[
+        O {
+            id: "diploma",
+            achieved: "3",
+            payable: "3",
+            earned: "9000.00",
+            paid: "9000.00",
+        },
+        O {
+            id: "job",
+            achieved: "3",
+            payable: "3",
+            earned: "8000.00", // after the per-participant cap
+            paid: "6000.00",   // after the total cap
+        },
+    ],
+    cut_by_total_cap: "2000.00",
+    ..BASE
+};
+
+#[test]
+fn participant_and_total_cap() {
+    check(&PARTICIPANT_AND_TOTAL_CAP);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. Three payers splitting every payment 40/35/25 by largest remainder in cents, and the
+//    remainder returned to them in proportion to what each paid.
+// ---------------------------------------------------------------------------------------------
+
+#[rustfmt::skip]
+const THREE_PAYERS: Case = Case {
+    name: "three_payers_largest_remainder",
+    scenario: r#"
+[contract]
+name = "three payers"
+periods = 2
+period = "quarter"
+remainder = "return-to-payers"
+
+[[payers]]
+id = "rotterdam"
+
+[[payers]]
+id = "zorgverzekeraar"
+
+[[payers]]
+id = "utrecht"
+
+[[investors]]
+id = "bank"
+
+[enterprise]
+id = "se"
+
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 5
+
+[[outcomes]]
+id = "diploma"
+lag = 1
+price = 1000.01
+payers = { rotterdam = 0.40, zorgverzekeraar = 0.35, utrecht = 0.25 }
+
+[[outcomes]]
+id = "job"
+lag = 1
+price = 1000.10
+payers = { rotterdam = 0.40, zorgverzekeraar = 0.35, utrecht = 0.25 }
+
+[[tranches]]
+id = "loan"
+investor = "bank"
+committed = 2000
+rank = 1
+drawdowns = { at = [[1, 2000]] }
+"#,
+    actuals: "\
+period,cohort,outcome,units
+2,c1,diploma,1
+2,c1,job,1
+",
+    final_period: 2,
+    ledger: &[
+        L(1, "bank", "se", "2000.00", "drawdown loan"),
+        // 100,001 cents: quotas 40,000.4 / 35,000.35 / 25,000.25 -> floors 100,000,
+        // the one cent left goes to the largest fraction (.4, rotterdam)
+        L(2, "rotterdam", "contract-account", "400.01", "outcome diploma c1"),
+        L(2, "zorgverzekeraar", "contract-account", "350.00", "outcome diploma c1"),
+        L(2, "utrecht", "contract-account", "250.00", "outcome diploma c1"),
+        // 100,010 cents: quotas 40,004 / 35,003.5 / 25,002.5 -> floors 100,009, one cent
+        // left, tie .5/.5 goes to the payer listed first (zorgverzekeraar). (Rounding each
+        // share on its own would give 40,004 + 35,004 + 25,003 = 100,011: one cent too many.)
+        L(2, "rotterdam", "contract-account", "400.04", "outcome job c1"),
+        L(2, "zorgverzekeraar", "contract-account", "350.04", "outcome job c1"),
+        L(2, "utrecht", "contract-account", "250.02", "outcome job c1"),
+        L(2, "contract-account", "bank", "2000.00", "distribution loan"),
+        // remainder 2,000.11 - 2,000 = 11 cents, in proportion to 80,005 / 70,004 / 50,002
+        // cents paid (sum 200,011): quotas 4.40003 / 3.85001 / 2.74996 -> floors 4 + 3 + 2 = 9,
+        // two cents left to the largest fractions: zorgverzekeraar (.85) and utrecht (.75)
+        L(2, "contract-account", "rotterdam", "0.04", "remainder"),
+        L(2, "contract-account", "zorgverzekeraar", "0.04", "remainder"),
+        L(2, "contract-account", "utrecht", "0.03", "remainder"),
+    ],
+    parties: &[
+        P("rotterdam", "800.05", "0.04"),        // 400.01 + 400.04
+        P("zorgverzekeraar", "700.04", "0.04"),  // 350.00 + 350.04
+        P("utrecht", "500.02", "0.03"),          // 250.00 + 250.02
+        P("bank", "2000.00", "2000.00"),
+        P("se", "0.00", "2000.00"),
+        P("contract-account", "2000.11", "2000.11"),
+    ],
+    tranches: &[T {
+        id: "loan",
+        drawn: "2000.00",
+        accrued: "0.00",
+        distributed: "2000.00",
+        guaranteed: "0.00",
+        outstanding: "0.00",
+        unrecovered: "0.00",
+    }],
+    outcomes: &[
+        O {
+            id: "diploma",
+            achieved: "1",
+            payable: "1",
+            earned: "1000.01",
+            paid: "1000.01",
+        },
+        O {
+            id: "job",
+            achieved: "1",
+            payable: "1",
+            earned: "1000.10",
+            paid: "1000.10",
+        },
+    ],
+    ..BASE
+};
+
+#[test]
+fn three_payers_largest_remainder() {
+    check(&THREE_PAYERS);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. A senior loan and two junior tranches at equal rank, sharing pro rata to their claims.
+// ---------------------------------------------------------------------------------------------
+
+#[rustfmt::skip]
+const SENIOR_AND_JUNIORS: Case = Case {
+    name: "senior_and_equal_rank_juniors",
+    scenario: r#"
+[contract]
+name = "capital stack"
+periods = 3
+period = "quarter"
+rate_basis = "simple"   # 8% -> 2%, 4% -> 1% a quarter
+
+[[payers]]
+id = "gemeente"
+
+[[investors]]
+id = "bank"
+
+[[investors]]
+id = "fund"
+
+[[investors]]
+id = "foundation"
+
+[enterprise]
+id = "se"
+
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 20
+
+[[cohorts]]
+id = "c2"
+enrol = 2
+size = 20
+
+[[outcomes]]
+id = "job"
+lag = 1
+price = 1000
+
+[[tranches]]
+id = "senior"
+investor = "bank"
+committed = 10000
+rate = 0.08
+rank = 1
+drawdowns = { at = [[1, 10000]] }
+
+[[tranches]]
+id = "junior-a"
+investor = "fund"
+committed = 6000
+rate = 0.04
+rank = 2
+drawdowns = { at = [[1, 6000]] }
+
+[[tranches]]
+id = "junior-b"
+investor = "foundation"
+committed = 3000
+rank = 2
+drawdowns = { at = [[1, 3000]] }
+"#,
+    actuals: "\
+period,cohort,outcome,units
+2,c1,job,12
+3,c2,job,5
+",
+    final_period: 3,
+    ledger: &[
+        L(1, "bank", "se", "10000.00", "drawdown senior"),
+        L(1, "fund", "se", "6000.00", "drawdown junior-a"),
+        L(1, "foundation", "se", "3000.00", "drawdown junior-b"),
+        // period 2 claims: senior 10,000 x 1.02 = 10,200; junior-a 6,000 x 1.01 = 6,060;
+        // junior-b 3,000. Cash 12 x 1,000 = 12,000: senior in full, 1,800 left for rank 2
+        L(2, "gemeente", "contract-account", "12000.00", "outcome job c1"),
+        L(2, "contract-account", "bank", "10200.00", "distribution senior"),
+        // 180,000 cents pro rata 6,060 : 3,000 (sum 9,060): quotas 120,397.35 / 59,602.65
+        // -> floors 179,999, the cent left to the larger fraction (junior-b)
+        L(2, "contract-account", "fund", "1203.97", "distribution junior-a"),
+        L(2, "contract-account", "foundation", "596.03", "distribution junior-b"),
+        // period 3 claims: junior-a 6,060 - 1,203.97 = 4,856.03, + 48.5603 -> 48.56 = 4,904.59;
+        // junior-b 3,000 - 596.03 = 2,403.97; sum 7,308.56. Cash 5 x 1,000 = 5,000
+        L(3, "gemeente", "contract-account", "5000.00", "outcome job c2"),
+        // 500,000 cents pro rata 4,904.59 : 2,403.97: quotas 335,537.37 / 164,462.63 ->
+        // floors 499,999, the cent left to junior-b (.63 > .37)
+        L(3, "contract-account", "fund", "3355.37", "distribution junior-a"),
+        L(3, "contract-account", "foundation", "1644.63", "distribution junior-b"),
+    ],
+    parties: &[
+        P("gemeente", "17000.00", "0.00"),
+        P("bank", "10000.00", "10200.00"),
+        P("fund", "6000.00", "4559.34"),       // 1,203.97 + 3,355.37
+        P("foundation", "3000.00", "2240.66"), // 596.03 + 1,644.63
+        P("se", "0.00", "19000.00"),
+        P("contract-account", "17000.00", "17000.00"),
+    ],
+    tranches: &[
+        T {
+            id: "senior",
+            drawn: "10000.00",
+            accrued: "200.00",
+            distributed: "10200.00",
+            guaranteed: "0.00",
+            outstanding: "0.00",
+            unrecovered: "0.00",
+        },
+        T {
+            id: "junior-a",
+            drawn: "6000.00",
+            accrued: "108.56", // 60 + 48.56
+            distributed: "4559.34",
+            guaranteed: "0.00",
+            outstanding: "1549.22", // 4,904.59 - 3,355.37
+            unrecovered: "1440.66", // 6,000 - 4,559.34
+        },
+        T {
+            id: "junior-b",
+            drawn: "3000.00",
+            accrued: "0.00",
+            distributed: "2240.66",
+            guaranteed: "0.00",
+            outstanding: "759.34", // 2,403.97 - 1,644.63
+            unrecovered: "759.34", // 3,000 - 2,240.66
+        },
+    ],
+    outcomes: &[O {
+        id: "job",
+        achieved: "17",
+        payable: "17",
+        earned: "17000.00",
+        paid: "17000.00",
+    }],
+    ..BASE
+};
+
+#[test]
+fn senior_and_equal_rank_juniors() {
+    check(&SENIOR_AND_JUNIORS);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. A capped return (Rotterdam: at most 12% a year) with "pay only what is due" and an
+//    assessor's fee paid first in the waterfall.
+// ---------------------------------------------------------------------------------------------
+
+#[rustfmt::skip]
+const CAPPED_RETURN_PAY_ONLY_DUE: Case = Case {
+    name: "capped_return_pay_only_due",
+    scenario: r#"
+[contract]
+name = "pay only what is due"
+periods = 3
+period = "year"
+rate_basis = "simple"
+pay_only_due = true
+
+[[payers]]
+id = "gemeente"
+
+[[investors]]
+id = "fund"
+
+[[fee_recipients]]
+id = "assessor"
+
+[enterprise]
+id = "se"
+
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 10
+
+[[cohorts]]
+id = "c2"
+enrol = 2
+size = 20
+
+[[outcomes]]
+id = "job"
+lag = 1
+price = 1000
+
+[[tranches]]
+id = "capped"
+investor = "fund"
+committed = 10000
+rate = 0.12
+rank = 1
+drawdowns = { at = [[1, 10000]] }
+
+[[fees]]
+id = "assessment"
+payee = "assessor"
+schedule = { amount = 100 }   # due every period 1..3
+"#,
+    actuals: "\
+period,cohort,outcome,units
+2,c1,job,5
+3,c2,job,10
+",
+    final_period: 3,
+    ledger: &[
+        // period 1: the fee of 100 falls due but there is no cash; it stays owed
+        L(1, "fund", "se", "10000.00", "drawdown capped"),
+        // period 2: claim 10,000 + 12% = 11,200; fees owed 200; due 11,400 >= 5 x 1,000
+        L(2, "gemeente", "contract-account", "5000.00", "outcome job c1"),
+        L(2, "contract-account", "assessor", "200.00", "fee assessment"),
+        L(2, "contract-account", "fund", "4800.00", "distribution capped"), // claim -> 6,400
+        // period 3: claim 6,400 + 768 = 7,168; fee 100; due 7,268 < 10 x 1,000 earned:
+        // the payer pays 7,268 only (2,732 not due)
+        L(3, "gemeente", "contract-account", "7268.00", "outcome job c2"),
+        L(3, "contract-account", "assessor", "100.00", "fee assessment"),
+        L(3, "contract-account", "fund", "7168.00", "distribution capped"),
+    ],
+    parties: &[
+        P("gemeente", "12268.00", "0.00"), // 5,000 + 7,268
+        P("fund", "10000.00", "11968.00"), // 4,800 + 7,168
+        P("assessor", "0.00", "300.00"),
+        P("se", "0.00", "10000.00"),
+        P("contract-account", "12268.00", "12268.00"),
+    ],
+    tranches: &[T {
+        id: "capped",
+        drawn: "10000.00",
+        accrued: "1968.00", // 1,200 + 768
+        distributed: "11968.00",
+        guaranteed: "0.00",
+        outstanding: "0.00",
+        unrecovered: "0.00",
+    }],
+    outcomes: &[O {
+        id: "job",
+        achieved: "15",
+        payable: "15",
+        earned: "15000.00",
+        paid: "12268.00",
+    }],
+    not_due: "2732.00", // 10,000 - 7,268
+    ..BASE
+};
+
+#[test]
+fn capped_return_pay_only_due() {
+    check(&CAPPED_RETURN_PAY_ONLY_DUE);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10. A guarantee called at maturity: two guarantors (2/3 and 1/3) cover the unrecovered
+//     principal up to the smaller of a limit and a fraction of the drawn principal.
+// ---------------------------------------------------------------------------------------------
+
+#[rustfmt::skip]
+const GUARANTEE_AT_MATURITY: Case = Case {
+    name: "guarantee_at_maturity",
+    scenario: r#"
+[contract]
+name = "guarantee"
+periods = 3
+period = "year"
+rate_basis = "simple"
+
+[[payers]]
+id = "gemeente"
+
+[[investors]]
+id = "bank"
+
+[[guarantors]]
+id = "foundation"
+
+[[guarantors]]
+id = "province"
+
+[enterprise]
+id = "se"
+
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 10
+
+[[cohorts]]
+id = "c2"
+enrol = 2
+size = 10
+
+[[outcomes]]
+id = "job"
+lag = 1
+price = 1000
+
+[[tranches]]
+id = "loan"
+investor = "bank"
+committed = 10000
+rate = 0.04
+rank = 1
+drawdowns = { at = [[1, 10000]] }
+guarantee = { guarantors = { foundation = 0.666666666667, province = 0.333333333333 }, limit = 5000, fraction = 0.6 }
+"#,
+    actuals: "\
+period,cohort,outcome,units
+2,c1,job,3
+3,c2,job,0
+",
+    final_period: 3,
+    ledger: &[
+        L(1, "bank", "se", "10000.00", "drawdown loan"),
+        // claim 10,000 + 4% = 10,400; 3 x 1,000 paid -> 7,400
+        L(2, "gemeente", "contract-account", "3000.00", "outcome job c1"),
+        L(2, "contract-account", "bank", "3000.00", "distribution loan"),
+        // period 3: claim 7,400 + 296 = 7,696; nothing achieved. At maturity: unrecovered
+        // principal 10,000 - 3,000 = 7,000; fraction 60% x 10,000 = 6,000; limit 5,000:
+        // call 5,000. Split 500,000 cents 2/3 : 1/3 -> quotas 333,333.33 / 166,666.67 ->
+        // floors 499,999, the cent to province (.67 > .33)
+        L(3, "foundation", "bank", "3333.33", "guarantee loan"),
+        L(3, "province", "bank", "1666.67", "guarantee loan"),
+    ],
+    parties: &[
+        P("gemeente", "3000.00", "0.00"),
+        P("bank", "10000.00", "8000.00"), // 3,000 + 5,000
+        P("foundation", "3333.33", "0.00"),
+        P("province", "1666.67", "0.00"),
+        P("se", "0.00", "10000.00"),
+        P("contract-account", "3000.00", "3000.00"),
+    ],
+    tranches: &[T {
+        id: "loan",
+        drawn: "10000.00",
+        accrued: "696.00", // 400 + 296
+        distributed: "3000.00",
+        guaranteed: "5000.00",
+        outstanding: "2696.00", // 7,696 - 5,000
+        unrecovered: "2000.00", // 10,000 - 3,000 - 5,000
+    }],
+    outcomes: &[O {
+        id: "job",
+        achieved: "3",
+        payable: "3",
+        earned: "3000.00",
+        paid: "3000.00",
+    }],
+    ..BASE
+};
+
+#[test]
+fn guarantee_at_maturity() {
+    check(&GUARANTEE_AT_MATURITY);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 11. Early termination at a checkpoint: the rate floor is missed, the contract stops, what
+//     was earned is paid at once, later drawdowns never happen and the guarantee is called.
+// ---------------------------------------------------------------------------------------------
+
+#[rustfmt::skip]
+const EARLY_TERMINATION: Case = Case {
+    name: "early_termination_at_checkpoint",
+    scenario: r#"
+[contract]
+name = "early termination"
+periods = 4
+period = "quarter"
+
+[[payers]]
+id = "gemeente"
+
+[[investors]]
+id = "bank"
+
+[enterprise]
+id = "se"
+fixed_costs = { amount = 1000 }
+
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 20
+
+[[cohorts]]
+id = "c2"
+enrol = 2
+size = 20
+
+[[outcomes]]
+id = "job"
+lag = 1        # c1 measured in 2, c2 in 3
+pay_lag = 1    # c1 would be paid in 3
+price = 1000
+
+[[checkpoints]]
+period = 2
+outcome = "job"
+min_rate = 0.3
+
+[[tranches]]
+id = "loan"
+investor = "bank"
+committed = 10000
+rank = 1
+drawdowns = { at = [[1, 5000], [3, 5000]] }
+guarantee = { guarantors = { gemeente = 1.0 }, limit = 600 }
+"#,
+    actuals: "\
+period,cohort,outcome,units
+2,c1,job,4
+",
+    final_period: 2,
+    terminated_at: Some(2),
+    ledger: &[
+        L(1, "bank", "se", "5000.00", "drawdown loan"),
+        L(1, "se", "external", "1000.00", "operating-cost"),
+        L(2, "se", "external", "1000.00", "operating-cost"),
+        // checkpoint in 2: 4 jobs / 20 enrolled = 0.2 < 0.3: terminated. The 4 x 1,000 due
+        // in period 3 is paid now, in 2
+        L(2, "gemeente", "contract-account", "4000.00", "outcome job c1"),
+        L(2, "contract-account", "bank", "4000.00", "distribution loan"),
+        // unrecovered principal 5,000 - 4,000 = 1,000, limit 600: call 600
+        L(2, "gemeente", "bank", "600.00", "guarantee loan"),
+        // the drawdown of period 3 never happens
+    ],
+    parties: &[
+        P("gemeente", "4600.00", "0.00"), // 4,000 + 600
+        P("bank", "5000.00", "4600.00"),
+        P("se", "2000.00", "5000.00"),
+        P("contract-account", "4000.00", "4000.00"),
+        P("external", "0.00", "2000.00"),
+    ],
+    tranches: &[T {
+        id: "loan",
+        drawn: "5000.00",
+        accrued: "0.00",
+        distributed: "4000.00",
+        guaranteed: "600.00",
+        outstanding: "400.00", // 5,000 - 4,000 - 600
+        unrecovered: "400.00",
+    }],
+    outcomes: &[O {
+        id: "job",
+        achieved: "4",
+        payable: "4",
+        earned: "4000.00",
+        paid: "4000.00",
+    }],
+    ..BASE
+};
+
+#[test]
+fn early_termination_at_checkpoint() {
+    check(&EARLY_TERMINATION);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 12. Termination on an improvement floor releases amounts held for an overall threshold;
+//     a quantity outcome (benefit days, fractional) against a forecast; a fixed payment.
+// ---------------------------------------------------------------------------------------------
+
+#[rustfmt::skip]
+const TERMINATION_RELEASES_HELD: Case = Case {
+    name: "termination_releases_held_overall",
+    scenario: r#"
+[contract]
+name = "termination with held amounts"
+periods = 4
+period = "quarter"
+
+[[payers]]
+id = "gemeente"
+
+[[investors]]
+id = "bank"
+
+[enterprise]
+id = "se"
+
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 10
+
+[[cohorts]]
+id = "c2"
+enrol = 2
+size = 10
+
+[[outcomes]]
+id = "days"
+kind = "quantity"
+direction = "decrease"
+baseline = { kind = "forecast", forecast = { c1 = 100, c2 = 100 } }
+threshold = { overall = 0.05 }   # judged over all cohorts at the end only
+lag = 1        # c1 measured in 2, c2 in 3 (the last measurement)
+pay_lag = 1
+price = 10
+
+[[checkpoints]]
+period = 2
+outcome = "days"
+min_improvement = 0.10
+
+[[fixed_payments]]
+period = 1
+payer = "gemeente"
+amount = 500
+
+[[tranches]]
+id = "loan"
+investor = "bank"
+committed = 1000
+rank = 1
+drawdowns = { at = [[1, 1000]] }
+"#,
+    actuals: "\
+period,cohort,outcome,units
+2,c1,days,92.5
+",
+    final_period: 2,
+    terminated_at: Some(2),
+    ledger: &[
+        L(1, "bank", "se", "1000.00", "drawdown loan"),
+        // the fixed payment goes through the waterfall at once: claim 1,000 -> 500
+        L(1, "gemeente", "contract-account", "500.00", "fixed-payment"),
+        L(1, "contract-account", "bank", "500.00", "distribution loan"),
+        // c1 in 2: forecast 100, achieved 92.5: improvement 7.5 / 100 = 7.5%, held for the
+        // overall test. Checkpoint in 2: 7.5% < 10%: terminated. The held amount is judged
+        // now over what was measured: 7.5% >= 5% passes: 7.5 days x 10 = 75.00, due in
+        // 2 + 1 = 3 but paid now, in 2
+        L(2, "gemeente", "contract-account", "75.00", "outcome days c1"),
+        L(2, "contract-account", "bank", "75.00", "distribution loan"),
+    ],
+    parties: &[
+        P("gemeente", "575.00", "0.00"), // 500 + 75
+        P("bank", "1000.00", "575.00"),
+        P("se", "0.00", "1000.00"),
+        P("contract-account", "575.00", "575.00"),
+    ],
+    tranches: &[T {
+        id: "loan",
+        drawn: "1000.00",
+        accrued: "0.00",
+        distributed: "575.00",
+        guaranteed: "0.00",
+        outstanding: "425.00", // 1,000 - 575
+        unrecovered: "425.00",
+    }],
+    outcomes: &[O {
+        id: "days",
+        achieved: "92.5",
+        payable: "7.5",
+        earned: "75.00",
+        paid: "75.00",
+    }],
+    ..BASE
+};
+
+#[test]
+fn termination_releases_held_overall() {
+    check(&TERMINATION_RELEASES_HELD);
+}

@@ -1,1 +1,1063 @@
-//! (in progress)
+//! Validation of scenario files and actuals: one test per class of error, each checking the
+//! message and the line it is reported on, and garbage inputs that must be rejected without a
+//! panic.
+
+use proptest::prelude::*;
+use sibsim::{Contract, Diagnostics};
+
+/// A valid scenario; the tests below edit one line of it. Line numbers are on the right.
+const BASE: &str = r#"[contract]
+name = "Test SIB"
+periods = 12
+period = "quarter"
+remainder = "hold"
+
+[[payers]]
+id = "city"
+[[payers]]
+id = "state"
+
+[[investors]]
+id = "fund"
+
+[enterprise]
+id = "provider"
+fixed_costs = { amount = 1000 }
+
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 100
+
+[[outcomes]]
+id = "job"
+lag = 2
+price = 1500
+payers = { city = 0.6, state = 0.4 }
+
+[[outcomes]]
+id = "job12"
+requires = "job"
+lag = 4
+price = 2000
+payers = { city = 0.5, state = 0.5 }
+
+[[tranches]]
+id = "senior"
+investor = "fund"
+committed = 50000
+rate = 0.05
+rank = 1
+drawdowns = { amount = 4000, from = 1, to = 10 }
+"#;
+
+/// `BASE` with `from` (which must occur exactly once) replaced by `to`.
+fn edit(from: &str, to: &str) -> String {
+    edit_in(BASE, from, to)
+}
+
+fn edit_in(text: &str, from: &str, to: &str) -> String {
+    assert_eq!(
+        text.matches(from).count(),
+        1,
+        "`{from}` must occur once in the text"
+    );
+    text.replacen(from, to, 1)
+}
+
+fn parse_err(toml: &str) -> Diagnostics {
+    match sibsim::scenario::parse("test.toml", toml) {
+        Ok(_) => panic!("expected the scenario to be rejected:\n{toml}"),
+        Err(d) => d,
+    }
+}
+
+/// Asserts that parsing `toml` fails with a problem on `line` whose path and message together
+/// contain every one of `parts`; returns all the problems.
+fn expect_error(toml: &str, line: usize, parts: &[&str]) -> Diagnostics {
+    let d = parse_err(toml);
+    check_diag(&d, line, parts);
+    d
+}
+
+fn check_diag(d: &Diagnostics, line: usize, parts: &[&str]) {
+    let hit = d.items.iter().any(|x| {
+        let text = format!("{}: {}", x.path, x.message);
+        x.line == Some(line) && parts.iter().all(|p| text.contains(p))
+    });
+    assert!(
+        hit,
+        "expected a problem on line {line} mentioning {parts:?}; got:\n{d}"
+    );
+    // Every problem is rendered with the file name and, where known, its line.
+    let shown = d.to_string();
+    assert!(
+        shown.contains(&format!("test.toml:{line}:")) || shown.contains(&format!("csv:{line}:")),
+        "{shown}"
+    );
+}
+
+#[test]
+fn base_scenario_is_valid() {
+    let s = sibsim::scenario::parse("base.toml", BASE).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(s.contract.outcomes.len(), 2);
+    assert_eq!(s.contract.outcomes[1].requires, Some(0));
+}
+
+#[test]
+fn toml_syntax_error() {
+    let d = expect_error(
+        &edit("name = \"Test SIB\"", "name = \"Test SIB"),
+        2,
+        &["not valid TOML"],
+    );
+    assert_eq!(d.items.len(), 1);
+    expect_error(&edit("[[cohorts]]", "[[cohorts]"), 19, &["not valid TOML"]);
+    expect_error(&edit("size = 100", "size = = 100"), 22, &["not valid TOML"]);
+    // A key given twice is a TOML error on the second one.
+    expect_error(
+        &edit("rank = 1", "rank = 1\nrank = 2"),
+        43,
+        &["not valid TOML"],
+    );
+}
+
+#[test]
+fn unknown_field() {
+    let d = expect_error(
+        &edit("size = 100", "size = 100\nsizes = 3"),
+        23,
+        &["cohorts[0].sizes", "unknown field `sizes`", "`size`"],
+    );
+    assert_eq!(d.items.len(), 1);
+    expect_error(
+        &edit("rate = 0.05", "rate = 0.05\ncoupon = 0.05"),
+        42,
+        &["tranches[0]", "unknown field `coupon`"],
+    );
+    expect_error(
+        &edit(
+            "remainder = \"hold\"",
+            "remainder = \"hold\"\ncolour = \"red\"",
+        ),
+        6,
+        &["unknown field `colour`"],
+    );
+}
+
+#[test]
+fn wrong_type() {
+    let d = expect_error(
+        &edit("periods = 12", "periods = \"twelve\""),
+        3,
+        &["contract.periods", "wrong type", "\"twelve\""],
+    );
+    assert_eq!(d.items.len(), 1);
+    // Internal type names are not shown to the user.
+    assert!(!d.to_string().contains("i64"), "{d}");
+    expect_error(
+        &edit("price = 1500", "price = true"),
+        27,
+        &["outcomes[0].price", "wrong type", "a number"],
+    );
+    expect_error(
+        &edit("id = \"c1\"", "id = 1"),
+        20,
+        &["cohorts[0].id", "wrong type", "string"],
+    );
+    let d = expect_error(
+        &edit("[contract]", "contract = 5\n[x]"),
+        1,
+        &["contract", "wrong type", "expected a table"],
+    );
+    assert!(!d.to_string().contains("RawContract"), "{d}");
+    // Numbers out of range say so, briefly.
+    expect_error(
+        &edit("periods = 12", "periods = 99999999999999999999"),
+        3,
+        &["contract.periods", "too large"],
+    );
+    let d = expect_error(
+        &edit("committed = 50000", "committed = 1e300"),
+        40,
+        &["tranches[0].committed", "1e300 is out of range"],
+    );
+    assert!(d.to_string().len() < 200, "{d}");
+    // Odd keys end up in field paths; they are still located.
+    expect_error(
+        &edit("city = 0.6, state = 0.4", "\"x[0]]\" = 1"),
+        28,
+        &["unknown payer `x[0]]`"],
+    );
+}
+
+#[test]
+fn missing_required_field() {
+    let d = expect_error(
+        &edit("enrol = 1\n", ""),
+        19,
+        &["cohorts[0]", "required field `enrol` is missing"],
+    );
+    assert_eq!(d.items.len(), 1);
+    expect_error(
+        &edit("rank = 1\n", ""),
+        37,
+        &["tranches[0]", "`rank` is missing"],
+    );
+    expect_error(
+        &edit("lag = 4\n", ""),
+        30,
+        &["outcomes[1]", "`lag` is missing"],
+    );
+}
+
+#[test]
+fn unknown_period_length() {
+    let d = expect_error(
+        &edit("period = \"quarter\"", "period = \"fortnight\""),
+        4,
+        &[
+            "contract.period",
+            "unknown period length `fortnight`",
+            "`month`",
+            "`quarter`",
+            "`half-year`",
+            "`year`",
+        ],
+    );
+    assert_eq!(d.items.len(), 1);
+}
+
+#[test]
+fn payer_shares_must_add_up_to_one() {
+    let d = expect_error(
+        &edit("city = 0.6, state = 0.4", "city = 0.6, state = 0.3"),
+        28,
+        &["outcomes[0].payers", "must add up to 1", "0.9"],
+    );
+    assert_eq!(d.items.len(), 1);
+    expect_error(
+        &edit("city = 0.5, state = 0.5", "city = 0.75, state = 0.5"),
+        35,
+        &["outcomes[1].payers", "1.25"],
+    );
+    // Several payers and no `payers` table: say who pays.
+    expect_error(
+        &edit("payers = { city = 0.6, state = 0.4 }\n", ""),
+        24,
+        &["outcomes[0]", "several payers"],
+    );
+}
+
+#[test]
+fn chained_outcomes_must_not_form_a_cycle() {
+    let text = edit(
+        "id = \"job\"\nlag = 2",
+        "id = \"job\"\nrequires = \"job12\"\nlag = 2",
+    );
+    let d = expect_error(
+        &text,
+        26,
+        &[
+            "outcomes[0].requires",
+            "cycle",
+            "job requires job12 requires job",
+        ],
+    );
+    check_diag(
+        &d,
+        33,
+        &[
+            "outcomes[1].requires",
+            "cycle",
+            "job12 requires job requires job12",
+        ],
+    );
+    // An outcome requiring itself.
+    expect_error(
+        &edit("requires = \"job\"", "requires = \"job12\""),
+        32,
+        &["outcomes[1].requires", "cannot require itself"],
+    );
+    // A prerequisite that does not exist.
+    expect_error(
+        &edit("requires = \"job\"", "requires = \"diploma\""),
+        32,
+        &["unknown outcome `diploma`", "`job`", "`job12`"],
+    );
+}
+
+#[test]
+fn lag_must_fit_in_the_term() {
+    let d = expect_error(
+        &edit("lag = 4", "lag = 12"),
+        33,
+        &[
+            "outcomes[1].lag",
+            "cohort `c1`",
+            "period 13",
+            "last period 12",
+        ],
+    );
+    assert_eq!(d.items.len(), 1);
+    // The payment lag counts too.
+    expect_error(
+        &edit("lag = 4", "lag = 4\npay_lag = 8"),
+        33,
+        &["outcomes[1].lag", "pay_lag 8", "period 13"],
+    );
+    // A chained outcome measured before its prerequisite.
+    expect_error(
+        &edit("lag = 4", "lag = 1"),
+        33,
+        &["outcomes[1].lag", "measured before `job`"],
+    );
+}
+
+#[test]
+fn cohort_must_enrol_inside_the_term() {
+    let d = expect_error(
+        &edit("enrol = 1", "enrol = 13"),
+        21,
+        &[
+            "cohorts[0].enrol",
+            "period 13 is outside the contract",
+            "1 to 12",
+        ],
+    );
+    assert!(!d.items.is_empty());
+    expect_error(
+        &edit("enrol = 1", "enrol = 0"),
+        21,
+        &["cohorts[0].enrol", "period 0 is outside"],
+    );
+}
+
+#[test]
+fn negative_amounts_are_rejected() {
+    let d = expect_error(
+        &edit("committed = 50000", "committed = -50000"),
+        40,
+        &["tranches[0].committed", "more than 0", "-50000"],
+    );
+    // No follow-on complaint that the drawdowns exceed a commitment of 0.
+    assert_eq!(d.items.len(), 1, "{d}");
+    expect_error(
+        &edit("price = 1500", "price = -1500"),
+        27,
+        &["outcomes[0].price", "0 or more", "-1500"],
+    );
+    expect_error(
+        &edit("amount = 1000 }", "amount = -1000 }"),
+        17,
+        &["enterprise.fixed_costs.amount", "-1000"],
+    );
+    expect_error(
+        &edit("size = 100", "size = -5"),
+        22,
+        &["cohorts[0].size", "-5"],
+    );
+    expect_error(
+        &edit(
+            "fixed_costs = { amount = 1000 }",
+            "fixed_costs = { amount = 10.005 }",
+        ),
+        17,
+        &["more than two decimals"],
+    );
+}
+
+#[test]
+fn rates_must_be_in_range() {
+    let d = expect_error(
+        &edit("rate = 0.05", "rate = 1.5"),
+        41,
+        &["tranches[0].rate", "between 0 and 1", "1.5"],
+    );
+    assert_eq!(d.items.len(), 1);
+    expect_error(
+        &edit("rate = 0.05", "rate = -0.01"),
+        41,
+        &["tranches[0].rate", "-0.01"],
+    );
+    expect_error(
+        &edit(
+            "remainder = \"hold\"",
+            "remainder = \"hold\"\ndiscount_rate = 2",
+        ),
+        6,
+        &["contract.discount_rate", "between 0 and 1"],
+    );
+    expect_error(
+        &edit(
+            "price = 1500",
+            "price = 1500\nbaseline = { kind = \"rate\", rate = 1.2 }",
+        ),
+        28,
+        &["outcomes[0].baseline.rate", "between 0 and 1"],
+    );
+}
+
+#[test]
+fn unknown_payer() {
+    let d = expect_error(
+        &edit("city = 0.6, state = 0.4", "city = 0.6, town = 0.4"),
+        28,
+        &[
+            "outcomes[0].payers.town",
+            "unknown payer `town`",
+            "`city`, `state`",
+        ],
+    );
+    assert_eq!(d.items.len(), 1, "{d}");
+    let fixed =
+        format!("{BASE}\n[[fixed_payments]]\nperiod = 2\npayer = \"ministry\"\namount = 500\n");
+    expect_error(
+        &fixed,
+        47,
+        &["fixed_payments[0].payer", "unknown payer `ministry`"],
+    );
+}
+
+#[test]
+fn unknown_investor() {
+    let d = expect_error(
+        &edit("investor = \"fund\"", "investor = \"bank\""),
+        39,
+        &["tranches[0].investor", "unknown investor `bank`", "`fund`"],
+    );
+    assert_eq!(d.items.len(), 1);
+}
+
+#[test]
+fn unknown_guarantor() {
+    let text = format!("{BASE}guarantee = {{ guarantors = {{ bank = 1 }} }}\n");
+    let d = expect_error(
+        &text,
+        44,
+        &[
+            "tranches[0].guarantee.guarantors.bank",
+            "unknown guarantor `bank`",
+            "`city`, `state`",
+        ],
+    );
+    assert_eq!(d.items.len(), 1, "{d}");
+    // A declared guarantor is fine.
+    let ok = format!(
+        "{BASE}guarantee = {{ guarantors = {{ bank = 1 }} }}\n\n[[guarantors]]\nid = \"bank\"\n"
+    );
+    sibsim::scenario::parse("ok.toml", &ok).unwrap_or_else(|d| panic!("{d}"));
+}
+
+#[test]
+fn unknown_fee_recipient() {
+    let text = format!(
+        "{BASE}\n[[fee_recipients]]\nid = \"assessor\"\n\n[[fees]]\nid = \"audit\"\npayee = \"auditor\"\nschedule = {{ amount = 100 }}\n"
+    );
+    let d = expect_error(
+        &text,
+        50,
+        &[
+            "fees[0].payee",
+            "unknown fee recipient `auditor`",
+            "`assessor`",
+        ],
+    );
+    assert_eq!(d.items.len(), 1, "{d}");
+}
+
+#[test]
+fn duplicate_ids() {
+    let d = expect_error(
+        &edit("id = \"state\"", "id = \"city\""),
+        10,
+        &["payers[1].id", "`city` is already used by payers[0]"],
+    );
+    check_diag(&d, 10, &["unique"]);
+    expect_error(
+        &edit("id = \"fund\"", "id = \"provider\""),
+        16,
+        &[
+            "enterprise.id",
+            "`provider` is already used by investors[0]",
+        ],
+    );
+    expect_error(
+        &edit("id = \"job12\"", "id = \"job\""),
+        31,
+        &["outcomes[1].id", "`job`", "used twice"],
+    );
+    let cohorts = edit(
+        "size = 100",
+        "size = 100\n\n[[cohorts]]\nid = \"c1\"\nenrol = 2\nsize = 10",
+    );
+    expect_error(&cohorts, 25, &["cohorts[1].id", "`c1`", "used twice"]);
+    let tranches = format!(
+        "{BASE}\n[[tranches]]\nid = \"senior\"\ninvestor = \"fund\"\ncommitted = 100\nrank = 2\ndrawdowns = {{ at = [[1, 100]] }}\n"
+    );
+    expect_error(&tranches, 46, &["tranches[1].id", "`senior`", "used twice"]);
+    expect_error(
+        &edit("id = \"city\"", "id = \"contract-account\""),
+        8,
+        &["payers[0].id", "reserved"],
+    );
+}
+
+#[test]
+fn drawdowns_must_not_exceed_commitment() {
+    let d = expect_error(
+        &edit(
+            "amount = 4000, from = 1, to = 10",
+            "amount = 6000, from = 1, to = 10",
+        ),
+        40,
+        &[
+            "tranches[0].committed",
+            "drawdowns add up to 60000.00",
+            "only 50000.00 is committed",
+        ],
+    );
+    assert_eq!(d.items.len(), 1);
+    // A schedule running backwards is an error, not a crash.
+    expect_error(
+        &edit("from = 1, to = 10", "from = 10, to = 2"),
+        43,
+        &["tranches[0].drawdowns", "`from` (10) is after `to` (2)"],
+    );
+    expect_error(
+        &edit("amount = 1000 }", "amount = 1000, from = 9, to = 3 }"),
+        17,
+        &["enterprise.fixed_costs", "after `to` (3)"],
+    );
+}
+
+#[test]
+fn threshold_needs_a_baseline() {
+    let d = expect_error(
+        &edit("lag = 2", "lag = 2\nthreshold = { per_cohort = 0.1 }"),
+        27,
+        &["outcomes[0].threshold", "baseline"],
+    );
+    assert_eq!(d.items.len(), 1);
+    expect_error(
+        &edit("price = 1500", "price = 1500\ndirection = \"decrease\""),
+        28,
+        &["outcomes[0].direction", "needs a `baseline`"],
+    );
+}
+
+#[test]
+fn all_meaning_errors_are_reported_at_once() {
+    let mut text = edit("period = \"quarter\"", "period = \"fortnight\"");
+    text = edit_in(&text, "enrol = 1", "enrol = 13");
+    text = edit_in(&text, "city = 0.6, state = 0.4", "city = 0.6, state = 0.3");
+    text = edit_in(&text, "investor = \"fund\"", "investor = \"bank\"");
+    text = edit_in(&text, "rate = 0.05", "rate = 1.5");
+    let d = parse_err(&text);
+    check_diag(&d, 4, &["fortnight"]);
+    check_diag(&d, 21, &["period 13"]);
+    check_diag(&d, 28, &["add up to 0.9"]);
+    check_diag(&d, 39, &["unknown investor `bank`"]);
+    check_diag(&d, 41, &["between 0 and 1"]);
+    assert_eq!(d.items.len(), 5, "{d}");
+    // Sorted by line, and the rendering counts them.
+    let lines: Vec<usize> = d.items.iter().map(|x| x.line.unwrap()).collect();
+    assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{lines:?}");
+    assert!(
+        d.to_string().starts_with("test.toml has 5 problems:"),
+        "{d}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Actuals CSV
+// ---------------------------------------------------------------------------------------------
+
+fn contract() -> Contract {
+    let text = format!(
+        "{BASE}\n[[outcomes]]\nid = \"days\"\nkind = \"quantity\"\nlag = 1\nmeasure_periods = 4\nprice = 10\npayers = {{ city = 1 }}\n"
+    );
+    sibsim::scenario::parse("base.toml", &text)
+        .unwrap_or_else(|d| panic!("{d}"))
+        .contract
+}
+
+/// Asserts that parsing `csv` fails with a problem on `line` mentioning every one of `parts`.
+fn expect_csv_error(csv: &str, line: usize, parts: &[&str]) -> Diagnostics {
+    let c = contract();
+    let d = match sibsim::actuals::parse_csv(&c, "actuals.csv", csv) {
+        Ok(_) => panic!("expected the actuals to be rejected:\n{csv}"),
+        Err(d) => d,
+    };
+    check_diag(&d, line, parts);
+    d
+}
+
+const HEADER: &str = "period,cohort,outcome,units\n";
+
+#[test]
+fn csv_base_is_valid() {
+    let c = contract();
+    let csv = format!(
+        "{HEADER}1,c1,enrolled,90\n3,c1,job,40\n5,c1,job12,30\n2,c1,days,12.5\n3,c1,days,7\n"
+    );
+    let a = sibsim::actuals::parse_csv(&c, "a.csv", &csv).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(a.enrolled[0], 90);
+    assert_eq!(a.units(0, 0, 3), sibsim::Qty::from_int(40));
+    assert_eq!(a.units(2, 0, 2), sibsim::Qty(12_500_000));
+}
+
+#[test]
+fn csv_unknown_cohort_or_outcome() {
+    let d = expect_csv_error(
+        &format!("{HEADER}3,c1,job,4\n3,c9,job,5\n"),
+        3,
+        &["column cohort", "unknown cohort `c9`", "c1"],
+    );
+    assert_eq!(d.items.len(), 1);
+    expect_csv_error(
+        &format!("{HEADER}3,c1,jobs,5\n"),
+        2,
+        &[
+            "column outcome",
+            "unknown outcome `jobs`",
+            "job, job12, days",
+            "`enrolled`",
+        ],
+    );
+}
+
+#[test]
+fn csv_period_outside_the_measurement_window() {
+    let d = expect_csv_error(
+        &format!("{HEADER}4,c1,job,5\n"),
+        2,
+        &[
+            "column period",
+            "`job` for cohort `c1` is measured in period 3",
+            "lag 2",
+            "not in period 4",
+        ],
+    );
+    assert_eq!(d.items.len(), 1);
+    expect_csv_error(
+        &format!("{HEADER}6,c1,days,5\n"),
+        2,
+        &["measured in periods 2 to 5", "not in period 6"],
+    );
+    expect_csv_error(
+        &format!("{HEADER}13,c1,job,5\n"),
+        2,
+        &["`13` is not a period", "1 to 12"],
+    );
+    expect_csv_error(
+        &format!("{HEADER}2,c1,enrolled,5\n"),
+        2,
+        &["enrols in period 1"],
+    );
+}
+
+#[test]
+fn csv_non_numeric_units() {
+    let d = expect_csv_error(
+        &format!("{HEADER}3,c1,job,five\n"),
+        2,
+        &["column units", "`five` is not a valid number of units"],
+    );
+    assert_eq!(d.items.len(), 1);
+    expect_csv_error(
+        &format!("{HEADER}3,c1,job,-2\n"),
+        2,
+        &["`-2` is not a valid number"],
+    );
+    expect_csv_error(
+        &format!("{HEADER}3,c1,job,1.5\n"),
+        2,
+        &["counts people", "whole numbers"],
+    );
+    expect_csv_error(
+        &format!("{HEADER}3,c1,days,1.0000001\n"),
+        2,
+        &["at most 6 decimals"],
+    );
+}
+
+#[test]
+fn csv_duplicate_row() {
+    let d = expect_csv_error(
+        &format!("{HEADER}3,c1,job,4\n2,c1,days,1\n3,c1,job,5\n"),
+        4,
+        &[
+            "duplicate row",
+            "`job`",
+            "`c1`",
+            "period 3",
+            "first at line 2",
+        ],
+    );
+    assert_eq!(d.items.len(), 1);
+    expect_csv_error(
+        &format!("{HEADER}1,c1,enrolled,4\n1,c1,enrolled,5\n"),
+        3,
+        &["duplicate enrolment row", "first at line 2"],
+    );
+}
+
+#[test]
+fn csv_missing_header_column() {
+    let d = expect_csv_error(
+        "period,cohort,outcome\n3,c1,job\n",
+        1,
+        &["header", "missing column units"],
+    );
+    assert_eq!(d.items.len(), 1);
+    expect_csv_error("cohort,outcome\n", 1, &["missing columns period, units"]);
+    expect_csv_error(
+        "period,cohort,outcome,units,colour\n",
+        1,
+        &["unknown column `colour`"],
+    );
+    expect_csv_error(
+        &format!("{HEADER}3,c1,job\n"),
+        2,
+        &["3 fields but the header has 4"],
+    );
+}
+
+#[test]
+fn csv_chained_units_exceed_the_prerequisite() {
+    let d = expect_csv_error(
+        &format!("{HEADER}3,c1,job,10\n5,c1,job12,12\n"),
+        3,
+        &["job12", "12 units of `job12`", "only 10 of `job`"],
+    );
+    assert_eq!(d.items.len(), 1);
+    // More people than enrolled.
+    expect_csv_error(
+        &format!("{HEADER}1,c1,enrolled,20\n3,c1,job,21\n"),
+        3,
+        &["21 people achieved `job`", "enrolled 20"],
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Garbage: always an error, never a panic
+// ---------------------------------------------------------------------------------------------
+
+fn garbage_toml_is_rejected(text: &str) {
+    let r = sibsim::scenario::parse("g.toml", text);
+    assert!(r.is_err(), "garbage accepted:\n{text}");
+}
+
+fn garbage_csv_is_rejected(c: &Contract, text: &str) {
+    assert!(
+        sibsim::actuals::parse_csv(c, "g.csv", text).is_err(),
+        "garbage accepted:\n{text}"
+    );
+}
+
+/// Inputs that are structurally odd: wrong shapes, huge, tiny and negative numbers, deep
+/// nesting, odd keys.
+fn nasty_inputs() -> Vec<String> {
+    let mut v: Vec<String> = [
+        "",
+        " ",
+        "\n\n\n",
+        "\u{feff}",
+        "\0",
+        "[",
+        "[[",
+        "]]",
+        "=",
+        "a",
+        "a = ",
+        "contract = 5",
+        "contract = []",
+        "contract = \"x\"",
+        "[[contract]]\nname = \"x\"",
+        "[contract]\n[contract]",
+        "[contract]\nname = \"x\"\nperiods = 12\nperiod = \"quarter\"",
+        "outcomes = \"none\"\n[contract]",
+        "[enterprise]\nid = 5",
+        "periods = 1e300",
+        "[contract]\nperiods = 99999999999999999999",
+        "[contract]\nperiods = -99999999999999999999",
+        "[contract]\nperiods = 1e300",
+        "[contract]\nperiods = -1",
+        "[contract]\nperiods = inf\nperiod = nan",
+        "x = 0x7fffffffffffffff\ny = -0x1",
+        "x = 1979-05-27T07:32:00Z",
+        "x = '''\n",
+        "x = \"\\uD800\"",
+        "[a.b.c.d.e.f.g]\n[a.b]\nc = 1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for depth in [10, 100, 1000] {
+        v.push(format!("a = {}1{}", "[".repeat(depth), "]".repeat(depth)));
+        v.push(format!(
+            "a = {}{}",
+            "{ b = ".repeat(depth),
+            "}".repeat(depth)
+        ));
+        v.push(
+            (0..depth)
+                .map(|i| format!("[{}]\n", vec!["t"; i + 1].join(".")))
+                .collect(),
+        );
+    }
+    // The valid base with one value replaced by something odd.
+    for value in [
+        "1e300",
+        "-1e300",
+        "1e-300",
+        "5e-324",
+        "99999999999999999999",
+        "-99999999999999999999",
+        "-1",
+        "0",
+        "-0.0",
+        "nan",
+        "-inf",
+        "\"1e300\"",
+        "\"-99999999999999999999999999999\"",
+        "\"\"",
+        "\"x\"",
+        "[]",
+        "{}",
+        "[[1, 2]]",
+        "{ amount = 1e300 }",
+        "{ at = [[99999, 1]] }",
+        "{ at = [[-1, -1]] }",
+        "{ amount = 1, from = 99999, to = -99999 }",
+        "true",
+        "\"job\"",
+        "\"job12\"",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "0.0000001",
+        "1200",
+        "1201",
+    ] {
+        for key in [
+            "periods",
+            "enrol",
+            "size",
+            "lag",
+            "price",
+            "committed",
+            "rate",
+            "rank",
+            "drawdowns",
+            "fixed_costs",
+            "requires",
+            "payers",
+        ] {
+            let t = BASE
+                .lines()
+                .map(|l| {
+                    if l.split(" = ").next() == Some(key) {
+                        format!("{key} = {value}")
+                    } else {
+                        l.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            v.push(t);
+        }
+    }
+    // Odd keys that end up in field paths.
+    for key in [
+        "\"x[0]]\"",
+        "\"]\"",
+        "\"[\"",
+        "\"a.b\"",
+        "\"[1][2]]]\"",
+        "\"\"",
+        "\"é[ü]]\"",
+    ] {
+        v.push(edit("city = 0.6, state = 0.4", &format!("{key} = 1")));
+        v.push(edit("size = 100", &format!("size = 100\n{key} = 1")));
+        v.push(format!(
+            "{BASE}guarantee = {{ guarantors = {{ {key} = 1 }} }}\n"
+        ));
+    }
+    v
+}
+
+#[test]
+fn garbage_scenarios_never_panic() {
+    for text in nasty_inputs() {
+        // Edits of the valid base may be valid; everything else must be rejected.
+        let r = sibsim::scenario::parse("g.toml", &text);
+        if !text.contains("[[tranches]]") {
+            assert!(r.is_err(), "garbage accepted:\n{text}");
+        }
+        if let Err(d) = r {
+            assert!(!d.items.is_empty());
+            let _ = d.to_string();
+        }
+    }
+}
+
+#[test]
+fn garbage_actuals_never_panic() {
+    let c = contract();
+    let mut inputs: Vec<String> = [
+        "",
+        "\n",
+        ",,,",
+        "\0",
+        "\u{feff}period,cohort,outcome,units\n3,c1,job,x",
+        "\"",
+        "\"\n\"\"\"",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for row in [
+        "3,c1,job,1e300",
+        "3,c1,job,99999999999999999999",
+        "3,c1,job,-99999999999999999999",
+        "3,c1,job,-1",
+        "3,c1,job,NaN",
+        "99999999999999999999,c1,job,1",
+        "-3,c1,job,1",
+        "0,c1,job,1",
+        "3,,,",
+        "3,c1,job,1,extra",
+        "3,c1",
+        "1,c1,enrolled,99999999999",
+        "1,c1,enrolled,-1",
+        "1,c1,enrolled,4294967296",
+        "3,c1,job,\"1\n2\"",
+    ] {
+        inputs.push(format!("{HEADER}{row}\n"));
+    }
+    // Huge quantities over several measurement periods.
+    inputs.push(format!(
+        "{HEADER}2,c1,days,9000000000000\n3,c1,days,9000000000000\n4,c1,days,9000000000000\n"
+    ));
+    inputs.push(format!(
+        "{HEADER}3,c1,job,9000000000000\n5,c1,job12,9000000000000\n"
+    ));
+    inputs.push(format!("{HEADER}{}", "3,c1,job,1\n".repeat(200)));
+    for text in inputs {
+        garbage_csv_is_rejected(&c, &text);
+    }
+}
+
+/// Random text: arbitrary Unicode, printable ASCII, and random bytes read lossily.
+fn random_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        ".*",
+        "[ -~\n\t]{0,200}",
+        "[\\[\\]{}=\",.0-9a-z \n-]{0,200}",
+        prop::collection::vec(any::<u8>(), 0..300)
+            .prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+    ]
+}
+
+/// TOML-looking lines built from the scenario's own table and field names and odd values.
+fn toml_like() -> impl Strategy<Value = String> {
+    let header = prop::sample::select(vec![
+        "[contract]",
+        "[[payers]]",
+        "[[investors]]",
+        "[enterprise]",
+        "[[cohorts]]",
+        "[[outcomes]]",
+        "[[tranches]]",
+        "[participant_cap]",
+        "[[fees]]",
+        "[drawdown]",
+        "[uncertainty]",
+        "[[checkpoints]]",
+    ]);
+    let key = prop::sample::select(vec![
+        "id",
+        "name",
+        "periods",
+        "period",
+        "enrol",
+        "size",
+        "lag",
+        "price",
+        "payers",
+        "committed",
+        "rate",
+        "rank",
+        "drawdowns",
+        "requires",
+        "tiers",
+        "grid",
+        "cap",
+        "baseline",
+        "threshold",
+        "amount",
+        "outcomes",
+        "schedule",
+    ]);
+    let value = prop::sample::select(vec![
+        "1",
+        "-1",
+        "0",
+        "1e300",
+        "-1e300",
+        "99999999999999999999",
+        "\"quarter\"",
+        "\"x\"",
+        "[]",
+        "{}",
+        "[1, \"a\"]",
+        "{ kind = \"rate\" }",
+        "{ amount = 5, from = 9, to = 1 }",
+        "true",
+        "0.333333333333",
+        "[[1, 2], [3]]",
+    ]);
+    let line = prop_oneof![
+        header.prop_map(|h| h.to_string()),
+        (key, value).prop_map(|(k, v)| format!("{k} = {v}")),
+    ];
+    prop::collection::vec(line, 0..40).prop_map(|v| v.join("\n"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_text_is_rejected_without_panic(text in random_text()) {
+        garbage_toml_is_rejected(&text);
+        garbage_csv_is_rejected(&contract(), &text);
+    }
+
+    #[test]
+    fn toml_of_the_wrong_shape_is_rejected_without_panic(text in toml_like()) {
+        garbage_toml_is_rejected(&text);
+    }
+
+    #[test]
+    fn random_csv_rows_never_panic(
+        rows in prop::collection::vec(
+            (
+                prop_oneof![Just("3".to_string()), "-?[0-9]{1,22}", ".{0,5}"],
+                prop_oneof![Just("c1".to_string()), ".{0,4}"],
+                prop::sample::select(vec!["job", "job12", "days", "enrolled", "JOB", ""]),
+                prop_oneof!["-?[0-9]{1,22}(\\.[0-9]{0,9})?", "[0-9e+.-]{0,8}", ".{0,6}"],
+            ),
+            1..20,
+        )
+    ) {
+        let c = contract();
+        let mut text = String::from(HEADER);
+        for (p, co, o, u) in &rows {
+            let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+            text.push_str(&format!("{},{},{},{}\n", q(p), q(co), o, q(u)));
+        }
+        // Rows may happen to be valid; the point is that nothing panics.
+        let _ = sibsim::actuals::parse_csv(&c, "g.csv", &text);
+    }
+}

@@ -79,12 +79,22 @@ pub fn run() -> Result<()> {
                 print!("{e}");
                 return Ok(());
             }
-            return Err(CliError(e.render().to_string().trim_start_matches("error: ").to_string()));
+            return Err(CliError(
+                e.render()
+                    .to_string()
+                    .trim_start_matches("error: ")
+                    .to_string(),
+            ));
         }
     };
     match args.cmd {
         Cmd::Validate { scenario } => validate(&scenario),
-        Cmd::Settle { scenario, actuals, format, out } => settle(&scenario, &actuals, format, out),
+        Cmd::Settle {
+            scenario,
+            actuals,
+            format,
+            out,
+        } => settle(&scenario, &actuals, format, out),
     }
 }
 
@@ -118,7 +128,11 @@ fn validate(path: &std::path::Path) -> Result<()> {
         c.total_cap
             .map(|m| format!(", total cap {}", sibsim::money::format_thousands(m)))
             .unwrap_or_default(),
-        if c.pay_only_due { ", pay only what is due" } else { "" }
+        if c.pay_only_due {
+            ", pay only what is due"
+        } else {
+            ""
+        }
     );
     Ok(())
 }

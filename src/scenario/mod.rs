@@ -11,8 +11,8 @@ pub mod validate;
 
 use crate::contract::Contract;
 use crate::error::{Diagnostic, Diagnostics};
-use toml::de::{DeTable, DeValue};
 use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
 /// A validated scenario: the contract (and, later, its uncertainty model).
 #[derive(Clone, Debug)]
@@ -25,7 +25,13 @@ pub struct Scenario {
 
 /// Parses and validates scenario `text`; `file` names it in messages.
 pub fn parse(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
-    let fail = |items: Vec<Diagnostic>| Diagnostics { file: file.to_string(), items }.sorted();
+    let fail = |items: Vec<Diagnostic>| {
+        Diagnostics {
+            file: file.to_string(),
+            items,
+        }
+        .sorted()
+    };
     let doc = match DeTable::parse(text) {
         Ok(d) => d,
         Err(e) => {
@@ -57,7 +63,10 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
         }
     };
     match validate::contract(&raw) {
-        Ok(contract) => Ok(Scenario { contract, uncertainty: raw.uncertainty }),
+        Ok(contract) => Ok(Scenario {
+            contract,
+            uncertainty: raw.uncertainty,
+        }),
         Err(errs) => Err(fail(
             errs.into_iter()
                 .map(|d| match locate(&doc, &d.path) {
@@ -72,12 +81,58 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
     }
 }
 
+/// Parses a scenario and its uncertainty model ([`crate::model::Model`]) for simulation. The
+/// model's problems are positioned like the contract's (line and column from the field path).
+pub fn parse_with_model(
+    file: &str,
+    text: &str,
+) -> Result<(Scenario, crate::model::Model), Diagnostics> {
+    let sc = parse(file, text)?;
+    match crate::model::Model::from_table(&sc.contract, sc.uncertainty.as_ref()) {
+        Ok(m) => Ok((sc, m)),
+        Err(items) => Err(position(file, text, items)),
+    }
+}
+
+/// Adds line and column to `items` by looking up each field path in `text`, and sorts them.
+pub fn position(file: &str, text: &str, items: Vec<Diagnostic>) -> Diagnostics {
+    let doc = DeTable::parse(text).ok();
+    let items = items
+        .into_iter()
+        .map(
+            |d| match doc.as_ref().and_then(|doc| locate(doc, &d.path)) {
+                Some(off) => {
+                    let (l, c) = line_col(text, off);
+                    d.at(l, c)
+                }
+                None => d,
+            },
+        )
+        .collect();
+    Diagnostics {
+        file: file.to_string(),
+        items,
+    }
+    .sorted()
+}
+
 fn friendly_serde(msg: &str) -> String {
     let m = msg.trim();
     if let Some(rest) = m.strip_prefix("missing field ") {
         return format!("required field {rest} is missing");
     }
-    m.replace("invalid type: ", "wrong type: ")
+    // Say what is allowed in the file's terms, not in Rust's (`i64`, `struct RawContract`).
+    let mut s = m
+        .replace("invalid type: ", "wrong type: ")
+        .replace(" as i128, expected i64", " is too large for a whole number")
+        .replace("expected i64", "expected a whole number")
+        .replace("expected a map", "expected a table")
+        .replace("expected a sequence", "expected an array");
+    if let Some(i) = s.find("expected struct Raw") {
+        s.truncate(i);
+        s.push_str("expected a table");
+    }
+    s
 }
 
 /// 1-based line and column of a byte offset.
@@ -85,8 +140,15 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let off = offset.min(text.len());
     let before = &text.as_bytes()[..off];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before.iter().rposition(|&b| b == b'\n').map(|i| i + 1).unwrap_or(0);
-    let col = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let col = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
     (line, col)
 }
 
@@ -102,7 +164,8 @@ fn segments(path: &str) -> Vec<Seg<'_>> {
             }
             rest = &rest[i..];
             while let Some(end) = rest.find(']') {
-                if let Ok(n) = rest[1..end].parse() {
+                // `get`: a key such as `x[0]]` leaves `]` here, and `1..0` is no range.
+                if let Some(Ok(n)) = rest.get(1..end).map(str::parse) {
                     out.push(Seg::Index(n));
                 }
                 rest = &rest[end + 1..];
@@ -133,7 +196,9 @@ pub fn locate(doc: &Spanned<DeTable<'_>>, path: &str) -> Option<usize> {
                     (None, Some(DeValue::Table(t))) => t,
                     _ => return best,
                 };
-                let Some((key, val)) = t.get_key_value(k) else { return best };
+                let Some((key, val)) = t.get_key_value(k) else {
+                    return best;
+                };
                 best = Some(key.span().start);
                 cur = Some(val.get_ref());
                 table = None;

@@ -33,7 +33,7 @@ impl<'de> Deserialize<'de> for Num {
                 Decimal::from_str(&format!("{v}"))
                     .or_else(|_| Decimal::from_scientific(&format!("{v:e}")))
                     .map(Num)
-                    .map_err(|_| E::custom(format!("the number {v} is out of range")))
+                    .map_err(|_| E::custom(format!("the number {v:e} is out of range")))
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Num, E> {
                 let clean: String = v.chars().filter(|c| *c != '_' && *c != ' ').collect();

@@ -68,7 +68,10 @@ impl Ctx {
         match Price::from_decimal(d) {
             Some(p) if p.0 <= MAX_UNITS * 1_000_000 => Some(p),
             Some(_) => {
-                self.err(path, format!("{d} is too large; at most 1,000,000,000 per unit"));
+                self.err(
+                    path,
+                    format!("{d} is too large; at most 1,000,000,000 per unit"),
+                );
                 None
             }
             None => {
@@ -86,7 +89,11 @@ impl Ctx {
                 path,
                 format!(
                     "must be {} units, got {d}",
-                    if allow_zero { "0 or more" } else { "more than 0" }
+                    if allow_zero {
+                        "0 or more"
+                    } else {
+                        "more than 0"
+                    }
                 ),
             );
             return None;
@@ -94,7 +101,10 @@ impl Ctx {
         match Qty::from_decimal(d) {
             Some(q) if q.0 <= MAX_UNITS * 1_000_000 => Some(q),
             Some(_) => {
-                self.err(path, format!("{d} is too large; at most 1,000,000,000 units"));
+                self.err(
+                    path,
+                    format!("{d} is too large; at most 1,000,000,000 units"),
+                );
                 None
             }
             None => {
@@ -107,9 +117,15 @@ impl Ctx {
     /// A ratio within `[lo, hi]`, described as `what`.
     pub fn ratio(&mut self, n: Num, path: &str, lo: &str, hi: &str, what: &str) -> Option<Ratio> {
         let d = n.0;
-        let (l, h): (Decimal, Decimal) = (lo.parse().unwrap_or_default(), hi.parse().unwrap_or_default());
+        let (l, h): (Decimal, Decimal) = (
+            lo.parse().unwrap_or_default(),
+            hi.parse().unwrap_or_default(),
+        );
         if d < l || d > h {
-            self.err(path, format!("{what} must be between {lo} and {hi}, got {d}"));
+            self.err(
+                path,
+                format!("{what} must be between {lo} and {hi}, got {d}"),
+            );
             return None;
         }
         Ratio::from_decimal(d).or_else(|| {
@@ -123,7 +139,10 @@ impl Ctx {
         if p < 1 || p > self.periods as i64 {
             self.err(
                 path,
-                format!("period {p} is outside the contract; periods run from 1 to {}", self.periods),
+                format!(
+                    "period {p} is outside the contract; periods run from 1 to {}",
+                    self.periods
+                ),
             );
             None
         } else {
@@ -134,7 +153,10 @@ impl Ctx {
     /// A whole number within `[lo, hi]`.
     pub fn int(&mut self, v: i64, path: &str, lo: i64, hi: i64, what: &str) -> Option<i64> {
         if v < lo || v > hi {
-            self.err(path, format!("{what} must be a whole number from {lo} to {hi}, got {v}"));
+            self.err(
+                path,
+                format!("{what} must be a whole number from {lo} to {hi}, got {v}"),
+            );
             None
         } else {
             Some(v)
@@ -163,9 +185,10 @@ impl Ctx {
                 if let (Some(a), Some(f), Some(tt)) = (amount, f, tt) {
                     if f > tt {
                         self.err(path, format!("`from` ({f}) is after `to` ({tt})"));
-                    }
-                    for x in &mut out[f as usize..=tt as usize] {
-                        *x = a;
+                    } else {
+                        for x in &mut out[f as usize..=tt as usize] {
+                            *x = a;
+                        }
                     }
                 }
             }
@@ -212,7 +235,13 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
     };
     let rc = &raw.contract;
     let periods = cx
-        .int(rc.periods, "contract.periods", 1, MAX_PERIODS, "the number of periods")
+        .int(
+            rc.periods,
+            "contract.periods",
+            1,
+            MAX_PERIODS,
+            "the number of periods",
+        )
         .unwrap_or(1) as u16;
     cx.periods = periods;
     let period_length = match rc.period.as_str() {
@@ -240,7 +269,9 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
             .unwrap_or(Ratio::ZERO),
         None => Ratio::from_decimal(Decimal::new(225, 4)).unwrap_or(Ratio::ZERO),
     };
-    let total_cap = rc.total_cap.and_then(|n| cx.money(n, "contract.total_cap", false));
+    let total_cap = rc
+        .total_cap
+        .and_then(|n| cx.money(n, "contract.total_cap", false));
     let remainder = match rc.remainder.as_deref().unwrap_or("hold") {
         "hold" => Remainder::Hold,
         "return-to-payers" => Remainder::ReturnToPayers,
@@ -297,7 +328,10 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
         });
     };
     if raw.payers.is_empty() {
-        cx.err("payers", "at least one outcome payer is required ([[payers]] with an id)");
+        cx.err(
+            "payers",
+            "at least one outcome payer is required ([[payers]] with an id)",
+        );
     }
     for (i, p) in raw.payers.iter().enumerate() {
         add_party(&mut cx, p, Role::Payer, format!("payers[{i}]"));
@@ -309,7 +343,12 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
         add_party(&mut cx, p, Role::Guarantor, format!("guarantors[{i}]"));
     }
     for (i, p) in raw.fee_recipients.iter().enumerate() {
-        add_party(&mut cx, p, Role::FeeRecipient, format!("fee_recipients[{i}]"));
+        add_party(
+            &mut cx,
+            p,
+            Role::FeeRecipient,
+            format!("fee_recipients[{i}]"),
+        );
     }
     let re = &raw.enterprise;
     add_party(
@@ -355,17 +394,29 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
     // Cohorts.
     let mut cohorts = Vec::new();
     if raw.cohorts.is_empty() {
-        cx.err("cohorts", "at least one cohort is required ([[cohorts]] with id, enrol, size)");
+        cx.err(
+            "cohorts",
+            "at least one cohort is required ([[cohorts]] with id, enrol, size)",
+        );
     }
     let mut cohort_ids = HashSet::new();
     for (i, rc) in raw.cohorts.iter().enumerate() {
         let path = format!("cohorts[{i}]");
         if rc.id.trim().is_empty() || !cohort_ids.insert(rc.id.clone()) {
-            cx.err(format!("{path}.id"), format!("cohort id `{}` is empty or used twice", rc.id));
+            cx.err(
+                format!("{path}.id"),
+                format!("cohort id `{}` is empty or used twice", rc.id),
+            );
         }
         let enrol = cx.period(rc.enrol, &format!("{path}.enrol")).unwrap_or(1);
         let size = cx
-            .int(rc.size, &format!("{path}.size"), 0, MAX_COHORT, "the cohort size")
+            .int(
+                rc.size,
+                &format!("{path}.size"),
+                0,
+                MAX_COHORT,
+                "the cohort size",
+            )
             .unwrap_or(0) as u32;
         cohorts.push(Cohort {
             id: rc.id.clone(),
@@ -377,7 +428,10 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
 
     // Outcomes.
     if raw.outcomes.is_empty() {
-        cx.err("outcomes", "at least one outcome is required ([[outcomes]])");
+        cx.err(
+            "outcomes",
+            "at least one outcome is required ([[outcomes]])",
+        );
     }
     let outcome_ids: Vec<&str> = raw.outcomes.iter().map(|o| o.id.as_str()).collect();
     let mut seen_o = HashSet::new();
@@ -385,7 +439,10 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
     for (i, ro) in raw.outcomes.iter().enumerate() {
         let path = format!("outcomes[{i}]");
         if ro.id.trim().is_empty() || !seen_o.insert(ro.id.as_str()) {
-            cx.err(format!("{path}.id"), format!("outcome id `{}` is empty or used twice", ro.id));
+            cx.err(
+                format!("{path}.id"),
+                format!("outcome id `{}` is empty or used twice", ro.id),
+            );
         }
         if ro.id.eq_ignore_ascii_case(crate::actuals::ENROLLED) {
             cx.err(
@@ -399,13 +456,21 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
             other => {
                 cx.err(
                     format!("{path}.kind"),
-                    format!("unknown kind `{other}`; use `count` (people) or `quantity` (days, euros)"),
+                    format!(
+                        "unknown kind `{other}`; use `count` (people) or `quantity` (days, euros)"
+                    ),
                 );
                 OutcomeKind::Count
             }
         };
         let lag = cx
-            .int(ro.lag, &format!("{path}.lag"), 0, MAX_PERIODS, "the measurement lag")
+            .int(
+                ro.lag,
+                &format!("{path}.lag"),
+                0,
+                MAX_PERIODS,
+                "the measurement lag",
+            )
             .unwrap_or(0) as u16;
         let measure_periods = cx
             .int(
@@ -417,10 +482,17 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
             )
             .unwrap_or(1) as u16;
         let pay_lag = cx
-            .int(ro.pay_lag.unwrap_or(0), &format!("{path}.pay_lag"), 0, MAX_PERIODS, "the payment lag")
+            .int(
+                ro.pay_lag.unwrap_or(0),
+                &format!("{path}.pay_lag"),
+                0,
+                MAX_PERIODS,
+                "the payment lag",
+            )
             .unwrap_or(0) as u16;
         for coh in &cohorts {
-            let last = coh.enrol_period as u32 + lag as u32 + measure_periods as u32 - 1 + pay_lag as u32;
+            let last =
+                coh.enrol_period as u32 + lag as u32 + measure_periods as u32 - 1 + pay_lag as u32;
             if last > periods as u32 {
                 cx.err(
                     format!("{path}.lag"),
@@ -436,14 +508,24 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
             None => None,
             Some(r) => match outcome_ids.iter().position(|x| x == r) {
                 Some(j) if j == i => {
-                    cx.err(format!("{path}.requires"), "an outcome cannot require itself");
+                    cx.err(
+                        format!("{path}.requires"),
+                        "an outcome cannot require itself",
+                    );
                     None
                 }
                 Some(j) => Some(j),
                 None => {
                     cx.err(
                         format!("{path}.requires"),
-                        format!("unknown outcome `{r}`; outcomes are {}", outcome_ids.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ")),
+                        format!(
+                            "unknown outcome `{r}`; outcomes are {}",
+                            outcome_ids
+                                .iter()
+                                .map(|x| format!("`{x}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
                     );
                     None
                 }
@@ -467,31 +549,52 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
                 match b.kind.as_str() {
                     "rate" => {
                         if b.forecast.is_some() {
-                            cx.err(format!("{bp}.forecast"), "a `rate` baseline takes `rate`, not `forecast`");
+                            cx.err(
+                                format!("{bp}.forecast"),
+                                "a `rate` baseline takes `rate`, not `forecast`",
+                            );
                         }
                         match b.rate {
                             Some(r) => {
-                                let hi = if kind == OutcomeKind::Count { "1" } else { "1000000" };
+                                let hi = if kind == OutcomeKind::Count {
+                                    "1"
+                                } else {
+                                    "1000000"
+                                };
                                 Baseline::Rate(
-                                    cx.ratio(r, &format!("{bp}.rate"), "0", hi, "the baseline rate per participant")
-                                        .unwrap_or(Ratio::ZERO),
+                                    cx.ratio(
+                                        r,
+                                        &format!("{bp}.rate"),
+                                        "0",
+                                        hi,
+                                        "the baseline rate per participant",
+                                    )
+                                    .unwrap_or(Ratio::ZERO),
                                 )
                             }
                             None => {
-                                cx.err(&bp, "a `rate` baseline needs `rate = <share of the cohort>`");
+                                cx.err(
+                                    &bp,
+                                    "a `rate` baseline needs `rate = <share of the cohort>`",
+                                );
                                 Baseline::None
                             }
                         }
                     }
                     "forecast" => {
                         if b.rate.is_some() {
-                            cx.err(format!("{bp}.rate"), "a `forecast` baseline takes `forecast`, not `rate`");
+                            cx.err(
+                                format!("{bp}.rate"),
+                                "a `forecast` baseline takes `forecast`, not `rate`",
+                            );
                         }
                         let mut v = vec![None; cohorts.len()];
                         if let Some(f) = &b.forecast {
                             for (cid, q) in f {
                                 match cohort_index(cid) {
-                                    Some(ci) => v[ci] = cx.units(*q, &format!("{bp}.forecast.{cid}"), true),
+                                    Some(ci) => {
+                                        v[ci] = cx.units(*q, &format!("{bp}.forecast.{cid}"), true)
+                                    }
                                     None => cx.err(
                                         format!("{bp}.forecast.{cid}"),
                                         format!("unknown cohort `{cid}`"),
@@ -511,7 +614,10 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
                     other => {
                         cx.err(
                             format!("{bp}.kind"),
-                            format!("unknown baseline kind `{other}`; use one of {}", one_of(&["none", "rate", "forecast", "control-group"])),
+                            format!(
+                                "unknown baseline kind `{other}`; use one of {}",
+                                one_of(&["none", "rate", "forecast", "control-group"])
+                            ),
                         );
                         Baseline::None
                     }
@@ -528,19 +634,35 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
         if let Some(t) = &ro.threshold {
             let tp = format!("{path}.threshold");
             threshold.per_cohort = t.per_cohort.and_then(|n| {
-                cx.ratio(n, &format!("{tp}.per_cohort"), "-1", "100", "a threshold (relative improvement)")
+                cx.ratio(
+                    n,
+                    &format!("{tp}.per_cohort"),
+                    "-1",
+                    "100",
+                    "a threshold (relative improvement)",
+                )
             });
             threshold.overall = t.overall.and_then(|n| {
-                cx.ratio(n, &format!("{tp}.overall"), "-1", "100", "a threshold (relative improvement)")
+                cx.ratio(
+                    n,
+                    &format!("{tp}.overall"),
+                    "-1",
+                    "100",
+                    "a threshold (relative improvement)",
+                )
             });
             if t.per_cohort.is_none() && t.overall.is_none() {
                 cx.err(&tp, "give `per_cohort`, `overall` or both");
             }
             if baseline == Baseline::None {
-                cx.err(&tp, "a threshold judges improvement over a baseline; give the outcome a `baseline`");
+                cx.err(
+                    &tp,
+                    "a threshold judges improvement over a baseline; give the outcome a `baseline`",
+                );
             }
         }
-        let n_pricing = ro.price.is_some() as u8 + ro.tiers.is_some() as u8 + ro.grid.is_some() as u8;
+        let n_pricing =
+            ro.price.is_some() as u8 + ro.tiers.is_some() as u8 + ro.grid.is_some() as u8;
         if n_pricing != 1 {
             cx.err(
                 &path,
@@ -557,8 +679,12 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
             }
             for (k, t) in tiers.iter().enumerate() {
                 let tp = format!("{path}.tiers[{k}]");
-                let price = cx.price(t.price, &format!("{tp}.price")).unwrap_or_default();
-                let up_to = t.up_to.and_then(|u| cx.units(u, &format!("{tp}.up_to"), false));
+                let price = cx
+                    .price(t.price, &format!("{tp}.price"))
+                    .unwrap_or_default();
+                let up_to = t
+                    .up_to
+                    .and_then(|u| cx.units(u, &format!("{tp}.up_to"), false));
                 let is_last = k + 1 == tiers.len();
                 match (up_to, is_last) {
                     (None, false) if t.up_to.is_none() => cx.err(
@@ -573,7 +699,10 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
                 }
                 if let (Some(u), Some(l)) = (up_to, last_up) {
                     if u <= l {
-                        cx.err(format!("{tp}.up_to"), format!("tiers must rise: {u} is not above the previous tier's {l}"));
+                        cx.err(
+                            format!("{tp}.up_to"),
+                            format!("tiers must rise: {u} is not above the previous tier's {l}"),
+                        );
                     }
                 }
                 if up_to.is_some() {
@@ -588,12 +717,18 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
                 "step" => GridKind::Step,
                 "linear" => GridKind::Linear,
                 other => {
-                    cx.err(format!("{gp}.kind"), format!("unknown grid kind `{other}`; use `step` or `linear`"));
+                    cx.err(
+                        format!("{gp}.kind"),
+                        format!("unknown grid kind `{other}`; use `step` or `linear`"),
+                    );
                     GridKind::Step
                 }
             };
             if g.points.is_empty() {
-                cx.err(format!("{gp}.points"), "give at least one point [improvement, amount per participant]");
+                cx.err(
+                    format!("{gp}.points"),
+                    "give at least one point [improvement, amount per participant]",
+                );
             }
             let mut pts: Vec<(Ratio, Price)> = Vec::new();
             for (k, (x, y)) in g.points.iter().enumerate() {
@@ -603,7 +738,13 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
                 if let (Some(x), Some(y)) = (x, y) {
                     if let Some(prev) = pts.last() {
                         if x <= prev.0 {
-                            cx.err(&pp, format!("improvement levels must rise: {x} is not above {}", prev.0));
+                            cx.err(
+                                &pp,
+                                format!(
+                                    "improvement levels must rise: {x} is not above {}",
+                                    prev.0
+                                ),
+                            );
                         }
                     }
                     pts.push((x, y));
@@ -612,18 +753,36 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
             if baseline == Baseline::None {
                 cx.err(&gp, "a payment grid pays on improvement over a baseline; give the outcome a `baseline`");
             }
-            Pricing::Grid { kind: gk, points: pts }
+            Pricing::Grid {
+                kind: gk,
+                points: pts,
+            }
         } else {
             Pricing::Flat(Price(0))
         };
         let mut caps = OutcomeCaps::default();
         if let Some(c) = &ro.cap {
             let cp = format!("{path}.cap");
-            caps.max_units = c.units.and_then(|u| cx.units(u, &format!("{cp}.units"), false));
-            caps.max_amount = c.amount.and_then(|a| cx.money(a, &format!("{cp}.amount"), false));
-            caps.max_share = c.share.and_then(|s| cx.ratio(s, &format!("{cp}.share"), "0", "1", "a share of participants"));
+            caps.max_units = c
+                .units
+                .and_then(|u| cx.units(u, &format!("{cp}.units"), false));
+            caps.max_amount = c
+                .amount
+                .and_then(|a| cx.money(a, &format!("{cp}.amount"), false));
+            caps.max_share = c.share.and_then(|s| {
+                cx.ratio(
+                    s,
+                    &format!("{cp}.share"),
+                    "0",
+                    "1",
+                    "a share of participants",
+                )
+            });
             if matches!(pricing, Pricing::Grid { .. }) && (c.units.is_some() || c.share.is_some()) {
-                cx.err(&cp, "a grid pays per enrolled participant, so unit caps do not apply; use `amount`");
+                cx.err(
+                    &cp,
+                    "a grid pays per enrolled participant, so unit caps do not apply; use `amount`",
+                );
             }
             if c.units.is_none() && c.amount.is_none() && c.share.is_none() {
                 cx.err(&cp, "give `units`, `amount` or `share`");
@@ -632,7 +791,12 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
         let mut payers = Vec::new();
         match &ro.payers {
             None => {
-                let all: Vec<PartyId> = parties.iter().enumerate().filter(|(_, p)| p.role == Role::Payer).map(|(i, _)| i).collect();
+                let all: Vec<PartyId> = parties
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.role == Role::Payer)
+                    .map(|(i, _)| i)
+                    .collect();
                 if all.len() == 1 {
                     payers.push((all[0], Ratio::ONE));
                 } else if all.len() > 1 {
@@ -651,15 +815,25 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
                                 payers.push((k, s));
                             }
                         }
-                        None => cx.err(&pp, format!("unknown payer `{pid}`; payers are {}", list_of(&[Role::Payer]))),
+                        None => cx.err(
+                            &pp,
+                            format!(
+                                "unknown payer `{pid}`; payers are {}",
+                                list_of(&[Role::Payer])
+                            ),
+                        ),
                     }
                 }
                 payers.sort_by_key(|(k, _)| *k);
-                if !payers.is_empty() && !sum_is_one(&payers) {
+                // Judge the sum only when every share was accepted (no follow-on complaint).
+                if !payers.is_empty() && payers.len() == m.len() && !sum_is_one(&payers) {
                     let sum: Decimal = payers.iter().map(|(_, r)| r.to_decimal()).sum();
                     cx.err(
                         format!("{path}.payers"),
-                        format!("payer shares must add up to 1, but they add up to {}", sum.normalize()),
+                        format!(
+                            "payer shares must add up to 1, but they add up to {}",
+                            sum.normalize()
+                        ),
                     );
                 }
             }
@@ -693,7 +867,11 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
         while let Some(j) = cur {
             if seen.contains(&j) {
                 if j == i {
-                    let names: Vec<&str> = seen.iter().chain(std::iter::once(&j)).map(|&k| outcomes[k].id.as_str()).collect();
+                    let names: Vec<&str> = seen
+                        .iter()
+                        .chain(std::iter::once(&j))
+                        .map(|&k| outcomes[k].id.as_str())
+                        .collect();
                     cx.err(
                         format!("outcomes[{i}].requires"),
                         format!("chained outcomes form a cycle: {}; a chain must start at an outcome that requires nothing", names.join(" requires ")),
@@ -710,10 +888,20 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
             if let Some(j) = outcomes[i].requires {
                 let path = format!("outcomes[{i}].requires");
                 if j > i {
-                    cx.err(&path, format!("declare `{}` before `{}`, which requires it", outcomes[j].id, outcomes[i].id));
+                    cx.err(
+                        &path,
+                        format!(
+                            "declare `{}` before `{}`, which requires it",
+                            outcomes[j].id, outcomes[i].id
+                        ),
+                    );
                 }
-                if outcomes[i].kind != OutcomeKind::Count || outcomes[j].kind != OutcomeKind::Count {
-                    cx.err(&path, "chained outcomes count people: both outcomes must be `count`");
+                if outcomes[i].kind != OutcomeKind::Count || outcomes[j].kind != OutcomeKind::Count
+                {
+                    cx.err(
+                        &path,
+                        "chained outcomes count people: both outcomes must be `count`",
+                    );
                 }
                 if outcomes[i].lag < outcomes[j].lag {
                     cx.err(
@@ -730,7 +918,10 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
         let amount = cx.money(pc.amount, "participant_cap.amount", false);
         let mut list = Vec::new();
         if pc.outcomes.is_empty() {
-            cx.err("participant_cap.outcomes", "name the outcomes the cap covers");
+            cx.err(
+                "participant_cap.outcomes",
+                "name the outcomes the cap covers",
+            );
         }
         for (k, oid) in pc.outcomes.iter().enumerate() {
             let pp = format!("participant_cap.outcomes[{k}]");
@@ -755,7 +946,10 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
                 None
             };
             if let Some(why) = problem {
-                cx.err(&pp, format!("`{oid}` cannot be settled per participant: {why}"));
+                cx.err(
+                    &pp,
+                    format!("`{oid}` cannot be settled per participant: {why}"),
+                );
                 continue;
             }
             list.push(o);
@@ -765,12 +959,18 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
                 if !list.contains(&r) {
                     cx.err(
                         "participant_cap.outcomes",
-                        format!("`{}` requires `{}`, so `{}` must be in the list too", outcomes[o].id, outcomes[r].id, outcomes[r].id),
+                        format!(
+                            "`{}` requires `{}`, so `{}` must be in the list too",
+                            outcomes[o].id, outcomes[r].id, outcomes[r].id
+                        ),
                     );
                 }
             }
         }
-        amount.map(|a| ParticipantCap { amount: a, outcomes: list })
+        amount.map(|a| ParticipantCap {
+            amount: a,
+            outcomes: list,
+        })
     });
     if let Some(pc) = &participant_cap {
         for &o in &pc.outcomes {
@@ -785,11 +985,22 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
         let period = cx.period(f.period, &format!("{path}.period"));
         let payer = find(&f.payer, &[Role::Payer]);
         if payer.is_none() {
-            cx.err(format!("{path}.payer"), format!("unknown payer `{}`; payers are {}", f.payer, list_of(&[Role::Payer])));
+            cx.err(
+                format!("{path}.payer"),
+                format!(
+                    "unknown payer `{}`; payers are {}",
+                    f.payer,
+                    list_of(&[Role::Payer])
+                ),
+            );
         }
         let amount = cx.money(f.amount, &format!("{path}.amount"), false);
         if let (Some(period), Some(payer), Some(amount)) = (period, payer, amount) {
-            fixed_payments.push(FixedPayment { period, payer, amount });
+            fixed_payments.push(FixedPayment {
+                period,
+                payer,
+                amount,
+            });
         }
     }
 
@@ -800,25 +1011,50 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
         let period = cx.period(ck.period, &format!("{path}.period"));
         let o = outcomes.iter().position(|x| x.id == ck.outcome);
         if o.is_none() {
-            cx.err(format!("{path}.outcome"), format!("unknown outcome `{}`", ck.outcome));
+            cx.err(
+                format!("{path}.outcome"),
+                format!("unknown outcome `{}`", ck.outcome),
+            );
         }
         let test = match (ck.min_improvement, ck.min_rate) {
             (Some(n), None) => {
                 if let Some(o) = o {
                     if outcomes[o].baseline == Baseline::None {
-                        cx.err(format!("{path}.min_improvement"), "improvement needs a baseline on the outcome; use `min_rate` instead");
+                        cx.err(
+                            format!("{path}.min_improvement"),
+                            "improvement needs a baseline on the outcome; use `min_rate` instead",
+                        );
                     }
                 }
-                cx.ratio(n, &format!("{path}.min_improvement"), "-1", "100", "a floor on improvement").map(CheckpointTest::MinImprovement)
+                cx.ratio(
+                    n,
+                    &format!("{path}.min_improvement"),
+                    "-1",
+                    "100",
+                    "a floor on improvement",
+                )
+                .map(CheckpointTest::MinImprovement)
             }
-            (None, Some(n)) => cx.ratio(n, &format!("{path}.min_rate"), "0", "1000000", "a floor on the rate").map(CheckpointTest::MinRate),
+            (None, Some(n)) => cx
+                .ratio(
+                    n,
+                    &format!("{path}.min_rate"),
+                    "0",
+                    "1000000",
+                    "a floor on the rate",
+                )
+                .map(CheckpointTest::MinRate),
             _ => {
                 cx.err(&path, "give exactly one of `min_improvement` or `min_rate`");
                 None
             }
         };
         if let (Some(period), Some(outcome), Some(test)) = (period, o, test) {
-            checkpoints.push(Checkpoint { period, outcome, test });
+            checkpoints.push(Checkpoint {
+                period,
+                outcome,
+                test,
+            });
         }
     }
 
@@ -826,32 +1062,56 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
     let per_year = period_length.per_year();
     let mut tranches = Vec::new();
     let mut tranche_ids = HashSet::new();
+    let mut committed_ok = Vec::new();
     if raw.tranches.is_empty() && raw.drawdown.is_some() {
-        cx.err("drawdown", "a drawdown schedule needs tranches to draw from");
+        cx.err(
+            "drawdown",
+            "a drawdown schedule needs tranches to draw from",
+        );
     }
     for (i, rt) in raw.tranches.iter().enumerate() {
         let path = format!("tranches[{i}]");
         if rt.id.trim().is_empty() || !tranche_ids.insert(rt.id.clone()) {
-            cx.err(format!("{path}.id"), format!("tranche id `{}` is empty or used twice", rt.id));
+            cx.err(
+                format!("{path}.id"),
+                format!("tranche id `{}` is empty or used twice", rt.id),
+            );
         }
         let investor = find(&rt.investor, &[Role::Investor]);
         if investor.is_none() {
             cx.err(
                 format!("{path}.investor"),
-                format!("unknown investor `{}`; investors are {}", rt.investor, list_of(&[Role::Investor])),
+                format!(
+                    "unknown investor `{}`; investors are {}",
+                    rt.investor,
+                    list_of(&[Role::Investor])
+                ),
             );
         }
-        let committed = cx.money(rt.committed, &format!("{path}.committed"), false).unwrap_or(Money::ZERO);
+        let committed = cx.money(rt.committed, &format!("{path}.committed"), false);
+        committed_ok.push(committed.is_some());
+        let committed = committed.unwrap_or(Money::ZERO);
         let annual = rt
             .rate
-            .map(|r| cx.ratio(r, &format!("{path}.rate"), "0", "1", "an annual rate").unwrap_or(Ratio::ZERO))
+            .map(|r| {
+                cx.ratio(r, &format!("{path}.rate"), "0", "1", "an annual rate")
+                    .unwrap_or(Ratio::ZERO)
+            })
             .unwrap_or(Ratio::ZERO);
         let period_rate = if compound {
             compound_period_rate(annual, per_year)
         } else {
             Ratio(annual.0 / per_year as i64)
         };
-        let rank = cx.int(rt.rank, &format!("{path}.rank"), 1, 1000, "the rank (1 is paid first)").unwrap_or(1) as u16;
+        let rank = cx
+            .int(
+                rt.rank,
+                &format!("{path}.rank"),
+                1,
+                1000,
+                "the rank (1 is paid first)",
+            )
+            .unwrap_or(1) as u16;
         let drawdowns = match &rt.drawdowns {
             Some(s) => cx.schedule(s, &format!("{path}.drawdowns")),
             None => {
@@ -884,7 +1144,7 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
             gs.sort_by_key(|(k, _)| *k);
             if g.guarantors.is_empty() {
                 cx.err(format!("{gp}.guarantors"), "name at least one guarantor with its share");
-            } else if !gs.is_empty() && !sum_is_one(&gs) {
+            } else if gs.len() == g.guarantors.len() && !sum_is_one(&gs) {
                 cx.err(format!("{gp}.guarantors"), "guarantor shares must add up to 1");
             }
             Guarantee {
@@ -922,10 +1182,14 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
     }
     for (i, t) in tranches.iter().enumerate() {
         let total: Money = t.drawdowns.iter().copied().sum();
-        if total > t.committed {
+        // A rejected commitment was already reported; do not compare against its stand-in 0.
+        if committed_ok[i] && total > t.committed {
             cx.err(
                 format!("tranches[{i}].committed"),
-                format!("drawdowns add up to {} but only {} is committed", total, t.committed),
+                format!(
+                    "drawdowns add up to {} but only {} is committed",
+                    total, t.committed
+                ),
             );
         }
     }
@@ -942,21 +1206,41 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
             );
         }
         let schedule = cx.schedule(&f.schedule, &format!("{path}.schedule"));
-        fees.push(Fee { id: f.id.clone(), payee: payee.unwrap_or(0), schedule });
+        fees.push(Fee {
+            id: f.id.clone(),
+            payee: payee.unwrap_or(0),
+            schedule,
+        });
     }
 
     // Enterprise terms.
     let zero = vec![Money::ZERO; periods as usize + 1];
     let enterprise_terms = EnterpriseTerms {
-        fixed_costs: re.fixed_costs.as_ref().map(|s| cx.schedule(s, "enterprise.fixed_costs")).unwrap_or_else(|| zero.clone()),
+        fixed_costs: re
+            .fixed_costs
+            .as_ref()
+            .map(|s| cx.schedule(s, "enterprise.fixed_costs"))
+            .unwrap_or_else(|| zero.clone()),
         per_participant_cost: re
             .per_participant_cost
             .and_then(|n| cx.price(n, "enterprise.per_participant_cost"))
             .unwrap_or_default(),
-        deferred_fees: re.deferred_fees.as_ref().map(|s| cx.schedule(s, "enterprise.deferred_fees")).unwrap_or(zero),
+        deferred_fees: re
+            .deferred_fees
+            .as_ref()
+            .map(|s| cx.schedule(s, "enterprise.deferred_fees"))
+            .unwrap_or(zero),
         performance_share: re
             .performance_share
-            .and_then(|n| cx.ratio(n, "enterprise.performance_share", "0", "1", "the performance share"))
+            .and_then(|n| {
+                cx.ratio(
+                    n,
+                    "enterprise.performance_share",
+                    "0",
+                    "1",
+                    "the performance share",
+                )
+            })
             .unwrap_or(Ratio::ZERO),
     };
 

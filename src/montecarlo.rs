@@ -1,0 +1,946 @@
+//! The Monte Carlo engine (DOMAIN.md sections 4 and 5): per trial, draw ([`Model::draw`]) ->
+//! settle (the same [`Settler`] as real actuals) -> per-party summary; trials run in parallel
+//! with rayon and are aggregated as they stream by.
+//!
+//! # Reproducibility
+//!
+//! Trial `i` draws from its own `Pcg64Mcg` whose 128-bit state is derived from `(seed, i)` by
+//! SplitMix64 ([`trial_rng`]), so a trial's numbers do not depend on which thread runs it.
+//! Every accumulator is an exact integer (money in cents summed in `i128`; IRR and multiples
+//! quantised to 1e-9 first; percentiles from integer-count histograms), so merging partial
+//! results in any order gives **bit-identical results for any number of threads**.
+//!
+//! # Memory
+//!
+//! Nothing is kept per trial. Each accumulator holds, per reported party, `T + 3` moment
+//! accumulators and histograms (`k = 10` bits for the main figures, relative error of a
+//! percentile at most 2^-11 ≈ 0.05%; `k = 7` for the per-period bands, 2^-8 ≈ 0.4%), allocated
+//! lazily per binary order of magnitude actually seen: at most `2 x 55 x 1024 x 8` bytes
+//! (0.9 MiB) per `k = 10` histogram and `2 x 58 x 128 x 8` bytes (59 KiB) per `k = 7` histogram,
+//! typically a few KiB each. One accumulator per rayon fold split (a few per thread) exists at a
+//! time, so memory is bounded independently of the number of trials.
+//!
+//! # Percentile and tail error
+//!
+//! Percentiles are the midpoints of log-linear buckets; expected shortfall and the tail loss
+//! shares treat every sample as its bucket's midpoint only in the one bucket that straddles the
+//! 5% boundary (prorated) — far below the Monte Carlo error at any practical number of trials.
+
+use crate::actuals::Actuals;
+use crate::contract::{Contract, Role};
+use crate::model::{DrawScratch, Model};
+use crate::money::compound_period_rate;
+use crate::settlement::{LedgerLine, LedgerSink, Rule, Settlement, Settler};
+use crate::stats::{Histogram, Moments, RATIO_SCALE, irr, npv, quantise};
+use rand_pcg::Pcg64Mcg;
+use rayon::prelude::*;
+
+/// Mantissa bits of the main histograms (relative percentile error 2^-11).
+pub const HIST_BITS: u32 = 10;
+/// Mantissa bits of the per-period band histograms (relative error 2^-8).
+pub const BAND_BITS: u32 = 7;
+/// Mantissa bits of the tail-loss split histogram.
+pub const TAIL_BITS: u32 = 8;
+
+/// How to run a simulation.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SimConfig {
+    /// Number of trials.
+    pub trials: u64,
+    /// Seed of the trial generators.
+    pub seed: u64,
+    /// Worker threads; `None`: the current rayon pool.
+    pub threads: Option<usize>,
+}
+
+#[inline]
+fn splitmix64(x: &mut u64) -> u64 {
+    *x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The generator of trial `trial` under `seed`: `Pcg64Mcg` with a 128-bit state from SplitMix64
+/// of (seed, trial).
+pub fn trial_rng(seed: u64, trial: u64) -> Pcg64Mcg {
+    let mut s = seed;
+    let mut s = splitmix64(&mut s) ^ trial;
+    let hi = splitmix64(&mut s);
+    let lo = splitmix64(&mut s);
+    Pcg64Mcg::new(((hi as u128) << 64) | lo as u128)
+}
+
+/// Per-trial ledger summary: per-party and per-tranche cash flows by period (fixed arrays,
+/// no allocation per trial).
+#[derive(Debug)]
+pub struct TrialSink {
+    n_periods: usize,
+    /// `[party][period]` net cash flow (received - paid).
+    pub net: Vec<i64>,
+    /// `[tranche][period]` investor's cash flow of the tranche (- drawdowns + distributions +
+    /// guarantee calls).
+    pub tranche: Vec<i64>,
+    /// `[party]` guarantee calls paid.
+    pub guarantee_paid: Vec<i64>,
+    /// `[party]` outcome payments paid.
+    pub outcome_paid: Vec<i64>,
+    /// `[party]` fees received.
+    pub fees_received: Vec<i64>,
+}
+
+impl TrialSink {
+    /// Sized for `contract`.
+    pub fn new(contract: &Contract) -> Self {
+        let n_periods = contract.periods as usize + 1;
+        let n = contract.parties.len();
+        TrialSink {
+            n_periods,
+            net: vec![0; n * n_periods],
+            tranche: vec![0; contract.tranches.len() * n_periods],
+            guarantee_paid: vec![0; n],
+            outcome_paid: vec![0; n],
+            fees_received: vec![0; n],
+        }
+    }
+    fn clear(&mut self) {
+        self.net.fill(0);
+        self.tranche.fill(0);
+        self.guarantee_paid.fill(0);
+        self.outcome_paid.fill(0);
+        self.fees_received.fill(0);
+    }
+    /// Net flows of `party` by period (index 0 unused).
+    pub fn party_flows(&self, party: usize) -> &[i64] {
+        &self.net[party * self.n_periods..(party + 1) * self.n_periods]
+    }
+    /// Flows of tranche `i` by period (index 0 unused).
+    pub fn tranche_flows(&self, i: usize) -> &[i64] {
+        &self.tranche[i * self.n_periods..(i + 1) * self.n_periods]
+    }
+}
+
+impl LedgerSink for TrialSink {
+    #[inline]
+    fn line(&mut self, l: &LedgerLine) {
+        let np = self.n_periods;
+        let p = l.period as usize;
+        let a = l.amount.0;
+        self.net[l.from * np + p] -= a;
+        self.net[l.to * np + p] += a;
+        match l.rule {
+            Rule::Drawdown { tranche } => self.tranche[tranche as usize * np + p] -= a,
+            Rule::Distribution { tranche } => self.tranche[tranche as usize * np + p] += a,
+            Rule::GuaranteeCall { tranche } => {
+                self.tranche[tranche as usize * np + p] += a;
+                self.guarantee_paid[l.from] += a;
+            }
+            Rule::OutcomePayment { .. } => self.outcome_paid[l.from] += a,
+            Rule::Fee { .. } => self.fees_received[l.to] += a,
+            _ => {}
+        }
+    }
+}
+
+/// One trial's figures, handed to the optional per-trial callback (for `--trials-out`). Slices
+/// are indexed like [`Results::parties`] and [`Results::tranches`].
+#[derive(Debug)]
+pub struct TrialRecord<'a> {
+    /// Trial index.
+    pub trial: u64,
+    /// Net cash (received - paid) per reported party, cents.
+    pub net: &'a [i64],
+    /// Loss per reported party, cents (see [`RiskDistribution`]).
+    pub loss: &'a [i64],
+    /// Annualised IRR per tranche.
+    pub irr: &'a [Option<f64>],
+    /// Whether each tranche was fully repaid.
+    pub repaid: &'a [bool],
+    /// The settlement of the trial.
+    pub settlement: &'a Settlement,
+}
+
+#[derive(Clone, Debug)]
+struct PartyAcc {
+    paid: Moments,
+    received: Moments,
+    net: Moments,
+    net_hist: Histogram,
+    npv: Moments,
+    loss: Moments,
+    loss_n: u64,
+    neg_n: u64,
+    guarantee: Moments,
+    outcome_paid: Moments,
+    band: Vec<Moments>,
+    band_hist: Vec<Histogram>,
+}
+
+#[derive(Clone, Debug)]
+struct TrancheAcc {
+    drawn: Moments,
+    received: Moments,
+    irr: Moments,
+    irr_hist: Histogram,
+    multiple: Moments,
+    multiple_hist: Histogram,
+    unrecovered: Moments,
+    guarantee: Moments,
+    npv: Moments,
+    repaid_n: u64,
+    loss_n: u64,
+}
+
+/// Total loss histogram with per-bucket per-party loss sums (for the tail loss shares).
+#[derive(Clone, Debug)]
+struct TailSplit {
+    n_parties: usize,
+    counts: Vec<Option<Box<[u64]>>>,
+    sums: Vec<Option<Box<[i128]>>>,
+}
+
+impl TailSplit {
+    fn new(n_parties: usize) -> Self {
+        let blocks = (65 - TAIL_BITS) as usize;
+        TailSplit {
+            n_parties,
+            counts: vec![None; blocks],
+            sums: vec![None; blocks],
+        }
+    }
+    fn index(m: u64) -> (usize, usize) {
+        let k = TAIL_BITS;
+        if m < (1u64 << k) {
+            (0, m as usize)
+        } else {
+            let e = 63 - m.leading_zeros();
+            (
+                (e - k + 1) as usize,
+                ((m >> (e - k)) & ((1u64 << k) - 1)) as usize,
+            )
+        }
+    }
+    fn add(&mut self, total: i64, losses: &[i64]) {
+        let w = 1usize << TAIL_BITS;
+        let (b, i) = Self::index(total.max(0) as u64);
+        let c = self.counts[b].get_or_insert_with(|| vec![0; w].into_boxed_slice());
+        c[i] += 1;
+        let s = self.sums[b].get_or_insert_with(|| vec![0; w * self.n_parties].into_boxed_slice());
+        for (k, &l) in losses.iter().enumerate() {
+            s[i * self.n_parties + k] += l as i128;
+        }
+    }
+    fn merge(&mut self, o: &TailSplit) {
+        for (m, t) in self.counts.iter_mut().zip(&o.counts) {
+            if let Some(t) = t {
+                let m = m.get_or_insert_with(|| vec![0; t.len()].into_boxed_slice());
+                m.iter_mut().zip(t.iter()).for_each(|(a, b)| *a += *b);
+            }
+        }
+        for (m, t) in self.sums.iter_mut().zip(&o.sums) {
+            if let Some(t) = t {
+                let m = m.get_or_insert_with(|| vec![0; t.len()].into_boxed_slice());
+                m.iter_mut().zip(t.iter()).for_each(|(a, b)| *a += *b);
+            }
+        }
+    }
+    /// Per-party loss (cents, f64) summed over the `want` trials with the largest total loss;
+    /// the bucket straddling the boundary is prorated.
+    fn tail(&self, want: u64) -> Vec<f64> {
+        let mut out = vec![0.0; self.n_parties];
+        let mut taken = 0u64;
+        for b in (0..self.counts.len()).rev() {
+            let (Some(c), Some(s)) = (&self.counts[b], &self.sums[b]) else {
+                continue;
+            };
+            for i in (0..c.len()).rev() {
+                if c[i] == 0 || taken >= want {
+                    continue;
+                }
+                let t = c[i].min(want - taken);
+                let frac = t as f64 / c[i] as f64;
+                for (k, o) in out.iter_mut().enumerate() {
+                    *o += s[i * self.n_parties + k] as f64 * frac;
+                }
+                taken += t;
+            }
+        }
+        out
+    }
+}
+
+/// Aggregates of all trials seen so far (merge-order independent).
+#[derive(Clone, Debug)]
+struct Acc {
+    trials: u64,
+    failed: u64,
+    terminated: u64,
+    parties: Vec<PartyAcc>,
+    tranches: Vec<TrancheAcc>,
+    outcome_payments: Moments,
+    outcome_hist: Histogram,
+    per_outcome: Vec<Moments>,
+    total_loss: Moments,
+    tail: TailSplit,
+}
+
+impl Acc {
+    fn new(c: &Contract, n_parties: usize) -> Self {
+        let t = c.periods as usize;
+        Acc {
+            trials: 0,
+            failed: 0,
+            terminated: 0,
+            parties: (0..n_parties)
+                .map(|_| PartyAcc {
+                    paid: Moments::default(),
+                    received: Moments::default(),
+                    net: Moments::default(),
+                    net_hist: Histogram::new(HIST_BITS),
+                    npv: Moments::default(),
+                    loss: Moments::default(),
+                    loss_n: 0,
+                    neg_n: 0,
+                    guarantee: Moments::default(),
+                    outcome_paid: Moments::default(),
+                    band: vec![Moments::default(); t],
+                    band_hist: (0..t).map(|_| Histogram::new(BAND_BITS)).collect(),
+                })
+                .collect(),
+            tranches: c
+                .tranches
+                .iter()
+                .map(|_| TrancheAcc {
+                    drawn: Moments::default(),
+                    received: Moments::default(),
+                    irr: Moments::default(),
+                    irr_hist: Histogram::new(HIST_BITS),
+                    multiple: Moments::default(),
+                    multiple_hist: Histogram::new(HIST_BITS),
+                    unrecovered: Moments::default(),
+                    guarantee: Moments::default(),
+                    npv: Moments::default(),
+                    repaid_n: 0,
+                    loss_n: 0,
+                })
+                .collect(),
+            outcome_payments: Moments::default(),
+            outcome_hist: Histogram::new(HIST_BITS),
+            per_outcome: vec![Moments::default(); c.outcomes.len()],
+            total_loss: Moments::default(),
+            tail: TailSplit::new(n_parties),
+        }
+    }
+
+    fn merge(&mut self, o: &Acc) {
+        self.trials += o.trials;
+        self.failed += o.failed;
+        self.terminated += o.terminated;
+        for (a, b) in self.parties.iter_mut().zip(&o.parties) {
+            a.paid.merge(&b.paid);
+            a.received.merge(&b.received);
+            a.net.merge(&b.net);
+            a.net_hist.merge(&b.net_hist);
+            a.npv.merge(&b.npv);
+            a.loss.merge(&b.loss);
+            a.loss_n += b.loss_n;
+            a.neg_n += b.neg_n;
+            a.guarantee.merge(&b.guarantee);
+            a.outcome_paid.merge(&b.outcome_paid);
+            for (x, y) in a.band.iter_mut().zip(&b.band) {
+                x.merge(y);
+            }
+            for (x, y) in a.band_hist.iter_mut().zip(&b.band_hist) {
+                x.merge(y);
+            }
+        }
+        for (a, b) in self.tranches.iter_mut().zip(&o.tranches) {
+            a.drawn.merge(&b.drawn);
+            a.received.merge(&b.received);
+            a.irr.merge(&b.irr);
+            a.irr_hist.merge(&b.irr_hist);
+            a.multiple.merge(&b.multiple);
+            a.multiple_hist.merge(&b.multiple_hist);
+            a.unrecovered.merge(&b.unrecovered);
+            a.guarantee.merge(&b.guarantee);
+            a.npv.merge(&b.npv);
+            a.repaid_n += b.repaid_n;
+            a.loss_n += b.loss_n;
+        }
+        self.outcome_payments.merge(&o.outcome_payments);
+        self.outcome_hist.merge(&o.outcome_hist);
+        for (a, b) in self.per_outcome.iter_mut().zip(&o.per_outcome) {
+            a.merge(b);
+        }
+        self.total_loss.merge(&o.total_loss);
+        self.tail.merge(&o.tail);
+    }
+}
+
+/// Per-thread state: the settler, actuals and scratch, reused for every trial.
+struct Worker<'c> {
+    c: &'c Contract,
+    model: &'c Model,
+    seed: u64,
+    /// Reported parties (indices into `contract.parties`).
+    parties: &'c [usize],
+    period_rate: f64,
+    settler: Settler<'c>,
+    actuals: Actuals,
+    scratch: DrawScratch,
+    sink: TrialSink,
+    net: Vec<i64>,
+    loss: Vec<i64>,
+    irr: Vec<Option<f64>>,
+    repaid: Vec<bool>,
+    acc: Acc,
+}
+
+impl<'c> Worker<'c> {
+    fn new(c: &'c Contract, model: &'c Model, seed: u64, parties: &'c [usize]) -> Self {
+        Worker {
+            c,
+            model,
+            seed,
+            parties,
+            period_rate: compound_period_rate(c.discount_rate, c.period_length.per_year()).to_f64(),
+            settler: Settler::new(c),
+            actuals: Actuals::new(c),
+            scratch: DrawScratch::default(),
+            sink: TrialSink::new(c),
+            net: vec![0; parties.len()],
+            loss: vec![0; parties.len()],
+            irr: vec![None; c.tranches.len()],
+            repaid: vec![false; c.tranches.len()],
+            acc: Acc::new(c, parties.len()),
+        }
+    }
+
+    fn run<F: Fn(&TrialRecord) + Sync>(&mut self, trial: u64, on_trial: Option<&F>) {
+        let c = self.c;
+        let mut rng = trial_rng(self.seed, trial);
+        self.model
+            .draw(c, &mut rng, &mut self.actuals, &mut self.scratch);
+        self.sink.clear();
+        let s = match self.settler.settle(&self.actuals, &mut self.sink) {
+            Ok(s) => s,
+            Err(_) => {
+                self.acc.failed += 1;
+                return;
+            }
+        };
+        let acc = &mut self.acc;
+        acc.trials += 1;
+        if s.termination.is_some() {
+            acc.terminated += 1;
+        }
+        let per_year = c.period_length.per_year();
+        // Tranches.
+        for (i, tr) in c.tranches.iter().enumerate() {
+            let r = &s.tranches[i];
+            let ta = &mut acc.tranches[i];
+            let received = r.distributed + r.guaranteed;
+            ta.drawn.add(r.drawn.0);
+            ta.received.add(received.0);
+            ta.unrecovered.add(r.unrecovered_principal.0);
+            ta.guarantee.add(r.guaranteed.0);
+            let flows = self.sink.tranche_flows(i);
+            ta.npv.add(npv(flows, self.period_rate).round() as i64);
+            let x = irr(flows, per_year);
+            self.irr[i] = x;
+            if let Some(x) = x {
+                let q = quantise(x);
+                ta.irr.add(q);
+                ta.irr_hist.add(q);
+            }
+            if r.drawn.0 > 0 {
+                let m = quantise(received.0 as f64 / r.drawn.0 as f64);
+                ta.multiple.add(m);
+                ta.multiple_hist.add(m);
+            }
+            let repaid = r.outstanding.0 == 0;
+            self.repaid[i] = repaid;
+            if repaid {
+                ta.repaid_n += 1;
+            }
+            if r.unrecovered_principal.0 > 0 {
+                ta.loss_n += 1;
+            }
+            let _ = tr;
+        }
+        // Parties.
+        let mut total_loss = 0i64;
+        for (k, &p) in self.parties.iter().enumerate() {
+            let pa = &mut acc.parties[k];
+            let paid = s.paid[p].0;
+            let received = s.received[p].0;
+            let net = received - paid;
+            self.net[k] = net;
+            pa.paid.add(paid);
+            pa.received.add(received);
+            pa.net.add(net);
+            pa.net_hist.add(net);
+            if net < 0 {
+                pa.neg_n += 1;
+            }
+            let flows = self.sink.party_flows(p);
+            pa.npv.add(npv(flows, self.period_rate).round() as i64);
+            let mut cum = 0i64;
+            for ((&f, m), h) in flows[1..]
+                .iter()
+                .zip(pa.band.iter_mut())
+                .zip(pa.band_hist.iter_mut())
+            {
+                cum += f;
+                m.add(cum);
+                h.add(cum);
+            }
+            pa.guarantee.add(self.sink.guarantee_paid[p]);
+            pa.outcome_paid.add(self.sink.outcome_paid[p]);
+            let loss = match c.parties[p].role {
+                Role::Investor => c
+                    .tranches
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| t.investor == p)
+                    .map(|(i, _)| s.tranches[i].unrecovered_principal.0)
+                    .sum(),
+                Role::Payer | Role::Guarantor => self.sink.guarantee_paid[p],
+                Role::Enterprise => s.unpaid_costs.0 + s.deferred_fees_owed.0,
+                Role::FeeRecipient => {
+                    let due: i64 = c
+                        .fees
+                        .iter()
+                        .filter(|f| f.payee == p)
+                        .map(|f| {
+                            f.schedule[1..=s.final_period as usize]
+                                .iter()
+                                .map(|m| m.0)
+                                .sum::<i64>()
+                        })
+                        .sum();
+                    (due - self.sink.fees_received[p]).max(0)
+                }
+                Role::Account | Role::External => 0,
+            };
+            self.loss[k] = loss;
+            pa.loss.add(loss);
+            if loss > 0 {
+                pa.loss_n += 1;
+            }
+            total_loss += loss;
+        }
+        acc.total_loss.add(total_loss);
+        acc.tail.add(total_loss, &self.loss);
+        acc.outcome_payments.add(s.outcome_payments.0);
+        acc.outcome_hist.add(s.outcome_payments.0);
+        for (o, r) in s.outcomes.iter().enumerate() {
+            acc.per_outcome[o].add(r.paid.0);
+        }
+        if let Some(f) = on_trial {
+            f(&TrialRecord {
+                trial,
+                net: &self.net,
+                loss: &self.loss,
+                irr: &self.irr,
+                repaid: &self.repaid,
+                settlement: s,
+            });
+        }
+    }
+}
+
+/// Mean with its Monte Carlo standard error, in currency units.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct MeanSe {
+    /// Mean.
+    pub mean: f64,
+    /// Standard error of the mean.
+    pub se: f64,
+}
+
+/// Mean, spread and percentiles of one figure over the trials.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Summary {
+    /// Mean.
+    pub mean: f64,
+    /// Standard deviation.
+    pub sd: f64,
+    /// Monte Carlo standard error of the mean.
+    pub se: f64,
+    /// Percentiles P1, P5, P10, P25, P50, P75, P90, P95, P99.
+    pub p1: f64,
+    /// P5.
+    pub p5: f64,
+    /// P10.
+    pub p10: f64,
+    /// P25.
+    pub p25: f64,
+    /// P50 (median).
+    pub p50: f64,
+    /// P75.
+    pub p75: f64,
+    /// P90.
+    pub p90: f64,
+    /// P95.
+    pub p95: f64,
+    /// P99.
+    pub p99: f64,
+}
+
+fn summary(m: &Moments, h: &Histogram, scale: f64) -> Summary {
+    let q = |x: f64| h.quantile(x) / scale;
+    Summary {
+        mean: m.mean() / scale,
+        sd: m.sd() / scale,
+        se: m.se() / scale,
+        p1: q(0.01),
+        p5: q(0.05),
+        p10: q(0.10),
+        p25: q(0.25),
+        p50: q(0.50),
+        p75: q(0.75),
+        p90: q(0.90),
+        p95: q(0.95),
+        p99: q(0.99),
+    }
+}
+
+fn mean_se(m: &Moments) -> MeanSe {
+    MeanSe {
+        mean: m.mean() / 100.0,
+        se: m.se() / 100.0,
+    }
+}
+
+/// Cumulative net cash of a party at the end of one period over the trials.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Band {
+    /// Period.
+    pub period: u16,
+    /// Mean.
+    pub mean: f64,
+    /// P5.
+    pub p5: f64,
+    /// P25.
+    pub p25: f64,
+    /// P50.
+    pub p50: f64,
+    /// P75.
+    pub p75: f64,
+    /// P95.
+    pub p95: f64,
+}
+
+/// Results for one party (amounts in currency units).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct PartyResult {
+    /// Party id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Total paid.
+    pub paid: MeanSe,
+    /// Total received.
+    pub received: MeanSe,
+    /// Net (received - paid).
+    pub net: Summary,
+    /// Value at risk at 95%: `-P5` of net (positive when the 5% worst trials lose money).
+    pub var95: f64,
+    /// Expected shortfall at 95%: minus the mean net of the worst 5% of trials.
+    pub expected_shortfall95: f64,
+    /// Probability that net is below zero.
+    pub prob_net_negative: f64,
+    /// NPV of the party's net cash flows at the contract's discount rate.
+    pub npv: MeanSe,
+    /// Loss as defined in [`RiskDistribution`].
+    pub loss: MeanSe,
+    /// Probability of any loss.
+    pub prob_loss: f64,
+    /// Guarantee calls paid.
+    pub guarantee_calls_paid: MeanSe,
+    /// Outcome payments paid.
+    pub outcome_payments: MeanSe,
+    /// Cumulative net cash by period.
+    pub cash_bands: Vec<Band>,
+}
+
+/// Mean, spread and percentiles of a ratio (IRR, multiple), with the share of trials in which
+/// it is defined.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct RatioSummary {
+    /// Share of trials where the figure is defined.
+    pub defined: f64,
+    /// Summary over those trials.
+    #[serde(flatten)]
+    pub summary: Summary,
+}
+
+/// Results for one tranche (amounts in currency units, IRR and multiples as fractions).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct TrancheStats {
+    /// Tranche id.
+    pub id: String,
+    /// Investor party id.
+    pub investor: String,
+    /// Capital drawn.
+    pub drawn: MeanSe,
+    /// Distributions plus guarantee calls received.
+    pub received: MeanSe,
+    /// Annualised IRR (-1 when nothing came back).
+    pub irr: RatioSummary,
+    /// Received / drawn.
+    pub multiple: RatioSummary,
+    /// Unrecovered principal.
+    pub unrecovered_principal: MeanSe,
+    /// Guarantee calls received.
+    pub guarantee_calls: MeanSe,
+    /// NPV of the tranche's cash flows at the discount rate.
+    pub npv: MeanSe,
+    /// Probability that the claim was paid in full (nothing outstanding at the end).
+    pub prob_full_repayment: f64,
+    /// Probability of losing any principal.
+    pub prob_principal_loss: f64,
+}
+
+/// One party's part in the risk distribution.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct RiskShare {
+    /// Party id.
+    pub party: String,
+    /// Expected loss (currency units).
+    pub expected_loss: f64,
+    /// Share of the total expected loss.
+    pub share_of_expected_loss: f64,
+    /// Share of the total loss in the worst 5% of trials by total loss.
+    pub share_of_tail_loss: f64,
+}
+
+/// Who carries the risk. A party's loss per trial: investors their unrecovered principal;
+/// payers and guarantors the guarantee calls they paid; the enterprise its unpaid costs plus
+/// deferred fees not received; fee recipients fees not received. Shares add up to 1 when any
+/// loss exists (all 0 otherwise).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct RiskDistribution {
+    /// Mean total loss over all parties.
+    pub expected_total_loss: f64,
+    /// Mean total loss in the worst 5% of trials.
+    pub tail_total_loss: f64,
+    /// Per party.
+    pub parties: Vec<RiskShare>,
+}
+
+/// Results per outcome.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct OutcomeStats {
+    /// Outcome id.
+    pub id: String,
+    /// Amount paid.
+    pub paid: MeanSe,
+}
+
+/// Everything a simulation produces (serialises to `summary.json`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Results {
+    /// Trials settled.
+    pub trials: u64,
+    /// Trials whose settlement failed (should be 0).
+    pub failed_trials: u64,
+    /// Seed.
+    pub seed: u64,
+    /// Probability that the contract ended early.
+    pub prob_early_termination: f64,
+    /// Total outcome payments.
+    pub outcome_payments: Summary,
+    /// Per outcome.
+    pub outcomes: Vec<OutcomeStats>,
+    /// Parties (all but the contract account and the outside world), in contract order.
+    pub parties: Vec<PartyResult>,
+    /// Tranches.
+    pub tranches: Vec<TrancheStats>,
+    /// The risk distribution.
+    pub risk: RiskDistribution,
+}
+
+/// The parties reported: all but the contract account and the outside world.
+pub fn reported_parties(c: &Contract) -> Vec<usize> {
+    (0..c.parties.len())
+        .filter(|&p| !matches!(c.parties[p].role, Role::Account | Role::External))
+        .collect()
+}
+
+/// Runs `config.trials` trials of `model` on `contract`.
+pub fn simulate(contract: &Contract, model: &Model, config: &SimConfig) -> Results {
+    simulate_with(contract, model, config, None::<&fn(&TrialRecord)>)
+}
+
+/// Like [`simulate`], calling `on_trial` after every trial (from worker threads, in no
+/// particular order; each record carries its trial index). Use it for per-trial rows or a
+/// progress counter.
+pub fn simulate_with<F: Fn(&TrialRecord) + Sync>(
+    contract: &Contract,
+    model: &Model,
+    config: &SimConfig,
+    on_trial: Option<&F>,
+) -> Results {
+    match config.threads {
+        Some(n) => match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
+            Ok(pool) => pool.install(|| run(contract, model, config, on_trial)),
+            Err(_) => run(contract, model, config, on_trial),
+        },
+        None => run(contract, model, config, on_trial),
+    }
+}
+
+fn run<F: Fn(&TrialRecord) + Sync>(
+    c: &Contract,
+    model: &Model,
+    cfg: &SimConfig,
+    on_trial: Option<&F>,
+) -> Results {
+    let parties = reported_parties(c);
+    let seed = cfg.seed;
+    const BLOCK: u64 = 256;
+    let blocks = cfg.trials.div_ceil(BLOCK) as usize;
+    let acc = (0..blocks)
+        .into_par_iter()
+        .fold(
+            || Worker::new(c, model, seed, &parties),
+            |mut w, b| {
+                let start = b as u64 * BLOCK;
+                for t in start..(start + BLOCK).min(cfg.trials) {
+                    w.run(t, on_trial);
+                }
+                w
+            },
+        )
+        .map(|w| w.acc)
+        .reduce(
+            || Acc::new(c, parties.len()),
+            |mut a, b| {
+                a.merge(&b);
+                a
+            },
+        );
+    finish(c, &parties, cfg, &acc)
+}
+
+fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, acc: &Acc) -> Results {
+    let n = acc.trials.max(1) as f64;
+    let parties_out: Vec<PartyResult> = parties
+        .iter()
+        .zip(&acc.parties)
+        .map(|(&p, pa)| {
+            let net = summary(&pa.net, &pa.net_hist, 100.0);
+            PartyResult {
+                id: c.parties[p].id.clone(),
+                name: c.parties[p].name.clone(),
+                role: c.parties[p].role,
+                paid: mean_se(&pa.paid),
+                received: mean_se(&pa.received),
+                var95: -net.p5,
+                expected_shortfall95: -pa.net_hist.lower_tail_mean(0.05) / 100.0,
+                net,
+                prob_net_negative: pa.neg_n as f64 / n,
+                npv: mean_se(&pa.npv),
+                loss: mean_se(&pa.loss),
+                prob_loss: pa.loss_n as f64 / n,
+                guarantee_calls_paid: mean_se(&pa.guarantee),
+                outcome_payments: mean_se(&pa.outcome_paid),
+                cash_bands: pa
+                    .band
+                    .iter()
+                    .zip(&pa.band_hist)
+                    .enumerate()
+                    .map(|(t, (m, h))| Band {
+                        period: t as u16 + 1,
+                        mean: m.mean() / 100.0,
+                        p5: h.quantile(0.05) / 100.0,
+                        p25: h.quantile(0.25) / 100.0,
+                        p50: h.quantile(0.50) / 100.0,
+                        p75: h.quantile(0.75) / 100.0,
+                        p95: h.quantile(0.95) / 100.0,
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let tranches = c
+        .tranches
+        .iter()
+        .zip(&acc.tranches)
+        .map(|(tr, ta)| TrancheStats {
+            id: tr.id.clone(),
+            investor: c.parties[tr.investor].id.clone(),
+            drawn: mean_se(&ta.drawn),
+            received: mean_se(&ta.received),
+            irr: RatioSummary {
+                defined: ta.irr.n as f64 / n,
+                summary: summary(&ta.irr, &ta.irr_hist, RATIO_SCALE),
+            },
+            multiple: RatioSummary {
+                defined: ta.multiple.n as f64 / n,
+                summary: summary(&ta.multiple, &ta.multiple_hist, RATIO_SCALE),
+            },
+            unrecovered_principal: mean_se(&ta.unrecovered),
+            guarantee_calls: mean_se(&ta.guarantee),
+            npv: mean_se(&ta.npv),
+            prob_full_repayment: ta.repaid_n as f64 / n,
+            prob_principal_loss: ta.loss_n as f64 / n,
+        })
+        .collect();
+    // Risk distribution.
+    let total_sum: i128 = acc.parties.iter().map(|p| p.loss.sum).sum();
+    let want = ((0.05 * acc.trials as f64).ceil() as u64).max(1);
+    let tail = acc.tail.tail(want);
+    let tail_total: f64 = tail.iter().sum();
+    let risk = RiskDistribution {
+        expected_total_loss: acc.total_loss.mean() / 100.0,
+        tail_total_loss: if acc.trials > 0 {
+            tail_total / want as f64 / 100.0
+        } else {
+            0.0
+        },
+        parties: parties
+            .iter()
+            .zip(&acc.parties)
+            .zip(&tail)
+            .map(|((&p, pa), &t)| RiskShare {
+                party: c.parties[p].id.clone(),
+                expected_loss: pa.loss.mean() / 100.0,
+                share_of_expected_loss: if total_sum > 0 {
+                    pa.loss.sum as f64 / total_sum as f64
+                } else {
+                    0.0
+                },
+                share_of_tail_loss: if tail_total > 0.0 {
+                    t / tail_total
+                } else {
+                    0.0
+                },
+            })
+            .collect(),
+    };
+    Results {
+        trials: acc.trials,
+        failed_trials: acc.failed,
+        seed: cfg.seed,
+        prob_early_termination: acc.terminated as f64 / n,
+        outcome_payments: summary(&acc.outcome_payments, &acc.outcome_hist, 100.0),
+        outcomes: c
+            .outcomes
+            .iter()
+            .zip(&acc.per_outcome)
+            .map(|(o, m)| OutcomeStats {
+                id: o.id.clone(),
+                paid: mean_se(m),
+            })
+            .collect(),
+        parties: parties_out,
+        tranches,
+        risk,
+    }
+}
