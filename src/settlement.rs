@@ -220,6 +220,7 @@ pub struct Settler<'c> {
     claim: Vec<Money>,
     fee_owed: Vec<Money>,
     deferred_owed: Money,
+    shared_base: Money,
     cash_enterprise: Money,
     account: Money,
     paid_by_payer_outcomes: Vec<Money>,
@@ -275,6 +276,7 @@ impl<'c> Settler<'c> {
             claim: vec![Money::ZERO; contract.tranches.len()],
             fee_owed: vec![Money::ZERO; contract.fees.len()],
             deferred_owed: Money::ZERO,
+            shared_base: Money::ZERO,
             cash_enterprise: Money::ZERO,
             account: Money::ZERO,
             paid_by_payer_outcomes: vec![Money::ZERO; n_parties],
@@ -311,6 +313,7 @@ impl<'c> Settler<'c> {
         self.claim.fill(Money::ZERO);
         self.fee_owed.fill(Money::ZERO);
         self.deferred_owed = Money::ZERO;
+        self.shared_base = Money::ZERO;
         self.cash_enterprise = Money::ZERO;
         self.account = Money::ZERO;
         self.paid_by_payer_outcomes.fill(Money::ZERO);
@@ -510,6 +513,7 @@ impl<'c> Settler<'c> {
             self.pay_in(sink, p);
             // 8. waterfall
             self.waterfall(sink, p);
+            self.shared_base = self.account;
             self.out.held[pu] = self.account;
             // 9. end
             if p == t_end || terminated.is_some() {
@@ -686,7 +690,11 @@ impl<'c> Settler<'c> {
             allowed = allowed.min((mu - self.cum_units[o]).max(Qty::ZERO));
         }
         if let Some(ms) = out.caps.max_share {
-            let lim = Qty::from_int(enrolled).mul_ratio(ms);
+            let mut lim = Qty::from_int(enrolled).mul_ratio(ms);
+            if out.kind == crate::contract::OutcomeKind::Count {
+                // A share of participants is a whole number of people, rounded down.
+                lim = Qty::from_int(lim.0 / 1_000_000);
+            }
             allowed = allowed.min((lim - self.cum_cohort_units[oc]).max(Qty::ZERO));
         }
         let mut amount = if out.per_participant {
@@ -892,8 +900,10 @@ impl<'c> Settler<'c> {
         self.deferred_owed -= pay;
         self.account -= pay;
         self.cash_enterprise += pay;
-        // Performance share.
-        let share = self.account.mul_ratio(c.enterprise_terms.performance_share);
+        // Performance share: only on surplus not shared before (cash held from earlier periods
+        // has already had its share taken).
+        let fresh = (self.account - self.shared_base).non_negative();
+        let share = fresh.mul_ratio(c.enterprise_terms.performance_share);
         let share = share.min(self.account);
         self.emit(
             sink,

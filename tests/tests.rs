@@ -3,5 +3,6 @@
 mod cli;
 mod montecarlo;
 mod properties;
+mod regressions;
 mod settle_cases;
 mod validation;

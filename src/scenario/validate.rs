@@ -1166,7 +1166,24 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
     }
     if let Some(dd) = &raw.drawdown {
         let sched = cx.schedule(dd, "drawdown");
-        let weights: Vec<i64> = tranches.iter().map(|t| t.committed.0).collect();
+        // Split only over the tranches without a schedule of their own, so nothing is lost.
+        let weights: Vec<i64> = tranches
+            .iter()
+            .enumerate()
+            .map(|(k, t)| {
+                if raw.tranches[k].drawdowns.is_none() {
+                    t.committed.0
+                } else {
+                    0
+                }
+            })
+            .collect();
+        if !tranches.is_empty() && weights.iter().all(|&w| w == 0) {
+            cx.err(
+                "drawdown",
+                "every tranche has its own `drawdowns`, so the contract-wide [drawdown] schedule would draw from none; remove one or the other",
+            );
+        }
         let mut parts = vec![Money::ZERO; tranches.len()];
         for (p, amount) in sched.iter().enumerate() {
             if amount.0 == 0 || tranches.is_empty() {

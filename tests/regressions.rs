@@ -1,0 +1,102 @@
+//! Regression tests for engine behaviour fixed after review: each one fails on the old code.
+
+use sibsim::{Actuals, LedgerLine, Money, Qty, Settler, scenario};
+
+const BASE: &str = r#"
+[contract]
+name = "r"
+periods = 4
+period = "quarter"
+remainder = "hold"
+
+[[payers]]
+id = "gem"
+[[investors]]
+id = "bank"
+[[investors]]
+id = "fund"
+
+[enterprise]
+id = "se"
+performance_share = 0.5
+
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 40
+
+[[outcomes]]
+id = "job"
+lag = 1
+price = 100
+cap = { share = 0.26 }
+"#;
+
+fn settle(toml: &str, units: &[(usize, i64)]) -> (sibsim::Settlement, Vec<LedgerLine>) {
+    let s = scenario::parse("r.toml", toml).unwrap_or_else(|d| panic!("{d}"));
+    let mut a = Actuals::new(&s.contract);
+    for &(p, u) in units {
+        a.set_units(0, 0, p, Qty::from_int(u));
+    }
+    let mut ledger = Vec::new();
+    let r = Settler::new(&s.contract)
+        .settle(&a, &mut ledger)
+        .unwrap()
+        .clone();
+    (r, ledger)
+}
+
+#[test]
+fn share_cap_counts_whole_people() {
+    // 26% of 40 = 10.4 people: a count outcome pays for 10, not 10.4.
+    let toml = format!(
+        "{BASE}\n[[tranches]]\nid = \"t\"\ninvestor = \"bank\"\ncommitted = 1\nrank = 1\ndrawdowns = {{ at = [[1, 1]] }}\n"
+    );
+    let (r, _) = settle(&toml, &[(2, 11)]);
+    assert_eq!(r.outcomes[0].payable_units, Qty::from_int(10));
+    assert_eq!(r.outcomes[0].paid, Money(100_000));
+}
+
+#[test]
+fn contract_wide_drawdown_is_split_over_tranches_without_their_own_schedule() {
+    let toml = format!(
+        "{BASE}
+[[tranches]]
+id = \"own\"
+investor = \"bank\"
+committed = 300
+rank = 1
+drawdowns = {{ at = [[1, 300]] }}
+[[tranches]]
+id = \"shared\"
+investor = \"fund\"
+committed = 200
+rank = 2
+[drawdown]
+at = [[1, 200]]
+"
+    );
+    let (r, _) = settle(&toml, &[]);
+    // The shared schedule goes entirely to the one tranche without a schedule of its own.
+    assert_eq!(r.tranches[0].drawn, Money(30_000));
+    assert_eq!(r.tranches[1].drawn, Money(20_000));
+}
+
+#[test]
+fn performance_share_is_not_taken_again_from_held_cash() {
+    // No claims: 1,000.00 is paid in period 3 (10 people x 100), half goes to the enterprise,
+    // and the 500.00 held is not shared again in period 4.
+    let toml = format!(
+        "{BASE}\n[[tranches]]\nid = \"t\"\ninvestor = \"bank\"\ncommitted = 1\nrank = 1\ndrawdowns = {{ at = [[4, 1]] }}\n"
+    )
+    .replace("lag = 1", "lag = 1\npay_lag = 1");
+    let (r, ledger) = settle(&toml, &[(2, 10)]);
+    let shares: Vec<Money> = ledger
+        .iter()
+        .filter(|l| matches!(l.rule, sibsim::settlement::Rule::PerformanceShare))
+        .map(|l| l.amount)
+        .collect();
+    assert_eq!(shares, vec![Money(50_000)]);
+    // Period 4: the EUR 1.00 drawdown (no rate) is repaid from the held cash: 500.00 - 1.00.
+    assert_eq!(r.held_at_end(), Money(49_900));
+}
