@@ -76,24 +76,28 @@ pub fn flows_by_period(c: &Contract, ledger: &[LedgerLine]) -> Vec<Vec<Money>> {
     f
 }
 
-struct Table {
+/// A plain-text table: left-aligned label columns, right-aligned figures.
+pub struct Table {
     head: Vec<String>,
     rows: Vec<Vec<String>>,
     left: usize,
 }
 
 impl Table {
-    fn new(head: &[&str], left: usize) -> Self {
+    /// A table with these headings; the first `left` columns are left-aligned.
+    pub fn new(head: &[&str], left: usize) -> Self {
         Table {
             head: head.iter().map(|s| s.to_string()).collect(),
             rows: Vec::new(),
             left,
         }
     }
-    fn row(&mut self, r: Vec<String>) {
+    /// Adds a row.
+    pub fn row(&mut self, r: Vec<String>) {
         self.rows.push(r);
     }
-    fn render(&self, out: &mut String) {
+    /// Appends the table to `out`.
+    pub fn render(&self, out: &mut String) {
         let n = self.head.len();
         let mut w = vec![0usize; n];
         for r in std::iter::once(&self.head).chain(&self.rows) {

@@ -246,3 +246,97 @@ fn help_and_version_succeed() {
     assert!(stdout(&o).contains(env!("CARGO_PKG_VERSION")));
     let _ = Path::new(".");
 }
+
+#[test]
+fn simulate_prints_a_summary_and_writes_identical_results_on_any_thread_count() {
+    let o = run(&[
+        "simulate",
+        "scenarios/reference.toml",
+        "--trials",
+        "2000",
+        "--seed",
+        "7",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for s in [
+        "Parties",
+        "Tranches",
+        "Risk distribution",
+        "P(full repayment)",
+        "senior",
+        "fund",
+    ] {
+        assert!(out.contains(s), "no `{s}` in\n{out}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut docs = Vec::new();
+    for threads in ["1", "2"] {
+        let d = dir.path().join(format!("t{threads}"));
+        let o = run(&[
+            "simulate",
+            "scenarios/reference.toml",
+            "--trials",
+            "3000",
+            "--seed",
+            "11",
+            "--threads",
+            threads,
+            "--out",
+            d.to_str().unwrap(),
+            "--trials-out",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        docs.push(std::fs::read(d.join("summary.json")).unwrap());
+        let trials = std::fs::read_to_string(d.join("trials.csv")).unwrap();
+        assert_eq!(
+            trials.lines().count(),
+            3001,
+            "a header and one row per trial"
+        );
+        assert!(trials.lines().nth(1).unwrap().starts_with("0,"));
+        docs.push(trials.into_bytes());
+    }
+    assert_eq!(
+        docs[0], docs[2],
+        "summary.json differs between 1 and 2 threads"
+    );
+    assert_eq!(
+        docs[1], docs[3],
+        "trials.csv differs between 1 and 2 threads"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&docs[0]).unwrap();
+    assert_eq!(v["seed"], 11);
+    assert_eq!(v["trials"], 3000);
+    assert_eq!(v["sibsim_version"], env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn simulate_rejects_bad_flags_and_bad_uncertainty() {
+    expect_user_error(
+        &["simulate", "scenarios/reference.toml", "--trials", "0"],
+        &["--trials"],
+    );
+    expect_user_error(
+        &["simulate", "scenarios/reference.toml", "--trials", "-5"],
+        &["-5"],
+    );
+    expect_user_error(
+        &["simulate", "scenarios/reference.toml", "--threads", "0"],
+        &["--threads"],
+    );
+    expect_user_error(
+        &["simulate", "scenarios/reference.toml", "--trials-out"],
+        &["--out"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("u.toml");
+    let good = std::fs::read_to_string(root().join("scenarios/reference.toml")).unwrap();
+    let bad = good.replacen("probability = 0.10", "probability = 1.5", 1);
+    assert_ne!(good, bad);
+    std::fs::write(&p, bad).unwrap();
+    expect_user_error(
+        &["simulate", p.to_str().unwrap()],
+        &["u.toml:", "probability"],
+    );
+}

@@ -1,6 +1,7 @@
 //! Subcommands. Each reads its inputs, calls the library, renders, and writes the result.
 
 mod io;
+mod simulate;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use sibsim::settlement::{LedgerLine, Settler};
@@ -57,9 +58,30 @@ enum Cmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Monte Carlo: repayment and risk distribution across the parties.
+    Simulate {
+        /// The scenario file (TOML) with an [uncertainty] block.
+        scenario: PathBuf,
+        /// Number of trials.
+        #[arg(long, default_value_t = 10_000)]
+        trials: u64,
+        /// Random seed; the same scenario and seed give identical results on any thread count.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Write summary.json (and with --trials-out, trials.csv) into this folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Also write one row per trial to DIR/trials.csv.
+        #[arg(long)]
+        trials_out: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+/// Output format of `settle`.
 enum Format {
     /// A statement for people.
     Text,
@@ -95,6 +117,21 @@ pub fn run() -> Result<()> {
             format,
             out,
         } => settle(&scenario, &actuals, format, out),
+        Cmd::Simulate {
+            scenario,
+            trials,
+            seed,
+            threads,
+            out,
+            trials_out,
+        } => simulate::run(simulate::Options {
+            scenario: &scenario,
+            trials,
+            seed,
+            threads,
+            out: out.as_deref(),
+            trials_out,
+        }),
     }
 }
 

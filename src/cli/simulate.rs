@@ -1,0 +1,303 @@
+//! `sibsim simulate`: run the Monte Carlo engine, print a one-screen summary, write results.
+
+use super::{CliError, Result, io};
+use sibsim::montecarlo::{Results, SimConfig, TrialRecord};
+use sibsim::statement::Table;
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Options of `simulate`.
+pub struct Options<'a> {
+    pub scenario: &'a Path,
+    pub trials: u64,
+    pub seed: u64,
+    pub threads: Option<usize>,
+    pub out: Option<&'a Path>,
+    pub trials_out: bool,
+}
+
+fn eur(x: f64) -> String {
+    let neg = x < 0.0;
+    let whole = x.abs().round() as u64;
+    let s = whole.to_string();
+    let mut g = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            g.push(',');
+        }
+        g.push(ch);
+    }
+    if neg && whole != 0 {
+        format!("-{g}")
+    } else {
+        g
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+/// Runs the subcommand.
+pub fn run(o: Options<'_>) -> Result<()> {
+    if o.trials == 0 {
+        return Err(CliError("--trials must be at least 1".into()));
+    }
+    if o.threads == Some(0) {
+        return Err(CliError("--threads must be at least 1".into()));
+    }
+    if o.trials_out && o.out.is_none() {
+        return Err(CliError(
+            "--trials-out writes trials.csv into the --out folder; give --out DIR too".into(),
+        ));
+    }
+    let text = io::read_text(o.scenario)?;
+    let name = o.scenario.display().to_string();
+    let (scenario, model) = sibsim::scenario::parse_with_model(&name, &text)?;
+    let c = &scenario.contract;
+    let cfg = SimConfig {
+        trials: o.trials,
+        seed: o.seed,
+        threads: o.threads,
+    };
+
+    let done = AtomicU64::new(0);
+    let rows: Mutex<Vec<(u64, String)>> = Mutex::new(Vec::new());
+    let show_progress = std::io::stderr().is_terminal() && o.trials >= 20_000;
+    let started = std::time::Instant::now();
+    let finished = std::sync::atomic::AtomicBool::new(false);
+    let results: Results = std::thread::scope(|s| {
+        if show_progress {
+            s.spawn(|| progress(&done, &finished, o.trials, started));
+        }
+        let r = if o.trials_out || show_progress {
+            let cb = |r: &TrialRecord| {
+                done.fetch_add(1, Ordering::Relaxed);
+                if o.trials_out {
+                    let row = trial_row(r);
+                    if let Ok(mut v) = rows.lock() {
+                        v.push((r.trial, row));
+                    }
+                }
+            };
+            sibsim::montecarlo::simulate_with(c, &model, &cfg, Some(&cb))
+        } else {
+            sibsim::montecarlo::simulate(c, &model, &cfg)
+        };
+        finished.store(true, Ordering::Relaxed);
+        r
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+
+    if let Some(dir) = o.out {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError(format!("cannot create {}: {e}", dir.display())))?;
+        let doc = serde_json::json!({
+            "sibsim_version": env!("CARGO_PKG_VERSION"),
+            "scenario": { "file": name, "name": c.name, "currency": c.currency },
+            "seed": o.seed,
+            "trials": o.trials,
+            "results": results,
+        });
+        let json = serde_json::to_string_pretty(&doc)
+            .map_err(|e| CliError(format!("cannot serialise the results: {e}")))?;
+        let mut csv = None;
+        if o.trials_out {
+            let mut v = rows.into_inner().unwrap_or_default();
+            v.sort_by_key(|(t, _)| *t);
+            let mut text = trial_header(c, &results);
+            for (_, r) in v {
+                text.push_str(&r);
+            }
+            csv = Some(text);
+        }
+        io::write_atomic(&dir.join("summary.json"), (json + "\n").as_bytes())?;
+        if let Some(text) = csv {
+            io::write_atomic(&dir.join("trials.csv"), text.as_bytes())?;
+        }
+    }
+    let mut out = render(c, &results, elapsed);
+    if let Some(dir) = o.out {
+        let _ = writeln!(out, "Results written to {}", dir.display());
+    }
+    io::emit(None, &out)
+}
+
+fn progress(
+    done: &AtomicU64,
+    finished: &std::sync::atomic::AtomicBool,
+    total: u64,
+    t0: std::time::Instant,
+) {
+    use std::io::Write;
+    while !finished.load(Ordering::Relaxed) {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        let n = done.load(Ordering::Relaxed);
+        let el = t0.elapsed().as_secs_f64();
+        let left = if n > 0 {
+            el / n as f64 * (total - n.min(total)) as f64
+        } else {
+            0.0
+        };
+        let width = 30;
+        let filled = (n as f64 / total as f64 * width as f64) as usize;
+        let _ = write!(
+            std::io::stderr(),
+            "\r[{}{}] {n}/{total} trials, about {left:.0} s left ",
+            "#".repeat(filled.min(width)),
+            " ".repeat(width - filled.min(width))
+        );
+    }
+    let _ = write!(std::io::stderr(), "\r{}\r", " ".repeat(70));
+}
+
+fn trial_header(c: &sibsim::Contract, r: &Results) -> String {
+    let mut h = vec![
+        "trial".to_string(),
+        "outcome_payments".into(),
+        "terminated".into(),
+    ];
+    for p in &r.parties {
+        h.push(format!("net_{}", p.id));
+    }
+    for t in &c.tranches {
+        h.push(format!("irr_{}", t.id));
+        h.push(format!("repaid_{}", t.id));
+    }
+    h.join(",") + "\n"
+}
+
+fn trial_row(r: &TrialRecord) -> String {
+    let mut s = format!(
+        "{},{},{}",
+        r.trial,
+        r.settlement.outcome_payments,
+        r.settlement.termination.is_some()
+    );
+    for n in r.net {
+        let _ = write!(s, ",{}", sibsim::Money(*n));
+    }
+    for (irr, rep) in r.irr.iter().zip(r.repaid) {
+        match irr {
+            Some(x) => {
+                let _ = write!(s, ",{x:.6}");
+            }
+            None => s.push(','),
+        }
+        let _ = write!(s, ",{rep}");
+    }
+    s.push('\n');
+    s
+}
+
+/// The one-screen summary.
+pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "Simulation of {}: {} trials, seed {} ({:.1} s)",
+        c.name, r.trials, r.seed, elapsed
+    );
+    let _ = writeln!(
+        o,
+        "Amounts in {}; mean ± Monte Carlo standard error; percentiles over trials.\n",
+        c.currency
+    );
+    let op = &r.outcome_payments;
+    let _ = writeln!(
+        o,
+        "Outcome payments: mean {} ± {}, P5 {}, P50 {}, P95 {}; early termination {}\n",
+        eur(op.mean),
+        eur(op.se),
+        eur(op.p5),
+        eur(op.p50),
+        eur(op.p95),
+        pct(r.prob_early_termination)
+    );
+    o.push_str("Parties (net = received - paid)\n");
+    let mut t = Table::new(
+        &[
+            "Party", "Role", "Mean net", "± SE", "P5", "P50", "P95", "ES 95%", "P(net<0)",
+        ],
+        2,
+    );
+    for p in &r.parties {
+        t.row(vec![
+            p.id.clone(),
+            format!("{:?}", p.role).to_lowercase(),
+            eur(p.net.mean),
+            eur(p.net.se),
+            eur(p.net.p5),
+            eur(p.net.p50),
+            eur(p.net.p95),
+            eur(p.expected_shortfall95),
+            pct(p.prob_net_negative),
+        ]);
+    }
+    t.render(&mut o);
+    if !r.tranches.is_empty() {
+        o.push_str("\nTranches\n");
+        let mut t = Table::new(
+            &[
+                "Tranche",
+                "Investor",
+                "P(full repayment)",
+                "P(principal loss)",
+                "IRR P5",
+                "IRR P50",
+                "IRR P95",
+                "Mean multiple",
+                "Mean unrecovered",
+                "Mean guarantee",
+            ],
+            2,
+        );
+        for tr in &r.tranches {
+            t.row(vec![
+                tr.id.clone(),
+                tr.investor.clone(),
+                pct(tr.prob_full_repayment),
+                pct(tr.prob_principal_loss),
+                pct(tr.irr.summary.p5),
+                pct(tr.irr.summary.p50),
+                pct(tr.irr.summary.p95),
+                format!("{:.3}", tr.multiple.summary.mean),
+                eur(tr.unrecovered_principal.mean),
+                eur(tr.guarantee_calls.mean),
+            ]);
+        }
+        t.render(&mut o);
+    }
+    o.push_str("\nRisk distribution (who carries the loss)\n");
+    let mut t = Table::new(
+        &[
+            "Party",
+            "Expected loss",
+            "Share of expected loss",
+            "Share of loss in worst 5%",
+        ],
+        1,
+    );
+    for p in &r.risk.parties {
+        t.row(vec![
+            p.party.clone(),
+            eur(p.expected_loss),
+            pct(p.share_of_expected_loss),
+            pct(p.share_of_tail_loss),
+        ]);
+    }
+    t.row(vec![
+        "Total".into(),
+        eur(r.risk.expected_total_loss),
+        "".into(),
+        format!("(mean worst-5% loss {})", eur(r.risk.tail_total_loss)),
+    ]);
+    t.render(&mut o);
+    o.push_str(
+        "\nLoss: investors' unrecovered principal; guarantee calls paid; the enterprise's unpaid costs and deferred fees.\n",
+    );
+    o
+}
