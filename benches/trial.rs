@@ -50,7 +50,9 @@ fn main() {
     let settle = best_of(3, || {
         let t0 = Instant::now();
         for t in 0..n as usize {
-            let s = settler.settle(&pre[t % pre.len()], &mut NoLedger).expect("settles");
+            let s = settler
+                .settle(&pre[t % pre.len()], &mut NoLedger)
+                .expect("settles");
             black_box(s.outcome_payments);
         }
         t0.elapsed().as_secs_f64() / n as f64
@@ -75,9 +77,17 @@ fn main() {
     println!("reference scenario, {n} trials per measurement (best of 3)");
     println!("draws alone        {:>9.2} us/trial", draws * 1e6);
     println!("settlement alone   {:>9.2} us/trial", settle * 1e6);
-    println!("whole trial        {:>9.2} us/trial  ({:.2}x the draws)", per * 1e6, per / draws);
+    println!(
+        "whole trial        {:>9.2} us/trial  ({:.2}x the draws)",
+        per * 1e6,
+        per / draws
+    );
     println!("1 thread           {:>9.3} s", w1);
-    println!("2 threads          {:>9.3} s  (speed-up {:.2}x)", w2, w1 / w2);
+    println!(
+        "2 threads          {:>9.3} s  (speed-up {:.2}x)",
+        w2,
+        w1 / w2
+    );
     println!(
         "projected 1,000,000 trials on 2 threads: {:.1} s",
         w2 / n as f64 * 1e6

@@ -787,6 +787,23 @@ fn binomial<R: rand::Rng + ?Sized>(rng: &mut R, n: u64, p: f64) -> u64 {
     if p >= 1.0 {
         return n;
     }
+    // Small means: exact inversion (sequential search on the cumulative distribution, one
+    // uniform per draw). Large means: rand_distr's BTPE.
+    let (pp, flip) = if p > 0.5 { (1.0 - p, true) } else { (p, false) };
+    if (n as f64) * pp < 30.0 {
+        let q = 1.0 - pp;
+        let ratio = pp / q;
+        let mut pmf = q.powi(n as i32);
+        let mut cdf = pmf;
+        let u: f64 = rand::RngExt::random(rng);
+        let mut k = 0u64;
+        while u > cdf && k < n {
+            pmf *= ratio * (n - k) as f64 / (k + 1) as f64;
+            k += 1;
+            cdf += pmf;
+        }
+        return if flip { n - k } else { k };
+    }
     Binomial::new(n, p).map(|b| b.sample(rng)).unwrap_or(0)
 }
 

@@ -22,6 +22,16 @@ const RATIO_ONE: i128 = 1_000_000_000_000;
 #[inline]
 pub fn div_round(n: i128, d: i128) -> i128 {
     debug_assert!(d > 0);
+    // Fast path: 64-bit division when both fit (almost always); same result.
+    if let (Ok(n64), Ok(d64)) = (i64::try_from(n), i64::try_from(d)) {
+        let q = n64 / d64;
+        let r = n64 % d64;
+        return if 2 * (r.unsigned_abs() as u128) >= d64 as u128 {
+            (q + n64.signum()) as i128
+        } else {
+            q as i128
+        };
+    }
     let q = n / d;
     let r = n % d;
     if 2 * r.abs() >= d { q + n.signum() } else { q }
@@ -320,6 +330,15 @@ pub fn compound_period_rate(annual: Ratio, per_year: u32) -> Ratio {
     Ratio(div_round(x - S, 1_000_000) as i64)
 }
 
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        let t = a % b;
+        a = b;
+        b = t;
+    }
+    a
+}
+
 /// Splits `total` cents over `weights` by the **largest remainder** method: every part gets the
 /// floor of its exact quota, and the cents left over go one each to the largest fractional
 /// remainders, ties to the party listed first. The parts always add up to `total` exactly.
@@ -335,11 +354,27 @@ pub fn split_largest_remainder(total: Money, weights: &[i64], out: &mut [Money])
         return;
     }
     let neg = total.0 < 0;
-    let t = total.0.unsigned_abs() as i128;
-    let mut wsum: i128 = weights.iter().map(|&w| w.max(0) as i128).sum();
-    let equal = wsum == 0;
-    if equal {
-        wsum = n as i128;
+    let t = total.0.unsigned_abs();
+    // Weights reduced by their greatest common divisor (0.40/0.35/0.25 at twelve decimals
+    // become 8/7/5), so the products usually fit in 64 bits; the quotas are unchanged.
+    let mut g: u64 = 0;
+    let mut wsum: u128 = 0;
+    for &w in weights {
+        if w > 0 {
+            g = gcd(g, w as u64);
+        }
+    }
+    let equal = g == 0;
+    let g = g.max(1);
+    let weight = |i: usize| -> u64 {
+        if equal {
+            1
+        } else {
+            weights[i].max(0) as u64 / g
+        }
+    };
+    for i in 0..n {
+        wsum += weight(i) as u128;
     }
     const STACK: usize = 64;
     let mut rem_stack = [0i128; STACK];
@@ -350,16 +385,22 @@ pub fn split_largest_remainder(total: Money, weights: &[i64], out: &mut [Money])
         rem_heap = vec![0i128; n];
         &mut rem_heap
     };
-    let mut given: i128 = 0;
+    let mut given: u128 = 0;
+    let ws64 = u64::try_from(wsum).ok();
     for i in 0..n {
-        let w = if equal { 1 } else { weights[i].max(0) as i128 };
-        let exact = t * w;
-        let q = exact / wsum;
-        rems[i] = exact % wsum;
+        let w = weight(i);
+        let (q, r) = match (t.checked_mul(w), ws64) {
+            (Some(exact), Some(ws)) => ((exact / ws) as u128, (exact % ws) as u128),
+            _ => {
+                let exact = t as u128 * w as u128;
+                (exact / wsum, exact % wsum)
+            }
+        };
+        rems[i] = r as i128;
         out[i] = Money(q as i64);
         given += q;
     }
-    let mut left = t - given;
+    let mut left = t as u128 - given;
     while left > 0 {
         let mut best = 0usize;
         let mut best_r = -1i128;

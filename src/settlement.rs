@@ -216,6 +216,12 @@ pub struct Settler<'c> {
     c: &'c Contract,
     /// Tranche indices grouped by rank, most senior first.
     rank_groups: Vec<Vec<usize>>,
+    /// (outcome, cohort) cells measured in each period, outcome order then cohort order:
+    /// period p's cells are `measure_cells[measure_start[p]..measure_start[p + 1]]`.
+    measure_cells: Vec<(u16, u16)>,
+    measure_start: Vec<u32>,
+    /// Each outcome's payer shares reduced by their common divisor (same split, smaller numbers).
+    payer_weights: Vec<Vec<i64>>,
     // per settlement state
     claim: Vec<Money>,
     fee_owed: Vec<Money>,
@@ -270,9 +276,37 @@ impl<'c> Settler<'c> {
             })
             .collect();
         let n_parties = contract.parties.len();
+        let mut measure_cells = Vec::new();
+        let mut measure_start = vec![0u32; n_p + 1];
+        for (p, start) in measure_start.iter_mut().enumerate().take(n_p) {
+            *start = measure_cells.len() as u32;
+            for (o, out) in contract.outcomes.iter().enumerate() {
+                for (ci, coh) in contract.cohorts.iter().enumerate() {
+                    let pp = p as u16;
+                    if pp >= out.first_measure(coh.enrol_period)
+                        && pp <= out.last_measure(coh.enrol_period)
+                    {
+                        measure_cells.push((o as u16, ci as u16));
+                    }
+                }
+            }
+        }
+        measure_start[n_p] = measure_cells.len() as u32;
+        let payer_weights = contract
+            .outcomes
+            .iter()
+            .map(|o| {
+                let w: Vec<i64> = o.payers.iter().map(|(_, s)| s.0).collect();
+                let g = w.iter().fold(0i64, |a, &b| gcd_i64(a, b)).max(1);
+                w.iter().map(|x| x / g).collect()
+            })
+            .collect();
         Settler {
             c: contract,
             rank_groups,
+            measure_cells,
+            measure_start,
+            payer_weights,
             claim: vec![Money::ZERO; contract.tranches.len()],
             fee_owed: vec![Money::ZERO; contract.fees.len()],
             deferred_owed: Money::ZERO,
@@ -387,7 +421,6 @@ impl<'c> Settler<'c> {
         }
         self.reset();
         self.per_participant_amounts(actuals);
-        let n_c = c.cohorts.len();
         let t_end = c.periods;
         let mut terminated: Option<(u16, Termination)> = None;
 
@@ -447,16 +480,10 @@ impl<'c> Settler<'c> {
                 self.out.unpaid_costs += short;
                 terminated = Some((p, Termination::EnterpriseOutOfCash));
             }
-            // 4. measurements
-            for o in 0..c.outcomes.len() {
-                let out = &c.outcomes[o];
-                for ci in 0..n_c {
-                    let enrol = c.cohorts[ci].enrol_period;
-                    if p < out.first_measure(enrol) || p > out.last_measure(enrol) {
-                        continue;
-                    }
-                    self.measure(actuals, o, ci, p)?;
-                }
+            // 4. measurements (outcome order, then cohort order)
+            for k in self.measure_start[pu]..self.measure_start[pu + 1] {
+                let (o, ci) = self.measure_cells[k as usize];
+                self.measure(actuals, o as usize, ci as usize, p)?;
             }
             // 5. overall-at-end thresholds for outcomes whose last measurement is now
             for o in 0..c.outcomes.len() {
@@ -809,11 +836,13 @@ impl<'c> Settler<'c> {
                 continue;
             }
             let out = &c.outcomes[e.outcome as usize];
-            self.weights.clear();
-            self.weights.extend(out.payers.iter().map(|(_, s)| s.0));
             self.parts.clear();
             self.parts.resize(out.payers.len(), Money::ZERO);
-            split_largest_remainder(e.amount, &self.weights, &mut self.parts);
+            split_largest_remainder(
+                e.amount,
+                &self.payer_weights[e.outcome as usize],
+                &mut self.parts,
+            );
             for k in 0..out.payers.len() {
                 let payer = out.payers[k].0;
                 let part = self.parts[k];
@@ -987,6 +1016,16 @@ impl<'c> Settler<'c> {
             self.claim[i] = (self.claim[i] - call).non_negative();
         }
     }
+}
+
+fn gcd_i64(a: i64, b: i64) -> i64 {
+    let (mut a, mut b) = (a.abs(), b.abs());
+    while b != 0 {
+        let t = a % b;
+        a = b;
+        b = t;
+    }
+    a
 }
 
 /// Relative improvement of `achieved` over `baseline` in the outcome's direction.

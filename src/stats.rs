@@ -196,8 +196,8 @@ pub fn npv(flows: &[i64], r: f64) -> f64 {
 
 /// Annualised internal rate of return of period cash flows `flows[1..]` (positive = received).
 ///
-/// Solves `NPV(r) = 0` for the period rate by bisection on `ln(1 + r)` in [-0.9999, 10] (60
-/// steps, relative precision far below 1e-9), then annualises: `(1 + r)^per_year - 1`.
+/// Solves `NPV(r) = 0` for the period rate in [-0.9999, 10] by Newton's method safeguarded by
+/// bisection (precision far below 1e-9), then annualises: `(1 + r)^per_year - 1`.
 /// Returns `Some(-1.0)` (-100%) when money went out and nothing came back, `None` when nothing
 /// went out or no root exists in the bracket.
 pub fn irr(flows: &[i64], per_year: u32) -> Option<f64> {
@@ -216,25 +216,44 @@ pub fn irr(flows: &[i64], per_year: u32) -> Option<f64> {
     if flo.signum() == fhi.signum() {
         return None;
     }
+    // Newton's method on the period rate, safeguarded by the bracket [lo, hi]: a step that
+    // leaves the bracket is replaced by bisection, so it converges like bisection at worst.
+    let mut r = 0.01f64;
     for _ in 0..200 {
-        let mid = 0.5 * (lo + hi);
-        let fm = f(mid);
-        if fm == 0.0 {
-            lo = mid;
-            hi = mid;
+        let (v, dv) = npv_and_slope(flows, r);
+        if v == 0.0 {
             break;
         }
-        if fm.signum() == flo.signum() {
-            lo = mid;
+        if v.signum() == flo.signum() {
+            lo = r;
         } else {
-            hi = mid;
+            hi = r;
         }
-        if hi - lo < 1e-13 {
+        let mut next = if dv != 0.0 { r - v / dv } else { f64::NAN };
+        if !(next > lo && next < hi) {
+            next = 0.5 * (lo + hi);
+        }
+        let step = (next - r).abs();
+        r = next;
+        if step < 1e-14 || hi - lo < 1e-13 {
             break;
         }
     }
-    let r = 0.5 * (lo + hi);
     Some((1.0 + r).powi(per_year as i32) - 1.0)
+}
+
+/// NPV of `flows[1..]` at period rate `r` and its derivative with respect to `r`.
+fn npv_and_slope(flows: &[i64], r: f64) -> (f64, f64) {
+    let d = 1.0 / (1.0 + r);
+    let mut f = d;
+    let (mut v, mut dv) = (0.0, 0.0);
+    for (t, &x) in flows.iter().enumerate().skip(1) {
+        let x = x as f64;
+        v += x * f;
+        dv -= t as f64 * x * f * d;
+        f *= d;
+    }
+    (v, dv)
 }
 
 /// Scale of quantised ratios (IRR, multiples): 1e-9.
