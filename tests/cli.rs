@@ -340,3 +340,18 @@ fn simulate_rejects_bad_flags_and_bad_uncertainty() {
         &["u.toml:", "probability"],
     );
 }
+
+#[test]
+fn simulate_runs_on_every_bundled_scenario() {
+    for name in [
+        "reference",
+        "rotterdam-buzinezzclub",
+        "colour-kitchen-utrecht",
+    ] {
+        let o = run(&["simulate", &scenario(name), "--trials", "500"]);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let out = stdout(&o);
+        assert!(out.contains("Risk distribution"), "{name}: {out}");
+        assert!(out.contains("P(full repayment)"), "{name}: {out}");
+    }
+}
