@@ -222,6 +222,8 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
     let t = contract.periods;
     // (outcome, cohort, period) -> first line, to catch duplicates.
     let mut seen: HashMap<(usize, usize, u16), usize> = HashMap::new();
+    // The last period the file reports on: cells up to it are known.
+    let mut max_period: u16 = 0;
     let mut enrol_seen: HashMap<usize, usize> = HashMap::new();
     // participant -> (cohort, events, line)
     type Person = (usize, Vec<(u16, u16)>, usize);
@@ -262,6 +264,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                 continue;
             }
         };
+        max_period = max_period.max(period);
         let cohort_id = field(cc);
         let Some(c) = contract.cohort(cohort_id) else {
             let ids: Vec<&str> = contract.cohorts.iter().map(|c| c.id.as_str()).collect();
@@ -510,7 +513,31 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
         act.set_units(o, c, period as usize, units);
     }
 
-    // Whole-file checks: counts within enrolment, chains within their prerequisite.
+    // Whole-file checks: counts within enrolment, chains within their prerequisite, and no
+    // silent gaps where a gap would pay (a `decrease` outcome pays for units below the
+    // baseline, so a missing row would pay the whole baseline).
+    if errs.is_empty() {
+        for (o, out) in contract.outcomes.iter().enumerate() {
+            if out.direction != crate::contract::Direction::Decrease || out.per_participant {
+                continue;
+            }
+            for (c, coh) in contract.cohorts.iter().enumerate() {
+                let first = out.first_measure(coh.enrol_period);
+                let last = out.last_measure(coh.enrol_period).min(max_period);
+                for p in first..=last {
+                    if !seen.contains_key(&(o, c, p)) {
+                        errs.push(Diagnostic::new(
+                            format!("outcome {}, cohort {}, period {p}", out.id, coh.id),
+                            format!(
+                                "no row for `{}`, cohort `{}`, period {p}, although the file reports up to period {max_period}; `{}` pays for fewer units than its baseline, so a missing row would pay the whole baseline: report the units measured (0 if none)",
+                                out.id, coh.id, out.id
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
     if errs.is_empty() {
         let mut per_cohort_people: HashMap<usize, u32> = HashMap::new();
         for (_, (c, _, _)) in people.iter() {

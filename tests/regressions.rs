@@ -100,3 +100,41 @@ fn performance_share_is_not_taken_again_from_held_cash() {
     // Period 4: the EUR 1.00 drawdown (no rate) is repaid from the held cash: 500.00 - 1.00.
     assert_eq!(r.held_at_end(), Money(49_900));
 }
+
+#[test]
+fn a_missing_row_of_a_decrease_outcome_is_an_error_not_a_full_payment() {
+    let toml = r#"
+[contract]
+name = "gap"
+periods = 6
+period = "quarter"
+[[payers]]
+id = "gem"
+[enterprise]
+id = "se"
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 10
+[[outcomes]]
+id = "days"
+kind = "quantity"
+direction = "decrease"
+baseline = { kind = "forecast", forecast = { c1 = 100 } }
+lag = 1
+measure_periods = 3
+price = 10
+"#;
+    let s = scenario::parse("gap.toml", toml).unwrap_or_else(|d| panic!("{d}"));
+    // Periods 2 and 4 reported, period 3 missing.
+    let csv = "period,cohort,outcome,units\n2,c1,days,80\n4,c1,days,70\n";
+    let err = sibsim::actuals::parse_csv(&s.contract, "a.csv", csv).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("no row for `days`, cohort `c1`, period 3"),
+        "{text}"
+    );
+    // Reporting only up to period 2 is fine: later periods are simply not settled yet.
+    let csv = "period,cohort,outcome,units\n2,c1,days,80\n";
+    assert!(sibsim::actuals::parse_csv(&s.contract, "a.csv", csv).is_ok());
+}
