@@ -138,3 +138,61 @@ price = 10
     let csv = "period,cohort,outcome,units\n2,c1,days,80\n";
     assert!(sibsim::actuals::parse_csv(&s.contract, "a.csv", csv).is_ok());
 }
+
+#[test]
+fn step_grid_amount_cap_and_deferred_fee_by_hand() {
+    let toml = r#"
+[contract]
+name = "grid"
+periods = 3
+period = "quarter"
+remainder = "hold"
+[[payers]]
+id = "gem"
+[[investors]]
+id = "bank"
+[enterprise]
+id = "se"
+deferred_fees = { at = [[3, 300]] }
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 10
+[[outcomes]]
+id = "reoffend"
+direction = "decrease"
+baseline = { kind = "rate", rate = 0.5 }
+lag = 1
+pay_lag = 1
+grid = { kind = "step", points = [[0.1, 100], [0.3, 250]] }
+cap = { amount = 2000 }
+[[tranches]]
+id = "loan"
+investor = "bank"
+committed = 1000
+rank = 1
+drawdowns = { at = [[1, 1000]] }
+"#;
+    let s = scenario::parse("grid.toml", toml).unwrap_or_else(|d| panic!("{d}"));
+    let csv = "period,cohort,outcome,units\n2,c1,reoffend,3\n";
+    let a = sibsim::actuals::parse_csv(&s.contract, "a.csv", csv).unwrap();
+    let mut ledger = Vec::new();
+    let mut st = Settler::new(&s.contract);
+    let r = st.settle(&a, &mut ledger).unwrap();
+    // Baseline 0.5 x 10 = 5 reoffenders; 3 reoffended: improvement (5 - 3) / 5 = 0.40.
+    // Step grid: the highest point at or below 0.40 is 0.30 -> 250 per enrolled participant,
+    // x 10 = 2,500.00, cut by the outcome's amount cap to 2,000.00, paid in period 2 + 1 = 3.
+    assert_eq!(r.outcomes[0].earned, Money(200_000));
+    assert_eq!(r.outcomes[0].paid, Money(200_000));
+    let gem = s.contract.party("gem").unwrap();
+    let bank = s.contract.party("bank").unwrap();
+    let se = s.contract.party("se").unwrap();
+    assert_eq!(r.paid[gem], Money(200_000));
+    // Waterfall in period 3: the loan's claim 1,000.00 (rate 0), then the deferred fee 300.00,
+    // and 2,000 - 1,000 - 300 = 700.00 is held.
+    assert_eq!(r.received[bank], Money(100_000));
+    assert_eq!(r.received[se], Money(100_000 + 30_000));
+    assert_eq!(r.held_at_end(), Money(70_000));
+    assert_eq!(r.deferred_fees_owed, Money::ZERO);
+    assert_eq!(ledger.len(), 4, "{ledger:?}");
+}
