@@ -25,6 +25,21 @@ pub enum PeriodLength {
     Year,
 }
 
+impl Role {
+    /// The role in words, e.g. `fee recipient`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Payer => "payer",
+            Role::Investor => "investor",
+            Role::Enterprise => "enterprise",
+            Role::Guarantor => "guarantor",
+            Role::FeeRecipient => "fee recipient",
+            Role::Account => "account",
+            Role::External => "external",
+        }
+    }
+}
+
 impl PeriodLength {
     /// The plural name of the period, e.g. `quarters`.
     pub fn plural(self) -> &'static str {

@@ -679,7 +679,7 @@ impl<'c> Settler<'c> {
                 i += 1;
                 continue;
             }
-            self.held_list.swap_remove(i);
+            self.held_list.remove(i); // keep measurement order
             if pass {
                 let pay_at = (p + out.pay_lag).min(self.c.periods);
                 self.make_payable(

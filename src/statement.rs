@@ -201,7 +201,7 @@ pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
         t.row(vec![
             p.id.clone(),
             p.name.clone(),
-            format!("{:?}", p.role).to_lowercase(),
+            p.role.label().to_string(),
             format_thousands(s.paid[i]),
             format_thousands(s.received[i]),
             format_thousands(s.received[i] - s.paid[i]),

@@ -227,7 +227,7 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
     for p in &r.parties {
         t.row(vec![
             p.id.clone(),
-            format!("{:?}", p.role).to_lowercase(),
+            p.role.label().to_string(),
             eur(p.net.mean),
             eur(p.net.se),
             eur(p.net.p5),

@@ -1101,7 +1101,7 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
         let period_rate = if compound {
             compound_period_rate(annual, per_year)
         } else {
-            Ratio(annual.0 / per_year as i64)
+            Ratio(crate::money::div_round(annual.0 as i128, per_year as i128) as i64)
         };
         let rank = cx
             .int(
