@@ -279,43 +279,18 @@ pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
     ]);
     t.render(&mut o);
 
-    let mut notes = Vec::new();
-    if s.fixed_payments.0 > 0 {
-        notes.push(format!(
-            "fixed payments: {}",
-            format_thousands(s.fixed_payments)
-        ));
-    }
-    if s.cut_by_total_cap.0 > 0 {
-        notes.push(format!(
-            "not paid because of the total cap: {}",
-            format_thousands(s.cut_by_total_cap)
-        ));
-    }
-    if s.not_due.0 > 0 {
-        notes.push(format!(
-            "earned but not due (pay only what is due): {}",
-            format_thousands(s.not_due)
-        ));
-    }
-    if s.unpaid_costs.0 > 0 {
-        notes.push(format!(
-            "enterprise costs left unpaid: {}",
-            format_thousands(s.unpaid_costs)
-        ));
-    }
-    if s.fees_owed.0 > 0 {
-        notes.push(format!(
-            "fees still owed: {}",
-            format_thousands(s.fees_owed)
-        ));
-    }
-    if s.deferred_fees_owed.0 > 0 {
-        notes.push(format!(
-            "deferred enterprise fees still owed: {}",
-            format_thousands(s.deferred_fees_owed)
-        ));
-    }
+    let mut notes: Vec<String> = [
+        ("fixed payments", s.fixed_payments),
+        ("not paid because of the total cap", s.cut_by_total_cap),
+        ("earned but not due (pay only what is due)", s.not_due),
+        ("enterprise costs left unpaid", s.unpaid_costs),
+        ("fees still owed", s.fees_owed),
+        ("deferred enterprise fees still owed", s.deferred_fees_owed),
+    ]
+    .iter()
+    .filter(|(_, m)| m.0 > 0)
+    .map(|(label, m)| format!("{label}: {}", format_thousands(*m)))
+    .collect();
     notes.push(format!(
         "held in the contract account at the end: {}",
         format_thousands(s.held_at_end())
