@@ -401,6 +401,10 @@ pub struct Contract {
     pub remainder: Remainder,
     /// Annual discount rate for present values.
     pub discount_rate: Ratio,
+    /// The social cost-benefit analysis around the contract (`[mkba]`), if declared.
+    pub mkba: Option<crate::mkba::Mkba>,
+    /// Declared facts for the feasibility check (`[facts]`, `[feasibility]`).
+    pub facts: crate::mkba::Facts,
 }
 
 impl Contract {

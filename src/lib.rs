@@ -6,6 +6,8 @@
 pub mod actuals;
 pub mod contract;
 pub mod error;
+pub mod feasibility;
+pub mod mkba;
 pub mod model;
 pub mod money;
 pub mod montecarlo;

@@ -283,6 +283,8 @@ struct Acc {
     per_outcome: Vec<Moments>,
     total_loss: Moments,
     tail: TailSplit,
+    programme_costs: Moments,
+    business: Option<crate::mkba::BusinessAcc>,
 }
 
 impl Acc {
@@ -330,6 +332,8 @@ impl Acc {
             per_outcome: vec![Moments::default(); c.outcomes.len()],
             total_loss: Moments::default(),
             tail: TailSplit::new(n_parties),
+            programme_costs: Moments::default(),
+            business: crate::mkba::BusinessAcc::new(c),
         }
     }
 
@@ -375,6 +379,10 @@ impl Acc {
         }
         self.total_loss.merge(&o.total_loss);
         self.tail.merge(&o.tail);
+        self.programme_costs.merge(&o.programme_costs);
+        if let (Some(a), Some(b)) = (&mut self.business, &o.business) {
+            a.merge(b);
+        }
     }
 }
 
@@ -538,6 +546,14 @@ impl<'c> Worker<'c> {
         for (o, r) in s.outcomes.iter().enumerate() {
             acc.per_outcome[o].add(r.paid.0);
         }
+        acc.programme_costs
+            .add(s.paid[c.enterprise].0 + s.unpaid_costs.0);
+        if let Some(b) = &mut acc.business {
+            let sink = &self.sink;
+            b.add(s.outcomes.iter().map(|r| r.achieved.0), |p| {
+                sink.party_flows(p)
+            });
+        }
         if let Some(f) = on_trial {
             f(&TrialRecord {
                 trial,
@@ -552,7 +568,7 @@ impl<'c> Worker<'c> {
 }
 
 /// Mean with its Monte Carlo standard error, in currency units.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MeanSe {
     /// Mean.
     pub mean: f64,
@@ -561,7 +577,7 @@ pub struct MeanSe {
 }
 
 /// Mean, spread and percentiles of one figure over the trials.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
     /// Mean.
     pub mean: f64,
@@ -589,7 +605,7 @@ pub struct Summary {
     pub p99: f64,
 }
 
-fn summary(m: &Moments, h: &Histogram, scale: f64) -> Summary {
+pub(crate) fn summary(m: &Moments, h: &Histogram, scale: f64) -> Summary {
     let q = |x: f64| h.quantile(x) / scale;
     Summary {
         mean: m.mean() / scale,
@@ -607,7 +623,7 @@ fn summary(m: &Moments, h: &Histogram, scale: f64) -> Summary {
     }
 }
 
-fn mean_se(m: &Moments) -> MeanSe {
+pub(crate) fn mean_se(m: &Moments) -> MeanSe {
     MeanSe {
         mean: m.mean() / 100.0,
         se: m.se() / 100.0,
@@ -763,6 +779,11 @@ pub struct Results {
     pub tranches: Vec<TrancheStats>,
     /// The risk distribution.
     pub risk: RiskDistribution,
+    /// The provider's costs incurred (operating and per participant, paid or not): what
+    /// financing the provider directly would cost.
+    pub programme_costs: MeanSe,
+    /// The business case (MKBA) per trial, when the scenario has an `[mkba]` block.
+    pub business_case: Option<crate::mkba::BusinessCaseResults>,
 }
 
 /// The parties reported: all but the contract account and the outside world.
@@ -942,5 +963,7 @@ fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, acc: &Acc) -> Result
         parties: parties_out,
         tranches,
         risk,
+        programme_costs: mean_se(&acc.programme_costs),
+        business_case: acc.business.as_ref().and_then(|b| b.finish(c)),
     }
 }

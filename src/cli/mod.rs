@@ -1,5 +1,6 @@
 //! Subcommands. Each reads its inputs, calls the library, renders, and writes the result.
 
+mod business;
 mod io;
 mod simulate;
 
@@ -78,6 +79,66 @@ enum Cmd {
         #[arg(long)]
         trials_out: bool,
     },
+    /// The social cost-benefit analysis (MKBA): the table a municipal report shows, who
+    /// benefits and who pays, and the payers' business case over the trials.
+    Mkba {
+        /// The scenario file (TOML) with an [mkba] block.
+        scenario: PathBuf,
+        /// Number of trials for the expected number of cases (IND) and the business case.
+        #[arg(long, default_value_t = 10_000)]
+        trials: u64,
+        /// Random seed (the same as `simulate --seed` gives the same figures).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Take IND from reported outcomes (CSV) instead of a simulation.
+        #[arg(long)]
+        actuals: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Report::Text)]
+        format: Report,
+        /// Write to this file instead of standard output (written whole or not at all).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Walk Rotterdam's decision tree: can a SIB succeed? Each question, its answer, the
+    /// evidence, and the verdict (go / no-go / conditional).
+    Feasibility {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// Number of trials for the quantitative questions.
+        #[arg(long, default_value_t = 10_000)]
+        trials: u64,
+        /// Random seed (the same as `simulate --seed` gives the same figures).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// A decision tree (TOML) instead of the default; see `--print-tree`.
+        #[arg(long)]
+        tree: Option<PathBuf>,
+        /// Print the default tree (TOML, to copy and edit) and exit.
+        #[arg(long)]
+        print_tree: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Report::Text)]
+        format: Report,
+        /// Write to this file instead of standard output (written whole or not at all).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// Output format of `mkba` and `feasibility`.
+enum Report {
+    /// Tables for people.
+    Text,
+    /// Everything, for machines.
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -132,6 +193,50 @@ pub fn run() -> Result<()> {
             out: out.as_deref(),
             trials_out,
         }),
+        Cmd::Mkba {
+            scenario,
+            trials,
+            seed,
+            threads,
+            actuals,
+            format,
+            out,
+        } => business::mkba(
+            business::Sim {
+                scenario: &scenario,
+                trials,
+                seed,
+                threads,
+            },
+            actuals.as_deref(),
+            format == Report::Json,
+            out.as_deref(),
+        ),
+        Cmd::Feasibility {
+            scenario,
+            trials,
+            seed,
+            threads,
+            tree,
+            print_tree,
+            format,
+            out,
+        } => {
+            if print_tree {
+                return io::emit(out.as_deref(), sibsim::feasibility::DEFAULT_TREE);
+            }
+            business::feasibility(
+                business::Sim {
+                    scenario: &scenario,
+                    trials,
+                    seed,
+                    threads,
+                },
+                tree.as_deref(),
+                format == Report::Json,
+                out.as_deref(),
+            )
+        }
     }
 }
 

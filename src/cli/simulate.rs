@@ -299,5 +299,62 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
     o.push_str(
         "\nLoss: investors' unrecovered principal; guarantee calls paid; the enterprise's unpaid costs and deferred fees.\n",
     );
+    if let Some(b) = &r.business_case {
+        o.push('\n');
+        o.push_str(&business_case_table(b));
+    }
+    o
+}
+
+/// The payers' business case (MKBA) over the trials.
+pub fn business_case_table(b: &sibsim::mkba::BusinessCaseResults) -> String {
+    let mut o = format!(
+        "Business case of the payers (MKBA, present values at {:.2}% a year, {} years)\n",
+        b.discount_rate * 100.0,
+        b.horizon_years
+    );
+    let mut t = Table::new(
+        &[
+            "Payer",
+            "Mean savings",
+            "Mean payments",
+            "Costs",
+            "Mean net",
+            "Net P5",
+            "Net P50",
+            "P(pays more than saves)",
+        ],
+        1,
+    );
+    for p in b.payers.iter().chain(std::iter::once(&b.all_payers)) {
+        t.row(vec![
+            p.id.clone(),
+            eur(p.savings.mean),
+            eur(p.payments.mean),
+            eur(p.costs),
+            format!("{} ± {}", eur(p.net.mean), eur(p.net.se)),
+            eur(p.net.p5),
+            eur(p.net.p50),
+            pct(p.prob_pays_more_than_saves),
+        ]);
+    }
+    t.render(&mut o);
+    let outside: Vec<String> = b
+        .beneficiaries
+        .iter()
+        .filter(|x| !x.in_contract)
+        .map(|x| format!("{} {}", x.id, eur(x.savings.mean)))
+        .collect();
+    o.push_str(&format!(
+        "Social return (PV of impact, all beneficiaries): mean {} (P5 {}, P95 {}){}\n",
+        eur(b.total_impact.mean),
+        eur(b.total_impact.p5),
+        eur(b.total_impact.p95),
+        if outside.is_empty() {
+            String::new()
+        } else {
+            format!("; outside the contract: {}", outside.join(", "))
+        }
+    ));
     o
 }

@@ -6,6 +6,7 @@
 //! [`Diagnostic`] whose field path is looked up in the spanned document to give a line and column.
 //! This module does no IO: the caller passes the file's name and text.
 
+mod business;
 pub mod raw;
 pub mod validate;
 
@@ -23,8 +24,12 @@ pub struct Scenario {
     pub uncertainty: Option<toml::Table>,
 }
 
-/// Parses and validates scenario `text`; `file` names it in messages.
-pub fn parse(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
+/// Parses TOML `text` into the plain serde type `T` (unknown fields rejected), with the
+/// problem's line and column; `file` names it in messages. Used for scenario and tree files.
+pub fn deserialize<T: serde::de::DeserializeOwned>(
+    file: &str,
+    text: &str,
+) -> Result<T, Diagnostics> {
     let fail = |items: Vec<Diagnostic>| {
         Diagnostics {
             file: file.to_string(),
@@ -44,8 +49,8 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
         }
     };
     let de = toml::Deserializer::from(doc.clone());
-    let raw: raw::RawScenario = match serde_path_to_error::deserialize(de) {
-        Ok(r) => r,
+    match serde_path_to_error::deserialize(de) {
+        Ok(r) => Ok(r),
         Err(e) => {
             let path = e.path().to_string();
             let inner = e.into_inner();
@@ -59,25 +64,20 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
                 let (l, c) = line_col(text, off);
                 d = d.at(l, c);
             }
-            return Err(fail(vec![d]));
+            Err(fail(vec![d]))
         }
-    };
+    }
+}
+
+/// Parses and validates scenario `text`; `file` names it in messages.
+pub fn parse(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
+    let raw: raw::RawScenario = deserialize(file, text)?;
     match validate::contract(&raw) {
         Ok(contract) => Ok(Scenario {
             contract,
             uncertainty: raw.uncertainty,
         }),
-        Err(errs) => Err(fail(
-            errs.into_iter()
-                .map(|d| match locate(&doc, &d.path) {
-                    Some(off) => {
-                        let (l, c) = line_col(text, off);
-                        d.at(l, c)
-                    }
-                    None => d,
-                })
-                .collect(),
-        )),
+        Err(errs) => Err(position(file, text, errs)),
     }
 }
 

@@ -77,6 +77,88 @@ pub struct RawScenario {
     pub fees: Vec<RawFee>,
     /// The uncertainty model (Monte Carlo); kept as a table here and read by `crate::model`.
     pub uncertainty: Option<toml::Table>,
+    /// The social cost-benefit analysis (MKBA).
+    pub mkba: Option<RawMkba>,
+    /// Declared facts for the feasibility check.
+    pub facts: Option<RawFacts>,
+    /// Settings of the feasibility check.
+    pub feasibility: Option<RawFeasibility>,
+}
+
+/// `[mkba]`: the social cost-benefit analysis.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMkba {
+    pub discount_rate: Option<Num>,
+    pub horizon_years: Option<i64>,
+    /// Beneficiaries outside the contract (a contract party may benefit too).
+    #[serde(default)]
+    pub beneficiaries: Vec<RawParty>,
+    #[serde(default)]
+    pub outcomes: Vec<RawMkbaOutcome>,
+}
+
+/// `[[mkba.outcomes]]`: one outcome's value and corrections.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMkbaOutcome {
+    pub outcome: String,
+    /// Value of one case to each beneficiary (EUR/IND split by who saves).
+    pub values: BTreeMap<String, Num>,
+    pub deadweight: Option<Num>,
+    pub attribution: Option<Num>,
+    pub substitution: Option<Num>,
+    pub realisation: Option<RawRealisation>,
+    pub drop_off: Option<Num>,
+}
+
+/// Share of the effect realised in the short, medium and long term.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRealisation {
+    pub short: Num,
+    pub medium: Num,
+    pub long: Num,
+}
+
+/// `[facts]`: what the scenario declares for the decision tree.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFacts {
+    pub inflow_guaranteed: Option<bool>,
+    pub data_delivery_guaranteed: Option<bool>,
+    #[serde(default)]
+    pub preparation_costs: BTreeMap<String, Num>,
+    #[serde(default)]
+    pub transaction_costs: BTreeMap<String, Num>,
+    #[serde(default)]
+    pub outcomes: BTreeMap<String, RawOutcomeFacts>,
+    #[serde(default)]
+    pub investors: BTreeMap<String, RawInvestorFacts>,
+}
+
+/// `[facts.outcomes.<id>]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutcomeFacts {
+    pub measurement: Option<String>,
+    pub evidence: Option<String>,
+}
+
+/// `[facts.investors.<tranche id>]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInvestorFacts {
+    pub committed: Option<bool>,
+    pub hurdle_irr: Option<Num>,
+}
+
+/// `[feasibility]`: thresholds of the decision tree's nodes, by node id.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFeasibility {
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, Num>,
 }
 
 #[derive(Debug, Deserialize)]

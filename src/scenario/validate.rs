@@ -1264,7 +1264,7 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
     if !cx.errs.is_empty() {
         return Err(cx.errs);
     }
-    Ok(Contract {
+    let mut contract = Contract {
         name: rc.name.clone(),
         currency: rc.currency.clone(),
         periods,
@@ -1286,5 +1286,12 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
         enterprise_terms,
         remainder,
         discount_rate,
-    })
+        mkba: None,
+        facts: crate::mkba::Facts::default(),
+    };
+    super::business::validate(raw, &mut contract, &mut cx);
+    if !cx.errs.is_empty() {
+        return Err(cx.errs);
+    }
+    Ok(contract)
 }

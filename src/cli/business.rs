@@ -1,0 +1,245 @@
+//! `sibsim mkba` and `sibsim feasibility`: the business case and the decision-tree walk.
+
+use super::{CliError, Result, io};
+use sibsim::feasibility::{self, Tree};
+use sibsim::mkba::MkbaTable;
+use sibsim::money::{Money, format_thousands};
+use sibsim::montecarlo::{Results, SimConfig, simulate};
+use sibsim::statement::Table;
+use std::path::Path;
+
+/// Options shared by both commands.
+pub struct Sim<'a> {
+    pub scenario: &'a Path,
+    pub trials: u64,
+    pub seed: u64,
+    pub threads: Option<usize>,
+}
+
+fn load(o: &Sim<'_>) -> Result<(sibsim::Scenario, Option<Results>)> {
+    if o.threads == Some(0) {
+        return Err(CliError("--threads must be at least 1".into()));
+    }
+    let text = io::read_text(o.scenario)?;
+    let name = o.scenario.display().to_string();
+    if o.trials == 0 {
+        return Ok((sibsim::scenario::parse(&name, &text)?, None));
+    }
+    let (sc, model) = sibsim::scenario::parse_with_model(&name, &text)?;
+    let cfg = SimConfig {
+        trials: o.trials,
+        seed: o.seed,
+        threads: o.threads,
+    };
+    let r = simulate(&sc.contract, &model, &cfg);
+    Ok((sc, Some(r)))
+}
+
+fn money(m: Money) -> String {
+    format_thousands(m)
+}
+
+/// Renders the MKBA table the way a Dutch municipal report shows it.
+pub fn render_mkba(c: &sibsim::Contract, t: &MkbaTable, r: Option<&Results>) -> String {
+    let mut o = format!(
+        "MKBA (maatschappelijke kosten-batenanalyse) of \"{}\"\nAmounts in {}; discount rate {}% a year (real), horizon {} years; effect over time: years 1-3 (< 3j), 4-5 (3-5j), 6-{} (> 5j), after drop-off, undiscounted.\n",
+        c.name,
+        c.currency,
+        (t.discount_rate * rust_decimal::Decimal::ONE_HUNDRED).normalize(),
+        t.horizon_years,
+        t.horizon_years
+    );
+    if let Some(r) = r {
+        o.push_str(&format!(
+            "IND: mean cases achieved over {} simulated trials (seed {}).\n",
+            r.trials, r.seed
+        ));
+    }
+    o.push('\n');
+    let mut tab = Table::new(
+        &[
+            "Outcome",
+            "IND",
+            "EUR/IND",
+            "OUTCOME",
+            "DW",
+            "AT",
+            "SE",
+            "IMPACT",
+            "<3j",
+            "3-5j",
+            ">5j",
+            "Present value",
+        ],
+        1,
+    );
+    for l in t.lines.iter().chain(std::iter::once(&t.total)) {
+        tab.row(vec![
+            l.outcome.clone(),
+            format!("{:.1}", l.ind),
+            if l.value_per_case == Money::ZERO {
+                String::new()
+            } else {
+                money(l.value_per_case)
+            },
+            money(l.outcome_value),
+            money(l.deadweight),
+            money(l.attribution),
+            money(l.substitution),
+            money(l.impact),
+            money(l.effect_over_time[0]),
+            money(l.effect_over_time[1]),
+            money(l.effect_over_time[2]),
+            money(l.present_value),
+        ]);
+    }
+    tab.render(&mut o);
+
+    o.push_str("\nWho benefits (present value of impact) and who pays\n");
+    let mut head: Vec<String> = vec!["Outcome".into()];
+    head.extend(t.beneficiaries.iter().map(|(id, _)| id.clone()));
+    let head_ref: Vec<&str> = head.iter().map(|s| s.as_str()).collect();
+    let mut tab = Table::new(&head_ref, 1);
+    for l in t.lines.iter().chain(std::iter::once(&t.total)) {
+        let mut row = vec![l.outcome.clone()];
+        row.extend(l.per_beneficiary.iter().map(|m| money(*m)));
+        tab.row(row);
+    }
+    tab.render(&mut o);
+    if let Some(r) = r {
+        if let Some(b) = &r.business_case {
+            o.push('\n');
+            o.push_str(&super::simulate::business_case_table(b));
+            let pay: f64 = r
+                .parties
+                .iter()
+                .filter(|p| c.payers().any(|q| c.parties[q].id == p.id))
+                .map(|p| p.outcome_payments.mean)
+                .sum();
+            if pay > 0.0 {
+                o.push_str(&format!(
+                    "Impact per euro of outcome payments: {:.2} (PV of impact {} / mean outcome payments {})\n",
+                    b.total_impact.mean / pay,
+                    format_thousands(Money((b.total_impact.mean * 100.0).round() as i64)),
+                    format_thousands(Money((pay * 100.0).round() as i64)),
+                ));
+            }
+        }
+    }
+    o
+}
+
+/// `sibsim mkba`.
+pub fn mkba(o: Sim<'_>, actuals: Option<&Path>, json: bool, out: Option<&Path>) -> Result<()> {
+    let sim = Sim {
+        trials: if actuals.is_some() { 0 } else { o.trials },
+        ..o
+    };
+    let (sc, r) = load(&sim)?;
+    let c = &sc.contract;
+    let Some(m) = &c.mkba else {
+        return Err(CliError(format!(
+            "{} has no [mkba] block; add one with a line [[mkba.outcomes]] per outcome (see docs/scenario-format.md, section MKBA)",
+            o.scenario.display()
+        )));
+    };
+    let ind: Vec<rust_decimal::Decimal> = match (actuals, &r) {
+        (Some(path), _) => {
+            let text = io::read_text(path)?;
+            let act = sibsim::actuals::parse_csv(c, &path.display().to_string(), &text)?;
+            let mut sink = sibsim::settlement::NoLedger;
+            let mut settler = sibsim::Settler::new(c);
+            let s = settler
+                .settle(&act, &mut sink)
+                .map_err(|e| CliError(format!("cannot settle {}: {e}", path.display())))?;
+            s.outcomes.iter().map(|x| x.achieved.to_decimal()).collect()
+        }
+        (None, Some(r)) => r
+            .business_case
+            .as_ref()
+            .map(|b| {
+                b.cases
+                    .iter()
+                    .map(|x| {
+                        rust_decimal::Decimal::from_f64_retain(*x)
+                            .unwrap_or_default()
+                            .round_dp(6)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        (None, None) => c
+            .cohorts
+            .iter()
+            .map(|_| rust_decimal::Decimal::ZERO)
+            .collect(),
+    };
+    let table = m.table(c, &ind);
+    let text = if json {
+        let v = serde_json::json!({
+            "sibsim_version": env!("CARGO_PKG_VERSION"),
+            "scenario": o.scenario.display().to_string(),
+            "table": table,
+            "business_case": r.as_ref().and_then(|r| r.business_case.clone()),
+            "trials": r.as_ref().map(|r| r.trials),
+            "seed": r.as_ref().map(|r| r.seed),
+        });
+        serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+    } else {
+        render_mkba(c, &table, r.as_ref())
+    };
+    io::emit(out, &text)
+}
+
+/// Loads the tree (default or `--tree`) and applies the scenario's thresholds.
+pub fn tree(sc: &sibsim::Scenario, scenario: &Path, file: Option<&Path>) -> Result<Tree> {
+    let mut t = match file {
+        None => feasibility::default_tree(),
+        Some(p) => {
+            let text = io::read_text(p)?;
+            feasibility::parse_tree(&p.display().to_string(), &text)?
+        }
+    };
+    if let Err(items) = t.set_thresholds(&sc.contract.facts.thresholds) {
+        let text = io::read_text(scenario)?;
+        return Err(
+            sibsim::scenario::position(&scenario.display().to_string(), &text, items).into(),
+        );
+    }
+    Ok(t)
+}
+
+/// `sibsim feasibility`.
+pub fn feasibility(
+    o: Sim<'_>,
+    tree_file: Option<&Path>,
+    json: bool,
+    out: Option<&Path>,
+) -> Result<()> {
+    // Read the tree first so a bad tree file fails fast, before any simulation.
+    if let Some(p) = tree_file {
+        let text = io::read_text(p)?;
+        feasibility::parse_tree(&p.display().to_string(), &text)?;
+    }
+    let text = io::read_text(o.scenario)?;
+    let sc0 = sibsim::scenario::parse(&o.scenario.display().to_string(), &text)?;
+    let t = tree(&sc0, o.scenario, tree_file)?;
+    let sim = Sim {
+        trials: if t.needs_simulation() { o.trials } else { 0 },
+        ..o
+    };
+    let (sc, r) = load(&sim)?;
+    let w = feasibility::walk(&t, &sc.contract, r.as_ref());
+    let text = if json {
+        let v = serde_json::json!({
+            "sibsim_version": env!("CARGO_PKG_VERSION"),
+            "scenario": o.scenario.display().to_string(),
+            "walk": w,
+            "business_case": r.as_ref().and_then(|r| r.business_case.clone()),
+        });
+        serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+    } else {
+        feasibility::render_text(&w, &sc.contract)
+    };
+    io::emit(out, &text)
+}

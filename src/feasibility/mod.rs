@@ -1,0 +1,934 @@
+//! The feasibility check: Rotterdam's decision tree (beslisboom, DOMAIN.md section 7) as data.
+//!
+//! A [`Tree`] is a set of nodes, each with a question (English and Dutch), a [`Test`] on the
+//! scenario's declared facts or on a simulated figure with a threshold, and where a yes or a
+//! no leads: another node or an [`Exit`] (go, no-go with advice such as "pool with other
+//! municipalities", or conditional). A node may attach a condition when its answer is no and
+//! the walk goes on; a `go` reached with conditions is `conditional`.
+//!
+//! [`default_tree`] is Rotterdam's six questions in the seed's order plus two checks from
+//! Dutch practice (`rotterdam.toml` beside this file); [`parse_tree`] reads a custom tree and
+//! rejects unknown nodes, cycles, missing exits and unreachable nodes with positioned errors.
+//! [`walk`] answers every node from a [`Contract`] and, for the quantitative questions, the
+//! [`Results`] of a simulation. No IO here.
+
+use crate::contract::{Contract, Pricing};
+use crate::error::{Diagnostic, Diagnostics};
+use crate::money::{Money, format_thousands};
+use crate::montecarlo::Results;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The default tree's text (TOML).
+pub const DEFAULT_TREE: &str = include_str!("rotterdam.toml");
+
+/// What a node checks. Each test documents its threshold and default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Test {
+    /// An MKBA is declared and every outcome has a value per case (fact; no threshold).
+    MkbaPresent,
+    /// Every outcome has a measurement method, evidence, a price and an MKBA value (fact).
+    OutcomesMeasurable,
+    /// At most `threshold` parties benefit (default 4).
+    BeneficiariesAtMost,
+    /// P(the payers' PV savings exceed their PV payments plus costs) >= `threshold` (0.70).
+    PayersSaveMore,
+    /// Preparation and transaction costs / expected PV of impact <= `threshold` (0.15).
+    CostShareAtMost,
+    /// Every tranche is committed with a hurdle its median IRR meets, and committed capital
+    /// / the provider's expected costs >= `threshold` (1.0).
+    InvestorsOnBoard,
+    /// Inflow and data delivery are guaranteed (facts).
+    InflowGuaranteed,
+    /// (Payers' expected outlay + transaction costs) / the provider's expected costs <=
+    /// `threshold` (1.0).
+    SibCostRatioAtMost,
+}
+
+impl Test {
+    /// All tests.
+    pub const ALL: [Test; 8] = [
+        Test::MkbaPresent,
+        Test::OutcomesMeasurable,
+        Test::BeneficiariesAtMost,
+        Test::PayersSaveMore,
+        Test::CostShareAtMost,
+        Test::InvestorsOnBoard,
+        Test::InflowGuaranteed,
+        Test::SibCostRatioAtMost,
+    ];
+
+    /// The name used in tree files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Test::MkbaPresent => "mkba-present",
+            Test::OutcomesMeasurable => "outcomes-measurable",
+            Test::BeneficiariesAtMost => "beneficiaries-at-most",
+            Test::PayersSaveMore => "payers-save-more",
+            Test::CostShareAtMost => "cost-share-at-most",
+            Test::InvestorsOnBoard => "investors-on-board",
+            Test::InflowGuaranteed => "inflow-guaranteed",
+            Test::SibCostRatioAtMost => "sib-cost-ratio-at-most",
+        }
+    }
+
+    /// The default threshold and the range allowed, for tests that take one.
+    pub fn threshold_range(self) -> Option<(f64, f64, f64)> {
+        match self {
+            Test::BeneficiariesAtMost => Some((4.0, 1.0, 1000.0)),
+            Test::PayersSaveMore => Some((0.70, 0.0, 1.0)),
+            Test::CostShareAtMost => Some((0.15, 0.0, 10.0)),
+            Test::InvestorsOnBoard => Some((1.0, 0.0, 10.0)),
+            Test::SibCostRatioAtMost => Some((1.0, 0.0, 10.0)),
+            _ => None,
+        }
+    }
+
+    /// Whether the test needs simulation results.
+    pub fn needs_simulation(self) -> bool {
+        matches!(
+            self,
+            Test::PayersSaveMore
+                | Test::CostShareAtMost
+                | Test::InvestorsOnBoard
+                | Test::SibCostRatioAtMost
+        )
+    }
+}
+
+/// A verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Go ahead.
+    Go,
+    /// Do not make this a SIB (an exit's advice may name an alternative).
+    NoGo,
+    /// Go ahead only under the conditions listed.
+    Conditional,
+}
+
+impl Verdict {
+    /// Display label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Go => "GO",
+            Verdict::NoGo => "NO-GO",
+            Verdict::Conditional => "CONDITIONAL",
+        }
+    }
+}
+
+/// Text in English and Dutch.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bilingual {
+    /// English.
+    pub en: String,
+    /// Dutch.
+    #[serde(default)]
+    pub nl: String,
+}
+
+/// Where an answer leads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Another node (index).
+    Node(usize),
+    /// An exit (index).
+    Exit(usize),
+}
+
+/// One question.
+#[derive(Clone, Debug)]
+pub struct Node {
+    /// Identifier.
+    pub id: String,
+    /// The question.
+    pub question: Bilingual,
+    /// What is checked.
+    pub test: Test,
+    /// The threshold in force (the test's default unless changed).
+    pub threshold: Option<f64>,
+    /// Where yes leads.
+    pub yes: Next,
+    /// Where no leads.
+    pub no: Next,
+    /// Condition attached when the answer is no.
+    pub condition: Option<String>,
+}
+
+/// An end of the walk.
+#[derive(Clone, Debug)]
+pub struct Exit {
+    /// Identifier.
+    pub id: String,
+    /// Verdict.
+    pub verdict: Verdict,
+    /// What to do.
+    pub advice: Bilingual,
+}
+
+/// A validated tree.
+#[derive(Clone, Debug)]
+pub struct Tree {
+    /// Name.
+    pub name: String,
+    /// First node.
+    pub start: usize,
+    /// Nodes in file order.
+    pub nodes: Vec<Node>,
+    /// Exits.
+    pub exits: Vec<Exit>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTree {
+    name: Option<String>,
+    start: Option<String>,
+    #[serde(default)]
+    node: Vec<RawNode>,
+    #[serde(default)]
+    exit: Vec<RawExit>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNode {
+    id: String,
+    question: Bilingual,
+    test: String,
+    threshold: Option<f64>,
+    yes: Option<String>,
+    no: Option<String>,
+    condition: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExit {
+    id: String,
+    verdict: Verdict,
+    #[serde(default)]
+    advice: Bilingual,
+}
+
+/// The default tree (Rotterdam's six questions plus the Dutch practice checks).
+pub fn default_tree() -> Tree {
+    match parse_tree("rotterdam.toml", DEFAULT_TREE) {
+        Ok(t) => t,
+        // The embedded tree is checked by a unit test.
+        Err(e) => unreachable!("the default tree is invalid: {e}"),
+    }
+}
+
+/// Parses and checks a tree file: unique ids, known tests, thresholds in range, every yes and
+/// no leading to a known node or exit, no cycle, every node reachable from the start.
+pub fn parse_tree(file: &str, text: &str) -> Result<Tree, Diagnostics> {
+    let raw: RawTree = crate::scenario::deserialize(file, text)?;
+    let mut errs: Vec<Diagnostic> = Vec::new();
+    let mut ids: BTreeMap<&str, Next> = BTreeMap::new();
+    for (i, n) in raw.node.iter().enumerate() {
+        if n.id.trim().is_empty() {
+            errs.push(Diagnostic::new(
+                format!("node[{i}].id"),
+                "a node needs an id",
+            ));
+        } else if ids.insert(&n.id, Next::Node(i)).is_some() {
+            errs.push(Diagnostic::new(
+                format!("node[{i}].id"),
+                format!("`{}` is used twice; node and exit ids must be unique", n.id),
+            ));
+        }
+    }
+    for (i, e) in raw.exit.iter().enumerate() {
+        if ids.insert(&e.id, Next::Exit(i)).is_some() {
+            errs.push(Diagnostic::new(
+                format!("exit[{i}].id"),
+                format!("`{}` is used twice; node and exit ids must be unique", e.id),
+            ));
+        }
+    }
+    if raw.node.is_empty() {
+        errs.push(Diagnostic::new(
+            "",
+            "the tree has no [[node]]; give at least one question",
+        ));
+    }
+    let known = || {
+        ids.keys()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let resolve = |errs: &mut Vec<Diagnostic>, path: String, t: &Option<String>| -> Next {
+        match t {
+            None => {
+                errs.push(Diagnostic::new(
+                    path,
+                    "missing exit: say where this answer leads (a node's or an exit's id)",
+                ));
+                Next::Exit(usize::MAX)
+            }
+            Some(t) => match ids.get(t.as_str()) {
+                Some(n) => *n,
+                None => {
+                    errs.push(Diagnostic::new(
+                        path,
+                        format!("unknown node or exit `{t}`; known: {}", known()),
+                    ));
+                    Next::Exit(usize::MAX)
+                }
+            },
+        }
+    };
+    let mut nodes = Vec::new();
+    for (i, n) in raw.node.iter().enumerate() {
+        let test = match Test::ALL.iter().find(|t| t.name() == n.test) {
+            Some(t) => *t,
+            None => {
+                errs.push(Diagnostic::new(
+                    format!("node[{i}].test"),
+                    format!(
+                        "unknown test `{}`; use one of {}",
+                        n.test,
+                        Test::ALL
+                            .iter()
+                            .map(|t| format!("`{}`", t.name()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+                Test::MkbaPresent
+            }
+        };
+        let threshold = match (test.threshold_range(), n.threshold) {
+            (None, Some(_)) => {
+                errs.push(Diagnostic::new(
+                    format!("node[{i}].threshold"),
+                    format!("test `{}` takes no threshold", test.name()),
+                ));
+                None
+            }
+            (Some((d, _, _)), None) => Some(d),
+            (Some((_, lo, hi)), Some(x)) => {
+                if !(lo..=hi).contains(&x) {
+                    errs.push(Diagnostic::new(
+                        format!("node[{i}].threshold"),
+                        format!(
+                            "the threshold of `{}` must be between {lo} and {hi}, got {x}",
+                            test.name()
+                        ),
+                    ));
+                }
+                Some(x)
+            }
+            (None, None) => None,
+        };
+        let yes = resolve(&mut errs, format!("node[{i}].yes"), &n.yes);
+        let no = resolve(&mut errs, format!("node[{i}].no"), &n.no);
+        nodes.push(Node {
+            id: n.id.clone(),
+            question: n.question.clone(),
+            test,
+            threshold,
+            yes,
+            no,
+            condition: n.condition.clone(),
+        });
+    }
+    let start = match &raw.start {
+        None => Next::Node(0),
+        Some(s) => match ids.get(s.as_str()) {
+            Some(Next::Node(i)) => Next::Node(*i),
+            _ => {
+                errs.push(Diagnostic::new(
+                    "start",
+                    format!("`{s}` is not a node of the tree; known: {}", known()),
+                ));
+                Next::Node(0)
+            }
+        },
+    };
+    if errs.is_empty() {
+        check_graph(&nodes, start, &mut errs);
+    }
+    if !errs.is_empty() {
+        return Err(crate::scenario::position(file, text, errs));
+    }
+    let Next::Node(start) = start else {
+        unreachable!()
+    };
+    Ok(Tree {
+        name: raw.name.unwrap_or_else(|| file.to_string()),
+        start,
+        nodes,
+        exits: raw
+            .exit
+            .into_iter()
+            .map(|e| Exit {
+                id: e.id,
+                verdict: e.verdict,
+                advice: e.advice,
+            })
+            .collect(),
+    })
+}
+
+/// Cycles (depth-first search with colours) and unreachable nodes.
+fn check_graph(nodes: &[Node], start: Next, errs: &mut Vec<Diagnostic>) {
+    // 0 = unseen, 1 = on the stack, 2 = done.
+    let mut colour = vec![0u8; nodes.len()];
+    fn dfs(
+        i: usize,
+        nodes: &[Node],
+        colour: &mut [u8],
+        stack: &mut Vec<usize>,
+    ) -> Option<Vec<usize>> {
+        colour[i] = 1;
+        stack.push(i);
+        for n in [nodes[i].yes, nodes[i].no] {
+            if let Next::Node(j) = n {
+                if colour[j] == 1 {
+                    let from = stack.iter().position(|&k| k == j).unwrap_or(0);
+                    let mut cyc = stack[from..].to_vec();
+                    cyc.push(j);
+                    return Some(cyc);
+                }
+                if colour[j] == 0
+                    && let Some(c) = dfs(j, nodes, colour, stack)
+                {
+                    return Some(c);
+                }
+            }
+        }
+        stack.pop();
+        colour[i] = 2;
+        None
+    }
+    let Next::Node(s) = start else { return };
+    let mut stack = Vec::new();
+    if let Some(cyc) = dfs(s, nodes, &mut colour, &mut stack) {
+        let path: Vec<&str> = cyc.iter().map(|&i| nodes[i].id.as_str()).collect();
+        let last = cyc[cyc.len() - 2];
+        let field = if nodes[last].yes == Next::Node(cyc[cyc.len() - 1]) {
+            "yes"
+        } else {
+            "no"
+        };
+        errs.push(Diagnostic::new(
+            format!("node[{last}].{field}"),
+            format!(
+                "the tree has a cycle: {}; every path must end at an exit",
+                path.join(" -> ")
+            ),
+        ));
+        return;
+    }
+    for (i, c) in colour.iter().enumerate() {
+        if *c == 0 {
+            errs.push(Diagnostic::new(
+                format!("node[{i}].id"),
+                format!(
+                    "node `{}` is never reached from the start; remove it or lead a yes or no to it",
+                    nodes[i].id
+                ),
+            ));
+        }
+    }
+}
+
+impl Tree {
+    /// Applies `(node id, threshold)` changes (from a scenario's `[feasibility] thresholds`);
+    /// problems carry the path `feasibility.thresholds.<id>`.
+    pub fn set_thresholds(&mut self, changes: &[(String, f64)]) -> Result<(), Vec<Diagnostic>> {
+        let mut errs = Vec::new();
+        for (id, x) in changes {
+            let path = format!("feasibility.thresholds.{id}");
+            match self.nodes.iter_mut().find(|n| &n.id == id) {
+                None => errs.push(Diagnostic::new(
+                    path,
+                    format!(
+                        "the tree has no node `{id}`; its nodes are {}",
+                        self.nodes
+                            .iter()
+                            .map(|n| format!("`{}`", n.id))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )),
+                Some(n) => match n.test.threshold_range() {
+                    None => errs.push(Diagnostic::new(
+                        path,
+                        format!("node `{id}` (test `{}`) takes no threshold", n.test.name()),
+                    )),
+                    Some((_, lo, hi)) if !(lo..=hi).contains(x) => errs.push(Diagnostic::new(
+                        path,
+                        format!("the threshold of `{id}` must be between {lo} and {hi}, got {x}"),
+                    )),
+                    Some(_) => n.threshold = Some(*x),
+                },
+            }
+        }
+        if errs.is_empty() { Ok(()) } else { Err(errs) }
+    }
+
+    /// Whether any node needs simulation results.
+    pub fn needs_simulation(&self) -> bool {
+        self.nodes.iter().any(|n| n.test.needs_simulation())
+    }
+}
+
+/// One answered question.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Step {
+    /// Node id.
+    pub node: String,
+    /// The question.
+    pub question: Bilingual,
+    /// Test name.
+    pub test: &'static str,
+    /// The answer.
+    pub answer: bool,
+    /// The figure tested, when the test is quantitative.
+    pub value: Option<f64>,
+    /// The threshold it was held against.
+    pub threshold: Option<f64>,
+    /// The evidence in words and numbers.
+    pub evidence: String,
+    /// The condition attached (answer no, walk went on).
+    pub condition: Option<String>,
+}
+
+/// The result of a walk.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Walk {
+    /// Tree name.
+    pub tree: String,
+    /// Verdict.
+    pub verdict: Verdict,
+    /// The exit reached.
+    pub exit: String,
+    /// The exit's advice.
+    pub advice: Bilingual,
+    /// Conditions collected on the way.
+    pub conditions: Vec<String>,
+    /// The questions answered, in order.
+    pub path: Vec<Step>,
+    /// Trials and seed of the simulation used (when one was).
+    pub trials: Option<u64>,
+    /// Seed.
+    pub seed: Option<u64>,
+}
+
+fn eur(c: &Contract, x: f64) -> String {
+    format!(
+        "{} {}",
+        c.currency,
+        format_thousands(Money((x.round() * 100.0) as i64)).trim_end_matches(".00")
+    )
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+/// Answers one node: (answer, value tested, evidence).
+fn answer(
+    test: Test,
+    threshold: Option<f64>,
+    c: &Contract,
+    r: Option<&Results>,
+) -> (bool, Option<f64>, String) {
+    let th = threshold.unwrap_or(0.0);
+    let need_sim = || {
+        (
+            false,
+            None,
+            "no simulation results (run with trials > 0)".to_string(),
+        )
+    };
+    match test {
+        Test::MkbaPresent => match &c.mkba {
+            None => (
+                false,
+                None,
+                "no [mkba] block: the savings per outcome are not defined".into(),
+            ),
+            Some(m) => {
+                let mut missing = Vec::new();
+                let mut shown = Vec::new();
+                for (o, out) in c.outcomes.iter().enumerate() {
+                    match m.outcomes.iter().find(|l| l.outcome == o) {
+                        Some(l) if l.value_per_case().0 > 0 => shown.push(format!(
+                            "{} {}",
+                            out.id,
+                            eur(c, l.value_per_case().to_f64())
+                        )),
+                        _ => missing.push(out.id.clone()),
+                    }
+                }
+                if missing.is_empty() {
+                    (
+                        true,
+                        None,
+                        format!("MKBA declared; value per case: {}", shown.join(", ")),
+                    )
+                } else {
+                    (
+                        false,
+                        None,
+                        format!(
+                            "MKBA declared, but no value per case for: {}",
+                            missing.join(", ")
+                        ),
+                    )
+                }
+            }
+        },
+        Test::OutcomesMeasurable => {
+            let mut gaps = Vec::new();
+            for (o, out) in c.outcomes.iter().enumerate() {
+                let f = &c.facts.outcomes[o];
+                let mut why = Vec::new();
+                if f.measurement.is_none() {
+                    why.push("no measurement method");
+                }
+                if f.evidence.is_none() {
+                    why.push("no evidence");
+                }
+                let priced = match &out.pricing {
+                    Pricing::Flat(p) => p.0 > 0,
+                    _ => true,
+                };
+                if !priced {
+                    why.push("no price");
+                }
+                let valued = c.mkba.as_ref().is_some_and(|m| {
+                    m.outcomes
+                        .iter()
+                        .any(|l| l.outcome == o && l.value_per_case().0 > 0)
+                });
+                if !valued {
+                    why.push("no MKBA value");
+                }
+                if !why.is_empty() {
+                    gaps.push(format!("{} ({})", out.id, why.join(", ")));
+                }
+            }
+            let n = c.outcomes.len();
+            if gaps.is_empty() {
+                (
+                    true,
+                    None,
+                    format!(
+                        "all {n} outcomes have a measurement method, evidence, a price and a value"
+                    ),
+                )
+            } else {
+                (
+                    false,
+                    None,
+                    format!(
+                        "{} of {n} outcomes fall short: {}",
+                        gaps.len(),
+                        gaps.join("; ")
+                    ),
+                )
+            }
+        }
+        Test::BeneficiariesAtMost => match &c.mkba {
+            None => (
+                false,
+                None,
+                "no [mkba] block: who benefits is not declared".into(),
+            ),
+            Some(m) => {
+                let ids: Vec<&str> = m
+                    .beneficiaries
+                    .iter()
+                    .enumerate()
+                    .filter(|(b, _)| {
+                        m.outcomes
+                            .iter()
+                            .any(|l| l.values.iter().any(|(x, v)| x == b && v.0 > 0))
+                    })
+                    .map(|(_, b)| b.id.as_str())
+                    .collect();
+                let n = ids.len() as f64;
+                let ok = n <= th;
+                (
+                    ok,
+                    Some(n),
+                    format!(
+                        "{} parties benefit ({}) {} {}",
+                        ids.len(),
+                        ids.join(", "),
+                        if ok { "<=" } else { ">" },
+                        th
+                    ),
+                )
+            }
+        },
+        Test::PayersSaveMore => {
+            let Some(r) = r else { return need_sim() };
+            let Some(b) = &r.business_case else {
+                return (
+                    false,
+                    None,
+                    "no [mkba] block: the payers' savings are unknown".into(),
+                );
+            };
+            let p = b.all_payers.prob_saves_more;
+            let ok = p >= th;
+            (
+                ok,
+                Some(p),
+                format!(
+                    "P(payers' savings > payments + costs) = {p:.2} {} {th:.2} (present values at {:.2}%; mean net {} with savings {} against payments {} and costs {})",
+                    if ok { ">=" } else { "<" },
+                    b.discount_rate * 100.0,
+                    eur(c, b.all_payers.net.mean),
+                    eur(c, b.all_payers.savings.mean),
+                    eur(c, b.all_payers.payments.mean),
+                    eur(c, b.all_payers.costs),
+                ),
+            )
+        }
+        Test::CostShareAtMost => {
+            let Some(r) = r else { return need_sim() };
+            let costs = c.facts.total_costs().to_f64();
+            let Some(b) = &r.business_case else {
+                return (
+                    false,
+                    None,
+                    "no [mkba] block: the return to set the costs against is unknown".into(),
+                );
+            };
+            let impact = b.total_impact.mean;
+            if impact <= 0.0 {
+                return (
+                    false,
+                    None,
+                    format!(
+                        "preparation and transaction costs {} against no expected social return",
+                        eur(c, costs)
+                    ),
+                );
+            }
+            let share = costs / impact;
+            let ok = share <= th;
+            (
+                ok,
+                Some(share),
+                format!(
+                    "preparation and transaction costs {} = {} of the expected social return (PV of impact {}) {} {}",
+                    eur(c, costs),
+                    pct(share),
+                    eur(c, impact),
+                    if ok { "<=" } else { ">" },
+                    pct(th)
+                ),
+            )
+        }
+        Test::InvestorsOnBoard => {
+            let Some(r) = r else { return need_sim() };
+            let mut ok = true;
+            let mut parts = Vec::new();
+            for (i, t) in c.tranches.iter().enumerate() {
+                let f = &c.facts.tranches[i];
+                let irr = r
+                    .tranches
+                    .get(i)
+                    .map(|s| s.irr.summary.p50)
+                    .unwrap_or(f64::NAN);
+                let committed = f.committed == Some(true);
+                let hurdle = f.hurdle_irr.map(|h| h.to_f64());
+                let meets = hurdle.is_some_and(|h| irr >= h);
+                ok &= committed && meets;
+                parts.push(format!(
+                    "{}: {}, median IRR {} {}",
+                    t.id,
+                    if committed {
+                        "committed"
+                    } else {
+                        "not committed"
+                    },
+                    pct(irr),
+                    match hurdle {
+                        Some(h) => format!("{} hurdle {}", if meets { ">=" } else { "<" }, pct(h)),
+                        None => "(no hurdle declared)".to_string(),
+                    }
+                ));
+            }
+            let capital: f64 = c.tranches.iter().map(|t| t.committed.to_f64()).sum();
+            let need = r.programme_costs.mean;
+            let cover = if need > 0.0 {
+                capital / need
+            } else {
+                f64::INFINITY
+            };
+            let covered = cover >= th;
+            ok &= covered && !c.tranches.is_empty();
+            if c.tranches.is_empty() {
+                parts.push("no tranches".into());
+            }
+            (
+                ok,
+                Some(cover),
+                format!(
+                    "capital committed {} / provider's expected costs {} = {:.2} {} {th:.2}; {}",
+                    eur(c, capital),
+                    eur(c, need),
+                    cover,
+                    if covered { ">=" } else { "<" },
+                    parts.join("; ")
+                ),
+            )
+        }
+        Test::InflowGuaranteed => {
+            let f = &c.facts;
+            let show = |x: Option<bool>| match x {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "not declared",
+            };
+            let ok = f.inflow_guaranteed == Some(true) && f.data_delivery_guaranteed == Some(true);
+            (
+                ok,
+                None,
+                format!(
+                    "inflow guaranteed: {}; data delivery guaranteed: {}",
+                    show(f.inflow_guaranteed),
+                    show(f.data_delivery_guaranteed)
+                ),
+            )
+        }
+        Test::SibCostRatioAtMost => {
+            let Some(r) = r else { return need_sim() };
+            let payers: Vec<usize> = c.payers().collect();
+            let outlay: f64 = r
+                .parties
+                .iter()
+                .filter(|p| payers.iter().any(|&q| c.parties[q].id == p.id))
+                .map(|p| -p.net.mean)
+                .sum();
+            let tx: f64 = c.facts.transaction_costs.iter().map(|m| m.to_f64()).sum();
+            let direct = r.programme_costs.mean;
+            if direct <= 0.0 {
+                return (
+                    false,
+                    None,
+                    "the provider has no expected costs to compare with".into(),
+                );
+            }
+            let ratio = (outlay + tx) / direct;
+            let ok = ratio <= th;
+            (
+                ok,
+                Some(ratio),
+                format!(
+                    "SIB: payers' expected outlay {} + transaction costs {} = {} against direct finance of the provider's expected costs {}: ratio {ratio:.2} {} {th:.2}",
+                    eur(c, outlay),
+                    eur(c, tx),
+                    eur(c, outlay + tx),
+                    eur(c, direct),
+                    if ok { "<=" } else { ">" },
+                ),
+            )
+        }
+    }
+}
+
+/// Walks `tree` for contract `c`, using simulation results `r` for the quantitative tests.
+pub fn walk(tree: &Tree, c: &Contract, r: Option<&Results>) -> Walk {
+    let mut path = Vec::new();
+    let mut conditions = Vec::new();
+    let mut at = Next::Node(tree.start);
+    // The tree is acyclic (checked when parsed), so this ends within nodes.len() steps.
+    for _ in 0..=tree.nodes.len() {
+        let Next::Node(i) = at else { break };
+        let n = &tree.nodes[i];
+        let (ok, value, evidence) = answer(n.test, n.threshold, c, r);
+        let condition = if ok { None } else { n.condition.clone() };
+        if let Some(cond) = &condition {
+            conditions.push(cond.clone());
+        }
+        path.push(Step {
+            node: n.id.clone(),
+            question: n.question.clone(),
+            test: n.test.name(),
+            answer: ok,
+            value,
+            threshold: n.threshold,
+            evidence,
+            condition,
+        });
+        at = if ok { n.yes } else { n.no };
+    }
+    let (exit, verdict, advice) = match at {
+        Next::Exit(e) => {
+            let x = &tree.exits[e];
+            let v = if x.verdict == Verdict::Go && !conditions.is_empty() {
+                Verdict::Conditional
+            } else {
+                x.verdict
+            };
+            (x.id.clone(), v, x.advice.clone())
+        }
+        Next::Node(_) => ("(none)".into(), Verdict::NoGo, Bilingual::default()),
+    };
+    Walk {
+        tree: tree.name.clone(),
+        verdict,
+        exit,
+        advice,
+        conditions,
+        path,
+        trials: r.map(|r| r.trials),
+        seed: r.map(|r| r.seed),
+    }
+}
+
+/// The walk as text a council member can follow.
+pub fn render_text(w: &Walk, c: &Contract) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(s, "Feasibility of \"{}\"", c.name);
+    let _ = writeln!(s, "Tree: {}", w.tree);
+    if let (Some(t), Some(seed)) = (w.trials, w.seed) {
+        let _ = writeln!(s, "Simulated figures: {t} trials, seed {seed}");
+    }
+    let _ = writeln!(s);
+    for (k, st) in w.path.iter().enumerate() {
+        let _ = writeln!(s, "{}. {}", k + 1, st.question.en);
+        if !st.question.nl.is_empty() {
+            let _ = writeln!(s, "   ({})", st.question.nl);
+        }
+        let _ = writeln!(
+            s,
+            "   {}  {}",
+            if st.answer { "YES" } else { "NO " },
+            st.evidence
+        );
+        if let Some(cd) = &st.condition {
+            let _ = writeln!(s, "   condition: {cd}");
+        }
+        let _ = writeln!(s);
+    }
+    let ids: Vec<&str> = w.path.iter().map(|p| p.node.as_str()).collect();
+    let _ = writeln!(s, "Path: {} -> {}", ids.join(" -> "), w.exit);
+    let _ = writeln!(s, "Verdict: {}", w.verdict.label());
+    if !w.advice.en.is_empty() {
+        let _ = writeln!(s, "Advice: {}", w.advice.en);
+    }
+    if !w.advice.nl.is_empty() {
+        let _ = writeln!(s, "Advies: {}", w.advice.nl);
+    }
+    for cd in &w.conditions {
+        let _ = writeln!(s, "Condition: {cd}");
+    }
+    s
+}

@@ -1,0 +1,610 @@
+//! The municipality's business case: the social cost-benefit analysis (MKBA, DOMAIN.md
+//! section 6) and the facts a scenario declares for the feasibility check (section 7).
+//!
+//! # The computation, per outcome
+//!
+//! - `IND`: the number of cases achieving the indicator (the outcome's achieved units in the
+//!   settlement: the mean over trials for the expected case, the trial's own count per trial);
+//! - `EUR/IND`: the value of one case, the sum of its value to each beneficiary;
+//! - `OUTCOME = EUR/IND x IND`;
+//! - corrections, each a percentage of `OUTCOME`: deadweight `DW`, attribution `AT`,
+//!   substitution `SE`; `IMPACT = OUTCOME - (DW + AT + SE)`;
+//! - effect over time: the share of `IMPACT` realised in the short term (years 1-3, "< 3
+//!   years"), the medium term (years 4-5, "3-5 years") and the long term (years 6 to the
+//!   horizon, "> 5 years") is spread evenly over the years of its term; the effect of year `t`
+//!   is reduced by the drop-off, `(1 - d)^(t - 1)`; so the undiscounted effect of year `t` is
+//!   `IMPACT x share(term of t) / years(term of t) x (1 - d)^(t - 1)`;
+//! - present value at the MKBA's real discount rate `r` (default 2.25%, the Dutch government's
+//!   standard rate since 2021), end-of-year convention counted from the contract's start:
+//!   `PV = sum over t of effect(t) / (1 + r)^t`.
+//!
+//! Every figure is computed exactly in decimals and rounded once to the cent, half away from
+//! zero (a total is the rounded exact sum, not the sum of rounded lines). Each beneficiary's
+//! present value uses its own value per case with the same corrections and profile.
+
+use crate::contract::{Contract, PartyId};
+use crate::money::{Money, Ratio};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+/// The default real discount rate: 2.25% (Dutch government standard since 1 January 2021).
+pub const DEFAULT_DISCOUNT_RATE: Decimal = Decimal::from_parts(225, 0, 0, false, 4);
+/// The default horizon in years.
+pub const DEFAULT_HORIZON_YEARS: u16 = 10;
+/// Last year of the short term ("< 3 years").
+pub const SHORT_LAST_YEAR: u16 = 3;
+/// Last year of the medium term ("3-5 years").
+pub const MEDIUM_LAST_YEAR: u16 = 5;
+
+/// Someone who saves or gains when an outcome is achieved.
+#[derive(Clone, Debug, Serialize)]
+pub struct Beneficiary {
+    /// Identifier (a contract party's id, or one declared under `mkba.beneficiaries`).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The contract party, when the beneficiary is one.
+    pub party: Option<PartyId>,
+}
+
+/// One outcome's line of the MKBA.
+#[derive(Clone, Debug, Serialize)]
+pub struct MkbaOutcome {
+    /// Index of the contract outcome.
+    pub outcome: usize,
+    /// Value of one case to each beneficiary (index into [`Mkba::beneficiaries`], EUR).
+    pub values: Vec<(usize, Money)>,
+    /// Deadweight (share of OUTCOME that would have happened anyway).
+    pub deadweight: Ratio,
+    /// Attribution (share caused by others' earlier interventions).
+    pub attribution: Ratio,
+    /// Substitution / displacement (share gained at the expense of people outside).
+    pub substitution: Ratio,
+    /// Share of the effect realised in the short, medium and long term (adds up to 1).
+    pub realisation: [Ratio; 3],
+    /// Yearly drop-off of the effect after the first year.
+    pub drop_off: Ratio,
+}
+
+/// The validated `[mkba]` block.
+#[derive(Clone, Debug, Serialize)]
+pub struct Mkba {
+    /// Real discount rate a year.
+    pub discount_rate: Ratio,
+    /// Horizon in years (1 to 50).
+    pub horizon_years: u16,
+    /// Everyone with a value in some outcome: contract parties in contract order, then those
+    /// declared outside the contract.
+    pub beneficiaries: Vec<Beneficiary>,
+    /// Lines, in the contract's outcome order.
+    pub outcomes: Vec<MkbaOutcome>,
+}
+
+/// What the scenario declares about one outcome's measurement.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct OutcomeFacts {
+    /// How the outcome is measured (source, assessor).
+    pub measurement: Option<String>,
+    /// The evidence that the intervention causes it.
+    pub evidence: Option<String>,
+}
+
+/// What an investor declares about a tranche.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct InvestorFacts {
+    /// The investor has committed (letter of intent or better).
+    pub committed: Option<bool>,
+    /// The annual IRR the investor needs.
+    pub hurdle_irr: Option<Ratio>,
+}
+
+/// The validated `[facts]` block (absent facts are `None`, which the decision tree treats
+/// as "not shown").
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Facts {
+    /// The municipality guarantees sufficient participant inflow.
+    pub inflow_guaranteed: Option<bool>,
+    /// The municipality guarantees data delivery for the measurement.
+    pub data_delivery_guaranteed: Option<bool>,
+    /// Preparation costs borne by each contract party (indexed by party).
+    pub preparation_costs: Vec<Money>,
+    /// Transaction costs over the contract's life (legal, assessor) per party.
+    pub transaction_costs: Vec<Money>,
+    /// Per contract outcome.
+    pub outcomes: Vec<OutcomeFacts>,
+    /// Per tranche.
+    pub tranches: Vec<InvestorFacts>,
+    /// Threshold changes for the decision tree's nodes (`[feasibility] thresholds`).
+    pub thresholds: Vec<(String, f64)>,
+}
+
+impl Facts {
+    /// Preparation plus transaction costs of party `p`.
+    pub fn costs_of(&self, p: PartyId) -> Money {
+        Money(
+            self.preparation_costs.get(p).map_or(0, |m| m.0)
+                + self.transaction_costs.get(p).map_or(0, |m| m.0),
+        )
+    }
+
+    /// All preparation and transaction costs.
+    pub fn total_costs(&self) -> Money {
+        Money(
+            self.preparation_costs.iter().map(|m| m.0).sum::<i64>()
+                + self.transaction_costs.iter().map(|m| m.0).sum::<i64>(),
+        )
+    }
+}
+
+/// The term (0 short, 1 medium, 2 long) of year `t` (1-based).
+pub fn term_of_year(t: u16) -> usize {
+    if t <= SHORT_LAST_YEAR {
+        0
+    } else if t <= MEDIUM_LAST_YEAR {
+        1
+    } else {
+        2
+    }
+}
+
+/// Number of years of each term within `horizon`.
+pub fn term_years(horizon: u16) -> [u16; 3] {
+    let mut n = [0u16; 3];
+    for t in 1..=horizon {
+        n[term_of_year(t)] += 1;
+    }
+    n
+}
+
+fn pow(x: Decimal, n: u16) -> Decimal {
+    let mut acc = Decimal::ONE;
+    for _ in 0..n {
+        acc *= x;
+    }
+    acc
+}
+
+impl MkbaOutcome {
+    /// `DW + AT + SE` as a share of OUTCOME.
+    pub fn correction(&self) -> Decimal {
+        self.deadweight.to_decimal()
+            + self.attribution.to_decimal()
+            + self.substitution.to_decimal()
+    }
+
+    /// Value of one case (EUR/IND): the sum over beneficiaries.
+    pub fn value_per_case(&self) -> Money {
+        Money(self.values.iter().map(|(_, m)| m.0).sum())
+    }
+
+    /// The share of IMPACT realised in year `t` (1-based), after drop-off, undiscounted.
+    pub fn year_share(&self, t: u16, horizon: u16) -> Decimal {
+        let n = term_years(horizon);
+        let k = term_of_year(t);
+        if t == 0 || t > horizon || n[k] == 0 {
+            return Decimal::ZERO;
+        }
+        let keep = Decimal::ONE - self.drop_off.to_decimal();
+        self.realisation[k].to_decimal() / Decimal::from(n[k]) * pow(keep, t - 1)
+    }
+
+    /// Undiscounted share of IMPACT realised in each term, after drop-off.
+    pub fn term_shares(&self, horizon: u16) -> [Decimal; 3] {
+        let mut s = [Decimal::ZERO; 3];
+        for t in 1..=horizon {
+            s[term_of_year(t)] += self.year_share(t, horizon);
+        }
+        s
+    }
+
+    /// Present value of one euro of IMPACT at `rate` a year over `horizon` years.
+    pub fn pv_factor(&self, rate: Decimal, horizon: u16) -> Decimal {
+        let d = Decimal::ONE + rate;
+        (1..=horizon)
+            .map(|t| self.year_share(t, horizon) / pow(d, t))
+            .sum()
+    }
+}
+
+fn cents(d: Decimal) -> Money {
+    Money::from_decimal(
+        d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero),
+    )
+    .unwrap_or(Money(i64::MAX))
+}
+
+/// One line of the MKBA table (amounts in currency units, rounded once to the cent).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MkbaLine {
+    /// Outcome id.
+    pub outcome: String,
+    /// Outcome name.
+    pub name: String,
+    /// IND: number of cases.
+    pub ind: Decimal,
+    /// EUR/IND: value of one case.
+    pub value_per_case: Money,
+    /// OUTCOME = EUR/IND x IND.
+    pub outcome_value: Money,
+    /// DW.
+    pub deadweight: Money,
+    /// AT.
+    pub attribution: Money,
+    /// SE.
+    pub substitution: Money,
+    /// IMPACT = OUTCOME - (DW + AT + SE).
+    pub impact: Money,
+    /// Effect realised in years 1-3, 4-5 and 6 to the horizon, after drop-off, undiscounted.
+    pub effect_over_time: [Money; 3],
+    /// Present value of the effect.
+    pub present_value: Money,
+    /// Present value to each beneficiary (in [`MkbaTable::beneficiaries`] order).
+    pub per_beneficiary: Vec<Money>,
+}
+
+/// The MKBA for given case counts.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MkbaTable {
+    /// Discount rate a year.
+    pub discount_rate: Decimal,
+    /// Horizon in years.
+    pub horizon_years: u16,
+    /// Beneficiary ids and names.
+    pub beneficiaries: Vec<(String, String)>,
+    /// One line per outcome with a value.
+    pub lines: Vec<MkbaLine>,
+    /// Totals (IND summed; EUR/IND is blank, zero).
+    pub total: MkbaLine,
+}
+
+impl Mkba {
+    /// Evaluates the MKBA exactly for `ind[o]` cases of each contract outcome `o`.
+    pub fn table(&self, c: &Contract, ind: &[Decimal]) -> MkbaTable {
+        let r = self.discount_rate.to_decimal();
+        let h = self.horizon_years;
+        let nb = self.beneficiaries.len();
+        let mut tot = [Decimal::ZERO; 9];
+        let mut tot_ind = Decimal::ZERO;
+        let mut tot_b = vec![Decimal::ZERO; nb];
+        let mut lines = Vec::new();
+        for mo in &self.outcomes {
+            let n = ind.get(mo.outcome).copied().unwrap_or_default();
+            let value = mo.value_per_case().to_decimal();
+            let outcome = value * n;
+            let dw = outcome * mo.deadweight.to_decimal();
+            let at = outcome * mo.attribution.to_decimal();
+            let se = outcome * mo.substitution.to_decimal();
+            let impact = outcome - dw - at - se;
+            let ts = mo.term_shares(h);
+            let f = mo.pv_factor(r, h);
+            let pv = impact * f;
+            let keep = Decimal::ONE - mo.correction();
+            let mut per_b = vec![Decimal::ZERO; nb];
+            for &(b, m) in &mo.values {
+                per_b[b] = m.to_decimal() * n * keep * f;
+            }
+            let exact = [
+                outcome,
+                dw,
+                at,
+                se,
+                impact,
+                impact * ts[0],
+                impact * ts[1],
+                impact * ts[2],
+                pv,
+            ];
+            for (t, x) in tot.iter_mut().zip(exact) {
+                *t += x;
+            }
+            tot_ind += n;
+            for (t, x) in tot_b.iter_mut().zip(&per_b) {
+                *t += *x;
+            }
+            let o = &c.outcomes[mo.outcome];
+            lines.push(line(&o.id, &o.name, n, mo.value_per_case(), &exact, &per_b));
+        }
+        MkbaTable {
+            discount_rate: r,
+            horizon_years: h,
+            beneficiaries: self
+                .beneficiaries
+                .iter()
+                .map(|b| (b.id.clone(), b.name.clone()))
+                .collect(),
+            lines,
+            total: line("total", "Total", tot_ind, Money::ZERO, &tot, &tot_b),
+        }
+    }
+
+    /// Present value, in cents, of one achieved unit of each contract outcome to each
+    /// beneficiary: `[outcome][beneficiary]` (zero where the outcome has no MKBA line). Used
+    /// per Monte Carlo trial, where `savings[b] = sum over o of achieved[o] x factor[o][b]`.
+    pub fn pv_per_case(&self, n_outcomes: usize) -> Vec<Vec<f64>> {
+        let r = self.discount_rate.to_decimal();
+        let mut out = vec![vec![0.0; self.beneficiaries.len()]; n_outcomes];
+        for mo in &self.outcomes {
+            let f = mo.pv_factor(r, self.horizon_years) * (Decimal::ONE - mo.correction());
+            for &(b, m) in &mo.values {
+                let x = Decimal::from(m.0) * f;
+                out[mo.outcome][b] = x.to_string().parse().unwrap_or(0.0);
+            }
+        }
+        out
+    }
+}
+
+fn line(
+    id: &str,
+    name: &str,
+    n: Decimal,
+    value: Money,
+    exact: &[Decimal; 9],
+    per_b: &[Decimal],
+) -> MkbaLine {
+    MkbaLine {
+        outcome: id.to_string(),
+        name: name.to_string(),
+        ind: n,
+        value_per_case: value,
+        outcome_value: cents(exact[0]),
+        deadweight: cents(exact[1]),
+        attribution: cents(exact[2]),
+        substitution: cents(exact[3]),
+        impact: cents(exact[4]),
+        effect_over_time: [cents(exact[5]), cents(exact[6]), cents(exact[7])],
+        present_value: cents(exact[8]),
+        per_beneficiary: per_b.iter().map(|d| cents(*d)).collect(),
+    }
+}
+
+/// The business case of one payer (or of all payers together) over the trials, in currency
+/// units; present values at the MKBA's discount rate from the contract's start.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct PayerCase {
+    /// Party id (`all-payers` for the total).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Present value of the payer's realised savings (its MKBA impact).
+    pub savings: crate::montecarlo::MeanSe,
+    /// Present value of what it paid net of what it received (outcome and fixed payments,
+    /// guarantee calls, returned remainders).
+    pub payments: crate::montecarlo::MeanSe,
+    /// Its preparation and transaction costs (declared facts, at the start).
+    pub costs: f64,
+    /// Net: savings - payments - costs.
+    pub net: crate::montecarlo::Summary,
+    /// Probability that it pays more than it saves (net < 0).
+    pub prob_pays_more_than_saves: f64,
+    /// Probability that its savings exceed payments plus costs (net > 0).
+    pub prob_saves_more: f64,
+}
+
+/// One beneficiary's realised savings over the trials.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct BeneficiarySavings {
+    /// Beneficiary id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Whether it is a party to the contract.
+    pub in_contract: bool,
+    /// Present value of its savings.
+    pub savings: crate::montecarlo::MeanSe,
+}
+
+/// The MKBA per trial, aggregated (part of the simulation results when the scenario has an
+/// `[mkba]` block).
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct BusinessCaseResults {
+    /// The MKBA's discount rate a year.
+    pub discount_rate: f64,
+    /// Horizon in years.
+    pub horizon_years: u16,
+    /// Mean cases (IND) per contract outcome, in contract order.
+    pub cases: Vec<f64>,
+    /// Present value of the impact to all beneficiaries.
+    pub total_impact: crate::montecarlo::Summary,
+    /// Per beneficiary.
+    pub beneficiaries: Vec<BeneficiarySavings>,
+    /// Per payer (parties with the payer role, in contract order).
+    pub payers: Vec<PayerCase>,
+    /// All payers together (the decision tree's business-case test).
+    pub all_payers: PayerCase,
+}
+
+#[derive(Clone, Debug)]
+struct PayerAcc {
+    savings: crate::stats::Moments,
+    payments: crate::stats::Moments,
+    net: crate::stats::Moments,
+    net_hist: crate::stats::Histogram,
+    neg_n: u64,
+    pos_n: u64,
+}
+
+impl PayerAcc {
+    fn new() -> Self {
+        PayerAcc {
+            savings: Default::default(),
+            payments: Default::default(),
+            net: Default::default(),
+            net_hist: crate::stats::Histogram::new(crate::montecarlo::HIST_BITS),
+            neg_n: 0,
+            pos_n: 0,
+        }
+    }
+    fn add(&mut self, savings: i64, payments: i64, costs: i64) {
+        let net = savings - payments - costs;
+        self.savings.add(savings);
+        self.payments.add(payments);
+        self.net.add(net);
+        self.net_hist.add(net);
+        self.neg_n += (net < 0) as u64;
+        self.pos_n += (net > 0) as u64;
+    }
+    fn merge(&mut self, o: &PayerAcc) {
+        self.savings.merge(&o.savings);
+        self.payments.merge(&o.payments);
+        self.net.merge(&o.net);
+        self.net_hist.merge(&o.net_hist);
+        self.neg_n += o.neg_n;
+        self.pos_n += o.pos_n;
+    }
+    fn finish(&self, id: &str, name: &str, costs: i64) -> PayerCase {
+        let n = self.net.n.max(1) as f64;
+        PayerCase {
+            id: id.to_string(),
+            name: name.to_string(),
+            savings: crate::montecarlo::mean_se(&self.savings),
+            payments: crate::montecarlo::mean_se(&self.payments),
+            costs: costs as f64 / 100.0,
+            net: crate::montecarlo::summary(&self.net, &self.net_hist, 100.0),
+            prob_pays_more_than_saves: self.neg_n as f64 / n,
+            prob_saves_more: self.pos_n as f64 / n,
+        }
+    }
+}
+
+/// Per-trial MKBA accumulator used by the Monte Carlo engine (exact integer sums of amounts
+/// rounded to the cent per trial, so results do not depend on the thread count).
+#[derive(Clone, Debug)]
+pub(crate) struct BusinessAcc {
+    /// `[outcome][beneficiary]` PV per achieved unit, cents.
+    pvc: Vec<Vec<f64>>,
+    /// Payers: (party, beneficiary index, costs in cents).
+    payers: Vec<(PartyId, Option<usize>, i64)>,
+    period_rate: f64,
+    savings: Vec<i64>,
+    cases: Vec<crate::stats::Moments>,
+    beneficiaries: Vec<crate::stats::Moments>,
+    impact: crate::stats::Moments,
+    impact_hist: crate::stats::Histogram,
+    payer: Vec<PayerAcc>,
+    all: PayerAcc,
+}
+
+impl BusinessAcc {
+    /// `None` when the contract has no MKBA.
+    pub(crate) fn new(c: &Contract) -> Option<Self> {
+        let m = c.mkba.as_ref()?;
+        let payers: Vec<(PartyId, Option<usize>, i64)> = c
+            .payers()
+            .map(|p| {
+                (
+                    p,
+                    m.beneficiaries.iter().position(|b| b.party == Some(p)),
+                    c.facts.costs_of(p).0,
+                )
+            })
+            .collect();
+        Some(BusinessAcc {
+            pvc: m.pv_per_case(c.outcomes.len()),
+            period_rate: crate::money::compound_period_rate(
+                m.discount_rate,
+                c.period_length.per_year(),
+            )
+            .to_f64(),
+            savings: vec![0; m.beneficiaries.len()],
+            cases: vec![Default::default(); c.outcomes.len()],
+            beneficiaries: vec![Default::default(); m.beneficiaries.len()],
+            impact: Default::default(),
+            impact_hist: crate::stats::Histogram::new(crate::montecarlo::HIST_BITS),
+            payer: payers.iter().map(|_| PayerAcc::new()).collect(),
+            all: PayerAcc::new(),
+            payers,
+        })
+    }
+
+    /// Adds one trial: `achieved[o]` cases per outcome (raw 6-decimal units) and each party's
+    /// net cash flow by period.
+    pub(crate) fn add<'a>(
+        &mut self,
+        achieved: impl Iterator<Item = i64>,
+        party_flows: impl Fn(PartyId) -> &'a [i64],
+    ) {
+        let nb = self.savings.len();
+        let mut sav = [0.0f64; 16];
+        let mut big = Vec::new();
+        let sav: &mut [f64] = if nb <= 16 {
+            &mut sav[..nb]
+        } else {
+            big.resize(nb, 0.0);
+            &mut big
+        };
+        for (o, units) in achieved.enumerate() {
+            self.cases[o].add(units);
+            if units == 0 {
+                continue;
+            }
+            let u = units as f64 / 1e6;
+            for (s, f) in sav.iter_mut().zip(&self.pvc[o]) {
+                *s += u * f;
+            }
+        }
+        let mut impact = 0i64;
+        for (b, s) in sav.iter().enumerate() {
+            let x = s.round() as i64;
+            self.savings[b] = x;
+            self.beneficiaries[b].add(x);
+            impact += x;
+        }
+        self.impact.add(impact);
+        self.impact_hist.add(impact);
+        let (mut ts, mut tp, mut tc) = (0i64, 0i64, 0i64);
+        for (k, &(p, b, costs)) in self.payers.iter().enumerate() {
+            let s = b.map_or(0, |b| self.savings[b]);
+            let pay = -(crate::stats::npv(party_flows(p), self.period_rate).round() as i64);
+            self.payer[k].add(s, pay, costs);
+            ts += s;
+            tp += pay;
+            tc += costs;
+        }
+        self.all.add(ts, tp, tc);
+    }
+
+    pub(crate) fn merge(&mut self, o: &BusinessAcc) {
+        for (a, b) in self.cases.iter_mut().zip(&o.cases) {
+            a.merge(b);
+        }
+        for (a, b) in self.beneficiaries.iter_mut().zip(&o.beneficiaries) {
+            a.merge(b);
+        }
+        self.impact.merge(&o.impact);
+        self.impact_hist.merge(&o.impact_hist);
+        for (a, b) in self.payer.iter_mut().zip(&o.payer) {
+            a.merge(b);
+        }
+        self.all.merge(&o.all);
+    }
+
+    pub(crate) fn finish(&self, c: &Contract) -> Option<BusinessCaseResults> {
+        let m = c.mkba.as_ref()?;
+        let total_costs: i64 = self.payers.iter().map(|x| x.2).sum();
+        Some(BusinessCaseResults {
+            discount_rate: m.discount_rate.to_f64(),
+            horizon_years: m.horizon_years,
+            cases: self.cases.iter().map(|x| x.mean() / 1e6).collect(),
+            total_impact: crate::montecarlo::summary(&self.impact, &self.impact_hist, 100.0),
+            beneficiaries: m
+                .beneficiaries
+                .iter()
+                .zip(&self.beneficiaries)
+                .map(|(b, s)| BeneficiarySavings {
+                    id: b.id.clone(),
+                    name: b.name.clone(),
+                    in_contract: b.party.is_some(),
+                    savings: crate::montecarlo::mean_se(s),
+                })
+                .collect(),
+            payers: self
+                .payers
+                .iter()
+                .zip(&self.payer)
+                .map(|(&(p, _, costs), a)| a.finish(&c.parties[p].id, &c.parties[p].name, costs))
+                .collect(),
+            all_payers: self.all.finish("all-payers", "All payers", total_costs),
+        })
+    }
+}
