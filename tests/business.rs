@@ -1,0 +1,521 @@
+//! The MKBA (hand-computed to the cent), the decision tree (each default node passed and
+//! failed, custom and malformed trees) and the consistency of the business case across
+//! `mkba`, `simulate` and `feasibility`.
+
+use rust_decimal::Decimal;
+use sibsim::feasibility::{Verdict, Walk, default_tree, parse_tree, walk};
+use sibsim::montecarlo::{SimConfig, simulate};
+use sibsim::scenario::{parse, parse_with_model};
+use std::path::PathBuf;
+use std::process::Command;
+
+/// A contract that passes every node of the default tree: one payer (city), 100 participants,
+/// one outcome `job` at EUR 1,500 (rate 0.8), a EUR 100,000 loan at 5%, an MKBA worth about
+/// EUR 245,000, all facts declared, and the direct-finance threshold raised to 2.0.
+const BASE: &str = r#"
+[contract]
+name = "tree test"
+periods = 8
+period = "quarter"
+remainder = "enterprise"
+
+[[payers]]
+id = "city"
+
+[[investors]]
+id = "bank"
+
+[enterprise]
+id = "provider"
+fixed_costs = { amount = 1000, from = 1, to = 2 }
+per_participant_cost = 700
+
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 100
+
+[[outcomes]]
+id = "job"
+lag = 2
+pay_lag = 1
+price = 1500
+payers = { city = 1.0 }
+
+[[tranches]]
+id = "loan"
+investor = "bank"
+committed = 100000
+rate = 0.05
+rank = 1
+
+[drawdown]
+amount = 100000
+from = 1
+to = 1
+
+[uncertainty.outcomes.job]
+rate = { mean = 0.8, sd = 0.03 }
+
+[mkba]
+#BENEFICIARIES#
+[[mkba.outcomes]]
+outcome = "job"
+values = { city = 4000 #EXTRA# }
+deadweight = 0.2
+realisation = { short = 1.0, medium = 0.0, long = 0.0 }
+
+[facts]
+inflow_guaranteed = true
+data_delivery_guaranteed = true
+preparation_costs = { city = 10000 }
+transaction_costs = { city = 5000 }
+
+[facts.outcomes.job]
+measurement = "payroll data"
+evidence = "randomised trial"
+
+[facts.investors.loan]
+committed = true
+hurdle_irr = 0.04
+
+[feasibility]
+thresholds = { cheaper = 2.0 }
+"#;
+
+fn base() -> String {
+    BASE.replace("#BENEFICIARIES#", "").replace("#EXTRA#", "")
+}
+
+fn walk_of(text: &str) -> Walk {
+    let (sc, model) = match parse_with_model("tree.toml", text) {
+        Ok(x) => x,
+        Err(d) => panic!("{d}"),
+    };
+    let mut tree = default_tree();
+    tree.set_thresholds(&sc.contract.facts.thresholds)
+        .expect("thresholds");
+    let cfg = SimConfig {
+        trials: 400,
+        seed: 3,
+        threads: Some(1),
+    };
+    let r = simulate(&sc.contract, &model, &cfg);
+    walk(&tree, &sc.contract, Some(&r))
+}
+
+fn path(w: &Walk) -> Vec<(&str, bool)> {
+    w.path.iter().map(|s| (s.node.as_str(), s.answer)).collect()
+}
+
+const ALL: [&str; 8] = [
+    "social-return",
+    "measurable",
+    "parties",
+    "business-case",
+    "scale",
+    "investors",
+    "inflow",
+    "cheaper",
+];
+
+#[test]
+fn hand_computed_mkba_to_the_cent() {
+    // 100 cases at EUR 10,000; DW 30%, AT 10%, SE 5%; realised 50/30/20% over years 1-3,
+    // 4-5 and 6-10; drop-off 10% a year after the first; discounted at 2.25%.
+    // OUTCOME 1,000,000; DW 300,000; AT 100,000; SE 50,000; IMPACT 550,000.
+    // Year t: 550,000 x share/years x 0.9^(t-1) / 1.0225^t, computed with exact fractions:
+    // effect (undiscounted) 248,416.67 / 114,270.75 / 53,198.54; PV 386,218.29.
+    let text = r#"
+[contract]
+name = "hand"
+periods = 4
+period = "quarter"
+[[payers]]
+id = "city"
+[enterprise]
+id = "provider"
+[[cohorts]]
+id = "c"
+enrol = 1
+size = 100
+[[outcomes]]
+id = "job"
+lag = 1
+price = 1
+[mkba]
+[[mkba.outcomes]]
+outcome = "job"
+values = { city = 6000, state = 4000 }
+deadweight = 0.30
+attribution = 0.10
+substitution = 0.05
+realisation = { short = 0.5, medium = 0.3, long = 0.2 }
+drop_off = 0.10
+[[mkba.beneficiaries]]
+id = "state"
+name = "Rijksoverheid"
+"#;
+    let sc = parse("hand.toml", text).unwrap_or_else(|d| panic!("{d}"));
+    let m = sc.contract.mkba.as_ref().expect("mkba");
+    assert_eq!(m.discount_rate.to_decimal(), Decimal::new(225, 4));
+    assert_eq!(m.horizon_years, 10);
+    let t = m.table(&sc.contract, &[Decimal::from(100)]);
+    let l = &t.lines[0];
+    let eur = |s: &str| s.parse::<Decimal>().unwrap();
+    assert_eq!(l.value_per_case.to_decimal(), eur("10000"));
+    assert_eq!(l.outcome_value.to_decimal(), eur("1000000"));
+    assert_eq!(l.deadweight.to_decimal(), eur("300000"));
+    assert_eq!(l.attribution.to_decimal(), eur("100000"));
+    assert_eq!(l.substitution.to_decimal(), eur("50000"));
+    assert_eq!(l.impact.to_decimal(), eur("550000"));
+    assert_eq!(
+        l.effect_over_time.map(|m| m.to_decimal()),
+        [eur("248416.67"), eur("114270.75"), eur("53198.54")]
+    );
+    assert_eq!(l.present_value.to_decimal(), eur("386218.29"));
+    // 60% to the city, 40% to the state (386,218.2851 x 0.6 = 231,730.97; x 0.4 = 154,487.31).
+    assert_eq!(t.beneficiaries[0].0, "city");
+    assert_eq!(t.beneficiaries[1].0, "state");
+    assert_eq!(l.per_beneficiary[0].to_decimal(), eur("231730.97"));
+    assert_eq!(l.per_beneficiary[1].to_decimal(), eur("154487.31"));
+    assert_eq!(t.total.present_value, l.present_value);
+}
+
+#[test]
+fn mkba_validation_says_what_is_wrong() {
+    let bad = base()
+        .replace(
+            "deadweight = 0.2",
+            "deadweight = 0.7\nattribution = 0.2\nsubstitution = 0.2",
+        )
+        .replace(
+            "realisation = { short = 1.0, medium = 0.0, long = 0.0 }",
+            "realisation = { short = 0.5, medium = 0.3, long = 0.1 }",
+        )
+        .replace(
+            "values = { city = 4000  }",
+            "values = { city = 4000, nobody = 5 }",
+        );
+    let err = parse("bad.toml", &bad).expect_err("invalid").to_string();
+    assert!(err.contains("add up to 1.1"), "{err}");
+    assert!(err.contains("must add up to exactly 1"), "{err}");
+    assert!(err.contains("unknown beneficiary `nobody`"), "{err}");
+    assert!(err.contains("bad.toml:"), "positions: {err}");
+    let short_horizon = base()
+        .replace("[mkba]\n", "[mkba]\nhorizon_years = 4\n")
+        .replace(
+            "realisation = { short = 1.0, medium = 0.0, long = 0.0 }",
+            "realisation = { short = 0.5, medium = 0.3, long = 0.2 }",
+        );
+    let err = parse("h.toml", &short_horizon)
+        .expect_err("invalid")
+        .to_string();
+    assert!(err.contains("long term has no years"), "{err}");
+    let bad_facts = base().replace("[facts.investors.loan]", "[facts.investors.mortgage]");
+    let err = parse("f.toml", &bad_facts)
+        .expect_err("invalid")
+        .to_string();
+    assert!(err.contains("unknown tranche `mortgage`"), "{err}");
+}
+
+#[test]
+fn base_scenario_passes_every_node() {
+    let w = walk_of(&base());
+    assert_eq!(
+        path(&w),
+        ALL.iter().map(|n| (*n, true)).collect::<Vec<_>>(),
+        "{w:#?}"
+    );
+    assert_eq!(w.verdict, Verdict::Go);
+    assert_eq!(w.exit, "go");
+    assert!(w.conditions.is_empty());
+    // Every step carries evidence; quantitative ones a number and threshold.
+    for s in &w.path {
+        assert!(!s.evidence.is_empty());
+    }
+    let bc = w.path.iter().find(|s| s.node == "business-case").unwrap();
+    assert!(
+        bc.value.unwrap() >= 0.70 && bc.threshold == Some(0.70),
+        "{bc:?}"
+    );
+    assert!(bc.evidence.contains(">= 0.70"), "{}", bc.evidence);
+}
+
+/// Each default node failed by one change to the base: (change, node that fails, exit,
+/// verdict).
+#[test]
+fn each_node_fails_on_its_own_cause() {
+    let cases: Vec<(String, &str, &str, Verdict)> = vec![
+        (
+            {
+                let b = base();
+                let i = b.find("[mkba]").unwrap();
+                let j = b.find("[facts]").unwrap();
+                format!("{}{}", &b[..i], &b[j..])
+            },
+            "social-return",
+            "no-business-case",
+            Verdict::NoGo,
+        ),
+        (
+            base().replace("evidence = \"randomised trial\"\n", ""),
+            "measurable",
+            "not-measurable",
+            Verdict::NoGo,
+        ),
+        (
+            BASE.replace(
+                "#BENEFICIARIES#",
+                "beneficiaries = [{ id = \"a\" }, { id = \"b\" }, { id = \"c\" }, { id = \"d\" }]",
+            )
+            .replace("#EXTRA#", ", a = 10, b = 10, c = 10, d = 10"),
+            "parties",
+            "too-many-parties",
+            Verdict::NoGo,
+        ),
+        (
+            base().replace("values = { city = 4000  }", "values = { city = 1000  }"),
+            "business-case",
+            "no-business-case",
+            Verdict::NoGo,
+        ),
+        (
+            base().replace(
+                "preparation_costs = { city = 10000 }",
+                "preparation_costs = { city = 60000 }",
+            ),
+            "scale",
+            "pool",
+            Verdict::NoGo,
+        ),
+        (
+            base().replace("hurdle_irr = 0.04", "hurdle_irr = 0.08"),
+            "investors",
+            "no-investors",
+            Verdict::NoGo,
+        ),
+        (
+            base().replace("inflow_guaranteed = true", "inflow_guaranteed = false"),
+            "inflow",
+            "go",
+            Verdict::Conditional,
+        ),
+        (
+            base().replace(
+                "thresholds = { cheaper = 2.0 }",
+                "thresholds = { cheaper = 1.0 }",
+            ),
+            "cheaper",
+            "go",
+            Verdict::Conditional,
+        ),
+    ];
+    for (text, node, exit, verdict) in cases {
+        let w = walk_of(&text);
+        let k = ALL.iter().position(|n| *n == node).unwrap();
+        let mut want: Vec<(&str, bool)> = ALL[..k].iter().map(|n| (*n, true)).collect();
+        want.push((node, false));
+        if verdict == Verdict::Conditional {
+            want.extend(ALL[k + 1..].iter().map(|n| (*n, true)));
+        }
+        assert_eq!(path(&w), want, "failing {node}: {w:#?}");
+        assert_eq!(w.exit, exit, "failing {node}");
+        assert_eq!(w.verdict, verdict, "failing {node}");
+        if verdict == Verdict::Conditional {
+            assert_eq!(w.conditions.len(), 1, "{node}");
+        }
+    }
+}
+
+const CUSTOM: &str = r#"
+name = "strict"
+start = "inflow"
+
+[[node]]
+id = "inflow"
+question = { en = "Inflow guaranteed?", nl = "Instroom gegarandeerd?" }
+test = "inflow-guaranteed"
+yes = "savings"
+no = "stop"
+
+[[node]]
+id = "savings"
+question = { en = "Do the payers save more?" }
+test = "payers-save-more"
+threshold = 0.999
+yes = "go"
+no = "stop"
+
+[[exit]]
+id = "go"
+verdict = "go"
+
+[[exit]]
+id = "stop"
+verdict = "no-go"
+advice = { en = "Stop." }
+"#;
+
+#[test]
+fn a_custom_tree_changes_order_and_thresholds() {
+    let tree = parse_tree("strict.toml", CUSTOM).unwrap_or_else(|d| panic!("{d}"));
+    let (sc, model) = parse_with_model("t.toml", &base()).unwrap();
+    let r = simulate(
+        &sc.contract,
+        &model,
+        &SimConfig {
+            trials: 400,
+            seed: 3,
+            threads: Some(1),
+        },
+    );
+    let w = walk(&tree, &sc.contract, Some(&r));
+    assert_eq!(w.path[0].node, "inflow");
+    assert_eq!(w.path[1].node, "savings");
+    assert_eq!(w.path[1].threshold, Some(0.999));
+    let p = r.business_case.as_ref().unwrap().all_payers.prob_saves_more;
+    assert_eq!(w.path[1].answer, p >= 0.999, "p = {p}");
+    // A scenario threshold changes the custom tree's node too.
+    let mut t2 = tree.clone();
+    t2.set_thresholds(&[("savings".into(), 0.5)]).unwrap();
+    let w2 = walk(&t2, &sc.contract, Some(&r));
+    assert_eq!(w2.path[1].threshold, Some(0.5));
+    assert!(w2.path[1].answer);
+    assert_eq!(w2.verdict, Verdict::Go);
+    // Unknown node in a scenario's thresholds.
+    let e = t2.set_thresholds(&[("nosuch".into(), 0.5)]).unwrap_err();
+    assert!(e[0].message.contains("no node `nosuch`"), "{:?}", e);
+}
+
+#[test]
+fn malformed_trees_are_rejected_with_positions() {
+    let unknown = CUSTOM.replace("yes = \"savings\"", "yes = \"savngs\"");
+    let e = parse_tree("t.toml", &unknown).unwrap_err().to_string();
+    assert!(e.contains("unknown node or exit `savngs`"), "{e}");
+    assert!(e.contains("t.toml:9:"), "{e}");
+
+    let cycle = CUSTOM.replace(
+        "yes = \"go\"\nno = \"stop\"",
+        "yes = \"inflow\"\nno = \"stop\"",
+    );
+    let e = parse_tree("t.toml", &cycle).unwrap_err().to_string();
+    assert!(e.contains("cycle: inflow -> savings -> inflow"), "{e}");
+
+    let missing = CUSTOM.replace("no = \"stop\"\n\n[[node]]", "\n[[node]]");
+    let e = parse_tree("t.toml", &missing).unwrap_err().to_string();
+    assert!(e.contains("missing exit"), "{e}");
+    assert!(e.contains("node[0].no"), "{e}");
+
+    let unreachable = format!(
+        "{CUSTOM}\n[[node]]\nid = \"lost\"\nquestion = {{ en = \"?\" }}\ntest = \"mkba-present\"\nyes = \"go\"\nno = \"go\"\n"
+    );
+    let e = parse_tree("t.toml", &unreachable).unwrap_err().to_string();
+    assert!(e.contains("`lost` is never reached"), "{e}");
+
+    let bad_test = CUSTOM.replace("test = \"inflow-guaranteed\"", "test = \"vibes\"");
+    let e = parse_tree("t.toml", &bad_test).unwrap_err().to_string();
+    assert!(e.contains("unknown test `vibes`"), "{e}");
+
+    let bad_threshold = CUSTOM.replace("threshold = 0.999", "threshold = 1.5");
+    let e = parse_tree("t.toml", &bad_threshold)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("between 0 and 1"), "{e}");
+}
+
+fn cli(args: &[&str]) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_sibsim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run");
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn business_case_agrees_across_mkba_simulate_and_feasibility() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let common = ["--trials", "300", "--seed", "11"];
+    let sc = "scenarios/reference.toml";
+    cli(&[&["simulate", sc, "--out", d][..], &common[..]].concat());
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(PathBuf::from(d).join("summary.json")).unwrap(),
+    )
+    .unwrap();
+    let mkba: serde_json::Value =
+        serde_json::from_str(&cli(
+            &[&["mkba", sc, "--format", "json"][..], &common[..]].concat()
+        ))
+        .unwrap();
+    let feas: serde_json::Value = serde_json::from_str(&cli(&[
+        &["feasibility", sc, "--format", "json"][..],
+        &common[..],
+    ]
+    .concat()))
+    .unwrap();
+    let from_sim = &summary["results"]["business_case"];
+    assert!(
+        from_sim["all_payers"]["net"]["mean"].is_number(),
+        "{from_sim}"
+    );
+    assert_eq!(from_sim, &mkba["business_case"]);
+    assert_eq!(from_sim, &feas["business_case"]);
+    // The tree's business-case evidence is the same probability.
+    let p = from_sim["all_payers"]["prob_saves_more"].as_f64().unwrap();
+    let step = feas["walk"]["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["node"] == "business-case")
+        .unwrap();
+    assert_eq!(step["value"].as_f64().unwrap(), p);
+    // Each municipality's probability of paying more than it saves is in all three.
+    for payer in from_sim["payers"].as_array().unwrap() {
+        let q = payer["prob_pays_more_than_saves"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&q));
+    }
+    // The MKBA table's present value equals the simulated mean savings (linear in IND).
+    let pv: f64 = mkba["table"]["total"]["present_value"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mean = from_sim["total_impact"]["mean"].as_f64().unwrap();
+    assert!((pv - mean).abs() < 0.05, "table {pv} vs simulated {mean}");
+}
+
+#[test]
+fn feasibility_cli_prints_the_walk_and_the_default_tree() {
+    let out = cli(&["feasibility", "scenarios/reference.toml", "--trials", "300"]);
+    for q in 1..=8 {
+        assert!(out.contains(&format!("\n{q}. ")), "question {q}: {out}");
+    }
+    assert!(out.contains("Verdict: "), "{out}");
+    assert!(out.contains("Path: social-return -> "), "{out}");
+    let tree = cli(&["feasibility", "scenarios/reference.toml", "--print-tree"]);
+    assert!(parse_tree("printed.toml", &tree).is_ok());
+    let mkba = cli(&["mkba", "scenarios/reference.toml", "--trials", "300"]);
+    for col in [
+        "IND",
+        "EUR/IND",
+        "OUTCOME",
+        "DW",
+        "AT",
+        "SE",
+        "IMPACT",
+        "<3j",
+        "3-5j",
+        ">5j",
+        "Present value",
+    ] {
+        assert!(mkba.contains(col), "{col}: {mkba}");
+    }
+    assert!(mkba.contains("P(pays more than saves)"), "{mkba}");
+}
