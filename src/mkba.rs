@@ -3,8 +3,10 @@
 //!
 //! # The computation, per outcome
 //!
-//! - `IND`: the number of cases achieving the indicator (the outcome's achieved units in the
-//!   settlement: the mean over trials for the expected case, the trial's own count per trial);
+//! - `IND`: the number of cases achieving the indicator, from the settlement ([`cases`]): an
+//!   `increase` outcome's achieved units, a `decrease` outcome's improvement on its baseline
+//!   (benefit days saved); the mean over trials for the expected case, the trial's own count
+//!   per trial, or a settlement of reported actuals;
 //! - `EUR/IND`: the value of one case, the sum of its value to each beneficiary;
 //! - `OUTCOME = EUR/IND x IND`;
 //! - corrections, each a percentage of `OUTCOME`: deadweight `DW`, attribution `AT`,
@@ -26,6 +28,20 @@ use crate::contract::{Contract, PartyId};
 use crate::money::{Money, Ratio};
 use rust_decimal::Decimal;
 use serde::Serialize;
+
+/// IND of an outcome from its settlement result: achieved units for an `increase` outcome,
+/// the improvement `baseline - achieved` (at least 0) for a `decrease` outcome.
+pub fn cases(
+    o: &crate::contract::Outcome,
+    r: &crate::settlement::OutcomeResult,
+) -> crate::money::Qty {
+    match o.direction {
+        crate::contract::Direction::Increase => r.achieved,
+        crate::contract::Direction::Decrease => {
+            (r.baseline - r.achieved).max(crate::money::Qty::ZERO)
+        }
+    }
+}
 
 /// The default real discount rate: 2.25% (Dutch government standard since 1 January 2021).
 pub const DEFAULT_DISCOUNT_RATE: Decimal = Decimal::from_parts(225, 0, 0, false, 4);

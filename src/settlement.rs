@@ -145,6 +145,8 @@ pub struct TrancheResult {
 pub struct OutcomeResult {
     /// Units achieved (measured and counted).
     pub achieved: Qty,
+    /// The baseline of those measurements (zero without one).
+    pub baseline: Qty,
     /// Units made payable after baseline, thresholds and caps.
     pub payable_units: Qty,
     /// Amount earned after outcome caps, before the total cap and pay-only-due.
@@ -631,6 +633,7 @@ impl<'c> Settler<'c> {
         self.sum_achieved[o] += achieved;
         self.sum_baseline[o] += baseline;
         self.out.outcomes[o].achieved += achieved;
+        self.out.outcomes[o].baseline += baseline;
         let payable = match out.direction {
             Direction::Increase => achieved - baseline,
             Direction::Decrease => baseline - achieved,

@@ -519,3 +519,152 @@ fn feasibility_cli_prints_the_walk_and_the_default_tree() {
     }
     assert!(mkba.contains("P(pays more than saves)"), "{mkba}");
 }
+
+#[test]
+fn bundled_rejections_stop_where_their_comments_say() {
+    for (scenario, exit, stop) in [
+        ("scenarios/small-bond-scale.toml", "pool", "scale"),
+        ("scenarios/many-parties.toml", "too-many-parties", "parties"),
+    ] {
+        let v: serde_json::Value = serde_json::from_str(&cli(&[
+            "feasibility",
+            scenario,
+            "--trials",
+            "400",
+            "--format",
+            "json",
+        ]))
+        .unwrap();
+        let w = &v["walk"];
+        assert_eq!(w["verdict"], "no-go", "{scenario}: {w}");
+        assert_eq!(w["exit"], exit, "{scenario}");
+        let last = w["path"].as_array().unwrap().last().unwrap();
+        assert_eq!(last["node"], stop, "{scenario}");
+        assert_eq!(last["answer"], false, "{scenario}");
+    }
+}
+
+#[test]
+fn mkba_from_actuals_counts_improvement_of_a_decrease_outcome() {
+    // Rotterdam's outcome is benefit days (decrease): IND is the days saved against the
+    // forecast, which is what the settlement pays for when nothing is capped.
+    let out = cli(&[
+        "mkba",
+        "scenarios/rotterdam-buzinezzclub.toml",
+        "--actuals",
+        "scenarios/rotterdam-buzinezzclub.actuals.csv",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let ind: f64 = v["table"]["lines"][0]["ind"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let settled = cli(&[
+        "settle",
+        "scenarios/rotterdam-buzinezzclub.toml",
+        "--actuals",
+        "scenarios/rotterdam-buzinezzclub.actuals.csv",
+        "--format",
+        "json",
+    ]);
+    let s: serde_json::Value = serde_json::from_str(&settled).unwrap();
+    let o = &s["outcomes"][0]["result"];
+    let achieved: f64 = o["achieved"].as_str().unwrap().parse().unwrap();
+    let baseline: f64 = o["baseline"].as_str().unwrap().parse().unwrap();
+    assert!(ind > 0.0);
+    assert_eq!(ind, baseline - achieved, "{o}");
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        /// The tree parser never panics: random text, and the valid tree with a random slice
+        /// cut out or a random line duplicated, give a tree or positioned errors.
+        #[test]
+        fn tree_parser_never_panics(junk in ".{0,200}", a in 0usize..800, b in 0usize..800, dup in 0usize..40) {
+            let _ = parse_tree("junk.toml", &junk);
+            let (lo, hi) = (a.min(b).min(CUSTOM.len()), a.max(b).min(CUSTOM.len()));
+            if CUSTOM.is_char_boundary(lo) && CUSTOM.is_char_boundary(hi) {
+                let cut = format!("{}{}", &CUSTOM[..lo], &CUSTOM[hi..]);
+                if let Err(d) = parse_tree("cut.toml", &cut) {
+                    prop_assert!(!d.items.is_empty());
+                }
+            }
+            let lines: Vec<&str> = CUSTOM.lines().collect();
+            let k = dup % lines.len();
+            let mut v = lines.clone();
+            v.insert(k, lines[k]);
+            let _ = parse_tree("dup.toml", &v.join("\n"));
+        }
+
+        /// The MKBA's present value never exceeds IMPACT (non-negative rate and drop-off),
+        /// is zero without cases, and the beneficiaries' parts add up to the line's present
+        /// value within a cent each.
+        #[test]
+        fn mkba_present_value_is_bounded_and_split(
+            ind in 0u32..5000,
+            v1 in 1u32..50_000, v2 in 0u32..50_000,
+            dw in 0u32..=40, at in 0u32..=30, se in 0u32..=30,
+            s in 0u32..=100, m in 0u32..=100,
+            drop in 0u32..=100, rate in 0u32..=2000, horizon in 6u32..=30,
+        ) {
+            let (s, m) = (s.min(100), m.min(100 - s.min(100)));
+            let l = 100 - s - m;
+            let text = format!(r#"
+[contract]
+name = "p"
+periods = 4
+period = "quarter"
+[[payers]]
+id = "city"
+[enterprise]
+id = "e"
+[[cohorts]]
+id = "c"
+enrol = 1
+size = 10
+[[outcomes]]
+id = "o"
+lag = 1
+price = 1
+[mkba]
+discount_rate = {r}
+horizon_years = {horizon}
+beneficiaries = [{{ id = "state" }}]
+[[mkba.outcomes]]
+outcome = "o"
+values = {{ city = {v1}, state = {v2} }}
+deadweight = {dw}
+attribution = {at}
+substitution = {se}
+realisation = {{ short = {s}, medium = {m}, long = {l} }}
+drop_off = {drop}
+"#,
+                r = rate as f64 / 10_000.0,
+                dw = dw as f64 / 100.0, at = at as f64 / 100.0, se = se as f64 / 100.0,
+                s = s as f64 / 100.0, m = m as f64 / 100.0, l = l as f64 / 100.0,
+                drop = drop as f64 / 100.0);
+            let sc = parse("p.toml", &text).map_err(|d| TestCaseError::fail(d.to_string()))?;
+            let mk = sc.contract.mkba.as_ref().unwrap();
+            let t = mk.table(&sc.contract, &[Decimal::from(ind)]);
+            let line = &t.lines[0];
+            prop_assert!(line.present_value.0 >= 0);
+            prop_assert!(line.present_value.0 <= line.impact.0);
+            let eff: i64 = line.effect_over_time.iter().map(|m| m.0).sum();
+            prop_assert!(eff <= line.impact.0 + 2);
+            prop_assert!(line.present_value.0 <= eff + 2);
+            if ind == 0 {
+                prop_assert_eq!(line.present_value.0, 0);
+            }
+            let parts: i64 = line.per_beneficiary.iter().map(|m| m.0).sum();
+            prop_assert!((parts - line.present_value.0).abs() <= 2, "{} vs {}", parts, line.present_value.0);
+        }
+    }
+}

@@ -152,7 +152,11 @@ pub fn mkba(o: Sim<'_>, actuals: Option<&Path>, json: bool, out: Option<&Path>) 
             let s = settler
                 .settle(&act, &mut sink)
                 .map_err(|e| CliError(format!("cannot settle {}: {e}", path.display())))?;
-            s.outcomes.iter().map(|x| x.achieved.to_decimal()).collect()
+            c.outcomes
+                .iter()
+                .zip(&s.outcomes)
+                .map(|(o, x)| sibsim::mkba::cases(o, x).to_decimal())
+                .collect()
         }
         (None, Some(r)) => r
             .business_case

@@ -663,8 +663,13 @@ fn answer(
                     ok,
                     Some(n),
                     format!(
-                        "{} parties benefit ({}) {} {}",
+                        "{} {} ({}) {} {}",
                         ids.len(),
+                        if ids.len() == 1 {
+                            "party benefits"
+                        } else {
+                            "parties benefit"
+                        },
                         ids.join(", "),
                         if ok { "<=" } else { ">" },
                         th
