@@ -493,6 +493,7 @@ pub(crate) struct BusinessAcc {
     payers: Vec<(PartyId, Option<usize>, i64)>,
     period_rate: f64,
     savings: Vec<i64>,
+    scratch: Vec<f64>,
     cases: Vec<crate::stats::Moments>,
     beneficiaries: Vec<crate::stats::Moments>,
     impact: crate::stats::Moments,
@@ -523,6 +524,7 @@ impl BusinessAcc {
             )
             .to_f64(),
             savings: vec![0; m.beneficiaries.len()],
+            scratch: vec![0.0; m.beneficiaries.len()],
             cases: vec![Default::default(); c.outcomes.len()],
             beneficiaries: vec![Default::default(); m.beneficiaries.len()],
             impact: Default::default(),
@@ -540,15 +542,8 @@ impl BusinessAcc {
         achieved: impl Iterator<Item = i64>,
         party_flows: impl Fn(PartyId) -> &'a [i64],
     ) {
-        let nb = self.savings.len();
-        let mut sav = [0.0f64; 16];
-        let mut big = Vec::new();
-        let sav: &mut [f64] = if nb <= 16 {
-            &mut sav[..nb]
-        } else {
-            big.resize(nb, 0.0);
-            &mut big
-        };
+        let sav = &mut self.scratch;
+        sav.iter_mut().for_each(|x| *x = 0.0);
         for (o, units) in achieved.enumerate() {
             self.cases[o].add(units);
             if units == 0 {
@@ -560,7 +555,7 @@ impl BusinessAcc {
             }
         }
         let mut impact = 0i64;
-        for (b, s) in sav.iter().enumerate() {
+        for (b, s) in self.scratch.iter().enumerate() {
             let x = s.round() as i64;
             self.savings[b] = x;
             self.beneficiaries[b].add(x);
