@@ -777,6 +777,9 @@ pub struct DrawScratch {
     /// (count, achieved bitmask) per participant class of the current cohort.
     classes: Vec<(u32, u128)>,
     events: Vec<(u16, u16)>,
+    /// (lag, outcome) of the outcomes under the per-participant cap, sorted: a class's events
+    /// (enrolment + lag, outcome) come out in period-then-outcome order without sorting.
+    pp_order: Vec<(u16, u16)>,
 }
 
 /// Largest `n` whose inversion search uses the table of reciprocals.
@@ -908,6 +911,13 @@ impl Model {
             actuals.cost_per_participant = Some(Price((x * 100.0).round() as i64 * 10_000));
         }
         // 4. Cohorts.
+        s.pp_order.clear();
+        for (o, out) in contract.outcomes.iter().enumerate() {
+            if out.per_participant {
+                s.pp_order.push((out.lag, o as u16));
+            }
+        }
+        s.pp_order.sort_unstable();
         for (ci, coh) in contract.cohorts.iter().enumerate() {
             let enrolled = match fill {
                 Some(f) => binomial(rng, coh.size as u64, f) as u32,
@@ -952,12 +962,13 @@ impl Model {
                         continue;
                     }
                     s.events.clear();
-                    for (o, out) in contract.outcomes.iter().enumerate() {
-                        if out.per_participant && mask & (1u128 << (o as u32 % 128)) != 0 {
-                            s.events.push((out.first_measure(enrol), o as u16));
+                    for &(_, o) in &s.pp_order {
+                        if mask & (1u128 << (o as u32 % 128)) != 0 {
+                            let first = contract.outcomes[o as usize].first_measure(enrol);
+                            s.events.push((first, o));
                         }
                     }
-                    s.events.sort_unstable();
+                    debug_assert!(s.events.is_sorted());
                     actuals.add_class(ci, count, &s.events);
                 }
             }
