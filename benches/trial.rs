@@ -3,6 +3,10 @@
 //!
 //! Run: `cargo bench --bench trial` (release build). Set `SIBSIM_BENCH_TRIALS` to change the
 //! number of trials per measurement (default 200,000).
+//!
+//! `SIBSIM_BENCH_ONLY=draws|settle|whole` runs just that part, once, on one thread, and prints
+//! nothing else: a fixed workload for instruction counting (e.g. under
+//! `valgrind --tool=callgrind`, taking the difference of two trial counts to drop the set-up).
 
 use sibsim::montecarlo::{SimConfig, simulate, trial_rng};
 use sibsim::settlement::NoLedger;
@@ -23,6 +27,47 @@ fn main() {
     let text = std::fs::read_to_string(path).expect("reference scenario");
     let (sc, model) = sibsim::scenario::parse_with_model("reference.toml", &text).expect("valid");
     let c = &sc.contract;
+    let only = std::env::var("SIBSIM_BENCH_ONLY").ok();
+    if let Some(part) = only.as_deref() {
+        let mut act = Actuals::new(c);
+        let mut scratch = sibsim::model::DrawScratch::default();
+        match part {
+            "draws" => {
+                for t in 0..n {
+                    let mut rng = trial_rng(42, t);
+                    model.draw(c, &mut rng, &mut act, &mut scratch);
+                    black_box(&act);
+                }
+            }
+            "settle" => {
+                let pre: Vec<Actuals> = (0..1000u64)
+                    .map(|t| {
+                        let mut a = Actuals::new(c);
+                        let mut rng = trial_rng(42, t);
+                        model.draw(c, &mut rng, &mut a, &mut scratch);
+                        a
+                    })
+                    .collect();
+                let mut settler = Settler::new(c);
+                for t in 0..n as usize {
+                    let s = settler
+                        .settle(&pre[t % pre.len()], &mut NoLedger)
+                        .expect("settles");
+                    black_box(s.outcome_payments);
+                }
+            }
+            "whole" => {
+                let cfg = SimConfig {
+                    trials: n,
+                    seed: 42,
+                    threads: Some(1),
+                };
+                black_box(simulate(c, &model, &cfg));
+            }
+            other => panic!("SIBSIM_BENCH_ONLY: unknown part `{other}`"),
+        }
+        return;
+    }
 
     // Draws alone.
     let mut act = Actuals::new(c);

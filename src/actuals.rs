@@ -41,6 +41,12 @@ pub struct Actuals {
     pub cost_per_participant: Option<Price>,
     units: Vec<Qty>,
     baseline: Vec<Option<Qty>>,
+    /// Cells of `units` written since the last clear, while fewer than `units.len() / 8`
+    /// (`None`: too many, clear all). Clearing only these keeps a Monte Carlo trial's reset
+    /// proportional to what it drew.
+    units_touched: Option<Vec<u32>>,
+    /// Whether any baseline was set since the last clear.
+    any_baseline: bool,
     classes: Vec<ParticipantClass>,
     events: Vec<(u16, u16)>,
 }
@@ -60,6 +66,8 @@ impl Actuals {
             cost_per_participant: None,
             units: vec![Qty::ZERO; cells],
             baseline: vec![None; cells],
+            units_touched: Some(Vec::new()),
+            any_baseline: false,
             classes: Vec::new(),
             events: Vec::new(),
         }
@@ -71,8 +79,22 @@ impl Actuals {
             *e = c.size;
         }
         self.cost_per_participant = None;
-        self.units.fill(Qty::ZERO);
-        self.baseline.fill(None);
+        match &mut self.units_touched {
+            Some(list) => {
+                for &i in list.iter() {
+                    self.units[i as usize] = Qty::ZERO;
+                }
+                list.clear();
+            }
+            None => {
+                self.units.fill(Qty::ZERO);
+                self.units_touched = Some(Vec::new());
+            }
+        }
+        if self.any_baseline {
+            self.baseline.fill(None);
+            self.any_baseline = false;
+        }
         self.classes.clear();
         self.events.clear();
     }
@@ -89,6 +111,21 @@ impl Actuals {
         (o * self.n_cohorts + c) * self.n_periods + p
     }
 
+    /// Notes that cell `i` of `units` is about to be written.
+    #[inline]
+    fn touch(&mut self, i: usize) {
+        let limit = self.units.len() / 8;
+        if let Some(list) = &mut self.units_touched {
+            if self.units[i] == Qty::ZERO {
+                if list.len() < limit {
+                    list.push(i as u32);
+                } else {
+                    self.units_touched = None;
+                }
+            }
+        }
+    }
+
     /// Units of outcome `o` achieved by cohort `c`, measured in period `p`.
     #[inline]
     pub fn units(&self, o: usize, c: usize, p: usize) -> Qty {
@@ -98,6 +135,7 @@ impl Actuals {
     #[inline]
     pub fn set_units(&mut self, o: usize, c: usize, p: usize, q: Qty) {
         let i = self.idx(o, c, p);
+        self.touch(i);
         self.units[i] = q;
     }
     /// The reported baseline (forecast quantity, or control-group rate with six decimals).
@@ -109,6 +147,7 @@ impl Actuals {
     #[inline]
     pub fn set_baseline(&mut self, o: usize, c: usize, p: usize, q: Qty) {
         let i = self.idx(o, c, p);
+        self.any_baseline = true;
         self.baseline[i] = Some(q);
     }
 
@@ -122,6 +161,7 @@ impl Actuals {
         self.events.extend_from_slice(events);
         for &(p, o) in events {
             let i = self.idx(o as usize, cohort, p as usize);
+            self.touch(i);
             self.units[i] += Qty::from_int(count as i64);
         }
         self.classes.push(ParticipantClass {

@@ -777,6 +777,40 @@ pub struct DrawScratch {
     /// (count, achieved bitmask) per participant class of the current cohort.
     classes: Vec<(u32, u128)>,
     events: Vec<(u16, u16)>,
+    /// (lag, outcome) of the outcomes under the per-participant cap, sorted: a class's events
+    /// (enrolment + lag, outcome) come out in period-then-outcome order without sorting.
+    pp_order: Vec<(u16, u16)>,
+}
+
+/// Largest `n` whose inversion search uses the table of reciprocals.
+const RECIP_N: usize = 256;
+
+/// `RECIP[j] = 1 / j` (`RECIP[0]` unused), so the inversion search multiplies instead of
+/// dividing.
+static RECIP: [f64; RECIP_N + 1] = {
+    let mut t = [0.0; RECIP_N + 1];
+    let mut j = 1;
+    while j <= RECIP_N {
+        t[j] = 1.0 / j as f64;
+        j += 1;
+    }
+    t
+};
+
+/// `x^n` by binary powering, the same operations in the same order as `f64::powi` (compiler
+/// builtins' `__powidf2`) and so the same value, inlined and without data-dependent branches
+/// (a multiplication by 1 is exact).
+#[inline]
+fn powu(mut x: f64, mut n: u32) -> f64 {
+    let mut r = 1.0;
+    loop {
+        r *= if n & 1 != 0 { x } else { 1.0 };
+        n >>= 1;
+        if n == 0 {
+            return r;
+        }
+        x *= x;
+    }
 }
 
 #[inline]
@@ -793,15 +827,28 @@ fn binomial<R: rand::Rng + ?Sized>(rng: &mut R, n: u64, p: f64) -> u64 {
     if (n as f64) * pp < 30.0 {
         let q = 1.0 - pp;
         let ratio = pp / q;
-        let mut pmf = q.powi(n as i32);
-        let mut cdf = pmf;
         let u: f64 = rand::RngExt::random(rng);
-        let mut k = 0u64;
-        while u > cdf && k < n {
-            pmf *= ratio * (n - k) as f64 / (k + 1) as f64;
-            k += 1;
-            cdf += pmf;
-        }
+        let k = if n < RECIP_N as u64 && n <= i32::MAX as u64 {
+            let mut pmf = powu(q, n as u32);
+            let mut cdf = pmf;
+            let mut k = 0u64;
+            while u > cdf && k < n {
+                pmf *= ratio * (n - k) as f64 * RECIP[(k + 1) as usize];
+                k += 1;
+                cdf += pmf;
+            }
+            k
+        } else {
+            let mut pmf = q.powi(n.min(i32::MAX as u64) as i32);
+            let mut cdf = pmf;
+            let mut k = 0u64;
+            while u > cdf && k < n {
+                pmf *= ratio * (n - k) as f64 / (k + 1) as f64;
+                k += 1;
+                cdf += pmf;
+            }
+            k
+        };
         return if flip { n - k } else { k };
     }
     Binomial::new(n, p).map(|b| b.sample(rng)).unwrap_or(0)
@@ -864,6 +911,13 @@ impl Model {
             actuals.cost_per_participant = Some(Price((x * 100.0).round() as i64 * 10_000));
         }
         // 4. Cohorts.
+        s.pp_order.clear();
+        for (o, out) in contract.outcomes.iter().enumerate() {
+            if out.per_participant {
+                s.pp_order.push((out.lag, o as u16));
+            }
+        }
+        s.pp_order.sort_unstable();
         for (ci, coh) in contract.cohorts.iter().enumerate() {
             let enrolled = match fill {
                 Some(f) => binomial(rng, coh.size as u64, f) as u32,
@@ -908,12 +962,13 @@ impl Model {
                         continue;
                     }
                     s.events.clear();
-                    for (o, out) in contract.outcomes.iter().enumerate() {
-                        if out.per_participant && mask & (1u128 << (o as u32 % 128)) != 0 {
-                            s.events.push((out.first_measure(enrol), o as u16));
+                    for &(_, o) in &s.pp_order {
+                        if mask & (1u128 << (o as u32 % 128)) != 0 {
+                            let first = contract.outcomes[o as usize].first_measure(enrol);
+                            s.events.push((first, o));
                         }
                     }
-                    s.events.sort_unstable();
+                    debug_assert!(s.events.is_sorted());
                     actuals.add_class(ci, count, &s.events);
                 }
             }

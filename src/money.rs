@@ -421,6 +421,119 @@ pub fn split_largest_remainder(total: Money, weights: &[i64], out: &mut [Money])
     }
 }
 
+/// Weights prepared once for many splits (an outcome's payer shares, a guarantee's
+/// guarantors): [`SplitWeights::split`] gives exactly what [`split_largest_remainder`] gives
+/// for the same weights, without reducing them again on every call.
+///
+/// The weights are reduced by their greatest common divisor up front. When their sum `S` and
+/// `S x max weight` fit in 32 bits (shares such as 0.40/0.35/0.25 become 8/7/5, `S = 20`), a
+/// split takes one division of the total by `S` and small divisions for the parts:
+/// `t = a S + b` gives `t w = (a w) S + b w`, so the quota of weight `w` is `a w + (b w) / S`
+/// with remainder `(b w) % S`, the same integers as `(t w) / S` and `(t w) % S`.
+#[derive(Clone, Debug)]
+pub struct SplitWeights {
+    /// The original weights (for the general path).
+    raw: Vec<i64>,
+    /// Reduced weights (`1` each when no weight is positive).
+    reduced: Vec<u32>,
+    /// Sum of the reduced weights, when the 32-bit path applies.
+    sum: u32,
+    small: bool,
+}
+
+impl SplitWeights {
+    /// Prepares `weights` (as passed to [`split_largest_remainder`]).
+    pub fn new(weights: &[i64]) -> Self {
+        let mut g: u64 = 0;
+        for &w in weights {
+            if w > 0 {
+                g = gcd(g, w as u64);
+            }
+        }
+        let equal = g == 0;
+        let g = g.max(1);
+        let red: Vec<u64> = weights
+            .iter()
+            .map(|&w| if equal { 1 } else { w.max(0) as u64 / g })
+            .collect();
+        let sum: u128 = red.iter().map(|&w| w as u128).sum();
+        let maxw = red.iter().copied().max().unwrap_or(0) as u128;
+        let small = sum > 0 && sum.checked_mul(maxw).is_some_and(|x| x <= u32::MAX as u128);
+        SplitWeights {
+            raw: weights.to_vec(),
+            reduced: if small {
+                red.iter().map(|&w| w as u32).collect()
+            } else {
+                Vec::new()
+            },
+            sum: if small { sum as u32 } else { 0 },
+            small,
+        }
+    }
+
+    /// Number of parts.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// Whether there are no parts.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// Splits `total` into `out` (as long as the weights), exactly like
+    /// [`split_largest_remainder`].
+    #[inline]
+    pub fn split(&self, total: Money, out: &mut [Money]) {
+        let n = self.raw.len();
+        if !self.small || !(2..=16).contains(&n) {
+            split_largest_remainder(total, &self.raw, out);
+            return;
+        }
+        debug_assert_eq!(out.len(), n);
+        let neg = total.0 < 0;
+        let t = total.0.unsigned_abs();
+        let s = self.sum;
+        let a = t / s as u64;
+        let b = (t % s as u64) as u32;
+        let mut rems = [0u32; 16];
+        let mut given_frac: u64 = 0;
+        for (i, &w) in self.reduced.iter().enumerate() {
+            let bw = b * w; // < S x max weight, fits in 32 bits
+            let q = a * w as u64 + (bw / s) as u64;
+            rems[i] = bw % s;
+            out[i] = Money(q as i64);
+            given_frac += (bw / s) as u64;
+        }
+        // The floors add up to a S + sum (b w) / S, so b - sum (b w) / S cents are left.
+        let mut left = b as u64 - given_frac;
+        while left > 0 {
+            let mut best = 0usize;
+            let mut best_r: i64 = -1;
+            for (i, &r) in rems[..n].iter().enumerate() {
+                if r as i64 > best_r {
+                    best = i;
+                    best_r = r as i64;
+                }
+            }
+            out[best].0 += 1;
+            // Taken: each part gets at most one extra cent. Marking it 0 is enough: the
+            // remainders add up to `left x S` with each below `S`, so while cents are left some
+            // part not yet taken has a remainder above 0 and wins (ties to the first, as in
+            // `split_largest_remainder`).
+            rems[best] = 0;
+            left -= 1;
+        }
+        if neg {
+            for o in out.iter_mut() {
+                o.0 = -o.0;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,6 +541,47 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn prepared_split_equals_the_general_split() {
+        let mut x: u64 = 0x1234_5678_9abc_def1;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let fixed: [&[i64]; 6] = [
+            &[400_000_000_000, 350_000_000_000, 250_000_000_000],
+            &[1, 1, 1],
+            &[0, 0, 0],
+            &[0, 5, 0, -3],
+            &[7],
+            &[i64::MAX, 1],
+        ];
+        for round in 0..20_000 {
+            let w: Vec<i64> = if round < fixed.len() * 50 {
+                fixed[round % fixed.len()].to_vec()
+            } else {
+                let n = 2 + (next() % 6) as usize;
+                let scale = [10u64, 1000, 1 << 20, 1 << 40][(next() % 4) as usize];
+                (0..n)
+                    .map(|_| (next() % scale) as i64 - (next() % 3 == 0) as i64)
+                    .collect()
+            };
+            let total = match next() % 4 {
+                0 => (next() % 1000) as i64,
+                1 => (next() % 1_000_000_000_000) as i64,
+                2 => -((next() % 1_000_000_000) as i64),
+                _ => (next() >> 2) as i64,
+            };
+            let mut a = vec![Money::ZERO; w.len()];
+            let mut b = vec![Money::ZERO; w.len()];
+            split_largest_remainder(Money(total), &w, &mut a);
+            SplitWeights::new(&w).split(Money(total), &mut b);
+            assert_eq!(a, b, "weights {w:?} total {total}");
+        }
     }
 
     #[test]

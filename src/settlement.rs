@@ -26,7 +26,7 @@ use crate::contract::{
     Baseline, CheckpointTest, Contract, Direction, GridKind, PartyId, Pricing, Remainder,
 };
 use crate::error::SettleError;
-use crate::money::{Money, Price, Qty, Ratio, div_round, split_largest_remainder};
+use crate::money::{Money, Price, Qty, Ratio, SplitWeights, div_round, split_largest_remainder};
 
 /// Which rule produced a ledger line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -222,8 +222,10 @@ pub struct Settler<'c> {
     /// period p's cells are `measure_cells[measure_start[p]..measure_start[p + 1]]`.
     measure_cells: Vec<(u16, u16)>,
     measure_start: Vec<u32>,
-    /// Each outcome's payer shares reduced by their common divisor (same split, smaller numbers).
-    payer_weights: Vec<Vec<i64>>,
+    /// Each outcome's payer shares, prepared for splitting.
+    payer_weights: Vec<SplitWeights>,
+    /// Each tranche's guarantor shares, prepared for splitting (empty without a guarantee).
+    guarantor_weights: Vec<SplitWeights>,
     // per settlement state
     claim: Vec<Money>,
     fee_owed: Vec<Money>,
@@ -240,6 +242,13 @@ pub struct Settler<'c> {
     sum_baseline: Vec<Qty>,     // [o]
     sum_enrolled: Vec<i64>,     // [o] enrolment of cohorts measured so far
     pp_amount: Vec<Money>,      // [o][c][p] per-participant amounts
+    /// Cells of `pp_amount` written since the last reset (only those are cleared).
+    pp_touched: Vec<u32>,
+    /// Per outcome: the amount for one unit under per-participant pricing (flat prices only)
+    /// and whether the participant cap covers it.
+    pp_unit: Vec<(Option<Money>, bool)>,
+    /// Per outcome: whether its measurement's improvement is needed (thresholds, grids).
+    needs_improvement: Vec<bool>,
     pending: Vec<Vec<Pending>>, // by pay period
     held_list: Vec<Held>,
     final_measure: Vec<u16>, // [o] last measurement period over all cohorts
@@ -299,8 +308,19 @@ impl<'c> Settler<'c> {
             .iter()
             .map(|o| {
                 let w: Vec<i64> = o.payers.iter().map(|(_, s)| s.0).collect();
-                let g = w.iter().fold(0i64, |a, &b| gcd_i64(a, b)).max(1);
-                w.iter().map(|x| x / g).collect()
+                SplitWeights::new(&w)
+            })
+            .collect();
+        let guarantor_weights = contract
+            .tranches
+            .iter()
+            .map(|t| {
+                let w: Vec<i64> = t
+                    .guarantee
+                    .iter()
+                    .flat_map(|g| g.guarantors.iter().map(|(_, s)| s.0))
+                    .collect();
+                SplitWeights::new(&w)
             })
             .collect();
         Settler {
@@ -309,6 +329,7 @@ impl<'c> Settler<'c> {
             measure_cells,
             measure_start,
             payer_weights,
+            guarantor_weights,
             claim: vec![Money::ZERO; contract.tranches.len()],
             fee_owed: vec![Money::ZERO; contract.fees.len()],
             deferred_owed: Money::ZERO,
@@ -324,6 +345,32 @@ impl<'c> Settler<'c> {
             sum_baseline: vec![Qty::ZERO; n_o],
             sum_enrolled: vec![0; n_o],
             pp_amount: vec![Money::ZERO; n_o * n_c * n_p],
+            pp_touched: Vec::new(),
+            pp_unit: contract
+                .outcomes
+                .iter()
+                .enumerate()
+                .map(|(o, out)| {
+                    let unit = match out.pricing {
+                        Pricing::Flat(price) => Some(price.times(Qty::from_int(1))),
+                        _ => None,
+                    };
+                    let capped = contract
+                        .participant_cap
+                        .as_ref()
+                        .is_some_and(|cap| cap.outcomes.contains(&o));
+                    (unit, capped)
+                })
+                .collect(),
+            needs_improvement: contract
+                .outcomes
+                .iter()
+                .map(|out| {
+                    out.threshold.per_cohort.is_some()
+                        || out.threshold.overall.is_some()
+                        || matches!(out.pricing, Pricing::Grid { .. })
+                })
+                .collect(),
             pending: (0..n_p).map(|_| Vec::new()).collect(),
             held_list: Vec::new(),
             final_measure,
@@ -360,7 +407,10 @@ impl<'c> Settler<'c> {
         self.sum_achieved.fill(Qty::ZERO);
         self.sum_baseline.fill(Qty::ZERO);
         self.sum_enrolled.fill(0);
-        self.pp_amount.fill(Money::ZERO);
+        for &i in &self.pp_touched {
+            self.pp_amount[i as usize] = Money::ZERO;
+        }
+        self.pp_touched.clear();
         for p in &mut self.pending {
             p.clear();
         }
@@ -573,18 +623,19 @@ impl<'c> Settler<'c> {
         for class in actuals.classes() {
             let mut cum = Money::ZERO;
             for &(p, o) in actuals.class_events(class) {
-                let out = &self.c.outcomes[o as usize];
-                let Pricing::Flat(price) = out.pricing else {
+                let (Some(full), capped) = self.pp_unit[o as usize] else {
                     continue;
                 };
-                let full = price.times(Qty::from_int(1));
-                let pay = if cap.outcomes.contains(&(o as usize)) {
+                let pay = if capped {
                     full.min((cap.amount - cum).non_negative())
                 } else {
                     full
                 };
                 cum += pay;
                 let i = (o as usize * n_c + class.cohort as usize) * n_p + p as usize;
+                if self.pp_amount[i].0 == 0 {
+                    self.pp_touched.push(i as u32);
+                }
                 self.pp_amount[i] += Money(pay.0 * class.count as i64);
             }
         }
@@ -620,7 +671,10 @@ impl<'c> Settler<'c> {
         }
         let baseline = match &out.baseline {
             Baseline::None => Qty::ZERO,
-            Baseline::Rate(r) => Qty::from_int(enrolled).mul_ratio(*r),
+            // `Qty::from_int(enrolled).mul_ratio(r)`: enrolled x 1e6 x r / 1e12 rounded is the
+            // same rational, so the same integer, as enrolled x r / 1e6 rounded (and the
+            // product stays in 64 bits).
+            Baseline::Rate(r) => Qty(div_round(enrolled as i128 * r.0 as i128, 1_000_000) as i64),
             Baseline::Forecast(v) => match actuals.baseline(o, ci, p as usize).or(v[ci]) {
                 Some(b) => b,
                 None => return Err(self.missing(o, ci, p)),
@@ -639,7 +693,12 @@ impl<'c> Settler<'c> {
             Direction::Decrease => baseline - achieved,
         }
         .max(Qty::ZERO);
-        let imp = improvement(achieved, baseline, out.direction);
+        // Only thresholds and grids look at the improvement (a division in 128 bits).
+        let imp = if self.needs_improvement[o] {
+            improvement(achieved, baseline, out.direction)
+        } else {
+            Ratio::ZERO
+        };
         let th = &out.threshold;
         let pay_now = match th.per_cohort {
             Some(level) => imp >= level,
@@ -841,11 +900,7 @@ impl<'c> Settler<'c> {
             let out = &c.outcomes[e.outcome as usize];
             self.parts.clear();
             self.parts.resize(out.payers.len(), Money::ZERO);
-            split_largest_remainder(
-                e.amount,
-                &self.payer_weights[e.outcome as usize],
-                &mut self.parts,
-            );
+            self.payer_weights[e.outcome as usize].split(e.amount, &mut self.parts);
             for k in 0..out.payers.len() {
                 let payer = out.payers[k].0;
                 let part = self.parts[k];
@@ -999,11 +1054,9 @@ impl<'c> Settler<'c> {
             if call.0 == 0 {
                 continue;
             }
-            self.weights.clear();
-            self.weights.extend(g.guarantors.iter().map(|(_, s)| s.0));
             self.parts.clear();
             self.parts.resize(g.guarantors.len(), Money::ZERO);
-            split_largest_remainder(call, &self.weights, &mut self.parts);
+            self.guarantor_weights[i].split(call, &mut self.parts);
             for k in 0..g.guarantors.len() {
                 let part = self.parts[k];
                 self.emit(
@@ -1019,16 +1072,6 @@ impl<'c> Settler<'c> {
             self.claim[i] = (self.claim[i] - call).non_negative();
         }
     }
-}
-
-fn gcd_i64(a: i64, b: i64) -> i64 {
-    let (mut a, mut b) = (a.abs(), b.abs());
-    while b != 0 {
-        let t = a % b;
-        a = b;
-        b = t;
-    }
-    a
 }
 
 /// Relative improvement of `achieved` over `baseline` in the outcome's direction.
