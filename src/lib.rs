@@ -5,7 +5,9 @@
 
 pub mod actuals;
 pub mod contract;
+pub mod design;
 pub mod error;
+pub mod metrics;
 pub mod model;
 pub mod money;
 pub mod montecarlo;

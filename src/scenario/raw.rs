@@ -77,6 +77,17 @@ pub struct RawScenario {
     pub fees: Vec<RawFee>,
     /// The uncertainty model (Monte Carlo); kept as a table here and read by `crate::model`.
     pub uncertainty: Option<toml::Table>,
+    /// Named stresses: overrides with a name and a description.
+    #[serde(default)]
+    pub stresses: Vec<RawStress>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStress {
+    pub id: String,
+    pub description: Option<String>,
+    pub set: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
