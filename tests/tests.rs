@@ -5,4 +5,5 @@ mod montecarlo;
 mod properties;
 mod regressions;
 mod settle_cases;
+mod stress;
 mod validation;
