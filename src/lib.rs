@@ -5,8 +5,10 @@
 
 pub mod actuals;
 pub mod contract;
+pub mod design;
 pub mod error;
 pub mod feasibility;
+pub mod metrics;
 pub mod mkba;
 pub mod model;
 pub mod money;

@@ -500,6 +500,8 @@ pub(crate) struct BusinessAcc {
     impact_hist: crate::stats::Histogram,
     payer: Vec<PayerAcc>,
     all: PayerAcc,
+    /// This trial's (savings, net) per contract party, cents.
+    per_party: Vec<(i64, i64)>,
 }
 
 impl BusinessAcc {
@@ -531,6 +533,7 @@ impl BusinessAcc {
             impact_hist: crate::stats::Histogram::new(crate::montecarlo::HIST_BITS),
             payer: payers.iter().map(|_| PayerAcc::new()).collect(),
             all: PayerAcc::new(),
+            per_party: vec![(0, 0); c.parties.len()],
             payers,
         })
     }
@@ -568,11 +571,17 @@ impl BusinessAcc {
             let s = b.map_or(0, |b| self.savings[b]);
             let pay = -(crate::stats::npv(party_flows(p), self.period_rate).round() as i64);
             self.payer[k].add(s, pay, costs);
+            self.per_party[p] = (s, s - pay - costs);
             ts += s;
             tp += pay;
             tc += costs;
         }
         self.all.add(ts, tp, tc);
+    }
+
+    /// The last trial's (savings, net) per contract party (zero for parties that do not pay).
+    pub(crate) fn per_party(&self) -> &[(i64, i64)] {
+        &self.per_party
     }
 
     pub(crate) fn merge(&mut self, o: &BusinessAcc) {

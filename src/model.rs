@@ -25,6 +25,10 @@
 //!
 //! # Draws of one trial (in this order, from the trial's own generator)
 //!
+//! 0. a key for the trial's independent sub-streams ([`sub_stream`]): the cost per participant
+//!    and, per cohort, the enrolment and each outcome draw from their own sub-stream, so that a
+//!    changed parameter (a fill rate, a cost distribution) never shifts the random numbers of
+//!    another component (common random numbers across variants of a scenario);
 //! 1. the latent factor `Z` and, per rate outcome, `e_o`; `z_o = sqrt(rho) Z + sqrt(1 - rho) e_o`
 //!    and the rate is the Beta quantile of `Φ(z_o)` (so each rate is exactly Beta and the rates
 //!    are correlated through `Z`);
@@ -827,7 +831,11 @@ fn binomial<R: rand::Rng + ?Sized>(rng: &mut R, n: u64, p: f64) -> u64 {
     if (n as f64) * pp < 30.0 {
         let q = 1.0 - pp;
         let ratio = pp / q;
+        // `1 - u` when flipped makes the result the inverse CDF of Binomial(n, p) at `u` for
+        // every `p`, so with the same `u` a larger `p` or `n` never gives fewer successes (a
+        // monotone coupling for common random numbers).
         let u: f64 = rand::RngExt::random(rng);
+        let u = if flip { 1.0 - u } else { u };
         let k = if n < RECIP_N as u64 && n <= i32::MAX as u64 {
             let mut pmf = powu(q, n as u32);
             let mut cdf = pmf;
@@ -854,6 +862,27 @@ fn binomial<R: rand::Rng + ?Sized>(rng: &mut R, n: u64, p: f64) -> u64 {
     Binomial::new(n, p).map(|b| b.sample(rng)).unwrap_or(0)
 }
 
+/// The independent generator number `k` of a trial whose sub-stream key is `key`: component
+/// `0` is the cost per participant; cohort `c` has component `1 + c (O + 1)` for its enrolment
+/// and `1 + c (O + 1) + 1 + o` for outcome `o` (`O` outcomes). A component that consumes a
+/// varying number of random numbers (rejection samplers, a changed number of participant
+/// classes) so never shifts the numbers another component sees: variants of a scenario stay
+/// coupled trial by trial (common random numbers).
+#[inline]
+pub fn sub_stream(key: u64, k: u64) -> rand_pcg::Pcg64Mcg {
+    let mut s = key ^ k.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    let mut next = || {
+        s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let hi = next();
+    let lo = next();
+    rand_pcg::Pcg64Mcg::new(((hi as u128) << 64) | lo as u128)
+}
+
 /// A quantity as a [`Qty`] with six decimals, clamped to `[0, 1e12]`.
 #[inline]
 fn qty(x: f64) -> Qty {
@@ -871,6 +900,9 @@ impl Model {
     ) {
         actuals.clear(contract);
         let n_o = contract.outcomes.len();
+        // The key of the trial's sub-streams (see `sub_stream`): drawn first, so every variant
+        // of a scenario with the same structure gets the same key for the same trial.
+        let key: u64 = rng.random();
         s.rates.clear();
         s.rates.resize(n_o, 0.0);
         s.baseline.clear();
@@ -906,7 +938,7 @@ impl Model {
             }
         }
         if let Some(d) = &self.cost_per_participant {
-            let x = d.sample(rng).max(0.0);
+            let x = d.sample(&mut sub_stream(key, 0)).max(0.0);
             // Whole cents.
             actuals.cost_per_participant = Some(Price((x * 100.0).round() as i64 * 10_000));
         }
@@ -919,8 +951,9 @@ impl Model {
         }
         s.pp_order.sort_unstable();
         for (ci, coh) in contract.cohorts.iter().enumerate() {
+            let base = 1 + ci as u64 * (n_o as u64 + 1);
             let enrolled = match fill {
-                Some(f) => binomial(rng, coh.size as u64, f) as u32,
+                Some(f) => binomial(&mut sub_stream(key, base), coh.size as u64, f) as u32,
                 None => coh.size,
             };
             actuals.enrolled[ci] = enrolled;
@@ -934,6 +967,7 @@ impl Model {
                     continue;
                 }
                 any_pp = true;
+                let mut rng = sub_stream(key, base + 1 + o as u64);
                 let bit = 1u128 << (o as u32 % 128);
                 let p = s.rates[o];
                 let n_now = s.classes.len();
@@ -946,7 +980,7 @@ impl Model {
                     if !eligible || count == 0 {
                         continue;
                     }
-                    let hit = binomial(rng, count as u64, p) as u32;
+                    let hit = binomial(&mut rng, count as u64, p) as u32;
                     if hit == count {
                         s.classes[k].1 |= bit;
                     } else if hit > 0 {
@@ -977,6 +1011,7 @@ impl Model {
                 let first = out.first_measure(enrol) as usize;
                 let last = out.last_measure(enrol) as usize;
                 if !out.per_participant {
+                    let mut rng = sub_stream(key, base + 1 + o as u64);
                     match &self.outcomes[o].draw {
                         OutcomeDraw::Rate(_) => {
                             let eligible = match out.requires {
@@ -990,12 +1025,12 @@ impl Model {
                                 }
                                 None => enrolled as u64,
                             };
-                            let k = binomial(rng, eligible, s.rates[o]);
+                            let k = binomial(&mut rng, eligible, s.rates[o]);
                             actuals.set_units(o, ci, first, Qty::from_int(k as i64));
                         }
                         OutcomeDraw::Quantity(d) => {
                             for p in first..=last {
-                                let x = d.sample(rng);
+                                let x = d.sample(&mut rng);
                                 actuals.set_units(o, ci, p, qty(enrolled as f64 * x));
                             }
                         }

@@ -159,6 +159,9 @@ pub struct TrialRecord<'a> {
     pub repaid: &'a [bool],
     /// The settlement of the trial.
     pub settlement: &'a Settlement,
+    /// The business case per contract party, cents: (PV savings, PV savings - PV payments -
+    /// costs); empty when the scenario has no `[mkba]` block.
+    pub business: &'a [(i64, i64)],
 }
 
 #[derive(Clone, Debug)]
@@ -562,6 +565,7 @@ impl<'c> Worker<'c> {
                 irr: &self.irr,
                 repaid: &self.repaid,
                 settlement: s,
+                business: acc.business.as_ref().map_or(&[][..], |b| b.per_party()),
             });
         }
     }

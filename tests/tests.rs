@@ -6,4 +6,5 @@ mod montecarlo;
 mod properties;
 mod regressions;
 mod settle_cases;
+mod stress;
 mod validation;

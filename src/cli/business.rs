@@ -8,26 +8,25 @@ use sibsim::montecarlo::{Results, SimConfig, simulate};
 use sibsim::statement::Table;
 use std::path::Path;
 
-/// Options shared by both commands.
-pub struct Sim<'a> {
-    pub scenario: &'a Path,
-    pub trials: u64,
-    pub seed: u64,
-    pub threads: Option<usize>,
-}
+use super::design::{Common, overrides};
 
-fn load(o: &Sim<'_>) -> Result<(sibsim::Scenario, Option<Results>)> {
+/// Reads the scenario with its `--set` overrides; with `trials > 0` also simulates it.
+fn load(o: &Common<'_>, trials: u64) -> Result<(sibsim::Scenario, Option<Results>)> {
     if o.threads == Some(0) {
         return Err(CliError("--threads must be at least 1".into()));
     }
+    let set = overrides(o.set)?;
     let text = io::read_text(o.scenario)?;
     let name = o.scenario.display().to_string();
-    if o.trials == 0 {
-        return Ok((sibsim::scenario::parse(&name, &text)?, None));
+    if trials == 0 {
+        return Ok((
+            sibsim::scenario::parse_with_overrides(&name, &text, &set)?,
+            None,
+        ));
     }
-    let (sc, model) = sibsim::scenario::parse_with_model(&name, &text)?;
+    let (sc, model) = sibsim::scenario::parse_with_model_overrides(&name, &text, &set)?;
     let cfg = SimConfig {
-        trials: o.trials,
+        trials,
         seed: o.seed,
         threads: o.threads,
     };
@@ -130,12 +129,9 @@ pub fn render_mkba(c: &sibsim::Contract, t: &MkbaTable, r: Option<&Results>) -> 
 }
 
 /// `sibsim mkba`.
-pub fn mkba(o: Sim<'_>, actuals: Option<&Path>, json: bool, out: Option<&Path>) -> Result<()> {
-    let sim = Sim {
-        trials: if actuals.is_some() { 0 } else { o.trials },
-        ..o
-    };
-    let (sc, r) = load(&sim)?;
+pub fn mkba(o: &Common<'_>, actuals: Option<&Path>, json: bool, out: Option<&Path>) -> Result<()> {
+    let trials = if actuals.is_some() { 0 } else { o.trials };
+    let (sc, r) = load(o, trials)?;
     let c = &sc.contract;
     let Some(m) = &c.mkba else {
         return Err(CliError(format!(
@@ -215,7 +211,7 @@ pub fn tree(sc: &sibsim::Scenario, scenario: &Path, file: Option<&Path>) -> Resu
 
 /// `sibsim feasibility`.
 pub fn feasibility(
-    o: Sim<'_>,
+    o: &Common<'_>,
     tree_file: Option<&Path>,
     json: bool,
     out: Option<&Path>,
@@ -225,14 +221,10 @@ pub fn feasibility(
         let text = io::read_text(p)?;
         feasibility::parse_tree(&p.display().to_string(), &text)?;
     }
-    let text = io::read_text(o.scenario)?;
-    let sc0 = sibsim::scenario::parse(&o.scenario.display().to_string(), &text)?;
+    let (sc0, _) = load(o, 0)?;
     let t = tree(&sc0, o.scenario, tree_file)?;
-    let sim = Sim {
-        trials: if t.needs_simulation() { o.trials } else { 0 },
-        ..o
-    };
-    let (sc, r) = load(&sim)?;
+    let trials = if t.needs_simulation() { o.trials } else { 0 };
+    let (sc, r) = load(o, trials)?;
     let w = feasibility::walk(&t, &sc.contract, r.as_ref());
     let text = if json {
         let v = serde_json::json!({

@@ -1,6 +1,7 @@
 //! Subcommands. Each reads its inputs, calls the library, renders, and writes the result.
 
 mod business;
+mod design;
 mod io;
 mod simulate;
 
@@ -78,21 +79,80 @@ enum Cmd {
         /// Also write one row per trial to DIR/trials.csv.
         #[arg(long)]
         trials_out: bool,
+        /// Change a parameter: PATH=VALUE (also +=, -=, *=), e.g. outcomes.housing.price=1800.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
     },
+    /// Stress test: the base and each named stress, key figures per party with differences.
+    Stress {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Run only these stresses (repeatable).
+        #[arg(long, value_name = "NAME")]
+        only: Vec<String>,
+        /// Leave out the default stresses; run only the file's [[stresses]].
+        #[arg(long)]
+        no_defaults: bool,
+        /// Also write the comparison as JSON to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Sweep one or two terms over a grid: a figure at every point, as a table and CSV.
+    Sweep {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// PATH=FROM:TO:STEPS, e.g. outcomes.housing.price=1000:2000:5 (once or twice).
+        #[arg(long, value_name = "PATH=FROM:TO:STEPS", required = true)]
+        vary: Vec<String>,
+        /// Figure(s) to report (repeatable; default: each tranche's full repayment and the
+        /// mean payments). See `sibsim figures`.
+        #[arg(long = "metric", value_name = "FIGURE")]
+        metrics: Vec<String>,
+        /// Write the grid as CSV to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Sensitivity: each uncertain input at its low and high value, the effect on a figure.
+    Tornado {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The figure, e.g. p_full_repayment:bank. See `sibsim figures`.
+        #[arg(long = "metric", value_name = "FIGURE")]
+        metric: String,
+        /// p10-p90 (each input at its P10 and P90) or a percentage such as 20% (its mean -/+).
+        #[arg(long, default_value = "p10-p90")]
+        range: String,
+        /// Write the bars as CSV to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Find the value of a term that meets a target, e.g. the cap that keeps a risk under 10%.
+    Solve {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The term's path, e.g. contract.total_cap or tranches.senior.rate.
+        #[arg(long, value_name = "PATH")]
+        term: String,
+        /// FIGURE OP NUMBER, e.g. "p_full_repayment:bank >= 0.95". See `sibsim figures`.
+        #[arg(long, value_name = "EXPR")]
+        target: String,
+        /// LO:HI search bounds (default: half to one and a half times the current value).
+        #[arg(long, value_name = "LO:HI")]
+        bounds: Option<String>,
+        /// Resolution of the answer (default: about 1/10,000 of the range; whole numbers 1).
+        #[arg(long)]
+        step: Option<f64>,
+        /// Also write the solution as JSON to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// List the figures that stress, sweep, tornado and solve can report.
+    Figures,
     /// The social cost-benefit analysis (MKBA): the table a municipal report shows, who
     /// benefits and who pays, and the payers' business case over the trials.
     Mkba {
-        /// The scenario file (TOML) with an [mkba] block.
-        scenario: PathBuf,
-        /// Number of trials for the expected number of cases (IND) and the business case.
-        #[arg(long, default_value_t = 10_000)]
-        trials: u64,
-        /// Random seed (the same as `simulate --seed` gives the same figures).
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Worker threads (default: all cores).
-        #[arg(long)]
-        threads: Option<usize>,
+        #[command(flatten)]
+        common: CommonArgs,
         /// Take IND from reported outcomes (CSV) instead of a simulation.
         #[arg(long)]
         actuals: Option<PathBuf>,
@@ -106,17 +166,8 @@ enum Cmd {
     /// Walk Rotterdam's decision tree: can a SIB succeed? Each question, its answer, the
     /// evidence, and the verdict (go / no-go / conditional).
     Feasibility {
-        /// The scenario file (TOML).
-        scenario: PathBuf,
-        /// Number of trials for the quantitative questions.
-        #[arg(long, default_value_t = 10_000)]
-        trials: u64,
-        /// Random seed (the same as `simulate --seed` gives the same figures).
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Worker threads (default: all cores).
-        #[arg(long)]
-        threads: Option<usize>,
+        #[command(flatten)]
+        common: CommonArgs,
         /// A decision tree (TOML) instead of the default; see `--print-tree`.
         #[arg(long)]
         tree: Option<PathBuf>,
@@ -139,6 +190,37 @@ enum Report {
     Text,
     /// Everything, for machines.
     Json,
+}
+
+/// Options shared by the design commands.
+#[derive(clap::Args)]
+struct CommonArgs {
+    /// The scenario file (TOML) with an [uncertainty] block.
+    scenario: PathBuf,
+    /// Trials per variant.
+    #[arg(long, default_value_t = 10_000)]
+    trials: u64,
+    /// Random seed; every variant uses the same random numbers per trial.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Change a parameter of the scenario first: PATH=VALUE (also +=, -=, *=).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    set: Vec<String>,
+}
+
+impl CommonArgs {
+    fn common(&self) -> design::Common<'_> {
+        design::Common {
+            scenario: &self.scenario,
+            trials: self.trials,
+            seed: self.seed,
+            threads: self.threads,
+            set: &self.set,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -185,6 +267,7 @@ pub fn run() -> Result<()> {
             threads,
             out,
             trials_out,
+            set,
         } => simulate::run(simulate::Options {
             scenario: &scenario,
             trials,
@@ -192,31 +275,21 @@ pub fn run() -> Result<()> {
             threads,
             out: out.as_deref(),
             trials_out,
+            set: &set,
         }),
         Cmd::Mkba {
-            scenario,
-            trials,
-            seed,
-            threads,
+            common,
             actuals,
             format,
             out,
         } => business::mkba(
-            business::Sim {
-                scenario: &scenario,
-                trials,
-                seed,
-                threads,
-            },
+            &common.common(),
             actuals.as_deref(),
             format == Report::Json,
             out.as_deref(),
         ),
         Cmd::Feasibility {
-            scenario,
-            trials,
-            seed,
-            threads,
+            common,
             tree,
             print_tree,
             format,
@@ -226,16 +299,51 @@ pub fn run() -> Result<()> {
                 return io::emit(out.as_deref(), sibsim::feasibility::DEFAULT_TREE);
             }
             business::feasibility(
-                business::Sim {
-                    scenario: &scenario,
-                    trials,
-                    seed,
-                    threads,
-                },
+                &common.common(),
                 tree.as_deref(),
                 format == Report::Json,
                 out.as_deref(),
             )
+        }
+        Cmd::Stress {
+            common,
+            only,
+            no_defaults,
+            out,
+        } => design::stress(&common.common(), &only, no_defaults, out.as_deref()),
+        Cmd::Sweep {
+            common,
+            vary,
+            metrics,
+            out,
+        } => design::sweep(&common.common(), &vary, &metrics, out.as_deref()),
+        Cmd::Tornado {
+            common,
+            metric,
+            range,
+            out,
+        } => design::tornado(&common.common(), &metric, &range, out.as_deref()),
+        Cmd::Solve {
+            common,
+            term,
+            target,
+            bounds,
+            step,
+            out,
+        } => design::solve(
+            &common.common(),
+            &term,
+            &target,
+            bounds.as_deref(),
+            step,
+            out.as_deref(),
+        ),
+        Cmd::Figures => {
+            print!(
+                "Figures (FIGURE or FIGURE:ARG). TRANCHE: a tranche id, or an investor id for all its\ntranches; PARTY: a party id, `payers`, or ids joined by `+`.\n{}",
+                sibsim::metrics::catalogue()
+            );
+            Ok(())
         }
     }
 }

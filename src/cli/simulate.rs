@@ -17,6 +17,7 @@ pub struct Options<'a> {
     pub threads: Option<usize>,
     pub out: Option<&'a Path>,
     pub trials_out: bool,
+    pub set: &'a [String],
 }
 
 fn eur(x: f64) -> String {
@@ -56,7 +57,8 @@ pub fn run(o: Options<'_>) -> Result<()> {
     }
     let text = io::read_text(o.scenario)?;
     let name = o.scenario.display().to_string();
-    let (scenario, model) = sibsim::scenario::parse_with_model(&name, &text)?;
+    let set = super::design::overrides(o.set)?;
+    let (scenario, model) = sibsim::scenario::parse_with_model_overrides(&name, &text, &set)?;
     let c = &scenario.contract;
     let cfg = SimConfig {
         trials: o.trials,

@@ -7,6 +7,7 @@
 //! This module does no IO: the caller passes the file's name and text.
 
 mod business;
+pub mod overrides;
 pub mod raw;
 pub mod validate;
 
@@ -22,6 +23,57 @@ pub struct Scenario {
     pub contract: Contract,
     /// The `[uncertainty]` table as written, for the Monte Carlo model.
     pub uncertainty: Option<toml::Table>,
+    /// Named stresses (`[[stresses]]`), in file order.
+    pub stresses: Vec<StressDef>,
+}
+
+/// A named stress from the file: a set of overrides with a description.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StressDef {
+    /// Short name (`recession`).
+    pub id: String,
+    /// What it means, for people.
+    pub description: String,
+    /// The overrides.
+    pub set: Vec<overrides::Override>,
+}
+
+fn stresses(raw: &raw::RawScenario) -> Result<Vec<StressDef>, Vec<Diagnostic>> {
+    let mut out = Vec::new();
+    let mut errs = Vec::new();
+    for (i, st) in raw.stresses.iter().enumerate() {
+        if st.id.trim().is_empty() {
+            errs.push(Diagnostic::new(
+                format!("stresses[{i}].id"),
+                "a stress needs a name",
+            ));
+        }
+        if raw.stresses[..i].iter().any(|o| o.id == st.id) {
+            errs.push(Diagnostic::new(
+                format!("stresses[{i}].id"),
+                format!("stress `{}` is defined twice", st.id),
+            ));
+        }
+        if st.set.is_empty() {
+            errs.push(Diagnostic::new(
+                format!("stresses[{i}].set"),
+                "a stress needs at least one override, e.g. set = [\"uncertainty.fill.mean-=0.15\"]",
+            ));
+        }
+        let mut set = Vec::new();
+        for (j, s) in st.set.iter().enumerate() {
+            match overrides::Override::parse(s) {
+                Ok(o) => set.push(o),
+                Err(e) => errs.push(Diagnostic::new(format!("stresses[{i}].set[{j}]"), e.0)),
+            }
+        }
+        out.push(StressDef {
+            id: st.id.clone(),
+            description: st.description.clone().unwrap_or_default(),
+            set,
+        });
+    }
+    if errs.is_empty() { Ok(out) } else { Err(errs) }
 }
 
 /// Parses TOML `text` into the plain serde type `T` (unknown fields rejected), with the
@@ -72,10 +124,15 @@ pub fn deserialize<T: serde::de::DeserializeOwned>(
 /// Parses and validates scenario `text`; `file` names it in messages.
 pub fn parse(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
     let raw: raw::RawScenario = deserialize(file, text)?;
+    let stresses = match stresses(&raw) {
+        Ok(s) => s,
+        Err(errs) => return Err(position(file, text, errs)),
+    };
     match validate::contract(&raw) {
         Ok(contract) => Ok(Scenario {
             contract,
             uncertainty: raw.uncertainty,
+            stresses,
         }),
         Err(errs) => Err(position(file, text, errs)),
     }
@@ -92,6 +149,115 @@ pub fn parse_with_model(
         Ok(m) => Ok((sc, m)),
         Err(items) => Err(position(file, text, items)),
     }
+}
+
+/// Parses and validates scenario `text` with `overrides` applied to the document first (see
+/// [`overrides`]), so overridden values are validated exactly like values in the file. A
+/// problem caused by an override names it; an override that cannot be applied (unknown path,
+/// wrong kind of value) is reported as a problem of the scenario.
+pub fn parse_with_overrides(
+    file: &str,
+    text: &str,
+    overrides: &[overrides::Override],
+) -> Result<Scenario, Diagnostics> {
+    if overrides.is_empty() {
+        return parse(file, text);
+    }
+    let (doc, applied) = overridden(file, text, overrides)?;
+    let annotate = |items: Vec<Diagnostic>| annotate(file, text, &applied, items);
+    let raw: raw::RawScenario = match serde_path_to_error::deserialize(toml::Value::Table(doc)) {
+        Ok(r) => r,
+        Err(e) => {
+            let path = e.path().to_string();
+            let path = if path == "." { String::new() } else { path };
+            let msg = friendly_serde(&e.into_inner().to_string());
+            return Err(annotate(vec![Diagnostic::new(path, msg)]));
+        }
+    };
+    let stresses = stresses(&raw).map_err(annotate)?;
+    match validate::contract(&raw) {
+        Ok(contract) => Ok(Scenario {
+            contract,
+            uncertainty: raw.uncertainty,
+            stresses,
+        }),
+        Err(errs) => Err(annotate(errs)),
+    }
+}
+
+/// [`parse_with_overrides`] plus the uncertainty model.
+pub fn parse_with_model_overrides(
+    file: &str,
+    text: &str,
+    overrides: &[overrides::Override],
+) -> Result<(Scenario, crate::model::Model), Diagnostics> {
+    if overrides.is_empty() {
+        return parse_with_model(file, text);
+    }
+    let sc = parse_with_overrides(file, text, overrides)?;
+    match crate::model::Model::from_table(&sc.contract, sc.uncertainty.as_ref()) {
+        Ok(m) => Ok((sc, m)),
+        Err(items) => {
+            let (_, applied) = overridden(file, text, overrides)?;
+            Err(annotate(file, text, &applied, items))
+        }
+    }
+}
+
+/// The document of `text` with `overrides` applied (the file's own problems come first).
+fn overridden(
+    file: &str,
+    text: &str,
+    overrides: &[overrides::Override],
+) -> Result<(toml::Table, overrides::Applied), Diagnostics> {
+    use std::str::FromStr;
+    // A file that does not parse: report it as without overrides.
+    let mut doc = match toml::Table::from_str(text) {
+        Ok(d) => d,
+        Err(_) => {
+            return Err(match parse(file, text) {
+                Err(d) => d,
+                Ok(_) => position(file, text, vec![Diagnostic::new("", "not valid TOML")]),
+            });
+        }
+    };
+    match overrides::apply(&mut doc, overrides) {
+        Ok(a) => Ok((doc, a)),
+        Err(e) => Err(Diagnostics {
+            file: file.to_string(),
+            items: vec![Diagnostic::new("", e.0)],
+        }),
+    }
+}
+
+/// "; did you mean `x`?" for serde's "unknown field `y`, expected one of `x`, ..." messages.
+fn unknown_field_hint(msg: &str) -> Option<String> {
+    let rest = msg.split("unknown field `").nth(1)?;
+    let (key, rest) = rest.split_once('`')?;
+    let options: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    overrides::nearest(key, options.iter().copied()).map(|n| format!("; did you mean `{n}`?"))
+}
+
+/// Positions `items` in the file and names the override that caused each, where one did.
+fn annotate(
+    file: &str,
+    text: &str,
+    applied: &overrides::Applied,
+    items: Vec<Diagnostic>,
+) -> Diagnostics {
+    let items = items
+        .into_iter()
+        .map(|mut d| {
+            if let Some(hint) = unknown_field_hint(&d.message) {
+                d.message.push_str(&hint);
+            }
+            if let Some(cause) = applied.cause(&d.path) {
+                d.message = format!("{} (after --set {cause})", d.message);
+            }
+            d
+        })
+        .collect();
+    position(file, text, items)
 }
 
 /// Adds line and column to `items` by looking up each field path in `text`, and sorts them.

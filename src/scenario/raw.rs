@@ -77,6 +77,9 @@ pub struct RawScenario {
     pub fees: Vec<RawFee>,
     /// The uncertainty model (Monte Carlo); kept as a table here and read by `crate::model`.
     pub uncertainty: Option<toml::Table>,
+    /// Named stresses: overrides with a name and a description.
+    #[serde(default)]
+    pub stresses: Vec<RawStress>,
     /// The social cost-benefit analysis (MKBA).
     pub mkba: Option<RawMkba>,
     /// Declared facts for the feasibility check.
@@ -159,6 +162,14 @@ pub struct RawInvestorFacts {
 pub struct RawFeasibility {
     #[serde(default)]
     pub thresholds: BTreeMap<String, Num>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStress {
+    pub id: String,
+    pub description: Option<String>,
+    pub set: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,645 @@
+//! `sibsim stress`, `sweep`, `tornado` and `solve`: term design on common random numbers.
+
+use super::{CliError, Result, io};
+use sibsim::design::solve::{Answer, Solution, SolveConfig, Target};
+use sibsim::design::sweep::{Sweep, Vary};
+use sibsim::design::tornado::{Range, Tornado};
+use sibsim::design::{Comparison, Source, Variant};
+use sibsim::metrics::{Figure, Unit};
+use sibsim::montecarlo::SimConfig;
+use sibsim::scenario::overrides::Override;
+use sibsim::statement::Table;
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Options every design command shares.
+pub struct Common<'a> {
+    pub scenario: &'a Path,
+    pub trials: u64,
+    pub seed: u64,
+    pub threads: Option<usize>,
+    pub set: &'a [String],
+}
+
+/// Parses `--set` values.
+pub fn overrides(set: &[String]) -> Result<Vec<Override>> {
+    set.iter()
+        .map(|s| Override::parse(s).map_err(|e| CliError(format!("--set {e}"))))
+        .collect()
+}
+
+struct Loaded {
+    name: String,
+    text: String,
+    base: Vec<Override>,
+    cfg: SimConfig,
+}
+
+impl Loaded {
+    fn new(c: &Common<'_>) -> Result<Loaded> {
+        if c.trials == 0 {
+            return Err(CliError("--trials must be at least 1".into()));
+        }
+        if c.threads == Some(0) {
+            return Err(CliError("--threads must be at least 1".into()));
+        }
+        Ok(Loaded {
+            name: c.scenario.display().to_string(),
+            text: io::read_text(c.scenario)?,
+            base: overrides(c.set)?,
+            cfg: SimConfig {
+                trials: c.trials,
+                seed: c.seed,
+                threads: c.threads,
+            },
+        })
+    }
+    fn source(&self) -> Source<'_> {
+        Source {
+            file: &self.name,
+            text: &self.text,
+            base: &self.base,
+        }
+    }
+}
+
+/// Runs `f` with a progress line on a terminal when `total` trials (0: unknown) are many.
+fn with_progress<T: Send>(total: u64, f: impl FnOnce(&AtomicU64) -> T + Send) -> T {
+    let done = AtomicU64::new(0);
+    let finished = AtomicBool::new(false);
+    let show = std::io::stderr().is_terminal() && (total == 0 || total >= 20_000);
+    let t0 = std::time::Instant::now();
+    std::thread::scope(|s| {
+        if show {
+            s.spawn(|| {
+                use std::io::Write;
+                while !finished.load(Ordering::Relaxed) {
+                    std::thread::sleep(std::time::Duration::from_millis(250));
+                    let n = done.load(Ordering::Relaxed);
+                    let el = t0.elapsed().as_secs_f64();
+                    let line = if total > 0 && n > 0 {
+                        let left = el / n as f64 * total.saturating_sub(n) as f64;
+                        format!(
+                            "\r{n}/{total} trials ({:.0}%), about {left:.0} s left ",
+                            100.0 * n as f64 / total as f64
+                        )
+                    } else {
+                        format!("\r{n} trials, {el:.0} s ")
+                    };
+                    let _ = write!(std::io::stderr(), "{line}");
+                }
+                let _ = write!(std::io::stderr(), "\r{}\r", " ".repeat(60));
+            });
+        }
+        let r = f(&done);
+        finished.store(true, Ordering::Relaxed);
+        r
+    })
+}
+
+fn thousands(x: f64) -> String {
+    let neg = x < 0.0;
+    let whole = x.abs().round() as u64;
+    let s = whole.to_string();
+    let mut g = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            g.push(',');
+        }
+        g.push(ch);
+    }
+    if neg && whole != 0 {
+        format!("-{g}")
+    } else {
+        g
+    }
+}
+
+/// A figure's value for people.
+pub fn show(u: Unit, x: f64) -> String {
+    if x.is_nan() {
+        return "n/a".into();
+    }
+    match u {
+        Unit::Probability => format!("{:.1}%", x * 100.0),
+        Unit::Rate => format!("{:.2}%", x * 100.0),
+        Unit::Money => thousands(x),
+    }
+}
+
+/// A difference (or standard error) for people: percentage points for shares and rates.
+pub fn show_diff(u: Unit, x: f64, signed: bool) -> String {
+    if x.is_nan() {
+        return "n/a".into();
+    }
+    let s = match u {
+        Unit::Probability => format!("{:.1}", x * 100.0),
+        Unit::Rate => format!("{:.2}", x * 100.0),
+        Unit::Money => thousands(x),
+    };
+    if signed && x >= 0.0 && !s.starts_with('-') {
+        format!("+{s}")
+    } else {
+        s
+    }
+}
+
+fn fig(u: Unit, f: &Figure) -> String {
+    format!("{} ±{}", show(u, f.value), show_diff(u, f.se, false))
+}
+
+fn diff(u: Unit, f: &Figure) -> String {
+    format!(
+        "{} ±{}",
+        show_diff(u, f.value, true),
+        show_diff(u, f.se, false)
+    )
+}
+
+/// The comparison table: one row per figure, one column per variant.
+pub fn render_comparison(c: &Comparison, o: &mut String) {
+    let mut head: Vec<String> = vec!["Figure".into()];
+    for v in &c.variants {
+        head.push(v.label.clone());
+    }
+    let h: Vec<&str> = head.iter().map(String::as_str).collect();
+    let mut t = Table::new(&h, 1);
+    for (k, fi) in c.figures.iter().enumerate() {
+        let mut row = vec![fi.name.clone()];
+        for (i, v) in c.variants.iter().enumerate() {
+            if i == 0 {
+                row.push(fig(fi.unit, &v.figures[k]));
+            } else {
+                row.push(format!(
+                    "{} ({})",
+                    show(fi.unit, v.figures[k].value),
+                    diff(fi.unit, &v.diffs[k])
+                ));
+            }
+        }
+        t.row(row);
+    }
+    t.render(o);
+    o.push_str(
+        "\nBase: value ± Monte Carlo standard error. Others: value (difference to the base ± its standard\nerror on common random numbers); shares and rates in percentage points.\n",
+    );
+}
+
+fn write_json<T: serde::Serialize>(out: Option<&Path>, v: &T) -> Result<()> {
+    if let Some(p) = out {
+        let json = serde_json::to_string_pretty(v)
+            .map_err(|e| CliError(format!("cannot serialise the results: {e}")))?;
+        io::write_atomic(p, (json + "\n").as_bytes())?;
+    }
+    Ok(())
+}
+
+/// `sibsim stress`.
+pub fn stress(
+    c: &Common<'_>,
+    only: &[String],
+    no_defaults: bool,
+    out: Option<&Path>,
+) -> Result<()> {
+    let l = Loaded::new(c)?;
+    let src = l.source();
+    let (sc, _) = src.load(&Variant::base())?;
+    let mut variants = sibsim::design::stress::stresses(&sc, &l.text, !no_defaults);
+    if !only.is_empty() {
+        for name in only {
+            if !variants.iter().any(|v| &v.label == name) {
+                let all: Vec<&str> = variants.iter().map(|v| v.label.as_str()).collect();
+                return Err(CliError(format!(
+                    "--only {name}: no stress `{name}`; the stresses are {}",
+                    all.join(", ")
+                )));
+            }
+        }
+        variants.retain(|v| only.contains(&v.label));
+    }
+    if variants.is_empty() {
+        return Err(CliError(
+            "no stresses to run: the scenario defines none and --no-defaults leaves out the defaults".into(),
+        ));
+    }
+    let figures = sibsim::metrics::key_figures(&sc.contract);
+    let total = (variants.len() as u64 + 1) * l.cfg.trials;
+    let t0 = std::time::Instant::now();
+    let cmp = with_progress(total, |p| {
+        sibsim::design::compare_variants(&src, &variants, &figures, &l.cfg, Some(p))
+    })
+    .map_err(CliError)?;
+    write_json(out, &cmp)?;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "Stress test of {}: {} trials per variant, seed {}, common random numbers ({:.1} s)\n",
+        sc.contract.name,
+        cmp.trials,
+        cmp.seed,
+        t0.elapsed().as_secs_f64()
+    );
+    render_comparison(&cmp, &mut o);
+    o.push_str("\nStresses\n");
+    for v in &variants {
+        let _ = writeln!(
+            o,
+            "  {}: {} [{}]",
+            v.label,
+            v.description,
+            v.overrides
+                .iter()
+                .map(|x| x.text.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+    for (name, why) in &cmp.skipped {
+        let _ = writeln!(
+            o,
+            "  {name}: skipped, the changed scenario is not valid:\n    {}",
+            why.replace('\n', "\n    ")
+        );
+    }
+    if let Some(p) = out {
+        let _ = writeln!(o, "Results written to {}", p.display());
+    }
+    io::emit(None, &o)
+}
+
+fn default_figures(c: &sibsim::Contract) -> Vec<String> {
+    let mut v: Vec<String> = c
+        .tranches
+        .iter()
+        .map(|t| format!("p_full_repayment:{}", t.id))
+        .collect();
+    v.push("payments_mean".into());
+    v
+}
+
+/// `sibsim sweep`.
+pub fn sweep(
+    c: &Common<'_>,
+    vary: &[String],
+    figures: &[String],
+    out: Option<&Path>,
+) -> Result<()> {
+    let l = Loaded::new(c)?;
+    let src = l.source();
+    let vs: Vec<Vary> = vary
+        .iter()
+        .map(|s| Vary::parse(s).map_err(|e| CliError(format!("--vary {e}"))))
+        .collect::<Result<_>>()?;
+    if vs.is_empty() || vs.len() > 2 {
+        return Err(CliError(
+            "give --vary once (a line) or twice (a grid)".into(),
+        ));
+    }
+    let (sc, _) = src.load(&Variant::base())?;
+    let figures = if figures.is_empty() {
+        default_figures(&sc.contract)
+    } else {
+        figures.to_vec()
+    };
+    let points: u64 = vs.iter().map(|v| v.values.len() as u64).product();
+    let t0 = std::time::Instant::now();
+    let sw = with_progress(points * l.cfg.trials, |p| {
+        sibsim::design::sweep::sweep(&src, &vs, &figures, &l.cfg, Some(p))
+    })
+    .map_err(CliError)?;
+    if let Some(p) = out {
+        io::write_atomic(p, sw.to_csv().as_bytes())?;
+    }
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "Sweep of {}: {} point(s), {} trials each, seed {}, common random numbers ({:.1} s)\n",
+        sc.contract.name,
+        sw.points.len(),
+        sw.trials,
+        sw.seed,
+        t0.elapsed().as_secs_f64()
+    );
+    render_sweep(&sw, &mut o);
+    if let Some(p) = out {
+        let _ = writeln!(o, "CSV written to {}", p.display());
+    }
+    io::emit(None, &o)
+}
+
+fn render_sweep(sw: &Sweep, o: &mut String) {
+    let mut head: Vec<String> = sw.axes.iter().map(|a| a.term.clone()).collect();
+    head.extend(sw.figures.iter().cloned());
+    let h: Vec<&str> = head.iter().map(String::as_str).collect();
+    let mut t = Table::new(&h, 0);
+    let mut errors = Vec::new();
+    for p in &sw.points {
+        let mut row: Vec<String> = p.at.iter().map(|x| format!("{x}")).collect();
+        for (k, f) in p.figures.iter().enumerate() {
+            row.push(if p.error.is_some() {
+                "invalid".into()
+            } else {
+                fig(sw.units[k], f)
+            });
+        }
+        if let Some(e) = &p.error {
+            errors.push((row[..sw.axes.len()].join(", "), e.clone()));
+        }
+        t.row(row);
+    }
+    t.render(o);
+    o.push_str("\nValue ± Monte Carlo standard error; every point on the same random numbers.\n");
+    for (at, e) in errors {
+        let _ = writeln!(o, "  at {at}: {}", e.replace('\n', "\n    "));
+    }
+}
+
+/// `sibsim tornado`.
+pub fn tornado(c: &Common<'_>, figure: &str, range: &str, out: Option<&Path>) -> Result<()> {
+    let l = Loaded::new(c)?;
+    let src = l.source();
+    let range = parse_range(range)?;
+    let t0 = std::time::Instant::now();
+    let tor = with_progress(0, |p| {
+        sibsim::design::tornado::tornado(&src, figure, range, &l.cfg, Some(p))
+    })
+    .map_err(CliError)?;
+    if let Some(p) = out {
+        io::write_atomic(p, tornado_csv(&tor).as_bytes())?;
+    }
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "Sensitivity of {} ({}): {} trials per run, seed {}, common random numbers ({:.1} s)",
+        tor.figure,
+        match tor.range {
+            Range::Percentiles => "each input fixed at its P10 and P90".to_string(),
+            Range::Percent(p) => format!("each input's mean moved by -/+{}%", p * 100.0),
+        },
+        tor.trials,
+        tor.seed,
+        t0.elapsed().as_secs_f64()
+    );
+    let _ = writeln!(
+        o,
+        "Base (all inputs uncertain): {}\n",
+        fig(tor.unit, &tor.base)
+    );
+    let mut t = Table::new(
+        &[
+            "Input",
+            "Low",
+            "High",
+            "Figure at low (diff)",
+            "Figure at high (diff)",
+            "Swing",
+        ],
+        1,
+    );
+    for b in &tor.bars {
+        t.row(vec![
+            b.input.clone(),
+            format!("{:.4}", b.low_input),
+            format!("{:.4}", b.high_input),
+            format!(
+                "{} ({})",
+                show(tor.unit, b.at_low.value),
+                diff(tor.unit, &b.low_diff)
+            ),
+            format!(
+                "{} ({})",
+                show(tor.unit, b.at_high.value),
+                diff(tor.unit, &b.high_diff)
+            ),
+            show_diff(tor.unit, (b.at_high.value - b.at_low.value).abs(), false),
+        ]);
+    }
+    t.render(&mut o);
+    o.push_str("\nRanked by swing (|figure at high - figure at low|); differences to the base ± standard error on\ncommon random numbers; shares and rates in percentage points.\n");
+    for (name, why) in &tor.skipped {
+        let _ = writeln!(o, "  {name}: skipped: {}", why.replace('\n', "\n    "));
+    }
+    if let Some(p) = out {
+        let _ = writeln!(o, "CSV written to {}", p.display());
+    }
+    io::emit(None, &o)
+}
+
+fn parse_range(s: &str) -> Result<Range> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("p10-p90") || s.eq_ignore_ascii_case("p10:p90") {
+        return Ok(Range::Percentiles);
+    }
+    let num = s.strip_suffix('%').unwrap_or(s).trim();
+    match num.parse::<f64>() {
+        Ok(p) if p > 0.0 && p < 100.0 && s.ends_with('%') => Ok(Range::Percent(p / 100.0)),
+        _ => Err(CliError(format!(
+            "--range {s}: write p10-p90 (each input at its P10 and P90) or a percentage such as 20%"
+        ))),
+    }
+}
+
+fn tornado_csv(t: &Tornado) -> String {
+    let mut s = String::from(
+        "input,path,low_input,high_input,at_low,at_low_se,at_high,at_high_se,low_diff,low_diff_se,high_diff,high_diff_se,base,base_se\n",
+    );
+    for b in &t.bars {
+        let _ = writeln!(
+            s,
+            "\"{}\",{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            b.input.replace('"', "\"\""),
+            b.path,
+            b.low_input,
+            b.high_input,
+            b.at_low.value,
+            b.at_low.se,
+            b.at_high.value,
+            b.at_high.se,
+            b.low_diff.value,
+            b.low_diff.se,
+            b.high_diff.value,
+            b.high_diff.se,
+            t.base.value,
+            t.base.se
+        );
+    }
+    s
+}
+
+/// `sibsim solve`.
+pub fn solve(
+    c: &Common<'_>,
+    term: &str,
+    target: &str,
+    bounds: Option<&str>,
+    step: Option<f64>,
+    out: Option<&Path>,
+) -> Result<()> {
+    let l = Loaded::new(c)?;
+    let src = l.source();
+    let target = Target::parse(target).map_err(|e| CliError(format!("--target: {e}")))?;
+    let bounds = match bounds {
+        None => None,
+        Some(b) => {
+            let parts: Vec<&str> = b.split(':').collect();
+            let nums: Vec<Option<f64>> = parts
+                .iter()
+                .map(|p| {
+                    sibsim::scenario::overrides::parse_decimal(p)
+                        .and_then(|d| rust_decimal::prelude::ToPrimitive::to_f64(&d))
+                })
+                .collect();
+            match nums.as_slice() {
+                [Some(a), Some(b)] => Some((*a, *b)),
+                _ => {
+                    return Err(CliError(format!(
+                        "--bounds {b}: write LO:HI, e.g. --bounds 800000:1500000"
+                    )));
+                }
+            }
+        }
+    };
+    let t0 = std::time::Instant::now();
+    let sol = with_progress(0, |p| {
+        sibsim::design::solve::solve(
+            &src,
+            term,
+            &target,
+            &SolveConfig { bounds, step },
+            &l.cfg,
+            Some(p),
+        )
+    })
+    .map_err(CliError)?;
+    // Key figures at the answer against the scenario as it is.
+    let (sc, _) = src.load(&Variant::base())?;
+    let mut figures = vec![target.figure.clone()];
+    for f in sibsim::metrics::key_figures(&sc.contract) {
+        if !figures.contains(&f) {
+            figures.push(f);
+        }
+    }
+    let at = match sol.answer {
+        Answer::Found { value, .. } => Some(value),
+        _ => None,
+    };
+    let cmp = match at {
+        Some(x) => {
+            let path = sibsim::scenario::overrides::parse_path(term).map_err(|e| CliError(e.0))?;
+            let d = rust_decimal::Decimal::try_from(x)
+                .map_err(|_| CliError("the answer is out of range".into()))?;
+            let v = Variant {
+                label: "with answer".into(),
+                description: String::new(),
+                overrides: vec![Override::number(&path, d)],
+            };
+            Some(
+                sibsim::design::compare_variants(&src, &[v], &figures, &l.cfg, None)
+                    .map_err(CliError)?,
+            )
+        }
+        None => None,
+    };
+    #[derive(serde::Serialize)]
+    struct Doc<'a> {
+        solution: &'a Solution,
+        comparison: &'a Option<Comparison>,
+    }
+    write_json(
+        out,
+        &Doc {
+            solution: &sol,
+            comparison: &cmp,
+        },
+    )?;
+    let unit = sibsim::metrics::parse(&target.figure, &sc.contract)
+        .map_err(CliError)?
+        .unit();
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "Solve {} (now {}) for {} within [{}, {}], step {}: {} trials per evaluation, seed {},\ncommon random numbers ({:.1} s)\n",
+        sol.term,
+        num(sol.current),
+        sol.target,
+        num(sol.lo),
+        num(sol.hi),
+        num(sol.step),
+        sol.trials,
+        sol.seed,
+        t0.elapsed().as_secs_f64()
+    );
+    let mut t = Table::new(&["Value", &target.figure, "Meets target"], 0);
+    for e in &sol.evaluations {
+        t.row(vec![
+            num(e.value),
+            fig(unit, &e.figure),
+            if e.meets { "yes" } else { "no" }.into(),
+        ]);
+    }
+    t.render(&mut o);
+    o.push('\n');
+    match &sol.answer {
+        Answer::Found { value, holds_above } => {
+            let e = sol.evaluations.iter().find(|e| e.value == *value);
+            let _ = writeln!(
+                o,
+                "Answer: {} = {}. The target holds for {} {} {} within the bounds{}.",
+                sol.term,
+                num(*value),
+                sol.term,
+                if *holds_above { ">=" } else { "<=" },
+                num(*value),
+                e.map(|e| format!("; there {} = {}", target.figure, fig(unit, &e.figure)))
+                    .unwrap_or_default()
+            );
+        }
+        Answer::AllMeet => {
+            let _ = writeln!(
+                o,
+                "Every value of {} in [{}, {}] meets the target; the boundary lies outside the bounds.",
+                sol.term,
+                num(sol.lo),
+                num(sol.hi)
+            );
+        }
+        Answer::NoneMeet => {
+            let _ = writeln!(
+                o,
+                "No value of {} in [{}, {}] meets the target {}.",
+                sol.term,
+                num(sol.lo),
+                num(sol.hi),
+                sol.target
+            );
+        }
+    }
+    if !sol.monotone {
+        o.push_str("Warning: the figure did not move in one direction with the term over the values tried, so\nthe answer may not be the only boundary; look at the table above or run a sweep.\n");
+    }
+    if let Some(cmp) = &cmp {
+        let _ = writeln!(
+            o,
+            "\nKey figures at the answer compared with the scenario as it is ({} = {}):",
+            sol.term,
+            num(sol.current)
+        );
+        render_comparison(cmp, &mut o);
+    }
+    if let Some(p) = out {
+        let _ = writeln!(o, "Results written to {}", p.display());
+    }
+    io::emit(None, &o)
+}
+
+fn num(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() >= 1000.0 {
+        thousands(x)
+    } else {
+        let s = format!("{x:.6}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        s.to_string()
+    }
+}

@@ -1,0 +1,388 @@
+//! The term solver: the value of one term (a price, the total cap, a tranche's size or rate, a
+//! threshold) at which a target such as `p_full_repayment:bank >= 0.95` starts or stops being
+//! met, found by bisection within stated bounds, every evaluation on common random numbers.
+//!
+//! # Targets
+//!
+//! `FIGURE OP NUMBER`, with a figure from [`crate::metrics::REGISTRY`], `OP` one of `>=`, `>`,
+//! `<=`, `<`, and a number written plainly (`0.95`, `1_100_000`) or as a percentage (`95%`):
+//!
+//! ```text
+//! p_full_repayment:bank >= 0.95
+//! p_net_negative:enschede <= 10%
+//! p_paid_above:payers:1100000 <= 0.10
+//! irr_p50:junior >= 0.06
+//! ```
+//!
+//! # Method
+//!
+//! The figure is evaluated at both bounds and the midpoint. If it meets the target at exactly
+//! one bound, bisection narrows the boundary down to the step; the answer is the value nearest
+//! the boundary that meets the target (the most generous cap that still keeps a payer safe, the
+//! lowest price that still repays the bank). With common random numbers the figure is a
+//! deterministic function of the term for a given seed, so bisection is exact for it; the
+//! solver checks that the values it saw move in one direction and says so when they do not.
+
+use super::{Source, Variant, run_variant};
+use crate::metrics::{self, Figure};
+use crate::montecarlo::SimConfig;
+use crate::scenario::overrides::{Override, Step, parse_decimal, parse_path, path_text};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use std::sync::atomic::AtomicU64;
+use toml::Value;
+
+/// A comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum Cmp {
+    /// `>=`
+    Ge,
+    /// `>`
+    Gt,
+    /// `<=`
+    Le,
+    /// `<`
+    Lt,
+}
+
+impl Cmp {
+    fn holds(self, a: f64, b: f64) -> bool {
+        match self {
+            Cmp::Ge => a >= b,
+            Cmp::Gt => a > b,
+            Cmp::Le => a <= b,
+            Cmp::Lt => a < b,
+        }
+    }
+    fn text(self) -> &'static str {
+        match self {
+            Cmp::Ge => ">=",
+            Cmp::Gt => ">",
+            Cmp::Le => "<=",
+            Cmp::Lt => "<",
+        }
+    }
+}
+
+/// A target: `FIGURE OP NUMBER`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Target {
+    /// The figure (`p_full_repayment:bank`).
+    pub figure: String,
+    /// The comparison.
+    pub cmp: Cmp,
+    /// The number.
+    pub value: f64,
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {}", self.figure, self.cmp.text(), self.value)
+    }
+}
+
+impl Target {
+    /// Parses `FIGURE OP NUMBER` (the figure is checked against a contract later).
+    pub fn parse(s: &str) -> Result<Target, String> {
+        let s = s.trim();
+        let ops = [
+            (">=", Cmp::Ge),
+            ("<=", Cmp::Le),
+            (">", Cmp::Gt),
+            ("<", Cmp::Lt),
+        ];
+        let found = ops
+            .iter()
+            .filter_map(|(t, c)| s.find(t).map(|i| (i, *t, *c)))
+            .min_by_key(|(i, t, _)| (*i, std::cmp::Reverse(t.len())));
+        let Some((i, t, cmp)) = found else {
+            return Err(format!(
+                "target `{s}` has no comparison; write FIGURE OP NUMBER with OP one of >=, >, <=, <, e.g. \"p_full_repayment:bank >= 0.95\""
+            ));
+        };
+        let figure = s[..i].trim();
+        let rhs = s[i + t.len()..].trim();
+        if figure.is_empty() {
+            return Err(format!("target `{s}` names no figure before `{t}`"));
+        }
+        if figure.contains(char::is_whitespace) {
+            return Err(format!(
+                "target `{s}`: `{figure}` is not a figure name (no spaces); e.g. `p_full_repayment:bank`"
+            ));
+        }
+        let (num, pct) = match rhs.strip_suffix('%') {
+            Some(x) => (x.trim(), true),
+            None => (rhs, false),
+        };
+        let Some(mut v) = parse_decimal(num).and_then(|d| d.to_f64()) else {
+            return Err(format!(
+                "target `{s}`: `{rhs}` is not a number; write e.g. 0.95 or 95%"
+            ));
+        };
+        if pct {
+            v /= 100.0;
+        }
+        Ok(Target {
+            figure: figure.to_string(),
+            cmp,
+            value: v,
+        })
+    }
+}
+
+/// One evaluation of the term.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Evaluation {
+    /// The term's value.
+    pub value: f64,
+    /// The target's figure there.
+    pub figure: Figure,
+    /// Whether the target holds there.
+    pub meets: bool,
+}
+
+/// What the solver found.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub enum Answer {
+    /// The target holds on one side of `value`; `value` is the nearest that meets it.
+    Found {
+        /// The term's value.
+        value: f64,
+        /// Whether values above (`true`) or below it also meet the target.
+        holds_above: bool,
+    },
+    /// Every value in the bounds meets the target.
+    AllMeet,
+    /// No value in the bounds meets the target.
+    NoneMeet,
+}
+
+/// The solver's report.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Solution {
+    /// The term's path.
+    pub term: String,
+    /// Its value in the scenario (after `--set`).
+    pub current: f64,
+    /// The target.
+    pub target: Target,
+    /// Lower bound.
+    pub lo: f64,
+    /// Upper bound.
+    pub hi: f64,
+    /// The value's resolution.
+    pub step: f64,
+    /// The answer.
+    pub answer: Answer,
+    /// Every evaluation, by term value.
+    pub evaluations: Vec<Evaluation>,
+    /// Whether the evaluations moved in one direction with the term.
+    pub monotone: bool,
+    /// Trials per evaluation.
+    pub trials: u64,
+    /// Seed.
+    pub seed: u64,
+}
+
+/// The current value of `path` in `text` with `base` applied: the number there, and whether
+/// the file writes it as a whole number.
+pub fn current_value(src: &Source<'_>, path: &[Step]) -> Result<(f64, bool), String> {
+    use std::str::FromStr;
+    let mut doc = toml::Table::from_str(src.text).map_err(|e| e.to_string())?;
+    crate::scenario::overrides::apply(&mut doc, src.base).map_err(|e| e.0)?;
+    // Read it by setting it to itself: the same path rules and messages as an override.
+    let probe = Override::parse(&format!("{}+=0", path_text(path))).map_err(|e| e.0)?;
+    let applied = crate::scenario::overrides::apply(&mut doc.clone(), std::slice::from_ref(&probe))
+        .map_err(|e| e.0)?;
+    let concrete = &applied.paths[0].0;
+    let mut cur = Value::Table(doc);
+    for part in split_concrete(concrete) {
+        cur = match (cur, part) {
+            (Value::Table(mut t), Ok(k)) => t.remove(&k).ok_or("path vanished")?,
+            (Value::Array(mut a), Err(i)) if i < a.len() => a.swap_remove(i),
+            _ => return Err("path vanished".into()),
+        };
+    }
+    match cur {
+        Value::Integer(i) => Ok((i as f64, true)),
+        Value::Float(x) => Ok((x, false)),
+        Value::String(s) => parse_decimal(&s)
+            .and_then(|d| d.to_f64())
+            .map(|x| (x, false))
+            .ok_or_else(|| format!("`{}` is not a number", path_text(path))),
+        _ => Err(format!("`{}` is not a number", path_text(path))),
+    }
+}
+
+/// `a.b[2].c` -> [Ok(a), Ok(b), Err(2), Ok(c)].
+fn split_concrete(p: &str) -> Vec<Result<String, usize>> {
+    let mut out = Vec::new();
+    for part in p.split('.') {
+        let mut rest = part;
+        if let Some(i) = rest.find('[') {
+            out.push(Ok(rest[..i].to_string()));
+            rest = &rest[i..];
+            while let Some(end) = rest.find(']') {
+                out.push(Err(rest[1..end].parse().unwrap_or(usize::MAX)));
+                rest = &rest[end + 1..];
+            }
+        } else {
+            out.push(Ok(rest.to_string()));
+        }
+    }
+    out
+}
+
+/// How the solver searches.
+#[derive(Clone, Debug)]
+pub struct SolveConfig {
+    /// Lower and upper bound (default: half to one and a half times the current value; 0 to
+    /// twice for values up to 1, capped at 1).
+    pub bounds: Option<(f64, f64)>,
+    /// Resolution of the answer (default: 1/10,000 of the range rounded down to a power of
+    /// ten; at least 1 for whole numbers).
+    pub step: Option<f64>,
+}
+
+fn default_step(lo: f64, hi: f64, whole: bool) -> f64 {
+    let r = (hi - lo).abs().max(1e-12);
+    let s = 10f64.powf((r / 10_000.0).log10().floor());
+    if whole { s.max(1.0).round() } else { s }
+}
+
+fn snap(x: f64, lo: f64, step: f64) -> f64 {
+    let k = ((x - lo) / step).round();
+    let v = lo + k * step;
+    // Print-friendly: round to the step's decimals.
+    let dec = (-step.log10().floor()).max(0.0) as i32;
+    let p = 10f64.powi(dec.min(12));
+    (v * p).round() / p
+}
+
+/// Solves for the term at `path` so that `target` holds.
+pub fn solve(
+    src: &Source<'_>,
+    path_s: &str,
+    target: &Target,
+    sc: &SolveConfig,
+    cfg: &SimConfig,
+    progress: Option<&AtomicU64>,
+) -> Result<Solution, String> {
+    let path = parse_path(path_s).map_err(|e| e.0)?;
+    if path.contains(&Step::All) {
+        return Err(format!(
+            "--term `{path_s}` must name one value; `*` is not allowed"
+        ));
+    }
+    let (current, whole) = current_value(src, &path)?;
+    let (base_sc, _) = src.load(&Variant::base()).map_err(|d| d.to_string())?;
+    let m = metrics::parse(&target.figure, &base_sc.contract)?;
+    let (lo, hi) = match sc.bounds {
+        Some((a, b)) if a < b => (a, b),
+        Some((a, b)) => {
+            return Err(format!(
+                "--bounds {a}:{b}: the lower bound must be below the upper"
+            ));
+        }
+        None if current > 0.0 && current <= 1.0 && !whole => (0.0, (2.0 * current).min(1.0)),
+        None if current == 0.0 => {
+            return Err(format!(
+                "`{path_s}` is 0 in the scenario; give --bounds LO:HI"
+            ));
+        }
+        None => {
+            let (a, b) = (current * 0.5, current * 1.5);
+            (a.min(b), a.max(b))
+        }
+    };
+    let step = match sc.step {
+        Some(s) if s > 0.0 => s,
+        Some(s) => return Err(format!("--step must be above 0, got {s}")),
+        None => default_step(lo, hi, whole),
+    };
+    let step = if whole { step.max(1.0).round() } else { step };
+    let figures = [target.figure.clone()];
+    let mut evals: Vec<Evaluation> = Vec::new();
+    let mut eval = |x: f64| -> Result<Evaluation, String> {
+        if let Some(e) = evals.iter().find(|e| e.value == x) {
+            return Ok(e.clone());
+        }
+        let d = Decimal::from_f64(x).ok_or("term out of range")?;
+        let v = Variant {
+            label: format!("{path_s}={x}"),
+            description: String::new(),
+            overrides: vec![Override::number(&path, d)],
+        };
+        let (scn, model) = src
+            .load(&v)
+            .map_err(|d| format!("at {path_s} = {x} the scenario is not valid:\n{d}"))?;
+        let run = super::with_threads(cfg.threads, || {
+            run_variant(&scn, &model, &figures, cfg, progress)
+        })?;
+        let f = metrics::figure(m.def.stat, &run.values[0]);
+        let e = Evaluation {
+            value: x,
+            figure: f,
+            meets: target.cmp.holds(f.value, target.value),
+        };
+        evals.push(e.clone());
+        Ok(e)
+    };
+    let lo = snap(lo, lo, step);
+    let hi = snap(hi, lo, step);
+    let a = eval(lo)?;
+    let b = eval(hi)?;
+    let mid = snap((lo + hi) / 2.0, lo, step);
+    eval(mid)?;
+    let answer = match (a.meets, b.meets) {
+        (true, true) => Answer::AllMeet,
+        (false, false) => {
+            // A non-monotone figure may meet it inside; bisect towards the best evaluation
+            // only if the midpoint does.
+            if evals.iter().any(|e| e.meets) {
+                Answer::Found {
+                    value: mid,
+                    holds_above: false,
+                }
+            } else {
+                Answer::NoneMeet
+            }
+        }
+        (ma, _) => {
+            // good: meets, bad: does not.
+            let (mut good, mut bad) = if ma { (lo, hi) } else { (hi, lo) };
+            loop {
+                let m = snap((good + bad) / 2.0, lo, step);
+                if (m - good).abs() < step * 0.5 || (m - bad).abs() < step * 0.5 {
+                    break;
+                }
+                if eval(m)?.meets {
+                    good = m;
+                } else {
+                    bad = m;
+                }
+            }
+            Answer::Found {
+                value: good,
+                holds_above: bad < good,
+            }
+        }
+    };
+    evals.sort_by(|a, b| a.value.total_cmp(&b.value));
+    let ys: Vec<f64> = evals.iter().map(|e| e.figure.value).collect();
+    let up = ys.windows(2).all(|w| w[1] >= w[0]);
+    let down = ys.windows(2).all(|w| w[1] <= w[0]);
+    Ok(Solution {
+        term: path_text(&path),
+        current,
+        target: target.clone(),
+        lo,
+        hi,
+        step,
+        answer,
+        evaluations: evals,
+        monotone: up || down,
+        trials: cfg.trials,
+        seed: cfg.seed,
+    })
+}

@@ -1,0 +1,184 @@
+//! Named stresses: the defaults that fit any scenario, and those the file defines
+//! (`[[stresses]]`), as [`Variant`]s.
+//!
+//! | name | what changes |
+//! |---|---|
+//! | `referral-shortfall` | the fill rate's mean falls 15 percentage points (`uncertainty.fill.mean-=0.15`); without a fill rate, every cohort is 15% smaller |
+//! | `weaker-programme` | every success rate's mean x 0.85, every quantity outcome's distribution x 0.85 |
+//! | `recession` | the scenario's shocks happen for sure (`probability = 1`); without shocks, every success rate x 0.8 and the fill rate 5 points lower |
+//! | `cost-overrun` | the enterprise's fixed and per-participant costs (and the cost distribution) x 1.2 |
+//! | `delay` | every outcome is measured one period later (`outcomes.*.lag+=1`) |
+//!
+//! A default is left out when the scenario has nothing it would change; a stress whose
+//! changed scenario does not validate (for example a delay that pushes a measurement past the
+//! term) is reported as skipped with the reason. A stress in the file with the same name as a
+//! default replaces it.
+
+use super::Variant;
+use crate::scenario::Scenario;
+use crate::scenario::overrides::Override;
+use toml::Value;
+
+fn has(t: Option<&toml::Table>, path: &[&str]) -> bool {
+    let mut cur = match t {
+        Some(t) => t,
+        None => return false,
+    };
+    for (i, k) in path.iter().enumerate() {
+        match cur.get(*k) {
+            Some(Value::Table(x)) => cur = x,
+            Some(_) => return i == path.len() - 1,
+            None => return false,
+        }
+    }
+    true
+}
+
+fn any_outcome_has(u: Option<&toml::Table>, key: &str, field: &str) -> bool {
+    let Some(Value::Table(outs)) = u.and_then(|u| u.get("outcomes")) else {
+        return false;
+    };
+    outs.values().any(|v| match v {
+        Value::Table(t) => matches!(t.get(key), Some(Value::Table(d)) if d.contains_key(field)),
+        _ => false,
+    })
+}
+
+fn ov(s: &str) -> Override {
+    Override::parse(s).expect("built-in override")
+}
+
+fn variant(id: &str, description: &str, set: &[String]) -> Variant {
+    Variant {
+        label: id.to_string(),
+        description: description.to_string(),
+        overrides: set.iter().map(|s| ov(s)).collect(),
+    }
+}
+
+/// The default stresses that apply to `sc`, whose file text is `text`.
+pub fn defaults(sc: &Scenario, text: &str) -> Vec<Variant> {
+    use std::str::FromStr;
+    let doc = toml::Table::from_str(text).unwrap_or_default();
+    let ent = match doc.get("enterprise") {
+        Some(Value::Table(t)) => Some(t),
+        _ => None,
+    };
+    let u = sc.uncertainty.as_ref();
+    let c = &sc.contract;
+    let mut out = Vec::new();
+    // Referral shortfall.
+    let fill_mean = u
+        .and_then(|u| u.get("fill"))
+        .and_then(|f| f.get("mean"))
+        .and_then(|m| m.as_float().or(m.as_integer().map(|i| i as f64)));
+    match fill_mean {
+        Some(m) if m > 0.2 => out.push(variant(
+            "referral-shortfall",
+            "referrals fall 15 percentage points short (fill rate mean - 0.15)",
+            &["uncertainty.fill.mean-=0.15".into()],
+        )),
+        Some(_) => out.push(variant(
+            "referral-shortfall",
+            "referrals fall short: fill rate mean x 0.75",
+            &["uncertainty.fill.mean*=0.75".into()],
+        )),
+        None if !c.cohorts.is_empty() => out.push(variant(
+            "referral-shortfall",
+            "every cohort 15% smaller",
+            &["cohorts.*.size*=0.85".into()],
+        )),
+        None => {}
+    }
+    // Weaker programme.
+    let mut weaker = Vec::new();
+    if any_outcome_has(u, "rate", "mean") {
+        weaker.push("uncertainty.outcomes.*.rate.mean*=0.85".to_string());
+    }
+    for f in ["mean", "min", "mode", "max"] {
+        if any_outcome_has(u, "quantity", f) {
+            weaker.push(format!("uncertainty.outcomes.*.quantity.{f}*=0.85"));
+        }
+    }
+    if !weaker.is_empty() {
+        out.push(variant(
+            "weaker-programme",
+            "the programme works less well: success rates and quantities x 0.85",
+            &weaker,
+        ));
+    }
+    // Recession.
+    let shocks = matches!(u.and_then(|u| u.get("shocks")), Some(Value::Array(a)) if !a.is_empty());
+    if shocks {
+        out.push(variant(
+            "recession",
+            "a recession: the scenario's shocks happen for sure",
+            &["uncertainty.shocks.*.probability=1.0".into()],
+        ));
+    } else if any_outcome_has(u, "rate", "mean") {
+        let mut set = vec!["uncertainty.outcomes.*.rate.mean*=0.8".to_string()];
+        if fill_mean.is_some_and(|m| m > 0.1) {
+            set.push("uncertainty.fill.mean-=0.05".into());
+        }
+        out.push(variant(
+            "recession",
+            "a recession: success rates x 0.8, fill rate 5 points lower",
+            &set,
+        ));
+    }
+    // Cost overrun.
+    let mut cost = Vec::new();
+    let sc_has = |t: &[&str]| has(ent, t);
+    if sc_has(&["fixed_costs", "amount"]) {
+        cost.push("enterprise.fixed_costs.amount*=1.2".to_string());
+    }
+    if sc_has(&["fixed_costs", "at"]) {
+        cost.push("enterprise.fixed_costs.at.*.1*=1.2".to_string());
+    }
+    if sc_has(&["per_participant_cost"]) {
+        cost.push("enterprise.per_participant_cost*=1.2".to_string());
+    }
+    for f in ["mean", "min", "mode", "max"] {
+        if has(u, &["cost_per_participant", f]) {
+            cost.push(format!("uncertainty.cost_per_participant.{f}*=1.2"));
+        }
+    }
+    if !cost.is_empty() {
+        out.push(variant(
+            "cost-overrun",
+            "the enterprise's costs run 20% over",
+            &cost,
+        ));
+    }
+    // Delay.
+    if !c.outcomes.is_empty() {
+        out.push(variant(
+            "delay",
+            "every outcome is measured one period later",
+            &["outcomes.*.lag+=1".into()],
+        ));
+    }
+    out
+}
+
+/// The stresses to run for `sc`: the defaults (unless `defaults` is false) with the file's own
+/// stresses added (a file stress replaces a default of the same name).
+pub fn stresses(sc: &Scenario, text: &str, defaults_too: bool) -> Vec<Variant> {
+    let mut v = if defaults_too {
+        defaults(sc, text)
+    } else {
+        Vec::new()
+    };
+    for s in &sc.stresses {
+        let var = Variant {
+            label: s.id.clone(),
+            description: s.description.clone(),
+            overrides: s.set.clone(),
+        };
+        match v.iter_mut().find(|x| x.label == s.id) {
+            Some(x) => *x = var,
+            None => v.push(var),
+        }
+    }
+    v
+}

@@ -1,0 +1,261 @@
+//! Sweeps: one or two terms varied over a grid (`PATH=FROM:TO:STEPS`), every point on common
+//! random numbers, so a curve or surface is smooth in the term rather than noisy.
+
+use super::{Run, Source, Variant, run_all};
+use crate::metrics::{self, Figure, Unit};
+use crate::montecarlo::SimConfig;
+use crate::scenario::overrides::{Override, Step, parse_decimal, parse_path, path_text};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use std::sync::atomic::AtomicU64;
+
+/// One varied term: `PATH=FROM:TO:STEPS` (STEPS points, both ends included).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Vary {
+    /// The term's path.
+    pub path: Vec<Step>,
+    /// The grid.
+    pub values: Vec<Decimal>,
+}
+
+impl Vary {
+    /// Parses `PATH=FROM:TO:STEPS`.
+    pub fn parse(s: &str) -> Result<Vary, String> {
+        let Some((p, range)) = s.split_once('=') else {
+            return Err(format!(
+                "`{s}`: write PATH=FROM:TO:STEPS, e.g. `outcomes.housing.price=1000:2000:5`"
+            ));
+        };
+        let path = parse_path(p).map_err(|e| format!("`{s}`: {e}"))?;
+        if path.contains(&Step::All) {
+            return Err(format!(
+                "`{s}`: a varied term names one value; `*` is not allowed"
+            ));
+        }
+        let parts: Vec<&str> = range.split(':').collect();
+        if parts.len() != 3 {
+            return Err(format!(
+                "`{s}`: the range is FROM:TO:STEPS (three numbers separated by colons), got `{range}`"
+            ));
+        }
+        let from = parse_decimal(parts[0])
+            .ok_or_else(|| format!("`{s}`: FROM `{}` is not a number", parts[0]))?;
+        let to = parse_decimal(parts[1])
+            .ok_or_else(|| format!("`{s}`: TO `{}` is not a number", parts[1]))?;
+        let steps: usize = parts[2]
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{s}`: STEPS `{}` is not a whole number", parts[2]))?;
+        if !(2..=1000).contains(&steps) {
+            return Err(format!(
+                "`{s}`: STEPS is the number of points, from 2 to 1000; got {steps}"
+            ));
+        }
+        let n = Decimal::from(steps as u64 - 1);
+        let values = (0..steps)
+            .map(|i| {
+                let x = from + (to - from) * Decimal::from(i as u64) / n;
+                x.round_dp(10).normalize()
+            })
+            .collect();
+        Ok(Vary { path, values })
+    }
+
+    /// The path as written.
+    pub fn name(&self) -> String {
+        path_text(&self.path)
+    }
+}
+
+/// One grid point.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct SweepPoint {
+    /// The terms' values at this point, one per axis.
+    pub at: Vec<f64>,
+    /// Per figure, the value and its standard error (`NaN` when the point did not validate).
+    pub figures: Vec<Figure>,
+    /// Per figure, the difference to the first point with its paired standard error.
+    pub diffs: Vec<Figure>,
+    /// Why the point could not be run, if it could not.
+    pub error: Option<String>,
+}
+
+/// One axis of a sweep.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Axis {
+    /// The term's path.
+    pub term: String,
+    /// Its values.
+    pub values: Vec<f64>,
+}
+
+/// A sweep: the grid and the figures at every point. With two axes, points run over the
+/// second axis fastest (`points[i * axes[1].values.len() + j]`), ready for a heatmap; with
+/// one, ready for a line chart.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Sweep {
+    /// One or two axes.
+    pub axes: Vec<Axis>,
+    /// Figure names.
+    pub figures: Vec<String>,
+    /// Their units.
+    pub units: Vec<Unit>,
+    /// The grid points.
+    pub points: Vec<SweepPoint>,
+    /// Trials per point.
+    pub trials: u64,
+    /// Seed.
+    pub seed: u64,
+}
+
+/// Runs the sweep.
+pub fn sweep(
+    src: &Source<'_>,
+    vary: &[Vary],
+    figures: &[String],
+    cfg: &SimConfig,
+    progress: Option<&AtomicU64>,
+) -> Result<Sweep, String> {
+    if vary.is_empty() || vary.len() > 2 {
+        return Err("a sweep varies one or two terms (--vary once or twice)".into());
+    }
+    let grid: Vec<Vec<Decimal>> = match vary {
+        [a] => a.values.iter().map(|x| vec![*x]).collect(),
+        [a, b] => a
+            .values
+            .iter()
+            .flat_map(|x| b.values.iter().map(move |y| vec![*x, *y]))
+            .collect(),
+        _ => unreachable!(),
+    };
+    let variants: Vec<Variant> = grid
+        .iter()
+        .map(|pt| Variant {
+            label: pt
+                .iter()
+                .zip(vary)
+                .map(|(x, v)| format!("{}={x}", v.name()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            description: String::new(),
+            overrides: pt
+                .iter()
+                .zip(vary)
+                .map(|(x, v)| Override::number(&v.path, *x))
+                .collect(),
+        })
+        .collect();
+    let base = src.load(&Variant::base()).map_err(|d| d.to_string())?;
+    let units = figures
+        .iter()
+        .map(|f| metrics::parse(f, &base.0.contract).map(|m| m.unit()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let runs = run_all(src, &variants, figures, cfg, progress);
+    let first: Option<&Run> = runs.iter().find_map(|r| r.as_ref().ok().map(|x| &x.1));
+    let stats: Vec<_> = figures
+        .iter()
+        .map(|f| metrics::parse(f, &base.0.contract).map(|m| m.def.stat))
+        .collect::<Result<_, _>>()?;
+    let nan = Figure {
+        value: f64::NAN,
+        se: f64::NAN,
+    };
+    let points = grid
+        .iter()
+        .zip(&runs)
+        .map(|(pt, r)| {
+            let at = pt.iter().map(|x| x.to_f64().unwrap_or(f64::NAN)).collect();
+            match r {
+                Ok((_, run)) => SweepPoint {
+                    at,
+                    figures: stats
+                        .iter()
+                        .enumerate()
+                        .map(|(k, s)| metrics::figure(*s, &run.values[k]))
+                        .collect(),
+                    diffs: stats
+                        .iter()
+                        .enumerate()
+                        .map(|(k, s)| match first {
+                            Some(f) => metrics::paired_difference(*s, &f.values[k], &run.values[k]),
+                            None => nan,
+                        })
+                        .collect(),
+                    error: None,
+                },
+                Err(e) => SweepPoint {
+                    at,
+                    figures: vec![nan; figures.len()],
+                    diffs: vec![nan; figures.len()],
+                    error: Some(e.trim_end().to_string()),
+                },
+            }
+        })
+        .collect();
+    Ok(Sweep {
+        axes: vary
+            .iter()
+            .map(|v| Axis {
+                term: v.name(),
+                values: v
+                    .values
+                    .iter()
+                    .map(|x| x.to_f64().unwrap_or(f64::NAN))
+                    .collect(),
+            })
+            .collect(),
+        figures: figures.to_vec(),
+        units,
+        points,
+        trials: cfg.trials,
+        seed: cfg.seed,
+    })
+}
+
+impl Sweep {
+    /// CSV: one row per point; the terms, then per figure its value and standard error.
+    pub fn to_csv(&self) -> String {
+        let mut s = String::new();
+        let mut head: Vec<String> = self.axes.iter().map(|a| a.term.clone()).collect();
+        for f in &self.figures {
+            head.push(f.clone());
+            head.push(format!("{f}_se"));
+        }
+        head.push("error".into());
+        s.push_str(&csv_row(&head));
+        for p in &self.points {
+            let mut row: Vec<String> = p.at.iter().map(|x| format!("{x}")).collect();
+            for f in &p.figures {
+                row.push(num(f.value));
+                row.push(num(f.se));
+            }
+            row.push(p.error.clone().unwrap_or_default().replace('\n', " "));
+            s.push_str(&csv_row(&row));
+        }
+        s
+    }
+}
+
+fn num(x: f64) -> String {
+    if x.is_nan() {
+        String::new()
+    } else {
+        format!("{x:.6}")
+    }
+}
+
+fn csv_row(cells: &[String]) -> String {
+    let mut out = cells
+        .iter()
+        .map(|c| {
+            if c.contains([',', '"', '\n']) {
+                format!("\"{}\"", c.replace('"', "\"\""))
+            } else {
+                c.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    out.push('\n');
+    out
+}

@@ -1,0 +1,313 @@
+//! Sensitivity (tornado): each uncertain input of the `[uncertainty]` model fixed at its low
+//! and its high value (its P10 and P90, or the mean moved by a stated percentage), the effect on
+//! one figure, ranked by the width of the swing. All runs use common random numbers, so each
+//! bar is the effect of that input alone, with a paired standard error.
+//!
+//! Inputs: the fill rate, each outcome's success rate (or quantity distribution) and
+//! control-group rate, the cost per participant, and each shock (off / on, whatever the
+//! range).
+
+use super::{Source, Variant, run_all};
+use crate::metrics::{self, Figure, Unit};
+use crate::model::{BetaRate, Dist, OutcomeDraw};
+use crate::montecarlo::SimConfig;
+use crate::scenario::overrides::Override;
+use crate::stats::beta_quantile;
+use std::sync::atomic::AtomicU64;
+
+/// Standard normal quantile at 0.9.
+const Z90: f64 = 1.281_551_565_544_600_4;
+
+/// How far to move each input.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub enum Range {
+    /// Fix the input at its P10 (low) and P90 (high).
+    Percentiles,
+    /// Move the input's mean (or min, mode and max) down and up by this fraction (0.2 = 20%),
+    /// keeping its spread.
+    Percent(f64),
+}
+
+/// One bar of the tornado.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct TornadoBar {
+    /// The input, for people (`success rate of housing`).
+    pub input: String,
+    /// Its path in the file.
+    pub path: String,
+    /// The input's low value.
+    pub low_input: f64,
+    /// The input's high value.
+    pub high_input: f64,
+    /// The figure with the input low.
+    pub at_low: Figure,
+    /// The figure with the input high.
+    pub at_high: Figure,
+    /// `at_low - base`, with its paired standard error.
+    pub low_diff: Figure,
+    /// `at_high - base`, with its paired standard error.
+    pub high_diff: Figure,
+}
+
+/// A tornado: the figure at the base and one bar per input, widest swing first.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Tornado {
+    /// The figure.
+    pub figure: String,
+    /// Its unit.
+    pub unit: Unit,
+    /// The range used.
+    pub range: Range,
+    /// The figure with every input uncertain.
+    pub base: Figure,
+    /// Bars, ranked by `|at_high - at_low|`, widest first.
+    pub bars: Vec<TornadoBar>,
+    /// Inputs that could not be moved (the changed model did not validate), with the reason.
+    pub skipped: Vec<(String, String)>,
+    /// Trials per run.
+    pub trials: u64,
+    /// Seed.
+    pub seed: u64,
+}
+
+fn f(x: f64) -> String {
+    // Shortest text that reads back as the same f64.
+    format!("{x:?}")
+}
+
+fn beta_q(b: &BetaRate, z: f64) -> f64 {
+    b.exact(z)
+}
+
+fn dist_q(d: &Dist, z: f64) -> f64 {
+    let u = crate::stats::normal_cdf(z);
+    match *d {
+        Dist::Normal { mean, sd } => mean + z * sd,
+        Dist::LogNormal { mean, sd } => {
+            if sd == 0.0 {
+                return mean;
+            }
+            let s2 = (1.0 + sd * sd / (mean * mean)).ln();
+            (mean.ln() - s2 / 2.0 + s2.sqrt() * z).exp()
+        }
+        Dist::Triangular { min, mode, max } => {
+            if max == min {
+                return min;
+            }
+            let fc = (mode - min) / (max - min);
+            if u < fc {
+                min + ((max - min) * (mode - min) * u).sqrt()
+            } else {
+                max - ((max - min) * (max - mode) * (1.0 - u)).sqrt()
+            }
+        }
+        Dist::Pert { min, mode, max } => {
+            if max == min {
+                return min;
+            }
+            let a = 1.0 + 4.0 * (mode - min) / (max - min);
+            let b = 1.0 + 4.0 * (max - mode) / (max - min);
+            min + (max - min) * beta_quantile(a, b, u)
+        }
+    }
+}
+
+fn fixed_dist(x: f64) -> String {
+    format!("{{ dist = \"normal\", mean = {}, sd = 0 }}", f(x.max(0.0)))
+}
+
+fn scaled_dist(d: &Dist, k: f64) -> String {
+    match *d {
+        Dist::Normal { mean, sd } => format!(
+            "{{ dist = \"normal\", mean = {}, sd = {} }}",
+            f(mean * k),
+            f(sd)
+        ),
+        Dist::LogNormal { mean, sd } => {
+            format!(
+                "{{ dist = \"lognormal\", mean = {}, sd = {} }}",
+                f(mean * k),
+                f(sd)
+            )
+        }
+        Dist::Triangular { min, mode, max } => format!(
+            "{{ dist = \"triangular\", min = {}, mode = {}, max = {} }}",
+            f(min * k),
+            f(mode * k),
+            f(max * k)
+        ),
+        Dist::Pert { min, mode, max } => format!(
+            "{{ dist = \"pert\", min = {}, mode = {}, max = {} }}",
+            f(min * k),
+            f(mode * k),
+            f(max * k)
+        ),
+    }
+}
+
+/// One input: label, path, (low value, low override), (high value, high override).
+type Input = (String, String, (f64, String), (f64, String));
+
+fn inputs(sc: &crate::Scenario, model: &crate::model::Model, range: Range) -> Vec<Input> {
+    let c = &sc.contract;
+    let mut v: Vec<Input> = Vec::new();
+    let mut beta = |label: String, path: String, b: &BetaRate| {
+        let (lo, hi) = match range {
+            Range::Percentiles => {
+                if b.sd == 0.0 {
+                    return;
+                }
+                (beta_q(b, -Z90), beta_q(b, Z90))
+            }
+            Range::Percent(p) => ((b.mean * (1.0 - p)).max(0.0), (b.mean * (1.0 + p)).min(1.0)),
+        };
+        let set = |x: f64| match range {
+            Range::Percentiles => format!("{path}={{ mean = {}, sd = 0 }}", f(x)),
+            Range::Percent(_) => format!("{path}.mean={}", f(x)),
+        };
+        v.push((label, path.clone(), (lo, set(lo)), (hi, set(hi))));
+    };
+    if let Some(b) = &model.fill {
+        beta("fill rate".into(), "uncertainty.fill".into(), b);
+    }
+    for (o, m) in model.outcomes.iter().enumerate() {
+        let id = &c.outcomes[o].id;
+        let key = if id.contains('.') {
+            format!("\"{id}\"")
+        } else {
+            id.clone()
+        };
+        if let OutcomeDraw::Rate(b) = &m.draw {
+            beta(
+                format!("success rate of {id}"),
+                format!("uncertainty.outcomes.{key}.rate"),
+                b,
+            );
+        }
+        if let Some(b) = &m.baseline_rate {
+            beta(
+                format!("control group rate of {id}"),
+                format!("uncertainty.outcomes.{key}.baseline_rate"),
+                b,
+            );
+        }
+    }
+    let mut dist = |label: String, path: String, d: &Dist| {
+        let (lo, hi, slo, shi) = match range {
+            Range::Percentiles => {
+                let (lo, hi) = (dist_q(d, -Z90), dist_q(d, Z90));
+                (lo, hi, fixed_dist(lo), fixed_dist(hi))
+            }
+            Range::Percent(p) => (
+                d.mean() * (1.0 - p),
+                d.mean() * (1.0 + p),
+                scaled_dist(d, 1.0 - p),
+                scaled_dist(d, 1.0 + p),
+            ),
+        };
+        v.push((
+            label,
+            path.clone(),
+            (lo, format!("{path}={slo}")),
+            (hi, format!("{path}={shi}")),
+        ));
+    };
+    for (o, m) in model.outcomes.iter().enumerate() {
+        let id = &c.outcomes[o].id;
+        let key = if id.contains('.') {
+            format!("\"{id}\"")
+        } else {
+            id.clone()
+        };
+        if let OutcomeDraw::Quantity(d) = &m.draw {
+            dist(
+                format!("quantity of {id}"),
+                format!("uncertainty.outcomes.{key}.quantity"),
+                d,
+            );
+        }
+    }
+    if let Some(d) = &model.cost_per_participant {
+        dist(
+            "cost per participant".into(),
+            "uncertainty.cost_per_participant".into(),
+            d,
+        );
+    }
+    for (i, sh) in model.shocks.iter().enumerate() {
+        let path = format!("uncertainty.shocks[{i}].probability");
+        let outs: Vec<&str> = sh
+            .outcomes
+            .iter()
+            .map(|&o| c.outcomes[o].id.as_str())
+            .collect();
+        v.push((
+            format!("shock {} ({} x {})", i + 1, outs.join(", "), sh.factor),
+            path.clone(),
+            (0.0, format!("{path}=0.0")),
+            (1.0, format!("{path}=1.0")),
+        ));
+    }
+    v
+}
+
+/// Runs the tornado for `figure`.
+pub fn tornado(
+    src: &Source<'_>,
+    figure: &str,
+    range: Range,
+    cfg: &SimConfig,
+    progress: Option<&AtomicU64>,
+) -> Result<Tornado, String> {
+    let (sc, model) = src.load(&Variant::base()).map_err(|d| d.to_string())?;
+    let m = metrics::parse(figure, &sc.contract)?;
+    let ins = inputs(&sc, &model, range);
+    let mut variants = vec![Variant::base()];
+    for (label, _, (_, lo), (_, hi)) in &ins {
+        for (side, o) in [("low", lo), ("high", hi)] {
+            variants.push(Variant {
+                label: format!("{label} {side}"),
+                description: String::new(),
+                overrides: vec![Override::parse(o).map_err(|e| e.0)?],
+            });
+        }
+    }
+    let runs = run_all(src, &variants, &[figure.to_string()], cfg, progress);
+    let base_run = match &runs[0] {
+        Ok((_, r)) => r,
+        Err(e) => return Err(e.clone()),
+    };
+    let stat = m.def.stat;
+    let base = metrics::figure(stat, &base_run.values[0]);
+    let mut bars = Vec::new();
+    let mut skipped = Vec::new();
+    for (i, (label, path, (lo, _), (hi, _))) in ins.iter().enumerate() {
+        match (&runs[1 + 2 * i], &runs[2 + 2 * i]) {
+            (Ok((_, a)), Ok((_, b))) => bars.push(TornadoBar {
+                input: label.clone(),
+                path: path.clone(),
+                low_input: *lo,
+                high_input: *hi,
+                at_low: metrics::figure(stat, &a.values[0]),
+                at_high: metrics::figure(stat, &b.values[0]),
+                low_diff: metrics::paired_difference(stat, &base_run.values[0], &a.values[0]),
+                high_diff: metrics::paired_difference(stat, &base_run.values[0], &b.values[0]),
+            }),
+            (Err(e), _) | (_, Err(e)) => skipped.push((label.clone(), e.trim_end().to_string())),
+        }
+    }
+    bars.sort_by(|a, b| {
+        let w = |x: &TornadoBar| (x.at_high.value - x.at_low.value).abs();
+        w(b).total_cmp(&w(a))
+    });
+    Ok(Tornado {
+        figure: figure.to_string(),
+        unit: m.unit(),
+        range,
+        base,
+        bars,
+        skipped,
+        trials: cfg.trials,
+        seed: cfg.seed,
+    })
+}

@@ -1,0 +1,577 @@
+//! Term design: overrides, common random numbers, monotonicity, the solver, the design
+//! commands on the real binary, and parsers that never panic.
+
+use proptest::prelude::*;
+use sibsim::design::solve::{Answer, SolveConfig, Target, solve};
+use sibsim::design::sweep::{Vary, sweep};
+use sibsim::design::{Source, Variant, compare_variants, run_variant};
+use sibsim::metrics;
+use sibsim::montecarlo::SimConfig;
+use sibsim::scenario::overrides::{Override, apply, parse_path};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::str::FromStr;
+
+const REFERENCE: &str = include_str!("../scenarios/reference.toml");
+
+/// `cohorts` cohorts of 40, one count outcome `job` (price 1,000) paid by `city`, a senior loan
+/// of 60,000 from `bank` at 5%, a total cap of 500,000; `uncertainty` appended.
+fn scenario(cohorts: u32, uncertainty: &str) -> String {
+    let mut s = String::from(
+        r#"
+[contract]
+name = "design test"
+periods = 12
+period = "quarter"
+total_cap = 500_000
+remainder = "enterprise"
+
+[[payers]]
+id = "city"
+
+[[investors]]
+id = "bank"
+
+[enterprise]
+id = "provider"
+fixed_costs = { amount = 1000, from = 1, to = 2 }
+
+[[outcomes]]
+id = "job"
+lag = 2
+pay_lag = 1
+price = 1000
+payers = { city = 1.0 }
+
+[[tranches]]
+id = "senior"
+investor = "bank"
+committed = 60000
+rate = 0.05
+rank = 1
+
+[drawdown]
+amount = 60000
+from = 1
+to = 1
+"#,
+    );
+    for c in 1..=cohorts {
+        s.push_str(&format!(
+            "\n[[cohorts]]\nid = \"c{c}\"\nenrol = {c}\nsize = 40\n"
+        ));
+    }
+    s.push_str(uncertainty);
+    s
+}
+
+/// Every participant achieves `job`: payments are 40 x price per cohort in every trial.
+const CERTAIN: &str =
+    "\n[uncertainty]\n[uncertainty.outcomes.job]\nrate = { mean = 1.0, sd = 0 }\n";
+
+/// Uncertain fill and rate, small binomial means (exact inverse-CDF draws).
+const UNCERTAIN: &str = r#"
+[uncertainty]
+fill = { mean = 0.8, sd = 0.1 }
+[uncertainty.outcomes.job]
+rate = { mean = 0.45, sd = 0.1 }
+"#;
+
+fn cfg(trials: u64, seed: u64) -> SimConfig {
+    SimConfig {
+        trials,
+        seed,
+        threads: None,
+    }
+}
+
+fn src<'a>(text: &'a str, base: &'a [Override]) -> Source<'a> {
+    Source {
+        file: "test.toml",
+        text,
+        base,
+    }
+}
+
+fn variant(label: &str, sets: &[&str]) -> Variant {
+    Variant {
+        label: label.into(),
+        description: String::new(),
+        overrides: sets.iter().map(|s| Override::parse(s).unwrap()).collect(),
+    }
+}
+
+#[test]
+fn a_changed_price_changes_payments_by_the_expected_amount() {
+    let text = scenario(2, CERTAIN);
+    let figs = ["payments_mean".to_string(), "paid_mean:city".to_string()];
+    let cmp = compare_variants(
+        &src(&text, &[]),
+        &[variant("price", &["outcomes.job.price=1800"])],
+        &figs,
+        &cfg(50, 1),
+        None,
+    )
+    .unwrap();
+    // 2 cohorts x 40 people x 1,000 -> x 1,800.
+    assert_eq!(cmp.variants[0].figures[0].value, 80_000.0);
+    assert_eq!(cmp.variants[1].figures[0].value, 144_000.0);
+    assert_eq!(cmp.variants[1].diffs[0].value, 64_000.0);
+    assert_eq!(cmp.variants[1].diffs[0].se, 0.0);
+    assert_eq!(cmp.variants[1].figures[1].value, 144_000.0);
+    // The same by index and by arithmetic.
+    for set in [
+        "outcomes[0].price=1800",
+        "outcomes.0.price*=1.8",
+        "outcomes.job.price+=800",
+    ] {
+        let c = compare_variants(
+            &src(&text, &[]),
+            &[variant("v", &[set])],
+            &figs[..1],
+            &cfg(10, 1),
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.variants[1].figures[0].value, 144_000.0, "{set}");
+    }
+}
+
+#[test]
+fn identical_variants_give_identical_results() {
+    let text = scenario(4, UNCERTAIN);
+    let figs = metrics::key_figures(&sibsim::scenario::parse("t", &text).unwrap().contract);
+    let cmp = compare_variants(
+        &src(&text, &[]),
+        &[variant("same", &["outcomes.job.price=1000"])],
+        &figs,
+        &cfg(400, 3),
+        None,
+    )
+    .unwrap();
+    assert_eq!(cmp.variants[0].figures, cmp.variants[1].figures);
+    for d in &cmp.variants[1].diffs {
+        assert!(d.value == 0.0 && (d.se == 0.0 || d.se.is_nan()), "{d:?}");
+    }
+}
+
+#[test]
+fn paired_differences_have_a_far_smaller_standard_error_than_independent_runs() {
+    let text = scenario(4, UNCERTAIN);
+    let s = src(&text, &[]);
+    let figs = ["payments_mean".to_string()];
+    let n = 2000;
+    let load = |v: &Variant| s.load(v).unwrap();
+    let (sa, ma) = load(&Variant::base());
+    let (sb, mb) = load(&variant("fill", &["uncertainty.fill.mean=0.75"]));
+    let a = run_variant(&sa, &ma, &figs, &cfg(n, 11), None).unwrap();
+    let b = run_variant(&sb, &mb, &figs, &cfg(n, 11), None).unwrap();
+    let b_other_seed = run_variant(&sb, &mb, &figs, &cfg(n, 12), None).unwrap();
+    let stat = metrics::Stat::Mean;
+    let paired = metrics::paired_difference(stat, &a.values[0], &b.values[0]);
+    let indep = metrics::independent_se(stat, &a.values[0], &b_other_seed.values[0]);
+    assert!(
+        paired.se < indep / 3.0,
+        "paired SE {} vs independent {}",
+        paired.se,
+        indep
+    );
+    assert!(paired.value < 0.0);
+}
+
+fn is_sorted(v: &[f64], up: bool) -> bool {
+    v.windows(2)
+        .all(|w| if up { w[1] >= w[0] } else { w[1] <= w[0] })
+}
+
+fn sweep_values(text: &str, vary: &str, fig: &str, trials: u64) -> Vec<f64> {
+    let sw = sweep(
+        &src(text, &[]),
+        &[Vary::parse(vary).unwrap()],
+        &[fig.to_string()],
+        &cfg(trials, 5),
+        None,
+    )
+    .unwrap();
+    assert!(sw.points.iter().all(|p| p.error.is_none()));
+    sw.points.iter().map(|p| p.figures[0].value).collect()
+}
+
+#[test]
+fn a_higher_price_never_lowers_the_repayment_probability() {
+    let text = scenario(3, UNCERTAIN);
+    let v = sweep_values(
+        &text,
+        "outcomes.job.price=300:900:7",
+        "p_full_repayment:bank",
+        600,
+    );
+    assert!(is_sorted(&v, true), "{v:?}");
+    assert!(v[0] < v[6], "the sweep should move the figure: {v:?}");
+    // Also on the reference scenario (per-participant cap, chained outcomes, guarantee).
+    let v = sweep_values(
+        REFERENCE,
+        "outcomes.work.price=1500:3500:5",
+        "p_full_repayment:senior",
+        300,
+    );
+    assert!(is_sorted(&v, true), "{v:?}");
+}
+
+#[test]
+fn a_lower_fill_rate_never_raises_the_repayment_probability() {
+    let text = scenario(3, UNCERTAIN);
+    let v = sweep_values(
+        &text,
+        "uncertainty.fill.mean=0.5:0.9:9",
+        "p_full_repayment:bank",
+        600,
+    );
+    assert!(is_sorted(&v, true), "{v:?}");
+    assert!(v[0] < v[8], "{v:?}");
+}
+
+#[test]
+fn the_solver_finds_the_cap_that_exactly_covers_a_deterministic_payment_stream() {
+    let text = scenario(2, CERTAIN);
+    // Payments are 80,000 in every trial; the smallest cap that pays them all is 80,000.00.
+    let t = Target::parse("payments_mean >= 80000").unwrap();
+    let sol = solve(
+        &src(&text, &[]),
+        "contract.total_cap",
+        &t,
+        &SolveConfig {
+            bounds: Some((10_000.0, 200_000.0)),
+            step: Some(0.01),
+        },
+        &cfg(20, 1),
+        None,
+    )
+    .unwrap();
+    match sol.answer {
+        Answer::Found { value, holds_above } => {
+            assert!((value - 80_000.0).abs() < 1e-6, "{value}");
+            assert!(holds_above);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(sol.monotone);
+}
+
+#[test]
+fn the_solver_says_when_no_value_in_the_bounds_meets_the_target() {
+    let text = scenario(2, UNCERTAIN);
+    let t = Target::parse("p_full_repayment:bank >= 95%").unwrap();
+    let sol = solve(
+        &src(&text, &[]),
+        "outcomes.job.price",
+        &t,
+        &SolveConfig {
+            bounds: Some((1.0, 10.0)),
+            step: None,
+        },
+        &cfg(100, 1),
+        None,
+    )
+    .unwrap();
+    assert_eq!(sol.answer, Answer::NoneMeet);
+}
+
+#[test]
+fn stresses_in_the_file_are_read_and_checked() {
+    let text = format!(
+        "{}\n[[stresses]]\nid = \"half-price\"\ndescription = \"price halved\"\nset = [\"outcomes.job.price*=0.5\"]\n",
+        scenario(2, CERTAIN)
+    );
+    let sc = sibsim::scenario::parse("t.toml", &text).unwrap();
+    assert_eq!(sc.stresses[0].id, "half-price");
+    let vs = sibsim::design::stress::stresses(&sc, &text, true);
+    assert!(vs.iter().any(|v| v.label == "half-price"));
+    assert!(vs.iter().any(|v| v.label == "referral-shortfall"));
+    let bad = text.replace("price*=0.5", "price*=half");
+    let e = sibsim::scenario::parse("t.toml", &bad)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("stresses[0].set[0]") && e.contains("not a number"),
+        "{e}"
+    );
+}
+
+// --- The real binary. ---
+
+fn sibsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sibsim"))
+        .args(args)
+        .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .output()
+        .expect("run sibsim")
+}
+
+fn err_of(args: &[&str]) -> String {
+    let o = sibsim(args);
+    assert_eq!(o.status.code(), Some(2), "{args:?} should fail");
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const REF: &str = "scenarios/reference.toml";
+
+#[test]
+fn unknown_and_ill_typed_paths_give_clear_errors() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "outcomes.hosuing.price=1800",
+            &[
+                "no entry with id `hosuing`",
+                "did you mean `housing`",
+                "`work`",
+            ],
+        ),
+        (
+            "contract.totl_cap=1000000",
+            &[
+                "unknown field `totl_cap`",
+                "did you mean `total_cap`",
+                "after --set contract.totl_cap",
+            ],
+        ),
+        (
+            "outcomes.housing.price=cheap",
+            &["is a whole number in the scenario, but `cheap` is text"],
+        ),
+        (
+            "outcomes.housing.price=-5",
+            &["after --set outcomes.housing.price=-5"],
+        ),
+        (
+            "tranches.senior.rate=[1, 2]",
+            &["is a number in the scenario, but `[1, 2]` is an array"],
+        ),
+        (
+            "uncertainty.fill.mean=1.5",
+            &["between 0 and 1", "after --set uncertainty.fill.mean=1.5"],
+        ),
+        (
+            "uncertainty.fill=0.5",
+            &["is a table", "`uncertainty.fill.mean`"],
+        ),
+        (
+            "uncertainty.outcomes.*.quantity.mean=1",
+            &["matches nothing"],
+        ),
+        ("price", &["has no `=`"]),
+    ];
+    for (set, wants) in cases {
+        let e = err_of(&["simulate", REF, "--trials", "10", "--set", set]);
+        for w in *wants {
+            assert!(e.contains(w), "--set {set}: expected `{w}` in\n{e}");
+        }
+        assert!(!e.contains("panicked"), "{e}");
+    }
+}
+
+#[test]
+fn simulate_applies_overrides() {
+    let o = sibsim(&[
+        "simulate",
+        REF,
+        "--trials",
+        "200",
+        "--set",
+        "contract.total_cap=500000",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    // Payments never exceed the cap; here they nearly always reach it.
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("Outcome payments"))
+        .unwrap();
+    assert!(line.contains("mean 499,"), "{line}");
+}
+
+#[test]
+fn the_design_commands_run_on_the_reference_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("sweep.csv");
+    let runs: Vec<(Vec<String>, Vec<&str>)> = vec![
+        (
+            vec!["stress".into(), REF.into(), "--trials".into(), "200".into()],
+            vec![
+                "referral-shortfall",
+                "recession",
+                "cost-overrun",
+                "p_full_repayment:senior",
+                "net_mean:enschede",
+            ],
+        ),
+        (
+            vec![
+                "sweep".into(),
+                REF.into(),
+                "--trials".into(),
+                "100".into(),
+                "--vary".into(),
+                "contract.total_cap=800000:1500000:3".into(),
+                "--metric".into(),
+                "p_full_repayment:bank".into(),
+                "--out".into(),
+                csv.display().to_string(),
+            ],
+            vec!["contract.total_cap", "p_full_repayment:bank"],
+        ),
+        (
+            vec![
+                "tornado".into(),
+                REF.into(),
+                "--trials".into(),
+                "100".into(),
+                "--metric".into(),
+                "p_full_repayment:bank".into(),
+            ],
+            vec!["fill rate", "success rate of work", "shock 1", "Swing"],
+        ),
+        (
+            vec![
+                "solve".into(),
+                REF.into(),
+                "--trials".into(),
+                "200".into(),
+                "--term".into(),
+                "contract.total_cap".into(),
+                "--target".into(),
+                "p_paid_above:enschede+eindhoven+hengelo:850000 <= 10%".into(),
+                "--bounds".into(),
+                "500000:1500000".into(),
+                "--step".into(),
+                "10000".into(),
+            ],
+            vec![
+                "Answer: contract.total_cap = ",
+                "p_full_repayment:senior",
+                "with answer",
+            ],
+        ),
+        (
+            vec![
+                "solve".into(),
+                REF.into(),
+                "--trials".into(),
+                "100".into(),
+                "--term".into(),
+                "tranches.senior.rate".into(),
+                "--target".into(),
+                "p_full_repayment:junior >= 0.999".into(),
+            ],
+            vec!["No value of tranches.senior.rate in [0, 0.1] meets the target"],
+        ),
+        (
+            vec!["figures".into()],
+            vec!["p_full_repayment:TRANCHE", "p_paid_above:PARTY:AMOUNT"],
+        ),
+    ];
+    for (args, wants) in runs {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = sibsim(&a);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{a:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        for w in wants {
+            assert!(out.contains(w), "{a:?}: no `{w}` in\n{out}");
+        }
+    }
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(
+        text.starts_with(
+            "contract.total_cap,p_full_repayment:bank,p_full_repayment:bank_se,error\n"
+        ),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 4);
+    // Bad design arguments are user errors.
+    for (args, want) in [
+        (
+            vec!["tornado", REF, "--metric", "p_ful_repayment:bank"],
+            "did you mean `p_full_repayment`",
+        ),
+        (
+            vec!["tornado", REF, "--metric", "irr_p5:nobody"],
+            "no tranche or investor `nobody`",
+        ),
+        (
+            vec!["sweep", REF, "--vary", "contract.total_cap=1:2"],
+            "FROM:TO:STEPS",
+        ),
+        (
+            vec![
+                "solve",
+                REF,
+                "--term",
+                "contract.total_cap",
+                "--target",
+                "p_full_repayment:bank 0.9",
+            ],
+            "no comparison",
+        ),
+        (
+            vec!["stress", REF, "--only", "earthquake"],
+            "no stress `earthquake`",
+        ),
+    ] {
+        let e = err_of(&args);
+        assert!(e.contains(want), "{args:?}: expected `{want}` in\n{e}");
+    }
+}
+
+// --- Parsers never panic. ---
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn override_parsing_and_applying_never_panic(s in "[a-z0-9_.*\\[\\]\"=+*{} -]{0,40}") {
+        let _ = parse_path(&s);
+        if let Ok(o) = Override::parse(&s) {
+            let mut doc = toml::Table::from_str(REFERENCE).unwrap();
+            let _ = apply(&mut doc, &[o]);
+        }
+    }
+
+    #[test]
+    fn override_with_any_text_never_panics(s in "\\PC{0,60}") {
+        let _ = Override::parse(&s);
+        let _ = parse_path(&s);
+        let _ = Vary::parse(&s);
+        let _ = Target::parse(&s);
+    }
+
+    /// Parses and validates the whole reference scenario per case, so fewer cases.
+    #[test]
+    fn structured_overrides_never_panic(
+        path in prop::sample::select(vec![
+            "outcomes.housing.price", "outcomes[9].price", "tranches.*.rate", "uncertainty.fill.mean",
+            "cohorts.q1.size", "contract.period", "uncertainty.shocks[0].outcomes", "drawdown.amount",
+        ]),
+        op in prop::sample::select(vec!["=", "+=", "-=", "*="]),
+        value in prop::sample::select(vec![
+            "0", "-1", "1e300", "99999999999999999999999", "abc", "[1, 2]", "{ a = 1 }", "true", "0.5", "\"x\"",
+        ]),
+    ) {
+        if let Ok(o) = Override::parse(&format!("{path}{op}{value}")) {
+            // The contract only: the model's Beta tables are slow in debug builds.
+            let _ = sibsim::scenario::parse_with_overrides("r.toml", REFERENCE, &[o]);
+        }
+    }
+
+    #[test]
+    fn figure_and_target_parsing_never_panic(s in "[a-z_:+0-9. <>=%-]{0,40}") {
+        let c = sibsim::scenario::parse("r.toml", REFERENCE).unwrap().contract;
+        let _ = metrics::parse(&s, &c);
+        if let Ok(t) = Target::parse(&s) {
+            let _ = metrics::parse(&t.figure, &c);
+        }
+    }
+}
