@@ -4,11 +4,13 @@
 //! validated contracts, settlements and (later) simulation results. See `ARCHITECTURE.md`.
 
 pub mod actuals;
+pub mod chart;
 pub mod contract;
 pub mod error;
 pub mod model;
 pub mod money;
 pub mod montecarlo;
+pub mod report;
 pub mod scenario;
 pub mod settlement;
 pub mod statement;

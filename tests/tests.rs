@@ -1,5 +1,6 @@
 //! All integration tests compile into this one binary; each module is one area.
 
+mod charts;
 mod cli;
 mod montecarlo;
 mod properties;

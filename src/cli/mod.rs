@@ -1,6 +1,8 @@
 //! Subcommands. Each reads its inputs, calls the library, renders, and writes the result.
 
+mod chart;
 mod io;
+mod report;
 mod simulate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -77,6 +79,37 @@ enum Cmd {
         /// Also write one row per trial to DIR/trials.csv.
         #[arg(long)]
         trials_out: bool,
+        /// Write every chart (PNG and SVG) into this folder.
+        #[arg(long, value_name = "DIR")]
+        charts: Option<PathBuf>,
+    },
+    /// Charts (PNG and SVG) from a saved summary.json, without running the simulation again.
+    Chart {
+        /// The summary.json written by `simulate --out DIR`.
+        summary: PathBuf,
+        /// The folder to write the charts into (created if needed).
+        #[arg(long)]
+        out: PathBuf,
+        /// Which files to write per chart.
+        #[arg(long, value_enum, default_value_t = chart::ChartFormat::Both)]
+        format: chart::ChartFormat,
+    },
+    /// Simulate and write one self-contained HTML report (terms, results, risk, charts).
+    Report {
+        /// The scenario file (TOML) with an [uncertainty] block.
+        scenario: PathBuf,
+        /// The HTML file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of trials.
+        #[arg(long, default_value_t = 10_000)]
+        trials: u64,
+        /// Random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
     },
 }
 
@@ -124,6 +157,7 @@ pub fn run() -> Result<()> {
             threads,
             out,
             trials_out,
+            charts,
         } => simulate::run(simulate::Options {
             scenario: &scenario,
             trials,
@@ -131,6 +165,25 @@ pub fn run() -> Result<()> {
             threads,
             out: out.as_deref(),
             trials_out,
+            charts: charts.as_deref(),
+        }),
+        Cmd::Chart {
+            summary,
+            out,
+            format,
+        } => chart::run(&summary, &out, format),
+        Cmd::Report {
+            scenario,
+            out,
+            trials,
+            seed,
+            threads,
+        } => report::run(report::Options {
+            scenario: &scenario,
+            out: &out,
+            trials,
+            seed,
+            threads,
         }),
     }
 }
