@@ -96,7 +96,7 @@ pub fn assumptions(c: &Contract, model: &Model) -> Vec<Assumption> {
     let a = |what: String, value: String| Assumption { what, value };
     v.push(a(
         "Discount rate (present values)".into(),
-        format!("{} a year", percent(c.discount_rate.to_f64())),
+        format!("{} a year", rate(c.discount_rate.to_f64())),
     ));
     v.push(a(
         "Referral inflow (share of each cohort's target enrolled)".into(),
@@ -152,6 +152,13 @@ pub fn assumptions(c: &Contract, model: &Model) -> Vec<Assumption> {
         v.push(a(format!("Cost per participant ({})", c.currency), dist(d)));
     }
     v
+}
+
+/// A rate as a percentage with as many decimals as it needs (up to 3): `2.25%`, `12%`.
+fn rate(x: f64) -> String {
+    let p = format!("{:.3}", x * 100.0);
+    let p = p.trim_end_matches('0').trim_end_matches('.');
+    format!("{p}%")
 }
 
 fn dist(d: &Dist) -> String {
@@ -215,7 +222,8 @@ table { border-collapse: collapse; width: 100%; margin: 2mm 0 4mm; font-size: 9p
 caption { text-align: left; font-weight: bold; padding-bottom: 1.5mm; }
 th, td { padding: 1.2mm 2mm; border-bottom: 1px solid var(--rule); vertical-align: top; }
 th { text-align: left; background: var(--band); font-weight: bold; }
-td.n, th.n { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+td.n { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+th.n { text-align: right; }
 tr { break-inside: avoid; }
 .swatch { display: inline-block; width: 3mm; height: 3mm; margin-right: 1.5mm; vertical-align: baseline; }
 .kpis { display: flex; flex-wrap: wrap; gap: 3mm; margin: 3mm 0; }
@@ -315,10 +323,10 @@ impl Html {
         };
         let _ = writeln!(
             self.s,
-            "<figure data-chart=\"{}\">\n{}\n<figcaption>{}</figcaption></figure>",
+            "<figure data-chart=\"{}\" aria-label=\"{}\">\n{}\n</figure>",
             esc(&c.name),
-            svg.trim(),
-            esc(&c.title)
+            esc(&c.title),
+            svg.trim()
         );
     }
 }
@@ -458,10 +466,15 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
         },
     );
     row(
-        "Remainder after the waterfall",
-        format!("{:?}", c.remainder).to_lowercase(),
+        "Cash left after the waterfall",
+        match c.remainder {
+            crate::contract::Remainder::Hold => "stays in the contract account",
+            crate::contract::Remainder::ReturnToPayers => "returns to the payers",
+            crate::contract::Remainder::Enterprise => "goes to the enterprise",
+        }
+        .into(),
     );
-    row("Discount rate", percent(c.discount_rate.to_f64()));
+    row("Discount rate", rate(c.discount_rate.to_f64()));
     h.table(&terms);
 
     let mut outs = TableView {
@@ -539,7 +552,7 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
             t.id.clone(),
             c.parties[t.investor].name.clone(),
             m(t.committed.0 as f64 / 100.0),
-            percent(t.annual_rate.to_f64()),
+            rate(t.annual_rate.to_f64()),
             t.rank.to_string(),
             g,
         ]);
@@ -595,7 +608,7 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
             "IRR P95".into(),
             "Mean multiple".into(),
             "Mean unrecovered".into(),
-            "Mean guarantee calls".into(),
+            "Mean guarantee".into(),
         ],
         rows: vec![],
     };
@@ -644,7 +657,7 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
     for s in &r.risk.parties {
         let i = r.parties.iter().position(|p| p.id == s.party).unwrap_or(0);
         rt.rows.push(vec![
-            swatch(i, &s.party),
+            swatch(i, &r.parties[i].name),
             thousands(s.expected_loss),
             percent(s.share_of_expected_loss),
             percent(s.share_of_tail_loss),
@@ -655,9 +668,13 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
         "Total".into(),
         thousands(r.risk.expected_total_loss),
         "100.0%".into(),
-        format!("100.0% (mean {})", thousands(r.risk.tail_total_loss)),
+        "100.0%".into(),
     ]);
     h.table_with(&rt, &attrs);
+    h.note(&format!(
+        "Mean total loss in the worst 5% of trials: {}.",
+        m(r.risk.tail_total_loss)
+    ));
     h.figure(&chart::render(&RiskChart::from_results(doc), Format::Svg)?);
 
     // 5. Charts.

@@ -5,5 +5,6 @@ mod cli;
 mod montecarlo;
 mod properties;
 mod regressions;
+mod report;
 mod settle_cases;
 mod validation;

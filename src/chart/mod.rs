@@ -113,7 +113,7 @@ pub fn render<C: Chart>(chart: &C, format: Format) -> Result<RenderedChart, Char
                 chart.draw(&root).map_err(fail)?;
                 root.present().map_err(|e| fail(e.into()))?;
             }
-            text.into_bytes()
+            svg_font_sizes(&text).into_bytes()
         }
         Format::Png => {
             let mut rgb = vec![255u8; w as usize * h as usize * 3];
@@ -130,6 +130,29 @@ pub fn render<C: Chart>(chart: &C, format: Format) -> Result<RenderedChart, Char
         title: chart.title(),
         bytes,
     })
+}
+
+/// plotters' SVG backend writes `font-size` as the requested size / 1.24, while the layout
+/// (and the PNG) measured the embedded font at a pixel height (ascent + descent) of the
+/// requested size, which for DejaVu Sans is an em of size x 2048 / 2384. Write that em, so a
+/// browser with DejaVu Sans draws the text exactly as wide as the layout assumed (and one with
+/// a narrower sans-serif face a little narrower).
+fn svg_font_sizes(svg: &str) -> String {
+    const KEY: &str = "font-size=\"";
+    let mut out = String::with_capacity(svg.len());
+    let mut rest = svg;
+    while let Some(i) = rest.find(KEY) {
+        out.push_str(&rest[..i + KEY.len()]);
+        rest = &rest[i + KEY.len()..];
+        let end = rest.find('"').unwrap_or(0);
+        match rest[..end].parse::<f64>() {
+            Ok(v) => out.push_str(&format!("{:.1}", v * 1.24 * 2048.0 / 2384.0)),
+            Err(_) => out.push_str(&rest[..end]),
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, png::EncodingError> {
@@ -175,7 +198,6 @@ pub fn simulation_charts(
 ) -> Result<Vec<RenderedChart>, ChartError> {
     let mut out = Vec::new();
     let r = &doc.results;
-    let cur = &doc.scenario.currency;
     for (i, p) in r.parties.iter().enumerate() {
         if p.role != crate::contract::Role::Investor {
             continue;
@@ -193,6 +215,5 @@ pub fn simulation_charts(
     for i in 0..r.parties.len() {
         out.push(render(&CashFan::from_results(doc, i, period), format)?);
     }
-    let _ = cur;
     Ok(out)
 }

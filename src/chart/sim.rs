@@ -448,7 +448,11 @@ impl Chart for RiskChart {
                 .margin_top(6)
                 .caption(head, axis_title_style())
                 .x_label_area_size(40)
-                .y_label_area_size(if k == 0 { 150 } else { 20 })
+                .y_label_area_size(if k == 0 {
+                    label_width(panel, self.rows.iter().map(|r| &r.name), &label_style(), 24)
+                } else {
+                    20
+                })
                 .build_cartesian_2d(0.0..1.0f64, 0.0..n.max(1) as f64)?;
             let names: Vec<String> = self.rows.iter().map(|r| r.name.clone()).collect();
             let yl = |y: &f64| {

@@ -94,7 +94,7 @@ impl Chart for Tornado {
             .margin_right(30)
             .margin_top(6)
             .x_label_area_size(50)
-            .y_label_area_size(200)
+            .y_label_area_size(label_width(&area, &names, &label_style(), 24))
             .build_cartesian_2d(x0..x1, 0.0..n as f64)?;
         let yl = |y: &f64| {
             let i = (n as f64 - *y - 0.5).round();
@@ -407,7 +407,7 @@ impl Chart for Heatmap {
             .margin_right(30)
             .margin_top(6)
             .x_label_area_size(56)
-            .y_label_area_size(120)
+            .y_label_area_size(label_width(&area, &self.y_labels, &label_style(), 24) + 30)
             .build_cartesian_2d(0.0..nx as f64, 0.0..ny as f64)?;
         let xf = |x: &f64| {
             let i = x.floor();

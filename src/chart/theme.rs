@@ -80,27 +80,27 @@ pub fn tint(c: RGBColor, t: f64) -> RGBColor {
 
 /// Chart title.
 pub fn title_style() -> TextStyle<'static> {
-    (FONT, 22, FontStyle::Bold).into_font().color(&INK)
+    (FONT, 24, FontStyle::Bold).into_font().color(&INK)
 }
 /// Line under the title (what, how many trials, key probability).
 pub fn subtitle_style() -> TextStyle<'static> {
-    (FONT, 15).into_font().color(&MUTED)
+    (FONT, 16).into_font().color(&MUTED)
 }
 /// Axis titles.
 pub fn axis_title_style() -> TextStyle<'static> {
-    (FONT, 15).into_font().color(&INK)
+    (FONT, 17).into_font().color(&INK)
 }
 /// Tick labels and annotations.
 pub fn label_style() -> TextStyle<'static> {
-    (FONT, 13).into_font().color(&INK)
+    (FONT, 15).into_font().color(&INK)
 }
 /// Bold tick-size text (node labels).
 pub fn bold_label_style() -> TextStyle<'static> {
-    (FONT, 13, FontStyle::Bold).into_font().color(&INK)
+    (FONT, 15, FontStyle::Bold).into_font().color(&INK)
 }
 /// Small text (legend, cell labels).
 pub fn small_style() -> TextStyle<'static> {
-    (FONT, 12).into_font().color(&INK)
+    (FONT, 14).into_font().color(&INK)
 }
 
 /// How the numbers on an axis or label read.
@@ -198,8 +198,8 @@ pub fn titled<DB: DrawingBackend>(
     root.draw(&Text::new(title.to_string(), (20, 14), title_style()))?;
     let mut top = 46;
     if !subtitle.is_empty() {
-        root.draw(&Text::new(subtitle.to_string(), (20, 44), subtitle_style()))?;
-        top = 70;
+        root.draw(&Text::new(subtitle.to_string(), (20, 46), subtitle_style()))?;
+        top = 74;
     }
     Ok(root.split_vertically(top).1)
 }
@@ -232,7 +232,7 @@ pub fn legend_strip<DB: DrawingBackend>(
         let tw = area.estimate_text_size(label, &style)?.0 as i32;
         if x + 30 + tw > w as i32 - 10 && x > 24 {
             x = 24;
-            y += 20;
+            y += 22;
         }
         match *mark {
             Mark::Fill(c) => {
@@ -257,7 +257,7 @@ pub fn legend_strip<DB: DrawingBackend>(
         area.draw(&Text::new(label.clone(), (x + 28, y + 2), style.clone()))?;
         x += 28 + tw + 22;
     }
-    Ok(area.split_vertically(y + 26).1)
+    Ok(area.split_vertically(y + 28).1)
 }
 
 /// The standard chart frame: axes with titles (units included), light grid, formatted ticks.
@@ -370,7 +370,7 @@ pub fn local<DB: DrawingBackend, CT: plotters::coord::CoordTranslate>(
 
 /// Draws vertical reference lines across the plot, each labelled above the plot area (in the
 /// top margin, so labels never cover data); lines closer than 60 pixels share one label
-/// (`P50 = P95 = Cap 10%`).
+/// (`P50, P95, Cap 10%`).
 pub fn ref_lines<DB: DrawingBackend>(
     chart: &mut Plot<'_, DB>,
     lines: &[RefLine],
@@ -433,7 +433,7 @@ pub fn ref_lines<DB: DrawingBackend>(
             HPos::Center
         };
         root.draw(&Text::new(
-            labels.join(" = "),
+            labels.join(", "),
             (lx, ly),
             small_style()
                 .color(&color)
@@ -441,6 +441,22 @@ pub fn ref_lines<DB: DrawingBackend>(
         ))?;
     }
     Ok(())
+}
+
+/// The width in pixels of the widest of `labels` in `style`, plus `pad` (for label areas).
+pub fn label_width<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    labels: impl IntoIterator<Item = impl AsRef<str>>,
+    style: &TextStyle,
+    pad: u32,
+) -> u32 {
+    labels
+        .into_iter()
+        .filter_map(|l| area.estimate_text_size(l.as_ref(), style).ok())
+        .map(|(w, _)| w)
+        .max()
+        .unwrap_or(0)
+        + pad
 }
 
 /// Splits a label into lines of at most `width` characters at spaces.
