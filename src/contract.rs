@@ -51,6 +51,16 @@ impl PeriodLength {
         }
     }
 
+    /// The singular name of the period, e.g. `quarter`.
+    pub fn singular(self) -> &'static str {
+        match self {
+            PeriodLength::Month => "month",
+            PeriodLength::Quarter => "quarter",
+            PeriodLength::HalfYear => "half-year",
+            PeriodLength::Year => "year",
+        }
+    }
+
     /// Periods per year.
     pub fn per_year(self) -> u32 {
         match self {
@@ -63,7 +73,7 @@ impl PeriodLength {
 }
 
 /// What a party is in the contract.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     /// An outcome payer (municipality, ministry, health insurer).

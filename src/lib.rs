@@ -4,6 +4,7 @@
 //! validated contracts, settlements and (later) simulation results. See `ARCHITECTURE.md`.
 
 pub mod actuals;
+pub mod chart;
 pub mod contract;
 pub mod design;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod mkba;
 pub mod model;
 pub mod money;
 pub mod montecarlo;
+pub mod report;
 pub mod scenario;
 pub mod settlement;
 pub mod statement;

@@ -628,3 +628,87 @@ impl BusinessAcc {
         })
     }
 }
+
+impl MkbaTable {
+    /// Column titles of the table as a Dutch municipal report shows it.
+    pub const HEADER: [&'static str; 12] = [
+        "Outcome",
+        "IND",
+        "EUR/IND",
+        "OUTCOME",
+        "DW",
+        "AT",
+        "SE",
+        "IMPACT",
+        "<3j",
+        "3-5j",
+        ">5j",
+        "Present value",
+    ];
+
+    /// The rows (one per outcome, then the total) as text with thousands separators.
+    pub fn rows(&self) -> Vec<Vec<String>> {
+        use crate::money::format_thousands as m;
+        self.lines
+            .iter()
+            .chain(std::iter::once(&self.total))
+            .map(|l| {
+                vec![
+                    l.outcome.clone(),
+                    format!("{:.1}", l.ind),
+                    if l.value_per_case == Money::ZERO {
+                        String::new()
+                    } else {
+                        m(l.value_per_case)
+                    },
+                    m(l.outcome_value),
+                    m(l.deadweight),
+                    m(l.attribution),
+                    m(l.substitution),
+                    m(l.impact),
+                    m(l.effect_over_time[0]),
+                    m(l.effect_over_time[1]),
+                    m(l.effect_over_time[2]),
+                    m(l.present_value),
+                ]
+            })
+            .collect()
+    }
+
+    /// Who benefits: the header (outcome, then each beneficiary) and one row per outcome and
+    /// the total with each beneficiary's present value.
+    pub fn beneficiary_rows(&self) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut head = vec!["Outcome".to_string()];
+        head.extend(self.beneficiaries.iter().map(|(id, _)| id.clone()));
+        let rows = self
+            .lines
+            .iter()
+            .chain(std::iter::once(&self.total))
+            .map(|l| {
+                let mut r = vec![l.outcome.clone()];
+                r.extend(
+                    l.per_beneficiary
+                        .iter()
+                        .map(|x| crate::money::format_thousands(*x)),
+                );
+                r
+            })
+            .collect();
+        (head, rows)
+    }
+}
+
+impl BusinessCaseResults {
+    /// The expected-case MKBA table of `c` at the simulated mean number of cases (IND).
+    pub fn expected_table(&self, c: &Contract) -> Option<MkbaTable> {
+        Some(c.mkba.as_ref()?.table(c, &self.expected_cases()))
+    }
+
+    /// The mean cases per contract outcome as decimals (6 places, the precision of units).
+    pub fn expected_cases(&self) -> Vec<Decimal> {
+        self.cases
+            .iter()
+            .map(|x| Decimal::from_f64_retain(*x).unwrap_or_default().round_dp(6))
+            .collect()
+    }
+}

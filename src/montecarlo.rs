@@ -607,6 +607,104 @@ pub struct Summary {
     pub p95: f64,
     /// P99.
     pub p99: f64,
+    /// The shape of the figure over the trials (for histograms and CDFs); absent in files
+    /// written before sibsim 0.1 had charts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<Distribution>,
+}
+
+/// Bins of [`Distribution`].
+pub const DIST_BINS: usize = 50;
+/// Step of the quantile grid of [`Distribution`] (0.5%, 1%, ..., 99.5%).
+pub const DIST_QUANTILE_STEP: f64 = 0.005;
+
+/// The shape of one figure over the trials, compact enough for `summary.json`: equal-width
+/// bins between about P0.5 and P99.5 and a fine quantile grid, computed at the end of a
+/// simulation from the figure's log-linear histogram (the same one that gives the
+/// percentiles, so within its relative error of `2^-11`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Distribution {
+    /// Lower edge of the first bin (about P0.5).
+    pub lo: f64,
+    /// Upper edge of the last bin (about P99.5).
+    pub hi: f64,
+    /// Trials per bin: `counts.len()` equal-width bins from `lo` to `hi` (a bucket of the
+    /// underlying histogram goes to the bin of its midpoint).
+    pub counts: Vec<u64>,
+    /// Trials below `lo`.
+    pub below: u64,
+    /// Trials above `hi`.
+    pub above: u64,
+    /// Quantiles at 0.5%, 1.0%, ..., 99.5% (199 values, ascending), for the CDF.
+    pub quantiles: Vec<f64>,
+}
+
+impl Distribution {
+    /// Trials counted (in and outside the bins).
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum::<u64>() + self.below + self.above
+    }
+    /// Width of one bin.
+    pub fn bin_width(&self) -> f64 {
+        (self.hi - self.lo) / self.counts.len().max(1) as f64
+    }
+    /// The probabilities of the quantile grid, matching [`Distribution::quantiles`].
+    pub fn quantile_levels(&self) -> impl Iterator<Item = f64> + '_ {
+        (1..=self.quantiles.len()).map(|i| i as f64 * DIST_QUANTILE_STEP)
+    }
+    /// The same distribution with every value moved by `dx` (e.g. net + principal = received).
+    pub fn shifted(&self, dx: f64) -> Distribution {
+        Distribution {
+            lo: self.lo + dx,
+            hi: self.hi + dx,
+            counts: self.counts.clone(),
+            below: self.below,
+            above: self.above,
+            quantiles: self.quantiles.iter().map(|q| q + dx).collect(),
+        }
+    }
+}
+
+/// The [`Distribution`] of histogram `h` divided by `scale`.
+pub fn distribution(h: &Histogram, scale: f64) -> Option<Distribution> {
+    if h.count() == 0 {
+        return None;
+    }
+    let mut lo = h.quantile(DIST_QUANTILE_STEP) / scale;
+    let mut hi = h.quantile(1.0 - DIST_QUANTILE_STEP) / scale;
+    if hi - lo <= 0.0 {
+        // (Almost) one value: a narrow window around it.
+        let pad = (lo.abs() * 0.01).max(1.0 / scale).max(1e-9);
+        lo -= pad;
+        hi += pad;
+    }
+    let w = (hi - lo) / DIST_BINS as f64;
+    let mut counts = vec![0u64; DIST_BINS];
+    let (mut below, mut above) = (0u64, 0u64);
+    h.for_each_bucket(|a, b, c| {
+        let x = 0.5 * (a + b) / scale;
+        if x < lo {
+            below += c;
+        } else if x > hi {
+            above += c;
+        } else {
+            let i = (((x - lo) / w) as usize).min(DIST_BINS - 1);
+            counts[i] += c;
+        }
+        true
+    });
+    let n = (1.0 / DIST_QUANTILE_STEP).round() as usize;
+    let quantiles = (1..n)
+        .map(|i| h.quantile(i as f64 * DIST_QUANTILE_STEP) / scale)
+        .collect();
+    Some(Distribution {
+        lo,
+        hi,
+        counts,
+        below,
+        above,
+        quantiles,
+    })
 }
 
 pub(crate) fn summary(m: &Moments, h: &Histogram, scale: f64) -> Summary {
@@ -624,6 +722,7 @@ pub(crate) fn summary(m: &Moments, h: &Histogram, scale: f64) -> Summary {
         p90: q(0.90),
         p95: q(0.95),
         p99: q(0.99),
+        distribution: distribution(h, scale),
     }
 }
 
@@ -635,7 +734,7 @@ pub(crate) fn mean_se(m: &Moments) -> MeanSe {
 }
 
 /// Cumulative net cash of a party at the end of one period over the trials.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Band {
     /// Period.
     pub period: u16,
@@ -654,7 +753,7 @@ pub struct Band {
 }
 
 /// Results for one party (amounts in currency units).
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PartyResult {
     /// Party id.
     pub id: String,
@@ -690,7 +789,7 @@ pub struct PartyResult {
 
 /// Mean, spread and percentiles of a ratio (IRR, multiple), with the share of trials in which
 /// it is defined.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RatioSummary {
     /// Share of trials where the figure is defined.
     pub defined: f64,
@@ -700,12 +799,21 @@ pub struct RatioSummary {
 }
 
 /// Results for one tranche (amounts in currency units, IRR and multiples as fractions).
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrancheStats {
     /// Tranche id.
     pub id: String,
     /// Investor party id.
     pub investor: String,
+    /// Committed capital (currency units).
+    #[serde(default)]
+    pub committed: f64,
+    /// Annual rate as written: the loan's coupon or the fund's return cap (a fraction).
+    #[serde(default)]
+    pub annual_rate: f64,
+    /// Priority rank (1 is paid first).
+    #[serde(default)]
+    pub rank: u16,
     /// Capital drawn.
     pub drawn: MeanSe,
     /// Distributions plus guarantee calls received.
@@ -727,7 +835,7 @@ pub struct TrancheStats {
 }
 
 /// One party's part in the risk distribution.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RiskShare {
     /// Party id.
     pub party: String,
@@ -743,7 +851,7 @@ pub struct RiskShare {
 /// payers and guarantors the guarantee calls they paid; the enterprise its unpaid costs plus
 /// deferred fees not received; fee recipients fees not received. Shares add up to 1 when any
 /// loss exists (all 0 otherwise).
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RiskDistribution {
     /// Mean total loss over all parties.
     pub expected_total_loss: f64,
@@ -754,7 +862,7 @@ pub struct RiskDistribution {
 }
 
 /// Results per outcome.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OutcomeStats {
     /// Outcome id.
     pub id: String,
@@ -763,7 +871,7 @@ pub struct OutcomeStats {
 }
 
 /// Everything a simulation produces (serialises to `summary.json`).
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Results {
     /// Trials settled.
     pub trials: u64,
@@ -900,6 +1008,9 @@ fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, acc: &Acc) -> Result
         .map(|(tr, ta)| TrancheStats {
             id: tr.id.clone(),
             investor: c.parties[tr.investor].id.clone(),
+            committed: tr.committed.0 as f64 / 100.0,
+            annual_rate: tr.annual_rate.to_f64(),
+            rank: tr.rank,
             drawn: mean_se(&ta.drawn),
             received: mean_se(&ta.received),
             irr: RatioSummary {
@@ -969,5 +1080,79 @@ fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, acc: &Acc) -> Result
         risk,
         programme_costs: mean_se(&acc.programme_costs),
         business_case: acc.business.as_ref().and_then(|b| b.finish(c)),
+    }
+}
+
+/// The `summary_format` this version of sibsim writes and reads.
+pub const SUMMARY_FORMAT: u32 = 1;
+
+/// Which scenario produced a [`SummaryFile`].
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ScenarioInfo {
+    /// The scenario file as given on the command line.
+    pub file: String,
+    /// The contract's name.
+    pub name: String,
+    /// The contract's currency code.
+    pub currency: String,
+    /// One period in words (`quarter`); absent in older files.
+    #[serde(default = "default_period")]
+    pub period: String,
+}
+
+fn default_period() -> String {
+    "period".into()
+}
+
+/// The document `simulate --out` writes as `summary.json` (fields in alphabetical order, as
+/// the file has always had them).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SummaryFile {
+    /// Everything the simulation produced.
+    pub results: Results,
+    /// The scenario.
+    pub scenario: ScenarioInfo,
+    /// Seed.
+    pub seed: u64,
+    /// The sibsim version that wrote it.
+    pub sibsim_version: String,
+    /// Layout version of this document ([`SUMMARY_FORMAT`]); 0 in files from before it had
+    /// one (those have no distributions to chart).
+    #[serde(default)]
+    pub summary_format: u32,
+    /// Trials.
+    pub trials: u64,
+}
+
+impl SummaryFile {
+    /// Reads a `summary.json`, or says in one sentence why it cannot be used (`name` names the
+    /// file in the message).
+    pub fn from_json(name: &str, text: &str) -> Result<SummaryFile, String> {
+        let v: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| format!("{name} is not valid JSON ({e}); give the summary.json that `sibsim simulate --out DIR` wrote"))?;
+        let format = v
+            .get("summary_format")
+            .and_then(|f| f.as_u64())
+            .unwrap_or(0);
+        if v.get("results").is_none() || v.get("sibsim_version").is_none() {
+            return Err(format!(
+                "{name} is not a sibsim summary (it has no `results` or `sibsim_version`); give the summary.json that `sibsim simulate --out DIR` wrote"
+            ));
+        }
+        if format != SUMMARY_FORMAT as u64 {
+            let writer = v["sibsim_version"].as_str().unwrap_or("an unknown version");
+            return Err(format!(
+                "{name} has summary format {format}, written by sibsim {writer}, but this sibsim ({}) reads format {SUMMARY_FORMAT}; run `sibsim simulate SCENARIO --out DIR` again to write it anew",
+                env!("CARGO_PKG_VERSION")
+            ));
+        }
+        let doc: SummaryFile = serde_path_to_error::deserialize(v).map_err(|e| {
+            format!(
+                "{name} does not have the layout of a sibsim summary at `{}`: {}; run `sibsim simulate SCENARIO --out DIR` again to write it anew",
+                e.path(),
+                e.inner()
+            )
+        })?;
+        Ok(doc)
     }
 }

@@ -1,10 +1,12 @@
 //! All integration tests compile into this one binary; each module is one area.
 
 mod business;
+mod charts;
 mod cli;
 mod montecarlo;
 mod properties;
 mod regressions;
+mod report;
 mod settle_cases;
 mod stress;
 mod validation;

@@ -34,10 +34,6 @@ fn load(o: &Common<'_>, trials: u64) -> Result<(sibsim::Scenario, Option<Results
     Ok((sc, Some(r)))
 }
 
-fn money(m: Money) -> String {
-    format_thousands(m)
-}
-
 /// Renders the MKBA table the way a Dutch municipal report shows it.
 pub fn render_mkba(c: &sibsim::Contract, t: &MkbaTable, r: Option<&Results>) -> String {
     let mut o = format!(
@@ -55,53 +51,17 @@ pub fn render_mkba(c: &sibsim::Contract, t: &MkbaTable, r: Option<&Results>) -> 
         ));
     }
     o.push('\n');
-    let mut tab = Table::new(
-        &[
-            "Outcome",
-            "IND",
-            "EUR/IND",
-            "OUTCOME",
-            "DW",
-            "AT",
-            "SE",
-            "IMPACT",
-            "<3j",
-            "3-5j",
-            ">5j",
-            "Present value",
-        ],
-        1,
-    );
-    for l in t.lines.iter().chain(std::iter::once(&t.total)) {
-        tab.row(vec![
-            l.outcome.clone(),
-            format!("{:.1}", l.ind),
-            if l.value_per_case == Money::ZERO {
-                String::new()
-            } else {
-                money(l.value_per_case)
-            },
-            money(l.outcome_value),
-            money(l.deadweight),
-            money(l.attribution),
-            money(l.substitution),
-            money(l.impact),
-            money(l.effect_over_time[0]),
-            money(l.effect_over_time[1]),
-            money(l.effect_over_time[2]),
-            money(l.present_value),
-        ]);
+    let mut tab = Table::new(&MkbaTable::HEADER, 1);
+    for row in t.rows() {
+        tab.row(row);
     }
     tab.render(&mut o);
 
     o.push_str("\nWho benefits (present value of impact) and who pays\n");
-    let mut head: Vec<String> = vec!["Outcome".into()];
-    head.extend(t.beneficiaries.iter().map(|(id, _)| id.clone()));
+    let (head, rows) = t.beneficiary_rows();
     let head_ref: Vec<&str> = head.iter().map(|s| s.as_str()).collect();
     let mut tab = Table::new(&head_ref, 1);
-    for l in t.lines.iter().chain(std::iter::once(&t.total)) {
-        let mut row = vec![l.outcome.clone()];
-        row.extend(l.per_beneficiary.iter().map(|m| money(*m)));
+    for row in rows {
         tab.row(row);
     }
     tab.render(&mut o);
@@ -157,16 +117,7 @@ pub fn mkba(o: &Common<'_>, actuals: Option<&Path>, json: bool, out: Option<&Pat
         (None, Some(r)) => r
             .business_case
             .as_ref()
-            .map(|b| {
-                b.cases
-                    .iter()
-                    .map(|x| {
-                        rust_decimal::Decimal::from_f64_retain(*x)
-                            .unwrap_or_default()
-                            .round_dp(6)
-                    })
-                    .collect()
-            })
+            .map(|b| b.expected_cases())
             .unwrap_or_default(),
         (None, None) => c
             .cohorts

@@ -1,8 +1,10 @@
 //! Subcommands. Each reads its inputs, calls the library, renders, and writes the result.
 
 mod business;
+mod chart;
 mod design;
 mod io;
+mod report;
 mod simulate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -82,6 +84,31 @@ enum Cmd {
         /// Change a parameter: PATH=VALUE (also +=, -=, *=), e.g. outcomes.housing.price=1800.
         #[arg(long = "set", value_name = "PATH=VALUE")]
         set: Vec<String>,
+        /// Write every chart (PNG and SVG) into this folder.
+        #[arg(long, value_name = "DIR")]
+        charts: Option<PathBuf>,
+    },
+    /// Charts (PNG and SVG) from a saved summary.json, without running the simulation again.
+    Chart {
+        /// The summary.json written by `simulate --out DIR`.
+        summary: PathBuf,
+        /// The folder to write the charts into (created if needed).
+        #[arg(long)]
+        out: PathBuf,
+        /// Which files to write per chart.
+        #[arg(long, value_enum, default_value_t = chart::ChartFormat::Both)]
+        format: chart::ChartFormat,
+    },
+    /// Simulate and write one self-contained HTML report (terms, results, risk, charts).
+    Report {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The HTML file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// A decision tree (TOML) for the feasibility walk instead of the default.
+        #[arg(long)]
+        tree: Option<PathBuf>,
     },
     /// Stress test: the base and each named stress, key figures per party with differences.
     Stress {
@@ -268,6 +295,7 @@ pub fn run() -> Result<()> {
             out,
             trials_out,
             set,
+            charts,
         } => simulate::run(simulate::Options {
             scenario: &scenario,
             trials,
@@ -276,7 +304,14 @@ pub fn run() -> Result<()> {
             out: out.as_deref(),
             trials_out,
             set: &set,
+            charts: charts.as_deref(),
         }),
+        Cmd::Chart {
+            summary,
+            out,
+            format,
+        } => chart::run(&summary, &out, format),
+        Cmd::Report { common, out, tree } => report::run(&common.common(), &out, tree.as_deref()),
         Cmd::Mkba {
             common,
             actuals,

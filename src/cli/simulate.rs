@@ -1,7 +1,9 @@
 //! `sibsim simulate`: run the Monte Carlo engine, print a one-screen summary, write results.
 
 use super::{CliError, Result, io};
-use sibsim::montecarlo::{Results, SimConfig, TrialRecord};
+use sibsim::montecarlo::{
+    Results, SUMMARY_FORMAT, ScenarioInfo, SimConfig, SummaryFile, TrialRecord,
+};
 use sibsim::statement::Table;
 use std::fmt::Write as _;
 use std::io::IsTerminal;
@@ -18,6 +20,7 @@ pub struct Options<'a> {
     pub out: Option<&'a Path>,
     pub trials_out: bool,
     pub set: &'a [String],
+    pub charts: Option<&'a Path>,
 }
 
 fn eur(x: f64) -> String {
@@ -97,13 +100,7 @@ pub fn run(o: Options<'_>) -> Result<()> {
     if let Some(dir) = o.out {
         std::fs::create_dir_all(dir)
             .map_err(|e| CliError(format!("cannot create {}: {e}", dir.display())))?;
-        let doc = serde_json::json!({
-            "sibsim_version": env!("CARGO_PKG_VERSION"),
-            "scenario": { "file": name, "name": c.name, "currency": c.currency },
-            "seed": o.seed,
-            "trials": o.trials,
-            "results": results,
-        });
+        let doc = summary_file(&name, c, &results);
         let json = serde_json::to_string_pretty(&doc)
             .map_err(|e| CliError(format!("cannot serialise the results: {e}")))?;
         let mut csv = None;
@@ -125,7 +122,29 @@ pub fn run(o: Options<'_>) -> Result<()> {
     if let Some(dir) = o.out {
         let _ = writeln!(out, "Results written to {}", dir.display());
     }
+    if let Some(dir) = o.charts {
+        let doc = summary_file(&name, c, &results);
+        let n = super::chart::write_charts(&doc, dir, super::chart::ChartFormat::Both)?.len();
+        let _ = writeln!(out, "{n} chart files written to {}", dir.display());
+    }
     io::emit(None, &out)
+}
+
+/// The `summary.json` document of a run.
+pub fn summary_file(file: &str, c: &sibsim::Contract, results: &Results) -> SummaryFile {
+    SummaryFile {
+        results: results.clone(),
+        scenario: ScenarioInfo {
+            file: file.to_string(),
+            name: c.name.clone(),
+            currency: c.currency.clone(),
+            period: c.period_length.singular().to_string(),
+        },
+        seed: results.seed,
+        sibsim_version: env!("CARGO_PKG_VERSION").to_string(),
+        summary_format: SUMMARY_FORMAT,
+        trials: results.trials + results.failed_trials,
+    }
 }
 
 fn progress(

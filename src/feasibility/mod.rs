@@ -147,6 +147,8 @@ pub struct Node {
     pub id: String,
     /// The question.
     pub question: Bilingual,
+    /// A short label for diagrams (e.g. `Business case?`).
+    pub label: Option<String>,
     /// What is checked.
     pub test: Test,
     /// The threshold in force (the test's default unless changed).
@@ -199,6 +201,7 @@ struct RawTree {
 struct RawNode {
     id: String,
     question: Bilingual,
+    label: Option<String>,
     test: String,
     threshold: Option<f64>,
     yes: Option<String>,
@@ -332,6 +335,7 @@ pub fn parse_tree(file: &str, text: &str) -> Result<Tree, Diagnostics> {
         nodes.push(Node {
             id: n.id.clone(),
             question: n.question.clone(),
+            label: n.label.clone(),
             test,
             threshold,
             yes,

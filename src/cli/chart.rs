@@ -1,0 +1,69 @@
+//! `sibsim chart`: charts from a saved `summary.json` (no re-run), and the writer shared with
+//! `simulate --charts`.
+
+use super::{CliError, Result, io};
+use clap::ValueEnum;
+use sibsim::chart::{self, Format};
+use sibsim::montecarlo::SummaryFile;
+use std::path::{Path, PathBuf};
+
+/// Which files to write per chart.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ChartFormat {
+    /// PNG and SVG.
+    Both,
+    /// PNG only.
+    Png,
+    /// SVG only.
+    Svg,
+}
+
+impl ChartFormat {
+    fn formats(self) -> &'static [Format] {
+        match self {
+            ChartFormat::Both => &[Format::Png, Format::Svg],
+            ChartFormat::Png => &[Format::Png],
+            ChartFormat::Svg => &[Format::Svg],
+        }
+    }
+}
+
+/// Renders every chart of `doc` into `dir` (created if needed); returns the files written.
+pub fn write_charts(doc: &SummaryFile, dir: &Path, format: ChartFormat) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        CliError(format!(
+            "cannot create the chart folder {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let mut written = Vec::new();
+    for &f in format.formats() {
+        let charts = chart::simulation_charts(doc, &doc.scenario.period, f)
+            .map_err(|e| CliError(e.to_string()))?;
+        for c in charts {
+            let path = dir.join(format!("{}.{}", c.name, f.ext()));
+            io::write_atomic(&path, &c.bytes)?;
+            written.push(path);
+        }
+    }
+    Ok(written)
+}
+
+/// Runs `sibsim chart SUMMARY --out DIR`.
+pub fn run(summary: &Path, out: &Path, format: ChartFormat) -> Result<()> {
+    let text = io::read_text(summary)?;
+    let doc = SummaryFile::from_json(&summary.display().to_string(), &text).map_err(CliError)?;
+    let written = write_charts(&doc, out, format)?;
+    println!(
+        "{} chart file(s) of {} ({} trials, seed {}) written to {}:",
+        written.len(),
+        doc.scenario.name,
+        doc.trials,
+        doc.seed,
+        out.display()
+    );
+    for p in written {
+        println!("  {}", p.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,615 @@
+//! Charts: every chart renders from a small run (and from made-up data for the charts whose
+//! computations live elsewhere) to a valid PNG and SVG with its title and axis titles, using
+//! only the embedded font; `sibsim chart` and `simulate --charts` write them; bad input fails
+//! cleanly.
+
+use sibsim::chart::{
+    self, Chart, DecisionTree, Format, Heatmap, MunicipalityNet, NodeStatus, Sweep, SweepPoint,
+    SweepSeries, Tornado, TornadoBar, TreeEdge, TreeNode, ValueFormat,
+};
+use sibsim::montecarlo::{Distribution, SimConfig, SummaryFile};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn sibsim(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_sibsim"))
+        .args(args)
+        .current_dir(root())
+        // No system fonts reachable: charts must use the embedded one.
+        .env("FONTCONFIG_FILE", "/nonexistent")
+        .env("FONTCONFIG_PATH", "/nonexistent")
+        .env("XDG_DATA_DIRS", "/nonexistent")
+        .output()
+        .expect("run sibsim")
+}
+
+/// A small simulation of the reference scenario, as `summary.json` holds it.
+pub fn small_summary() -> SummaryFile {
+    let path = root().join("scenarios/reference.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (s, model) = sibsim::scenario::parse_with_model("scenarios/reference.toml", &text).unwrap();
+    let c = &s.contract;
+    let r = sibsim::montecarlo::simulate(
+        c,
+        &model,
+        &SimConfig {
+            trials: 400,
+            seed: 7,
+            threads: Some(1),
+        },
+    );
+    SummaryFile {
+        scenario: sibsim::montecarlo::ScenarioInfo {
+            file: "scenarios/reference.toml".into(),
+            name: c.name.clone(),
+            currency: c.currency.clone(),
+            period: c.period_length.singular().into(),
+        },
+        seed: 7,
+        trials: r.trials,
+        sibsim_version: env!("CARGO_PKG_VERSION").into(),
+        summary_format: sibsim::montecarlo::SUMMARY_FORMAT,
+        results: r,
+    }
+}
+
+/// Checks a PNG: signature, size and that it is not blank (text and marks were drawn).
+fn check_png(bytes: &[u8], name: &str) {
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{name}: not a PNG");
+    let dec = png::Decoder::new(std::io::Cursor::new(bytes));
+    let mut reader = dec.read_info().expect("PNG header");
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("PNG data");
+    assert!(info.width >= 600 && info.height >= 300, "{name}: tiny");
+    let dark = buf[..info.buffer_size()]
+        .chunks(3)
+        .filter(|p| p.iter().all(|&c| c < 90))
+        .count();
+    // Title and labels are near-black text: thousands of dark pixels when the font works.
+    assert!(
+        dark > 1500,
+        "{name}: only {dark} dark pixels; text missing?"
+    );
+}
+
+/// Checks an SVG: well-formed enough, with the title and the expected texts.
+fn check_svg(svg: &str, name: &str, expect: &[&str]) {
+    assert!(
+        svg.contains("<svg") && svg.trim_end().ends_with("</svg>"),
+        "{name}: not an SVG"
+    );
+    assert_eq!(
+        svg.matches("<text").count(),
+        svg.matches("</text>").count(),
+        "{name}"
+    );
+    for e in expect {
+        let escaped = e
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        assert!(
+            svg.contains(e) || svg.contains(&escaped),
+            "{name}: SVG lacks `{e}`"
+        );
+    }
+}
+
+fn both<C: Chart>(c: &C, expect: &[&str]) {
+    let png = chart::render(c, Format::Png).unwrap();
+    check_png(&png.bytes, &png.name);
+    let svg = chart::render(c, Format::Svg).unwrap();
+    let text = String::from_utf8(svg.bytes.clone()).unwrap();
+    let mut all = vec![c.title()];
+    all.extend(expect.iter().map(|s| s.to_string()));
+    let all: Vec<&str> = all.iter().map(|s| s.as_str()).collect();
+    check_svg(&text, &svg.name, &all);
+    // Set SIBSIM_CHART_DIR to look at them.
+    if let Some(dir) = std::env::var_os("SIBSIM_CHART_DIR") {
+        let dir = Path::new(&dir);
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join(format!("{}.png", png.name)), &png.bytes).unwrap();
+        std::fs::write(dir.join(format!("{}.svg", svg.name)), &svg.bytes).unwrap();
+    }
+}
+
+#[test]
+fn every_simulation_chart_renders_as_png_and_svg_with_titles_and_axes() {
+    let doc = small_summary();
+    let pngs = chart::simulation_charts(&doc, "quarter", Format::Png).unwrap();
+    let svgs = chart::simulation_charts(&doc, "quarter", Format::Svg).unwrap();
+    let names: Vec<&str> = pngs.iter().map(|c| c.name.as_str()).collect();
+    for want in [
+        "payout-bank",
+        "payout-fund",
+        "irr-senior",
+        "irr-junior",
+        "risk-distribution",
+        "cash-fan-enschede",
+        "cash-fan-fund",
+        "cash-fan-provider",
+        "municipality-net-enschede",
+        "municipality-net-all-payers",
+    ] {
+        assert!(names.contains(&want), "no chart {want} in {names:?}");
+    }
+    assert_eq!(pngs.len(), svgs.len());
+    for (p, s) in pngs.iter().zip(&svgs) {
+        assert_eq!(p.name, s.name);
+        check_png(&p.bytes, &p.name);
+        let text = String::from_utf8(s.bytes.clone()).unwrap();
+        let axes: &[&str] = if p.name.starts_with("payout") {
+            &[
+                "Total received (EUR)",
+                "Share of trials (%)",
+                "Share of trials at or below",
+                "Principal",
+                "P50",
+            ]
+        } else if p.name.starts_with("irr") {
+            &["Annualised IRR (%)", "Share of trials (%)", "Cap"]
+        } else if p.name.starts_with("municipality-net") {
+            &[
+                "Net: savings minus payments and costs (EUR)",
+                "Share of trials (%)",
+                "Break-even",
+            ]
+        } else if p.name.starts_with("cash-fan") {
+            &[
+                "Quarter (end of)",
+                "Cumulative net cash (EUR)",
+                "P25-P75",
+                "P5-P95",
+            ]
+        } else {
+            &[
+                "Share of expected loss",
+                "Share of loss in the worst 5% of trials",
+                "Share (%)",
+            ]
+        };
+        let mut expect = vec![p.title.as_str()];
+        expect.extend_from_slice(axes);
+        check_svg(&text, &p.name, &expect);
+    }
+}
+
+#[test]
+fn amounts_have_thousands_separators_and_the_currency() {
+    let doc = small_summary();
+    let c = chart::Payout::from_results(&doc, 5).unwrap();
+    let svg = String::from_utf8(chart::render(&c, Format::Svg).unwrap().bytes).unwrap();
+    assert!(
+        svg.contains("EUR 3") || svg.contains("EUR 4"),
+        "no EUR amounts"
+    );
+    assert!(
+        regex_like_thousands(&svg),
+        "no 1,234-style number in the payout SVG"
+    );
+}
+
+fn regex_like_thousands(s: &str) -> bool {
+    let b = s.as_bytes();
+    (0..b.len().saturating_sub(4)).any(|i| {
+        b[i].is_ascii_digit()
+            && b[i + 1] == b','
+            && b[i + 2..i + 5].iter().all(|c| c.is_ascii_digit())
+    })
+}
+
+fn made_up_distribution(center: f64, spread: f64) -> Distribution {
+    let counts: Vec<u64> = (0..50)
+        .map(|i| {
+            let z = (i as f64 - 25.0) / 8.0;
+            (1000.0 * (-z * z / 2.0).exp()) as u64
+        })
+        .collect();
+    Distribution {
+        lo: center - spread,
+        hi: center + spread,
+        counts,
+        below: 10,
+        above: 10,
+        quantiles: (1..200)
+            .map(|i| center + spread * 0.8 * ((i as f64 / 200.0) * 2.0 - 1.0))
+            .collect(),
+    }
+}
+
+#[test]
+fn municipality_net_chart_renders_from_plain_data() {
+    both(
+        &MunicipalityNet {
+            id: "enschede".into(),
+            name: "Gemeente Enschede".into(),
+            currency: "EUR".into(),
+            trials: 10_000,
+            net: made_up_distribution(150_000.0, 400_000.0),
+            mean: 150_000.0,
+            p5: -180_000.0,
+            p50: 150_000.0,
+            p95: 470_000.0,
+            prob_loss: 0.23,
+        },
+        &[
+            "Net: savings minus payments and costs (EUR)",
+            "Share of trials (%)",
+            "Break-even",
+            "23.0%",
+        ],
+    );
+}
+
+/// The Rotterdam walk with made-up answers: six questions, each with a no-go exit.
+pub fn made_up_tree() -> DecisionTree {
+    let qs = [
+        (
+            "1. Social returns clear?",
+            "MKBA present; 5 of 5 outcomes valued",
+            NodeStatus::Pass,
+        ),
+        (
+            "2. Returns measurable and monetisable?",
+            "every outcome has a price and a value",
+            NodeStatus::Pass,
+        ),
+        (
+            "3. Number of beneficiaries manageable?",
+            "4 payers (limit 5)",
+            NodeStatus::Pass,
+        ),
+        (
+            "4. Business case: savings exceed payments?",
+            "P = 62.0% (limit 70%)",
+            NodeStatus::Conditional,
+        ),
+        (
+            "5. Scale sufficient?",
+            "preparation 4.1% of payments (limit 10%)",
+            NodeStatus::Pass,
+        ),
+        (
+            "6. Investors on board?",
+            "committed EUR 1,000,000 covers the need",
+            NodeStatus::NotReached,
+        ),
+    ];
+    let mut nodes: Vec<TreeNode> = qs
+        .iter()
+        .map(|(l, e, s)| TreeNode {
+            label: l.to_string(),
+            evidence: e.to_string(),
+            status: *s,
+        })
+        .collect();
+    let mut edges = Vec::new();
+    for i in 0..qs.len() {
+        let exit = nodes.len();
+        nodes.push(TreeNode {
+            label: if i == 3 {
+                "Conditional: tighten the cap".into()
+            } else {
+                "No-go".into()
+            },
+            evidence: String::new(),
+            status: if i == 3 {
+                NodeStatus::Conditional
+            } else {
+                NodeStatus::NotReached
+            },
+        });
+        if i + 1 < qs.len() {
+            edges.push(TreeEdge {
+                from: i,
+                to: i + 1,
+                label: "yes".into(),
+            });
+        }
+        edges.push(TreeEdge {
+            from: i,
+            to: exit,
+            label: "no".into(),
+        });
+    }
+    DecisionTree {
+        title: "Feasibility: the Rotterdam decision tree".into(),
+        subtitle: "Verdict: conditional (question 4 below its limit)".into(),
+        nodes,
+        edges,
+        path: vec![0, 1, 2, 3, 9],
+    }
+}
+
+#[test]
+fn decision_tree_renders_with_nodes_and_path() {
+    let t = made_up_tree();
+    both(
+        &t,
+        &[
+            "1. Social returns clear?",
+            "P = 62.0% (limit 70%)",
+            "Path walked",
+            "yes",
+            "no",
+        ],
+    );
+}
+
+#[test]
+fn stress_charts_render_from_plain_data() {
+    both(
+        &Tornado {
+            title: "Fund: mean net when one input moves".into(),
+            subtitle: "Each input from its low to its high value, the others at base.".into(),
+            file_name: "tornado-fund".into(),
+            base: -88_000.0,
+            value_title: "Mean net of the fund (EUR)".into(),
+            format: ValueFormat::Money("EUR".into()),
+            bars: vec![
+                TornadoBar {
+                    label: "Work rate".into(),
+                    low: -250_000.0,
+                    high: 40_000.0,
+                    low_label: "0.35".into(),
+                    high_label: "0.55".into(),
+                },
+                TornadoBar {
+                    label: "Referral inflow".into(),
+                    low: -150_000.0,
+                    high: -20_000.0,
+                    low_label: "70%".into(),
+                    high_label: "100%".into(),
+                },
+                TornadoBar {
+                    label: "Cost per participant".into(),
+                    low: -70_000.0,
+                    high: -110_000.0,
+                    low_label: "1,500".into(),
+                    high_label: "3,000".into(),
+                },
+            ],
+        },
+        &[
+            "Mean net of the fund (EUR)",
+            "Work rate",
+            "Base case EUR -88,000",
+        ],
+    );
+    both(
+        &Sweep {
+            title: "Probability of full repayment as the price of work varies".into(),
+            subtitle: "10,000 trials per point; band ±2 standard errors.".into(),
+            file_name: "sweep-price-work".into(),
+            x_title: "Price per work outcome (EUR)".into(),
+            y_title: "Probability of full repayment (%)".into(),
+            x_format: ValueFormat::Money("EUR".into()),
+            y_format: ValueFormat::Percent,
+            x_reference: Some((5_000.0, "Contract price".into())),
+            y_reference: None,
+            series: vec![
+                SweepSeries {
+                    name: "senior (bank)".into(),
+                    color_index: 4,
+                    points: (0..8)
+                        .map(|i| SweepPoint {
+                            x: 2_000.0 + 1_000.0 * i as f64,
+                            y: 0.6 + 0.05 * i as f64,
+                            se: 0.01,
+                        })
+                        .collect(),
+                },
+                SweepSeries {
+                    name: "junior (fund)".into(),
+                    color_index: 5,
+                    points: (0..8)
+                        .map(|i| SweepPoint {
+                            x: 2_000.0 + 1_000.0 * i as f64,
+                            y: 0.1 + 0.08 * i as f64,
+                            se: 0.02,
+                        })
+                        .collect(),
+                },
+            ],
+        },
+        &[
+            "Price per work outcome (EUR)",
+            "Probability of full repayment (%)",
+            "senior (bank)",
+            "Contract price",
+        ],
+    );
+    both(
+        &Heatmap {
+            title: "Municipality: probability of a loss by price and cap".into(),
+            subtitle: "Each cell 2,000 trials.".into(),
+            file_name: "heatmap-price-cap".into(),
+            x_title: "Price per work outcome (EUR)".into(),
+            y_title: "Total cap (EUR)".into(),
+            x_labels: ["3,000", "4,000", "5,000", "6,000"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            y_labels: ["800,000", "1,000,000", "1,200,000"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            values: vec![
+                vec![0.05, 0.08, 0.12, 0.2],
+                vec![0.07, 0.12, 0.2, 0.31],
+                vec![0.09, 0.15, 0.26, f64::NAN],
+            ],
+            value_title: "P(loss)".into(),
+            format: ValueFormat::Percent,
+            midpoint: None,
+        },
+        &[
+            "Price per work outcome (EUR)",
+            "Total cap (EUR)",
+            "26.0%",
+            "5,000",
+        ],
+    );
+}
+
+#[test]
+fn chart_command_writes_every_chart_from_summary_json_without_fonts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let charts = dir.path().join("charts");
+    let o = sibsim(&[
+        "simulate",
+        "scenarios/reference.toml",
+        "--trials",
+        "300",
+        "--out",
+        out.to_str().unwrap(),
+        "--charts",
+        charts.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let again = dir.path().join("again");
+    let o = sibsim(&[
+        "chart",
+        out.join("summary.json").to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut a: Vec<String> = std::fs::read_dir(&charts)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    a.sort();
+    assert!(
+        a.contains(&"payout-fund.png".to_string())
+            && a.contains(&"risk-distribution.svg".to_string()),
+        "{a:?}"
+    );
+    for name in &a {
+        // Same summary, same charts: `chart` needs no re-run.
+        let x = std::fs::read(charts.join(name)).unwrap();
+        let y = std::fs::read(again.join(name)).unwrap();
+        assert!(x == y, "{name} differs between simulate --charts and chart");
+        if name.ends_with(".png") {
+            check_png(&x, name);
+        }
+    }
+}
+
+#[test]
+fn chart_command_rejects_bad_summaries_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &str)] = &[
+        ("garbage.json", "this is not json"),
+        ("other.json", "{\"hello\": 1}"),
+        (
+            "old.json",
+            "{\"results\": {}, \"sibsim_version\": \"0.0.1\", \"seed\": 1, \"trials\": 1}",
+        ),
+        (
+            "broken.json",
+            "{\"results\": {\"trials\": \"many\"}, \"sibsim_version\": \"0.1.0\", \"summary_format\": 1, \"seed\": 1, \"trials\": 1, \"scenario\": {}}",
+        ),
+    ];
+    for (name, text) in cases {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        let o = sibsim(&[
+            "chart",
+            p.to_str().unwrap(),
+            "--out",
+            dir.path().join("c").to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(name),
+            "{name}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{name}: {err}");
+    }
+    let o = sibsim(&["chart", "no/such/summary.json", "--out", "x"]);
+    assert_eq!(o.status.code(), Some(2));
+    // An output folder that cannot be created.
+    let f = dir.path().join("file");
+    std::fs::write(&f, "x").unwrap();
+    let good = dir.path().join("good");
+    let o = sibsim(&[
+        "simulate",
+        "scenarios/reference.toml",
+        "--trials",
+        "50",
+        "--out",
+        good.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    let o = sibsim(&[
+        "chart",
+        good.join("summary.json").to_str().unwrap(),
+        "--out",
+        f.join("sub").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot create"));
+}
+
+#[test]
+fn decision_tree_diagram_follows_a_real_walk() {
+    let path = root().join("scenarios/reference.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (s, model) = sibsim::scenario::parse_with_model("reference.toml", &text).unwrap();
+    let r = sibsim::montecarlo::simulate(
+        &s.contract,
+        &model,
+        &SimConfig {
+            trials: 300,
+            seed: 5,
+            threads: Some(1),
+        },
+    );
+    let tree = sibsim::feasibility::default_tree();
+    let walk = sibsim::feasibility::walk(&tree, &s.contract, Some(&r));
+    let d = DecisionTree::from_walk(&tree, &walk);
+    // Every question is a box, visited ones in walk order, ending at the exit reached.
+    assert_eq!(d.path.len(), walk.path.len() + 1);
+    assert!(d.nodes.len() > tree.nodes.len());
+    for (k, step) in walk.path.iter().enumerate() {
+        let node = &d.nodes[d.path[k]];
+        let want = match (step.answer, &step.condition) {
+            (true, _) => NodeStatus::Pass,
+            (false, Some(_)) => NodeStatus::Conditional,
+            (false, None) => NodeStatus::Fail,
+        };
+        assert_eq!(node.status, want, "{}", node.label);
+    }
+    let leaf = &d.nodes[*d.path.last().unwrap()];
+    assert_ne!(leaf.status, NodeStatus::NotReached);
+    // Each path step is joined by an edge.
+    for w in d.path.windows(2) {
+        assert!(
+            d.edges.iter().any(|e| e.from == w[0] && e.to == w[1]),
+            "{w:?}"
+        );
+    }
+    let svg = chart::render(&d, Format::Svg).unwrap();
+    let text = String::from_utf8(svg.bytes).unwrap();
+    check_svg(
+        &text,
+        "decision-tree",
+        &["1. Social returns clear?", "4. Business case?", "Verdict"],
+    );
+    check_png(
+        &chart::render(&d, Format::Png).unwrap().bytes,
+        "decision-tree",
+    );
+}
