@@ -575,3 +575,87 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn sweep_and_tornado_write_their_charts_and_the_report_takes_a_tornado() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let svg = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    let ok = |args: &[&str]| {
+        let o = sibsim(args);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    ok(&[
+        "sweep",
+        REF,
+        "--trials",
+        "200",
+        "--vary",
+        "outcomes.housing.price=1000:2000:3",
+        "--metric",
+        "p_full_repayment:junior",
+        "--charts",
+        d,
+    ]);
+    let line = svg("sweep-p-full-repayment-junior-outcomes-housing-price.svg");
+    assert!(line.contains("outcomes.housing.price") && line.contains("2 standard errors"));
+    assert!(
+        dir.path()
+            .join("sweep-p-full-repayment-junior-outcomes-housing-price.png")
+            .exists()
+    );
+    ok(&[
+        "sweep",
+        REF,
+        "--trials",
+        "200",
+        "--vary",
+        "outcomes.housing.price=1000:2000:2",
+        "--vary",
+        "contract.total_cap=800000:1500000:3",
+        "--metric",
+        "payments_mean",
+        "--charts",
+        d,
+    ]);
+    let map = svg("heatmap-payments-mean.svg");
+    assert!(map.contains("(rows)") && map.contains("contract.total_cap"));
+    ok(&[
+        "tornado",
+        REF,
+        "--trials",
+        "200",
+        "--metric",
+        "p_pays_more_than_saves:payers",
+        "--charts",
+        d,
+    ]);
+    let t = svg("tornado-p-pays-more-than-saves-payers.svg");
+    assert!(t.contains("Sensitivity of p_pays_more_than_saves:payers") && t.contains("fill rate"));
+    let html = dir.path().join("r.html");
+    ok(&[
+        "report",
+        REF,
+        "--trials",
+        "200",
+        "--tornado",
+        "p_full_repayment:senior",
+        "--out",
+        html.to_str().unwrap(),
+    ]);
+    let h = std::fs::read_to_string(&html).unwrap();
+    assert!(h.contains("Sensitivity of p_full_repayment:senior"));
+    let e = err_of(&[
+        "report",
+        REF,
+        "--tornado",
+        "nope",
+        "--out",
+        html.to_str().unwrap(),
+    ]);
+    assert!(e.contains("unknown figure `nope`"), "{e}");
+}

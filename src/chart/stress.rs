@@ -135,9 +135,20 @@ impl Chart for Tornado {
         let plot = chart.plotting_area().strip_coord_spec();
         for (i, b) in bars.iter().enumerate() {
             let y = y_of(i) + 0.5;
-            for (v, l) in [(b.low, &b.low_label), (b.high, &b.high_label)] {
-                let (px, py) = chart.backend_coord(&(v, y));
-                let right = v >= self.base;
+            // The smaller value is labelled left of its bar, the larger right of its bar, so
+            // the two labels never overlap (even when both sit on one side of the base).
+            let low_is_left = b.low <= b.high;
+            for (v, l, left) in [
+                (b.low, &b.low_label, low_is_left),
+                (b.high, &b.high_label, !low_is_left),
+            ] {
+                let anchor = if left {
+                    v.min(self.base)
+                } else {
+                    v.max(self.base)
+                };
+                let (px, py) = chart.backend_coord(&(anchor, y));
+                let right = !left;
                 let text = if l.is_empty() {
                     self.format.label(v)
                 } else {
@@ -464,5 +475,141 @@ impl Chart for Heatmap {
             }
         }
         Ok(())
+    }
+}
+
+fn unit_format(u: crate::metrics::Unit, currency: &str) -> ValueFormat {
+    match u {
+        crate::metrics::Unit::Money => ValueFormat::Money(currency.to_string()),
+        crate::metrics::Unit::Probability | crate::metrics::Unit::Rate => ValueFormat::Percent,
+    }
+}
+
+fn input_label(x: f64) -> String {
+    if x.abs() >= 1000.0 {
+        thousands(x)
+    } else {
+        format!("{}", (x * 10_000.0).round() / 10_000.0)
+    }
+}
+
+impl Tornado {
+    /// The chart of a sensitivity analysis (`sibsim tornado`).
+    pub fn from_design(t: &crate::design::tornado::Tornado, currency: &str) -> Tornado {
+        let format = unit_format(t.unit, currency);
+        Tornado {
+            title: format!("Sensitivity of {}", t.figure),
+            subtitle: format!(
+                "{}; {} trials per run, seed {}, common random numbers.",
+                match t.range {
+                    crate::design::tornado::Range::Percentiles =>
+                        "Each uncertain input fixed at its P10 and its P90".to_string(),
+                    crate::design::tornado::Range::Percent(p) =>
+                        format!("Each input's mean moved by -/+{}%", p * 100.0),
+                },
+                thousands(t.trials as f64),
+                t.seed
+            ),
+            file_name: format!("tornado-{}", t.figure),
+            base: t.base.value,
+            value_title: t.figure.clone(),
+            format,
+            bars: t
+                .bars
+                .iter()
+                .map(|b| TornadoBar {
+                    label: b.input.clone(),
+                    low: b.at_low.value,
+                    high: b.at_high.value,
+                    low_label: input_label(b.low_input),
+                    high_label: input_label(b.high_input),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Sweep {
+    /// The line chart of figure `k` of a one-term sweep (`sibsim sweep`); `None` for a
+    /// two-term sweep (see [`Heatmap::from_design`]).
+    pub fn from_design(
+        sw: &crate::design::sweep::Sweep,
+        k: usize,
+        currency: &str,
+    ) -> Option<Sweep> {
+        if sw.axes.len() != 1 || k >= sw.figures.len() {
+            return None;
+        }
+        let term = &sw.axes[0].term;
+        Some(Sweep {
+            title: format!("{} as {} varies", sw.figures[k], term),
+            subtitle: format!(
+                "{} trials per point, seed {}, common random numbers; band: +/- 2 standard errors.",
+                thousands(sw.trials as f64),
+                sw.seed
+            ),
+            file_name: format!("sweep-{}-{}", sw.figures[k], term),
+            x_title: term.clone(),
+            y_title: sw.figures[k].clone(),
+            x_format: ValueFormat::Number,
+            y_format: unit_format(sw.units[k], currency),
+            x_reference: None,
+            y_reference: None,
+            series: vec![SweepSeries {
+                name: sw.figures[k].clone(),
+                color_index: 0,
+                points: sw
+                    .points
+                    .iter()
+                    .filter(|p| p.error.is_none())
+                    .map(|p| SweepPoint {
+                        x: p.at[0],
+                        y: p.figures[k].value,
+                        se: p.figures[k].se,
+                    })
+                    .collect(),
+            }],
+        })
+    }
+}
+
+impl Heatmap {
+    /// The heatmap of figure `k` of a two-term sweep (`sibsim sweep` with two `--vary`).
+    pub fn from_design(
+        sw: &crate::design::sweep::Sweep,
+        k: usize,
+        currency: &str,
+    ) -> Option<Heatmap> {
+        if sw.axes.len() != 2 || k >= sw.figures.len() {
+            return None;
+        }
+        let (xa, ya) = (&sw.axes[1], &sw.axes[0]);
+        // Points run over the second axis fastest: values[y][x].
+        let mut values = vec![vec![f64::NAN; xa.values.len()]; ya.values.len()];
+        for (i, p) in sw.points.iter().enumerate() {
+            if p.error.is_none() {
+                values[i / xa.values.len()][i % xa.values.len()] = p.figures[k].value;
+            }
+        }
+        let money = sw.units[k] == crate::metrics::Unit::Money;
+        Some(Heatmap {
+            title: sw.figures[k].clone(),
+            subtitle: format!(
+                "By {} (rows) and {} (columns); {} trials per cell, seed {}, common random numbers.",
+                ya.term,
+                xa.term,
+                thousands(sw.trials as f64),
+                sw.seed
+            ),
+            file_name: format!("heatmap-{}", sw.figures[k]),
+            x_title: xa.term.clone(),
+            y_title: ya.term.clone(),
+            x_labels: xa.values.iter().map(|x| input_label(*x)).collect(),
+            y_labels: ya.values.iter().map(|x| input_label(*x)).collect(),
+            values,
+            value_title: sw.figures[k].clone(),
+            format: unit_format(sw.units[k], currency),
+            midpoint: if money { Some(0.0) } else { None },
+        })
     }
 }

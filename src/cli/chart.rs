@@ -67,3 +67,21 @@ pub fn run(summary: &Path, out: &Path, format: ChartFormat) -> Result<()> {
     }
     Ok(())
 }
+
+/// Writes one chart as PNG and SVG into `dir` (created if needed); returns the files written.
+pub fn write_one<C: chart::Chart>(c: &C, dir: &Path) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        CliError(format!(
+            "cannot create the chart folder {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let mut written = Vec::new();
+    for f in [Format::Png, Format::Svg] {
+        let r = chart::render(c, f).map_err(|e| CliError(e.to_string()))?;
+        let path = dir.join(format!("{}.{}", r.name, f.ext()));
+        io::write_atomic(&path, &r.bytes)?;
+        written.push(path);
+    }
+    Ok(written)
+}

@@ -285,6 +285,7 @@ pub fn sweep(
     vary: &[String],
     figures: &[String],
     out: Option<&Path>,
+    charts: Option<&Path>,
 ) -> Result<()> {
     let l = Loaded::new(c)?;
     let src = l.source();
@@ -326,6 +327,22 @@ pub fn sweep(
     if let Some(p) = out {
         let _ = writeln!(o, "CSV written to {}", p.display());
     }
+    if let Some(dir) = charts {
+        let cur = &sc.contract.currency;
+        for k in 0..sw.figures.len() {
+            let files = match (
+                sibsim::chart::Sweep::from_design(&sw, k, cur),
+                sibsim::chart::Heatmap::from_design(&sw, k, cur),
+            ) {
+                (Some(line), _) => super::chart::write_one(&line, dir)?,
+                (None, Some(map)) => super::chart::write_one(&map, dir)?,
+                (None, None) => Vec::new(),
+            };
+            for f in files {
+                let _ = writeln!(o, "Chart written to {}", f.display());
+            }
+        }
+    }
     io::emit(None, &o)
 }
 
@@ -356,16 +373,34 @@ fn render_sweep(sw: &Sweep, o: &mut String) {
     }
 }
 
-/// `sibsim tornado`.
-pub fn tornado(c: &Common<'_>, figure: &str, range: &str, out: Option<&Path>) -> Result<()> {
+/// Runs the sensitivity analysis of `figure` (with progress on a terminal); returns it with
+/// the contract's currency.
+pub fn compute_tornado(
+    c: &Common<'_>,
+    figure: &str,
+    range: &str,
+) -> Result<(sibsim::design::tornado::Tornado, String)> {
     let l = Loaded::new(c)?;
     let src = l.source();
     let range = parse_range(range)?;
-    let t0 = std::time::Instant::now();
+    let (sc, _) = src.load(&Variant::base())?;
     let tor = with_progress(0, |p| {
         sibsim::design::tornado::tornado(&src, figure, range, &l.cfg, Some(p))
     })
     .map_err(CliError)?;
+    Ok((tor, sc.contract.currency.clone()))
+}
+
+/// `sibsim tornado`.
+pub fn tornado(
+    c: &Common<'_>,
+    figure: &str,
+    range: &str,
+    out: Option<&Path>,
+    charts: Option<&Path>,
+) -> Result<()> {
+    let t0 = std::time::Instant::now();
+    let (tor, currency) = compute_tornado(c, figure, range)?;
     if let Some(p) = out {
         io::write_atomic(p, tornado_csv(&tor).as_bytes())?;
     }
@@ -423,6 +458,12 @@ pub fn tornado(c: &Common<'_>, figure: &str, range: &str, out: Option<&Path>) ->
     }
     if let Some(p) = out {
         let _ = writeln!(o, "CSV written to {}", p.display());
+    }
+    if let Some(dir) = charts {
+        let ch = sibsim::chart::Tornado::from_design(&tor, &currency);
+        for f in super::chart::write_one(&ch, dir)? {
+            let _ = writeln!(o, "Chart written to {}", f.display());
+        }
     }
     io::emit(None, &o)
 }

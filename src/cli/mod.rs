@@ -109,6 +109,10 @@ enum Cmd {
         /// A decision tree (TOML) for the feasibility walk instead of the default.
         #[arg(long)]
         tree: Option<PathBuf>,
+        /// Add a sensitivity (tornado) chart of this figure, e.g. p_full_repayment:senior
+        /// (see `sibsim figures`).
+        #[arg(long, value_name = "FIGURE")]
+        tornado: Option<String>,
     },
     /// Stress test: the base and each named stress, key figures per party with differences.
     Stress {
@@ -138,6 +142,10 @@ enum Cmd {
         /// Write the grid as CSV to this file.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Write a line chart (one term) or a heatmap (two terms) per figure, PNG and SVG,
+        /// into this folder.
+        #[arg(long, value_name = "DIR")]
+        charts: Option<PathBuf>,
     },
     /// Sensitivity: each uncertain input at its low and high value, the effect on a figure.
     Tornado {
@@ -152,6 +160,9 @@ enum Cmd {
         /// Write the bars as CSV to this file.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Write the tornado chart (PNG and SVG) into this folder.
+        #[arg(long, value_name = "DIR")]
+        charts: Option<PathBuf>,
     },
     /// Find the value of a term that meets a target, e.g. the cap that keeps a risk under 10%.
     Solve {
@@ -311,7 +322,12 @@ pub fn run() -> Result<()> {
             out,
             format,
         } => chart::run(&summary, &out, format),
-        Cmd::Report { common, out, tree } => report::run(&common.common(), &out, tree.as_deref()),
+        Cmd::Report {
+            common,
+            out,
+            tree,
+            tornado,
+        } => report::run(&common.common(), &out, tree.as_deref(), tornado.as_deref()),
         Cmd::Mkba {
             common,
             actuals,
@@ -351,13 +367,27 @@ pub fn run() -> Result<()> {
             vary,
             metrics,
             out,
-        } => design::sweep(&common.common(), &vary, &metrics, out.as_deref()),
+            charts,
+        } => design::sweep(
+            &common.common(),
+            &vary,
+            &metrics,
+            out.as_deref(),
+            charts.as_deref(),
+        ),
         Cmd::Tornado {
             common,
             metric,
             range,
             out,
-        } => design::tornado(&common.common(), &metric, &range, out.as_deref()),
+            charts,
+        } => design::tornado(
+            &common.common(),
+            &metric,
+            &range,
+            out.as_deref(),
+            charts.as_deref(),
+        ),
         Cmd::Solve {
             common,
             term,

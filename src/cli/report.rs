@@ -6,7 +6,12 @@ use sibsim::report::{ReportInput, assumptions, render_html};
 use std::path::Path;
 
 /// Runs the subcommand: `tree` is a decision tree file instead of the default.
-pub fn run(o: &super::design::Common<'_>, out: &Path, tree: Option<&Path>) -> Result<()> {
+pub fn run(
+    o: &super::design::Common<'_>,
+    out: &Path,
+    tree: Option<&Path>,
+    tornado: Option<&str>,
+) -> Result<()> {
     if o.trials == 0 {
         return Err(CliError("--trials must be at least 1".into()));
     }
@@ -19,6 +24,9 @@ pub fn run(o: &super::design::Common<'_>, out: &Path, tree: Option<&Path>) -> Re
     let (scenario, model) = sibsim::scenario::parse_with_model_overrides(&name, &text, &set)?;
     let tree = super::business::tree(&scenario, o.scenario, tree)?;
     let c = &scenario.contract;
+    if let Some(f) = tornado {
+        sibsim::metrics::parse(f, c).map_err(|e| CliError(format!("--tornado {e}")))?;
+    }
     let cfg = SimConfig {
         trials: o.trials,
         seed: o.seed,
@@ -26,6 +34,21 @@ pub fn run(o: &super::design::Common<'_>, out: &Path, tree: Option<&Path>) -> Re
     };
     let results = sibsim::montecarlo::simulate(c, &model, &cfg);
     let doc = super::simulate::summary_file(&name, c, &results);
+    let mut extra = Vec::new();
+    if let Some(figure) = tornado {
+        let (tor, currency) = super::design::compute_tornado(o, figure, "p10-p90")?;
+        let ch = sibsim::chart::Tornado::from_design(&tor, &currency);
+        let svg = sibsim::chart::render(&ch, sibsim::chart::Format::Svg)
+            .map_err(|e| CliError(e.to_string()))?;
+        extra.push((
+            "Sensitivity".to_string(),
+            format!(
+                "How {} moves when each uncertain input is fixed at its P10 and at its P90 while the others stay uncertain ({} trials per run, the same random numbers in every run).",
+                tor.figure, tor.trials
+            ),
+            vec![svg],
+        ));
+    }
     let input = ReportInput {
         contract: c,
         summary: &doc,
@@ -35,7 +58,7 @@ pub fn run(o: &super::design::Common<'_>, out: &Path, tree: Option<&Path>) -> Re
             &tree,
             &sibsim::feasibility::walk(&tree, c, Some(&results)),
         )),
-        extra: Vec::new(),
+        extra,
     };
     let html = render_html(&input).map_err(|e| CliError(e.to_string()))?;
     io::write_atomic(out, html.as_bytes())?;
