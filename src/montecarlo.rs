@@ -170,6 +170,8 @@ struct PartyAcc {
     received: Moments,
     net: Moments,
     net_hist: Histogram,
+    /// Distribution of the total received (investors only, for the payout chart).
+    received_hist: Option<Histogram>,
     npv: Moments,
     loss: Moments,
     loss_n: u64,
@@ -298,11 +300,15 @@ impl Acc {
             failed: 0,
             terminated: 0,
             parties: (0..n_parties)
-                .map(|_| PartyAcc {
+                .map(|k| PartyAcc {
                     paid: Moments::default(),
                     received: Moments::default(),
                     net: Moments::default(),
                     net_hist: Histogram::new(HIST_BITS),
+                    received_hist: reported_parties(c)
+                        .get(k)
+                        .filter(|&&p| c.parties[p].role == Role::Investor)
+                        .map(|_| Histogram::new(HIST_BITS)),
                     npv: Moments::default(),
                     loss: Moments::default(),
                     loss_n: 0,
@@ -349,6 +355,9 @@ impl Acc {
             a.received.merge(&b.received);
             a.net.merge(&b.net);
             a.net_hist.merge(&b.net_hist);
+            if let (Some(x), Some(y)) = (&mut a.received_hist, &b.received_hist) {
+                x.merge(y);
+            }
             a.npv.merge(&b.npv);
             a.loss.merge(&b.loss);
             a.loss_n += b.loss_n;
@@ -492,6 +501,9 @@ impl<'c> Worker<'c> {
             pa.received.add(received);
             pa.net.add(net);
             pa.net_hist.add(net);
+            if let Some(h) = &mut pa.received_hist {
+                h.add(received);
+            }
             if net < 0 {
                 pa.neg_n += 1;
             }
@@ -767,6 +779,9 @@ pub struct PartyResult {
     pub received: MeanSe,
     /// Net (received - paid).
     pub net: Summary,
+    /// Distribution of the total received (investors only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_summary: Option<Summary>,
     /// Value at risk at 95%: `-P5` of net (positive when the 5% worst trials lose money).
     pub var95: f64,
     /// Expected shortfall at 95%: minus the mean net of the worst 5% of trials.
@@ -974,6 +989,10 @@ fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, acc: &Acc) -> Result
                 role: c.parties[p].role,
                 paid: mean_se(&pa.paid),
                 received: mean_se(&pa.received),
+                received_summary: pa
+                    .received_hist
+                    .as_ref()
+                    .map(|h| summary(&pa.received, h, 100.0)),
                 var95: -net.p5,
                 expected_shortfall95: -pa.net_hist.lower_tail_mean(0.05) / 100.0,
                 net,

@@ -698,7 +698,6 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
     if !any {
         h.na("No investor distributions in this summary.");
     }
-    h.note("Total received is the investor's net plus the mean capital drawn; it is exact whenever the drawdowns do not depend on the trial (they differ only in trials that end early).");
     h.h3("Cumulative net cash per party");
     for i in 0..r.parties.len() {
         let ch = CashFan::from_results(doc, i, c.period_length.singular());

@@ -342,3 +342,23 @@ fn value_stability_of_the_reference_scenario() {
         "payments 989416.40; senior repaid 0.9525; junior repaid 0.2975"
     );
 }
+
+#[test]
+fn investors_carry_the_distribution_of_what_they_received() {
+    let r = run(REFERENCE, 2000, 9, 2);
+    for p in &r.parties {
+        match (&p.role, &p.received_summary) {
+            (sibsim::contract::Role::Investor, Some(s)) => {
+                assert!((s.mean - p.received.mean).abs() < 1e-6, "{}", p.id);
+                assert!(
+                    s.p5 >= 0.0 && s.p5 <= s.p50 && s.p50 <= s.p95,
+                    "{}: {s:?}",
+                    p.id
+                );
+                assert!(s.distribution.is_some(), "{}", p.id);
+            }
+            (sibsim::contract::Role::Investor, None) => panic!("{}: no distribution", p.id),
+            (_, x) => assert!(x.is_none(), "{}", p.id),
+        }
+    }
+}

@@ -135,22 +135,33 @@ impl Payout {
     /// drawn (exact whenever the drawdowns do not depend on the trial).
     pub fn from_results(doc: &SummaryFile, index: usize) -> Option<Payout> {
         let p = doc.results.parties.get(index)?;
-        let dist = p.net.distribution.as_ref()?;
         let principal = p.paid.mean;
+        // The exact distribution of total received when the summary has it; otherwise (older
+        // summaries) the net shifted by the mean capital drawn.
+        let (received, p5, p50, p95) = match &p.received_summary {
+            Some(r) => (r.distribution.clone()?, r.p5, r.p50, r.p95),
+            None => {
+                let dist = p.net.distribution.as_ref()?;
+                let mut d = dist.shifted(principal);
+                d.quantiles.iter_mut().for_each(|q| *q = q.max(0.0));
+                (
+                    d,
+                    (p.net.p5 + principal).max(0.0),
+                    (p.net.p50 + principal).max(0.0),
+                    (p.net.p95 + principal).max(0.0),
+                )
+            }
+        };
         Some(Payout {
             id: p.id.clone(),
             name: p.name.clone(),
             color_index: index,
             currency: doc.scenario.currency.clone(),
             trials: doc.results.trials,
-            received: {
-                let mut d = dist.shifted(principal);
-                d.quantiles.iter_mut().for_each(|q| *q = q.max(0.0));
-                d
-            },
-            p5: (p.net.p5 + principal).max(0.0),
-            p50: (p.net.p50 + principal).max(0.0),
-            p95: (p.net.p95 + principal).max(0.0),
+            received,
+            p5,
+            p50,
+            p95,
             principal,
             full_repayment: doc
                 .results
