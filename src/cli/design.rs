@@ -100,21 +100,7 @@ fn with_progress<T: Send>(total: u64, f: impl FnOnce(&AtomicU64) -> T + Send) ->
 }
 
 fn thousands(x: f64) -> String {
-    let neg = x < 0.0;
-    let whole = x.abs().round() as u64;
-    let s = whole.to_string();
-    let mut g = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            g.push(',');
-        }
-        g.push(ch);
-    }
-    if neg && whole != 0 {
-        format!("-{g}")
-    } else {
-        g
-    }
+    sibsim::chart::theme::thousands(x)
 }
 
 /// A figure's value for people.

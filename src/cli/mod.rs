@@ -64,26 +64,14 @@ enum Cmd {
     },
     /// Monte Carlo: repayment and risk distribution across the parties.
     Simulate {
-        /// The scenario file (TOML) with an [uncertainty] block.
-        scenario: PathBuf,
-        /// Number of trials.
-        #[arg(long, default_value_t = 10_000)]
-        trials: u64,
-        /// Random seed; the same scenario and seed give identical results on any thread count.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Worker threads (default: all cores).
-        #[arg(long)]
-        threads: Option<usize>,
+        #[command(flatten)]
+        common: CommonArgs,
         /// Write summary.json (and with --trials-out, trials.csv) into this folder.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Also write one row per trial to DIR/trials.csv.
         #[arg(long)]
         trials_out: bool,
-        /// Change a parameter: PATH=VALUE (also +=, -=, *=), e.g. outcomes.housing.price=1800.
-        #[arg(long = "set", value_name = "PATH=VALUE")]
-        set: Vec<String>,
         /// Write every chart (PNG and SVG) into this folder.
         #[arg(long, value_name = "DIR")]
         charts: Option<PathBuf>,
@@ -235,10 +223,11 @@ enum Report {
 struct CommonArgs {
     /// The scenario file (TOML) with an [uncertainty] block.
     scenario: PathBuf,
-    /// Trials per variant.
+    /// Number of trials (per variant in stress, sweep, tornado and solve).
     #[arg(long, default_value_t = 10_000)]
     trials: u64,
-    /// Random seed; every variant uses the same random numbers per trial.
+    /// Random seed: the same scenario and seed give identical results on any thread count,
+    /// and every variant of a comparison uses the same random numbers per trial.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Worker threads (default: all cores).
@@ -299,22 +288,18 @@ pub fn run() -> Result<()> {
             out,
         } => settle(&scenario, &actuals, format, out),
         Cmd::Simulate {
-            scenario,
-            trials,
-            seed,
-            threads,
+            common,
             out,
             trials_out,
-            set,
             charts,
         } => simulate::run(simulate::Options {
-            scenario: &scenario,
-            trials,
-            seed,
-            threads,
+            scenario: &common.scenario,
+            trials: common.trials,
+            seed: common.seed,
+            threads: common.threads,
             out: out.as_deref(),
             trials_out,
-            set: &set,
+            set: &common.set,
             charts: charts.as_deref(),
         }),
         Cmd::Chart {

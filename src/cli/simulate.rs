@@ -24,21 +24,7 @@ pub struct Options<'a> {
 }
 
 fn eur(x: f64) -> String {
-    let neg = x < 0.0;
-    let whole = x.abs().round() as u64;
-    let s = whole.to_string();
-    let mut g = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            g.push(',');
-        }
-        g.push(ch);
-    }
-    if neg && whole != 0 {
-        format!("-{g}")
-    } else {
-        g
-    }
+    sibsim::chart::theme::thousands(x)
 }
 
 fn pct(x: f64) -> String {
