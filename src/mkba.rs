@@ -491,7 +491,8 @@ pub(crate) struct BusinessAcc {
     pvc: Vec<Vec<f64>>,
     /// Payers: (party, beneficiary index, costs in cents).
     payers: Vec<(PartyId, Option<usize>, i64)>,
-    period_rate: f64,
+    /// Discount factors per period at the MKBA's rate.
+    discount: Vec<f64>,
     savings: Vec<i64>,
     scratch: Vec<f64>,
     cases: Vec<crate::stats::Moments>,
@@ -520,11 +521,11 @@ impl BusinessAcc {
             .collect();
         Some(BusinessAcc {
             pvc: m.pv_per_case(c.outcomes.len()),
-            period_rate: crate::money::compound_period_rate(
-                m.discount_rate,
-                c.period_length.per_year(),
-            )
-            .to_f64(),
+            discount: crate::stats::discount_factors(
+                crate::money::compound_period_rate(m.discount_rate, c.period_length.per_year())
+                    .to_f64(),
+                c.periods as usize,
+            ),
             savings: vec![0; m.beneficiaries.len()],
             scratch: vec![0.0; m.beneficiaries.len()],
             cases: vec![Default::default(); c.outcomes.len()],
@@ -569,7 +570,7 @@ impl BusinessAcc {
         let (mut ts, mut tp, mut tc) = (0i64, 0i64, 0i64);
         for (k, &(p, b, costs)) in self.payers.iter().enumerate() {
             let s = b.map_or(0, |b| self.savings[b]);
-            let pay = -(crate::stats::npv(party_flows(p), self.period_rate).round() as i64);
+            let pay = -(crate::stats::npv_with(party_flows(p), &self.discount).round() as i64);
             self.payer[k].add(s, pay, costs);
             self.per_party[p] = (s, s - pay - costs);
             ts += s;

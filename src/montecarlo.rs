@@ -31,7 +31,7 @@ use crate::contract::{Contract, Role};
 use crate::model::{DrawScratch, Model};
 use crate::money::compound_period_rate;
 use crate::settlement::{LedgerLine, LedgerSink, Rule, Settlement, Settler};
-use crate::stats::{Histogram, Moments, RATIO_SCALE, irr, npv, quantise};
+use crate::stats::{Histogram, Moments, RATIO_SCALE, discount_factors, irr, npv_with, quantise};
 use rand_pcg::Pcg64Mcg;
 use rayon::prelude::*;
 
@@ -405,7 +405,8 @@ struct Worker<'c> {
     seed: u64,
     /// Reported parties (indices into `contract.parties`).
     parties: &'c [usize],
-    period_rate: f64,
+    /// Discount factors per period at the contract's discount rate.
+    discount: Vec<f64>,
     settler: Settler<'c>,
     actuals: Actuals,
     scratch: DrawScratch,
@@ -424,7 +425,10 @@ impl<'c> Worker<'c> {
             model,
             seed,
             parties,
-            period_rate: compound_period_rate(c.discount_rate, c.period_length.per_year()).to_f64(),
+            discount: discount_factors(
+                compound_period_rate(c.discount_rate, c.period_length.per_year()).to_f64(),
+                c.periods as usize,
+            ),
             settler: Settler::new(c),
             actuals: Actuals::new(c),
             scratch: DrawScratch::default(),
@@ -466,7 +470,7 @@ impl<'c> Worker<'c> {
             ta.unrecovered.add(r.unrecovered_principal.0);
             ta.guarantee.add(r.guaranteed.0);
             let flows = self.sink.tranche_flows(i);
-            ta.npv.add(npv(flows, self.period_rate).round() as i64);
+            ta.npv.add(npv_with(flows, &self.discount).round() as i64);
             let x = irr(flows, per_year);
             self.irr[i] = x;
             if let Some(x) = x {
@@ -508,7 +512,7 @@ impl<'c> Worker<'c> {
                 pa.neg_n += 1;
             }
             let flows = self.sink.party_flows(p);
-            pa.npv.add(npv(flows, self.period_rate).round() as i64);
+            pa.npv.add(npv_with(flows, &self.discount).round() as i64);
             let mut cum = 0i64;
             for ((&f, m), h) in flows[1..]
                 .iter()

@@ -194,6 +194,30 @@ pub fn npv(flows: &[i64], r: f64) -> f64 {
     acc
 }
 
+/// Discount factors `d[p] = (1 + r)^-p` for periods `0..=periods`, built by the same repeated
+/// multiplication as [`npv`], so [`npv_with`] gives bit-identical results.
+pub fn discount_factors(r: f64, periods: usize) -> Vec<f64> {
+    let d = 1.0 / (1.0 + r);
+    let mut out = Vec::with_capacity(periods + 1);
+    out.push(1.0);
+    let mut f = d;
+    for _ in 0..periods {
+        out.push(f);
+        f *= d;
+    }
+    out
+}
+
+/// [`npv`] with precomputed [`discount_factors`] (index 0 ignored, as in [`npv`]).
+#[inline]
+pub fn npv_with(flows: &[i64], factors: &[f64]) -> f64 {
+    let mut acc = 0.0;
+    for (&x, &f) in flows.iter().zip(factors).skip(1) {
+        acc += x as f64 * f;
+    }
+    acc
+}
+
 /// Annualised internal rate of return of period cash flows `flows[1..]` (positive = received).
 ///
 /// Solves `NPV(r) = 0` for the period rate in [-0.9999, 10] by Newton's method safeguarded by
@@ -518,6 +542,11 @@ mod tests {
         assert_eq!(irr(&[0, -100, 0], 4), Some(-1.0));
         assert_eq!(irr(&[0, 100, 0], 4), None);
         assert!((npv(&[0, 100], 0.0) - 100.0).abs() < 1e-12);
+        let flows = [0, -1000, 250, 0, 400, 500, 7];
+        for r in [0.0, 0.005, 0.02, 0.3] {
+            let f = discount_factors(r, flows.len() - 1);
+            assert_eq!(npv(&flows, r).to_bits(), npv_with(&flows, &f).to_bits());
+        }
     }
 
     #[test]
