@@ -34,7 +34,11 @@ impl Ctx {
     /// Money: at most two decimals, within `[min, MAX]`.
     pub fn money(&mut self, n: Num, path: &str, allow_zero: bool) -> Option<Money> {
         let d = n.0;
-        let lo = if allow_zero { "0" } else { "more than 0" };
+        let lo = if allow_zero {
+            "0 or more"
+        } else {
+            "more than 0"
+        };
         if d.is_sign_negative() && !d.is_zero() || (!allow_zero && d.is_zero()) {
             self.err(path, format!("must be {lo} (an amount of money), got {d}"));
             return None;
