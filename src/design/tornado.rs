@@ -70,6 +70,15 @@ pub struct Tornado {
     pub seed: u64,
 }
 
+/// An id as a path segment: quoted when it holds a dot.
+fn path_key(id: &str) -> String {
+    if id.contains('.') {
+        format!("\"{id}\"")
+    } else {
+        id.to_string()
+    }
+}
+
 fn f(x: f64) -> String {
     // Shortest text that reads back as the same f64.
     format!("{x:?}")
@@ -172,11 +181,7 @@ fn inputs(sc: &crate::Scenario, model: &crate::model::Model, range: Range) -> Ve
     }
     for (o, m) in model.outcomes.iter().enumerate() {
         let id = &c.outcomes[o].id;
-        let key = if id.contains('.') {
-            format!("\"{id}\"")
-        } else {
-            id.clone()
-        };
+        let key = path_key(id);
         if let OutcomeDraw::Rate(b) = &m.draw {
             beta(
                 format!("success rate of {id}"),
@@ -214,11 +219,7 @@ fn inputs(sc: &crate::Scenario, model: &crate::model::Model, range: Range) -> Ve
     };
     for (o, m) in model.outcomes.iter().enumerate() {
         let id = &c.outcomes[o].id;
-        let key = if id.contains('.') {
-            format!("\"{id}\"")
-        } else {
-            id.clone()
-        };
+        let key = path_key(id);
         if let OutcomeDraw::Quantity(d) = &m.draw {
             dist(
                 format!("quantity of {id}"),
