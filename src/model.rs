@@ -995,13 +995,16 @@ impl Model {
                     if mask == 0 || count == 0 {
                         continue;
                     }
+                    // The class's events in (period, outcome) order, written without a
+                    // branch per outcome (which bits are set is random).
                     s.events.clear();
-                    for &(_, o) in &s.pp_order {
-                        if mask & (1u128 << (o as u32 % 128)) != 0 {
-                            let first = contract.outcomes[o as usize].first_measure(enrol);
-                            s.events.push((first, o));
-                        }
+                    s.events.resize(s.pp_order.len(), (0, 0));
+                    let mut len = 0;
+                    for &(lag, o) in &s.pp_order {
+                        s.events[len] = (enrol + lag, o);
+                        len += ((mask >> (o as u32 % 128)) & 1) as usize;
                     }
+                    s.events.truncate(len);
                     debug_assert!(s.events.is_sorted());
                     actuals.add_class(ci, count, &s.events);
                 }

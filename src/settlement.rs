@@ -252,6 +252,12 @@ pub struct Settler<'c> {
     pending: Vec<Vec<Pending>>, // by pay period
     held_list: Vec<Held>,
     final_measure: Vec<u16>, // [o] last measurement period over all cohorts
+    /// Whether any outcome has an overall-at-end threshold.
+    any_overall: bool,
+    /// Cohorts enrolling in each period: period p's are
+    /// `enrolling[enrol_start[p]..enrol_start[p + 1]]`, in cohort order.
+    enrolling: Vec<u16>,
+    enrol_start: Vec<u32>,
     weights: Vec<i64>,
     parts: Vec<Money>,
     out: Settlement,
@@ -303,6 +309,17 @@ impl<'c> Settler<'c> {
             }
         }
         measure_start[n_p] = measure_cells.len() as u32;
+        let mut enrolling = Vec::new();
+        let mut enrol_start = vec![0u32; n_p + 1];
+        for (p, start) in enrol_start.iter_mut().enumerate().take(n_p) {
+            *start = enrolling.len() as u32;
+            for (ci, coh) in contract.cohorts.iter().enumerate() {
+                if coh.enrol_period as usize == p {
+                    enrolling.push(ci as u16);
+                }
+            }
+        }
+        enrol_start[n_p] = enrolling.len() as u32;
         let payer_weights = contract
             .outcomes
             .iter()
@@ -374,6 +391,12 @@ impl<'c> Settler<'c> {
             pending: (0..n_p).map(|_| Vec::new()).collect(),
             held_list: Vec::new(),
             final_measure,
+            any_overall: contract
+                .outcomes
+                .iter()
+                .any(|o| o.threshold.overall.is_some()),
+            enrolling,
+            enrol_start,
             weights: Vec::with_capacity(16),
             parts: Vec::with_capacity(16),
             out: Settlement {
@@ -509,8 +532,9 @@ impl<'c> Settler<'c> {
             self.emit(sink, p, c.enterprise, c.external, pay, Rule::OperatingCost);
             self.cash_enterprise -= pay;
             short += fixed - pay;
-            for (ci, coh) in c.cohorts.iter().enumerate() {
-                if coh.enrol_period == p {
+            for k in self.enrol_start[pu]..self.enrol_start[pu + 1] {
+                let ci = self.enrolling[k as usize] as usize;
+                {
                     let cost = actuals
                         .cost_per_participant
                         .unwrap_or(et.per_participant_cost)
@@ -538,9 +562,11 @@ impl<'c> Settler<'c> {
                 self.measure(actuals, o as usize, ci as usize, p)?;
             }
             // 5. overall-at-end thresholds for outcomes whose last measurement is now
-            for o in 0..c.outcomes.len() {
-                if self.final_measure[o] == p {
-                    self.release_overall(actuals, o, p);
+            if self.any_overall {
+                for o in 0..c.outcomes.len() {
+                    if self.final_measure[o] == p {
+                        self.release_overall(actuals, o, p);
+                    }
                 }
             }
             // 6. checkpoints
@@ -576,7 +602,12 @@ impl<'c> Settler<'c> {
             }
             if terminated.is_some() {
                 // Held amounts are judged now over what was measured; everything earned is paid now.
-                for o in 0..c.outcomes.len() {
+                let held = if self.any_overall {
+                    c.outcomes.len()
+                } else {
+                    0
+                };
+                for o in 0..held {
                     if self.final_measure[o] > p {
                         self.release_overall(actuals, o, p);
                     }

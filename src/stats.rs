@@ -359,10 +359,10 @@ impl Moments {
 /// Layout, chosen for the cache (a simulation adds to a few hundred histograms per trial): per
 /// sign one contiguous window of 32-bit counts over the binary orders of magnitude seen so far
 /// (blocks of `2^k` buckets), grown on demand. The window of a figure that spans a few orders
-/// of magnitude is a few KiB, of which a trial touches one cache line. A count that would pass
-/// `u32::MAX` wraps and the wrap is recorded separately, so counts are exact for any number of
-/// samples. Memory: at most `2 x (65 - k) x 2^k x 4` bytes (k = 10: 0.5 MiB; k = 7: 33 KiB),
-/// in practice a few blocks.
+/// of magnitude is a few KiB. Counts are 16-bit, so twice as many buckets share a cache line;
+/// a count that would pass `u16::MAX` wraps and the wrap is recorded separately, so counts are
+/// exact for any number of samples. Memory: at most `2 x (65 - k) x 2^k x 2` bytes (k = 10:
+/// 0.25 MiB; k = 7: 16 KiB), in practice a few blocks.
 #[derive(Clone, Debug)]
 pub struct Histogram {
     k: u32,
@@ -371,8 +371,8 @@ pub struct Histogram {
     neg: Window,
     /// Non-negative values.
     pos: Window,
-    /// Buckets whose 32-bit count wrapped: ((negative, global bucket index), wraps).
-    wraps: Vec<((bool, u32), u64)>,
+    /// Buckets whose 16-bit count wrapped: (negative, global bucket index) -> wraps.
+    wraps: std::collections::BTreeMap<(bool, u32), u64>,
     /// Samples added but not yet counted: adding is a write to this buffer, and the buffer is
     /// counted in one go when full (or before the buckets are read). A simulation adds to a few
     /// hundred histograms per trial; counting in batches keeps each histogram's buckets in the
@@ -387,7 +387,7 @@ const PENDING: usize = 256;
 #[derive(Clone, Debug, Default)]
 struct Window {
     lo: u32,
-    counts: Vec<u32>,
+    counts: Vec<u16>,
 }
 
 impl Window {
@@ -405,7 +405,7 @@ impl Window {
             )
         };
         let lo = lo_b << k;
-        let mut counts = vec![0u32; ((hi_b - lo_b) << k) as usize];
+        let mut counts = vec![0u16; ((hi_b - lo_b) << k) as usize];
         let at = (old_lo - lo.min(old_lo)) as usize;
         if old_len > 0 {
             counts[at..at + old_len as usize].copy_from_slice(&self.counts);
@@ -416,7 +416,7 @@ impl Window {
     }
 
     #[inline]
-    fn slot(&mut self, g: u32, k: u32) -> &mut u32 {
+    fn slot(&mut self, g: u32, k: u32) -> &mut u16 {
         let off = g.wrapping_sub(self.lo) as usize;
         let off = if off < self.counts.len() {
             off
@@ -435,7 +435,7 @@ impl Histogram {
             n: 0,
             neg: Window::default(),
             pos: Window::default(),
-            wraps: Vec::new(),
+            wraps: std::collections::BTreeMap::new(),
             pending: Vec::new(),
         }
     }
@@ -470,13 +470,10 @@ impl Histogram {
         }
     }
 
-    /// Adds `c` wraps of 2^32 to bucket `(negative, g)`.
+    /// Adds `c` wraps of 2^16 to bucket `(negative, g)`.
     #[cold]
     fn wrapped(&mut self, negative: bool, g: u32, c: u64) {
-        match self.wraps.iter_mut().find(|(key, _)| *key == (negative, g)) {
-            Some((_, w)) => *w += c,
-            None => self.wraps.push(((negative, g), c)),
-        }
+        *self.wraps.entry((negative, g)).or_insert(0) += c;
     }
 
     /// Adds a sample.
@@ -565,7 +562,7 @@ impl Histogram {
                 }
             }
         }
-        for &((negative, g), c) in &o.wraps {
+        for (&(negative, g), &c) in &o.wraps {
             self.wrapped(negative, g, c);
         }
     }
@@ -578,12 +575,8 @@ impl Histogram {
             return c;
         }
         let g = win.lo + i as u32;
-        let w = self
-            .wraps
-            .iter()
-            .find(|(key, _)| *key == (negative, g))
-            .map_or(0, |(_, w)| *w);
-        c + (w << 32)
+        let w = self.wraps.get(&(negative, g)).copied().unwrap_or(0);
+        c + (w << 16)
     }
 
     /// Calls `f(lower, upper, count)` for every non-empty bucket in ascending value order.
@@ -773,12 +766,12 @@ mod tests {
         });
         assert_eq!(seen.len(), 6);
         assert!(seen.windows(2).all(|w| w[0].1 <= w[1].0));
-        // A bucket past u32::MAX: two halves merged, then one more sample.
+        // A bucket past u16::MAX: two halves merged, then one more sample.
         let mut a = Histogram::new(7);
         a.add(42);
         a.flush();
-        a.pos.counts[42 - a.pos.lo as usize] = u32::MAX;
-        a.n = u32::MAX as u64;
+        a.pos.counts[42 - a.pos.lo as usize] = u16::MAX;
+        a.n = u16::MAX as u64;
         let b = a.clone();
         a.merge(&b);
         a.add(42);
@@ -787,7 +780,18 @@ mod tests {
             total += c;
             true
         });
-        assert_eq!(total, 2 * u32::MAX as u64 + 1);
+        assert_eq!(total, 2 * u16::MAX as u64 + 1);
+        // Wrapping through `add` many times, in two buckets.
+        let mut h = Histogram::new(7);
+        for i in 0..300_000i64 {
+            h.add(if i % 3 == 0 { -5 } else { 1 << 20 });
+        }
+        let mut seen = Vec::new();
+        h.for_each_bucket(|lo, _, c| {
+            seen.push((lo, c));
+            true
+        });
+        assert_eq!(seen, vec![(-5.0, 100_000), ((1u64 << 20) as f64, 200_000)]);
         assert_eq!(total, a.count());
     }
 }
