@@ -242,7 +242,31 @@ pub fn irr(flows: &[i64], per_year: u32) -> Option<f64> {
     }
     // Newton's method on the period rate, safeguarded by the bracket [lo, hi]: a step that
     // leaves the bracket is replaced by bisection, so it converges like bisection at worst.
-    let mut r = 0.01f64;
+    // Started from the rate that turns the money out into the money back over the time between
+    // their weighted mean dates (exact for one outflow and one inflow), which saves a few
+    // iterations on loan-like flows.
+    let (mut out, mut back, mut t_out, mut t_back) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for (t, &x) in body.iter().enumerate() {
+        let x = x as f64;
+        if x < 0.0 {
+            out -= x;
+            t_out -= x * t as f64;
+        } else {
+            back += x;
+            t_back += x * t as f64;
+        }
+    }
+    let span = t_back / back - t_out / out;
+    let guess = if span >= 1.0 {
+        (back / out).powf(1.0 / span) - 1.0
+    } else {
+        0.01
+    };
+    let mut r = if guess > lo && guess < hi {
+        guess
+    } else {
+        0.01
+    };
     for _ in 0..200 {
         let (v, dv) = npv_and_slope(flows, r);
         if v == 0.0 {
@@ -712,6 +736,16 @@ mod tests {
         assert_eq!(irr(&[0, -100, 0], 4), Some(-1.0));
         assert_eq!(irr(&[0, 100, 0], 4), None);
         assert!((npv(&[0, 100], 0.0) - 100.0).abs() < 1e-12);
+        // Loan-like flows (several out, several back): the rate found zeroes the NPV.
+        for flows in [
+            vec![0, -600, -400, 0, 300, 400, 500],
+            vec![0, -600, -400, 0, 100, 100, 700, 0, 0, 1],
+            vec![0, -1000, 10, 10, 10, 10],
+        ] {
+            let a = irr(&flows, 4).unwrap();
+            let r = (1.0 + a).powf(0.25) - 1.0;
+            assert!(npv(&flows, r).abs() < 1e-7, "{flows:?}: {a}");
+        }
         let flows = [0, -1000, 250, 0, 400, 500, 7];
         for r in [0.0, 0.005, 0.02, 0.3] {
             let f = discount_factors(r, flows.len() - 1);
