@@ -12,13 +12,17 @@
 //!
 //! # Memory
 //!
-//! Nothing is kept per trial. Each accumulator holds, per reported party, `T + 3` moment
-//! accumulators and histograms (`k = 10` bits for the main figures, relative error of a
-//! percentile at most 2^-11 ≈ 0.05%; `k = 7` for the per-period bands, 2^-8 ≈ 0.4%), allocated
-//! lazily per binary order of magnitude actually seen: at most `2 x 55 x 1024 x 8` bytes
-//! (0.9 MiB) per `k = 10` histogram and `2 x 58 x 128 x 8` bytes (59 KiB) per `k = 7` histogram,
-//! typically a few KiB each. One accumulator per rayon fold split (a few per thread) exists at a
-//! time, so memory is bounded independently of the number of trials.
+//! Nothing is kept per trial beyond small batches. Each accumulator holds, per reported party,
+//! `T + 3` moment accumulators and histograms (`k = 10` bits for the main figures, relative
+//! error of a percentile at most 2^-11 ≈ 0.05%; `k = 7` for the per-period bands, 2^-8 ≈ 0.4%)
+//! with 16-bit counts in one window per sign over the binary orders of magnitude actually seen:
+//! at most `2 x 55 x 1024 x 2` bytes (220 KiB) per `k = 10` histogram and `2 x 58 x 128 x 2`
+//! bytes (29 KiB) per `k = 7` histogram, typically a few KiB each. Each histogram buffers up to
+//! 256 samples (2 KiB) before counting them, and the cash bands are counted in batches of 64
+//! trials (`64 x parties x T` values, 86 KiB on the reference scenario): counting straight into
+//! a few hundred histograms per trial missed the cache on almost every value. One accumulator
+//! per rayon fold split (a few per thread) exists at a time, so memory is bounded independently
+//! of the number of trials.
 //!
 //! # Percentile and tail error
 //!
