@@ -240,18 +240,14 @@ impl Bands {
     }
 
     fn merge(&mut self, o: &Bands) {
+        // The other's pending rows are counted here, with ours.
+        self.rows.extend_from_slice(&o.rows);
         self.flush();
         for (a, b) in self.moments.iter_mut().zip(&o.moments) {
             a.merge(b);
         }
         for (a, b) in self.hists.iter_mut().zip(&o.hists) {
             a.merge(b);
-        }
-        for row in o.rows.chunks_exact(o.width) {
-            for (b, &v) in row.iter().enumerate() {
-                self.moments[b].add(v);
-                self.hists[b].add_now(v);
-            }
         }
     }
 }
