@@ -990,6 +990,8 @@ impl Model {
                 }
             }
             if any_pp {
+                s.events.clear();
+                s.events.resize(s.pp_order.len(), (0, 0));
                 for k in 0..s.classes.len() {
                     let (count, mask) = s.classes[k];
                     if mask == 0 || count == 0 {
@@ -997,16 +999,14 @@ impl Model {
                     }
                     // The class's events in (period, outcome) order, written without a
                     // branch per outcome (which bits are set is random).
-                    s.events.clear();
-                    s.events.resize(s.pp_order.len(), (0, 0));
                     let mut len = 0;
                     for &(lag, o) in &s.pp_order {
                         s.events[len] = (enrol + lag, o);
                         len += ((mask >> (o as u32 % 128)) & 1) as usize;
                     }
-                    s.events.truncate(len);
-                    debug_assert!(s.events.is_sorted());
-                    actuals.add_class(ci, count, &s.events);
+                    let events = &s.events[..len];
+                    debug_assert!(events.is_sorted());
+                    actuals.add_class(ci, count, events);
                 }
             }
             // Other outcomes, in contract order (a prerequisite comes first).

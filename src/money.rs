@@ -429,7 +429,10 @@ pub fn split_largest_remainder(total: Money, weights: &[i64], out: &mut [Money])
 /// `S x max weight` fit in 32 bits (shares such as 0.40/0.35/0.25 become 8/7/5, `S = 20`), a
 /// split takes one division of the total by `S` and small divisions for the parts:
 /// `t = a S + b` gives `t w = (a w) S + b w`, so the quota of weight `w` is `a w + (b w) / S`
-/// with remainder `(b w) % S`, the same integers as `(t w) / S` and `(t w) % S`.
+/// with remainder `(b w) % S`, the same integers as `(t w) / S` and `(t w) % S`. Those
+/// divisions by the fixed `S` are done by multiplication with a precomputed inverse
+/// ([`DivU32`]), exact for every 32-bit numerator; a hardware division takes up to a few dozen
+/// cycles and a split used to wait on four of them.
 #[derive(Clone, Debug)]
 pub struct SplitWeights {
     /// The original weights (for the general path).
@@ -438,7 +441,38 @@ pub struct SplitWeights {
     reduced: Vec<u32>,
     /// Sum of the reduced weights, when the 32-bit path applies.
     sum: u32,
+    /// Division by `sum`.
+    div: DivU32,
     small: bool,
+}
+
+/// Exact division and remainder of 32-bit numbers by a fixed divisor `d >= 2` through a
+/// multiplication (D. Lemire, O. Kaser, N. Kurz, "Faster remainder by direct computation",
+/// 2019): with `m = ceil(2^64 / d)`, `n / d = (m n) >> 64` and
+/// `n % d = ((m n mod 2^64) d) >> 64` for every `n < 2^32`.
+#[derive(Clone, Copy, Debug)]
+pub struct DivU32 {
+    d: u32,
+    m: u64,
+}
+
+impl DivU32 {
+    /// Prepares division by `d`; `None` when `d < 2`.
+    pub fn new(d: u32) -> Option<DivU32> {
+        (d >= 2).then(|| DivU32 {
+            d,
+            m: u64::MAX / d as u64 + 1,
+        })
+    }
+
+    /// `(n / d, n % d)`.
+    #[inline]
+    pub fn div_rem(self, n: u32) -> (u32, u32) {
+        let low = self.m.wrapping_mul(n as u64);
+        let q = ((self.m as u128 * n as u128) >> 64) as u32;
+        let r = ((low as u128 * self.d as u128) >> 64) as u32;
+        (q, r)
+    }
 }
 
 impl SplitWeights {
@@ -459,7 +493,10 @@ impl SplitWeights {
         let sum: u128 = red.iter().map(|&w| w as u128).sum();
         let maxw = red.iter().copied().max().unwrap_or(0) as u128;
         let small = sum > 0 && sum.checked_mul(maxw).is_some_and(|x| x <= u32::MAX as u128);
+        let div = if small { DivU32::new(sum as u32) } else { None };
+        let small = small && div.is_some();
         SplitWeights {
+            div: div.unwrap_or(DivU32 { d: 1, m: 0 }),
             raw: weights.to_vec(),
             reduced: if small {
                 red.iter().map(|&w| w as u32).collect()
@@ -496,16 +533,23 @@ impl SplitWeights {
         let neg = total.0 < 0;
         let t = total.0.unsigned_abs();
         let s = self.sum;
-        let a = t / s as u64;
-        let b = (t % s as u64) as u32;
+        let div = self.div;
+        let (a, b) = match u32::try_from(t) {
+            Ok(t) => {
+                let (a, b) = div.div_rem(t);
+                (a as u64, b)
+            }
+            Err(_) => (t / s as u64, (t % s as u64) as u32),
+        };
         let mut rems = [0u32; 16];
         let mut given_frac: u64 = 0;
         for (i, &w) in self.reduced.iter().enumerate() {
             let bw = b * w; // < S x max weight, fits in 32 bits
-            let q = a * w as u64 + (bw / s) as u64;
-            rems[i] = bw % s;
+            let (f, r) = div.div_rem(bw);
+            let q = a * w as u64 + f as u64;
+            rems[i] = r;
             out[i] = Money(q as i64);
-            given_frac += (bw / s) as u64;
+            given_frac += f as u64;
         }
         // The floors add up to a S + sum (b w) / S, so b - sum (b w) / S cents are left.
         let mut left = b as u64 - given_frac;
@@ -541,6 +585,42 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn division_by_a_prepared_divisor_is_exact() {
+        assert!(DivU32::new(0).is_none());
+        assert!(DivU32::new(1).is_none());
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut divisors = vec![
+            2u32,
+            3,
+            5,
+            7,
+            20,
+            1000,
+            65_535,
+            65_536,
+            u32::MAX - 1,
+            u32::MAX,
+        ];
+        divisors.extend((0..200).map(|_| (next() as u32).max(2)));
+        divisors.extend((0..200).map(|_| ((next() % 5000) as u32).max(2)));
+        for &d in &divisors {
+            let div = DivU32::new(d).unwrap();
+            let mut ns = vec![0u32, 1, d - 1, d, d.wrapping_add(1), u32::MAX, u32::MAX - 1];
+            ns.extend((0..200).map(|_| next() as u32));
+            ns.extend((0..50).map(|_| (next() % 100_000) as u32));
+            for &n in &ns {
+                assert_eq!(div.div_rem(n), (n / d, n % d), "{n} / {d}");
+            }
+        }
     }
 
     #[test]

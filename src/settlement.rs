@@ -503,9 +503,12 @@ impl<'c> Settler<'c> {
             let pu = p as usize;
             // 1. accrual
             for (i, tr) in c.tranches.iter().enumerate() {
-                let acc = self.claim[i].mul_ratio(tr.period_rate);
-                self.claim[i] += acc;
-                self.out.tranches[i].accrued += acc;
+                // A settled claim accrues nothing (and skips the rounding division).
+                if self.claim[i].0 != 0 {
+                    let acc = self.claim[i].mul_ratio(tr.period_rate);
+                    self.claim[i] += acc;
+                    self.out.tranches[i].accrued += acc;
+                }
             }
             // 2. drawdowns
             for (i, tr) in c.tranches.iter().enumerate() {
@@ -651,8 +654,10 @@ impl<'c> Settler<'c> {
         };
         let n_c = self.c.cohorts.len();
         let n_p = self.c.periods as usize + 1;
+        let per_outcome = n_c * n_p;
         for class in actuals.classes() {
             let mut cum = Money::ZERO;
+            let base = class.cohort as usize * n_p;
             for &(p, o) in actuals.class_events(class) {
                 let (Some(full), capped) = self.pp_unit[o as usize] else {
                     continue;
@@ -663,7 +668,7 @@ impl<'c> Settler<'c> {
                     full
                 };
                 cum += pay;
-                let i = (o as usize * n_c + class.cohort as usize) * n_p + p as usize;
+                let i = o as usize * per_outcome + base + p as usize;
                 if self.pp_amount[i].0 == 0 {
                     self.pp_touched.push(i as u32);
                 }
@@ -1021,8 +1026,12 @@ impl<'c> Settler<'c> {
         // Performance share: only on surplus not shared before (cash held from earlier periods
         // has already had its share taken).
         let fresh = (self.account - self.shared_base).non_negative();
-        let share = fresh.mul_ratio(c.enterprise_terms.performance_share);
-        let share = share.min(self.account);
+        let ps = c.enterprise_terms.performance_share;
+        let share = if fresh.0 == 0 || ps.0 == 0 {
+            Money::ZERO
+        } else {
+            fresh.mul_ratio(ps).min(self.account)
+        };
         self.emit(
             sink,
             p,
