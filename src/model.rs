@@ -777,6 +777,8 @@ impl Model {
 #[derive(Debug, Default)]
 pub struct DrawScratch {
     rates: Vec<f64>,
+    /// The rates prepared for binomial draws.
+    binomial: Vec<BinomialP>,
     baseline: Vec<f64>,
     /// (count, achieved bitmask) per participant class of the current cohort.
     classes: Vec<(u32, u128)>,
@@ -817,8 +819,36 @@ fn powu(mut x: f64, mut n: u32) -> f64 {
     }
 }
 
+/// A success probability prepared for repeated binomial draws: the flip to `min(p, 1 - p)`,
+/// its complement and the ratio of successive probabilities, computed once per rate instead of
+/// once per draw (the division would otherwise delay every draw's search).
+#[derive(Clone, Copy, Debug)]
+struct BinomialP {
+    p: f64,
+    pp: f64,
+    q: f64,
+    ratio: f64,
+    flip: bool,
+}
+
+impl BinomialP {
+    #[inline]
+    fn new(p: f64) -> Self {
+        let (pp, flip) = if p > 0.5 { (1.0 - p, true) } else { (p, false) };
+        let q = 1.0 - pp;
+        BinomialP {
+            p,
+            pp,
+            q,
+            ratio: pp / q,
+            flip,
+        }
+    }
+}
+
 #[inline]
-fn binomial<R: rand::Rng + ?Sized>(rng: &mut R, n: u64, p: f64) -> u64 {
+fn binomial_with<R: rand::Rng + ?Sized>(rng: &mut R, n: u64, b: &BinomialP) -> u64 {
+    let p = b.p;
     if n == 0 || p <= 0.0 {
         return 0;
     }
@@ -827,10 +857,8 @@ fn binomial<R: rand::Rng + ?Sized>(rng: &mut R, n: u64, p: f64) -> u64 {
     }
     // Small means: exact inversion (sequential search on the cumulative distribution, one
     // uniform per draw). Large means: rand_distr's BTPE.
-    let (pp, flip) = if p > 0.5 { (1.0 - p, true) } else { (p, false) };
+    let (pp, flip, q, ratio) = (b.pp, b.flip, b.q, b.ratio);
     if (n as f64) * pp < 30.0 {
-        let q = 1.0 - pp;
-        let ratio = pp / q;
         // `1 - u` when flipped makes the result the inverse CDF of Binomial(n, p) at `u` for
         // every `p`, so with the same `u` a larger `p` or `n` never gives fewer successes (a
         // monotone coupling for common random numbers).
@@ -929,7 +957,7 @@ impl Model {
         // 3. Fill, baselines, cost.
         let fill = self.fill.as_ref().map(|f| {
             let z: f64 = StandardNormal.sample(rng);
-            f.at(z)
+            BinomialP::new(f.at(z))
         });
         for (o, m) in self.outcomes.iter().enumerate() {
             if let Some(b) = &m.baseline_rate {
@@ -943,6 +971,9 @@ impl Model {
             actuals.cost_per_participant = Some(Price((x * 100.0).round() as i64 * 10_000));
         }
         // 4. Cohorts.
+        s.binomial.clear();
+        s.binomial
+            .extend(s.rates.iter().map(|&p| BinomialP::new(p)));
         s.pp_order.clear();
         for (o, out) in contract.outcomes.iter().enumerate() {
             if out.per_participant {
@@ -953,7 +984,7 @@ impl Model {
         for (ci, coh) in contract.cohorts.iter().enumerate() {
             let base = 1 + ci as u64 * (n_o as u64 + 1);
             let enrolled = match fill {
-                Some(f) => binomial(&mut sub_stream(key, base), coh.size as u64, f) as u32,
+                Some(f) => binomial_with(&mut sub_stream(key, base), coh.size as u64, &f) as u32,
                 None => coh.size,
             };
             actuals.enrolled[ci] = enrolled;
@@ -969,7 +1000,7 @@ impl Model {
                 any_pp = true;
                 let mut rng = sub_stream(key, base + 1 + o as u64);
                 let bit = 1u128 << (o as u32 % 128);
-                let p = s.rates[o];
+                let p = s.binomial[o];
                 let n_now = s.classes.len();
                 for k in 0..n_now {
                     let (count, mask) = s.classes[k];
@@ -980,7 +1011,7 @@ impl Model {
                     if !eligible || count == 0 {
                         continue;
                     }
-                    let hit = binomial(&mut rng, count as u64, p) as u32;
+                    let hit = binomial_with(&mut rng, count as u64, &p) as u32;
                     if hit == count {
                         s.classes[k].1 |= bit;
                     } else if hit > 0 {
@@ -1028,7 +1059,7 @@ impl Model {
                                 }
                                 None => enrolled as u64,
                             };
-                            let k = binomial(&mut rng, eligible, s.rates[o]);
+                            let k = binomial_with(&mut rng, eligible, &s.binomial[o]);
                             actuals.set_units(o, ci, first, Qty::from_int(k as i64));
                         }
                         OutcomeDraw::Quantity(d) => {
