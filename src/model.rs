@@ -803,22 +803,6 @@ static RECIP: [f64; RECIP_N + 1] = {
     t
 };
 
-/// `x^n` by binary powering, the same operations in the same order as `f64::powi` (compiler
-/// builtins' `__powidf2`) and so the same value, inlined and without data-dependent branches
-/// (a multiplication by 1 is exact).
-#[inline]
-fn powu(mut x: f64, mut n: u32) -> f64 {
-    let mut r = 1.0;
-    loop {
-        r *= if n & 1 != 0 { x } else { 1.0 };
-        n >>= 1;
-        if n == 0 {
-            return r;
-        }
-        x *= x;
-    }
-}
-
 /// A success probability prepared for repeated binomial draws: the flip to `min(p, 1 - p)`,
 /// its complement and the ratio of successive probabilities, computed once per rate instead of
 /// once per draw (the division would otherwise delay every draw's search).
@@ -829,6 +813,9 @@ struct BinomialP {
     q: f64,
     ratio: f64,
     flip: bool,
+    /// `q^(2^j)`: the squarings of binary powering done once, so `q^n` for `n < 2^8` takes only
+    /// the multiplications of `n`'s set bits.
+    squares: [f64; 8],
 }
 
 impl BinomialP {
@@ -836,12 +823,34 @@ impl BinomialP {
     fn new(p: f64) -> Self {
         let (pp, flip) = if p > 0.5 { (1.0 - p, true) } else { (p, false) };
         let q = 1.0 - pp;
+        let mut squares = [q; 8];
+        for j in 1..8 {
+            squares[j] = squares[j - 1] * squares[j - 1];
+        }
         BinomialP {
             p,
             pp,
             q,
             ratio: pp / q,
             flip,
+            squares,
+        }
+    }
+
+    /// `q^n` for `n < 256`: the same products in the same order as `f64::powi` (compiler
+    /// builtins' `__powidf2`, binary powering from the lowest bit), so the same value.
+    #[inline]
+    fn q_pow(&self, mut n: u32) -> f64 {
+        debug_assert!(n < 256);
+        let mut r = 1.0;
+        let mut j = 0;
+        loop {
+            r *= if n & 1 != 0 { self.squares[j & 7] } else { 1.0 };
+            n >>= 1;
+            if n == 0 {
+                return r;
+            }
+            j += 1;
         }
     }
 }
@@ -864,8 +873,8 @@ fn binomial_with<R: rand::Rng + ?Sized>(rng: &mut R, n: u64, b: &BinomialP) -> u
         // monotone coupling for common random numbers).
         let u: f64 = rand::RngExt::random(rng);
         let u = if flip { 1.0 - u } else { u };
-        let k = if n < RECIP_N as u64 && n <= i32::MAX as u64 {
-            let mut pmf = powu(q, n as u32);
+        let k = if n < RECIP_N as u64 {
+            let mut pmf = b.q_pow(n as u32);
             let mut cdf = pmf;
             let mut k = 0u64;
             while u > cdf && k < n {
@@ -1076,6 +1085,35 @@ impl Model {
                         actuals.set_baseline(o, ci, p, b);
                     }
                 }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prepared_powers_equal_powi() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut ps = vec![0.0, 1e-9, 0.25, 0.5, 0.5 + 1e-12, 0.75, 1.0 - 1e-9, 1.0];
+        ps.extend((0..300).map(|_| next()));
+        for p in ps {
+            let b = BinomialP::new(p);
+            for n in 0..256u32 {
+                assert_eq!(
+                    b.q_pow(n).to_bits(),
+                    b.q.powi(n as i32).to_bits(),
+                    "q = {}, n = {n}",
+                    b.q
+                );
             }
         }
     }
