@@ -753,11 +753,11 @@ impl Model {
             .iter()
             .filter(|o| o.per_participant)
             .count()
-            > 128
+            > MAX_PP_OUTCOMES
         {
             cx.err(
                 "participant_cap.outcomes",
-                "the simulator supports at most 128 outcomes under the per-participant cap",
+                format!("the simulator supports at most {MAX_PP_OUTCOMES} outcomes under the per-participant cap"),
             );
         }
         if !cx.errs.is_empty() {
@@ -773,6 +773,10 @@ impl Model {
     }
 }
 
+/// Most outcomes under the per-participant cap the simulator draws (one bit each in a
+/// participant class's mask).
+pub const MAX_PP_OUTCOMES: usize = 64;
+
 /// Reusable scratch space for drawing trials (no allocation per trial once warm).
 #[derive(Debug, Default)]
 pub struct DrawScratch {
@@ -780,12 +784,15 @@ pub struct DrawScratch {
     /// The rates prepared for binomial draws.
     binomial: Vec<BinomialP>,
     baseline: Vec<f64>,
-    /// (count, achieved bitmask) per participant class of the current cohort.
-    classes: Vec<(u32, u128)>,
+    /// (count, achieved bitmask) per participant class of the current cohort; bit `j` is the
+    /// outcome `pp_order[j]`.
+    classes: Vec<(u32, u64)>,
     events: Vec<(u16, u16)>,
     /// (lag, outcome) of the outcomes under the per-participant cap, sorted: a class's events
     /// (enrolment + lag, outcome) come out in period-then-outcome order without sorting.
     pp_order: Vec<(u16, u16)>,
+    /// Per outcome: its bit in a class's mask (its place in `pp_order`).
+    pp_bit: Vec<u32>,
 }
 
 /// Largest `n` whose inversion search uses the table of reciprocals.
@@ -990,6 +997,11 @@ impl Model {
             }
         }
         s.pp_order.sort_unstable();
+        s.pp_bit.clear();
+        s.pp_bit.resize(n_o, 0);
+        for (j, &(_, o)) in s.pp_order.iter().enumerate() {
+            s.pp_bit[o as usize] = j as u32;
+        }
         for (ci, coh) in contract.cohorts.iter().enumerate() {
             let base = 1 + ci as u64 * (n_o as u64 + 1);
             let enrolled = match fill {
@@ -1008,13 +1020,14 @@ impl Model {
                 }
                 any_pp = true;
                 let mut rng = sub_stream(key, base + 1 + o as u64);
-                let bit = 1u128 << (o as u32 % 128);
+                let bit = 1u64 << s.pp_bit[o];
                 let p = s.binomial[o];
                 let n_now = s.classes.len();
                 for k in 0..n_now {
                     let (count, mask) = s.classes[k];
                     let eligible = match out.requires {
-                        Some(r) => mask & (1u128 << (r as u32 % 128)) != 0,
+                        // Validation puts a prerequisite under the cap too.
+                        Some(r) => (mask >> s.pp_bit[r]) & 1 != 0,
                         None => true,
                     };
                     if !eligible || count == 0 {
@@ -1040,9 +1053,9 @@ impl Model {
                     // The class's events in (period, outcome) order, written without a
                     // branch per outcome (which bits are set is random).
                     let mut len = 0;
-                    for &(lag, o) in &s.pp_order {
+                    for (j, &(lag, o)) in s.pp_order.iter().enumerate() {
                         s.events[len] = (enrol + lag, o);
-                        len += ((mask >> (o as u32 % 128)) & 1) as usize;
+                        len += ((mask >> j) & 1) as usize;
                     }
                     let events = &s.events[..len];
                     debug_assert!(events.is_sorted());

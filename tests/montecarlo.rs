@@ -362,3 +362,55 @@ fn investors_carry_the_distribution_of_what_they_received() {
         }
     }
 }
+
+/// The reference scenario with `n` more outcomes under the participant cap (each EUR 100,
+/// lag 2, paid by `enschede`), each with a rate in `[uncertainty]`.
+fn with_more_capped_outcomes(n: usize) -> String {
+    let ids: Vec<String> = (0..n).map(|i| format!("extra{i}")).collect();
+    let listed: Vec<String> = ids.iter().map(|i| format!("\"{i}\"")).collect();
+    let from = r#"outcomes = ["housing", "work", "sustained6", "sustained12"]"#;
+    assert!(REFERENCE.contains(from));
+    let mut t = REFERENCE.replace(
+        from,
+        &format!(
+            r#"outcomes = ["housing", "work", "sustained6", "sustained12", {}]"#,
+            listed.join(", ")
+        ),
+    );
+    for id in &ids {
+        t.push_str(&format!(
+            "\n[[outcomes]]\nid = \"{id}\"\nname = \"{id}\"\nlag = 2\npay_lag = 1\nprice = 100\npayers = {{ enschede = 1.0 }}\n\n[uncertainty.outcomes.{id}]\nrate = {{ mean = 0.5, sd = 0.1 }}\n"
+        ));
+    }
+    t
+}
+
+#[test]
+fn at_most_64_outcomes_under_the_participant_cap_are_simulated() {
+    // 60 more make 64: accepted, and every trial pays each extra outcome at most once per
+    // participant within the cap.
+    let (sc, model) = parse_with_model("many.toml", &with_more_capped_outcomes(60)).expect("valid");
+    let r = simulate(
+        &sc.contract,
+        &model,
+        &SimConfig {
+            trials: 50,
+            seed: 3,
+            threads: Some(1),
+        },
+    );
+    assert_eq!(r.trials, 50);
+    for o in r.outcomes.iter().filter(|o| o.id.starts_with("extra")) {
+        // About 8 cohorts x 34 participants x 0.5 x EUR 100 each.
+        assert!(o.paid.mean > 5_000.0, "{}: {}", o.id, o.paid.mean);
+    }
+    // 61 more make 65: a clear error naming the limit.
+    let err = match parse_with_model("many.toml", &with_more_capped_outcomes(61)) {
+        Ok(_) => panic!("65 capped outcomes must be refused"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("at most 64 outcomes under the per-participant cap"),
+        "{err}"
+    );
+}
