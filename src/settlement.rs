@@ -456,7 +456,7 @@ impl<'c> Settler<'c> {
         o.enterprise_cash = Money::ZERO;
     }
 
-    #[inline]
+    #[inline(always)]
     fn emit<S: LedgerSink>(
         &mut self,
         sink: &mut S,
@@ -677,6 +677,7 @@ impl<'c> Settler<'c> {
         }
     }
 
+    #[inline]
     fn measure(
         &mut self,
         actuals: &Actuals,
@@ -795,6 +796,7 @@ impl<'c> Settler<'c> {
 
     /// Applies unit caps, pricing and the amount cap, and schedules the payment.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     fn make_payable(
         &mut self,
         actuals: &Actuals,
