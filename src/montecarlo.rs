@@ -13,11 +13,12 @@
 //! # Memory
 //!
 //! Nothing is kept per trial beyond small batches. Each accumulator holds, per reported party,
-//! `T + 3` moment accumulators and histograms (`k = 10` bits for the main figures, relative
-//! error of a percentile at most 2^-11 ≈ 0.05%; `k = 7` for the per-period bands, 2^-8 ≈ 0.4%)
-//! with 16-bit counts in one window per sign over the binary orders of magnitude actually seen:
-//! at most `2 x 55 x 1024 x 2` bytes (220 KiB) per `k = 10` histogram and `2 x 58 x 128 x 2`
-//! bytes (29 KiB) per `k = 7` histogram, typically a few KiB each. Each histogram buffers up to
+//! a few moment accumulators, a sum per period (the cash bands' means) and `T + 3` histograms
+//! (`k = 10` bits for the main figures, relative error of a percentile at most 2^-11 ≈ 0.05%;
+//! `k = 7` for the per-period bands, 2^-8 ≈ 0.4%) with 16-bit counts in one window per sign
+//! over the binary orders of magnitude actually seen: at most `2 x 55 x 1024 x 2` bytes
+//! (220 KiB) per `k = 10` histogram and `2 x 58 x 128 x 2` bytes (29 KiB) per `k = 7`
+//! histogram, typically a few KiB each. Each histogram buffers up to
 //! 256 samples (2 KiB) before counting them, and the cash bands are counted in batches of 64
 //! trials (`64 x parties x T` values, 86 KiB on the reference scenario): counting straight into
 //! a few hundred histograms per trial missed the cache on almost every value. One accumulator
@@ -185,66 +186,118 @@ struct PartyAcc {
 }
 
 /// The per-period cumulative cash of every reported party over the trials (the cash bands),
-/// counted in batches: a trial writes one row of `parties x periods` values, and a full batch
-/// is counted band by band. Counting one band's batch at a time keeps that band's histogram
-/// in the cache; counting every trial straight into a few hundred histograms missed the cache
-/// on almost every value.
+/// counted in batches: each trial adds one value per band (`parties x periods` bands), and a
+/// full batch is counted band by band. Counting one band's batch at a time keeps that band's
+/// histogram in the cache; counting every trial straight into a few hundred histograms missed
+/// the cache on almost every value.
+///
+/// The batch is stored band-major (a band's pending values are contiguous), so counting a band
+/// reads one short slice.
 #[derive(Clone, Debug)]
 struct Bands {
-    /// Values per row: parties x periods (`party * periods + period - 1`).
-    width: usize,
-    moments: Vec<Moments>,
+    /// Periods per party (bands are `party * periods + period - 1`).
+    periods: usize,
+    /// Trials counted.
+    n: u64,
+    /// Per band, the sum of the values counted (a band reports its mean, not its spread).
+    sums: Vec<i128>,
     hists: Vec<Histogram>,
-    /// Up to [`BAND_BATCH`] rows not yet counted.
-    rows: Vec<i64>,
+    /// Pending values, [`BAND_BATCH`] slots per band (`band * BAND_BATCH + trial`); allocated
+    /// with the first trial.
+    pending: Vec<i64>,
+    /// Trials pending (below [`BAND_BATCH`] between calls).
+    pending_n: usize,
 }
 
-/// Rows of [`Bands`] counted at a time.
+/// Trials of [`Bands`] counted at a time.
 const BAND_BATCH: usize = 64;
 
 impl Bands {
     fn new(parties: usize, periods: usize) -> Self {
         let width = parties * periods;
         Bands {
-            width,
-            moments: vec![Moments::default(); width],
+            periods,
+            n: 0,
+            sums: vec![0; width],
             hists: (0..width).map(|_| Histogram::new(BAND_BITS)).collect(),
-            rows: Vec::new(),
+            pending: Vec::new(),
+            pending_n: 0,
         }
     }
 
-    /// A new row to fill (every value must be written).
+    /// Adds one trial: per reported party (in order), its cumulative net cash at the end of
+    /// each period, from its net flows by period (`flows[1..]`; index 0 unused).
     #[inline]
-    fn row(&mut self) -> &mut [i64] {
-        if self.rows.len() >= BAND_BATCH * self.width {
-            self.flush();
+    fn add<'a>(&mut self, flows: impl Iterator<Item = &'a [i64]>) {
+        if self.pending.is_empty() {
+            self.pending = vec![0; self.sums.len() * BAND_BATCH];
         }
-        if self.rows.capacity() == 0 {
-            self.rows.reserve_exact(BAND_BATCH * self.width);
-        }
-        let at = self.rows.len();
-        self.rows.resize(at + self.width, 0);
-        &mut self.rows[at..]
-    }
-
-    /// Counts the pending rows.
-    fn flush(&mut self) {
-        let w = self.width;
-        for (b, (m, h)) in self.moments.iter_mut().zip(&mut self.hists).enumerate() {
-            for row in self.rows.chunks_exact(w) {
-                m.add(row[b]);
-                h.add_now(row[b]);
+        let at = self.pending_n;
+        for (party, f) in self
+            .pending
+            .chunks_exact_mut(self.periods * BAND_BATCH)
+            .zip(flows)
+        {
+            let mut cum = 0i64;
+            for (band, &x) in party.chunks_exact_mut(BAND_BATCH).zip(&f[1..]) {
+                cum += x;
+                band[at] = cum;
             }
         }
-        self.rows.clear();
+        self.pending_n += 1;
+        if self.pending_n == BAND_BATCH {
+            self.flush();
+        }
+    }
+
+    /// Counts the pending trials.
+    fn flush(&mut self) {
+        Self::count(
+            &mut self.sums,
+            &mut self.hists,
+            &self.pending,
+            self.pending_n,
+        );
+        self.n += self.pending_n as u64;
+        self.pending_n = 0;
+    }
+
+    /// Counts the first `n` values of every band of the band-major batch `pending`.
+    fn count(sums: &mut [i128], hists: &mut [Histogram], pending: &[i64], n: usize) {
+        if n == 0 {
+            return;
+        }
+        for ((sum, h), values) in sums
+            .iter_mut()
+            .zip(hists)
+            .zip(pending.chunks_exact(BAND_BATCH))
+        {
+            let mut s = 0i128;
+            h.add_all_now(
+                values[..n]
+                    .iter()
+                    .inspect(|&&v| s += i128::from(v))
+                    .copied(),
+            );
+            *sum += s;
+        }
+    }
+
+    /// Mean of band `b` (`0` with no trials counted), as [`Moments::mean`] would give it.
+    fn mean(&self, b: usize) -> f64 {
+        if self.n == 0 {
+            0.0
+        } else {
+            self.sums[b] as f64 / self.n as f64
+        }
     }
 
     fn merge(&mut self, o: &Bands) {
-        // The other's pending rows are counted here, with ours.
-        self.rows.extend_from_slice(&o.rows);
-        self.flush();
-        for (a, b) in self.moments.iter_mut().zip(&o.moments) {
-            a.merge(b);
+        // The other's pending trials are counted here.
+        Self::count(&mut self.sums, &mut self.hists, &o.pending, o.pending_n);
+        self.n += o.n + o.pending_n as u64;
+        for (a, b) in self.sums.iter_mut().zip(&o.sums) {
+            *a += b;
         }
         for (a, b) in self.hists.iter_mut().zip(&o.hists) {
             a.merge(b);
@@ -614,18 +667,8 @@ impl<'c> Worker<'c> {
             total_loss += loss;
         }
         // Cash bands: cumulative net cash per party and period.
-        let t = c.periods as usize;
-        let row = acc.bands.row();
-        for (k, &p) in self.parties.iter().enumerate() {
-            let mut cum = 0i64;
-            for (x, &f) in row[k * t..(k + 1) * t]
-                .iter_mut()
-                .zip(&self.sink.party_flows(p)[1..])
-            {
-                cum += f;
-                *x = cum;
-            }
-        }
+        acc.bands
+            .add(self.parties.iter().map(|&p| self.sink.party_flows(p)));
         acc.total_loss.add(total_loss);
         acc.tail.add(total_loss, &self.loss);
         acc.outcome_payments.add(s.outcome_payments.0);
@@ -1078,15 +1121,14 @@ fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, mut acc: Acc) -> Res
                 prob_loss: pa.loss_n as f64 / n,
                 guarantee_calls_paid: mean_se(&pa.guarantee),
                 outcome_payments: mean_se(&pa.outcome_paid),
-                cash_bands: acc.bands.moments[k * t..(k + 1) * t]
+                cash_bands: acc.bands.hists[k * t..(k + 1) * t]
                     .iter()
-                    .zip(&acc.bands.hists[k * t..(k + 1) * t])
                     .enumerate()
-                    .map(|(i, (m, h))| {
+                    .map(|(i, h)| {
                         let q = h.quantiles(&[0.05, 0.25, 0.50, 0.75, 0.95]);
                         Band {
                             period: i as u16 + 1,
-                            mean: m.mean() / 100.0,
+                            mean: acc.bands.mean(k * t + i) / 100.0,
                             p5: q[0] / 100.0,
                             p25: q[1] / 100.0,
                             p50: q[2] / 100.0,

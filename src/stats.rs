@@ -442,12 +442,12 @@ impl Window {
     #[inline]
     fn slot(&mut self, g: u32, k: u32) -> &mut u16 {
         let off = g.wrapping_sub(self.lo) as usize;
-        let off = if off < self.counts.len() {
-            off
+        if off < self.counts.len() {
+            &mut self.counts[off]
         } else {
-            self.grow(g, k)
-        };
-        &mut self.counts[off]
+            let off = self.grow(g, k);
+            &mut self.counts[off]
+        }
     }
 }
 
@@ -469,17 +469,16 @@ impl Histogram {
         self.n + self.pending.len() as u64
     }
 
-    /// Global bucket index (`block << k | within`) of magnitude `m`.
+    /// Global bucket index (`block << k | within`) of magnitude `m`, without a branch.
+    ///
+    /// Below `2^k` the index is `m` itself (block 0). From `2^k` on, with `e` the position of the
+    /// leading bit, the block is `e - k + 1` and `within` the `k` bits after the leading one;
+    /// `m >> (e - k)` is `2^k + within`, so the index is `(e - k) << k` plus that. Taking `e`
+    /// of `m | 2^k` gives a shift of 0 below `2^k`, where the same sum is `m`.
     #[inline]
     fn index(k: u32, m: u64) -> u32 {
-        if m < (1u64 << k) {
-            m as u32
-        } else {
-            let e = 63 - m.leading_zeros();
-            let block = e - k + 1;
-            let within = ((m >> (e - k)) & ((1u64 << k) - 1)) as u32;
-            (block << k) | within
-        }
+        let shift = (63 - (m | (1u64 << k)).leading_zeros()) - k;
+        (shift << k) + (m >> shift) as u32
     }
 
     /// Lower bound and width of the magnitudes in global bucket `g`.
@@ -516,9 +515,7 @@ impl Histogram {
     #[inline(never)]
     pub fn flush(&mut self) {
         let mut pending = std::mem::take(&mut self.pending);
-        for &v in &pending {
-            self.count_one(v);
-        }
+        self.add_all_now(pending.iter().copied());
         pending.clear();
         self.pending = pending;
     }
@@ -534,15 +531,38 @@ impl Histogram {
         }
     }
 
-    /// Adds a sample, counting it at once (for callers that batch their samples themselves).
+    /// Adds samples, counting them at once (for callers that batch their samples themselves).
     #[inline]
-    pub fn add_now(&mut self, v: i64) {
-        self.count_one(v);
+    pub fn add_all_now(&mut self, values: impl IntoIterator<Item = i64>) {
+        // The engine's `k` values get their own copy of the loop, with shifts by constants
+        // (fewer instructions and registers per sample).
+        match self.k {
+            7 => self.count_all(7, values),
+            10 => self.count_all(10, values),
+            k => self.count_all(k, values),
+        }
     }
 
+    /// Counts `values`; `k` is `self.k`.
+    #[inline(always)]
+    fn count_all(&mut self, k: u32, values: impl IntoIterator<Item = i64>) {
+        let mut n = 0u64;
+        for v in values {
+            self.count_one_k(k, v);
+            n += 1;
+        }
+        self.n += n;
+    }
+
+    /// Counts `v` in its bucket; the caller adds it to `n`.
     #[inline]
     fn count_one(&mut self, v: i64) {
-        let k = self.k;
+        self.count_one_k(self.k, v);
+    }
+
+    /// [`Histogram::count_one`] with `k` (`self.k`) at hand, so that a loop reads it once.
+    #[inline]
+    fn count_one_k(&mut self, k: u32, v: i64) {
         let negative = v < 0;
         let (win, m) = if negative {
             (&mut self.neg, v.unsigned_abs())
@@ -555,7 +575,6 @@ impl Histogram {
         if *slot == 0 {
             self.wrapped(negative, g, 1);
         }
-        self.n += 1;
     }
 
     /// Adds another histogram with the same `k`.
@@ -566,7 +585,7 @@ impl Histogram {
             self.count_one(v);
         }
         let k = self.k;
-        self.n += o.n;
+        self.n += o.n + o.pending.len() as u64;
         for (negative, theirs) in [(true, &o.neg), (false, &o.pos)] {
             for (i, &c) in theirs.counts.iter().enumerate() {
                 if c == 0 {
@@ -785,6 +804,29 @@ mod tests {
         let qs = [0.01, 0.05, 0.5, 0.5, 0.95, 0.99];
         let one: Vec<f64> = qs.iter().map(|&q| a.quantile(q)).collect();
         assert_eq!(a.quantiles(&qs), one);
+    }
+
+    #[test]
+    fn histogram_index_matches_the_two_case_formula() {
+        let two_case = |k: u32, m: u64| -> u32 {
+            if m < (1u64 << k) {
+                m as u32
+            } else {
+                let e = 63 - m.leading_zeros();
+                ((e - k + 1) << k) | ((m >> (e - k)) & ((1u64 << k) - 1)) as u32
+            }
+        };
+        for k in [1, 7, 8, 10, 16] {
+            let mut ms: Vec<u64> = (0..5000).collect();
+            for e in 0..64 {
+                let p = 1u64 << e;
+                ms.extend([p - 1, p, p + 1, p | (p >> 1), p.wrapping_mul(3) / 2]);
+            }
+            ms.push(u64::MAX);
+            for m in ms {
+                assert_eq!(Histogram::index(k, m), two_case(k, m), "k {k}, m {m}");
+            }
+        }
     }
 
     #[test]
