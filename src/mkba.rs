@@ -560,7 +560,7 @@ impl BusinessAcc {
         }
         let mut impact = 0i64;
         for (b, s) in self.scratch.iter().enumerate() {
-            let x = s.round() as i64;
+            let x = crate::stats::round_to_i64(*s);
             self.savings[b] = x;
             self.beneficiaries[b].add(x);
             impact += x;
@@ -570,7 +570,8 @@ impl BusinessAcc {
         let (mut ts, mut tp, mut tc) = (0i64, 0i64, 0i64);
         for (k, &(p, b, costs)) in self.payers.iter().enumerate() {
             let s = b.map_or(0, |b| self.savings[b]);
-            let pay = -(crate::stats::npv_with(party_flows(p), &self.discount).round() as i64);
+            let pay =
+                -crate::stats::round_to_i64(crate::stats::npv_with(party_flows(p), &self.discount));
             self.payer[k].add(s, pay, costs);
             self.per_party[p] = (s, s - pay - costs);
             ts += s;

@@ -36,7 +36,9 @@ use crate::contract::{Contract, Role};
 use crate::model::{DrawScratch, Model};
 use crate::money::compound_period_rate;
 use crate::settlement::{LedgerLine, LedgerSink, Rule, Settlement, Settler};
-use crate::stats::{Histogram, Moments, RATIO_SCALE, discount_factors, irr, npv_with, quantise};
+use crate::stats::{
+    Histogram, Moments, RATIO_SCALE, discount_factors, irr, npv_with, quantise, round_to_i64,
+};
 use rand_pcg::Pcg64Mcg;
 use rayon::prelude::*;
 
@@ -588,7 +590,7 @@ impl<'c> Worker<'c> {
             ta.unrecovered.add(r.unrecovered_principal.0);
             ta.guarantee.add(r.guaranteed.0);
             let flows = self.sink.tranche_flows(i);
-            ta.npv.add(npv_with(flows, &self.discount).round() as i64);
+            ta.npv.add(round_to_i64(npv_with(flows, &self.discount)));
             let x = irr(flows, per_year);
             self.irr[i] = x;
             if let Some(x) = x {
@@ -630,7 +632,7 @@ impl<'c> Worker<'c> {
                 pa.neg_n += 1;
             }
             let flows = self.sink.party_flows(p);
-            pa.npv.add(npv_with(flows, &self.discount).round() as i64);
+            pa.npv.add(round_to_i64(npv_with(flows, &self.discount)));
             pa.guarantee.add(self.sink.guarantee_paid[p]);
             pa.outcome_paid.add(self.sink.outcome_paid[p]);
             let loss = match c.parties[p].role {

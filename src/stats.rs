@@ -225,13 +225,29 @@ pub fn npv_with(flows: &[i64], factors: &[f64]) -> f64 {
 /// Returns `Some(-1.0)` (-100%) when money went out and nothing came back, `None` when nothing
 /// went out or no root exists in the bracket.
 pub fn irr(flows: &[i64], per_year: u32) -> Option<f64> {
+    // Trailing zero flows add exactly +0 to the NPV and its slope while the discount factors
+    // are finite (about 1e4^t at the bracket's low end: up to 77 periods), so they are left out
+    // (beyond that, leaving them out also avoids 0 x inf = NaN).
+    let end = flows.iter().rposition(|&x| x != 0).map_or(0, |i| i + 1);
+    let flows = &flows[..end];
     let body = flows.get(1..).unwrap_or(&[]);
-    let any_neg = body.iter().any(|&x| x < 0);
-    let any_pos = body.iter().any(|&x| x > 0);
-    if !any_neg {
+    // The money out and back with their weighted dates (for the starting guess below); money
+    // went out when `out > 0` and came back when `back > 0`.
+    let (mut out, mut back, mut t_out, mut t_back) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for (t, &x) in body.iter().enumerate() {
+        let x = x as f64;
+        if x < 0.0 {
+            out -= x;
+            t_out -= x * t as f64;
+        } else {
+            back += x;
+            t_back += x * t as f64;
+        }
+    }
+    if out == 0.0 {
         return None;
     }
-    if !any_pos {
+    if back == 0.0 {
         return Some(-1.0);
     }
     let f = |r: f64| npv(flows, r);
@@ -245,17 +261,6 @@ pub fn irr(flows: &[i64], per_year: u32) -> Option<f64> {
     // Started from the rate that turns the money out into the money back over the time between
     // their weighted mean dates (exact for one outflow and one inflow), which saves a few
     // iterations on loan-like flows.
-    let (mut out, mut back, mut t_out, mut t_back) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    for (t, &x) in body.iter().enumerate() {
-        let x = x as f64;
-        if x < 0.0 {
-            out -= x;
-            t_out -= x * t as f64;
-        } else {
-            back += x;
-            t_back += x * t as f64;
-        }
-    }
     let span = t_back / back - t_out / out;
     let guess = if span >= 1.0 {
         (back / out).powf(1.0 / span) - 1.0
@@ -310,7 +315,25 @@ pub const RATIO_SCALE: f64 = 1e9;
 /// Quantises a ratio to an integer number of 1e-9 (so sums are merge-order independent).
 #[inline]
 pub fn quantise(x: f64) -> i64 {
-    (x * RATIO_SCALE).round() as i64
+    round_to_i64(x * RATIO_SCALE)
+}
+
+/// Exactly `x.round() as i64` (half away from zero; saturating; NaN to 0), without the call to
+/// `round` (not an instruction on the baseline x86-64 target, and a few dozen in software).
+///
+/// `x as i64` truncates (saturating), and for `|x| < 2^63` the fraction `x - trunc(x)` is exact;
+/// at or beyond `2^63` the truncation already saturated, and the saturating step keeps it there.
+#[inline]
+pub fn round_to_i64(x: f64) -> i64 {
+    let t = x as i64;
+    let frac = x - t as f64;
+    if frac >= 0.5 {
+        t.saturating_add(1)
+    } else if frac <= -0.5 {
+        t.saturating_sub(1)
+    } else {
+        t
+    }
 }
 
 /// Count, sum and sum of squares of integer samples, exact in `i128`.
@@ -769,6 +792,53 @@ mod tests {
         for r in [0.0, 0.005, 0.02, 0.3] {
             let f = discount_factors(r, flows.len() - 1);
             assert_eq!(npv(&flows, r).to_bits(), npv_with(&flows, &f).to_bits());
+        }
+    }
+
+    #[test]
+    fn round_to_i64_is_round_as_i64() {
+        let mut xs = vec![
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            0.49999999999999994,
+            -0.49999999999999994,
+            4503599627370495.5,
+            -4503599627370495.5,
+            4503599627370497.0,
+            i64::MAX as f64,
+            (i64::MAX as f64).next_down(),
+            (i64::MAX as f64).next_up(),
+            i64::MIN as f64,
+            (i64::MIN as f64).next_down(),
+            (i64::MIN as f64).next_up(),
+            1e300,
+            -1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            f64::MIN_POSITIVE,
+            f64::EPSILON,
+        ];
+        let mut x = 1e-3f64;
+        while x < 1e20 {
+            for y in [
+                x,
+                x + 0.5,
+                x.floor() + 0.5,
+                x.next_up(),
+                (x + 0.5).next_down(),
+            ] {
+                xs.extend([y, -y]);
+            }
+            x *= 1.37;
+        }
+        for x in xs {
+            assert_eq!(round_to_i64(x), x.round() as i64, "{x:e}");
         }
     }
 
