@@ -493,6 +493,9 @@ pub(crate) struct BusinessAcc {
     payers: Vec<(PartyId, Option<usize>, i64)>,
     /// Discount factors per period at the MKBA's rate.
     discount: Vec<f64>,
+    /// Whether `discount` is the contract's (the MKBA's rate is the contract's discount rate),
+    /// so the NPV of a party's flows the engine computed already is the one needed here.
+    contract_discount: bool,
     savings: Vec<i64>,
     scratch: Vec<f64>,
     cases: Vec<crate::stats::Moments>,
@@ -519,13 +522,17 @@ impl BusinessAcc {
                 )
             })
             .collect();
+        let factors = |rate| {
+            crate::stats::discount_factors(
+                crate::money::compound_period_rate(rate, c.period_length.per_year()).to_f64(),
+                c.periods as usize,
+            )
+        };
+        let discount = factors(m.discount_rate);
         Some(BusinessAcc {
             pvc: m.pv_per_case(c.outcomes.len()),
-            discount: crate::stats::discount_factors(
-                crate::money::compound_period_rate(m.discount_rate, c.period_length.per_year())
-                    .to_f64(),
-                c.periods as usize,
-            ),
+            contract_discount: discount == factors(c.discount_rate),
+            discount,
             savings: vec![0; m.beneficiaries.len()],
             scratch: vec![0.0; m.beneficiaries.len()],
             cases: vec![Default::default(); c.outcomes.len()],
@@ -539,12 +546,14 @@ impl BusinessAcc {
         })
     }
 
-    /// Adds one trial: `achieved[o]` cases per outcome (raw 6-decimal units) and each party's
-    /// net cash flow by period.
+    /// Adds one trial: `achieved[o]` cases per outcome (raw 6-decimal units), each party's net
+    /// cash flow by period, and the NPV of those flows at the contract's discount rate per
+    /// party (used where the MKBA's rate is the same; needed for the payers).
     pub(crate) fn add<'a>(
         &mut self,
         achieved: impl Iterator<Item = i64>,
         party_flows: impl Fn(PartyId) -> &'a [i64],
+        contract_npv: &[f64],
     ) {
         let sav = &mut self.scratch;
         sav.iter_mut().for_each(|x| *x = 0.0);
@@ -570,8 +579,12 @@ impl BusinessAcc {
         let (mut ts, mut tp, mut tc) = (0i64, 0i64, 0i64);
         for (k, &(p, b, costs)) in self.payers.iter().enumerate() {
             let s = b.map_or(0, |b| self.savings[b]);
-            let pay =
-                -crate::stats::round_to_i64(crate::stats::npv_with(party_flows(p), &self.discount));
+            let npv = if self.contract_discount {
+                contract_npv[p]
+            } else {
+                crate::stats::npv_with(party_flows(p), &self.discount)
+            };
+            let pay = -crate::stats::round_to_i64(npv);
             self.payer[k].add(s, pay, costs);
             self.per_party[p] = (s, s - pay - costs);
             ts += s;

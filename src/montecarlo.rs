@@ -533,6 +533,9 @@ struct Worker<'c> {
     sink: TrialSink,
     net: Vec<i64>,
     loss: Vec<i64>,
+    /// This trial's NPV of each party's net flows at the discount rate (reported parties
+    /// only; indexed like `contract.parties`).
+    npv: Vec<f64>,
     irr: Vec<Option<f64>>,
     repaid: Vec<bool>,
     acc: Acc,
@@ -555,6 +558,7 @@ impl<'c> Worker<'c> {
             sink: TrialSink::new(c),
             net: vec![0; parties.len()],
             loss: vec![0; parties.len()],
+            npv: vec![0.0; c.parties.len()],
             irr: vec![None; c.tranches.len()],
             repaid: vec![false; c.tranches.len()],
             acc: Acc::new(c, parties.len()),
@@ -632,7 +636,9 @@ impl<'c> Worker<'c> {
                 pa.neg_n += 1;
             }
             let flows = self.sink.party_flows(p);
-            pa.npv.add(round_to_i64(npv_with(flows, &self.discount)));
+            let npv = npv_with(flows, &self.discount);
+            self.npv[p] = npv;
+            pa.npv.add(round_to_i64(npv));
             pa.guarantee.add(self.sink.guarantee_paid[p]);
             pa.outcome_paid.add(self.sink.outcome_paid[p]);
             let loss = match c.parties[p].role {
@@ -682,9 +688,11 @@ impl<'c> Worker<'c> {
             .add(s.paid[c.enterprise].0 + s.unpaid_costs.0);
         if let Some(b) = &mut acc.business {
             let sink = &self.sink;
-            b.add(s.outcomes.iter().map(|r| r.achieved.0), |p| {
-                sink.party_flows(p)
-            });
+            b.add(
+                s.outcomes.iter().map(|r| r.achieved.0),
+                |p| sink.party_flows(p),
+                &self.npv,
+            );
         }
         if let Some(f) = on_trial {
             f(&TrialRecord {
