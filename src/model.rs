@@ -845,20 +845,20 @@ impl BinomialP {
     }
 
     /// `q^n` for `n < 256`: the same products in the same order as `f64::powi` (compiler
-    /// builtins' `__powidf2`, binary powering from the lowest bit), so the same value.
+    /// builtins' `__powidf2`, binary powering from the lowest bit), so the same value. A factor
+    /// of exactly 1 stands in for each clear bit (multiplying by 1 is exact), chosen by a bit
+    /// mask rather than a branch: which bits are set is random.
     #[inline]
-    fn q_pow(&self, mut n: u32) -> f64 {
+    fn q_pow(&self, n: u32) -> f64 {
         debug_assert!(n < 256);
-        let mut r = 1.0;
-        let mut j = 0;
-        loop {
-            r *= if n & 1 != 0 { self.squares[j & 7] } else { 1.0 };
-            n >>= 1;
-            if n == 0 {
-                return r;
-            }
-            j += 1;
+        let steps = if n < 64 { 6 } else { 8 };
+        let one = 1.0f64.to_bits();
+        let mut r = 1.0f64;
+        for (j, sq) in self.squares.iter().enumerate().take(steps) {
+            let take = 0u64.wrapping_sub(((n >> j) & 1) as u64);
+            r *= f64::from_bits((sq.to_bits() & take) | (one & !take));
         }
+        r
     }
 }
 
@@ -903,6 +903,14 @@ fn binomial_with<R: rand::Rng + ?Sized>(rng: &mut R, n: u64, b: &BinomialP) -> u
         };
         return if flip { n - k } else { k };
     }
+    binomial_btpe(rng, n, p)
+}
+
+/// Large means: rand_distr's BTPE, kept out of line so the inversion above stays small enough
+/// to inline.
+#[cold]
+#[inline(never)]
+fn binomial_btpe<R: rand::Rng + ?Sized>(rng: &mut R, n: u64, p: f64) -> u64 {
     Binomial::new(n, p).map(|b| b.sample(rng)).unwrap_or(0)
 }
 
