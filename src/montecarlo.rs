@@ -129,7 +129,7 @@ impl TrialSink {
 }
 
 impl LedgerSink for TrialSink {
-    #[inline]
+    #[inline(always)]
     fn line(&mut self, l: &LedgerLine) {
         let np = self.n_periods;
         let p = l.period as usize;
