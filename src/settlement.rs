@@ -796,7 +796,7 @@ impl<'c> Settler<'c> {
 
     /// Applies unit caps, pricing and the amount cap, and schedules the payment.
     #[allow(clippy::too_many_arguments)]
-    #[inline]
+    #[inline(always)]
     fn make_payable(
         &mut self,
         actuals: &Actuals,
