@@ -1117,13 +1117,8 @@ mod tests {
 
     #[test]
     fn prepared_powers_equal_powi() {
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut bits = crate::money::xorshift(0x2545_f491_4f6c_dd1d);
+        let mut next = || (bits() >> 11) as f64 / (1u64 << 53) as f64;
         let mut ps = vec![0.0, 1e-9, 0.25, 0.5, 0.5 + 1e-12, 0.75, 1.0 - 1e-9, 1.0];
         ps.extend((0..300).map(|_| next()));
         for p in ps {

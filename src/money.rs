@@ -578,6 +578,17 @@ impl SplitWeights {
     }
 }
 
+/// A xorshift64 generator for unit tests' random cases (deterministic, no dependencies).
+#[cfg(test)]
+pub(crate) fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -591,13 +602,7 @@ mod tests {
     fn division_by_a_prepared_divisor_is_exact() {
         assert!(DivU32::new(0).is_none());
         assert!(DivU32::new(1).is_none());
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         let mut divisors = vec![
             2u32,
             3,
@@ -625,13 +630,7 @@ mod tests {
 
     #[test]
     fn prepared_split_equals_the_general_split() {
-        let mut x: u64 = 0x1234_5678_9abc_def1;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x1234_5678_9abc_def1);
         let fixed: [&[i64]; 6] = [
             &[400_000_000_000, 350_000_000_000, 250_000_000_000],
             &[1, 1, 1],
