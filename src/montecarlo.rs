@@ -21,9 +21,12 @@
 //! histogram, typically a few KiB each. Each histogram buffers up to
 //! 256 samples (2 KiB) before counting them, and the cash bands are counted in batches of 64
 //! trials (`64 x parties x T` values, 86 KiB on the reference scenario): counting straight into
-//! a few hundred histograms per trial missed the cache on almost every value. One accumulator
-//! per rayon fold split (a few per thread) exists at a time, so memory is bounded independently
-//! of the number of trials.
+//! a few hundred histograms per trial missed the cache on almost every value. Trials run in
+//! consecutive windows of [`WINDOW`] trials, each window in parallel; a worker (settler, buffers
+//! and one accumulator) is leased from a pool by each parallel split and returned after it, so
+//! about one worker per thread exists for the whole run and memory is bounded independently of
+//! the number of trials. The windows also bound how far out of order trials are reported to a
+//! per-trial callback (at most one window), which lets a caller write rows in trial order.
 //!
 //! # Percentile and tail error
 //!
@@ -41,6 +44,7 @@ use crate::stats::{
 };
 use rand_pcg::Pcg64Mcg;
 use rayon::prelude::*;
+use std::sync::Mutex;
 
 /// Mantissa bits of the main histograms (relative percentile error 2^-11).
 pub const HIST_BITS: u32 = 10;
@@ -1045,14 +1049,19 @@ pub fn reported_parties(c: &Contract) -> Vec<usize> {
         .collect()
 }
 
+/// Trials run in consecutive windows of this many, each window in parallel. A trial is
+/// reported through `on_trial` (see [`simulate_with`]) only after every trial of the windows
+/// before its own, so a caller writing rows in trial order holds at most about one window.
+pub const WINDOW: u64 = 1 << 16;
+
 /// Runs `config.trials` trials of `model` on `contract`.
 pub fn simulate(contract: &Contract, model: &Model, config: &SimConfig) -> Results {
     simulate_with(contract, model, config, None::<&fn(&TrialRecord)>)
 }
 
-/// Like [`simulate`], calling `on_trial` after every trial (from worker threads, in no
-/// particular order; each record carries its trial index). Use it for per-trial rows or a
-/// progress counter.
+/// Like [`simulate`], calling `on_trial` after every trial (from worker threads, out of order
+/// within a window of [`WINDOW`] trials, windows in order; each record carries its trial
+/// index). Use it for per-trial rows or a progress counter.
 pub fn simulate_with<F: Fn(&TrialRecord) + Sync>(
     contract: &Contract,
     model: &Model,
@@ -1077,28 +1086,54 @@ fn run<F: Fn(&TrialRecord) + Sync>(
     let parties = reported_parties(c);
     let seed = cfg.seed;
     const BLOCK: u64 = 256;
-    let blocks = cfg.trials.div_ceil(BLOCK) as usize;
-    let acc = (0..blocks)
-        .into_par_iter()
-        .fold(
-            || Worker::new(c, model, seed, &parties),
-            |mut w, b| {
-                let start = b as u64 * BLOCK;
-                for t in start..(start + BLOCK).min(cfg.trials) {
+    // Workers (settler, buffers, accumulator) outlive the windows: each parallel split leases
+    // one from the pool and gives it back when the split ends, so a run creates about one per
+    // thread however many windows it has. Their accumulators merge at the end (merge order
+    // never changes a result).
+    let pool: Mutex<Vec<Worker>> = Mutex::new(Vec::new());
+    let mut first = 0;
+    while first < cfg.trials {
+        let end = first.saturating_add(WINDOW).min(cfg.trials);
+        let blocks = (end - first).div_ceil(BLOCK);
+        (0..blocks).into_par_iter().for_each_init(
+            || Lease {
+                worker: pool.lock().ok().and_then(|mut p| p.pop()),
+                pool: &pool,
+            },
+            |lease, b| {
+                let w = lease
+                    .worker
+                    .get_or_insert_with(|| Worker::new(c, model, seed, &parties));
+                let start = first + b * BLOCK;
+                for t in start..(start + BLOCK).min(end) {
                     w.run(t, on_trial);
                 }
-                w
-            },
-        )
-        .map(|w| w.acc)
-        .reduce(
-            || Acc::new(c, parties.len()),
-            |mut a, b| {
-                a.merge(&b);
-                a
             },
         );
+        first = end;
+    }
+    let mut acc = Acc::new(c, parties.len());
+    for w in pool.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        acc.merge(&w.acc);
+    }
     finish(c, &parties, cfg, acc)
+}
+
+/// A worker leased from the pool for one parallel split; dropping the lease returns it.
+struct Lease<'p, 'c> {
+    worker: Option<Worker<'c>>,
+    pool: &'p Mutex<Vec<Worker<'c>>>,
+}
+
+impl Drop for Lease<'_, '_> {
+    fn drop(&mut self) {
+        if let Some(w) = self.worker.take() {
+            match self.pool.lock() {
+                Ok(mut p) => p.push(w),
+                Err(e) => e.into_inner().push(w),
+            }
+        }
+    }
 }
 
 fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, mut acc: Acc) -> Results {

@@ -102,6 +102,52 @@ fn same_seed_is_identical_for_any_thread_count() {
 }
 
 #[test]
+fn trials_are_reported_window_by_window_and_windows_change_no_result() {
+    use sibsim::montecarlo::WINDOW;
+    // Past two windows, so trials cross window boundaries on two threads.
+    let trials = 2 * WINDOW + 300;
+    let text = small(
+        12,
+        "",
+        "[uncertainty]\n[uncertainty.outcomes.job]\nrate = { mean = 0.4, sd = 0.1 }\n",
+    );
+    let (sc, m) = load(&text);
+    let order: Mutex<Vec<u64>> = Mutex::new(Vec::with_capacity(trials as usize));
+    let cb = |r: &TrialRecord| order.lock().unwrap().push(r.trial);
+    let cfg = |threads| SimConfig {
+        trials,
+        seed: 5,
+        threads: Some(threads),
+    };
+    let two = simulate_with(&sc.contract, &m, &cfg(2), Some(&cb));
+    let order = order.into_inner().unwrap();
+    // Every trial once; a trial comes only after every trial of the windows before its own
+    // (what lets `--trials-out` write rows in order holding at most a window).
+    let mut sorted = order.clone();
+    sorted.sort_unstable();
+    assert!(
+        sorted.iter().copied().eq(0..trials),
+        "each trial reported once"
+    );
+    for pair in order.windows(2) {
+        assert!(
+            pair[1] / WINDOW >= pair[0] / WINDOW,
+            "trial {} (window {}) reported after trial {} (window {})",
+            pair[1],
+            pair[1] / WINDOW,
+            pair[0],
+            pair[0] / WINDOW
+        );
+    }
+    let one = simulate(&sc.contract, &m, &cfg(1));
+    assert_eq!(
+        serde_json::to_string(&one).unwrap(),
+        serde_json::to_string(&two).unwrap()
+    );
+    assert_eq!(one.trials, trials);
+}
+
+#[test]
 fn without_uncertainty_every_trial_is_the_deterministic_settlement() {
     // Two chained outcomes under a per-participant cap, plus a rate-baseline outcome; rates 0 or 1
     // make the binomial realisation certain.
