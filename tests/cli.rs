@@ -295,6 +295,16 @@ fn simulate_prints_a_summary_and_writes_identical_results_on_any_thread_count() 
             "a header and one row per trial"
         );
         assert!(trials.lines().nth(1).unwrap().starts_with("0,"));
+        let mut names: Vec<String> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["summary.json", "trials.csv"],
+            "no temporary file left"
+        );
         docs.push(trials.into_bytes());
     }
     assert_eq!(
@@ -309,6 +319,54 @@ fn simulate_prints_a_summary_and_writes_identical_results_on_any_thread_count() 
     assert_eq!(v["seed"], 11);
     assert_eq!(v["trials"], 3000);
     assert_eq!(v["sibsim_version"], env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn simulate_outputs_are_written_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    // An output folder that cannot be created: nothing is simulated or written.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let under_file = file.join("out");
+    expect_user_error(
+        &[
+            "simulate",
+            "scenarios/reference.toml",
+            "--trials",
+            "50",
+            "--out",
+            under_file.to_str().unwrap(),
+            "--trials-out",
+        ],
+        &["cannot create the output folder", "a-file"],
+    );
+    // trials.csv cannot be put in place (a folder is in the way): the error names it, the
+    // summary (already computed) is still written whole, and no partial or temporary file is
+    // left behind.
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(out.join("trials.csv").join("keep")).unwrap();
+    expect_user_error(
+        &[
+            "simulate",
+            "scenarios/reference.toml",
+            "--trials",
+            "50",
+            "--out",
+            out.to_str().unwrap(),
+            "--trials-out",
+        ],
+        &["cannot write", "trials.csv"],
+    );
+    let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(v["trials"], 50);
+    assert!(out.join("trials.csv").join("keep").is_dir());
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["summary.json", "trials.csv"]);
 }
 
 #[test]

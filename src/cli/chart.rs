@@ -28,19 +28,9 @@ impl ChartFormat {
     }
 }
 
-/// Creates the chart folder `dir` (and its parents) if needed.
-fn create_chart_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| {
-        CliError(format!(
-            "cannot create the chart folder {}: {e}",
-            dir.display()
-        ))
-    })
-}
-
 /// Renders every chart of `doc` into `dir` (created if needed); returns the files written.
 pub fn write_charts(doc: &SummaryFile, dir: &Path, format: ChartFormat) -> Result<Vec<PathBuf>> {
-    create_chart_dir(dir)?;
+    io::create_dir(dir, "the chart folder")?;
     let mut written = Vec::new();
     for &f in format.formats() {
         let charts = chart::simulation_charts(doc, &doc.scenario.period, f)
@@ -75,7 +65,7 @@ pub fn run(summary: &Path, out: &Path, format: ChartFormat) -> Result<()> {
 
 /// Writes one chart as PNG and SVG into `dir` (created if needed); returns the files written.
 pub fn write_one<C: chart::Chart>(c: &C, dir: &Path) -> Result<Vec<PathBuf>> {
-    create_chart_dir(dir)?;
+    io::create_dir(dir, "the chart folder")?;
     let mut written = Vec::new();
     for f in [Format::Png, Format::Svg] {
         let r = chart::render(c, f).map_err(|e| CliError(e.to_string()))?;

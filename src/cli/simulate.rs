@@ -5,6 +5,7 @@ use sibsim::montecarlo::{
     Results, SUMMARY_FORMAT, ScenarioInfo, SimConfig, SummaryFile, TrialRecord,
 };
 use sibsim::statement::Table;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::Path;
@@ -55,8 +56,18 @@ pub fn run(o: Options<'_>) -> Result<()> {
         threads: o.threads,
     };
 
+    // Rows go to a temporary file as they come, in trial order (see `RowWriter`), and the file
+    // is put in place whole after the summary.
+    let rows = match (o.trials_out, o.out) {
+        (true, Some(dir)) => {
+            io::create_dir(dir, "the output folder")?;
+            let mut file = io::AtomicFile::create(&dir.join("trials.csv"))?;
+            file.write(trial_header(c).as_bytes())?;
+            Some(Mutex::new(RowWriter::new(file)))
+        }
+        _ => None,
+    };
     let done = AtomicU64::new(0);
-    let rows: Mutex<Vec<(u64, String)>> = Mutex::new(Vec::new());
     let show_progress = std::io::stderr().is_terminal() && o.trials >= 20_000;
     let started = std::time::Instant::now();
     let finished = std::sync::atomic::AtomicBool::new(false);
@@ -64,13 +75,13 @@ pub fn run(o: Options<'_>) -> Result<()> {
         if show_progress {
             s.spawn(|| progress(&done, &finished, o.trials, started));
         }
-        let r = if o.trials_out || show_progress {
+        let r = if rows.is_some() || show_progress {
             let cb = |r: &TrialRecord| {
                 done.fetch_add(1, Ordering::Relaxed);
-                if o.trials_out {
+                if let Some(rows) = &rows {
                     let row = trial_row(r);
-                    if let Ok(mut v) = rows.lock() {
-                        v.push((r.trial, row));
+                    if let Ok(mut w) = rows.lock() {
+                        w.push(r.trial, row);
                     }
                 }
             };
@@ -84,25 +95,17 @@ pub fn run(o: Options<'_>) -> Result<()> {
     let elapsed = started.elapsed().as_secs_f64();
 
     if let Some(dir) = o.out {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| CliError(format!("cannot create {}: {e}", dir.display())))?;
+        io::create_dir(dir, "the output folder")?;
         let doc = summary_file(&name, c, &results);
         let json = serde_json::to_string_pretty(&doc)
             .map_err(|e| CliError(format!("cannot serialise the results: {e}")))?;
-        let mut csv = None;
-        if o.trials_out {
-            let mut v = rows.into_inner().unwrap_or_default();
-            v.sort_by_key(|(t, _)| *t);
-            let mut text = trial_header(c, &results);
-            for (_, r) in v {
-                text.push_str(&r);
-            }
-            csv = Some(text);
-        }
         io::write_atomic(&dir.join("summary.json"), (json + "\n").as_bytes())?;
-        if let Some(text) = csv {
-            io::write_atomic(&dir.join("trials.csv"), text.as_bytes())?;
-        }
+    }
+    if let Some(rows) = rows {
+        let w = rows
+            .into_inner()
+            .map_err(|_| CliError("a simulation thread failed while writing trials.csv".into()))?;
+        w.finish(o.trials)?;
     }
     let mut out = render(c, &results, elapsed);
     if let Some(dir) = o.out {
@@ -161,20 +164,75 @@ fn progress(
     let _ = write!(std::io::stderr(), "\r{}\r", " ".repeat(70));
 }
 
-fn trial_header(c: &sibsim::Contract, r: &Results) -> String {
+fn trial_header(c: &sibsim::Contract) -> String {
     let mut h = vec![
         "trial".to_string(),
         "outcome_payments".into(),
         "terminated".into(),
     ];
-    for p in &r.parties {
-        h.push(format!("net_{}", p.id));
+    for p in sibsim::montecarlo::reported_parties(c) {
+        h.push(format!("net_{}", c.parties[p].id));
     }
     for t in &c.tranches {
         h.push(format!("irr_{}", t.id));
         h.push(format!("repaid_{}", t.id));
     }
     h.join(",") + "\n"
+}
+
+/// Writes `trials.csv` rows in trial order as they arrive from the worker threads. The engine
+/// reports trials out of order only within a window of [`sibsim::montecarlo::WINDOW`] trials,
+/// so at most about a window of rows waits here, whatever the number of trials.
+struct RowWriter {
+    file: io::AtomicFile,
+    next: u64,
+    waiting: BTreeMap<u64, String>,
+    error: Option<CliError>,
+}
+
+impl RowWriter {
+    fn new(file: io::AtomicFile) -> Self {
+        RowWriter {
+            file,
+            next: 0,
+            waiting: BTreeMap::new(),
+            error: None,
+        }
+    }
+
+    fn push(&mut self, trial: u64, row: String) {
+        if trial != self.next {
+            self.waiting.insert(trial, row);
+            return;
+        }
+        self.write(&row);
+        while let Some(row) = self.waiting.remove(&self.next) {
+            self.write(&row);
+        }
+    }
+
+    fn write(&mut self, row: &str) {
+        if self.error.is_none()
+            && let Err(e) = self.file.write(row.as_bytes())
+        {
+            self.error = Some(e);
+        }
+        self.next += 1;
+    }
+
+    /// Puts the file in place once all `trials` rows are written.
+    fn finish(self, trials: u64) -> Result<()> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if self.next != trials {
+            return Err(CliError(format!(
+                "trials.csv is incomplete ({} of {trials} rows); it was not written",
+                self.next
+            )));
+        }
+        self.file.commit()
+    }
 }
 
 fn trial_row(r: &TrialRecord) -> String {
