@@ -1,5 +1,6 @@
 //! `sibsim stress`, `sweep`, `tornado` and `solve`: term design on common random numbers.
 
+use super::progress::with_progress;
 use super::{CliError, Result, io};
 use sibsim::design::solve::{Answer, Solution, SolveConfig, Target};
 use sibsim::design::sweep::{Sweep, Vary};
@@ -10,9 +11,7 @@ use sibsim::montecarlo::SimConfig;
 use sibsim::scenario::overrides::Override;
 use sibsim::statement::Table;
 use std::fmt::Write as _;
-use std::io::IsTerminal;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Options every design command shares.
 pub struct Common<'a> {
@@ -63,40 +62,6 @@ impl Loaded {
             base: &self.base,
         }
     }
-}
-
-/// Runs `f` with a progress line on a terminal when `total` trials (0: unknown) are many.
-fn with_progress<T: Send>(total: u64, f: impl FnOnce(&AtomicU64) -> T + Send) -> T {
-    let done = AtomicU64::new(0);
-    let finished = AtomicBool::new(false);
-    let show = std::io::stderr().is_terminal() && (total == 0 || total >= 20_000);
-    let t0 = std::time::Instant::now();
-    std::thread::scope(|s| {
-        if show {
-            s.spawn(|| {
-                use std::io::Write;
-                while !finished.load(Ordering::Relaxed) {
-                    std::thread::sleep(std::time::Duration::from_millis(250));
-                    let n = done.load(Ordering::Relaxed);
-                    let el = t0.elapsed().as_secs_f64();
-                    let line = if total > 0 && n > 0 {
-                        let left = el / n as f64 * total.saturating_sub(n) as f64;
-                        format!(
-                            "\r{n}/{total} trials ({:.0}%), about {left:.0} s left ",
-                            100.0 * n as f64 / total as f64
-                        )
-                    } else {
-                        format!("\r{n} trials, {el:.0} s ")
-                    };
-                    let _ = write!(std::io::stderr(), "{line}");
-                }
-                let _ = write!(std::io::stderr(), "\r{}\r", " ".repeat(60));
-            });
-        }
-        let r = f(&done);
-        finished.store(true, Ordering::Relaxed);
-        r
-    })
 }
 
 fn thousands(x: f64) -> String {
@@ -214,7 +179,7 @@ pub fn stress(
     let total = (variants.len() as u64 + 1) * l.cfg.trials;
     let t0 = std::time::Instant::now();
     let cmp = with_progress(total, |p| {
-        sibsim::design::compare_variants(&src, &variants, &figures, &l.cfg, Some(p))
+        sibsim::design::compare_variants(&src, &variants, &figures, &l.cfg, p)
     })
     .map_err(CliError)?;
     write_json(out, &cmp)?;
@@ -293,7 +258,7 @@ pub fn sweep(
     let points: u64 = vs.iter().map(|v| v.values.len() as u64).product();
     let t0 = std::time::Instant::now();
     let sw = with_progress(points * l.cfg.trials, |p| {
-        sibsim::design::sweep::sweep(&src, &vs, &figures, &l.cfg, Some(p))
+        sibsim::design::sweep::sweep(&src, &vs, &figures, &l.cfg, p)
     })
     .map_err(CliError)?;
     if let Some(p) = out {
@@ -371,7 +336,7 @@ pub fn compute_tornado(
     let range = parse_range(range)?;
     let (sc, _) = src.load(&Variant::base())?;
     let tor = with_progress(0, |p| {
-        sibsim::design::tornado::tornado(&src, figure, range, &l.cfg, Some(p))
+        sibsim::design::tornado::tornado(&src, figure, range, &l.cfg, p)
     })
     .map_err(CliError)?;
     Ok((tor, sc.contract.currency.clone()))
@@ -536,7 +501,7 @@ pub fn solve(
             &target,
             &SolveConfig { bounds, step },
             &l.cfg,
-            Some(p),
+            p,
         )
     })
     .map_err(CliError)?;

@@ -4,6 +4,7 @@ mod business;
 mod chart;
 mod design;
 mod io;
+mod progress;
 mod report;
 mod simulate;
 

@@ -1,16 +1,14 @@
 //! `sibsim simulate`: run the Monte Carlo engine, print a one-screen summary, write results.
 
-use super::{CliError, Result, io};
+use super::{CliError, Result, io, progress};
 use sibsim::montecarlo::{
     Results, SUMMARY_FORMAT, ScenarioInfo, SimConfig, SummaryFile, TrialRecord,
 };
 use sibsim::statement::Table;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Options of `simulate`.
 pub struct Options<'a> {
@@ -67,31 +65,20 @@ pub fn run(o: Options<'_>) -> Result<()> {
         }
         _ => None,
     };
-    let done = AtomicU64::new(0);
-    let show_progress = std::io::stderr().is_terminal() && o.trials >= 20_000;
     let started = std::time::Instant::now();
-    let finished = std::sync::atomic::AtomicBool::new(false);
-    let results: Results = std::thread::scope(|s| {
-        if show_progress {
-            s.spawn(|| progress(&done, &finished, o.trials, started));
+    let write_row = |r: &TrialRecord| {
+        if let Some(rows) = &rows {
+            let row = trial_row(r);
+            if let Ok(mut w) = rows.lock() {
+                w.push(r.trial, row);
+            }
         }
-        let r = if rows.is_some() || show_progress {
-            let cb = |r: &TrialRecord| {
-                done.fetch_add(1, Ordering::Relaxed);
-                if let Some(rows) = &rows {
-                    let row = trial_row(r);
-                    if let Ok(mut w) = rows.lock() {
-                        w.push(r.trial, row);
-                    }
-                }
-            };
-            sibsim::montecarlo::simulate_with(c, &model, &cfg, Some(&cb))
-        } else {
-            sibsim::montecarlo::simulate(c, &model, &cfg)
-        };
-        finished.store(true, Ordering::Relaxed);
-        r
-    });
+    };
+    let on_trial: Option<&(dyn Fn(&TrialRecord) + Sync)> = match rows {
+        Some(_) => Some(&write_row),
+        None => None,
+    };
+    let results: Results = progress::simulate(c, &model, &cfg, on_trial);
     let elapsed = started.elapsed().as_secs_f64();
 
     if let Some(dir) = o.out {
@@ -134,34 +121,6 @@ pub fn summary_file(file: &str, c: &sibsim::Contract, results: &Results) -> Summ
         summary_format: SUMMARY_FORMAT,
         trials: results.trials + results.failed_trials,
     }
-}
-
-fn progress(
-    done: &AtomicU64,
-    finished: &std::sync::atomic::AtomicBool,
-    total: u64,
-    t0: std::time::Instant,
-) {
-    use std::io::Write;
-    while !finished.load(Ordering::Relaxed) {
-        std::thread::sleep(std::time::Duration::from_millis(250));
-        let n = done.load(Ordering::Relaxed);
-        let el = t0.elapsed().as_secs_f64();
-        let left = if n > 0 {
-            el / n as f64 * (total - n.min(total)) as f64
-        } else {
-            0.0
-        };
-        let width = 30;
-        let filled = (n as f64 / total as f64 * width as f64) as usize;
-        let _ = write!(
-            std::io::stderr(),
-            "\r[{}{}] {n}/{total} trials, about {left:.0} s left ",
-            "#".repeat(filled.min(width)),
-            " ".repeat(width - filled.min(width))
-        );
-    }
-    let _ = write!(std::io::stderr(), "\r{}\r", " ".repeat(70));
 }
 
 fn trial_header(c: &sibsim::Contract) -> String {
