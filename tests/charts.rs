@@ -480,11 +480,7 @@ fn chart_command_writes_every_chart_from_summary_json_without_fonts() {
         again.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let mut a: Vec<String> = std::fs::read_dir(&charts)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    a.sort();
+    let a = crate::cli::file_names(&charts);
     assert!(
         a.contains(&"payout-fund.png".to_string())
             && a.contains(&"risk-distribution.svg".to_string()),

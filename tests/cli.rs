@@ -22,6 +22,16 @@ fn run(args: &[&str]) -> Output {
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+/// The names of the files in `dir`, sorted.
+pub fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -295,11 +305,7 @@ fn simulate_prints_a_summary_and_writes_identical_results_on_any_thread_count() 
             "a header and one row per trial"
         );
         assert!(trials.lines().nth(1).unwrap().starts_with("0,"));
-        let mut names: Vec<String> = std::fs::read_dir(&d)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
+        let names = file_names(&d);
         assert_eq!(
             names,
             ["summary.json", "trials.csv"],
@@ -328,44 +334,26 @@ fn simulate_outputs_are_written_whole_or_not_at_all() {
     let file = dir.path().join("a-file");
     std::fs::write(&file, "x").unwrap();
     let under_file = file.join("out");
-    expect_user_error(
-        &[
-            "simulate",
-            "scenarios/reference.toml",
-            "--trials",
-            "50",
-            "--out",
-            under_file.to_str().unwrap(),
-            "--trials-out",
-        ],
-        &["cannot create the output folder", "a-file"],
-    );
+    let simulate_into = |dir: &Path, needles: &[&str]| {
+        let d = dir.to_str().unwrap();
+        let args = ["simulate", "scenarios/reference.toml", "--trials", "50"];
+        expect_user_error(
+            &[&args[..], &["--out", d, "--trials-out"]].concat(),
+            needles,
+        );
+    };
+    simulate_into(&under_file, &["cannot create the output folder", "a-file"]);
     // trials.csv cannot be put in place (a folder is in the way): the error names it, the
     // summary (already computed) is still written whole, and no partial or temporary file is
     // left behind.
     let out = dir.path().join("out");
     std::fs::create_dir_all(out.join("trials.csv").join("keep")).unwrap();
-    expect_user_error(
-        &[
-            "simulate",
-            "scenarios/reference.toml",
-            "--trials",
-            "50",
-            "--out",
-            out.to_str().unwrap(),
-            "--trials-out",
-        ],
-        &["cannot write", "trials.csv"],
-    );
+    simulate_into(&out, &["cannot write", "trials.csv"]);
     let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&summary).unwrap();
     assert_eq!(v["trials"], 50);
     assert!(out.join("trials.csv").join("keep").is_dir());
-    let mut names: Vec<String> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    let names = file_names(&out);
     assert_eq!(names, ["summary.json", "trials.csv"]);
 }
 
