@@ -54,11 +54,14 @@ pub fn run(o: Options<'_>) -> Result<()> {
         threads: o.threads,
     };
 
-    // Rows go to a temporary file as they come, in trial order (see `RowWriter`), and the file
-    // is put in place whole after the summary.
+    // The output folder is made before the run, so a folder that cannot be made fails at once
+    // rather than after the trials. Rows go to a temporary file as they come, in trial order
+    // (see `RowWriter`), and the file is put in place whole after the summary.
+    if let Some(dir) = o.out {
+        io::create_dir(dir, "the output folder")?;
+    }
     let rows = match (o.trials_out, o.out) {
         (true, Some(dir)) => {
-            io::create_dir(dir, "the output folder")?;
             let mut file = io::AtomicFile::create(&dir.join("trials.csv"))?;
             file.write(trial_header(c).as_bytes())?;
             Some(Mutex::new(RowWriter::new(file)))
@@ -66,23 +69,21 @@ pub fn run(o: Options<'_>) -> Result<()> {
         _ => None,
     };
     let started = std::time::Instant::now();
-    let write_row = |r: &TrialRecord| {
-        if let Some(rows) = &rows {
+    let write_row = rows.as_ref().map(|rows| {
+        move |r: &TrialRecord| {
             let row = trial_row(r);
             if let Ok(mut w) = rows.lock() {
                 w.push(r.trial, row);
             }
         }
-    };
-    let on_trial: Option<&(dyn Fn(&TrialRecord) + Sync)> = match rows {
-        Some(_) => Some(&write_row),
-        None => None,
-    };
+    });
+    let on_trial = write_row
+        .as_ref()
+        .map(|f| f as &(dyn Fn(&TrialRecord) + Sync));
     let results: Results = progress::simulate(c, &model, &cfg, on_trial);
     let elapsed = started.elapsed().as_secs_f64();
 
     if let Some(dir) = o.out {
-        io::create_dir(dir, "the output folder")?;
         let doc = summary_file(&name, c, &results);
         let json = serde_json::to_string_pretty(&doc)
             .map_err(|e| CliError(format!("cannot serialise the results: {e}")))?;
