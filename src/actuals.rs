@@ -24,9 +24,17 @@ pub struct ParticipantClass {
     pub cohort: u16,
     /// Number of participants in the class.
     pub count: u32,
-    /// Range into [`Actuals::events`]: this class's (period, outcome) achievements, sorted.
+    /// Range into the actuals' event table: (period, outcome) events sorted by period, then
+    /// outcome. See [`Actuals::class_events`] for this class's achievements.
     pub events: std::ops::Range<u32>,
+    /// Which events of the range the class achieved: bit `j` for event `j` of the range;
+    /// [`ALL_EVENTS`] for all of them (the only form when the range is longer than 64). Classes
+    /// of one cohort drawn together share one range of possible events and differ by mask.
+    pub mask: u64,
 }
+
+/// [`ParticipantClass::mask`] of a class that achieved every event of its range.
+pub const ALL_EVENTS: u64 = u64::MAX;
 
 /// Outcomes reported per period, cohort and outcome, plus per-participant classes.
 #[derive(Clone, Debug)]
@@ -153,31 +161,99 @@ impl Actuals {
 
     /// Adds `count` identical participants of cohort `c` who achieved `events` (period, outcome),
     /// which must be sorted by period then outcome. Their units are added to the cohort totals.
+    /// Participants who achieved nothing are paid nothing and are not stored.
     pub fn add_class(&mut self, cohort: usize, count: u32, events: &[(u16, u16)]) {
-        if count == 0 {
+        // Participants who achieved nothing are paid nothing: no class.
+        if count == 0 || events.is_empty() {
             return;
         }
         let start = self.events.len() as u32;
         self.events.extend_from_slice(events);
         for &(p, o) in events {
-            let i = self.idx(o as usize, cohort, p as usize);
-            self.touch(i);
-            self.units[i] += Qty::from_int(count as i64);
+            self.add_units(o as usize, cohort, p as usize, count);
         }
         self.classes.push(ParticipantClass {
             cohort: cohort as u16,
             count,
             events: start..self.events.len() as u32,
+            mask: ALL_EVENTS,
         });
+    }
+
+    /// Adds several classes of cohort `c` at once: `slots` are the (period, outcome) events
+    /// any of them can achieve, sorted by period then outcome (at most 64), stored once; each
+    /// class is `(count, mask)`, bit `j` of `mask` set when its participants achieved
+    /// `slots[j]`. The same as [`add_class`](Self::add_class) with each class's own events,
+    /// without copying them per class. Classes with no participants or no events are left out.
+    ///
+    /// # Panics
+    /// With more than 64 slots, or a mask with a bit at or beyond `slots.len()`.
+    pub fn add_classes(&mut self, cohort: usize, slots: &[(u16, u16)], classes: &[(u32, u64)]) {
+        assert!(slots.len() <= 64, "at most 64 slots");
+        let mut total = [0u32; 64];
+        let start = self.events.len() as u32;
+        let mut any = false;
+        for &(count, mask) in classes {
+            if count == 0 || mask == 0 {
+                continue;
+            }
+            assert!(
+                slots.len() == 64 || mask >> slots.len() == 0,
+                "mask beyond the slots"
+            );
+            any = true;
+            let mut m = mask;
+            while m != 0 {
+                total[m.trailing_zeros() as usize] += count;
+                m &= m - 1;
+            }
+            self.classes.push(ParticipantClass {
+                cohort: cohort as u16,
+                count,
+                events: start..start + slots.len() as u32,
+                mask,
+            });
+        }
+        if !any {
+            return;
+        }
+        self.events.extend_from_slice(slots);
+        for (&(p, o), &n) in slots.iter().zip(&total) {
+            if n > 0 {
+                self.add_units(o as usize, cohort, p as usize, n);
+            }
+        }
+    }
+
+    /// Adds `n` whole units to a cell.
+    #[inline]
+    fn add_units(&mut self, o: usize, c: usize, p: usize, n: u32) {
+        let i = self.idx(o, c, p);
+        self.touch(i);
+        self.units[i] += Qty::from_int(n as i64);
     }
 
     /// The participant classes.
     pub fn classes(&self) -> &[ParticipantClass] {
         &self.classes
     }
-    /// The (period, outcome) events of a class.
-    pub fn class_events(&self, class: &ParticipantClass) -> &[(u16, u16)] {
+
+    /// The event table a class's `events` range points into.
+    pub fn event_table(&self, class: &ParticipantClass) -> &[(u16, u16)] {
         &self.events[class.events.start as usize..class.events.end as usize]
+    }
+
+    /// The (period, outcome) events a class achieved, in period-then-outcome order.
+    pub fn class_events<'a>(
+        &'a self,
+        class: &ParticipantClass,
+    ) -> impl Iterator<Item = (u16, u16)> + 'a {
+        let mask = class.mask;
+        self.event_table(class)
+            .iter()
+            .enumerate()
+            .filter(move |&(j, _)| mask == ALL_EVENTS || (mask >> j) & 1 == 1)
+            .map(|(_, &e)| e)
     }
 }
 

@@ -1051,24 +1051,13 @@ impl Model {
                 }
             }
             if any_pp {
+                // The cohort's possible events in (period, outcome) order; bit `j` of a
+                // class's mask is `s.events[j]`.
                 s.events.clear();
-                s.events.resize(s.pp_order.len(), (0, 0));
-                for k in 0..s.classes.len() {
-                    let (count, mask) = s.classes[k];
-                    if mask == 0 || count == 0 {
-                        continue;
-                    }
-                    // The class's events in (period, outcome) order, written without a
-                    // branch per outcome (which bits are set is random).
-                    let mut len = 0;
-                    for (j, &(lag, o)) in s.pp_order.iter().enumerate() {
-                        s.events[len] = (enrol + lag, o);
-                        len += ((mask >> j) & 1) as usize;
-                    }
-                    let events = &s.events[..len];
-                    debug_assert!(events.is_sorted());
-                    actuals.add_class(ci, count, events);
-                }
+                s.events
+                    .extend(s.pp_order.iter().map(|&(lag, o)| (enrol + lag, o)));
+                debug_assert!(s.events.is_sorted());
+                actuals.add_classes(ci, &s.events, &s.classes);
             }
             // Other outcomes, in contract order (a prerequisite comes first).
             for (o, out) in contract.outcomes.iter().enumerate() {

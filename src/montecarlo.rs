@@ -40,7 +40,8 @@ use crate::model::{DrawScratch, Model};
 use crate::money::compound_period_rate;
 use crate::settlement::{LedgerLine, LedgerSink, Rule, Settlement, Settler};
 use crate::stats::{
-    Histogram, Moments, RATIO_SCALE, discount_factors, irr, npv_with, quantise, round_to_i64,
+    Histogram, Moments, RATIO_SCALE, discount_factors, irr, npv_rows, npv_with, quantise,
+    round_to_i64,
 };
 use rand_pcg::Pcg64Mcg;
 use rayon::prelude::*;
@@ -540,6 +541,8 @@ struct Worker<'c> {
     /// This trial's NPV of each party's net flows at the discount rate (reported parties
     /// only; indexed like `contract.parties`).
     npv: Vec<f64>,
+    /// This trial's NPV per reported party (indexed like `parties`).
+    party_npv: Vec<f64>,
     irr: Vec<Option<f64>>,
     repaid: Vec<bool>,
     acc: Acc,
@@ -563,6 +566,7 @@ impl<'c> Worker<'c> {
             net: vec![0; parties.len()],
             loss: vec![0; parties.len()],
             npv: vec![0.0; c.parties.len()],
+            party_npv: vec![0.0; parties.len()],
             irr: vec![None; c.tranches.len()],
             repaid: vec![false; c.tranches.len()],
             acc: Acc::new(c, parties.len()),
@@ -622,6 +626,13 @@ impl<'c> Worker<'c> {
             let _ = tr;
         }
         // Parties.
+        npv_rows(
+            &self.sink.net,
+            self.sink.n_periods,
+            self.parties,
+            &self.discount,
+            &mut self.party_npv,
+        );
         let mut total_loss = 0i64;
         for (k, &p) in self.parties.iter().enumerate() {
             let pa = &mut acc.parties[k];
@@ -639,8 +650,7 @@ impl<'c> Worker<'c> {
             if net < 0 {
                 pa.neg_n += 1;
             }
-            let flows = self.sink.party_flows(p);
-            let npv = npv_with(flows, &self.discount);
+            let npv = self.party_npv[k];
             self.npv[p] = npv;
             pa.npv.add(round_to_i64(npv));
             pa.guarantee.add(self.sink.guarantee_paid[p]);

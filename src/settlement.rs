@@ -21,7 +21,7 @@
 //! only per-party totals. All buffers live in a reusable [`Settler`], so settling a Monte Carlo
 //! trial allocates nothing and formats no strings.
 
-use crate::actuals::{Actuals, rate_of};
+use crate::actuals::{ALL_EVENTS, Actuals, rate_of};
 use crate::contract::{
     Baseline, CheckpointTest, Contract, Direction, GridKind, PartyId, Pricing, Remainder,
 };
@@ -658,9 +658,10 @@ impl<'c> Settler<'c> {
         for class in actuals.classes() {
             let mut cum = Money::ZERO;
             let base = class.cohort as usize * n_p;
-            for &(p, o) in actuals.class_events(class) {
+            let table = actuals.event_table(class);
+            let mut one = |(p, o): (u16, u16)| {
                 let (Some(full), capped) = self.pp_unit[o as usize] else {
-                    continue;
+                    return;
                 };
                 let pay = if capped {
                     full.min((cap.amount - cum).non_negative())
@@ -673,6 +674,16 @@ impl<'c> Settler<'c> {
                     self.pp_touched.push(i as u32);
                 }
                 self.pp_amount[i] += Money(pay.0 * class.count as i64);
+            };
+            if class.mask == ALL_EVENTS {
+                table.iter().for_each(|&e| one(e));
+            } else {
+                // The achieved events, lowest bit (earliest) first.
+                let mut m = class.mask;
+                while m != 0 {
+                    one(table[m.trailing_zeros() as usize]);
+                    m &= m - 1;
+                }
             }
         }
     }

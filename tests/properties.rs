@@ -505,8 +505,10 @@ fn gen_contract(src: &mut Src) -> Gen {
     Gen { toml: s }
 }
 
-/// Random actuals within the measurement windows of `c`.
-fn gen_actuals(src: &mut Src, c: &Contract) -> Actuals {
+/// Random actuals within the measurement windows of `c`, and the same actuals with each
+/// cohort's participant classes added at once as masks over shared slots
+/// ([`Actuals::add_classes`], as the simulator adds them) instead of one by one.
+fn gen_actuals(src: &mut Src, c: &Contract) -> (Actuals, Actuals) {
     let mut a = Actuals::new(c);
     for (ci, coh) in c.cohorts.iter().enumerate() {
         if src.chance(30) {
@@ -541,8 +543,10 @@ fn gen_actuals(src: &mut Src, c: &Contract) -> Actuals {
         }
     }
     // Per-participant outcomes: classes of identical participants.
+    let mut masked = a.clone();
     if let Some(pc) = &c.participant_cap {
         for (ci, coh) in c.cohorts.iter().enumerate() {
+            let mut cohort_classes: Vec<(u32, Vec<(u16, u16)>)> = Vec::new();
             let mut left = a.enrolled[ci];
             for _ in 0..src.range(0, 3) {
                 if left == 0 {
@@ -569,10 +573,27 @@ fn gen_actuals(src: &mut Src, c: &Contract) -> Actuals {
                 let mut ev: Vec<(u16, u16)> = when.iter().map(|(&o, &p)| (p, o as u16)).collect();
                 ev.sort_unstable();
                 a.add_class(ci, count, &ev);
+                cohort_classes.push((count, ev));
             }
+            let mut slots: Vec<(u16, u16)> = cohort_classes
+                .iter()
+                .flat_map(|(_, ev)| ev.clone())
+                .collect();
+            slots.sort_unstable();
+            slots.dedup();
+            let masks: Vec<(u32, u64)> = cohort_classes
+                .iter()
+                .map(|(count, ev)| {
+                    let mask = ev.iter().fold(0u64, |m, e| {
+                        m | 1 << slots.binary_search(e).expect("a slot per event")
+                    });
+                    (*count, mask)
+                })
+                .collect();
+            masked.add_classes(ci, &slots, &masks);
         }
     }
-    a
+    (a, masked)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -598,7 +619,7 @@ fn participant_bound(c: &Contract, a: &Actuals, ci: usize) -> Money {
     let mut bound = Money::ZERO;
     for class in a.classes().iter().filter(|k| k.cohort as usize == ci) {
         let mut full = Money::ZERO;
-        for &(_, o) in a.class_events(class) {
+        for (_, o) in a.class_events(class) {
             if let Pricing::Flat(p) = c.outcomes[o as usize].pricing {
                 full += p.times(Qty::from_int(1));
             }
@@ -1069,8 +1090,19 @@ proptest! {
             Err(d) => return Err(fail(format!("generator bug: the validator rejects\n{}\n{d}", g.toml))),
         };
         let c = scenario.contract;
-        let a = gen_actuals(&mut src, &c);
+        let (a, masked) = gen_actuals(&mut src, &c);
         check_settlement(&c, &a, &g.toml)?;
+        // Classes as masks over shared slots settle exactly like classes with their own events.
+        let mut settler = Settler::new(&c);
+        let (mut one, mut other) = (Vec::<LedgerLine>::new(), Vec::<LedgerLine>::new());
+        let s1 = settler.settle(&a, &mut one).map(|s| format!("{s:?}"));
+        let s2 = settler.settle(&masked, &mut other).map(|s| format!("{s:?}"));
+        prop_assert_eq!(s1, s2);
+        prop_assert_eq!(one, other);
+        prop_assert_eq!(a.classes().len(), masked.classes().len());
+        for (x, y) in a.classes().iter().zip(masked.classes()) {
+            prop_assert!(a.class_events(x).eq(masked.class_events(y)));
+        }
     }
 
     /// Largest remainder: parts add up, each is within one cent of its exact quota, the
