@@ -6,6 +6,7 @@ mod cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    cli::io::clean_up_on_interrupt();
     match cli::run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

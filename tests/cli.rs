@@ -357,6 +357,55 @@ fn simulate_outputs_are_written_whole_or_not_at_all() {
     assert_eq!(names, ["summary.json", "trials.csv"]);
 }
 
+/// Ctrl-C (SIGINT) during a long run with `--trials-out`: the run stops with status 130, says
+/// so, and leaves the output folder as it was (no partial file, no hidden temporary file).
+#[cfg(unix)]
+#[test]
+fn an_interrupted_run_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut child = bin()
+        .args([
+            "simulate",
+            "scenarios/reference.toml",
+            "--trials",
+            "100000000",
+        ])
+        .args(["--out", out.to_str().unwrap(), "--trials-out"])
+        .current_dir(root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sibsim");
+    // Wait until the rows are being written (the temporary file exists and has grown).
+    let started = std::time::Instant::now();
+    let writing = || {
+        std::fs::read_dir(&out)
+            .is_ok_and(|d| d.flatten().any(|e| e.metadata().is_ok_and(|m| m.len() > 0)))
+    };
+    while !writing() {
+        assert!(started.elapsed().as_secs() < 60, "no rows written in 60 s");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        !file_names(&out).is_empty(),
+        "a temporary file while running"
+    );
+    // The shell's own `kill`: there may be no `kill` program on the machine.
+    let status = Command::new("sh")
+        .args(["-c", &format!("kill -INT {}", child.id())])
+        .status()
+        .expect("sh");
+    assert!(status.success());
+    let result = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(130), "stderr: {err}");
+    assert!(err.contains("interrupted"), "stderr: {err}");
+    assert!(err.contains("not kept"), "stderr: {err}");
+    assert_eq!(file_names(&out), Vec::<String>::new());
+}
+
 #[test]
 fn simulate_rejects_bad_flags_and_bad_uncertainty() {
     expect_user_error(

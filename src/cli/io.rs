@@ -3,8 +3,50 @@
 
 use super::{CliError, Result};
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The temporary files of [`AtomicFile`]s being written now: what an interrupted run must
+/// remove so that it leaves nothing behind.
+static IN_FLIGHT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Exit status of a run stopped by Ctrl-C or a termination signal (128 + SIGINT).
+pub const INTERRUPTED: i32 = 130;
+
+/// On Ctrl-C (or SIGTERM), removes the temporary files of the outputs being written, says so and
+/// exits with [`INTERRUPTED`]: an interrupted run leaves its outputs as they were before it
+/// started, with no half-written or hidden temporary file. Called once, at start-up.
+pub fn clean_up_on_interrupt() {
+    // Only fails when a handler is already set (not done elsewhere); the run then goes on
+    // without the clean-up rather than not at all.
+    let _ = ctrlc::set_handler(|| {
+        // The handler runs on its own thread, so it may wait for the lock.
+        let removed = match IN_FLIGHT.lock() {
+            Ok(list) => list
+                .iter()
+                .filter(|p| std::fs::remove_file(p).is_ok())
+                .count(),
+            Err(_) => 0,
+        };
+        if std::io::stderr().is_terminal() {
+            // End the progress line.
+            eprintln!();
+        }
+        if removed > 0 {
+            eprintln!("interrupted: the outputs being written were not kept");
+        } else {
+            eprintln!("interrupted");
+        }
+        std::process::exit(INTERRUPTED);
+    });
+}
+
+fn in_flight(f: impl FnOnce(&mut Vec<PathBuf>)) {
+    // A poisoned lock only means another thread panicked while holding it; the list is fine.
+    let mut list = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+    f(&mut list);
+}
 
 /// Reads a UTF-8 text file, or says plainly why not.
 pub fn read_text(path: &Path) -> Result<String> {
@@ -62,7 +104,14 @@ impl AtomicFile {
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_else(|| "out".into());
         let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let file = File::create(&tmp).map_err(|e| Self::fail(path, e))?;
+        in_flight(|l| l.push(tmp.clone()));
+        let file = match File::create(&tmp) {
+            Ok(f) => f,
+            Err(e) => {
+                in_flight(|l| l.retain(|p| p != &tmp));
+                return Err(Self::fail(path, e));
+            }
+        };
         Ok(AtomicFile {
             path: path.to_path_buf(),
             tmp,
@@ -104,6 +153,7 @@ impl Drop for AtomicFile {
             self.file = None;
             let _ = std::fs::remove_file(&self.tmp);
         }
+        in_flight(|l| l.retain(|p| p != &self.tmp));
     }
 }
 

@@ -3,7 +3,7 @@
 mod business;
 mod chart;
 mod design;
-mod io;
+pub(crate) mod io;
 mod progress;
 mod report;
 mod simulate;
