@@ -595,8 +595,8 @@ impl Histogram {
         // The engine's `k` values get their own copy of the loop, with shifts by constants
         // (fewer instructions and registers per sample).
         match self.k {
-            7 => self.count_all(7, values),
-            10 => self.count_all(10, values),
+            crate::montecarlo::BAND_BITS => self.count_all(crate::montecarlo::BAND_BITS, values),
+            crate::montecarlo::HIST_BITS => self.count_all(crate::montecarlo::HIST_BITS, values),
             k => self.count_all(k, values),
         }
     }
