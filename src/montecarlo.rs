@@ -546,8 +546,6 @@ struct Worker<'c> {
     /// This trial's NPV of each party's net flows at the discount rate (reported parties
     /// only; indexed like `contract.parties`).
     npv: Vec<f64>,
-    /// This trial's NPV per reported party (indexed like `parties`).
-    party_npv: Vec<f64>,
     irr: Vec<Option<f64>>,
     repaid: Vec<bool>,
     acc: Acc,
@@ -571,7 +569,6 @@ impl<'c> Worker<'c> {
             net: vec![0; parties.len()],
             loss: vec![0; parties.len()],
             npv: vec![0.0; c.parties.len()],
-            party_npv: vec![0.0; parties.len()],
             irr: vec![None; c.tranches.len()],
             repaid: vec![false; c.tranches.len()],
             acc: Acc::new(c, parties.len()),
@@ -636,7 +633,7 @@ impl<'c> Worker<'c> {
             self.sink.n_periods,
             self.parties,
             &self.discount,
-            &mut self.party_npv,
+            &mut self.npv,
         );
         let mut total_loss = 0i64;
         for (k, &p) in self.parties.iter().enumerate() {
@@ -655,9 +652,7 @@ impl<'c> Worker<'c> {
             if net < 0 {
                 pa.neg_n += 1;
             }
-            let npv = self.party_npv[k];
-            self.npv[p] = npv;
-            pa.npv.add(round_to_i64(npv));
+            pa.npv.add(round_to_i64(self.npv[p]));
             pa.guarantee.add(self.sink.guarantee_paid[p]);
             pa.outcome_paid.add(self.sink.outcome_paid[p]);
             let loss = match c.parties[p].role {

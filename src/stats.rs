@@ -218,17 +218,17 @@ pub fn npv_with(flows: &[i64], factors: &[f64]) -> f64 {
     acc
 }
 
-/// [`npv_with`] of several rows of a row-major matrix at once: `out[j]` is the NPV of row
-/// `rows[j]` (`stride` values each; index 0 of a row ignored). Each row is summed in the same
+/// [`npv_with`] of several rows of a row-major matrix at once: `out[r]` becomes the NPV of
+/// row `r` for each `r` in `rows` (`stride` values each; index 0 of a row ignored); other
+/// entries of `out` are left alone. Each row is summed in the same
 /// order as [`npv_with`], so each result is bit-identical to it; the rows are summed side by
 /// side, four at a time, so their independent additions overlap instead of waiting on one
 /// another.
 #[inline]
 pub fn npv_rows(data: &[i64], stride: usize, rows: &[usize], factors: &[f64], out: &mut [f64]) {
-    debug_assert_eq!(rows.len(), out.len());
     let f = &factors[..stride.min(factors.len())];
-    for (rows, out) in rows.chunks(4).zip(out.chunks_mut(4)) {
-        if let (&[a, b, c, d], [oa, ob, oc, od]) = (rows, &mut *out) {
+    for rows in rows.chunks(4) {
+        if let &[a, b, c, d] = rows {
             let (ra, rb) = (
                 &data[a * stride..][..f.len()],
                 &data[b * stride..][..f.len()],
@@ -244,10 +244,10 @@ pub fn npv_rows(data: &[i64], stride: usize, rows: &[usize], factors: &[f64], ou
                 acc[2] += rc[t] as f64 * f[t];
                 acc[3] += rd[t] as f64 * f[t];
             }
-            (*oa, *ob, *oc, *od) = (acc[0], acc[1], acc[2], acc[3]);
+            (out[a], out[b], out[c], out[d]) = (acc[0], acc[1], acc[2], acc[3]);
         } else {
-            for (&r, o) in rows.iter().zip(out) {
-                *o = npv_with(&data[r * stride..(r + 1) * stride], factors);
+            for &r in rows {
+                out[r] = npv_with(&data[r * stride..(r + 1) * stride], factors);
             }
         }
     }
@@ -841,11 +841,15 @@ mod tests {
             vec![3, 3, 0, 1, 4],
             vec![],
         ] {
-            let mut out = vec![f64::NAN; rows.len()];
+            let mut out = vec![f64::NAN; 7];
             npv_rows(&data, stride, &rows, &f, &mut out);
-            for (&r, x) in rows.iter().zip(&out) {
-                let alone = npv_with(&data[r * stride..(r + 1) * stride], &f);
-                assert_eq!(x.to_bits(), alone.to_bits(), "row {r} of {rows:?}");
+            for (r, x) in out.iter().enumerate() {
+                if rows.contains(&r) {
+                    let alone = npv_with(&data[r * stride..(r + 1) * stride], &f);
+                    assert_eq!(x.to_bits(), alone.to_bits(), "row {r} of {rows:?}");
+                } else {
+                    assert!(x.is_nan(), "row {r} is not in {rows:?} but was written");
+                }
             }
         }
     }
