@@ -56,6 +56,8 @@ pub struct Actuals {
     /// Whether any baseline was set since the last clear.
     any_baseline: bool,
     classes: Vec<ParticipantClass>,
+    /// Sum over classes of participants x possible events (a bound the settlement uses).
+    participant_events: u128,
     events: Vec<(u16, u16)>,
 }
 
@@ -77,6 +79,7 @@ impl Actuals {
             units_touched: Some(Vec::new()),
             any_baseline: false,
             classes: Vec::new(),
+            participant_events: 0,
             events: Vec::new(),
         }
     }
@@ -104,6 +107,7 @@ impl Actuals {
             self.any_baseline = false;
         }
         self.classes.clear();
+        self.participant_events = 0;
         self.events.clear();
     }
 
@@ -169,6 +173,7 @@ impl Actuals {
         }
         let start = self.events.len() as u32;
         self.events.extend_from_slice(events);
+        self.participant_events += count as u128 * events.len() as u128;
         for &(p, o) in events {
             self.add_units(o as usize, cohort, p as usize, count);
         }
@@ -193,10 +198,12 @@ impl Actuals {
         let mut total = [0u32; 64];
         let start = self.events.len() as u32;
         let mut any = false;
+        let mut participants: u64 = 0;
         for &(count, mask) in classes {
             if count == 0 || mask == 0 {
                 continue;
             }
+            participants += count as u64;
             assert!(
                 slots.len() == 64 || mask >> slots.len() == 0,
                 "mask beyond the slots"
@@ -217,6 +224,7 @@ impl Actuals {
         if !any {
             return;
         }
+        self.participant_events += participants as u128 * slots.len() as u128;
         self.events.extend_from_slice(slots);
         for (&(p, o), &n) in slots.iter().zip(&total) {
             if n > 0 {
@@ -236,6 +244,12 @@ impl Actuals {
     /// The participant classes.
     pub fn classes(&self) -> &[ParticipantClass] {
         &self.classes
+    }
+
+    /// The sum over the classes of participants x the events in the class's range: at least
+    /// the number of (participant, achievement) pairs.
+    pub fn participant_events(&self) -> u128 {
+        self.participant_events
     }
 
     /// The event table a class's `events` range points into.

@@ -95,6 +95,16 @@ pub enum SettleError {
         /// Measurement period.
         period: u16,
     },
+    /// An amount grew beyond what the engine settles exactly (see [`crate::settlement::LIMIT`]).
+    #[error(
+        "period {period}: {what}; amounts this large are not supported, check the prices, quantities, enrolment and rates for a typo"
+    )]
+    TooLarge {
+        /// What grew too large, and past which limit.
+        what: String,
+        /// The period in which it did.
+        period: u16,
+    },
     /// The actuals were built for a different contract shape.
     #[error("the actuals do not match the contract ({0})")]
     Shape(String),

@@ -326,6 +326,21 @@ impl Cx {
         }
     }
 
+    /// A distribution parameter: a number of at most [`DIST_LIMIT`] in size.
+    fn dist_number(&mut self, t: &Table, key: &str, path: &str) -> Option<f64> {
+        let x = self.number(t, key, path)?;
+        if x.abs() > DIST_LIMIT {
+            self.err(
+                format!("{path}.{key}"),
+                format!(
+                    "{x} is too large; distribution parameters are at most 1,000,000,000 in size (like the contract's units and prices)"
+                ),
+            );
+            return None;
+        }
+        Some(x)
+    }
+
     /// `{ mean, sd }` of a Beta rate.
     fn beta(&mut self, v: &Value, path: &str, what: &str) -> Option<BetaRate> {
         let t = self.table(v, path, &format!("{what}: {{ mean = ..., sd = ... }}"))?;
@@ -400,8 +415,8 @@ impl Cx {
         match kind {
             "normal" | "lognormal" => {
                 self.unknown_keys(t, path, &["dist", "mean", "sd"]);
-                let mean = self.number(t, "mean", path);
-                let sd = self.number(t, "sd", path);
+                let mean = self.dist_number(t, "mean", path);
+                let sd = self.dist_number(t, "sd", path);
                 let (mean, sd) = (mean?, sd?);
                 if sd < 0.0 {
                     self.err(
@@ -432,9 +447,9 @@ impl Cx {
             }
             "triangular" | "pert" => {
                 self.unknown_keys(t, path, &["dist", "min", "mode", "max"]);
-                let min = self.number(t, "min", path);
-                let mode = self.number(t, "mode", path);
-                let max = self.number(t, "max", path);
+                let min = self.dist_number(t, "min", path);
+                let mode = self.dist_number(t, "mode", path);
+                let max = self.dist_number(t, "max", path);
                 let (min, mode, max) = (min?, mode?, max?);
                 if !(min <= mode && mode <= max) {
                     self.err(
@@ -935,10 +950,15 @@ pub fn sub_stream(key: u64, k: u64) -> rand_pcg::Pcg64Mcg {
     rand_pcg::Pcg64Mcg::new(((hi as u128) << 64) | lo as u128)
 }
 
-/// A quantity as a [`Qty`] with six decimals, clamped to `[0, 1e12]`.
+/// Largest parameter of a quantity or cost distribution, and largest draw: a cohort's
+/// quantity in a period and a cost per participant are clamped to it, the bound reported
+/// actuals and contract prices have.
+pub const DIST_LIMIT: f64 = 1e9;
+
+/// A quantity as a [`Qty`] with six decimals, clamped to `[0, DIST_LIMIT]`.
 #[inline]
 fn qty(x: f64) -> Qty {
-    Qty((x.clamp(0.0, 1e12) * 1e6).round() as i64)
+    Qty((x.clamp(0.0, DIST_LIMIT) * 1e6).round() as i64)
 }
 
 impl Model {
@@ -990,7 +1010,7 @@ impl Model {
             }
         }
         if let Some(d) = &self.cost_per_participant {
-            let x = d.sample(&mut sub_stream(key, 0)).max(0.0);
+            let x = d.sample(&mut sub_stream(key, 0)).clamp(0.0, DIST_LIMIT);
             // Whole cents.
             actuals.cost_per_participant = Some(Price((x * 100.0).round() as i64 * 10_000));
         }

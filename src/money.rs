@@ -24,17 +24,30 @@ pub fn div_round(n: i128, d: i128) -> i128 {
     debug_assert!(d > 0);
     // Fast path: 64-bit division when both fit (almost always); same result.
     if let (Ok(n64), Ok(d64)) = (i64::try_from(n), i64::try_from(d)) {
-        let q = n64 / d64;
-        let r = n64 % d64;
-        return if 2 * (r.unsigned_abs() as u128) >= d64 as u128 {
-            (q + n64.signum()) as i128
-        } else {
-            q as i128
-        };
+        return div_round_64(n64, d64) as i128;
     }
     let q = n / d;
     let r = n % d;
     if 2 * r.abs() >= d { q + n.signum() } else { q }
+}
+
+/// [`div_round`] in 64 bits. `d` must be positive.
+#[inline]
+fn div_round_64(n: i64, d: i64) -> i64 {
+    let q = n / d;
+    let r = n % d;
+    if 2 * (r.unsigned_abs() as u128) >= d as u128 {
+        q + n.signum()
+    } else {
+        q
+    }
+}
+
+/// Converts to `i64`, saturating at the bounds (callers that may exceed them check the result
+/// against a limit far below `i64::MAX`, so a saturated value is always caught).
+#[inline]
+pub fn saturate(x: i128) -> i64 {
+    x.clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
 
 /// An amount of money in whole cents of the contract's currency.
@@ -232,11 +245,16 @@ impl Price {
     pub fn to_decimal(self) -> Decimal {
         Decimal::new(self.0, MICRO_DP)
     }
-    /// `units x price`, rounded half away from zero to cents.
+    /// `units x price`, rounded half away from zero to cents; saturates beyond `i64` cents
+    /// (the settlement rejects amounts far below that bound).
     #[inline]
     pub fn times(self, units: Qty) -> Money {
         // units: 1e-6, price: 1e-6 currency = 1e-4 cents -> product in 1e-10 cents.
-        Money(div_round(units.0 as i128 * self.0 as i128, 10_000_000_000) as i64)
+        let n = units.0 as i128 * self.0 as i128;
+        Money(match i64::try_from(n) {
+            Ok(n) => div_round_64(n, 10_000_000_000),
+            Err(_) => saturate(div_round(n, 10_000_000_000)),
+        })
     }
     /// Exact cents when the price is a whole number of cents.
     #[inline]

@@ -415,6 +415,8 @@ impl TailSplit {
 struct Acc {
     trials: u64,
     failed: u64,
+    /// The failed trial with the lowest index and why (independent of merge order).
+    first_failure: Option<(u64, String)>,
     terminated: u64,
     parties: Vec<PartyAcc>,
     tranches: Vec<TrancheAcc>,
@@ -434,6 +436,7 @@ impl Acc {
         Acc {
             trials: 0,
             failed: 0,
+            first_failure: None,
             terminated: 0,
             parties: (0..n_parties)
                 .map(|k| PartyAcc {
@@ -484,6 +487,11 @@ impl Acc {
     fn merge(&mut self, o: &Acc) {
         self.trials += o.trials;
         self.failed += o.failed;
+        if let Some((t, e)) = &o.first_failure
+            && self.first_failure.as_ref().is_none_or(|(u, _)| t < u)
+        {
+            self.first_failure = Some((*t, e.clone()));
+        }
         self.terminated += o.terminated;
         for (a, b) in self.parties.iter_mut().zip(&o.parties) {
             a.paid.merge(&b.paid);
@@ -583,8 +591,12 @@ impl<'c> Worker<'c> {
         self.sink.clear();
         let s = match self.settler.settle(&self.actuals, &mut self.sink) {
             Ok(s) => s,
-            Err(_) => {
-                self.acc.failed += 1;
+            Err(e) => {
+                let acc = &mut self.acc;
+                acc.failed += 1;
+                if acc.first_failure.as_ref().is_none_or(|(u, _)| trial < *u) {
+                    acc.first_failure = Some((trial, e.to_string()));
+                }
                 return;
             }
         };
@@ -1029,8 +1041,14 @@ pub struct OutcomeStats {
 pub struct Results {
     /// Trials settled.
     pub trials: u64,
-    /// Trials whose settlement failed (should be 0).
+    /// Trials whose settlement failed. Any failure makes the results unusable (they leave out
+    /// trials, most likely the extreme ones), so a run stops at the end of the window of
+    /// [`WINDOW`] trials in which one fails; callers check [`Results::failure`].
     pub failed_trials: u64,
+    /// Why the failed trial with the lowest index could not be settled; `None` when every
+    /// trial was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
     /// Seed.
     pub seed: u64,
     /// Probability that the contract ended early.
@@ -1121,6 +1139,15 @@ fn run<F: Fn(&TrialRecord) + Sync>(
             },
         );
         first = end;
+        // A trial that cannot be settled makes the run's results wrong (see
+        // `Results::failure`): stop at the end of its window.
+        let failed = pool
+            .lock()
+            .map(|p| p.iter().any(|w| w.acc.failed > 0))
+            .unwrap_or(false);
+        if failed {
+            break;
+        }
     }
     let mut acc = Acc::new(c, parties.len());
     for w in pool.into_inner().unwrap_or_else(|e| e.into_inner()) {
@@ -1257,6 +1284,10 @@ fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, mut acc: Acc) -> Res
     Results {
         trials: acc.trials,
         failed_trials: acc.failed,
+        failure: acc
+            .first_failure
+            .as_ref()
+            .map(|(t, e)| format!("trial {t} could not be settled: {e}")),
         seed: cfg.seed,
         prob_early_termination: acc.terminated as f64 / n,
         outcome_payments: summary(&acc.outcome_payments, &acc.outcome_hist, 100.0),

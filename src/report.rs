@@ -782,7 +782,6 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
             vec!["Scenario file".into(), doc.scenario.file.clone()],
             vec!["Contract".into(), doc.scenario.name.clone()],
             vec!["Trials".into(), thousands(doc.trials as f64)],
-            vec!["Failed trials".into(), r.failed_trials.to_string()],
             vec!["Seed".into(), doc.seed.to_string()],
             vec!["sibsim version".into(), doc.sibsim_version.clone()],
         ],

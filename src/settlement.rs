@@ -26,7 +26,9 @@ use crate::contract::{
     Baseline, CheckpointTest, Contract, Direction, GridKind, PartyId, Pricing, Remainder,
 };
 use crate::error::SettleError;
-use crate::money::{Money, Price, Qty, Ratio, SplitWeights, div_round, split_largest_remainder};
+use crate::money::{
+    Money, Price, Qty, Ratio, SplitWeights, div_round, saturate, split_largest_remainder,
+};
 
 /// Which rule produced a ledger line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -247,6 +249,8 @@ pub struct Settler<'c> {
     /// Per outcome: the amount for one unit under per-participant pricing (flat prices only)
     /// and whether the participant cap covers it.
     pp_unit: Vec<(Option<Money>, bool)>,
+    /// The largest of `pp_unit`'s amounts and its outcome.
+    pp_max_unit: (Money, u16),
     /// Per outcome: whether its measurement's improvement is needed (thresholds, grids).
     needs_improvement: Vec<bool>,
     pending: Vec<Vec<Pending>>, // by pay period
@@ -260,8 +264,44 @@ pub struct Settler<'c> {
     enrol_start: Vec<u32>,
     weights: Vec<i64>,
     parts: Vec<Money>,
+    /// Outcome amounts earned so far, all outcomes (checked against [`LIMIT`]).
+    total_earned: Money,
+    /// Participant costs so far (checked against [`LIMIT`]).
+    total_costs: Money,
+    /// The first amount found beyond the limits (period, outcome, cohort or `u16::MAX` for
+    /// the per-participant payments), reported when the period ends.
+    too_large: Option<(u16, u16, u16)>,
     out: Settlement,
 }
+
+/// `what` would pass [`LIMIT`] in `period`.
+#[cold]
+#[inline(never)]
+fn too_large(period: u16, what: std::fmt::Arguments) -> SettleError {
+    SettleError::TooLarge {
+        what: format!("{what} would pass 100,000,000,000,000 (currency units)"),
+        period,
+    }
+}
+
+/// The units measured for outcome `id` would pass [`UNIT_LIMIT`] in `period`.
+#[cold]
+#[inline(never)]
+fn too_many_units(period: u16, id: &str) -> SettleError {
+    SettleError::TooLarge {
+        what: format!(
+            "outcome `{id}`: the units measured over all cohorts would pass 1,000,000,000,000"
+        ),
+        period,
+    }
+}
+
+/// The largest total of outcome payments, of participant costs, and of any tranche's claim
+/// that a settlement accepts: 1e16 cents (100 trillion currency units). Every running total
+/// is checked before it can pass this, so the sums of flows stay far inside `i64`.
+pub const LIMIT: Money = Money(10_000_000_000_000_000);
+/// The largest total of achieved or baseline units of one outcome: 1e12 units.
+pub const UNIT_LIMIT: Qty = Qty(1_000_000_000_000_000_000);
 
 impl<'c> Settler<'c> {
     /// Prepares buffers for `contract`.
@@ -340,7 +380,7 @@ impl<'c> Settler<'c> {
                 SplitWeights::new(&w)
             })
             .collect();
-        Settler {
+        let mut s = Settler {
             c: contract,
             rank_groups,
             measure_cells,
@@ -363,6 +403,7 @@ impl<'c> Settler<'c> {
             sum_enrolled: vec![0; n_o],
             pp_amount: vec![Money::ZERO; n_o * n_c * n_p],
             pp_touched: Vec::new(),
+            pp_max_unit: (Money::ZERO, 0),
             pp_unit: contract
                 .outcomes
                 .iter()
@@ -399,6 +440,9 @@ impl<'c> Settler<'c> {
             enrol_start,
             weights: Vec::with_capacity(16),
             parts: Vec::with_capacity(16),
+            total_earned: Money::ZERO,
+            total_costs: Money::ZERO,
+            too_large: None,
             out: Settlement {
                 paid: vec![Money::ZERO; n_parties],
                 received: vec![Money::ZERO; n_parties],
@@ -407,7 +451,15 @@ impl<'c> Settler<'c> {
                 held: vec![Money::ZERO; n_p],
                 ..Settlement::default()
             },
+        };
+        for (o, &(unit, _)) in s.pp_unit.iter().enumerate() {
+            if let Some(u) = unit
+                && u > s.pp_max_unit.0
+            {
+                s.pp_max_unit = (u, o as u16);
+            }
         }
+        s
     }
 
     /// The contract this settler settles.
@@ -422,6 +474,9 @@ impl<'c> Settler<'c> {
         self.shared_base = Money::ZERO;
         self.cash_enterprise = Money::ZERO;
         self.account = Money::ZERO;
+        self.total_earned = Money::ZERO;
+        self.total_costs = Money::ZERO;
+        self.too_large = None;
         self.paid_by_payer_outcomes.fill(Money::ZERO);
         self.cum_units.fill(Qty::ZERO);
         self.cum_amount.fill(Money::ZERO);
@@ -496,6 +551,9 @@ impl<'c> Settler<'c> {
         }
         self.reset();
         self.per_participant_amounts(actuals);
+        if self.too_large.is_some() {
+            return Err(self.too_large_error());
+        }
         let t_end = c.periods;
         let mut terminated: Option<(u16, Termination)> = None;
 
@@ -506,6 +564,12 @@ impl<'c> Settler<'c> {
                 // A settled claim accrues nothing (and skips the rounding division).
                 if self.claim[i].0 != 0 {
                     let acc = self.claim[i].mul_ratio(tr.period_rate);
+                    if acc > LIMIT - self.claim[i] {
+                        return Err(too_large(
+                            p,
+                            format_args!("the claim of tranche `{}` with interest", tr.id),
+                        ));
+                    }
                     self.claim[i] += acc;
                     self.out.tranches[i].accrued += acc;
                 }
@@ -542,6 +606,13 @@ impl<'c> Settler<'c> {
                         .cost_per_participant
                         .unwrap_or(et.per_participant_cost)
                         .times(Qty::from_int(actuals.enrolled[ci] as i64));
+                    if cost > LIMIT - self.total_costs {
+                        return Err(too_large(
+                            p,
+                            format_args!("the enterprise's participant costs"),
+                        ));
+                    }
+                    self.total_costs += cost;
                     let pay = cost.min(self.cash_enterprise);
                     self.emit(
                         sink,
@@ -563,6 +634,9 @@ impl<'c> Settler<'c> {
             for k in self.measure_start[pu]..self.measure_start[pu + 1] {
                 let (o, ci) = self.measure_cells[k as usize];
                 self.measure(actuals, o as usize, ci as usize, p)?;
+            }
+            if self.too_large.is_some() {
+                return Err(self.too_large_error());
             }
             // 5. overall-at-end thresholds for outcomes whose last measurement is now
             if self.any_overall {
@@ -603,6 +677,9 @@ impl<'c> Settler<'c> {
                     }
                 }
             }
+            if self.too_large.is_some() {
+                return Err(self.too_large_error());
+            }
             if terminated.is_some() {
                 // Held amounts are judged now over what was measured; everything earned is paid now.
                 let held = if self.any_overall {
@@ -614,6 +691,9 @@ impl<'c> Settler<'c> {
                     if self.final_measure[o] > p {
                         self.release_overall(actuals, o, p);
                     }
+                }
+                if self.too_large.is_some() {
+                    return Err(self.too_large_error());
                 }
                 for q in pu + 1..self.pending.len() {
                     let moved = std::mem::take(&mut self.pending[q]);
@@ -655,6 +735,21 @@ impl<'c> Settler<'c> {
         let n_c = self.c.cohorts.len();
         let n_p = self.c.periods as usize + 1;
         let per_outcome = n_c * n_p;
+        // Each cell is a sum of `count x pay` over events, each `pay` at most the largest unit
+        // amount: bounding them all at once lets the loop below go unchecked.
+        let (max_unit, max_o) = self.pp_max_unit;
+        if actuals
+            .participant_events()
+            .saturating_mul(max_unit.0 as u128)
+            > LIMIT.0 as u128
+        {
+            let p = actuals
+                .classes()
+                .first()
+                .map_or(1, |c| actuals.event_table(c)[0].0);
+            self.too_large = Some((p, max_o, u16::MAX));
+            return;
+        }
         for class in actuals.classes() {
             let mut cum = Money::ZERO;
             let base = class.cohort as usize * n_p;
@@ -685,6 +780,30 @@ impl<'c> Settler<'c> {
                     m &= m - 1;
                 }
             }
+        }
+    }
+
+    /// The error for `too_large` (off the hot path).
+    #[cold]
+    #[inline(never)]
+    fn too_large_error(&self) -> SettleError {
+        let Some((period, o, ci)) = self.too_large else {
+            unreachable!("only called with a limit passed");
+        };
+        let out = &self.c.outcomes[o as usize].id;
+        if ci == u16::MAX {
+            SettleError::TooLarge {
+                what: format!(
+                    "the per-participant payments could pass 100,000,000,000,000 (currency units): participants x achievements x the largest amount for one (outcome `{out}`)"
+                ),
+                period,
+            }
+        } else {
+            let cohort = &self.c.cohorts[ci as usize].id;
+            too_large(
+                period,
+                format_args!("the outcome payments earned (outcome `{out}`, cohort `{cohort}`)"),
+            )
         }
     }
 
@@ -732,6 +851,13 @@ impl<'c> Settler<'c> {
                 None => return Err(self.missing(o, ci, p)),
             },
         };
+        // Each cell is at most ~4.3e9 units, so checking the running sums keeps every unit
+        // total (these, the cumulative and payable units) far inside `i64`.
+        if achieved > UNIT_LIMIT - self.sum_achieved[o]
+            || baseline > UNIT_LIMIT - self.sum_baseline[o]
+        {
+            return Err(too_many_units(p, &out.id));
+        }
         self.sum_achieved[o] += achieved;
         self.sum_baseline[o] += baseline;
         self.out.outcomes[o].achieved += achieved;
@@ -839,7 +965,10 @@ impl<'c> Settler<'c> {
             let n_p = c.periods as usize + 1;
             let full = self.pp_amount[oc * n_p + measured as usize];
             if allowed < payable && payable.0 > 0 {
-                Money(div_round(full.0 as i128 * allowed.0 as i128, payable.0 as i128) as i64)
+                Money(saturate(div_round(
+                    full.0 as i128 * allowed.0 as i128,
+                    payable.0 as i128,
+                )))
             } else {
                 full
             }
@@ -863,7 +992,7 @@ impl<'c> Settler<'c> {
                         from += take;
                         left = left - take;
                     }
-                    Money(div_round(acc, 10_000_000_000) as i64)
+                    Money(saturate(div_round(acc, 10_000_000_000)))
                 }
                 Pricing::Grid { kind, points } => {
                     grid_value(*kind, points, imp).times(Qty::from_int(enrolled))
@@ -875,6 +1004,13 @@ impl<'c> Settler<'c> {
         if let Some(ma) = out.caps.max_amount {
             amount = amount.min((ma - self.cum_amount[o]).non_negative());
         }
+        if amount > LIMIT - self.total_earned {
+            if self.too_large.is_none() {
+                self.too_large = Some((measured, o as u16, ci as u16));
+            }
+            return;
+        }
+        self.total_earned += amount;
         self.cum_amount[o] += amount;
         let r = &mut self.out.outcomes[o];
         r.payable_units += allowed;

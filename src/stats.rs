@@ -378,7 +378,9 @@ pub struct Moments {
     pub n: u64,
     /// Sum of samples.
     pub sum: i128,
-    /// Sum of squared samples.
+    /// Sum of squared samples, modulo 2^128: only the sum of squared deviations from the
+    /// mean, formed from it in [`Moments::sd`], needs to fit (it does where the spread times the
+    /// number of samples does), not the squares of large samples themselves.
     pub sumsq: i128,
 }
 
@@ -388,13 +390,13 @@ impl Moments {
     pub fn add(&mut self, x: i64) {
         self.n += 1;
         self.sum += x as i128;
-        self.sumsq += (x as i128) * (x as i128);
+        self.sumsq = self.sumsq.wrapping_add((x as i128) * (x as i128));
     }
     /// Adds another accumulator.
     pub fn merge(&mut self, o: &Moments) {
         self.n += o.n;
         self.sum += o.sum;
-        self.sumsq += o.sumsq;
+        self.sumsq = self.sumsq.wrapping_add(o.sumsq);
     }
     /// The mean (`0` with no samples).
     pub fn mean(&self) -> f64 {
@@ -909,6 +911,22 @@ mod tests {
         }
         assert!((m.sd() - 2.0).abs() < 1e-9);
         assert!((m.mean() - 1_000_000_000_003.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn moments_of_samples_whose_squares_overflow() {
+        // Squares near 8.5e37: two of them pass i128::MAX, their spread does not.
+        let big = i64::MAX - 10;
+        let mut a = Moments::default();
+        let mut b = Moments::default();
+        for x in [big - 4, big - 2] {
+            a.add(x);
+        }
+        b.add(big);
+        a.merge(&b);
+        assert_eq!(a.n, 3);
+        assert!((a.sd() - 2.0).abs() < 1e-9, "{}", a.sd());
+        assert_eq!(a.sum, 3 * (big as i128) - 6);
     }
 
     #[test]

@@ -345,6 +345,57 @@ fn bad_uncertainty_blocks_give_clear_errors() {
         "[uncertainty]\ncost_per_participant = { dist = \"pert\", min = 3, mode = 2, max = 4 }\n[uncertainty.outcomes.job]\nrate = { mean = 0.4, sd = 0.1 }\n",
     ));
     assert!(e.contains("min <= mode <= max"), "{e}");
+    // Distribution parameters are bounded like the contract's units and prices.
+    let e = errors(&small(
+        10,
+        "",
+        "[uncertainty]\ncost_per_participant = { dist = \"pert\", min = 1, mode = 2, max = 1e15 }\n[uncertainty.outcomes.job]\nrate = { mean = 0.4, sd = 0.1 }\n",
+    ));
+    assert!(
+        e.contains("uncertainty.cost_per_participant.max: 1000000000000000 is too large; distribution parameters are at most 1,000,000,000"),
+        "{e}"
+    );
+}
+
+#[test]
+fn draws_past_the_engine_limits_stop_the_run_with_the_reason() {
+    // A log-normal cost per participant this wide draws values above the bound now and then;
+    // they are clamped to 1e9 per participant, and 10 participants cost at most 1e10: fine.
+    let wide = small(
+        10,
+        "",
+        "[uncertainty]\ncost_per_participant = { dist = \"lognormal\", mean = 1e9, sd = 1e9 }\n[uncertainty.outcomes.job]\nrate = { mean = 0.4, sd = 0.1 }\n",
+    );
+    let r = run(&wide, 200, 1, 2);
+    assert_eq!(
+        (r.trials, r.failed_trials, r.failure.is_none()),
+        (200, 0, true)
+    );
+    // A claim that doubles every year passes 1e14 in every trial (drawn in year 1:
+    // 50,000 x 2^30 < 1e14 < 50,000 x 2^31 with year 32's interest). The run says which trial
+    // failed first and why, the same on any number of threads, and stops after one window.
+    let text = small(
+        10,
+        "",
+        "[uncertainty]\n[uncertainty.outcomes.job]\nrate = { mean = 0.4, sd = 0.1 }\n",
+    )
+    .replace("periods = 8", "periods = 1200")
+    .replace("period = \"quarter\"", "period = \"year\"")
+    .replace("rate = 0.05", "rate = 1.0");
+    let one = run(&text, 300, 7, 1);
+    assert_eq!((one.trials, one.failed_trials), (0, 300));
+    let why = one.failure.clone().expect("a failure");
+    assert_eq!(
+        why,
+        "trial 0 could not be settled: period 32: the claim of tranche `loan` with interest would pass 100,000,000,000,000 (currency units); amounts this large are not supported, check the prices, quantities, enrolment and rates for a typo"
+    );
+    assert_eq!(one, run(&text, 300, 7, 2));
+    let long = run(&text, sibsim::montecarlo::WINDOW + 10, 7, 2);
+    assert_eq!(
+        long.failed_trials,
+        sibsim::montecarlo::WINDOW,
+        "stops after one window"
+    );
 }
 
 #[test]

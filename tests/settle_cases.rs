@@ -1716,3 +1716,215 @@ period,cohort,outcome,units
 fn termination_releases_held_overall() {
     check(&TERMINATION_RELEASES_HELD);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Amounts beyond what the engine settles exactly are errors that say what grew too large and
+// when, never an overflow (a panic in debug builds, silently wrong money in release builds).
+// ---------------------------------------------------------------------------------------------
+
+/// A one-outcome contract; `outcome` and `tranche` are spliced into the file.
+fn limit_scenario(periods: u16, period: &str, outcome: &str, tranche: &str) -> String {
+    limit_scenario_costing(periods, period, outcome, tranche, "0")
+}
+
+fn limit_scenario_costing(
+    periods: u16,
+    period: &str,
+    outcome: &str,
+    tranche: &str,
+    per_participant_cost: &str,
+) -> String {
+    format!(
+        r#"
+[contract]
+name = "limits"
+periods = {periods}
+period = "{period}"
+
+[[payers]]
+id = "gemeente"
+
+[[investors]]
+id = "bank"
+
+[enterprise]
+id = "se"
+per_participant_cost = {per_participant_cost}
+
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 10
+
+[[outcomes]]
+id = "days"
+kind = "quantity"
+lag = 1
+{outcome}
+
+[[tranches]]
+id = "loan"
+investor = "bank"
+rank = 1
+{tranche}
+"#
+    )
+}
+
+/// A small loan drawn at once, for the limit tests.
+const SMALL_LOAN: &str = "committed = 1000\nrate = 0.05\ndrawdowns = { at = [[1, 1000]] }";
+
+fn settle_text(scenario: &str, actuals: &str) -> Result<sibsim::Settlement, sibsim::SettleError> {
+    let sc = sibsim::scenario::parse("limits.toml", scenario)
+        .unwrap_or_else(|d| panic!("scenario does not parse:\n{d}"));
+    let a = sibsim::actuals::parse_csv(&sc.contract, "limits.csv", actuals)
+        .unwrap_or_else(|d| panic!("actuals do not parse:\n{d}"));
+    let mut settler = Settler::new(&sc.contract);
+    let mut ledger: Vec<LedgerLine> = Vec::new();
+    settler.settle(&a, &mut ledger).cloned()
+}
+
+fn too_large(r: Result<sibsim::Settlement, sibsim::SettleError>) -> (String, u16) {
+    match r {
+        Err(sibsim::SettleError::TooLarge { what, period }) => (what, period),
+        other => panic!("expected a too-large error, got {other:?}"),
+    }
+}
+
+#[test]
+fn outcome_payments_up_to_the_limit_settle_and_one_cent_more_is_an_error() {
+    // 1e9 units x 100,000.00 = 1e14 currency units: exactly the limit, accepted to the cent.
+    let at_limit = limit_scenario(4, "quarter", "price = 100000", SMALL_LOAN);
+    let actuals = "period,cohort,outcome,units\n1,c1,enrolled,1\n2,c1,days,1000000000\n";
+    let s = settle_text(&at_limit, actuals).expect("the limit itself settles");
+    assert_eq!(s.outcomes[0].earned.to_string(), "100000000000000.00");
+    // A millionth of a unit's price more is 1,000.00 beyond the limit.
+    let beyond = limit_scenario(4, "quarter", "price = 100000.000001", SMALL_LOAN);
+    let (what, period) = too_large(settle_text(&beyond, actuals));
+    assert!(
+        what.contains("outcome payments") && what.contains("`days`"),
+        "{what}"
+    );
+    assert_eq!(period, 2, "the measurement period");
+    // The largest price times the largest reported quantity (1e18 currency units) would not
+    // fit in 64 bits of cents at all.
+    let huge = limit_scenario(4, "quarter", "price = 1000000000", SMALL_LOAN);
+    let (what, _) = too_large(settle_text(&huge, actuals));
+    assert!(what.contains("outcome payments"), "{what}");
+    assert!(
+        what.ends_with("would pass 100,000,000,000,000 (currency units)"),
+        "{what}"
+    );
+    let msg = sibsim::SettleError::TooLarge { what, period: 2 }.to_string();
+    assert!(
+        msg.starts_with("period 2: the outcome payments") && msg.contains("typo"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_claim_compounding_past_the_limit_is_an_error_in_the_period_it_does() {
+    // EUR 1 trillion at 10% a year: 1.1^48 = 97.0 < 100 < 106.7 = 1.1^49, so the claim
+    // (drawn in year 1, accruing from year 2) passes 100 trillion with year 50's interest.
+    let loan =
+        "committed = 1_000_000_000_000\nrate = 0.10\ndrawdowns = { at = [[1, 1_000_000_000_000]] }";
+    let sc = limit_scenario(100, "year", "price = 1", loan);
+    let (what, period) = too_large(settle_text(
+        &sc,
+        "period,cohort,outcome,units\n1,c1,enrolled,0\n",
+    ));
+    assert!(what.contains("tranche `loan`"), "{what}");
+    assert_eq!(period, 50);
+}
+
+#[test]
+fn participant_costs_past_the_limit_are_an_error() {
+    // 1e9 participants x 1e9 per participant = 1e18 currency units of costs.
+    let sc = limit_scenario_costing(4, "quarter", "price = 1", SMALL_LOAN, "1_000_000_000");
+    let (what, period) = too_large(settle_text(
+        &sc,
+        "period,cohort,outcome,units\n1,c1,enrolled,1000000000\n",
+    ));
+    assert!(what.contains("participant costs"), "{what}");
+    assert_eq!(period, 1);
+}
+
+#[test]
+fn measured_units_past_the_limit_are_an_error() {
+    // 1e9 units in each of 1,100 measurement periods: the 1,001st passes 1e12 units.
+    let sc = limit_scenario(
+        1200,
+        "month",
+        "price = 0\nmeasure_periods = 1100",
+        SMALL_LOAN,
+    );
+    let mut actuals = String::from("period,cohort,outcome,units\n1,c1,enrolled,1\n");
+    for p in 2..=1101 {
+        actuals.push_str(&format!("{p},c1,days,1000000000\n"));
+    }
+    let (what, period) = too_large(settle_text(&sc, &actuals));
+    assert!(what.contains("units measured"), "{what}");
+    assert_eq!(period, 1002);
+}
+
+#[test]
+fn per_participant_payments_are_bounded_before_they_are_summed() {
+    // A flat price of 1e9 under a participant cap: 100,000 participants with one achievement
+    // each could be paid exactly 1e14, the limit; one participant more could pass it.
+    let text = r#"
+[contract]
+name = "limits"
+periods = 4
+period = "quarter"
+
+[[payers]]
+id = "gemeente"
+
+[[investors]]
+id = "bank"
+
+[enterprise]
+id = "se"
+
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 10
+
+[[outcomes]]
+id = "job"
+lag = 1
+price = 1_000_000_000
+
+[participant_cap]
+amount = 1_000_000_000_000
+outcomes = ["job"]
+
+[[tranches]]
+id = "loan"
+investor = "bank"
+rank = 1
+committed = 1000
+drawdowns = { at = [[1, 1000]] }
+"#;
+    let sc = sibsim::scenario::parse("limits.toml", text).expect("parses");
+    let c = &sc.contract;
+    let settle = |n: u32| {
+        let mut a = sibsim::Actuals::new(c);
+        a.enrolled[0] = n;
+        a.add_classes(0, &[(2, 0)], &[(n, 1)]);
+        let mut ledger: Vec<LedgerLine> = Vec::new();
+        Settler::new(c).settle(&a, &mut ledger).cloned()
+    };
+    let s = settle(100_000).expect("the limit itself settles");
+    assert_eq!(s.outcomes[0].earned.to_string(), "100000000000000.00");
+    let (what, period) = too_large(settle(100_001));
+    assert!(
+        what.starts_with("the per-participant payments could pass 100,000,000,000,000")
+            && what.contains("`job`"),
+        "{what}"
+    );
+    assert_eq!(period, 2);
+    // The most participants a class can hold, at the largest price, would overflow 64 bits.
+    too_large(settle(u32::MAX));
+}

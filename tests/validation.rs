@@ -1061,3 +1061,129 @@ proptest! {
         let _ = sibsim::actuals::parse_csv(&c, "g.csv", &text);
     }
 }
+
+/// The bundled scenarios, as (file name, text).
+fn bundled() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (
+            "reference.toml",
+            include_str!("../scenarios/reference.toml"),
+        ),
+        (
+            "many-parties.toml",
+            include_str!("../scenarios/many-parties.toml"),
+        ),
+        (
+            "small-bond-scale.toml",
+            include_str!("../scenarios/small-bond-scale.toml"),
+        ),
+        (
+            "colour-kitchen-utrecht.toml",
+            include_str!("../scenarios/colour-kitchen-utrecht.toml"),
+        ),
+        (
+            "rotterdam-buzinezzclub.toml",
+            include_str!("../scenarios/rotterdam-buzinezzclub.toml"),
+        ),
+    ]
+}
+
+/// Numbers at the edges of what a field may hold, and past them.
+const EDGE_NUMBERS: &[&str] = &[
+    "0",
+    "-1",
+    "1",
+    "0.5",
+    "0.999999",
+    "1.000001",
+    "0.0000001",
+    "2",
+    "64",
+    "65",
+    "1000",
+    "65535",
+    "65536",
+    "4294967296",
+    "1e15",
+    "92233720368547758",
+    "9223372036854775807",
+    "1e300",
+    "-1e300",
+];
+
+/// Values of the wrong kind, put in place of a whole value.
+const WRONG_KIND: &[&str] = &["\"\"", "\"x\"", "[]", "[0]", "{}", "true"];
+
+/// Byte ranges of the numbers in a line (outside quoted strings and comments).
+fn numbers(line: &str) -> Vec<(usize, usize)> {
+    let b = line.as_bytes();
+    let (mut out, mut i, mut quoted) = (Vec::new(), 0, false);
+    while i < b.len() {
+        let c = b[i];
+        if c == b'"' {
+            quoted = !quoted;
+        } else if c == b'#' && !quoted {
+            break;
+        } else if !quoted
+            && (c.is_ascii_digit() || (c == b'-' && b.get(i + 1).is_some_and(u8::is_ascii_digit)))
+            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_'))
+        {
+            let start = i;
+            i += 1;
+            while i < b.len() && (b[i].is_ascii_digit() || b"._eE+-".contains(&b[i])) {
+                i += 1;
+            }
+            out.push((start, i));
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// A bundled scenario with one to three numbers replaced by edge values (or a whole value by
+    /// one of the wrong kind) is either rejected with diagnostics or simulates without a panic.
+    /// Tests run in debug builds, which check every arithmetic overflow, so an accepted amount
+    /// that overflows in the model or the engine fails this test.
+    #[test]
+    fn bundled_scenarios_with_edge_values_never_panic(
+        file in 0usize..5,
+        edits in prop::collection::vec(
+            (any::<prop::sample::Index>(), any::<prop::sample::Index>(), 0..EDGE_NUMBERS.len(), prop::option::weighted(0.15, 0..WRONG_KIND.len())),
+            1..4,
+        ),
+    ) {
+        let (name, text) = bundled()[file];
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let editable: Vec<usize> = (0..lines.len()).filter(|&i| !numbers(&lines[i]).is_empty()).collect();
+        prop_assume!(!editable.is_empty());
+        for (line, which, number, wrong) in &edits {
+            let i = editable[line.index(editable.len())];
+            let l = &lines[i];
+            lines[i] = match wrong {
+                Some(w) => match l.split_once(" = ") {
+                    Some((key, _)) => format!("{key} = {}", WRONG_KIND[*w]),
+                    None => continue,
+                },
+                None => {
+                    let spots = numbers(l);
+                    if spots.is_empty() {
+                        continue; // an earlier edit took its numbers away
+                    }
+                    let (a, b) = spots[which.index(spots.len())];
+                    format!("{}{}{}", &l[..a], EDGE_NUMBERS[*number], &l[b..])
+                }
+            };
+        }
+        let edited = lines.join("\n");
+        if let Ok((sc, model)) = sibsim::scenario::parse_with_model(name, &edited) {
+            let cfg = sibsim::montecarlo::SimConfig { trials: 8, seed: 3, threads: Some(1) };
+            let r = sibsim::montecarlo::simulate(&sc.contract, &model, &cfg);
+            prop_assert_eq!(r.trials + r.failed_trials, 8);
+            prop_assert_eq!(r.failure.is_some(), r.failed_trials > 0);
+        }
+    }
+}

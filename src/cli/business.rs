@@ -30,7 +30,7 @@ fn load(o: &Common<'_>, trials: u64) -> Result<(sibsim::Scenario, Option<Results
         seed: o.seed,
         threads: o.threads,
     };
-    let r = simulate(&sc.contract, &model, &cfg);
+    let r = super::progress::settled(simulate(&sc.contract, &model, &cfg))?;
     Ok((sc, Some(r)))
 }
 

@@ -2,6 +2,7 @@
 //! of trials is known, a count and the time so far when it is not. Shown only on a terminal, so
 //! redirected output and tests never see it.
 
+use super::CliError;
 use sibsim::Contract;
 use sibsim::model::Model;
 use sibsim::montecarlo::{Results, SimConfig, TrialRecord};
@@ -48,8 +49,8 @@ pub fn simulate(
     model: &Model,
     cfg: &SimConfig,
     on_trial: Option<&(dyn Fn(&TrialRecord) + Sync)>,
-) -> Results {
-    with_progress(cfg.trials, |done| {
+) -> Result<Results, CliError> {
+    let r = with_progress(cfg.trials, |done| {
         if done.is_none() && on_trial.is_none() {
             return sibsim::montecarlo::simulate(c, model, cfg);
         }
@@ -62,7 +63,18 @@ pub fn simulate(
             }
         };
         sibsim::montecarlo::simulate_with(c, model, cfg, Some(&cb))
-    })
+    });
+    settled(r)
+}
+
+/// The results, or an error when a trial could not be settled (nothing is written then).
+pub fn settled(r: Results) -> Result<Results, CliError> {
+    match &r.failure {
+        None => Ok(r),
+        Some(why) => Err(CliError(format!(
+            "the simulation stopped: {why}. Nothing was written."
+        ))),
+    }
 }
 
 /// The progress line after `n` of `total` trials (0: unknown) and `elapsed` seconds.

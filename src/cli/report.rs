@@ -32,7 +32,7 @@ pub fn run(
         seed: o.seed,
         threads: o.threads,
     };
-    let results = super::progress::simulate(c, &model, &cfg, None);
+    let results = super::progress::simulate(c, &model, &cfg, None)?;
     let doc = super::simulate::summary_file(&name, c, &results);
     let mut extra = Vec::new();
     if let Some(figure) = tornado {

@@ -80,7 +80,7 @@ pub fn run(o: Options<'_>) -> Result<()> {
     let on_trial = write_row
         .as_ref()
         .map(|f| f as &(dyn Fn(&TrialRecord) + Sync));
-    let results: Results = progress::simulate(c, &model, &cfg, on_trial);
+    let results: Results = progress::simulate(c, &model, &cfg, on_trial)?;
     let elapsed = started.elapsed().as_secs_f64();
 
     if let Some(dir) = o.out {

@@ -114,6 +114,9 @@ pub fn run_variant(
         ..cfg.clone()
     };
     let results = simulate_with(c, model, &cfg1, Some(&cb));
+    if let Some(why) = &results.failure {
+        return Err(format!("the simulation stopped: {why}"));
+    }
     let values = (0..ms.len())
         .map(|k| {
             (0..n)
