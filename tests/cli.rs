@@ -437,6 +437,42 @@ fn simulate_rejects_bad_flags_and_bad_uncertainty() {
 }
 
 #[test]
+fn comparisons_too_large_for_memory_are_refused_before_they_run() {
+    // 1e14 trials x figures x variants of 8 bytes is far beyond any machine: a clear error
+    // (from the memory check, or from the allocation itself), not an abort.
+    let huge = "100000000000000";
+    expect_user_error(
+        &["stress", "scenarios/reference.toml", "--trials", huge],
+        &["use fewer --trials", "GB"],
+    );
+    expect_user_error(
+        &[
+            "sweep",
+            "scenarios/reference.toml",
+            "--vary",
+            "contract.total_cap=1000000:1500000:3",
+            "--trials",
+            huge,
+        ],
+        &["use fewer --trials", "GB"],
+    );
+    expect_user_error(
+        &[
+            "tornado",
+            "scenarios/reference.toml",
+            "--metric",
+            "payments_mean",
+            "--trials",
+            huge,
+        ],
+        &[
+            "cannot keep 100000000000000 trials x 1 figures in memory",
+            "use fewer trials",
+        ],
+    );
+}
+
+#[test]
 fn simulate_runs_on_every_bundled_scenario() {
     for name in [
         "reference",

@@ -176,6 +176,10 @@ pub fn stress(
         ));
     }
     let figures = sibsim::metrics::key_figures(&sc.contract);
+    io::check_memory(
+        sibsim::design::memory_needed(variants.len() + 1, figures.len(), l.cfg.trials),
+        l.cfg.trials,
+    )?;
     let total = (variants.len() as u64 + 1) * l.cfg.trials;
     let t0 = std::time::Instant::now();
     let cmp = with_progress(total, |p| {
@@ -256,6 +260,10 @@ pub fn sweep(
         figures.to_vec()
     };
     let points: u64 = vs.iter().map(|v| v.values.len() as u64).product();
+    io::check_memory(
+        sibsim::design::memory_needed(points as usize, figures.len(), l.cfg.trials),
+        l.cfg.trials,
+    )?;
     let t0 = std::time::Instant::now();
     let sw = with_progress(points * l.cfg.trials, |p| {
         sibsim::design::sweep::sweep(&src, &vs, &figures, &l.cfg, p)

@@ -48,6 +48,28 @@ fn in_flight(f: impl FnOnce(&mut Vec<PathBuf>)) {
     f(&mut list);
 }
 
+/// The memory available for new allocations, in bytes, where the system says (Linux:
+/// `MemAvailable` in `/proc/meminfo`); `None` elsewhere.
+pub fn memory_available() -> Option<u128> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u128 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Refuses a comparison whose per-trial records (`bytes`) would not fit in the memory
+/// available, before it runs (rather than failing or being killed part way).
+pub fn check_memory(bytes: u128, trials: u64) -> Result<()> {
+    match memory_available() {
+        Some(avail) if bytes > avail => Err(CliError(format!(
+            "{trials} trials would keep about {:.1} GB of per-trial values in memory, but about {:.1} GB is available; use fewer --trials",
+            bytes as f64 / 1e9,
+            avail as f64 / 1e9
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Reads a UTF-8 text file, or says plainly why not.
 pub fn read_text(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| {

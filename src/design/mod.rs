@@ -85,6 +85,15 @@ pub struct Run {
     pub values: Vec<Vec<f64>>,
 }
 
+/// Bytes the per-trial records of a comparison take at their peak, per trial, figure and
+/// variant: 8 while the trials run and 8 more for the values handed back.
+pub const BYTES_PER_RECORD: u64 = 16;
+
+/// The memory the per-trial records of `variants` x `figures` x `trials` take.
+pub fn memory_needed(variants: usize, figures: usize, trials: u64) -> u128 {
+    variants as u128 * figures as u128 * trials as u128 * BYTES_PER_RECORD as u128
+}
+
 /// Runs one variant and records `metrics` per trial. `progress` counts finished trials.
 pub fn run_variant(
     sc: &Scenario,
@@ -98,8 +107,19 @@ pub fn run_variant(
         .iter()
         .map(|m| metrics::parse(m, c))
         .collect::<Result<_, _>>()?;
-    let n = cfg.trials as usize;
-    let cells: Vec<AtomicU64> = (0..n * ms.len()).map(|_| AtomicU64::new(0)).collect();
+    let too_big = || {
+        format!(
+            "cannot keep {} trials x {} figures in memory (about {:.1} GB); use fewer trials",
+            cfg.trials,
+            ms.len(),
+            memory_needed(1, ms.len(), cfg.trials) as f64 / 1e9
+        )
+    };
+    let n = usize::try_from(cfg.trials).map_err(|_| too_big())?;
+    let len = n.checked_mul(ms.len()).ok_or_else(too_big)?;
+    let mut cells: Vec<AtomicU64> = Vec::new();
+    cells.try_reserve_exact(len).map_err(|_| too_big())?;
+    cells.extend((0..len).map(|_| AtomicU64::new(0)));
     let cb = |r: &TrialRecord| {
         let t = r.trial as usize;
         for (k, m) in ms.iter().enumerate() {
@@ -119,8 +139,9 @@ pub fn run_variant(
     }
     let values = (0..ms.len())
         .map(|k| {
-            (0..n)
-                .map(|t| f64::from_bits(cells[k * n + t].load(Ordering::Relaxed)))
+            cells[k * n..(k + 1) * n]
+                .iter()
+                .map(|x| f64::from_bits(x.load(Ordering::Relaxed)))
                 .collect()
         })
         .collect();
