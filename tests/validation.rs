@@ -1187,3 +1187,50 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// The bundled actuals with one to three numbers replaced by edge values either are
+    /// rejected with diagnostics or settle (or fail to settle with a typed error) without a
+    /// panic; in debug builds every arithmetic overflow would panic.
+    #[test]
+    fn bundled_actuals_with_edge_values_settle_or_are_rejected(
+        file in 0usize..2,
+        edits in prop::collection::vec(
+            (any::<prop::sample::Index>(), any::<prop::sample::Index>(), 0..EDGE_NUMBERS.len()),
+            1..4,
+        ),
+    ) {
+        let (name, scenario, actuals) = [
+            (
+                "colour-kitchen-utrecht",
+                include_str!("../scenarios/colour-kitchen-utrecht.toml"),
+                include_str!("../scenarios/colour-kitchen-utrecht.actuals.csv"),
+            ),
+            (
+                "rotterdam-buzinezzclub",
+                include_str!("../scenarios/rotterdam-buzinezzclub.toml"),
+                include_str!("../scenarios/rotterdam-buzinezzclub.actuals.csv"),
+            ),
+        ][file];
+        let sc = sibsim::scenario::parse(name, scenario).expect("bundled scenario parses");
+        let mut lines: Vec<String> = actuals.lines().map(str::to_string).collect();
+        // Data rows only (not comments, not the header).
+        let editable: Vec<usize> = (0..lines.len())
+            .filter(|&i| !lines[i].starts_with('#') && lines[i].starts_with(|c: char| c.is_ascii_digit()))
+            .collect();
+        for (line, field, number) in &edits {
+            let i = editable[line.index(editable.len())];
+            let mut cells: Vec<String> = lines[i].split(',').map(str::to_string).collect();
+            let k = field.index(cells.len());
+            cells[k] = EDGE_NUMBERS[*number].to_string();
+            lines[i] = cells.join(",");
+        }
+        let text = lines.join("\n") + "\n";
+        if let Ok(a) = sibsim::actuals::parse_csv(&sc.contract, "a.csv", &text) {
+            let mut ledger: Vec<sibsim::LedgerLine> = Vec::new();
+            let _ = sibsim::Settler::new(&sc.contract).settle(&a, &mut ledger);
+        }
+    }
+}
