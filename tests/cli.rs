@@ -437,6 +437,52 @@ fn simulate_rejects_bad_flags_and_bad_uncertainty() {
 }
 
 #[test]
+fn a_simulation_with_an_unsettleable_trial_writes_nothing() {
+    // 1,000 half-years at 5%: some trial's claim compounds past the limit.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("long.toml");
+    let good =
+        std::fs::read_to_string(root().join("scenarios/colour-kitchen-utrecht.toml")).unwrap();
+    let long = good.replacen("periods = 11 ", "periods = 1000 ", 1);
+    assert_ne!(good, long);
+    std::fs::write(&p, long).unwrap();
+    let out = dir.path().join("new-folder");
+    expect_user_error(
+        &[
+            "simulate",
+            p.to_str().unwrap(),
+            "--trials",
+            "200",
+            "--out",
+            out.to_str().unwrap(),
+            "--trials-out",
+        ],
+        &[
+            "the simulation stopped: trial ",
+            "could not be settled: period ",
+            "with interest would pass 100,000,000,000,000",
+            "Nothing was written.",
+        ],
+    );
+    assert!(
+        !out.exists(),
+        "the folder made for the run is removed again"
+    );
+    // A folder that was there before is kept, and stays empty.
+    std::fs::create_dir(&out).unwrap();
+    let o = run(&[
+        "simulate",
+        p.to_str().unwrap(),
+        "--trials",
+        "200",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(file_names(&out), Vec::<String>::new());
+}
+
+#[test]
 fn comparisons_too_large_for_memory_are_refused_before_they_run() {
     // 1e14 trials x figures x variants of 8 bytes is far beyond any machine: a clear error
     // (from the memory check, or from the allocation itself), not an abort.

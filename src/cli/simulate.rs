@@ -57,6 +57,8 @@ pub fn run(o: Options<'_>) -> Result<()> {
     // The output folder is made before the run, so a folder that cannot be made fails at once
     // rather than after the trials. Rows go to a temporary file as they come, in trial order
     // (see `RowWriter`), and the file is put in place whole after the summary.
+    // A folder made for this run is removed again if the run fails before writing into it.
+    let made = o.out.filter(|d| !d.exists());
     if let Some(dir) = o.out {
         io::create_dir(dir, "the output folder")?;
     }
@@ -80,7 +82,16 @@ pub fn run(o: Options<'_>) -> Result<()> {
     let on_trial = write_row
         .as_ref()
         .map(|f| f as &(dyn Fn(&TrialRecord) + Sync));
-    let results: Results = progress::simulate(c, &model, &cfg, on_trial)?;
+    let results: Results = match progress::simulate(c, &model, &cfg, on_trial) {
+        Ok(r) => r,
+        Err(e) => {
+            drop(rows); // removes the temporary trials file
+            if let Some(dir) = made {
+                let _ = std::fs::remove_dir(dir); // only if empty
+            }
+            return Err(e);
+        }
+    };
     let elapsed = started.elapsed().as_secs_f64();
 
     if let Some(dir) = o.out {
