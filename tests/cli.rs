@@ -511,10 +511,20 @@ fn comparisons_too_large_for_memory_are_refused_before_they_run() {
             "--trials",
             huge,
         ],
+        &["use fewer --trials", "GB"],
+    );
+    expect_user_error(
         &[
-            "cannot keep 100000000000000 trials x 1 figures in memory",
-            "use fewer trials",
+            "solve",
+            "scenarios/reference.toml",
+            "--term",
+            "contract.total_cap",
+            "--target",
+            "p_full_repayment:bank >= 0.9",
+            "--trials",
+            huge,
         ],
+        &["use fewer --trials", "GB"],
     );
 }
 

@@ -659,3 +659,22 @@ fn sweep_and_tornado_write_their_charts_and_the_report_takes_a_tornado() {
     ]);
     assert!(e.contains("unknown figure `nope`"), "{e}");
 }
+
+#[test]
+fn a_comparison_too_large_to_allocate_is_an_error_not_an_abort() {
+    let text = scenario(4, UNCERTAIN);
+    let s = src(&text, &[]);
+    let (sc, m) = s.load(&Variant::base()).unwrap();
+    let figs = ["payments_mean".to_string(), "net_mean:city".to_string()];
+    let err = run_variant(&sc, &m, &figs, &cfg(100_000_000_000_000, 1), None).unwrap_err();
+    assert!(
+        err.starts_with(
+            "cannot keep 100000000000000 trials x 2 figures in memory (about 3200000.0 GB)"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        sibsim::design::memory_needed(3, 2, 1000),
+        3 * 2 * 1000 * sibsim::design::BYTES_PER_RECORD as u128
+    );
+}

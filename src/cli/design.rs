@@ -342,7 +342,12 @@ pub fn compute_tornado(
     let l = Loaded::new(c)?;
     let src = l.source();
     let range = parse_range(range)?;
-    let (sc, _) = src.load(&Variant::base())?;
+    let (sc, model) = src.load(&Variant::base())?;
+    let variants = sibsim::design::tornado::variant_count(&sc, &model, range);
+    io::check_memory(
+        sibsim::design::memory_needed(variants, 1, l.cfg.trials),
+        l.cfg.trials,
+    )?;
     let tor = with_progress(0, |p| {
         sibsim::design::tornado::tornado(&src, figure, range, &l.cfg, p)
     })
@@ -480,6 +485,13 @@ pub fn solve(
     let l = Loaded::new(c)?;
     let src = l.source();
     let target = Target::parse(target).map_err(|e| CliError(format!("--target: {e}")))?;
+    // At most the answer and the scenario as it is, on the target and the key figures.
+    let (base, _) = src.load(&Variant::base())?;
+    let n_figures = 1 + sibsim::metrics::key_figures(&base.contract).len();
+    io::check_memory(
+        sibsim::design::memory_needed(2, n_figures, l.cfg.trials),
+        l.cfg.trials,
+    )?;
     let bounds = match bounds {
         None => None,
         Some(b) => {

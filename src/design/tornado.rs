@@ -252,6 +252,11 @@ fn inputs(sc: &crate::Scenario, model: &crate::model::Model, range: Range) -> Ve
     v
 }
 
+/// The number of variants the tornado runs (the base, and each input low and high).
+pub fn variant_count(sc: &crate::Scenario, model: &crate::model::Model, range: Range) -> usize {
+    1 + 2 * inputs(sc, model, range).len()
+}
+
 /// Runs the tornado for `figure`.
 pub fn tornado(
     src: &Source<'_>,
