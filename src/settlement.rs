@@ -635,9 +635,6 @@ impl<'c> Settler<'c> {
                 let (o, ci) = self.measure_cells[k as usize];
                 self.measure(actuals, o as usize, ci as usize, p)?;
             }
-            if self.too_large.is_some() {
-                return Err(self.too_large_error());
-            }
             // 5. overall-at-end thresholds for outcomes whose last measurement is now
             if self.any_overall {
                 for o in 0..c.outcomes.len() {
@@ -677,9 +674,6 @@ impl<'c> Settler<'c> {
                     }
                 }
             }
-            if self.too_large.is_some() {
-                return Err(self.too_large_error());
-            }
             if terminated.is_some() {
                 // Held amounts are judged now over what was measured; everything earned is paid now.
                 let held = if self.any_overall {
@@ -692,15 +686,17 @@ impl<'c> Settler<'c> {
                         self.release_overall(actuals, o, p);
                     }
                 }
-                if self.too_large.is_some() {
-                    return Err(self.too_large_error());
-                }
                 for q in pu + 1..self.pending.len() {
                     let moved = std::mem::take(&mut self.pending[q]);
                     self.pending[pu].extend_from_slice(&moved);
                     self.pending[q] = moved;
                     self.pending[q].clear();
                 }
+            }
+            // An amount past the limit was left out of what is earned (measurements, held
+            // releases): the settlement stops before anything is paid.
+            if self.too_large.is_some() {
+                return Err(self.too_large_error());
             }
             // 7. payments in
             self.pay_in(sink, p);
@@ -965,10 +961,8 @@ impl<'c> Settler<'c> {
             let n_p = c.periods as usize + 1;
             let full = self.pp_amount[oc * n_p + measured as usize];
             if allowed < payable && payable.0 > 0 {
-                Money(saturate(div_round(
-                    full.0 as i128 * allowed.0 as i128,
-                    payable.0 as i128,
-                )))
+                // At most `full`, so it fits.
+                Money(div_round(full.0 as i128 * allowed.0 as i128, payable.0 as i128) as i64)
             } else {
                 full
             }

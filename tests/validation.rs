@@ -1186,10 +1186,6 @@ proptest! {
             prop_assert_eq!(r.failure.is_some(), r.failed_trials > 0);
         }
     }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
 
     /// The bundled actuals with one to three numbers replaced by edge values either are
     /// rejected with diagnostics or settle (or fail to settle with a typed error) without a

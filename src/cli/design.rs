@@ -486,8 +486,8 @@ pub fn solve(
     let src = l.source();
     let target = Target::parse(target).map_err(|e| CliError(format!("--target: {e}")))?;
     // At most the answer and the scenario as it is, on the target and the key figures.
-    let (base, _) = src.load(&Variant::base())?;
-    let n_figures = 1 + sibsim::metrics::key_figures(&base.contract).len();
+    let (sc, _) = src.load(&Variant::base())?;
+    let n_figures = 1 + sibsim::metrics::key_figures(&sc.contract).len();
     io::check_memory(
         sibsim::design::memory_needed(2, n_figures, l.cfg.trials),
         l.cfg.trials,
@@ -526,7 +526,6 @@ pub fn solve(
     })
     .map_err(CliError)?;
     // Key figures at the answer against the scenario as it is.
-    let (sc, _) = src.load(&Variant::base())?;
     let mut figures = vec![target.figure.clone()];
     for f in sibsim::metrics::key_figures(&sc.contract) {
         if !figures.contains(&f) {
