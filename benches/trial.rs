@@ -1,10 +1,11 @@
-//! Per-trial cost on the reference scenario: draws alone (the floor), settlement alone, whole
-//! trials (draw + settle + summarise), and scaling from 1 to 2 threads.
+//! Per-trial cost on the reference scenario: draws alone (the floor), settlement alone, draws
+//! followed by their settlement (what any whole trial must do, before summarising), whole trials
+//! (draw + settle + summarise), and scaling from 1 to 2 threads.
 //!
 //! Run: `cargo bench --bench trial` (release build). Set `SIBSIM_BENCH_TRIALS` to change the
 //! number of trials per measurement (default 200,000).
 //!
-//! `SIBSIM_BENCH_ONLY=draws|settle|whole` runs just that part, once, on one thread, and prints
+//! `SIBSIM_BENCH_ONLY=draws|settle|draws+settle|whole` runs just that part, once, on one thread, and prints
 //! nothing else: a fixed workload for instruction counting (e.g. under
 //! `valgrind --tool=callgrind`, taking the difference of two trial counts to drop the set-up).
 
@@ -61,6 +62,15 @@ fn main() {
                     black_box(s.outcome_payments);
                 }
             }
+            "draws+settle" => {
+                let mut settler = Settler::new(c);
+                for t in 0..n {
+                    let mut rng = trial_rng(42, t);
+                    model.draw(c, &mut rng, &mut act, &mut scratch);
+                    let s = settler.settle(&act, &mut NoLedger).expect("settles");
+                    black_box(s.outcome_payments);
+                }
+            }
             "whole" => {
                 let cfg = SimConfig {
                     trials: n,
@@ -108,6 +118,19 @@ fn main() {
         t0.elapsed().as_secs_f64() / n as f64
     });
 
+    // Draws and their settlement, one after the other, as in a whole trial but without the
+    // summary: the least a whole trial can cost while it settles with the same code as `settle`.
+    let draw_settle = best_of(3, || {
+        let t0 = Instant::now();
+        for t in 0..n {
+            let mut rng = trial_rng(42, t);
+            model.draw(c, &mut rng, &mut act, &mut scratch);
+            let s = settler.settle(&act, &mut NoLedger).expect("settles");
+            black_box(s.outcome_payments);
+        }
+        t0.elapsed().as_secs_f64() / n as f64
+    });
+
     // Whole trials, 1 and 2 threads.
     let whole = |threads| {
         best_of(3, || {
@@ -127,6 +150,11 @@ fn main() {
     println!("reference scenario, {n} trials per measurement (best of 3)");
     println!("draws alone        {:>9.2} us/trial", draws * 1e6);
     println!("settlement alone   {:>9.2} us/trial", settle * 1e6);
+    println!(
+        "draws + settlement {:>9.2} us/trial  ({:.2}x the draws)",
+        draw_settle * 1e6,
+        draw_settle / draws
+    );
     println!(
         "whole trial        {:>9.2} us/trial  ({:.2}x the draws)",
         per * 1e6,
