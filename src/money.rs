@@ -451,6 +451,11 @@ pub fn split_largest_remainder(total: Money, weights: &[i64], out: &mut [Money])
 /// divisions by the fixed `S` are done by multiplication with a precomputed inverse
 /// ([`DivU32`]), exact for every 32-bit numerator; a hardware division takes up to a few dozen
 /// cycles and a split used to wait on four of them.
+///
+/// The remainders, and so which parts get the cents left over, depend on `b = t mod S` alone:
+/// the split of `t` is `a w` plus the split of `b` cents. When `S` is small (at most
+/// [`SPLIT_TABLE_MAX`]), the splits of `0..S` cents are computed once, and a split is one
+/// division by `S`, a multiplication per part and a table row.
 #[derive(Clone, Debug)]
 pub struct SplitWeights {
     /// The original weights (for the general path).
@@ -462,7 +467,14 @@ pub struct SplitWeights {
     /// Division by `sum`.
     div: DivU32,
     small: bool,
+    /// With `S <= SPLIT_TABLE_MAX`: row `b` (`n` entries from `b * n`) is the split of `b`
+    /// cents; empty otherwise.
+    table: Vec<u32>,
 }
+
+/// The largest sum of reduced weights for which [`SplitWeights`] keeps a table of the splits of
+/// `0..S` cents (at most `S x 16` entries).
+pub const SPLIT_TABLE_MAX: u32 = 1024;
 
 /// Exact division and remainder of 32-bit numbers by a fixed divisor `d >= 2` through a
 /// multiplication (D. Lemire, O. Kaser, N. Kurz, "Faster remainder by direct computation",
@@ -513,7 +525,7 @@ impl SplitWeights {
         let small = sum > 0 && sum.checked_mul(maxw).is_some_and(|x| x <= u32::MAX as u128);
         let div = if small { DivU32::new(sum as u32) } else { None };
         let small = small && div.is_some();
-        SplitWeights {
+        let mut sw = SplitWeights {
             div: div.unwrap_or(DivU32 { d: 1, m: 0 }),
             raw: weights.to_vec(),
             reduced: if small {
@@ -523,7 +535,21 @@ impl SplitWeights {
             },
             sum: if small { sum as u32 } else { 0 },
             small,
+            table: Vec::new(),
+        };
+        let n = weights.len();
+        if small && (2..=16).contains(&n) && sw.sum <= SPLIT_TABLE_MAX {
+            let mut table = vec![0u32; sw.sum as usize * n];
+            let mut part = vec![Money::ZERO; n];
+            for (b, row) in table.chunks_exact_mut(n).enumerate() {
+                sw.split_by_remainders(Money(b as i64), &mut part);
+                for (r, p) in row.iter_mut().zip(&part) {
+                    *r = p.0 as u32;
+                }
+            }
+            sw.table = table;
         }
+        sw
     }
 
     /// Number of parts.
@@ -542,6 +568,34 @@ impl SplitWeights {
     /// [`split_largest_remainder`].
     #[inline]
     pub fn split(&self, total: Money, out: &mut [Money]) {
+        let n = self.raw.len();
+        if !self.table.is_empty() {
+            debug_assert_eq!(out.len(), n);
+            let t = total.0.unsigned_abs();
+            let (a, b) = match u32::try_from(t) {
+                Ok(t) => {
+                    let (a, b) = self.div.div_rem(t);
+                    (a as u64, b)
+                }
+                Err(_) => (t / self.sum as u64, (t % self.sum as u64) as u32),
+            };
+            let row = &self.table[b as usize * n..(b as usize + 1) * n];
+            // Each part is at most `t`, so it fits in `i64`.
+            for ((o, &w), &r) in out.iter_mut().zip(&self.reduced).zip(row) {
+                o.0 = (a * w as u64 + r as u64) as i64;
+            }
+            if total.0 < 0 {
+                for o in out.iter_mut() {
+                    o.0 = -o.0;
+                }
+            }
+            return;
+        }
+        self.split_by_remainders(total, out);
+    }
+
+    /// [`SplitWeights::split`] without the table: the quotas and remainders of every part.
+    fn split_by_remainders(&self, total: Money, out: &mut [Money]) {
         let n = self.raw.len();
         if !self.small || !(2..=16).contains(&n) {
             split_largest_remainder(total, &self.raw, out);
@@ -644,6 +698,40 @@ mod tests {
                 assert_eq!(div.div_rem(n), (n / d, n % d), "{n} / {d}");
             }
         }
+    }
+
+    #[test]
+    fn tabled_split_equals_the_general_split_for_every_remainder() {
+        let mut next = xorshift(0x0bad_cafe_f00d_d00d);
+        let fixed: [&[i64]; 4] = [
+            &[400_000_000_000, 350_000_000_000, 250_000_000_000],
+            &[1, 1, 1],
+            &[3, 0, 5, 1],
+            &[511, 513],
+        ];
+        for w in fixed {
+            let sw = SplitWeights::new(w);
+            assert!(!sw.table.is_empty(), "weights {w:?} use the table");
+            let s = sw.sum as i64;
+            let mut a = vec![Money::ZERO; w.len()];
+            let mut b = vec![Money::ZERO; w.len()];
+            for base in [0, s * 1_000, s * (u32::MAX as i64 / s), s * (1 << 40)] {
+                for r in 0..s {
+                    for total in [base + r, -(base + r)] {
+                        let total = total + (next() % 3) as i64 * s;
+                        split_largest_remainder(Money(total), w, &mut a);
+                        sw.split(Money(total), &mut b);
+                        assert_eq!(a, b, "weights {w:?} total {total}");
+                    }
+                }
+            }
+        }
+        // Past the table's bound the remainders are computed each time.
+        assert!(
+            SplitWeights::new(&[SPLIT_TABLE_MAX as i64, 1])
+                .table
+                .is_empty()
+        );
     }
 
     #[test]
