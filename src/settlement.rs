@@ -1072,17 +1072,25 @@ impl<'c> Settler<'c> {
                 }
             }
         }
+        // The payers' parts go to a buffer on the stack when they fit (every split writes all
+        // of its parts), to `parts` otherwise; `parts` is taken out of `self` for the loop.
+        let mut heap = std::mem::take(&mut self.parts);
+        let mut stack = [Money::ZERO; 16];
         for e in pend.iter() {
             if e.amount.0 == 0 {
                 continue;
             }
             let out = &c.outcomes[e.outcome as usize];
-            self.parts.clear();
-            self.parts.resize(out.payers.len(), Money::ZERO);
-            self.payer_weights[e.outcome as usize].split(e.amount, &mut self.parts);
-            for k in 0..out.payers.len() {
-                let payer = out.payers[k].0;
-                let part = self.parts[k];
+            let n = out.payers.len();
+            let parts: &mut [Money] = if n <= stack.len() {
+                &mut stack[..n]
+            } else {
+                heap.clear();
+                heap.resize(n, Money::ZERO);
+                &mut heap
+            };
+            self.payer_weights[e.outcome as usize].split(e.amount, parts);
+            for (&(payer, _), &part) in out.payers.iter().zip(parts.iter()) {
                 self.emit(
                     sink,
                     p,
@@ -1100,6 +1108,7 @@ impl<'c> Settler<'c> {
             self.out.outcome_payments += e.amount;
             self.out.outcomes[e.outcome as usize].paid += e.amount;
         }
+        self.parts = heap;
         pend.clear();
         self.pending[pu] = pend;
     }
