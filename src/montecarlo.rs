@@ -213,6 +213,9 @@ struct Bands {
     n: u64,
     /// Per band, the sum of the values counted (a band reports its mean, not its spread).
     sums: Vec<i128>,
+    /// Per band, the value its histogram is centred on: a band's histogram counts
+    /// `value - center`, so the centre itself is counted exactly (see [`band_centers`]).
+    centers: Vec<i64>,
     hists: Vec<Histogram>,
     /// Pending values, [`BAND_BATCH`] slots per band (`band * BAND_BATCH + trial`); allocated
     /// with the first trial.
@@ -225,12 +228,15 @@ struct Bands {
 const BAND_BATCH: usize = 64;
 
 impl Bands {
-    fn new(parties: usize, periods: usize) -> Self {
+    /// Bands of `parties x periods`, centred on `centers` (one per band).
+    fn new(parties: usize, periods: usize, centers: &[i64]) -> Self {
         let width = parties * periods;
+        debug_assert_eq!(centers.len(), width);
         Bands {
             periods,
             n: 0,
             sums: vec![0; width],
+            centers: centers.to_vec(),
             hists: (0..width).map(|_| Histogram::new(BAND_BITS)).collect(),
             pending: Vec::new(),
             pending_n: 0,
@@ -267,6 +273,7 @@ impl Bands {
         Self::count(
             &mut self.sums,
             &mut self.hists,
+            &self.centers,
             &self.pending,
             self.pending_n,
         );
@@ -274,25 +281,42 @@ impl Bands {
         self.pending_n = 0;
     }
 
-    /// Counts the first `n` values of every band of the band-major batch `pending`.
-    fn count(sums: &mut [i128], hists: &mut [Histogram], pending: &[i64], n: usize) {
+    /// Counts the first `n` values of every band of the band-major batch `pending`, each band's
+    /// as its distance from the band's centre.
+    fn count(
+        sums: &mut [i128],
+        hists: &mut [Histogram],
+        centers: &[i64],
+        pending: &[i64],
+        n: usize,
+    ) {
         if n == 0 {
             return;
         }
-        for ((sum, h), values) in sums
+        for (((sum, h), &c), values) in sums
             .iter_mut()
             .zip(hists)
+            .zip(centers)
             .zip(pending.chunks_exact(BAND_BATCH))
         {
             let mut s = 0i128;
-            h.add_all_now(
-                values[..n]
-                    .iter()
-                    .inspect(|&&v| s += i128::from(v))
-                    .copied(),
-            );
+            // Both are cumulative cash of one party, far inside `i64` (see `settlement::LIMIT`).
+            h.add_all_now(values[..n].iter().map(|&v| {
+                s += i128::from(v);
+                v - c
+            }));
             *sum += s;
         }
+    }
+
+    /// The `qs`-quantiles of band `b` (as [`Histogram::quantiles`], in cents).
+    fn quantiles(&self, b: usize, qs: &[f64]) -> Vec<f64> {
+        let c = self.centers[b] as f64;
+        let mut q = self.hists[b].quantiles(qs);
+        for x in &mut q {
+            *x += c;
+        }
+        q
     }
 
     /// Mean of band `b` (`0` with no trials counted), as [`Moments::mean`] would give it.
@@ -305,8 +329,15 @@ impl Bands {
     }
 
     fn merge(&mut self, o: &Bands) {
+        debug_assert_eq!(self.centers, o.centers, "bands merge with the same centres");
         // The other's pending trials are counted here.
-        Self::count(&mut self.sums, &mut self.hists, &o.pending, o.pending_n);
+        Self::count(
+            &mut self.sums,
+            &mut self.hists,
+            &self.centers,
+            &o.pending,
+            o.pending_n,
+        );
         self.n += o.n + o.pending_n as u64;
         for (a, b) in self.sums.iter_mut().zip(&o.sums) {
             *a += b;
@@ -431,7 +462,8 @@ struct Acc {
 }
 
 impl Acc {
-    fn new(c: &Contract, n_parties: usize) -> Self {
+    /// Empty, with the cash bands centred on `centers` (`n_parties x periods`).
+    fn new(c: &Contract, n_parties: usize, centers: &[i64]) -> Self {
         let t = c.periods as usize;
         Acc {
             trials: 0,
@@ -479,7 +511,7 @@ impl Acc {
             total_loss: Moments::default(),
             tail: TailSplit::new(n_parties),
             programme_costs: Moments::default(),
-            bands: Bands::new(n_parties, t),
+            bands: Bands::new(n_parties, t, centers),
             business: crate::mkba::BusinessAcc::new(c),
         }
     }
@@ -560,7 +592,13 @@ struct Worker<'c> {
 }
 
 impl<'c> Worker<'c> {
-    fn new(c: &'c Contract, model: &'c Model, seed: u64, parties: &'c [usize]) -> Self {
+    fn new(
+        c: &'c Contract,
+        model: &'c Model,
+        seed: u64,
+        parties: &'c [usize],
+        centers: &[i64],
+    ) -> Self {
         Worker {
             c,
             model,
@@ -579,8 +617,30 @@ impl<'c> Worker<'c> {
             npv: vec![0.0; c.parties.len()],
             irr: vec![None; c.tranches.len()],
             repaid: vec![false; c.tranches.len()],
-            acc: Acc::new(c, parties.len()),
+            acc: Acc::new(c, parties.len(), centers),
         }
+    }
+
+    /// Draws and settles `trial` and writes each reported party's cumulative net cash at the
+    /// end of every period to `row` (party-major); `false` when the trial cannot be settled.
+    /// Touches no accumulator.
+    fn cumulative_cash(&mut self, trial: u64, row: &mut [i64]) -> bool {
+        let mut rng = trial_rng(self.seed, trial);
+        self.model
+            .draw(self.c, &mut rng, &mut self.actuals, &mut self.scratch);
+        self.sink.clear();
+        if self.settler.settle(&self.actuals, &mut self.sink).is_err() {
+            return false;
+        }
+        let t = self.c.periods as usize;
+        for (out, &p) in row.chunks_exact_mut(t).zip(self.parties) {
+            let mut cum = 0i64;
+            for (o, &x) in out.iter_mut().zip(&self.sink.party_flows(p)[1..]) {
+                cum += x;
+                *o = cum;
+            }
+        }
+        true
     }
 
     fn run<F: Fn(&TrialRecord) + Sync>(&mut self, trial: u64, on_trial: Option<&F>) {
@@ -1118,6 +1178,7 @@ fn run<F: Fn(&TrialRecord) + Sync>(
     // one from the pool and gives it back when the split ends, so a run creates about one per
     // thread however many windows it has. Their accumulators merge at the end (merge order
     // never changes a result).
+    let centers = band_centers(c, model, seed, &parties, cfg.trials);
     let pool: Mutex<Vec<Worker>> = Mutex::new(Vec::new());
     let mut first = 0;
     while first < cfg.trials {
@@ -1131,7 +1192,7 @@ fn run<F: Fn(&TrialRecord) + Sync>(
             |lease, b| {
                 let w = lease
                     .worker
-                    .get_or_insert_with(|| Worker::new(c, model, seed, &parties));
+                    .get_or_insert_with(|| Worker::new(c, model, seed, &parties, &centers));
                 let start = first + b * BLOCK;
                 for t in start..(start + BLOCK).min(end) {
                     w.run(t, on_trial);
@@ -1149,11 +1210,59 @@ fn run<F: Fn(&TrialRecord) + Sync>(
             break;
         }
     }
-    let mut acc = Acc::new(c, parties.len());
+    let mut acc = Acc::new(c, parties.len(), &centers);
     for w in pool.into_inner().unwrap_or_else(|e| e.into_inner()) {
         acc.merge(&w.acc);
     }
     finish(c, &parties, cfg, acc)
+}
+
+/// Trials of the pilot that centres the cash bands ([`band_centers`]).
+pub const BAND_PILOT: u64 = 255;
+
+/// The centre of every cash band (reported party x period, party-major, cents): the value the
+/// band takes in at least half of the first [`BAND_PILOT`] trials of the run (fewer if the run
+/// has fewer; trials that cannot be settled are left out), and `0` for a band without such a
+/// value. A band's histogram counts the distance from its centre, so a band that is the same
+/// in most trials (a drawdown schedule, nothing paid yet, a loan repaid on schedule) reports
+/// that value exactly where a percentile falls on it, instead of the midpoint of the bucket
+/// around it (-75,018.24 for a drawdown of exactly -75,000 before); every other band is
+/// counted as it is. The centres depend only on the scenario, the seed and the number of
+/// trials, never on the thread count.
+fn band_centers(
+    c: &Contract,
+    model: &Model,
+    seed: u64,
+    parties: &[usize],
+    trials: u64,
+) -> Vec<i64> {
+    let t = c.periods as usize;
+    let width = parties.len() * t;
+    let mut w = Worker::new(c, model, seed, parties, &vec![0; width]);
+    let mut rows: Vec<i64> = Vec::new();
+    let mut row = vec![0i64; width];
+    let mut n = 0usize;
+    for trial in 0..trials.min(BAND_PILOT) {
+        if w.cumulative_cash(trial, &mut row) {
+            rows.extend_from_slice(&row);
+            n += 1;
+        }
+    }
+    if n == 0 {
+        return vec![0; width];
+    }
+    let mut band = Vec::with_capacity(n);
+    (0..width)
+        .map(|b| {
+            band.clear();
+            band.extend(rows[b..].iter().step_by(width));
+            band.sort_unstable();
+            // The longest run of equal values, if it is at least half of the pilot.
+            band.chunk_by(|x, y| x == y)
+                .find(|run| 2 * run.len() >= n)
+                .map_or(0, |run| run[0])
+        })
+        .collect()
 }
 
 /// A worker leased from the pool for one parallel split; dropping the lease returns it.
@@ -1203,11 +1312,11 @@ fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, mut acc: Acc) -> Res
                 prob_loss: pa.loss_n as f64 / n,
                 guarantee_calls_paid: mean_se(&pa.guarantee),
                 outcome_payments: mean_se(&pa.outcome_paid),
-                cash_bands: acc.bands.hists[k * t..(k + 1) * t]
-                    .iter()
-                    .enumerate()
-                    .map(|(i, h)| {
-                        let q = h.quantiles(&[0.05, 0.25, 0.50, 0.75, 0.95]);
+                cash_bands: (0..t)
+                    .map(|i| {
+                        let q = acc
+                            .bands
+                            .quantiles(k * t + i, &[0.05, 0.25, 0.50, 0.75, 0.95]);
                         Band {
                             period: i as u16 + 1,
                             mean: acc.bands.mean(k * t + i) / 100.0,
