@@ -571,14 +571,7 @@ impl SplitWeights {
         let n = self.raw.len();
         if !self.table.is_empty() {
             debug_assert_eq!(out.len(), n);
-            let t = total.0.unsigned_abs();
-            let (a, b) = match u32::try_from(t) {
-                Ok(t) => {
-                    let (a, b) = self.div.div_rem(t);
-                    (a as u64, b)
-                }
-                Err(_) => (t / self.sum as u64, (t % self.sum as u64) as u32),
-            };
+            let (a, b) = self.div_rem_sum(total.0.unsigned_abs());
             let row = &self.table[b as usize * n..(b as usize + 1) * n];
             // Each part is at most `t`, so it fits in `i64`.
             for ((o, &w), &r) in out.iter_mut().zip(&self.reduced).zip(row) {
@@ -594,6 +587,19 @@ impl SplitWeights {
         self.split_by_remainders(total, out);
     }
 
+    /// `(t / S, t % S)` for the sum `S` of the reduced weights (32-bit path only): by the
+    /// prepared inverse when `t` fits in 32 bits.
+    #[inline]
+    fn div_rem_sum(&self, t: u64) -> (u64, u32) {
+        match u32::try_from(t) {
+            Ok(t) => {
+                let (a, b) = self.div.div_rem(t);
+                (a as u64, b)
+            }
+            Err(_) => (t / self.sum as u64, (t % self.sum as u64) as u32),
+        }
+    }
+
     /// [`SplitWeights::split`] without the table: the quotas and remainders of every part.
     fn split_by_remainders(&self, total: Money, out: &mut [Money]) {
         let n = self.raw.len();
@@ -603,16 +609,8 @@ impl SplitWeights {
         }
         debug_assert_eq!(out.len(), n);
         let neg = total.0 < 0;
-        let t = total.0.unsigned_abs();
-        let s = self.sum;
         let div = self.div;
-        let (a, b) = match u32::try_from(t) {
-            Ok(t) => {
-                let (a, b) = div.div_rem(t);
-                (a as u64, b)
-            }
-            Err(_) => (t / s as u64, (t % s as u64) as u32),
-        };
+        let (a, b) = self.div_rem_sum(total.0.unsigned_abs());
         let mut rems = [0u32; 16];
         let mut given_frac: u64 = 0;
         for (i, &w) in self.reduced.iter().enumerate() {
