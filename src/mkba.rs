@@ -594,6 +594,13 @@ impl BusinessAcc {
         self.all.add(ts, tp, tc);
     }
 
+    /// Every histogram, in a fixed order (see `montecarlo::Acc::histograms_mut`).
+    pub(crate) fn histograms_mut(&mut self) -> impl Iterator<Item = &mut crate::stats::Histogram> {
+        std::iter::once(&mut self.impact_hist)
+            .chain(self.payer.iter_mut().map(|p| &mut p.net_hist))
+            .chain(std::iter::once(&mut self.all.net_hist))
+    }
+
     /// The last trial's (savings, net) per contract party (zero for parties that do not pay).
     pub(crate) fn per_party(&self) -> &[(i64, i64)] {
         &self.per_party

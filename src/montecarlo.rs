@@ -213,9 +213,7 @@ struct Bands {
     n: u64,
     /// Per band, the sum of the values counted (a band reports its mean, not its spread).
     sums: Vec<i128>,
-    /// Per band, the value its histogram is centred on: a band's histogram counts
-    /// `value - center`, so the centre itself is counted exactly (see [`band_centers`]).
-    centers: Vec<i64>,
+    /// Per band, its histogram (anchored by the run's pilot, see [`PILOT`]).
     hists: Vec<Histogram>,
     /// Pending values, [`BAND_BATCH`] slots per band (`band * BAND_BATCH + trial`); allocated
     /// with the first trial.
@@ -241,15 +239,13 @@ fn cumulative<'a>(flows: &[i64], out: impl Iterator<Item = &'a mut i64>) {
 const BAND_BATCH: usize = 64;
 
 impl Bands {
-    /// Bands of `parties x periods`, centred on `centers` (one per band).
-    fn new(parties: usize, periods: usize, centers: &[i64]) -> Self {
+    /// Bands of `parties x periods`.
+    fn new(parties: usize, periods: usize) -> Self {
         let width = parties * periods;
-        debug_assert_eq!(centers.len(), width);
         Bands {
             periods,
             n: 0,
             sums: vec![0; width],
-            centers: centers.to_vec(),
             hists: (0..width).map(|_| Histogram::new(BAND_BITS)).collect(),
             pending: Vec::new(),
             pending_n: 0,
@@ -285,7 +281,6 @@ impl Bands {
         Self::count(
             &mut self.sums,
             &mut self.hists,
-            &self.centers,
             &self.pending,
             self.pending_n,
         );
@@ -293,29 +288,20 @@ impl Bands {
         self.pending_n = 0;
     }
 
-    /// Counts the first `n` values of every band of the band-major batch `pending`, each band's
-    /// as its distance from the band's centre.
-    fn count(
-        sums: &mut [i128],
-        hists: &mut [Histogram],
-        centers: &[i64],
-        pending: &[i64],
-        n: usize,
-    ) {
+    /// Counts the first `n` values of every band of the band-major batch `pending`.
+    fn count(sums: &mut [i128], hists: &mut [Histogram], pending: &[i64], n: usize) {
         if n == 0 {
             return;
         }
-        for (((sum, h), &c), values) in sums
+        for ((sum, h), values) in sums
             .iter_mut()
             .zip(hists)
-            .zip(centers)
             .zip(pending.chunks_exact(BAND_BATCH))
         {
             let mut s = 0i128;
-            // Both are cumulative cash of one party, far inside `i64` (see `settlement::LIMIT`).
             h.add_all_now(values[..n].iter().map(|&v| {
                 s += i128::from(v);
-                v - c
+                v
             }));
             *sum += s;
         }
@@ -323,12 +309,7 @@ impl Bands {
 
     /// The `qs`-quantiles of band `b` (as [`Histogram::quantiles`], in cents).
     fn quantiles(&self, b: usize, qs: &[f64]) -> Vec<f64> {
-        let c = self.centers[b] as f64;
-        let mut q = self.hists[b].quantiles(qs);
-        for x in &mut q {
-            *x += c;
-        }
-        q
+        self.hists[b].quantiles(qs)
     }
 
     /// Mean of band `b` (`0` with no trials counted), as [`Moments::mean`] would give it.
@@ -341,15 +322,8 @@ impl Bands {
     }
 
     fn merge(&mut self, o: &Bands) {
-        debug_assert_eq!(self.centers, o.centers, "bands merge with the same centres");
         // The other's pending trials are counted here.
-        Self::count(
-            &mut self.sums,
-            &mut self.hists,
-            &self.centers,
-            &o.pending,
-            o.pending_n,
-        );
+        Self::count(&mut self.sums, &mut self.hists, &o.pending, o.pending_n);
         self.n += o.n + o.pending_n as u64;
         for (a, b) in self.sums.iter_mut().zip(&o.sums) {
             *a += b;
@@ -474,8 +448,8 @@ struct Acc {
 }
 
 impl Acc {
-    /// Empty, with the cash bands centred on `centers` (`n_parties x periods`).
-    fn new(c: &Contract, n_parties: usize, centers: &[i64]) -> Self {
+    /// Empty, with histograms counted around 0 only.
+    fn new(c: &Contract, n_parties: usize) -> Self {
         let t = c.periods as usize;
         Acc {
             trials: 0,
@@ -523,9 +497,47 @@ impl Acc {
             total_loss: Moments::default(),
             tail: TailSplit::new(n_parties),
             programme_costs: Moments::default(),
-            bands: Bands::new(n_parties, t, centers),
+            bands: Bands::new(n_parties, t),
             business: crate::mkba::BusinessAcc::new(c),
         }
+    }
+
+    /// Every histogram, in an order fixed by the contract (so that two accumulators' lists
+    /// match up).
+    fn histograms_mut(&mut self) -> Vec<&mut Histogram> {
+        let mut out = Vec::new();
+        for p in &mut self.parties {
+            out.push(&mut p.net_hist);
+            out.extend(p.received_hist.as_mut());
+        }
+        for t in &mut self.tranches {
+            out.push(&mut t.irr_hist);
+            out.push(&mut t.multiple_hist);
+        }
+        out.push(&mut self.outcome_hist);
+        out.extend(self.bands.hists.iter_mut());
+        if let Some(b) = &mut self.business {
+            out.extend(b.histograms_mut());
+        }
+        out
+    }
+
+    /// Empty, with every histogram recording (the pilot's accumulator, see [`PILOT`]).
+    fn recording(c: &Contract, n_parties: usize) -> Self {
+        let mut acc = Acc::new(c, n_parties);
+        for h in acc.histograms_mut() {
+            *h = Histogram::recording(h.k());
+        }
+        acc
+    }
+
+    /// Empty, with the histograms anchored as `self`'s.
+    fn empty_like(&mut self, c: &Contract, n_parties: usize) -> Self {
+        let mut acc = Acc::new(c, n_parties);
+        for (h, o) in acc.histograms_mut().into_iter().zip(self.histograms_mut()) {
+            *h = o.empty_like();
+        }
+        acc
     }
 
     fn merge(&mut self, o: &Acc) {
@@ -604,13 +616,7 @@ struct Worker<'c> {
 }
 
 impl<'c> Worker<'c> {
-    fn new(
-        c: &'c Contract,
-        model: &'c Model,
-        seed: u64,
-        parties: &'c [usize],
-        centers: &[i64],
-    ) -> Self {
+    fn new(c: &'c Contract, model: &'c Model, seed: u64, parties: &'c [usize], acc: Acc) -> Self {
         Worker {
             c,
             model,
@@ -629,26 +635,8 @@ impl<'c> Worker<'c> {
             npv: vec![0.0; c.parties.len()],
             irr: vec![None; c.tranches.len()],
             repaid: vec![false; c.tranches.len()],
-            acc: Acc::new(c, parties.len(), centers),
+            acc,
         }
-    }
-
-    /// Draws and settles `trial` and writes each reported party's cumulative net cash at the
-    /// end of every period to `row` (party-major); `false` when the trial cannot be settled.
-    /// Touches no accumulator.
-    fn cumulative_cash(&mut self, trial: u64, row: &mut [i64]) -> bool {
-        let mut rng = trial_rng(self.seed, trial);
-        self.model
-            .draw(self.c, &mut rng, &mut self.actuals, &mut self.scratch);
-        self.sink.clear();
-        if self.settler.settle(&self.actuals, &mut self.sink).is_err() {
-            return false;
-        }
-        let t = self.c.periods as usize;
-        for (out, &p) in row.chunks_exact_mut(t).zip(self.parties) {
-            cumulative(self.sink.party_flows(p), out.iter_mut());
-        }
-        true
     }
 
     fn run<F: Fn(&TrialRecord) + Sync>(&mut self, trial: u64, on_trial: Option<&F>) {
@@ -901,8 +889,22 @@ pub fn distribution(h: &Histogram, scale: f64) -> Option<Distribution> {
     if h.count() == 0 {
         return None;
     }
-    let mut lo = h.quantile(DIST_QUANTILE_STEP) / scale;
-    let mut hi = h.quantile(1.0 - DIST_QUANTILE_STEP) / scale;
+    // The quantile levels and the window's two ends in one pass (each as `h.quantile`).
+    let n = (1.0 / DIST_QUANTILE_STEP).round() as usize;
+    let levels: Vec<f64> = (1..n).map(|i| i as f64 * DIST_QUANTILE_STEP).collect();
+    let mut wanted = levels.clone();
+    wanted.push(DIST_QUANTILE_STEP);
+    wanted.push(1.0 - DIST_QUANTILE_STEP);
+    let mut order: Vec<usize> = (0..wanted.len()).collect();
+    order.sort_by(|&a, &b| wanted[a].total_cmp(&wanted[b]));
+    let sorted: Vec<f64> = order.iter().map(|&i| wanted[i]).collect();
+    let mut got = vec![0.0; wanted.len()];
+    for (&i, q) in order.iter().zip(h.quantiles(&sorted)) {
+        got[i] = q;
+    }
+    let quantiles = got[..levels.len()].iter().map(|q| q / scale).collect();
+    let mut lo = got[levels.len()] / scale;
+    let mut hi = got[levels.len() + 1] / scale;
     if hi - lo <= 0.0 {
         // (Almost) one value: a narrow window around it.
         let pad = (lo.abs() * 0.01).max(1.0 / scale).max(1e-9);
@@ -924,9 +926,6 @@ pub fn distribution(h: &Histogram, scale: f64) -> Option<Distribution> {
         }
         true
     });
-    let n = (1.0 / DIST_QUANTILE_STEP).round() as usize;
-    let levels: Vec<f64> = (1..n).map(|i| i as f64 * DIST_QUANTILE_STEP).collect();
-    let quantiles = h.quantiles(&levels).iter().map(|q| q / scale).collect();
     Some(Distribution {
         lo,
         hi,
@@ -1180,17 +1179,34 @@ fn run<F: Fn(&TrialRecord) + Sync>(
     on_trial: Option<&F>,
 ) -> Results {
     let parties = reported_parties(c);
+    let n_parties = parties.len();
     let seed = cfg.seed;
     const BLOCK: u64 = 256;
+    // The pilot: the run's first trials, on this thread, with histograms that record their
+    // values; each then chooses its anchors from them and counts them (see [`PILOT`]). Every
+    // other accumulator starts with the same anchors, so all of them merge.
+    let pilot_n = cfg.trials.min(PILOT);
+    let mut w = Worker::new(c, model, seed, &parties, Acc::recording(c, n_parties));
+    for t in 0..pilot_n {
+        w.run(t, on_trial);
+    }
+    let mut pilot = std::mem::replace(&mut w.acc, Acc::new(c, n_parties));
+    pilot.bands.flush();
+    for h in pilot.histograms_mut() {
+        h.anchor_on_record();
+    }
+    let template = pilot.empty_like(c, n_parties);
+    w.acc = template.clone();
     // Workers (settler, buffers, accumulator) outlive the windows: each parallel split leases
     // one from the pool and gives it back when the split ends, so a run creates about one per
     // thread however many windows it has. Their accumulators merge at the end (merge order
     // never changes a result).
-    let centers = band_centers(c, model, seed, &parties, cfg.trials);
-    let pool: Mutex<Vec<Worker>> = Mutex::new(Vec::new());
-    let mut first = 0;
+    let pool: Mutex<Vec<Worker>> = Mutex::new(vec![w]);
+    // Windows of `WINDOW` trials from trial 0; the pilot is the start of the first.
+    let mut first = pilot_n;
+    let mut failed = pilot.failed > 0;
     while first < cfg.trials {
-        let end = first.saturating_add(WINDOW).min(cfg.trials);
+        let end = (first / WINDOW + 1).saturating_mul(WINDOW).min(cfg.trials);
         let blocks = (end - first).div_ceil(BLOCK);
         (0..blocks).into_par_iter().for_each_init(
             || Lease {
@@ -1200,7 +1216,7 @@ fn run<F: Fn(&TrialRecord) + Sync>(
             |lease, b| {
                 let w = lease
                     .worker
-                    .get_or_insert_with(|| Worker::new(c, model, seed, &parties, &centers));
+                    .get_or_insert_with(|| Worker::new(c, model, seed, &parties, template.clone()));
                 let start = first + b * BLOCK;
                 for t in start..(start + BLOCK).min(end) {
                     w.run(t, on_trial);
@@ -1210,7 +1226,7 @@ fn run<F: Fn(&TrialRecord) + Sync>(
         first = end;
         // A trial that cannot be settled makes the run's results wrong (see
         // `Results::failure`): stop at the end of its window.
-        let failed = pool
+        failed |= pool
             .lock()
             .map(|p| p.iter().any(|w| w.acc.failed > 0))
             .unwrap_or(false);
@@ -1218,60 +1234,25 @@ fn run<F: Fn(&TrialRecord) + Sync>(
             break;
         }
     }
-    let mut acc = Acc::new(c, parties.len(), &centers);
+    let mut acc = pilot;
     for w in pool.into_inner().unwrap_or_else(|e| e.into_inner()) {
         acc.merge(&w.acc);
     }
     finish(c, &parties, cfg, acc)
 }
 
-/// Trials of the pilot that centres the cash bands ([`band_centers`]).
-pub const BAND_PILOT: u64 = 255;
-
-/// The centre of every cash band (reported party x period, party-major, cents): the value the
-/// band takes in at least half of the first [`BAND_PILOT`] trials of the run (fewer if the run
-/// has fewer; trials that cannot be settled are left out), and `0` for a band without such a
-/// value. A band's histogram counts the distance from its centre, so a band that is the same
-/// in most trials (a drawdown schedule, nothing paid yet, a loan repaid on schedule) reports
-/// that value exactly where a percentile falls on it, instead of the midpoint of the bucket
-/// around it (-75,018.24 for a drawdown of exactly -75,000 before); every other band is
-/// counted as it is. The centres depend only on the scenario, the seed and the number of
-/// trials, never on the thread count.
-fn band_centers(
-    c: &Contract,
-    model: &Model,
-    seed: u64,
-    parties: &[usize],
-    trials: u64,
-) -> Vec<i64> {
-    let t = c.periods as usize;
-    let width = parties.len() * t;
-    let mut w = Worker::new(c, model, seed, parties, &vec![0; width]);
-    let mut rows: Vec<i64> = Vec::new();
-    let mut row = vec![0i64; width];
-    let mut n = 0usize;
-    for trial in 0..trials.min(BAND_PILOT) {
-        if w.cumulative_cash(trial, &mut row) {
-            rows.extend_from_slice(&row);
-            n += 1;
-        }
-    }
-    if n == 0 {
-        return vec![0; width];
-    }
-    let mut band = Vec::with_capacity(n);
-    (0..width)
-        .map(|b| {
-            band.clear();
-            band.extend(rows[b..].iter().step_by(width));
-            band.sort_unstable();
-            // The longest run of equal values, if it is at least half of the pilot.
-            band.chunk_by(|x, y| x == y)
-                .find(|run| 2 * run.len() >= n)
-                .map_or(0, |run| run[0])
-        })
-        .collect()
-}
+/// Trials of the pilot: the first `PILOT` trials of a run (all of them in a shorter run) are
+/// run first, on one thread, and every histogram of the results (figures and cash bands)
+/// chooses its anchors from their values ([`crate::stats::choose_anchors`]): 0 and the medians
+/// of up to [`crate::stats::MAX_ANCHORS`] point masses or tight clusters, each holding at least
+/// 2% of the pilot. A histogram counts each value as its distance from the nearest anchor, so
+/// a figure that is the same, or nearly the same, in many trials (a senior loan repaid at
+/// exactly its 5%, an IRR capped at 10%, a whole tranche lost, a drawdown schedule, nothing
+/// paid yet) is read exactly where a percentile falls on it, instead of as the midpoint of the
+/// bucket around it (0.05000192 for that 5%, -75,018.24 for a drawdown of exactly -75,000).
+/// The pilot's trials are part of the run (counted once, in the first window); the anchors
+/// depend only on the scenario, the seed and the number of trials, never on the thread count.
+pub const PILOT: u64 = 255;
 
 /// A worker leased from the pool for one parallel split; dropping the lease returns it.
 struct Lease<'p, 'c> {
@@ -1292,6 +1273,10 @@ impl Drop for Lease<'_, '_> {
 
 fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, mut acc: Acc) -> Results {
     acc.bands.flush();
+    // Counted now, so that reading a histogram never copies it to count its buffer.
+    for h in acc.histograms_mut() {
+        h.flush();
+    }
     let acc = &acc;
     let n = acc.trials.max(1) as f64;
     let t = c.periods as usize;

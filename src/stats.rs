@@ -433,35 +433,62 @@ impl Moments {
     }
 }
 
-/// A log-linear (HDR-style) histogram of signed integers with `k` mantissa bits.
+/// Most anchors a [`Histogram`] counts around besides 0 (see [`choose_anchors`]).
+pub const MAX_ANCHORS: usize = 3;
+
+/// A log-linear (HDR-style) histogram of signed integers with `k` mantissa bits, counted around
+/// *anchors*.
 ///
-/// Values with `|v| < 2^k` have their own bucket (exact). Larger values fall in buckets given by
-/// the leading bit and the next `k` bits of `|v|`, so a bucket spans a relative width of at most
-/// `2^-k`; a percentile read as the bucket's midpoint is within a relative `2^-(k+1)` of an
-/// actual sample value at that rank.
+/// Every value is counted as its distance from its anchor, the nearest of up to
+/// [`MAX_ANCHORS`] + 1 values fixed before the first sample: 0 alone for [`Histogram::new`];
+/// for the engine's figures, 0 and the medians of the point masses and tight clusters a pilot
+/// found ([`choose_anchors`]). The anchors' *zones* meet halfway between neighbouring anchors.
+/// Distances `|d| < 2^k` have their own bucket (exact). Larger distances fall in buckets given
+/// by the leading bit and the next `k` bits of `|d|`, so a bucket spans at most `2^-k` of the
+/// distance; a percentile read as the bucket's midpoint (clipped to its zone) is within
+/// `2^-(k+1)` of its distance from its anchor of the actual sample at that rank.
+///
+/// So a value within `2^k` of an anchor (a point mass, such as a loan repaid at exactly its
+/// rate, or a tight cluster) is read exactly, and while 0 is an anchor no value is read more
+/// coarsely than by the plain log-linear histogram around 0 alone. ([`choose_anchors`] leaves 0
+/// out only when no pilot value is nearer to 0 than to another anchor.)
 ///
 /// Layout, chosen for the cache (a simulation adds to a few hundred histograms per trial): per
-/// sign one contiguous window of 32-bit counts over the binary orders of magnitude seen so far
+/// zone and sign one contiguous window of counts over the binary orders of magnitude seen so far
 /// (blocks of `2^k` buckets), grown on demand. The window of a figure that spans a few orders
 /// of magnitude is a few KiB. Counts are 16-bit, so twice as many buckets share a cache line;
 /// a count that would pass `u16::MAX` wraps and the wrap is recorded separately, so counts are
-/// exact for any number of samples. Memory: at most `2 x (65 - k) x 2^k x 2` bytes (k = 10:
-/// 0.25 MiB; k = 7: 16 KiB), in practice a few blocks.
+/// exact for any number of samples. Memory: at most `2 x (65 - k) x 2^k x 2` bytes per zone
+/// (k = 10: 0.25 MiB; k = 7: 16 KiB), in practice a few blocks.
 #[derive(Clone, Debug)]
 pub struct Histogram {
     k: u32,
-    n: u64,
-    /// Magnitudes of negative values.
-    neg: Window,
-    /// Non-negative values.
-    pos: Window,
-    /// Buckets whose 16-bit count wrapped: (negative, global bucket index) -> wraps.
-    wraps: std::collections::BTreeMap<(bool, u32), u64>,
+    /// The zones in ascending order of value; the first starts at `i64::MIN`, and one has anchor 0.
+    zones: Vec<Zone>,
     /// Samples added but not yet counted: adding is a write to this buffer, and the buffer is
     /// counted in one go when full (or before the buckets are read). A simulation adds to a few
     /// hundred histograms per trial; counting in batches keeps each histogram's buckets in the
     /// cache for a whole batch instead of missing the cache on almost every sample.
     pending: Vec<i64>,
+    /// A recording histogram ([`Histogram::recording`]) keeps its samples here, uncounted, until
+    /// [`Histogram::anchor_on_record`] chooses its anchors from them.
+    record: Option<Vec<i64>>,
+}
+
+/// The values of a [`Histogram`] nearest to one anchor: `from` up to the next zone's `from`.
+#[derive(Clone, Debug)]
+struct Zone {
+    /// The least value of the zone.
+    from: i64,
+    anchor: i64,
+    /// Samples counted.
+    n: u64,
+    /// Magnitudes of negative distances from the anchor.
+    neg: Window,
+    /// Non-negative distances.
+    pos: Window,
+    /// Buckets whose 16-bit count wrapped: (negative, global bucket index) -> wraps.
+    wraps: std::collections::BTreeMap<(bool, u32), u64>,
 }
 
 /// Samples a [`Histogram`] buffers before counting them.
@@ -511,45 +538,32 @@ impl Window {
     }
 }
 
-impl Histogram {
-    /// An empty histogram with `k` mantissa bits (1..=16).
-    pub fn new(k: u32) -> Self {
-        Histogram {
-            k,
+impl Zone {
+    fn new(from: i64, anchor: i64) -> Self {
+        Zone {
+            from,
+            anchor,
             n: 0,
             neg: Window::default(),
             pos: Window::default(),
             wraps: std::collections::BTreeMap::new(),
-            pending: Vec::new(),
         }
     }
 
-    /// Number of samples.
-    pub fn count(&self) -> u64 {
-        self.n + self.pending.len() as u64
-    }
-
-    /// Global bucket index (`block << k | within`) of magnitude `m`, without a branch.
-    ///
-    /// Below `2^k` the index is `m` itself (block 0). From `2^k` on, with `e` the position of the
-    /// leading bit, the block is `e - k + 1` and `within` the `k` bits after the leading one;
-    /// `m >> (e - k)` is `2^k + within`, so the index is `(e - k) << k` plus that. Taking `e`
-    /// of `m | 2^k` gives a shift of 0 below `2^k`, where the same sum is `m`.
+    /// Counts distance `d` (from the anchor) in its bucket; the caller adds it to `n`.
     #[inline]
-    fn index(k: u32, m: u64) -> u32 {
-        let shift = (63 - (m | (1u64 << k)).leading_zeros()) - k;
-        (shift << k) + (m >> shift) as u32
-    }
-
-    /// Lower bound and width of the magnitudes in global bucket `g`.
-    fn bounds(k: u32, g: u32) -> (f64, f64) {
-        let (block, within) = (g >> k, g & ((1 << k) - 1));
-        if block == 0 {
-            (within as f64, 1.0)
+    fn count_one(&mut self, k: u32, d: i64) {
+        let negative = d < 0;
+        let (win, m) = if negative {
+            (&mut self.neg, d.unsigned_abs())
         } else {
-            let shift = block - 1;
-            let lo = ((1u64 << k) + within as u64) as f64 * (2f64).powi(shift as i32);
-            (lo, (2f64).powi(shift as i32))
+            (&mut self.pos, d as u64)
+        };
+        let g = Histogram::index(k, m);
+        let slot = win.slot(g, k);
+        *slot = slot.wrapping_add(1);
+        if *slot == 0 {
+            self.wrapped(negative, g, 1);
         }
     }
 
@@ -559,95 +573,23 @@ impl Histogram {
         *self.wraps.entry((negative, g)).or_insert(0) += c;
     }
 
-    /// Adds a sample.
-    #[inline]
-    pub fn add(&mut self, v: i64) {
-        if self.pending.len() == self.pending.capacity() {
-            self.flush();
-            if self.pending.capacity() < PENDING {
-                self.pending.reserve_exact(PENDING);
-            }
-        }
-        self.pending.push(v);
-    }
-
-    /// Counts the buffered samples.
-    #[inline(never)]
-    pub fn flush(&mut self) {
-        let mut pending = std::mem::take(&mut self.pending);
-        self.add_all_now(pending.iter().copied());
-        pending.clear();
-        self.pending = pending;
-    }
-
-    /// The histogram with its buffer counted: `self` when nothing is buffered.
-    fn counted(&self) -> std::borrow::Cow<'_, Histogram> {
-        if self.pending.is_empty() {
-            std::borrow::Cow::Borrowed(self)
-        } else {
-            let mut h = self.clone();
-            h.flush();
-            std::borrow::Cow::Owned(h)
-        }
-    }
-
-    /// Adds samples, counting them at once (for callers that batch their samples themselves).
-    #[inline]
-    pub fn add_all_now(&mut self, values: impl IntoIterator<Item = i64>) {
-        // The engine's `k` values get their own copy of the loop, with shifts by constants
-        // (fewer instructions and registers per sample).
-        match self.k {
-            crate::montecarlo::BAND_BITS => self.count_all(crate::montecarlo::BAND_BITS, values),
-            crate::montecarlo::HIST_BITS => self.count_all(crate::montecarlo::HIST_BITS, values),
-            k => self.count_all(k, values),
-        }
-    }
-
-    /// Counts `values`; `k` is `self.k`.
-    #[inline(always)]
-    fn count_all(&mut self, k: u32, values: impl IntoIterator<Item = i64>) {
-        let mut n = 0u64;
-        for v in values {
-            self.count_one_k(k, v);
-            n += 1;
-        }
-        self.n += n;
-    }
-
-    /// Counts `v` in its bucket; the caller adds it to `n`.
-    #[inline]
-    fn count_one(&mut self, v: i64) {
-        self.count_one_k(self.k, v);
-    }
-
-    /// [`Histogram::count_one`] with `k` (`self.k`) at hand, so that a loop reads it once.
-    #[inline]
-    fn count_one_k(&mut self, k: u32, v: i64) {
-        let negative = v < 0;
-        let (win, m) = if negative {
-            (&mut self.neg, v.unsigned_abs())
-        } else {
-            (&mut self.pos, v as u64)
-        };
-        let g = Self::index(k, m);
-        let slot = win.slot(g, k);
-        *slot = slot.wrapping_add(1);
-        if *slot == 0 {
-            self.wrapped(negative, g, 1);
-        }
-    }
-
-    /// Adds another histogram with the same `k`.
-    pub fn merge(&mut self, o: &Histogram) {
-        debug_assert_eq!(self.k, o.k);
-        self.flush();
-        for &v in &o.pending {
-            self.count_one(v);
-        }
-        let k = self.k;
-        self.n += o.n + o.pending.len() as u64;
+    /// Adds the counts of the same zone of another histogram.
+    fn merge(&mut self, k: u32, o: &Zone) {
+        debug_assert_eq!((self.from, self.anchor), (o.from, o.anchor));
+        self.n += o.n;
         for (negative, theirs) in [(true, &o.neg), (false, &o.pos)] {
-            for (i, &c) in theirs.counts.iter().enumerate() {
+            let nonzero = theirs
+                .counts
+                .chunks(64)
+                .enumerate()
+                .filter(|(_, chunk)| chunk.iter().any(|&c| c != 0))
+                .flat_map(|(ci, chunk)| {
+                    chunk
+                        .iter()
+                        .enumerate()
+                        .map(move |(j, &c)| (ci * 64 + j, c))
+                });
+            for (i, c) in nonzero {
                 if c == 0 {
                     continue;
                 }
@@ -682,44 +624,305 @@ impl Histogram {
         c + (w << 16)
     }
 
+    /// Calls `f(lower, upper, count)` for every non-empty bucket in ascending value order,
+    /// clipped to `[self.from, to)`; `false` when `f` asked to stop.
+    fn for_each(&self, k: u32, to: f64, mut f: impl FnMut(f64, f64, u64) -> bool) -> bool {
+        let (a, from) = (self.anchor as f64, self.from as f64);
+        let mut emit = |vlo: f64, vhi: f64, c: u64| f((a + vlo).max(from), (a + vhi).min(to), c);
+        // Windows are mostly empty: runs of 64 empty buckets are passed over at once.
+        let skip = |chunk: &[u16]| self.wraps.is_empty() && chunk.iter().all(|&c| c == 0);
+        let win = &self.neg;
+        for (ci, chunk) in win.counts.chunks(64).enumerate().rev() {
+            if skip(chunk) {
+                continue;
+            }
+            for j in (0..chunk.len()).rev() {
+                let i = ci * 64 + j;
+                let c = self.count_at(true, win, i);
+                if c > 0 {
+                    let g = win.lo + i as u32;
+                    let (lo, width) = Histogram::bounds(k, g);
+                    // magnitudes [lo, lo + width) -> distances (-(lo + width), -lo]
+                    let (vlo, vhi) = if g >> k == 0 {
+                        (-lo, -lo)
+                    } else {
+                        (-(lo + width), -lo)
+                    };
+                    if !emit(vlo, vhi, c) {
+                        return false;
+                    }
+                }
+            }
+        }
+        let win = &self.pos;
+        for (ci, chunk) in win.counts.chunks(64).enumerate() {
+            if skip(chunk) {
+                continue;
+            }
+            for j in 0..chunk.len() {
+                let i = ci * 64 + j;
+                let c = self.count_at(false, win, i);
+                if c > 0 {
+                    let g = win.lo + i as u32;
+                    let (lo, width) = Histogram::bounds(k, g);
+                    let (vlo, vhi) = if g >> k == 0 {
+                        (lo, lo)
+                    } else {
+                        (lo, lo + width)
+                    };
+                    if !emit(vlo, vhi, c) {
+                        return false;
+                    }
+                }
+            }
+        }
+        true
+    }
+}
+
+impl Histogram {
+    /// An empty histogram with `k` mantissa bits (1..=16), counted around 0 only.
+    pub fn new(k: u32) -> Self {
+        Self::with_anchors(k, &[0])
+    }
+
+    /// An empty histogram with `k` mantissa bits counted around `anchors` (the first
+    /// [`MAX_ANCHORS`] + 1 distinct ones; around 0 when there are none).
+    pub fn with_anchors(k: u32, anchors: &[i64]) -> Self {
+        let mut a: Vec<i64> = Vec::with_capacity(MAX_ANCHORS + 1);
+        for &x in anchors {
+            if a.len() <= MAX_ANCHORS && !a.contains(&x) {
+                a.push(x);
+            }
+        }
+        if a.is_empty() {
+            a.push(0);
+        }
+        a.sort_unstable();
+        let zones = a
+            .iter()
+            .enumerate()
+            .map(|(i, &anchor)| {
+                // Halfway between the neighbouring anchors (the upper one takes the middle):
+                // above the lower anchor and at most the upper one.
+                let from = if i == 0 {
+                    i64::MIN
+                } else {
+                    (((a[i - 1] as i128 + anchor as i128) >> 1) + 1) as i64
+                };
+                Zone::new(from, anchor)
+            })
+            .collect();
+        Histogram {
+            k,
+            zones,
+            pending: Vec::new(),
+            record: None,
+        }
+    }
+
+    /// An empty histogram that keeps its samples instead of counting them, until
+    /// [`Histogram::anchor_on_record`] chooses its anchors from them (a pilot's histograms).
+    pub fn recording(k: u32) -> Self {
+        Histogram {
+            record: Some(Vec::new()),
+            ..Self::new(k)
+        }
+    }
+
+    /// A recording histogram chooses its anchors from the samples it kept
+    /// ([`choose_anchors`]) and counts them; it then counts like any other. Otherwise nothing
+    /// changes.
+    pub fn anchor_on_record(&mut self) {
+        let Some(mut record) = self.record.take() else {
+            return;
+        };
+        record.append(&mut self.pending);
+        let anchors = choose_anchors(&mut record, self.k);
+        *self = Self::with_anchors(self.k, &anchors);
+        self.add_all_now(record);
+    }
+
+    /// Mantissa bits.
+    pub fn k(&self) -> u32 {
+        self.k
+    }
+
+    /// The anchors, ascending.
+    pub fn anchors(&self) -> Vec<i64> {
+        self.zones.iter().map(|z| z.anchor).collect()
+    }
+
+    /// An empty histogram with the same `k` and anchors (never recording).
+    pub fn empty_like(&self) -> Self {
+        Histogram {
+            k: self.k,
+            zones: self
+                .zones
+                .iter()
+                .map(|z| Zone::new(z.from, z.anchor))
+                .collect(),
+            pending: Vec::new(),
+            record: None,
+        }
+    }
+
+    /// Number of samples.
+    pub fn count(&self) -> u64 {
+        self.zones.iter().map(|z| z.n).sum::<u64>()
+            + self.pending.len() as u64
+            + self.record.as_ref().map_or(0, |r| r.len() as u64)
+    }
+
+    /// Global bucket index (`block << k | within`) of magnitude `m`, without a branch.
+    ///
+    /// Below `2^k` the index is `m` itself (block 0). From `2^k` on, with `e` the position of the
+    /// leading bit, the block is `e - k + 1` and `within` the `k` bits after the leading one;
+    /// `m >> (e - k)` is `2^k + within`, so the index is `(e - k) << k` plus that. Taking `e`
+    /// of `m | 2^k` gives a shift of 0 below `2^k`, where the same sum is `m`.
+    #[inline]
+    fn index(k: u32, m: u64) -> u32 {
+        let shift = (63 - (m | (1u64 << k)).leading_zeros()) - k;
+        (shift << k) + (m >> shift) as u32
+    }
+
+    /// Lower bound and width of the magnitudes in global bucket `g`.
+    fn bounds(k: u32, g: u32) -> (f64, f64) {
+        let (block, within) = (g >> k, g & ((1 << k) - 1));
+        if block == 0 {
+            (within as f64, 1.0)
+        } else {
+            let shift = block - 1;
+            // 2^shift, exactly (shift < 64), built from its exponent bits: `powi` is a call.
+            let width = f64::from_bits((1023 + shift as u64) << 52);
+            let lo = ((1u64 << k) + within as u64) as f64 * width;
+            (lo, width)
+        }
+    }
+
+    /// Adds a sample.
+    #[inline]
+    pub fn add(&mut self, v: i64) {
+        if self.pending.len() == self.pending.capacity() {
+            self.flush();
+            if self.pending.capacity() < PENDING {
+                self.pending.reserve_exact(PENDING);
+            }
+        }
+        self.pending.push(v);
+    }
+
+    /// Counts the buffered samples.
+    #[inline(never)]
+    pub fn flush(&mut self) {
+        let mut pending = std::mem::take(&mut self.pending);
+        self.add_all_now(pending.iter().copied());
+        pending.clear();
+        self.pending = pending;
+    }
+
+    /// The histogram with its buffer counted (and its anchors chosen, if it was recording):
+    /// `self` when nothing is buffered.
+    fn counted(&self) -> std::borrow::Cow<'_, Histogram> {
+        if self.pending.is_empty() && self.record.is_none() {
+            std::borrow::Cow::Borrowed(self)
+        } else {
+            let mut h = self.clone();
+            h.flush();
+            h.anchor_on_record();
+            std::borrow::Cow::Owned(h)
+        }
+    }
+
+    /// Adds samples, counting them at once (for callers that batch their samples themselves).
+    #[inline]
+    pub fn add_all_now(&mut self, values: impl IntoIterator<Item = i64>) {
+        if let Some(r) = &mut self.record {
+            r.extend(values);
+            return;
+        }
+        // The engine's `k` values get their own copy of the loop, with shifts by constants
+        // (fewer instructions and registers per sample).
+        match self.k {
+            crate::montecarlo::BAND_BITS => self.count_all(crate::montecarlo::BAND_BITS, values),
+            crate::montecarlo::HIST_BITS => self.count_all(crate::montecarlo::HIST_BITS, values),
+            k => self.count_all(k, values),
+        }
+    }
+
+    /// Counts `values`; `k` is `self.k`.
+    #[inline(always)]
+    fn count_all(&mut self, k: u32, values: impl IntoIterator<Item = i64>) {
+        if let [zone] = &mut self.zones[..] {
+            // One zone (anchor 0, the common case): no zone to look up.
+            let mut n = 0u64;
+            let a = zone.anchor;
+            for v in values {
+                zone.count_one(k, v.saturating_sub(a));
+                n += 1;
+            }
+            zone.n += n;
+        } else if let [low, high] = &mut self.zones[..] {
+            // Two zones (0 and one anchor, the next most common).
+            let split = high.from;
+            for v in values {
+                let zone = if v >= split { &mut *high } else { &mut *low };
+                zone.count_one(k, v.saturating_sub(zone.anchor));
+                zone.n += 1;
+            }
+        } else {
+            for v in values {
+                self.count_one(k, v);
+            }
+        }
+    }
+
+    /// Counts `v` in its zone.
+    #[inline]
+    fn count_one(&mut self, k: u32, v: i64) {
+        // Zones ascend: `v`'s is the last that starts at or below it.
+        let i = self.zones[1..].iter().take_while(|z| v >= z.from).count();
+        let zone = &mut self.zones[i];
+        zone.count_one(k, v.saturating_sub(zone.anchor));
+        zone.n += 1;
+    }
+
+    /// Adds another histogram with the same `k` and anchors.
+    pub fn merge(&mut self, o: &Histogram) {
+        debug_assert_eq!(self.k, o.k);
+        debug_assert_eq!(
+            self.anchors(),
+            o.anchors(),
+            "histograms merge with the same anchors"
+        );
+        self.flush();
+        let k = self.k;
+        let theirs = o.pending.iter().chain(o.record.iter().flatten()).copied();
+        if let Some(r) = &mut self.record {
+            r.extend(theirs);
+        } else {
+            for v in theirs {
+                self.count_one(k, v);
+            }
+        }
+        for (a, b) in self.zones.iter_mut().zip(&o.zones) {
+            a.merge(k, b);
+        }
+    }
+
     /// Calls `f(lower, upper, count)` for every non-empty bucket in ascending value order.
     pub fn for_each_bucket(&self, f: impl FnMut(f64, f64, u64) -> bool) {
         self.counted().for_each_counted(f)
     }
 
     fn for_each_counted(&self, mut f: impl FnMut(f64, f64, u64) -> bool) {
-        let k = self.k;
-        let win = &self.neg;
-        for i in (0..win.counts.len()).rev() {
-            let c = self.count_at(true, win, i);
-            if c > 0 {
-                let g = win.lo + i as u32;
-                let (lo, width) = Self::bounds(k, g);
-                // magnitudes [lo, lo + width) -> values (-(lo + width), -lo]
-                let (vlo, vhi) = if g >> k == 0 {
-                    (-lo, -lo)
-                } else {
-                    (-(lo + width), -lo)
-                };
-                if !f(vlo, vhi, c) {
-                    return;
-                }
-            }
-        }
-        let win = &self.pos;
-        for i in 0..win.counts.len() {
-            let c = self.count_at(false, win, i);
-            if c > 0 {
-                let g = win.lo + i as u32;
-                let (lo, width) = Self::bounds(k, g);
-                let (vlo, vhi) = if g >> k == 0 {
-                    (lo, lo)
-                } else {
-                    (lo, lo + width)
-                };
-                if !f(vlo, vhi, c) {
-                    return;
-                }
+        for (i, zone) in self.zones.iter().enumerate() {
+            let to = self
+                .zones
+                .get(i + 1)
+                .map_or(f64::INFINITY, |z| z.from as f64);
+            if !zone.for_each(self.k, to, &mut f) {
+                return;
             }
         }
     }
@@ -786,6 +989,83 @@ impl Histogram {
         });
         acc / want as f64
     }
+}
+
+/// Anchors for a [`Histogram`] with `k` mantissa bits, from a sample of the values it will count
+/// (a pilot; sorted in place).
+///
+/// The anchors are the medians of up to [`MAX_ANCHORS`] *clusters*, densest first, and 0. A
+/// cluster is a run of sample values spanning less than `2^k`, so that every value in it is
+/// within `2^k` of its median and counted exactly. It must hold at least 2% of the sample (and at
+/// least two values), and at least half of the sample values within `8 x 2^k` of it: a point
+/// mass or a tight cluster, not a dense stretch of a smooth distribution (where an anchor
+/// would spread the counts over more memory for little gain). A cluster that 0 or an anchor
+/// already chosen counts exactly is passed over. Last, an anchor (0 included) that no sample
+/// value is nearest to is dropped: its zone would cost a comparison per value and count
+/// nothing. Depends only on the multiset of values.
+pub fn choose_anchors(values: &mut [i64], k: u32) -> Vec<i64> {
+    values.sort_unstable();
+    let need = values.len().div_ceil(50).max(2);
+    let width = 1i128 << k;
+    let exact = |a: i64, v: i64| (v as i128 - a as i128).abs() < width;
+    // Sample values within [lo, hi].
+    let within = |lo: i128, hi: i128| {
+        values.partition_point(|&v| (v as i128) <= hi)
+            - values.partition_point(|&v| (v as i128) < lo)
+    };
+    // The values not yet in a cluster, as ranges of `values`.
+    let mut free = Vec::with_capacity(2 * MAX_ANCHORS + 1);
+    free.push(0..values.len());
+    let mut anchors = Vec::new();
+    // The densest few clusters are the candidates.
+    for _ in 0..2 * MAX_ANCHORS {
+        if anchors.len() == MAX_ANCHORS {
+            break;
+        }
+        // The densest window of free values spanning less than `width`: (count, range, segment).
+        let mut best: Option<(usize, std::ops::Range<usize>, usize)> = None;
+        for (s, seg) in free.iter().enumerate() {
+            let mut j = seg.start;
+            for i in seg.clone() {
+                while j < seg.end && (values[j] as i128 - values[i] as i128) < width {
+                    j += 1;
+                }
+                if best.as_ref().is_none_or(|b| j - i > b.0) {
+                    best = Some((j - i, i..j, s));
+                }
+            }
+        }
+        let Some((count, run, s)) = best else { break };
+        if count < need {
+            break;
+        }
+        let seg = free.swap_remove(s);
+        free.push(seg.start..run.start);
+        free.push(run.end..seg.end);
+        let (lo, hi) = (values[run.start], values[run.end - 1]);
+        let tight = 2 * count >= within(lo as i128 - 8 * width, hi as i128 + 8 * width);
+        let counted = |a: i64| exact(a, lo) && exact(a, hi);
+        if tight && !counted(0) && !anchors.iter().any(|&a| counted(a)) {
+            anchors.push(values[run.start + (count - 1) / 2]);
+        }
+    }
+    anchors.push(0);
+    let zones = Histogram::with_anchors(k, &anchors).zones;
+    let mut used = vec![false; zones.len()];
+    let mut z = 0;
+    for &v in values.iter() {
+        while z + 1 < zones.len() && v >= zones[z + 1].from {
+            z += 1;
+        }
+        used[z] = true;
+    }
+    let kept: Vec<i64> = zones
+        .iter()
+        .zip(&used)
+        .filter(|&(_, &u)| u)
+        .map(|(zone, _)| zone.anchor)
+        .collect();
+    if kept.is_empty() { vec![0] } else { kept }
 }
 
 #[cfg(test)]
@@ -993,8 +1273,9 @@ mod tests {
         let mut a = Histogram::new(7);
         a.add(42);
         a.flush();
-        a.pos.counts[42 - a.pos.lo as usize] = u16::MAX;
-        a.n = u16::MAX as u64;
+        let lo = a.zones[0].pos.lo as usize;
+        a.zones[0].pos.counts[42 - lo] = u16::MAX;
+        a.zones[0].n = u16::MAX as u64;
         let b = a.clone();
         a.merge(&b);
         a.add(42);
@@ -1016,5 +1297,118 @@ mod tests {
         });
         assert_eq!(seen, vec![(-5.0, 100_000), ((1u64 << 20) as f64, 200_000)]);
         assert_eq!(total, a.count());
+    }
+
+    /// A fixed pseudo-random sequence (splitmix64), for samples of a known shape.
+    fn noise(n: usize, seed: u64) -> Vec<u64> {
+        let mut x = seed;
+        (0..n)
+            .map(|_| {
+                x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let mut z = x;
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                z ^ (z >> 31)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn anchors_are_point_masses_and_tight_clusters_not_smooth_stretches() {
+        // 255 values: 40% an IRR of 5% jittered by a few 1e-9 (a loan repaid at its rate), 10%
+        // exactly -100%, 6% exactly 0, the rest spread smoothly over [-50%, 5%].
+        let r = noise(255, 7);
+        let values: Vec<i64> = (0..255)
+            .map(|i| match i % 20 {
+                0..8 => 50_000_000 + (r[i] % 41) as i64 - 20,
+                8..10 => -1_000_000_000,
+                10 => 0,
+                _ => -500_000_000 + (r[i] % 550_000_000) as i64,
+            })
+            .collect();
+        let anchors = choose_anchors(&mut values.clone(), 13);
+        assert_eq!(anchors.len(), 3, "{anchors:?}");
+        assert_eq!(anchors[0], -1_000_000_000);
+        assert_eq!(anchors[1], 0);
+        assert!((anchors[2] - 50_000_000).abs() <= 20, "{anchors:?}");
+        // Reading: the masses exactly, and every value of the jittered cluster exactly.
+        let mut h = Histogram::with_anchors(13, &anchors);
+        let mut plain = Histogram::new(13);
+        for &v in &values {
+            h.add(v);
+            plain.add(v);
+        }
+        let mut sorted = values.clone();
+        sorted.sort_unstable();
+        for q in [0.05, 0.1, 0.5, 0.6, 0.7, 0.9, 0.99] {
+            let rank = ((q * 255.0f64).ceil() as usize).clamp(1, 255);
+            let x = sorted[rank - 1];
+            if x == -1_000_000_000 || x == 0 || (x - 50_000_000).abs() <= 20 {
+                assert_eq!(h.quantile(q), x as f64, "q {q}");
+            }
+        }
+        // The plain histogram reads the cluster at its bucket's midpoint instead.
+        assert_eq!(plain.quantile(0.9), 50_001_920.0);
+        assert!((h.quantile(0.9) - 50_000_000.0).abs() <= 20.0);
+        // A smooth sample has no anchor but 0; one far from 0 has its own and not 0.
+        let smooth: Vec<i64> = r.iter().map(|&x| (x % 1_000_000_000) as i64).collect();
+        assert_eq!(choose_anchors(&mut smooth.clone(), 13), vec![0]);
+        let far: Vec<i64> = (0..100).map(|i| 7_000_000 + i % 7).collect();
+        assert_eq!(choose_anchors(&mut far.clone(), 10), vec![7_000_003]);
+        assert_eq!(choose_anchors(&mut [], 10), vec![0]);
+        // At most MAX_ANCHORS besides 0, densest first.
+        let mut many: Vec<i64> = (0..400)
+            .map(|i| (i % 5 + 1) * 1_000_000 + (i % 4))
+            .collect();
+        many.extend([1_000_000; 10]);
+        let a = choose_anchors(&mut many, 10);
+        assert_eq!(a.len(), MAX_ANCHORS, "{a:?}");
+        // Each anchor the median of one cluster (spanning 4 units); the densest among them.
+        assert!(a.iter().all(|&x| x % 1_000_000 <= 3), "{a:?}");
+        assert!(a.iter().any(|&x| x / 1_000_000 == 1), "{a:?}");
+    }
+
+    #[test]
+    fn a_recording_histogram_counts_as_one_anchored_on_its_record() {
+        let r = noise(600, 3);
+        let values: Vec<i64> = (0..600)
+            .map(|i| {
+                if i % 3 == 0 {
+                    -7_500_000
+                } else {
+                    (r[i] % 10_000_000) as i64 - 5_000_000
+                }
+            })
+            .collect();
+        let mut rec = Histogram::recording(10);
+        for &v in &values {
+            rec.add(v);
+        }
+        assert_eq!(rec.count(), 600);
+        let qs = [0.01, 0.2, 0.34, 0.5, 0.9];
+        // Read while recording: as if anchored now.
+        let early = rec.quantiles(&qs);
+        rec.anchor_on_record();
+        let anchors = choose_anchors(&mut values.clone(), 10);
+        assert_eq!(rec.anchors(), anchors);
+        assert!(anchors.contains(&-7_500_000), "{anchors:?}");
+        let mut direct = Histogram::with_anchors(10, &anchors);
+        for &v in &values {
+            direct.add(v);
+        }
+        assert_eq!(rec.quantiles(&qs), direct.quantiles(&qs));
+        assert_eq!(early, direct.quantiles(&qs));
+        assert_eq!(rec.quantile(0.2), -7_500_000.0);
+        // Two halves merged read as the whole; an empty copy has the anchors and nothing else.
+        let mut a = direct.empty_like();
+        let mut b = direct.empty_like();
+        assert_eq!(a.count(), 0);
+        assert_eq!(a.anchors(), anchors);
+        for (i, &v) in values.iter().enumerate() {
+            if i % 2 == 0 { a.add(v) } else { b.add(v) }
+        }
+        a.merge(&b);
+        assert_eq!(a.quantiles(&qs), direct.quantiles(&qs));
+        assert_eq!(a.lower_tail_mean(0.1), direct.lower_tail_mean(0.1));
     }
 }

@@ -1146,6 +1146,74 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// An anchored histogram (anchors chosen from its first 255 values, as the engine's pilot
+    /// does) reads every percentile within half a bucket of the exact nearest-rank order
+    /// statistic, a bucket being at most 2^-k of the distance to the nearest anchor, and exactly
+    /// within 2^k of an anchor; two halves merged read as the whole, and the merged histogram
+    /// reads the same whichever half it starts from.
+    #[test]
+    fn anchored_histograms_read_within_their_bound(
+        k in prop::sample::select(vec![7u32, 10, 13]),
+        masses in prop::collection::vec((-1_000_000_000_000i64..1_000_000_000_000, 1usize..300, 0i64..300), 0..5),
+        spread in prop::collection::vec(-1_000_000_000_000i64..1_000_000_000_000, 0..400),
+        order in any::<u64>(),
+    ) {
+        use sibsim::stats::{Histogram, choose_anchors};
+        // Point masses (each with a jitter of up to +/- `j`), then a smooth spread.
+        let mut values = Vec::new();
+        for &(c, m, j) in &masses {
+            for i in 0..m as i64 {
+                values.push(c + if j == 0 { 0 } else { (i * 7919) % (2 * j + 1) - j });
+            }
+        }
+        values.extend(&spread);
+        prop_assume!(!values.is_empty());
+        // Shuffled (Fisher-Yates on a fixed generator), so the pilot is a sample of them all.
+        let mut x = order | 1;
+        for i in (1..values.len()).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+        let pilot = values.len().min(255);
+        let anchors = choose_anchors(&mut values[..pilot].to_vec(), k);
+        prop_assert!(!anchors.is_empty() && anchors.len() <= sibsim::stats::MAX_ANCHORS + 1);
+        let mut whole = Histogram::with_anchors(k, &anchors);
+        let (mut a, mut b) = (whole.empty_like(), whole.empty_like());
+        for (i, &v) in values.iter().enumerate() {
+            whole.add(v);
+            if i % 3 == 0 { a.add(v) } else { b.add(v) }
+        }
+        let qs = [0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99];
+        let got = whole.quantiles(&qs);
+        let mut ab = a.clone();
+        ab.merge(&b);
+        b.merge(&a);
+        prop_assert_eq!(&ab.quantiles(&qs), &got);
+        prop_assert_eq!(&b.quantiles(&qs), &got);
+        prop_assert_eq!(ab.lower_tail_mean(0.05), whole.lower_tail_mean(0.05));
+        let mut sorted = values.clone();
+        sorted.sort_unstable();
+        let n = sorted.len();
+        for (q, got) in qs.iter().zip(got) {
+            let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
+            let x = sorted[rank - 1];
+            let d = anchors.iter().map(|&a| (x as f64 - a as f64).abs()).fold(f64::INFINITY, f64::min);
+            if d < (1u64 << k) as f64 {
+                prop_assert_eq!(got, x as f64, "q {} within 2^k of an anchor {:?}", q, anchors);
+            } else {
+                let bound = d * 2f64.powi(-(k as i32 + 1)) * (1.0 + 1e-12) + 1e-3 * d.max(1.0) * f64::EPSILON;
+                prop_assert!((got - x as f64).abs() <= bound,
+                    "q {}: read {} against {} (nearest anchor {} away, bound {}), anchors {:?}", q, got, x, d, bound, anchors);
+            }
+        }
+    }
+}
+
 /// A fixed example of the generator's output, so that a change to the TOML format shows up
 /// as one clear failure rather than as 200 random ones.
 #[test]
