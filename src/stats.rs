@@ -505,25 +505,33 @@ impl Window {
     /// Makes room for global bucket `g` (whole blocks of `2^k`) and returns its offset.
     #[cold]
     fn grow(&mut self, g: u32, k: u32) -> usize {
-        let block = g >> k;
+        self.cover(g, g, k);
+        (g - self.lo) as usize
+    }
+
+    /// Makes room for the global buckets `lo..=hi` (whole blocks of `2^k`) in one step: filling
+    /// a window from a known set of values this way copies it once, not once per new block.
+    fn cover(&mut self, lo: u32, hi: u32, k: u32) {
         let (old_lo, old_len) = (self.lo, self.counts.len() as u32);
+        if old_len > 0 && lo >= old_lo && hi < old_lo + old_len {
+            return;
+        }
         let (lo_b, hi_b) = if old_len == 0 {
-            (block, block + 1)
+            (lo >> k, (hi >> k) + 1)
         } else {
             (
-                (old_lo >> k).min(block),
-                ((old_lo + old_len) >> k).max(block + 1),
+                (old_lo >> k).min(lo >> k),
+                ((old_lo + old_len) >> k).max((hi >> k) + 1),
             )
         };
-        let lo = lo_b << k;
+        let new_lo = lo_b << k;
         let mut counts = vec![0u16; ((hi_b - lo_b) << k) as usize];
-        let at = (old_lo - lo.min(old_lo)) as usize;
+        let at = (old_lo - new_lo.min(old_lo)) as usize;
         if old_len > 0 {
             counts[at..at + old_len as usize].copy_from_slice(&self.counts);
         }
-        self.lo = lo;
+        self.lo = new_lo;
         self.counts = counts;
-        (g - lo) as usize
     }
 
     #[inline]
@@ -577,6 +585,11 @@ impl Zone {
     fn merge(&mut self, k: u32, o: &Zone) {
         debug_assert_eq!((self.from, self.anchor), (o.from, o.anchor));
         self.n += o.n;
+        for (mine, theirs) in [(&mut self.neg, &o.neg), (&mut self.pos, &o.pos)] {
+            if !theirs.counts.is_empty() {
+                mine.cover(theirs.lo, theirs.lo + theirs.counts.len() as u32 - 1, k);
+            }
+        }
         for (negative, theirs) in [(true, &o.neg), (false, &o.pos)] {
             let nonzero = theirs
                 .counts
@@ -740,7 +753,29 @@ impl Histogram {
         record.append(&mut self.pending);
         let anchors = choose_anchors(&mut record, self.k);
         *self = Self::with_anchors(self.k, &anchors);
+        self.cover(&record);
         self.add_all_now(record);
+    }
+
+    /// Sizes the windows for `values` at once (before counting them).
+    fn cover(&mut self, values: &[i64]) {
+        let k = self.k;
+        // Per zone and sign, the least and greatest bucket.
+        let mut range = vec![[(u32::MAX, 0u32); 2]; self.zones.len()];
+        for &v in values {
+            let i = self.zones[1..].iter().take_while(|z| v >= z.from).count();
+            let d = v.saturating_sub(self.zones[i].anchor);
+            let g = Self::index(k, d.unsigned_abs());
+            let r = &mut range[i][(d >= 0) as usize];
+            *r = (r.0.min(g), r.1.max(g));
+        }
+        for (zone, r) in self.zones.iter_mut().zip(range) {
+            for (win, (lo, hi)) in [(&mut zone.neg, r[0]), (&mut zone.pos, r[1])] {
+                if lo <= hi {
+                    win.cover(lo, hi, k);
+                }
+            }
+        }
     }
 
     /// Mantissa bits.
