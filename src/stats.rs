@@ -91,13 +91,25 @@ pub fn normal_cdf(z: f64) -> f64 {
 /// Regularized incomplete beta function `I_x(a, b)` (continued fraction, Numerical Recipes
 /// `betacf` with modified Lentz; relative error about 1e-14 for moderate `a`, `b`).
 pub fn inc_beta(a: f64, b: f64, x: f64) -> f64 {
+    inc_beta_with(a, b, ln_beta_inv(a, b), x)
+}
+
+/// `ln(1 / B(a, b)) = ln Γ(a + b) - ln Γ(a) - ln Γ(b)`, the part of [`inc_beta`] that depends
+/// on the shape only.
+fn ln_beta_inv(a: f64, b: f64) -> f64 {
+    ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b)
+}
+
+/// [`inc_beta`] with [`ln_beta_inv`] computed once by the caller (the same operations in the
+/// same order, so the same result to the bit).
+fn inc_beta_with(a: f64, b: f64, ln_beta_inv: f64, x: f64) -> f64 {
     if x <= 0.0 {
         return 0.0;
     }
     if x >= 1.0 {
         return 1.0;
     }
-    let ln_front = ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln();
+    let ln_front = ln_beta_inv + a * x.ln() + b * (1.0 - x).ln();
     let front = ln_front.exp();
     if x < (a + 1.0) / (a + b + 2.0) {
         front * beta_cf(a, b, x) / a
@@ -160,9 +172,10 @@ pub fn beta_quantile(a: f64, b: f64, u: f64) -> f64 {
         return 1.0;
     }
     let (mut lo, mut hi) = (0.0f64, 1.0f64);
+    let shape = ln_beta_inv(a, b);
     for _ in 0..60 {
         let mid = 0.5 * (lo + hi);
-        if inc_beta(a, b, mid) < u {
+        if inc_beta_with(a, b, shape, mid) < u {
             lo = mid;
         } else {
             hi = mid;
