@@ -1234,9 +1234,19 @@ fn run<F: Fn(&TrialRecord) + Sync>(
             break;
         }
     }
-    let mut acc = pilot;
-    for w in pool.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        acc.merge(&w.acc);
+    // Merged into the accumulator with the most trials: its windows are the widest already, so
+    // merging the others grows them least.
+    let mut accs: Vec<Acc> = pool
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .map(|w| w.acc)
+        .collect();
+    accs.push(pilot);
+    let base = (0..accs.len()).max_by_key(|&i| accs[i].trials).unwrap_or(0);
+    let mut acc = accs.swap_remove(base);
+    for o in &accs {
+        acc.merge(o);
     }
     finish(c, &parties, cfg, acc)
 }

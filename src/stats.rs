@@ -594,44 +594,41 @@ impl Zone {
         *self.wraps.entry((negative, g)).or_insert(0) += c;
     }
 
-    /// Adds the counts of the same zone of another histogram.
+    /// Adds the counts of the same zone of another histogram: window to window, slice to
+    /// slice (the window made to cover the other's first), which the compiler vectorises; a
+    /// second pass finds the buckets that wrapped, only if one did.
     fn merge(&mut self, k: u32, o: &Zone) {
         debug_assert_eq!((self.from, self.anchor), (o.from, o.anchor));
         self.n += o.n;
-        for (mine, theirs) in [(&mut self.neg, &o.neg), (&mut self.pos, &o.pos)] {
-            if !theirs.counts.is_empty() {
-                mine.cover(theirs.lo, theirs.lo + theirs.counts.len() as u32 - 1, k);
+        let mut wrapped: Vec<(bool, u32)> = Vec::new();
+        for (negative, mine, theirs) in [
+            (true, &mut self.neg, &o.neg),
+            (false, &mut self.pos, &o.pos),
+        ] {
+            let len = theirs.counts.len();
+            if len == 0 {
+                continue;
+            }
+            mine.cover(theirs.lo, theirs.lo + len as u32 - 1, k);
+            let at = (theirs.lo - mine.lo) as usize;
+            let dst = &mut mine.counts[at..at + len];
+            let mut carried = false;
+            for (a, &b) in dst.iter_mut().zip(&theirs.counts) {
+                let sum = a.wrapping_add(b);
+                // The 16-bit sum wrapped exactly when it came out below what was added.
+                carried |= sum < b;
+                *a = sum;
+            }
+            if carried {
+                for (i, (a, &b)) in dst.iter().zip(&theirs.counts).enumerate() {
+                    if *a < b {
+                        wrapped.push((negative, theirs.lo + i as u32));
+                    }
+                }
             }
         }
-        for (negative, theirs) in [(true, &o.neg), (false, &o.pos)] {
-            let nonzero = theirs
-                .counts
-                .chunks(64)
-                .enumerate()
-                .filter(|(_, chunk)| chunk.iter().any(|&c| c != 0))
-                .flat_map(|(ci, chunk)| {
-                    chunk
-                        .iter()
-                        .enumerate()
-                        .map(move |(j, &c)| (ci * 64 + j, c))
-                });
-            for (i, c) in nonzero {
-                if c == 0 {
-                    continue;
-                }
-                let g = theirs.lo + i as u32;
-                let mine = if negative {
-                    &mut self.neg
-                } else {
-                    &mut self.pos
-                };
-                let slot = mine.slot(g, k);
-                let (sum, carry) = slot.overflowing_add(c);
-                *slot = sum;
-                if carry {
-                    self.wrapped(negative, g, 1);
-                }
-            }
+        for (negative, g) in wrapped {
+            self.wrapped(negative, g, 1);
         }
         for (&(negative, g), &c) in &o.wraps {
             self.wrapped(negative, g, c);
@@ -655,14 +652,29 @@ impl Zone {
     fn for_each(&self, k: u32, to: f64, mut f: impl FnMut(f64, f64, u64) -> bool) -> bool {
         let (a, from) = (self.anchor as f64, self.from as f64);
         let mut emit = |vlo: f64, vhi: f64, c: u64| f((a + vlo).max(from), (a + vhi).min(to), c);
-        // Windows are mostly empty: runs of 64 empty buckets are passed over at once.
-        let skip = |chunk: &[u16]| self.wraps.is_empty() && chunk.iter().all(|&c| c == 0);
+        // Windows are mostly empty: each run of 64 buckets is turned into a mask of the
+        // non-empty ones (a wrapped bucket can read 0 in 16 bits: with wraps, every bucket
+        // is looked at), and only those are visited.
+        let all = !self.wraps.is_empty();
+        let mask = |chunk: &[u16]| {
+            if all {
+                return u64::MAX >> (64 - chunk.len());
+            }
+            // Most runs are empty: an OR over the run (vectorised) finds them first.
+            if chunk.iter().fold(0u16, |m, &c| m | c) == 0 {
+                return 0;
+            }
+            chunk
+                .iter()
+                .enumerate()
+                .fold(0u64, |m, (j, &c)| m | (((c != 0) as u64) << j))
+        };
         let win = &self.neg;
         for (ci, chunk) in win.counts.chunks(64).enumerate().rev() {
-            if skip(chunk) {
-                continue;
-            }
-            for j in (0..chunk.len()).rev() {
+            let mut m = mask(chunk);
+            while m != 0 {
+                let j = 63 - m.leading_zeros() as usize;
+                m &= !(1u64 << j);
                 let i = ci * 64 + j;
                 let c = self.count_at(true, win, i);
                 if c > 0 {
@@ -682,10 +694,10 @@ impl Zone {
         }
         let win = &self.pos;
         for (ci, chunk) in win.counts.chunks(64).enumerate() {
-            if skip(chunk) {
-                continue;
-            }
-            for j in 0..chunk.len() {
+            let mut m = mask(chunk);
+            while m != 0 {
+                let j = m.trailing_zeros() as usize;
+                m &= m - 1;
                 let i = ci * 64 + j;
                 let c = self.count_at(false, win, i);
                 if c > 0 {
