@@ -163,7 +163,10 @@ fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
     h
 }
 
-/// The `u`-quantile of Beta(a, b) by bisection on [`inc_beta`] (to 1e-15 absolute).
+/// The `u`-quantile of Beta(a, b): Newton's method on [`inc_beta`] (its slope is the Beta
+/// density), safeguarded by a bracket that every evaluation narrows and by bisection when a step
+/// would leave it; it stops when a step or the bracket is below 1e-15. About 6 evaluations
+/// instead of the 50 of plain bisection to the same tolerance.
 pub fn beta_quantile(a: f64, b: f64, u: f64) -> f64 {
     if u <= 0.0 {
         return 0.0;
@@ -173,9 +176,44 @@ pub fn beta_quantile(a: f64, b: f64, u: f64) -> f64 {
     }
     let (mut lo, mut hi) = (0.0f64, 1.0f64);
     let shape = ln_beta_inv(a, b);
+    // From the mean: the quantile function is smooth there.
+    let mut x = a / (a + b);
+    for _ in 0..200 {
+        let f = inc_beta_with(a, b, shape, x) - u;
+        if f < 0.0 {
+            lo = x;
+        } else {
+            hi = x;
+        }
+        if hi - lo < 1e-15 {
+            return 0.5 * (lo + hi);
+        }
+        let density = (shape + (a - 1.0) * x.ln() + (b - 1.0) * (1.0 - x).ln()).exp();
+        let mut next = x - f / density;
+        if !(next > lo && next < hi) {
+            next = 0.5 * (lo + hi);
+        }
+        if (next - x).abs() < 1e-15 {
+            return next;
+        }
+        x = next;
+    }
+    x
+}
+
+/// The bisection [`beta_quantile`] replaced (50 evaluations), kept to test it against.
+#[cfg(test)]
+fn beta_quantile_bisection(a: f64, b: f64, u: f64) -> f64 {
+    if u <= 0.0 {
+        return 0.0;
+    }
+    if u >= 1.0 {
+        return 1.0;
+    }
+    let (mut lo, mut hi) = (0.0f64, 1.0f64);
     for _ in 0..60 {
         let mid = 0.5 * (lo + hi);
-        if inc_beta_with(a, b, shape, mid) < u {
+        if inc_beta(a, b, mid) < u {
             lo = mid;
         } else {
             hi = mid;
@@ -1131,6 +1169,36 @@ pub fn choose_anchors(values: &mut [i64], k: u32) -> Vec<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn beta_quantiles_by_newton_match_bisection() {
+        // Every shape the engine builds a table for (mean 0.02 to 0.98, sd up to 90% of the
+        // feasible maximum, U-shapes included), at the table's levels from Φ(-6) to Φ(6).
+        let mut worst = 0.0f64;
+        for mean in [0.02, 0.1, 0.3, 0.45, 0.6, 0.85, 0.98] {
+            for frac in [0.05, 0.2, 0.5, 0.75, 0.9] {
+                let sd = frac * (mean * (1.0f64 - mean)).sqrt();
+                let (a, b) = beta_params(mean, sd);
+                for i in 0..=96 {
+                    let u = normal_cdf(-6.0 + 12.0 * i as f64 / 96.0);
+                    let x = beta_quantile(a, b, u);
+                    let y = beta_quantile_bisection(a, b, u);
+                    assert!((0.0..=1.0).contains(&x), "{a} {b} {u}: {x}");
+                    worst = worst.max((x - y).abs());
+                    // Both to within the incomplete beta function's own accuracy (about
+                    // 1e-14), which moves a quantile by that over the density there.
+                    let density =
+                        (ln_beta_inv(a, b) + (a - 1.0) * y.ln() + (b - 1.0) * (1.0 - y).ln()).exp();
+                    let tol = 1e-14 * (1.0 + 1.0 / density);
+                    assert!(
+                        (x - y).abs() <= tol,
+                        "mean {mean} sd {sd} u {u}: {x} against {y} (tolerance {tol})"
+                    );
+                }
+            }
+        }
+        assert!(worst < 1e-12);
+    }
 
     #[test]
     fn special_functions() {
