@@ -690,6 +690,31 @@ impl Zone {
     fn for_each(&self, k: u32, to: f64, mut f: impl FnMut(f64, f64, u64) -> bool) -> bool {
         let (a, from) = (self.anchor as f64, self.from as f64);
         let mut emit = |vlo: f64, vhi: f64, c: u64| f((a + vlo).max(from), (a + vhi).min(to), c);
+        // Negative distances by falling magnitude, then the others by rising magnitude.
+        self.visit::<true>(|g, c| {
+            let (lo, width) = Histogram::bounds(k, g);
+            // magnitudes [lo, lo + width) -> distances (-(lo + width), -lo]
+            if g >> k == 0 {
+                emit(-lo, -lo, c)
+            } else {
+                emit(-(lo + width), -lo, c)
+            }
+        }) && self.visit::<false>(|g, c| {
+            let (lo, width) = Histogram::bounds(k, g);
+            if g >> k == 0 {
+                emit(lo, lo, c)
+            } else {
+                emit(lo, lo + width, c)
+            }
+        })
+    }
+
+    /// Calls `f(bucket, count)` for every non-empty bucket of one sign's window, by falling
+    /// bucket for the negative side (so by rising value), by rising bucket otherwise; `false`
+    /// when `f` asked to stop. (The side is a constant, so each gets its own loop.)
+    fn visit<const NEGATIVE: bool>(&self, mut f: impl FnMut(u32, u64) -> bool) -> bool {
+        let negative = NEGATIVE;
+        let win = if negative { &self.neg } else { &self.pos };
         // Windows are mostly empty: each run of 64 buckets is turned into a mask of the
         // non-empty ones (a wrapped bucket can read 0 in 16 bits: with wraps, every bucket
         // is looked at), and only those are visited.
@@ -707,52 +732,28 @@ impl Zone {
                 .enumerate()
                 .fold(0u64, |m, (j, &c)| m | (((c != 0) as u64) << j))
         };
-        let win = &self.neg;
-        for (ci, chunk) in win.counts.chunks(64).enumerate().rev() {
-            let mut m = mask(chunk);
+        let mut run = |ci: usize, mut m: u64| {
             while m != 0 {
-                let j = 63 - m.leading_zeros() as usize;
+                let j = if negative {
+                    63 - m.leading_zeros() as usize
+                } else {
+                    m.trailing_zeros() as usize
+                };
                 m &= !(1u64 << j);
                 let i = ci * 64 + j;
-                let c = self.count_at(true, win, i);
-                if c > 0 {
-                    let g = win.lo + i as u32;
-                    let (lo, width) = Histogram::bounds(k, g);
-                    // magnitudes [lo, lo + width) -> distances (-(lo + width), -lo]
-                    let (vlo, vhi) = if g >> k == 0 {
-                        (-lo, -lo)
-                    } else {
-                        (-(lo + width), -lo)
-                    };
-                    if !emit(vlo, vhi, c) {
-                        return false;
-                    }
+                let c = self.count_at(negative, win, i);
+                if c > 0 && !f(win.lo + i as u32, c) {
+                    return false;
                 }
             }
+            true
+        };
+        let chunks = win.counts.chunks(64).enumerate();
+        if negative {
+            chunks.rev().all(|(ci, chunk)| run(ci, mask(chunk)))
+        } else {
+            chunks.into_iter().all(|(ci, chunk)| run(ci, mask(chunk)))
         }
-        let win = &self.pos;
-        for (ci, chunk) in win.counts.chunks(64).enumerate() {
-            let mut m = mask(chunk);
-            while m != 0 {
-                let j = m.trailing_zeros() as usize;
-                m &= m - 1;
-                let i = ci * 64 + j;
-                let c = self.count_at(false, win, i);
-                if c > 0 {
-                    let g = win.lo + i as u32;
-                    let (lo, width) = Histogram::bounds(k, g);
-                    let (vlo, vhi) = if g >> k == 0 {
-                        (lo, lo)
-                    } else {
-                        (lo, lo + width)
-                    };
-                    if !emit(vlo, vhi, c) {
-                        return false;
-                    }
-                }
-            }
-        }
-        true
     }
 }
 
