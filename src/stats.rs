@@ -1540,4 +1540,27 @@ mod tests {
         assert_eq!(a.quantiles(&qs), direct.quantiles(&qs));
         assert_eq!(a.lower_tail_mean(0.1), direct.lower_tail_mean(0.1));
     }
+
+    #[test]
+    fn anchored_histograms_take_the_extremes_of_i64() {
+        let extremes = [i64::MIN, i64::MIN + 1, -1, 0, 1, i64::MAX - 1, i64::MAX];
+        let values: Vec<i64> = extremes.iter().cycle().take(70).copied().collect();
+        let anchors = choose_anchors(&mut values.clone(), 13);
+        // The clusters at both ends, by their (lower) medians, and 0.
+        assert_eq!(anchors, vec![i64::MIN, 0, i64::MAX - 1]);
+        let mut h = Histogram::with_anchors(13, &anchors);
+        for &v in &values {
+            h.add(v);
+        }
+        let mut seen = Vec::new();
+        h.for_each_bucket(|lo, hi, c| {
+            seen.push((lo, hi, c));
+            true
+        });
+        assert_eq!(seen.iter().map(|x| x.2).sum::<u64>(), 70);
+        assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "{seen:?}");
+        assert_eq!(h.quantile(0.01), i64::MIN as f64);
+        assert_eq!(h.quantile(0.99), i64::MAX as f64);
+        assert_eq!(h.quantile(0.5), 0.0);
+    }
 }
