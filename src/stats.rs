@@ -827,7 +827,7 @@ impl Histogram {
         // Per zone and sign, the least and greatest bucket.
         let mut range = vec![[(u32::MAX, 0u32); 2]; self.zones.len()];
         for &v in values {
-            let i = self.zones[1..].iter().take_while(|z| v >= z.from).count();
+            let i = self.zone_of(v);
             let d = v.saturating_sub(self.zones[i].anchor);
             let g = Self::index(k, d.unsigned_abs());
             let r = &mut range[i][(d >= 0) as usize];
@@ -953,7 +953,7 @@ impl Histogram {
     #[inline(always)]
     fn count_all(&mut self, k: u32, values: impl IntoIterator<Item = i64>) {
         if let [zone] = &mut self.zones[..] {
-            // One zone (anchor 0, the common case): no zone to look up.
+            // One zone (most histograms): no zone to look up.
             let mut n = 0u64;
             let a = zone.anchor;
             for v in values {
@@ -976,11 +976,16 @@ impl Histogram {
         }
     }
 
+    /// The zone of `v`: zones ascend, and `v`'s is the last that starts at or below it.
+    #[inline]
+    fn zone_of(&self, v: i64) -> usize {
+        self.zones[1..].iter().take_while(|z| v >= z.from).count()
+    }
+
     /// Counts `v` in its zone.
     #[inline]
     fn count_one(&mut self, k: u32, v: i64) {
-        // Zones ascend: `v`'s is the last that starts at or below it.
-        let i = self.zones[1..].iter().take_while(|z| v >= z.from).count();
+        let i = self.zone_of(v);
         let zone = &mut self.zones[i];
         zone.count_one(k, v.saturating_sub(zone.anchor));
         zone.n += 1;
@@ -996,14 +1001,8 @@ impl Histogram {
         );
         self.flush();
         let k = self.k;
-        let theirs = o.pending.iter().chain(o.record.iter().flatten()).copied();
-        if let Some(r) = &mut self.record {
-            r.extend(theirs);
-        } else {
-            for v in theirs {
-                self.count_one(k, v);
-            }
-        }
+        // The other's uncounted samples, counted (or recorded) here.
+        self.add_all_now(o.pending.iter().chain(o.record.iter().flatten()).copied());
         for (a, b) in self.zones.iter_mut().zip(&o.zones) {
             a.merge(k, b);
         }
@@ -1149,16 +1148,13 @@ pub fn choose_anchors(values: &mut [i64], k: u32) -> Vec<i64> {
         }
     }
     anchors.push(0);
-    let zones = Histogram::with_anchors(k, &anchors).zones;
-    let mut used = vec![false; zones.len()];
-    let mut z = 0;
+    let h = Histogram::with_anchors(k, &anchors);
+    let mut used = vec![false; h.zones.len()];
     for &v in values.iter() {
-        while z + 1 < zones.len() && v >= zones[z + 1].from {
-            z += 1;
-        }
-        used[z] = true;
+        used[h.zone_of(v)] = true;
     }
-    let kept: Vec<i64> = zones
+    let kept: Vec<i64> = h
+        .zones
         .iter()
         .zip(&used)
         .filter(|&(_, &u)| u)
