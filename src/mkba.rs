@@ -446,7 +446,8 @@ impl PayerAcc {
             savings: Default::default(),
             payments: Default::default(),
             net: Default::default(),
-            net_hist: crate::stats::Histogram::new(crate::montecarlo::HIST_BITS),
+            net_hist: crate::stats::Histogram::new(crate::montecarlo::HIST_BITS)
+                .read_at(&crate::montecarlo::SUMMARY_LEVELS),
             neg_n: 0,
             pos_n: 0,
         }
@@ -538,7 +539,8 @@ impl BusinessAcc {
             cases: vec![Default::default(); c.outcomes.len()],
             beneficiaries: vec![Default::default(); m.beneficiaries.len()],
             impact: Default::default(),
-            impact_hist: crate::stats::Histogram::new(crate::montecarlo::HIST_BITS),
+            impact_hist: crate::stats::Histogram::new(crate::montecarlo::HIST_BITS)
+                .read_at(&crate::montecarlo::SUMMARY_LEVELS),
             payer: payers.iter().map(|_| PayerAcc::new()).collect(),
             all: PayerAcc::new(),
             per_party: vec![(0, 0); c.parties.len()],

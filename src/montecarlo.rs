@@ -56,6 +56,10 @@ use std::sync::Mutex;
 pub const HIST_BITS: u32 = 13;
 /// Mantissa bits of the per-period band histograms (relative error at most 2^-11).
 pub const BAND_BITS: u32 = 10;
+/// The percentiles of a [`Summary`] (P1, P5, P10, P25, P50, P75, P90, P95, P99).
+pub const SUMMARY_LEVELS: [f64; 9] = [0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99];
+/// The percentiles of a cash [`Band`] (P5, P25, P50, P75, P95).
+pub const BAND_LEVELS: [f64; 5] = [0.05, 0.25, 0.50, 0.75, 0.95];
 /// Mantissa bits of the tail-loss split histogram.
 pub const TAIL_BITS: u32 = 8;
 
@@ -246,7 +250,9 @@ impl Bands {
             periods,
             n: 0,
             sums: vec![0; width],
-            hists: (0..width).map(|_| Histogram::new(BAND_BITS)).collect(),
+            hists: (0..width)
+                .map(|_| Histogram::new(BAND_BITS).read_at(&BAND_LEVELS))
+                .collect(),
             pending: Vec::new(),
             pending_n: 0,
         }
@@ -298,18 +304,15 @@ impl Bands {
             .zip(hists)
             .zip(pending.chunks_exact(BAND_BATCH))
         {
-            let mut s = 0i128;
-            h.add_all_now(values[..n].iter().map(|&v| {
-                s += i128::from(v);
-                v
-            }));
-            *sum += s;
+            let values = &values[..n];
+            *sum += values.iter().map(|&v| i128::from(v)).sum::<i128>();
+            h.add_all_now(values);
         }
     }
 
     /// The `qs`-quantiles of band `b` (as [`Histogram::quantiles`], in cents).
-    fn quantiles(&self, b: usize, qs: &[f64]) -> Vec<f64> {
-        self.hists[b].quantiles(qs)
+    fn quantiles(&self, b: usize, qs: &[f64]) -> Vec<(f64, f64)> {
+        self.hists[b].quantiles_within(qs)
     }
 
     /// Mean of band `b` (`0` with no trials counted), as [`Moments::mean`] would give it.
@@ -461,11 +464,11 @@ impl Acc {
                     paid: Moments::default(),
                     received: Moments::default(),
                     net: Moments::default(),
-                    net_hist: Histogram::new(HIST_BITS),
+                    net_hist: Histogram::new(HIST_BITS).read_at(&SUMMARY_LEVELS),
                     received_hist: reported_parties(c)
                         .get(k)
                         .filter(|&&p| c.parties[p].role == Role::Investor)
-                        .map(|_| Histogram::new(HIST_BITS)),
+                        .map(|_| Histogram::new(HIST_BITS).read_at(&SUMMARY_LEVELS)),
                     npv: Moments::default(),
                     loss: Moments::default(),
                     loss_n: 0,
@@ -481,9 +484,9 @@ impl Acc {
                     drawn: Moments::default(),
                     received: Moments::default(),
                     irr: Moments::default(),
-                    irr_hist: Histogram::new(HIST_BITS),
+                    irr_hist: Histogram::new(HIST_BITS).read_at(&SUMMARY_LEVELS),
                     multiple: Moments::default(),
-                    multiple_hist: Histogram::new(HIST_BITS),
+                    multiple_hist: Histogram::new(HIST_BITS).read_at(&SUMMARY_LEVELS),
                     unrecovered: Moments::default(),
                     guarantee: Moments::default(),
                     npv: Moments::default(),
@@ -492,7 +495,7 @@ impl Acc {
                 })
                 .collect(),
             outcome_payments: Moments::default(),
-            outcome_hist: Histogram::new(HIST_BITS),
+            outcome_hist: Histogram::new(HIST_BITS).read_at(&SUMMARY_LEVELS),
             per_outcome: vec![Moments::default(); c.outcomes.len()],
             total_loss: Moments::default(),
             tail: TailSplit::new(n_parties),
@@ -526,7 +529,7 @@ impl Acc {
     fn recording(c: &Contract, n_parties: usize) -> Self {
         let mut acc = Acc::new(c, n_parties);
         for h in acc.histograms_mut() {
-            *h = Histogram::recording(h.k());
+            *h = Histogram::recording(h.k()).read_at(h.levels());
         }
         acc
     }
@@ -826,6 +829,11 @@ pub struct Summary {
     pub p95: f64,
     /// P99.
     pub p99: f64,
+    /// The most any of the percentiles above can be from the trial value at its rank (half
+    /// the width of the histogram bucket it was read from; 0 when every one is exact); absent
+    /// in files written before sibsim stated it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<f64>,
     /// The shape of the figure over the trials (for histograms and CDFs); absent in files
     /// written before sibsim 0.1 had charts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -937,8 +945,9 @@ pub fn distribution(h: &Histogram, scale: f64) -> Option<Distribution> {
 }
 
 pub(crate) fn summary(m: &Moments, h: &Histogram, scale: f64) -> Summary {
-    let q = h.quantiles(&[0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99]);
-    let q = |i: usize| q[i] / scale;
+    let q = h.quantiles_within(&SUMMARY_LEVELS);
+    let error = q.iter().map(|x| x.1).fold(0.0, f64::max) / scale;
+    let q = |i: usize| q[i].0 / scale;
     Summary {
         mean: m.mean() / scale,
         sd: m.sd() / scale,
@@ -952,6 +961,7 @@ pub(crate) fn summary(m: &Moments, h: &Histogram, scale: f64) -> Summary {
         p90: q(6),
         p95: q(7),
         p99: q(8),
+        error: Some(error),
         distribution: distribution(h, scale),
     }
 }
@@ -980,6 +990,10 @@ pub struct Band {
     pub p75: f64,
     /// P95.
     pub p95: f64,
+    /// The most any of the percentiles above can be from the trial value at its rank (as
+    /// [`Summary::error`]); absent in files written before sibsim stated it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<f64>,
 }
 
 /// Results for one party (amounts in currency units).
@@ -1182,26 +1196,57 @@ fn run<F: Fn(&TrialRecord) + Sync>(
     let n_parties = parties.len();
     let seed = cfg.seed;
     const BLOCK: u64 = 256;
-    // The pilot: the run's first trials, on this thread, with histograms that record their
-    // values; each then chooses its anchors from them and counts them (see [`PILOT`]). Every
-    // other accumulator starts with the same anchors, so all of them merge.
-    let pilot_n = cfg.trials.min(PILOT);
-    let mut w = Worker::new(c, model, seed, &parties, Acc::recording(c, n_parties));
-    for t in 0..pilot_n {
-        w.run(t, on_trial);
+    // The pilot: the run's first trials, in parallel, with histograms that record their
+    // values; each then chooses its anchors and plans its focus from them and counts them (see
+    // [`PILOT`]). Every other accumulator starts with the same anchors and focus, so all of
+    // them merge. (The record depends only on which trials ran, not on the threads: the
+    // anchors and focus depend only on the values' multiset.)
+    let pilot_n = pilot_trials(cfg.trials);
+    let pilot_pool: Mutex<Vec<Worker>> = Mutex::new(Vec::new());
+    (0..pilot_n.div_ceil(BLOCK)).into_par_iter().for_each_init(
+        || Lease {
+            worker: None,
+            pool: &pilot_pool,
+        },
+        |lease, b| {
+            let w = lease.worker.get_or_insert_with(|| {
+                Worker::new(c, model, seed, &parties, Acc::recording(c, n_parties))
+            });
+            for t in b * BLOCK..((b + 1) * BLOCK).min(pilot_n) {
+                w.run(t, on_trial);
+            }
+        },
+    );
+    let mut workers = pilot_pool.into_inner().unwrap_or_else(|e| e.into_inner());
+    if workers.is_empty() {
+        workers.push(Worker::new(
+            c,
+            model,
+            seed,
+            &parties,
+            Acc::new(c, n_parties),
+        ));
     }
-    let mut pilot = std::mem::replace(&mut w.acc, Acc::new(c, n_parties));
+    let mut pilot = std::mem::replace(&mut workers[0].acc, Acc::new(c, n_parties));
+    for w in &workers[1..] {
+        pilot.merge(&w.acc);
+    }
     pilot.bands.flush();
-    for h in pilot.histograms_mut() {
-        h.anchor_on_record();
-    }
+    let run_trials = cfg.trials;
+    pilot.histograms_mut().into_par_iter().for_each(|h| {
+        // The samples it will count over the run, at the pilot's rate per trial.
+        let samples = (run_trials as u128 * h.count() as u128 / pilot_n.max(1) as u128) as u64;
+        h.anchor_on_record_for(samples);
+    });
     let template = pilot.empty_like(c, n_parties);
-    w.acc = template.clone();
+    for w in &mut workers {
+        w.acc = template.clone();
+    }
     // Workers (settler, buffers, accumulator) outlive the windows: each parallel split leases
     // one from the pool and gives it back when the split ends, so a run creates about one per
     // thread however many windows it has. Their accumulators merge at the end (merge order
     // never changes a result).
-    let pool: Mutex<Vec<Worker>> = Mutex::new(vec![w]);
+    let pool: Mutex<Vec<Worker>> = Mutex::new(workers);
     // Windows of `WINDOW` trials from trial 0; the pilot is the start of the first.
     let mut first = pilot_n;
     let mut failed = pilot.failed > 0;
@@ -1251,9 +1296,20 @@ fn run<F: Fn(&TrialRecord) + Sync>(
     finish(c, &parties, cfg, acc)
 }
 
-/// Trials of the pilot: the first `PILOT` trials of a run (all of them in a shorter run) are
-/// run first, on one thread, and every histogram of the results (figures and cash bands)
-/// chooses its anchors from their values ([`crate::stats::choose_anchors`]): 0 and the medians
+/// Trials of the pilot of a run of `trials`: one in [`PILOT_SHARE`], at least [`PILOT`] and at
+/// most [`MAX_PILOT`] (all of them in a run of at most `PILOT`).
+pub fn pilot_trials(trials: u64) -> u64 {
+    (trials / PILOT_SHARE).clamp(PILOT, MAX_PILOT).min(trials)
+}
+
+/// A run's pilot is at least one in this many of its trials (see [`pilot_trials`]).
+pub const PILOT_SHARE: u64 = 64;
+/// Most trials of a pilot.
+pub const MAX_PILOT: u64 = 16383;
+
+/// Least trials of the pilot: the first [`pilot_trials`] trials of a run (all of them in a
+/// shorter run) are run first, in parallel, and every histogram of the results (figures and
+/// cash bands) chooses its anchors from their values ([`crate::stats::choose_anchors`]): 0 and the medians
 /// of up to [`crate::stats::MAX_ANCHORS`] point masses or tight clusters, each holding at least
 /// 2% of the pilot. A histogram counts each value as its distance from the nearest anchor, so
 /// a figure that is the same, or nearly the same, in many trials (a senior loan repaid at
@@ -1317,17 +1373,16 @@ fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, mut acc: Acc) -> Res
                 outcome_payments: mean_se(&pa.outcome_paid),
                 cash_bands: (0..t)
                     .map(|i| {
-                        let q = acc
-                            .bands
-                            .quantiles(k * t + i, &[0.05, 0.25, 0.50, 0.75, 0.95]);
+                        let q = acc.bands.quantiles(k * t + i, &BAND_LEVELS);
                         Band {
                             period: i as u16 + 1,
                             mean: acc.bands.mean(k * t + i) / 100.0,
-                            p5: q[0] / 100.0,
-                            p25: q[1] / 100.0,
-                            p50: q[2] / 100.0,
-                            p75: q[3] / 100.0,
-                            p95: q[4] / 100.0,
+                            p5: q[0].0 / 100.0,
+                            p25: q[1].0 / 100.0,
+                            p50: q[2].0 / 100.0,
+                            p75: q[3].0 / 100.0,
+                            p95: q[4].0 / 100.0,
+                            error: Some(q.iter().map(|x| x.1).fold(0.0, f64::max) / 100.0),
                         }
                     })
                     .collect(),

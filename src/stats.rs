@@ -524,6 +524,164 @@ pub struct Histogram {
     /// A recording histogram ([`Histogram::recording`]) keeps its samples here, uncounted, until
     /// [`Histogram::anchor_on_record`] chooses its anchors from them.
     record: Option<Vec<i64>>,
+    /// The probabilities the histogram will be read at ([`Histogram::read_at`]): where a
+    /// recording histogram plans its [`Focus`] stretches.
+    levels: &'static [f64],
+    /// Finely counted stretches of values around the expected places of `levels`' quantiles
+    /// (planned from the record, [`Histogram::anchor_on_record_for`]); disjoint, ascending.
+    focus: Vec<Focus>,
+}
+
+/// A stretch of values a [`Histogram`] also counts in equal buckets of `2^shift` units, fine
+/// enough that a quantile read there is within a small share of its Monte Carlo error (see
+/// [`Histogram::anchor_on_record_for`]). With the count of the samples below it, a quantile
+/// whose rank falls inside is read from these buckets.
+#[derive(Clone, Debug)]
+struct Focus {
+    /// The least value counted.
+    lo: i64,
+    /// Buckets are `2^shift` units wide.
+    shift: u32,
+    /// `counts.len() << shift` (at most 2^62): values `lo..lo + span` are counted.
+    span: u64,
+    /// Samples below `lo`.
+    below: u64,
+    /// Samples seen (in or out of the stretch); a stretch is only read when it saw every sample
+    /// of its histogram.
+    n: u64,
+    /// 16-bit counts, as the log-linear buckets' (twice as many to a cache line).
+    counts: Vec<u16>,
+    /// A count wrapped (far more samples in one bucket than planned, as on a point mass the
+    /// record did not show): the stretch is never read.
+    wrapped: bool,
+}
+
+/// How many standard errors either side of a quantile's estimate from the record a [`Focus`]
+/// reaches (in ranks of the record, distribution-free): the run's quantile falls outside with a
+/// chance of about 6e-5, and is then read from the log-linear buckets.
+const FOCUS_Z: f64 = 4.0;
+/// A [`Focus`] bucket's half-width, at most, as a share of the Monte Carlo standard error of
+/// the quantile read there (planned from the record's density; the power-of-two widths make it
+/// finer still).
+pub const FOCUS_SHARE: f64 = 0.1;
+/// Most buckets in one [`Focus`] (64 KiB); a wider stretch gets wider buckets.
+const MAX_FOCUS_BUCKETS: u64 = 1 << 15;
+/// Stretches stay within +/- this, where every value is exact as an `f64`.
+const FOCUS_LIMIT: i64 = 1 << 52;
+
+impl Focus {
+    fn empty_like(&self) -> Self {
+        Focus {
+            below: 0,
+            n: 0,
+            counts: vec![0; self.counts.len()],
+            wrapped: false,
+            ..*self
+        }
+    }
+
+    /// Counts `values` (see [`count_focus`]), with AVX2 where the processor has it.
+    #[inline]
+    fn count(&mut self, values: &[i64]) {
+        let (below, wrapped);
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: the processor has AVX2, checked just above.
+                (below, wrapped) = unsafe { count_focus_avx2(self, values) };
+            } else {
+                (below, wrapped) = count_focus(self, values);
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            (below, wrapped) = count_focus(self, values);
+        }
+        self.wrapped |= wrapped;
+        self.below += below;
+        self.n += values.len() as u64;
+    }
+
+    fn merge(&mut self, o: &Focus) {
+        debug_assert_eq!((self.lo, self.shift, self.span), (o.lo, o.shift, o.span));
+        self.n += o.n;
+        self.below += o.below;
+        self.wrapped |= o.wrapped;
+        let mut carried = false;
+        for (a, &b) in self.counts.iter_mut().zip(&o.counts) {
+            let sum = a.wrapping_add(b);
+            carried |= sum < b;
+            *a = sum;
+        }
+        self.wrapped |= carried;
+    }
+
+    /// Reads the samples of the ascending `ranks` (1-based, of `n`) that fall in the stretch
+    /// into `out` as (the midpoint of the bucket, the most that
+    /// midpoint can be from the sample), where that is closer than what `out` holds.
+    fn read(&self, n: u64, ranks: &[u64], out: &mut [(f64, f64)]) {
+        if self.wrapped || self.n != n {
+            return;
+        }
+        let below = self.below;
+        let half = 0.5 * ((1u64 << self.shift) - 1) as f64;
+        let first = ranks.partition_point(|&r| r <= below);
+        let (mut seen, mut i) = (below, 0usize);
+        for (o, &rank) in out[first..].iter_mut().zip(&ranks[first..]) {
+            while i < self.counts.len() && seen + u64::from(self.counts[i]) < rank {
+                seen += self.counts[i] as u64;
+                i += 1;
+            }
+            if i == self.counts.len() {
+                return;
+            }
+            if half < o.1 {
+                let lo = self.lo as i128 + ((i as i128) << self.shift);
+                *o = (lo as f64 + half, half);
+            }
+        }
+    }
+}
+
+/// Counts `values` in the stretch `f`'s buckets and returns how many are below it and whether
+/// a count wrapped, without a branch per value: a chunk's values below the stretch are counted,
+/// and those in it marked in a 64-bit mask, in loops the compiler vectorises (with AVX2, see
+/// [`count_focus_avx2`]); only the marked ones are then counted in their buckets. (A branch per
+/// value on whether it is in the stretch is mispredicted for a large share of the values
+/// around a central quantile.)
+#[inline(always)]
+fn count_focus(f: &mut Focus, values: &[i64]) -> (u64, bool) {
+    let (lo, span, shift) = (f.lo, f.span, f.shift);
+    let mut wrapped = false;
+    let mut below = 0u64;
+    for chunk in values.chunks(64) {
+        below += chunk.iter().filter(|&&v| v < lo).count() as u64;
+        // `v - lo` modulo 2^64 is below `span` exactly when `v` is in the stretch: the
+        // stretch does not wrap around (|lo| <= 2^52, span <= 2^62).
+        let mut inside = chunk.iter().enumerate().fold(0u64, |m, (j, &v)| {
+            m | ((((v.wrapping_sub(lo) as u64) < span) as u64) << j)
+        });
+        while inside != 0 {
+            let j = inside.trailing_zeros() as usize;
+            inside &= inside - 1;
+            let d = chunk[j].wrapping_sub(lo) as u64;
+            if let Some(c) = f.counts.get_mut((d >> shift) as usize) {
+                *c = c.wrapping_add(1);
+                wrapped |= *c == 0;
+            }
+        }
+    }
+    (below, wrapped)
+}
+
+/// [`count_focus`] compiled for AVX2 (64-bit comparisons four at a time).
+///
+/// # Safety
+/// The processor must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn count_focus_avx2(f: &mut Focus, values: &[i64]) -> (u64, bool) {
+    count_focus(f, values)
 }
 
 /// The values of a [`Histogram`] nearest to one anchor: `from` up to the next zone's `from`.
@@ -795,7 +953,23 @@ impl Histogram {
             zones,
             pending: Vec::new(),
             record: None,
+            levels: &[],
+            focus: Vec::new(),
         }
+    }
+
+    /// The same histogram, to be read at the ascending probabilities `levels`: a recording
+    /// histogram plans its fine stretches around their quantiles
+    /// ([`Histogram::anchor_on_record_for`]). Reading at other probabilities works as well.
+    pub fn read_at(mut self, levels: &'static [f64]) -> Self {
+        debug_assert!(levels.is_sorted() && levels.iter().all(|&q| q > 0.0 && q < 1.0));
+        self.levels = levels;
+        self
+    }
+
+    /// The probabilities given to [`Histogram::read_at`].
+    pub fn levels(&self) -> &'static [f64] {
+        self.levels
     }
 
     /// An empty histogram that keeps its samples instead of counting them, until
@@ -811,14 +985,107 @@ impl Histogram {
     /// ([`choose_anchors`]) and counts them; it then counts like any other. Otherwise nothing
     /// changes.
     pub fn anchor_on_record(&mut self) {
+        self.anchor_on_record_for(0);
+    }
+
+    /// As [`Histogram::anchor_on_record`], for a histogram that will count about `samples`
+    /// samples in all (the record's included): it also plans its *focus*, stretches of values
+    /// counted a second time in equal buckets fine enough for a run of `samples` (below, the
+    /// record's size `r`).
+    ///
+    /// For each probability `q` of [`Histogram::read_at`], the stretch runs from the record's
+    /// order statistic of rank `q r - 4 s - 1` to that of rank `q r + 4 s + 1`, where
+    /// `s = sqrt(r q (1 - q))` (a distribution-free interval that holds the run's quantile
+    /// unless it is more than 4 standard errors from the record's). A quantile's Monte Carlo
+    /// standard error over `samples` is `sqrt(q (1 - q) / samples) / f`, with `f` the density
+    /// there, and a bucket `w` wide holds about `samples f w` samples: so the bucket width is the
+    /// largest power of two with `samples f w <= 2 x` [`FOCUS_SHARE`] `x sqrt(samples q (1 -
+    /// q))`, `f` taken as the record's density over the stretch. A quantile read in a stretch
+    /// is then the midpoint of a bucket whose half-width is about `FOCUS_SHARE` of its Monte
+    /// Carlo error or less, whatever the number of samples. Overlapping stretches are joined
+    /// (with the finer width). No stretch is planned where the log-linear buckets are already
+    /// as fine, for a point mass, or for fewer than 16 recorded or more than `u32::MAX`
+    /// samples.
+    pub fn anchor_on_record_for(&mut self, samples: u64) {
         let Some(mut record) = self.record.take() else {
             return;
         };
         record.append(&mut self.pending);
         let anchors = choose_anchors(&mut record, self.k);
-        *self = Self::with_anchors(self.k, &anchors);
+        let levels = self.levels;
+        *self = Self::with_anchors(self.k, &anchors).read_at(levels);
+        self.focus = self.plan_focus(&record, samples);
         self.cover(&record);
-        self.add_all_now(record);
+        self.add_all_now(&record);
+    }
+
+    /// The focus for `samples` samples from the sorted record `sorted` (see
+    /// [`Histogram::anchor_on_record_for`]).
+    fn plan_focus(&self, sorted: &[i64], samples: u64) -> Vec<Focus> {
+        let r = sorted.len();
+        if r < 16 || samples < r as u64 {
+            return Vec::new();
+        }
+        let n = samples as f64;
+        // (lo, hi inclusive, shift), ascending.
+        let mut stretches: Vec<(i64, i64, u32)> = Vec::new();
+        for &q in self.levels {
+            let (m, s) = (q * r as f64, (r as f64 * q * (1.0 - q)).sqrt());
+            let l = ((m - FOCUS_Z * s).floor() - 1.0).clamp(0.0, (r - 1) as f64) as usize;
+            let u = ((m + FOCUS_Z * s).ceil() + 1.0).clamp(0.0, (r - 1) as f64) as usize;
+            let (lo, hi) = (sorted[l], sorted[u]);
+            if lo >= hi || lo < -FOCUS_LIMIT || hi > FOCUS_LIMIT {
+                continue;
+            }
+            let range = hi as i128 - lo as i128;
+            let density = (u - l) as f64 / r as f64 / range as f64;
+            let width = 2.0 * FOCUS_SHARE * (q * (1.0 - q) / n).sqrt() / density;
+            let shift = if width < 2.0 {
+                0
+            } else {
+                (width.log2().floor() as u32).min(62)
+            };
+            // Where the log-linear buckets are as fine already, nothing to gain.
+            if self.bucket_width(lo).max(self.bucket_width(hi)) <= 1u64 << shift {
+                continue;
+            }
+            match stretches.last_mut() {
+                Some(last) if lo <= last.1 => {
+                    last.1 = last.1.max(hi);
+                    last.2 = last.2.min(shift);
+                }
+                _ => stretches.push((lo, hi, shift)),
+            }
+        }
+        stretches
+            .into_iter()
+            .filter_map(|(lo, hi, mut shift)| {
+                let range = (hi as i128 - lo as i128) as u128;
+                while (range >> shift) + 1 > MAX_FOCUS_BUCKETS as u128 {
+                    shift += 1;
+                }
+                let buckets = ((range >> shift) + 1) as u64;
+                let span = buckets
+                    .checked_shl(shift)
+                    .filter(|&s| s >> shift == buckets && s <= 1 << 62)?;
+                Some(Focus {
+                    lo,
+                    shift,
+                    span,
+                    below: 0,
+                    n: 0,
+                    counts: vec![0; buckets as usize],
+                    wrapped: false,
+                })
+            })
+            .collect()
+    }
+
+    /// Width of the log-linear bucket that counts `v` (1: exact).
+    fn bucket_width(&self, v: i64) -> u64 {
+        let zone = &self.zones[self.zone_of(v)];
+        let g = Self::index(self.k, v.saturating_sub(zone.anchor).unsigned_abs());
+        Self::bounds(self.k, g).1 as u64
     }
 
     /// Sizes the windows for `values` at once (before counting them).
@@ -863,6 +1130,8 @@ impl Histogram {
                 .collect(),
             pending: Vec::new(),
             record: None,
+            levels: self.levels,
+            focus: self.focus.iter().map(Focus::empty_like).collect(),
         }
     }
 
@@ -915,7 +1184,7 @@ impl Histogram {
     #[inline(never)]
     pub fn flush(&mut self) {
         let mut pending = std::mem::take(&mut self.pending);
-        self.add_all_now(pending.iter().copied());
+        self.add_all_now(&pending);
         pending.clear();
         self.pending = pending;
     }
@@ -935,10 +1204,13 @@ impl Histogram {
 
     /// Adds samples, counting them at once (for callers that batch their samples themselves).
     #[inline]
-    pub fn add_all_now(&mut self, values: impl IntoIterator<Item = i64>) {
+    pub fn add_all_now(&mut self, values: &[i64]) {
         if let Some(r) = &mut self.record {
-            r.extend(values);
+            r.extend_from_slice(values);
             return;
+        }
+        for f in &mut self.focus {
+            f.count(values);
         }
         // The engine's `k` values get their own copy of the loop, with shifts by constants
         // (fewer instructions and registers per sample).
@@ -951,26 +1223,24 @@ impl Histogram {
 
     /// Counts `values`; `k` is `self.k`.
     #[inline(always)]
-    fn count_all(&mut self, k: u32, values: impl IntoIterator<Item = i64>) {
+    fn count_all(&mut self, k: u32, values: &[i64]) {
         if let [zone] = &mut self.zones[..] {
             // One zone (most histograms): no zone to look up.
-            let mut n = 0u64;
             let a = zone.anchor;
-            for v in values {
+            for &v in values {
                 zone.count_one(k, v.saturating_sub(a));
-                n += 1;
             }
-            zone.n += n;
+            zone.n += values.len() as u64;
         } else if let [low, high] = &mut self.zones[..] {
             // Two zones (0 and one anchor, the next most common).
             let split = high.from;
-            for v in values {
+            for &v in values {
                 let zone = if v >= split { &mut *high } else { &mut *low };
                 zone.count_one(k, v.saturating_sub(zone.anchor));
                 zone.n += 1;
             }
         } else {
-            for v in values {
+            for &v in values {
                 self.count_one(k, v);
             }
         }
@@ -1002,9 +1272,20 @@ impl Histogram {
         self.flush();
         let k = self.k;
         // The other's uncounted samples, counted (or recorded) here.
-        self.add_all_now(o.pending.iter().chain(o.record.iter().flatten()).copied());
+        self.add_all_now(&o.pending);
+        if let Some(r) = &o.record {
+            self.add_all_now(r);
+        }
         for (a, b) in self.zones.iter_mut().zip(&o.zones) {
             a.merge(k, b);
+        }
+        debug_assert_eq!(
+            self.focus.len(),
+            o.focus.len(),
+            "histograms merge with the same focus"
+        );
+        for (a, b) in self.focus.iter_mut().zip(&o.focus) {
+            a.merge(b);
         }
     }
 
@@ -1028,47 +1309,48 @@ impl Histogram {
     /// The quantiles at the ascending probabilities `qs` (each as [`Histogram::quantile`]), in
     /// one pass over the buckets.
     pub fn quantiles(&self, qs: &[f64]) -> Vec<f64> {
+        self.quantiles_within(qs)
+            .into_iter()
+            .map(|(x, _)| x)
+            .collect()
+    }
+
+    /// The quantiles at the ascending probabilities `qs`, each with the most it can be from the
+    /// sample at its rank: half the width of the bucket it was read from (0: exact). A rank
+    /// inside a focus stretch is read from whichever of its two buckets is narrower.
+    pub fn quantiles_within(&self, qs: &[f64]) -> Vec<(f64, f64)> {
         debug_assert!(qs.is_sorted());
-        let mut out = vec![0.0; qs.len()];
-        if self.count() == 0 {
+        let h = self.counted();
+        let mut out = vec![(0.0, 0.0); qs.len()];
+        let n = h.count();
+        if n == 0 {
             return out;
         }
         let ranks: Vec<u64> = qs
             .iter()
-            .map(|&q| ((q * self.count() as f64).ceil() as u64).clamp(1, self.count()))
+            .map(|&q| ((q * n as f64).ceil() as u64).clamp(1, n))
             .collect();
         let mut next = 0;
         let mut seen = 0u64;
-        self.for_each_bucket(|lo, hi, c| {
+        h.for_each_counted(|lo, hi, c| {
             seen += c;
             while next < ranks.len() && seen >= ranks[next] {
-                out[next] = 0.5 * (lo + hi);
+                // Values are integers: the bucket's midpoint is at most half its width from any.
+                out[next] = (0.5 * (lo + hi), 0.5 * (hi - lo));
                 next += 1;
             }
             next < ranks.len()
         });
+        for f in &h.focus {
+            f.read(n, &ranks, &mut out);
+        }
         out
     }
 
     /// The `q`-quantile (0 < q < 1) by nearest rank: the midpoint of the bucket holding the
-    /// sample of rank `ceil(q n)`. `0` when empty.
+    /// sample of rank `ceil(q n)` (as [`Histogram::quantiles`]). `0` when empty.
     pub fn quantile(&self, q: f64) -> f64 {
-        if self.count() == 0 {
-            return 0.0;
-        }
-        let rank = ((q * self.count() as f64).ceil() as u64).clamp(1, self.count());
-        let mut seen = 0u64;
-        let mut out = 0.0;
-        self.for_each_bucket(|lo, hi, c| {
-            seen += c;
-            if seen >= rank {
-                out = 0.5 * (lo + hi);
-                false
-            } else {
-                true
-            }
-        });
-        out
+        self.quantiles(&[q])[0]
     }
 
     /// Mean of the lowest `ceil(q n)` samples, each read as its bucket's midpoint.
@@ -1558,5 +1840,134 @@ mod tests {
         assert_eq!(h.quantile(0.01), i64::MIN as f64);
         assert_eq!(h.quantile(0.99), i64::MAX as f64);
         assert_eq!(h.quantile(0.5), 0.0);
+    }
+
+    const LEVELS: [f64; 9] = [0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99];
+
+    /// A histogram planned for all of `values` from its first `pilot`, then given the rest.
+    fn planned(k: u32, values: &[i64], pilot: usize) -> Histogram {
+        let mut h = Histogram::recording(k).read_at(&LEVELS);
+        h.add_all_now(&values[..pilot]);
+        h.anchor_on_record_for(values.len() as u64);
+        for &v in &values[pilot..] {
+            h.add(v);
+        }
+        h.flush();
+        h
+    }
+
+    /// Each quantile of `h` against the exact order statistic of `values`: within the stated
+    /// bound, and the bound (divided by the Monte Carlo standard error `se(q)`) returned.
+    fn bound_over_se(h: &Histogram, values: &[i64], se: impl Fn(f64) -> f64) -> Vec<f64> {
+        let mut sorted = values.to_vec();
+        sorted.sort_unstable();
+        let n = sorted.len();
+        h.quantiles_within(&LEVELS)
+            .iter()
+            .zip(LEVELS)
+            .map(|(&(x, bound), q)| {
+                let exact = sorted[((q * n as f64).ceil() as usize).clamp(1, n) - 1] as f64;
+                assert!(
+                    (x - exact).abs() <= bound,
+                    "q {q}: {x} against {exact}, bound {bound}"
+                );
+                bound / se(q)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn focus_reads_smooth_quantiles_within_a_tenth_of_their_monte_carlo_error() {
+        let n = 200_000;
+        let r = noise(n, 11);
+        // Uniform on [0, 1e9): density 1e-9, so a quantile's standard error is
+        // sqrt(q (1 - q) / n) x 1e9.
+        let uniform: Vec<i64> = r.iter().map(|&x| (x % 1_000_000_000) as i64).collect();
+        let h = planned(10, &uniform, n / 64);
+        assert!(!h.focus.is_empty());
+        let se = |q: f64| (q * (1.0 - q) / n as f64).sqrt() * 1e9;
+        let ratios = bound_over_se(&h, &uniform, se);
+        assert!(ratios.iter().all(|&x| x <= FOCUS_SHARE), "{ratios:?}");
+        // Without a record, no focus: the log-linear bound reaches 1.2 standard errors at P99
+        // (2^-11 of 9.9e8 against 2.2e5), 16 times the focus's.
+        let plain = planned(10, &uniform, 0);
+        assert!(plain.focus.is_empty());
+        let coarse = bound_over_se(&plain, &uniform, se);
+        assert!(
+            coarse[8] > 10.0 * ratios[8],
+            "{coarse:?} against {ratios:?}"
+        );
+        // Exponential with mean 1e8, density e^(-x / 1e8) / 1e8 at x: skewed, the density
+        // varying over a stretch; the bound stays near its share.
+        let expo: Vec<i64> = r
+            .iter()
+            .map(|&x| (-(1.0 - (x >> 11) as f64 / (1u64 << 53) as f64).ln() * 1e8) as i64)
+            .collect();
+        let h = planned(13, &expo, n / 64);
+        let se = |q: f64| {
+            let x = -(1.0 - q).ln() * 1e8;
+            (q * (1.0 - q) / n as f64).sqrt() / ((-x / 1e8).exp() / 1e8)
+        };
+        let ratios = bound_over_se(&h, &expo, se);
+        assert!(ratios.iter().all(|&x| x <= 1.5 * FOCUS_SHARE), "{ratios:?}");
+        // Merging two halves planned alike reads as the whole.
+        let mut a = Histogram::recording(13).read_at(&LEVELS);
+        a.add_all_now(&expo[..n / 64]);
+        a.anchor_on_record_for(n as u64);
+        let mut b = a.empty_like();
+        for (i, &v) in expo[n / 64..].iter().enumerate() {
+            if i % 2 == 0 { a.add(v) } else { b.add(v) }
+        }
+        a.merge(&b);
+        assert_eq!(a.quantiles_within(&LEVELS), h.quantiles_within(&LEVELS));
+    }
+
+    #[test]
+    fn the_scalar_and_avx2_focus_counts_agree() {
+        let r = noise(5_000, 9);
+        let values: Vec<i64> = r
+            .iter()
+            .map(|&x| (x % 2_000_000) as i64 - 1_000_000)
+            .collect();
+        let mut h = Histogram::recording(7).read_at(&LEVELS);
+        h.add_all_now(&values[..500]);
+        h.anchor_on_record_for(1_000_000);
+        assert!(!h.focus.is_empty());
+        for f in &h.focus {
+            let (mut a, mut b) = (f.empty_like(), f.empty_like());
+            a.count(&values);
+            let (below, wrapped) = count_focus(&mut b, &values);
+            assert_eq!((a.below, a.wrapped, &a.counts), (below, wrapped, &b.counts));
+            let exact = values.iter().filter(|&&v| v < f.lo).count() as u64;
+            assert_eq!(below, exact);
+            let inside = values
+                .iter()
+                .filter(|&&v| v >= f.lo && ((v - f.lo) as u64) < f.span)
+                .count() as u64;
+            assert_eq!(b.counts.iter().map(|&c| c as u64).sum::<u64>(), inside);
+        }
+    }
+
+    #[test]
+    fn a_focus_whose_counts_wrap_is_not_read() {
+        // Planned on a smooth record, then given 70,000 copies of one value inside a stretch:
+        // its 16-bit count wraps, and the quantiles are read from the log-linear buckets.
+        let r = noise(4_000, 5);
+        let mut values: Vec<i64> = r.iter().map(|&x| (x % 1_000_000_000) as i64).collect();
+        let mut h = Histogram::recording(7).read_at(&LEVELS);
+        h.add_all_now(&values);
+        h.anchor_on_record_for(80_000);
+        let mut plain = Histogram::new(7);
+        plain.add_all_now(&values);
+        let (mid, fine) = h.quantiles_within(&[0.5])[0];
+        assert!(fine < plain.quantiles_within(&[0.5])[0].1);
+        let mass = vec![mid as i64; 70_000];
+        h.add_all_now(&mass);
+        plain.add_all_now(&mass);
+        values.extend(&mass);
+        assert!(h.focus.iter().any(|f| f.wrapped));
+        plain.add_all_now(&values);
+        assert_eq!(h.quantiles(&LEVELS), plain.quantiles(&LEVELS));
+        bound_over_se(&h, &values, |_| 1.0);
     }
 }
