@@ -583,20 +583,15 @@ impl Focus {
     /// Counts `values` (see [`count_focus`]), with AVX2 where the processor has it.
     #[inline]
     fn count(&mut self, values: &[i64]) {
-        let (below, wrapped);
         #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx2") {
-                // SAFETY: the processor has AVX2, checked just above.
-                (below, wrapped) = unsafe { count_focus_avx2(self, values) };
-            } else {
-                (below, wrapped) = count_focus(self, values);
-            }
-        }
+        let (below, wrapped) = if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor has AVX2, checked just above.
+            unsafe { count_focus_avx2(self, values) }
+        } else {
+            count_focus(self, values)
+        };
         #[cfg(not(target_arch = "x86_64"))]
-        {
-            (below, wrapped) = count_focus(self, values);
-        }
+        let (below, wrapped) = count_focus(self, values);
         self.wrapped |= wrapped;
         self.below += below;
         self.n += values.len() as u64;
@@ -617,8 +612,8 @@ impl Focus {
     }
 
     /// Reads the samples of the ascending `ranks` (1-based, of `n`) that fall in the stretch
-    /// into `out` as (the midpoint of the bucket, the most that
-    /// midpoint can be from the sample), where that is closer than what `out` holds.
+    /// into `out` as (the midpoint of the bucket, the most that midpoint can be from the
+    /// sample), where that is closer than what `out` holds.
     fn read(&self, n: u64, ranks: &[u64], out: &mut [(f64, f64)]) {
         if self.wrapped || self.n != n {
             return;
@@ -629,7 +624,7 @@ impl Focus {
         let (mut seen, mut i) = (below, 0usize);
         for (o, &rank) in out[first..].iter_mut().zip(&ranks[first..]) {
             while i < self.counts.len() && seen + u64::from(self.counts[i]) < rank {
-                seen += self.counts[i] as u64;
+                seen += u64::from(self.counts[i]);
                 i += 1;
             }
             if i == self.counts.len() {
@@ -1004,8 +999,7 @@ impl Histogram {
     /// is then the midpoint of a bucket whose half-width is about `FOCUS_SHARE` of its Monte
     /// Carlo error or less, whatever the number of samples. Overlapping stretches are joined
     /// (with the finer width). No stretch is planned where the log-linear buckets are already
-    /// as fine, for a point mass, or for fewer than 16 recorded or more than `u32::MAX`
-    /// samples.
+    /// as fine, for a point mass, beyond +/- 2^52, or for fewer than 16 recorded samples.
     pub fn anchor_on_record_for(&mut self, samples: u64) {
         let Some(mut record) = self.record.take() else {
             return;
