@@ -348,7 +348,8 @@ pub fn compound_period_rate(annual: Ratio, per_year: u32) -> Ratio {
     Ratio(div_round(x - S, 1_000_000) as i64)
 }
 
-fn gcd(mut a: u64, mut b: u64) -> u64 {
+/// Greatest common divisor (`gcd(0, b) = b`).
+pub(crate) fn gcd(mut a: u64, mut b: u64) -> u64 {
     while b != 0 {
         let t = a % b;
         a = b;

@@ -535,7 +535,8 @@ pub struct Histogram {
 /// A stretch of values a [`Histogram`] also counts in equal buckets of `2^shift` units, fine
 /// enough that a quantile read there is within a small share of its Monte Carlo error (see
 /// [`Histogram::anchor_on_record_for`]). With the count of the samples below it, a quantile
-/// whose rank falls inside is read from these buckets.
+/// whose rank falls inside is read from these buckets: exactly, where the stretch is on a
+/// [`Lattice`] and every sample in it was on that lattice.
 #[derive(Clone, Debug)]
 struct Focus {
     /// The least value counted.
@@ -551,16 +552,112 @@ struct Focus {
     n: u64,
     /// 16-bit counts, as the log-linear buckets' (twice as many to a cache line).
     counts: Vec<u16>,
-    /// A count wrapped (far more samples in one bucket than planned, as on a point mass the
-    /// record did not show): the stretch is never read.
-    wrapped: bool,
+    /// Buckets whose 16-bit count wrapped: bucket -> wraps of 2^16 (a point mass, or a lattice
+    /// point, holds far more samples than a bucket of a smooth stretch).
+    wraps: std::collections::BTreeMap<u32, u64>,
+    /// The lattice the record's values in the stretch lie on, where its step is at least a
+    /// bucket's width (each bucket then holds at most one lattice point).
+    lattice: Option<Lattice>,
+    /// The samples in the stretch that were off `lattice`.
+    strays: Strays,
+}
+
+/// The samples of a [`Focus`] off its lattice (rare: a lattice seen in the record that a few
+/// trials leave, such as a guarantee call in odd cents): each exactly while they are few, so
+/// that a bucket is still read exactly, else the buckets that hold any. Either way a function
+/// of the samples counted, not of their order or how they were split and merged.
+#[derive(Clone, Debug, PartialEq)]
+enum Strays {
+    /// Every one (at most [`MAX_STRAYS`]), in no order.
+    Listed(Vec<i64>),
+    /// A bit per bucket: whether it holds one.
+    Dirty(Vec<u64>),
+}
+
+/// Most strays a [`Focus`] lists before it marks their buckets instead.
+const MAX_STRAYS: usize = 64;
+
+impl Strays {
+    /// Marks the buckets of `f` (from `lo`, `2^shift` wide, `buckets` of them) that hold a
+    /// listed stray.
+    fn dirty(values: &[i64], lo: i64, shift: u32, buckets: usize) -> Vec<u64> {
+        let mut bits = vec![0u64; buckets.div_ceil(64)];
+        for &v in values {
+            let b = (v.wrapping_sub(lo) as u64 >> shift) as usize;
+            bits[b / 64] |= 1 << (b % 64);
+        }
+        bits
+    }
+
+    /// Adds the strays of the same stretch of another histogram.
+    fn merge(&mut self, o: &Strays, lo: i64, shift: u32, buckets: usize) {
+        let bits = |s: &Strays| match s {
+            Strays::Listed(v) => Strays::dirty(v, lo, shift, buckets),
+            Strays::Dirty(b) => b.clone(),
+        };
+        match (&mut *self, o) {
+            (Strays::Listed(a), Strays::Listed(b)) if a.len() + b.len() <= MAX_STRAYS => {
+                a.extend_from_slice(b)
+            }
+            _ => {
+                let mut mine = bits(self);
+                for (a, b) in mine.iter_mut().zip(bits(o)) {
+                    *a |= b;
+                }
+                *self = Strays::Dirty(mine);
+            }
+        }
+    }
+}
+
+/// Values `lo + j step` (`j` an integer) of a [`Focus`] whose buckets are at most `step` wide:
+/// a sample in a bucket is then that bucket's one lattice point, exactly. Amounts in a bond are
+/// often on such a lattice (units times a price, split in fixed shares), and a quantile there
+/// sits on one point for most seeds, so its Monte Carlo error is far below any bucket's width.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Lattice {
+    /// The distance between lattice points (at least 2).
+    step: u64,
+    /// `step`'s odd part's inverse modulo 2^64.
+    inverse: u64,
+    /// `step`'s trailing zero bits.
+    zeros: u32,
+    /// `u64::MAX / step`.
+    limit: u64,
+}
+
+impl Lattice {
+    fn new(step: u64) -> Self {
+        debug_assert!(step >= 2);
+        let zeros = step.trailing_zeros();
+        let odd = step >> zeros;
+        // Newton's iteration doubles the correct low bits: 3 -> 6 -> 12 -> 24 -> 48 -> 96.
+        let mut inverse = odd;
+        for _ in 0..5 {
+            inverse = inverse.wrapping_mul(2u64.wrapping_sub(odd.wrapping_mul(inverse)));
+        }
+        Lattice {
+            step,
+            inverse,
+            zeros,
+            limit: u64::MAX / step,
+        }
+    }
+
+    /// Whether `step` divides `d`, without a division: `d = step x q` exactly when `d` times
+    /// the odd part's inverse, rotated right by the trailing zeros, is at most `u64::MAX /
+    /// step` (Granlund and Montgomery's test).
+    #[inline(always)]
+    fn divides(&self, d: u64) -> bool {
+        d.wrapping_mul(self.inverse).rotate_right(self.zeros) <= self.limit
+    }
 }
 
 /// How many standard errors either side of a quantile's estimate from the record a [`Focus`]
 /// reaches (in ranks of the record, distribution-free): the run's quantile falls outside with a
 /// chance of about 6e-5, and is then read from the log-linear buckets.
 const FOCUS_Z: f64 = 4.0;
-/// A [`Focus`] bucket's half-width, at most, as a share of the Monte Carlo standard error of
+/// A focus bucket's half-width, at most, as a share of the Monte Carlo standard error of
 /// the quantile read there (planned from the record's density; the power-of-two widths make it
 /// finer still).
 pub const FOCUS_SHARE: f64 = 0.1;
@@ -575,7 +672,8 @@ impl Focus {
             below: 0,
             n: 0,
             counts: vec![0; self.counts.len()],
-            wrapped: false,
+            wraps: Default::default(),
+            strays: Strays::Listed(Vec::new()),
             ..*self
         }
     }
@@ -584,38 +682,90 @@ impl Focus {
     #[inline]
     fn count(&mut self, values: &[i64]) {
         #[cfg(target_arch = "x86_64")]
-        let (below, wrapped) = if std::is_x86_feature_detected!("avx2") {
+        if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the processor has AVX2, checked just above.
             unsafe { count_focus_avx2(self, values) }
         } else {
             count_focus(self, values)
-        };
+        }
         #[cfg(not(target_arch = "x86_64"))]
-        let (below, wrapped) = count_focus(self, values);
-        self.wrapped |= wrapped;
-        self.below += below;
+        count_focus(self, values);
         self.n += values.len() as u64;
     }
 
+    /// Adds the counts of the same stretch of another histogram, in a loop the compiler
+    /// vectorises; a second pass finds the buckets that wrapped, only if one did.
     fn merge(&mut self, o: &Focus) {
         debug_assert_eq!((self.lo, self.shift, self.span), (o.lo, o.shift, o.span));
+        debug_assert_eq!(self.lattice, o.lattice);
         self.n += o.n;
         self.below += o.below;
-        self.wrapped |= o.wrapped;
+        let buckets = self.counts.len();
+        self.strays.merge(&o.strays, self.lo, self.shift, buckets);
+        for (&i, &c) in &o.wraps {
+            *self.wraps.entry(i).or_insert(0) += c;
+        }
         let mut carried = false;
         for (a, &b) in self.counts.iter_mut().zip(&o.counts) {
             let sum = a.wrapping_add(b);
             carried |= sum < b;
             *a = sum;
         }
-        self.wrapped |= carried;
+        if carried {
+            // The 16-bit sum wrapped exactly when it came out below what was added.
+            for (i, (&a, &b)) in self.counts.iter().zip(&o.counts).enumerate() {
+                if a < b {
+                    *self.wraps.entry(i as u32).or_insert(0) += 1;
+                }
+            }
+        }
+    }
+
+    /// The sample of rank `t` (1-based) in bucket `i` of a stretch on lattice `l`, exactly:
+    /// the bucket holds its one lattice point and the strays listed in it. `None` where a
+    /// stray in it was not listed.
+    fn exact(&self, l: Lattice, i: usize, t: u64) -> Option<i64> {
+        let step = i128::from(l.step);
+        let from = (i as i128) << self.shift;
+        let point = self.lo as i128 + (from + step - 1) / step * step;
+        let mut mine: Vec<i64> = match &self.strays {
+            Strays::Listed(v) => v
+                .iter()
+                .copied()
+                .filter(|&v| (v.wrapping_sub(self.lo) as u64 >> self.shift) as usize == i)
+                .collect(),
+            Strays::Dirty(bits) if bits[i / 64] >> (i % 64) & 1 == 1 => return None,
+            Strays::Dirty(_) => Vec::new(),
+        };
+        mine.sort_unstable();
+        // In order: the strays below the point, the point's samples, the strays above.
+        let on = self.bucket(i) - mine.len() as u64;
+        debug_assert!(on == 0 || point < from + self.lo as i128 + (1i128 << self.shift));
+        let under = mine.partition_point(|&v| (v as i128) < point) as u64;
+        Some(if t <= under {
+            mine[t as usize - 1]
+        } else if t <= under + on {
+            point as i64
+        } else {
+            mine[(t - on) as usize - 1]
+        })
+    }
+
+    /// Samples counted in bucket `i`.
+    fn bucket(&self, i: usize) -> u64 {
+        let wraps = if self.wraps.is_empty() {
+            0
+        } else {
+            self.wraps.get(&(i as u32)).copied().unwrap_or(0)
+        };
+        u64::from(self.counts[i]) + (wraps << 16)
     }
 
     /// Reads the samples of the ascending `ranks` (1-based, of `n`) that fall in the stretch
-    /// into `out` as (the midpoint of the bucket, the most that midpoint can be from the
-    /// sample), where that is closer than what `out` holds.
+    /// into `out` as (the sample, 0) on a lattice, else (the midpoint of the bucket, the most
+    /// that midpoint can be from the sample), where that is closer than what `out` holds.
     fn read(&self, n: u64, ranks: &[u64], out: &mut [(f64, f64)]) {
-        if self.wrapped || self.n != n {
+        if self.n != n {
             return;
         }
         let below = self.below;
@@ -623,31 +773,43 @@ impl Focus {
         let first = ranks.partition_point(|&r| r <= below);
         let (mut seen, mut i) = (below, 0usize);
         for (o, &rank) in out[first..].iter_mut().zip(&ranks[first..]) {
-            while i < self.counts.len() && seen + u64::from(self.counts[i]) < rank {
-                seen += u64::from(self.counts[i]);
+            while i < self.counts.len() && seen + self.bucket(i) < rank {
+                seen += self.bucket(i);
                 i += 1;
             }
             if i == self.counts.len() {
                 return;
             }
-            if half < o.1 {
-                let lo = self.lo as i128 + ((i as i128) << self.shift);
-                *o = (lo as f64 + half, half);
+            let from = (i as i128) << self.shift;
+            let exact = self.lattice.and_then(|l| self.exact(l, i, rank - seen));
+            match exact {
+                Some(x) if o.1 > 0.0 => *o = (x as f64, 0.0),
+                None if half < o.1 => *o = ((self.lo as i128 + from) as f64 + half, half),
+                _ => {}
             }
         }
     }
 }
 
-/// Counts `values` in the stretch `f`'s buckets and returns how many are below it and whether
-/// a count wrapped, without a branch per value: a chunk's values below the stretch are counted,
-/// and those in it marked in a 64-bit mask, in loops the compiler vectorises (with AVX2, see
-/// [`count_focus_avx2`]); only the marked ones are then counted in their buckets. (A branch per
-/// value on whether it is in the stretch is mispredicted for a large share of the values
+/// The shift of a [`Focus`] on a lattice of `step` (the record's values in the stretch, less its
+/// least, have `step` as their gcd): the widest power of two up to `step`, so that a bucket
+/// holds at most one lattice point; `None` where that is finer than `shift`, the width the
+/// Monte Carlo error asks for (the lattice would cost more buckets than it saves error), or
+/// for a step below 2 (every integer).
+fn lattice_shift(step: u64, shift: u32) -> Option<u32> {
+    let exact = step.checked_ilog2()?;
+    (step >= 2 && exact >= shift).then_some(exact)
+}
+
+/// Counts `values` in the stretch `f`'s buckets and the samples below it, without a branch per
+/// value: a chunk's values below the stretch are counted, and those in it marked in a 64-bit
+/// mask, in loops the compiler vectorises (with AVX2, see [`count_focus_avx2`]); only the
+/// marked ones are then counted in their buckets (and checked against the lattice). (A branch
+/// per value on whether it is in the stretch is mispredicted for a large share of the values
 /// around a central quantile.)
 #[inline(always)]
-fn count_focus(f: &mut Focus, values: &[i64]) -> (u64, bool) {
-    let (lo, span, shift) = (f.lo, f.span, f.shift);
-    let mut wrapped = false;
+fn count_focus(f: &mut Focus, values: &[i64]) {
+    let (lo, span, shift, lattice) = (f.lo, f.span, f.shift, f.lattice);
     let mut below = 0u64;
     for chunk in values.chunks(64) {
         below += chunk.iter().filter(|&&v| v < lo).count() as u64;
@@ -660,13 +822,41 @@ fn count_focus(f: &mut Focus, values: &[i64]) -> (u64, bool) {
             let j = inside.trailing_zeros() as usize;
             inside &= inside - 1;
             let d = chunk[j].wrapping_sub(lo) as u64;
-            if let Some(c) = f.counts.get_mut((d >> shift) as usize) {
+            let b = (d >> shift) as usize;
+            if let Some(l) = &lattice
+                && !l.divides(d)
+            {
+                focus_stray(f, chunk[j], b);
+            }
+            if let Some(c) = f.counts.get_mut(b) {
                 *c = c.wrapping_add(1);
-                wrapped |= *c == 0;
+                if *c == 0 {
+                    focus_wrapped(&mut f.wraps, b);
+                }
             }
         }
     }
-    (below, wrapped)
+    f.below += below;
+}
+
+/// Notes the stray `v`, in bucket `b` of `f`.
+#[cold]
+fn focus_stray(f: &mut Focus, v: i64, b: usize) {
+    match &mut f.strays {
+        Strays::Listed(list) if list.len() < MAX_STRAYS => list.push(v),
+        Strays::Listed(list) => {
+            let mut bits = Strays::dirty(list, f.lo, f.shift, f.counts.len());
+            bits[b / 64] |= 1 << (b % 64);
+            f.strays = Strays::Dirty(bits);
+        }
+        Strays::Dirty(bits) => bits[b / 64] |= 1 << (b % 64),
+    }
+}
+
+/// Adds a wrap of 2^16 to bucket `b`.
+#[cold]
+fn focus_wrapped(wraps: &mut std::collections::BTreeMap<u32, u64>, b: usize) {
+    *wraps.entry(b as u32).or_insert(0) += 1;
 }
 
 /// [`count_focus`] compiled for AVX2 (64-bit comparisons four at a time).
@@ -675,7 +865,7 @@ fn count_focus(f: &mut Focus, values: &[i64]) -> (u64, bool) {
 /// The processor must have AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn count_focus_avx2(f: &mut Focus, values: &[i64]) -> (u64, bool) {
+unsafe fn count_focus_avx2(f: &mut Focus, values: &[i64]) {
     count_focus(f, values)
 }
 
@@ -997,9 +1187,17 @@ impl Histogram {
     /// largest power of two with `samples f w <= 2 x` [`FOCUS_SHARE`] `x sqrt(samples q (1 -
     /// q))`, `f` taken as the record's density over the stretch. A quantile read in a stretch
     /// is then the midpoint of a bucket whose half-width is about `FOCUS_SHARE` of its Monte
-    /// Carlo error or less, whatever the number of samples. Overlapping stretches are joined
-    /// (with the finer width). No stretch is planned where the log-linear buckets are already
-    /// as fine, for a point mass, beyond +/- 2^52, or for fewer than 16 recorded samples.
+    /// Carlo error or less, whatever the number of samples.
+    ///
+    /// Where the record's values in a stretch lie on a lattice (`lo + j step`; `step` the gcd
+    /// of the values less `lo`) whose step is at least that width, the buckets are instead the
+    /// widest power of two up to the step, one lattice point to a bucket, and a quantile read
+    /// there is exact: the bucket's lattice point, or a listed value off the lattice (up to
+    /// 64). Where one value fills the interval (a point mass), the stretch reaches the
+    /// record's values either side of it.
+    /// Overlapping stretches are joined (with the finer width, and the gcd of both lattices).
+    /// No stretch is planned where the log-linear buckets are already as fine (exact, for a
+    /// lattice), beyond +/- 2^52, or for fewer than 16 recorded samples.
     pub fn anchor_on_record_for(&mut self, samples: u64) {
         let Some(mut record) = self.record.take() else {
             return;
@@ -1021,42 +1219,87 @@ impl Histogram {
             return Vec::new();
         }
         let n = samples as f64;
-        // (lo, hi inclusive, shift), ascending.
-        let mut stretches: Vec<(i64, i64, u32)> = Vec::new();
+        // (lo, hi inclusive, shift for the Monte Carlo error, gcd of the record's values less
+        // lo), ascending.
+        let mut stretches: Vec<(i64, i64, u32, u64)> = Vec::new();
         for &q in self.levels {
             let (m, s) = (q * r as f64, (r as f64 * q * (1.0 - q)).sqrt());
-            let l = ((m - FOCUS_Z * s).floor() - 1.0).clamp(0.0, (r - 1) as f64) as usize;
-            let u = ((m + FOCUS_Z * s).ceil() + 1.0).clamp(0.0, (r - 1) as f64) as usize;
+            let mut l = ((m - FOCUS_Z * s).floor() - 1.0).clamp(0.0, (r - 1) as f64) as usize;
+            let mut u = ((m + FOCUS_Z * s).ceil() + 1.0).clamp(0.0, (r - 1) as f64) as usize;
+            if sorted[l] == sorted[u] {
+                // One point mass fills the interval: the stretch reaches the values either
+                // side, where the run's quantile may fall instead.
+                let x = sorted[l];
+                l = sorted.partition_point(|&v| v < x).saturating_sub(1);
+                u = sorted.partition_point(|&v| v <= x).min(r - 1);
+            }
             let (lo, hi) = (sorted[l], sorted[u]);
-            if lo >= hi || lo < -FOCUS_LIMIT || hi > FOCUS_LIMIT {
+            if lo < -FOCUS_LIMIT || hi > FOCUS_LIMIT {
                 continue;
             }
-            let range = hi as i128 - lo as i128;
-            let density = (u - l) as f64 / r as f64 / range as f64;
-            let width = 2.0 * FOCUS_SHARE * (q * (1.0 - q) / n).sqrt() / density;
-            let shift = if width < 2.0 {
+            // The record is one value: one bucket of 1, for that value.
+            let shift = if lo == hi {
                 0
             } else {
-                (width.log2().floor() as u32).min(62)
+                let range = hi as i128 - lo as i128;
+                let density = (u - l) as f64 / r as f64 / range as f64;
+                let width = 2.0 * FOCUS_SHARE * (q * (1.0 - q) / n).sqrt() / density;
+                if width < 2.0 {
+                    0
+                } else {
+                    (width.log2().floor() as u32).min(62)
+                }
             };
+            let step = sorted[l..=u]
+                .iter()
+                .fold(0, |g, &v| crate::money::gcd(g, (v - lo) as u64));
             // Where the log-linear buckets are as fine already, nothing to gain.
-            if self.bucket_width(lo).max(self.bucket_width(hi)) <= 1u64 << shift {
+            let fine = match lattice_shift(step, shift) {
+                Some(_) => 1,
+                None => 1u64 << shift,
+            };
+            if self.bucket_width(lo).max(self.bucket_width(hi)) <= fine {
                 continue;
             }
             match stretches.last_mut() {
                 Some(last) if lo <= last.1 => {
+                    // (A stretch widened around a point mass can start below the one before.)
+                    let gcd = crate::money::gcd;
+                    last.3 = gcd(gcd(last.3, step), lo.abs_diff(last.0));
+                    last.0 = last.0.min(lo);
                     last.1 = last.1.max(hi);
                     last.2 = last.2.min(shift);
                 }
-                _ => stretches.push((lo, hi, shift)),
+                _ => stretches.push((lo, hi, shift, step)),
+            }
+            // Joined stretches stay disjoint: one that grew down into the one before takes it in.
+            while let [.., a, b] = stretches[..]
+                && b.0 <= a.1
+            {
+                let gcd = crate::money::gcd;
+                let joined = (
+                    a.0.min(b.0),
+                    a.1.max(b.1),
+                    a.2.min(b.2),
+                    gcd(gcd(a.3, b.3), a.0.abs_diff(b.0)),
+                );
+                stretches.pop();
+                *stretches.last_mut().expect("two stretches") = joined;
             }
         }
         stretches
             .into_iter()
-            .filter_map(|(lo, hi, mut shift)| {
+            .filter_map(|(lo, hi, shift, step)| {
                 let range = (hi as i128 - lo as i128) as u128;
+                let (mut shift, mut lattice) = match lattice_shift(step, shift) {
+                    Some(exact) => (exact, Some(Lattice::new(step))),
+                    None => (shift, None),
+                };
                 while (range >> shift) + 1 > MAX_FOCUS_BUCKETS as u128 {
                     shift += 1;
+                }
+                if lattice.is_some_and(|l| 1u64 << shift > l.step) {
+                    lattice = None;
                 }
                 let buckets = ((range >> shift) + 1) as u64;
                 let span = buckets
@@ -1069,7 +1312,9 @@ impl Histogram {
                     below: 0,
                     n: 0,
                     counts: vec![0; buckets as usize],
-                    wrapped: false,
+                    wraps: Default::default(),
+                    lattice,
+                    strays: Strays::Listed(Vec::new()),
                 })
             })
             .collect()
@@ -1930,10 +2175,13 @@ mod tests {
         for f in &h.focus {
             let (mut a, mut b) = (f.empty_like(), f.empty_like());
             a.count(&values);
-            let (below, wrapped) = count_focus(&mut b, &values);
-            assert_eq!((a.below, a.wrapped, &a.counts), (below, wrapped, &b.counts));
+            count_focus(&mut b, &values);
+            assert_eq!(
+                (a.below, &a.strays, &a.counts, &a.wraps),
+                (b.below, &b.strays, &b.counts, &b.wraps)
+            );
             let exact = values.iter().filter(|&&v| v < f.lo).count() as u64;
-            assert_eq!(below, exact);
+            assert_eq!(b.below, exact);
             let inside = values
                 .iter()
                 .filter(|&&v| v >= f.lo && ((v - f.lo) as u64) < f.span)
@@ -1943,25 +2191,94 @@ mod tests {
     }
 
     #[test]
-    fn a_focus_whose_counts_wrap_is_not_read() {
-        // Planned on a smooth record, then given 70,000 copies of one value inside a stretch:
-        // its 16-bit count wraps, and the quantiles are read from the log-linear buckets.
+    fn a_focus_whose_counts_wrap_reads_true() {
+        // Planned on a smooth record, then given 150,000 copies of one value inside a stretch:
+        // its 16-bit count wraps twice, and the quantiles are still read from the stretch,
+        // within their bound (against the exact order statistics), also after a merge that
+        // wraps a count once more.
         let r = noise(4_000, 5);
         let mut values: Vec<i64> = r.iter().map(|&x| (x % 1_000_000_000) as i64).collect();
         let mut h = Histogram::recording(7).read_at(&LEVELS);
         h.add_all_now(&values);
-        h.anchor_on_record_for(80_000);
-        let mut plain = Histogram::new(7);
-        plain.add_all_now(&values);
+        h.anchor_on_record_for(300_000);
         let (mid, fine) = h.quantiles_within(&[0.5])[0];
-        assert!(fine < plain.quantiles_within(&[0.5])[0].1);
-        let mass = vec![mid as i64; 70_000];
+        let mass = vec![mid as i64; 150_000];
         h.add_all_now(&mass);
-        plain.add_all_now(&mass);
         values.extend(&mass);
-        assert!(h.focus.iter().any(|f| f.wrapped));
-        plain.add_all_now(&values);
-        assert_eq!(h.quantiles(&LEVELS), plain.quantiles(&LEVELS));
+        assert!(h.focus.iter().any(|f| f.wraps.values().sum::<u64>() == 2));
+        let got = h.quantiles_within(&LEVELS);
+        assert!(got[2].1 <= fine, "{got:?}");
         bound_over_se(&h, &values, |_| 1.0);
+        let mut other = h.empty_like();
+        other.add_all_now(&mass[..50_000]);
+        values.extend(&mass[..50_000]);
+        h.merge(&other);
+        assert!(h.focus.iter().any(|f| f.wraps.values().sum::<u64>() == 3));
+        bound_over_se(&h, &values, |_| 1.0);
+    }
+
+    #[test]
+    fn the_lattice_test_agrees_with_the_remainder() {
+        let r = noise(20_000, 3);
+        for step in [2u64, 3, 7, 37_500, 60_000, 1 << 20, 3 << 40, (1 << 53) - 1] {
+            let l = Lattice::new(step);
+            for (i, &x) in r.iter().enumerate() {
+                let d = match i % 3 {
+                    0 => x >> 2,
+                    1 => (x % 1_000) * step,
+                    _ => (x % 1_000) * step + 1 + x % (step - 1),
+                };
+                assert_eq!(l.divides(d), d % step == 0, "{d} by {step}");
+            }
+            assert!(l.divides(0) && l.divides(step) && !l.divides(step - 1));
+        }
+    }
+
+    #[test]
+    fn a_lattice_reads_its_quantiles_exactly() {
+        // Amounts of 375.00 a unit (a 25% share of 1,500.00) for 0 to 40 units: on a lattice
+        // of 37,500 cents. The log-linear buckets there are 2^-8 of the value wide; the
+        // stretches, one lattice point to a bucket, read every level exactly, also where a
+        // point holds more than 2^16 samples (its count wraps).
+        let n = 400_000;
+        let r = noise(n, 21);
+        let values: Vec<i64> = r
+            .iter()
+            .map(|&x| -37_500 * ((x % 41 + x / 41 % 41) / 2) as i64)
+            .collect();
+        let h = planned(7, &values, n / 64);
+        assert!(h.focus.iter().all(|f| f.lattice.is_some()) && !h.focus.is_empty());
+        let mut sorted = values.clone();
+        sorted.sort_unstable();
+        for (&q, (got, stated)) in LEVELS.iter().zip(h.quantiles_within(&LEVELS)) {
+            let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
+            assert_eq!((got, stated), (sorted[rank - 1] as f64, 0.0), "q {q}");
+        }
+        // Samples off the lattice in the stretches (after the record): while few, each is
+        // listed and every level is still read exactly; beyond MAX_STRAYS, their buckets are
+        // marked, and only a level read in a marked bucket is read as its midpoint.
+        let mut off = h.clone();
+        let mut with = values.clone();
+        let strays: Vec<i64> = off.focus.iter().map(|f| f.lo + 1).collect();
+        off.add_all_now(&strays);
+        with.extend(&strays);
+        assert!(matches!(&off.focus[0].strays, Strays::Listed(v) if v.len() == 1));
+        let exact = bound_over_se(&off, &with, |_| 1.0);
+        assert!(exact.iter().all(|&b| b == 0.0), "{exact:?}");
+        let many = vec![off.focus[0].lo + 1; MAX_STRAYS];
+        off.add_all_now(&many);
+        with.extend(&many);
+        assert!(matches!(&off.focus[0].strays, Strays::Dirty(_)));
+        bound_over_se(&off, &with, |_| 1.0);
+        // A merge lists or marks as one histogram would, whatever the order.
+        let (mut a, mut b) = (h.clone(), h.empty_like());
+        a.add_all_now(&strays);
+        b.add_all_now(&many);
+        let mut ab = a.clone();
+        ab.merge(&b);
+        b.merge(&a);
+        assert_eq!(ab.focus[0].strays, off.focus[0].strays);
+        assert_eq!(ab.quantiles_within(&LEVELS), off.quantiles_within(&LEVELS));
+        assert_eq!(b.quantiles_within(&LEVELS), off.quantiles_within(&LEVELS));
     }
 }

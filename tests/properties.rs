@@ -1161,8 +1161,11 @@ proptest! {
         spread in prop::collection::vec(-1_000_000_000_000i64..1_000_000_000_000, 0..400),
         order in any::<u64>(),
         planned_for in prop::sample::select(vec![1u64, 100, 10_000]),
+        lattice in prop::option::of((2i64..100_000, -1_000_000_000i64..1_000_000_000, 1usize..2_000, 1i64..60)),
+        strays in prop::collection::vec((0i64..60, 1i64..100_000), 0..6),
     ) {
         use sibsim::stats::{Histogram, choose_anchors};
+        const QS: [f64; 9] = [0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99];
         // Point masses (each with a jitter of up to +/- `j`), then a smooth spread.
         let mut values = Vec::new();
         for &(c, m, j) in &masses {
@@ -1171,6 +1174,12 @@ proptest! {
             }
         }
         values.extend(&spread);
+        // Amounts on a lattice (`base + step j`, `j` below `points`, as units times a price).
+        if let Some((step, base, m, points)) = lattice {
+            for i in 0..m as i64 {
+                values.push(base + step * ((i * 7919 + i * i) % points));
+            }
+        }
         prop_assume!(!values.is_empty());
         // Shuffled (Fisher-Yates on a fixed generator), so the pilot is a sample of them all.
         let mut x = order | 1;
@@ -1180,13 +1189,22 @@ proptest! {
             x ^= x << 17;
             values.swap(i, (x % (i as u64 + 1)) as usize);
         }
+        // A few values off the lattice, after the pilot (so that it never saw them), each
+        // beside a quantile that will be read (where a stretch is).
+        if let Some((step, ..)) = lattice {
+            let mut sorted = values.clone();
+            sorted.sort_unstable();
+            for &(j, off) in &strays {
+                let q = QS[j as usize % QS.len()];
+                values.push(sorted[(q * sorted.len() as f64) as usize] + off % step);
+            }
+        }
         let pilot = values.len().min(255);
         let anchors = choose_anchors(&mut values[..pilot].to_vec(), k);
         prop_assert!(!anchors.is_empty() && anchors.len() <= sibsim::stats::MAX_ANCHORS + 1);
         // As the engine does: the pilot recorded, then anchors and focus planned from it (for
         // `planned_for` times the samples it will actually count, so stretches of every
         // width are tried), the rest added to it or to copies, and the copies merged.
-        const QS: [f64; 9] = [0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99];
         let mut whole = Histogram::recording(k).read_at(&QS);
         whole.add_all_now(&values[..pilot]);
         whole.anchor_on_record_for(values.len() as u64 * planned_for);
