@@ -536,7 +536,7 @@ pub struct Histogram {
 /// enough that a quantile read there is within a small share of its Monte Carlo error (see
 /// [`Histogram::anchor_on_record_for`]). With the count of the samples below it, a quantile
 /// whose rank falls inside is read from these buckets: exactly, where the stretch is on a
-/// [`Lattice`] and every sample in it was on that lattice.
+/// [`Lattice`] and the samples in the bucket read were on it or listed as [`Strays`].
 #[derive(Clone, Debug)]
 struct Focus {
     /// The least value counted.
@@ -578,8 +578,8 @@ enum Strays {
 const MAX_STRAYS: usize = 64;
 
 impl Strays {
-    /// Marks the buckets of `f` (from `lo`, `2^shift` wide, `buckets` of them) that hold a
-    /// listed stray.
+    /// A bit per bucket of a stretch (from `lo`, `2^shift` wide, `buckets` of them): whether
+    /// it holds one of `values`.
     fn dirty(values: &[i64], lo: i64, shift: u32, buckets: usize) -> Vec<u64> {
         let mut bits = vec![0u64; buckets.div_ceil(64)];
         for &v in values {
