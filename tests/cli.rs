@@ -281,6 +281,7 @@ fn simulate_prints_a_summary_and_writes_identical_results_on_any_thread_count() 
     }
     let dir = tempfile::tempdir().unwrap();
     let mut docs = Vec::new();
+    let mut screens = Vec::new();
     for threads in ["1", "2"] {
         let d = dir.path().join(format!("t{threads}"));
         let o = run(&[
@@ -297,6 +298,7 @@ fn simulate_prints_a_summary_and_writes_identical_results_on_any_thread_count() 
             "--trials-out",
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
+        screens.push(stdout(&o));
         docs.push(std::fs::read(d.join("summary.json")).unwrap());
         let trials = std::fs::read_to_string(d.join("trials.csv")).unwrap();
         assert_eq!(
@@ -325,6 +327,17 @@ fn simulate_prints_a_summary_and_writes_identical_results_on_any_thread_count() 
     assert_eq!(v["seed"], 11);
     assert_eq!(v["trials"], 3000);
     assert_eq!(v["sibsim_version"], env!("CARGO_PKG_VERSION"));
+    // The screen states the largest error of the amount percentiles it shows (P5, P50 and P95
+    // of the outcome payments and of each party's net), as summary.json has them.
+    let r = &v["results"];
+    let shown = std::iter::once(&r["outcome_payments"])
+        .chain(r["parties"].as_array().unwrap().iter().map(|p| &p["net"]));
+    let error = shown
+        .flat_map(|s| [1, 4, 7].map(|i| s["errors"][i].as_f64().unwrap()))
+        .fold(0.0, f64::max);
+    assert!(error > 0.0);
+    let said = format!("percentiles over trials (each within {error:.2} of the exact percentile)");
+    assert!(screens[0].contains(&said), "no `{said}` in\n{}", screens[0]);
 }
 
 #[test]

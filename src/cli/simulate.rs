@@ -237,9 +237,19 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
         "Simulation of {}: {} trials, seed {} ({:.1} s)",
         c.name, r.trials, r.seed, elapsed
     );
+    // The most any amount percentile on this screen can be from the trial value at its rank.
+    let shown = std::iter::once(&r.outcome_payments).chain(r.parties.iter().map(|p| &p.net));
+    let error = shown
+        .flat_map(|s| s.errors.iter().flat_map(|e| [e[1], e[4], e[7]]))
+        .fold(0.0, f64::max);
+    let within = if error == 0.0 {
+        "exact".to_string()
+    } else {
+        format!("each within {error:.2} of the exact percentile")
+    };
     let _ = writeln!(
         o,
-        "Amounts in {}; mean ± Monte Carlo standard error; percentiles over trials.\n",
+        "Amounts in {}; mean ± Monte Carlo standard error; percentiles over trials ({within}).\n",
         c.currency
     );
     let op = &r.outcome_payments;
