@@ -957,10 +957,19 @@ pub fn distribution(h: &Histogram, scale: f64) -> Option<Distribution> {
     })
 }
 
+/// The bounds of quantile readings `q` (as [`Histogram::quantiles_within`]) in units of
+/// `scale`: their largest, and each (`Summary::error` and `Summary::errors`).
+fn bounds(q: &[(f64, f64)], scale: f64) -> (Option<f64>, Option<Vec<f64>>) {
+    let errors: Vec<f64> = q.iter().map(|x| x.1 / scale).collect();
+    (
+        Some(errors.iter().copied().fold(0.0, f64::max)),
+        Some(errors),
+    )
+}
+
 pub(crate) fn summary(m: &Moments, h: &Histogram, scale: f64) -> Summary {
     let q = h.quantiles_within(&SUMMARY_LEVELS);
-    let errors: Vec<f64> = q.iter().map(|x| x.1 / scale).collect();
-    let error = errors.iter().copied().fold(0.0, f64::max);
+    let (error, errors) = bounds(&q, scale);
     let q = |i: usize| q[i].0 / scale;
     Summary {
         mean: m.mean() / scale,
@@ -975,8 +984,8 @@ pub(crate) fn summary(m: &Moments, h: &Histogram, scale: f64) -> Summary {
         p90: q(6),
         p95: q(7),
         p99: q(8),
-        error: Some(error),
-        errors: Some(errors),
+        error,
+        errors,
         distribution: distribution(h, scale),
     }
 }
@@ -1393,6 +1402,7 @@ fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, mut acc: Acc) -> Res
                 cash_bands: (0..t)
                     .map(|i| {
                         let q = acc.bands.quantiles(k * t + i, &BAND_LEVELS);
+                        let (error, errors) = bounds(&q, 100.0);
                         Band {
                             period: i as u16 + 1,
                             mean: acc.bands.mean(k * t + i) / 100.0,
@@ -1401,8 +1411,8 @@ fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, mut acc: Acc) -> Res
                             p50: q[2].0 / 100.0,
                             p75: q[3].0 / 100.0,
                             p95: q[4].0 / 100.0,
-                            error: Some(q.iter().map(|x| x.1).fold(0.0, f64::max) / 100.0),
-                            errors: Some(q.iter().map(|x| x.1 / 100.0).collect()),
+                            error,
+                            errors,
                         }
                     })
                     .collect(),

@@ -583,10 +583,14 @@ impl Strays {
     fn dirty(values: &[i64], lo: i64, shift: u32, buckets: usize) -> Vec<u64> {
         let mut bits = vec![0u64; buckets.div_ceil(64)];
         for &v in values {
-            let b = (v.wrapping_sub(lo) as u64 >> shift) as usize;
-            bits[b / 64] |= 1 << (b % 64);
+            Strays::mark(&mut bits, (v.wrapping_sub(lo) as u64 >> shift) as usize);
         }
         bits
+    }
+
+    /// Sets bucket `b`'s bit.
+    fn mark(bits: &mut [u64], b: usize) {
+        bits[b / 64] |= 1 << (b % 64);
     }
 
     /// Adds the strays of the same stretch of another histogram.
@@ -773,19 +777,25 @@ impl Focus {
         let first = ranks.partition_point(|&r| r <= below);
         let (mut seen, mut i) = (below, 0usize);
         for (o, &rank) in out[first..].iter_mut().zip(&ranks[first..]) {
-            while i < self.counts.len() && seen + self.bucket(i) < rank {
-                seen += self.bucket(i);
+            while let Some(c) = (i < self.counts.len()).then(|| self.bucket(i))
+                && seen + c < rank
+            {
+                seen += c;
                 i += 1;
             }
             if i == self.counts.len() {
                 return;
             }
-            let from = (i as i128) << self.shift;
-            let exact = self.lattice.and_then(|l| self.exact(l, i, rank - seen));
-            match exact {
-                Some(x) if o.1 > 0.0 => *o = (x as f64, 0.0),
-                None if half < o.1 => *o = ((self.lo as i128 + from) as f64 + half, half),
-                _ => {}
+            if o.1 == 0.0 {
+                continue;
+            }
+            match self.lattice.and_then(|l| self.exact(l, i, rank - seen)) {
+                Some(x) => *o = (x as f64, 0.0),
+                None if half < o.1 => {
+                    let from = self.lo as i128 + ((i as i128) << self.shift);
+                    *o = (from as f64 + half, half)
+                }
+                None => {}
             }
         }
     }
@@ -842,14 +852,15 @@ fn count_focus(f: &mut Focus, values: &[i64]) {
 /// Notes the stray `v`, in bucket `b` of `f`.
 #[cold]
 fn focus_stray(f: &mut Focus, v: i64, b: usize) {
-    match &mut f.strays {
-        Strays::Listed(list) if list.len() < MAX_STRAYS => list.push(v),
-        Strays::Listed(list) => {
-            let mut bits = Strays::dirty(list, f.lo, f.shift, f.counts.len());
-            bits[b / 64] |= 1 << (b % 64);
-            f.strays = Strays::Dirty(bits);
+    if let Strays::Listed(list) = &mut f.strays {
+        if list.len() < MAX_STRAYS {
+            list.push(v);
+            return;
         }
-        Strays::Dirty(bits) => bits[b / 64] |= 1 << (b % 64),
+        f.strays = Strays::Dirty(Strays::dirty(list, f.lo, f.shift, f.counts.len()));
+    }
+    if let Strays::Dirty(bits) = &mut f.strays {
+        Strays::mark(bits, b);
     }
 }
 
@@ -1261,18 +1272,9 @@ impl Histogram {
             if self.bucket_width(lo).max(self.bucket_width(hi)) <= fine {
                 continue;
             }
-            match stretches.last_mut() {
-                Some(last) if lo <= last.1 => {
-                    // (A stretch widened around a point mass can start below the one before.)
-                    let gcd = crate::money::gcd;
-                    last.3 = gcd(gcd(last.3, step), lo.abs_diff(last.0));
-                    last.0 = last.0.min(lo);
-                    last.1 = last.1.max(hi);
-                    last.2 = last.2.min(shift);
-                }
-                _ => stretches.push((lo, hi, shift, step)),
-            }
-            // Joined stretches stay disjoint: one that grew down into the one before takes it in.
+            stretches.push((lo, hi, shift, step));
+            // Overlapping stretches are joined, so that they stay disjoint (one widened around
+            // a point mass can reach below the one before, and take it in).
             while let [.., a, b] = stretches[..]
                 && b.0 <= a.1
             {
