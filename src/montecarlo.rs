@@ -1341,7 +1341,8 @@ pub const MAX_PILOT: u64 = 16383;
 /// shorter run) are run first, in parallel, and every histogram of the results (figures and
 /// cash bands) chooses its anchors from their values ([`crate::stats::choose_anchors`]): 0 and the medians
 /// of up to [`crate::stats::MAX_ANCHORS`] point masses or tight clusters, each holding at least
-/// 2% of the pilot. A histogram counts each value as its distance from the nearest anchor, so
+/// 2% of the pilot, or a least or greatest value repeated in 1% of it (a cap or a floor; at
+/// least 3 values). A histogram counts each value as its distance from the nearest anchor, so
 /// a figure that is the same, or nearly the same, in many trials (a senior loan repaid at
 /// exactly its 5%, an IRR capped at 10%, a whole tranche lost, a drawdown schedule, nothing
 /// paid yet) is read exactly where a percentile falls on it, instead of as the midpoint of the

@@ -1621,7 +1621,9 @@ impl Histogram {
 /// least two values), and at least half of the sample values within `8 x 2^k` of it: a point
 /// mass or a tight cluster, not a dense stretch of a smooth distribution (where an anchor
 /// would spread the counts over more memory for little gain). A cluster that 0 or an anchor
-/// already chosen counts exactly is passed over. Last, an anchor (0 included) that no sample
+/// already chosen counts exactly is passed over. Then the sample's least and greatest values,
+/// where either is repeated in at least 1% of the sample (and at least 3 times), are anchors
+/// too (a cap or a floor the trials reach), within the same limit of anchors. Last, an anchor (0 included) that no sample
 /// value is nearest to is dropped: its zone would cost a comparison per value and count
 /// nothing. Depends only on the multiset of values.
 pub fn choose_anchors(values: &mut [i64], k: u32) -> Vec<i64> {
@@ -1668,6 +1670,23 @@ pub fn choose_anchors(values: &mut [i64], k: u32) -> Vec<i64> {
         let counted = |a: i64| exact(a, lo) && exact(a, hi);
         if tight && !counted(0) && !anchors.iter().any(|&a| counted(a)) {
             anchors.push(values[run.start + (count - 1) / 2]);
+        }
+    }
+    // A repeated extreme (a cap, a floor, a whole loss) is a point mass where an outer
+    // percentile may well fall: anchored from 1% of the sample (at least 3 values), as a
+    // cluster of 2% there is often missed by a short pilot (a total cap reached in 2% of the
+    // trials is 5 values of 255, one short), and its percentile then read as the midpoint of a
+    // bucket that reaches past the cap.
+    let least = values.len().div_ceil(100).max(3);
+    for x in [values.first(), values.last()].into_iter().flatten() {
+        let (x, x_) = (*x, *x as i128);
+        let counted = |a: i64| exact(a, x);
+        if anchors.len() < MAX_ANCHORS
+            && within(x_, x_) >= least
+            && !counted(0)
+            && !anchors.iter().any(|&a| counted(a))
+        {
+            anchors.push(x);
         }
     }
     anchors.push(0);
@@ -2081,6 +2100,45 @@ mod tests {
         assert_eq!(h.quantile(0.01), i64::MIN as f64);
         assert_eq!(h.quantile(0.99), i64::MAX as f64);
         assert_eq!(h.quantile(0.5), 0.0);
+    }
+
+    #[test]
+    fn a_cap_that_a_short_pilot_sees_a_few_times_is_anchored_and_read_exactly() {
+        // 10,000 amounts spread over [5e7, 1.48e8) cents, 2% of them exactly at a cap of 1.5e8:
+        // the P99 is the cap. A pilot of 255 holds about 5 of them, under the 2% (6 values) a
+        // cluster needs, but a repeated greatest value is anchored from 3.
+        const CAP: i64 = 150_000_000;
+        let sample = |seed: u64| -> Vec<i64> {
+            noise(10_000, seed)
+                .iter()
+                .map(|&x| match x % 1_000_000 {
+                    u if u < 20_000 => CAP,
+                    u => 50_000_000 + (u as i64 - 20_000) * 100,
+                })
+                .collect()
+        };
+        let at_cap = |v: &[i64]| v.iter().filter(|&&x| x == CAP).count();
+        let values = (1..100)
+            .map(sample)
+            .find(|v| (3..6).contains(&at_cap(&v[..255])))
+            .expect("a sample whose pilot holds 3 to 5 values at the cap");
+        assert!(at_cap(&values) > 100, "the cap holds the top 1% at least");
+        assert!(choose_anchors(&mut values[..255].to_vec(), 13).contains(&CAP));
+        let h = planned(13, &values, 255);
+        assert_eq!(h.quantiles_within(&LEVELS)[8], (CAP as f64, 0.0));
+        // Every percentile within its stated bound (checked by `bound_over_se`).
+        bound_over_se(&h, &values, |_| 1.0);
+        let mut sorted = values.clone();
+        sorted.sort_unstable();
+        // The same at the bottom: a floor repeated 3 times in 255 is anchored; a greatest
+        // value seen twice is not (3 at least), nor is a repeat in the middle.
+        let mut floor = values[..255].iter().map(|&v| -v).collect::<Vec<_>>();
+        let least = *floor.iter().min().expect("values");
+        assert!(choose_anchors(&mut floor, 13).contains(&least));
+        let mut twice: Vec<i64> = sorted[..253].to_vec();
+        let top = twice[252] + 1_000_000;
+        twice.extend([top, top]);
+        assert!(!choose_anchors(&mut twice, 13).contains(&top));
     }
 
     const LEVELS: [f64; 9] = [0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99];
