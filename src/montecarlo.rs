@@ -871,7 +871,8 @@ pub struct Distribution {
     /// Upper edge of the last bin (about P99.5).
     pub hi: f64,
     /// Trials per bin: `counts.len()` equal-width bins from `lo` to `hi` (a bucket of the
-    /// underlying histogram goes to the bin of its midpoint).
+    /// underlying histogram goes to the bin of its midpoint; one that holds `lo` or `hi` to the
+    /// first or last bin).
     pub counts: Vec<u64>,
     /// Trials below `lo`.
     pub below: u64,
@@ -937,13 +938,18 @@ pub fn distribution(h: &Histogram, scale: f64) -> Option<Distribution> {
     let w = (hi - lo) / DIST_BINS as f64;
     let mut counts = vec![0u64; DIST_BINS];
     let (mut below, mut above) = (0u64, 0u64);
+    // A bucket is outside the window only when all of it is (its bounds, either of which it
+    // may include, beyond an edge): one that holds an edge (read exactly, as the focus or an
+    // anchor may, while the bucket reaches past it) goes to the edge's bin, so `below` and
+    // `above` never count a trial inside the window.
     h.for_each_bucket(|a, b, c| {
-        let x = 0.5 * (a + b) / scale;
-        if x < lo {
+        let (a, b) = (a / scale, b / scale);
+        if b < lo {
             below += c;
-        } else if x > hi {
+        } else if a > hi {
             above += c;
         } else {
+            let x = (0.5 * (a + b)).clamp(lo, hi);
             let i = (((x - lo) / w) as usize).min(DIST_BINS - 1);
             counts[i] += c;
         }

@@ -2141,6 +2141,46 @@ mod tests {
         assert!(!choose_anchors(&mut twice, 13).contains(&top));
     }
 
+    #[test]
+    fn chart_bins_never_put_a_trial_inside_the_window_outside_it() {
+        // Amounts on a lattice of 50,000 cents (read exactly by the focus), 0.8% of them at a
+        // cap of 1.5e8: too few in the pilot (2 of 255) for an anchor, but above 0.5%, so the
+        // chart window's upper edge (P99.5) is the cap, read exactly, while the log-linear
+        // bucket holding the cap has its midpoint above it.
+        const CAP: i64 = 150_000_000;
+        let r = noise(10_000, 5);
+        let values: Vec<i64> = (0..10_000)
+            .map(|i| {
+                if i % 125 == 7 {
+                    CAP
+                } else {
+                    (1_000 + (r[i] % 1_960) as i64) * 50_000
+                }
+            })
+            .collect();
+        assert_eq!(values[..255].iter().filter(|&&v| v == CAP).count(), 2);
+        let h = planned(13, &values, 255);
+        let d = crate::montecarlo::distribution(&h, 1.0).expect("samples");
+        assert_eq!(d.hi, CAP as f64, "the window ends at the cap, read exactly");
+        let outside = |f: &dyn Fn(i64) -> bool| values.iter().filter(|&&v| f(v)).count() as u64;
+        assert!(
+            d.below <= outside(&|v| (v as f64) < d.lo),
+            "{} below",
+            d.below
+        );
+        assert!(
+            d.above <= outside(&|v| (v as f64) > d.hi),
+            "{} above",
+            d.above
+        );
+        assert_eq!(d.above, 0, "no trial is above the cap");
+        assert_eq!(d.total(), 10_000);
+        assert!(
+            d.counts[d.counts.len() - 1] >= 80,
+            "the cap's trials in the last bin"
+        );
+    }
+
     const LEVELS: [f64; 9] = [0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99];
 
     /// A histogram planned for all of `values` from its first `pilot`, then given the rest.
