@@ -24,11 +24,10 @@
 //! threads. Each histogram buffers up to 256 samples (2 KiB) before counting them, and the
 //! cash bands are counted in batches of 64 trials (`64 x parties x T` values, 86 KiB on the
 //! reference scenario): counting straight into a few hundred histograms per trial missed the
-//! cache on almost every value. Trials run in
-//! consecutive windows of [`WINDOW`] trials, each window in parallel; a worker (settler, buffers
-//! and one accumulator) is leased from a pool by each parallel split and returned after it, so
-//! about one worker per thread exists for the whole run and memory is bounded independently of
-//! the number of trials. The windows also bound how far out of order trials are reported to a
+//! cache on almost every value. Trials run in consecutive windows of [`WINDOW`] trials, each
+//! window in parallel; a worker (settler, buffers and one accumulator) is leased from a pool
+//! by each parallel split and returned after it, so about one worker per thread exists for the
+//! whole run and memory is bounded independently of the number of trials. The windows also bound how far out of order trials are reported to a
 //! per-trial callback (at most one window), which lets a caller write rows in trial order.
 //!
 //! # Percentile and tail error

@@ -1623,9 +1623,9 @@ impl Histogram {
 /// would spread the counts over more memory for little gain). A cluster that 0 or an anchor
 /// already chosen counts exactly is passed over. Then the sample's least and greatest values,
 /// where either is repeated in at least 1% of the sample (and at least 3 times), are anchors
-/// too (a cap or a floor the trials reach), within the same limit of anchors. Last, an anchor (0 included) that no sample
-/// value is nearest to is dropped: its zone would cost a comparison per value and count
-/// nothing. Depends only on the multiset of values.
+/// too (a cap or a floor the trials reach), within the same limit of anchors. Last, an anchor
+/// (0 included) that no sample value is nearest to is dropped: its zone would cost a
+/// comparison per value and count nothing. Depends only on the multiset of values.
 pub fn choose_anchors(values: &mut [i64], k: u32) -> Vec<i64> {
     values.sort_unstable();
     let need = values.len().div_ceil(50).max(2);
@@ -1678,13 +1678,10 @@ pub fn choose_anchors(values: &mut [i64], k: u32) -> Vec<i64> {
     // trials is 5 values of 255, one short), and its percentile then read as the midpoint of a
     // bucket that reaches past the cap.
     let least = values.len().div_ceil(100).max(3);
-    for x in [values.first(), values.last()].into_iter().flatten() {
-        let (x, x_) = (*x, *x as i128);
-        let counted = |a: i64| exact(a, x);
+    for &x in [values.first(), values.last()].into_iter().flatten() {
         if anchors.len() < MAX_ANCHORS
-            && within(x_, x_) >= least
-            && !counted(0)
-            && !anchors.iter().any(|&a| counted(a))
+            && within(x.into(), x.into()) >= least
+            && !std::iter::once(&0).chain(&anchors).any(|&a| exact(a, x))
         {
             anchors.push(x);
         }
@@ -2131,7 +2128,7 @@ mod tests {
         let mut sorted = values.clone();
         sorted.sort_unstable();
         // The same at the bottom: a floor repeated 3 times in 255 is anchored; a greatest
-        // value seen twice is not (3 at least), nor is a repeat in the middle.
+        // value seen twice is not (3 at least).
         let mut floor = values[..255].iter().map(|&v| -v).collect::<Vec<_>>();
         let least = *floor.iter().min().expect("values");
         assert!(choose_anchors(&mut floor, 13).contains(&least));
