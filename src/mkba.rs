@@ -447,7 +447,8 @@ impl PayerAcc {
             payments: Default::default(),
             net: Default::default(),
             net_hist: crate::stats::Histogram::new(crate::montecarlo::HIST_BITS)
-                .read_at(&crate::montecarlo::SUMMARY_LEVELS),
+                .read_at(&crate::montecarlo::SUMMARY_LEVELS)
+                .exact_up_to(crate::montecarlo::EXACT_SAMPLES),
             neg_n: 0,
             pos_n: 0,
         }
@@ -540,7 +541,8 @@ impl BusinessAcc {
             beneficiaries: vec![Default::default(); m.beneficiaries.len()],
             impact: Default::default(),
             impact_hist: crate::stats::Histogram::new(crate::montecarlo::HIST_BITS)
-                .read_at(&crate::montecarlo::SUMMARY_LEVELS),
+                .read_at(&crate::montecarlo::SUMMARY_LEVELS)
+                .exact_up_to(crate::montecarlo::EXACT_SAMPLES),
             payer: payers.iter().map(|_| PayerAcc::new()).collect(),
             all: PayerAcc::new(),
             per_party: vec![(0, 0); c.parties.len()],

@@ -44,8 +44,11 @@
 //! percentiles and 578 of the 840 cash-band percentiles are exact, and the bound of the rest
 //! is at most 0.23 (median 0.043) of a main percentile's Monte Carlo standard deviation and
 //! at most 0.49 (median 0.080) of a cash band's.
-//! Expected shortfall and the tail loss shares treat every sample as its log-linear bucket's
-//! midpoint only in the one bucket that straddles the 5% boundary (prorated). The stretches
+//! Expected shortfall reads each of the worst 5% of trials as the midpoint of its log-linear
+//! bucket (within the bucket's half-width, a relative 2^-14 of its distance from the anchor);
+//! the tail loss shares sum each bucket's losses exactly and prorate only the one bucket that
+//! straddles the 5% boundary. A run of at most [`EXACT_SAMPLES`] trials keeps every value as
+//! it is, and its percentiles and expected shortfall are exact. The stretches
 //! add at most `2^15` 16-bit counts each (in practice a few hundred to a few thousand; about
 //! 8 MB more peak memory at 1,000,000 trials).
 
@@ -66,6 +69,11 @@ use std::sync::Mutex;
 pub const HIST_BITS: u32 = 13;
 /// Mantissa bits of the per-period band histograms (relative error at most 2^-11).
 pub const BAND_BITS: u32 = 10;
+/// Trials up to which every histogram also keeps its values as they are, so that a run of
+/// at most this many trials reads its percentiles and expected shortfall exactly (error 0):
+/// a quick look at a few hundred trials, or one trial, shows trial values, not bucket
+/// midpoints. 8 KiB a histogram at most; dropped once a histogram has counted more.
+pub const EXACT_SAMPLES: usize = 1024;
 /// The percentiles of a [`Summary`] (P1, P5, P10, P25, P50, P75, P90, P95, P99).
 pub const SUMMARY_LEVELS: [f64; 9] = [0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99];
 /// The percentiles of a cash [`Band`] (P5, P25, P50, P75, P95).
@@ -261,7 +269,11 @@ impl Bands {
             n: 0,
             sums: vec![0; width],
             hists: (0..width)
-                .map(|_| Histogram::new(BAND_BITS).read_at(&BAND_LEVELS))
+                .map(|_| {
+                    Histogram::new(BAND_BITS)
+                        .read_at(&BAND_LEVELS)
+                        .exact_up_to(EXACT_SAMPLES)
+                })
                 .collect(),
             pending: Vec::new(),
             pending_n: 0,
@@ -474,11 +486,17 @@ impl Acc {
                     paid: Moments::default(),
                     received: Moments::default(),
                     net: Moments::default(),
-                    net_hist: Histogram::new(HIST_BITS).read_at(&SUMMARY_LEVELS),
+                    net_hist: Histogram::new(HIST_BITS)
+                        .read_at(&SUMMARY_LEVELS)
+                        .exact_up_to(EXACT_SAMPLES),
                     received_hist: reported_parties(c)
                         .get(k)
                         .filter(|&&p| c.parties[p].role == Role::Investor)
-                        .map(|_| Histogram::new(HIST_BITS).read_at(&SUMMARY_LEVELS)),
+                        .map(|_| {
+                            Histogram::new(HIST_BITS)
+                                .read_at(&SUMMARY_LEVELS)
+                                .exact_up_to(EXACT_SAMPLES)
+                        }),
                     npv: Moments::default(),
                     loss: Moments::default(),
                     loss_n: 0,
@@ -494,9 +512,13 @@ impl Acc {
                     drawn: Moments::default(),
                     received: Moments::default(),
                     irr: Moments::default(),
-                    irr_hist: Histogram::new(HIST_BITS).read_at(&SUMMARY_LEVELS),
+                    irr_hist: Histogram::new(HIST_BITS)
+                        .read_at(&SUMMARY_LEVELS)
+                        .exact_up_to(EXACT_SAMPLES),
                     multiple: Moments::default(),
-                    multiple_hist: Histogram::new(HIST_BITS).read_at(&SUMMARY_LEVELS),
+                    multiple_hist: Histogram::new(HIST_BITS)
+                        .read_at(&SUMMARY_LEVELS)
+                        .exact_up_to(EXACT_SAMPLES),
                     unrecovered: Moments::default(),
                     guarantee: Moments::default(),
                     npv: Moments::default(),
@@ -505,7 +527,9 @@ impl Acc {
                 })
                 .collect(),
             outcome_payments: Moments::default(),
-            outcome_hist: Histogram::new(HIST_BITS).read_at(&SUMMARY_LEVELS),
+            outcome_hist: Histogram::new(HIST_BITS)
+                .read_at(&SUMMARY_LEVELS)
+                .exact_up_to(EXACT_SAMPLES),
             per_outcome: vec![Moments::default(); c.outcomes.len()],
             total_loss: Moments::default(),
             tail: TailSplit::new(n_parties),
@@ -539,7 +563,9 @@ impl Acc {
     fn recording(c: &Contract, n_parties: usize) -> Self {
         let mut acc = Acc::new(c, n_parties);
         for h in acc.histograms_mut() {
-            *h = Histogram::recording(h.k()).read_at(h.levels());
+            *h = Histogram::recording(h.k())
+                .read_at(h.levels())
+                .exact_up_to(h.exact_limit());
         }
         acc
     }

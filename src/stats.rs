@@ -530,6 +530,11 @@ pub struct Histogram {
     /// Finely counted stretches of values around the expected places of `levels`' quantiles
     /// (planned from the record, [`Histogram::anchor_on_record_for`]); disjoint, ascending.
     focus: Vec<Focus>,
+    /// Every sample counted, in no order, while there are at most `exact_limit` (`None` once
+    /// there were more): its quantiles and tail mean are then read exactly.
+    exact: Option<Vec<i64>>,
+    /// Most samples kept in `exact` ([`Histogram::exact_up_to`]; 0 by default).
+    exact_limit: usize,
 }
 
 /// A stretch of values a [`Histogram`] also counts in equal buckets of `2^shift` units, fine
@@ -1151,6 +1156,8 @@ impl Histogram {
             record: None,
             levels: &[],
             focus: Vec::new(),
+            exact: Some(Vec::new()),
+            exact_limit: 0,
         }
     }
 
@@ -1161,6 +1168,24 @@ impl Histogram {
         debug_assert!(levels.is_sorted() && levels.iter().all(|&q| q > 0.0 && q < 1.0));
         self.levels = levels;
         self
+    }
+
+    /// The same histogram, also keeping its samples as they are while it has at most `limit`
+    /// (merges included): until then its quantiles ([`Histogram::quantiles_within`], with a
+    /// bound of 0) and [`Histogram::lower_tail_mean`] are exact. A short run reads its
+    /// percentiles as its trial values instead of bucket midpoints; past `limit` the samples
+    /// are dropped and nothing else changes (the buckets count every sample either way).
+    pub fn exact_up_to(mut self, limit: usize) -> Self {
+        self.exact_limit = limit;
+        if self.exact.as_ref().is_some_and(|e| e.len() > limit) {
+            self.exact = None;
+        }
+        self
+    }
+
+    /// The most samples kept as they are ([`Histogram::exact_up_to`]).
+    pub fn exact_limit(&self) -> usize {
+        self.exact_limit
     }
 
     /// The probabilities given to [`Histogram::read_at`].
@@ -1216,7 +1241,9 @@ impl Histogram {
         record.append(&mut self.pending);
         let anchors = choose_anchors(&mut record, self.k);
         let levels = self.levels;
-        *self = Self::with_anchors(self.k, &anchors).read_at(levels);
+        *self = Self::with_anchors(self.k, &anchors)
+            .read_at(levels)
+            .exact_up_to(self.exact_limit);
         self.focus = self.plan_focus(&record, samples);
         self.cover(&record);
         self.add_all_now(&record);
@@ -1373,6 +1400,8 @@ impl Histogram {
             record: None,
             levels: self.levels,
             focus: self.focus.iter().map(Focus::empty_like).collect(),
+            exact: Some(Vec::new()),
+            exact_limit: self.exact_limit,
         }
     }
 
@@ -1449,6 +1478,13 @@ impl Histogram {
         if let Some(r) = &mut self.record {
             r.extend_from_slice(values);
             return;
+        }
+        if let Some(e) = &mut self.exact {
+            if e.len() + values.len() <= self.exact_limit {
+                e.extend_from_slice(values);
+            } else {
+                self.exact = None;
+            }
         }
         for f in &mut self.focus {
             f.count(values);
@@ -1528,6 +1564,25 @@ impl Histogram {
         for (a, b) in self.focus.iter_mut().zip(&o.focus) {
             a.merge(b);
         }
+        self.exact = match (self.exact.take(), &o.exact) {
+            (Some(mut a), Some(b)) if a.len() + b.len() <= self.exact_limit => {
+                a.extend_from_slice(b);
+                Some(a)
+            }
+            _ => None,
+        };
+    }
+
+    /// Every sample, ascending, where the histogram kept them all ([`Histogram::exact_up_to`]).
+    fn exact_sorted(&self) -> Option<Vec<i64>> {
+        let mut e = self.exact.clone()?;
+        debug_assert_eq!(
+            e.len() as u64,
+            self.count(),
+            "exact samples are every sample"
+        );
+        e.sort_unstable();
+        Some(e)
     }
 
     /// Calls `f(lower, upper, count)` for every non-empty bucket in ascending value order.
@@ -1571,6 +1626,12 @@ impl Histogram {
             .iter()
             .map(|&q| ((q * n as f64).ceil() as u64).clamp(1, n))
             .collect();
+        if let Some(sorted) = h.exact_sorted() {
+            for (o, &r) in out.iter_mut().zip(&ranks) {
+                *o = (sorted[r as usize - 1] as f64, 0.0);
+            }
+            return out;
+        }
         let mut next = 0;
         let mut seen = 0u64;
         h.for_each_counted(|lo, hi, c| {
@@ -1594,15 +1655,21 @@ impl Histogram {
         self.quantiles(&[q])[0]
     }
 
-    /// Mean of the lowest `ceil(q n)` samples, each read as its bucket's midpoint.
+    /// Mean of the lowest `ceil(q n)` samples, each read as its bucket's midpoint (exact where
+    /// the histogram kept every sample, [`Histogram::exact_up_to`]).
     pub fn lower_tail_mean(&self, q: f64) -> f64 {
         if self.count() == 0 {
             return 0.0;
         }
         let want = ((q * self.count() as f64).ceil() as u64).clamp(1, self.count());
+        let h = self.counted();
+        if let Some(sorted) = h.exact_sorted() {
+            let sum: i128 = sorted[..want as usize].iter().map(|&v| v as i128).sum();
+            return sum as f64 / want as f64;
+        }
         let mut taken = 0u64;
         let mut acc = 0.0;
-        self.for_each_bucket(|lo, hi, c| {
+        h.for_each_counted(|lo, hi, c| {
             let t = c.min(want - taken);
             acc += t as f64 * 0.5 * (lo + hi);
             taken += t;
@@ -2377,5 +2444,69 @@ mod tests {
         assert_eq!(ab.focus[0].strays, off.focus[0].strays);
         assert_eq!(ab.quantiles_within(&LEVELS), off.quantiles_within(&LEVELS));
         assert_eq!(b.quantiles_within(&LEVELS), off.quantiles_within(&LEVELS));
+    }
+
+    #[test]
+    fn a_histogram_keeping_its_samples_reads_them_exactly_until_it_has_more() {
+        // 600 smooth values far from 0 (buckets up to 2^17 wide): split in three, one part
+        // recorded and anchored as a pilot is, merged in two orders.
+        let v: Vec<i64> = noise(600, 3)
+            .iter()
+            .map(|&x| 1_000_000_000 + (x % 2_000_000_000) as i64)
+            .collect();
+        let mut sorted = v.clone();
+        sorted.sort_unstable();
+        let exact = |q: f64| sorted[((q * 600.0).ceil() as usize).clamp(1, 600) - 1] as f64;
+        let part = |vs: &[i64], limit: usize, recording: bool| {
+            let mut h = if recording {
+                Histogram::recording(13)
+            } else {
+                Histogram::new(13)
+            }
+            .read_at(&LEVELS)
+            .exact_up_to(limit);
+            for &x in vs {
+                h.add(x);
+            }
+            h.anchor_on_record_for(600);
+            h
+        };
+        for limit in [0, 599, 600, 5000] {
+            let a = part(&v[..200], limit, true);
+            let (mut b, mut c) = (a.empty_like(), a.empty_like());
+            for &x in &v[200..450] {
+                b.add(x);
+            }
+            for &x in &v[450..] {
+                c.add(x);
+            }
+            let (mut ab, mut cb) = (a.clone(), c.clone());
+            ab.merge(&b);
+            ab.merge(&c);
+            cb.merge(&b);
+            cb.merge(&a);
+            let q = ab.quantiles_within(&LEVELS);
+            assert_eq!(q, cb.quantiles_within(&LEVELS), "limit {limit}");
+            let tail = ab.lower_tail_mean(0.05);
+            assert_eq!(tail, cb.lower_tail_mean(0.05));
+            let worst = sorted[..30].iter().sum::<i64>() as f64 / 30.0;
+            if limit >= 600 {
+                for (&l, &(x, e)) in LEVELS.iter().zip(&q) {
+                    assert_eq!((x, e), (exact(l), 0.0), "limit {limit} q {l}");
+                }
+                assert_eq!(tail, worst);
+            } else {
+                // Past the limit, exactly what a histogram that keeps nothing reads.
+                let plain = part(&v[..200], 0, true);
+                let mut all = plain.clone();
+                for &x in &v[200..] {
+                    all.add(x);
+                }
+                assert_eq!(q, all.quantiles_within(&LEVELS), "limit {limit}");
+                assert_eq!(tail, all.lower_tail_mean(0.05));
+                assert!(q.iter().any(|&(_, e)| e > 0.0));
+                assert_ne!(tail, worst);
+            }
+        }
     }
 }

@@ -732,3 +732,73 @@ fn main_figures_match_the_exact_order_statistics_and_are_exact_on_point_masses()
         "percentiles in a tight cluster: {in_cluster}"
     );
 }
+
+/// Every trial's net per party (cents) and the run's results, for `trials` trials of the
+/// reference scenario.
+fn nets_and_results(trials: u64, seed: u64, threads: usize) -> (Vec<Vec<i64>>, Results) {
+    let (sc, m) = load(REFERENCE);
+    let rows: Mutex<Vec<(u64, Vec<i64>)>> = Mutex::new(Vec::new());
+    let keep = |t: &TrialRecord| rows.lock().unwrap().push((t.trial, t.net.to_vec()));
+    let r = simulate_with(
+        &sc.contract,
+        &m,
+        &SimConfig {
+            trials,
+            seed,
+            threads: Some(threads),
+        },
+        Some(&keep),
+    );
+    let mut rows = rows.into_inner().unwrap();
+    rows.sort_unstable();
+    let per_party = (0..r.parties.len())
+        .map(|k| rows.iter().map(|row| row.1[k]).collect())
+        .collect();
+    (per_party, r)
+}
+
+#[test]
+fn a_short_run_reads_its_percentiles_and_expected_shortfall_exactly() {
+    // Up to `EXACT_SAMPLES` trials every histogram keeps its values: each percentile is the
+    // trial value at its rank, stated exact, and the expected shortfall is the exact mean of
+    // the worst 5%, whatever the threads. One trial is read as itself (it read 39 off the
+    // trial's outcome payments before, at a bucket's midpoint).
+    let limit = sibsim::montecarlo::EXACT_SAMPLES as u64;
+    for (trials, threads) in [(1, 1), (37, 2), (limit, 2), (limit, 1)] {
+        let (nets, r) = nets_and_results(trials, 4, threads);
+        for (p, mut v) in r.parties.iter().zip(nets) {
+            v.sort_unstable();
+            let n = v.len();
+            assert_eq!(n as u64, trials);
+            for (q, got) in percentiles(&p.net) {
+                let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
+                assert_eq!(
+                    got,
+                    v[rank - 1] as f64 / 100.0,
+                    "{} P{} at {trials}",
+                    p.id,
+                    q * 100.0
+                );
+            }
+            assert!(p.net.errors.as_ref().unwrap().iter().all(|&e| e == 0.0));
+            let worst = (0.05 * n as f64).ceil() as usize;
+            let es = -(v[..worst].iter().sum::<i64>() as f64) / worst as f64 / 100.0;
+            assert!(
+                (p.expected_shortfall95 - es).abs() < 1e-9 * es.abs().max(1.0),
+                "{} ES {} against {es} at {trials}",
+                p.id,
+                p.expected_shortfall95
+            );
+            for b in &p.cash_bands {
+                assert_eq!(b.error, Some(0.0), "{} band {} at {trials}", p.id, b.period);
+            }
+        }
+        if trials == 1 {
+            let s = &r.outcome_payments;
+            assert_eq!((s.p1, s.p50, s.p99), (s.mean, s.mean, s.mean));
+        }
+    }
+    // One trial more and the buckets are read as before, with their bounds.
+    let (_, r) = nets_and_results(limit + 1, 4, 2);
+    assert!(r.parties.iter().any(|p| p.net.error > Some(0.0)));
+}
