@@ -72,8 +72,8 @@ pub const BAND_BITS: u32 = 10;
 /// Trials up to which every histogram also keeps its values as they are, so that a run of
 /// at most this many trials reads its percentiles and expected shortfall exactly (error 0):
 /// a quick look at a few hundred trials, or one trial, shows trial values, not bucket
-/// midpoints. 8 KiB a histogram at most; dropped once a histogram has counted more.
-pub const EXACT_SAMPLES: usize = 1024;
+/// midpoints. 8 KiB a histogram at most; in a run of more trials no histogram keeps any.
+pub const EXACT_SAMPLES: u32 = 1024;
 /// The percentiles of a [`Summary`] (P1, P5, P10, P25, P50, P75, P90, P95, P99).
 pub const SUMMARY_LEVELS: [f64; 9] = [0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99];
 /// The percentiles of a cash [`Band`] (P5, P25, P50, P75, P95).
@@ -1295,6 +1295,10 @@ fn run<F: Fn(&TrialRecord) + Sync>(
     pilot.bands.flush();
     let run_trials = cfg.trials;
     pilot.histograms_mut().into_par_iter().for_each(|h| {
+        if run_trials > EXACT_SAMPLES as u64 {
+            // Too many trials to keep: no histogram of the run collects any.
+            h.set_exact_limit(0);
+        }
         // The samples it will count over the run, at the pilot's rate per trial.
         let samples = (run_trials as u128 * h.count() as u128 / pilot_n.max(1) as u128) as u64;
         h.anchor_on_record_for(samples);

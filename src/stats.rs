@@ -514,6 +514,8 @@ pub const MAX_ANCHORS: usize = 3;
 #[derive(Clone, Debug)]
 pub struct Histogram {
     k: u32,
+    /// Most samples kept in `exact` ([`Histogram::exact_up_to`]; 0 by default).
+    exact_limit: u32,
     /// The zones in ascending order of value; the first starts at `i64::MIN`, and one has anchor 0.
     zones: Vec<Zone>,
     /// Samples added but not yet counted: adding is a write to this buffer, and the buffer is
@@ -531,10 +533,9 @@ pub struct Histogram {
     /// (planned from the record, [`Histogram::anchor_on_record_for`]); disjoint, ascending.
     focus: Vec<Focus>,
     /// Every sample counted, in no order, while there are at most `exact_limit` (`None` once
-    /// there were more): its quantiles and tail mean are then read exactly.
+    /// there were more, or when the limit is 0): its quantiles and tail mean are then read
+    /// exactly.
     exact: Option<Vec<i64>>,
-    /// Most samples kept in `exact` ([`Histogram::exact_up_to`]; 0 by default).
-    exact_limit: usize,
 }
 
 /// A stretch of values a [`Histogram`] also counts in equal buckets of `2^shift` units, fine
@@ -1156,7 +1157,7 @@ impl Histogram {
             record: None,
             levels: &[],
             focus: Vec::new(),
-            exact: Some(Vec::new()),
+            exact: None,
             exact_limit: 0,
         }
     }
@@ -1175,16 +1176,32 @@ impl Histogram {
     /// bound of 0) and [`Histogram::lower_tail_mean`] are exact. A short run reads its
     /// percentiles as its trial values instead of bucket midpoints; past `limit` the samples
     /// are dropped and nothing else changes (the buckets count every sample either way).
-    pub fn exact_up_to(mut self, limit: usize) -> Self {
-        self.exact_limit = limit;
-        if self.exact.as_ref().is_some_and(|e| e.len() > limit) {
-            self.exact = None;
-        }
+    pub fn exact_up_to(mut self, limit: u32) -> Self {
+        self.set_exact_limit(limit);
         self
     }
 
+    /// As [`Histogram::exact_up_to`], in place.
+    pub fn set_exact_limit(&mut self, limit: u32) {
+        self.exact_limit = limit;
+        if self.count() == 0 {
+            self.exact = Self::no_samples_yet(limit);
+        } else if self
+            .exact
+            .as_ref()
+            .is_some_and(|e| e.len() > limit as usize)
+        {
+            self.exact = None;
+        }
+    }
+
+    /// The kept samples of an empty histogram with `limit`.
+    fn no_samples_yet(limit: u32) -> Option<Vec<i64>> {
+        (limit > 0).then(Default::default)
+    }
+
     /// The most samples kept as they are ([`Histogram::exact_up_to`]).
-    pub fn exact_limit(&self) -> usize {
+    pub fn exact_limit(&self) -> u32 {
         self.exact_limit
     }
 
@@ -1400,7 +1417,7 @@ impl Histogram {
             record: None,
             levels: self.levels,
             focus: self.focus.iter().map(Focus::empty_like).collect(),
-            exact: Some(Vec::new()),
+            exact: Self::no_samples_yet(self.exact_limit),
             exact_limit: self.exact_limit,
         }
     }
@@ -1480,7 +1497,7 @@ impl Histogram {
             return;
         }
         if let Some(e) = &mut self.exact {
-            if e.len() + values.len() <= self.exact_limit {
+            if e.len() + values.len() <= self.exact_limit as usize {
                 e.extend_from_slice(values);
             } else {
                 self.exact = None;
@@ -1565,7 +1582,7 @@ impl Histogram {
             a.merge(b);
         }
         self.exact = match (self.exact.take(), &o.exact) {
-            (Some(mut a), Some(b)) if a.len() + b.len() <= self.exact_limit => {
+            (Some(mut a), Some(b)) if a.len() + b.len() <= self.exact_limit as usize => {
                 a.extend_from_slice(b);
                 Some(a)
             }
@@ -2457,7 +2474,7 @@ mod tests {
         let mut sorted = v.clone();
         sorted.sort_unstable();
         let exact = |q: f64| sorted[((q * 600.0).ceil() as usize).clamp(1, 600) - 1] as f64;
-        let part = |vs: &[i64], limit: usize, recording: bool| {
+        let part = |vs: &[i64], limit: u32, recording: bool| {
             let mut h = if recording {
                 Histogram::recording(13)
             } else {
