@@ -20,14 +20,14 @@
 //! (1.7 MiB) per `k = 13` histogram and `2 x 55 x 1024 x 2` bytes (220 KiB) per `k = 10`
 //! histogram. On the reference scenario at 1,000,000 trials an accumulator's 20 main
 //! histograms (figures and business case) count in about 7.5 MB, its 168 band histograms in
-//! 5.3 MB and their focus stretches in 0.3 MB; the whole run peaks at about 60 MB on 2
-//! threads. Each histogram buffers up to 256 samples (2 KiB) before counting them, and the
+//! 5.3 MB and their focus stretches in 0.3 MB; the whole run peaks at about 50 MB on 2
+//! threads (54 MB at 10,000,000 trials). Each histogram buffers up to 256 samples (2 KiB) before counting them, and the
 //! cash bands are counted in batches of 64 trials (`64 x parties x T` values, 86 KiB on the
 //! reference scenario): counting straight into a few hundred histograms per trial missed the
 //! cache on almost every value. Trials run in consecutive windows of [`WINDOW`] trials, each
 //! window in parallel; a worker (settler, buffers and one accumulator) is leased from a pool
-//! by each parallel split and returned after it, so about one worker per thread exists for the
-//! whole run and memory is bounded independently of the number of trials. The windows also bound how far out of order trials are reported to a
+//! by each parallel split (the pilot's included) and returned after it, so about one worker
+//! per thread exists for the whole run (2 on 2 threads, counted) and memory is bounded independently of the number of trials. The windows also bound how far out of order trials are reported to a
 //! per-trial callback (at most one window), which lets a caller write rows in trial order.
 //!
 //! # Percentile and tail error
@@ -1261,12 +1261,15 @@ fn run<F: Fn(&TrialRecord) + Sync>(
     // values; each then chooses its anchors and plans its focus from them and counts them (see
     // [`PILOT`]). Every other accumulator starts with the same anchors and focus, so all of
     // them merge. (The record depends only on which trials ran, not on the threads: the
-    // anchors and focus depend only on the values' multiset.)
+    // anchors and focus depend only on the values' multiset.) Its splits lease workers from
+    // their own pool as the run's do: each split creating one made 10 to 13 workers on 2
+    // threads (each with a settler and an accumulator, all kept for the run and merged at the
+    // end), about 10 MB more peak memory at 1,000,000 trials.
     let pilot_n = pilot_trials(cfg.trials);
     let pilot_pool: Mutex<Vec<Worker>> = Mutex::new(Vec::new());
     (0..pilot_n.div_ceil(BLOCK)).into_par_iter().for_each_init(
         || Lease {
-            worker: None,
+            worker: pilot_pool.lock().ok().and_then(|mut p| p.pop()),
             pool: &pilot_pool,
         },
         |lease, b| {
