@@ -48,7 +48,8 @@
 //! bucket (within the bucket's half-width, a relative 2^-14 of its distance from the anchor);
 //! the tail loss shares sum each bucket's losses exactly and prorate only the one bucket that
 //! straddles the 5% boundary. A run of at most [`EXACT_SAMPLES`] trials keeps every value as
-//! it is, and its percentiles and expected shortfall are exact. The stretches
+//! it is, and its percentiles, expected shortfall and tail loss shares are exact (trials tied
+//! at the 5% boundary share it equally). The stretches
 //! add at most `2^15` 16-bit counts each (in practice a few hundred to a few thousand; about
 //! 8 MB more peak memory at 1,000,000 trials).
 
@@ -70,7 +71,8 @@ pub const HIST_BITS: u32 = 13;
 /// Mantissa bits of the per-period band histograms (relative error at most 2^-11).
 pub const BAND_BITS: u32 = 10;
 /// Trials up to which every histogram also keeps its values as they are, so that a run of
-/// at most this many trials reads its percentiles and expected shortfall exactly (error 0):
+/// at most this many trials reads its percentiles, expected shortfall and tail loss shares
+/// exactly (error 0; the tail from every trial's losses, [`RiskDistribution`]):
 /// a quick look at a few hundred trials, or one trial, shows trial values, not bucket
 /// midpoints. 8 KiB a histogram at most; in a run of more trials no histogram keeps any.
 pub const EXACT_SAMPLES: u32 = 1024;
@@ -380,6 +382,11 @@ struct TailSplit {
     n_parties: usize,
     counts: Vec<Option<Box<[u64]>>>,
     sums: Vec<Option<Box<[i128]>>>,
+    /// Every trial's total loss and its parties' losses (`n_parties + 1` values a trial),
+    /// while there are at most `limit` trials (`None` past that, or when `limit` is 0): the
+    /// tail is then taken exactly ([`TailSplit::tail`]), as a short run's percentiles are.
+    rows: Option<Vec<i64>>,
+    limit: u32,
 }
 
 impl TailSplit {
@@ -389,7 +396,22 @@ impl TailSplit {
             n_parties,
             counts: vec![None; blocks],
             sums: vec![None; blocks],
+            rows: None,
+            limit: 0,
         }
+    }
+    /// Keeps every trial's row while there are at most `limit` (set before the first trial).
+    fn keep_up_to(&mut self, limit: u32) {
+        debug_assert!(
+            self.counts.iter().all(Option::is_none),
+            "set before any trial"
+        );
+        self.limit = limit;
+        self.rows = (limit > 0).then(Vec::new);
+    }
+    /// Trials in `rows`.
+    fn kept(rows: &[i64], n_parties: usize) -> usize {
+        rows.len() / (n_parties + 1)
     }
     fn index(m: u64) -> (usize, usize) {
         let k = TAIL_BITS;
@@ -404,6 +426,14 @@ impl TailSplit {
         }
     }
     fn add(&mut self, total: i64, losses: &[i64]) {
+        if let Some(r) = &mut self.rows {
+            if Self::kept(r, self.n_parties) < self.limit as usize {
+                r.push(total);
+                r.extend_from_slice(losses);
+            } else {
+                self.rows = None;
+            }
+        }
         let w = 1usize << TAIL_BITS;
         let (b, i) = Self::index(total.max(0) as u64);
         let c = self.counts[b].get_or_insert_with(|| vec![0; w].into_boxed_slice());
@@ -414,6 +444,16 @@ impl TailSplit {
         }
     }
     fn merge(&mut self, o: &TailSplit) {
+        let np = self.n_parties;
+        self.rows = match (self.rows.take(), &o.rows) {
+            (Some(mut a), Some(b))
+                if Self::kept(&a, np) + Self::kept(b, np) <= self.limit as usize =>
+            {
+                a.extend_from_slice(b);
+                Some(a)
+            }
+            _ => None,
+        };
         for (m, t) in self.counts.iter_mut().zip(&o.counts) {
             if let Some(t) = t {
                 let m = m.get_or_insert_with(|| vec![0; t.len()].into_boxed_slice());
@@ -428,8 +468,13 @@ impl TailSplit {
         }
     }
     /// Per-party loss (cents, f64) summed over the `want` trials with the largest total loss;
-    /// the bucket straddling the boundary is prorated.
+    /// the bucket straddling the boundary is prorated. Where every trial's row was kept, the
+    /// trials themselves: those above the boundary whole, and those tied with the trial at it
+    /// prorated (each the same share), so the result does not depend on their order.
     fn tail(&self, want: u64) -> Vec<f64> {
+        if let Some(rows) = &self.rows {
+            return Self::exact_tail(rows, self.n_parties, want);
+        }
         let mut out = vec![0.0; self.n_parties];
         let mut taken = 0u64;
         for b in (0..self.counts.len()).rev() {
@@ -447,6 +492,34 @@ impl TailSplit {
                 }
                 taken += t;
             }
+        }
+        out
+    }
+    /// [`TailSplit::tail`] from every trial's row (total loss as the buckets count it: at
+    /// least 0).
+    fn exact_tail(rows: &[i64], n_parties: usize, want: u64) -> Vec<f64> {
+        let mut trials: Vec<&[i64]> = rows.chunks_exact(n_parties + 1).collect();
+        trials.sort_unstable_by_key(|r| std::cmp::Reverse(r[0].max(0)));
+        let want = (want as usize).min(trials.len());
+        let mut out = vec![0.0; n_parties];
+        let Some(edge) = want.checked_sub(1).map(|i| trials[i][0].max(0)) else {
+            return out;
+        };
+        let above = trials.partition_point(|r| r[0].max(0) > edge);
+        let tied = trials.partition_point(|r| r[0].max(0) >= edge) - above;
+        let mut sums = vec![(0i128, 0i128); n_parties];
+        for (i, r) in trials[..above + tied].iter().enumerate() {
+            for (k, &l) in r[1..].iter().enumerate() {
+                if i < above {
+                    sums[k].0 += l as i128;
+                } else {
+                    sums[k].1 += l as i128;
+                }
+            }
+        }
+        let frac = (want - above) as f64 / tied as f64;
+        for (o, (a, t)) in out.iter_mut().zip(sums) {
+            *o = a as f64 + t as f64 * frac;
         }
         out
     }
@@ -532,7 +605,11 @@ impl Acc {
                 .exact_up_to(EXACT_SAMPLES),
             per_outcome: vec![Moments::default(); c.outcomes.len()],
             total_loss: Moments::default(),
-            tail: TailSplit::new(n_parties),
+            tail: {
+                let mut t = TailSplit::new(n_parties);
+                t.keep_up_to(EXACT_SAMPLES);
+                t
+            },
             programme_costs: Moments::default(),
             bands: Bands::new(n_parties, t),
             business: crate::mkba::BusinessAcc::new(c),
@@ -576,6 +653,7 @@ impl Acc {
         for (h, o) in acc.histograms_mut().into_iter().zip(self.histograms_mut()) {
             *h = o.empty_like();
         }
+        acc.tail.keep_up_to(self.tail.limit);
         acc
     }
 
@@ -1297,6 +1375,10 @@ fn run<F: Fn(&TrialRecord) + Sync>(
     }
     pilot.bands.flush();
     let run_trials = cfg.trials;
+    if run_trials > EXACT_SAMPLES as u64 {
+        pilot.tail.rows = None;
+        pilot.tail.limit = 0;
+    }
     pilot.histograms_mut().into_par_iter().for_each(|h| {
         if run_trials > EXACT_SAMPLES as u64 {
             // Too many trials to keep: no histogram of the run collects any.
