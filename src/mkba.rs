@@ -446,9 +446,7 @@ impl PayerAcc {
             savings: Default::default(),
             payments: Default::default(),
             net: Default::default(),
-            net_hist: crate::stats::Histogram::new(crate::montecarlo::HIST_BITS)
-                .read_at(&crate::montecarlo::SUMMARY_LEVELS)
-                .exact_up_to(crate::montecarlo::EXACT_SAMPLES),
+            net_hist: crate::montecarlo::summary_histogram(),
             neg_n: 0,
             pos_n: 0,
         }
@@ -540,9 +538,7 @@ impl BusinessAcc {
             cases: vec![Default::default(); c.outcomes.len()],
             beneficiaries: vec![Default::default(); m.beneficiaries.len()],
             impact: Default::default(),
-            impact_hist: crate::stats::Histogram::new(crate::montecarlo::HIST_BITS)
-                .read_at(&crate::montecarlo::SUMMARY_LEVELS)
-                .exact_up_to(crate::montecarlo::EXACT_SAMPLES),
+            impact_hist: crate::montecarlo::summary_histogram(),
             payer: payers.iter().map(|_| PayerAcc::new()).collect(),
             all: PayerAcc::new(),
             per_party: vec![(0, 0); c.parties.len()],

@@ -21,14 +21,16 @@
 //! histogram. On the reference scenario at 1,000,000 trials an accumulator's 20 main
 //! histograms (figures and business case) count in about 7.5 MB, its 168 band histograms in
 //! 5.3 MB and their focus stretches in 0.3 MB; the whole run peaks at about 50 MB on 2
-//! threads (54 MB at 10,000,000 trials). Each histogram buffers up to 256 samples (2 KiB) before counting them, and the
-//! cash bands are counted in batches of 64 trials (`64 x parties x T` values, 86 KiB on the
-//! reference scenario): counting straight into a few hundred histograms per trial missed the
-//! cache on almost every value. Trials run in consecutive windows of [`WINDOW`] trials, each
-//! window in parallel; a worker (settler, buffers and one accumulator) is leased from a pool
-//! by each parallel split (the pilot's included) and returned after it, so about one worker
-//! per thread exists for the whole run (2 on 2 threads, counted) and memory is bounded independently of the number of trials. The windows also bound how far out of order trials are reported to a
-//! per-trial callback (at most one window), which lets a caller write rows in trial order.
+//! threads (54 MB at 10,000,000 trials). Each histogram buffers up to 256 samples (2 KiB)
+//! before counting them, and the cash bands are counted in batches of 64 trials
+//! (`64 x parties x T` values, 86 KiB on the reference scenario): counting straight into a few
+//! hundred histograms per trial missed the cache on almost every value. Trials run in
+//! consecutive windows of [`WINDOW`] trials, each window in parallel; a worker (settler,
+//! buffers and one accumulator) is leased from a pool by each parallel split (the pilot's
+//! included) and returned after it, so about one worker per thread exists for the whole run
+//! (2 on 2 threads, counted) and memory is bounded independently of the number of trials.
+//! The windows also bound how far out of order trials are reported to a per-trial callback
+//! (at most one window), which lets a caller write rows in trial order.
 //!
 //! # Percentile and tail error
 //!
@@ -76,6 +78,13 @@ pub const BAND_BITS: u32 = 10;
 /// a quick look at a few hundred trials, or one trial, shows trial values, not bucket
 /// midpoints. 8 KiB a histogram at most; in a run of more trials no histogram keeps any.
 pub const EXACT_SAMPLES: u32 = 1024;
+/// An empty histogram for a [`Summary`]: `HIST_BITS`, read at [`SUMMARY_LEVELS`], keeping
+/// up to [`EXACT_SAMPLES`] values.
+pub(crate) fn summary_histogram() -> Histogram {
+    Histogram::new(HIST_BITS)
+        .read_at(&SUMMARY_LEVELS)
+        .exact_up_to(EXACT_SAMPLES)
+}
 /// The percentiles of a [`Summary`] (P1, P5, P10, P25, P50, P75, P90, P95, P99).
 pub const SUMMARY_LEVELS: [f64; 9] = [0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99];
 /// The percentiles of a cash [`Band`] (P5, P25, P50, P75, P95).
@@ -409,6 +418,11 @@ impl TailSplit {
         self.limit = limit;
         self.rows = (limit > 0).then(Vec::new);
     }
+    /// Keeps no rows from now on.
+    fn keep_none(&mut self) {
+        self.limit = 0;
+        self.rows = None;
+    }
     /// Trials in `rows`.
     fn kept(rows: &[i64], n_parties: usize) -> usize {
         rows.len() / (n_parties + 1)
@@ -559,17 +573,11 @@ impl Acc {
                     paid: Moments::default(),
                     received: Moments::default(),
                     net: Moments::default(),
-                    net_hist: Histogram::new(HIST_BITS)
-                        .read_at(&SUMMARY_LEVELS)
-                        .exact_up_to(EXACT_SAMPLES),
+                    net_hist: summary_histogram(),
                     received_hist: reported_parties(c)
                         .get(k)
                         .filter(|&&p| c.parties[p].role == Role::Investor)
-                        .map(|_| {
-                            Histogram::new(HIST_BITS)
-                                .read_at(&SUMMARY_LEVELS)
-                                .exact_up_to(EXACT_SAMPLES)
-                        }),
+                        .map(|_| summary_histogram()),
                     npv: Moments::default(),
                     loss: Moments::default(),
                     loss_n: 0,
@@ -585,13 +593,9 @@ impl Acc {
                     drawn: Moments::default(),
                     received: Moments::default(),
                     irr: Moments::default(),
-                    irr_hist: Histogram::new(HIST_BITS)
-                        .read_at(&SUMMARY_LEVELS)
-                        .exact_up_to(EXACT_SAMPLES),
+                    irr_hist: summary_histogram(),
                     multiple: Moments::default(),
-                    multiple_hist: Histogram::new(HIST_BITS)
-                        .read_at(&SUMMARY_LEVELS)
-                        .exact_up_to(EXACT_SAMPLES),
+                    multiple_hist: summary_histogram(),
                     unrecovered: Moments::default(),
                     guarantee: Moments::default(),
                     npv: Moments::default(),
@@ -600,9 +604,7 @@ impl Acc {
                 })
                 .collect(),
             outcome_payments: Moments::default(),
-            outcome_hist: Histogram::new(HIST_BITS)
-                .read_at(&SUMMARY_LEVELS)
-                .exact_up_to(EXACT_SAMPLES),
+            outcome_hist: summary_histogram(),
             per_outcome: vec![Moments::default(); c.outcomes.len()],
             total_loss: Moments::default(),
             tail: {
@@ -1376,14 +1378,13 @@ fn run<F: Fn(&TrialRecord) + Sync>(
     pilot.bands.flush();
     let run_trials = cfg.trials;
     if run_trials > EXACT_SAMPLES as u64 {
-        pilot.tail.rows = None;
-        pilot.tail.limit = 0;
-    }
-    pilot.histograms_mut().into_par_iter().for_each(|h| {
-        if run_trials > EXACT_SAMPLES as u64 {
-            // Too many trials to keep: no histogram of the run collects any.
+        // Too many trials to keep their values: no accumulator of the run collects any.
+        pilot.tail.keep_none();
+        for h in pilot.histograms_mut() {
             h.set_exact_limit(0);
         }
+    }
+    pilot.histograms_mut().into_par_iter().for_each(|h| {
         // The samples it will count over the run, at the pilot's rate per trial.
         let samples = (run_trials as u128 * h.count() as u128 / pilot_n.max(1) as u128) as u64;
         h.anchor_on_record_for(samples);

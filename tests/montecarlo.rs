@@ -79,14 +79,31 @@ fn load(text: &str) -> (Scenario, Model) {
 
 fn run(text: &str, trials: u64, seed: u64, threads: usize) -> Results {
     let (sc, m) = load(text);
-    simulate(
+    simulate(&sc.contract, &m, &config(trials, seed, threads))
+}
+
+fn config(trials: u64, seed: u64, threads: usize) -> SimConfig {
+    SimConfig {
+        trials,
+        seed,
+        threads: Some(threads),
+    }
+}
+
+/// As [`run`], with `on_trial` called for every trial.
+fn run_with<F: Fn(&TrialRecord) + Sync>(
+    text: &str,
+    trials: u64,
+    seed: u64,
+    threads: usize,
+    on_trial: &F,
+) -> Results {
+    let (sc, m) = load(text);
+    simulate_with(
         &sc.contract,
         &m,
-        &SimConfig {
-            trials,
-            seed,
-            threads: Some(threads),
-        },
+        &config(trials, seed, threads),
+        Some(on_trial),
     )
 }
 
@@ -736,19 +753,9 @@ fn main_figures_match_the_exact_order_statistics_and_are_exact_on_point_masses()
 /// Every trial's net per party (cents) and the run's results, for `trials` trials of the
 /// reference scenario.
 fn nets_and_results(trials: u64, seed: u64, threads: usize) -> (Vec<Vec<i64>>, Results) {
-    let (sc, m) = load(REFERENCE);
     let rows: Mutex<Vec<(u64, Vec<i64>)>> = Mutex::new(Vec::new());
     let keep = |t: &TrialRecord| rows.lock().unwrap().push((t.trial, t.net.to_vec()));
-    let r = simulate_with(
-        &sc.contract,
-        &m,
-        &SimConfig {
-            trials,
-            seed,
-            threads: Some(threads),
-        },
-        Some(&keep),
-    );
+    let r = run_with(REFERENCE, trials, seed, threads, &keep);
     let mut rows = rows.into_inner().unwrap();
     rows.sort_unstable();
     let per_party = (0..r.parties.len())
@@ -809,21 +816,11 @@ fn a_short_run_takes_its_worst_5_percent_exactly() {
     // themselves (by total loss; trials tied at the boundary share it equally), not from
     // prorating the histogram bucket that straddles the boundary; on any thread count. (Seed
     // 2, 1,000 trials: the bucket read a tail loss of 450,603.03 for the exact 450,629.09.)
-    let (sc, m) = load(REFERENCE);
     const { assert!(sibsim::montecarlo::EXACT_SAMPLES >= 1000) };
     for (trials, threads) in [(37, 2), (1000, 1), (1000, 2)] {
         let rows: Mutex<Vec<Vec<i64>>> = Mutex::new(Vec::new());
         let keep = |t: &TrialRecord| rows.lock().unwrap().push(t.loss.to_vec());
-        let r = simulate_with(
-            &sc.contract,
-            &m,
-            &SimConfig {
-                trials,
-                seed: 2,
-                threads: Some(threads),
-            },
-            Some(&keep),
-        );
+        let r = run_with(REFERENCE, trials, 2, threads, &keep);
         let mut rows = rows.into_inner().unwrap();
         let total = |row: &Vec<i64>| row.iter().sum::<i64>().max(0);
         rows.sort_by_key(|row| std::cmp::Reverse(total(row)));
