@@ -238,6 +238,15 @@ struct PartyAcc {
 ///
 /// The batch is stored band-major (a band's pending values are contiguous), so counting a band
 /// reads one short slice.
+///
+/// A band that equals the party's band of the period before in every trial of the pilot (no
+/// money moves for that party in that period: 65 of the reference scenario's 168 bands) is an
+/// *alias*: it keeps no counts of its own while its values stay equal to those of its root (the
+/// first band of the run of equal periods), and is read from the root's histogram. In the
+/// first batch where they differ, it takes a copy of the root's histogram as it was before that
+/// batch and counts on its own from then on. Either way its histogram holds exactly the counts
+/// of its own values, so results do not change; a batch that stays equal costs a comparison
+/// instead of counting.
 #[derive(Clone, Debug)]
 struct Bands {
     /// Periods per party (bands are `party * periods + period - 1`).
@@ -246,8 +255,12 @@ struct Bands {
     n: u64,
     /// Per band, the sum of the values counted (a band reports its mean, not its spread).
     sums: Vec<i128>,
-    /// Per band, its histogram (anchored by the run's pilot, see [`PILOT`]).
+    /// Per band, its histogram (anchored by the run's pilot, see [`PILOT`]); an alias's is not
+    /// kept up to date (its root's is read instead).
     hists: Vec<Histogram>,
+    /// Per band, the root it is an alias of (an earlier band of the same party), or `None`
+    /// where its own histogram counts.
+    alias: Vec<Option<u32>>,
     /// Pending values, [`BAND_BATCH`] slots per band (`band * BAND_BATCH + trial`); allocated
     /// with the first trial.
     pending: Vec<i64>,
@@ -286,8 +299,19 @@ impl Bands {
                         .exact_up_to(EXACT_SAMPLES)
                 })
                 .collect(),
+            alias: vec![None; width],
             pending: Vec::new(),
             pending_n: 0,
+        }
+    }
+
+    /// Makes every band whose recorded values (the pilot's, in trial order) equal those of the
+    /// same party's band of the period before an alias of that band's root.
+    fn alias_repeats(&mut self) {
+        for b in 1..self.hists.len() {
+            if b % self.periods != 0 && self.hists[b].same_record(&self.hists[b - 1]) {
+                self.alias[b] = Some(self.alias[b - 1].unwrap_or(b as u32 - 1));
+            }
         }
     }
 
@@ -317,35 +341,43 @@ impl Bands {
 
     /// Counts the pending trials.
     fn flush(&mut self) {
-        Self::count(
-            &mut self.sums,
-            &mut self.hists,
-            &self.pending,
-            self.pending_n,
-        );
+        let pending = std::mem::take(&mut self.pending);
+        self.count(&pending, self.pending_n);
+        self.pending = pending;
         self.n += self.pending_n as u64;
         self.pending_n = 0;
     }
 
-    /// Counts the first `n` values of every band of the band-major batch `pending`.
-    fn count(sums: &mut [i128], hists: &mut [Histogram], pending: &[i64], n: usize) {
+    /// Counts the first `n` values of every band of the band-major batch `pending`. The bands go
+    /// from last to first, so that a root has not yet counted the batch when an alias of it
+    /// (a later band) finds its own values different and copies the root's histogram.
+    fn count(&mut self, pending: &[i64], n: usize) {
         if n == 0 {
             return;
         }
-        for ((sum, h), values) in sums
-            .iter_mut()
-            .zip(hists)
-            .zip(pending.chunks_exact(BAND_BATCH))
-        {
-            let values = &values[..n];
-            *sum += values.iter().map(|&v| i128::from(v)).sum::<i128>();
-            h.add_all_now(values);
+        for b in (0..self.hists.len()).rev() {
+            let values = &pending[b * BAND_BATCH..][..n];
+            self.sums[b] += values.iter().map(|&v| i128::from(v)).sum::<i128>();
+            if let Some(r) = self.alias[b] {
+                let r = r as usize;
+                if values == &pending[r * BAND_BATCH..][..n] {
+                    continue;
+                }
+                self.hists[b] = self.hists[r].clone();
+                self.alias[b] = None;
+            }
+            self.hists[b].add_all_now(values);
         }
+    }
+
+    /// The histogram of band `b` (its root's, for an alias).
+    fn hist(&self, b: usize) -> &Histogram {
+        &self.hists[self.alias[b].map_or(b, |r| r as usize)]
     }
 
     /// The `qs`-quantiles of band `b` (as [`Histogram::quantiles`], in cents).
     fn quantiles(&self, b: usize, qs: &[f64]) -> Vec<(f64, f64)> {
-        self.hists[b].quantiles_within(qs)
+        self.hist(b).quantiles_within(qs)
     }
 
     /// Mean of band `b` (`0` with no trials counted), as [`Moments::mean`] would give it.
@@ -359,13 +391,26 @@ impl Bands {
 
     fn merge(&mut self, o: &Bands) {
         // The other's pending trials are counted here.
-        Self::count(&mut self.sums, &mut self.hists, &o.pending, o.pending_n);
+        self.count(&o.pending, o.pending_n);
         self.n += o.n + o.pending_n as u64;
         for (a, b) in self.sums.iter_mut().zip(&o.sums) {
             *a += b;
         }
-        for (a, b) in self.hists.iter_mut().zip(&o.hists) {
-            a.merge(b);
+        // An alias here that counts on its own there copies its root first, before the roots
+        // take in the other's counts. (Both accumulators come from one pilot, so an alias of
+        // both has the same root in both.)
+        for b in 0..self.hists.len() {
+            if let (Some(r), None) = (self.alias[b], o.alias[b]) {
+                self.hists[b] = self.hists[r as usize].clone();
+                self.alias[b] = None;
+            }
+        }
+        for b in 0..self.hists.len() {
+            match (self.alias[b], o.alias[b]) {
+                (Some(_), _) => {}
+                (None, None) => self.hists[b].merge(&o.hists[b]),
+                (None, Some(r)) => self.hists[b].merge(&o.hists[r as usize]),
+            }
         }
     }
 }
@@ -656,6 +701,7 @@ impl Acc {
             *h = o.empty_like();
         }
         acc.tail.keep_up_to(self.tail.limit);
+        acc.bands.alias.clone_from(&self.bands.alias);
         acc
     }
 
@@ -1376,6 +1422,7 @@ fn run<F: Fn(&TrialRecord) + Sync>(
         pilot.merge(&w.acc);
     }
     pilot.bands.flush();
+    pilot.bands.alias_repeats();
     let run_trials = cfg.trials;
     if run_trials > EXACT_SAMPLES as u64 {
         // Too many trials to keep their values: no accumulator of the run collects any.
@@ -1700,5 +1747,101 @@ impl SummaryFile {
             )
         })?;
         Ok(doc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Net flows by period (index 0 unused) of two parties in trial `t`. Party 0 moves no money
+    /// in periods 2 and 3 (its bands of those periods repeat that of period 1) but in period 3
+    /// of every third trial from `diverge` to `diverge + 30`. Party 1 moves money in every
+    /// period.
+    fn flows(t: u64, diverge: u64) -> [[i64; 5]; 2] {
+        let x = (t * 7919 % 1000) as i64;
+        let late = if (diverge..diverge.saturating_add(30)).contains(&t) && t % 3 == 0 {
+            100 + x
+        } else {
+            0
+        };
+        [[0, 50 * x - 20_000, 0, late, 3 * x], [0, x, 2 * x, -x, 5]]
+    }
+
+    fn add(b: &mut Bands, trials: std::ops::Range<u64>, diverge: u64) {
+        for t in trials {
+            let f = flows(t, diverge);
+            b.add(f.iter().map(|r| &r[..]));
+        }
+    }
+
+    /// A pilot of `pilot` trials, anchored, with or without aliases.
+    fn pilot(alias: bool, pilot: u64, diverge: u64) -> Bands {
+        let mut b = Bands::new(2, 4);
+        for h in &mut b.hists {
+            *h = Histogram::recording(BAND_BITS).read_at(&BAND_LEVELS);
+        }
+        add(&mut b, 0..pilot, diverge);
+        b.flush();
+        if alias {
+            b.alias_repeats();
+        }
+        for h in &mut b.hists {
+            h.anchor_on_record_for(5_000);
+        }
+        b
+    }
+
+    /// Runs `trials` trials as a pilot and two workers that take alternate stretches of 100 (of
+    /// a template copied from the pilot, as the engine does), merged into the pilot.
+    fn run(alias: bool, trials: u64, diverge: u64) -> Bands {
+        let mut p = pilot(alias, 300, diverge);
+        let mut template = p.clone();
+        template.n = 0;
+        template.sums.fill(0);
+        for h in &mut template.hists {
+            *h = h.empty_like();
+        }
+        let (mut w1, mut w2) = (template.clone(), template);
+        for (i, start) in (300..trials).step_by(100).enumerate() {
+            let w = if i % 2 == 0 { &mut w1 } else { &mut w2 };
+            add(w, start..(start + 100).min(trials), diverge);
+        }
+        p.merge(&w1);
+        p.merge(&w2);
+        p
+    }
+
+    #[test]
+    fn aliased_bands_read_exactly_as_bands_that_count_on_their_own() {
+        for diverge in [u64::MAX, 0, 1_000, 2_345, 4_980] {
+            let (a, plain) = (run(true, 5_000, diverge), run(false, 5_000, diverge));
+            let every: Vec<f64> = (1..100).map(|i| i as f64 / 100.0).collect();
+            for b in 0..8 {
+                assert_eq!(a.mean(b), plain.mean(b), "band {b}, diverge {diverge}");
+                assert_eq!(a.hist(b).count(), 5_000, "band {b}, diverge {diverge}");
+                assert_eq!(plain.hist(b).count(), 5_000, "band {b}, diverge {diverge}");
+                assert_eq!(
+                    a.hist(b).quantiles_within(&every),
+                    plain.hist(b).quantiles_within(&every),
+                    "band {b}, diverge {diverge}"
+                );
+            }
+        }
+        // Before they diverge, the repeating bands are aliases of the party's first band; the
+        // other party's bands and party 0's period 4 count on their own.
+        let p = pilot(true, 300, u64::MAX);
+        assert_eq!(
+            p.alias,
+            [None, Some(0), Some(0), None, None, None, None, None]
+        );
+        // A divergence in the pilot leaves period 3 counting on its own; one after it makes it
+        // copy its root when it first differs, and period 2 stays an alias throughout.
+        assert_eq!(pilot(true, 300, 0).alias[1..4], [Some(0), None, None]);
+        assert_eq!(run(true, 5_000, 1_000).alias[1..4], [Some(0), None, None]);
+        assert_eq!(
+            run(true, 5_000, u64::MAX).alias[1..4],
+            [Some(0), Some(0), None]
+        );
     }
 }

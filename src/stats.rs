@@ -1219,6 +1219,18 @@ impl Histogram {
         }
     }
 
+    /// Whether `self` and `o` are both recording ([`Histogram::recording`]) and have kept the
+    /// same samples in the same order.
+    pub fn same_record(&self, o: &Histogram) -> bool {
+        match (&self.record, &o.record) {
+            (Some(a), Some(b)) => {
+                a.len() + self.pending.len() == b.len() + o.pending.len()
+                    && a.iter().chain(&self.pending).eq(b.iter().chain(&o.pending))
+            }
+            _ => false,
+        }
+    }
+
     /// A recording histogram chooses its anchors from the samples it kept
     /// ([`choose_anchors`]) and counts them; it then counts like any other. Otherwise nothing
     /// changes.
