@@ -235,7 +235,6 @@ pub struct Settler<'c> {
     shared_base: Money,
     cash_enterprise: Money,
     account: Money,
-    paid_by_payer_outcomes: Vec<Money>,
     cum_units: Vec<Qty>,
     cum_amount: Vec<Money>,
     cum_cohort_units: Vec<Qty>, // [o][c] payable units
@@ -393,7 +392,6 @@ impl<'c> Settler<'c> {
             shared_base: Money::ZERO,
             cash_enterprise: Money::ZERO,
             account: Money::ZERO,
-            paid_by_payer_outcomes: vec![Money::ZERO; n_parties],
             cum_units: vec![Qty::ZERO; n_o],
             cum_amount: vec![Money::ZERO; n_o],
             cum_cohort_units: vec![Qty::ZERO; n_o * n_c],
@@ -477,7 +475,6 @@ impl<'c> Settler<'c> {
         self.total_earned = Money::ZERO;
         self.total_costs = Money::ZERO;
         self.too_large = None;
-        self.paid_by_payer_outcomes.fill(Money::ZERO);
         self.cum_units.fill(Qty::ZERO);
         self.cum_amount.fill(Money::ZERO);
         self.cum_cohort_units.fill(Qty::ZERO);
@@ -1102,7 +1099,6 @@ impl<'c> Settler<'c> {
                         cohort: e.cohort,
                     },
                 );
-                self.paid_by_payer_outcomes[payer] += part;
             }
             self.account += e.amount;
             self.out.outcome_payments += e.amount;
@@ -1114,6 +1110,11 @@ impl<'c> Settler<'c> {
     }
 
     fn waterfall<S: LedgerSink>(&mut self, sink: &mut S, p: u16) {
+        // With no cash in the account every step below pays 0 (the account is never negative
+        // and nothing owed is): nothing to do.
+        if self.account.0 == 0 {
+            return;
+        }
         let c = self.c;
         // Fees first.
         for f in 0..c.fees.len() {
