@@ -22,8 +22,8 @@
 //! histograms (figures and business case) count in about 7.5 MB, its 168 band histograms in
 //! 5.3 MB and their focus stretches in 0.3 MB (measured before the 65 bands that repeat the
 //! period before became aliases, which keep their histograms empty); the whole run peaks at
-//! about 45 MB on 2 threads (49 MB at 10,000,000 trials). Each histogram buffers up to 256 samples (2 KiB)
-//! before counting them, and the cash bands are counted in batches of 64 trials
+//! about 45 MB on 2 threads (49 MB at 10,000,000 trials). Each histogram buffers up to 256
+//! samples (2 KiB) before counting them, and the cash bands are counted in batches of 64 trials
 //! (`64 x parties x T` values, 86 KiB on the reference scenario): counting straight into a few
 //! hundred histograms per trial missed the cache on almost every value. Trials run in
 //! consecutive windows of [`WINDOW`] trials, each window in parallel; a worker (settler,
