@@ -361,8 +361,8 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
     let _ = writeln!(h.s, "<h1>{}</h1>", esc(&c.name));
     let _ = writeln!(
         h.s,
-        "<p class=\"meta\" id=\"provenance-line\">Simulation report: {} trials, seed {}, sibsim {}, scenario <code>{}</code>. Amounts in {cur}; means over trials with their Monte Carlo standard error.</p>",
-        thousands(doc.trials as f64),
+        "<p class=\"meta\" id=\"provenance-line\">Simulation report: {}, seed {}, sibsim {}, scenario <code>{}</code>. Amounts in {cur}; means over trials with their Monte Carlo standard error.</p>",
+        crate::chart::theme::count(doc.trials, "trial", "trials"),
         doc.seed,
         esc(&doc.sibsim_version),
         esc(&doc.scenario.file)
@@ -805,8 +805,8 @@ pub fn mkba_section(c: &Contract, doc: &SummaryFile) -> Option<MkbaSection> {
     let cur = |x: f64| money(x, &doc.scenario.currency);
     let payers = TableView {
         caption: format!(
-            "Business case per payer over {} trials (present values at {} a year)",
-            thousands(doc.trials as f64),
+            "Business case per payer over {} (present values at {} a year)",
+            crate::chart::theme::count(doc.trials, "trial", "trials"),
             rate(b.discount_rate)
         ),
         header: [
@@ -843,8 +843,8 @@ pub fn mkba_section(c: &Contract, doc: &SummaryFile) -> Option<MkbaSection> {
     Some(MkbaSection {
         table: TableView {
             caption: format!(
-                "MKBA at the expected number of cases (IND: mean over {} trials), {}",
-                thousands(doc.trials as f64),
+                "MKBA at the expected number of cases (IND: mean over {}), {}",
+                crate::chart::theme::count(doc.trials, "trial", "trials"),
                 doc.scenario.currency
             ),
             header: crate::mkba::MkbaTable::HEADER

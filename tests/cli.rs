@@ -276,9 +276,17 @@ fn simulate_prints_a_summary_and_writes_identical_results_on_any_thread_count() 
         "P(full repayment)",
         "senior",
         "fund",
+        ": 2,000 trials, seed 7 (",
     ] {
         assert!(out.contains(s), "no `{s}` in\n{out}");
     }
+    let one = run(&["simulate", "scenarios/reference.toml", "--trials", "1"]);
+    assert!(one.status.success(), "{}", stderr(&one));
+    assert!(
+        stdout(&one).contains(": 1 trial, seed 1 ("),
+        "{}",
+        stdout(&one)
+    );
     let dir = tempfile::tempdir().unwrap();
     let mut docs = Vec::new();
     let mut screens = Vec::new();

@@ -151,13 +151,15 @@ pub fn thousands(x: f64) -> String {
     if !x.is_finite() {
         return "-".into();
     }
-    let neg = x < 0.0;
     let whole = x.abs().round() as u64;
-    let s = whole.to_string();
-    let mut g = String::with_capacity(s.len() + s.len() / 3 + 1);
-    if neg && whole != 0 {
-        g.push('-');
-    }
+    let sign = if x < 0.0 && whole != 0 { "-" } else { "" };
+    format!("{sign}{}", grouped(whole))
+}
+
+/// `n` with thousands separators: `1,234,567`.
+fn grouped(n: u64) -> String {
+    let s = n.to_string();
+    let mut g = String::with_capacity(s.len() + s.len() / 3);
     for (i, ch) in s.chars().enumerate() {
         if i > 0 && (s.len() - i) % 3 == 0 {
             g.push(',');
@@ -165,6 +167,11 @@ pub fn thousands(x: f64) -> String {
         g.push(ch);
     }
     g
+}
+
+/// A count with its noun, in the singular for one: `1 trial`, `10,000 trials`.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", grouped(n), if n == 1 { one } else { many })
 }
 
 /// An amount with its currency: `EUR 1,234,567`.
@@ -487,6 +494,10 @@ mod tests {
         assert_eq!(thousands(1_234_567.4), "1,234,567");
         assert_eq!(thousands(-1_000.0), "-1,000");
         assert_eq!(thousands(-0.2), "0");
+        assert_eq!(count(1, "trial", "trials"), "1 trial");
+        assert_eq!(count(0, "trial", "trials"), "0 trials");
+        assert_eq!(count(1_000_000, "trial", "trials"), "1,000,000 trials");
+        assert_eq!(count(u64::MAX, "x", "xs"), "18,446,744,073,709,551,615 xs");
         assert_eq!(money(250_000.0, "EUR"), "EUR 250,000");
         assert_eq!(percent(0.1234), "12.3%");
         assert_eq!(ValueFormat::Percent.tick(0.1), "10%");

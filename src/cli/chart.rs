@@ -50,10 +50,10 @@ pub fn run(summary: &Path, out: &Path, format: ChartFormat) -> Result<()> {
     let doc = SummaryFile::from_json(&summary.display().to_string(), &text).map_err(CliError)?;
     let written = write_charts(&doc, out, format)?;
     println!(
-        "{} chart file(s) of {} ({} trials, seed {}) written to {}:",
-        written.len(),
+        "{} of {} ({}, seed {}) written to {}:",
+        sibsim::chart::theme::count(written.len() as u64, "chart file", "chart files"),
         doc.scenario.name,
-        doc.trials,
+        sibsim::chart::theme::count(doc.trials, "trial", "trials"),
         doc.seed,
         out.display()
     );

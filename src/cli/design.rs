@@ -190,9 +190,9 @@ pub fn stress(
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "Stress test of {}: {} trials per variant, seed {}, common random numbers ({:.1} s)\n",
+        "Stress test of {}: {} per variant, seed {}, common random numbers ({:.1} s)\n",
         sc.contract.name,
-        cmp.trials,
+        sibsim::chart::theme::count(cmp.trials, "trial", "trials"),
         cmp.seed,
         t0.elapsed().as_secs_f64()
     );
@@ -275,10 +275,10 @@ pub fn sweep(
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "Sweep of {}: {} point(s), {} trials each, seed {}, common random numbers ({:.1} s)\n",
+        "Sweep of {}: {}, {} each, seed {}, common random numbers ({:.1} s)\n",
         sc.contract.name,
-        sw.points.len(),
-        sw.trials,
+        sibsim::chart::theme::count(sw.points.len() as u64, "point", "points"),
+        sibsim::chart::theme::count(sw.trials, "trial", "trials"),
         sw.seed,
         t0.elapsed().as_secs_f64()
     );
@@ -371,13 +371,13 @@ pub fn tornado(
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "Sensitivity of {} ({}): {} trials per run, seed {}, common random numbers ({:.1} s)",
+        "Sensitivity of {} ({}): {} per run, seed {}, common random numbers ({:.1} s)",
         tor.figure,
         match tor.range {
             Range::Percentiles => "each input fixed at its P10 and P90".to_string(),
             Range::Percent(p) => format!("each input's mean moved by -/+{}%", p * 100.0),
         },
-        tor.trials,
+        sibsim::chart::theme::count(tor.trials, "trial", "trials"),
         tor.seed,
         t0.elapsed().as_secs_f64()
     );
@@ -571,14 +571,14 @@ pub fn solve(
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "Solve {} (now {}) for {} within [{}, {}], step {}: {} trials per evaluation, seed {},\ncommon random numbers ({:.1} s)\n",
+        "Solve {} (now {}) for {} within [{}, {}], step {}: {} per evaluation, seed {},\ncommon random numbers ({:.1} s)\n",
         sol.term,
         num(sol.current),
         sol.target,
         num(sol.lo),
         num(sol.hi),
         num(sol.step),
-        sol.trials,
+        sibsim::chart::theme::count(sol.trials, "trial", "trials"),
         sol.seed,
         t0.elapsed().as_secs_f64()
     );

@@ -43,8 +43,9 @@ pub fn run(
         extra.push((
             "Sensitivity".to_string(),
             format!(
-                "How {} moves when each uncertain input is fixed at its P10 and at its P90 while the others stay uncertain ({} trials per run, the same random numbers in every run).",
-                tor.figure, tor.trials
+                "How {} moves when each uncertain input is fixed at its P10 and at its P90 while the others stay uncertain ({} per run, the same random numbers in every run).",
+                tor.figure,
+                sibsim::chart::theme::count(tor.trials, "trial", "trials")
             ),
             vec![svg],
         ));
@@ -63,9 +64,9 @@ pub fn run(
     let html = render_html(&input).map_err(|e| CliError(e.to_string()))?;
     io::write_atomic(out, html.as_bytes())?;
     println!(
-        "Report on {} ({} trials, seed {}) written to {}",
+        "Report on {} ({}, seed {}) written to {}",
         c.name,
-        o.trials,
+        sibsim::chart::theme::count(o.trials, "trial", "trials"),
         o.seed,
         out.display()
     );

@@ -234,8 +234,11 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "Simulation of {}: {} trials, seed {} ({:.1} s)",
-        c.name, r.trials, r.seed, elapsed
+        "Simulation of {}: {}, seed {} ({:.1} s)",
+        c.name,
+        sibsim::chart::theme::count(r.trials, "trial", "trials"),
+        r.seed,
+        elapsed
     );
     // The most any amount percentile on this screen can be from the trial value at its rank.
     let shown = std::iter::once(&r.outcome_payments).chain(r.parties.iter().map(|p| &p.net));

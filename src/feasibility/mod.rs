@@ -908,7 +908,11 @@ pub fn render_text(w: &Walk, c: &Contract) -> String {
     let _ = writeln!(s, "Feasibility of \"{}\"", c.name);
     let _ = writeln!(s, "Tree: {}", w.tree);
     if let (Some(t), Some(seed)) = (w.trials, w.seed) {
-        let _ = writeln!(s, "Simulated figures: {t} trials, seed {seed}");
+        let _ = writeln!(
+            s,
+            "Simulated figures: {}, seed {seed}",
+            crate::chart::theme::count(t, "trial", "trials")
+        );
     }
     let _ = writeln!(s);
     for (k, st) in w.path.iter().enumerate() {
