@@ -192,30 +192,15 @@ impl Dist {
     /// One draw (uses exactly one standard normal or one uniform, or a PERT's gamma draws).
     pub fn sample<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> f64 {
         match *self {
-            Dist::Normal { mean, sd } => {
+            Dist::Normal { .. } | Dist::LogNormal { .. } => {
                 let z: f64 = StandardNormal.sample(rng);
-                mean + sd * z
-            }
-            Dist::LogNormal { mean, sd } => {
-                if sd == 0.0 {
-                    return mean;
-                }
-                let s2 = (1.0 + sd * sd / (mean * mean)).ln();
-                let mu = mean.ln() - s2 / 2.0;
-                let z: f64 = StandardNormal.sample(rng);
-                (mu + s2.sqrt() * z).exp()
+                self.at_normal(z)
             }
             Dist::Triangular { min, mode, max } => {
                 if max == min {
                     return min;
                 }
-                let u: f64 = rng.random();
-                let fc = (mode - min) / (max - min);
-                if u < fc {
-                    min + ((max - min) * (mode - min) * u).sqrt()
-                } else {
-                    max - ((max - min) * (max - mode) * (1.0 - u)).sqrt()
-                }
+                triangular_quantile(min, mode, max, rng.random())
             }
             Dist::Pert { min, mode, max } => {
                 if max == min {
@@ -229,6 +214,37 @@ impl Dist {
         }
     }
 
+    /// The value at the standard normal quantile `z`: the distribution's quantile at
+    /// probability `Phi(z)`, what [`Dist::sample`] gives when its standard normal is `z` (the
+    /// normal and log-normal) or its uniform is `Phi(z)` (the triangular).
+    pub fn at_normal(&self, z: f64) -> f64 {
+        match *self {
+            Dist::Normal { mean, sd } => mean + sd * z,
+            Dist::LogNormal { mean, sd } => {
+                if sd == 0.0 {
+                    return mean;
+                }
+                let s2 = (1.0 + sd * sd / (mean * mean)).ln();
+                let mu = mean.ln() - s2 / 2.0;
+                (mu + s2.sqrt() * z).exp()
+            }
+            Dist::Triangular { min, mode, max } => {
+                if max == min {
+                    return min;
+                }
+                triangular_quantile(min, mode, max, normal_cdf(z))
+            }
+            Dist::Pert { min, mode, max } => {
+                if max == min {
+                    return min;
+                }
+                let a = 1.0 + 4.0 * (mode - min) / (max - min);
+                let b = 1.0 + 4.0 * (max - mode) / (max - min);
+                min + (max - min) * beta_quantile(a, b, normal_cdf(z))
+            }
+        }
+    }
+
     /// The distribution's mean.
     pub fn mean(&self) -> f64 {
         match *self {
@@ -236,6 +252,16 @@ impl Dist {
             Dist::Triangular { min, mode, max } => (min + mode + max) / 3.0,
             Dist::Pert { min, mode, max } => (min + 4.0 * mode + max) / 6.0,
         }
+    }
+}
+
+/// The triangular distribution's quantile at probability `u` (`min < max`).
+fn triangular_quantile(min: f64, mode: f64, max: f64, u: f64) -> f64 {
+    let fc = (mode - min) / (max - min);
+    if u < fc {
+        min + ((max - min) * (mode - min) * u).sqrt()
+    } else {
+        max - ((max - min) * (max - mode) * (1.0 - u)).sqrt()
     }
 }
 
@@ -1170,6 +1196,58 @@ mod tests {
         assert_eq!(first.table.len(), TABLE_N + 1);
         // A rate without spread has no table.
         assert!(BetaRate::new(0.5, 0.0).table.is_empty());
+    }
+
+    #[test]
+    fn a_distribution_at_a_normal_quantile_is_its_quantile_and_what_sampling_gives() {
+        let normal = Dist::Normal {
+            mean: 10.0,
+            sd: 2.0,
+        };
+        let lognormal = Dist::LogNormal {
+            mean: 2_100.0,
+            sd: 300.0,
+        };
+        let triangular = Dist::Triangular {
+            min: 0.0,
+            mode: 0.0,
+            max: 1.0,
+        };
+        let pert = Dist::Pert {
+            min: 1.0,
+            mode: 2.0,
+            max: 3.0,
+        };
+        // Medians in closed form.
+        assert_eq!(normal.at_normal(0.0), 10.0);
+        assert_eq!(normal.at_normal(1.5), 13.0);
+        let s2 = (1.0f64 + 300.0 * 300.0 / (2_100.0 * 2_100.0)).ln();
+        let median = (2_100.0f64.ln() - s2 / 2.0).exp();
+        assert!((lognormal.at_normal(0.0) - median).abs() < 1e-9);
+        assert!((triangular.at_normal(0.0) - (1.0 - 0.5f64.sqrt())).abs() < 1e-12);
+        assert!((pert.at_normal(0.0) - 2.0).abs() < 1e-9, "symmetric PERT");
+        // Increasing in z, and inside the support.
+        for d in [&normal, &lognormal, &triangular, &pert] {
+            let xs: Vec<f64> = (-30..=30).map(|k| d.at_normal(k as f64 / 10.0)).collect();
+            assert!(xs.windows(2).all(|w| w[0] < w[1]), "{d:?}: {xs:?}");
+        }
+        assert!(pert.at_normal(-3.0) > 1.0 && pert.at_normal(3.0) < 3.0);
+        // The normal and log-normal sample their value at the standard normal they draw.
+        for d in [&normal, &lognormal] {
+            let mut a = sub_stream(7, 1);
+            let mut b = sub_stream(7, 1);
+            for _ in 0..100 {
+                let z: f64 = StandardNormal.sample(&mut b);
+                assert_eq!(d.sample(&mut a).to_bits(), d.at_normal(z).to_bits());
+            }
+        }
+        // A degenerate distribution is its one value.
+        let point = Dist::Triangular {
+            min: 4.0,
+            mode: 4.0,
+            max: 4.0,
+        };
+        assert_eq!(point.at_normal(2.0), 4.0);
     }
 
     #[test]

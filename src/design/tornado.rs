@@ -12,7 +12,6 @@ use crate::metrics::{self, Figure, Unit};
 use crate::model::{BetaRate, Dist, OutcomeDraw};
 use crate::montecarlo::SimConfig;
 use crate::scenario::overrides::Override;
-use crate::stats::beta_quantile;
 use std::sync::atomic::AtomicU64;
 
 /// Standard normal quantile at 0.9.
@@ -86,39 +85,6 @@ fn f(x: f64) -> String {
 
 fn beta_q(b: &BetaRate, z: f64) -> f64 {
     b.exact(z)
-}
-
-fn dist_q(d: &Dist, z: f64) -> f64 {
-    let u = crate::stats::normal_cdf(z);
-    match *d {
-        Dist::Normal { mean, sd } => mean + z * sd,
-        Dist::LogNormal { mean, sd } => {
-            if sd == 0.0 {
-                return mean;
-            }
-            let s2 = (1.0 + sd * sd / (mean * mean)).ln();
-            (mean.ln() - s2 / 2.0 + s2.sqrt() * z).exp()
-        }
-        Dist::Triangular { min, mode, max } => {
-            if max == min {
-                return min;
-            }
-            let fc = (mode - min) / (max - min);
-            if u < fc {
-                min + ((max - min) * (mode - min) * u).sqrt()
-            } else {
-                max - ((max - min) * (max - mode) * (1.0 - u)).sqrt()
-            }
-        }
-        Dist::Pert { min, mode, max } => {
-            if max == min {
-                return min;
-            }
-            let a = 1.0 + 4.0 * (mode - min) / (max - min);
-            let b = 1.0 + 4.0 * (max - mode) / (max - min);
-            min + (max - min) * beta_quantile(a, b, u)
-        }
-    }
 }
 
 fn fixed_dist(x: f64) -> String {
@@ -200,7 +166,7 @@ fn inputs(sc: &crate::Scenario, model: &crate::model::Model, range: Range) -> Ve
     let mut dist = |label: String, path: String, d: &Dist| {
         let (lo, hi, slo, shi) = match range {
             Range::Percentiles => {
-                let (lo, hi) = (dist_q(d, -Z90), dist_q(d, Z90));
+                let (lo, hi) = (d.at_normal(-Z90), d.at_normal(Z90));
                 (lo, hi, fixed_dist(lo), fixed_dist(hi))
             }
             Range::Percent(p) => (
