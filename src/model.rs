@@ -881,6 +881,9 @@ static RECIP: [f64; RECIP_N + 1] = {
     t
 };
 
+/// Largest `n` whose `q^n` a [`BinomialP`] can keep in a table.
+const POW_TABLE_N: usize = 64;
+
 /// A success probability prepared for repeated binomial draws: the flip to `min(p, 1 - p)`,
 /// its complement and the ratio of successive probabilities, computed once per rate instead of
 /// once per draw (the division would otherwise delay every draw's search).
@@ -894,6 +897,9 @@ struct BinomialP {
     /// `q^(2^j)`: the squarings of binary powering done once, so `q^n` for `n < 2^8` takes only
     /// the multiplications of `n`'s set bits.
     squares: [f64; 8],
+    /// `pows[n] = q^n` for `n <= pows_n` (see [`BinomialP::with_table`]).
+    pows: [f64; POW_TABLE_N + 1],
+    pows_n: u32,
 }
 
 impl BinomialP {
@@ -912,7 +918,35 @@ impl BinomialP {
             ratio: pp / q,
             flip,
             squares,
+            pows: [1.0; POW_TABLE_N + 1],
+            pows_n: 0,
         }
+    }
+
+    /// [`BinomialP::new`] with `q^n` kept in a table for every `n <= up_to` (up to
+    /// [`POW_TABLE_N`]), for a rate that draws many times from at most `up_to` trials: one
+    /// table lookup in place of a chain of multiplications per draw. Each entry is the
+    /// product of the entry without `n`'s highest bit and that bit's square, so it is the
+    /// same value as [`BinomialP::q_pow`] computes (and `f64::powi`).
+    #[inline]
+    fn with_table(p: f64, up_to: u32) -> Self {
+        let mut b = Self::new(p);
+        let top = (up_to as usize).min(POW_TABLE_N);
+        // Entries `2^j .. 2^(j+1)` are entries `0 .. 2^j` times `q^(2^j)`.
+        let mut done = 1;
+        for sq in b.squares {
+            if done > top {
+                break;
+            }
+            let end = (2 * done).min(top + 1);
+            let (low, high) = b.pows.split_at_mut(done);
+            for (h, l) in high[..end - done].iter_mut().zip(low.iter()) {
+                *h = *l * sq;
+            }
+            done *= 2;
+        }
+        b.pows_n = top as u32;
+        b
     }
 
     /// `q^n` for `n < 256`: the same products in the same order as `f64::powi` (compiler
@@ -922,6 +956,9 @@ impl BinomialP {
     #[inline]
     fn q_pow(&self, n: u32) -> f64 {
         debug_assert!(n < 256);
+        if n <= self.pows_n {
+            return self.pows[n as usize];
+        }
         let steps = if n < 64 { 6 } else { 8 };
         let one = 1.0f64.to_bits();
         let mut r = 1.0f64;
@@ -1054,10 +1091,12 @@ impl Model {
                 }
             }
         }
-        // 3. Fill, baselines, cost.
+        // 3. Fill, baselines, cost. No binomial below draws from more people than the largest
+        // cohort has.
+        let max_size = contract.cohorts.iter().map(|c| c.size).max().unwrap_or(0);
         let fill = self.fill.as_ref().map(|f| {
             let z: f64 = StandardNormal.sample(rng);
-            BinomialP::new(f.at(z))
+            BinomialP::with_table(f.at(z), max_size)
         });
         for (o, m) in self.outcomes.iter().enumerate() {
             if let Some(b) = &m.baseline_rate {
@@ -1073,7 +1112,7 @@ impl Model {
         // 4. Cohorts.
         s.binomial.clear();
         s.binomial
-            .extend(s.rates.iter().map(|&p| BinomialP::new(p)));
+            .extend(s.rates.iter().map(|&p| BinomialP::with_table(p, max_size)));
         s.pp_order.clear();
         for (o, out) in contract.outcomes.iter().enumerate() {
             if out.per_participant {
@@ -1088,8 +1127,8 @@ impl Model {
         }
         for (ci, coh) in contract.cohorts.iter().enumerate() {
             let base = 1 + ci as u64 * (n_o as u64 + 1);
-            let enrolled = match fill {
-                Some(f) => binomial_with(&mut sub_stream(key, base), coh.size as u64, &f) as u32,
+            let enrolled = match &fill {
+                Some(f) => binomial_with(&mut sub_stream(key, base), coh.size as u64, f) as u32,
                 None => coh.size,
             };
             actuals.enrolled[ci] = enrolled;
@@ -1105,7 +1144,7 @@ impl Model {
                 any_pp = true;
                 let mut rng = sub_stream(key, base + 1 + o as u64);
                 let bit = 1u64 << s.pp_bit[o];
-                let p = s.binomial[o];
+                let p = &s.binomial[o];
                 let n_now = s.classes.len();
                 for k in 0..n_now {
                     let (count, mask) = s.classes[k];
@@ -1117,7 +1156,7 @@ impl Model {
                     if !eligible || count == 0 {
                         continue;
                     }
-                    let hit = binomial_with(&mut rng, count as u64, &p) as u32;
+                    let hit = binomial_with(&mut rng, count as u64, p) as u32;
                     if hit == count {
                         s.classes[k].1 |= bit;
                     } else if hit > 0 {
@@ -1257,14 +1296,21 @@ mod tests {
         let mut ps = vec![0.0, 1e-9, 0.25, 0.5, 0.5 + 1e-12, 0.75, 1.0 - 1e-9, 1.0];
         ps.extend((0..300).map(|_| next()));
         for p in ps {
-            let b = BinomialP::new(p);
-            for n in 0..256u32 {
-                assert_eq!(
-                    b.q_pow(n).to_bits(),
-                    b.q.powi(n as i32).to_bits(),
-                    "q = {}, n = {n}",
-                    b.q
-                );
+            for b in [
+                BinomialP::new(p),
+                BinomialP::with_table(p, 40),
+                BinomialP::with_table(p, 1),
+                BinomialP::with_table(p, 1_000),
+            ] {
+                for n in 0..256u32 {
+                    assert_eq!(
+                        b.q_pow(n).to_bits(),
+                        b.q.powi(n as i32).to_bits(),
+                        "q = {}, n = {n}, table to {}",
+                        b.q,
+                        b.pows_n
+                    );
+                }
             }
         }
     }
