@@ -949,8 +949,9 @@ impl BinomialP {
         b
     }
 
-    /// `q^n` for `n < 256`: the same products in the same order as `f64::powi` (compiler
-    /// builtins' `__powidf2`, binary powering from the lowest bit), so the same value. A factor
+    /// `q^n` for `n < 256`: from the table when it holds `n`, else the same products in the
+    /// same order as `f64::powi` (compiler builtins' `__powidf2`, binary powering from the
+    /// lowest bit), so the same value either way. A factor
     /// of exactly 1 stands in for each clear bit (multiplying by 1 is exact), chosen by a bit
     /// mask rather than a branch: which bits are set is random.
     #[inline]
@@ -1091,8 +1092,8 @@ impl Model {
                 }
             }
         }
-        // 3. Fill, baselines, cost. No binomial below draws from more people than the largest
-        // cohort has.
+        // 3. Fill, baselines, cost. The binomials below draw from at most the largest cohort
+        // (their tables of powers go that far).
         let max_size = contract.cohorts.iter().map(|c| c.size).max().unwrap_or(0);
         let fill = self.fill.as_ref().map(|f| {
             let z: f64 = StandardNormal.sample(rng);
