@@ -333,9 +333,10 @@ impl Mkba {
         }
     }
 
-    /// Present value, in cents, of one achieved unit of each contract outcome to each
-    /// beneficiary: `[outcome][beneficiary]` (zero where the outcome has no MKBA line). Used
-    /// per Monte Carlo trial, where `savings[b] = sum over o of achieved[o] x factor[o][b]`.
+    /// Present value, in cents, of one case (one unit of IND, see [`cases`]) of each contract
+    /// outcome to each beneficiary: `[outcome][beneficiary]` (zero where the outcome has no
+    /// MKBA line). Used per Monte Carlo trial, where `savings[b] = sum over o of cases[o] x
+    /// factor[o][b]`.
     pub fn pv_per_case(&self, n_outcomes: usize) -> Vec<Vec<f64>> {
         let r = self.discount_rate.to_decimal();
         let mut out = vec![vec![0.0; self.beneficiaries.len()]; n_outcomes];
@@ -487,7 +488,7 @@ impl PayerAcc {
 /// rounded to the cent per trial, so results do not depend on the thread count).
 #[derive(Clone, Debug)]
 pub(crate) struct BusinessAcc {
-    /// `[outcome][beneficiary]` PV per achieved unit, cents.
+    /// `[outcome][beneficiary]` PV per case (unit of IND), cents.
     pvc: Vec<Vec<f64>>,
     /// Payers: (party, beneficiary index, costs in cents).
     payers: Vec<(PartyId, Option<usize>, i64)>,
@@ -546,18 +547,19 @@ impl BusinessAcc {
         })
     }
 
-    /// Adds one trial: `achieved[o]` cases per outcome (raw 6-decimal units), each party's net
+    /// Adds one trial: `cases[o]`, the IND of each outcome ([`cases`]: achieved units, or the
+    /// improvement on the baseline of a `decrease` outcome; raw 6-decimal units), each party's net
     /// cash flow by period, and the NPV of those flows at the contract's discount rate per
     /// party (used where the MKBA's rate is the same; needed for the payers).
     pub(crate) fn add<'a>(
         &mut self,
-        achieved: impl Iterator<Item = i64>,
+        cases: impl Iterator<Item = i64>,
         party_flows: impl Fn(PartyId) -> &'a [i64],
         contract_npv: &[f64],
     ) {
         let sav = &mut self.scratch;
         sav.iter_mut().for_each(|x| *x = 0.0);
-        for (o, units) in achieved.enumerate() {
+        for (o, units) in cases.enumerate() {
             self.cases[o].add(units);
             if units == 0 {
                 continue;

@@ -937,7 +937,10 @@ impl<'c> Worker<'c> {
         if let Some(b) = &mut acc.business {
             let sink = &self.sink;
             b.add(
-                s.outcomes.iter().map(|r| r.achieved.0),
+                s.outcomes
+                    .iter()
+                    .zip(&c.outcomes)
+                    .map(|(r, o)| crate::mkba::cases(o, r).0),
                 |p| sink.party_flows(p),
                 &self.npv,
             );

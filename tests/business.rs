@@ -668,3 +668,49 @@ drop_off = {drop}
         }
     }
 }
+
+/// In simulation as from actuals, a `decrease` outcome's IND is what it saves against its
+/// baseline (benefit days forecast minus days used), not the days used: the simulated mean IND
+/// is the mean over trials of `baseline - achieved`, and a programme under which people use
+/// half as many benefit days saves more, for the municipality too.
+#[test]
+fn simulated_mkba_counts_what_a_decrease_outcome_saves() {
+    use sibsim::montecarlo::{TrialRecord, simulate_with};
+    use std::sync::Mutex;
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/rotterdam-buzinezzclub.toml"),
+    )
+    .unwrap();
+    let run = |text: &str| {
+        let (sc, model) = parse_with_model("rotterdam.toml", text).unwrap();
+        let saved = Mutex::new(0.0f64);
+        let cfg = SimConfig {
+            trials: 400,
+            seed: 5,
+            threads: Some(2),
+        };
+        let on = |rec: &TrialRecord| {
+            let o = &rec.settlement.outcomes[0];
+            *saved.lock().unwrap() += (o.baseline.0 - o.achieved.0).max(0) as f64 / 1e6;
+        };
+        let r = simulate_with(&sc.contract, &model, &cfg, Some(&on));
+        let b = r.business_case.unwrap();
+        let mean_saved = saved.into_inner().unwrap() / 400.0;
+        assert!(
+            (b.cases[0] - mean_saved).abs() < 1e-6 * mean_saved,
+            "IND {} vs mean days saved {mean_saved}",
+            b.cases[0]
+        );
+        let rotterdam = b.payers.iter().find(|p| p.id == "rotterdam").unwrap();
+        (b.cases[0], rotterdam.savings.mean)
+    };
+    let (ind, savings) = run(&text);
+    let better = text.replace(
+        "quantity = { dist = \"normal\", mean = 57, sd = 8 }",
+        "quantity = { dist = \"normal\", mean = 28.5, sd = 8 }",
+    );
+    assert_ne!(better, text);
+    let (ind2, savings2) = run(&better);
+    assert!(ind > 0.0 && ind2 > ind, "IND {ind} -> {ind2}");
+    assert!(savings2 > savings, "savings {savings} -> {savings2}");
+}
