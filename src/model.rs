@@ -38,7 +38,11 @@
 //! 4. per cohort: enrolment `Binomial(size, fill)`; outcomes under the per-participant cap as
 //!    participant classes split by binomials (identical in law to per-person Bernoulli draws);
 //!    other count outcomes `Binomial(eligible, rate)` with `eligible` the enrolment or the
-//!    prerequisite's units; quantity outcomes `enrolled x draw` per measurement period.
+//!    prerequisite's units; quantity outcomes `enrolled x draw` per measurement period; a
+//!    forecast baseline is scaled to the realised enrolment (`forecast x enrolled / size`, to
+//!    six decimals), as when the forecasting model is re-run for the people who came (a
+//!    forecast for the target size would pay for the absent: fewer participants, more
+//!    "saved").
 //!
 //! Count outcomes realise all their units in the first measurement period (enrolment + lag).
 //!
@@ -1055,6 +1059,12 @@ fn qty(x: f64) -> Qty {
     Qty((x.clamp(0.0, DIST_LIMIT) * 1e6).round() as i64)
 }
 
+/// The forecast `f` of a cohort of `size` people re-run for the `enrolled` who came:
+/// `f x enrolled / size`, rounded half away from zero to six decimals (`size > 0`).
+pub fn scaled_forecast(f: Qty, enrolled: u32, size: u32) -> Qty {
+    Qty(crate::money::div_round(f.0 as i128 * enrolled as i128, size as i128) as i64)
+}
+
 impl Model {
     /// Draws one trial into `actuals` (cleared first) from `rng`.
     pub fn draw<R: rand::Rng + ?Sized>(
@@ -1207,6 +1217,17 @@ impl Model {
                 }
                 if self.outcomes[o].baseline_rate.is_some() {
                     let b = qty(s.baseline[o].clamp(0.0, 1.0));
+                    for p in first..=last {
+                        actuals.set_baseline(o, ci, p, b);
+                    }
+                }
+                // A forecast is of the cohort the contract names: re-run for the realised
+                // enrolment (as the actuals of a real contract report it).
+                if let Baseline::Forecast(v) = &out.baseline
+                    && enrolled != coh.size
+                    && let Some(f) = v[ci]
+                {
+                    let b = scaled_forecast(f, enrolled, coh.size);
                     for p in first..=last {
                         actuals.set_baseline(o, ci, p, b);
                     }

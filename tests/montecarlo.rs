@@ -857,3 +857,51 @@ fn a_short_run_takes_its_worst_5_percent_exactly() {
         }
     }
 }
+
+/// A forecast baseline is of the cohort the contract names: a trial in which fewer enrol pays
+/// against the forecast re-run for those who came (`forecast x enrolled / size`, six
+/// decimals), as the actuals of a real contract report it; a full cohort keeps the contract's
+/// forecast. So fewer participants never make more days "saved" than the forecast allows.
+#[test]
+fn a_forecast_baseline_follows_the_realised_enrolment() {
+    let text = std::fs::read_to_string(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios/rotterdam-buzinezzclub.toml"),
+    )
+    .unwrap();
+    let (sc, model) = load(&text);
+    let c = &sc.contract;
+    let o = c.outcome("benefit-days").unwrap();
+    let mut a = Actuals::new(c);
+    let mut scratch = sibsim::model::DrawScratch::default();
+    let mut settler = Settler::new(c);
+    let (mut short, mut full) = (0, 0);
+    for t in 0..300 {
+        let mut rng = sibsim::montecarlo::trial_rng(3, t);
+        model.draw(c, &mut rng, &mut a, &mut scratch);
+        let mut expected_total = Qty::ZERO;
+        for (ci, coh) in c.cohorts.iter().enumerate() {
+            let out = &c.outcomes[o];
+            let enrolled = a.enrolled[ci];
+            let forecast = Qty::from_int(6500);
+            let want = Qty(
+                ((forecast.0 as i128 * enrolled as i128 * 2 + coh.size as i128)
+                    / (2 * coh.size as i128)) as i64,
+            );
+            for p in out.first_measure(coh.enrol_period)..=out.last_measure(coh.enrol_period) {
+                let b = a.baseline(o, ci, p as usize);
+                if enrolled == coh.size {
+                    full += 1;
+                    assert!(b.is_none() || b == Some(forecast));
+                } else {
+                    short += 1;
+                    assert_eq!(b, Some(want), "trial {t}, cohort {ci}, enrolled {enrolled}");
+                }
+                expected_total += want;
+            }
+        }
+        let s = settler.settle(&a, &mut NoLedger).unwrap();
+        assert_eq!(s.outcomes[o].baseline, expected_total, "trial {t}");
+    }
+    assert!(short > 100 && full > 0, "short {short}, full {full}");
+}
