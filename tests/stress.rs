@@ -678,3 +678,64 @@ fn a_comparison_too_large_to_allocate_is_an_error_not_an_abort() {
         3 * 2 * 1000 * sibsim::design::BYTES_PER_RECORD as u128
     );
 }
+
+/// The default stresses hurt whatever the direction of an outcome: for Rotterdam's benefit
+/// days (fewer is better) the weaker programme means more days used (x 1.15, not x 0.85),
+/// so fewer days are saved, less is paid and the municipality saves less; fewer
+/// participants (referral shortfall) never save more. The reference scenario, where more is
+/// better for every outcome, keeps the one `*` override per field.
+#[test]
+fn default_stresses_hurt_whatever_the_direction_of_an_outcome() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("scenarios/rotterdam-buzinezzclub.toml")).unwrap();
+    let sc = sibsim::scenario::parse("rotterdam.toml", &text).unwrap();
+    let vs = sibsim::design::stress::defaults(&sc, &text);
+    let weaker = vs.iter().find(|v| v.label == "weaker-programme").unwrap();
+    let sets: Vec<&str> = weaker.overrides.iter().map(|o| o.text.as_str()).collect();
+    assert_eq!(
+        sets,
+        ["uncertainty.outcomes.benefit-days.quantity.mean*=1.15"]
+    );
+    let reference = std::fs::read_to_string(root.join(REF)).unwrap();
+    let rsc = sibsim::scenario::parse("reference.toml", &reference).unwrap();
+    let rv = sibsim::design::stress::defaults(&rsc, &reference);
+    let rw = rv.iter().find(|v| v.label == "weaker-programme").unwrap();
+    assert_eq!(
+        rw.overrides
+            .iter()
+            .map(|o| o.text.as_str())
+            .collect::<Vec<_>>(),
+        ["uncertainty.outcomes.*.rate.mean*=0.85"]
+    );
+
+    let shortfall = vs.iter().find(|v| v.label == "referral-shortfall").unwrap();
+    let metrics = vec![
+        "payments_mean".to_string(),
+        "savings_mean:rotterdam".to_string(),
+    ];
+    let cmp = compare_variants(
+        &Source {
+            file: "rotterdam.toml",
+            text: &text,
+            base: &[],
+        },
+        &[weaker.clone(), shortfall.clone()],
+        &metrics,
+        &cfg(600, 4),
+        None,
+    )
+    .unwrap();
+    assert!(cmp.skipped.is_empty(), "{:?}", cmp.skipped);
+    for v in &cmp.variants[1..] {
+        for (k, d) in v.diffs.iter().enumerate() {
+            assert!(
+                d.value < 0.0,
+                "{}: {} changes by {} (+- {})",
+                v.label,
+                metrics[k],
+                d.value,
+                d.se
+            );
+        }
+    }
+}

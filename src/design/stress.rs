@@ -4,8 +4,8 @@
 //! | name | what changes |
 //! |---|---|
 //! | `referral-shortfall` | the fill rate's mean falls 15 percentage points (`uncertainty.fill.mean-=0.15`); without a fill rate, every cohort is 15% smaller |
-//! | `weaker-programme` | every success rate's mean x 0.85, every quantity outcome's distribution x 0.85 |
-//! | `recession` | the scenario's shocks happen for sure (`probability = 1`); without shocks, every success rate x 0.8 and the fill rate 5 points lower |
+//! | `weaker-programme` | every success rate's mean x 0.85, every quantity outcome's distribution x 0.85; x 1.15 for a `decrease` outcome (fewer is better), so the stress always hurts |
+//! | `recession` | the scenario's shocks happen for sure (`probability = 1`); without shocks, every success rate x 0.8 (x 1.2 for a `decrease` outcome) and the fill rate 5 points lower |
 //! | `cost-overrun` | the enterprise's fixed and per-participant costs (and the cost distribution) x 1.2 |
 //! | `delay` | every outcome is measured one period later (`outcomes.*.lag+=1`) |
 //!
@@ -42,6 +42,50 @@ fn any_outcome_has(u: Option<&toml::Table>, key: &str, field: &str) -> bool {
         Value::Table(t) => matches!(t.get(key), Some(Value::Table(d)) if d.contains_key(field)),
         _ => false,
     })
+}
+
+/// The overrides that make the programme work less well by `worse` (a factor as written, e.g.
+/// `"0.85"`): the listed fields of every outcome's `key` distribution (`"rate"` or
+/// `"quantity"`) x `worse` where more is better, and x `better` (its mirror, e.g. `"1.15"`)
+/// where fewer is better (a `decrease` outcome: benefit days, reconvictions), so that the
+/// stress always hurts. With no `decrease` outcome modelled, one `*` path per field.
+fn worse_outcomes(
+    sc: &Scenario,
+    u: Option<&toml::Table>,
+    keys: &[(&str, &[&str])],
+    (worse, better): (&str, &str),
+) -> Vec<String> {
+    let c = &sc.contract;
+    let decrease = |id: &str| {
+        c.outcome(id)
+            .is_some_and(|o| c.outcomes[o].direction == crate::contract::Direction::Decrease)
+    };
+    let outs = match u.and_then(|u| u.get("outcomes")) {
+        Some(Value::Table(t)) => Some(t),
+        _ => None,
+    };
+    let mut set = Vec::new();
+    if !outs.is_some_and(|t| t.keys().any(|id| decrease(id))) {
+        for &(key, fields) in keys {
+            for f in fields {
+                if any_outcome_has(u, key, f) {
+                    set.push(format!("uncertainty.outcomes.*.{key}.{f}*={worse}"));
+                }
+            }
+        }
+        return set;
+    }
+    for (id, v) in outs.into_iter().flatten() {
+        let factor = if decrease(id) { better } else { worse };
+        for &(key, fields) in keys {
+            for f in fields {
+                if has(v.as_table(), &[key, f]) {
+                    set.push(format!("uncertainty.outcomes.{id}.{key}.{f}*={factor}"));
+                }
+            }
+        }
+    }
+    set
 }
 
 fn ov(s: &str) -> Override {
@@ -91,19 +135,19 @@ pub fn defaults(sc: &Scenario, text: &str) -> Vec<Variant> {
         None => {}
     }
     // Weaker programme.
-    let mut weaker = Vec::new();
-    if any_outcome_has(u, "rate", "mean") {
-        weaker.push("uncertainty.outcomes.*.rate.mean*=0.85".to_string());
-    }
-    for f in ["mean", "min", "mode", "max"] {
-        if any_outcome_has(u, "quantity", f) {
-            weaker.push(format!("uncertainty.outcomes.*.quantity.{f}*=0.85"));
-        }
-    }
+    let weaker = worse_outcomes(
+        sc,
+        u,
+        &[
+            ("rate", &["mean"]),
+            ("quantity", &["mean", "min", "mode", "max"]),
+        ],
+        ("0.85", "1.15"),
+    );
     if !weaker.is_empty() {
         out.push(variant(
             "weaker-programme",
-            "the programme works less well: success rates and quantities x 0.85",
+            "the programme works less well: success rates and quantities x 0.85 (x 1.15 where fewer is better)",
             &weaker,
         ));
     }
@@ -116,13 +160,13 @@ pub fn defaults(sc: &Scenario, text: &str) -> Vec<Variant> {
             &["uncertainty.shocks.*.probability=1.0".into()],
         ));
     } else if any_outcome_has(u, "rate", "mean") {
-        let mut set = vec!["uncertainty.outcomes.*.rate.mean*=0.8".to_string()];
+        let mut set = worse_outcomes(sc, u, &[("rate", &["mean"])], ("0.8", "1.2"));
         if fill_mean.is_some_and(|m| m > 0.1) {
             set.push("uncertainty.fill.mean-=0.05".into());
         }
         out.push(variant(
             "recession",
-            "a recession: success rates x 0.8, fill rate 5 points lower",
+            "a recession: success rates x 0.8 (x 1.2 where fewer is better), fill rate 5 points lower",
             &set,
         ));
     }
