@@ -277,7 +277,7 @@ fn each_node_fails_on_its_own_cause() {
         (
             base().replace("values = { city = 4000  }", "values = { city = 1000  }"),
             "business-case",
-            "no-business-case",
+            "costs-exceed-returns",
             Verdict::NoGo,
         ),
         (
