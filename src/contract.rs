@@ -430,6 +430,15 @@ impl Contract {
     pub fn cohort(&self, id: &str) -> Option<usize> {
         self.cohorts.iter().position(|c| c.id == id)
     }
+    /// The last period in which the contract measures an outcome of a cohort (0 without
+    /// outcomes or cohorts).
+    pub fn last_measurement(&self) -> u16 {
+        self.outcomes
+            .iter()
+            .flat_map(|o| self.cohorts.iter().map(|c| o.last_measure(c.enrol_period)))
+            .max()
+            .unwrap_or(0)
+    }
     /// Parties with the payer role, in the order listed.
     pub fn payers(&self) -> impl Iterator<Item = PartyId> + '_ {
         self.parties

@@ -17,6 +17,9 @@
 //!    the performance share, and disposes of the remainder;
 //! 9. in the final period (T or termination) guarantors cover unrecovered principal.
 //!
+//! An interim settlement ([`Settler::settle_through`], a contract still running) stops after
+//! step 8 of the last period reported.
+//!
 //! Every movement of money is a [`LedgerLine`] sent to a [`LedgerSink`]; the engine itself keeps
 //! only per-party totals. All buffers live in a reusable [`Settler`], so settling a Monte Carlo
 //! trial allocates nothing and formats no strings.
@@ -136,9 +139,11 @@ pub struct TrancheResult {
     pub distributed: Money,
     /// Guarantee calls received.
     pub guaranteed: Money,
-    /// Claim still outstanding at the end (unpaid, written off).
+    /// Claim still outstanding at the end (unpaid, written off); in an interim settlement,
+    /// the claim still open.
     pub outstanding: Money,
-    /// Principal not recovered after distributions and guarantees.
+    /// Principal not recovered after distributions and guarantees; in an interim settlement,
+    /// the principal not yet repaid.
     pub unrecovered_principal: Money,
 }
 
@@ -160,8 +165,15 @@ pub struct OutcomeResult {
 /// The outcome of a settlement (everything but the ledger lines, which went to the sink).
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Settlement {
-    /// The last period settled (T, or the termination period).
+    /// The last period settled (T, the termination period, or the period an interim
+    /// settlement stopped at).
     pub final_period: u16,
+    /// Whether this is an interim settlement ([`Settler::settle_through`]): it stopped at
+    /// `final_period`, before the contract's end, so claims stay open, nothing is written off
+    /// and no guarantee is called.
+    pub interim: bool,
+    /// Earned but payable after `final_period` (an interim settlement; zero otherwise).
+    pub pending: Money,
     /// Why the contract ended early, if it did, and when.
     pub termination: Option<(u16, Termination)>,
     /// Total paid by each party.
@@ -492,6 +504,8 @@ impl<'c> Settler<'c> {
         self.held_list.clear();
         let o = &mut self.out;
         o.final_period = 0;
+        o.interim = false;
+        o.pending = Money::ZERO;
         o.termination = None;
         o.paid.fill(Money::ZERO);
         o.received.fill(Money::ZERO);
@@ -540,6 +554,21 @@ impl<'c> Settler<'c> {
         actuals: &Actuals,
         sink: &mut S,
     ) -> Result<&Settlement, SettleError> {
+        self.settle_through(actuals, sink, self.c.periods)
+    }
+
+    /// Settles periods `1..=through` only (`through` is taken between 1 and T): the statement
+    /// of a contract still running, from actuals reported up to `through`. Periods up to
+    /// `through` are settled exactly as [`Settler::settle`] settles them. Unless the contract
+    /// ends by then (T, or a termination), the settlement stops after the waterfall of
+    /// `through` as an *interim* one: claims stay open, nothing is written off, no guarantee is
+    /// called, and what is earned but payable later is reported as `pending`.
+    pub fn settle_through<S: LedgerSink>(
+        &mut self,
+        actuals: &Actuals,
+        sink: &mut S,
+        through: u16,
+    ) -> Result<&Settlement, SettleError> {
         let c = self.c;
         if !actuals.fits(c) {
             return Err(SettleError::Shape(
@@ -552,6 +581,7 @@ impl<'c> Settler<'c> {
             return Err(self.too_large_error());
         }
         let t_end = c.periods;
+        let stop = through.clamp(1, t_end.max(1));
         let mut terminated: Option<(u16, Termination)> = None;
 
         for p in 1..=t_end {
@@ -706,6 +736,16 @@ impl<'c> Settler<'c> {
                 self.out.final_period = p;
                 self.out.termination = terminated;
                 self.guarantees(sink, p);
+                break;
+            }
+            if p == stop {
+                self.out.final_period = p;
+                self.out.interim = true;
+                self.out.pending = self.pending[pu + 1..]
+                    .iter()
+                    .flatten()
+                    .map(|x| x.amount)
+                    .sum();
                 break;
             }
         }

@@ -51,6 +51,10 @@ fn rule_name(rule: &Rule) -> &'static str {
 
 fn termination_text(c: &Contract, s: &Settlement) -> String {
     match s.termination {
+        None if s.interim => format!(
+            "is settled through period {} of {} only (INTERIM: claims stay open; nothing is written off and no guarantee is called before the contract ends)",
+            s.final_period, c.periods
+        ),
         None => format!("ran to its last period ({})", s.final_period),
         Some((p, Termination::Checkpoint { checkpoint })) => {
             let ck = &c.checkpoints[checkpoint as usize];
@@ -211,6 +215,11 @@ pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
 
     if !c.tranches.is_empty() {
         o.push_str("\nTranches (claim = drawn + accrued; repaid from the waterfall)\n");
+        let (open, principal) = if s.interim {
+            ("Open claim", "Principal not yet repaid")
+        } else {
+            ("Outstanding", "Unrecovered principal")
+        };
         let mut t = Table::new(
             &[
                 "Tranche",
@@ -222,8 +231,8 @@ pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
                 "Accrued",
                 "Repaid",
                 "Guarantee",
-                "Outstanding",
-                "Unrecovered principal",
+                open,
+                principal,
             ],
             2,
         );
@@ -252,6 +261,7 @@ pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
             "Outcome",
             "Unit",
             "Achieved",
+            "Baseline",
             "Payable units",
             "Earned",
             "Paid",
@@ -264,6 +274,10 @@ pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
             out.id.clone(),
             out.unit.clone(),
             r.achieved.to_string(),
+            match out.baseline {
+                crate::contract::Baseline::None => String::new(),
+                _ => r.baseline.to_string(),
+            },
             r.payable_units.to_string(),
             format_thousands(r.earned),
             format_thousands(r.paid),
@@ -274,12 +288,15 @@ pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
         "".into(),
         "".into(),
         "".into(),
+        "".into(),
         format_thousands(s.outcomes.iter().map(|r| r.earned).sum()),
         format_thousands(s.outcome_payments),
     ]);
     t.render(&mut o);
 
+    let later = format!("earned, payable after period {} (interim)", s.final_period);
     let mut notes: Vec<String> = [
+        (later.as_str(), s.pending),
         ("fixed payments", s.fixed_payments),
         ("not paid because of the total cap", s.cut_by_total_cap),
         ("earned but not due (pay only what is due)", s.not_due),
@@ -291,12 +308,17 @@ pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
     .filter(|(_, m)| m.0 > 0)
     .map(|(label, m)| format!("{label}: {}", format_thousands(*m)))
     .collect();
+    let end = if s.interim {
+        format!("at the end of period {}", s.final_period)
+    } else {
+        "at the end".to_string()
+    };
     notes.push(format!(
-        "held in the contract account at the end: {}",
+        "held in the contract account {end}: {}",
         format_thousands(s.held_at_end())
     ));
     notes.push(format!(
-        "enterprise cash at the end: {}",
+        "enterprise cash {end}: {}",
         format_thousands(s.enterprise_cash)
     ));
     o.push_str("\nNotes\n");

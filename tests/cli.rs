@@ -563,3 +563,126 @@ fn simulate_runs_on_every_bundled_scenario() {
         assert!(out.contains("P(full repayment)"), "{name}: {out}");
     }
 }
+
+/// A file from a contract still running (Rotterdam's actuals up to quarter 8 of 16) gives an
+/// interim statement through quarter 8 by default, says why on stderr, and calls no guarantee;
+/// its periods are the full statement's; asking to settle past the file into unreported
+/// benefit days (a `decrease` outcome, where a missing row would pay the whole forecast) is
+/// refused; a complete file settles to the end.
+#[test]
+fn a_partial_actuals_file_settles_as_an_interim_statement() {
+    let name = BUNDLED[0];
+    let full_text = std::fs::read_to_string(root().join(actuals(name))).unwrap();
+    let partial: String = full_text
+        .lines()
+        .filter(|l| {
+            l.starts_with('#')
+                || l.starts_with("period")
+                || l.split(',').next().and_then(|p| p.parse::<u16>().ok()) <= Some(8)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(partial.lines().count() < full_text.lines().count());
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("q8.csv");
+    std::fs::write(&p, &partial).unwrap();
+    let p = p.to_str().unwrap();
+    let sc = scenario(name);
+
+    let o = run(&["settle", &sc, "--actuals", p]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("settled through period 8 of 16 only (INTERIM"),
+        "{text}"
+    );
+    assert!(text.contains("Principal not yet repaid"), "{text}");
+    assert!(text.contains("payable after period 8"), "{text}");
+    let note = stderr(&o);
+    assert!(
+        note.contains("reports up to period 8") && note.contains("--through 16"),
+        "{note}"
+    );
+
+    let json = |args: &[&str]| -> serde_json::Value {
+        let o = run(args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        serde_json::from_str(&stdout(&o)).unwrap()
+    };
+    let part = json(&["settle", &sc, "--actuals", p, "--format", "json"]);
+    let full = json(&[
+        "settle",
+        &sc,
+        "--actuals",
+        &actuals(name),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(part["final_period"], 8);
+    assert_eq!(part["settlement"]["interim"], true);
+    assert_eq!(full["final_period"], 16);
+    assert_eq!(full["settlement"]["interim"], false);
+    // The interim ledger is the full ledger's first 8 periods (the file's rows up to 8 are
+    // the full file's), with no guarantee call and no write-off.
+    let lines = |v: &serde_json::Value| -> Vec<serde_json::Value> {
+        v["ledger"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["period"].as_u64().unwrap() <= 8)
+            .cloned()
+            .collect()
+    };
+    assert_eq!(lines(&part), lines(&full));
+    assert_eq!(part["ledger"].as_array().unwrap().len(), lines(&part).len());
+    assert!(
+        part["ledger"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["rule"] != "guarantee-call")
+    );
+    // Earned = paid + pending (nothing cut or not due by quarter 8 here).
+    let money = |v: &serde_json::Value| v.as_str().unwrap().parse::<f64>().unwrap();
+    let o = &part["outcomes"][0]["result"];
+    assert!(money(&part["settlement"]["pending"]) > 0.0);
+    assert!(
+        (money(&o["earned"]) - money(&o["paid"]) - money(&part["settlement"]["pending"])).abs()
+            < 0.005
+    );
+
+    // Settling through an earlier period than the file reports is a statement of that period.
+    let q5 = json(&[
+        "settle",
+        &sc,
+        "--actuals",
+        p,
+        "--through",
+        "5",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(q5["final_period"], 5);
+    // Past the file into unreported benefit days: refused, nothing paid for missing rows.
+    expect_user_error(
+        &["settle", &sc, "--actuals", p, "--through", "16"],
+        &["benefit-days", "period 9", "after period 8", "0 if none"],
+    );
+    expect_user_error(
+        &["settle", &sc, "--actuals", p, "--through", "17"],
+        &["--through 17", "1 to 16"],
+    );
+    expect_user_error(
+        &["settle", &sc, "--actuals", p, "--through", "0"],
+        &["--through 0", "1 to 16"],
+    );
+    // The MKBA from the partial file counts the days saved by quarter 8 only.
+    let m = json(&["mkba", &sc, "--actuals", p, "--format", "json"]);
+    let ind: f64 = m["table"]["lines"][0]["ind"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let o = &part["outcomes"][0]["result"];
+    assert_eq!(ind, money(&o["baseline"]) - money(&o["achieved"]));
+}

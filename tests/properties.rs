@@ -1105,6 +1105,50 @@ proptest! {
         }
     }
 
+    /// An interim settlement through period `p` is the full settlement's first `p` periods:
+    /// the same ledger lines (the contract ending later calls no guarantee before its end),
+    /// flagged interim, and what it earned is paid, cut, not due or pending, to the cent. A
+    /// settlement through a period at or after the end is the full settlement.
+    #[test]
+    fn interim_settlement_is_the_prefix_of_the_full_one(data in prop::collection::vec(any::<u32>(), 700)) {
+        let mut src = Src::new(data);
+        let g = gen_contract(&mut src);
+        let scenario = match sibsim::scenario::parse("random.toml", &g.toml) {
+            Ok(s) => s,
+            Err(d) => return Err(fail(format!("generator bug: the validator rejects\n{}\n{d}", g.toml))),
+        };
+        let c = scenario.contract;
+        let (a, _) = gen_actuals(&mut src, &c);
+        let through = 1 + src.below(c.periods as u64) as u16;
+        let mut settler = Settler::new(&c);
+        let mut full_ledger = Vec::<LedgerLine>::new();
+        let full = settler.settle(&a, &mut full_ledger).map_err(|e| fail(format!("{e}\n{}", g.toml)))?.clone();
+        let mut ledger = Vec::<LedgerLine>::new();
+        let part = settler.settle_through(&a, &mut ledger, through).map_err(|e| fail(format!("{e}\n{}", g.toml)))?.clone();
+        if through >= full.final_period {
+            prop_assert_eq!(format!("{part:?}"), format!("{full:?}"));
+            prop_assert_eq!(&ledger, &full_ledger);
+            prop_assert!(!part.interim);
+        } else {
+            prop_assert!(part.interim, "through {through}, full ended at {}\n{}", full.final_period, g.toml);
+            prop_assert_eq!(part.final_period, through);
+            prop_assert!(part.termination.is_none());
+            let prefix: Vec<LedgerLine> = full_ledger.iter().filter(|l| l.period <= through).cloned().collect();
+            prop_assert_eq!(&ledger, &prefix, "through {}\n{}", through, g.toml);
+            prop_assert!(part.tranches.iter().all(|t| t.guaranteed.0 == 0));
+            let earned: Money = part.outcomes.iter().map(|r| r.earned).sum();
+            prop_assert!(part.pending.0 >= 0);
+            prop_assert_eq!(
+                earned,
+                part.outcome_payments + part.cut_by_total_cap + part.not_due + part.pending,
+                "through {}\n{}", through, g.toml
+            );
+            for (i, tr) in part.tranches.iter().enumerate() {
+                prop_assert!(tr.drawn <= full.tranches[i].drawn && tr.distributed <= full.tranches[i].distributed);
+            }
+        }
+    }
+
     /// Largest remainder: parts add up, each is within one cent of its exact quota, the
     /// left-over cents go to the largest remainders with ties to the party listed first, and a
     /// negative total splits as the mirror image of the positive one.

@@ -89,7 +89,13 @@ pub fn render_mkba(c: &sibsim::Contract, t: &MkbaTable, r: Option<&Results>) -> 
 }
 
 /// `sibsim mkba`.
-pub fn mkba(o: &Common<'_>, actuals: Option<&Path>, json: bool, out: Option<&Path>) -> Result<()> {
+pub fn mkba(
+    o: &Common<'_>,
+    actuals: Option<&Path>,
+    through: Option<u16>,
+    json: bool,
+    out: Option<&Path>,
+) -> Result<()> {
     let trials = if actuals.is_some() { 0 } else { o.trials };
     let (sc, r) = load(o, trials)?;
     let c = &sc.contract;
@@ -101,13 +107,7 @@ pub fn mkba(o: &Common<'_>, actuals: Option<&Path>, json: bool, out: Option<&Pat
     };
     let ind: Vec<rust_decimal::Decimal> = match (actuals, &r) {
         (Some(path), _) => {
-            let text = io::read_text(path)?;
-            let act = sibsim::actuals::parse_csv(c, &path.display().to_string(), &text)?;
-            let mut sink = sibsim::settlement::NoLedger;
-            let mut settler = sibsim::Settler::new(c);
-            let s = settler
-                .settle(&act, &mut sink)
-                .map_err(|e| CliError(format!("cannot settle {}: {e}", path.display())))?;
+            let s = super::settle_file(c, path, through, &mut sibsim::settlement::NoLedger)?;
             c.outcomes
                 .iter()
                 .zip(&s.outcomes)

@@ -56,6 +56,11 @@ enum Cmd {
         /// The reported outcomes (CSV: period,cohort,outcome,units[,baseline][,participant]).
         #[arg(long)]
         actuals: PathBuf,
+        /// Settle periods 1 to PERIOD only. Default: to the contract's end when the actuals
+        /// report up to its last measurement, else through the last period they report on (an
+        /// interim statement: claims stay open, no guarantee is called).
+        #[arg(long, value_name = "PERIOD")]
+        through: Option<u16>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -183,6 +188,9 @@ enum Cmd {
         /// Take IND from reported outcomes (CSV) instead of a simulation.
         #[arg(long)]
         actuals: Option<PathBuf>,
+        /// With --actuals: settle periods 1 to PERIOD only (default as for `settle`).
+        #[arg(long, value_name = "PERIOD", requires = "actuals")]
+        through: Option<u16>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Report::Text)]
         format: Report,
@@ -285,9 +293,10 @@ pub fn run() -> Result<()> {
         Cmd::Settle {
             scenario,
             actuals,
+            through,
             format,
             out,
-        } => settle(&scenario, &actuals, format, out),
+        } => settle(&scenario, &actuals, through, format, out),
         Cmd::Simulate {
             common,
             out,
@@ -317,11 +326,13 @@ pub fn run() -> Result<()> {
         Cmd::Mkba {
             common,
             actuals,
+            through,
             format,
             out,
         } => business::mkba(
             &common.common(),
             actuals.as_deref(),
+            through,
             format == Report::Json,
             out.as_deref(),
         ),
@@ -438,25 +449,62 @@ fn validate(path: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
+/// Reads the actuals file `path` and settles it under `c` through period `through` (default:
+/// [`sibsim::actuals::default_through`]). An interim settlement the user did not ask for is
+/// explained on stderr: where it stopped, why, and how to settle to the end.
+pub(crate) fn settle_file<S: sibsim::settlement::LedgerSink>(
+    c: &sibsim::Contract,
+    path: &std::path::Path,
+    through: Option<u16>,
+    sink: &mut S,
+) -> Result<sibsim::settlement::Settlement> {
+    let text = io::read_text(path)?;
+    let act = sibsim::actuals::parse_csv(c, &path.display().to_string(), &text)?;
+    let cannot =
+        |e: &dyn std::fmt::Display| CliError(format!("cannot settle {}: {e}", path.display()));
+    let to = match through {
+        Some(p) if p == 0 || p > c.periods => {
+            return Err(CliError(format!(
+                "--through {p}: the contract has periods 1 to {}; give one of them",
+                c.periods
+            )));
+        }
+        Some(p) => p,
+        None => sibsim::actuals::default_through(c, &act),
+    };
+    sibsim::actuals::check_through(c, &act, to).map_err(|e| cannot(&e))?;
+    let s = Settler::new(c)
+        .settle_through(&act, sink, to)
+        .map_err(|e| cannot(&e))?
+        .clone();
+    if through.is_none() && s.interim {
+        eprintln!(
+            "note: {} reports up to period {} and the contract measures outcomes until period {}: an interim statement through period {} (claims stay open; nothing is written off and no guarantee is called before the end). `--through {}` settles to the end, counting each unreported measurement as nothing achieved.",
+            path.display(),
+            act.reported_through,
+            c.last_measurement(),
+            s.final_period,
+            c.periods
+        );
+    }
+    Ok(s)
+}
+
 fn settle(
     path: &std::path::Path,
     actuals: &std::path::Path,
+    through: Option<u16>,
     format: Format,
     out: Option<PathBuf>,
 ) -> Result<()> {
     let s = load(path)?;
     let c = &s.contract;
-    let text = io::read_text(actuals)?;
-    let act = sibsim::actuals::parse_csv(c, &actuals.display().to_string(), &text)?;
     let mut ledger: Vec<LedgerLine> = Vec::new();
-    let mut settler = Settler::new(c);
-    let result = settler
-        .settle(&act, &mut ledger)
-        .map_err(|e| CliError(format!("cannot settle {}: {e}", actuals.display())))?;
+    let result = settle_file(c, actuals, through, &mut ledger)?;
     let rendered = match format {
-        Format::Text => sibsim::statement::render_text(c, result, &ledger),
+        Format::Text => sibsim::statement::render_text(c, &result, &ledger),
         Format::Csv => sibsim::statement::render_csv(c, &ledger),
-        Format::Json => sibsim::statement::render_json(c, result, &ledger),
+        Format::Json => sibsim::statement::render_json(c, &result, &ledger),
     };
     io::emit(out.as_deref(), &rendered)
 }
