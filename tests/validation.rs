@@ -183,6 +183,30 @@ fn wrong_type() {
         &["tranches[0].committed", "1e300 is out of range"],
     );
     assert!(d.to_string().len() < 200, "{d}");
+    // A number in a string that no 28-digit decimal holds says which way it is wrong.
+    expect_error(
+        &edit("price = 1500", "price = \"1e30\""),
+        27,
+        &["outcomes[0].price", "`1e30` is too large a number"],
+    );
+    expect_error(
+        &edit("price = 1500", "price = \"1e-30\""),
+        27,
+        &["outcomes[0].price", "`1e-30` has too many decimals"],
+    );
+    expect_error(
+        &edit("price = 1500", "price = \"15OO\""),
+        27,
+        &["outcomes[0].price", "`15OO` is not a number"],
+    );
+    // `start` is a date: quoted or a TOML date; anything else says so.
+    let dated = edit("periods = 12", "periods = 12\nstart = 2014-01-01");
+    assert!(sibsim::scenario::parse("test.toml", &dated).is_ok());
+    expect_error(
+        &edit("periods = 12", "periods = 12\nstart = 12"),
+        4,
+        &["contract.start", "a date such as 2014-01-01", "integer"],
+    );
     // Odd keys end up in field paths; they are still located.
     expect_error(
         &edit("city = 0.6, state = 0.4", "\"x[0]]\" = 1"),

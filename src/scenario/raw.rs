@@ -40,10 +40,34 @@ impl<'de> Deserialize<'de> for Num {
                 Decimal::from_str(&clean)
                     .or_else(|_| Decimal::from_scientific(&clean))
                     .map(Num)
-                    .map_err(|_| E::custom(format!("`{v}` is not a number")))
+                    .map_err(|_| {
+                        E::custom(match clean.parse::<f64>() {
+                            // A number, but not one a decimal of 28 digits holds.
+                            Ok(x) if x.is_finite() && x.abs() >= 1.0 => {
+                                format!("`{v}` is too large a number")
+                            }
+                            Ok(x) if x.is_finite() => format!(
+                                "`{v}` has too many decimals (a number here has at most 28)"
+                            ),
+                            _ => format!("`{v}` is not a number"),
+                        })
+                    })
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// `start`: a date as text (`"2014-01-01"`) or a TOML date (`2014-01-01`), kept as written.
+fn date_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<toml::Value>::deserialize(d)? {
+        None => Ok(None),
+        Some(toml::Value::String(s)) => Ok(Some(s)),
+        Some(toml::Value::Datetime(t)) => Ok(Some(t.to_string())),
+        Some(v) => Err(serde::de::Error::custom(format!(
+            "expected a date such as 2014-01-01 or \"2014-01-01\", got {}",
+            v.type_str()
+        ))),
     }
 }
 
@@ -180,6 +204,7 @@ pub struct RawContract {
     pub currency: String,
     pub periods: i64,
     pub period: String,
+    #[serde(default, deserialize_with = "date_text")]
     pub start: Option<String>,
     pub discount_rate: Option<Num>,
     #[serde(default)]
