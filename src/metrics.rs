@@ -315,7 +315,7 @@ pub static REGISTRY: &[MetricDef] = &[
         arg: ArgKind::None,
         stat: Stat::Mean,
         unit: Unit::Probability,
-        about: "probability that the contract ends early at a checkpoint",
+        about: "probability that the contract ends early: a checkpoint not met, or the enterprise out of cash",
         value: |r, _| b(r.settlement.termination.is_some()),
     },
 ];

@@ -642,7 +642,7 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
 
     // 4. Risk distribution.
     h.h2("risk", "4. Risk distribution: who carries the loss");
-    h.p("A party's loss in a trial: an investor's unrecovered principal; a payer's or guarantor's guarantee calls paid; the enterprise's unpaid costs and deferred fees; a fee recipient's fees not received. Shares add up to 100%.");
+    h.p("A party's loss in a trial: an investor's unrecovered principal; a payer's or guarantor's guarantee calls paid; the enterprise's unpaid costs and deferred fees; a fee recipient's fees not received. Shares add up to 100% (when any trial has a loss).");
     let mut rt = TableView {
         caption: String::new(),
         header: vec![
@@ -664,11 +664,19 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
         ]);
         attrs.push(format!("data-risk=\"{}\"", esc(&s.party)));
     }
+    // The shares add up to 100%, or are all 0 when no trial (no worst-5% trial) has a loss.
+    let total_share = |total: f64| {
+        if total > 0.0 {
+            "100.0%".to_string()
+        } else {
+            "- (no loss)".to_string()
+        }
+    };
     rt.rows.push(vec![
         "Total".into(),
         thousands(r.risk.expected_total_loss),
-        "100.0%".into(),
-        "100.0%".into(),
+        total_share(r.risk.expected_total_loss),
+        total_share(r.risk.tail_total_loss),
     ]);
     h.table_with(&rt, &attrs);
     h.note(&format!(

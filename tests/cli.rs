@@ -336,10 +336,15 @@ fn simulate_prints_a_summary_and_writes_identical_results_on_any_thread_count() 
     assert_eq!(v["trials"], 3000);
     assert_eq!(v["sibsim_version"], env!("CARGO_PKG_VERSION"));
     // The screen states the largest error of the amount percentiles it shows (P5, P50 and P95
-    // of the outcome payments and of each party's net), as summary.json has them.
+    // of the outcome payments, each party's net, each payer's business case and the social
+    // return), as summary.json has them.
     let r = &v["results"];
+    let b = &r["business_case"];
+    assert!(b["total_impact"]["errors"].is_array(), "{b}");
     let shown = std::iter::once(&r["outcome_payments"])
-        .chain(r["parties"].as_array().unwrap().iter().map(|p| &p["net"]));
+        .chain(r["parties"].as_array().unwrap().iter().map(|p| &p["net"]))
+        .chain(b["payers"].as_array().unwrap().iter().map(|p| &p["net"]))
+        .chain([&b["all_payers"]["net"], &b["total_impact"]]);
     let error = shown
         .flat_map(|s| [1, 4, 7].map(|i| s["errors"][i].as_f64().unwrap()))
         .fold(0.0, f64::max);

@@ -739,3 +739,26 @@ fn default_stresses_hurt_whatever_the_direction_of_an_outcome() {
         }
     }
 }
+
+/// A percentage range moves a rate as far as its Beta distribution allows: the reference
+/// fill rate (0.85, sd 0.08) up 20% stops just inside the bound its spread sets (0.9936)
+/// instead of being dropped as an invalid 1.02; every input of the reference is moved.
+#[test]
+fn a_percentage_tornado_keeps_every_rate_within_its_distribution() {
+    let t = sibsim::design::tornado::tornado(
+        &src(REFERENCE, &[]),
+        "p_full_repayment:bank",
+        sibsim::design::tornado::Range::Percent(0.2),
+        &cfg(200, 3),
+        None,
+    )
+    .unwrap();
+    assert!(t.skipped.is_empty(), "{:?}", t.skipped);
+    let fill = t.bars.iter().find(|b| b.input == "fill rate").unwrap();
+    let bound = 0.5 + (0.25f64 - 0.08 * 0.08).sqrt();
+    assert!(
+        fill.high_input > 0.85 * 1.15 && fill.high_input < bound,
+        "{fill:?}"
+    );
+    assert!((fill.low_input - 0.85 * 0.8).abs() < 1e-12, "{fill:?}");
+}

@@ -148,7 +148,8 @@ enum Cmd {
         /// The figure, e.g. p_full_repayment:bank. See `sibsim figures`.
         #[arg(long = "metric", value_name = "FIGURE")]
         metric: String,
-        /// p10-p90 (each input at its P10 and P90) or a percentage such as 20% (its mean -/+).
+        /// p10-p90 (each input at its P10 and P90) or a percentage such as 20% (its mean -/+;
+        /// a rate stops just inside what its spread allows).
         #[arg(long, default_value = "p10-p90")]
         range: String,
         /// Write the bars as CSV to this file.
@@ -168,7 +169,8 @@ enum Cmd {
         /// FIGURE OP NUMBER, e.g. "p_full_repayment:bank >= 0.95". See `sibsim figures`.
         #[arg(long, value_name = "EXPR")]
         target: String,
-        /// LO:HI search bounds (default: half to one and a half times the current value).
+        /// LO:HI search bounds (default: half to one and a half times the current value; for a
+        /// value up to 1, such as a rate or a share, 0 to twice it, at most 1).
         #[arg(long, value_name = "LO:HI")]
         bounds: Option<String>,
         /// Resolution of the answer (default: about 1/10,000 of the range; whole numbers 1).

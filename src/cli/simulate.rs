@@ -241,7 +241,17 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
         elapsed
     );
     // The most any amount percentile on this screen can be from the trial value at its rank.
-    let shown = std::iter::once(&r.outcome_payments).chain(r.parties.iter().map(|p| &p.net));
+    // P5, P50 and P95 (levels 1, 4 and 7) of the outcome payments, the parties' nets, the
+    // payers' business cases and the social return.
+    let shown = std::iter::once(&r.outcome_payments)
+        .chain(r.parties.iter().map(|p| &p.net))
+        .chain(r.business_case.iter().flat_map(|b| {
+            b.payers
+                .iter()
+                .chain(std::iter::once(&b.all_payers))
+                .map(|p| &p.net)
+                .chain(std::iter::once(&b.total_impact))
+        }));
     let error = shown
         .flat_map(|s| s.errors.iter().flat_map(|e| [e[1], e[4], e[7]]))
         .fold(0.0, f64::max);
@@ -266,7 +276,9 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
         eur(op.p95),
         pct(r.prob_early_termination)
     );
-    o.push_str("Parties (net = received - paid)\n");
+    o.push_str(
+        "Parties (net = received - paid; ES 95% = minus the mean net of the worst 5% of trials)\n",
+    );
     let mut t = Table::new(
         &[
             "Party", "Role", "Mean net", "± SE", "P5", "P50", "P95", "ES 95%", "P(net<0)",

@@ -134,7 +134,21 @@ fn inputs(sc: &crate::Scenario, model: &crate::model::Model, range: Range) -> Ve
                 }
                 (beta_q(b, -Z90), beta_q(b, Z90))
             }
-            Range::Percent(p) => ((b.mean * (1.0 - p)).max(0.0), (b.mean * (1.0 + p)).min(1.0)),
+            Range::Percent(p) => {
+                // A Beta rate with spread `sd` needs `mean (1 - mean) > sd^2`: the moved mean
+                // stops just inside that (a fill rate of 0.85 up 20% is 0.9936 with sd 0.08,
+                // not an invalid 1.02).
+                let (min, max) = if b.sd > 0.0 {
+                    let half = (0.25 - b.sd * b.sd).max(0.0).sqrt();
+                    (0.5 - half + 1e-6, 0.5 + half - 1e-6)
+                } else {
+                    (0.0, 1.0)
+                };
+                (
+                    (b.mean * (1.0 - p)).max(min).min(b.mean),
+                    (b.mean * (1.0 + p)).min(max).max(b.mean),
+                )
+            }
         };
         let set = |x: f64| match range {
             Range::Percentiles => format!("{path}={{ mean = {}, sd = 0 }}", f(x)),
