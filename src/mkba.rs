@@ -484,6 +484,76 @@ impl PayerAcc {
     }
 }
 
+/// One payer's business case from a single settlement (reported actuals), in the currency's
+/// cents: what the Monte Carlo engine computes per trial, for the real contract.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SettledCase {
+    /// Party id (`all-payers` for the total).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Present value of its share of the MKBA's impact (the table's column for it).
+    pub savings: Money,
+    /// Present value, at the MKBA's rate, of what it paid net of what it received.
+    pub payments: Money,
+    /// Its preparation and transaction costs (declared facts).
+    pub costs: Money,
+    /// Savings - payments - costs.
+    pub net: Money,
+}
+
+impl Mkba {
+    /// The payers' business cases of a settled contract: `table` is this MKBA evaluated at
+    /// the settlement's IND, `flows[p]` party `p`'s net cash flow by period in cents (index 0
+    /// unused), as the settlement's ledger gives it. Payments are discounted per period at the
+    /// MKBA's rate and rounded to the cent, as in a Monte Carlo trial. Returns each payer's
+    /// case and their total.
+    pub fn settled_cases(
+        &self,
+        c: &Contract,
+        table: &MkbaTable,
+        flows: &[Vec<i64>],
+    ) -> (Vec<SettledCase>, SettledCase) {
+        let discount = crate::stats::discount_factors(
+            crate::money::compound_period_rate(self.discount_rate, c.period_length.per_year())
+                .to_f64(),
+            c.periods as usize,
+        );
+        let cases: Vec<SettledCase> = c
+            .payers()
+            .map(|p| {
+                let savings = self
+                    .beneficiaries
+                    .iter()
+                    .position(|b| b.party == Some(p))
+                    .map_or(Money::ZERO, |b| table.total.per_beneficiary[b]);
+                let payments = Money(-crate::stats::round_to_i64(crate::stats::npv_with(
+                    &flows[p], &discount,
+                )));
+                let costs = c.facts.costs_of(p);
+                SettledCase {
+                    id: c.parties[p].id.clone(),
+                    name: c.parties[p].name.clone(),
+                    savings,
+                    payments,
+                    costs,
+                    net: savings - payments - costs,
+                }
+            })
+            .collect();
+        let sum = |f: fn(&SettledCase) -> Money| cases.iter().map(f).sum::<Money>();
+        let all = SettledCase {
+            id: "all-payers".into(),
+            name: "All payers".into(),
+            savings: sum(|x| x.savings),
+            payments: sum(|x| x.payments),
+            costs: sum(|x| x.costs),
+            net: sum(|x| x.net),
+        };
+        (cases, all)
+    }
+}
+
 /// Per-trial MKBA accumulator used by the Monte Carlo engine (exact integer sums of amounts
 /// rounded to the cent per trial, so results do not depend on the thread count).
 #[derive(Clone, Debug)]

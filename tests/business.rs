@@ -576,6 +576,50 @@ fn mkba_from_actuals_counts_improvement_of_a_decrease_outcome() {
     let baseline: f64 = o["baseline"].as_str().unwrap().parse().unwrap();
     assert!(ind > 0.0);
     assert_eq!(ind, baseline - achieved, "{o}");
+
+    // The payers' business case of the settled contract: Rotterdam's savings are its column
+    // of the table, its payments the present value at 2.25% a year of its net flows by
+    // quarter (recomputed here from the statement), and net = savings - payments - costs.
+    let case = &v["settled_business_case"];
+    assert_eq!(case["through_period"], 16, "{case}");
+    assert_eq!(case["interim"], false);
+    let money = |x: &serde_json::Value| x.as_str().unwrap().parse::<f64>().unwrap();
+    let r = &case["payers"][0];
+    assert_eq!(r["id"], "rotterdam");
+    let bens = v["table"]["beneficiaries"].as_array().unwrap();
+    let col = bens.iter().position(|b| b[0] == "rotterdam").unwrap();
+    assert_eq!(
+        money(&r["savings"]),
+        money(&v["table"]["total"]["per_beneficiary"][col])
+    );
+    let flows = s["parties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "rotterdam")
+        .unwrap()["by_period"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(money)
+        .collect::<Vec<f64>>();
+    let q = 1.0225f64.powf(0.25);
+    let pv: f64 = flows
+        .iter()
+        .enumerate()
+        .map(|(t, x)| -x / q.powi(t as i32 + 1))
+        .sum();
+    assert!(
+        (money(&r["payments"]) - pv).abs() < 0.02,
+        "{} vs {pv}",
+        r["payments"]
+    );
+    assert_eq!(money(&r["costs"]), 65_000.0);
+    assert!(
+        (money(&r["net"]) - (money(&r["savings"]) - money(&r["payments"]) - 65_000.0)).abs()
+            < 0.005
+    );
+    assert_eq!(case["all_payers"]["net"], r["net"]);
 }
 
 mod props {

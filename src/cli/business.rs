@@ -88,6 +88,41 @@ pub fn render_mkba(c: &sibsim::Contract, t: &MkbaTable, r: Option<&Results>) -> 
     o
 }
 
+/// The payers' business case of a settled contract (`mkba --actuals`).
+fn settled_case_table(
+    t: &MkbaTable,
+    s: &sibsim::Settlement,
+    payers: &[sibsim::mkba::SettledCase],
+    all: &sibsim::mkba::SettledCase,
+) -> String {
+    let mut o = format!(
+        "\nBusiness case of the payers from the settled actuals (periods 1 to {}{}; present values at {}% a year)\n",
+        s.final_period,
+        if s.interim { ", interim" } else { "" },
+        (t.discount_rate * rust_decimal::Decimal::ONE_HUNDRED).normalize(),
+    );
+    let mut tab = Table::new(&["Payer", "Savings", "Payments", "Costs", "Net"], 1);
+    for p in payers.iter().chain(std::iter::once(all)) {
+        tab.row(vec![
+            p.id.clone(),
+            format_thousands(p.savings),
+            format_thousands(p.payments),
+            format_thousands(p.costs),
+            format_thousands(p.net),
+        ]);
+    }
+    tab.render(&mut o);
+    if s.outcome_payments.0 > 0 {
+        let ratio = t.total.present_value.0 as f64 / s.outcome_payments.0 as f64;
+        o.push_str(&format!(
+            "Impact per euro of outcome payments: {ratio:.2} (PV of impact {} / outcome payments {})\n",
+            format_thousands(t.total.present_value),
+            format_thousands(s.outcome_payments),
+        ));
+    }
+    o
+}
+
 /// `sibsim mkba`.
 pub fn mkba(
     o: &Common<'_>,
@@ -105,14 +140,24 @@ pub fn mkba(
             o.scenario.display()
         )));
     };
+    let mut settled = None;
     let ind: Vec<rust_decimal::Decimal> = match (actuals, &r) {
         (Some(path), _) => {
-            let s = super::settle_file(c, path, through, &mut sibsim::settlement::NoLedger)?;
-            c.outcomes
+            let mut ledger: Vec<sibsim::LedgerLine> = Vec::new();
+            let s = super::settle_file(c, path, through, &mut ledger)?;
+            let ind = c
+                .outcomes
                 .iter()
                 .zip(&s.outcomes)
                 .map(|(o, x)| sibsim::mkba::cases(o, x).to_decimal())
-                .collect()
+                .collect();
+            // Each party's net flow by period, cents (index 0 unused).
+            let by_period = sibsim::statement::flows_by_period(c, &ledger);
+            let flows: Vec<Vec<i64>> = (0..c.parties.len())
+                .map(|p| by_period.iter().map(|row| row[p].0).collect())
+                .collect();
+            settled = Some((s, flows));
+            ind
         }
         (None, Some(r)) => r
             .business_case
@@ -120,24 +165,38 @@ pub fn mkba(
             .map(|b| b.expected_cases())
             .unwrap_or_default(),
         (None, None) => c
-            .cohorts
+            .outcomes
             .iter()
             .map(|_| rust_decimal::Decimal::ZERO)
             .collect(),
     };
     let table = m.table(c, &ind);
+    let cases = settled
+        .as_ref()
+        .map(|(s, flows)| (s, m.settled_cases(c, &table, flows)));
     let text = if json {
         let v = serde_json::json!({
             "sibsim_version": env!("CARGO_PKG_VERSION"),
             "scenario": o.scenario.display().to_string(),
             "table": table,
             "business_case": r.as_ref().and_then(|r| r.business_case.clone()),
+            "settled_business_case": cases.as_ref().map(|(s, (payers, all))| serde_json::json!({
+                "through_period": s.final_period,
+                "interim": s.interim,
+                "payers": payers,
+                "all_payers": all,
+                "outcome_payments": s.outcome_payments,
+            })),
             "trials": r.as_ref().map(|r| r.trials),
             "seed": r.as_ref().map(|r| r.seed),
         });
         serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
     } else {
-        render_mkba(c, &table, r.as_ref())
+        let mut text = render_mkba(c, &table, r.as_ref());
+        if let Some((s, (payers, all))) = &cases {
+            text.push_str(&settled_case_table(&table, s, payers, all));
+        }
+        text
     };
     io::emit(out, &text)
 }
