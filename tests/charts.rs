@@ -609,3 +609,46 @@ fn decision_tree_diagram_follows_a_real_walk() {
         "decision-tree",
     );
 }
+
+/// A subtitle longer than the chart is wide wraps at word boundaries onto more lines instead
+/// of running off the edge (a two-term sweep's heatmap lost "common
+/// random numbers" that way).
+#[test]
+fn a_long_subtitle_wraps_instead_of_being_cut() {
+    let subtitle = "By contract.total_cap (rows) and outcomes.housing.price (columns); 200 trials per cell, seed 1, common random numbers.";
+    let map = Heatmap {
+        title: "p_full_repayment:bank".into(),
+        subtitle: subtitle.into(),
+        file_name: "heatmap-long".into(),
+        x_title: "outcomes.housing.price".into(),
+        y_title: "contract.total_cap".into(),
+        x_labels: vec!["1,000".into(), "2,000".into()],
+        y_labels: vec!["800,000".into(), "1,500,000".into()],
+        values: vec![vec![0.9, 0.95], vec![0.92, 0.98]],
+        value_title: "P".into(),
+        format: ValueFormat::Percent,
+        midpoint: None,
+    };
+    let svg = String::from_utf8(chart::render(&map, Format::Svg).unwrap().bytes).unwrap();
+    // The subtitle's lines are the text elements that start with its words, in order.
+    let texts: Vec<&str> = svg
+        .split("<text")
+        .skip(1)
+        .filter_map(|t| {
+            t.split_once('>')
+                .and_then(|(_, rest)| rest.split_once("</text>"))
+        })
+        .map(|(inner, _)| inner.trim())
+        .collect();
+    let first = texts
+        .iter()
+        .position(|t| t.starts_with("By contract"))
+        .unwrap();
+    let lines: Vec<&str> = texts[first..]
+        .iter()
+        .take_while(|t| subtitle.contains(*t))
+        .copied()
+        .collect();
+    assert!(lines.len() >= 2, "{lines:?}");
+    assert_eq!(lines.join(" "), subtitle);
+}

@@ -205,8 +205,29 @@ pub fn titled<DB: DrawingBackend>(
     root.draw(&Text::new(title.to_string(), (20, 14), title_style()))?;
     let mut top = 46;
     if !subtitle.is_empty() {
-        root.draw(&Text::new(subtitle.to_string(), (20, 46), subtitle_style()))?;
-        top = 74;
+        // Wrapped at word boundaries to the chart's width, so a long subtitle is never cut.
+        let style = subtitle_style();
+        let room = root.dim_in_pixel().0.saturating_sub(40);
+        let mut lines: Vec<String> = Vec::new();
+        for word in subtitle.split(' ') {
+            let longer = match lines.last() {
+                Some(l) => format!("{l} {word}"),
+                None => word.to_string(),
+            };
+            let fits = root.estimate_text_size(&longer, &style)?.0 <= room;
+            match lines.last_mut() {
+                Some(l) if fits => *l = longer,
+                _ => lines.push(word.to_string()),
+            }
+        }
+        for (i, line) in lines.iter().enumerate() {
+            root.draw(&Text::new(
+                line.clone(),
+                (20, 46 + 22 * i as i32),
+                style.clone(),
+            ))?;
+        }
+        top = 74 + 22 * (lines.len() as i32 - 1).max(0);
     }
     Ok(root.split_vertically(top).1)
 }
