@@ -1136,6 +1136,10 @@ impl Model {
         for (j, &(_, o)) in s.pp_order.iter().enumerate() {
             s.pp_bit[o as usize] = j as u32;
         }
+        let forecasts = contract
+            .outcomes
+            .iter()
+            .any(|o| matches!(o.baseline, Baseline::Forecast(_)));
         for (ci, coh) in contract.cohorts.iter().enumerate() {
             let base = 1 + ci as u64 * (n_o as u64 + 1);
             let enrolled = match &fill {
@@ -1223,8 +1227,9 @@ impl Model {
                 }
                 // A forecast is of the cohort the contract names: re-run for the realised
                 // enrolment (as the actuals of a real contract report it).
-                if let Baseline::Forecast(v) = &out.baseline
+                if forecasts
                     && enrolled != coh.size
+                    && let Baseline::Forecast(v) = &out.baseline
                     && let Some(f) = v[ci]
                 {
                     let b = scaled_forecast(f, enrolled, coh.size);

@@ -731,21 +731,20 @@ impl<'c> Settler<'c> {
             self.waterfall(sink, p);
             self.shared_base = self.account;
             self.out.held[pu] = self.account;
-            // 9. end
-            if p == t_end || terminated.is_some() {
+            // 9. end (`stop` is `t_end` unless an interim settlement stops earlier)
+            if p == stop || terminated.is_some() {
                 self.out.final_period = p;
-                self.out.termination = terminated;
-                self.guarantees(sink, p);
-                break;
-            }
-            if p == stop {
-                self.out.final_period = p;
-                self.out.interim = true;
-                self.out.pending = self.pending[pu + 1..]
-                    .iter()
-                    .flatten()
-                    .map(|x| x.amount)
-                    .sum();
+                if p == t_end || terminated.is_some() {
+                    self.out.termination = terminated;
+                    self.guarantees(sink, p);
+                } else {
+                    self.out.interim = true;
+                    self.out.pending = self.pending[pu + 1..]
+                        .iter()
+                        .flatten()
+                        .map(|x| x.amount)
+                        .sum();
+                }
                 break;
             }
         }

@@ -262,8 +262,20 @@ pub fn discount_factors(r: f64, periods: usize) -> Vec<f64> {
 /// [`npv`] with precomputed [`discount_factors`] (index 0 ignored, as in [`npv`]).
 #[inline]
 pub fn npv_with(flows: &[i64], factors: &[f64]) -> f64 {
+    let n = flows.len().min(factors.len());
+    let (x, f) = (&flows[1.min(n)..n], &factors[1.min(n)..n]);
+    // Four terms a step, added in the same order as one at a time (so the same result), with
+    // a quarter of the loop's bookkeeping; the rest one at a time.
     let mut acc = 0.0;
-    for (&x, &f) in flows.iter().zip(factors).skip(1) {
+    let (x4, f4) = (x.chunks_exact(4), f.chunks_exact(4));
+    let (xr, fr) = (x4.remainder(), f4.remainder());
+    for (x, f) in x4.zip(f4) {
+        acc += x[0] as f64 * f[0];
+        acc += x[1] as f64 * f[1];
+        acc += x[2] as f64 * f[2];
+        acc += x[3] as f64 * f[3];
+    }
+    for (&x, &f) in xr.iter().zip(fr) {
         acc += x as f64 * f;
     }
     acc
@@ -1869,6 +1881,20 @@ mod tests {
         for r in [0.0, 0.005, 0.02, 0.3] {
             let f = discount_factors(r, flows.len() - 1);
             assert_eq!(npv(&flows, r).to_bits(), npv_with(&flows, &f).to_bits());
+        }
+        // Four terms a step give what one at a time gives, for every length and either
+        // slice the shorter.
+        let long: Vec<i64> = (0..40).map(|t| (t * 7919 % 1013) - 500).collect();
+        let f = discount_factors(0.0123, 45);
+        for n in 0..=40usize {
+            for m in [n, n + 3, n.saturating_sub(2)] {
+                let (x, g) = (&long[..n], &f[..m.min(f.len())]);
+                let mut one = 0.0f64;
+                for (&a, &b) in x.iter().zip(g).skip(1) {
+                    one += a as f64 * b;
+                }
+                assert_eq!(one.to_bits(), npv_with(x, g).to_bits(), "n {n}, m {m}");
+            }
         }
         // Several rows at once: each bit-identical to `npv_with` on its own, in any grouping.
         let mut next = crate::money::xorshift(0x9e37_79b9_7f4a_7c15);
