@@ -1069,6 +1069,20 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
     Ok(())
 }
 
+/// A random valid contract from `data`: the source (for the draws that follow), the
+/// generator's output and the validated contract.
+fn random_contract(data: Vec<u32>) -> Result<(Src, Gen, Contract), TestCaseError> {
+    let mut src = Src::new(data);
+    let g = gen_contract(&mut src);
+    match sibsim::scenario::parse("random.toml", &g.toml) {
+        Ok(s) => Ok((src, g, s.contract)),
+        Err(d) => Err(fail(format!(
+            "generator bug: the validator rejects\n{}\n{d}",
+            g.toml
+        ))),
+    }
+}
+
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
@@ -1083,13 +1097,7 @@ proptest! {
     /// Every money rule holds on random valid contracts settled against random actuals.
     #[test]
     fn settlement_keeps_the_money_rules(data in prop::collection::vec(any::<u32>(), 700)) {
-        let mut src = Src::new(data);
-        let g = gen_contract(&mut src);
-        let scenario = match sibsim::scenario::parse("random.toml", &g.toml) {
-            Ok(s) => s,
-            Err(d) => return Err(fail(format!("generator bug: the validator rejects\n{}\n{d}", g.toml))),
-        };
-        let c = scenario.contract;
+        let (mut src, g, c) = random_contract(data)?;
         let (a, masked) = gen_actuals(&mut src, &c);
         check_settlement(&c, &a, &g.toml)?;
         // Classes as masks over shared slots settle exactly like classes with their own events.
@@ -1111,13 +1119,7 @@ proptest! {
     /// settlement through a period at or after the end is the full settlement.
     #[test]
     fn interim_settlement_is_the_prefix_of_the_full_one(data in prop::collection::vec(any::<u32>(), 700)) {
-        let mut src = Src::new(data);
-        let g = gen_contract(&mut src);
-        let scenario = match sibsim::scenario::parse("random.toml", &g.toml) {
-            Ok(s) => s,
-            Err(d) => return Err(fail(format!("generator bug: the validator rejects\n{}\n{d}", g.toml))),
-        };
-        let c = scenario.contract;
+        let (mut src, g, c) = random_contract(data)?;
         let (a, _) = gen_actuals(&mut src, &c);
         let through = 1 + src.below(c.periods as u64) as u16;
         let mut settler = Settler::new(&c);
