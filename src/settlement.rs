@@ -160,6 +160,10 @@ pub struct OutcomeResult {
     pub earned: Money,
     /// Amount actually paid.
     pub paid: Money,
+    /// Units measured but held for an overall threshold not judged yet (an interim
+    /// settlement; zero otherwise): they become payable, or not, at the outcome's last
+    /// measurement.
+    pub held_units: Qty,
 }
 
 /// The outcome of a settlement (everything but the ledger lines, which went to the sink).
@@ -744,6 +748,9 @@ impl<'c> Settler<'c> {
                         .flatten()
                         .map(|x| x.amount)
                         .sum();
+                    for h in &self.held_list {
+                        self.out.outcomes[h.outcome as usize].held_units += h.units;
+                    }
                 }
                 break;
             }

@@ -313,6 +313,14 @@ pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
     } else {
         "at the end".to_string()
     };
+    for (out, r) in c.outcomes.iter().zip(&s.outcomes) {
+        if r.held_units.0 > 0 {
+            notes.push(format!(
+                "{} {} of `{}` held for its overall threshold, judged at its last measurement",
+                r.held_units, out.unit, out.id
+            ));
+        }
+    }
     notes.push(format!(
         "held in the contract account {end}: {}",
         format_thousands(s.held_at_end())
