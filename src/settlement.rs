@@ -160,10 +160,6 @@ pub struct OutcomeResult {
     pub earned: Money,
     /// Amount actually paid.
     pub paid: Money,
-    /// Units measured but held for an overall threshold not judged yet (an interim
-    /// settlement; zero otherwise): they become payable, or not, at the outcome's last
-    /// measurement.
-    pub held_units: Qty,
 }
 
 /// The outcome of a settlement (everything but the ledger lines, which went to the sink).
@@ -178,6 +174,10 @@ pub struct Settlement {
     pub interim: bool,
     /// Earned but payable after `final_period` (an interim settlement; zero otherwise).
     pub pending: Money,
+    /// Per outcome, the units measured but held for an overall threshold not judged yet (an
+    /// interim settlement; empty otherwise): they become payable, or not, at the outcome's
+    /// last measurement.
+    pub held_units: Vec<Qty>,
     /// Why the contract ended early, if it did, and when.
     pub termination: Option<(u16, Termination)>,
     /// Total paid by each party.
@@ -510,6 +510,7 @@ impl<'c> Settler<'c> {
         o.final_period = 0;
         o.interim = false;
         o.pending = Money::ZERO;
+        o.held_units.clear();
         o.termination = None;
         o.paid.fill(Money::ZERO);
         o.received.fill(Money::ZERO);
@@ -742,15 +743,7 @@ impl<'c> Settler<'c> {
                     self.out.termination = terminated;
                     self.guarantees(sink, p);
                 } else {
-                    self.out.interim = true;
-                    self.out.pending = self.pending[pu + 1..]
-                        .iter()
-                        .flatten()
-                        .map(|x| x.amount)
-                        .sum();
-                    for h in &self.held_list {
-                        self.out.outcomes[h.outcome as usize].held_units += h.units;
-                    }
+                    self.stop_interim(p);
                 }
                 break;
             }
@@ -763,6 +756,24 @@ impl<'c> Settler<'c> {
         self.out.deferred_fees_owed = self.deferred_owed;
         self.out.enterprise_cash = self.cash_enterprise;
         Ok(&self.out)
+    }
+
+    /// Ends an interim settlement after period `p`: what is earned but payable later, and the
+    /// units held for an overall threshold not judged yet. Out of line: the Monte Carlo path
+    /// never comes here.
+    #[cold]
+    #[inline(never)]
+    fn stop_interim(&mut self, p: u16) {
+        self.out.interim = true;
+        self.out.pending = self.pending[p as usize + 1..]
+            .iter()
+            .flatten()
+            .map(|x| x.amount)
+            .sum();
+        self.out.held_units.resize(self.c.outcomes.len(), Qty::ZERO);
+        for h in &self.held_list {
+            self.out.held_units[h.outcome as usize] += h.units;
+        }
     }
 
     /// Per-participant payments: each participant's achievements in period order, each paid at

@@ -313,11 +313,11 @@ pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
     } else {
         "at the end".to_string()
     };
-    for (out, r) in c.outcomes.iter().zip(&s.outcomes) {
-        if r.held_units.0 > 0 {
+    for (out, held) in c.outcomes.iter().zip(&s.held_units) {
+        if held.0 > 0 {
             notes.push(format!(
-                "{} {} of `{}` held for its overall threshold, judged at its last measurement",
-                r.held_units, out.unit, out.id
+                "{held} {} of `{}` held for its overall threshold, judged at its last measurement",
+                out.unit, out.id
             ));
         }
     }
