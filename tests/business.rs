@@ -758,3 +758,33 @@ fn simulated_mkba_counts_what_a_decrease_outcome_saves() {
     assert!(ind > 0.0 && ind2 > ind, "IND {ind} -> {ind2}");
     assert!(savings2 > savings, "savings {savings} -> {savings2}");
 }
+
+/// The README's feasibility example shows what `sibsim feasibility scenarios/reference.toml`
+/// prints (it went stale once: 0.78 against 0.79).
+#[test]
+fn the_readme_feasibility_example_is_what_the_command_prints() {
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let out = cli(&["feasibility", "scenarios/reference.toml"]);
+    let evidence = |text: &str| -> String {
+        let line = text
+            .lines()
+            .find(|l| {
+                l.trim_start()
+                    .starts_with("YES  P(payers' savings > payments + costs)")
+            })
+            .unwrap_or_else(|| panic!("no business-case line in\n{text}"))
+            .trim()
+            .to_string();
+        line.split(" (present values").next().unwrap().to_string()
+    };
+    assert_eq!(evidence(&readme), evidence(&out));
+    let path = |text: &str| -> String {
+        text.lines()
+            .find(|l| l.starts_with("Path: "))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(path(&readme.replace("  Path: ", "Path: ")), path(&out));
+}
