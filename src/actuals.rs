@@ -45,7 +45,9 @@ pub struct Actuals {
     /// Realised enrolment per cohort.
     pub enrolled: Vec<u32>,
     /// The last period the reported actuals cover: the largest period of any row of the file
-    /// (0 for a file without rows, and for actuals built in code, such as a simulated trial).
+    /// (0 for a file without rows). Actuals built in code, such as a simulated trial, cover
+    /// every period (`u16::MAX`). A settlement never measures a `decrease` outcome after it
+    /// (see [`crate::error::SettleError::Unreported`]).
     pub reported_through: u16,
     /// Overrides the contract's cost per participant (a simulated cost draw); `None` in real
     /// actuals.
@@ -76,7 +78,7 @@ impl Actuals {
             n_cohorts,
             n_periods,
             enrolled: contract.cohorts.iter().map(|c| c.size).collect(),
-            reported_through: 0,
+            reported_through: u16::MAX,
             cost_per_participant: None,
             units: vec![Qty::ZERO; cells],
             baseline: vec![None; cells],
@@ -280,44 +282,15 @@ impl Actuals {
 /// it reports on (at least 1), an interim statement. Payments after the last measurement
 /// (`pay_lag`), the end of the contract and its guarantee calls are only settled once every
 /// measurement is in: a file from a contract still running never calls a guarantee, writes a
-/// claim off or counts an unreported measurement as nothing achieved.
+/// claim off or counts an unreported measurement as nothing achieved. (Settling further is
+/// possible: an unreported `increase` measurement counts as 0 units; an unreported `decrease`
+/// measurement stops the settlement with [`crate::error::SettleError::Unreported`].)
 pub fn default_through(contract: &Contract, a: &Actuals) -> u16 {
     if a.reported_through >= contract.last_measurement() {
         contract.periods
     } else {
         a.reported_through.max(1)
     }
-}
-
-/// Checks that settling `a` through period `through` reaches no measurement the file cannot
-/// have reported (after its last period) of a `decrease` outcome, where the missing row would
-/// pay the whole baseline. (An `increase` outcome's unreported measurement counts as 0 units:
-/// nothing is paid for it.)
-pub fn check_through(
-    contract: &Contract,
-    a: &Actuals,
-    through: u16,
-) -> Result<(), crate::error::SettleError> {
-    for out in &contract.outcomes {
-        if out.direction != crate::contract::Direction::Decrease || out.per_participant {
-            continue;
-        }
-        for coh in &contract.cohorts {
-            let first = out
-                .first_measure(coh.enrol_period)
-                .max(a.reported_through + 1);
-            if first <= out.last_measure(coh.enrol_period).min(through) {
-                return Err(crate::error::SettleError::Unreported {
-                    outcome: out.id.clone(),
-                    cohort: coh.id.clone(),
-                    period: first,
-                    reported: a.reported_through,
-                    through,
-                });
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The reserved outcome name for enrolment rows in an actuals file.

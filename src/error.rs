@@ -105,10 +105,10 @@ pub enum SettleError {
         /// The period in which it did.
         period: u16,
     },
-    /// An interim settlement asked to run past the actuals' last reported period into a
-    /// measurement of a `decrease` outcome, where a missing row would pay the whole baseline.
+    /// A settlement reached a measurement of a `decrease` outcome after the last period the
+    /// actuals report on, where a missing row would pay the whole baseline.
     #[error(
-        "outcome `{outcome}`, cohort `{cohort}` is measured in period {period}, after period {reported}, the last the actuals report on; settling through period {through} would pay its whole baseline for that missing row: report the units measured (0 if none), or settle through an earlier period"
+        "outcome `{outcome}`, cohort `{cohort}` is measured in period {period}, after period {reported}, the last the actuals report on; settling that far would pay its whole baseline for the missing row: report the units measured (0 if none), or settle through an earlier period"
     )]
     Unreported {
         /// Outcome id.
@@ -119,8 +119,6 @@ pub enum SettleError {
         period: u16,
         /// The last period the actuals report on.
         reported: u16,
-        /// The period asked to settle through.
-        through: u16,
     },
     /// The actuals were built for a different contract shape.
     #[error("the actuals do not match the contract ({0})")]

@@ -914,7 +914,13 @@ impl<'c> Settler<'c> {
         self.out.outcomes[o].baseline += baseline;
         let payable = match out.direction {
             Direction::Increase => achieved - baseline,
-            Direction::Decrease => baseline - achieved,
+            Direction::Decrease => {
+                // A measurement the actuals cannot have reported would pay the whole baseline.
+                if p > actuals.reported_through && !out.per_participant {
+                    return Err(self.unreported(actuals, o, ci, p));
+                }
+                baseline - achieved
+            }
         }
         .max(Qty::ZERO);
         // Only thresholds and grids look at the improvement (a division in 128 bits).
@@ -940,6 +946,16 @@ impl<'c> Settler<'c> {
             });
         }
         Ok(())
+    }
+
+    #[cold]
+    fn unreported(&self, actuals: &Actuals, o: usize, ci: usize, p: u16) -> SettleError {
+        SettleError::Unreported {
+            outcome: self.c.outcomes[o].id.clone(),
+            cohort: self.c.cohorts[ci].id.clone(),
+            period: p,
+            reported: actuals.reported_through,
+        }
     }
 
     fn missing(&self, o: usize, ci: usize, p: u16) -> SettleError {

@@ -603,9 +603,13 @@ fn a_partial_actuals_file_settles_as_an_interim_statement() {
     );
     assert!(text.contains("Principal not yet repaid"), "{text}");
     assert!(text.contains("payable after period 8"), "{text}");
+    // The note says why it stopped, and that settling to the end needs the benefit days of
+    // the quarters not reported yet (a missing row would pay the whole forecast).
     let note = stderr(&o);
     assert!(
-        note.contains("reports up to period 8") && note.contains("--through 16"),
+        note.contains("reports up to period 8")
+            && note.contains("Settling to the end needs more rows")
+            && note.contains("measured in period 9"),
         "{note}"
     );
 
@@ -681,6 +685,37 @@ fn a_partial_actuals_file_settles_as_an_interim_statement() {
         &["settle", &sc, "--actuals", p, "--through", "0"],
         &["--through 0", "1 to 16"],
     );
+    // Where every outcome is one more is better (Colour Kitchen), the note offers to settle to
+    // the end, with unreported measurements as nothing achieved, and that settles.
+    let ck = BUNDLED[1];
+    let early: String = std::fs::read_to_string(root().join(actuals(ck)))
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            l.starts_with('#')
+                || l.starts_with("period")
+                || l.split(',').next().and_then(|p| p.parse::<u16>().ok()) <= Some(3)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let q = dir.path().join("ck3.csv");
+    std::fs::write(&q, early).unwrap();
+    let q = q.to_str().unwrap();
+    let o = run(&["settle", &scenario(ck), "--actuals", q]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("`--through 11` settles to the end"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["settle", &scenario(ck), "--actuals", q, "--through", "11"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("ran to its last period (11)"),
+        "{}",
+        stdout(&o)
+    );
+
     // The MKBA from the partial file counts the days saved by quarter 8 only.
     let m = json(&["mkba", &sc, "--actuals", p, "--format", "json"]);
     let ind: f64 = m["table"]["lines"][0]["ind"]

@@ -1928,3 +1928,154 @@ drawdowns = { at = [[1, 1000]] }
     // The most participants a class can hold, at the largest price, would overflow 64 bits.
     too_large(settle(u32::MAX));
 }
+
+/// A settlement past the actuals' last period measures an unreported `decrease` cell only if
+/// the contract is still running: here a checkpoint ends it in year 3, before cohort `b`'s
+/// unreported year-4 measurement, so settling through any later year is the final statement
+/// of year 3 (a check before settling refused it); cut the file after year 2 and the year-3
+/// measurement is reached and refused.
+#[test]
+fn unreported_decrease_measurements_after_a_termination_are_never_reached() {
+    const TERMS: &str = r#"
+[contract]
+name = "terminates before the unreported year"
+period = "year"
+periods = 8
+[[payers]]
+id = "city"
+[[investors]]
+id = "bank"
+[enterprise]
+id = "ent"
+[[cohorts]]
+id = "a"
+enrol = 1
+size = 10
+[[cohorts]]
+id = "b"
+enrol = 2
+size = 10
+[[outcomes]]
+id = "d"
+kind = "quantity"
+direction = "decrease"
+lag = 0
+measure_periods = 3
+pay_lag = 1
+price = 10
+baseline = { kind = "forecast", forecast = { a = 100, b = 100 } }
+[[checkpoints]]
+period = 3
+outcome = "d"
+min_improvement = 0.05
+[[tranches]]
+id = "t1"
+investor = "bank"
+committed = 1000
+rank = 1
+drawdowns = { at = [[1, 1000]] }
+"#;
+    const ROWS: &str =
+        "period,cohort,outcome,units\n1,a,d,98\n2,a,d,97\n2,b,d,99\n3,a,d,96\n3,b,d,100\n";
+    let c = sibsim::scenario::parse("t.toml", TERMS).unwrap().contract;
+    let a = sibsim::actuals::parse_csv(&c, "a.csv", ROWS).unwrap();
+    assert_eq!(a.reported_through, 3);
+    let mut settler = Settler::new(&c);
+    let mut full = Vec::<LedgerLine>::new();
+    let s = settler.settle(&a, &mut full).unwrap().clone();
+    assert!(s.termination.is_some() && s.final_period == 3, "{s:?}");
+    // Days saved: a 2 + 3 + 4, b 1 + 0; all paid by the termination year.
+    assert_eq!(s.outcome_payments.to_string(), "100.00");
+    for through in 3..=8 {
+        let mut ledger = Vec::<LedgerLine>::new();
+        let t = settler.settle_through(&a, &mut ledger, through).unwrap();
+        assert_eq!(format!("{t:?}"), format!("{s:?}"), "through {through}");
+        assert_eq!(ledger, full);
+    }
+    let cut: String = ROWS
+        .lines()
+        .filter(|l| !l.starts_with('3'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let a2 = sibsim::actuals::parse_csv(&c, "a2.csv", &cut).unwrap();
+    assert_eq!(sibsim::actuals::default_through(&c, &a2), 2);
+    let e = settler
+        .settle_through(&a2, &mut sibsim::settlement::NoLedger, 3)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("`d`, cohort `a` is measured in period 3, after period 2"),
+        "{e}"
+    );
+    assert!(
+        settler
+            .settle_through(&a2, &mut sibsim::settlement::NoLedger, 2)
+            .unwrap()
+            .interim
+    );
+}
+
+/// Settles `terms` against the actuals `rows` and returns the ledger as
+/// (period, rule name, amount) rows.
+fn ledger_of(terms: &str, rows: &str) -> Vec<(u16, String, String)> {
+    let c = sibsim::scenario::parse("t.toml", terms).unwrap().contract;
+    let a = sibsim::actuals::parse_csv(&c, "a.csv", rows).unwrap();
+    let mut ledger = Vec::<LedgerLine>::new();
+    Settler::new(&c).settle(&a, &mut ledger).unwrap();
+    ledger
+        .iter()
+        .map(|l| (l.period, rule_name(&c, &l.rule), l.amount.to_string()))
+        .collect()
+}
+
+/// Under the per-participant cap a person's payment is an amount of money: a price of
+/// 5,000.005 pays 5,000.01 to each of three people (15,000.03, not 15,000.015 rounded once),
+/// and the first of them, capped at 8,000, has 2,999.99 left for a 3,000 outcome.
+#[test]
+fn a_sub_cent_price_under_the_participant_cap_is_rounded_per_person() {
+    const TERMS: &str = r#"
+[contract]
+name = "per person"
+period = "year"
+periods = 6
+[[payers]]
+id = "city"
+[[investors]]
+id = "bank"
+[enterprise]
+id = "ent"
+[[cohorts]]
+id = "a"
+enrol = 1
+size = 10
+[[outcomes]]
+id = "oa"
+lag = 1
+measure_periods = 3
+price = 3000
+[[outcomes]]
+id = "oc"
+lag = 1
+measure_periods = 4
+price = 5000.005
+[participant_cap]
+amount = 8000
+outcomes = ["oa", "oc"]
+[[tranches]]
+id = "t1"
+investor = "bank"
+committed = 100000
+rank = 1
+drawdowns = { at = [[1, 100000]] }
+"#;
+    let rows = "period,cohort,outcome,units,participant\n2,a,oc,1,P7\n2,a,oc,1,P8\n2,a,oc,1,P9\n3,a,oa,1,P7\n";
+    let pays: Vec<(u16, String)> = ledger_of(TERMS, rows)
+        .into_iter()
+        .filter(|(_, r, _)| r.starts_with("outcome"))
+        .map(|(p, _, m)| (p, m))
+        .collect();
+    assert_eq!(
+        pays,
+        [(2, "15000.03".to_string()), (3, "2999.99".to_string())]
+    );
+}

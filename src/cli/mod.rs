@@ -474,19 +474,26 @@ pub(crate) fn settle_file<S: sibsim::settlement::LedgerSink>(
         Some(p) => p,
         None => sibsim::actuals::default_through(c, &act),
     };
-    sibsim::actuals::check_through(c, &act, to).map_err(|e| cannot(&e))?;
-    let s = Settler::new(c)
+    let mut settler = Settler::new(c);
+    let s = settler
         .settle_through(&act, sink, to)
         .map_err(|e| cannot(&e))?
         .clone();
     if through.is_none() && s.interim {
+        // How to settle to the end: with this file, or only once more rows are in.
+        let to_end = match settler.settle(&act, &mut sibsim::settlement::NoLedger) {
+            Ok(_) => format!(
+                "`--through {}` settles to the end, counting each unreported measurement as nothing achieved.",
+                c.periods
+            ),
+            Err(e) => format!("Settling to the end needs more rows: {e}."),
+        };
         eprintln!(
-            "note: {} reports up to period {} and the contract measures outcomes until period {}: an interim statement through period {} (claims stay open; nothing is written off and no guarantee is called before the end). `--through {}` settles to the end, counting each unreported measurement as nothing achieved.",
+            "note: {} reports up to period {} and the contract measures outcomes until period {}: an interim statement through period {} (claims stay open; nothing is written off and no guarantee is called before the end). {to_end}",
             path.display(),
             act.reported_through,
             c.last_measurement(),
             s.final_period,
-            c.periods
         );
     }
     Ok(s)
