@@ -551,14 +551,16 @@ pub struct Figure {
 /// Batches for the standard error of a percentile.
 pub const BATCHES: usize = 20;
 
+/// The `q`-quantile of sorted values by nearest rank: the value of rank `ceil(q n)` (1-based),
+/// the definition `simulate` reads its percentiles at, so a figure such as `irr_p5` in a
+/// comparison is the P5 of `simulate` with the same seed and trials.
 fn quantile_sorted(v: &[f64], q: f64) -> f64 {
     if v.is_empty() {
         return f64::NAN;
     }
-    let h = q * (v.len() - 1) as f64;
-    let i = h.floor() as usize;
-    let j = (i + 1).min(v.len() - 1);
-    v[i] + (h - i as f64) * (v[j] - v[i])
+    let n = v.len();
+    let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
+    v[rank - 1]
 }
 
 fn quantile(values: impl Iterator<Item = f64>, q: f64) -> f64 {

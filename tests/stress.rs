@@ -762,3 +762,31 @@ fn a_percentage_tornado_keeps_every_rate_within_its_distribution() {
     );
     assert!((fill.low_input - 0.85 * 0.8).abs() < 1e-12, "{fill:?}");
 }
+
+/// A percentile figure of a comparison is the percentile `simulate` reports for the same seed
+/// and trials (the trial value at rank ceil(q n); a run of at most 1,024 trials reads it
+/// exactly): they differed when comparisons interpolated between trials.
+#[test]
+fn comparison_percentiles_are_the_percentiles_simulate_reports() {
+    let metrics = vec![
+        "irr_p5:senior".to_string(),
+        "irr_p50:junior".to_string(),
+        "payments_p95".to_string(),
+    ];
+    let cmp = compare_variants(&src(REFERENCE, &[]), &[], &metrics, &cfg(800, 7), None).unwrap();
+    let base = &cmp.variants[0].figures;
+    let (sc, model) = sibsim::scenario::parse_with_model("r.toml", REFERENCE).unwrap();
+    let r = sibsim::montecarlo::simulate(&sc.contract, &model, &cfg(800, 7));
+    let want = [
+        r.tranches[0].irr.summary.p5,
+        r.tranches[1].irr.summary.p50,
+        r.outcome_payments.p95,
+    ];
+    for ((m, got), want) in metrics.iter().zip(base).zip(want) {
+        assert!(
+            (got.value - want).abs() <= 1e-8 * want.abs().max(1.0),
+            "{m}: comparison {} against simulate {want}",
+            got.value
+        );
+    }
+}
