@@ -790,3 +790,83 @@ fn comparison_percentiles_are_the_percentiles_simulate_reports() {
         );
     }
 }
+
+/// The solver searches exactly the bounds it is given: a step wider than the range tries the
+/// two bounds and nothing else, a step that does not divide the range still tries the upper
+/// bound itself, and every value tried lies inside. A term the file leaves out (an optional
+/// one, such as the total cap) can be solved for with bounds, and without them the solver
+/// says so.
+#[test]
+fn the_solver_keeps_to_its_bounds_and_solves_for_terms_the_file_leaves_out() {
+    let text = scenario(2, CERTAIN);
+    let t = Target::parse("payments_mean >= 80000").unwrap();
+    let run = |text: &str, bounds: Option<(f64, f64)>, step: Option<f64>| {
+        solve(
+            &src(text, &[]),
+            "contract.total_cap",
+            &t,
+            &SolveConfig { bounds, step },
+            &cfg(20, 1),
+            None,
+        )
+    };
+    let wide = run(&text, Some((10_000.0, 200_000.0)), Some(300_000.0)).unwrap();
+    assert_eq!((wide.lo, wide.hi), (10_000.0, 200_000.0));
+    let tried: Vec<f64> = wide.evaluations.iter().map(|e| e.value).collect();
+    assert_eq!(tried, [10_000.0, 200_000.0]);
+    assert_eq!(
+        wide.answer,
+        Answer::Found {
+            value: 200_000.0,
+            holds_above: true
+        }
+    );
+    let odd = run(&text, Some((10_000.0, 200_000.0)), Some(70_000.0)).unwrap();
+    assert!(odd.evaluations.iter().any(|e| e.value == 200_000.0));
+    assert!(
+        odd.evaluations
+            .iter()
+            .all(|e| (10_000.0..=200_000.0).contains(&e.value))
+    );
+    assert!(
+        matches!(odd.answer, Answer::Found { .. }),
+        "{:?}",
+        odd.answer
+    );
+
+    let without = text.replace("total_cap = 500_000\n", "");
+    assert_ne!(without, text);
+    let sol = run(&without, Some((10_000.0, 200_000.0)), Some(0.01)).unwrap();
+    assert_eq!(sol.current, None);
+    match sol.answer {
+        Answer::Found { value, .. } => assert!((value - 80_000.0).abs() < 1e-6, "{value}"),
+        other => panic!("{other:?}"),
+    }
+    let e = run(&without, None, None).unwrap_err();
+    assert!(
+        e.contains("not in the scenario") && e.contains("--bounds"),
+        "{e}"
+    );
+}
+
+/// A figure that rises and falls with the term (the insurer's business case against the
+/// no-escalation rate: more success pays more above the baseline) meets the target in the
+/// middle of the bounds only; the solver says so instead of claiming a side on which it holds.
+#[test]
+fn the_solver_claims_no_side_when_the_target_holds_only_inside() {
+    let t = Target::parse("mkba_net_mean:insurer >= 30000").unwrap();
+    let sol = solve(
+        &src(REFERENCE, &[]),
+        "uncertainty.outcomes.no-escalation.rate.mean",
+        &t,
+        &SolveConfig {
+            bounds: Some((0.3, 0.9)),
+            step: Some(0.01),
+        },
+        &cfg(500, 1),
+        None,
+    )
+    .unwrap();
+    assert_eq!(sol.answer, Answer::Inside { value: 0.6 });
+    assert!(!sol.monotone);
+}

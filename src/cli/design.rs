@@ -533,7 +533,7 @@ pub fn solve(
         }
     }
     let at = match sol.answer {
-        Answer::Found { value, .. } => Some(value),
+        Answer::Found { value, .. } | Answer::Inside { value } => Some(value),
         _ => None,
     };
     let cmp = match at {
@@ -573,7 +573,7 @@ pub fn solve(
         o,
         "Solve {} (now {}) for {} within [{}, {}], step {}: {} per evaluation, seed {},\ncommon random numbers ({:.1} s)\n",
         sol.term,
-        num(sol.current),
+        sol.current.map_or("not set".to_string(), num),
         sol.target,
         num(sol.lo),
         num(sol.hi),
@@ -607,6 +607,15 @@ pub fn solve(
                     .unwrap_or_default()
             );
         }
+        Answer::Inside { value } => {
+            let _ = writeln!(
+                o,
+                "The target holds at {} = {} but at neither bound: the figure does not move one way with {}, so no side of it meets the target throughout; look at the table above or run a sweep.",
+                sol.term,
+                num(*value),
+                sol.term
+            );
+        }
         Answer::AllMeet => {
             let _ = writeln!(
                 o,
@@ -635,7 +644,7 @@ pub fn solve(
             o,
             "\nKey figures at the answer compared with the scenario as it is ({} = {}):",
             sol.term,
-            num(sol.current)
+            sol.current.map_or("not set".to_string(), num)
         );
         render_comparison(cmp, &mut o);
     }

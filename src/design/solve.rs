@@ -151,6 +151,12 @@ pub enum Answer {
         /// Whether values above (`true`) or below it also meet the target.
         holds_above: bool,
     },
+    /// The target holds at `value` (inside the bounds) but at neither bound: the figure does
+    /// not move one way with the term, so there is no side on which it holds.
+    Inside {
+        /// A value that meets the target.
+        value: f64,
+    },
     /// Every value in the bounds meets the target.
     AllMeet,
     /// No value in the bounds meets the target.
@@ -162,8 +168,9 @@ pub enum Answer {
 pub struct Solution {
     /// The term's path.
     pub term: String,
-    /// Its value in the scenario (after `--set`).
-    pub current: f64,
+    /// Its value in the scenario (after `--set`); `None` for an optional term the file
+    /// leaves out (then `--bounds` is required).
+    pub current: Option<f64>,
     /// The target.
     pub target: Target,
     /// Lower bound.
@@ -184,16 +191,33 @@ pub struct Solution {
     pub seed: u64,
 }
 
-/// The current value of `path` in `text` with `base` applied: the number there, and whether
-/// the file writes it as a whole number.
-pub fn current_value(src: &Source<'_>, path: &[Step]) -> Result<(f64, bool), String> {
+/// The current value of `path` in `text` with `base` applied: the number there (`None` for an
+/// optional field the file leaves out, which an override may add), and whether the file
+/// writes it as a whole number.
+pub fn current_value(src: &Source<'_>, path: &[Step]) -> Result<(Option<f64>, bool), String> {
     use std::str::FromStr;
     let mut doc = toml::Table::from_str(src.text).map_err(|e| e.to_string())?;
     crate::scenario::overrides::apply(&mut doc, src.base).map_err(|e| e.0)?;
-    // Read it by setting it to itself: the same path rules and messages as an override.
-    let probe = Override::parse(&format!("{}+=0", path_text(path))).map_err(|e| e.0)?;
-    let applied = crate::scenario::overrides::apply(&mut doc.clone(), std::slice::from_ref(&probe))
-        .map_err(|e| e.0)?;
+    // Read it by adding 0 to it: the same path rules and messages as an override, said of
+    // the term rather than of an override the user did not write.
+    let term = path_text(path);
+    let probe = Override::parse(&format!("{term}+=0")).map_err(|e| e.0)?;
+    let applied =
+        match crate::scenario::overrides::apply(&mut doc.clone(), std::slice::from_ref(&probe)) {
+            Ok(a) => a,
+            Err(e) => {
+                // Absent but settable (an optional field): no current value.
+                let set = Override::number(path, Decimal::ZERO);
+                if crate::scenario::overrides::apply(&mut doc.clone(), std::slice::from_ref(&set))
+                    .is_ok()
+                {
+                    return Ok((None, false));
+                }
+                return Err(e
+                    .0
+                    .replace(&format!("`{term}+=0`"), &format!("--term `{term}`")));
+            }
+        };
     let concrete = &applied.paths[0].0;
     let mut cur = Value::Table(doc);
     for part in split_concrete(concrete) {
@@ -204,11 +228,11 @@ pub fn current_value(src: &Source<'_>, path: &[Step]) -> Result<(f64, bool), Str
         };
     }
     match cur {
-        Value::Integer(i) => Ok((i as f64, true)),
-        Value::Float(x) => Ok((x, false)),
+        Value::Integer(i) => Ok((Some(i as f64), true)),
+        Value::Float(x) => Ok((Some(x), false)),
         Value::String(s) => parse_decimal(&s)
             .and_then(|d| d.to_f64())
-            .map(|x| (x, false))
+            .map(|x| (Some(x), false))
             .ok_or_else(|| format!("`{}` is not a number", path_text(path))),
         _ => Err(format!("`{}` is not a number", path_text(path))),
     }
@@ -250,13 +274,17 @@ fn default_step(lo: f64, hi: f64, whole: bool) -> f64 {
     if whole { s.max(1.0).round() } else { s }
 }
 
-fn snap(x: f64, lo: f64, step: f64) -> f64 {
-    let k = ((x - lo) / step).round();
-    let v = lo + k * step;
-    // Print-friendly: round to the step's decimals.
+/// `x` rounded to the decimals of `step` (print-friendly).
+fn tidy(x: f64, step: f64) -> f64 {
     let dec = (-step.log10().floor()).max(0.0) as i32;
     let p = 10f64.powi(dec.min(12));
-    (v * p).round() / p
+    (x * p).round() / p
+}
+
+/// The point of the grid `lo + k step` nearest `x`, kept within `[lo, hi]`.
+fn snap(x: f64, lo: f64, hi: f64, step: f64) -> f64 {
+    let k = ((x - lo) / step).round();
+    tidy(lo + k * step, step).clamp(lo, hi)
 }
 
 /// Solves for the term at `path` so that `target` holds.
@@ -275,24 +303,34 @@ pub fn solve(
         ));
     }
     let (current, whole) = current_value(src, &path)?;
+    // A term the file leaves out is whole when its bounds are.
+    let whole = match (current, sc.bounds) {
+        (None, Some((a, b))) => a.fract() == 0.0 && b.fract() == 0.0,
+        _ => whole,
+    };
     let (base_sc, _) = src.load(&Variant::base()).map_err(|d| d.to_string())?;
     let m = metrics::parse(&target.figure, &base_sc.contract)?;
-    let (lo, hi) = match sc.bounds {
-        Some((a, b)) if a < b => (a, b),
-        Some((a, b)) => {
+    let (lo, hi, given) = match (sc.bounds, current) {
+        (Some((a, b)), _) if a < b => (a, b, true),
+        (Some((a, b)), _) => {
             return Err(format!(
                 "--bounds {a}:{b}: the lower bound must be below the upper"
             ));
         }
-        None if current > 0.0 && current <= 1.0 && !whole => (0.0, (2.0 * current).min(1.0)),
-        None if current == 0.0 => {
+        (None, None) => {
+            return Err(format!(
+                "`{path_s}` is not in the scenario (an optional term); give --bounds LO:HI"
+            ));
+        }
+        (None, Some(c)) if c > 0.0 && c <= 1.0 && !whole => (0.0, (2.0 * c).min(1.0), false),
+        (None, Some(0.0)) => {
             return Err(format!(
                 "`{path_s}` is 0 in the scenario; give --bounds LO:HI"
             ));
         }
-        None => {
-            let (a, b) = (current * 0.5, current * 1.5);
-            (a.min(b), a.max(b))
+        (None, Some(c)) => {
+            let (a, b) = (c * 0.5, c * 1.5);
+            (a.min(b), a.max(b), false)
         }
     };
     let step = match sc.step {
@@ -301,6 +339,15 @@ pub fn solve(
         None => default_step(lo, hi, whole),
     };
     let step = if whole { step.max(1.0).round() } else { step };
+    // Bounds the user gave are kept as given (the search never leaves them); default bounds
+    // are tidied to the step's decimals, inward for a whole-number term.
+    let (lo, hi) = if given {
+        (lo, hi)
+    } else if whole {
+        (lo.ceil(), hi.floor())
+    } else {
+        (tidy(lo, step), tidy(hi, step))
+    };
     let figures = [target.figure.clone()];
     let mut evals: Vec<Evaluation> = Vec::new();
     let mut eval = |x: f64| -> Result<Evaluation, String> {
@@ -328,11 +375,9 @@ pub fn solve(
         evals.push(e.clone());
         Ok(e)
     };
-    let lo = snap(lo, lo, step);
-    let hi = snap(hi, lo, step);
     let a = eval(lo)?;
     let b = eval(hi)?;
-    let mid = snap((lo + hi) / 2.0, lo, step);
+    let mid = snap((lo + hi) / 2.0, lo, hi, step);
     eval(mid)?;
     let answer = match (a.meets, b.meets) {
         (true, true) => Answer::AllMeet,
@@ -340,10 +385,7 @@ pub fn solve(
             // A non-monotone figure may meet it inside; bisect towards the best evaluation
             // only if the midpoint does.
             if evals.iter().any(|e| e.meets) {
-                Answer::Found {
-                    value: mid,
-                    holds_above: false,
-                }
+                Answer::Inside { value: mid }
             } else {
                 Answer::NoneMeet
             }
@@ -352,7 +394,7 @@ pub fn solve(
             // good: meets, bad: does not.
             let (mut good, mut bad) = if ma { (lo, hi) } else { (hi, lo) };
             loop {
-                let m = snap((good + bad) / 2.0, lo, step);
+                let m = snap((good + bad) / 2.0, lo, hi, step);
                 if (m - good).abs() < step * 0.5 || (m - bad).abs() < step * 0.5 {
                     break;
                 }
