@@ -749,7 +749,9 @@ impl MkbaTable {
             .map(|l| {
                 vec![
                     l.outcome.clone(),
-                    format!("{:.1}", l.ind),
+                    // IND as used (at most 6 decimals), so OUTCOME = EUR/IND x IND can be
+                    // checked from the table.
+                    l.ind.normalize().to_string(),
                     if l.value_per_case == Money::ZERO {
                         String::new()
                     } else {

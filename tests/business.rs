@@ -518,6 +518,19 @@ fn feasibility_cli_prints_the_walk_and_the_default_tree() {
         assert!(mkba.contains(col), "{col}: {mkba}");
     }
     assert!(mkba.contains("P(pays more than saves)"), "{mkba}");
+    // Each line shows the IND it used: OUTCOME = EUR/IND x IND to the cent.
+    let num = |x: &str| x.replace(',', "").parse::<f64>().unwrap();
+    for line in mkba
+        .lines()
+        .filter(|l| l.starts_with("housing") || l.starts_with("work"))
+    {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        if cols.len() != 12 {
+            continue; // the who-benefits table
+        }
+        let (ind, value, outcome) = (num(cols[1]), num(cols[2]), num(cols[3]));
+        assert!((ind * value - outcome).abs() < 0.01, "{line}");
+    }
 }
 
 #[test]

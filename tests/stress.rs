@@ -682,7 +682,8 @@ fn a_comparison_too_large_to_allocate_is_an_error_not_an_abort() {
 /// The default stresses hurt whatever the direction of an outcome: for Rotterdam's benefit
 /// days (fewer is better) the weaker programme means more days used (x 1.15, not x 0.85),
 /// so fewer days are saved, less is paid and the municipality saves less; fewer
-/// participants (referral shortfall) never save more. The reference scenario, where more is
+/// participants (referral shortfall) never save more; nor does a recession, which without
+/// shocks moves the quantities too. The reference scenario, where more is
 /// better for every outcome, keeps the one `*` override per field.
 #[test]
 fn default_stresses_hurt_whatever_the_direction_of_an_outcome() {
@@ -708,6 +709,19 @@ fn default_stresses_hurt_whatever_the_direction_of_an_outcome() {
         ["uncertainty.outcomes.*.rate.mean*=0.85"]
     );
 
+    // Without shocks, a recession moves the quantities (and the fill rate) too.
+    let recession = vs.iter().find(|v| v.label == "recession").unwrap();
+    assert_eq!(
+        recession
+            .overrides
+            .iter()
+            .map(|o| o.text.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "uncertainty.outcomes.benefit-days.quantity.mean*=1.2",
+            "uncertainty.fill.mean-=0.05"
+        ]
+    );
     let shortfall = vs.iter().find(|v| v.label == "referral-shortfall").unwrap();
     let metrics = vec![
         "payments_mean".to_string(),
@@ -719,7 +733,7 @@ fn default_stresses_hurt_whatever_the_direction_of_an_outcome() {
             text: &text,
             base: &[],
         },
-        &[weaker.clone(), shortfall.clone()],
+        &[weaker.clone(), shortfall.clone(), recession.clone()],
         &metrics,
         &cfg(600, 4),
         None,
@@ -869,4 +883,22 @@ fn the_solver_claims_no_side_when_the_target_holds_only_inside() {
     .unwrap();
     assert_eq!(sol.answer, Answer::Inside { value: 0.6 });
     assert!(!sol.monotone);
+}
+
+/// A two-term sweep of one term twice is refused: the first axis would be ignored.
+#[test]
+fn a_sweep_refuses_the_same_term_twice() {
+    let text = scenario(2, CERTAIN);
+    let e = sweep(
+        &src(&text, &[]),
+        &[
+            Vary::parse("contract.total_cap=500000:1000000:2").unwrap(),
+            Vary::parse("contract.total_cap=600000:700000:2").unwrap(),
+        ],
+        &["payments_mean".to_string()],
+        &cfg(10, 1),
+        None,
+    )
+    .unwrap_err();
+    assert!(e.contains("`contract.total_cap` twice"), "{e}");
 }

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `referral-shortfall` | the fill rate's mean falls 15 percentage points (`uncertainty.fill.mean-=0.15`); without a fill rate, every cohort is 15% smaller |
 //! | `weaker-programme` | every success rate's mean x 0.85, every quantity outcome's distribution x 0.85; x 1.15 for a `decrease` outcome (fewer is better), so the stress always hurts |
-//! | `recession` | the scenario's shocks happen for sure (`probability = 1`); without shocks, every success rate x 0.8 (x 1.2 for a `decrease` outcome) and the fill rate 5 points lower |
+//! | `recession` | the scenario's shocks happen for sure (`probability = 1`); without shocks, every success rate and quantity distribution x 0.8 (x 1.2 for a `decrease` outcome) and the fill rate 5 points lower |
 //! | `cost-overrun` | the enterprise's fixed and per-participant costs (and the cost distribution) x 1.2 |
 //! | `delay` | every outcome is measured one period later (`outcomes.*.lag+=1`) |
 //!
@@ -159,16 +159,26 @@ pub fn defaults(sc: &Scenario, text: &str) -> Vec<Variant> {
             "a recession: the scenario's shocks happen for sure",
             &["uncertainty.shocks.*.probability=1.0".into()],
         ));
-    } else if any_outcome_has(u, "rate", "mean") {
-        let mut set = worse_outcomes(sc, u, &[("rate", &["mean"])], ("0.8", "1.2"));
+    } else {
+        let mut set = worse_outcomes(
+            sc,
+            u,
+            &[
+                ("rate", &["mean"]),
+                ("quantity", &["mean", "min", "mode", "max"]),
+            ],
+            ("0.8", "1.2"),
+        );
         if fill_mean.is_some_and(|m| m > 0.1) {
             set.push("uncertainty.fill.mean-=0.05".into());
         }
-        out.push(variant(
-            "recession",
-            "a recession: success rates x 0.8 (x 1.2 where fewer is better), fill rate 5 points lower",
-            &set,
-        ));
+        if !set.is_empty() {
+            out.push(variant(
+                "recession",
+                "a recession: success rates and quantities x 0.8 (x 1.2 where fewer is better), fill rate 5 points lower",
+                &set,
+            ));
+        }
     }
     // Cost overrun.
     let mut cost = Vec::new();

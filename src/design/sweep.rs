@@ -119,6 +119,14 @@ pub fn sweep(
     if vary.is_empty() || vary.len() > 2 {
         return Err("a sweep varies one or two terms (--vary once or twice)".into());
     }
+    if let [a, b] = vary
+        && a.path == b.path
+    {
+        return Err(format!(
+            "--vary names `{}` twice; a two-term sweep varies two different terms",
+            a.name()
+        ));
+    }
     let grid: Vec<Vec<Decimal>> = match vary {
         [a] => a.values.iter().map(|x| vec![*x]).collect(),
         [a, b] => a
