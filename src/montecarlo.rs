@@ -1695,6 +1695,9 @@ pub struct ScenarioInfo {
     /// One period in words (`quarter`); absent in older files.
     #[serde(default = "default_period")]
     pub period: String,
+    /// The `--set` overrides applied to the file, as given, in order (empty in older files).
+    #[serde(default)]
+    pub overrides: Vec<String>,
 }
 
 fn default_period() -> String {

@@ -791,12 +791,26 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
             vec!["Contract".into(), doc.scenario.name.clone()],
             vec!["Trials".into(), thousands(doc.trials as f64)],
             vec!["Seed".into(), doc.seed.to_string()],
+            vec![
+                "Changes to the file (--set)".into(),
+                if doc.scenario.overrides.is_empty() {
+                    "none".into()
+                } else {
+                    doc.scenario.overrides.join("; ")
+                },
+            ],
             vec!["sibsim version".into(), doc.sibsim_version.clone()],
         ],
     };
     h.table(&pv);
+    let set: String = doc
+        .scenario
+        .overrides
+        .iter()
+        .map(|s| format!(" --set '{s}'"))
+        .collect();
     h.note(&format!(
-        "The same scenario, seed and number of trials give identical numbers on any machine and thread count: `sibsim report {} --trials {} --seed {}`.",
+        "The same scenario, changes, seed and number of trials give identical numbers on any machine and thread count: `sibsim report {} --trials {} --seed {}{set} --out report.html`.",
         doc.scenario.file, doc.trials, doc.seed
     ));
     h.raw("</body>\n</html>\n");

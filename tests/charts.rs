@@ -48,6 +48,7 @@ pub fn small_summary() -> SummaryFile {
             name: c.name.clone(),
             currency: c.currency.clone(),
             period: c.period_length.singular().into(),
+            overrides: Vec::new(),
         },
         seed: 7,
         trials: r.trials,

@@ -188,3 +188,59 @@ fn optional_mkba_and_feasibility_sections_render_when_given() {
     assert!(html.contains("Success rate") || html.contains("success rate"));
     assert_self_contained(&html);
 }
+
+/// A report made with `--set` says so, and the command it gives to reproduce it carries the
+/// same changes (and the `--out` it needs); `simulate --out` records them in summary.json.
+#[test]
+fn a_report_with_overrides_records_them_and_how_to_reproduce_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("r.html");
+    let sets = [
+        "contract.total_cap=700000",
+        "uncertainty.outcomes.*.rate.mean*=0.9",
+    ];
+    let mut args = vec![
+        "report",
+        "scenarios/reference.toml",
+        "--trials",
+        "300",
+        "--seed",
+        "3",
+        "--out",
+        html.to_str().unwrap(),
+    ];
+    for s in &sets {
+        args.extend(["--set", s]);
+    }
+    let o = sibsim(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        text.contains("contract.total_cap=700000; uncertainty.outcomes.*.rate.mean*=0.9"),
+        "no overrides in the provenance"
+    );
+    assert!(
+        text.contains(
+            "--seed 3 --set &#39;contract.total_cap=700000&#39; --set &#39;uncertainty.outcomes.*.rate.mean*=0.9&#39; --out report.html"
+        ) || text.contains(
+            "--seed 3 --set 'contract.total_cap=700000' --set 'uncertainty.outcomes.*.rate.mean*=0.9' --out report.html"
+        ),
+        "the reproducing command lacks the overrides"
+    );
+    let out = dir.path().join("run");
+    let mut args = vec![
+        "simulate",
+        "scenarios/reference.toml",
+        "--trials",
+        "300",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    for s in &sets {
+        args.extend(["--set", s]);
+    }
+    assert!(sibsim(&args).status.success());
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(v["scenario"]["overrides"], serde_json::json!(sets));
+}

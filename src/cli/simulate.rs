@@ -95,7 +95,7 @@ pub fn run(o: Options<'_>) -> Result<()> {
     let elapsed = started.elapsed().as_secs_f64();
 
     if let Some(dir) = o.out {
-        let doc = summary_file(&name, c, &results);
+        let doc = summary_file(&name, o.set, c, &results);
         let json = serde_json::to_string_pretty(&doc)
             .map_err(|e| CliError(format!("cannot serialise the results: {e}")))?;
         io::write_atomic(&dir.join("summary.json"), (json + "\n").as_bytes())?;
@@ -111,7 +111,7 @@ pub fn run(o: Options<'_>) -> Result<()> {
         let _ = writeln!(out, "Results written to {}", dir.display());
     }
     if let Some(dir) = o.charts {
-        let doc = summary_file(&name, c, &results);
+        let doc = summary_file(&name, o.set, c, &results);
         let n = super::chart::write_charts(&doc, dir, super::chart::ChartFormat::Both)?.len();
         let _ = writeln!(out, "{n} chart files written to {}", dir.display());
     }
@@ -119,7 +119,12 @@ pub fn run(o: Options<'_>) -> Result<()> {
 }
 
 /// The `summary.json` document of a run.
-pub fn summary_file(file: &str, c: &sibsim::Contract, results: &Results) -> SummaryFile {
+pub fn summary_file(
+    file: &str,
+    set: &[String],
+    c: &sibsim::Contract,
+    results: &Results,
+) -> SummaryFile {
     SummaryFile {
         results: results.clone(),
         scenario: ScenarioInfo {
@@ -127,6 +132,7 @@ pub fn summary_file(file: &str, c: &sibsim::Contract, results: &Results) -> Summ
             name: c.name.clone(),
             currency: c.currency.clone(),
             period: c.period_length.singular().to_string(),
+            overrides: set.to_vec(),
         },
         seed: results.seed,
         sibsim_version: env!("CARGO_PKG_VERSION").to_string(),
