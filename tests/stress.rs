@@ -296,6 +296,47 @@ fn stresses_in_the_file_are_read_and_checked() {
         e.contains("stresses[0].set[0]") && e.contains("not a number"),
         "{e}"
     );
+    // A stress that reads well but makes the scenario invalid is found too, at its `set`.
+    use sibsim::design::stress::check_file_stresses;
+    assert!(check_file_stresses(&sc, "t.toml", &text, &[]).is_ok());
+    let invalid = text.replace("outcomes.job.price*=0.5", "outcomes.job.prise=5");
+    let sc2 = sibsim::scenario::parse("t.toml", &invalid).unwrap();
+    let line = invalid
+        .lines()
+        .position(|l| l.starts_with("set = "))
+        .unwrap()
+        + 1;
+    let e = check_file_stresses(&sc2, "t.toml", &invalid, &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&format!("t.toml:{line}:"))
+            && e.contains("stresses[0].set")
+            && e.contains("`half-price` makes the scenario invalid")
+            && e.contains("did you mean `price`"),
+        "{e}"
+    );
+    // On the command line: validate and stress refuse it (exit 2), and a stress run in which
+    // no stress can run is an error, not an empty table.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("s.toml");
+    std::fs::write(&f, &invalid).unwrap();
+    let f = f.to_str().unwrap();
+    for args in [vec!["validate", f], vec!["stress", f, "--trials", "20"]] {
+        let o = sibsim(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("stresses[0].set"));
+    }
+    let o = sibsim(&[
+        "stress",
+        "scenarios/colour-kitchen-utrecht.toml",
+        "--only",
+        "delay",
+        "--trials",
+        "20",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no stress could be run"));
 }
 
 // --- The real binary. ---

@@ -157,6 +157,9 @@ pub fn stress(
     let l = Loaded::new(c)?;
     let src = l.source();
     let (sc, _) = src.load(&Variant::base())?;
+    // The file's own stresses must make valid scenarios (a default that does not fit is
+    // skipped with its reason instead).
+    sibsim::design::stress::check_file_stresses(&sc, src.file, &l.text, src.base)?;
     let mut variants = sibsim::design::stress::stresses(&sc, &l.text, !no_defaults);
     if !only.is_empty() {
         for name in only {
@@ -186,6 +189,17 @@ pub fn stress(
         sibsim::design::compare_variants(&src, &variants, &figures, &l.cfg, p)
     })
     .map_err(CliError)?;
+    if cmp.variants.len() == 1 && !cmp.skipped.is_empty() {
+        let why: Vec<String> = cmp
+            .skipped
+            .iter()
+            .map(|(l, e)| format!("{l}: {e}"))
+            .collect();
+        return Err(CliError(format!(
+            "no stress could be run on this scenario:\n{}",
+            why.join("\n")
+        )));
+    }
     write_json(out, &cmp)?;
     let mut o = String::new();
     let _ = writeln!(

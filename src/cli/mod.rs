@@ -419,6 +419,8 @@ fn load(path: &std::path::Path) -> Result<sibsim::Scenario> {
 
 fn validate(path: &std::path::Path) -> Result<()> {
     let s = load(path)?;
+    let text = io::read_text(path)?;
+    sibsim::design::stress::check_file_stresses(&s, &path.display().to_string(), &text, &[])?;
     let c = &s.contract;
     let payers: Vec<&str> = c.payers().map(|i| c.parties[i].id.as_str()).collect();
     let people: u64 = c.cohorts.iter().map(|k| k.size as u64).sum();

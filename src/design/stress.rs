@@ -215,6 +215,40 @@ pub fn defaults(sc: &Scenario, text: &str) -> Vec<Variant> {
     out
 }
 
+/// Checks the file's own stresses: each applied to the scenario (`file`, `text`) must give a
+/// valid scenario, uncertainty model included, on top of the `base` changes (`--set`). A
+/// problem is reported at the stress's `set`
+/// in the file, with the first reason the changed scenario gives.
+pub fn check_file_stresses(
+    sc: &Scenario,
+    file: &str,
+    text: &str,
+    base: &[Override],
+) -> Result<(), crate::error::Diagnostics> {
+    let mut items = Vec::new();
+    for (i, s) in sc.stresses.iter().enumerate() {
+        let all: Vec<Override> = base.iter().chain(&s.set).cloned().collect();
+        if let Err(d) = crate::scenario::parse_with_model_overrides(file, text, &all) {
+            let first = d.items.first().map_or(String::new(), |x| {
+                if x.path.is_empty() {
+                    x.message.clone()
+                } else {
+                    format!("{}: {}", x.path, x.message)
+                }
+            });
+            items.push(crate::error::Diagnostic::new(
+                format!("stresses[{i}].set"),
+                format!("stress `{}` makes the scenario invalid: {first}", s.id),
+            ));
+        }
+    }
+    if items.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::scenario::position(file, text, items))
+    }
+}
+
 /// The stresses to run for `sc`: the defaults (unless `defaults` is false) with the file's own
 /// stresses added (a file stress replaces a default of the same name).
 pub fn stresses(sc: &Scenario, text: &str, defaults_too: bool) -> Vec<Variant> {
