@@ -943,3 +943,23 @@ fn a_sweep_refuses_the_same_term_twice() {
     .unwrap_err();
     assert!(e.contains("`contract.total_cap` twice"), "{e}");
 }
+
+/// A sweep of a term the file writes as a whole number shows the whole numbers it simulated,
+/// each once: cohort sizes 30 to 31 in 5 steps are 30 and 31 (30.25 and 30.5 round as an
+/// override rounds them), and with every participant paid 1,000 the payments are exactly
+/// 1,000 x (size + 40).
+#[test]
+fn a_sweep_of_a_whole_number_term_shows_the_values_it_simulated() {
+    let text = scenario(2, CERTAIN);
+    let sw = sweep(
+        &src(&text, &[]),
+        &[Vary::parse("cohorts.c1.size=30:31:5").unwrap()],
+        &["payments_mean".to_string()],
+        &cfg(10, 1),
+        None,
+    )
+    .unwrap();
+    assert_eq!(sw.axes[0].values, [30.0, 31.0]);
+    let pays: Vec<f64> = sw.points.iter().map(|p| p.figures[0].value).collect();
+    assert_eq!(pays, [70_000.0, 71_000.0]);
+}

@@ -127,12 +127,35 @@ pub fn sweep(
             a.name()
         ));
     }
-    let grid: Vec<Vec<Decimal>> = match vary {
-        [a] => a.values.iter().map(|x| vec![*x]).collect(),
+    // A term the file writes as a whole number stays whole (an override rounds it half away
+    // from zero): the grid shows the values simulated, each once.
+    let values: Vec<Vec<Decimal>> = vary
+        .iter()
+        .map(|v| {
+            let whole = super::solve::current_value(src, &v.path).is_ok_and(|(_, w)| w);
+            let mut xs: Vec<Decimal> = v
+                .values
+                .iter()
+                .map(|x| {
+                    if whole {
+                        x.round_dp_with_strategy(
+                            0,
+                            rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+                        )
+                    } else {
+                        *x
+                    }
+                })
+                .collect();
+            xs.dedup();
+            xs
+        })
+        .collect();
+    let grid: Vec<Vec<Decimal>> = match values.as_slice() {
+        [a] => a.iter().map(|x| vec![*x]).collect(),
         [a, b] => a
-            .values
             .iter()
-            .flat_map(|x| b.values.iter().map(move |y| vec![*x, *y]))
+            .flat_map(|x| b.iter().map(move |y| vec![*x, *y]))
             .collect(),
         _ => unreachable!(),
     };
@@ -203,13 +226,10 @@ pub fn sweep(
     Ok(Sweep {
         axes: vary
             .iter()
-            .map(|v| Axis {
+            .zip(&values)
+            .map(|(v, xs)| Axis {
                 term: v.name(),
-                values: v
-                    .values
-                    .iter()
-                    .map(|x| x.to_f64().unwrap_or(f64::NAN))
-                    .collect(),
+                values: xs.iter().map(|x| x.to_f64().unwrap_or(f64::NAN)).collect(),
             })
             .collect(),
         figures: figures.to_vec(),
