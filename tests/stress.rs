@@ -963,3 +963,26 @@ fn a_sweep_of_a_whole_number_term_shows_the_values_it_simulated() {
     let pays: Vec<f64> = sw.points.iter().map(|p| p.figures[0].value).collect();
     assert_eq!(pays, [70_000.0, 71_000.0]);
 }
+
+/// A probability target outside 0 to 100% is refused before any run.
+#[test]
+fn the_solver_refuses_a_probability_target_outside_its_range() {
+    let text = scenario(2, CERTAIN);
+    let t = Target::parse("p_full_repayment:senior >= 150%").unwrap();
+    let e = solve(
+        &src(&text, &[]),
+        "contract.total_cap",
+        &t,
+        &SolveConfig {
+            bounds: Some((10_000.0, 200_000.0)),
+            step: None,
+        },
+        &cfg(10, 1),
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("is a probability, from 0 to 1") && e.contains("1.5"),
+        "{e}"
+    );
+}

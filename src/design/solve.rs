@@ -310,6 +310,12 @@ pub fn solve(
     };
     let (base_sc, _) = src.load(&Variant::base()).map_err(|d| d.to_string())?;
     let m = metrics::parse(&target.figure, &base_sc.contract)?;
+    if m.unit() == metrics::Unit::Probability && !(0.0..=1.0).contains(&target.value) {
+        return Err(format!(
+            "target `{target}`: `{}` is a probability, from 0 to 1 (0% to 100%); {} is outside it",
+            target.figure, target.value
+        ));
+    }
     let (lo, hi, given) = match (sc.bounds, current) {
         (Some((a, b)), _) if a < b => (a, b, true),
         (Some((a, b)), _) => {
