@@ -986,3 +986,24 @@ fn the_solver_refuses_a_probability_target_outside_its_range() {
         "{e}"
     );
 }
+
+/// A comparison records the changes its base starts from (`--set`), so a saved comparison
+/// says what it compared.
+#[test]
+fn a_comparison_records_the_changes_of_its_base() {
+    let text = scenario(2, CERTAIN);
+    let base = vec![Override::parse("contract.total_cap=70000").unwrap()];
+    let cmp = compare_variants(
+        &src(&text, &base),
+        &[variant("cheaper", &["outcomes.job.price*=0.5"])],
+        &["payments_mean".to_string()],
+        &cfg(10, 1),
+        None,
+    )
+    .unwrap();
+    assert_eq!(cmp.variants[0].overrides, ["contract.total_cap=70000"]);
+    assert_eq!(cmp.variants[1].overrides, ["outcomes.job.price*=0.5"]);
+    // The cap binds the base (80,000 earned), the halved price does not (40,000).
+    assert_eq!(cmp.variants[0].figures[0].value, 70_000.0);
+    assert_eq!(cmp.variants[1].figures[0].value, 40_000.0);
+}

@@ -177,7 +177,8 @@ pub struct VariantFigures {
     pub label: String,
     /// Description.
     pub description: String,
-    /// The overrides, as text.
+    /// The overrides, as text: the base's are the changes every variant starts from
+    /// (`--set`), each other variant's its own, applied on top of them.
     pub overrides: Vec<String>,
     /// Per figure: the value and its standard error.
     pub figures: Vec<Figure>,
@@ -318,5 +319,11 @@ pub fn compare_variants(
     let c = contract.ok_or("nothing to compare")?;
     let mut cmp = compare(&c, metrics, &ok, cfg)?;
     cmp.skipped = skipped;
+    // The base is the scenario with the changes every variant starts from (`--set`).
+    if let Some(base) = cmp.variants.first_mut()
+        && base.overrides.is_empty()
+    {
+        base.overrides = src.base.iter().map(|o| o.text.clone()).collect();
+    }
     Ok(cmp)
 }
