@@ -726,3 +726,38 @@ fn a_partial_actuals_file_settles_as_an_interim_statement() {
     let o = &part["outcomes"][0]["result"];
     assert_eq!(ind, money(&o["baseline"]) - money(&o["achieved"]));
 }
+
+/// `validate` refuses what `simulate` and `feasibility` would refuse: a bad uncertainty
+/// model and a threshold for a node the tree does not have, each at its line; a problem of
+/// the file is reported as the file's, not as a stress's.
+#[test]
+fn validate_checks_the_uncertainty_model_and_the_thresholds() {
+    let good = std::fs::read_to_string(root().join("scenarios/reference.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let check = |name: &str, text: String, needles: &[&str]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        expect_user_error(&["validate", p.to_str().unwrap()], needles);
+    };
+    let fill = "fill = { mean = 0.85, sd = 0.08 }";
+    assert!(good.contains(fill));
+    check(
+        "fill.toml",
+        good.replacen(fill, "fill = { mean = 1.5, sd = 0.08 }", 1),
+        &["uncertainty.fill.mean", "between 0 and 1"],
+    );
+    check(
+        "fill-stress.toml",
+        good.replacen(fill, "fill = { mean = 1.5, sd = 0.08 }", 1)
+            + "\n[[stresses]]\nid = \"s\"\ndescription = \"d\"\nset = [\"outcomes.housing.price=5\"]\n",
+        &["uncertainty.fill.mean"],
+    );
+    let p = dir.path().join("fill-stress.toml");
+    let err = stderr(&run(&["validate", p.to_str().unwrap()]));
+    assert!(!err.contains("stresses[0]"), "{err}");
+    check(
+        "thresholds.toml",
+        good + "\n[feasibility]\nthresholds = { nosuch = 1 }\n",
+        &["nosuch"],
+    );
+}

@@ -212,7 +212,11 @@ pub fn stress(
     );
     render_comparison(&cmp, &mut o);
     o.push_str("\nStresses\n");
-    for v in &variants {
+    // Those that ran (a skipped one is listed with its reason by the comparison).
+    for v in variants
+        .iter()
+        .filter(|v| !cmp.skipped.iter().any(|(l, _)| l == &v.label))
+    {
         let _ = writeln!(
             o,
             "  {}: {} [{}]",

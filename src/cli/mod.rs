@@ -420,7 +420,14 @@ fn load(path: &std::path::Path) -> Result<sibsim::Scenario> {
 fn validate(path: &std::path::Path) -> Result<()> {
     let s = load(path)?;
     let text = io::read_text(path)?;
-    sibsim::design::stress::check_file_stresses(&s, &path.display().to_string(), &text, &[])?;
+    let name = path.display().to_string();
+    // The uncertainty model, where the file has one, and the decision tree's thresholds:
+    // what `simulate` and `feasibility` would refuse, `validate` refuses first.
+    if s.uncertainty.is_some() {
+        sibsim::scenario::parse_with_model(&name, &text)?;
+    }
+    business::tree(&s, path, None)?;
+    sibsim::design::stress::check_file_stresses(&s, &name, &text, &[])?;
     let c = &s.contract;
     let payers: Vec<&str> = c.payers().map(|i| c.parties[i].id.as_str()).collect();
     let people: u64 = c.cohorts.iter().map(|k| k.size as u64).sum();

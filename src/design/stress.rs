@@ -225,10 +225,19 @@ pub fn check_file_stresses(
     text: &str,
     base: &[Override],
 ) -> Result<(), crate::error::Diagnostics> {
+    // The uncertainty model is checked with the stress only where the file has one, and only
+    // once the base itself is valid (a problem of the file is not the stress's).
+    let with_model = sc.uncertainty.is_some()
+        && crate::scenario::parse_with_model_overrides(file, text, base).is_ok();
     let mut items = Vec::new();
     for (i, s) in sc.stresses.iter().enumerate() {
         let all: Vec<Override> = base.iter().chain(&s.set).cloned().collect();
-        if let Err(d) = crate::scenario::parse_with_model_overrides(file, text, &all) {
+        let checked = if with_model {
+            crate::scenario::parse_with_model_overrides(file, text, &all).map(|_| ())
+        } else {
+            crate::scenario::parse_with_overrides(file, text, &all).map(|_| ())
+        };
+        if let Err(d) = checked {
             let first = d.items.first().map_or(String::new(), |x| {
                 if x.path.is_empty() {
                     x.message.clone()
