@@ -1254,3 +1254,42 @@ proptest! {
         }
     }
 }
+
+/// An outcome named under the per-participant cap but refused there (here: repeatable) gets
+/// its one error; the outcomes that require it are not told to list it, since it is listed.
+#[test]
+fn a_refused_capped_outcome_is_not_reported_as_missing_from_the_list() {
+    let text = include_str!("../scenarios/reference.toml");
+    let from = "id = \"work\"\nname = \"Start of work or school\"\n";
+    assert!(text.contains(from));
+    let bad = text.replacen(from, &format!("{from}repeatable = true\n"), 1);
+    let d = match sibsim::scenario::parse("r.toml", &bad) {
+        Ok(_) => panic!("a repeatable outcome under the participant cap was accepted"),
+        Err(d) => d,
+    };
+    let shown = d.to_string();
+    assert!(
+        shown.contains("`work` cannot be settled per participant: it must not be repeatable"),
+        "{shown}"
+    );
+    assert!(!shown.contains("must be in the list too"), "{shown}");
+    assert_eq!(d.items.len(), 1, "{shown}");
+}
+
+/// `repeatable` is refused on a quantity outcome, at its line (it was accepted and ignored).
+#[test]
+fn repeatable_is_refused_on_a_quantity_outcome() {
+    let text = include_str!("../scenarios/rotterdam-buzinezzclub.toml");
+    let from = "kind = \"quantity\"\n";
+    assert_eq!(text.matches(from).count(), 1);
+    let bad = text.replacen(from, "kind = \"quantity\"\nrepeatable = true\n", 1);
+    let line = bad.lines().position(|l| l == "repeatable = true").unwrap() + 1;
+    let shown = match sibsim::scenario::parse("r.toml", &bad) {
+        Ok(_) => panic!("accepted"),
+        Err(d) => d.to_string(),
+    };
+    assert!(
+        shown.contains(&format!("r.toml:{line}:")) && shown.contains("outcomes[0].repeatable"),
+        "{shown}"
+    );
+}

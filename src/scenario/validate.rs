@@ -467,6 +467,12 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
                 OutcomeKind::Count
             }
         };
+        if kind == OutcomeKind::Quantity && ro.repeatable {
+            cx.err(
+                format!("{path}.repeatable"),
+                "`repeatable` is for count outcomes (may a person achieve it more than once?); a quantity is measured in every period anyway: remove it",
+            );
+        }
         let lag = cx
             .int(
                 ro.lag,
@@ -927,6 +933,8 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
                 "name the outcomes the cap covers",
             );
         }
+        // Outcomes named in the list (valid or not) and those that qualify.
+        let mut named: Vec<usize> = Vec::new();
         for (k, oid) in pc.outcomes.iter().enumerate() {
             let pp = format!("participant_cap.outcomes[{k}]");
             let Some(o) = outcomes.iter().position(|x| &x.id == oid) else {
@@ -949,6 +957,7 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
             } else {
                 None
             };
+            named.push(o);
             if let Some(why) = problem {
                 cx.err(
                     &pp,
@@ -960,7 +969,8 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
         }
         for &o in &list {
             if let Some(r) = outcomes[o].requires {
-                if !list.contains(&r) {
+                // A prerequisite named but refused above has its own error already.
+                if !named.contains(&r) {
                     cx.err(
                         "participant_cap.outcomes",
                         format!(
