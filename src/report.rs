@@ -95,7 +95,7 @@ pub fn assumptions(c: &Contract, model: &Model) -> Vec<Assumption> {
     let mut v = Vec::new();
     let a = |what: String, value: String| Assumption { what, value };
     v.push(a(
-        "Discount rate (present values)".into(),
+        "Discount rate (the parties' net present values; the MKBA has its own)".into(),
         format!("{} a year", rate(c.discount_rate.to_f64())),
     ));
     v.push(a(
@@ -474,7 +474,10 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
         }
         .into(),
     );
-    row("Discount rate", rate(c.discount_rate.to_f64()));
+    row(
+        "Discount rate (parties' NPV)",
+        rate(c.discount_rate.to_f64()),
+    );
     h.table(&terms);
 
     let mut outs = TableView {
