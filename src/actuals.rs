@@ -383,10 +383,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
 
     for rec in rdr.records() {
         if errs.len() >= MAX_ERRORS {
-            errs.push(Diagnostic::new(
-                "",
-                format!("stopped after {MAX_ERRORS} problems"),
-            ));
+            errs.push(Diagnostic::new("", crate::error::MORE_PROBLEMS));
             break;
         }
         let rec = match rec {

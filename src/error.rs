@@ -34,6 +34,10 @@ impl Diagnostic {
     }
 }
 
+/// The message of the last item of a [`Diagnostics`] that stopped listing problems: more were
+/// found than are shown. It is not counted as a problem.
+pub const MORE_PROBLEMS: &str = "stopped here: there are more problems; fix these and run again";
+
 /// All problems found in one file.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Diagnostics {
@@ -54,14 +58,23 @@ impl Diagnostics {
 
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.items.len();
-        writeln!(
-            f,
-            "{} has {} problem{}:",
-            self.file,
-            n,
-            if n == 1 { "" } else { "s" }
-        )?;
+        let more = self.items.iter().any(|d| d.message == MORE_PROBLEMS);
+        let n = self.items.len() - usize::from(more);
+        if more {
+            writeln!(
+                f,
+                "{} has more than {n} problems; the first {n}:",
+                self.file
+            )?;
+        } else {
+            writeln!(
+                f,
+                "{} has {} problem{}:",
+                self.file,
+                n,
+                if n == 1 { "" } else { "s" }
+            )?;
+        }
         for d in &self.items {
             match (d.line, d.column) {
                 (Some(l), Some(c)) => write!(f, "  {}:{}:{}: ", self.file, l, c)?,

@@ -1293,3 +1293,30 @@ fn repeatable_is_refused_on_a_quantity_outcome() {
         "{shown}"
     );
 }
+
+/// An actuals file with more bad rows than are listed says so, without counting the note as
+/// a problem (it said "51 problems" for 50 listed and more unread).
+#[test]
+fn a_file_with_too_many_problems_says_more_than_it_lists() {
+    let c: Contract = sibsim::scenario::parse("t.toml", BASE).unwrap().contract;
+    let mut csv = String::from("period,cohort,outcome,units\n");
+    for _ in 0..60 {
+        csv.push_str("x,c1,job,1\n");
+    }
+    let d = match sibsim::actuals::parse_csv(&c, "a.csv", &csv) {
+        Ok(_) => panic!("accepted"),
+        Err(d) => d,
+    };
+    let shown = d.to_string();
+    assert!(
+        shown.starts_with("a.csv has more than 50 problems; the first 50:"),
+        "{shown}"
+    );
+    assert_eq!(shown.matches("is not a period").count(), 50);
+    let few = "period,cohort,outcome,units\nx,c1,job,1\n";
+    let one = match sibsim::actuals::parse_csv(&c, "a.csv", few) {
+        Ok(_) => panic!("accepted"),
+        Err(d) => d.to_string(),
+    };
+    assert!(one.starts_with("a.csv has 1 problem:"), "{one}");
+}
