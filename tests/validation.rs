@@ -1320,3 +1320,14 @@ fn a_file_with_too_many_problems_says_more_than_it_lists() {
     };
     assert!(one.starts_with("a.csv has 1 problem:"), "{one}");
 }
+
+/// An invalid number of periods is one problem: the rest is not checked against a term of 1
+/// (which reported every later period "outside the contract").
+#[test]
+fn an_invalid_term_is_one_problem() {
+    for bad in ["periods = 0", "periods = 1201"] {
+        let d = parse_err(&edit("periods = 12", bad));
+        assert_eq!(d.items.len(), 1, "{d}");
+        assert!(d.items[0].path == "contract.periods", "{d}");
+    }
+}

@@ -246,7 +246,9 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
             MAX_PERIODS,
             "the number of periods",
         )
-        .unwrap_or(1) as u16;
+        // Past an invalid term, check the rest against the longest one allowed, so that no
+        // period is reported "outside the contract" for a term that is not there.
+        .unwrap_or(MAX_PERIODS) as u16;
     cx.periods = periods;
     let period_length = match rc.period.as_str() {
         "month" => PeriodLength::Month,
