@@ -569,6 +569,21 @@ fn simulate_runs_on_every_bundled_scenario() {
     }
 }
 
+/// A bundled actuals file as a contract still running would report it: its comments, header
+/// and the rows of periods 1 to `last`.
+fn actuals_up_to(name: &str, last: u16) -> String {
+    std::fs::read_to_string(root().join(actuals(name)))
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            l.starts_with('#')
+                || l.starts_with("period")
+                || l.split(',').next().and_then(|p| p.parse::<u16>().ok()) <= Some(last)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
 /// A file from a contract still running (Rotterdam's actuals up to quarter 8 of 16) gives an
 /// interim statement through quarter 8 by default, says why on stderr, and calls no guarantee;
 /// its periods are the full statement's; asking to settle past the file into unreported
@@ -578,15 +593,7 @@ fn simulate_runs_on_every_bundled_scenario() {
 fn a_partial_actuals_file_settles_as_an_interim_statement() {
     let name = BUNDLED[0];
     let full_text = std::fs::read_to_string(root().join(actuals(name))).unwrap();
-    let partial: String = full_text
-        .lines()
-        .filter(|l| {
-            l.starts_with('#')
-                || l.starts_with("period")
-                || l.split(',').next().and_then(|p| p.parse::<u16>().ok()) <= Some(8)
-        })
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let partial = actuals_up_to(name, 8);
     assert!(partial.lines().count() < full_text.lines().count());
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("q8.csv");
@@ -688,16 +695,7 @@ fn a_partial_actuals_file_settles_as_an_interim_statement() {
     // Where every outcome is one more is better (Colour Kitchen), the note offers to settle to
     // the end, with unreported measurements as nothing achieved, and that settles.
     let ck = BUNDLED[1];
-    let early: String = std::fs::read_to_string(root().join(actuals(ck)))
-        .unwrap()
-        .lines()
-        .filter(|l| {
-            l.starts_with('#')
-                || l.starts_with("period")
-                || l.split(',').next().and_then(|p| p.parse::<u16>().ok()) <= Some(3)
-        })
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let early = actuals_up_to(ck, 3);
     let q = dir.path().join("ck3.csv");
     std::fs::write(&q, early).unwrap();
     let q = q.to_str().unwrap();
