@@ -517,7 +517,7 @@ fn feasibility_cli_prints_the_walk_and_the_default_tree() {
     ] {
         assert!(mkba.contains(col), "{col}: {mkba}");
     }
-    assert!(mkba.contains("P(pays more than saves)"), "{mkba}");
+    assert!(mkba.contains("P(net<0)"), "{mkba}");
     // Each line shows the IND it used: OUTCOME = EUR/IND x IND to the cent.
     let num = |x: &str| x.replace(',', "").parse::<f64>().unwrap();
     for line in mkba

@@ -235,17 +235,51 @@ fn trial_row(r: &TrialRecord) -> String {
     s
 }
 
+/// The widest line the summary screen aims for (its tables grow with long party ids).
+pub const WIDTH: usize = 100;
+
+/// `line` with a line break wherever it would run past `WIDTH`, at the last "; " or ", "
+/// before the limit (a part longer than `WIDTH` stays whole), ending with a newline.
+pub fn wrap(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while rest.chars().count() > WIDTH {
+        let limit = rest
+            .char_indices()
+            .nth(WIDTH)
+            .map_or(rest.len(), |(i, _)| i);
+        let Some(cut) = rest[..limit]
+            .rfind("; ")
+            .or_else(|| rest[..limit].rfind(", "))
+        else {
+            break;
+        };
+        out.push_str(&rest[..=cut]);
+        out.push('\n');
+        rest = &rest[cut + 2..];
+    }
+    out.push_str(rest);
+    out.push('\n');
+    out
+}
+
 /// The one-screen summary.
 pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
     let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "Simulation of {}: {}, seed {} ({:.1} s)",
-        c.name,
+    let run = format!(
+        "{}, seed {} ({:.1} s)",
         sibsim::chart::theme::count(r.trials, "trial", "trials"),
         r.seed,
         elapsed
     );
+    // A long name puts the run on a line of its own, so the screen stays within `WIDTH`.
+    let head = format!("Simulation of {}:", c.name);
+    let sep = if head.chars().count() + 1 + run.chars().count() > WIDTH {
+        "\n"
+    } else {
+        " "
+    };
+    let _ = writeln!(o, "{head}{sep}{run}");
     // The most any amount percentile on this screen can be from the trial value at its rank.
     // P5, P50 and P95 (levels 1, 4 and 7) of the outcome payments, the parties' nets, the
     // payers' business cases and the social return.
@@ -262,25 +296,24 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
         .flat_map(|s| s.errors.iter().flat_map(|e| [e[1], e[4], e[7]]))
         .fold(0.0, f64::max);
     let within = if error == 0.0 {
-        "exact".to_string()
+        "percentiles exact".to_string()
     } else {
-        format!("each within {error:.2} of the exact percentile")
+        format!("percentiles each within {error:.2} of exact")
     };
     let _ = writeln!(
         o,
-        "Amounts in {}; mean ± Monte Carlo standard error; percentiles over trials ({within}).\n",
+        "Amounts in {}; ± = Monte Carlo standard error of the mean; {within}.\n",
         c.currency
     );
     let op = &r.outcome_payments;
     let _ = writeln!(
         o,
-        "Outcome payments: mean {} ± {}, P5 {}, P50 {}, P95 {}; early termination {}\n",
+        "Outcome payments: mean {} ± {}, P5 {}, P50 {}, P95 {}\n",
         eur(op.mean),
         eur(op.se),
         eur(op.p5),
         eur(op.p50),
         eur(op.p95),
-        pct(r.prob_early_termination)
     );
     o.push_str(
         "Parties (net = received - paid; ES 95% = minus the mean net of the worst 5% of trials)\n",
@@ -306,24 +339,35 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
     }
     t.render(&mut o);
     if !r.tranches.is_empty() {
-        o.push_str("\nTranches\n");
+        o.push_str(
+            "\nTranches (P(repaid): claim paid in full; P(loss): any principal lost; the rest: means)\n",
+        );
+        // A tranche named after its investor (one tranche each) needs no investor column.
+        let investor = r.tranches.iter().any(|tr| tr.id != tr.investor);
+        let head = [
+            "Tranche",
+            "Investor",
+            "P(repaid)",
+            "P(loss)",
+            "IRR P5",
+            "IRR P50",
+            "IRR P95",
+            "Multiple",
+            "Unrecovered",
+            "Guarantee",
+        ];
+        let skip = usize::from(!investor);
         let mut t = Table::new(
-            &[
-                "Tranche",
-                "Investor",
-                "P(full repayment)",
-                "P(principal loss)",
-                "IRR P5",
-                "IRR P50",
-                "IRR P95",
-                "Mean multiple",
-                "Mean unrecovered",
-                "Mean guarantee",
-            ],
-            2,
+            &head
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| i != 1 || investor)
+                .map(|(_, h)| *h)
+                .collect::<Vec<_>>(),
+            2 - skip,
         );
         for tr in &r.tranches {
-            t.row(vec![
+            let mut row = vec![
                 tr.id.clone(),
                 tr.investor.clone(),
                 pct(tr.prob_full_repayment),
@@ -334,11 +378,19 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
                 format!("{:.3}", tr.multiple.summary.mean),
                 eur(tr.unrecovered_principal.mean),
                 eur(tr.guarantee_calls.mean),
-            ]);
+            ];
+            if !investor {
+                row.remove(1);
+            }
+            t.row(row);
         }
         t.render(&mut o);
     }
-    o.push_str("\nRisk distribution (who carries the loss)\n");
+    let _ = writeln!(
+        o,
+        "\nRisk distribution (who carries the loss; the contract terminates early in {} of trials)",
+        pct(r.prob_early_termination)
+    );
     let mut t = Table::new(
         &[
             "Party",
@@ -364,7 +416,7 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
     ]);
     t.render(&mut o);
     o.push_str(
-        "\nLoss: investors' unrecovered principal; guarantee calls paid; the enterprise's unpaid costs and deferred fees.\n",
+        "\nLoss: unrecovered principal; guarantee calls paid; the enterprise's unpaid costs and deferred fees.\n",
     );
     if let Some(b) = &r.business_case {
         o.push('\n');
@@ -376,7 +428,7 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
 /// The payers' business case (MKBA) over the trials.
 pub fn business_case_table(b: &sibsim::mkba::BusinessCaseResults) -> String {
     let mut o = format!(
-        "Business case of the payers (MKBA, present values at {:.2}% a year, {} years)\n",
+        "Business case of the payers (MKBA; PV at {:.2}% a year, {} years; net = savings - payments - costs)\n",
         b.discount_rate * 100.0,
         b.horizon_years
     );
@@ -389,7 +441,7 @@ pub fn business_case_table(b: &sibsim::mkba::BusinessCaseResults) -> String {
             "Mean net",
             "Net P5",
             "Net P50",
-            "P(pays more than saves)",
+            "P(net<0)",
         ],
         1,
     );
@@ -413,15 +465,42 @@ pub fn business_case_table(b: &sibsim::mkba::BusinessCaseResults) -> String {
         .map(|x| format!("{} {}", x.id, eur(x.savings.mean)))
         .collect();
     o.push_str(&format!(
-        "Social return (PV of impact, all beneficiaries): mean {} (P5 {}, P95 {}){}\n",
+        "Social return (PV of impact, all beneficiaries): mean {} (P5 {}, P95 {})\n",
         eur(b.total_impact.mean),
         eur(b.total_impact.p5),
         eur(b.total_impact.p95),
-        if outside.is_empty() {
-            String::new()
-        } else {
-            format!("; outside the contract: {}", outside.join(", "))
-        }
     ));
+    if !outside.is_empty() {
+        o.push_str(&wrap(&format!(
+            "Of which outside the contract: {}",
+            outside.join(", ")
+        )));
+    }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{WIDTH, wrap};
+
+    #[test]
+    fn wrap_breaks_long_lines_after_a_separator_and_keeps_every_character() {
+        assert_eq!(wrap("short; line"), "short; line\n");
+        let items: Vec<String> = (0..30).map(|i| format!("party-{i} 12,345")).collect();
+        let long = format!("Of which outside the contract: {}", items.join(", "));
+        let wrapped = wrap(&long);
+        let lines: Vec<&str> = wrapped.lines().collect();
+        assert!(lines.len() > 1);
+        for l in &lines {
+            assert!(l.chars().count() <= WIDTH, "{l}");
+        }
+        // Every line but the last ends at a separator, and joining them gives the line back.
+        for l in &lines[..lines.len() - 1] {
+            assert!(l.ends_with(',') || l.ends_with(';'), "{l}");
+        }
+        assert_eq!(lines.join(" "), long);
+        // A part with no separator before the limit is left whole.
+        let unbreakable = "x".repeat(WIDTH + 20);
+        assert_eq!(wrap(&unbreakable), format!("{unbreakable}\n"));
+    }
 }
