@@ -1,5 +1,6 @@
 //! The `sibsim` command line: parse arguments, run one subcommand, print a friendly error and
-//! exit 2 on a user error. All the work happens in the library and in `cli`.
+//! exit 2 on a user error (1 where `solve` finds no value that meets its target). All the work
+//! happens in the library and in `cli`.
 
 mod cli;
 
@@ -8,7 +9,8 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     cli::io::clean_up_on_interrupt();
     match cli::run() {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(cli::Finished::Done) => ExitCode::SUCCESS,
+        Ok(cli::Finished::TargetNotMet) => ExitCode::from(1),
         Err(e) => {
             let msg = e.to_string();
             eprint!("error: {msg}");

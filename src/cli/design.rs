@@ -499,7 +499,7 @@ pub fn solve(
     bounds: Option<&str>,
     step: Option<f64>,
     out: Option<&Path>,
-) -> Result<()> {
+) -> Result<bool> {
     let l = Loaded::new(c)?;
     let src = l.source();
     let target = Target::parse(target).map_err(|e| CliError(format!("--target: {e}")))?;
@@ -669,7 +669,8 @@ pub fn solve(
     if let Some(p) = out {
         let _ = writeln!(o, "Results written to {}", p.display());
     }
-    io::emit(None, &o)
+    io::emit(None, &o)?;
+    Ok(!matches!(sol.answer, Answer::NoneMeet))
 }
 
 fn num(x: f64) -> String {

@@ -160,6 +160,9 @@ enum Cmd {
         charts: Option<PathBuf>,
     },
     /// Find the value of a term that meets a target, e.g. the cap that keeps a risk under 10%.
+    ///
+    /// Exits 0 when some value within the bounds meets the target, 1 when none does (the table
+    /// and the JSON are written either way), 2 on a user error.
     Solve {
         #[command(flatten)]
         common: CommonArgs,
@@ -272,15 +275,25 @@ enum Format {
     Json,
 }
 
+/// How a subcommand that ran to the end finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// It did what was asked (exit status 0).
+    Done,
+    /// `solve` found no value within the bounds that meets the target (exit status 1, as
+    /// `grep` finding nothing): a result, not an error, but one a script must be able to see.
+    TargetNotMet,
+}
+
 /// Parses the command line and runs the subcommand.
-pub fn run() -> Result<()> {
+pub fn run() -> Result<Finished> {
     let args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => {
             use clap::error::ErrorKind;
             if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
                 print!("{e}");
-                return Ok(());
+                return Ok(Finished::Done);
             }
             return Err(CliError(
                 e.render()
@@ -290,7 +303,7 @@ pub fn run() -> Result<()> {
             ));
         }
     };
-    match args.cmd {
+    let done = match args.cmd {
         Cmd::Validate { scenario } => validate(&scenario),
         Cmd::Settle {
             scenario,
@@ -346,7 +359,8 @@ pub fn run() -> Result<()> {
             out,
         } => {
             if print_tree {
-                return io::emit(out.as_deref(), sibsim::feasibility::DEFAULT_TREE);
+                return io::emit(out.as_deref(), sibsim::feasibility::DEFAULT_TREE)
+                    .map(|()| Finished::Done);
             }
             business::feasibility(
                 &common.common(),
@@ -394,14 +408,21 @@ pub fn run() -> Result<()> {
             bounds,
             step,
             out,
-        } => design::solve(
-            &common.common(),
-            &term,
-            &target,
-            bounds.as_deref(),
-            step,
-            out.as_deref(),
-        ),
+        } => {
+            let met = design::solve(
+                &common.common(),
+                &term,
+                &target,
+                bounds.as_deref(),
+                step,
+                out.as_deref(),
+            )?;
+            return Ok(if met {
+                Finished::Done
+            } else {
+                Finished::TargetNotMet
+            });
+        }
         Cmd::Figures => {
             print!(
                 "Figures (FIGURE or FIGURE:ARG). TRANCHE: a tranche id, or an investor id for all its\ntranches; PARTY: a party id, `payers`, or ids joined by `+`.\n{}",
@@ -409,7 +430,8 @@ pub fn run() -> Result<()> {
             );
             Ok(())
         }
-    }
+    };
+    done.map(|()| Finished::Done)
 }
 
 fn load(path: &std::path::Path) -> Result<sibsim::Scenario> {
