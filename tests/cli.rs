@@ -566,6 +566,12 @@ fn simulate_runs_on_every_bundled_scenario() {
         let out = stdout(&o);
         assert!(out.contains("Risk distribution"), "{name}: {out}");
         assert!(out.contains("P(repaid)"), "{name}: {out}");
+        // The guarantee column only where a tranche has a guarantee (the reference's senior).
+        assert_eq!(
+            out.contains("Guarantee"),
+            name == "reference",
+            "{name}: {out}"
+        );
         // One screen: 100 columns, unless ids are long (Colour Kitchen's investors are).
         if name != "colour-kitchen-utrecht" {
             let widest = out.lines().map(|l| l.chars().count()).max().unwrap();

@@ -342,8 +342,13 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
         o.push_str(
             "\nTranches (P(repaid): claim paid in full; P(loss): any principal lost; the rest: means)\n",
         );
-        // A tranche named after its investor (one tranche each) needs no investor column.
+        // A tranche named after its investor (one tranche each) needs no investor column, and
+        // a contract without guarantees no guarantee column.
         let investor = r.tranches.iter().any(|tr| tr.id != tr.investor);
+        let guarantee = c.tranches.iter().any(|t| t.guarantee.is_some());
+        let keep = [
+            true, investor, true, true, true, true, true, true, true, guarantee,
+        ];
         let head = [
             "Tranche",
             "Investor",
@@ -356,18 +361,18 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
             "Unrecovered",
             "Guarantee",
         ];
-        let skip = usize::from(!investor);
-        let mut t = Table::new(
-            &head
-                .iter()
-                .enumerate()
-                .filter(|&(i, _)| i != 1 || investor)
-                .map(|(_, h)| *h)
-                .collect::<Vec<_>>(),
-            2 - skip,
-        );
+        let kept = |cells: Vec<String>| -> Vec<String> {
+            cells
+                .into_iter()
+                .zip(keep)
+                .filter_map(|(x, k)| k.then_some(x))
+                .collect()
+        };
+        let head = kept(head.map(String::from).to_vec());
+        let head: Vec<&str> = head.iter().map(String::as_str).collect();
+        let mut t = Table::new(&head, 1 + usize::from(investor));
         for tr in &r.tranches {
-            let mut row = vec![
+            t.row(kept(vec![
                 tr.id.clone(),
                 tr.investor.clone(),
                 pct(tr.prob_full_repayment),
@@ -378,11 +383,7 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
                 format!("{:.3}", tr.multiple.summary.mean),
                 eur(tr.unrecovered_principal.mean),
                 eur(tr.guarantee_calls.mean),
-            ];
-            if !investor {
-                row.remove(1);
-            }
-            t.row(row);
+            ]));
         }
         t.render(&mut o);
     }
