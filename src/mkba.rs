@@ -29,15 +29,43 @@ use crate::money::{Money, Ratio};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-/// IND of an outcome from its settlement result: achieved units for an `increase` outcome,
-/// the improvement `baseline - achieved` (at least 0) for a `decrease` outcome.
+/// What an MKBA line counts as its IND, the number of cases (`ind` in the file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ind {
+    /// The units achieved (the default for an `increase` outcome): the deadweight then
+    /// stands for the cases that would have happened anyway.
+    Achieved,
+    /// The improvement on the outcome's baseline, at least 0: `achieved - baseline` for an
+    /// `increase` outcome, `baseline - achieved` (benefit days saved) for a `decrease` one
+    /// (its only choice). A trial in which the programme does no better than the baseline
+    /// then saves nothing.
+    Improvement,
+}
+
+impl Ind {
+    /// The default of an outcome without an `ind`.
+    pub fn default_for(o: &crate::contract::Outcome) -> Ind {
+        match o.direction {
+            crate::contract::Direction::Increase => Ind::Achieved,
+            crate::contract::Direction::Decrease => Ind::Improvement,
+        }
+    }
+}
+
+/// IND of an outcome from its settlement result, counted as `ind` says ([`Ind`]).
 pub fn cases(
     o: &crate::contract::Outcome,
     r: &crate::settlement::OutcomeResult,
+    ind: Ind,
 ) -> crate::money::Qty {
-    match o.direction {
-        crate::contract::Direction::Increase => r.achieved,
-        crate::contract::Direction::Decrease => {
+    use crate::contract::Direction;
+    match (ind, o.direction) {
+        (Ind::Achieved, _) => r.achieved,
+        (Ind::Improvement, Direction::Increase) => {
+            (r.achieved - r.baseline).max(crate::money::Qty::ZERO)
+        }
+        (Ind::Improvement, Direction::Decrease) => {
             (r.baseline - r.achieved).max(crate::money::Qty::ZERO)
         }
     }
@@ -80,6 +108,8 @@ pub struct MkbaOutcome {
     pub realisation: [Ratio; 3],
     /// Yearly drop-off of the effect after the first year.
     pub drop_off: Ratio,
+    /// What IND counts: achieved units or the improvement on the baseline.
+    pub ind: Ind,
 }
 
 /// The validated `[mkba]` block.
@@ -94,6 +124,16 @@ pub struct Mkba {
     pub beneficiaries: Vec<Beneficiary>,
     /// Lines, in the contract's outcome order.
     pub outcomes: Vec<MkbaOutcome>,
+}
+
+impl Mkba {
+    /// What outcome `o`'s IND counts: its line's `ind`, or the default for its direction.
+    pub fn ind(&self, c: &Contract, o: usize) -> Ind {
+        self.outcomes
+            .iter()
+            .find(|l| l.outcome == o)
+            .map_or_else(|| Ind::default_for(&c.outcomes[o]), |l| l.ind)
+    }
 }
 
 /// What the scenario declares about one outcome's measurement.
@@ -577,6 +617,8 @@ pub(crate) struct BusinessAcc {
     all: PayerAcc,
     /// This trial's (savings, net) per contract party, cents.
     per_party: Vec<(i64, i64)>,
+    /// What each outcome's IND counts.
+    ind: Vec<Ind>,
 }
 
 impl BusinessAcc {
@@ -614,22 +656,25 @@ impl BusinessAcc {
             all: PayerAcc::new(),
             per_party: vec![(0, 0); c.parties.len()],
             payers,
+            ind: (0..c.outcomes.len()).map(|o| m.ind(c, o)).collect(),
         })
     }
 
-    /// Adds one trial: `cases[o]`, the IND of each outcome ([`cases`]: achieved units, or the
-    /// improvement on the baseline of a `decrease` outcome; raw 6-decimal units), each party's net
-    /// cash flow by period, and the NPV of those flows at the contract's discount rate per
+    /// Adds one trial: its outcomes' settlement results (IND per outcome from them, as
+    /// [`cases`] counts it: achieved units or the improvement on the baseline), each party's
+    /// net cash flow by period, and the NPV of those flows at the contract's discount rate per
     /// party (used where the MKBA's rate is the same; needed for the payers).
     pub(crate) fn add<'a>(
         &mut self,
-        cases: impl Iterator<Item = i64>,
+        c: &Contract,
+        outcomes: &[crate::settlement::OutcomeResult],
         party_flows: impl Fn(PartyId) -> &'a [i64],
         contract_npv: &[f64],
     ) {
         let sav = &mut self.scratch;
         sav.iter_mut().for_each(|x| *x = 0.0);
-        for (o, units) in cases.enumerate() {
+        for (o, r) in outcomes.iter().enumerate() {
+            let units = cases(&c.outcomes[o], r, self.ind[o]).0;
             self.cases[o].add(units);
             if units == 0 {
                 continue;

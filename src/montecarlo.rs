@@ -936,14 +936,7 @@ impl<'c> Worker<'c> {
             .add(s.paid[c.enterprise].0 + s.unpaid_costs.0);
         if let Some(b) = &mut acc.business {
             let sink = &self.sink;
-            b.add(
-                s.outcomes
-                    .iter()
-                    .zip(&c.outcomes)
-                    .map(|(r, o)| crate::mkba::cases(o, r).0),
-                |p| sink.party_flows(p),
-                &self.npv,
-            );
+            b.add(c, &s.outcomes, |p| sink.party_flows(p), &self.npv);
         }
         if let Some(f) = on_trial {
             f(&TrialRecord {

@@ -801,3 +801,157 @@ fn the_readme_feasibility_example_is_what_the_command_prints() {
     };
     assert_eq!(path(&readme.replace("  Path: ", "Path: ")), path(&out));
 }
+
+/// `ind = "improvement"` on an `increase` outcome with a baseline counts the improvement on
+/// the baseline, per trial: the simulated mean IND is the mean of `max(0, achieved -
+/// baseline)`, each trial's savings of the outcome's only beneficiary are that trial's
+/// improvement times one fixed present value per case, and a trial in which the programme
+/// does no better than the baseline saves nothing (with the default IND, achieved units and a
+/// deadweight, it would still save).
+#[test]
+fn an_improvement_ind_saves_nothing_in_a_trial_without_improvement() {
+    use sibsim::montecarlo::{TrialRecord, simulate_with};
+    use std::sync::Mutex;
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/reference.toml"),
+    )
+    .unwrap();
+    // No-escalation is paid per young person above a baseline of 55%; its rate is moved to
+    // that baseline so that about half of the trials improve on it, and only the insurer
+    // values it. Every other outcome is worth nothing to the insurer.
+    let line = "values = { insurer = 3_000, enschede = 1_600, eindhoven = 1_400, hengelo = 1_000 }\ndeadweight = 0.70";
+    assert!(text.contains(line));
+    let text = text
+        .replace(
+            line,
+            "values = { insurer = 3_000 }\nind = \"improvement\"\ndeadweight = 0.0",
+        )
+        .replace(
+            "[uncertainty.outcomes.no-escalation]\nrate = { mean = 0.70, sd = 0.06 }",
+            "[uncertainty.outcomes.no-escalation]\nrate = { mean = 0.55, sd = 0.06 }",
+        );
+    let (sc, model) = parse_with_model("imp.toml", &text).unwrap();
+    let c = &sc.contract;
+    let o = c.outcome("no-escalation").unwrap();
+    let insurer = c.party("insurer").unwrap();
+    let m = c.mkba.as_ref().unwrap();
+    assert_eq!(m.ind(c, o), sibsim::mkba::Ind::Improvement);
+    assert_eq!(m.ind(c, 0), sibsim::mkba::Ind::Achieved);
+    let trials = Mutex::new(Vec::new());
+    let on = |rec: &TrialRecord| {
+        let r = &rec.settlement.outcomes[o];
+        let improvement = (r.achieved.0 - r.baseline.0).max(0) as f64 / 1e6;
+        trials
+            .lock()
+            .unwrap()
+            .push((improvement, rec.business[insurer].0));
+    };
+    let cfg = SimConfig {
+        trials: 600,
+        seed: 3,
+        threads: Some(2),
+    };
+    let r = sibsim::montecarlo::simulate_with(c, &model, &cfg, Some(&on));
+    let b = r.business_case.unwrap();
+    let trials = trials.into_inner().unwrap();
+    let mean = trials.iter().map(|t| t.0).sum::<f64>() / trials.len() as f64;
+    assert!(
+        (b.cases[o] - mean).abs() < 1e-9 * mean.max(1.0),
+        "IND {} vs {mean}",
+        b.cases[o]
+    );
+    let none = trials.iter().filter(|t| t.0 == 0.0).count();
+    assert!(
+        none > 100 && none < 500,
+        "{none} of 600 trials without improvement"
+    );
+    // Savings: zero exactly where there is no improvement, else improvement x one PV per case
+    // (read off the largest improvement, where the rounding to the cent matters least).
+    let &(most, at_most) = trials.iter().max_by(|a, b| a.0.total_cmp(&b.0)).unwrap();
+    let per_case = at_most as f64 / most;
+    assert!(per_case > 100_000.0, "PV per case {per_case} cents");
+    for &(improvement, savings) in &trials {
+        if improvement == 0.0 {
+            assert_eq!(savings, 0);
+        } else {
+            // Each trial's savings are rounded to the cent once (and so is the largest).
+            assert!(
+                (savings as f64 - improvement * per_case).abs() <= 1.0,
+                "{savings} vs {improvement} x {per_case}"
+            );
+        }
+    }
+    // The default (achieved units, with a deadweight) saves in every trial in which anyone
+    // achieved the outcome (all but those that ended before its measurements), improvement
+    // or not.
+    let achieved = text.replace(
+        "ind = \"improvement\"\ndeadweight = 0.0",
+        "deadweight = 0.70",
+    );
+    let (sc, model) = parse_with_model("ach.toml", &achieved).unwrap();
+    let saving = Mutex::new(0usize);
+    let on = |rec: &TrialRecord| {
+        let achieved = rec.settlement.outcomes[o].achieved.0;
+        assert_eq!(
+            rec.business[insurer].0 > 0,
+            achieved > 0,
+            "trial {}",
+            rec.trial
+        );
+        *saving.lock().unwrap() += usize::from(achieved > 0);
+    };
+    simulate_with(&sc.contract, &model, &cfg, Some(&on));
+    let saving = saving.into_inner().unwrap();
+    assert!(
+        saving > 600 - none + 100,
+        "{saving} trials save, {none} improve on nothing"
+    );
+}
+
+#[test]
+fn an_ind_that_cannot_be_counted_is_a_clear_error() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let reference = std::fs::read_to_string(root.join("scenarios/reference.toml")).unwrap();
+    let rotterdam =
+        std::fs::read_to_string(root.join("scenarios/rotterdam-buzinezzclub.toml")).unwrap();
+    for (name, text, from, to, want) in [
+        (
+            "r.toml",
+            &reference,
+            "deadweight = 0.70",
+            "ind = \"improved\"\ndeadweight = 0.70",
+            "mkba.outcomes[4].ind: unknown IND `improved`; allowed: \"achieved\"",
+        ),
+        (
+            "r.toml",
+            &reference,
+            "outcome = \"housing\"",
+            "outcome = \"housing\"\nind = \"improvement\"",
+            "mkba.outcomes[0].ind: outcome `housing` has no baseline",
+        ),
+        (
+            "rotterdam.toml",
+            &rotterdam,
+            "outcome = \"benefit-days\"",
+            "outcome = \"benefit-days\"\nind = \"achieved\"",
+            "mkba.outcomes[0].ind: outcome `benefit-days` is a `decrease` outcome",
+        ),
+    ] {
+        let bad = text.replacen(from, to, 1);
+        assert_ne!(&bad, text, "{from}");
+        let err = parse(name, &bad).expect_err("invalid").to_string();
+        assert!(err.contains(want), "{err}");
+        assert!(err.contains(&format!("{name}:")), "a position: {err}");
+    }
+    // Both words are accepted where they can be counted.
+    let ok = reference.replace(
+        "deadweight = 0.70",
+        "ind = \"improvement\"\ndeadweight = 0.70",
+    );
+    parse("ok.toml", &ok).unwrap();
+    let ok = rotterdam.replace(
+        "outcome = \"benefit-days\"",
+        "outcome = \"benefit-days\"\nind = \"improvement\"",
+    );
+    parse("ok.toml", &ok).unwrap();
+}

@@ -44,11 +44,31 @@ pub fn render_mkba(c: &sibsim::Contract, t: &MkbaTable, r: Option<&Results>) -> 
         t.horizon_years,
         t.horizon_years
     );
+    // Which lines count the improvement on a baseline rather than the cases achieved.
+    let improved: Vec<&str> = c.mkba.as_ref().map_or(Vec::new(), |m| {
+        m.outcomes
+            .iter()
+            .filter(|l| l.ind == sibsim::mkba::Ind::Improvement)
+            .map(|l| c.outcomes[l.outcome].id.as_str())
+            .collect()
+    });
+    let of = if improved.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; for {}: the improvement on the baseline",
+            improved.join(", ")
+        )
+    };
     if let Some(r) = r {
         o.push_str(&format!(
-            "IND: mean cases achieved over {} simulated trials (seed {}).\n",
-            r.trials, r.seed
+            "IND: mean cases achieved over {} (seed {}){of}.\n",
+            sibsim::chart::theme::count(r.trials, "trial", "trials")
+                .replace("trial", "simulated trial"),
+            r.seed
         ));
+    } else if !improved.is_empty() {
+        o.push_str(&format!("IND: cases achieved{of}.\n"));
     }
     o.push('\n');
     let mut tab = Table::new(&MkbaTable::HEADER, 1);
@@ -149,7 +169,8 @@ pub fn mkba(
                 .outcomes
                 .iter()
                 .zip(&s.outcomes)
-                .map(|(o, x)| sibsim::mkba::cases(o, x).to_decimal())
+                .enumerate()
+                .map(|(i, (o, x))| sibsim::mkba::cases(o, x, m.ind(c, i)).to_decimal())
                 .collect();
             // Each party's net flow by period, cents (index 0 unused).
             let by_period = sibsim::statement::flows_by_period(c, &ledger);

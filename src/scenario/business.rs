@@ -2,7 +2,7 @@
 
 use super::raw::*;
 use super::validate::Ctx;
-use crate::contract::{Contract, Role};
+use crate::contract::{Baseline, Contract, Direction, Role};
 use crate::mkba::*;
 use crate::money::{Money, Ratio};
 use rust_decimal::Decimal;
@@ -229,6 +229,41 @@ fn mkba(m: &RawMkba, c: &Contract, cx: &mut Ctx) -> Option<Mkba> {
             &format!("{path}.drop_off"),
             "the yearly drop-off",
         );
+        let out = &c.outcomes[oi];
+        let ind = match o.ind.as_deref() {
+            None => Ind::default_for(out),
+            Some("achieved") if out.direction == Direction::Decrease => {
+                cx.err(
+                    format!("{path}.ind"),
+                    format!(
+                        "outcome `{}` is a `decrease` outcome: its achieved units are what is left (benefit days still used), not cases of a benefit; its IND is the improvement on its baseline (leave `ind` out or set it to \"improvement\")",
+                        out.id
+                    ),
+                );
+                Ind::Improvement
+            }
+            Some("achieved") => Ind::Achieved,
+            Some("improvement") if out.baseline == Baseline::None => {
+                cx.err(
+                    format!("{path}.ind"),
+                    format!(
+                        "outcome `{}` has no baseline, so it has no improvement to count; give the outcome a baseline or leave `ind` out (IND is then its achieved units)",
+                        out.id
+                    ),
+                );
+                Ind::Achieved
+            }
+            Some("improvement") => Ind::Improvement,
+            Some(other) => {
+                cx.err(
+                    format!("{path}.ind"),
+                    format!(
+                        "unknown IND `{other}`; allowed: \"achieved\" (the units achieved; the default of an `increase` outcome) or \"improvement\" (the improvement on the outcome's baseline)"
+                    ),
+                );
+                Ind::default_for(out)
+            }
+        };
         pending.push(Pending {
             outcome: oi,
             values,
@@ -240,6 +275,7 @@ fn mkba(m: &RawMkba, c: &Contract, cx: &mut Ctx) -> Option<Mkba> {
                 substitution,
                 realisation,
                 drop_off,
+                ind,
             },
         });
     }

@@ -137,6 +137,8 @@ pub struct RawMkbaOutcome {
     pub substitution: Option<Num>,
     pub realisation: Option<RawRealisation>,
     pub drop_off: Option<Num>,
+    /// What IND counts: `achieved` or `improvement` (on the baseline).
+    pub ind: Option<String>,
 }
 
 /// Share of the effect realised in the short, medium and long term.
