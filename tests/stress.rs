@@ -218,6 +218,37 @@ fn a_higher_price_never_lowers_the_repayment_probability() {
     assert!(is_sorted(&v, true), "{v:?}");
 }
 
+/// A sweep runs the values asked for: a price the file writes as a whole number (`1000`) takes
+/// decimals, a term that must be whole (a cohort's size) is rounded half away from zero, and
+/// a term not in the scenario is an error before anything runs.
+#[test]
+fn a_sweep_runs_the_values_asked_for_and_rounds_only_whole_terms() {
+    let text = scenario(2, CERTAIN);
+    let run = |vary: &str| {
+        sweep(
+            &src(&text, &[]),
+            &[Vary::parse(vary).unwrap()],
+            &["payments_mean".to_string()],
+            &cfg(10, 1),
+            None,
+        )
+    };
+    // Every participant achieves `job`: payments are (size of c1 + size of c2) x price.
+    let sw = run("outcomes.job.price=1000:1000.9:3").unwrap();
+    assert_eq!(sw.axes[0].values, [1000.0, 1000.45, 1000.9]);
+    let paid: Vec<f64> = sw.points.iter().map(|p| p.figures[0].value).collect();
+    assert_eq!(paid, [80_000.0, 80_036.0, 80_072.0]);
+    let sw = run("cohorts.c1.size=30:50:4").unwrap();
+    assert_eq!(sw.axes[0].values, [30.0, 37.0, 43.0, 50.0]);
+    let paid: Vec<f64> = sw.points.iter().map(|p| p.figures[0].value).collect();
+    assert_eq!(paid, [70_000.0, 77_000.0, 83_000.0, 90_000.0]);
+    let e = run("outcomes.nothing.price=1:2:3").unwrap_err();
+    assert!(
+        e.contains("--vary `outcomes.nothing.price`: unknown path") && e.contains("`job`"),
+        "{e}"
+    );
+}
+
 #[test]
 fn a_lower_fill_rate_never_raises_the_repayment_probability() {
     let text = scenario(3, UNCERTAIN);

@@ -192,8 +192,8 @@ pub struct Solution {
 }
 
 /// The current value of `path` in `text` with `base` applied: the number there (`None` for an
-/// optional field the file leaves out, which an override may add), and whether the file
-/// writes it as a whole number.
+/// optional field the file leaves out, which an override may add), and whether it must be a
+/// whole number ([`whole_only`]).
 pub fn current_value(src: &Source<'_>, path: &[Step]) -> Result<(Option<f64>, bool), String> {
     use std::str::FromStr;
     let mut doc = toml::Table::from_str(src.text).map_err(|e| e.to_string())?;
@@ -228,13 +228,34 @@ pub fn current_value(src: &Source<'_>, path: &[Step]) -> Result<(Option<f64>, bo
         };
     }
     match cur {
-        Value::Integer(i) => Ok((Some(i as f64), true)),
+        Value::Integer(i) => Ok((Some(i as f64), whole_only(src, path))),
         Value::Float(x) => Ok((Some(x), false)),
         Value::String(s) => parse_decimal(&s)
             .and_then(|d| d.to_f64())
             .map(|x| (Some(x), false))
             .ok_or_else(|| format!("`{}` is not a number", path_text(path))),
         _ => Err(format!("`{}` is not a number", path_text(path))),
+    }
+}
+
+/// Whether a term the file writes as a whole number must be one (a count, a period, a lag),
+/// rather than an amount or a price written whole that may take decimals: the scenario with
+/// the term set to a fraction is refused for its type.
+fn whole_only(src: &Source<'_>, path: &[Step]) -> bool {
+    let Ok(probe) = Override::parse(&format!("{}=0.5", path_text(path))) else {
+        return true;
+    };
+    let variant = Variant {
+        label: String::new(),
+        description: String::new(),
+        overrides: vec![probe],
+    };
+    match src.load(&variant) {
+        Ok(_) => false,
+        Err(d) => d
+            .items
+            .iter()
+            .any(|i| i.message.contains("expected a whole number")),
     }
 }
 

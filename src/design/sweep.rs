@@ -127,12 +127,17 @@ pub fn sweep(
             a.name()
         ));
     }
-    // A term the file writes as a whole number stays whole (an override rounds it half away
-    // from zero): the grid shows the values simulated, each once.
+    // A term that must be a whole number (a count, a period) is rounded half away from zero,
+    // and the grid shows the values simulated, each once; a price or an amount the file
+    // writes whole is simulated at the values asked for.
+    // A term that is not in the scenario (nor an optional field it may add) is an error before
+    // anything runs, not a grid of invalid points.
     let values: Vec<Vec<Decimal>> = vary
         .iter()
         .map(|v| {
-            let whole = super::solve::current_value(src, &v.path).is_ok_and(|(_, w)| w);
+            let whole = super::solve::current_value(src, &v.path)
+                .map_err(|e| e.replace("--term `", "--vary `"))?
+                .1;
             let mut xs: Vec<Decimal> = v
                 .values
                 .iter()
@@ -148,9 +153,9 @@ pub fn sweep(
                 })
                 .collect();
             xs.dedup();
-            xs
+            Ok(xs)
         })
-        .collect();
+        .collect::<Result<_, String>>()?;
     let grid: Vec<Vec<Decimal>> = match values.as_slice() {
         [a] => a.iter().map(|x| vec![*x]).collect(),
         [a, b] => a

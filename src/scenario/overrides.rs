@@ -48,7 +48,7 @@ pub enum Step {
 pub enum Op {
     /// Replace with a TOML value (stored as its text, re-parsed when applied).
     Set(String),
-    /// Replace a number with this number (rounded when the file has a whole number there).
+    /// Replace a number with this number (exactly, as `PATH=VALUE` does).
     SetNumber(Decimal),
     /// Add this number.
     Add(Decimal),
@@ -587,7 +587,18 @@ fn change(cur: &mut Value, o: &Override, concrete: &str) -> Result<(), OverrideE
         }
         Op::SetNumber(x) => {
             numeric(cur)?;
-            number_value(*x, cur, text)?
+            // As `PATH=VALUE`: a fraction where the file has a whole number is kept as it is
+            // (a price written `1_500` may take decimals; validation refuses it where a whole
+            // number is required).
+            if matches!(cur, Value::Integer(_)) && !x.fract().is_zero() {
+                Value::Float(
+                    x.to_f64().ok_or_else(|| {
+                        OverrideError(format!("in `{text}`: {x} is out of range"))
+                    })?,
+                )
+            } else {
+                number_value(*x, cur, text)?
+            }
         }
         Op::Set(s) => {
             let v = parse_value(s, text)?;
