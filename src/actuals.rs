@@ -319,10 +319,35 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
         Ok(h) => h.clone(),
         Err(e) => return Err(fail(vec![Diagnostic::new("header", csv_msg(&e))])),
     };
+    // The header's line: the first that is not a comment or empty (the reader skips those).
+    let hl = text
+        .trim_start_matches('\u{feff}')
+        .lines()
+        .position(|l| !(l.starts_with('#') || l.trim().is_empty()))
+        .map_or(1, |i| i + 1);
     let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
     let (cp, cc, co, cu) = (col("period"), col("cohort"), col("outcome"), col("units"));
     let (cb, cpart) = (col("baseline"), col("participant"));
-    for h in headers.iter() {
+    for (i, h) in headers.iter().enumerate() {
+        // A column named twice would leave one of them unread: which one counts is a guess.
+        if let Some(first) = headers
+            .iter()
+            .take(i)
+            .position(|g| g.eq_ignore_ascii_case(h))
+        {
+            errs.push(
+                Diagnostic::new(
+                    "header",
+                    format!(
+                        "column `{h}` appears twice (columns {} and {}); name each column once",
+                        first + 1,
+                        i + 1
+                    ),
+                )
+                .at(hl, 1),
+            );
+            continue;
+        }
         let known = [
             "period",
             "cohort",
@@ -339,7 +364,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                         "unknown column `{h}`; allowed columns are period, cohort, outcome, units, baseline, participant"
                     ),
                 )
-                .at(1, 1),
+                .at(hl, 1),
             );
         }
     }
@@ -363,7 +388,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                     missing.join(", ")
                 ),
             )
-            .at(1, 1),
+            .at(hl, 1),
         );
         return Err(fail(errs));
     };

@@ -446,6 +446,25 @@ fn simulate_rejects_bad_flags_and_bad_uncertainty() {
         &["simulate", "scenarios/reference.toml", "--threads", "0"],
         &["--threads"],
     );
+    // Each number says what is allowed; a huge thread or trial count (a typo) is refused
+    // before any thread starts, and a negative number is a bad value, not an unknown flag.
+    for (flag, value, want) in [
+        ("--trials", "abc", "a whole number from 1 to 10,000,000,000"),
+        ("--trials", "-1", "a whole number from 1 to 10,000,000,000"),
+        ("--trials", "1.5", "a whole number from 1 to 10,000,000,000"),
+        ("--trials", "10000000001", "from 1 to 10,000,000,000"),
+        (
+            "--threads",
+            "18446744073709551615",
+            "a whole number from 1 to 1,024",
+        ),
+        ("--threads", "-3", "a whole number from 1 to 1,024"),
+        ("--seed", "-1", "from 0 to 18,446,744,073,709,551,615"),
+    ] {
+        let args = ["simulate", "scenarios/reference.toml", flag, value];
+        expect_user_error(&args, &[flag, want]);
+        assert!(!stderr(&run(&args)).contains("unexpected argument"));
+    }
     expect_user_error(
         &["simulate", "scenarios/reference.toml", "--trials-out"],
         &["--out"],
@@ -510,9 +529,10 @@ fn a_simulation_with_an_unsettleable_trial_writes_nothing() {
 
 #[test]
 fn comparisons_too_large_for_memory_are_refused_before_they_run() {
-    // 1e14 trials x figures x variants of 8 bytes is far beyond any machine: a clear error
-    // (from the memory check, or from the allocation itself), not an abort.
-    let huge = "100000000000000";
+    // The most trials allowed (1e10) x figures x variants of 16 bytes is far beyond any
+    // machine: a clear error (from the memory check, or from the allocation itself), not an
+    // abort.
+    let huge = "10000000000";
     expect_user_error(
         &["stress", "scenarios/reference.toml", "--trials", huge],
         &["use fewer --trials", "GB"],

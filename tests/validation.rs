@@ -183,6 +183,27 @@ fn wrong_type() {
         &["tranches[0].committed", "1e300 is out of range"],
     );
     assert!(d.to_string().len() < 200, "{d}");
+    assert!(!d.to_string().contains("\nin `"), "one line: {d}");
+    // A price or a number of units too large for six decimals is too large, whatever its
+    // decimals; one with a seventh decimal says that.
+    for (price, want) in [
+        (
+            "15_000_000_000_000",
+            "15000000000000 is too large; at most 1,000,000,000 per unit",
+        ),
+        (
+            "9_300_000_000_000",
+            "is too large; at most 1,000,000,000 per unit",
+        ),
+        ("1000.1234567", "prices carry at most six decimals"),
+    ] {
+        let d = expect_error(
+            &edit("price = 1500", &format!("price = {price}")),
+            27,
+            &["outcomes[0].price", want],
+        );
+        assert_eq!(d.items.len(), 1, "{d}");
+    }
     // A number in a string that no 28-digit decimal holds says which way it is wrong.
     expect_error(
         &edit("price = 1500", "price = \"1e30\""),
@@ -745,6 +766,19 @@ fn csv_missing_header_column() {
         &format!("{HEADER}3,c1,job\n"),
         2,
         &["3 fields but the header has 4"],
+    );
+    // A column named twice (in any case) is an error, not a silent choice of one of them;
+    // header problems are reported at the header's line, after any comment lines.
+    let d = expect_csv_error(
+        "# reported by the provider\n\nperiod,cohort,outcome,units,UNITS\n3,c1,job,4,5\n",
+        3,
+        &["column `UNITS` appears twice (columns 4 and 5)"],
+    );
+    assert_eq!(d.items.len(), 1);
+    expect_csv_error(
+        "# a comment\nperiod,cohort,outcome,units,colour\n",
+        2,
+        &["unknown column `colour`"],
     );
 }
 

@@ -12,9 +12,6 @@ use super::design::{Common, overrides};
 
 /// Reads the scenario with its `--set` overrides; with `trials > 0` also simulates it.
 fn load(o: &Common<'_>, trials: u64) -> Result<(sibsim::Scenario, Option<Results>)> {
-    if o.threads == Some(0) {
-        return Err(CliError("--threads must be at least 1".into()));
-    }
     let set = overrides(o.set)?;
     let text = io::read_text(o.scenario)?;
     let name = o.scenario.display().to_string();

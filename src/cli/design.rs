@@ -38,12 +38,6 @@ struct Loaded {
 
 impl Loaded {
     fn new(c: &Common<'_>) -> Result<Loaded> {
-        if c.trials == 0 {
-            return Err(CliError("--trials must be at least 1".into()));
-        }
-        if c.threads == Some(0) {
-            return Err(CliError("--threads must be at least 1".into()));
-        }
         Ok(Loaded {
             name: c.scenario.display().to_string(),
             text: io::read_text(c.scenario)?,

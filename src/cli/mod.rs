@@ -59,7 +59,7 @@ enum Cmd {
         /// Settle periods 1 to PERIOD only. Default: to the contract's end when the actuals
         /// report up to its last measurement, else through the last period they report on (an
         /// interim statement: claims stay open, no guarantee is called).
-        #[arg(long, value_name = "PERIOD")]
+        #[arg(long, value_name = "PERIOD", allow_negative_numbers = true, value_parser = period_arg)]
         through: Option<u16>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -176,8 +176,9 @@ enum Cmd {
         /// value up to 1, such as a rate or a share, 0 to twice it, at most 1).
         #[arg(long, value_name = "LO:HI")]
         bounds: Option<String>,
-        /// Resolution of the answer (default: about 1/10,000 of the range; whole numbers 1).
-        #[arg(long)]
+        /// Resolution of the answer (default: about 1/10,000 of the range; at least 1 for a term
+        /// that must be whole).
+        #[arg(long, allow_negative_numbers = true)]
         step: Option<f64>,
         /// Also write the solution as JSON to this file.
         #[arg(long)]
@@ -194,7 +195,7 @@ enum Cmd {
         #[arg(long)]
         actuals: Option<PathBuf>,
         /// With --actuals: settle periods 1 to PERIOD only (default as for `settle`).
-        #[arg(long, value_name = "PERIOD", requires = "actuals")]
+        #[arg(long, value_name = "PERIOD", requires = "actuals", allow_negative_numbers = true, value_parser = period_arg)]
         through: Option<u16>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Report::Text)]
@@ -232,20 +233,74 @@ enum Report {
     Json,
 }
 
+/// The most trials a run may ask for: a guard against a typo (ten billion trials of the
+/// reference scenario take about half a day on 2 cores).
+pub const MAX_TRIALS: u64 = 10_000_000_000;
+/// The most worker threads a run may ask for: a guard against a typo (each thread is an
+/// operating-system thread with its own buffers).
+pub const MAX_THREADS: u64 = 1024;
+
+/// A whole number from `lo` to `hi`, or a message that says what is allowed.
+fn whole_number(s: &str, lo: u64, hi: u64, what: &str) -> std::result::Result<u64, String> {
+    let group = |x: u64| {
+        let d = x.to_string();
+        let mut out = String::new();
+        for (i, c) in d.chars().enumerate() {
+            if i > 0 && (d.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    };
+    let allowed = || {
+        format!(
+            "{what} is a whole number from {} to {}",
+            group(lo),
+            group(hi)
+        )
+    };
+    let x: u64 = s.trim().replace('_', "").parse().map_err(|_| allowed())?;
+    if x < lo || x > hi {
+        return Err(allowed());
+    }
+    Ok(x)
+}
+
+fn trials_arg(s: &str) -> std::result::Result<u64, String> {
+    whole_number(s, 1, MAX_TRIALS, "the number of trials")
+}
+
+fn seed_arg(s: &str) -> std::result::Result<u64, String> {
+    whole_number(s, 0, u64::MAX, "the seed")
+}
+
+/// A period: a whole number (0 and one past the contract's last are refused by `settle` and
+/// `mkba` with the contract's own range).
+fn period_arg(s: &str) -> std::result::Result<u16, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| "a period is a whole number from 1 to the contract's last period".into())
+}
+
+fn threads_arg(s: &str) -> std::result::Result<usize, String> {
+    whole_number(s, 1, MAX_THREADS, "the number of threads").map(|x| x as usize)
+}
+
 /// Options shared by the design commands.
 #[derive(clap::Args)]
 struct CommonArgs {
     /// The scenario file (TOML) with an [uncertainty] block.
     scenario: PathBuf,
     /// Number of trials (per variant in stress, sweep, tornado and solve).
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, allow_negative_numbers = true, value_parser = trials_arg)]
     trials: u64,
     /// Random seed: the same scenario and seed give identical results on any thread count,
     /// and every variant of a comparison uses the same random numbers per trial.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true, value_parser = seed_arg)]
     seed: u64,
     /// Worker threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = threads_arg)]
     threads: Option<usize>,
     /// Change a parameter of the scenario first: PATH=VALUE (also +=, -=, *=).
     #[arg(long = "set", value_name = "PATH=VALUE")]

@@ -12,12 +12,6 @@ pub fn run(
     tree: Option<&Path>,
     tornado: Option<&str>,
 ) -> Result<()> {
-    if o.trials == 0 {
-        return Err(CliError("--trials must be at least 1".into()));
-    }
-    if o.threads == Some(0) {
-        return Err(CliError("--threads must be at least 1".into()));
-    }
     let text = io::read_text(o.scenario)?;
     let name = o.scenario.display().to_string();
     let set = super::design::overrides(o.set)?;

@@ -32,12 +32,6 @@ fn pct(x: f64) -> String {
 
 /// Runs the subcommand.
 pub fn run(o: Options<'_>) -> Result<()> {
-    if o.trials == 0 {
-        return Err(CliError("--trials must be at least 1".into()));
-    }
-    if o.threads == Some(0) {
-        return Err(CliError("--threads must be at least 1".into()));
-    }
     if o.trials_out && o.out.is_none() {
         return Err(CliError(
             "--trials-out writes trials.csv into the --out folder; give --out DIR too".into(),

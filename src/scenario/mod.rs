@@ -283,7 +283,11 @@ pub fn position(file: &str, text: &str, items: Vec<Diagnostic>) -> Diagnostics {
 }
 
 fn friendly_serde(msg: &str) -> String {
+    // The TOML value deserializer appends "\nin `outcomes.price`": the diagnostic has the path.
     let m = msg.trim();
+    let m = m
+        .split_once("\nin `")
+        .map_or(m, |(first, _)| first.trim_end());
     if let Some(rest) = m.strip_prefix("missing field ") {
         return format!("required field {rest} is missing");
     }

@@ -69,17 +69,17 @@ impl Ctx {
             self.err(path, format!("must be 0 or more, got {d}"));
             return None;
         }
+        if d.normalize().scale() > 6 {
+            self.err(path, format!("{d}: prices carry at most six decimals"));
+            return None;
+        }
         match Price::from_decimal(d) {
             Some(p) if p.0 <= MAX_UNITS * 1_000_000 => Some(p),
-            Some(_) => {
+            _ => {
                 self.err(
                     path,
                     format!("{d} is too large; at most 1,000,000,000 per unit"),
                 );
-                None
-            }
-            None => {
-                self.err(path, format!("{d}: prices carry at most six decimals"));
                 None
             }
         }
@@ -102,17 +102,17 @@ impl Ctx {
             );
             return None;
         }
+        if d.normalize().scale() > 6 {
+            self.err(path, format!("{d}: units carry at most six decimals"));
+            return None;
+        }
         match Qty::from_decimal(d) {
             Some(q) if q.0 <= MAX_UNITS * 1_000_000 => Some(q),
-            Some(_) => {
+            _ => {
                 self.err(
                     path,
                     format!("{d} is too large; at most 1,000,000,000 units"),
                 );
-                None
-            }
-            None => {
-                self.err(path, format!("{d}: units carry at most six decimals"));
                 None
             }
         }
