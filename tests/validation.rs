@@ -1365,3 +1365,23 @@ fn an_invalid_term_is_one_problem() {
         assert!(d.items[0].path == "contract.periods", "{d}");
     }
 }
+
+/// A rejected commitment is one problem: the contract-wide drawdown schedule, split pro rata to
+/// the commitments, is not then blamed on the other tranche (which the split, with the rejected
+/// commitment's stand-in 0, would have given everything).
+#[test]
+fn a_bad_commitment_is_one_problem_not_two() {
+    let text = std::fs::read_to_string(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/reference.toml"),
+    )
+    .unwrap();
+    let bad = text.replacen("committed = 600_000", "committed = -5", 1);
+    assert_ne!(bad, text);
+    let d = sibsim::scenario::parse("r.toml", &bad).expect_err("invalid");
+    assert_eq!(d.items.len(), 1, "{d}");
+    assert!(d.items[0].path == "tranches[0].committed", "{d}");
+    // Drawdowns beyond a valid commitment are still an error.
+    let over = text.replacen("amount = 125_000", "amount = 150_000", 1);
+    let d = sibsim::scenario::parse("r.toml", &over).expect_err("invalid");
+    assert!(d.to_string().contains("only 600000.00 is committed"), "{d}");
+}

@@ -11,6 +11,10 @@ use std::sync::Mutex;
 /// remove so that it leaves nothing behind.
 static IN_FLIGHT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
+/// Folders made for the outputs of this run: an interrupted run removes them again when they
+/// are empty (nothing of its own was kept in them).
+static MADE_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
 /// Exit status of a run stopped by Ctrl-C or a termination signal (128 + SIGINT).
 pub const INTERRUPTED: i32 = 130;
 
@@ -29,6 +33,9 @@ pub fn clean_up_on_interrupt() {
                 .count(),
             Err(_) => 0,
         };
+        if let Ok(dirs) = MADE_DIRS.lock() {
+            remove_made_dirs(&dirs);
+        }
         if std::io::stderr().is_terminal() {
             // End the progress line.
             eprintln!();
@@ -98,6 +105,30 @@ pub fn create_dir(dir: &Path, what: &str) -> Result<()> {
         .map_err(|e| CliError(format!("cannot create {what} {}: {e}", dir.display())))
 }
 
+/// Creates the output folder `dir` for this run and returns the folders it made, innermost
+/// first (none when `dir` existed): they are removed again (where empty) when the run fails or
+/// is interrupted, so a run that keeps nothing leaves nothing behind.
+pub fn create_output_dir(dir: &Path, what: &str) -> Result<Vec<PathBuf>> {
+    let made: Vec<PathBuf> = dir
+        .ancestors()
+        .take_while(|p| !p.as_os_str().is_empty() && !p.exists())
+        .map(Path::to_path_buf)
+        .collect();
+    create_dir(dir, what)?;
+    MADE_DIRS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .extend(made.iter().cloned());
+    Ok(made)
+}
+
+/// Removes the folders `made` (innermost first) where they are empty; others stay.
+pub fn remove_made_dirs(made: &[PathBuf]) {
+    for d in made {
+        let _ = std::fs::remove_dir(d); // only if empty
+    }
+}
+
 /// Writes `content` to `path` atomically: all of it, or nothing and the old file untouched.
 pub fn write_atomic(path: &Path, content: &[u8]) -> Result<()> {
     let mut f = AtomicFile::create(path)?;
@@ -149,6 +180,18 @@ impl AtomicFile {
     pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
         match &mut self.file {
             Some(f) => f.write_all(bytes).map_err(|e| Self::fail(&self.path, e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Flushes and syncs what was written, so that a full disk is reported for this file
+    /// before anything is put in place.
+    pub fn flush(&mut self) -> Result<()> {
+        match &mut self.file {
+            Some(f) => f
+                .flush()
+                .and_then(|()| f.get_ref().sync_all())
+                .map_err(|e| Self::fail(&self.path, e)),
             None => Ok(()),
         }
     }

@@ -51,15 +51,20 @@ pub fn run(o: Options<'_>) -> Result<()> {
     // The output folder is made before the run, so a folder that cannot be made fails at once
     // rather than after the trials. Rows go to a temporary file as they come, in trial order
     // (see `RowWriter`), and the file is put in place whole after the summary.
-    // A folder made for this run is removed again if the run fails before writing into it.
-    let made = o.out.filter(|d| !d.exists());
-    if let Some(dir) = o.out {
-        io::create_dir(dir, "the output folder")?;
-    }
+    // Folders made for this run are removed again if the run fails (or is interrupted) and
+    // keeps nothing in them.
+    let made = match o.out {
+        Some(dir) => io::create_output_dir(dir, "the output folder")?,
+        None => Vec::new(),
+    };
+    let fail = |e: CliError| {
+        io::remove_made_dirs(&made);
+        e
+    };
     let rows = match (o.trials_out, o.out) {
         (true, Some(dir)) => {
-            let mut file = io::AtomicFile::create(&dir.join("trials.csv"))?;
-            file.write(trial_header(c).as_bytes())?;
+            let mut file = io::AtomicFile::create(&dir.join("trials.csv")).map_err(fail)?;
+            file.write(trial_header(c).as_bytes()).map_err(fail)?;
             Some(Mutex::new(RowWriter::new(file)))
         }
         _ => None,
@@ -76,29 +81,46 @@ pub fn run(o: Options<'_>) -> Result<()> {
     let on_trial = write_row
         .as_ref()
         .map(|f| f as &(dyn Fn(&TrialRecord) + Sync));
-    let results: Results = match progress::simulate(c, &model, &cfg, on_trial) {
+    let results = progress::simulate(c, &model, &cfg, on_trial);
+    let results: Results = match results {
         Ok(r) => r,
         Err(e) => {
             drop(rows); // removes the temporary trials file
-            if let Some(dir) = made {
-                let _ = std::fs::remove_dir(dir); // only if empty
-            }
-            return Err(e);
+            return Err(fail(e));
         }
     };
     let elapsed = started.elapsed().as_secs_f64();
 
+    // trials.csv is complete and on disk (a full disk is reported for it, and neither file is
+    // written) before summary.json is written, and renamed into place after it; only a rename
+    // that fails (a folder in the way) leaves the summary without the rows, and says so.
+    let mut rows = match rows {
+        Some(rows) => {
+            // Each error drops the writer (its temporary file) before the folder is removed.
+            let Ok(mut w) = rows.into_inner() else {
+                return Err(fail(CliError(
+                    "a simulation thread failed while writing trials.csv".into(),
+                )));
+            };
+            if let Err(e) = w.ready(o.trials) {
+                drop(w);
+                return Err(fail(e));
+            }
+            Some(w)
+        }
+        None => None,
+    };
     if let Some(dir) = o.out {
         let doc = summary_file(&name, o.set, c, &results);
         let json = serde_json::to_string_pretty(&doc)
-            .map_err(|e| CliError(format!("cannot serialise the results: {e}")))?;
-        io::write_atomic(&dir.join("summary.json"), (json + "\n").as_bytes())?;
+            .map_err(|e| fail(CliError(format!("cannot serialise the results: {e}"))))?;
+        if let Err(e) = io::write_atomic(&dir.join("summary.json"), (json + "\n").as_bytes()) {
+            drop(rows.take());
+            return Err(fail(e));
+        }
     }
-    if let Some(rows) = rows {
-        let w = rows
-            .into_inner()
-            .map_err(|_| CliError("a simulation thread failed while writing trials.csv".into()))?;
-        w.finish(o.trials)?;
+    if let Some(w) = rows {
+        w.file.commit()?;
     }
     let mut out = render(c, &results, elapsed);
     if let Some(dir) = o.out {
@@ -191,9 +213,10 @@ impl RowWriter {
         self.next += 1;
     }
 
-    /// Puts the file in place once all `trials` rows are written.
-    fn finish(self, trials: u64) -> Result<()> {
-        if let Some(e) = self.error {
+    /// Checks that all `trials` rows were written and are on disk (the file is then ready to
+    /// be put in place with `file.commit()`).
+    fn ready(&mut self, trials: u64) -> Result<()> {
+        if let Some(e) = self.error.take() {
             return Err(e);
         }
         if self.next != trials {
@@ -202,7 +225,7 @@ impl RowWriter {
                 self.next
             )));
         }
-        self.file.commit()
+        self.file.flush()
     }
 }
 

@@ -1213,10 +1213,16 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
             }
         }
     }
+    // The contract-wide schedule is split pro rata to the commitments, so one rejected
+    // commitment (its stand-in 0) skews every tranche's share of it.
+    let split_ok = committed_ok.iter().all(|&ok| ok);
     for (i, t) in tranches.iter().enumerate() {
         let total: Money = t.drawdowns.iter().copied().sum();
         // A rejected commitment was already reported; do not compare against its stand-in 0.
-        if committed_ok[i] && total > t.committed {
+        if committed_ok[i]
+            && (split_ok || raw.tranches[i].drawdowns.is_some())
+            && total > t.committed
+        {
             cx.err(
                 format!("tranches[{i}].committed"),
                 format!(
