@@ -11,10 +11,14 @@
 //!   (their sum).
 //!
 //! Each figure is either a mean over trials (probabilities are means of 0/1) with standard
-//! error `sd / sqrt(n)`, or a percentile whose standard error comes from [`BATCHES`] batch
-//! estimates. The difference between two variants on the same trials (common random numbers)
-//! has the standard error of the per-trial (or per-batch) differences, far below that of
-//! independent runs. See [`REGISTRY`]; adding a figure is one entry there.
+//! error `sd / sqrt(n)`, or a percentile whose standard error is that of its bootstrap
+//! distribution, computed exactly from the order statistics ([`quantile_se`]), which stays
+//! honest where the percentile sits at a cluster of equal values (a total loss at -100%, a
+//! capped return). The difference between two variants on the same trials (common random
+//! numbers) has the standard error of the per-trial differences for a mean, and for a
+//! percentile the one that the correlation of the two variants' trials below their percentiles
+//! gives; either is far below that of independent runs. See [`REGISTRY`]; adding a figure is
+//! one entry there.
 
 use crate::contract::{Contract, Role};
 use crate::montecarlo::{TrialRecord, reported_parties};
@@ -548,9 +552,6 @@ pub struct Figure {
     pub se: f64,
 }
 
-/// Batches for the standard error of a percentile.
-pub const BATCHES: usize = 20;
-
 /// The `q`-quantile of sorted values by nearest rank: the value of rank `ceil(q n)` (1-based),
 /// the definition `simulate` reads its percentiles at, so a figure such as `irr_p5` in a
 /// comparison is the P5 of `simulate` with the same seed and trials.
@@ -559,14 +560,14 @@ fn quantile_sorted(v: &[f64], q: f64) -> f64 {
         return f64::NAN;
     }
     let n = v.len();
-    let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
-    v[rank - 1]
+    v[rank(q, n) - 1]
 }
 
-fn quantile(values: impl Iterator<Item = f64>, q: f64) -> f64 {
-    let mut v: Vec<f64> = values.filter(|x| !x.is_nan()).collect();
+/// The defined values (`NaN` left out), sorted.
+fn sorted(values: &[f64]) -> Vec<f64> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
     v.sort_by(f64::total_cmp);
-    quantile_sorted(&v, q)
+    v
 }
 
 fn mean_sd(values: impl Iterator<Item = f64>) -> (f64, f64, usize) {
@@ -591,16 +592,71 @@ fn mean_sd(values: impl Iterator<Item = f64>) -> (f64, f64, usize) {
     (m, sd, n)
 }
 
-fn batches(n: usize) -> usize {
-    if n >= 10 * BATCHES {
-        BATCHES
-    } else {
-        (n / 10).max(2)
-    }
+/// The nearest rank of the `q`-quantile among `m` values (1-based).
+fn rank(q: f64, m: usize) -> usize {
+    ((q * m as f64).ceil() as usize).clamp(1, m)
 }
 
-fn batch_range(n: usize, nb: usize, k: usize) -> std::ops::Range<usize> {
-    (k * n / nb)..((k + 1) * n / nb)
+/// The standard error of the nearest-rank `q`-quantile of the sorted values `v`: the standard
+/// deviation of its bootstrap distribution, computed exactly instead of by resampling. A
+/// resample's quantile is at or below `v[j - 1]` when at least `r` of its `m` values are, which
+/// happens with probability `P(Binomial(m, j / m) >= r) = I_{j/m}(r, m - r + 1)` (the
+/// regularized incomplete beta function; a normal approximation with continuity correction
+/// where the binomial's sd exceeds 20 ranks). Ranks more than 8 of those sds from `r` carry
+/// no weight worth counting.
+///
+/// A standard error read from a density (or from batches, which assume one) is close to 0
+/// where the quantile sits at a cluster of equal values, though from run to run it jumps
+/// between the cluster and the values beside it; this one counts that jump. Where the values
+/// are smooth it is the usual `sqrt(q (1 - q) / m) / f`.
+pub fn quantile_se(v: &[f64], q: f64) -> f64 {
+    let m = v.len();
+    if m < 2 {
+        return f64::NAN;
+    }
+    let r = rank(q, m);
+    let (mf, rf) = (m as f64, r as f64);
+    let sd =
+        (mf * q.clamp(1.0 / mf, 1.0 - 1.0 / mf) * (1.0 - q.clamp(1.0 / mf, 1.0 - 1.0 / mf))).sqrt();
+    let ln_beta_inv = crate::stats::ln_gamma(mf + 1.0)
+        - crate::stats::ln_gamma(rf)
+        - crate::stats::ln_gamma(mf - rf + 1.0);
+    // P(the resample's quantile <= v[j - 1]).
+    let below = |j: usize| -> f64 {
+        if j == 0 {
+            0.0
+        } else if j >= m {
+            1.0
+        } else if sd > 20.0 {
+            // Binomial(m, p) >= r, p = j / m, with continuity correction.
+            let p = j as f64 / mf;
+            let s = (mf * p * (1.0 - p)).sqrt();
+            1.0 - crate::stats::normal_cdf((rf - 0.5 - mf * p) / s)
+        } else {
+            crate::stats::inc_beta_with(rf, mf - rf + 1.0, ln_beta_inv, j as f64 / mf)
+        }
+    };
+    let half = (8.0 * sd).ceil() as usize + 2;
+    let lo = r.saturating_sub(half).max(1);
+    let hi = (r + half).min(m);
+    // Values relative to the quantile itself, so that the sums do not cancel.
+    let x0 = v[r - 1];
+    let (mut w0, mut w1, mut w2) = (0.0f64, 0.0f64, 0.0f64);
+    let mut prev = 0.0; // the mass below the window is counted at its first rank
+    for j in lo..=hi {
+        let cum = if j == hi { 1.0 } else { below(j) };
+        let w = (cum - prev).max(0.0);
+        prev = cum;
+        let x = v[j - 1] - x0;
+        w0 += w;
+        w1 += w * x;
+        w2 += w * x * x;
+    }
+    if w0 <= 0.0 {
+        return 0.0;
+    }
+    let mean = w1 / w0;
+    (w2 / w0 - mean * mean).max(0.0).sqrt()
 }
 
 /// The figure over per-trial `values` (indexed by trial; `NaN` left out).
@@ -614,15 +670,10 @@ pub fn figure(stat: Stat, values: &[f64]) -> Figure {
             }
         }
         Stat::Quantile(q) => {
-            let value = quantile(values.iter().copied(), q);
-            let nb = batches(values.len());
-            let est: Vec<f64> = (0..nb)
-                .map(|k| quantile(values[batch_range(values.len(), nb, k)].iter().copied(), q))
-                .collect();
-            let (_, sd, n) = mean_sd(est.into_iter());
+            let v = sorted(values);
             Figure {
-                value,
-                se: sd / (n as f64).sqrt(),
+                value: quantile_sorted(&v, q),
+                se: quantile_se(&v, q),
             }
         }
     }
@@ -639,16 +690,41 @@ pub fn paired_difference(stat: Stat, a: &[f64], b: &[f64]) -> Figure {
             let (_, sd, k) = mean_sd((0..n).map(|i| b[i] - a[i]));
             sd / (k as f64).sqrt()
         }
-        Stat::Quantile(q) => {
-            let nb = batches(n);
-            let d: Vec<f64> = (0..nb)
-                .map(|k| {
-                    let r = batch_range(n, nb, k);
-                    quantile(b[r.clone()].iter().copied(), q) - quantile(a[r].iter().copied(), q)
-                })
-                .collect();
-            let (_, sd, k) = mean_sd(d.into_iter());
-            sd / (k as f64).sqrt()
+        Stat::Quantile(_)
+            if a[..n]
+                .iter()
+                .zip(&b[..n])
+                .all(|(x, y)| x.to_bits() == y.to_bits()) =>
+        {
+            // The same values in every trial: the same percentile, exactly.
+            0.0
+        }
+        Stat::Quantile(_) => {
+            // Two percentiles of the same trials move together as the trials below them do
+            // (Bahadur's representation): their correlation is that of the indicators
+            // `a_i <= P(a)` and `b_i <= P(b)`, over the trials where both are defined.
+            let (pa, pb) = (fa.value, fb.value);
+            let (mut k, mut sa, mut sb, mut sab) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+            for (x, y) in a[..n].iter().zip(&b[..n]) {
+                if x.is_nan() || y.is_nan() {
+                    continue;
+                }
+                let (ia, ib) = (f64::from(u8::from(*x <= pa)), f64::from(u8::from(*y <= pb)));
+                k += 1.0;
+                sa += ia;
+                sb += ib;
+                sab += ia * ib;
+            }
+            let (ma, mb) = (sa / k, sb / k);
+            let (va, vb) = (ma * (1.0 - ma), mb * (1.0 - mb));
+            let rho = if va > 0.0 && vb > 0.0 {
+                ((sab / k - ma * mb) / (va * vb).sqrt()).clamp(-1.0, 1.0)
+            } else {
+                0.0
+            };
+            (fa.se * fa.se + fb.se * fb.se - 2.0 * rho * fa.se * fb.se)
+                .max(0.0)
+                .sqrt()
         }
     };
     Figure {
@@ -661,4 +737,86 @@ pub fn paired_difference(stat: Stat, a: &[f64], b: &[f64]) -> Figure {
 pub fn independent_se(stat: Stat, a: &[f64], b: &[f64]) -> f64 {
     let (x, y) = (figure(stat, a).se, figure(stat, b).se);
     (x * x + y * y).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{RngExt, SeedableRng};
+
+    /// The spread of the P5 (nearest rank) over `runs` independent samples of `n` values
+    /// from `draw`, and the mean standard error [`quantile_se`] gives them.
+    fn spread_and_se(
+        n: usize,
+        runs: u64,
+        q: f64,
+        draw: impl Fn(&mut rand_pcg::Pcg64Mcg) -> f64,
+    ) -> (f64, f64) {
+        let mut est = Vec::new();
+        let mut ses = Vec::new();
+        for run in 0..runs {
+            let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(run);
+            let v: Vec<f64> = (0..n).map(|_| draw(&mut rng)).collect();
+            let f = figure(Stat::Quantile(q), &v);
+            est.push(f.value);
+            ses.push(f.se);
+        }
+        let (_, sd, _) = mean_sd(est.into_iter());
+        (sd, ses.iter().sum::<f64>() / ses.len() as f64)
+    }
+
+    #[test]
+    fn a_smooth_percentile_has_the_textbook_standard_error() {
+        // Uniform on [0, 1): density 1, so the P5 of 4,000 values has standard error
+        // sqrt(0.05 x 0.95 / 4000) = 0.003446.
+        let (sd, se) = spread_and_se(4000, 200, 0.05, |r| r.random::<f64>());
+        let textbook = (0.05f64 * 0.95 / 4000.0).sqrt();
+        assert!((se / textbook - 1.0).abs() < 0.05, "se {se} vs {textbook}");
+        assert!((sd / se - 1.0).abs() < 0.2, "spread {sd} vs se {se}");
+        // Small samples and extreme levels are handled (exact binomial weights).
+        let (sd, se) = spread_and_se(60, 400, 0.01, |r| r.random::<f64>());
+        assert!(
+            se > 0.0 && (sd / se - 1.0).abs() < 0.35,
+            "spread {sd} vs se {se}"
+        );
+    }
+
+    #[test]
+    fn a_percentile_at_a_cluster_of_equal_values_counts_its_jumps() {
+        // 5% of the trials lose everything (-1); the P5 jumps between -1 and about -0.8 from
+        // run to run. An error read from the density (or from batches) is several times too
+        // small there; this one is close to the spread.
+        let (sd, se) = spread_and_se(3000, 300, 0.05, |r| {
+            if r.random::<f64>() < 0.05 {
+                -1.0
+            } else {
+                -0.8 + 1.8 * r.random::<f64>()
+            }
+        });
+        assert!(sd > 0.05, "the P5 should jump: spread {sd}");
+        assert!(se / sd > 0.7 && se / sd < 1.4, "spread {sd} vs se {se}");
+    }
+
+    #[test]
+    fn paired_percentiles_of_the_same_trials_move_together() {
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(7);
+        let a: Vec<f64> = (0..5000).map(|_| rng.random::<f64>()).collect();
+        // A small shift of every trial: the P50 moves by it, with a far smaller error than
+        // two independent samples would have; the same values differ by exactly nothing.
+        let b: Vec<f64> = a.iter().map(|x| x + 0.01).collect();
+        let d = paired_difference(Stat::Quantile(0.5), &a, &b);
+        assert!((d.value - 0.01).abs() < 1e-12, "{d:?}");
+        let indep = independent_se(Stat::Quantile(0.5), &a, &b);
+        assert!(
+            d.se < indep / 10.0,
+            "paired {} vs independent {indep}",
+            d.se
+        );
+        assert_eq!(paired_difference(Stat::Quantile(0.5), &a, &a).se, 0.0);
+        // Unrelated values: the paired error is the independent one.
+        let c: Vec<f64> = (0..5000).map(|_| rng.random::<f64>()).collect();
+        let d = paired_difference(Stat::Quantile(0.5), &a, &c);
+        let indep = independent_se(Stat::Quantile(0.5), &a, &c);
+        assert!((d.se / indep - 1.0).abs() < 0.1, "{} vs {indep}", d.se);
+    }
 }

@@ -102,7 +102,7 @@ fn ln_beta_inv(a: f64, b: f64) -> f64 {
 
 /// [`inc_beta`] with [`ln_beta_inv`] computed once by the caller (the same operations in the
 /// same order, so the same result to the bit).
-fn inc_beta_with(a: f64, b: f64, ln_beta_inv: f64, x: f64) -> f64 {
+pub fn inc_beta_with(a: f64, b: f64, ln_beta_inv: f64, x: f64) -> f64 {
     if x <= 0.0 {
         return 0.0;
     }
