@@ -44,7 +44,11 @@
 //!    forecast for the target size would pay for the absent: fewer participants, more
 //!    "saved").
 //!
-//! Count outcomes realise all their units in the first measurement period (enrolment + lag).
+//! Count outcomes realise all their units in the first measurement period (enrolment + lag),
+//! except a `repeatable` one (a person may achieve it more than once): it draws
+//! `Binomial(eligible, rate)` afresh in each of its measurement periods, the first of them the
+//! same draw as without `repeatable`. An outcome that requires a repeatable one takes as
+//! eligible its units, at most the enrolment (the most people who can have achieved it).
 //!
 //! # Limitations
 //!
@@ -1204,12 +1208,23 @@ impl Model {
                                     for p in ro.first_measure(enrol)..=ro.last_measure(enrol) {
                                         u += actuals.units(r, ci, p as usize);
                                     }
-                                    (u.0 / 1_000_000).max(0) as u64
+                                    let u = (u.0 / 1_000_000).max(0) as u64;
+                                    if ro.repeatable {
+                                        u.min(enrolled as u64)
+                                    } else {
+                                        u
+                                    }
                                 }
                                 None => enrolled as u64,
                             };
                             let k = binomial_with(&mut rng, eligible, &s.binomial[o]);
                             actuals.set_units(o, ci, first, Qty::from_int(k as i64));
+                            if out.repeatable {
+                                for p in first + 1..=last {
+                                    let k = binomial_with(&mut rng, eligible, &s.binomial[o]);
+                                    actuals.set_units(o, ci, p, Qty::from_int(k as i64));
+                                }
+                            }
                         }
                         OutcomeDraw::Quantity(d) => {
                             for p in first..=last {

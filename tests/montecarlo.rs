@@ -253,6 +253,42 @@ fn binomial_outcome_mean_payment_matches_closed_form() {
     );
 }
 
+/// A repeatable count outcome measured in 3 periods is drawn afresh in each: mean payments
+/// 3 x n x p x price (within four standard errors), and a trial can pay for more achievements
+/// than there are people; without `repeatable`, n x p x price and never more than n.
+#[test]
+fn a_repeatable_outcome_is_drawn_in_each_measurement_period() {
+    let text = small(
+        100,
+        "",
+        "[uncertainty]\n[uncertainty.outcomes.job]\nrate = { mean = 0.4, sd = 0.05 }\n",
+    )
+    .replace("lag = 2\n", "lag = 2\nmeasure_periods = 3\n")
+    .replace("pay_lag = 1\n", "pay_lag = 1\nrepeatable = true\n");
+    assert!(text.contains("repeatable = true") && text.contains("measure_periods = 3"));
+    let most = std::sync::Mutex::new(0i64);
+    let on = |rec: &TrialRecord| {
+        let mut m = most.lock().unwrap();
+        *m = (*m).max(rec.settlement.outcomes[0].achieved.0 / 1_000_000);
+    };
+    let r = run_with(&text, 4000, 3, 2, &on);
+    let m = &r.outcome_payments;
+    let expect = 3.0 * 100.0 * 0.4 * 1000.0;
+    assert!(
+        (m.mean - expect).abs() < 4.0 * m.se,
+        "mean {} vs {expect}, se {}",
+        m.mean,
+        m.se
+    );
+    assert!(most.into_inner().unwrap() > 100);
+    // Not repeatable: all achievements in the first period, at most one per person.
+    let once = text.replace("repeatable = true\n", "");
+    let r = run(&once, 4000, 3, 2);
+    let expect = 100.0 * 0.4 * 1000.0;
+    assert!((r.outcome_payments.mean - expect).abs() < 4.0 * r.outcome_payments.se);
+    assert!(r.outcome_payments.p99 <= 100.0 * 1000.0);
+}
+
 #[test]
 fn standard_errors_shrink_like_one_over_sqrt_trials() {
     let text = small(
