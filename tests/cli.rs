@@ -791,3 +791,38 @@ fn validate_checks_the_uncertainty_model_and_the_thresholds() {
         &["nosuch"],
     );
 }
+
+/// A run with `--out` but without `--trials-out` does not pass an earlier run's trials.csv off
+/// as its own: it says the file is from an earlier run (and leaves it, as it leaves any file
+/// it does not write). One trial has no standard error: the screen says n/a, not ± 0.
+#[test]
+fn an_earlier_runs_trials_are_named_as_such_and_one_trial_has_no_standard_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let d = out.to_str().unwrap();
+    let args = ["simulate", "scenarios/reference.toml", "--trials", "20"];
+    let o = run(&[&args[..], &["--out", d, "--trials-out"]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("earlier run"), "{}", stderr(&o));
+    let o = run(&[
+        "simulate",
+        "scenarios/reference.toml",
+        "--trials",
+        "1",
+        "--out",
+        d,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("trials.csv is from an earlier run"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(file_names(&out), ["summary.json", "trials.csv"]);
+    let screen = stdout(&o);
+    assert!(screen.contains("± n/a"), "{screen}");
+    assert!(
+        !screen.contains("± 0,") && !screen.contains("± 0\n"),
+        "{screen}"
+    );
+}

@@ -85,7 +85,7 @@ pub fn render_mkba(c: &sibsim::Contract, t: &MkbaTable, r: Option<&Results>) -> 
     if let Some(r) = r {
         if let Some(b) = &r.business_case {
             o.push('\n');
-            o.push_str(&super::simulate::business_case_table(b));
+            o.push_str(&super::simulate::business_case_table(b, r.trials));
             let pay: f64 = r
                 .parties
                 .iter()

@@ -26,6 +26,15 @@ fn eur(x: f64) -> String {
     sibsim::chart::theme::thousands(x)
 }
 
+/// A standard error on screen: "n/a" for a single trial, where there is none.
+fn se_of(x: f64, trials: u64) -> String {
+    if trials < 2 {
+        "n/a".to_string()
+    } else {
+        eur(x)
+    }
+}
+
 fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
@@ -121,6 +130,14 @@ pub fn run(o: Options<'_>) -> Result<()> {
     }
     if let Some(w) = rows {
         w.file.commit()?;
+    } else if let Some(dir) = o.out
+        && dir.join("trials.csv").exists()
+    {
+        // Not this run's: say so rather than leave it to pass for one.
+        eprintln!(
+            "note: {} is from an earlier run (this run wrote no rows; --trials-out writes them)",
+            dir.join("trials.csv").display()
+        );
     }
     let mut out = render(c, &results, elapsed);
     if let Some(dir) = o.out {
@@ -327,7 +344,7 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
         o,
         "Outcome payments: mean {} ± {}, P5 {}, P50 {}, P95 {}\n",
         eur(op.mean),
-        eur(op.se),
+        se_of(op.se, r.trials),
         eur(op.p5),
         eur(op.p50),
         eur(op.p95),
@@ -346,7 +363,7 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
             p.id.clone(),
             p.role.label().to_string(),
             eur(p.net.mean),
-            eur(p.net.se),
+            se_of(p.net.se, r.trials),
             eur(p.net.p5),
             eur(p.net.p50),
             eur(p.net.p95),
@@ -438,13 +455,15 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
     );
     if let Some(b) = &r.business_case {
         o.push('\n');
-        o.push_str(&business_case_table(b));
+        o.push_str(&business_case_table(b, r.trials));
     }
     o
 }
 
 /// The payers' business case (MKBA) over the trials.
-pub fn business_case_table(b: &sibsim::mkba::BusinessCaseResults) -> String {
+/// The payers' business cases; `trials` says whether a standard error exists (2 trials or
+/// more).
+pub fn business_case_table(b: &sibsim::mkba::BusinessCaseResults, trials: u64) -> String {
     let mut o = format!(
         "Business case of the payers (MKBA; PV at {:.2}% a year, {} years; net = savings - payments - costs)\n",
         b.discount_rate * 100.0,
@@ -469,7 +488,7 @@ pub fn business_case_table(b: &sibsim::mkba::BusinessCaseResults) -> String {
             eur(p.savings.mean),
             eur(p.payments.mean),
             eur(p.costs),
-            format!("{} ± {}", eur(p.net.mean), eur(p.net.se)),
+            format!("{} ± {}", eur(p.net.mean), se_of(p.net.se, trials)),
             eur(p.net.p5),
             eur(p.net.p50),
             pct(p.prob_pays_more_than_saves),
