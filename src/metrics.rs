@@ -773,6 +773,11 @@ mod tests {
         let textbook = (0.05f64 * 0.95 / 4000.0).sqrt();
         assert!((se / textbook - 1.0).abs() < 0.05, "se {se} vs {textbook}");
         assert!((sd / se - 1.0).abs() < 0.2, "spread {sd} vs se {se}");
+        // Large samples take the binomial's normal approximation (its sd above 20 ranks).
+        let (sd, se) = spread_and_se(20_000, 100, 0.05, |r| r.random::<f64>());
+        let textbook = (0.05f64 * 0.95 / 20_000.0).sqrt();
+        assert!((se / textbook - 1.0).abs() < 0.05, "se {se} vs {textbook}");
+        assert!((sd / se - 1.0).abs() < 0.3, "spread {sd} vs se {se}");
         // Small samples and extreme levels are handled (exact binomial weights).
         let (sd, se) = spread_and_se(60, 400, 0.01, |r| r.random::<f64>());
         assert!(
