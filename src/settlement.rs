@@ -202,7 +202,8 @@ pub struct Settlement {
     pub fees_owed: Money,
     /// Deferred enterprise fees still owed at the end.
     pub deferred_fees_owed: Money,
-    /// Cash in the contract account at the end of each period (index 0 unused).
+    /// Cash in the contract account at the end of each period (index 0 unused); periods after
+    /// `final_period` repeat its value (nothing moves after it).
     pub held: Vec<Money>,
     /// Cash the enterprise holds at the end.
     pub enterprise_cash: Money,
@@ -219,6 +220,9 @@ impl Settlement {
 struct Pending {
     outcome: u16,
     cohort: u16,
+    /// Order of earning in this settlement: payments due in one period are served in it
+    /// (those moved forward at an early termination among them).
+    seq: u32,
     amount: Money,
 }
 
@@ -269,6 +273,8 @@ pub struct Settler<'c> {
     /// Per outcome: whether its measurement's improvement is needed (thresholds, grids).
     needs_improvement: Vec<bool>,
     pending: Vec<Vec<Pending>>, // by pay period
+    /// The next `Pending::seq`.
+    next_seq: u32,
     held_list: Vec<Held>,
     final_measure: Vec<u16>, // [o] last measurement period over all cohorts
     /// Whether any outcome has an overall-at-end threshold.
@@ -444,6 +450,7 @@ impl<'c> Settler<'c> {
                 })
                 .collect(),
             pending: (0..n_p).map(|_| Vec::new()).collect(),
+            next_seq: 0,
             held_list: Vec::new(),
             final_measure,
             any_overall: contract
@@ -505,6 +512,7 @@ impl<'c> Settler<'c> {
         for p in &mut self.pending {
             p.clear();
         }
+        self.next_seq = 0;
         self.held_list.clear();
         let o = &mut self.out;
         o.final_period = 0;
@@ -718,11 +726,18 @@ impl<'c> Settler<'c> {
                         self.release_overall(actuals, o, p);
                     }
                 }
+                let mut moved_any = false;
                 for q in pu + 1..self.pending.len() {
                     let moved = std::mem::take(&mut self.pending[q]);
+                    moved_any |= !moved.is_empty();
                     self.pending[pu].extend_from_slice(&moved);
                     self.pending[q] = moved;
                     self.pending[q].clear();
+                }
+                // Served in the order they were earned, as in any period (a payment earned
+                // earlier but due later was appended after this period's own).
+                if moved_any {
+                    self.pending[pu].sort_unstable_by_key(|e| e.seq);
                 }
             }
             // An amount past the limit was left out of what is earned (measurements, held
@@ -748,6 +763,11 @@ impl<'c> Settler<'c> {
                 break;
             }
         }
+        // After the last period settled (an early end, an interim stop) nothing moves: the
+        // account keeps what it held then.
+        let f = self.out.final_period as usize;
+        let last = self.out.held[f];
+        self.out.held[f + 1..].fill(last);
         for (i, tr) in self.out.tranches.iter_mut().enumerate() {
             tr.outstanding = self.claim[i];
             tr.unrecovered_principal = (tr.drawn - tr.distributed - tr.guaranteed).non_negative();
@@ -1083,8 +1103,10 @@ impl<'c> Settler<'c> {
             self.pending[pay_at as usize].push(Pending {
                 outcome: o as u16,
                 cohort: ci as u16,
+                seq: self.next_seq,
                 amount,
             });
+            self.next_seq += 1;
         }
     }
 

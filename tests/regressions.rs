@@ -196,3 +196,65 @@ drawdowns = { at = [[1, 1000]] }
     assert_eq!(r.deferred_fees_owed, Money::ZERO);
     assert_eq!(ledger.len(), 4, "{ledger:?}");
 }
+
+/// A payment moved forward by an early termination is served in the order it was earned, as
+/// in any period: with a total cap of 150.00, `o2` (earned in period 2, due in 5) is paid in
+/// full when the contract ends in period 3 and `o1` (earned and due in period 3) is the one
+/// cut, whichever is declared first. (It was served after the period's own payments.)
+#[test]
+fn a_payment_moved_forward_at_termination_keeps_its_place_under_the_total_cap() {
+    let toml = r#"
+[contract]
+name = "cap at termination"
+period = "quarter"
+periods = 6
+total_cap = 150
+[[payers]]
+id = "p"
+[enterprise]
+id = "ent"
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 10
+[[outcomes]]
+id = "o1"
+lag = 2
+price = 100
+[[outcomes]]
+id = "o2"
+lag = 1
+pay_lag = 3
+price = 100
+[[checkpoints]]
+period = 3
+outcome = "o1"
+min_rate = 0.5
+"#;
+    let o1_first = toml.to_string();
+    // The same contract with `o2` declared first (and the checkpoint on `o1` unchanged).
+    let o2_first = toml.replace(
+        "[[outcomes]]\nid = \"o1\"\nlag = 2\nprice = 100\n[[outcomes]]\nid = \"o2\"\nlag = 1\npay_lag = 3\nprice = 100\n",
+        "[[outcomes]]\nid = \"o2\"\nlag = 1\npay_lag = 3\nprice = 100\n[[outcomes]]\nid = \"o1\"\nlag = 2\nprice = 100\n",
+    );
+    assert_ne!(o1_first, o2_first);
+    for text in [&o1_first, &o2_first] {
+        let s = scenario::parse("t.toml", text).unwrap_or_else(|d| panic!("{d}"));
+        let c = &s.contract;
+        let csv = "period,cohort,outcome,units\n2,c1,o2,1\n3,c1,o1,1\n";
+        let a = sibsim::actuals::parse_csv(c, "a.csv", csv).unwrap_or_else(|d| panic!("{d}"));
+        let mut settler = Settler::new(c);
+        let mut ledger: Vec<LedgerLine> = Vec::new();
+        let r = settler.settle(&a, &mut ledger).unwrap().clone();
+        assert_eq!(r.final_period, 3, "terminated at the checkpoint");
+        let paid = |id: &str| r.outcomes[c.outcome(id).unwrap()].paid;
+        assert_eq!(paid("o2"), Money(10_000));
+        assert_eq!(paid("o1"), Money(5_000));
+        assert_eq!(r.cut_by_total_cap, Money(5_000));
+        // After the early end nothing moves: the account keeps what it held in period 3 (the
+        // series read 0.00 there).
+        assert_eq!(r.held.len(), 7);
+        assert!(r.held[3] > Money::ZERO);
+        assert!(r.held[4..].iter().all(|&h| h == r.held[3]), "{:?}", r.held);
+    }
+}
