@@ -462,6 +462,49 @@ fn simulate_applies_overrides() {
     assert!(line.contains("mean 499,"), "{line}");
 }
 
+/// Arithmetic overrides are exact: a price or a distribution's mean the file writes as a whole
+/// number takes the fraction (as editing the file would), and only a term that must be whole
+/// (a cohort's size) is rounded half away from zero.
+#[test]
+fn arithmetic_overrides_are_exact_and_round_only_whole_terms() {
+    let text = scenario(2, CERTAIN);
+    let payments = |sets: &[&str]| {
+        let o: Vec<Override> = sets.iter().map(|x| Override::parse(x).unwrap()).collect();
+        let (sc, m) = src(&text, &o).load(&Variant::base()).unwrap();
+        let r = run_variant(&sc, &m, &["payments_mean".to_string()], &cfg(5, 1), None).unwrap();
+        r.values[0][0]
+    };
+    // Every participant achieves `job`: payments are (size of c1 + size of c2) x price.
+    assert_eq!(payments(&["outcomes.job.price+=0.45"]), 80.0 * 1000.45);
+    assert_eq!(payments(&["outcomes.job.price*=1.0005"]), 80.0 * 1000.5);
+    // 40 + 5 = 45, x 0.85 = 38.25: a size is whole, so 38 (and 38 + 40 people are paid).
+    assert_eq!(
+        payments(&["cohorts.c1.size+=5", "cohorts.c1.size*=0.85"]),
+        78.0 * 1000.0
+    );
+    // A quantity's mean written whole (Rotterdam's benefit days, `mean = 57`) times 1.15 is
+    // 65.55, as in the file, not 66.
+    let rotterdam = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/rotterdam-buzinezzclub.toml"),
+    )
+    .unwrap();
+    assert!(rotterdam.contains("mean = 57,"));
+    let edited = rotterdam.replace("mean = 57,", "mean = 65.55,");
+    let mean = |text: &str, sets: &[&str]| {
+        let o: Vec<Override> = sets.iter().map(|x| Override::parse(x).unwrap()).collect();
+        let (sc, m) = src(text, &o).load(&Variant::base()).unwrap();
+        let r = run_variant(&sc, &m, &["payments_mean".to_string()], &cfg(300, 2), None).unwrap();
+        r.values[0].iter().sum::<f64>()
+    };
+    assert_eq!(
+        mean(
+            &rotterdam,
+            &["uncertainty.outcomes.benefit-days.quantity.mean*=1.15"]
+        ),
+        mean(&edited, &[])
+    );
+}
+
 #[test]
 fn the_design_commands_run_on_the_reference_scenario() {
     let dir = tempfile::tempdir().unwrap();

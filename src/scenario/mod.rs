@@ -163,16 +163,28 @@ pub fn parse_with_overrides(
     if overrides.is_empty() {
         return parse(file, text);
     }
-    let (doc, applied) = overridden(file, text, overrides)?;
+    let (mut doc, applied) = overridden(file, text, overrides)?;
     let annotate = |items: Vec<Diagnostic>| annotate(file, text, &applied, items);
-    let raw: raw::RawScenario = match serde_path_to_error::deserialize(toml::Value::Table(doc)) {
-        Ok(r) => r,
-        Err(e) => {
-            let path = e.path().to_string();
-            let path = if path == "." { String::new() } else { path };
-            let msg = friendly_serde(&e.into_inner().to_string());
-            return Err(annotate(vec![Diagnostic::new(path, msg)]));
+    // Arithmetic leaves exact results; one the file's format wants whole (a size, a lag) is
+    // rounded half away from zero, as the reader finds them (it stops at the first).
+    let mut tries = applied.rounded.len() + 1;
+    let raw: raw::RawScenario = loop {
+        let e = match serde_path_to_error::deserialize(toml::Value::Table(doc.clone())) {
+            Ok(r) => break r,
+            Err(e) => e,
+        };
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        let msg = e.into_inner().to_string();
+        tries -= 1;
+        if tries > 0
+            && msg.contains("floating point")
+            && let Some((_, r)) = applied.rounded.iter().find(|(p, _)| *p == path)
+            && overrides::set_concrete(&mut doc, &path, toml::Value::Integer(*r))
+        {
+            continue;
         }
+        return Err(annotate(vec![Diagnostic::new(path, friendly_serde(&msg))]));
     };
     let stresses = stresses(&raw).map_err(annotate)?;
     match validate::contract(&raw) {

@@ -360,6 +360,10 @@ fn parse_value(value: &str, text: &str) -> Result<Value, OverrideError> {
 pub struct Applied {
     /// (concrete path, override text).
     pub paths: Vec<(String, String)>,
+    /// Concrete paths where arithmetic left a fraction in a number the file writes whole, with
+    /// the result rounded half away from zero: the value used where the term must be a whole
+    /// number (a size, a lag, a period); elsewhere (a price, an amount) the exact result stays.
+    pub rounded: Vec<(String, i64)>,
 }
 
 impl Applied {
@@ -404,7 +408,10 @@ pub fn apply(doc: &mut Table, overrides: &[Override]) -> Result<Applied, Overrid
                 path_text(&o.path)
             ));
         }
-        for h in hits {
+        for (h, rounded) in hits {
+            if let Some(r) = rounded {
+                applied.rounded.push((h.clone(), r));
+            }
             applied.paths.push((h, o.text.clone()));
         }
     }
@@ -425,7 +432,7 @@ fn apply_at(
     depth: usize,
     concrete: String,
     o: &Override,
-    hits: &mut Vec<String>,
+    hits: &mut Vec<(String, Option<i64>)>,
 ) -> Result<(), OverrideError> {
     // Below a wildcard, entries without the rest of the path are skipped.
     let wild = o.path[..depth].contains(&Step::All);
@@ -437,7 +444,7 @@ fn apply_at(
         }
     };
     let Some((step, rest)) = path.split_first() else {
-        return change(cur, o, &concrete).map(|()| hits.push(concrete));
+        return change(cur, o, &concrete).map(|rounded| hits.push((concrete, rounded)));
     };
     match cur {
         Value::Table(t) => match step {
@@ -464,7 +471,7 @@ fn apply_at(
                         _ => unreachable!(),
                     };
                     t.insert(k.clone(), v);
-                    hits.push(join_key(&concrete, k));
+                    hits.push((join_key(&concrete, k), None));
                     return Ok(());
                 }
                 let keys: Vec<&str> = t.keys().map(String::as_str).collect();
@@ -564,7 +571,9 @@ fn apply_at(
 }
 
 /// Changes the value at the end of the path.
-fn change(cur: &mut Value, o: &Override, concrete: &str) -> Result<(), OverrideError> {
+/// Changes the value `cur` as `o` says; returns the rounded result where arithmetic left a
+/// fraction in a number the file writes whole (see [`Applied::rounded`]).
+fn change(cur: &mut Value, o: &Override, concrete: &str) -> Result<Option<i64>, OverrideError> {
     let text = &o.text;
     let numeric = |cur: &Value| {
         value_decimal(cur).ok_or_else(|| {
@@ -574,16 +583,34 @@ fn change(cur: &mut Value, o: &Override, concrete: &str) -> Result<(), OverrideE
             ))
         })
     };
+    // Arithmetic is exact: a fraction where the file has a whole number stays a fraction, and
+    // the caller rounds it only where the term must be whole.
+    let exact = |x: Decimal, cur: &Value| -> Result<(Value, Option<i64>), OverrideError> {
+        if matches!(cur, Value::Integer(_)) && !x.fract().is_zero() {
+            let f = x.to_f64().ok_or_else(|| {
+                OverrideError(format!("in `{text}`: the result {x} is out of range"))
+            })?;
+            let r = number_value(x, cur, text)?.as_integer();
+            Ok((Value::Float(f), r))
+        } else {
+            Ok((number_value(x, cur, text)?, None))
+        }
+    };
+    let mut rounded = None;
     let new = match &o.op {
         Op::Add(d) => {
             let x = numeric(cur)? + *d;
-            number_value(x, cur, text)?
+            let (v, r) = exact(x, cur)?;
+            rounded = r;
+            v
         }
         Op::Mul(d) => {
             let x = numeric(cur)?
                 .checked_mul(*d)
                 .ok_or_else(|| OverrideError(format!("`{text}`: the result is out of range")))?;
-            number_value(x, cur, text)?
+            let (v, r) = exact(x, cur)?;
+            rounded = r;
+            v
         }
         Op::SetNumber(x) => {
             numeric(cur)?;
@@ -633,7 +660,69 @@ fn change(cur: &mut Value, o: &Override, concrete: &str) -> Result<(), OverrideE
         }
     };
     *cur = new;
-    Ok(())
+    Ok(rounded)
+}
+
+/// Sets the value at the concrete path `concrete` (`cohorts[0].size`, as in
+/// [`Applied::paths`]) of `doc`; false when the path is not there.
+pub fn set_concrete(doc: &mut Table, concrete: &str, v: Value) -> bool {
+    let mut parts: Vec<Result<&str, usize>> = Vec::new();
+    for part in concrete.split('.') {
+        let (key, mut rest) = part.split_at(part.find('[').unwrap_or(part.len()));
+        if !key.is_empty() {
+            parts.push(Ok(key));
+        }
+        while let Some(end) = rest.find(']') {
+            match rest[1..end].parse() {
+                Ok(i) => parts.push(Err(i)),
+                Err(_) => return false,
+            }
+            rest = &rest[end + 1..];
+        }
+    }
+    let Some((last, path)) = parts.split_last() else {
+        return false;
+    };
+    let mut cur: &mut Value = match path.first() {
+        Some(Ok(k)) => match doc.get_mut(*k) {
+            Some(v) => v,
+            None => return false,
+        },
+        Some(Err(_)) => return false,
+        None => {
+            return match last {
+                Ok(k) if doc.contains_key(*k) => {
+                    doc.insert((*k).to_string(), v);
+                    true
+                }
+                _ => false,
+            };
+        }
+    };
+    for part in &path[1..] {
+        cur = match (cur, part) {
+            (Value::Table(t), Ok(k)) => match t.get_mut(*k) {
+                Some(v) => v,
+                None => return false,
+            },
+            (Value::Array(a), Err(i)) => match a.get_mut(*i) {
+                Some(v) => v,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    match (cur, last) {
+        (Value::Table(t), Ok(k)) if t.contains_key(*k) => {
+            t.insert((*k).to_string(), v);
+            true
+        }
+        (Value::Array(a), Err(i)) if *i < a.len() => {
+            a[*i] = v;
+            true
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
