@@ -242,6 +242,20 @@ fn a_sweep_runs_the_values_asked_for_and_rounds_only_whole_terms() {
     assert_eq!(sw.axes[0].values, [30.0, 37.0, 43.0, 50.0]);
     let paid: Vec<f64> = sw.points.iter().map(|p| p.figures[0].value).collect();
     assert_eq!(paid, [70_000.0, 77_000.0, 83_000.0, 90_000.0]);
+    // Values are rounded to the decimals the term takes: six for a price, cents for money
+    // (a third of the range is not refused for its decimals).
+    let sw = run("outcomes.job.price=1000:2000:4").unwrap();
+    assert_eq!(
+        sw.axes[0].values,
+        [1000.0, 1333.333333, 1666.666667, 2000.0]
+    );
+    assert!(sw.points.iter().all(|p| p.error.is_none()));
+    let sw = run("contract.total_cap=100000:200000:4").unwrap();
+    assert_eq!(
+        sw.axes[0].values,
+        [100_000.0, 133_333.33, 166_666.67, 200_000.0]
+    );
+    assert!(sw.points.iter().all(|p| p.error.is_none()));
     let e = run("outcomes.nothing.price=1:2:3").unwrap_err();
     assert!(
         e.contains("--vary `outcomes.nothing.price`: unknown path") && e.contains("`job`"),

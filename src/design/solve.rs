@@ -259,6 +259,32 @@ fn whole_only(src: &Source<'_>, path: &[Step]) -> bool {
     }
 }
 
+/// The most decimals the term takes: 12 (a ratio or a rate), 6 (a price, units), 2 (money:
+/// whole cents) or 0 (a whole number), found by setting it to a value with that many and
+/// seeing whether the scenario refuses it for its decimals.
+pub fn decimals_taken(src: &Source<'_>, path: &[Step]) -> u32 {
+    for (k, probe) in [(12, "1.123456789012"), (6, "1.123456"), (2, "1.12")] {
+        let Ok(o) = Override::parse(&format!("{}={probe}", path_text(path))) else {
+            return 0;
+        };
+        let variant = Variant {
+            label: String::new(),
+            description: String::new(),
+            overrides: vec![o],
+        };
+        let refused = match src.load(&variant) {
+            Ok(_) => false,
+            Err(d) => d.items.iter().any(|i| {
+                i.message.contains("decimals") || i.message.contains("expected a whole number")
+            }),
+        };
+        if !refused {
+            return k;
+        }
+    }
+    0
+}
+
 /// `a.b[2].c` -> [Ok(a), Ok(b), Err(2), Ok(c)].
 fn split_concrete(p: &str) -> Vec<Result<String, usize>> {
     let mut out = Vec::new();

@@ -127,29 +127,26 @@ pub fn sweep(
             a.name()
         ));
     }
-    // A term that must be a whole number (a count, a period) is rounded half away from zero,
-    // and the grid shows the values simulated, each once; a price or an amount the file
-    // writes whole is simulated at the values asked for.
+    // The grid's values are rounded (half away from zero) to the decimals the term takes: a
+    // whole number for a count or a period, cents for money, six decimals for a price, twelve
+    // for a rate; the grid shows the values simulated, each once.
     // A term that is not in the scenario (nor an optional field it may add) is an error before
     // anything runs, not a grid of invalid points.
     let values: Vec<Vec<Decimal>> = vary
         .iter()
         .map(|v| {
-            let whole = super::solve::current_value(src, &v.path)
-                .map_err(|e| e.replace("--term `", "--vary `"))?
-                .1;
+            super::solve::current_value(src, &v.path)
+                .map_err(|e| e.replace("--term `", "--vary `"))?;
+            let dp = super::solve::decimals_taken(src, &v.path);
             let mut xs: Vec<Decimal> = v
                 .values
                 .iter()
                 .map(|x| {
-                    if whole {
-                        x.round_dp_with_strategy(
-                            0,
-                            rust_decimal::RoundingStrategy::MidpointAwayFromZero,
-                        )
-                    } else {
-                        *x
-                    }
+                    x.round_dp_with_strategy(
+                        dp,
+                        rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+                    )
+                    .normalize()
                 })
                 .collect();
             xs.dedup();
