@@ -322,6 +322,71 @@ fn the_solver_says_when_no_value_in_the_bounds_meets_the_target() {
     assert_eq!(sol.answer, Answer::NoneMeet);
 }
 
+/// Neither bound nor the midpoint meets the target, but the figure is not monotone: the solver
+/// looks at the quarter points (and the scenario's own value) before saying none does. On the
+/// reference scenario the junior tranche's median IRR is above -10% only for a first cohort of
+/// about 33 to 50 (below, too few paid outcomes; above, the enterprise runs out of cash).
+#[test]
+fn the_solver_looks_inside_before_saying_no_value_meets_the_target() {
+    let t = Target::parse("irr_p50:junior >= -10%").unwrap();
+    let sol = solve(
+        &src(REFERENCE, &[]),
+        "cohorts.q1.size",
+        &t,
+        &SolveConfig {
+            bounds: Some((0.0, 150.0)),
+            step: None,
+        },
+        &cfg(600, 1),
+        None,
+    )
+    .unwrap();
+    let Answer::Inside { value } = sol.answer else {
+        panic!("{:?}: {:?}", sol.answer, sol.evaluations)
+    };
+    let e = sol.evaluations.iter().find(|e| e.value == value).unwrap();
+    assert!(e.meets && (30.0..=55.0).contains(&value), "{e:?}");
+    assert!(!sol.monotone);
+}
+
+/// Without --bounds a rate's mean is searched within 0 to 1 less what its spread cannot take
+/// (a Beta rate with sd 0.1 cannot have a mean of 0 or 1), not refused at a bound.
+#[test]
+fn default_bounds_of_a_rate_stay_where_its_spread_allows() {
+    let text = scenario(2, UNCERTAIN);
+    // Mean payments are 2 cohorts x 40 x fill 0.8 x rate x 1,000: 30,000 at a rate near 0.47.
+    let t = Target::parse("payments_mean >= 30000").unwrap();
+    let sol = solve(
+        &src(&text, &[]),
+        "uncertainty.outcomes.job.rate.mean",
+        &t,
+        &SolveConfig {
+            bounds: None,
+            step: None,
+        },
+        &cfg(300, 1),
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        sol.lo > 0.0 && sol.lo < 0.05 && sol.hi < 1.0 && sol.hi > 0.85,
+        "{} {}",
+        sol.lo,
+        sol.hi
+    );
+    assert!(
+        matches!(
+            sol.answer,
+            Answer::Found {
+                holds_above: true,
+                ..
+            }
+        ),
+        "{:?}",
+        sol.answer
+    );
+}
+
 #[test]
 fn stresses_in_the_file_are_read_and_checked() {
     let text = format!(

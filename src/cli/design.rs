@@ -640,11 +640,12 @@ pub fn solve(
         Answer::NoneMeet => {
             let _ = writeln!(
                 o,
-                "No value of {} in [{}, {}] meets the target {}.",
+                "No value of {} in [{}, {}] meets the target {} (the {} values tried above).",
                 sol.term,
                 num(sol.lo),
                 num(sol.hi),
-                sol.target
+                sol.target,
+                sol.evaluations.len()
             );
         }
     }

@@ -401,6 +401,49 @@ pub fn solve(
     } else {
         (tidy(lo, step), tidy(hi, step))
     };
+    // A default bound the scenario refuses (a Beta mean of 0 or 1, or one too near them for
+    // the rate's spread) moves inward to the outermost value it accepts, found by bisection
+    // towards the scenario's own value, to the step.
+    let refused = |x: f64| {
+        Decimal::from_f64(x).is_none_or(|d| {
+            let v = Variant {
+                label: String::new(),
+                description: String::new(),
+                overrides: vec![Override::number(&path, d)],
+            };
+            src.load(&v).is_err()
+        })
+    };
+    let accepted_from = |bad: f64, good: f64| {
+        let (mut bad, mut good) = (bad, good);
+        while (good - bad).abs() > step {
+            let m = tidy((bad + good) / 2.0, step);
+            if m == bad || m == good {
+                break;
+            }
+            if refused(m) {
+                bad = m;
+            } else {
+                good = m;
+            }
+        }
+        good
+    };
+    let (lo, hi) = match current {
+        Some(c) if !given && c > lo && c < hi && !refused(c) => (
+            if refused(lo) {
+                accepted_from(lo, c)
+            } else {
+                lo
+            },
+            if refused(hi) {
+                accepted_from(hi, c)
+            } else {
+                hi
+            },
+        ),
+        _ => (lo, hi),
+    };
     let figures = [target.figure.clone()];
     let mut evals: Vec<Evaluation> = Vec::new();
     let mut eval = |x: f64| -> Result<Evaluation, String> {
@@ -435,12 +478,25 @@ pub fn solve(
     let answer = match (a.meets, b.meets) {
         (true, true) => Answer::AllMeet,
         (false, false) => {
-            // A non-monotone figure may meet it inside; bisect towards the best evaluation
-            // only if the midpoint does.
-            if evals.iter().any(|e| e.meets) {
-                Answer::Inside { value: mid }
-            } else {
-                Answer::NoneMeet
+            // A figure that does not move one way with the term may meet the target inside
+            // without meeting it at the bounds or the midpoint: look at the quarter points and
+            // at the scenario's own value too before saying that none does.
+            let mut inside = [mid, lo + (hi - lo) / 4.0, lo + 3.0 * (hi - lo) / 4.0]
+                .into_iter()
+                .chain(current.filter(|c| *c > lo && *c < hi))
+                .map(|x| snap(x, lo, hi, step))
+                .collect::<Vec<f64>>();
+            inside.dedup();
+            let mut found = None;
+            for x in inside {
+                if eval(x)?.meets {
+                    found = Some(x);
+                    break;
+                }
+            }
+            match found {
+                Some(value) => Answer::Inside { value },
+                None => Answer::NoneMeet,
             }
         }
         (ma, _) => {
