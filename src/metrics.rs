@@ -414,9 +414,7 @@ pub fn parse(spec: &str, c: &Contract) -> Result<Metric, String> {
             )),
         }
     };
-    if (name.starts_with("mkba_") || name == "p_pays_more_than_saves" || name == "savings_mean")
-        && c.mkba.is_none()
-    {
+    if is_business(name) && c.mkba.is_none() {
         return Err(format!(
             "`{name}` needs the scenario's [mkba] block (the savings per outcome); see docs/business-case.md"
         ));
@@ -465,6 +463,11 @@ pub fn parse(spec: &str, c: &Contract) -> Result<Metric, String> {
                 let mut v = Vec::new();
                 for id in a.split('+').map(str::trim) {
                     match c.parties.iter().position(|p| p.id == id) {
+                        Some(p) if v.contains(&p) => {
+                            return Err(format!(
+                                "`{spec}`: party `{id}` is named twice; name each party once"
+                            ));
+                        }
                         Some(p) if reported.contains(&p) => v.push(p),
                         _ => {
                             let list: Vec<&str> =
@@ -482,6 +485,17 @@ pub fn parse(spec: &str, c: &Contract) -> Result<Metric, String> {
                 }
                 v
             };
+            // The business case is the payers': another party's would be a constant 0.
+            if is_business(name)
+                && let Some(&p) = ids.iter().find(|&&p| !c.payers().any(|q| q == p))
+            {
+                let payers: Vec<&str> = c.payers().map(|q| c.parties[q].id.as_str()).collect();
+                return Err(format!(
+                    "`{spec}`: `{}` pays no outcomes, so it has no business case; the payers are {}, or `payers` for all of them",
+                    c.parties[p].id,
+                    payers.join(", ")
+                ));
+            }
             args.reported = ids
                 .iter()
                 .filter_map(|p| reported.iter().position(|r| r == p))
@@ -507,6 +521,11 @@ pub fn parse(spec: &str, c: &Contract) -> Result<Metric, String> {
         def,
         args,
     })
+}
+
+/// Whether figure `name` is one of the payers' business case (it needs `[mkba]`).
+fn is_business(name: &str) -> bool {
+    name.starts_with("mkba_") || name == "p_pays_more_than_saves" || name == "savings_mean"
 }
 
 /// The figures `sibsim stress` and `sibsim solve` show: per tranche the probability of full

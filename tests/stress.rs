@@ -709,6 +709,17 @@ fn the_design_commands_run_on_the_reference_scenario() {
         ),
         (
             vec![
+                "sweep",
+                REF,
+                "--vary",
+                "outcomes.housing.price=-5:-1:3",
+                "--trials",
+                "10",
+            ],
+            "no point of the sweep is a valid scenario, so nothing was written",
+        ),
+        (
+            vec![
                 "solve",
                 REF,
                 "--term",
@@ -721,6 +732,14 @@ fn the_design_commands_run_on_the_reference_scenario() {
         (
             vec!["stress", REF, "--only", "earthquake"],
             "no stress `earthquake`",
+        ),
+        (
+            vec!["tornado", REF, "--metric", "net_mean:enschede+enschede"],
+            "party `enschede` is named twice",
+        ),
+        (
+            vec!["tornado", REF, "--metric", "mkba_net_mean:bank"],
+            "`bank` pays no outcomes, so it has no business case; the payers are enschede",
         ),
     ] {
         let e = err_of(&args);

@@ -281,6 +281,14 @@ pub fn sweep(
         sibsim::design::sweep::sweep(&src, &vs, &figures, &l.cfg, p)
     })
     .map_err(CliError)?;
+    // A sweep with no valid point has nothing to show: an error, with the first point's reason.
+    if let Some(first) = sw.points.iter().find_map(|p| p.error.as_deref())
+        && sw.points.iter().all(|p| p.error.is_some())
+    {
+        return Err(CliError(format!(
+            "no point of the sweep is a valid scenario, so nothing was written; the first:\n{first}"
+        )));
+    }
     if let Some(p) = out {
         io::write_atomic(p, sw.to_csv().as_bytes())?;
     }
