@@ -734,6 +734,17 @@ fn the_design_commands_run_on_the_reference_scenario() {
             "no stress `earthquake`",
         ),
         (
+            vec![
+                "solve",
+                REF,
+                "--term",
+                "contract.total_cap",
+                "--target",
+                "payments_mean <= 80%",
+            ],
+            "`payments_mean` is an amount in EUR, not a share",
+        ),
+        (
             vec!["tornado", REF, "--metric", "net_mean:enschede+enschede"],
             "party `enschede` is named twice",
         ),

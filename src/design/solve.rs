@@ -73,6 +73,9 @@ pub struct Target {
     pub cmp: Cmp,
     /// The number.
     pub value: f64,
+    /// Whether the number was written in % (for a probability or a rate, not an amount).
+    #[serde(skip)]
+    pub percent: bool,
 }
 
 impl std::fmt::Display for Target {
@@ -126,6 +129,7 @@ impl Target {
             figure: figure.to_string(),
             cmp,
             value: v,
+            percent: pct,
         })
     }
 }
@@ -357,6 +361,12 @@ pub fn solve(
     };
     let (base_sc, _) = src.load(&Variant::base()).map_err(|d| d.to_string())?;
     let m = metrics::parse(&target.figure, &base_sc.contract)?;
+    if target.percent && m.unit() == metrics::Unit::Money {
+        return Err(format!(
+            "--target: `{}` is an amount in {}, not a share: write the amount, without %",
+            target.figure, base_sc.contract.currency
+        ));
+    }
     if m.unit() == metrics::Unit::Probability && !(0.0..=1.0).contains(&target.value) {
         return Err(format!(
             "target `{target}`: `{}` is a probability, from 0 to 1 (0% to 100%); {} is outside it",
