@@ -521,6 +521,45 @@ fn unknown_and_ill_typed_paths_give_clear_errors() {
     }
 }
 
+/// An MKBA line is addressed by its outcome; of two overrides of one value the last, whose
+/// value stands, is named in a problem; a missing optional table says how to add it.
+#[test]
+fn overrides_name_mkba_lines_by_outcome_and_blame_the_last_change() {
+    let d = |sets: &[&str]| {
+        let o: Vec<Override> = sets.iter().map(|x| Override::parse(x).unwrap()).collect();
+        src(REFERENCE, &o).load(&Variant::base())
+    };
+    let (sc, _) = d(&["mkba.outcomes.housing.deadweight=0.3"]).unwrap();
+    let m = sc.contract.mkba.unwrap();
+    assert_eq!(
+        m.outcomes[0]
+            .deadweight
+            .to_decimal()
+            .normalize()
+            .to_string(),
+        "0.3"
+    );
+    let e = d(&["uncertainty.fill.mean=0.5", "uncertainty.fill.mean=1.5"])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("(after --set uncertainty.fill.mean=1.5)"), "{e}");
+    let e = d(&["participant_cap.amount=5000", "participant_cap.amount=6000"]);
+    assert!(e.is_ok(), "the reference has a participant cap");
+    let small = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/small-bond-scale.toml"),
+    )
+    .unwrap();
+    let o = [Override::parse("participant_cap.amount=5000").unwrap()];
+    let e = src(&small, &o)
+        .load(&Variant::base())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("set it whole, e.g. `participant_cap={ ... }`"),
+        "{e}"
+    );
+}
+
 #[test]
 fn simulate_applies_overrides() {
     let o = sibsim(&[

@@ -367,10 +367,12 @@ pub struct Applied {
 }
 
 impl Applied {
-    /// The override text that changed `path` or a value inside or around it, if any.
+    /// The override text that changed `path` or a value inside or around it, if any: the last
+    /// one, whose value stands.
     pub fn cause(&self, path: &str) -> Option<&str> {
         self.paths
             .iter()
+            .rev()
             .find(|(p, _)| {
                 p == path
                     || path.is_empty()
@@ -383,9 +385,14 @@ impl Applied {
     }
 }
 
+/// What names an array entry: its `id`, or for an entry without one (an MKBA line) the
+/// `outcome` it is about.
 fn entry_label(v: &Value) -> Option<&str> {
     match v {
-        Value::Table(t) => t.get("id").and_then(Value::as_str),
+        Value::Table(t) => t
+            .get("id")
+            .or_else(|| t.get("outcome"))
+            .and_then(Value::as_str),
         _ => None,
     }
 }
@@ -479,8 +486,18 @@ fn apply_at(
                     Some(n) => format!("did you mean `{n}`? "),
                     None => String::new(),
                 };
+                // Not a typo and more path to come: perhaps an optional table the file leaves
+                // out, which an override adds whole.
+                let whole = if hint.is_empty() && !rest.is_empty() {
+                    format!(
+                        "; if `{k}` is an optional table the file leaves out, set it whole, e.g. `{}={{ ... }}`",
+                        join_key(&concrete, k)
+                    )
+                } else {
+                    String::new()
+                };
                 err(format!(
-                    "`{}`: unknown path: {} has no `{k}`; {hint}it has {}",
+                    "`{}`: unknown path: {} has no `{k}`; {hint}it has {}{whole}",
                     o.text,
                     here(),
                     if keys.is_empty() {
