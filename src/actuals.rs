@@ -550,7 +550,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                         .ok()
                         .and_then(Qty::from_decimal)
                     {
-                        Some(b) if b.0 >= 0 => {
+                        Some(b) if b.0 >= 0 && b <= Qty::from_int(MAX_UNITS) => {
                             if matches!(out.baseline, Baseline::ControlGroup)
                                 && b > Qty::from_int(1)
                             {
@@ -568,7 +568,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                             row_err(
                                 "baseline",
                                 format!(
-                                    "`{baseline_txt}` is not a valid baseline; use a number >= 0 with at most 6 decimals"
+                                    "`{baseline_txt}` is not a valid baseline; use a number from 0 to 1,000,000,000 with at most 6 decimals"
                                 ),
                             );
                             continue;

@@ -98,7 +98,7 @@ impl std::error::Error for Diagnostics {}
 pub enum SettleError {
     /// A baseline the rule needs was neither in the contract nor in the actuals.
     #[error(
-        "outcome `{outcome}`, cohort `{cohort}`, period {period}: the rule pays against a baseline but no baseline value was given; add a `baseline` value to that actuals row"
+        "outcome `{outcome}`, cohort `{cohort}`, period {period}: the rule pays against a baseline but no baseline value was given; report it in the `baseline` column of that period's row for the outcome and cohort (add the row if there is none)"
     )]
     MissingBaseline {
         /// Outcome id.

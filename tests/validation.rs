@@ -1385,3 +1385,29 @@ fn a_bad_commitment_is_one_problem_not_two() {
     let d = sibsim::scenario::parse("r.toml", &over).expect_err("invalid");
     assert!(d.to_string().contains("only 600000.00 is committed"), "{d}");
 }
+
+/// A forecast reported in the actuals has the contract's bounds (0 to 1,000,000,000, six
+/// decimals), and the message says so (1e12 was accepted and 1e13 refused as "at most 6
+/// decimals").
+#[test]
+fn a_reported_forecast_has_the_contracts_bounds() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("scenarios/rotterdam-buzinezzclub.toml")).unwrap();
+    let s = sibsim::scenario::parse("r.toml", &text).unwrap();
+    let csv = |b: &str| {
+        format!(
+            "period,cohort,outcome,units,baseline\n1,cohort-1,enrolled,80,\n3,cohort-1,benefit-days,6300,{b}\n"
+        )
+    };
+    assert!(sibsim::actuals::parse_csv(&s.contract, "a.csv", &csv("7000")).is_ok());
+    assert!(sibsim::actuals::parse_csv(&s.contract, "a.csv", &csv("1000000000")).is_ok());
+    for bad in ["1000000000.5", "1e12", "-1", "7000.1234567"] {
+        let d = sibsim::actuals::parse_csv(&s.contract, "a.csv", &csv(bad)).unwrap_err();
+        let e = d.to_string();
+        assert!(
+            e.contains("a.csv:3")
+                && e.contains("use a number from 0 to 1,000,000,000 with at most 6 decimals"),
+            "{bad}: {e}"
+        );
+    }
+}
