@@ -447,10 +447,15 @@ pub fn parse(spec: &str, c: &Contract) -> Result<Metric, String> {
                 }
             };
             if def.arg == ArgKind::OneTranche && args.tranches.len() != 1 {
+                let own: Vec<String> = args
+                    .tranches
+                    .iter()
+                    .map(|&i| format!("`{}`", c.tranches[i].id))
+                    .collect();
                 return Err(format!(
                     "`{spec}`: investor `{a}` has {} tranches; name one of {}",
                     args.tranches.len(),
-                    tranche_ids()
+                    own.join(", ")
                 ));
             }
         }

@@ -180,8 +180,16 @@ pub fn money(x: f64, currency: &str) -> String {
 }
 
 /// A fraction as a percentage with one decimal: `0.1234` -> `12.3%`.
+/// A share or a probability in % to one decimal. One that is not 0 or 1 but would round to
+/// them reads `<0.1%` or `>99.9%`: 99.97% of trials is not certainty.
 pub fn percent(x: f64) -> String {
-    format!("{:.1}%", x * 100.0)
+    if x > 0.0 && x < 0.0005 {
+        "<0.1%".to_string()
+    } else if x > 0.9995 && x < 1.0 {
+        ">99.9%".to_string()
+    } else {
+        format!("{:.1}%", x * 100.0)
+    }
 }
 
 fn percent_tick(x: f64) -> String {
@@ -515,6 +523,13 @@ mod tests {
         assert_eq!(thousands(1_234_567.4), "1,234,567");
         assert_eq!(thousands(-1_000.0), "-1,000");
         assert_eq!(thousands(-0.2), "0");
+        // A probability near but not at 0 or 1 does not read as impossible or certain.
+        assert_eq!(percent(0.9997), ">99.9%");
+        assert_eq!(percent(1.0), "100.0%");
+        assert_eq!(percent(0.0003), "<0.1%");
+        assert_eq!(percent(0.0), "0.0%");
+        assert_eq!(percent(0.271), "27.1%");
+        assert_eq!(percent(-1.0), "-100.0%");
         assert_eq!(count(1, "trial", "trials"), "1 trial");
         assert_eq!(count(0, "trial", "trials"), "0 trials");
         assert_eq!(count(1_000_000, "trial", "trials"), "1,000,000 trials");

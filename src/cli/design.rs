@@ -461,7 +461,7 @@ fn parse_range(s: &str) -> Result<Range> {
     match num.parse::<f64>() {
         Ok(p) if p > 0.0 && p < 100.0 && s.ends_with('%') => Ok(Range::Percent(p / 100.0)),
         _ => Err(CliError(format!(
-            "--range {s}: write p10-p90 (each input at its P10 and P90) or a percentage such as 20%"
+            "--range {s}: write p10-p90 (each input at its P10 and P90) or a percentage above 0% and below 100%, such as 20% (each mean moved down and up by it)"
         ))),
     }
 }
@@ -676,12 +676,22 @@ pub fn solve(
     Ok(!matches!(sol.answer, Answer::NoneMeet))
 }
 
+/// A term's value: up to six decimals, thousands separated (`1,626.7`, `708,000`, `0.0525`).
 fn num(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() >= 1000.0 {
-        thousands(x)
+    let s = format!("{x:.6}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    let (sign, s) = s.strip_prefix('-').map_or(("", s), |r| ("-", r));
+    let (int, frac) = s.split_once('.').map_or((s, ""), |(i, f)| (i, f));
+    let mut grouped = String::new();
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    if frac.is_empty() {
+        format!("{sign}{grouped}")
     } else {
-        let s = format!("{x:.6}");
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        s.to_string()
+        format!("{sign}{grouped}.{frac}")
     }
 }

@@ -36,7 +36,7 @@ fn se_of(x: f64, trials: u64) -> String {
 }
 
 fn pct(x: f64) -> String {
-    format!("{:.1}%", x * 100.0)
+    sibsim::chart::theme::percent(x)
 }
 
 /// Runs the subcommand.

@@ -471,7 +471,8 @@ pub fn solve(
             .map_err(|d| format!("at {path_s} = {x} the scenario is not valid:\n{d}"))?;
         let run = super::with_threads(cfg.threads, || {
             run_variant(&scn, &model, &figures, cfg, progress)
-        })?;
+        })
+        .map_err(|e| format!("at {path_s} = {x}: {e}"))?;
         let f = metrics::figure(m.def.stat, &run.values[0]);
         let e = Evaluation {
             value: x,
