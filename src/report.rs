@@ -421,7 +421,7 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
     };
     let mut row = |a: &str, b: String| terms.rows.push(vec![a.to_string(), b]);
     row(
-        "Term",
+        "Duration",
         format!(
             "{} {}{}",
             c.periods,

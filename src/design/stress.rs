@@ -169,13 +169,18 @@ pub fn defaults(sc: &Scenario, text: &str) -> Vec<Variant> {
             ],
             ("0.8", "1.2"),
         );
-        if fill_mean.is_some_and(|m| m > 0.1) {
+        let fill = fill_mean.is_some_and(|m| m > 0.1);
+        if fill {
             set.push("uncertainty.fill.mean-=0.05".into());
         }
         if !set.is_empty() {
             out.push(variant(
                 "recession",
-                "a recession: success rates and quantities x 0.8 (x 1.2 where fewer is better), fill rate 5 points lower",
+                if fill {
+                    "a recession: success rates and quantities x 0.8 (x 1.2 where fewer is better), fill rate 5 points lower"
+                } else {
+                    "a recession: success rates and quantities x 0.8 (x 1.2 where fewer is better)"
+                },
                 &set,
             ));
         }
