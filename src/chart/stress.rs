@@ -234,7 +234,13 @@ impl Chart for Sweep {
             .iter()
             .map(|s| (s.name.clone(), Mark::Line(party_color(s.color_index))))
             .collect();
-        items.push(("±2 standard errors".into(), Mark::Fill(tint(MUTED, 0.7))));
+        // Each line's band is a tint of its colour: the legend shows that tint for one line,
+        // a neutral one for several.
+        let band = match self.series.as_slice() {
+            [one] => tint(party_color(one.color_index), 0.7),
+            _ => tint(MUTED, 0.7),
+        };
+        items.push(("±2 standard errors".into(), Mark::Fill(band)));
         if let Some((_, l)) = &self.x_reference {
             items.push((l.clone(), Mark::Dashed(REFERENCE)));
         }

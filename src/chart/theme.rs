@@ -121,7 +121,8 @@ impl ValueFormat {
     /// A tick label (no currency code: the axis title carries it).
     pub fn tick(&self, x: f64) -> String {
         match self {
-            ValueFormat::Money(_) | ValueFormat::Number => thousands(x),
+            ValueFormat::Money(_) => thousands(x),
+            ValueFormat::Number => number(x),
             ValueFormat::Percent => percent_tick(x),
             ValueFormat::Multiple => format!("{x:.2}x"),
         }
@@ -132,7 +133,7 @@ impl ValueFormat {
             ValueFormat::Money(c) => money(x, c),
             ValueFormat::Percent => percent(x),
             ValueFormat::Multiple => format!("{x:.2}x"),
-            ValueFormat::Number => thousands(x),
+            ValueFormat::Number => number(x),
         }
     }
     /// The unit for an axis title, e.g. ` (EUR)`, ` (%)`.
@@ -143,6 +144,27 @@ impl ValueFormat {
             ValueFormat::Multiple => " (x)".into(),
             ValueFormat::Number => String::new(),
         }
+    }
+}
+
+/// A number with up to six decimals, as many as it needs, and thousands separators:
+/// `1,626.7`, `708,000`, `0.0525`, `-1,000.45`.
+pub fn number(x: f64) -> String {
+    let s = format!("{x:.6}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    let (sign, s) = s.strip_prefix('-').map_or(("", s), |r| ("-", r));
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let mut grouped = String::new();
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    match (sign, grouped.as_str(), frac) {
+        (_, "0", "") => "0".to_string(),
+        (_, _, "") => format!("{sign}{grouped}"),
+        _ => format!("{sign}{grouped}.{frac}"),
     }
 }
 
@@ -523,6 +545,12 @@ mod tests {
         assert_eq!(thousands(1_234_567.4), "1,234,567");
         assert_eq!(thousands(-1_000.0), "-1,000");
         assert_eq!(thousands(-0.2), "0");
+        assert_eq!(number(1_626.7), "1,626.7");
+        assert_eq!(number(708_000.0), "708,000");
+        assert_eq!(number(0.0525), "0.0525");
+        assert_eq!(number(-1_000.45), "-1,000.45");
+        assert_eq!(number(1_000.200_000_000_1), "1,000.2");
+        assert_eq!(number(-0.000_000_1), "0");
         // A probability near but not at 0 or 1 does not read as impossible or certain.
         assert_eq!(percent(0.9997), ">99.9%");
         assert_eq!(percent(1.0), "100.0%");
