@@ -825,20 +825,17 @@ fn paired_bootstrap_se(a: &[f64], b: &[f64], q: f64) -> f64 {
             // Beyond the window (vanishingly rare): its edge.
             order.last().map_or(f64::NAN, |&t| value(&near[t]))
         };
-        let below_a: u64 = (0..3).map(|sb| far_n[sb]).sum::<u64>()
-            + near
-                .iter()
+        // Counted below each window: the far trials below it (`far[side a * 3 + side b]`) and
+        // the near ones below it.
+        let near_below = |side: fn(&(usize, usize, f64, f64)) -> usize| {
+            near.iter()
                 .zip(&counts)
-                .filter(|(n, _)| n.0 == 0)
+                .filter(|(n, _)| side(n) == 0)
                 .map(|(_, c)| c)
-                .sum::<u64>();
-        let below_b: u64 = (0..3).map(|sa| far_n[sa * 3]).sum::<u64>()
-            + near
-                .iter()
-                .zip(&counts)
-                .filter(|(n, _)| n.1 == 0)
-                .map(|(_, c)| c)
-                .sum::<u64>();
+                .sum::<u64>()
+        };
+        let below_a = far_n[0] + far_n[2] + near_below(|n| n.0);
+        let below_b = far_n[0] + far_n[6] + near_below(|n| n.1);
         let (qa, qb) = (pick(below_a, &by_a, |n| n.2), pick(below_b, &by_b, |n| n.3));
         diffs.push(qb - qa);
     }

@@ -303,20 +303,33 @@ fn the_solver_finds_the_cap_that_exactly_covers_a_deterministic_payment_stream()
     assert!(sol.monotone);
 }
 
+/// `solve` of `term` for `target` on `text`, within `bounds` (default ones when `None`).
+fn solve_on(
+    text: &str,
+    term: &str,
+    target: &str,
+    bounds: Option<(f64, f64)>,
+    trials: u64,
+) -> Result<sibsim::design::solve::Solution, String> {
+    solve(
+        &src(text, &[]),
+        term,
+        &Target::parse(target).unwrap(),
+        &SolveConfig { bounds, step: None },
+        &cfg(trials, 1),
+        None,
+    )
+}
+
 #[test]
 fn the_solver_says_when_no_value_in_the_bounds_meets_the_target() {
     let text = scenario(2, UNCERTAIN);
-    let t = Target::parse("p_full_repayment:bank >= 95%").unwrap();
-    let sol = solve(
-        &src(&text, &[]),
+    let sol = solve_on(
+        &text,
         "outcomes.job.price",
-        &t,
-        &SolveConfig {
-            bounds: Some((1.0, 10.0)),
-            step: None,
-        },
-        &cfg(100, 1),
-        None,
+        "p_full_repayment:bank >= 95%",
+        Some((1.0, 10.0)),
+        100,
     )
     .unwrap();
     assert_eq!(sol.answer, Answer::NoneMeet);
@@ -328,17 +341,12 @@ fn the_solver_says_when_no_value_in_the_bounds_meets_the_target() {
 /// about 33 to 50 (below, too few paid outcomes; above, the enterprise runs out of cash).
 #[test]
 fn the_solver_looks_inside_before_saying_no_value_meets_the_target() {
-    let t = Target::parse("irr_p50:junior >= -10%").unwrap();
-    let sol = solve(
-        &src(REFERENCE, &[]),
+    let sol = solve_on(
+        REFERENCE,
         "cohorts.q1.size",
-        &t,
-        &SolveConfig {
-            bounds: Some((0.0, 150.0)),
-            step: None,
-        },
-        &cfg(600, 1),
-        None,
+        "irr_p50:junior >= -10%",
+        Some((0.0, 150.0)),
+        600,
     )
     .unwrap();
     let Answer::Inside { value } = sol.answer else {
@@ -355,17 +363,12 @@ fn the_solver_looks_inside_before_saying_no_value_meets_the_target() {
 fn default_bounds_of_a_rate_stay_where_its_spread_allows() {
     let text = scenario(2, UNCERTAIN);
     // Mean payments are 2 cohorts x 40 x fill 0.8 x rate x 1,000: 30,000 at a rate near 0.47.
-    let t = Target::parse("payments_mean >= 30000").unwrap();
-    let sol = solve(
-        &src(&text, &[]),
+    let sol = solve_on(
+        &text,
         "uncertainty.outcomes.job.rate.mean",
-        &t,
-        &SolveConfig {
-            bounds: None,
-            step: None,
-        },
-        &cfg(300, 1),
+        "payments_mean >= 30000",
         None,
+        300,
     )
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(
