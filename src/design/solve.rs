@@ -243,24 +243,19 @@ pub fn current_value(src: &Source<'_>, path: &[Step]) -> Result<(Option<f64>, bo
 }
 
 /// Whether a term the file writes as a whole number must be one (a count, a period, a lag),
-/// rather than an amount or a price written whole that may take decimals: the scenario with
-/// the term set to a fraction is refused for its type.
+/// rather than an amount or a price written whole that may take decimals.
 fn whole_only(src: &Source<'_>, path: &[Step]) -> bool {
-    let Ok(probe) = Override::parse(&format!("{}=0.5", path_text(path))) else {
-        return true;
-    };
+    decimals_taken(src, path) == 0
+}
+
+/// The scenario with the single override `o`, validated like the file.
+fn load_with(src: &Source<'_>, o: Override) -> Result<(), crate::error::Diagnostics> {
     let variant = Variant {
         label: String::new(),
         description: String::new(),
-        overrides: vec![probe],
+        overrides: vec![o],
     };
-    match src.load(&variant) {
-        Ok(_) => false,
-        Err(d) => d
-            .items
-            .iter()
-            .any(|i| i.message.contains("expected a whole number")),
-    }
+    src.load(&variant).map(|_| ())
 }
 
 /// The most decimals the term takes: 12 (a ratio or a rate), 6 (a price, units), 2 (money:
@@ -271,17 +266,11 @@ pub fn decimals_taken(src: &Source<'_>, path: &[Step]) -> u32 {
         let Ok(o) = Override::parse(&format!("{}={probe}", path_text(path))) else {
             return 0;
         };
-        let variant = Variant {
-            label: String::new(),
-            description: String::new(),
-            overrides: vec![o],
-        };
-        let refused = match src.load(&variant) {
-            Ok(_) => false,
-            Err(d) => d.items.iter().any(|i| {
+        let refused = load_with(src, o).is_err_and(|d| {
+            d.items.iter().any(|i| {
                 i.message.contains("decimals") || i.message.contains("expected a whole number")
-            }),
-        };
+            })
+        });
         if !refused {
             return k;
         }
@@ -415,14 +404,7 @@ pub fn solve(
     // the rate's spread) moves inward to the outermost value it accepts, found by bisection
     // towards the scenario's own value, to the step.
     let refused = |x: f64| {
-        Decimal::from_f64(x).is_none_or(|d| {
-            let v = Variant {
-                label: String::new(),
-                description: String::new(),
-                overrides: vec![Override::number(&path, d)],
-            };
-            src.load(&v).is_err()
-        })
+        Decimal::from_f64(x).is_none_or(|d| load_with(src, Override::number(&path, d)).is_err())
     };
     let accepted_from = |bad: f64, good: f64| {
         let (mut bad, mut good) = (bad, good);

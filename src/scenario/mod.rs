@@ -169,7 +169,13 @@ pub fn parse_with_overrides(
     // rounded half away from zero, as the reader finds them (it stops at the first).
     let mut tries = applied.rounded.len() + 1;
     let raw: raw::RawScenario = loop {
-        let e = match serde_path_to_error::deserialize(toml::Value::Table(doc.clone())) {
+        // The document is kept for another try only where a value may need rounding.
+        let this = if applied.rounded.is_empty() {
+            std::mem::take(&mut doc)
+        } else {
+            doc.clone()
+        };
+        let e = match serde_path_to_error::deserialize(toml::Value::Table(this)) {
             Ok(r) => break r,
             Err(e) => e,
         };
