@@ -21,6 +21,9 @@
 //! probability = 0.1
 //! factor = 0.8
 //! outcomes = ["job"]
+//! [[uncertainty.shocks]]              # a late start: every cohort enrols a period later
+//! probability = 0.2                   # (`delay = n` with `outcomes`: measured n periods later)
+//! enrolment_delay = 1
 //! ```
 //!
 //! # Draws of one trial (in this order, from the trial's own generator)
@@ -33,7 +36,9 @@
 //!    and the rate is the Beta quantile of `Φ(z_o)` (so each rate is exactly Beta and the rates
 //!    are correlated through `Z`);
 //! 2. per shock a uniform number: with its probability the listed rates are multiplied by the
-//!    factor (clamped to [0, 1]);
+//!    factor (clamped to [0, 1]), and a shock with a delay makes the trial settle the delayed
+//!    contract of the delaying shocks that happened ([`Model::delayed`]); steps 3 and 4 then
+//!    draw against that contract's lags and enrolment periods, from the same sub-streams;
 //! 3. the fill rate, each control-group baseline rate and the cost per participant;
 //! 4. per cohort: enrolment `Binomial(size, fill)`; outcomes under the per-participant cap as
 //!    participant classes split by binomials (identical in law to per-person Bernoulli draws);
@@ -273,15 +278,57 @@ fn triangular_quantile(min: f64, mode: f64, max: f64, u: f64) -> f64 {
     }
 }
 
-/// A shock: with `probability` per trial, the listed outcomes' rates are multiplied by `factor`.
+/// A shock: with `probability` per trial, the listed outcomes' rates are multiplied by `factor`
+/// and measured `delay` periods later, and every cohort enrols `enrolment_delay` periods later.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Shock {
     /// Probability per trial.
     pub probability: f64,
-    /// Multiplier of the rates.
-    pub factor: f64,
+    /// Multiplier of the listed count outcomes' rates (`None`: rates unchanged).
+    pub factor: Option<f64>,
     /// Outcome indices.
     pub outcomes: Vec<usize>,
+    /// Periods the listed outcomes are measured (and so paid) later; 0 for none.
+    pub delay: u16,
+    /// Periods every cohort enrols later (outcomes, payments and per-participant costs follow
+    /// it; drawdowns and fixed costs keep their schedule); 0 for none.
+    pub enrolment_delay: u16,
+}
+
+impl Shock {
+    /// Whether the shock moves anything in time (its trials settle a delayed contract).
+    pub fn delays(&self) -> bool {
+        self.delay > 0 || self.enrolment_delay > 0
+    }
+
+    /// What the shock does, in words: `rates of work, sustained6 x 0.8; enrolment 2 quarters
+    /// later`.
+    pub fn effects(&self, c: &Contract) -> String {
+        let names: Vec<&str> = self
+            .outcomes
+            .iter()
+            .map(|&o| c.outcomes[o].id.as_str())
+            .collect();
+        let names = names.join(", ");
+        let periods = |n: u16| {
+            if n == 1 {
+                format!("1 {}", c.period_length.singular())
+            } else {
+                format!("{n} {}", c.period_length.plural())
+            }
+        };
+        let mut parts = Vec::new();
+        if let Some(f) = self.factor {
+            parts.push(format!("rates of {names} x {f}"));
+        }
+        if self.delay > 0 {
+            parts.push(format!("{names} measured {} later", periods(self.delay)));
+        }
+        if self.enrolment_delay > 0 {
+            parts.push(format!("enrolment {} later", periods(self.enrolment_delay)));
+        }
+        parts.join("; ")
+    }
 }
 
 /// How one outcome is drawn.
@@ -315,7 +362,19 @@ pub struct Model {
     pub shocks: Vec<Shock>,
     /// Per-trial cost per participant (overrides the contract's).
     pub cost_per_participant: Option<Dist>,
+    /// The delayed contracts: entry `v - 1` is the contract of a trial in which the delaying
+    /// shocks of the bits of `v` happened (see [`Model::contract`]); empty without delays.
+    pub delayed: Vec<Contract>,
 }
+
+/// Most shocks with a delay in one model (each combination of them is a contract the
+/// simulator settles: at most 2^4 - 1 delayed contracts).
+pub const MAX_DELAY_SHOCKS: usize = 4;
+
+/// Builds the contract of a delayed trial: the scenario's contract with each outcome's lag
+/// increased by `lags[o]` and every cohort's enrolment by the second argument, validated like
+/// the scenario (an `Err` is the first problem, in words).
+pub type DelayedContract<'a> = dyn Fn(&[u16], u16) -> Result<Contract, String> + 'a;
 
 fn num(v: &Value) -> Option<f64> {
     match v {
@@ -547,6 +606,36 @@ impl Cx {
         }
     }
 
+    /// A whole number of periods from 0 to `periods` (0 when absent).
+    fn delay(&mut self, t: &Table, key: &str, path: &str, periods: u16) -> Option<u16> {
+        let Some(v) = t.get(key) else {
+            return Some(0);
+        };
+        match v {
+            Value::Integer(i) if (0..=periods as i64).contains(i) => Some(*i as u16),
+            Value::Integer(i) => {
+                self.err(
+                    format!("{path}.{key}"),
+                    format!("a delay is a whole number of periods from 0 to the contract's {periods}, got {i}"),
+                );
+                None
+            }
+            other => {
+                self.err(
+                    format!("{path}.{key}"),
+                    format!(
+                        "must be a whole number of periods, got {}",
+                        match other {
+                            Value::Float(f) => f.to_string(),
+                            o => type_name(o).to_string(),
+                        }
+                    ),
+                );
+                None
+            }
+        }
+    }
+
     fn probability(&mut self, t: &Table, key: &str, path: &str) -> Option<f64> {
         let x = self.number(t, key, path)?;
         if !(0.0..=1.0).contains(&x) {
@@ -564,9 +653,13 @@ impl Model {
     /// Parses and validates the `[uncertainty]` table for `contract`. Errors carry field paths
     /// such as `uncertainty.outcomes.job.rate.sd` (positions are added by the caller; see
     /// [`crate::scenario::parse_with_model`]).
+    ///
+    /// A shock with a delay makes trials that settle a delayed contract: `delayed` builds it
+    /// (see [`DelayedContract`]) for each combination of such shocks.
     pub fn from_table(
         contract: &Contract,
         table: Option<&Table>,
+        delayed: &DelayedContract,
     ) -> Result<Model, Vec<Diagnostic>> {
         let mut cx = Cx { errs: Vec::new() };
         let empty = Table::new();
@@ -762,35 +855,56 @@ impl Model {
                     let Some(st) = cx.table(sv, &path, "a shock") else {
                         continue;
                     };
-                    cx.unknown_keys(st, &path, &["probability", "factor", "outcomes"]);
+                    cx.unknown_keys(
+                        st,
+                        &path,
+                        &[
+                            "probability",
+                            "factor",
+                            "outcomes",
+                            "delay",
+                            "enrolment_delay",
+                        ],
+                    );
                     let probability = cx.probability(st, "probability", &path);
-                    let factor = cx.number(st, "factor", &path).and_then(|f| {
-                        if f < 0.0 {
-                            cx.err(
-                                format!("{path}.factor"),
-                                format!(
-                                    "the factor multiplies rates and must be 0 or more, got {f}"
-                                ),
-                            );
-                            None
-                        } else {
-                            Some(f)
-                        }
-                    });
+                    let factor = match st.get("factor") {
+                        None => Some(None),
+                        Some(_) => cx.number(st, "factor", &path).and_then(|f| {
+                            if f < 0.0 {
+                                cx.err(
+                                    format!("{path}.factor"),
+                                    format!(
+                                        "the factor multiplies rates and must be 0 or more, got {f}"
+                                    ),
+                                );
+                                None
+                            } else {
+                                Some(Some(f))
+                            }
+                        }),
+                    };
+                    let delay = cx.delay(st, "delay", &path, contract.periods);
+                    let enrolment_delay = cx.delay(st, "enrolment_delay", &path, contract.periods);
                     let mut list = Vec::new();
                     let lp = format!("{path}.outcomes");
+                    // `factor` scales count outcomes' rates; `delay` moves any outcome.
+                    let scales = !matches!(factor, Some(None));
                     match st.get("outcomes") {
                         Some(Value::Array(a)) => {
                             for (j, x) in a.iter().enumerate() {
                                 let ep = format!("{lp}[{j}]");
                                 match x {
                                     Value::String(s) => match contract.outcome(s) {
-                                        Some(o) if contract.outcomes[o].kind == OutcomeKind::Count => {
+                                        Some(o) if list.contains(&o) => cx.err(
+                                            &ep,
+                                            format!("`{s}` is listed twice"),
+                                        ),
+                                        Some(o) if !scales || contract.outcomes[o].kind == OutcomeKind::Count => {
                                             list.push(o)
                                         }
                                         Some(_) => cx.err(
                                             &ep,
-                                            format!("`{s}` measures a quantity; a shock scales success rates of count outcomes only"),
+                                            format!("`{s}` measures a quantity; a shock's `factor` scales success rates of count outcomes only (a shock with only a `delay` may list it)"),
                                         ),
                                         None => cx.err(
                                             &ep,
@@ -808,13 +922,31 @@ impl Model {
                             &lp,
                             format!("must be a list of outcome ids, got {}", type_name(other)),
                         ),
-                        None => cx.err(&lp, "required field `outcomes` is missing: list the outcomes whose rates the shock scales"),
+                        None if scales || matches!(delay, Some(d) if d > 0) => cx.err(
+                            &lp,
+                            if scales {
+                                "required field `outcomes` is missing: list the outcomes whose rates the shock scales"
+                            } else {
+                                "required field `outcomes` is missing: list the outcomes the delay measures later"
+                            },
+                        ),
+                        None => {}
                     }
-                    if let (Some(probability), Some(factor)) = (probability, factor) {
+                    if let (Some(None), Some(0), Some(0)) = (factor, delay, enrolment_delay) {
+                        cx.err(
+                            &path,
+                            "a shock must do something: give a `factor` (scales the listed outcomes' success rates), a `delay` (measures the listed outcomes that many periods later) or an `enrolment_delay` (every cohort enrols that many periods later)",
+                        );
+                    }
+                    if let (Some(probability), Some(factor), Some(delay), Some(enrolment_delay)) =
+                        (probability, factor, delay, enrolment_delay)
+                    {
                         shocks.push(Shock {
                             probability,
                             factor,
                             outcomes: list,
+                            delay,
+                            enrolment_delay,
                         });
                     }
                 }
@@ -842,14 +974,90 @@ impl Model {
         if !cx.errs.is_empty() {
             return Err(cx.errs);
         }
+        let delayed = delayed_contracts(contract, &shocks, delayed)?;
         Ok(Model {
             fill,
             correlation,
             outcomes: models.into_iter().map(|m| m.expect("checked")).collect(),
             shocks,
             cost_per_participant,
+            delayed,
         })
     }
+}
+
+/// The contracts of every combination of the delaying `shocks` (all of them valid), in the
+/// order of [`Model::delayed`]. A combination that gives no valid contract is reported at the
+/// last of its shocks: alone, "with this delay ..."; with others, naming them.
+fn delayed_contracts(
+    contract: &Contract,
+    shocks: &[Shock],
+    build: &DelayedContract,
+) -> Result<Vec<Contract>, Vec<Diagnostic>> {
+    let delaying: Vec<usize> = (0..shocks.len()).filter(|&i| shocks[i].delays()).collect();
+    if delaying.is_empty() {
+        return Ok(Vec::new());
+    }
+    if delaying.len() > MAX_DELAY_SHOCKS {
+        return Err(vec![Diagnostic::new(
+            format!("uncertainty.shocks[{}]", delaying[MAX_DELAY_SHOCKS]),
+            format!(
+                "at most {MAX_DELAY_SHOCKS} shocks may have a `delay` or `enrolment_delay` (each combination of them is a contract to settle); this is delaying shock {}",
+                MAX_DELAY_SHOCKS + 1
+            ),
+        )]);
+    }
+    let mut out = Vec::with_capacity((1 << delaying.len()) - 1);
+    let mut errs = Vec::new();
+    // The shocks already blamed: each is reported once, for its smallest failing combination.
+    let mut blamed = vec![false; shocks.len()];
+    for v in 1usize..1 << delaying.len() {
+        let mut lags = vec![0u16; contract.outcomes.len()];
+        let mut enrol = 0u16;
+        let members: Vec<usize> = (0..delaying.len())
+            .filter(|j| v >> j & 1 == 1)
+            .map(|j| delaying[j])
+            .collect();
+        for &i in &members {
+            let sh = &shocks[i];
+            for &o in &sh.outcomes {
+                lags[o] = lags[o].saturating_add(sh.delay);
+            }
+            enrol = enrol.saturating_add(sh.enrolment_delay);
+        }
+        match build(&lags, enrol) {
+            Ok(c) => out.push(c),
+            Err(why) => {
+                let last = *members.last().expect("a combination has a member");
+                if members.iter().any(|&i| blamed[i]) {
+                    continue;
+                }
+                blamed[last] = true;
+                let what = if shocks[last].delay > 0 {
+                    "delay"
+                } else {
+                    "enrolment_delay"
+                };
+                let msg = if members.len() == 1 {
+                    format!("with this delay the contract does not hold: {why}")
+                } else {
+                    let others: Vec<String> = members[..members.len() - 1]
+                        .iter()
+                        .map(|i| format!("shocks[{i}]"))
+                        .collect();
+                    format!(
+                        "when this shock happens together with {} (the delays add up) the contract does not hold: {why}",
+                        others.join(" and ")
+                    )
+                };
+                errs.push(Diagnostic::new(
+                    format!("uncertainty.shocks[{last}].{what}"),
+                    msg,
+                ));
+            }
+        }
+    }
+    if errs.is_empty() { Ok(out) } else { Err(errs) }
 }
 
 /// Most outcomes under the per-participant cap the simulator draws (one bit each in a
@@ -1070,15 +1278,23 @@ pub fn scaled_forecast(f: Qty, enrolled: u32, size: u32) -> Qty {
 }
 
 impl Model {
-    /// Draws one trial into `actuals` (cleared first) from `rng`.
+    /// The contract a trial of variant `v` (as [`Model::draw`] returns it) settles: `base`
+    /// for 0, else the delayed contract of those shocks.
+    #[inline]
+    pub fn contract<'a>(&'a self, base: &'a Contract, v: usize) -> &'a Contract {
+        if v == 0 { base } else { &self.delayed[v - 1] }
+    }
+
+    /// Draws one trial of `contract` into `actuals` (cleared first) from `rng`, and returns
+    /// the trial's variant: 0, or which delaying shocks happened (see [`Model::contract`]); the
+    /// actuals are those of that variant's contract.
     pub fn draw<R: rand::Rng + ?Sized>(
         &self,
         contract: &Contract,
         rng: &mut R,
         actuals: &mut Actuals,
         s: &mut DrawScratch,
-    ) {
-        actuals.clear(contract);
+    ) -> usize {
         let n_o = contract.outcomes.len();
         // The key of the trial's sub-streams (see `sub_stream`): drawn first, so every variant
         // of a scenario with the same structure gets the same key for the same trial.
@@ -1097,15 +1313,28 @@ impl Model {
                 s.rates[o] = b.at(wz * z + we * e);
             }
         }
-        // 2. Shocks.
+        // 2. Shocks; those that delay pick the contract the trial settles (bit `j` of the
+        // variant is the `j`-th delaying shock).
+        let mut variant = 0usize;
+        let mut bit = 1usize;
         for sh in &self.shocks {
             let u: f64 = rng.random();
             if u < sh.probability {
-                for &o in &sh.outcomes {
-                    s.rates[o] = (s.rates[o] * sh.factor).clamp(0.0, 1.0);
+                if let Some(f) = sh.factor {
+                    for &o in &sh.outcomes {
+                        s.rates[o] = (s.rates[o] * f).clamp(0.0, 1.0);
+                    }
+                }
+                if sh.delays() {
+                    variant |= bit;
                 }
             }
+            if sh.delays() {
+                bit <<= 1;
+            }
         }
+        let contract = self.contract(contract, variant);
+        actuals.clear(contract);
         // 3. Fill, baselines, cost. The binomials below draw from at most the largest cohort
         // (their tables of powers go that far).
         let max_size = contract.cohorts.iter().map(|c| c.size).max().unwrap_or(0);
@@ -1254,6 +1483,7 @@ impl Model {
                 }
             }
         }
+        variant
     }
 }
 

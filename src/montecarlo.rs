@@ -767,7 +767,9 @@ struct Worker<'c> {
     parties: &'c [usize],
     /// Discount factors per period at the contract's discount rate.
     discount: Vec<f64>,
-    settler: Settler<'c>,
+    /// The settler of each of the trial's possible contracts (index: the variant
+    /// [`Model::draw`] returns; 0 is the scenario's, the others are made on first use).
+    settlers: Vec<Option<Settler<'c>>>,
     actuals: Actuals,
     scratch: DrawScratch,
     sink: TrialSink,
@@ -792,7 +794,9 @@ impl<'c> Worker<'c> {
                 compound_period_rate(c.discount_rate, c.period_length.per_year()).to_f64(),
                 c.periods as usize,
             ),
-            settler: Settler::new(c),
+            settlers: std::iter::once(Some(Settler::new(c)))
+                .chain(model.delayed.iter().map(|_| None))
+                .collect(),
             actuals: Actuals::new(c),
             scratch: DrawScratch::default(),
             sink: TrialSink::new(c),
@@ -808,10 +812,14 @@ impl<'c> Worker<'c> {
     fn run<F: Fn(&TrialRecord) + Sync>(&mut self, trial: u64, on_trial: Option<&F>) {
         let c = self.c;
         let mut rng = trial_rng(self.seed, trial);
-        self.model
-            .draw(c, &mut rng, &mut self.actuals, &mut self.scratch);
+        let model = self.model;
+        let v = model.draw(c, &mut rng, &mut self.actuals, &mut self.scratch);
         self.sink.clear();
-        let s = match self.settler.settle(&self.actuals, &mut self.sink) {
+        let settler = match &mut self.settlers[v] {
+            Some(s) => s,
+            slot => slot.insert(Settler::new(model.contract(c, v))),
+        };
+        let s = match settler.settle(&self.actuals, &mut self.sink) {
             Ok(s) => s,
             Err(e) => {
                 let acc = &mut self.acc;

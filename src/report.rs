@@ -133,18 +133,12 @@ pub fn assumptions(c: &Contract, model: &Model) -> Vec<Assumption> {
         v.push(a(format!("Outcome {} ({})", o.id, o.name), value));
     }
     for s in &model.shocks {
-        let names: Vec<&str> = s
-            .outcomes
-            .iter()
-            .map(|&i| c.outcomes[i].id.as_str())
-            .collect();
         v.push(a(
             "Shock".into(),
             format!(
-                "probability {} per trial: rates of {} times {}",
+                "probability {} per trial: {}",
                 percent(s.probability),
-                names.join(", "),
-                s.factor
+                s.effects(c)
             ),
         ));
     }

@@ -3,6 +3,7 @@
 mod business;
 mod charts;
 mod cli;
+mod delays;
 mod montecarlo;
 mod properties;
 mod regressions;

@@ -5,9 +5,9 @@
 //! |---|---|
 //! | `referral-shortfall` | the fill rate's mean falls 15 percentage points (`uncertainty.fill.mean-=0.15`); without a fill rate, every cohort is 15% smaller |
 //! | `weaker-programme` | every success rate's mean x 0.85, every quantity outcome's distribution x 0.85; x 1.15 for a `decrease` outcome (fewer is better), so the stress always hurts |
-//! | `recession` | the scenario's shocks happen for sure (`probability = 1`); without shocks, every success rate and quantity distribution x 0.8 (x 1.2 for a `decrease` outcome) and the fill rate 5 points lower |
+//! | `recession` | the scenario's shocks with a `factor` happen for sure (`probability = 1`); without such shocks, every success rate and quantity distribution x 0.8 (x 1.2 for a `decrease` outcome) and the fill rate 5 points lower |
 //! | `cost-overrun` | the enterprise's fixed and per-participant costs (and the cost distribution) x 1.2 |
-//! | `delay` | every outcome is measured one period later (`outcomes.*.lag+=1`) |
+//! | `delay` | the scenario's shocks with a `delay` or `enrolment_delay` happen for sure; without such shocks, every outcome is measured one period later (`outcomes.*.lag+=1`) |
 //!
 //! A default is left out when the scenario has nothing it would change; a stress whose
 //! changed scenario does not validate (for example a delay that pushes a measurement past the
@@ -151,13 +151,28 @@ pub fn defaults(sc: &Scenario, text: &str) -> Vec<Variant> {
             &weaker,
         ));
     }
-    // Recession.
-    let shocks = matches!(u.and_then(|u| u.get("shocks")), Some(Value::Array(a)) if !a.is_empty());
-    if shocks {
+    // Recession: the shocks that scale rates; delay: those that delay.
+    let shocks: &[Value] = match u.and_then(|u| u.get("shocks")) {
+        Some(Value::Array(a)) => a,
+        _ => &[],
+    };
+    let certain = |keys: &[&str]| -> Vec<String> {
+        let with = |v: &Value| keys.iter().any(|k| has(v.as_table(), &[k]));
+        if !shocks.is_empty() && shocks.iter().all(with) {
+            return vec!["uncertainty.shocks.*.probability=1.0".into()];
+        }
+        (0..shocks.len())
+            .filter(|&i| with(&shocks[i]))
+            .map(|i| format!("uncertainty.shocks[{i}].probability=1.0"))
+            .collect()
+    };
+    let scaling = certain(&["factor"]);
+    let delaying = certain(&["delay", "enrolment_delay"]);
+    if !scaling.is_empty() {
         out.push(variant(
             "recession",
-            "a recession: the scenario's shocks happen for sure",
-            &["uncertainty.shocks.*.probability=1.0".into()],
+            "a recession: the scenario's shocks that scale success rates happen for sure",
+            &scaling,
         ));
     } else {
         let mut set = worse_outcomes(
@@ -210,7 +225,13 @@ pub fn defaults(sc: &Scenario, text: &str) -> Vec<Variant> {
         ));
     }
     // Delay.
-    if !c.outcomes.is_empty() {
+    if !delaying.is_empty() {
+        out.push(variant(
+            "delay",
+            "the scenario's delays happen for sure",
+            &delaying,
+        ));
+    } else if !c.outcomes.is_empty() {
         out.push(variant(
             "delay",
             "every outcome is measured one period later",

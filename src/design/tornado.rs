@@ -217,13 +217,8 @@ fn inputs(sc: &crate::Scenario, model: &crate::model::Model, range: Range) -> Ve
     }
     for (i, sh) in model.shocks.iter().enumerate() {
         let path = format!("uncertainty.shocks[{i}].probability");
-        let outs: Vec<&str> = sh
-            .outcomes
-            .iter()
-            .map(|&o| c.outcomes[o].id.as_str())
-            .collect();
         v.push((
-            format!("shock {} ({} x {})", i + 1, outs.join(", "), sh.factor),
+            format!("shock {} ({})", i + 1, sh.effects(c)),
             path.clone(),
             (0.0, format!("{path}=0.0")),
             (1.0, format!("{path}=1.0")),

@@ -123,19 +123,53 @@ pub fn deserialize<T: serde::de::DeserializeOwned>(
 
 /// Parses and validates scenario `text`; `file` names it in messages.
 pub fn parse(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
+    parse_raw(file, text).map(|(_, sc)| sc)
+}
+
+/// [`parse`], keeping the deserialized file (the delayed contracts of the model are built
+/// from it).
+fn parse_raw(file: &str, text: &str) -> Result<(raw::RawScenario, Scenario), Diagnostics> {
     let raw: raw::RawScenario = deserialize(file, text)?;
     let stresses = match stresses(&raw) {
         Ok(s) => s,
         Err(errs) => return Err(position(file, text, errs)),
     };
     match validate::contract(&raw) {
-        Ok(contract) => Ok(Scenario {
-            contract,
-            uncertainty: raw.uncertainty,
-            stresses,
-        }),
+        Ok(contract) => {
+            let sc = Scenario {
+                contract,
+                uncertainty: raw.uncertainty.clone(),
+                stresses,
+            };
+            Ok((raw, sc))
+        }
         Err(errs) => Err(position(file, text, errs)),
     }
+}
+
+/// The uncertainty model of a scenario read as `raw`: a delayed contract is `raw` with the
+/// lags and enrolment periods moved, validated like the file.
+fn model(raw: &raw::RawScenario, sc: &Scenario) -> Result<crate::model::Model, Vec<Diagnostic>> {
+    let c = &sc.contract;
+    let delayed = |lags: &[u16], enrol: u16| -> Result<Contract, String> {
+        let mut r = raw.clone();
+        for (o, &d) in lags.iter().enumerate() {
+            if d > 0
+                && let Some(ro) = r.outcomes.iter_mut().find(|x| x.id == c.outcomes[o].id)
+            {
+                ro.lag += d as i64;
+            }
+        }
+        if enrol > 0 {
+            for rc in &mut r.cohorts {
+                rc.enrol += enrol as i64;
+            }
+        }
+        // The first problem; its message names the cohort and outcome it concerns.
+        validate::contract(&r)
+            .map_err(|errs| errs.first().map_or_else(String::new, |e| e.message.clone()))
+    };
+    crate::model::Model::from_table(c, sc.uncertainty.as_ref(), &delayed)
 }
 
 /// Parses a scenario and its uncertainty model ([`crate::model::Model`]) for simulation. The
@@ -144,8 +178,8 @@ pub fn parse_with_model(
     file: &str,
     text: &str,
 ) -> Result<(Scenario, crate::model::Model), Diagnostics> {
-    let sc = parse(file, text)?;
-    match crate::model::Model::from_table(&sc.contract, sc.uncertainty.as_ref()) {
+    let (raw, sc) = parse_raw(file, text)?;
+    match model(&raw, &sc) {
         Ok(m) => Ok((sc, m)),
         Err(items) => Err(position(file, text, items)),
     }
@@ -160,8 +194,17 @@ pub fn parse_with_overrides(
     text: &str,
     overrides: &[overrides::Override],
 ) -> Result<Scenario, Diagnostics> {
+    parse_raw_with_overrides(file, text, overrides).map(|(_, sc)| sc)
+}
+
+/// [`parse_with_overrides`], keeping the deserialized document.
+fn parse_raw_with_overrides(
+    file: &str,
+    text: &str,
+    overrides: &[overrides::Override],
+) -> Result<(raw::RawScenario, Scenario), Diagnostics> {
     if overrides.is_empty() {
-        return parse(file, text);
+        return parse_raw(file, text);
     }
     let (mut doc, applied) = overridden(file, text, overrides)?;
     let annotate = |items: Vec<Diagnostic>| annotate(file, text, &applied, items);
@@ -194,11 +237,14 @@ pub fn parse_with_overrides(
     };
     let stresses = stresses(&raw).map_err(annotate)?;
     match validate::contract(&raw) {
-        Ok(contract) => Ok(Scenario {
-            contract,
-            uncertainty: raw.uncertainty,
-            stresses,
-        }),
+        Ok(contract) => {
+            let sc = Scenario {
+                contract,
+                uncertainty: raw.uncertainty.clone(),
+                stresses,
+            };
+            Ok((raw, sc))
+        }
         Err(errs) => Err(annotate(errs)),
     }
 }
@@ -212,8 +258,8 @@ pub fn parse_with_model_overrides(
     if overrides.is_empty() {
         return parse_with_model(file, text);
     }
-    let sc = parse_with_overrides(file, text, overrides)?;
-    match crate::model::Model::from_table(&sc.contract, sc.uncertainty.as_ref()) {
+    let (raw, sc) = parse_raw_with_overrides(file, text, overrides)?;
+    match model(&raw, &sc) {
         Ok(m) => Ok((sc, m)),
         Err(items) => {
             let (_, applied) = overridden(file, text, overrides)?;

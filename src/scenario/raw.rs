@@ -72,7 +72,7 @@ fn date_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D
 }
 
 /// The whole file.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawScenario {
     pub contract: RawContract,
@@ -113,7 +113,7 @@ pub struct RawScenario {
 }
 
 /// `[mkba]`: the social cost-benefit analysis.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMkba {
     pub discount_rate: Option<Num>,
@@ -126,7 +126,7 @@ pub struct RawMkba {
 }
 
 /// `[[mkba.outcomes]]`: one outcome's value and corrections.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMkbaOutcome {
     pub outcome: String,
@@ -142,7 +142,7 @@ pub struct RawMkbaOutcome {
 }
 
 /// Share of the effect realised in the short, medium and long term.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRealisation {
     pub short: Num,
@@ -151,7 +151,7 @@ pub struct RawRealisation {
 }
 
 /// `[facts]`: what the scenario declares for the decision tree.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFacts {
     pub inflow_guaranteed: Option<bool>,
@@ -167,7 +167,7 @@ pub struct RawFacts {
 }
 
 /// `[facts.outcomes.<id>]`.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawOutcomeFacts {
     pub measurement: Option<String>,
@@ -175,7 +175,7 @@ pub struct RawOutcomeFacts {
 }
 
 /// `[facts.investors.<tranche id>]`.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawInvestorFacts {
     pub committed: Option<bool>,
@@ -183,14 +183,14 @@ pub struct RawInvestorFacts {
 }
 
 /// `[feasibility]`: thresholds of the decision tree's nodes, by node id.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFeasibility {
     #[serde(default)]
     pub thresholds: BTreeMap<String, Num>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStress {
     pub id: String,
@@ -198,7 +198,7 @@ pub struct RawStress {
     pub set: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawContract {
     pub name: String,
@@ -220,14 +220,14 @@ fn default_currency() -> String {
     "EUR".to_string()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawParty {
     pub id: String,
     pub name: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawEnterprise {
     pub id: String,
@@ -239,7 +239,7 @@ pub struct RawEnterprise {
 }
 
 /// Amounts over periods: `{ amount = 15000, from = 1, to = 12 }` or `{ at = [[1, 5000], ...] }`.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSchedule {
     pub amount: Option<Num>,
@@ -248,7 +248,7 @@ pub struct RawSchedule {
     pub at: Option<Vec<(i64, Num)>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCohort {
     pub id: String,
@@ -256,7 +256,7 @@ pub struct RawCohort {
     pub size: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawOutcome {
     pub id: String,
@@ -279,7 +279,7 @@ pub struct RawOutcome {
     pub payers: Option<BTreeMap<String, Num>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawBaseline {
     pub kind: String,
@@ -287,28 +287,28 @@ pub struct RawBaseline {
     pub forecast: Option<BTreeMap<String, Num>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawThreshold {
     pub per_cohort: Option<Num>,
     pub overall: Option<Num>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTier {
     pub up_to: Option<Num>,
     pub price: Num,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawGrid {
     pub kind: String,
     pub points: Vec<(Num, Num)>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCap {
     pub units: Option<Num>,
@@ -316,14 +316,14 @@ pub struct RawCap {
     pub share: Option<Num>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawParticipantCap {
     pub amount: Num,
     pub outcomes: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFixedPayment {
     pub period: i64,
@@ -331,7 +331,7 @@ pub struct RawFixedPayment {
     pub amount: Num,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCheckpoint {
     pub period: i64,
@@ -340,7 +340,7 @@ pub struct RawCheckpoint {
     pub min_rate: Option<Num>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTranche {
     pub id: String,
@@ -353,7 +353,7 @@ pub struct RawTranche {
     pub guarantee: Option<RawGuarantee>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawGuarantee {
     pub guarantors: BTreeMap<String, Num>,
@@ -361,7 +361,7 @@ pub struct RawGuarantee {
     pub fraction: Option<Num>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFee {
     pub id: String,

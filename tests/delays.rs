@@ -1,0 +1,318 @@
+//! Delay shocks (DOMAIN.md section 4, "delays"): with a shock's probability, a trial settles a
+//! contract whose outcomes are measured later (`delay`) or whose cohorts enrol later
+//! (`enrolment_delay`). Checked against the same contract with the lags or enrolment periods
+//! moved in the file, trial by trial.
+
+use sibsim::model::Model;
+use sibsim::montecarlo::{Results, SimConfig, TrialRecord, simulate_with};
+use sibsim::scenario::overrides::Override;
+use sibsim::scenario::{Scenario, parse_with_model, parse_with_model_overrides};
+use std::sync::Mutex;
+
+const REFERENCE: &str = include_str!("../scenarios/reference.toml");
+const ALL: &str = r#"["housing", "work", "sustained6", "sustained12", "no-escalation"]"#;
+
+/// The reference scenario with `shock` (the lines of one `[[uncertainty.shocks]]` entry) as
+/// its first shock, before the recession.
+fn with_shock(shock: &str) -> String {
+    let at = "[[uncertainty.shocks]]              # a recession";
+    assert!(REFERENCE.contains(at));
+    REFERENCE.replacen(at, &format!("[[uncertainty.shocks]]\n{shock}\n\n{at}"), 1)
+}
+
+fn load(text: &str, set: &[&str]) -> (Scenario, Model) {
+    let set: Vec<Override> = set.iter().map(|s| Override::parse(s).unwrap()).collect();
+    match parse_with_model_overrides("test.toml", text, &set) {
+        Ok(x) => x,
+        Err(d) => panic!("{d}"),
+    }
+}
+
+/// One trial as the engine reports it: net per party, IRR bits per tranche, final period.
+type Row = (Vec<i64>, Vec<Option<u64>>, u16);
+
+/// Runs `trials` and returns the results (as JSON) and every trial's row, in trial order.
+fn run(text: &str, set: &[&str], trials: u64, threads: usize) -> (String, Vec<Row>) {
+    let (sc, m) = load(text, set);
+    let rows = Mutex::new(Vec::new());
+    let on_trial = |r: &TrialRecord| {
+        let row = (
+            r.net.to_vec(),
+            r.irr.iter().map(|x| x.map(f64::to_bits)).collect(),
+            r.settlement.final_period,
+        );
+        rows.lock().unwrap().push((r.trial, row));
+    };
+    let cfg = SimConfig {
+        trials,
+        seed: 11,
+        threads: Some(threads),
+    };
+    let res: Results = simulate_with(&sc.contract, &m, &cfg, Some(&on_trial));
+    assert_eq!(res.failed_trials, 0, "{:?}", res.failure);
+    let mut rows = rows.into_inner().unwrap();
+    rows.sort_by_key(|r| r.0);
+    (
+        serde_json::to_string(&res).unwrap(),
+        rows.into_iter().map(|r| r.1).collect(),
+    )
+}
+
+/// A shock that happens with `p` and changes nothing (it draws its number like any shock).
+fn no_op(p: &str) -> String {
+    format!("probability = {p}\nfactor = 1.0\noutcomes = {ALL}")
+}
+
+#[test]
+fn a_delay_that_always_happens_is_the_contract_measured_later() {
+    let delayed = run(
+        &with_shock(&format!("probability = 1.0\ndelay = 2\noutcomes = {ALL}")),
+        &[],
+        3_000,
+        2,
+    );
+    let moved = run(&with_shock(&no_op("1.0")), &["outcomes.*.lag+=2"], 3_000, 2);
+    assert_eq!(delayed.1, moved.1, "trial by trial");
+    assert_eq!(delayed.0, moved.0, "results");
+    // And it is not the contract on time: payments come later, so investors earn less.
+    let on_time = run(&with_shock(&no_op("1.0")), &[], 3_000, 2);
+    assert_ne!(delayed.0, on_time.0);
+}
+
+#[test]
+fn a_late_start_that_always_happens_is_the_contract_enrolling_later() {
+    let late = run(
+        &with_shock("probability = 1.0\nenrolment_delay = 3"),
+        &[],
+        3_000,
+        1,
+    );
+    let moved = run(
+        &with_shock(&no_op("1.0")),
+        &["cohorts.*.enrol+=3"],
+        3_000,
+        1,
+    );
+    assert_eq!(late.1, moved.1, "trial by trial");
+    assert_eq!(late.0, moved.0, "results");
+}
+
+#[test]
+fn a_delay_that_never_happens_changes_nothing() {
+    let never = run(
+        &with_shock(&format!("probability = 0.0\ndelay = 1\noutcomes = {ALL}")),
+        &[],
+        2_000,
+        2,
+    );
+    let no_op = run(&with_shock(&no_op("0.0")), &[], 2_000, 2);
+    assert_eq!(never.0, no_op.0);
+}
+
+#[test]
+fn a_possible_delay_settles_each_trial_on_time_or_late_with_its_probability() {
+    let p = 0.3;
+    let n = 6_000;
+    let mixed = run(
+        &with_shock(&format!("probability = {p}\ndelay = 1\noutcomes = {ALL}")),
+        &[],
+        n,
+        2,
+    )
+    .1;
+    let on_time = run(&with_shock(&no_op("0.0")), &[], n, 2).1;
+    let late = run(&with_shock(&no_op("1.0")), &["outcomes.*.lag+=1"], n, 2).1;
+    let mut delayed = 0u64;
+    for t in 0..n as usize {
+        if mixed[t] == late[t] && mixed[t] != on_time[t] {
+            delayed += 1;
+        } else {
+            assert_eq!(
+                mixed[t], on_time[t],
+                "trial {t} is neither on time nor late"
+            );
+        }
+    }
+    // Trials equal under both (nothing paid, say) count as on time: a few too few at most.
+    let share = delayed as f64 / n as f64;
+    let se = (p * (1.0 - p) / n as f64).sqrt();
+    assert!((share - p).abs() < 4.0 * se + 0.01, "share delayed {share}");
+    assert!(share > 0.2, "share delayed {share}");
+}
+
+#[test]
+fn delays_add_up_and_give_the_same_results_on_any_thread_count() {
+    let text = with_shock(&format!(
+        "probability = 0.4\ndelay = 1\noutcomes = {ALL}\n\n[[uncertainty.shocks]]\nprobability = 0.3\nenrolment_delay = 2\nfactor = 0.9\noutcomes = [\"work\"]"
+    ));
+    let one = run(&text, &[], 2_500, 1);
+    let two = run(&text, &[], 2_500, 2);
+    assert_eq!(one, two);
+    // Three delayed contracts besides the scenario's: each delay alone and both.
+    let (_, m) = load(&text, &[]);
+    assert_eq!(m.delayed.len(), 3);
+    let lag = |v: usize| m.delayed[v - 1].outcomes[0].lag;
+    let enrol = |v: usize| m.delayed[v - 1].cohorts[0].enrol_period;
+    assert_eq!((lag(1), enrol(1)), (3, 1));
+    assert_eq!((lag(2), enrol(2)), (2, 3));
+    assert_eq!((lag(3), enrol(3)), (3, 3));
+}
+
+fn errors(text: &str) -> String {
+    match parse_with_model("bad.toml", text) {
+        Ok(_) => panic!("expected errors"),
+        Err(d) => {
+            assert!(d.items.iter().all(|i| i.line.is_some()), "{d}");
+            d.to_string()
+        }
+    }
+}
+
+#[test]
+fn bad_delays_are_clear_errors_at_their_line() {
+    // A delay that pushes the last payment past the term, reported at its line.
+    let text = with_shock("probability = 0.2\ndelay = 9\noutcomes = [\"sustained12\"]");
+    let line = text
+        .lines()
+        .position(|l| l == "delay = 9")
+        .map(|i| i + 1)
+        .unwrap();
+    let e = errors(&text);
+    assert!(
+        e.contains(&format!("bad.toml:{line}:")) && e.contains("uncertainty.shocks[0].delay"),
+        "{e}"
+    );
+    assert!(
+        e.contains("with this delay the contract does not hold")
+            && e.contains("after the contract's last period 24"),
+        "{e}"
+    );
+    // Each alone fits; together they do not.
+    let e = errors(&with_shock(
+        "probability = 0.2\ndelay = 5\noutcomes = [\"sustained12\"]\n\n[[uncertainty.shocks]]\nprobability = 0.1\ndelay = 5\noutcomes = [\"sustained12\"]",
+    ));
+    assert!(
+        e.contains("uncertainty.shocks[1].delay")
+            && e.contains("together with shocks[0] (the delays add up)"),
+        "{e}"
+    );
+    // A delay that measures a chained outcome before the one it requires.
+    let e = errors(&with_shock(
+        "probability = 0.2\ndelay = 3\noutcomes = [\"work\"]",
+    ));
+    assert!(
+        e.contains("with this delay the contract does not hold: `sustained6` (lag 5) would be measured before `work` (lag 6), which it requires"),
+        "{e}"
+    );
+    let e = errors(&with_shock(
+        "probability = 0.2\ndelay = 1.5\noutcomes = [\"work\"]",
+    ));
+    assert!(
+        e.contains("must be a whole number of periods, got 1.5"),
+        "{e}"
+    );
+    let e = errors(&with_shock("probability = 0.2\nenrolment_delay = -1"));
+    assert!(
+        e.contains("a delay is a whole number of periods from 0 to the contract's 24, got -1"),
+        "{e}"
+    );
+    let e = errors(&with_shock("probability = 0.2\ndelay = 1"));
+    assert!(
+        e.contains("list the outcomes the delay measures later"),
+        "{e}"
+    );
+    let e = errors(&with_shock("probability = 0.2"));
+    assert!(e.contains("a shock must do something"), "{e}");
+    let e = errors(&with_shock(
+        "probability = 0.2\nfactor = 0.9\noutcomes = [\"work\", \"work\"]",
+    ));
+    assert!(e.contains("`work` is listed twice"), "{e}");
+    let five = (0..5)
+        .map(|_| "probability = 0.1\nenrolment_delay = 1".to_string())
+        .collect::<Vec<_>>()
+        .join("\n\n[[uncertainty.shocks]]\n");
+    let e = errors(&with_shock(&five));
+    assert!(
+        e.contains("uncertainty.shocks[4]") && e.contains("at most 4 shocks may have a `delay`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_default_stresses_make_delays_and_rate_shocks_happen_apart() {
+    let text = with_shock(&format!("probability = 0.2\ndelay = 1\noutcomes = {ALL}"));
+    let (sc, _) = load(&text, &[]);
+    let v = sibsim::design::stress::stresses(&sc, &text, true);
+    let set = |label: &str| -> Vec<String> {
+        v.iter()
+            .find(|x| x.label == label)
+            .unwrap_or_else(|| panic!("no stress {label}"))
+            .overrides
+            .iter()
+            .map(|o| o.text.clone())
+            .collect()
+    };
+    // The delay is shock 0, the recession shock 1.
+    assert_eq!(set("delay"), ["uncertainty.shocks[0].probability=1.0"]);
+    assert_eq!(set("recession"), ["uncertainty.shocks[1].probability=1.0"]);
+    // Without delaying shocks, `delay` measures every outcome a period later.
+    let (sc, _) = load(REFERENCE, &[]);
+    let v = sibsim::design::stress::stresses(&sc, REFERENCE, true);
+    let d = v.iter().find(|x| x.label == "delay").unwrap();
+    assert_eq!(d.overrides[0].text, "outcomes.*.lag+=1");
+    let r = v.iter().find(|x| x.label == "recession").unwrap();
+    assert_eq!(r.overrides[0].text, "uncertainty.shocks.*.probability=1.0");
+}
+
+const IDS: [&str; 5] = [
+    "housing",
+    "work",
+    "sustained6",
+    "sustained12",
+    "no-escalation",
+];
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+    /// Any delays, valid or not: reading never panics; a model that is read settles every
+    /// trial, and each delayed contract keeps its payments in the term.
+    #[test]
+    fn any_delays_are_read_or_refused_and_what_is_read_settles(
+        shocks in proptest::collection::vec(
+            (0u8..=100, -2i64..30, -2i64..12, proptest::collection::vec(0usize..5, 0..4), proptest::bool::ANY),
+            1..6,
+        )
+    ) {
+        let text = shocks
+            .iter()
+            .map(|(p, d, e, outs, with_factor)| {
+                let outs: Vec<String> = outs.iter().map(|&o| format!("\"{}\"", IDS[o])).collect();
+                format!(
+                    "probability = {}\ndelay = {d}\nenrolment_delay = {e}\noutcomes = [{}]{}",
+                    *p as f64 / 100.0,
+                    outs.join(", "),
+                    if *with_factor { "\nfactor = 0.9" } else { "" }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n\n[[uncertainty.shocks]]\n");
+        let text = with_shock(&text);
+        match parse_with_model("p.toml", &text) {
+            Err(d) => proptest::prop_assert!(d.items.iter().all(|i| i.line.is_some()), "{}", d),
+            Ok((sc, m)) => {
+                for c in &m.delayed {
+                    let last = c
+                        .outcomes
+                        .iter()
+                        .flat_map(|o| c.cohorts.iter().map(move |k| o.last_measure(k.enrol_period) + o.pay_lag))
+                        .max()
+                        .unwrap();
+                    proptest::prop_assert!(last <= c.periods);
+                }
+                let cfg = SimConfig { trials: 300, seed: 5, threads: Some(1) };
+                let r = sibsim::montecarlo::simulate(&sc.contract, &m, &cfg);
+                proptest::prop_assert_eq!(r.failed_trials, 0, "{:?}", r.failure);
+            }
+        }
+    }
+}
