@@ -514,6 +514,10 @@ fn unknown_and_ill_typed_paths_give_clear_errors() {
             &["matches nothing"],
         ),
         ("price", &["has no `=`"]),
+        (
+            "outcomes.\"housing.price=1800",
+            &["has a `\"` that is not closed"],
+        ),
     ];
     for (set, wants) in cases {
         let e = err_of(&["simulate", REF, "--trials", "10", "--set", set]);
@@ -967,9 +971,13 @@ fn default_stresses_hurt_whatever_the_direction_of_an_outcome() {
     let vs = sibsim::design::stress::defaults(&sc, &text);
     let weaker = vs.iter().find(|v| v.label == "weaker-programme").unwrap();
     let sets: Vec<&str> = weaker.overrides.iter().map(|o| o.text.as_str()).collect();
+    // The quantity as a whole: a normal's mean and sd.
     assert_eq!(
         sets,
-        ["uncertainty.outcomes.benefit-days.quantity.mean*=1.15"]
+        [
+            "uncertainty.outcomes.benefit-days.quantity.mean*=1.15",
+            "uncertainty.outcomes.benefit-days.quantity.sd*=1.15"
+        ]
     );
     let reference = std::fs::read_to_string(root.join(REF)).unwrap();
     let rsc = sibsim::scenario::parse("reference.toml", &reference).unwrap();
@@ -993,6 +1001,7 @@ fn default_stresses_hurt_whatever_the_direction_of_an_outcome() {
             .collect::<Vec<_>>(),
         [
             "uncertainty.outcomes.benefit-days.quantity.mean*=1.2",
+            "uncertainty.outcomes.benefit-days.quantity.sd*=1.2",
             "uncertainty.fill.mean-=0.05"
         ]
     );
@@ -1239,4 +1248,29 @@ fn a_comparison_records_the_changes_of_its_base() {
     // The cap binds the base (80,000 earned), the halved price does not (40,000).
     assert_eq!(cmp.variants[0].figures[0].value, 70_000.0);
     assert_eq!(cmp.variants[1].figures[0].value, 40_000.0);
+}
+
+#[test]
+fn stress_only_shows_the_stresses_in_the_order_asked_for() {
+    let out = sibsim(&[
+        "stress",
+        REF,
+        "--trials",
+        "100",
+        "--only",
+        "delay",
+        "--only",
+        "recession",
+        "--only",
+        "delay",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let header = text.lines().find(|l| l.starts_with("Figure")).unwrap();
+    let cols: Vec<&str> = header.split_whitespace().collect();
+    assert_eq!(cols, ["Figure", "base", "delay", "recession"], "{text}");
 }

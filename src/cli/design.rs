@@ -165,7 +165,16 @@ pub fn stress(
                 )));
             }
         }
-        variants.retain(|v| only.contains(&v.label));
+        // In the order asked for, each once.
+        let mut picked: Vec<Variant> = Vec::with_capacity(only.len());
+        for name in only {
+            if !picked.iter().any(|v| &v.label == name)
+                && let Some(i) = variants.iter().position(|v| &v.label == name)
+            {
+                picked.push(variants.swap_remove(i));
+            }
+        }
+        variants = picked;
     }
     if variants.is_empty() {
         return Err(CliError(

@@ -4,7 +4,7 @@
 //! | name | what changes |
 //! |---|---|
 //! | `referral-shortfall` | the fill rate's mean falls 15 percentage points (`uncertainty.fill.mean-=0.15`); without a fill rate, every cohort is 15% smaller |
-//! | `weaker-programme` | every success rate's mean x 0.85, every quantity outcome's distribution x 0.85; x 1.15 for a `decrease` outcome (fewer is better), so the stress always hurts |
+//! | `weaker-programme` | every success rate's mean x 0.85, every quantity outcome's distribution x 0.85 (the quantity itself scaled: a normal or log-normal's mean and sd, a triangular or PERT's min, mode and max); x 1.15 for a `decrease` outcome (fewer is better), so the stress always hurts |
 //! | `recession` | the scenario's shocks with a `factor` happen for sure (`probability = 1`); without such shocks, every success rate and quantity distribution x 0.8 (x 1.2 for a `decrease` outcome) and the fill rate 5 points lower |
 //! | `cost-overrun` | the enterprise's fixed and per-participant costs (and the cost distribution) x 1.2 |
 //! | `delay` | the scenario's shocks with a `delay` or `enrolment_delay` happen for sure; without such shocks, every outcome is measured one period later (`outcomes.*.lag+=1`) |
@@ -140,7 +140,7 @@ pub fn defaults(sc: &Scenario, text: &str) -> Vec<Variant> {
         u,
         &[
             ("rate", &["mean"]),
-            ("quantity", &["mean", "min", "mode", "max"]),
+            ("quantity", &["mean", "sd", "min", "mode", "max"]),
         ],
         ("0.85", "1.15"),
     );
@@ -180,7 +180,7 @@ pub fn defaults(sc: &Scenario, text: &str) -> Vec<Variant> {
             u,
             &[
                 ("rate", &["mean"]),
-                ("quantity", &["mean", "min", "mode", "max"]),
+                ("quantity", &["mean", "sd", "min", "mode", "max"]),
             ],
             ("0.8", "1.2"),
         );
@@ -212,7 +212,7 @@ pub fn defaults(sc: &Scenario, text: &str) -> Vec<Variant> {
     if sc_has(&["per_participant_cost"]) {
         cost.push("enterprise.per_participant_cost*=1.2".to_string());
     }
-    for f in ["mean", "min", "mode", "max"] {
+    for f in ["mean", "sd", "min", "mode", "max"] {
         if has(u, &["cost_per_participant", f]) {
             cost.push(format!("uncertainty.cost_per_participant.{f}*=1.2"));
         }

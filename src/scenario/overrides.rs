@@ -221,6 +221,11 @@ impl Override {
             }
         }
         let Some(eq) = eq else {
+            if in_quote {
+                return err(format!(
+                    "`{text}` has a `\"` that is not closed; quote a key with dots as `outcomes.\"my.id\".price=1800`"
+                ));
+            }
             return err(format!(
                 "`{text}` has no `=`; write PATH=VALUE, e.g. `outcomes.housing.price=1800`"
             ));
