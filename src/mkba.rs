@@ -663,13 +663,16 @@ impl BusinessAcc {
     /// Adds one trial: its outcomes' settlement results (IND per outcome from them, as
     /// [`cases`] counts it: achieved units or the improvement on the baseline), each party's
     /// net cash flow by period, and the NPV of those flows at the contract's discount rate per
-    /// party (used where the MKBA's rate is the same; needed for the payers).
+    /// party (used where the MKBA's rate is the same; needed for the payers). `delays` is each
+    /// outcome's delay in periods in a delayed trial (empty on time): its savings come that
+    /// much later and are discounted over it at the MKBA's rate.
     pub(crate) fn add<'a>(
         &mut self,
         c: &Contract,
         outcomes: &[crate::settlement::OutcomeResult],
         party_flows: impl Fn(PartyId) -> &'a [i64],
         contract_npv: &[f64],
+        delays: &[u16],
     ) {
         let sav = &mut self.scratch;
         sav.iter_mut().for_each(|x| *x = 0.0);
@@ -679,7 +682,12 @@ impl BusinessAcc {
             if units == 0 {
                 continue;
             }
-            let u = units as f64 / 1e6;
+            let mut u = units as f64 / 1e6;
+            if let Some(&d) = delays.get(o)
+                && d > 0
+            {
+                u *= self.discount[d as usize];
+            }
             for (s, f) in sav.iter_mut().zip(&self.pvc[o]) {
                 *s += u * f;
             }

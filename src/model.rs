@@ -365,7 +365,13 @@ pub struct Model {
     /// The delayed contracts: entry `v - 1` is the contract of a trial in which the delaying
     /// shocks of the bits of `v` happened (see [`Model::contract`]); empty without delays.
     pub delayed: Vec<Contract>,
+    /// Per delayed contract (as [`Model::delayed`]), each outcome's delay in periods: its own
+    /// `delay` plus the `enrolment_delay`, summed over the shocks of the combination.
+    pub shifts: Vec<Vec<u16>>,
 }
+
+/// Most shocks in one model (one bit each in [`DrawScratch::shocks`]).
+pub const MAX_SHOCKS: usize = 64;
 
 /// Most shocks with a delay in one model (each combination of them is a contract the
 /// simulator settles: at most 2^4 - 1 delayed contracts).
@@ -442,7 +448,11 @@ impl Cx {
             Some(v) => match num(v) {
                 Some(x) => Some(x),
                 None => {
-                    self.err(&p, format!("must be a number, got {}", type_name(v)));
+                    let msg = match v {
+                        Value::Float(f) => format!("must be a finite number, got {f}"),
+                        v => format!("must be a number, got {}", type_name(v)),
+                    };
+                    self.err(&p, msg);
                     None
                 }
             },
@@ -606,26 +616,32 @@ impl Cx {
         }
     }
 
-    /// A whole number of periods from 0 to `periods` (0 when absent).
+    /// A whole number of periods from 0 to `periods` (0 when absent). A float is taken when it
+    /// is whole (`2.0`, as an override's arithmetic may leave it).
     fn delay(&mut self, t: &Table, key: &str, path: &str, periods: u16) -> Option<u16> {
         let Some(v) = t.get(key) else {
             return Some(0);
         };
-        match v {
-            Value::Integer(i) if (0..=periods as i64).contains(i) => Some(*i as u16),
-            Value::Integer(i) => {
+        let whole = match v {
+            Value::Integer(i) => Some(*i as f64),
+            Value::Float(f) if f.is_finite() && f.fract() == 0.0 => Some(*f),
+            _ => None,
+        };
+        match whole {
+            Some(x) if (0.0..=periods as f64).contains(&x) => Some(x as u16),
+            Some(x) => {
                 self.err(
                     format!("{path}.{key}"),
-                    format!("a delay is a whole number of periods from 0 to the contract's {periods}, got {i}"),
+                    format!("a delay is a whole number of periods from 0 to the contract's {periods}, got {x}"),
                 );
                 None
             }
-            other => {
+            None => {
                 self.err(
                     format!("{path}.{key}"),
                     format!(
                         "must be a whole number of periods, got {}",
-                        match other {
+                        match v {
                             Value::Float(f) => f.to_string(),
                             o => type_name(o).to_string(),
                         }
@@ -889,6 +905,7 @@ impl Model {
                     let lp = format!("{path}.outcomes");
                     // `factor` scales count outcomes' rates; `delay` moves any outcome.
                     let scales = !matches!(factor, Some(None));
+                    let uses_outcomes = st.contains_key("factor") || st.contains_key("delay");
                     match st.get("outcomes") {
                         Some(Value::Array(a)) => {
                             for (j, x) in a.iter().enumerate() {
@@ -922,7 +939,7 @@ impl Model {
                             &lp,
                             format!("must be a list of outcome ids, got {}", type_name(other)),
                         ),
-                        None if scales || matches!(delay, Some(d) if d > 0) => cx.err(
+                        None if uses_outcomes => cx.err(
                             &lp,
                             if scales {
                                 "required field `outcomes` is missing: list the outcomes whose rates the shock scales"
@@ -932,7 +949,25 @@ impl Model {
                         ),
                         None => {}
                     }
-                    if let (Some(None), Some(0), Some(0)) = (factor, delay, enrolment_delay) {
+                    match st.get("outcomes") {
+                        Some(Value::Array(a)) if a.is_empty() && uses_outcomes => cx.err(
+                            &lp,
+                            if scales {
+                                "lists no outcome: list the outcomes whose rates the shock scales"
+                            } else {
+                                "lists no outcome: list the outcomes the delay measures later"
+                            },
+                        ),
+                        Some(_) if !uses_outcomes => cx.err(
+                            &lp,
+                            "`outcomes` names what a `factor` scales or a `delay` measures later; this shock has neither (an `enrolment_delay` moves every cohort)",
+                        ),
+                        _ => {}
+                    }
+                    if !["factor", "delay", "enrolment_delay"]
+                        .iter()
+                        .any(|k| st.contains_key(*k))
+                    {
                         cx.err(
                             &path,
                             "a shock must do something: give a `factor` (scales the listed outcomes' success rates), a `delay` (measures the listed outcomes that many periods later) or an `enrolment_delay` (every cohort enrols that many periods later)",
@@ -959,6 +994,12 @@ impl Model {
                 ),
             ),
         }
+        if shocks.len() > MAX_SHOCKS {
+            cx.err(
+                format!("uncertainty.shocks[{MAX_SHOCKS}]"),
+                format!("the simulator supports at most {MAX_SHOCKS} shocks"),
+            );
+        }
         if contract
             .outcomes
             .iter()
@@ -974,7 +1015,7 @@ impl Model {
         if !cx.errs.is_empty() {
             return Err(cx.errs);
         }
-        let delayed = delayed_contracts(contract, &shocks, delayed)?;
+        let (delayed, shifts) = delayed_contracts(contract, &shocks, delayed)?;
         Ok(Model {
             fill,
             correlation,
@@ -982,21 +1023,24 @@ impl Model {
             shocks,
             cost_per_participant,
             delayed,
+            shifts,
         })
     }
 }
 
 /// The contracts of every combination of the delaying `shocks` (all of them valid), in the
-/// order of [`Model::delayed`]. A combination that gives no valid contract is reported at the
-/// last of its shocks: alone, "with this delay ..."; with others, naming them.
+/// order of [`Model::delayed`], with each outcome's delay in each ([`Model::shifts`]). A
+/// combination that gives no valid contract is reported at the last of its shocks: alone,
+/// "with this delay ..."; with others, naming them.
+#[allow(clippy::type_complexity)]
 fn delayed_contracts(
     contract: &Contract,
     shocks: &[Shock],
     build: &DelayedContract,
-) -> Result<Vec<Contract>, Vec<Diagnostic>> {
+) -> Result<(Vec<Contract>, Vec<Vec<u16>>), Vec<Diagnostic>> {
     let delaying: Vec<usize> = (0..shocks.len()).filter(|&i| shocks[i].delays()).collect();
     if delaying.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     if delaying.len() > MAX_DELAY_SHOCKS {
         return Err(vec![Diagnostic::new(
@@ -1008,6 +1052,7 @@ fn delayed_contracts(
         )]);
     }
     let mut out = Vec::with_capacity((1 << delaying.len()) - 1);
+    let mut shifts = Vec::with_capacity(out.capacity());
     let mut errs = Vec::new();
     // The shocks already blamed: each is reported once, for its smallest failing combination.
     let mut blamed = vec![false; shocks.len()];
@@ -1026,14 +1071,20 @@ fn delayed_contracts(
             enrol = enrol.saturating_add(sh.enrolment_delay);
         }
         match build(&lags, enrol) {
-            Ok(c) => out.push(c),
+            Ok(c) => {
+                out.push(c);
+                shifts.push(lags.iter().map(|&l| l.saturating_add(enrol)).collect());
+            }
             Err(why) => {
                 let last = *members.last().expect("a combination has a member");
                 if members.iter().any(|&i| blamed[i]) {
                     continue;
                 }
                 blamed[last] = true;
-                let what = if shocks[last].delay > 0 {
+                // A shock with both delays: blame the outcomes' delay where it fails alone.
+                let sh = &shocks[last];
+                let what = if sh.delay > 0 && (sh.enrolment_delay == 0 || build(&lags, 0).is_err())
+                {
                     "delay"
                 } else {
                     "enrolment_delay"
@@ -1057,7 +1108,11 @@ fn delayed_contracts(
             }
         }
     }
-    if errs.is_empty() { Ok(out) } else { Err(errs) }
+    if errs.is_empty() {
+        Ok((out, shifts))
+    } else {
+        Err(errs)
+    }
 }
 
 /// Most outcomes under the per-participant cap the simulator draws (one bit each in a
@@ -1080,6 +1135,16 @@ pub struct DrawScratch {
     pp_order: Vec<(u16, u16)>,
     /// Per outcome: its bit in a class's mask (its place in `pp_order`).
     pp_bit: Vec<u32>,
+    /// The shocks that happened in the last trial drawn: bit `i` is shock `i`.
+    shocks: u64,
+}
+
+impl DrawScratch {
+    /// The shocks that happened in the last trial drawn with this scratch: bit `i` is
+    /// `Model::shocks[i]`.
+    pub fn shocks(&self) -> u64 {
+        self.shocks
+    }
 }
 
 /// Largest `n` whose inversion search uses the table of reciprocals.
@@ -1317,9 +1382,11 @@ impl Model {
         // variant is the `j`-th delaying shock).
         let mut variant = 0usize;
         let mut bit = 1usize;
-        for sh in &self.shocks {
+        s.shocks = 0;
+        for (i, sh) in self.shocks.iter().enumerate() {
             let u: f64 = rng.random();
             if u < sh.probability {
+                s.shocks |= 1 << i;
                 if let Some(f) = sh.factor {
                     for &o in &sh.outcomes {
                         s.rates[o] = (s.rates[o] * f).clamp(0.0, 1.0);

@@ -208,6 +208,8 @@ pub struct TrialRecord<'a> {
     pub irr: &'a [Option<f64>],
     /// Whether each tranche was fully repaid.
     pub repaid: &'a [bool],
+    /// The shocks that happened: bit `i` is `Model::shocks[i]`.
+    pub shocks: u64,
     /// The settlement of the trial.
     pub settlement: &'a Settlement,
     /// The business case per contract party, cents: (PV savings, PV savings - PV payments -
@@ -944,7 +946,12 @@ impl<'c> Worker<'c> {
             .add(s.paid[c.enterprise].0 + s.unpaid_costs.0);
         if let Some(b) = &mut acc.business {
             let sink = &self.sink;
-            b.add(c, &s.outcomes, |p| sink.party_flows(p), &self.npv);
+            let delays = if v == 0 {
+                &[][..]
+            } else {
+                &model.shifts[v - 1]
+            };
+            b.add(c, &s.outcomes, |p| sink.party_flows(p), &self.npv, delays);
         }
         if let Some(f) = on_trial {
             f(&TrialRecord {
@@ -953,6 +960,7 @@ impl<'c> Worker<'c> {
                 loss: &self.loss,
                 irr: &self.irr,
                 repaid: &self.repaid,
+                shocks: self.scratch.shocks(),
                 settlement: s,
                 business: acc.business.as_ref().map_or(&[][..], |b| b.per_party()),
             });

@@ -315,6 +315,26 @@ fn simulate_prints_a_summary_and_writes_identical_results_on_any_thread_count() 
             "a header and one row per trial"
         );
         assert!(trials.lines().nth(1).unwrap().starts_with("0,"));
+        // The last column says whether the recession (probability 0.10) happened.
+        assert!(
+            trials
+                .lines()
+                .next()
+                .unwrap()
+                .ends_with(",repaid_junior,shock_1")
+        );
+        let hit = trials
+            .lines()
+            .skip(1)
+            .filter(|l| l.ends_with(",true"))
+            .count();
+        let missed = trials
+            .lines()
+            .skip(1)
+            .filter(|l| l.ends_with(",false"))
+            .count();
+        assert_eq!(hit + missed, 3000);
+        assert!((230..=370).contains(&hit), "{hit} trials with the shock");
         let names = file_names(&d);
         assert_eq!(
             names,

@@ -73,15 +73,17 @@ pub fn run(o: Options<'_>) -> Result<()> {
     let rows = match (o.trials_out, o.out) {
         (true, Some(dir)) => {
             let mut file = io::AtomicFile::create(&dir.join("trials.csv")).map_err(fail)?;
-            file.write(trial_header(c).as_bytes()).map_err(fail)?;
+            file.write(trial_header(c, model.shocks.len()).as_bytes())
+                .map_err(fail)?;
             Some(Mutex::new(RowWriter::new(file)))
         }
         _ => None,
     };
     let started = std::time::Instant::now();
+    let n_shocks = model.shocks.len();
     let write_row = rows.as_ref().map(|rows| {
         move |r: &TrialRecord| {
-            let row = trial_row(r);
+            let row = trial_row(r, n_shocks);
             if let Ok(mut w) = rows.lock() {
                 w.push(r.trial, row);
             }
@@ -174,7 +176,9 @@ pub fn summary_file(
     }
 }
 
-fn trial_header(c: &sibsim::Contract) -> String {
+/// The header of `trials.csv`; `shocks` is the number of the model's shocks (a column
+/// `shock_N` each, 1-based as in the report).
+fn trial_header(c: &sibsim::Contract, shocks: usize) -> String {
     let mut h = vec![
         "trial".to_string(),
         "outcome_payments".into(),
@@ -186,6 +190,9 @@ fn trial_header(c: &sibsim::Contract) -> String {
     for t in &c.tranches {
         h.push(format!("irr_{}", t.id));
         h.push(format!("repaid_{}", t.id));
+    }
+    for i in 1..=shocks {
+        h.push(format!("shock_{i}"));
     }
     h.join(",") + "\n"
 }
@@ -246,7 +253,7 @@ impl RowWriter {
     }
 }
 
-fn trial_row(r: &TrialRecord) -> String {
+fn trial_row(r: &TrialRecord, shocks: usize) -> String {
     let mut s = format!(
         "{},{},{}",
         r.trial,
@@ -264,6 +271,9 @@ fn trial_row(r: &TrialRecord) -> String {
             None => s.push(','),
         }
         let _ = write!(s, ",{rep}");
+    }
+    for i in 0..shocks {
+        let _ = write!(s, ",{}", r.shocks >> i & 1 == 1);
     }
     s.push('\n');
     s

@@ -267,9 +267,9 @@ pub fn decimals_taken(src: &Source<'_>, path: &[Step]) -> u32 {
             return 0;
         };
         let refused = load_with(src, o).is_err_and(|d| {
-            d.items.iter().any(|i| {
-                i.message.contains("decimals") || i.message.contains("expected a whole number")
-            })
+            d.items
+                .iter()
+                .any(|i| i.message.contains("decimals") || i.message.contains("whole number"))
         });
         if !refused {
             return k;

@@ -157,7 +157,13 @@ pub fn defaults(sc: &Scenario, text: &str) -> Vec<Variant> {
         _ => &[],
     };
     let certain = |keys: &[&str]| -> Vec<String> {
-        let with = |v: &Value| keys.iter().any(|k| has(v.as_table(), &[k]));
+        // A shock with one of `keys` that is not certain already.
+        let with = |v: &Value| {
+            let p = v
+                .get("probability")
+                .and_then(|p| p.as_float().or(p.as_integer().map(|i| i as f64)));
+            keys.iter().any(|k| has(v.as_table(), &[k])) && p.is_some_and(|p| p < 1.0)
+        };
         if !shocks.is_empty() && shocks.iter().all(with) {
             return vec!["uncertainty.shocks.*.probability=1.0".into()];
         }
@@ -171,7 +177,7 @@ pub fn defaults(sc: &Scenario, text: &str) -> Vec<Variant> {
     if !scaling.is_empty() {
         out.push(variant(
             "recession",
-            "a recession: the scenario's shocks that scale success rates happen for sure",
+            "a recession: the scenario's shocks that scale success rates happen for sure (with any delay they bring)",
             &scaling,
         ));
     } else {

@@ -163,11 +163,23 @@ fn model(raw: &raw::RawScenario, sc: &Scenario) -> Result<crate::model::Model, V
         if enrol > 0 {
             for rc in &mut r.cohorts {
                 rc.enrol += enrol as i64;
+                if rc.enrol > c.periods as i64 {
+                    return Err(format!(
+                        "cohort `{}` would enrol in period {}, after the contract's last period {}; shorten the delay or lengthen the contract",
+                        rc.id, rc.enrol, c.periods
+                    ));
+                }
             }
         }
         // The first problem; its message names the cohort and outcome it concerns.
-        validate::contract(&r)
-            .map_err(|errs| errs.first().map_or_else(String::new, |e| e.message.clone()))
+        validate::contract(&r).map_err(|errs| {
+            errs.first().map_or_else(String::new, |e| {
+                e.message.replace(
+                    "shorten the lags or lengthen the contract",
+                    "shorten the delay or lengthen the contract",
+                )
+            })
+        })
     };
     crate::model::Model::from_table(c, sc.uncertainty.as_ref(), &delayed)
 }
@@ -258,13 +270,39 @@ pub fn parse_with_model_overrides(
     if overrides.is_empty() {
         return parse_with_model(file, text);
     }
-    let (raw, sc) = parse_raw_with_overrides(file, text, overrides)?;
-    match model(&raw, &sc) {
-        Ok(m) => Ok((sc, m)),
-        Err(items) => {
-            let (_, applied) = overridden(file, text, overrides)?;
-            Err(annotate(file, text, &applied, items))
+    let (raw, mut sc) = parse_raw_with_overrides(file, text, overrides)?;
+    let mut tries = 0;
+    loop {
+        let items = match model(&raw, &sc) {
+            Ok(m) => return Ok((sc, m)),
+            Err(items) => items,
+        };
+        let (_, applied) = overridden(file, text, overrides)?;
+        // Arithmetic that left a fraction in a whole number of the model (a delay) is rounded,
+        // as in the contract (see `parse_with_overrides`).
+        tries += 1;
+        if tries <= applied.rounded.len()
+            && let Some(u) = sc.uncertainty.take()
+        {
+            let mut doc = toml::Table::new();
+            doc.insert("uncertainty".into(), toml::Value::Table(u));
+            let mut changed = false;
+            for i in &items {
+                if i.message.contains("whole number")
+                    && let Some((_, r)) = applied.rounded.iter().find(|(p, _)| *p == i.path)
+                {
+                    changed |= overrides::set_concrete(&mut doc, &i.path, toml::Value::Integer(*r));
+                }
+            }
+            sc.uncertainty = match doc.remove("uncertainty") {
+                Some(toml::Value::Table(u)) => Some(u),
+                _ => None,
+            };
+            if changed {
+                continue;
+            }
         }
+        return Err(annotate(file, text, &applied, items));
     }
 }
 
