@@ -7,6 +7,7 @@
 //! ```toml
 //! [uncertainty]
 //! fill = { mean = 0.85, sd = 0.08 }   # per-trial Beta fill rate; enrolment ~ Binomial(size, fill)
+//!                                     # (`max = 1.2`: Beta on [0, 1.2], Binomial(size x 1.2, fill / 1.2))
 //! correlation = 0.5                   # shared latent factor between outcome rates (0..1)
 //! cost_per_participant = { dist = "pert", min = 1500, mode = 2000, max = 3000 }
 //!
@@ -352,8 +353,12 @@ pub struct OutcomeModel {
 /// The validated uncertainty model of a scenario.
 #[derive(Clone, Debug)]
 pub struct Model {
-    /// Per-trial fill rate of the cohorts; `None`: enrolment is exactly the target.
+    /// Per-trial fill rate of the cohorts as a share of their capacity (`fill_max` times the
+    /// target); `None`: enrolment is exactly the target.
     pub fill: Option<BetaRate>,
+    /// The most a cohort can enrol as a share of its target (`fill.max`, at least 1): a cohort
+    /// of target `n` enrols `Binomial(round(n x fill_max), fill)`.
+    pub fill_max: f64,
     /// Correlation of the outcome rates through one latent factor, in [0, 1].
     pub correlation: f64,
     /// One per contract outcome, in contract order.
@@ -369,6 +374,9 @@ pub struct Model {
     /// `delay` plus the `enrolment_delay`, summed over the shocks of the combination.
     pub shifts: Vec<Vec<u16>>,
 }
+
+/// Largest `fill.max`: a cohort enrols at most this many times its target.
+pub const MAX_FILL: f64 = 10.0;
 
 /// Most shocks in one model (one bit each in [`DrawScratch::shocks`]).
 pub const MAX_SHOCKS: usize = 64;
@@ -472,6 +480,88 @@ impl Cx {
             return None;
         }
         Some(x)
+    }
+
+    /// `{ mean, sd, max }` of the fill rate: `max` (default 1, at most [`MAX_FILL`]) is the
+    /// most a cohort enrols as a share of its target; the rate is then a Beta on `[0, max]`,
+    /// returned as the Beta rate of the share of `max`.
+    fn fill(&mut self, v: &Value) -> (Option<BetaRate>, f64) {
+        const PATH: &str = "uncertainty.fill";
+        let max = match v {
+            Value::Table(t) if t.contains_key("max") => match self.number(t, "max", PATH) {
+                Some(m) if (1.0..=MAX_FILL).contains(&m) => m,
+                Some(m) => {
+                    self.err(
+                            format!("{PATH}.max"),
+                            format!("the most a cohort enrols as a share of its target must be from 1 to {MAX_FILL}, got {m}"),
+                        );
+                    return (None, 1.0);
+                }
+                None => return (None, 1.0),
+            },
+            _ => 1.0,
+        };
+        if max == 1.0 {
+            let mut plain = v.clone();
+            if let Value::Table(t) = &mut plain {
+                t.remove("max");
+            }
+            return (self.beta(&plain, PATH, "the fill rate"), 1.0);
+        }
+        let Some(t) = self.table(
+            v,
+            PATH,
+            "the fill rate: { mean = ..., sd = ..., max = ... }",
+        ) else {
+            return (None, max);
+        };
+        self.unknown_keys(t, PATH, &["mean", "sd", "max"]);
+        let (Some(mean), Some(sd)) = (self.number(t, "mean", PATH), self.number(t, "sd", PATH))
+        else {
+            return (None, max);
+        };
+        let fail = |cx: &mut Cx, key: &str, msg: String| {
+            cx.err(format!("{PATH}.{key}"), msg);
+            (None, max)
+        };
+        if !(0.0..=max).contains(&mean) {
+            return fail(
+                self,
+                "mean",
+                format!(
+                    "the fill rate: the mean is a share of the target and must be from 0 to `max` ({max}), got {mean}"
+                ),
+            );
+        }
+        if sd < 0.0 {
+            return fail(
+                self,
+                "sd",
+                format!("the standard deviation must be 0 or more, got {sd}"),
+            );
+        }
+        if sd > 0.0 {
+            if mean <= 0.0 || mean >= max {
+                return fail(
+                    self,
+                    "mean",
+                    format!(
+                        "the fill rate: with a standard deviation above 0 the mean must be strictly between 0 and `max` ({max}), got {mean}"
+                    ),
+                );
+            }
+            let limit = (mean * (max - mean)).sqrt();
+            if sd >= limit {
+                return fail(
+                    self,
+                    "sd",
+                    format!(
+                        "{sd} is too large for a fill rate with mean {mean} and max {max}: a Beta distribution on [0, max] needs sd < sqrt(mean x (max - mean)) = {limit:.4}"
+                    ),
+                );
+            }
+        }
+        (Some(BetaRate::new(mean / max, sd / max)), max)
     }
 
     /// `{ mean, sd }` of a Beta rate.
@@ -704,9 +794,10 @@ impl Model {
                 "cost_per_participant",
             ],
         );
-        let fill = t
-            .get("fill")
-            .and_then(|v| cx.beta(v, "uncertainty.fill", "the fill rate"));
+        let (fill, fill_max) = match t.get("fill") {
+            None => (None, 1.0),
+            Some(v) => cx.fill(v),
+        };
         let correlation = match t.get("correlation") {
             None => 0.0,
             Some(v) => {
@@ -1018,6 +1109,7 @@ impl Model {
         let (delayed, shifts) = delayed_contracts(contract, &shocks, delayed)?;
         Ok(Model {
             fill,
+            fill_max,
             correlation,
             outcomes: models.into_iter().map(|m| m.expect("checked")).collect(),
             shocks,
@@ -1343,6 +1435,17 @@ pub fn scaled_forecast(f: Qty, enrolled: u32, size: u32) -> Qty {
 }
 
 impl Model {
+    /// The most a cohort of target `size` can enrol: `size x fill_max`, rounded half away
+    /// from zero (the target itself when `fill_max` is 1).
+    #[inline]
+    pub fn capacity(&self, size: u32) -> u32 {
+        if self.fill_max == 1.0 {
+            size
+        } else {
+            (size as f64 * self.fill_max).round() as u32
+        }
+    }
+
     /// The contract a trial of variant `v` (as [`Model::draw`] returns it) settles: `base`
     /// for 0, else the delayed contract of those shocks.
     #[inline]
@@ -1404,7 +1507,12 @@ impl Model {
         actuals.clear(contract);
         // 3. Fill, baselines, cost. The binomials below draw from at most the largest cohort
         // (their tables of powers go that far).
-        let max_size = contract.cohorts.iter().map(|c| c.size).max().unwrap_or(0);
+        let max_size = contract
+            .cohorts
+            .iter()
+            .map(|c| self.capacity(c.size))
+            .max()
+            .unwrap_or(0);
         let fill = self.fill.as_ref().map(|f| {
             let z: f64 = StandardNormal.sample(rng);
             BinomialP::with_table(f.at(z), max_size)
@@ -1443,7 +1551,10 @@ impl Model {
         for (ci, coh) in contract.cohorts.iter().enumerate() {
             let base = 1 + ci as u64 * (n_o as u64 + 1);
             let enrolled = match &fill {
-                Some(f) => binomial_with(&mut sub_stream(key, base), coh.size as u64, f) as u32,
+                Some(f) => {
+                    let n = self.capacity(coh.size) as u64;
+                    binomial_with(&mut sub_stream(key, base), n, f) as u32
+                }
                 None => coh.size,
             };
             actuals.enrolled[ci] = enrolled;

@@ -101,6 +101,12 @@ pub fn assumptions(c: &Contract, model: &Model) -> Vec<Assumption> {
     v.push(a(
         "Referral inflow (share of each cohort's target enrolled)".into(),
         match &model.fill {
+            Some(f) if model.fill_max != 1.0 => format!(
+                "Beta on 0 to {} of the target, mean {}, sd {}",
+                percent(model.fill_max),
+                percent(f.mean * model.fill_max),
+                percent(f.sd * model.fill_max)
+            ),
             Some(f) => format!("Beta, mean {}, sd {}", percent(f.mean), percent(f.sd)),
             None => "exactly the target".into(),
         },

@@ -4,6 +4,7 @@ mod business;
 mod charts;
 mod cli;
 mod delays;
+mod inflow;
 mod montecarlo;
 mod properties;
 mod regressions;

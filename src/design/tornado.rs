@@ -126,7 +126,8 @@ type Input = (String, String, (f64, String), (f64, String));
 fn inputs(sc: &crate::Scenario, model: &crate::model::Model, range: Range) -> Vec<Input> {
     let c = &sc.contract;
     let mut v: Vec<Input> = Vec::new();
-    let mut beta = |label: String, path: String, b: &BetaRate| {
+    // `scale`: the rate's values are shares of `scale` (the fill rate's `max`; 1 otherwise).
+    let mut beta = |label: String, path: String, b: &BetaRate, scale: f64| {
         let (lo, hi) = match range {
             Range::Percentiles => {
                 if b.sd == 0.0 {
@@ -150,14 +151,23 @@ fn inputs(sc: &crate::Scenario, model: &crate::model::Model, range: Range) -> Ve
                 )
             }
         };
+        let (lo, hi) = (lo * scale, hi * scale);
         let set = |x: f64| match range {
+            Range::Percentiles if scale != 1.0 => {
+                format!("{path}={{ mean = {}, sd = 0, max = {scale} }}", f(x))
+            }
             Range::Percentiles => format!("{path}={{ mean = {}, sd = 0 }}", f(x)),
             Range::Percent(_) => format!("{path}.mean={}", f(x)),
         };
         v.push((label, path.clone(), (lo, set(lo)), (hi, set(hi))));
     };
     if let Some(b) = &model.fill {
-        beta("fill rate".into(), "uncertainty.fill".into(), b);
+        beta(
+            "fill rate".into(),
+            "uncertainty.fill".into(),
+            b,
+            model.fill_max,
+        );
     }
     for (o, m) in model.outcomes.iter().enumerate() {
         let id = &c.outcomes[o].id;
@@ -167,6 +177,7 @@ fn inputs(sc: &crate::Scenario, model: &crate::model::Model, range: Range) -> Ve
                 format!("success rate of {id}"),
                 format!("uncertainty.outcomes.{key}.rate"),
                 b,
+                1.0,
             );
         }
         if let Some(b) = &m.baseline_rate {
@@ -174,6 +185,7 @@ fn inputs(sc: &crate::Scenario, model: &crate::model::Model, range: Range) -> Ve
                 format!("control group rate of {id}"),
                 format!("uncertainty.outcomes.{key}.baseline_rate"),
                 b,
+                1.0,
             );
         }
     }
