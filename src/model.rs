@@ -7,7 +7,8 @@
 //! ```toml
 //! [uncertainty]
 //! fill = { mean = 0.85, sd = 0.08 }   # per-trial Beta fill rate; enrolment ~ Binomial(size, fill)
-//!                                     # (`max = 1.2`: Beta on [0, 1.2], Binomial(size x 1.2, fill / 1.2))
+//!                                     # (`max = 1.2`: Beta on [0, 1.2]; Binomial(n, size x fill / n),
+//!                                     # n = size x 1.2 rounded up)
 //! correlation = 0.5                   # shared latent factor between outcome rates (0..1)
 //! cost_per_participant = { dist = "pert", min = 1500, mode = 2000, max = 3000 }
 //!
@@ -357,7 +358,7 @@ pub struct Model {
     /// target); `None`: enrolment is exactly the target.
     pub fill: Option<BetaRate>,
     /// The most a cohort can enrol as a share of its target (`fill.max`, at least 1): a cohort
-    /// of target `n` enrols `Binomial(round(n x fill_max), fill)`.
+    /// of target `s` enrols `Binomial(n, s x fill / n)` with `n` its [`Model::capacity`].
     pub fill_max: f64,
     /// Correlation of the outcome rates through one latent factor, in [0, 1].
     pub correlation: f64,
@@ -551,7 +552,7 @@ impl Cx {
                 );
             }
             let limit = (mean * (max - mean)).sqrt();
-            if sd >= limit {
+            if sd >= limit * (1.0 - 1e-12) {
                 return fail(
                     self,
                     "sd",
@@ -1435,14 +1436,16 @@ pub fn scaled_forecast(f: Qty, enrolled: u32, size: u32) -> Qty {
 }
 
 impl Model {
-    /// The most a cohort of target `size` can enrol: `size x fill_max`, rounded half away
-    /// from zero (the target itself when `fill_max` is 1).
+    /// The most a cohort of target `size` can enrol: `size x fill_max` rounded up (a product
+    /// within 1e-9 of a whole number is that number: 40 x 1.2 is 48, 50 x 1.15 is 58); the
+    /// target itself when `fill_max` is 1.
     #[inline]
     pub fn capacity(&self, size: u32) -> u32 {
         if self.fill_max == 1.0 {
             size
         } else {
-            (size as f64 * self.fill_max).round() as u32
+            let x = size as f64 * self.fill_max;
+            (x - 1e-9 * x.max(1.0)).ceil().max(size as f64) as u32
         }
     }
 
@@ -1551,9 +1554,23 @@ impl Model {
         for (ci, coh) in contract.cohorts.iter().enumerate() {
             let base = 1 + ci as u64 * (n_o as u64 + 1);
             let enrolled = match &fill {
+                Some(f) if self.fill_max == 1.0 => {
+                    binomial_with(&mut sub_stream(key, base), coh.size as u64, f) as u32
+                }
+                // Above the target: Binomial(capacity, size x fill / capacity), whose mean is
+                // size x fill (`f` is the share of `fill_max`).
                 Some(f) => {
-                    let n = self.capacity(coh.size) as u64;
-                    binomial_with(&mut sub_stream(key, base), n, f) as u32
+                    let n = self.capacity(coh.size);
+                    let p = if n == 0 {
+                        0.0
+                    } else {
+                        (coh.size as f64 * f.p * self.fill_max / n as f64).min(1.0)
+                    };
+                    binomial_with(
+                        &mut sub_stream(key, base),
+                        n as u64,
+                        &BinomialP::with_table(p, n),
+                    ) as u32
                 }
                 None => coh.size,
             };

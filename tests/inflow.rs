@@ -137,3 +137,57 @@ fn a_bad_most_allowed_is_a_clear_error() {
     let e = errors("fill = { mean = 1.1, sd = 0.1 }");
     assert!(e.contains("between 0 and 1"), "{e}");
 }
+
+#[test]
+fn the_mean_enrolment_is_the_target_times_the_fill_rate_whatever_the_rounding() {
+    // 40 x 1.15 = 46 places; 50 x 1.15 = 57.5 rounds up to 58; the mean stays size x fill.
+    let text = with_fill("fill = { mean = 1.1, sd = 0, max = 1.15 }");
+    let (c, m) = load(&text);
+    assert_eq!(m.capacity(40), 46);
+    assert_eq!(m.capacity(50), 58);
+    assert_eq!(m.capacity(100), 115);
+    let (_, m2) = load(&with_fill("fill = { mean = 1.0, sd = 0, max = 1.005 }"));
+    assert_eq!(m2.capacity(100), 101, "100.5 places: max still counts");
+    let _ = c;
+    // Cohorts of 3: capacity 4 at max 1.1, Binomial(4, 3 x 0.9 / 4): mean 2.7.
+    let small =
+        with_fill("fill = { mean = 0.9, sd = 0, max = 1.1 }").replace("size = 40", "size = 3");
+    let e = enrolments(&small, 20_000);
+    assert!(e.iter().all(|&n| n <= 4));
+    let n = e.len() as f64;
+    let mean = e.iter().map(|&x| x as f64).sum::<f64>() / n;
+    let p: f64 = 2.7 / 4.0;
+    let se = (4.0 * p * (1.0 - p) / n).sqrt();
+    assert!((mean - 2.7).abs() < 4.0 * se, "mean {mean} ± {se}");
+}
+
+#[test]
+fn a_spread_at_its_limit_is_refused() {
+    // sqrt(1.2 x 0.3) is 0.6: the Beta would be degenerate.
+    let e = errors("fill = { mean = 1.2, sd = 0.6, max = 1.5 }");
+    assert!(e.contains("uncertainty.fill.sd: 0.6 is too large"), "{e}");
+}
+
+#[test]
+fn the_solver_moves_a_fill_rate_above_the_target_and_max_in_decimals() {
+    let text = with_fill("fill = { mean = 0.85, sd = 0.08, max = 1.5 }");
+    let src = sibsim::design::Source {
+        file: "t.toml",
+        text: &text,
+        base: &[],
+    };
+    let path = sibsim::scenario::overrides::parse_path("uncertainty.fill.mean").unwrap();
+    assert_eq!(sibsim::design::solve::decimals_taken(&src, &path), 12);
+    // `max` left out of the file still takes decimals.
+    let src = sibsim::design::Source {
+        file: "t.toml",
+        text: REFERENCE,
+        base: &[],
+    };
+    let path = sibsim::scenario::overrides::parse_path("uncertainty.fill.max").unwrap();
+    assert_eq!(
+        sibsim::design::solve::current_value(&src, &path).unwrap(),
+        (None, false)
+    );
+    assert_eq!(sibsim::design::solve::decimals_taken(&src, &path), 12);
+}

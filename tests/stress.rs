@@ -1274,3 +1274,25 @@ fn stress_only_shows_the_stresses_in_the_order_asked_for() {
     let cols: Vec<&str> = header.split_whitespace().collect();
     assert_eq!(cols, ["Figure", "base", "delay", "recession"], "{text}");
 }
+
+#[test]
+fn the_solver_steps_an_absent_term_in_the_decimals_it_takes() {
+    let out = sibsim(&[
+        "solve",
+        REF,
+        "--trials",
+        "100",
+        "--term",
+        "uncertainty.fill.max",
+        "--target",
+        "payments_mean >= 1000000",
+        "--bounds",
+        "1:3",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("(now not set)") && text.contains("step 0.0001"),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -343,9 +343,9 @@ pub fn solve(
         ));
     }
     let (current, whole) = current_value(src, &path)?;
-    // A term the file leaves out is whole when its bounds are.
-    let whole = match (current, sc.bounds) {
-        (None, Some((a, b))) => a.fract() == 0.0 && b.fract() == 0.0,
+    // A term the file leaves out is whole when the scenario takes no decimals for it.
+    let whole = match current {
+        None => whole_only(src, &path),
         _ => whole,
     };
     let (base_sc, _) = src.load(&Variant::base()).map_err(|d| d.to_string())?;
@@ -374,7 +374,9 @@ pub fn solve(
                 "`{path_s}` is not in the scenario (an optional term); give --bounds LO:HI"
             ));
         }
-        (None, Some(c)) if c > 0.0 && c <= 1.0 && !whole => (0.0, (2.0 * c).min(1.0), false),
+        // A share or rate: 0 to twice the value (moved inward below to what the scenario
+        // accepts: at most 1 for a rate, `max` for a fill rate that may exceed its target).
+        (None, Some(c)) if c > 0.0 && c <= 1.0 && !whole => (0.0, 2.0 * c, false),
         (None, Some(0.0)) => {
             return Err(format!(
                 "`{path_s}` is 0 in the scenario; give --bounds LO:HI"
