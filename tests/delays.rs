@@ -190,15 +190,7 @@ fn delays_add_up_and_give_the_same_results_on_any_thread_count() {
     assert_eq!((lag(3), enrol(3)), (3, 3));
 }
 
-fn errors(text: &str) -> String {
-    match parse_with_model("bad.toml", text) {
-        Ok(_) => panic!("expected errors"),
-        Err(d) => {
-            assert!(d.items.iter().all(|i| i.line.is_some()), "{d}");
-            d.to_string()
-        }
-    }
-}
+use crate::common::model_errors as errors;
 
 #[test]
 fn bad_delays_are_clear_errors_at_their_line() {

@@ -105,13 +105,7 @@ fn an_inflow_above_target_settles_and_costs_the_enterprise_more() {
 }
 
 fn errors(fill: &str) -> String {
-    match parse_with_model("bad.toml", &with_fill(fill)) {
-        Ok(_) => panic!("{fill} accepted"),
-        Err(d) => {
-            assert!(d.items.iter().all(|i| i.line.is_some()), "{d}");
-            d.to_string()
-        }
-    }
+    crate::common::model_errors(&with_fill(fill))
 }
 
 #[test]

@@ -341,15 +341,7 @@ fn a_full_guarantee_means_no_principal_loss() {
     assert!((city.share_of_expected_loss - 1.0).abs() < 1e-12);
 }
 
-fn errors(text: &str) -> String {
-    match parse_with_model("bad.toml", text) {
-        Ok(_) => panic!("expected errors"),
-        Err(d) => {
-            assert!(d.items.iter().all(|i| i.line.is_some()), "{d}");
-            d.to_string()
-        }
-    }
-}
+use crate::common::model_errors as errors;
 
 #[test]
 fn bad_uncertainty_blocks_give_clear_errors() {

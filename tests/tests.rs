@@ -3,6 +3,7 @@
 mod business;
 mod charts;
 mod cli;
+mod common;
 mod delays;
 mod inflow;
 mod montecarlo;

@@ -130,21 +130,22 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
 /// from it).
 fn parse_raw(file: &str, text: &str) -> Result<(raw::RawScenario, Scenario), Diagnostics> {
     let raw: raw::RawScenario = deserialize(file, text)?;
-    let stresses = match stresses(&raw) {
-        Ok(s) => s,
-        Err(errs) => return Err(position(file, text, errs)),
+    validated(raw, |errs| position(file, text, errs))
+}
+
+/// The scenario of the deserialized file `raw`, its problems placed in the file by `place`.
+fn validated(
+    raw: raw::RawScenario,
+    place: impl Fn(Vec<Diagnostic>) -> Diagnostics,
+) -> Result<(raw::RawScenario, Scenario), Diagnostics> {
+    let stresses = stresses(&raw).map_err(&place)?;
+    let contract = validate::contract(&raw).map_err(&place)?;
+    let sc = Scenario {
+        contract,
+        uncertainty: raw.uncertainty.clone(),
+        stresses,
     };
-    match validate::contract(&raw) {
-        Ok(contract) => {
-            let sc = Scenario {
-                contract,
-                uncertainty: raw.uncertainty.clone(),
-                stresses,
-            };
-            Ok((raw, sc))
-        }
-        Err(errs) => Err(position(file, text, errs)),
-    }
+    Ok((raw, sc))
 }
 
 /// The uncertainty model of a scenario read as `raw`: a delayed contract is `raw` with the
@@ -247,18 +248,7 @@ fn parse_raw_with_overrides(
         }
         return Err(annotate(vec![Diagnostic::new(path, friendly_serde(&msg))]));
     };
-    let stresses = stresses(&raw).map_err(annotate)?;
-    match validate::contract(&raw) {
-        Ok(contract) => {
-            let sc = Scenario {
-                contract,
-                uncertainty: raw.uncertainty.clone(),
-                stresses,
-            };
-            Ok((raw, sc))
-        }
-        Err(errs) => Err(annotate(errs)),
-    }
+    validated(raw, annotate)
 }
 
 /// [`parse_with_overrides`] plus the uncertainty model.
