@@ -686,7 +686,8 @@ impl BusinessAcc {
             if let Some(&d) = delays.get(o)
                 && d > 0
             {
-                u *= self.discount[d as usize];
+                // (A delay keeps every measurement in the term, so within the table.)
+                u *= self.discount.get(d as usize).copied().unwrap_or(0.0);
             }
             for (s, f) in sav.iter_mut().zip(&self.pvc[o]) {
                 *s += u * f;
