@@ -135,14 +135,15 @@ fn parse_raw(file: &str, text: &str) -> Result<(raw::RawScenario, Scenario), Dia
 
 /// The scenario of the deserialized file `raw`, its problems placed in the file by `place`.
 fn validated(
-    raw: raw::RawScenario,
+    mut raw: raw::RawScenario,
     place: impl Fn(Vec<Diagnostic>) -> Diagnostics,
 ) -> Result<(raw::RawScenario, Scenario), Diagnostics> {
     let stresses = stresses(&raw).map_err(&place)?;
     let contract = validate::contract(&raw).map_err(&place)?;
+    // The contract is read without the uncertainty table: it moves to the scenario.
     let sc = Scenario {
         contract,
-        uncertainty: raw.uncertainty.clone(),
+        uncertainty: raw.uncertainty.take(),
         stresses,
     };
     Ok((raw, sc))
