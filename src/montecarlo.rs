@@ -60,7 +60,7 @@ use crate::actuals::Actuals;
 use crate::contract::{Contract, Role};
 use crate::model::{DrawScratch, Model};
 use crate::money::compound_period_rate;
-use crate::settlement::{LedgerLine, LedgerSink, Rule, Settlement, Settler};
+use crate::settlement::{LedgerLine, LedgerSink, Rule, Settlement, Settler, Termination};
 use crate::stats::{
     Histogram, Moments, RATIO_SCALE, discount_factors, irr, npv_rows, npv_with, quantise,
     round_to_i64,
@@ -595,6 +595,8 @@ struct Acc {
     /// The failed trial with the lowest index and why (independent of merge order).
     first_failure: Option<(u64, String)>,
     terminated: u64,
+    /// Trials that ended early because the enterprise ran out of cash.
+    out_of_cash: u64,
     parties: Vec<PartyAcc>,
     tranches: Vec<TrancheAcc>,
     outcome_payments: Moments,
@@ -616,6 +618,7 @@ impl Acc {
             failed: 0,
             first_failure: None,
             terminated: 0,
+            out_of_cash: 0,
             parties: (0..n_parties)
                 .map(|k| PartyAcc {
                     paid: Moments::default(),
@@ -717,6 +720,7 @@ impl Acc {
             self.first_failure = Some((*t, e.clone()));
         }
         self.terminated += o.terminated;
+        self.out_of_cash += o.out_of_cash;
         for (a, b) in self.parties.iter_mut().zip(&o.parties) {
             a.paid.merge(&b.paid);
             a.received.merge(&b.received);
@@ -834,8 +838,11 @@ impl<'c> Worker<'c> {
         };
         let acc = &mut self.acc;
         acc.trials += 1;
-        if s.termination.is_some() {
+        if let Some((_, why)) = s.termination {
             acc.terminated += 1;
+            if why == Termination::EnterpriseOutOfCash {
+                acc.out_of_cash += 1;
+            }
         }
         let per_year = c.period_length.per_year();
         // Tranches.
@@ -1334,6 +1341,10 @@ pub struct Results {
     pub seed: u64,
     /// Probability that the contract ended early.
     pub prob_early_termination: f64,
+    /// Probability that it ended early because the enterprise ran out of cash (the rest of
+    /// the early endings are checkpoints that failed).
+    #[serde(default)]
+    pub prob_out_of_cash: f64,
     /// Total outcome payments.
     pub outcome_payments: Summary,
     /// Per outcome.
@@ -1671,6 +1682,7 @@ fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, mut acc: Acc) -> Res
             .map(|(t, e)| format!("trial {t} could not be settled: {e}")),
         seed: cfg.seed,
         prob_early_termination: acc.terminated as f64 / n,
+        prob_out_of_cash: acc.out_of_cash as f64 / n,
         outcome_payments: summary(&acc.outcome_payments, &acc.outcome_hist, 100.0),
         outcomes: c
             .outcomes

@@ -639,8 +639,10 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
     h.table_with(&tt, &attrs);
     let _ = writeln!(
         h.s,
-        "<p class=\"note\">Probability of early termination: {}. Amounts in {cur}.</p>",
-        percent(r.prob_early_termination)
+        "<p class=\"note\">Probability of early termination: {} (the enterprise out of cash: {}; a checkpoint failed: {}). Amounts in {cur}.</p>",
+        percent(r.prob_early_termination),
+        percent(r.prob_out_of_cash),
+        percent((r.prob_early_termination - r.prob_out_of_cash).max(0.0))
     );
 
     // 4. Risk distribution.

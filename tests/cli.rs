@@ -846,3 +846,43 @@ fn an_earlier_runs_trials_are_named_as_such_and_one_trial_has_no_standard_error(
         "{screen}"
     );
 }
+
+/// The screen says why contracts end early: the enterprise out of cash, or a checkpoint.
+#[test]
+fn the_screen_splits_early_terminations_by_their_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = std::fs::read_to_string("scenarios/reference.toml").unwrap();
+    let at = "[participant_cap]";
+    assert!(reference.contains(at));
+    let text = reference.replacen(
+        at,
+        "[[checkpoints]]\nperiod = 6\noutcome = \"work\"\nmin_rate = 0.4\n\n[participant_cap]",
+        1,
+    );
+    let file = dir.path().join("checkpoint.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = dir.path().join("out");
+    let o = run(&[
+        "simulate",
+        file.to_str().unwrap(),
+        "--trials",
+        "2000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let screen = stdout(&o);
+    let line = screen
+        .lines()
+        .find(|l| l.starts_with("Early termination:"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(line.contains("a checkpoint fails in"), "{line}");
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let all = v["results"]["prob_early_termination"].as_f64().unwrap();
+    let cash = v["results"]["prob_out_of_cash"].as_f64().unwrap();
+    assert!(
+        all > cash + 0.05,
+        "checkpoints end some trials: {all} against {cash}"
+    );
+}

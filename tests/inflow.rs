@@ -102,6 +102,7 @@ fn an_inflow_above_target_settles_and_costs_the_enterprise_more() {
     let (c, m) = load(&with_fill("fill = { mean = 1.2, sd = 0, max = 1.2 }"));
     let broke = sibsim::montecarlo::simulate(&c, &m, &cfg);
     assert!(broke.prob_early_termination > 0.1);
+    assert_eq!(broke.prob_out_of_cash, broke.prob_early_termination);
 }
 
 fn errors(fill: &str) -> String {

@@ -463,6 +463,19 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
     o.push_str(
         "\nLoss: unrecovered principal; guarantee calls paid; the enterprise's unpaid costs and deferred fees.\n",
     );
+    if r.prob_early_termination > 0.0 {
+        let checkpoint = (r.prob_early_termination - r.prob_out_of_cash).max(0.0);
+        let _ = write!(
+            o,
+            "Early termination: the enterprise runs out of cash in {} of trials",
+            pct(r.prob_out_of_cash)
+        );
+        if c.checkpoints.is_empty() {
+            o.push_str(".\n");
+        } else {
+            let _ = writeln!(o, ", a checkpoint fails in {}.", pct(checkpoint));
+        }
+    }
     if let Some(b) = &r.business_case {
         o.push('\n');
         o.push_str(&business_case_table(b, r.trials));
