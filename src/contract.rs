@@ -276,6 +276,59 @@ pub struct FixedPayment {
     pub amount: Money,
 }
 
+/// How an inflow guarantee judges the shortfall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InflowJudged {
+    /// Each covered cohort on its own, when it enrols.
+    PerCohort,
+    /// The covered cohorts together, when the last of them enrols (or at an early termination,
+    /// over those enrolled by then), paid `pay_lag` periods after that.
+    Overall,
+}
+
+/// A payer's promise of referrals (DOMAIN 3.1, "the municipality may promise a referral
+/// volume"): it pays a stated amount for every participant its cohorts enrol short of the
+/// promised share of their target.
+///
+/// The compensation is earned when the cohort enrols (step 3 of a period), paid `pay_lag`
+/// periods later (in step 7, with the fixed payments) to `to`, and moved to the termination
+/// period if the contract ends first. It is not an outcome payment: the total cap and "pay
+/// only what is due" do not apply to it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct InflowGuarantee {
+    /// Who promises the referrals and pays the compensation.
+    pub payer: PartyId,
+    /// Who receives it: the contract account (so it reaches the waterfall) or the enterprise.
+    pub to: PartyId,
+    /// The cohorts covered (indices, ascending, at least one).
+    pub cohorts: Vec<usize>,
+    /// The promised share of each covered cohort's target (0 < share <= 1).
+    pub share: Ratio,
+    /// Paid per participant short of `share x target`; a fractional shortfall pays pro rata.
+    pub per_missing: Price,
+    /// Periods between enrolment and payment.
+    pub pay_lag: u16,
+    /// Per cohort or over the covered cohorts together.
+    pub judged: InflowJudged,
+}
+
+impl InflowGuarantee {
+    /// The compensation for `enrolled` participants against a promised `share x target`,
+    /// rounded once to the cent (half away from zero); zero when nothing is short.
+    /// `None` when it passes `limit`.
+    pub fn compensation(&self, target: i64, enrolled: i64, limit: Money) -> Option<Money> {
+        // Shortfall in ratio units (1e12), price in micro-units (1e6): cents = x / 1e16.
+        let short = self.share.0 as i128 * target as i128 - enrolled as i128 * 1_000_000_000_000;
+        if short <= 0 {
+            return Some(Money::ZERO);
+        }
+        let product = short.checked_mul(self.per_missing.0 as i128)?;
+        let cents = crate::money::div_round(product, 10_000_000_000_000_000);
+        (cents <= limit.0 as i128).then_some(Money(cents as i64))
+    }
+}
+
 /// What an early-termination checkpoint tests.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -397,6 +450,8 @@ pub struct Contract {
     pub total_cap: Option<Money>,
     /// Fixed payments.
     pub fixed_payments: Vec<FixedPayment>,
+    /// Payers' promises of referrals (compensation for a shortfall).
+    pub inflow_guarantees: Vec<InflowGuarantee>,
     /// Payers pay at most what the waterfall still owes.
     pub pay_only_due: bool,
     /// Early-termination checkpoints, by period.

@@ -137,6 +137,10 @@ pub struct TrialSink {
     pub guarantee_paid: Vec<i64>,
     /// `[party]` outcome payments paid.
     pub outcome_paid: Vec<i64>,
+    /// `[party]` inflow-guarantee compensation paid (kept only if the contract has inflow
+    /// guarantees).
+    pub inflow_paid: Vec<i64>,
+    inflow: bool,
     /// `[party]` fees received.
     pub fees_received: Vec<i64>,
 }
@@ -152,6 +156,8 @@ impl TrialSink {
             tranche: vec![0; contract.tranches.len() * n_periods],
             guarantee_paid: vec![0; n],
             outcome_paid: vec![0; n],
+            inflow_paid: vec![0; n],
+            inflow: !contract.inflow_guarantees.is_empty(),
             fees_received: vec![0; n],
         }
     }
@@ -160,6 +166,9 @@ impl TrialSink {
         self.tranche.fill(0);
         self.guarantee_paid.fill(0);
         self.outcome_paid.fill(0);
+        if self.inflow {
+            self.inflow_paid.fill(0);
+        }
         self.fees_received.fill(0);
     }
     /// Net flows of `party` by period (index 0 unused).
@@ -189,6 +198,7 @@ impl LedgerSink for TrialSink {
             }
             Rule::OutcomePayment { .. } => self.outcome_paid[l.from] += a,
             Rule::Fee { .. } => self.fees_received[l.to] += a,
+            Rule::InflowGuarantee { .. } => self.inflow_paid[l.from] += a,
             _ => {}
         }
     }
@@ -231,6 +241,9 @@ struct PartyAcc {
     neg_n: u64,
     guarantee: Moments,
     outcome_paid: Moments,
+    /// Inflow compensation paid, and in how many trials any (only with inflow guarantees).
+    inflow: Moments,
+    inflow_n: u64,
 }
 
 /// The per-period cumulative cash of every reported party over the trials (the cash bands),
@@ -635,6 +648,8 @@ impl Acc {
                     neg_n: 0,
                     guarantee: Moments::default(),
                     outcome_paid: Moments::default(),
+                    inflow: Moments::default(),
+                    inflow_n: 0,
                 })
                 .collect(),
             tranches: c
@@ -735,6 +750,8 @@ impl Acc {
             a.neg_n += b.neg_n;
             a.guarantee.merge(&b.guarantee);
             a.outcome_paid.merge(&b.outcome_paid);
+            a.inflow.merge(&b.inflow);
+            a.inflow_n += b.inflow_n;
         }
         for (a, b) in self.tranches.iter_mut().zip(&o.tranches) {
             a.drawn.merge(&b.drawn);
@@ -887,6 +904,7 @@ impl<'c> Worker<'c> {
             &mut self.npv,
         );
         let mut total_loss = 0i64;
+        let has_inflow = !c.inflow_guarantees.is_empty();
         for (k, &p) in self.parties.iter().enumerate() {
             let pa = &mut acc.parties[k];
             let paid = s.paid[p].0;
@@ -906,6 +924,11 @@ impl<'c> Worker<'c> {
             pa.npv.add(round_to_i64(self.npv[p]));
             pa.guarantee.add(self.sink.guarantee_paid[p]);
             pa.outcome_paid.add(self.sink.outcome_paid[p]);
+            let inflow = self.sink.inflow_paid[p];
+            if has_inflow {
+                pa.inflow.add(inflow);
+                pa.inflow_n += (inflow > 0) as u64;
+            }
             let loss = match c.parties[p].role {
                 Role::Investor => c
                     .tranches
@@ -914,7 +937,7 @@ impl<'c> Worker<'c> {
                     .filter(|(_, t)| t.investor == p)
                     .map(|(i, _)| s.tranches[i].unrecovered_principal.0)
                     .sum(),
-                Role::Payer | Role::Guarantor => self.sink.guarantee_paid[p],
+                Role::Payer | Role::Guarantor => self.sink.guarantee_paid[p] + inflow,
                 Role::Enterprise => s.unpaid_costs.0 + s.deferred_fees_owed.0,
                 Role::FeeRecipient => {
                     let due: i64 = c
@@ -1237,8 +1260,20 @@ pub struct PartyResult {
     pub guarantee_calls_paid: MeanSe,
     /// Outcome payments paid.
     pub outcome_payments: MeanSe,
+    /// A payer's compensation under inflow guarantees (absent without any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inflow_compensation: Option<InflowCompensation>,
     /// Cumulative net cash by period.
     pub cash_bands: Vec<Band>,
+}
+
+/// What a payer paid for referrals short of its promises.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct InflowCompensation {
+    /// Compensation paid (currency units).
+    pub paid: MeanSe,
+    /// Probability that it pays any.
+    pub probability: f64,
 }
 
 /// Mean, spread and percentiles of a ratio (IRR, multiple), with the share of trials in which
@@ -1302,7 +1337,8 @@ pub struct RiskShare {
 }
 
 /// Who carries the risk. A party's loss per trial: investors their unrecovered principal;
-/// payers and guarantors the guarantee calls they paid; the enterprise its unpaid costs plus
+/// payers and guarantors the guarantee calls they paid, and payers the compensation they paid
+/// for referrals short of an inflow guarantee; the enterprise its unpaid costs plus
 /// deferred fees not received; fee recipients fees not received. Shares add up to 1 when any
 /// loss exists (all 0 otherwise).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -1594,6 +1630,12 @@ fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, mut acc: Acc) -> Res
                 prob_loss: pa.loss_n as f64 / n,
                 guarantee_calls_paid: mean_se(&pa.guarantee),
                 outcome_payments: mean_se(&pa.outcome_paid),
+                inflow_compensation: (!c.inflow_guarantees.is_empty()
+                    && c.parties[p].role == Role::Payer)
+                    .then(|| InflowCompensation {
+                        paid: mean_se(&pa.inflow),
+                        probability: pa.inflow_n as f64 / n,
+                    }),
                 cash_bands: (0..t)
                     .map(|i| {
                         let q = acc.bands.quantiles(k * t + i, &BAND_LEVELS);

@@ -644,10 +644,21 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
         percent(r.prob_out_of_cash),
         percent((r.prob_early_termination - r.prob_out_of_cash).max(0.0))
     );
+    for p in &r.parties {
+        if let Some(x) = &p.inflow_compensation {
+            let _ = writeln!(
+                h.s,
+                "<p class=\"note\">Inflow guarantee: {} pays compensation for referrals short of its promise in {} of trials, {} {cur} on average.</p>",
+                esc(&p.name),
+                percent(x.probability),
+                thousands(x.paid.mean)
+            );
+        }
+    }
 
     // 4. Risk distribution.
     h.h2("risk", "4. Risk distribution: who carries the loss");
-    h.p("A party's loss in a trial: an investor's unrecovered principal; a payer's or guarantor's guarantee calls paid; the enterprise's unpaid costs and deferred fees; a fee recipient's fees not received. Shares add up to 100% (when any trial has a loss).");
+    h.p("A party's loss in a trial: an investor's unrecovered principal; a payer's or guarantor's guarantee calls paid (and a payer's compensation under an inflow guarantee); the enterprise's unpaid costs and deferred fees; a fee recipient's fees not received. Shares add up to 100% (when any trial has a loss).");
     let mut rt = TableView {
         caption: String::new(),
         header: vec![

@@ -11,7 +11,8 @@
 //!    `pay_lag` periods later;
 //! 5. outcomes whose last measurement is now settle their overall-at-end threshold;
 //! 6. checkpoints are judged; on termination everything earned is paid now;
-//! 7. fixed payments and outcome payments due now are paid into the contract account, after the
+//! 7. fixed payments, inflow-guarantee compensation (to the account or the enterprise, as the
+//!    guarantee says) and outcome payments due now are paid in, the outcome payments after the
 //!    total cap and, under "pay only what is due", at most what the waterfall still owes;
 //! 8. the waterfall pays fees, tranche claims by rank (equal ranks pro rata), deferred fees,
 //!    the performance share, and disposes of the remainder;
@@ -26,7 +27,8 @@
 
 use crate::actuals::{ALL_EVENTS, Actuals, rate_of};
 use crate::contract::{
-    Baseline, CheckpointTest, Contract, Direction, GridKind, PartyId, Pricing, Remainder,
+    Baseline, CheckpointTest, Contract, Direction, GridKind, InflowJudged, PartyId, Pricing,
+    Remainder,
 };
 use crate::error::SettleError;
 use crate::money::{
@@ -58,6 +60,14 @@ pub enum Rule {
     },
     /// A fixed payment.
     FixedPayment,
+    /// A payer's compensation for referrals short of its promise.
+    InflowGuarantee {
+        /// Inflow guarantee index.
+        guarantee: u16,
+        /// The cohort short of its promise; `None` for a guarantee judged over its cohorts
+        /// together.
+        cohort: Option<u16>,
+    },
     /// A fee from the waterfall.
     Fee {
         /// Fee index.
@@ -174,6 +184,9 @@ pub struct Settlement {
     pub interim: bool,
     /// Earned but payable after `final_period` (an interim settlement; zero otherwise).
     pub pending: Money,
+    /// Inflow compensation earned but payable after `final_period` (an interim settlement;
+    /// zero otherwise).
+    pub inflow_pending: Money,
     /// Per outcome, the units measured but held for an overall threshold not judged yet (an
     /// interim settlement; empty otherwise): they become payable, or not, at the outcome's
     /// last measurement.
@@ -192,6 +205,8 @@ pub struct Settlement {
     pub outcome_payments: Money,
     /// Fixed payments made.
     pub fixed_payments: Money,
+    /// Compensation paid under inflow guarantees (all payers).
+    pub inflow_compensation: Money,
     /// Earned but not paid because of the total cap.
     pub cut_by_total_cap: Money,
     /// Earned but not paid because nothing more was due (pay only what is due).
@@ -223,6 +238,24 @@ struct Pending {
     /// Order of earning in this settlement: payments due in one period are served in it
     /// (those moved forward at an early termination among them).
     seq: u32,
+    amount: Money,
+}
+
+/// The covered cohorts of an inflow guarantee judged overall, enrolled so far.
+#[derive(Clone, Copy, Debug, Default)]
+struct InflowSum {
+    target: i64,
+    enrolled: i64,
+    cohorts: usize,
+    judged: bool,
+}
+
+/// An inflow guarantee's compensation, earned when its cohort enrols.
+#[derive(Clone, Copy, Debug)]
+struct InflowDue {
+    period: u16,
+    guarantee: u16,
+    cohort: Option<u16>,
     amount: Money,
 }
 
@@ -276,6 +309,11 @@ pub struct Settler<'c> {
     /// The next `Pending::seq`.
     next_seq: u32,
     held_list: Vec<Held>,
+    /// Inflow compensation earned and not paid yet, in the order earned.
+    inflow_due: Vec<InflowDue>,
+    /// Per inflow guarantee judged overall: the covered cohorts enrolled so far (their targets,
+    /// their enrolment, how many) and whether it has been judged.
+    inflow_sum: Vec<InflowSum>,
     final_measure: Vec<u16>, // [o] last measurement period over all cohorts
     /// Whether any outcome has an overall-at-end threshold.
     any_overall: bool,
@@ -452,6 +490,8 @@ impl<'c> Settler<'c> {
             pending: (0..n_p).map(|_| Vec::new()).collect(),
             next_seq: 0,
             held_list: Vec::new(),
+            inflow_due: Vec::new(),
+            inflow_sum: vec![InflowSum::default(); contract.inflow_guarantees.len()],
             final_measure,
             any_overall: contract
                 .outcomes
@@ -514,10 +554,13 @@ impl<'c> Settler<'c> {
         }
         self.next_seq = 0;
         self.held_list.clear();
+        self.inflow_due.clear();
+        self.inflow_sum.fill(InflowSum::default());
         let o = &mut self.out;
         o.final_period = 0;
         o.interim = false;
         o.pending = Money::ZERO;
+        o.inflow_pending = Money::ZERO;
         o.held_units.clear();
         o.termination = None;
         o.paid.fill(Money::ZERO);
@@ -526,6 +569,7 @@ impl<'c> Settler<'c> {
         o.outcomes.fill(OutcomeResult::default());
         o.outcome_payments = Money::ZERO;
         o.fixed_payments = Money::ZERO;
+        o.inflow_compensation = Money::ZERO;
         o.cut_by_total_cap = Money::ZERO;
         o.not_due = Money::ZERO;
         o.unpaid_costs = Money::ZERO;
@@ -596,6 +640,7 @@ impl<'c> Settler<'c> {
         let t_end = c.periods;
         let stop = through.clamp(1, t_end.max(1));
         let mut terminated: Option<(u16, Termination)> = None;
+        let inflow = !c.inflow_guarantees.is_empty();
 
         for p in 1..=t_end {
             let pu = p as usize;
@@ -664,6 +709,9 @@ impl<'c> Settler<'c> {
                     );
                     self.cash_enterprise -= pay;
                     short += cost - pay;
+                }
+                if inflow {
+                    self.inflow_enrolled(actuals, ci, p)?;
                 }
             }
             if short.0 > 0 {
@@ -739,6 +787,9 @@ impl<'c> Settler<'c> {
                 if moved_any {
                     self.pending[pu].sort_unstable_by_key(|e| e.seq);
                 }
+                if inflow {
+                    self.inflow_terminated(p)?;
+                }
             }
             // An amount past the limit was left out of what is earned (measurements, held
             // releases): the settlement stops before anything is paid.
@@ -790,9 +841,131 @@ impl<'c> Settler<'c> {
             .flatten()
             .map(|x| x.amount)
             .sum();
+        self.out.inflow_pending = self
+            .inflow_due
+            .iter()
+            .filter(|d| d.period > p)
+            .map(|d| d.amount)
+            .sum();
         self.out.held_units.resize(self.c.outcomes.len(), Qty::ZERO);
         for h in &self.held_list {
             self.out.held_units[h.outcome as usize] += h.units;
+        }
+    }
+
+    /// Inflow guarantees: cohort `ci` enrolled in period `p`; a guarantee covering it judges
+    /// the cohort (per cohort) or, at its last cohort, the cohorts together (overall).
+    #[cold]
+    #[inline(never)]
+    fn inflow_enrolled(&mut self, actuals: &Actuals, ci: usize, p: u16) -> Result<(), SettleError> {
+        let c = self.c;
+        let target = c.cohorts[ci].size as i64;
+        let enrolled = actuals.enrolled[ci] as i64;
+        for (g, ig) in c.inflow_guarantees.iter().enumerate() {
+            if ig.cohorts.binary_search(&ci).is_err() {
+                continue;
+            }
+            let (cohort, t, e) = match ig.judged {
+                InflowJudged::PerCohort => (Some(ci as u16), target, enrolled),
+                InflowJudged::Overall => {
+                    let sum = &mut self.inflow_sum[g];
+                    sum.target += target;
+                    sum.enrolled += enrolled;
+                    sum.cohorts += 1;
+                    // Judged when the last of its cohorts enrols (cohorts need not be listed
+                    // in enrolment order).
+                    if sum.cohorts < ig.cohorts.len() {
+                        continue;
+                    }
+                    sum.judged = true;
+                    (None, sum.target, sum.enrolled)
+                }
+            };
+            self.inflow_earn(g, cohort, t, e, p + ig.pay_lag, p)?;
+        }
+        Ok(())
+    }
+
+    /// Books guarantee `g`'s compensation for `enrolled` against `target`, payable in `at`.
+    fn inflow_earn(
+        &mut self,
+        g: usize,
+        cohort: Option<u16>,
+        target: i64,
+        enrolled: i64,
+        at: u16,
+        p: u16,
+    ) -> Result<(), SettleError> {
+        let ig = &self.c.inflow_guarantees[g];
+        let room = LIMIT - self.total_inflow();
+        let amount = ig.compensation(target, enrolled, room).ok_or_else(|| {
+            too_large(
+                p,
+                format_args!("the compensation of inflow guarantee {}", g + 1),
+            )
+        })?;
+        if amount.0 > 0 {
+            self.inflow_due.push(InflowDue {
+                period: at,
+                guarantee: g as u16,
+                cohort,
+                amount,
+            });
+        }
+        Ok(())
+    }
+
+    /// Inflow compensation earned so far, paid or not.
+    fn total_inflow(&self) -> Money {
+        self.out.inflow_compensation + self.inflow_due.iter().map(|d| d.amount).sum::<Money>()
+    }
+
+    /// An early termination in period `p`: a guarantee judged overall that has not been is
+    /// judged over the covered cohorts enrolled by now, and all compensation earned is due now.
+    #[cold]
+    #[inline(never)]
+    fn inflow_terminated(&mut self, p: u16) -> Result<(), SettleError> {
+        for g in 0..self.inflow_sum.len() {
+            let sum = self.inflow_sum[g];
+            if self.c.inflow_guarantees[g].judged == InflowJudged::Overall
+                && !sum.judged
+                && sum.cohorts > 0
+            {
+                self.inflow_sum[g].judged = true;
+                self.inflow_earn(g, None, sum.target, sum.enrolled, p, p)?;
+            }
+        }
+        for d in &mut self.inflow_due {
+            d.period = d.period.min(p);
+        }
+        Ok(())
+    }
+
+    /// Pays the inflow compensation due in period `p`, in the order earned.
+    #[cold]
+    #[inline(never)]
+    fn inflow_pay<S: LedgerSink>(&mut self, sink: &mut S, p: u16) {
+        let c = self.c;
+        let mut k = 0;
+        while k < self.inflow_due.len() {
+            let d = self.inflow_due[k];
+            if d.period != p {
+                k += 1;
+                continue;
+            }
+            self.inflow_due.remove(k);
+            let ig = &c.inflow_guarantees[d.guarantee as usize];
+            let rule = Rule::InflowGuarantee {
+                guarantee: d.guarantee,
+                cohort: d.cohort,
+            };
+            self.emit(sink, p, ig.payer, ig.to, d.amount, rule);
+            if ig.to == c.enterprise {
+                self.cash_enterprise += d.amount;
+            } else {
+                self.account += d.amount;
+            }
+            self.out.inflow_compensation += d.amount;
         }
     }
 
@@ -1132,6 +1305,9 @@ impl<'c> Settler<'c> {
                 self.account += fp.amount;
                 self.out.fixed_payments += fp.amount;
             }
+        }
+        if !self.inflow_due.is_empty() {
+            self.inflow_pay(sink, p);
         }
         let mut pend = std::mem::take(&mut self.pending[pu]);
         if pend.is_empty() {

@@ -20,6 +20,14 @@ pub fn describe_rule(c: &Contract, rule: &Rule) -> String {
             c.outcomes[outcome as usize].id, c.cohorts[cohort as usize].id
         ),
         Rule::FixedPayment => "fixed payment".into(),
+        Rule::InflowGuarantee { guarantee, cohort } => match cohort {
+            Some(k) => format!(
+                "inflow guarantee {}: cohort {}",
+                guarantee + 1,
+                c.cohorts[k as usize].id
+            ),
+            None => format!("inflow guarantee {}: all its cohorts", guarantee + 1),
+        },
         Rule::Fee { fee } => format!("fee: {}", c.fees[fee as usize].id),
         Rule::Distribution { tranche } => {
             format!("distribution: {}", c.tranches[tranche as usize].id)
@@ -40,6 +48,7 @@ fn rule_name(rule: &Rule) -> &'static str {
         Rule::ParticipantCost { .. } => "participant-cost",
         Rule::OutcomePayment { .. } => "outcome-payment",
         Rule::FixedPayment => "fixed-payment",
+        Rule::InflowGuarantee { .. } => "inflow-guarantee",
         Rule::Fee { .. } => "fee",
         Rule::Distribution { .. } => "distribution",
         Rule::DeferredFee => "deferred-fee",
@@ -295,9 +304,15 @@ pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
     t.render(&mut o);
 
     let later = format!("earned, payable after period {} (interim)", s.final_period);
+    let inflow_later = format!(
+        "inflow compensation earned, payable after period {} (interim)",
+        s.final_period
+    );
     let mut notes: Vec<String> = [
         (later.as_str(), s.pending),
         ("fixed payments", s.fixed_payments),
+        ("inflow compensation paid", s.inflow_compensation),
+        (inflow_later.as_str(), s.inflow_pending),
         ("not paid because of the total cap", s.cut_by_total_cap),
         ("earned but not due (pay only what is due)", s.not_due),
         ("enterprise costs left unpaid", s.unpaid_costs),

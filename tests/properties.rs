@@ -17,9 +17,9 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use sibsim::contract::{Baseline, Contract, OutcomeKind, Pricing, Role};
+use sibsim::contract::{Baseline, Contract, InflowJudged, OutcomeKind, Pricing, Role};
 use sibsim::money::{Money, Qty, split_largest_remainder};
-use sibsim::settlement::Rule;
+use sibsim::settlement::{Rule, Settlement};
 use sibsim::{Actuals, LedgerLine, Settler};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -502,6 +502,37 @@ fn gen_contract(src: &mut Src) -> Gen {
             );
         }
     }
+    // Inflow guarantees (drawn last, so the rest of a contract does not depend on them).
+    if src.chance(25) {
+        for _ in 0..src.range(1, 2) {
+            let micro = src.range(1, 5_000 * 1_000_000);
+            let _ = writeln!(
+                s,
+                "\n[[inflow_guarantees]]\npayer = \"p{}\"\nper_missing = \"{}.{:06}\"\npay_lag = {}",
+                src.below(n_payers as u64),
+                micro / 1_000_000,
+                micro % 1_000_000,
+                src.range(0, t - max_enrol)
+            );
+            if src.chance(70) {
+                let _ = writeln!(s, "share = {}", src.range(1, 100) as f64 / 100.0);
+            }
+            if src.chance(50) {
+                let ids: Vec<String> = src
+                    .subset(n_coh)
+                    .iter()
+                    .map(|&i| format!("\"{}\"", cohort_ids[i]))
+                    .collect();
+                let _ = writeln!(s, "cohorts = [{}]", ids.join(", "));
+            }
+            if src.chance(30) {
+                s.push_str("to = \"enterprise\"\n");
+            }
+            if src.chance(40) {
+                s.push_str("judged = \"overall\"\n");
+            }
+        }
+    }
     Gen { toml: s }
 }
 
@@ -629,6 +660,99 @@ fn participant_bound(c: &Contract, a: &Actuals, ci: usize) -> Money {
     bound
 }
 
+/// The inflow compensation lines of `ledger`, against an independent computation.
+fn check_inflow(
+    c: &Contract,
+    a: &Actuals,
+    s: &Settlement,
+    ledger: &[LedgerLine],
+) -> Result<(), String> {
+    use rust_decimal::{Decimal, RoundingStrategy};
+    let fin = s.final_period;
+    let ended_early = s.termination.is_some();
+    let mut want: Vec<(u16, usize, usize, Rule, Money)> = Vec::new();
+    for (g, ig) in c.inflow_guarantees.iter().enumerate() {
+        let owed = |target: i64, enrolled: i64| -> Money {
+            let short = ig.share.to_decimal() * Decimal::from(target) - Decimal::from(enrolled);
+            if short <= Decimal::ZERO {
+                return Money::ZERO;
+            }
+            let eur = (ig.per_missing.to_decimal() * short)
+                .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+            Money::from_decimal(eur).expect("within range")
+        };
+        let when = |p: u16| if ended_early { p.min(fin) } else { p };
+        let enrolled: Vec<usize> = ig
+            .cohorts
+            .iter()
+            .copied()
+            .filter(|&k| c.cohorts[k].enrol_period <= fin)
+            .collect();
+        match ig.judged {
+            InflowJudged::PerCohort => {
+                for &k in &enrolled {
+                    let m = owed(c.cohorts[k].size as i64, a.enrolled[k] as i64);
+                    let rule = Rule::InflowGuarantee {
+                        guarantee: g as u16,
+                        cohort: Some(k as u16),
+                    };
+                    want.push((
+                        when(c.cohorts[k].enrol_period + ig.pay_lag),
+                        ig.payer,
+                        ig.to,
+                        rule,
+                        m,
+                    ));
+                }
+            }
+            InflowJudged::Overall => {
+                if enrolled.is_empty() {
+                    continue;
+                }
+                let target: i64 = enrolled.iter().map(|&k| c.cohorts[k].size as i64).sum();
+                let got: i64 = enrolled.iter().map(|&k| a.enrolled[k] as i64).sum();
+                let last = enrolled
+                    .iter()
+                    .map(|&k| c.cohorts[k].enrol_period)
+                    .max()
+                    .unwrap_or(0);
+                let at = if enrolled.len() == ig.cohorts.len() {
+                    when(last + ig.pay_lag)
+                } else {
+                    fin // ended before its last cohort enrolled: judged at the end
+                };
+                let rule = Rule::InflowGuarantee {
+                    guarantee: g as u16,
+                    cohort: None,
+                };
+                want.push((at, ig.payer, ig.to, rule, owed(target, got)));
+            }
+        }
+    }
+    want.retain(|w| w.4.0 > 0);
+    let mut got: Vec<(u16, usize, usize, Rule, Money)> = ledger
+        .iter()
+        .filter(|l| matches!(l.rule, Rule::InflowGuarantee { .. }))
+        .map(|l| (l.period, l.from, l.to, l.rule, l.amount))
+        .collect();
+    let key = |x: &(u16, usize, usize, Rule, Money)| format!("{x:?}");
+    want.sort_by_key(key);
+    got.sort_by_key(key);
+    if want != got {
+        return Err(format!(
+            "inflow compensation: expected {want:?}, got {got:?}"
+        ));
+    }
+    let total: Money = got.iter().map(|x| x.4).sum();
+    if total != s.inflow_compensation {
+        return Err(format!(
+            "inflow compensation total {} != its lines {total}",
+            s.inflow_compensation
+        ));
+    }
+    Ok(())
+}
+
 fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCaseError> {
     let mut ledger = Vec::<LedgerLine>::new();
     let mut settler = Settler::new(c);
@@ -666,6 +790,11 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
     let tp: Money = s.paid.iter().copied().sum();
     let tr: Money = s.received.iter().copied().sum();
     prop_assert_eq!(tp, tr);
+
+    // (b) inflow guarantees: the compensation recomputed in decimals from the contract and
+    // the actuals, rounded once half away from zero, paid by the payer to the recipient in
+    // enrolment + pay_lag (or the final period of a contract that ended early).
+    check_inflow(c, a, &s, &ledger).map_err(ctx)?;
 
     // (a) the contract account, period by period: held[p-1] + in == out + held[p].
     prop_assert_eq!(s.held[0], Money::ZERO);

@@ -105,6 +105,10 @@ fn rule_name(c: &Contract, r: &Rule) -> String {
         Rule::PerformanceShare => "performance-share".into(),
         Rule::Remainder => "remainder".into(),
         Rule::GuaranteeCall { tranche } => format!("guarantee {}", c.tranches[tranche as usize].id),
+        Rule::InflowGuarantee { guarantee, cohort } => match cohort {
+            Some(k) => format!("inflow {} {}", guarantee + 1, c.cohorts[k as usize].id),
+            None => format!("inflow {} all", guarantee + 1),
+        },
     }
 }
 
@@ -2078,4 +2082,265 @@ drawdowns = { at = [[1, 100000]] }
         pays,
         [(2, "15000.03".to_string()), (3, "2999.99".to_string())]
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 13. Inflow guarantees: a payer's compensation for referrals short of its promise, per cohort
+//     (a fractional shortfall at a six-decimal price, rounded once) into the contract account,
+//     and over the cohorts together (listed out of enrolment order) to the enterprise.
+// ---------------------------------------------------------------------------------------------
+
+#[rustfmt::skip]
+const INFLOW_GUARANTEES: Case = Case {
+    name: "inflow_guarantees",
+    scenario: r#"
+[contract]
+name = "inflow guarantees"
+periods = 4
+period = "quarter"
+
+[[payers]]
+id = "city-a"
+
+[[payers]]
+id = "city-b"
+
+[[investors]]
+id = "bank"
+
+[enterprise]
+id = "se"
+
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 10
+
+[[cohorts]]
+id = "c2"
+enrol = 2
+size = 20
+
+[[outcomes]]
+id = "job"
+lag = 1
+pay_lag = 1
+price = 100
+payers = { city-a = 1 }
+
+[[inflow_guarantees]]        # guarantee 1
+payer = "city-a"
+share = 0.85
+per_missing = "1000.555"
+pay_lag = 1
+
+[[inflow_guarantees]]        # guarantee 2
+payer = "city-b"
+per_missing = 50
+cohorts = ["c2", "c1"]
+judged = "overall"
+to = "enterprise"
+
+[[tranches]]
+id = "loan"
+investor = "bank"
+committed = 2000
+rank = 1
+drawdowns = { at = [[1, 2000]] }
+"#,
+    actuals: "\
+period,cohort,outcome,units
+1,c1,enrolled,7
+2,c2,enrolled,20
+2,c1,job,4
+3,c2,job,5
+",
+    final_period: 4,
+    terminated_at: None,
+    ledger: &[
+        L(1, "bank", "se", "2000.00", "drawdown loan"),
+        // guarantee 1, c1: promised 0.85 x 10 = 8.5, enrolled 7: 1.5 x 1,000.555 = 1,500.8325
+        // -> 1,500.83, earned at enrolment in 1, paid 1 + 1 = 2 into the account
+        L(2, "city-a", "contract-account", "1500.83", "inflow 1 c1"),
+        L(2, "contract-account", "bank", "1500.83", "distribution loan"), // claim 2,000 -> 499.17
+        // guarantee 1, c2: promised 17, enrolled 20: nothing.
+        // guarantee 2, judged when its last cohort (c2) enrols in 2: promised 10 + 20 = 30,
+        // enrolled 7 + 20 = 27: 3 x 50 = 150.00, paid 2 + 0 = 2 to the enterprise
+        L(2, "city-b", "se", "150.00", "inflow 2 all"),
+        // c1 measured in 2: 4 x 100, paid in 3
+        L(3, "city-a", "contract-account", "400.00", "outcome job c1"),
+        L(3, "contract-account", "bank", "400.00", "distribution loan"), // 499.17 -> 99.17
+        // c2 measured in 3: 5 x 100, paid in 4: 99.17 to the loan, 400.83 held
+        L(4, "city-a", "contract-account", "500.00", "outcome job c2"),
+        L(4, "contract-account", "bank", "99.17", "distribution loan"),
+    ],
+    parties: &[
+        P("city-a", "2400.83", "0.00"), // 1,500.83 + 400 + 500
+        P("city-b", "150.00", "0.00"),
+        P("bank", "2000.00", "2000.00"),
+        P("se", "0.00", "2150.00"),
+        P("contract-account", "2000.00", "2400.83"),
+    ],
+    tranches: &[T {
+        id: "loan",
+        drawn: "2000.00",
+        accrued: "0.00",
+        distributed: "2000.00",
+        guaranteed: "0.00",
+        outstanding: "0.00",
+        unrecovered: "0.00",
+    }],
+    outcomes: &[O {
+        id: "job",
+        achieved: "9",
+        payable: "9",
+        earned: "900.00",
+        paid: "900.00",
+    }],
+    held_at_end: "400.83",
+    ..BASE
+};
+
+#[test]
+fn inflow_guarantees() {
+    check(&INFLOW_GUARANTEES);
+    let s = settle_text(INFLOW_GUARANTEES.scenario, INFLOW_GUARANTEES.actuals).unwrap();
+    assert_eq!(s.inflow_compensation.to_string(), "1650.83");
+    assert_eq!(s.inflow_pending.to_string(), "0.00");
+}
+
+#[test]
+fn an_interim_settlement_reports_inflow_compensation_payable_later() {
+    let c = sibsim::scenario::parse("g.toml", INFLOW_GUARANTEES.scenario)
+        .unwrap()
+        .contract;
+    let a = sibsim::actuals::parse_csv(&c, "a.csv", INFLOW_GUARANTEES.actuals).unwrap();
+    let mut settler = Settler::new(&c);
+    let mut ledger = Vec::<LedgerLine>::new();
+    // Through period 1: guarantee 1's 1,500.83 for c1 is due in 2; guarantee 2 waits for c2.
+    let s = settler.settle_through(&a, &mut ledger, 1).unwrap();
+    assert!(s.interim);
+    assert_eq!(s.inflow_pending.to_string(), "1500.83");
+    assert_eq!(s.inflow_compensation.to_string(), "0.00");
+    assert_eq!(s.pending.to_string(), "0.00");
+    let text = sibsim::statement::render_text(&c, s, &ledger);
+    assert!(
+        text.contains("inflow compensation earned, payable after period 1 (interim): 1,500.83"),
+        "{text}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 14. An early termination pays the compensation earned at once and judges a guarantee over
+//     the cohorts together on those enrolled by then.
+// ---------------------------------------------------------------------------------------------
+
+#[rustfmt::skip]
+const INFLOW_AT_TERMINATION: Case = Case {
+    name: "inflow_at_termination",
+    scenario: r#"
+[contract]
+name = "inflow guarantees at a termination"
+periods = 6
+period = "quarter"
+
+[[payers]]
+id = "gemeente"
+
+[[investors]]
+id = "bank"
+
+[enterprise]
+id = "se"
+
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 10
+
+[[cohorts]]
+id = "c2"
+enrol = 2
+size = 10
+
+[[cohorts]]
+id = "c3"
+enrol = 4
+size = 10
+
+[[outcomes]]
+id = "job"
+lag = 1
+pay_lag = 1
+price = 100
+
+[[checkpoints]]
+period = 2
+outcome = "job"
+min_rate = 0.3
+
+[[inflow_guarantees]]        # guarantee 1
+payer = "gemeente"
+per_missing = 100
+pay_lag = 2
+
+[[inflow_guarantees]]        # guarantee 2
+payer = "gemeente"
+per_missing = "10.01"
+judged = "overall"
+
+[[tranches]]
+id = "loan"
+investor = "bank"
+committed = 1000
+rank = 1
+drawdowns = { at = [[1, 1000]] }
+"#,
+    actuals: "\
+period,cohort,outcome,units
+1,c1,enrolled,8
+2,c2,enrolled,10
+2,c1,job,1
+",
+    final_period: 2,
+    terminated_at: Some(2),
+    ledger: &[
+        L(1, "bank", "se", "1000.00", "drawdown loan"),
+        // checkpoint in 2: 1 job / 8 enrolled = 0.125 < 0.3: terminated; c3 never enrols.
+        // guarantee 1, c1: 2 short x 100 = 200.00, due 1 + 2 = 3, paid now (c2: none short)
+        L(2, "gemeente", "contract-account", "200.00", "inflow 1 c1"),
+        // guarantee 2, judged now over c1 and c2: 20 promised, 18 enrolled: 2 x 10.01
+        L(2, "gemeente", "contract-account", "20.02", "inflow 2 all"),
+        // c1's job, due in 3, paid now
+        L(2, "gemeente", "contract-account", "100.00", "outcome job c1"),
+        L(2, "contract-account", "bank", "320.02", "distribution loan"),
+    ],
+    parties: &[
+        P("gemeente", "320.02", "0.00"),
+        P("bank", "1000.00", "320.02"),
+        P("se", "0.00", "1000.00"),
+        P("contract-account", "320.02", "320.02"),
+    ],
+    tranches: &[T {
+        id: "loan",
+        drawn: "1000.00",
+        accrued: "0.00",
+        distributed: "320.02",
+        guaranteed: "0.00",
+        outstanding: "679.98",
+        unrecovered: "679.98",
+    }],
+    outcomes: &[O {
+        id: "job",
+        achieved: "1",
+        payable: "1",
+        earned: "100.00",
+        paid: "100.00",
+    }],
+    ..BASE
+};
+
+#[test]
+fn inflow_at_termination() {
+    check(&INFLOW_AT_TERMINATION);
 }

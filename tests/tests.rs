@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod delays;
 mod inflow;
+mod inflow_guarantee;
 mod montecarlo;
 mod properties;
 mod regressions;

@@ -804,13 +804,25 @@ fn answer(
                 Some(false) => "no",
                 None => "not declared",
             };
-            let ok = f.inflow_guaranteed == Some(true) && f.data_delivery_guaranteed == Some(true);
+            // A guarantee in the contract answers the question when the facts leave it open.
+            let n = c.inflow_guarantees.len();
+            let (inflow, inflow_text) = match f.inflow_guaranteed {
+                None if n > 0 => (
+                    Some(true),
+                    format!(
+                        "yes (the contract's {} inflow guarantee{})",
+                        n,
+                        if n == 1 { "" } else { "s" }
+                    ),
+                ),
+                x => (x, show(x).to_string()),
+            };
+            let ok = inflow == Some(true) && f.data_delivery_guaranteed == Some(true);
             (
                 ok,
                 None,
                 format!(
-                    "inflow guaranteed: {}; data delivery guaranteed: {}",
-                    show(f.inflow_guaranteed),
+                    "inflow guaranteed: {inflow_text}; data delivery guaranteed: {}",
                     show(f.data_delivery_guaranteed)
                 ),
             )

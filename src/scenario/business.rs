@@ -350,6 +350,15 @@ fn facts(f: Option<&RawFacts>, feas: Option<&RawFeasibility>, c: &Contract, cx: 
         return out;
     };
     out.inflow_guaranteed = f.inflow_guaranteed;
+    if f.inflow_guaranteed == Some(false) && !c.inflow_guarantees.is_empty() {
+        cx.err(
+            "facts.inflow_guaranteed",
+            format!(
+                "is false, but the contract has {} `[[inflow_guarantees]]`; remove the fact (the guarantee answers it) or the guarantee",
+                c.inflow_guarantees.len()
+            ),
+        );
+    }
     out.data_delivery_guaranteed = f.data_delivery_guaranteed;
     let parties = || {
         known(

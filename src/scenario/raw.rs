@@ -93,6 +93,8 @@ pub struct RawScenario {
     #[serde(default)]
     pub fixed_payments: Vec<RawFixedPayment>,
     #[serde(default)]
+    pub inflow_guarantees: Vec<RawInflowGuarantee>,
+    #[serde(default)]
     pub checkpoints: Vec<RawCheckpoint>,
     #[serde(default)]
     pub tranches: Vec<RawTranche>,
@@ -329,6 +331,23 @@ pub struct RawFixedPayment {
     pub period: i64,
     pub payer: String,
     pub amount: Num,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInflowGuarantee {
+    pub payer: String,
+    /// Cohort identifiers; all cohorts when absent.
+    pub cohorts: Option<Vec<String>>,
+    /// Promised share of each cohort's target; 1 when absent.
+    pub share: Option<Num>,
+    pub per_missing: Num,
+    #[serde(default)]
+    pub pay_lag: i64,
+    /// `account` (default) or `enterprise`.
+    pub to: Option<String>,
+    /// `per-cohort` (default) or `overall`.
+    pub judged: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -1020,6 +1020,130 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
         }
     }
 
+    // Inflow guarantees.
+    let mut inflow_guarantees = Vec::new();
+    for (i, g) in raw.inflow_guarantees.iter().enumerate() {
+        let path = format!("inflow_guarantees[{i}]");
+        let payer = find(&g.payer, &[Role::Payer]);
+        if payer.is_none() {
+            cx.err(
+                format!("{path}.payer"),
+                format!(
+                    "unknown payer `{}`; payers are {}",
+                    g.payer,
+                    list_of(&[Role::Payer])
+                ),
+            );
+        }
+        let to = match g.to.as_deref().unwrap_or("account") {
+            "account" => Some(account),
+            "enterprise" => Some(enterprise),
+            other => {
+                cx.err(
+                    format!("{path}.to"),
+                    format!("unknown recipient `{other}`; use `account` (the contract account, through the waterfall) or `enterprise`"),
+                );
+                None
+            }
+        };
+        let judged = match g.judged.as_deref().unwrap_or("per-cohort") {
+            "per-cohort" => Some(InflowJudged::PerCohort),
+            "overall" => Some(InflowJudged::Overall),
+            other => {
+                cx.err(
+                    format!("{path}.judged"),
+                    format!("unknown rule `{other}`; use `per-cohort` (each cohort when it enrols) or `overall` (the covered cohorts together, when the last of them enrols)"),
+                );
+                None
+            }
+        };
+        let share = match g.share {
+            None => Some(Ratio::ONE),
+            Some(n) if n.0.is_zero() => {
+                cx.err(
+                    format!("{path}.share"),
+                    "the promised share must be more than 0 and at most 1, got 0",
+                );
+                None
+            }
+            Some(n) => cx.ratio(n, &format!("{path}.share"), "0", "1", "the promised share"),
+        };
+        let per_missing = cx.price(g.per_missing, &format!("{path}.per_missing"));
+        if per_missing.is_some_and(|p| p.0 == 0) {
+            cx.err(
+                format!("{path}.per_missing"),
+                "must be more than 0 (the amount per participant short of the promise)",
+            );
+        }
+        let pay_lag = cx.int(
+            g.pay_lag,
+            &format!("{path}.pay_lag"),
+            0,
+            MAX_PERIODS,
+            "the payment lag",
+        );
+        let mut covered = Vec::new();
+        match &g.cohorts {
+            None => covered.extend(0..cohorts.len()),
+            Some(ids) => {
+                if ids.is_empty() {
+                    cx.err(
+                        format!("{path}.cohorts"),
+                        "list at least one cohort, or leave `cohorts` out to cover them all",
+                    );
+                }
+                for (j, id) in ids.iter().enumerate() {
+                    match cohorts.iter().position(|c| &c.id == id) {
+                        Some(k) if covered.contains(&k) => cx.err(
+                            format!("{path}.cohorts[{j}]"),
+                            format!("cohort `{id}` is listed twice"),
+                        ),
+                        Some(k) => covered.push(k),
+                        None => cx.err(
+                            format!("{path}.cohorts[{j}]"),
+                            format!(
+                                "unknown cohort `{id}`; cohorts are {}",
+                                cohort_list(&cohorts)
+                            ),
+                        ),
+                    }
+                }
+                covered.sort_unstable();
+            }
+        }
+        if let Some(lag) = pay_lag {
+            for &k in &covered {
+                let coh = &cohorts[k];
+                let last = coh.enrol_period as i64 + lag;
+                if last > periods as i64 {
+                    cx.err(
+                        format!("{path}.pay_lag"),
+                        format!(
+                            "cohort `{}` enrols in period {} and its inflow compensation would be paid in period {last} (enrolment + pay_lag {lag}), after the contract's last period {periods}; shorten the lags or lengthen the contract",
+                            coh.id, coh.enrol_period
+                        ),
+                    );
+                    break;
+                }
+            }
+        }
+        if let (Some(payer), Some(to), Some(judged), Some(share), Some(per_missing), Some(lag)) =
+            (payer, to, judged, share, per_missing, pay_lag)
+            && !covered.is_empty()
+            && per_missing.0 > 0
+        {
+            inflow_guarantees.push(InflowGuarantee {
+                payer,
+                to,
+                cohorts: covered,
+                share,
+                per_missing,
+                pay_lag: lag as u16,
+                judged,
+            });
+        }
+    }
+
     // Checkpoints.
     let mut checkpoints = Vec::new();
     for (i, ck) in raw.checkpoints.iter().enumerate() {
@@ -1301,6 +1425,7 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
         participant_cap,
         total_cap,
         fixed_payments,
+        inflow_guarantees,
         pay_only_due: rc.pay_only_due,
         checkpoints,
         tranches,
@@ -1316,4 +1441,21 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
         return Err(cx.errs);
     }
     Ok(contract)
+}
+
+/// The cohorts' identifiers for a message: "`a`, `b`, `c`" (the first ten, then how many more).
+fn cohort_list(cohorts: &[Cohort]) -> String {
+    let mut v: Vec<String> = cohorts
+        .iter()
+        .take(10)
+        .map(|c| format!("`{}`", c.id))
+        .collect();
+    if cohorts.len() > 10 {
+        v.push(format!("and {} more", cohorts.len() - 10));
+    }
+    if v.is_empty() {
+        "(none declared)".into()
+    } else {
+        v.join(", ")
+    }
 }

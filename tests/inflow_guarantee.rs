@@ -1,0 +1,334 @@
+//! Inflow guarantees (DOMAIN.md 3.1: "the municipality may promise a referral volume";
+//! section 4: "a municipality may guarantee inflow"): the terms are validated like the rest of
+//! the contract, a trial's compensation follows from its drawn enrolment exactly, and the
+//! compensation is a payer's loss in the risk distribution. The settlement itself is proved by
+//! the hand-computed cases in `settle_cases.rs` and the property test in `properties.rs`.
+
+use sibsim::actuals::Actuals;
+use sibsim::model::DrawScratch;
+use sibsim::montecarlo::{SimConfig, TrialRecord, simulate, simulate_with, trial_rng};
+use sibsim::scenario::{parse, parse_with_model};
+use std::sync::Mutex;
+
+const MANY: &str = include_str!("../scenarios/many-parties.toml");
+const GUARANTEE: &str = "[[inflow_guarantees]]
+payer = \"gemeente\"
+share = 0.9
+per_missing = 1_500
+pay_lag = 1
+";
+
+/// `MANY` with its guarantee replaced by `terms` (empty: none).
+fn with_guarantee(terms: &str) -> String {
+    assert_eq!(MANY.matches(GUARANTEE).count(), 1);
+    MANY.replacen(GUARANTEE, terms, 1)
+}
+
+/// The problems of `text`, which must not be read, each as `line: path: message`.
+fn problems(text: &str) -> Vec<String> {
+    match parse("bad.toml", text) {
+        Ok(_) => panic!("expected errors in\n{text}"),
+        Err(d) => d
+            .items
+            .iter()
+            .map(|i| format!("{}: {}: {}", i.line.unwrap_or(0), i.path, i.message))
+            .collect(),
+    }
+}
+
+/// The line of `text` on which `needle` first occurs (1-based).
+fn line_of(text: &str, needle: &str) -> usize {
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("`{needle}` not in the text"));
+    text[..at].lines().count() + usize::from(text[..at].ends_with('\n'))
+}
+
+#[track_caller]
+fn rejects(terms: &str, field_line: &str, parts: &[&str]) {
+    let text = with_guarantee(terms);
+    let line = line_of(&text, field_line);
+    let all = problems(&text);
+    assert!(
+        all.iter()
+            .any(|p| p.starts_with(&format!("{line}: ")) && parts.iter().all(|x| p.contains(x))),
+        "expected a problem on line {line} with {parts:?}; got {all:#?}"
+    );
+}
+
+#[test]
+fn bad_terms_are_errors_at_their_line() {
+    let base = |extra: &str| {
+        format!("[[inflow_guarantees]]\npayer = \"gemeente\"\nper_missing = 1_500\n{extra}")
+    };
+    rejects(
+        "[[inflow_guarantees]]\npayer = \"bank\"\nper_missing = 1_500\n",
+        "payer = \"bank\"",
+        &[
+            "inflow_guarantees[0].payer",
+            "unknown payer `bank`",
+            "`gemeente`",
+        ],
+    );
+    rejects(
+        &base("share = 0\n"),
+        "share = 0",
+        &["share", "more than 0 and at most 1"],
+    );
+    rejects(
+        &base("share = 1.5\n"),
+        "share = 1.5",
+        &["share", "between 0 and 1", "1.5"],
+    );
+    rejects(
+        "[[inflow_guarantees]]\npayer = \"gemeente\"\nper_missing = 0\n",
+        "per_missing = 0",
+        &["per_missing", "more than 0"],
+    );
+    rejects(
+        "[[inflow_guarantees]]\npayer = \"gemeente\"\nper_missing = \"1.0000001\"\n",
+        "per_missing = \"1.0000001\"",
+        &["per_missing", "six decimals"],
+    );
+    rejects(
+        &base("cohorts = [\"c1\", \"c9\"]\n"),
+        "cohorts = [",
+        &["cohorts[1]", "unknown cohort `c9`", "`c1`, `c2`"],
+    );
+    rejects(
+        &base("cohorts = [\"c1\", \"c1\"]\n"),
+        "cohorts = [",
+        &["listed twice"],
+    );
+    rejects(
+        &base("cohorts = []\n"),
+        "cohorts = []",
+        &["at least one cohort"],
+    );
+    // c2 enrols in 3 of 12 quarters: a payment lag of 10 pays in 13.
+    rejects(
+        &base("pay_lag = 10\n"),
+        "pay_lag = 10",
+        &["cohort `c2`", "period 13", "last period 12"],
+    );
+    rejects(
+        &base("pay_lag = -1\n"),
+        "pay_lag = -1",
+        &["payment lag", "0 to"],
+    );
+    rejects(
+        &base("to = \"bank\"\n"),
+        "to = \"bank\"",
+        &["unknown recipient `bank`", "`account`", "`enterprise`"],
+    );
+    rejects(
+        &base("judged = \"yearly\"\n"),
+        "judged = \"yearly\"",
+        &["`per-cohort`", "`overall`"],
+    );
+    rejects(&base("floor = 0.9\n"), "floor = 0.9", &["floor"]);
+    // The declared fact may not contradict the terms.
+    let text = with_guarantee(GUARANTEE).replacen(
+        "inflow_guaranteed = true",
+        "inflow_guaranteed = false",
+        1,
+    );
+    let line = line_of(&text, "inflow_guaranteed = false");
+    let all = problems(&text);
+    assert!(
+        all.iter().any(
+            |p| p.starts_with(&format!("{line}: facts.inflow_guaranteed"))
+                && p.contains("the contract has 1 `[[inflow_guarantees]]`")
+        ),
+        "{all:#?}"
+    );
+}
+
+#[test]
+fn a_delay_that_pushes_compensation_past_the_end_names_the_delay() {
+    // Cohort c2 enrols in 3 and is compensated 8 quarters later, in 11 of 12; the file's late
+    // release of 2 quarters would pay it in 13 (its outcomes, paid by 10, still fit).
+    let text = with_guarantee(&GUARANTEE.replace("pay_lag = 1", "pay_lag = 8"));
+    assert!(
+        parse(
+            "ok.toml",
+            &text.replacen("enrolment_delay = 2", "enrolment_delay = 0", 1)
+        )
+        .is_ok()
+    );
+    let Err(d) = parse_with_model("bad.toml", &text) else {
+        panic!("expected an error");
+    };
+    let shown = d.to_string();
+    assert!(
+        shown.contains("enrolment_delay")
+            && shown.contains("period 13")
+            && shown.contains("shorten the delay"),
+        "{shown}"
+    );
+}
+
+/// Each trial's compensation is exactly 1,500 for every participant below 54 of a cohort's 60,
+/// from the enrolment the trial drew; the results' mean and probability are those of the
+/// trials; the payer's loss is its compensation.
+#[test]
+fn a_trials_compensation_follows_from_its_drawn_enrolment() {
+    let (sc, model) = parse_with_model("many.toml", MANY).unwrap();
+    let c = &sc.contract;
+    let cfg = SimConfig {
+        trials: 3_000,
+        seed: 11,
+        threads: Some(2),
+    };
+    let seen = Mutex::new(Vec::new());
+    let record = |r: &TrialRecord| {
+        seen.lock().unwrap().push((
+            r.trial,
+            r.settlement.inflow_compensation.cents(),
+            r.settlement.termination.is_some(),
+        ));
+    };
+    let res = simulate_with(c, &model, &cfg, Some(&record));
+    let mut seen = seen.into_inner().unwrap();
+    seen.sort_unstable();
+    assert_eq!(seen.len(), 3_000);
+    let mut act = Actuals::new(c);
+    let mut scratch = DrawScratch::default();
+    let (mut sum, mut paying) = (0i64, 0u64);
+    for &(t, cents, terminated) in &seen {
+        model.draw(c, &mut trial_rng(cfg.seed, t), &mut act, &mut scratch);
+        assert!(!terminated, "trial {t} ended early");
+        let want: i64 = act
+            .enrolled
+            .iter()
+            .map(|&n| (54 - n as i64).max(0) * 150_000)
+            .sum();
+        assert_eq!(cents, want, "trial {t}, enrolment {:?}", act.enrolled);
+        sum += cents;
+        paying += (cents > 0) as u64;
+    }
+    assert!(
+        paying > 300 && paying < 2_700,
+        "{paying} of 3,000 trials pay"
+    );
+    let g = res.parties.iter().find(|p| p.id == "gemeente").unwrap();
+    let x = g
+        .inflow_compensation
+        .as_ref()
+        .expect("the payer's compensation");
+    assert!((x.paid.mean - sum as f64 / 3_000.0 / 100.0).abs() < 1e-6);
+    assert!((x.probability - paying as f64 / 3_000.0).abs() < 1e-12);
+    // Its only loss: the compensation (it guarantees no tranche).
+    let risk = res
+        .risk
+        .parties
+        .iter()
+        .find(|p| p.party == "gemeente")
+        .unwrap();
+    assert!((risk.expected_loss - x.paid.mean).abs() < 1e-6);
+    let shares: f64 = res
+        .risk
+        .parties
+        .iter()
+        .map(|p| p.share_of_expected_loss)
+        .sum();
+    assert!((shares - 1.0).abs() < 1e-9);
+    // Parties without a guarantee report none.
+    assert!(
+        res.parties
+            .iter()
+            .filter(|p| p.id != "gemeente")
+            .all(|p| p.inflow_compensation.is_none())
+    );
+}
+
+/// The compensation reaches the bank through the waterfall: on the same random numbers the
+/// bank loses less, the payer pays more, and a compensation to the enterprise instead leaves
+/// the bank's loss as it was without a guarantee... or lower (the enterprise never runs out).
+#[test]
+fn the_guarantee_moves_risk_from_the_bank_to_the_payer() {
+    let run = |text: &str| {
+        let (sc, model) = parse_with_model("many.toml", text).unwrap();
+        let cfg = SimConfig {
+            trials: 4_000,
+            seed: 5,
+            threads: Some(2),
+        };
+        let r = simulate(&sc.contract, &model, &cfg);
+        let loss = |id: &str| {
+            r.risk
+                .parties
+                .iter()
+                .find(|p| p.party == id)
+                .unwrap()
+                .expected_loss
+        };
+        let paid = r
+            .parties
+            .iter()
+            .find(|p| p.id == "gemeente")
+            .unwrap()
+            .paid
+            .mean;
+        (loss("bank"), loss("gemeente"), paid)
+    };
+    let (bank0, payer0, paid0) = run(&with_guarantee(""));
+    let (bank1, payer1, paid1) = run(MANY);
+    assert_eq!(payer0, 0.0);
+    assert!(payer1 > 0.0);
+    assert!(
+        bank1 < bank0,
+        "bank {bank1} against {bank0} without the guarantee"
+    );
+    assert!(paid1 > paid0);
+    // A promise of every place at a higher price moves more.
+    let (bank2, payer2, _) = run(&with_guarantee(
+        &GUARANTEE
+            .replace("share = 0.9", "share = 1")
+            .replace("1_500", "3_000"),
+    ));
+    assert!(bank2 <= bank1 && payer2 > payer1, "{bank2} {payer2}");
+}
+
+#[test]
+fn the_feasibility_tree_reads_the_guarantee_when_the_facts_leave_it_open() {
+    let tree = sibsim::feasibility::parse_tree(
+        "inflow.toml",
+        r#"
+name = "inflow only"
+start = "inflow"
+[[node]]
+id = "inflow"
+question.en = "Inflow and data guaranteed?"
+test = "inflow-guaranteed"
+yes = "go"
+no = "stop"
+[[exit]]
+id = "go"
+verdict = "go"
+advice.en = "Go."
+[[exit]]
+id = "stop"
+verdict = "no-go"
+advice.en = "Stop."
+"#,
+    )
+    .unwrap();
+    let answer = |text: &str| {
+        let sc = parse("many.toml", text).unwrap();
+        let walk = sibsim::feasibility::walk(&tree, &sc.contract, None);
+        sibsim::feasibility::render_text(&walk, &sc.contract)
+    };
+    // The facts leave it open: the contract's guarantee answers yes.
+    let open = with_guarantee(GUARANTEE).replacen("inflow_guaranteed = true\n", "", 1);
+    let shown = answer(&open);
+    assert!(
+        shown.contains("inflow guaranteed: yes (the contract's 1 inflow guarantee)"),
+        "{shown}"
+    );
+    assert!(shown.contains("Go."), "{shown}");
+    // Without the guarantee and without the fact: not declared, no.
+    let shown = answer(&with_guarantee("").replacen("inflow_guaranteed = true\n", "", 1));
+    assert!(shown.contains("inflow guaranteed: not declared"), "{shown}");
+    assert!(shown.contains("Stop."), "{shown}");
+}
