@@ -423,6 +423,32 @@ fn a_contract_that_does_not_hold_is_blamed_on_the_delay_that_breaks_it() {
 }
 
 #[test]
+fn a_delay_that_leaves_a_checkpoint_judging_nothing_is_an_error() {
+    // `housing` (lag 2) is first measured in period 3; a checkpoint there fits the file, but a
+    // late start of 1 quarter moves the first measurement to 4.
+    let text = with_shock("probability = 0.2\nenrolment_delay = 1").replacen(
+        "[uncertainty]",
+        "[[checkpoints]]\nperiod = 3\noutcome = \"housing\"\nmin_rate = 0.2\n\n[uncertainty]",
+        1,
+    );
+    let e = errors(&text);
+    assert!(e.contains("uncertainty.shocks[0].enrolment_delay"), "{e}");
+    assert!(
+        e.contains("`housing` is first measured in period 4, so a checkpoint in period 3 would judge nothing measured"),
+        "{e}"
+    );
+    assert!(
+        e.contains("shorten the delay or move the checkpoint to period 4 or later"),
+        "{e}"
+    );
+    // Without the delay the same checkpoint is read.
+    load(
+        &text.replacen("enrolment_delay = 1", "enrolment_delay = 0", 1),
+        &[],
+    );
+}
+
+#[test]
 fn a_delay_that_is_certain_already_is_not_a_stress() {
     let text = with_shock(&format!("probability = 1.0\ndelay = 1\noutcomes = {ALL}"));
     let (sc, _) = load(&text, &[]);

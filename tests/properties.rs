@@ -248,10 +248,12 @@ fn gen_contract(src: &mut Src) -> Gen {
     // Cohorts: enrol in 1..=3 so every outcome has room to be measured and paid.
     let n_coh = src.range(1, 3) as usize;
     let mut max_enrol = 1;
+    let mut min_enrol = 3;
     let mut cohort_ids = Vec::new();
     for i in 0..n_coh {
         let enrol = src.range(1, 3);
         max_enrol = max_enrol.max(enrol);
+        min_enrol = min_enrol.min(enrol);
         let size = if src.chance(10) { 0 } else { src.range(1, 60) };
         let _ = writeln!(
             s,
@@ -444,7 +446,8 @@ fn gen_contract(src: &mut Src) -> Gen {
         let _ = writeln!(
             s,
             "\n[[checkpoints]]\nperiod = {}\noutcome = \"o{o}\"\nmin_rate = {}",
-            src.range(1, t),
+            // From the outcome's first measurement (an earlier one would judge nothing).
+            src.range(min_enrol + outs[o as usize].2, t),
             src.range(0, 30) as f64 / 100.0
         );
     }

@@ -1411,3 +1411,23 @@ fn a_reported_forecast_has_the_contracts_bounds() {
         );
     }
 }
+
+#[test]
+fn a_checkpoint_before_its_outcome_is_measured_is_refused() {
+    // `job` (lag 2) of cohort c1 (enrolled in 1) is first measured in period 3.
+    let text = format!("{BASE}\n[[checkpoints]]\nperiod = 2\noutcome = \"job\"\nmin_rate = 0.1\n");
+    let line = BASE.lines().count() + 3;
+    expect_error(
+        &text,
+        line,
+        &[
+            "checkpoints[0].period",
+            "`job` is first measured in period 3",
+            "would judge nothing measured",
+            "move the checkpoint to period 3 or later",
+        ],
+    );
+    // In period 3 it judges c1's first measurement.
+    let ok = text.replace("period = 2\noutcome", "period = 3\noutcome");
+    assert!(sibsim::scenario::parse("test.toml", &ok).is_ok());
+}

@@ -176,10 +176,15 @@ fn model(raw: &raw::RawScenario, sc: &Scenario) -> Result<crate::model::Model, V
         // The first problem; its message names the cohort and outcome it concerns.
         validate::contract(&r).map_err(|errs| {
             errs.first().map_or_else(String::new, |e| {
-                e.message.replace(
-                    "shorten the lags or lengthen the contract",
-                    "shorten the delay or lengthen the contract",
-                )
+                e.message
+                    .replace(
+                        "shorten the lags or lengthen the contract",
+                        "shorten the delay or lengthen the contract",
+                    )
+                    .replace(
+                        "move the checkpoint to period",
+                        "shorten the delay or move the checkpoint to period",
+                    )
             })
         })
     };

@@ -1189,6 +1189,23 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
                 None
             }
         };
+        // A checkpoint before anything of its outcome is measured would judge nothing: a
+        // `min_rate` test fails then and ends every contract, which no file means.
+        if let (Some(period), Some(o)) = (period, o)
+            && let Some(first) = cohorts
+                .iter()
+                .map(|coh| outcomes[o].first_measure(coh.enrol_period))
+                .min()
+            && first > period
+        {
+            cx.err(
+                format!("{path}.period"),
+                format!(
+                    "`{}` is first measured in period {first}, so a checkpoint in period {period} would judge nothing measured (a `min_rate` test then fails and ends the contract); move the checkpoint to period {first} or later",
+                    ck.outcome
+                ),
+            );
+        }
         if let (Some(period), Some(outcome), Some(test)) = (period, o, test) {
             checkpoints.push(Checkpoint {
                 period,
