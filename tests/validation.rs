@@ -1431,3 +1431,26 @@ fn a_checkpoint_before_its_outcome_is_measured_is_refused() {
     let ok = text.replace("period = 2\noutcome", "period = 3\noutcome");
     assert!(sibsim::scenario::parse("test.toml", &ok).is_ok());
 }
+
+#[test]
+fn a_number_too_large_to_read_says_what_fields_take() {
+    let d = expect_error(
+        &edit("price = 1500", "price = 1e400"),
+        27,
+        &[
+            "outcomes[0].price",
+            "too large to read",
+            "at most 1,000,000,000,000",
+        ],
+    );
+    assert_eq!(d.items.len(), 1, "{d}");
+    expect_error(
+        &edit("periods = 12", "periods = 99999999999999999999"),
+        3,
+        &[
+            "contract.periods",
+            "too large for a whole number",
+            "at most 1,000,000,000",
+        ],
+    );
+}

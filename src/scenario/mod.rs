@@ -389,10 +389,19 @@ fn friendly_serde(msg: &str) -> String {
     if let Some(rest) = m.strip_prefix("missing field ") {
         return format!("required field {rest} is missing");
     }
+    // `1e400`: the reader cannot hold it; say what the fields take instead.
+    const LARGEST: &str = "no field takes a number this large (amounts of money are at most 1,000,000,000,000, other numbers at most 1,000,000,000)";
+    if m.contains("number overflowed") {
+        return format!("the number is too large to read; {LARGEST}");
+    }
     // Say what is allowed in the file's terms, not in Rust's (`i64`, `struct RawContract`).
     let mut s = m
         .replace("invalid type: ", "wrong type: ")
         .replace(" as i128, expected i64", " is too large for a whole number")
+        .replace(
+            "too large for a whole number",
+            &format!("too large for a whole number; {LARGEST}"),
+        )
         .replace("expected i64", "expected a whole number")
         .replace("expected a map", "expected a table")
         .replace("expected a sequence", "expected an array");
