@@ -121,6 +121,13 @@ fn savings(r: &TrialRecord, a: &Args) -> f64 {
 fn irr(r: &TrialRecord, a: &Args) -> f64 {
     r.irr[a.tranches[0]].unwrap_or(f64::NAN)
 }
+fn inflow(r: &TrialRecord, a: &Args) -> f64 {
+    a.parties
+        .iter()
+        .map(|&p| r.inflow_paid.get(p).copied().unwrap_or(0))
+        .sum::<i64>() as f64
+        / 100.0
+}
 fn payments(r: &TrialRecord, _: &Args) -> f64 {
     r.settlement.outcome_payments.0 as f64 / 100.0
 }
@@ -263,7 +270,7 @@ pub static REGISTRY: &[MetricDef] = &[
         arg: ArgKind::Party,
         stat: Stat::Mean,
         unit: Unit::Money,
-        about: "mean loss: investors' unrecovered principal, payers' and guarantors' guarantee calls, the enterprise's unpaid costs and fees",
+        about: "mean loss: investors' unrecovered principal, payers' and guarantors' guarantee calls, payers' inflow compensation, the enterprise's unpaid costs and fees",
         value: loss,
     },
     MetricDef {
@@ -271,8 +278,24 @@ pub static REGISTRY: &[MetricDef] = &[
         arg: ArgKind::Party,
         stat: Stat::Mean,
         unit: Unit::Probability,
-        about: "probability of any loss (for a payer: a guarantee call)",
+        about: "probability of any loss (for a payer: a guarantee call or inflow compensation)",
         value: |r, a| b(loss(r, a) > 0.0),
+    },
+    MetricDef {
+        name: "inflow_mean",
+        arg: ArgKind::Party,
+        stat: Stat::Mean,
+        unit: Unit::Money,
+        about: "mean compensation the payer pays under its inflow guarantees (referrals short of the promise)",
+        value: inflow,
+    },
+    MetricDef {
+        name: "p_inflow",
+        arg: ArgKind::Party,
+        stat: Stat::Mean,
+        unit: Unit::Probability,
+        about: "probability that the payer pays any inflow compensation",
+        value: |r, a| b(inflow(r, a) > 0.0),
     },
     MetricDef {
         name: "paid_mean",
@@ -535,7 +558,7 @@ fn is_business(name: &str) -> bool {
 
 /// The figures `sibsim stress` and `sibsim solve` show: per tranche the probability of full
 /// repayment and the P5 and P50 IRR; per payer the mean net and the probability of a loss
-/// (a guarantee call); the enterprise's mean result and probability of a negative result; the
+/// (a guarantee call), and a payer's mean inflow compensation where it guarantees inflow; the enterprise's mean result and probability of a negative result; the
 /// mean outcome payments.
 pub fn key_figures(c: &Contract) -> Vec<String> {
     let mut v = Vec::new();
@@ -546,13 +569,17 @@ pub fn key_figures(c: &Contract) -> Vec<String> {
     }
     for (p, party) in c.parties.iter().enumerate() {
         match party.role {
-            Role::Payer if c.mkba.is_some() => {
-                v.push(format!("mkba_net_mean:{}", party.id));
-                v.push(format!("p_pays_more_than_saves:{}", party.id));
-            }
             Role::Payer => {
-                v.push(format!("net_mean:{}", party.id));
-                v.push(format!("p_loss:{}", party.id));
+                if c.mkba.is_some() {
+                    v.push(format!("mkba_net_mean:{}", party.id));
+                    v.push(format!("p_pays_more_than_saves:{}", party.id));
+                } else {
+                    v.push(format!("net_mean:{}", party.id));
+                    v.push(format!("p_loss:{}", party.id));
+                }
+                if c.inflow_guarantees.iter().any(|g| g.payer == p) {
+                    v.push(format!("inflow_mean:{}", party.id));
+                }
             }
             Role::Guarantor => v.push(format!("p_loss:{}", party.id)),
             Role::Enterprise => {

@@ -225,6 +225,9 @@ pub struct TrialRecord<'a> {
     /// The business case per contract party, cents: (PV savings, PV savings - PV payments -
     /// costs); empty when the scenario has no `[mkba]` block.
     pub business: &'a [(i64, i64)],
+    /// Inflow-guarantee compensation paid per contract party, cents (all 0 without inflow
+    /// guarantees).
+    pub inflow_paid: &'a [i64],
 }
 
 #[derive(Clone, Debug)]
@@ -993,6 +996,7 @@ impl<'c> Worker<'c> {
                 shocks: self.scratch.shocks(),
                 settlement: s,
                 business: acc.business.as_ref().map_or(&[][..], |b| b.per_party()),
+                inflow_paid: &self.sink.inflow_paid,
             });
         }
     }

@@ -454,6 +454,18 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
         if c.pay_only_due { "yes" } else { "no" }.into(),
     );
     row(
+        "Inflow guarantees",
+        if c.inflow_guarantees.is_empty() {
+            "none".into()
+        } else {
+            c.inflow_guarantees
+                .iter()
+                .map(|g| crate::statement::describe_inflow_guarantee(c, g))
+                .collect::<Vec<_>>()
+                .join("; ")
+        },
+    );
+    row(
         "Early-termination checkpoints",
         if c.checkpoints.is_empty() {
             "none".into()

@@ -901,7 +901,10 @@ impl<'c> Settler<'c> {
         let amount = ig.compensation(target, enrolled, room).ok_or_else(|| {
             too_large(
                 p,
-                format_args!("the compensation of inflow guarantee {}", g + 1),
+                format_args!(
+                    "the inflow compensation earned so far (with inflow guarantee {}'s)",
+                    g + 1
+                ),
             )
         })?;
         if amount.0 > 0 {

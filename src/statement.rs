@@ -41,6 +41,54 @@ pub fn describe_rule(c: &Contract, rule: &Rule) -> String {
     }
 }
 
+/// An inflow guarantee in words, e.g. `gemeente pays 1,500.00 per participant short of 90% of
+/// each cohort's target (cohorts c1, c2), into the contract account 1 period(s) after enrolment`.
+pub fn describe_inflow_guarantee(c: &Contract, g: &crate::contract::InflowGuarantee) -> String {
+    use crate::contract::InflowJudged;
+    let share = (g.share.to_decimal() * rust_decimal::Decimal::ONE_HUNDRED).normalize();
+    let cohorts: Vec<&str> = g
+        .cohorts
+        .iter()
+        .map(|&k| c.cohorts[k].id.as_str())
+        .collect();
+    let per = g.per_missing.to_decimal().normalize();
+    let per = Money::from_decimal(per)
+        .filter(|m| m.to_decimal() == per)
+        .map_or_else(|| per.to_string(), format_thousands);
+    format!(
+        "{} pays {per} per participant short of {share}% of {} (cohorts {}), to {}{}",
+        c.parties[g.payer].id,
+        match g.judged {
+            InflowJudged::PerCohort => "each cohort's target",
+            InflowJudged::Overall => "the cohorts' targets together",
+        },
+        cohorts.join(", "),
+        if g.to == c.enterprise {
+            "the enterprise"
+        } else {
+            "the contract account"
+        },
+        {
+            let when = match g.judged {
+                InflowJudged::PerCohort => "enrolment",
+                InflowJudged::Overall => "the last of them enrols",
+            };
+            match g.pay_lag {
+                0 => format!(
+                    " when {}",
+                    if g.judged == InflowJudged::PerCohort {
+                        "it enrols"
+                    } else {
+                        "the last of them enrols"
+                    }
+                ),
+                1 => format!(" 1 period after {when}"),
+                n => format!(" {n} periods after {when}"),
+            }
+        }
+    )
+}
+
 fn rule_name(rule: &Rule) -> &'static str {
     match rule {
         Rule::Drawdown { .. } => "drawdown",
@@ -360,11 +408,25 @@ pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
 pub fn render_csv(c: &Contract, ledger: &[LedgerLine]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let _ = w.write_record([
-        "period", "from", "to", "amount", "rule", "outcome", "cohort", "tranche", "fee",
+        "period",
+        "from",
+        "to",
+        "amount",
+        "rule",
+        "outcome",
+        "cohort",
+        "tranche",
+        "fee",
+        "inflow_guarantee",
     ]);
     for l in ledger {
-        let (mut oc, mut co, mut tr, mut fe) =
-            (String::new(), String::new(), String::new(), String::new());
+        let (mut oc, mut co, mut tr, mut fe, mut ig) = (
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        );
         match l.rule {
             Rule::OutcomePayment { outcome, cohort } => {
                 oc = c.outcomes[outcome as usize].id.clone();
@@ -375,6 +437,13 @@ pub fn render_csv(c: &Contract, ledger: &[LedgerLine]) -> String {
             | Rule::Distribution { tranche }
             | Rule::GuaranteeCall { tranche } => tr = c.tranches[tranche as usize].id.clone(),
             Rule::Fee { fee } => fe = c.fees[fee as usize].id.clone(),
+            Rule::InflowGuarantee { guarantee, cohort } => {
+                // Numbered from 1 in file order, as the statement's text says.
+                ig = (guarantee + 1).to_string();
+                if let Some(k) = cohort {
+                    co = c.cohorts[k as usize].id.clone();
+                }
+            }
             _ => {}
         }
         let _ = w.write_record([
@@ -387,6 +456,7 @@ pub fn render_csv(c: &Contract, ledger: &[LedgerLine]) -> String {
             co,
             tr,
             fe,
+            ig,
         ]);
     }
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()

@@ -70,20 +70,25 @@ fn bad_terms_are_errors_at_their_line() {
             "`gemeente`",
         ],
     );
+    for bad in ["0", "1.5", "-0.1", "\"4e-13\""] {
+        // (4e-13 is 0 at the 12 decimals a share is read to.)
+        rejects(
+            &base(&format!("share = {bad}\n")),
+            &format!("share = {bad}"),
+            &["share", "must be more than 0 and at most 1"],
+        );
+    }
+    for bad in ["0", "-5"] {
+        rejects(
+            &format!("[[inflow_guarantees]]\npayer = \"gemeente\"\nper_missing = {bad}\n"),
+            &format!("per_missing = {bad}"),
+            &["per_missing", "must be more than 0, got"],
+        );
+    }
     rejects(
-        &base("share = 0\n"),
-        "share = 0",
-        &["share", "more than 0 and at most 1"],
-    );
-    rejects(
-        &base("share = 1.5\n"),
-        "share = 1.5",
-        &["share", "between 0 and 1", "1.5"],
-    );
-    rejects(
-        "[[inflow_guarantees]]\npayer = \"gemeente\"\nper_missing = 0\n",
-        "per_missing = 0",
-        &["per_missing", "more than 0"],
+        "[[inflow_guarantees]]\npayer = \"gemeente\"\nper_missing = \"99999999999999999999999999999999999\"\n",
+        "per_missing = \"9",
+        &["per_missing", "too large a number", "at most 1,000,000,000"],
     );
     rejects(
         "[[inflow_guarantees]]\npayer = \"gemeente\"\nper_missing = \"1.0000001\"\n",
@@ -331,4 +336,155 @@ advice.en = "Stop."
     let shown = answer(&with_guarantee("").replacen("inflow_guaranteed = true\n", "", 1));
     assert!(shown.contains("inflow guaranteed: not declared"), "{shown}");
     assert!(shown.contains("Stop."), "{shown}");
+}
+
+/// Without a fill rate, the default referral-shortfall stress lowers enrolment, not the
+/// targets a guarantee promises: the payer then compensates in nearly every trial.
+#[test]
+fn the_referral_shortfall_stress_keeps_the_promised_targets() {
+    let text = MANY.replacen("fill = { mean = 0.9, sd = 0.05 }\n", "", 1);
+    assert_ne!(text, MANY);
+    let sc = parse("many.toml", &text).unwrap();
+    let vs = sibsim::design::stress::stresses(&sc, &text, true);
+    let v = vs.iter().find(|v| v.label == "referral-shortfall").unwrap();
+    let set: Vec<&str> = v.overrides.iter().map(|o| o.text.as_str()).collect();
+    assert_eq!(set, ["uncertainty.fill={ mean = 0.85, sd = 0 }"]);
+    let (sc, model) =
+        sibsim::scenario::parse_with_model_overrides("many.toml", &text, &v.overrides).unwrap();
+    assert_eq!(sc.contract.cohorts[0].size, 60);
+    let cfg = SimConfig {
+        trials: 2_000,
+        seed: 2,
+        threads: Some(2),
+    };
+    let r = simulate(&sc.contract, &model, &cfg);
+    let x = r.parties[0].inflow_compensation.as_ref().unwrap();
+    // Binomial(60, 0.85) falls below 54 in about 72% of cohorts; one of two does in 92%.
+    assert!(x.probability > 0.85, "{}", x.probability);
+    // The stress table shows the guarantor's compensation.
+    let figures = sibsim::metrics::key_figures(&sc.contract);
+    assert!(
+        figures.contains(&"inflow_mean:gemeente".to_string()),
+        "{figures:?}"
+    );
+}
+
+/// The figures `inflow_mean` and `p_inflow` are the per-trial compensation's mean and
+/// probability, as in the results.
+#[test]
+fn the_compensation_figures_agree_with_the_results() {
+    let (sc, model) = parse_with_model("many.toml", MANY).unwrap();
+    let cfg = SimConfig {
+        trials: 2_000,
+        seed: 4,
+        threads: Some(2),
+    };
+    let figs = [
+        "inflow_mean:gemeente".to_string(),
+        "p_inflow:gemeente".to_string(),
+        "inflow_mean:bank".to_string(),
+    ];
+    let run = sibsim::design::run_variant(&sc, &model, &figs, &cfg, None).unwrap();
+    let x = run.results.parties[0].inflow_compensation.clone().unwrap();
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    assert!((mean(&run.values[0]) - x.paid.mean).abs() < 1e-6);
+    assert!((mean(&run.values[1]) - x.probability).abs() < 1e-12);
+    assert!(run.values[2].iter().all(|&v| v == 0.0));
+}
+
+/// The CSV ledger names the guarantee and the cohort of a compensation line.
+#[test]
+fn the_ledger_names_the_guarantee_and_cohort_of_a_compensation() {
+    let text = "[contract]\nname = \"g\"\nperiods = 4\nperiod = \"quarter\"\n\n[[payers]]\nid = \"city\"\n\n[enterprise]\nid = \"se\"\n\n[[cohorts]]\nid = \"early\"\nenrol = 1\nsize = 10\n\n[[outcomes]]\nid = \"job\"\nlag = 1\nprice = 100\n\n[[inflow_guarantees]]\npayer = \"city\"\nper_missing = 10\n\n[[inflow_guarantees]]\npayer = \"city\"\nper_missing = 1\njudged = \"overall\"\n";
+    let c = parse("g.toml", text).unwrap().contract;
+    let a = sibsim::actuals::parse_csv(
+        &c,
+        "a.csv",
+        "period,cohort,outcome,units\n1,early,enrolled,8\n2,early,job,1\n",
+    )
+    .unwrap();
+    let mut ledger = Vec::<sibsim::LedgerLine>::new();
+    let mut settler = sibsim::Settler::new(&c);
+    let s = settler.settle(&a, &mut ledger).unwrap().clone();
+    let csv = sibsim::statement::render_csv(&c, &ledger);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].ends_with(",fee,inflow_guarantee"), "{csv}");
+    assert!(
+        lines.contains(&"1,city,contract-account,20.00,inflow-guarantee,,early,,,1"),
+        "{csv}"
+    );
+    assert!(
+        lines.contains(&"1,city,contract-account,2.00,inflow-guarantee,,,,,2"),
+        "{csv}"
+    );
+    assert_eq!(s.inflow_compensation.to_string(), "22.00");
+}
+
+/// The binary: the screen, `validate`, `trials.csv` and an override's error.
+#[test]
+fn the_cli_shows_the_guarantee_and_its_compensation() {
+    let bin = || std::process::Command::new(env!("CARGO_BIN_EXE_sibsim"));
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dir = tempfile::tempdir().unwrap();
+    let o = bin()
+        .current_dir(root)
+        .args([
+            "simulate",
+            "scenarios/many-parties.toml",
+            "--trials",
+            "400",
+            "--out",
+        ])
+        .arg(dir.path())
+        .arg("--trials-out")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let screen = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        screen.contains(
+            "Inflow guarantee (compensation for referrals short of the promise): gemeente pays in"
+        ),
+        "{screen}"
+    );
+    let rows = std::fs::read_to_string(dir.path().join("trials.csv")).unwrap();
+    let mut lines = rows.lines();
+    assert!(lines.next().unwrap().ends_with(",inflow_compensation"));
+    let total: f64 = lines
+        .map(|l| l.rsplit(',').next().unwrap().parse::<f64>().unwrap())
+        .sum();
+    let summary = std::fs::read_to_string(dir.path().join("summary.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    let mean = json["results"]["parties"][0]["inflow_compensation"]["paid"]["mean"]
+        .as_f64()
+        .unwrap();
+    assert!((total / 400.0 - mean).abs() < 1e-6, "{total} {mean}");
+
+    let o = bin()
+        .current_dir(root)
+        .args(["validate", "scenarios/many-parties.toml"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(
+            "inflow guarantee: gemeente pays 1,500.00 per participant short of 90% of each cohort's target (cohorts c1, c2), to the contract account 1 period after enrolment"
+        ),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+
+    // A change that breaks a delayed contract is named as the cause.
+    let o = bin()
+        .current_dir(root)
+        .args(["simulate", "scenarios/many-parties.toml", "--trials", "10"])
+        .args(["--set", "inflow_guarantees.0.pay_lag=8"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("enrolment_delay: with this delay the contract does not hold")
+            && err.contains("(after --set inflow_guarantees.0.pay_lag=8)"),
+        "{err}"
+    );
 }

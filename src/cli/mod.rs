@@ -534,6 +534,12 @@ fn validate(path: &std::path::Path) -> Result<()> {
             ""
         }
     );
+    for g in &c.inflow_guarantees {
+        println!(
+            "  inflow guarantee: {}",
+            sibsim::statement::describe_inflow_guarantee(c, g)
+        );
+    }
     Ok(())
 }
 

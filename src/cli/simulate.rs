@@ -81,9 +81,10 @@ pub fn run(o: Options<'_>) -> Result<()> {
     };
     let started = std::time::Instant::now();
     let n_shocks = model.shocks.len();
+    let inflow = !c.inflow_guarantees.is_empty();
     let write_row = rows.as_ref().map(|rows| {
         move |r: &TrialRecord| {
-            let row = trial_row(r, n_shocks);
+            let row = trial_row(r, n_shocks, inflow);
             if let Ok(mut w) = rows.lock() {
                 w.push(r.trial, row);
             }
@@ -177,7 +178,8 @@ pub fn summary_file(
 }
 
 /// The header of `trials.csv`; `shocks` is the number of the model's shocks (a column
-/// `shock_N` each, 1-based as in the report).
+/// `shock_N` each, 1-based as in the report). A contract with inflow guarantees adds the
+/// compensation paid (all payers) last.
 fn trial_header(c: &sibsim::Contract, shocks: usize) -> String {
     let mut h = vec![
         "trial".to_string(),
@@ -193,6 +195,9 @@ fn trial_header(c: &sibsim::Contract, shocks: usize) -> String {
     }
     for i in 1..=shocks {
         h.push(format!("shock_{i}"));
+    }
+    if !c.inflow_guarantees.is_empty() {
+        h.push("inflow_compensation".into());
     }
     h.join(",") + "\n"
 }
@@ -253,7 +258,7 @@ impl RowWriter {
     }
 }
 
-fn trial_row(r: &TrialRecord, shocks: usize) -> String {
+fn trial_row(r: &TrialRecord, shocks: usize, inflow: bool) -> String {
     let mut s = format!(
         "{},{},{}",
         r.trial,
@@ -274,6 +279,9 @@ fn trial_row(r: &TrialRecord, shocks: usize) -> String {
     }
     for i in 0..shocks {
         let _ = write!(s, ",{}", r.shocks >> i & 1 == 1);
+    }
+    if inflow {
+        let _ = write!(s, ",{}", r.settlement.inflow_compensation);
     }
     s.push('\n');
     s
@@ -471,7 +479,7 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
         .filter_map(|p| {
             p.inflow_compensation.as_ref().map(|x| {
                 format!(
-                    "{} pays in {} of trials (mean {})",
+                    "{} pays in {} of trials (mean over all trials {})",
                     p.id,
                     pct(x.probability),
                     eur(x.paid.mean)

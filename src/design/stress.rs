@@ -3,7 +3,7 @@
 //!
 //! | name | what changes |
 //! |---|---|
-//! | `referral-shortfall` | the fill rate's mean falls 15 percentage points (`uncertainty.fill.mean-=0.15`); without a fill rate, every cohort is 15% smaller |
+//! | `referral-shortfall` | the fill rate's mean falls 15 percentage points (`uncertainty.fill.mean-=0.15`); without a fill rate, a fixed one of 0.85 (`uncertainty.fill={ mean = 0.85, sd = 0 }`: each cohort enrols Binomial(target, 0.85), its target unchanged) |
 //! | `weaker-programme` | every success rate's mean x 0.85, every quantity outcome's distribution x 0.85 (the quantity itself scaled: a normal or log-normal's mean and sd, a triangular or PERT's min, mode and max); x 1.15 for a `decrease` outcome (fewer is better), so the stress always hurts |
 //! | `recession` | the scenario's shocks with a `factor` happen for sure (`probability = 1`); without such shocks, every success rate and quantity distribution x 0.8 (x 1.2 for a `decrease` outcome) and the fill rate 5 points lower |
 //! | `cost-overrun` | the enterprise's fixed and per-participant costs (and the cost distribution) x 1.2 |
@@ -126,6 +126,14 @@ pub fn defaults(sc: &Scenario, text: &str) -> Vec<Variant> {
             "referral-shortfall",
             "referrals fall short: fill rate mean x 0.75",
             &["uncertainty.fill.mean*=0.75".into()],
+        )),
+        // Without a fill rate every cohort enrols its target: a fixed fill rate of 0.85 makes
+        // it enrol Binomial(target, 0.85), the targets (and so what an inflow guarantee
+        // promises) unchanged.
+        None if !c.cohorts.is_empty() && u.is_some() => out.push(variant(
+            "referral-shortfall",
+            "referrals fall 15% short: every cohort enrols Binomial(target, 0.85)",
+            &["uncertainty.fill={ mean = 0.85, sd = 0 }".into()],
         )),
         None if !c.cohorts.is_empty() => out.push(variant(
             "referral-shortfall",

@@ -351,6 +351,12 @@ fn annotate(
             }
             if let Some(cause) = applied.cause(&d.path) {
                 d.message = format!("{} (after --set {cause})", d.message);
+            } else if d.message.contains("the contract does not hold: ")
+                && !applied.paths.is_empty()
+            {
+                // A delayed contract is the changed file moved: any change may be the cause.
+                let all: Vec<&str> = applied.paths.iter().map(|(_, t)| t.as_str()).collect();
+                d.message = format!("{} (after --set {})", d.message, all.join(", "));
             }
             d
         })
@@ -390,7 +396,8 @@ fn friendly_serde(msg: &str) -> String {
         return format!("required field {rest} is missing");
     }
     // `1e400`: the reader cannot hold it; say what the fields take instead.
-    const LARGEST: &str = "no field takes a number this large (amounts of money are at most 1,000,000,000,000, other numbers at most 1,000,000,000)";
+    const LARGEST: &str =
+        "amounts of money are at most 1,000,000,000,000, other numbers at most 1,000,000,000";
     if m.contains("number overflowed") {
         return format!("the number is too large to read; {LARGEST}");
     }

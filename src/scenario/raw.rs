@@ -33,7 +33,11 @@ impl<'de> Deserialize<'de> for Num {
                 Decimal::from_str(&format!("{v}"))
                     .or_else(|_| Decimal::from_scientific(&format!("{v:e}")))
                     .map(Num)
-                    .map_err(|_| E::custom(format!("the number {v:e} is out of range")))
+                    .map_err(|_| {
+                        E::custom(format!(
+                            "the number {v:e} is too large; amounts of money are at most 1,000,000,000,000, other numbers at most 1,000,000,000"
+                        ))
+                    })
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Num, E> {
                 let clean: String = v.chars().filter(|c| *c != '_' && *c != ' ').collect();
@@ -44,7 +48,9 @@ impl<'de> Deserialize<'de> for Num {
                         E::custom(match clean.parse::<f64>() {
                             // A number, but not one a decimal of 28 digits holds.
                             Ok(x) if x.is_finite() && x.abs() >= 1.0 => {
-                                format!("`{v}` is too large a number")
+                                format!(
+                                    "`{v}` is too large a number; amounts of money are at most 1,000,000,000,000, other numbers at most 1,000,000,000"
+                                )
                             }
                             Ok(x) if x.is_finite() => format!(
                                 "`{v}` has too many decimals (a number here has at most 28)"

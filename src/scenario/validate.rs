@@ -1059,22 +1059,34 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
         };
         let share = match g.share {
             None => Some(Ratio::ONE),
-            Some(n) if n.0.is_zero() => {
-                cx.err(
-                    format!("{path}.share"),
-                    "the promised share must be more than 0 and at most 1, got 0",
-                );
-                None
-            }
-            Some(n) => cx.ratio(n, &format!("{path}.share"), "0", "1", "the promised share"),
+            Some(n) => match Ratio::from_decimal(n.0) {
+                // More than 0 once read to 12 decimals, as it is used.
+                Some(r) if r.0 > 0 && r <= Ratio::ONE => Some(r),
+                _ => {
+                    cx.err(
+                        format!("{path}.share"),
+                        format!(
+                            "the promised share of each cohort's target must be more than 0 and at most 1 (12 decimals), got {}",
+                            n.0
+                        ),
+                    );
+                    None
+                }
+            },
         };
-        let per_missing = cx.price(g.per_missing, &format!("{path}.per_missing"));
-        if per_missing.is_some_and(|p| p.0 == 0) {
+        let pm = format!("{path}.per_missing");
+        let per_missing = if g.per_missing.0 <= Decimal::ZERO {
             cx.err(
-                format!("{path}.per_missing"),
-                "must be more than 0 (the amount per participant short of the promise)",
+                &pm,
+                format!(
+                    "the amount per participant short of the promise must be more than 0, got {}",
+                    g.per_missing.0
+                ),
             );
-        }
+            None
+        } else {
+            cx.price(g.per_missing, &pm)
+        };
         let pay_lag = cx.int(
             g.pay_lag,
             &format!("{path}.pay_lag"),
@@ -1130,7 +1142,6 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
         if let (Some(payer), Some(to), Some(judged), Some(share), Some(per_missing), Some(lag)) =
             (payer, to, judged, share, per_missing, pay_lag)
             && !covered.is_empty()
-            && per_missing.0 > 0
         {
             inflow_guarantees.push(InflowGuarantee {
                 payer,
