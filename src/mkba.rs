@@ -110,6 +110,65 @@ pub struct MkbaOutcome {
     pub drop_off: Ratio,
     /// What IND counts: achieved units or the improvement on the baseline.
     pub ind: Ind,
+    /// The present value of one case's effect is multiplied by this: 1 when the effect
+    /// years count from the contract's start (`effect_from = "contract-start"`); with
+    /// `effect_from = "measurement"`, the discount factor at the MKBA's rate from the start to
+    /// the outcome's measurement, averaged over its measurement periods and over the cohorts
+    /// weighted by their targets ([`measurement_timing`]).
+    pub timing: Decimal,
+}
+
+impl EffectFrom {
+    /// "from the contract's start" or "from each case's measurement", for people.
+    pub fn words(self) -> &'static str {
+        match self {
+            EffectFrom::ContractStart => "from the contract's start",
+            EffectFrom::Measurement => "from each case's measurement",
+        }
+    }
+}
+
+/// Where an outcome's effect years start (`[mkba] effect_from`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EffectFrom {
+    /// Year 1 is the contract's first year for every case (the default).
+    #[default]
+    ContractStart,
+    /// Year 1 of a case starts when it is measured.
+    Measurement,
+}
+
+/// The timing factor of outcome `o` whose effect starts at measurement: the mean, over its
+/// measurement periods `m` and over the cohorts weighted by their targets, of
+/// `1 / (1 + r_p)^m`, with `r_p` the period rate of the annual `rate` (compounded). Cohorts
+/// count equally when every target is 0.
+pub fn measurement_timing(c: &Contract, o: usize, rate: Ratio) -> Decimal {
+    let out = &c.outcomes[o];
+    let rp = crate::money::compound_period_rate(rate, c.period_length.per_year()).to_decimal();
+    let d = Decimal::ONE + rp;
+    // 1 / (1 + r_p)^m for every period, by division (a power could pass Decimal's range).
+    let mut inv = vec![Decimal::ONE; c.periods as usize + 1];
+    for m in 1..inv.len() {
+        inv[m] = inv[m - 1] / d;
+    }
+    let total: u64 = c.cohorts.iter().map(|k| k.size as u64).sum();
+    let mut acc = Decimal::ZERO;
+    for k in &c.cohorts {
+        let w = if total == 0 {
+            Decimal::ONE / Decimal::from(c.cohorts.len().max(1))
+        } else {
+            Decimal::from(k.size) / Decimal::from(total)
+        };
+        let first = out.first_measure(k.enrol_period);
+        let n = out.measure_periods.max(1);
+        let mean: Decimal = (0..n)
+            .map(|j| inv.get((first + j) as usize).copied().unwrap_or_default())
+            .sum::<Decimal>()
+            / Decimal::from(n);
+        acc += w * mean;
+    }
+    acc
 }
 
 /// The validated `[mkba]` block.
@@ -117,6 +176,8 @@ pub struct MkbaOutcome {
 pub struct Mkba {
     /// Real discount rate a year.
     pub discount_rate: Ratio,
+    /// Where an outcome's effect years start.
+    pub effect_from: EffectFrom,
     /// Horizon in years (1 to 50).
     pub horizon_years: u16,
     /// Everyone with a value in some outcome: contract parties in contract order, then those
@@ -303,6 +364,8 @@ pub struct MkbaLine {
 pub struct MkbaTable {
     /// Discount rate a year.
     pub discount_rate: Decimal,
+    /// Where the effect years start.
+    pub effect_from: EffectFrom,
     /// Horizon in years.
     pub horizon_years: u16,
     /// Beneficiary ids and names.
@@ -332,7 +395,7 @@ impl Mkba {
             let se = outcome * mo.substitution.to_decimal();
             let impact = outcome - dw - at - se;
             let ts = mo.term_shares(h);
-            let f = mo.pv_factor(r, h);
+            let f = mo.pv_factor(r, h) * mo.timing;
             let pv = impact * f;
             let keep = Decimal::ONE - mo.correction();
             let mut per_b = vec![Decimal::ZERO; nb];
@@ -362,6 +425,7 @@ impl Mkba {
         }
         MkbaTable {
             discount_rate: r,
+            effect_from: self.effect_from,
             horizon_years: h,
             beneficiaries: self
                 .beneficiaries
@@ -381,7 +445,8 @@ impl Mkba {
         let r = self.discount_rate.to_decimal();
         let mut out = vec![vec![0.0; self.beneficiaries.len()]; n_outcomes];
         for mo in &self.outcomes {
-            let f = mo.pv_factor(r, self.horizon_years) * (Decimal::ONE - mo.correction());
+            let f =
+                mo.pv_factor(r, self.horizon_years) * mo.timing * (Decimal::ONE - mo.correction());
             for &(b, m) in &mo.values {
                 let x = Decimal::from(m.0) * f;
                 out[mo.outcome][b] = x.to_string().parse().unwrap_or(0.0);

@@ -913,9 +913,10 @@ pub fn mkba_section(c: &Contract, doc: &SummaryFile) -> Option<MkbaSection> {
         ],
         notes: vec![
             format!(
-                "IMPACT = OUTCOME - (deadweight + attribution + substitution); the effect is spread over years 1-3 (<3j), 4-5 (3-5j) and 6-{} (>5j) by each outcome's realisation shares, reduced by its yearly drop-off, and discounted at {} a year from the contract's start.",
+                "IMPACT = OUTCOME - (deadweight + attribution + substitution); the effect is spread over years 1-3 (<3j), 4-5 (3-5j) and 6-{} (>5j) by each outcome's realisation shares, reduced by its yearly drop-off, and discounted at {} a year {}.",
                 t.horizon_years,
-                rate(b.discount_rate)
+                rate(b.discount_rate),
+                t.effect_from.words()
             ),
             "A payer's net is the present value of its savings minus the present value of what it paid net of what it received (outcome payments, guarantee calls, returned remainders) minus its declared preparation and transaction costs.".into(),
         ],

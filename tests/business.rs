@@ -3,6 +3,7 @@
 //! `mkba`, `simulate` and `feasibility`.
 
 use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 use sibsim::feasibility::{Verdict, Walk, default_tree, parse_tree, walk};
 use sibsim::montecarlo::{SimConfig, simulate};
 use sibsim::scenario::{parse, parse_with_model};
@@ -954,4 +955,121 @@ fn an_ind_that_cannot_be_counted_is_a_clear_error() {
         "outcome = \"benefit-days\"\nind = \"improvement\"",
     );
     parse("ok.toml", &ok).unwrap();
+}
+
+/// `effect_from = "measurement"`: a case's effect years start when it is measured. The
+/// hand-computed case above (present value 386,218.2851 from the contract's start), its one
+/// cohort enrolled in quarter 1 and measured a quarter later (period 2): x 1.0225^(-2/4).
+/// With cohorts of 100 and 300 enrolling in quarters 1 and 3, measured over two quarters
+/// each: x (0.25 x mean(v^2, v^3) + 0.75 x mean(v^4, v^5)), v = 1.0225^(-1/4).
+#[test]
+fn effect_years_from_measurement_discount_each_case_to_when_it_is_measured() {
+    let base = r#"
+[contract]
+name = "hand"
+periods = 8
+period = "quarter"
+[[payers]]
+id = "city"
+[enterprise]
+id = "provider"
+[[cohorts]]
+id = "c"
+enrol = 1
+size = 100
+[[outcomes]]
+id = "job"
+lag = 1
+price = 1
+[mkba]
+effect_from = "measurement"
+[[mkba.outcomes]]
+outcome = "job"
+values = { city = 10000 }
+deadweight = 0.30
+attribution = 0.10
+substitution = 0.05
+realisation = { short = 0.5, medium = 0.3, long = 0.2 }
+drop_off = 0.10
+"#;
+    let pv_start = 386_218.285_099_230_5_f64;
+    let v = 1.0225f64.powf(-0.25);
+    let pv = |text: &str| {
+        let sc = parse("hand.toml", text).unwrap_or_else(|d| panic!("{d}"));
+        let m = sc.contract.mkba.as_ref().unwrap();
+        let t = m.table(&sc.contract, &[Decimal::from(100)]);
+        assert_eq!(t.effect_from, sibsim::mkba::EffectFrom::Measurement);
+        t.lines[0].present_value.to_decimal().to_f64().unwrap()
+    };
+    let want = (pv_start * v * v * 100.0).round() / 100.0;
+    assert!(
+        (pv(base) - want).abs() < 0.006,
+        "{} against {want}",
+        pv(base)
+    );
+    assert!((want - 381_945.30).abs() < 0.006);
+    let two = base
+        .replace("lag = 1\n", "lag = 1\nmeasure_periods = 2\n")
+        .replace(
+            "size = 100\n",
+            "size = 100\n[[cohorts]]\nid = \"d\"\nenrol = 3\nsize = 300\n",
+        );
+    let timing = 0.25 * (v.powi(2) + v.powi(3)) / 2.0 + 0.75 * (v.powi(4) + v.powi(5)) / 2.0;
+    let want = (pv_start * timing * 100.0).round() / 100.0;
+    assert!(
+        (pv(&two) - want).abs() < 0.006,
+        "{} against {want}",
+        pv(&two)
+    );
+    // The default counts from the contract's start; an unknown value is an error at its line.
+    let start = parse(
+        "hand.toml",
+        &base.replace("effect_from = \"measurement\"\n", ""),
+    )
+    .unwrap();
+    let m = start.contract.mkba.as_ref().unwrap();
+    assert_eq!(
+        m.table(&start.contract, &[Decimal::from(100)]).lines[0]
+            .present_value
+            .to_string(),
+        "386218.29"
+    );
+    let e = parse("hand.toml", &base.replace("\"measurement\"", "\"payment\""))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("hand.toml:19:")
+            && e.contains("mkba.effect_from")
+            && e.contains("`contract-start`"),
+        "{e}"
+    );
+}
+
+/// A simulated trial's savings use the same timing: every payer's mean savings under
+/// `effect_from = "measurement"` is below its savings from the contract's start by less than
+/// the discount over the whole term, on the same trials, and its payments do not change.
+#[test]
+fn simulated_savings_follow_the_effect_timing() {
+    let text = include_str!("../scenarios/reference.toml");
+    let moved = text.replacen("[mkba]\n", "[mkba]\neffect_from = \"measurement\"\n", 1);
+    assert_ne!(moved, text);
+    let run = |t: &str| {
+        let (sc, model) = sibsim::scenario::parse_with_model("r.toml", t).unwrap();
+        let cfg = sibsim::montecarlo::SimConfig {
+            trials: 1_000,
+            seed: 8,
+            threads: Some(2),
+        };
+        sibsim::montecarlo::simulate(&sc.contract, &model, &cfg)
+            .business_case
+            .unwrap()
+    };
+    let (a, b) = (run(text), run(&moved));
+    // The last measurement is in quarter 16 or so; 24 quarters bound it.
+    let floor = 1.0225f64.powf(-24.0 / 4.0);
+    for (x, y) in a.payers.iter().zip(&b.payers) {
+        assert_eq!(x.payments.mean, y.payments.mean);
+        assert!(y.savings.mean < x.savings.mean, "{}", x.id);
+        assert!(y.savings.mean > x.savings.mean * floor, "{}", x.id);
+    }
 }

@@ -53,6 +53,20 @@ fn mkba(m: &RawMkba, c: &Contract, cx: &mut Ctx) -> Option<Mkba> {
         })
         .unwrap_or(DEFAULT_HORIZON_YEARS);
 
+    let effect_from = match m.effect_from.as_deref() {
+        None | Some("contract-start") => EffectFrom::ContractStart,
+        Some("measurement") => EffectFrom::Measurement,
+        Some(other) => {
+            cx.err(
+                "mkba.effect_from",
+                format!(
+                    "unknown `{other}`; use `contract-start` (every case's effect years count from the contract's start) or `measurement` (from when the case is measured)"
+                ),
+            );
+            EffectFrom::ContractStart
+        }
+    };
+
     // Outside beneficiaries.
     let mut outside: Vec<Beneficiary> = Vec::new();
     for (i, b) in m.beneficiaries.iter().enumerate() {
@@ -276,6 +290,12 @@ fn mkba(m: &RawMkba, c: &Contract, cx: &mut Ctx) -> Option<Mkba> {
                 realisation,
                 drop_off,
                 ind,
+                timing: match effect_from {
+                    EffectFrom::ContractStart => Decimal::ONE,
+                    EffectFrom::Measurement => {
+                        crate::mkba::measurement_timing(c, oi, discount_rate)
+                    }
+                },
             },
         });
     }
@@ -325,6 +345,7 @@ fn mkba(m: &RawMkba, c: &Contract, cx: &mut Ctx) -> Option<Mkba> {
         .collect();
     Some(Mkba {
         discount_rate,
+        effect_from,
         horizon_years,
         beneficiaries,
         outcomes,

@@ -126,6 +126,8 @@ pub struct RawScenario {
 pub struct RawMkba {
     pub discount_rate: Option<Num>,
     pub horizon_years: Option<i64>,
+    /// Where an outcome's effect years start: `contract-start` (default) or `measurement`.
+    pub effect_from: Option<String>,
     /// Beneficiaries outside the contract (a contract party may benefit too).
     #[serde(default)]
     pub beneficiaries: Vec<RawParty>,
