@@ -396,6 +396,20 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
             v.join(", ")
         }
     };
+    // A payer named at `path`, or an error that lists the payers.
+    let payer_at = |cx: &mut Ctx, id: &str, path: String| -> Option<PartyId> {
+        let k = find(id, &[Role::Payer]);
+        if k.is_none() {
+            cx.err(
+                path,
+                format!(
+                    "unknown payer `{id}`; payers are {}",
+                    list_of(&[Role::Payer])
+                ),
+            );
+        }
+        k
+    };
 
     // Cohorts.
     let mut cohorts = Vec::new();
@@ -821,19 +835,10 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
             Some(m) => {
                 for (pid, share) in m {
                     let pp = format!("{path}.payers.{pid}");
-                    match find(pid, &[Role::Payer]) {
-                        Some(k) => {
-                            if let Some(s) = cx.ratio(*share, &pp, "0", "1", "a payer's share") {
-                                payers.push((k, s));
-                            }
-                        }
-                        None => cx.err(
-                            &pp,
-                            format!(
-                                "unknown payer `{pid}`; payers are {}",
-                                list_of(&[Role::Payer])
-                            ),
-                        ),
+                    if let Some(k) = payer_at(&mut cx, pid, pp.clone())
+                        && let Some(s) = cx.ratio(*share, &pp, "0", "1", "a payer's share")
+                    {
+                        payers.push((k, s));
                     }
                 }
                 payers.sort_by_key(|(k, _)| *k);
@@ -999,17 +1004,7 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
     for (i, f) in raw.fixed_payments.iter().enumerate() {
         let path = format!("fixed_payments[{i}]");
         let period = cx.period(f.period, &format!("{path}.period"));
-        let payer = find(&f.payer, &[Role::Payer]);
-        if payer.is_none() {
-            cx.err(
-                format!("{path}.payer"),
-                format!(
-                    "unknown payer `{}`; payers are {}",
-                    f.payer,
-                    list_of(&[Role::Payer])
-                ),
-            );
-        }
+        let payer = payer_at(&mut cx, &f.payer, format!("{path}.payer"));
         let amount = cx.money(f.amount, &format!("{path}.amount"), false);
         if let (Some(period), Some(payer), Some(amount)) = (period, payer, amount) {
             fixed_payments.push(FixedPayment {
@@ -1024,17 +1019,7 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
     let mut inflow_guarantees = Vec::new();
     for (i, g) in raw.inflow_guarantees.iter().enumerate() {
         let path = format!("inflow_guarantees[{i}]");
-        let payer = find(&g.payer, &[Role::Payer]);
-        if payer.is_none() {
-            cx.err(
-                format!("{path}.payer"),
-                format!(
-                    "unknown payer `{}`; payers are {}",
-                    g.payer,
-                    list_of(&[Role::Payer])
-                ),
-            );
-        }
+        let payer = payer_at(&mut cx, &g.payer, format!("{path}.payer"));
         let to = match g.to.as_deref().unwrap_or("account") {
             "account" => Some(account),
             "enterprise" => Some(enterprise),
