@@ -129,7 +129,7 @@ impl EffectFrom {
 }
 
 /// Where an outcome's effect years start (`[mkba] effect_from`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EffectFrom {
     /// Year 1 is the contract's first year for every case (the default).
@@ -524,6 +524,9 @@ pub struct BusinessCaseResults {
     pub discount_rate: f64,
     /// Horizon in years.
     pub horizon_years: u16,
+    /// Where the effect years start.
+    #[serde(default)]
+    pub effect_from: EffectFrom,
     /// Mean cases (IND) per contract outcome, in contract order.
     pub cases: Vec<f64>,
     /// Present value of the impact to all beneficiaries.
@@ -818,6 +821,7 @@ impl BusinessAcc {
         Some(BusinessCaseResults {
             discount_rate: m.discount_rate.to_f64(),
             horizon_years: m.horizon_years,
+            effect_from: m.effect_from,
             cases: self.cases.iter().map(|x| x.mean() / 1e6).collect(),
             total_impact: crate::montecarlo::summary(&self.impact, &self.impact_hist, 100.0),
             beneficiaries: m

@@ -523,6 +523,9 @@ pub fn business_case_table(b: &sibsim::mkba::BusinessCaseResults, trials: u64) -
         b.discount_rate * 100.0,
         b.horizon_years
     );
+    if b.effect_from == sibsim::mkba::EffectFrom::Measurement {
+        o.push_str("Each case's effect years count from its measurement (mkba.effect_from).\n");
+    }
     let mut t = Table::new(
         &[
             "Payer",
