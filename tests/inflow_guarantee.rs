@@ -488,3 +488,38 @@ fn the_cli_shows_the_guarantee_and_its_compensation() {
         "{err}"
     );
 }
+
+/// The report lists the guarantee among the key terms and says how often and how much the
+/// payer compensates.
+#[test]
+fn the_report_shows_the_guarantee() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report.html");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_sibsim"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "report",
+            "scenarios/many-parties.toml",
+            "--trials",
+            "300",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.contains("Inflow guarantees"), "key terms");
+    assert!(
+        html.contains(
+            "gemeente pays 1,500.00 per participant short of 90% of each cohort&#39;s target"
+        ) || html.contains(
+            "gemeente pays 1,500.00 per participant short of 90% of each cohort's target"
+        ),
+        "the guarantee in words"
+    );
+    assert!(
+        html.contains("pays compensation for referrals short of its promise in"),
+        "the compensation note"
+    );
+}
