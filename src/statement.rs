@@ -352,6 +352,26 @@ pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
     t.render(&mut o);
 
     let later = format!("earned, payable after period {} (interim)", s.final_period);
+    // Compensation by payer, where more than one pays it.
+    let mut by_payer: Vec<(usize, Money)> = Vec::new();
+    for l in ledger {
+        if matches!(l.rule, Rule::InflowGuarantee { .. }) {
+            match by_payer.iter_mut().find(|(p, _)| *p == l.from) {
+                Some((_, m)) => *m += l.amount,
+                None => by_payer.push((l.from, l.amount)),
+            }
+        }
+    }
+    by_payer.sort_by_key(|(p, _)| *p);
+    let inflow_paid = if by_payer.len() > 1 {
+        let parts: Vec<String> = by_payer
+            .iter()
+            .map(|(p, m)| format!("{} {}", c.parties[*p].id, format_thousands(*m)))
+            .collect();
+        format!("inflow compensation paid ({})", parts.join(", "))
+    } else {
+        "inflow compensation paid".to_string()
+    };
     let inflow_later = format!(
         "inflow compensation earned, payable after period {} (interim)",
         s.final_period
@@ -359,7 +379,7 @@ pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
     let mut notes: Vec<String> = [
         (later.as_str(), s.pending),
         ("fixed payments", s.fixed_payments),
-        ("inflow compensation paid", s.inflow_compensation),
+        (inflow_paid.as_str(), s.inflow_compensation),
         (inflow_later.as_str(), s.inflow_pending),
         ("not paid because of the total cap", s.cut_by_total_cap),
         ("earned but not due (pay only what is due)", s.not_due),

@@ -2210,6 +2210,22 @@ fn inflow_guarantees() {
 }
 
 #[test]
+fn the_statement_splits_the_compensation_by_payer() {
+    let c = sibsim::scenario::parse("g.toml", INFLOW_GUARANTEES.scenario)
+        .unwrap()
+        .contract;
+    let a = sibsim::actuals::parse_csv(&c, "a.csv", INFLOW_GUARANTEES.actuals).unwrap();
+    let mut settler = Settler::new(&c);
+    let mut ledger = Vec::<LedgerLine>::new();
+    let s = settler.settle(&a, &mut ledger).unwrap();
+    let text = sibsim::statement::render_text(&c, s, &ledger);
+    assert!(
+        text.contains("- inflow compensation paid (city-a 1,500.83, city-b 150.00): 1,650.83"),
+        "{text}"
+    );
+}
+
+#[test]
 fn an_interim_settlement_reports_inflow_compensation_payable_later() {
     let c = sibsim::scenario::parse("g.toml", INFLOW_GUARANTEES.scenario)
         .unwrap()
