@@ -886,3 +886,33 @@ fn the_screen_splits_early_terminations_by_their_reason() {
         "checkpoints end some trials: {all} against {cash}"
     );
 }
+
+/// A closed standard output (`sibsim validate ... | head -1` after head has exited) ends the
+/// command quietly: no panic, no backtrace.
+#[test]
+fn a_closed_standard_output_is_not_a_panic() {
+    for args in [
+        &["validate", "scenarios/reference.toml"][..],
+        &["figures"][..],
+        &["simulate", "scenarios/reference.toml", "--trials", "100"][..],
+        &[
+            "settle",
+            "scenarios/rotterdam-buzinezzclub.toml",
+            "--actuals",
+            "scenarios/rotterdam-buzinezzclub.actuals.csv",
+        ][..],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let o = bin()
+            .args(args)
+            .current_dir(root())
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
+    }
+}

@@ -49,7 +49,7 @@ pub fn run(summary: &Path, out: &Path, format: ChartFormat) -> Result<()> {
     let text = io::read_text(summary)?;
     let doc = SummaryFile::from_json(&summary.display().to_string(), &text).map_err(CliError)?;
     let written = write_charts(&doc, out, format)?;
-    println!(
+    io::say!(
         "{} of {} ({}, seed {}) written to {}:",
         sibsim::chart::theme::count(written.len() as u64, "chart file", "chart files"),
         doc.scenario.name,
@@ -58,7 +58,7 @@ pub fn run(summary: &Path, out: &Path, format: ChartFormat) -> Result<()> {
         out.display()
     );
     for p in written {
-        println!("  {}", p.display());
+        io::say!("  {}", p.display());
     }
     Ok(())
 }

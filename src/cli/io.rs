@@ -222,6 +222,22 @@ impl Drop for AtomicFile {
     }
 }
 
+/// `println!` that ignores a closed standard output (`sibsim validate ... | head -1`): the
+/// standard macro panics there.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::io::print_out(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+pub(crate) use say;
+
+/// Writes `text` to standard output, ignoring a closed pipe.
+pub fn print_out(text: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(text.as_bytes());
+    let _ = o.flush();
+}
+
 /// Prints to standard output, or writes the file atomically.
 pub fn emit(out: Option<&Path>, content: &str) -> Result<()> {
     match out {

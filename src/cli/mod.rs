@@ -347,7 +347,7 @@ pub fn run() -> Result<Finished> {
         Err(e) => {
             use clap::error::ErrorKind;
             if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-                print!("{e}");
+                io::print_out(&e.to_string());
                 return Ok(Finished::Done);
             }
             return Err(CliError(
@@ -479,10 +479,10 @@ pub fn run() -> Result<Finished> {
             });
         }
         Cmd::Figures => {
-            print!(
+            io::print_out(&format!(
                 "Figures (FIGURE or FIGURE:ARG). TRANCHE: a tranche id, or an investor id for all its\ntranches; PARTY: a party id, `payers`, or ids joined by `+`.\n{}",
                 sibsim::metrics::catalogue()
-            );
+            ));
             Ok(())
         }
     };
@@ -509,8 +509,8 @@ fn validate(path: &std::path::Path) -> Result<()> {
     let payers: Vec<&str> = c.payers().map(|i| c.parties[i].id.as_str()).collect();
     let people: u64 = c.cohorts.iter().map(|k| k.size as u64).sum();
     let committed: sibsim::Money = c.tranches.iter().map(|t| t.committed).sum();
-    println!("{} is valid.", path.display());
-    println!(
+    io::say!("{} is valid.", path.display());
+    io::say!(
         "  {}: {} {}, {} cohort(s) with {} participants, {} outcome(s), payers: {}",
         c.name,
         c.periods,
@@ -520,7 +520,7 @@ fn validate(path: &std::path::Path) -> Result<()> {
         c.outcomes.len(),
         payers.join(", ")
     );
-    println!(
+    io::say!(
         "  {} tranche(s), {} {} committed{}{}",
         c.tranches.len(),
         c.currency,
@@ -535,7 +535,7 @@ fn validate(path: &std::path::Path) -> Result<()> {
         }
     );
     for g in &c.inflow_guarantees {
-        println!(
+        io::say!(
             "  inflow guarantee: {}",
             sibsim::statement::describe_inflow_guarantee(c, g)
         );

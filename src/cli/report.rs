@@ -57,7 +57,7 @@ pub fn run(
     };
     let html = render_html(&input).map_err(|e| CliError(e.to_string()))?;
     io::write_atomic(out, html.as_bytes())?;
-    println!(
+    io::say!(
         "Report on {} ({}, seed {}) written to {}",
         c.name,
         sibsim::chart::theme::count(o.trials, "trial", "trials"),
