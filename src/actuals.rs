@@ -13,9 +13,7 @@
 use crate::contract::{Baseline, Contract, OutcomeKind};
 use crate::error::{Diagnostic, Diagnostics};
 use crate::money::{Price, Qty, Ratio};
-use rust_decimal::Decimal;
 use std::collections::HashMap;
-use std::str::FromStr;
 
 /// A group of identical participants of one cohort.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -454,7 +452,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
         let cohort = &contract.cohorts[c];
         let outcome_id = field(co);
         let units_txt = field(cu);
-        let units = match Decimal::from_str(units_txt)
+        let units = match crate::money::parse_number(units_txt)
             .ok()
             .and_then(Qty::from_decimal)
         {
@@ -546,7 +544,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
         if !baseline_txt.is_empty() {
             match &out.baseline {
                 Baseline::Forecast(_) | Baseline::ControlGroup => {
-                    match Decimal::from_str(baseline_txt)
+                    match crate::money::parse_number(baseline_txt)
                         .ok()
                         .and_then(Qty::from_decimal)
                     {

@@ -43,6 +43,78 @@ fn div_round_64(n: i64, d: i64) -> i64 {
     }
 }
 
+/// The largest numbers a scenario takes, for messages about a number too large.
+pub const LARGEST_NUMBERS: &str =
+    "amounts of money are at most 1,000,000,000,000, other numbers at most 1,000,000,000";
+
+/// Why a number written as text was not read by [`parse_number`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NumberProblem {
+    /// Not a number at all.
+    NotANumber,
+    /// Beyond what a 28-digit decimal holds.
+    TooLarge,
+    /// More significant digits than a 28-digit decimal holds (it would be rounded).
+    TooManyDigits,
+}
+
+impl NumberProblem {
+    /// The problem of `text` in words, e.g. "`1e400` is too large; amounts of money are ...".
+    pub fn describe(self, text: &str) -> String {
+        match self {
+            NumberProblem::NotANumber => format!("`{text}` is not a number"),
+            NumberProblem::TooLarge => {
+                format!("`{text}` is too large a number; {LARGEST_NUMBERS}")
+            }
+            NumberProblem::TooManyDigits => format!(
+                "`{text}` has too many decimals to read exactly (a number here has at most 28 significant digits)"
+            ),
+        }
+    }
+}
+
+/// Reads a number written as text (`1500.10`, `-2`, `1.5e3`, `1_500`) exactly, or says why
+/// not. A number with more significant digits than a 28-digit decimal holds is refused, never
+/// rounded silently.
+pub fn parse_number(text: &str) -> Result<Decimal, NumberProblem> {
+    use std::str::FromStr;
+    let clean: String = text
+        .trim()
+        .chars()
+        .filter(|c| *c != '_' && *c != ' ')
+        .collect();
+    if clean.is_empty() || clean.len() > 400 {
+        return Err(NumberProblem::NotANumber);
+    }
+    let parsed = Decimal::from_str(&clean).or_else(|_| Decimal::from_scientific(&clean));
+    match parsed {
+        Ok(d) => {
+            // The decimals the text asks for, against those kept.
+            let (mantissa, exp) = match clean.find(['e', 'E']) {
+                Some(i) => (&clean[..i], clean[i + 1..].parse::<i64>().unwrap_or(0)),
+                None => (clean.as_str(), 0),
+            };
+            // Its digits without sign and point, the point's place among them after the
+            // exponent, and so the fewest decimals that hold the value.
+            let m = mantissa.trim_start_matches(['-', '+']);
+            let (int, frac) = m.split_once('.').unwrap_or((m, ""));
+            let digits = format!("{int}{frac}");
+            let point = int.len() as i64 + exp;
+            let wanted = digits.trim_end_matches('0').len() as i64 - point;
+            if wanted > d.normalize().scale() as i64 {
+                Err(NumberProblem::TooManyDigits)
+            } else {
+                Ok(d)
+            }
+        }
+        Err(_) => match clean.parse::<f64>() {
+            Ok(x) if !x.is_finite() || x.abs() >= 1.0 => Err(NumberProblem::TooLarge),
+            Ok(_) => Err(NumberProblem::TooManyDigits),
+            Err(_) => Err(NumberProblem::NotANumber),
+        },
+    }
+}
+
 /// Converts to `i64`, saturating at the bounds (callers that may exceed them check the result
 /// against a limit far below `i64::MAX`, so a saturated value is always caught).
 #[inline]

@@ -248,18 +248,25 @@ fn gen_contract(src: &mut Src) -> Gen {
     // Cohorts: enrol in 1..=3 so every outcome has room to be measured and paid.
     let n_coh = src.range(1, 3) as usize;
     let mut max_enrol = 1;
-    let mut min_enrol = 3;
+    // The earliest enrolment of a cohort with anyone planned (of any cohort if none has).
+    let (mut min_enrol, mut min_any) = (i64::MAX, 3);
     let mut cohort_ids = Vec::new();
     for i in 0..n_coh {
         let enrol = src.range(1, 3);
         max_enrol = max_enrol.max(enrol);
-        min_enrol = min_enrol.min(enrol);
         let size = if src.chance(10) { 0 } else { src.range(1, 60) };
+        min_any = min_any.min(enrol);
+        if size > 0 {
+            min_enrol = min_enrol.min(enrol);
+        }
         let _ = writeln!(
             s,
             "\n[[cohorts]]\nid = \"c{i}\"\nenrol = {enrol}\nsize = {size}"
         );
         cohort_ids.push(format!("c{i}"));
+    }
+    if min_enrol == i64::MAX {
+        min_enrol = min_any;
     }
     let budget = t - max_enrol; // periods after the latest enrolment
 
@@ -1445,5 +1452,30 @@ fn generator_produces_valid_contracts() {
         if let Err(d) = sibsim::scenario::parse("gen.toml", &g.toml) {
             panic!("generator bug (seed {seed}):\n{}\n{d}", g.toml);
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// A number written as text is read exactly (plain, with `_`, in scientific form), and one
+    /// with a significant digit past what a 28-digit decimal holds is refused, never rounded.
+    #[test]
+    fn numbers_are_read_exactly_or_refused(m in any::<i64>(), scale in 0u32..=18, exp in -5i32..=5) {
+        use rust_decimal::Decimal;
+        use sibsim::money::{NumberProblem, parse_number};
+        let d = Decimal::new(m, scale);
+        let text = d.to_string();
+        prop_assert_eq!(parse_number(&text), Ok(d));
+        let sci = format!("{}e{exp}", text);
+        let want = if exp >= 0 {
+            d * Decimal::from(10i64.pow(exp as u32))
+        } else {
+            d / Decimal::from(10i64.pow((-exp) as u32))
+        };
+        prop_assert_eq!(parse_number(&sci).map(|x| x.normalize()), Ok(want.normalize()));
+        // 30 decimals: a trailing 1 that would be rounded away.
+        let long = format!("{}.{}1", m, "0".repeat(29));
+        prop_assert_eq!(parse_number(&long), Err(NumberProblem::TooManyDigits));
     }
 }

@@ -1453,8 +1453,124 @@ fn a_number_too_large_to_read_says_what_fields_take() {
         3,
         &[
             "contract.periods",
-            "too large for a whole number",
+            "whole number `99999999999999999999` is too large",
             "at most 1,000,000,000",
         ],
+    );
+}
+
+/// A number with more digits than a 28-digit decimal holds is refused, never rounded
+/// silently; one too large for TOML (a 25-digit integer, `"1e400"`) names the largest amounts;
+/// so do overrides.
+#[test]
+fn numbers_beyond_what_can_be_read_exactly_are_refused() {
+    for (from, to, parts) in [
+        (
+            "price = 1500",
+            "price = \"1000.0000000000000000000000000000001\"",
+            &["outcomes[0].price", "too many decimals to read exactly"][..],
+        ),
+        (
+            "price = 1500",
+            "price = 123456789012345678901234",
+            &[
+                "outcomes[0].price",
+                "`123456789012345678901234` is too large",
+                "1,000,000,000",
+            ][..],
+        ),
+        (
+            "price = 1500",
+            "price = \"1e400\"",
+            &["outcomes[0].price", "`1e400` is too large a number"][..],
+        ),
+    ] {
+        expect_error(&edit(from, to), 27, parts);
+    }
+    let cases = [
+        ("contract.total_cap=1e400", "`1e400` is too large a number"),
+        ("outcomes.job.price*=1e30", "`1e30` is too large a number"),
+        (
+            "outcomes.job.price=123456789012345678901234",
+            "is too large a number",
+        ),
+        (
+            "outcomes.job.price*=123456789012345678901234",
+            "out of range; amounts of money",
+        ),
+    ];
+    for (set, want) in cases {
+        let o = sibsim::scenario::overrides::Override::parse(set)
+            .map_err(|e| e.to_string())
+            .and_then(|o| {
+                sibsim::scenario::parse_with_overrides("test.toml", BASE, &[o])
+                    .map(|_| ())
+                    .map_err(|d| d.to_string())
+            });
+        let e = o.expect_err(set);
+        assert!(e.contains(want), "{set}: {e}");
+    }
+}
+
+#[test]
+fn actuals_with_more_digits_than_can_be_read_exactly_are_refused() {
+    let sc = sibsim::scenario::parse("test.toml", BASE).unwrap();
+    let e = sibsim::actuals::parse_csv(
+        &sc.contract,
+        "a.csv",
+        "period,cohort,outcome,units\n3,c1,job,6.00000000000000000000000000001\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("units") && e.contains("not a valid number of units"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_checkpoint_judging_only_an_empty_cohort_or_by_improvement_says_so() {
+    // An improvement checkpoint before the first measurement says what it would judge.
+    let text = edit(
+        "price = 1500",
+        "price = 1500\nbaseline = { kind = \"rate\", rate = 0.1 }",
+    );
+    let text =
+        format!("{text}\n[[checkpoints]]\nperiod = 2\noutcome = \"job\"\nmin_improvement = 0.1\n");
+    let line = text.lines().count() - 2;
+    expect_error(
+        &text,
+        line,
+        &[
+            "checkpoints[0].period",
+            "its improvement would be 0 whatever happens",
+        ],
+    );
+    // A first cohort planned empty is not a measurement: c0 (0 people, enrolled in 1) is
+    // measured in 3, c1 (100 people, enrolled in 1 + 2) in 5.
+    let text = edit(
+        "[[cohorts]]\nid = \"c1\"\nenrol = 1\nsize = 100",
+        "[[cohorts]]\nid = \"c0\"\nenrol = 1\nsize = 0\n\n[[cohorts]]\nid = \"c1\"\nenrol = 3\nsize = 100",
+    );
+    let text = format!("{text}\n[[checkpoints]]\nperiod = 4\noutcome = \"job\"\nmin_rate = 0.1\n");
+    let line = text.lines().count() - 2;
+    expect_error(&text, line, &["`job` is first measured in period 5"]);
+}
+
+/// A change that makes another field wrong (a lag moved past a checkpoint) is named as the
+/// cause where the problem is reported.
+#[test]
+fn an_override_that_breaks_another_field_is_named() {
+    let text = format!("{BASE}\n[[checkpoints]]\nperiod = 3\noutcome = \"job\"\nmin_rate = 0.1\n");
+    assert!(sibsim::scenario::parse("test.toml", &text).is_ok());
+    let set = sibsim::scenario::overrides::Override::parse("outcomes.job.lag=4").unwrap();
+    let e = sibsim::scenario::parse_with_overrides("test.toml", &text, &[set])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("checkpoints[0].period")
+            && e.contains("first measured in period 5")
+            && e.contains("(after --set outcomes.job.lag=4)"),
+        "{e}"
     );
 }

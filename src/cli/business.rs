@@ -119,6 +119,11 @@ fn settled_case_table(
         if s.interim { ", interim" } else { "" },
         (t.discount_rate * rust_decimal::Decimal::ONE_HUNDRED).normalize(),
     );
+    if t.effect_from == sibsim::mkba::EffectFrom::Measurement {
+        o.push_str(
+            "Each case's effect years count from its planned measurement (mkba.effect_from).\n",
+        );
+    }
     let mut tab = Table::new(&["Payer", "Savings", "Payments", "Costs", "Net"], 1);
     for p in payers.iter().chain(std::iter::once(all)) {
         tab.row(vec![

@@ -343,6 +343,19 @@ fn annotate(
     applied: &overrides::Applied,
     items: Vec<Diagnostic>,
 ) -> Diagnostics {
+    // A problem the file has without the overrides is the file's own; one it does not have
+    // came from the overrides, even where it is reported at another field (a lag moved past a
+    // checkpoint, a delayed contract that no longer holds).
+    let mut original: Option<Vec<(String, String)>> = None;
+    let mut in_file = |d: &Diagnostic| {
+        original
+            .get_or_insert_with(|| match parse_with_model(file, text) {
+                Ok(_) => Vec::new(),
+                Err(e) => e.items.into_iter().map(|i| (i.path, i.message)).collect(),
+            })
+            .iter()
+            .any(|(p, m)| *p == d.path && *m == d.message)
+    };
     let items = items
         .into_iter()
         .map(|mut d| {
@@ -351,10 +364,7 @@ fn annotate(
             }
             if let Some(cause) = applied.cause(&d.path) {
                 d.message = format!("{} (after --set {cause})", d.message);
-            } else if d.message.contains("the contract does not hold: ")
-                && !applied.paths.is_empty()
-            {
-                // A delayed contract is the changed file moved: any change may be the cause.
+            } else if !applied.paths.is_empty() && !in_file(&d) {
                 let all: Vec<&str> = applied.paths.iter().map(|(_, t)| t.as_str()).collect();
                 d.message = format!("{} (after --set {})", d.message, all.join(", "));
             }
@@ -395,20 +405,18 @@ fn friendly_serde(msg: &str) -> String {
     if let Some(rest) = m.strip_prefix("missing field ") {
         return format!("required field {rest} is missing");
     }
-    // `1e400`: the reader cannot hold it; say what the fields take instead.
-    const LARGEST: &str =
-        "amounts of money are at most 1,000,000,000,000, other numbers at most 1,000,000,000";
-    if m.contains("number overflowed") {
+    // `1e400`, an integer past 64 bits: the reader cannot hold it; say what the fields take.
+    const LARGEST: &str = crate::money::LARGEST_NUMBERS;
+    if m.contains("number overflowed") || m.contains("value was too large") {
         return format!("the number is too large to read; {LARGEST}");
+    }
+    if m.contains(" as i128") || (m.contains("integer `") && m.contains("expected i64")) {
+        let n = m.split('`').nth(1).unwrap_or("");
+        return format!("the whole number `{n}` is too large; {LARGEST}");
     }
     // Say what is allowed in the file's terms, not in Rust's (`i64`, `struct RawContract`).
     let mut s = m
         .replace("invalid type: ", "wrong type: ")
-        .replace(" as i128, expected i64", " is too large for a whole number")
-        .replace(
-            "too large for a whole number",
-            &format!("too large for a whole number; {LARGEST}"),
-        )
         .replace("expected i64", "expected a whole number")
         .replace("expected a map", "expected a table")
         .replace("expected a sequence", "expected an array");

@@ -85,13 +85,7 @@ fn err<T>(msg: impl Into<String>) -> Result<T, OverrideError> {
 
 /// Reads a number as written on a command line or in a file: `1_500`, `0.85`, `1e3`, `-2`.
 pub fn parse_decimal(s: &str) -> Option<Decimal> {
-    let clean: String = s.trim().chars().filter(|c| *c != '_').collect();
-    if clean.is_empty() || clean.len() > 64 {
-        return None;
-    }
-    Decimal::from_str(&clean)
-        .or_else(|_| Decimal::from_scientific(&clean))
-        .ok()
+    crate::money::parse_number(s).ok()
 }
 
 /// Parses an override path such as `outcomes.housing.price` or `uncertainty.shocks[0].factor`.
@@ -243,10 +237,13 @@ impl Override {
             return err(format!("`{text}` has no value after `=`"));
         }
         let number = || {
-            parse_decimal(value).ok_or_else(|| {
-                OverrideError(format!(
-                    "in `{text}`: `{value}` is not a number; `{kind}=` takes a number such as 1.2 or -0.15"
-                ))
+            crate::money::parse_number(value).map_err(|p| {
+                OverrideError(match p {
+                    crate::money::NumberProblem::NotANumber => format!(
+                        "in `{text}`: `{value}` is not a number; `{kind}=` takes a number such as 1.2 or -0.15"
+                    ),
+                    p => format!("in `{text}`: {}", p.describe(value)),
+                })
             })
         };
         let op = match kind {
@@ -338,7 +335,12 @@ fn value_decimal(v: &Value) -> Option<Decimal> {
 /// A value for the number `x` where the file has `old`: whole numbers stay whole (rounded half
 /// away from zero), text stays text, anything else becomes a float.
 fn number_value(x: Decimal, old: &Value, text: &str) -> Result<Value, OverrideError> {
-    let out_of_range = || OverrideError(format!("in `{text}`: the result {x} is out of range"));
+    let out_of_range = || {
+        OverrideError(format!(
+            "in `{text}`: the result {x} is out of range; {}",
+            crate::money::LARGEST_NUMBERS
+        ))
+    };
     Ok(match old {
         Value::Integer(_) => Value::Integer(
             x.round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
@@ -354,6 +356,19 @@ fn number_value(x: Decimal, old: &Value, text: &str) -> Result<Value, OverrideEr
 fn parse_value(value: &str, text: &str) -> Result<Value, OverrideError> {
     match Value::from_str(value) {
         Ok(v) => Ok(v),
+        // A number TOML cannot hold (`1e400`, 25 digits) is not text.
+        Err(_)
+            if value.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '-' | '+' | '.'))
+                && value.parse::<f64>().is_ok() =>
+        {
+            match crate::money::parse_number(value) {
+                Err(p) => err(format!("in `{text}`: {}", p.describe(value))),
+                Ok(_) => err(format!(
+                    "in `{text}`: `{value}` is too large a number; {}",
+                    crate::money::LARGEST_NUMBERS
+                )),
+            }
+        }
         Err(_) if is_bare_word(value) => Ok(Value::String(value.to_string())),
         Err(_) => err(format!("in `{text}`: `{value}` is not a value")),
     }
@@ -627,9 +642,12 @@ fn change(cur: &mut Value, o: &Override, concrete: &str) -> Result<Option<i64>, 
             v
         }
         Op::Mul(d) => {
-            let x = numeric(cur)?
-                .checked_mul(*d)
-                .ok_or_else(|| OverrideError(format!("`{text}`: the result is out of range")))?;
+            let x = numeric(cur)?.checked_mul(*d).ok_or_else(|| {
+                OverrideError(format!(
+                    "`{text}`: the result is out of range; {}",
+                    crate::money::LARGEST_NUMBERS
+                ))
+            })?;
             let (v, r) = exact(x, cur)?;
             rounded = r;
             v

@@ -35,29 +35,15 @@ impl<'de> Deserialize<'de> for Num {
                     .map(Num)
                     .map_err(|_| {
                         E::custom(format!(
-                            "the number {v:e} is too large; amounts of money are at most 1,000,000,000,000, other numbers at most 1,000,000,000"
+                            "the number {v:e} is too large; {}",
+                            crate::money::LARGEST_NUMBERS
                         ))
                     })
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Num, E> {
-                let clean: String = v.chars().filter(|c| *c != '_' && *c != ' ').collect();
-                Decimal::from_str(&clean)
-                    .or_else(|_| Decimal::from_scientific(&clean))
+                crate::money::parse_number(v)
                     .map(Num)
-                    .map_err(|_| {
-                        E::custom(match clean.parse::<f64>() {
-                            // A number, but not one a decimal of 28 digits holds.
-                            Ok(x) if x.is_finite() && x.abs() >= 1.0 => {
-                                format!(
-                                    "`{v}` is too large a number; amounts of money are at most 1,000,000,000,000, other numbers at most 1,000,000,000"
-                                )
-                            }
-                            Ok(x) if x.is_finite() => format!(
-                                "`{v}` has too many decimals (a number here has at most 28)"
-                            ),
-                            _ => format!("`{v}` is not a number"),
-                        })
-                    })
+                    .map_err(|p| E::custom(p.describe(v)))
             }
         }
         d.deserialize_any(V)

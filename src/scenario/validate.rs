@@ -1186,18 +1186,29 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
             }
         };
         // A checkpoint before anything of its outcome is measured would judge nothing: a
-        // `min_rate` test fails then and ends every contract, which no file means.
+        // `min_rate` test fails then and ends every contract, which no file means. Cohorts
+        // planned empty do not count as measured (only an empty cohort would be judged).
+        let planned: Vec<&Cohort> = match cohorts.iter().filter(|k| k.size > 0).count() {
+            0 => cohorts.iter().collect(),
+            _ => cohorts.iter().filter(|k| k.size > 0).collect(),
+        };
         if let (Some(period), Some(o)) = (period, o)
-            && let Some(first) = cohorts
+            && let Some(first) = planned
                 .iter()
                 .map(|coh| outcomes[o].first_measure(coh.enrol_period))
                 .min()
             && first > period
         {
+            let why = match test {
+                Some(CheckpointTest::MinImprovement(_)) => {
+                    "its improvement would be 0 whatever happens"
+                }
+                _ => "a `min_rate` test then fails and ends the contract",
+            };
             cx.err(
                 format!("{path}.period"),
                 format!(
-                    "`{}` is first measured in period {first}, so a checkpoint in period {period} would judge nothing measured (a `min_rate` test then fails and ends the contract); move the checkpoint to period {first} or later",
+                    "`{}` is first measured in period {first}, so a checkpoint in period {period} would judge nothing measured ({why}); move the checkpoint to period {first} or later",
                     ck.outcome
                 ),
             );
