@@ -42,6 +42,9 @@ pub struct Actuals {
     n_periods: usize,
     /// Realised enrolment per cohort.
     pub enrolled: Vec<u32>,
+    /// Whether a file reported each cohort's enrolment (an `enrolled` row); a cohort without
+    /// one enrolled its target. All false for actuals built in code.
+    pub enrolment_reported: Vec<bool>,
     /// The last period the reported actuals cover: the largest period of any row of the file
     /// (0 for a file without rows). Actuals built in code, such as a simulated trial, cover
     /// every period (`u16::MAX`). A settlement never measures a `decrease` outcome after it
@@ -76,6 +79,7 @@ impl Actuals {
             n_cohorts,
             n_periods,
             enrolled: contract.cohorts.iter().map(|c| c.size).collect(),
+            enrolment_reported: vec![false; n_cohorts],
             reported_through: u16::MAX,
             cost_per_participant: None,
             units: vec![Qty::ZERO; cells],
@@ -499,6 +503,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                 continue;
             }
             act.enrolled[c] = n as u32;
+            act.enrolment_reported[c] = true;
             continue;
         }
 

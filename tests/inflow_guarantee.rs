@@ -523,3 +523,40 @@ fn the_report_shows_the_guarantee() {
         "the compensation note"
     );
 }
+
+/// Settling actuals without an enrolment row for a guaranteed cohort says that the cohort is
+/// taken at its target and so earns nothing; with the row, nothing is said.
+#[test]
+fn settling_without_an_enrolment_row_for_a_guaranteed_cohort_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("g.toml");
+    std::fs::write(
+        &scenario,
+        "[contract]\nname = \"g\"\nperiods = 4\nperiod = \"quarter\"\n\n[[payers]]\nid = \"city\"\n\n[enterprise]\nid = \"se\"\n\n[[cohorts]]\nid = \"early\"\nenrol = 1\nsize = 10\n\n[[cohorts]]\nid = \"late\"\nenrol = 2\nsize = 10\n\n[[outcomes]]\nid = \"job\"\nlag = 1\nprice = 100\n\n[[inflow_guarantees]]\npayer = \"city\"\nper_missing = 10\ncohorts = [\"late\"]\n",
+    )
+    .unwrap();
+    let run = |rows: &str| {
+        let actuals = dir.path().join("a.csv");
+        std::fs::write(&actuals, format!("period,cohort,outcome,units\n{rows}")).unwrap();
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_sibsim"))
+            .arg("settle")
+            .arg(&scenario)
+            .arg("--actuals")
+            .arg(&actuals)
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        (
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (_, err) = run("2,early,job,1\n3,late,job,1\n");
+    assert!(
+        err.contains("no `enrolled` row for cohort(s) late under an inflow guarantee"),
+        "{err}"
+    );
+    let (out, err) = run("2,late,enrolled,7\n2,early,job,1\n3,late,job,1\n");
+    assert!(!err.contains("enrolled` row"), "{err}");
+    assert!(out.contains("inflow compensation paid: 30.00"), "{out}");
+}

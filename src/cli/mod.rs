@@ -588,6 +588,25 @@ pub(crate) fn settle_file<S: sibsim::settlement::LedgerSink>(
             s.final_period,
         );
     }
+    // A guaranteed cohort without an enrolment row is taken at its target: it earns nothing.
+    let unreported: Vec<&str> = c
+        .cohorts
+        .iter()
+        .enumerate()
+        .filter(|(k, coh)| {
+            !act.enrolment_reported[*k]
+                && coh.enrol_period <= s.final_period
+                && c.inflow_guarantees.iter().any(|g| g.cohorts.contains(k))
+        })
+        .map(|(_, coh)| coh.id.as_str())
+        .collect();
+    if !unreported.is_empty() {
+        eprintln!(
+            "note: {} has no `enrolled` row for cohort(s) {} under an inflow guarantee: each is taken to have enrolled its target, so it earns no compensation; report its enrolment to settle the guarantee.",
+            path.display(),
+            unreported.join(", ")
+        );
+    }
     Ok(s)
 }
 
