@@ -1574,3 +1574,41 @@ fn an_override_that_breaks_another_field_is_named() {
         "{e}"
     );
 }
+
+/// Every missing required field is reported at once (serde alone stops at the first), each at
+/// its table, and a stand-in never shows up as a problem of its own.
+#[test]
+fn every_missing_field_is_reported_at_once() {
+    let text = "[contract]\nname = \"x\"\nperiods = 4\nperiod = \"quarter\"\n[[payers]]\nid = \"p\"\n[enterprise]\nid = \"e\"\n[[cohorts]]\nid = \"c\"\n[[outcomes]]\nid = \"o\"\nprice = 1\n[[tranches]]\nid = \"t\"\ndrawdowns = { amount = 5 }\n";
+    let d = parse_err(text);
+    let got: Vec<(Option<usize>, String)> = d
+        .items
+        .iter()
+        .map(|i| (i.line, format!("{}: {}", i.path, i.message)))
+        .collect();
+    let want = [
+        (Some(9), "cohorts[0]: required field `enrol` is missing"),
+        (Some(9), "cohorts[0]: required field `size` is missing"),
+        (Some(11), "outcomes[0]: required field `lag` is missing"),
+        (
+            Some(14),
+            "tranches[0]: required field `investor` is missing",
+        ),
+        (
+            Some(14),
+            "tranches[0]: required field `committed` is missing",
+        ),
+        (Some(14), "tranches[0]: required field `rank` is missing"),
+    ];
+    assert_eq!(
+        got,
+        want.iter()
+            .map(|(l, m)| (*l, m.to_string()))
+            .collect::<Vec<_>>(),
+        "{d}"
+    );
+    // A file whose first problem is not a missing field reports that one, as before.
+    let text = "[contract]\nname = \"x\"\nperiods = \"four\"\n";
+    let d = parse_err(text);
+    assert_eq!(d.items.len(), 1, "{d}");
+}

@@ -116,9 +116,126 @@ pub fn deserialize<T: serde::de::DeserializeOwned>(
                 let (l, c) = line_col(text, off);
                 d = d.at(l, c);
             }
-            Err(fail(vec![d]))
+            let mut items = Vec::new();
+            if let Some(key) = missing_key(inner.message()) {
+                items = more_missing::<T>(text, &doc, &path, key);
+                // Where the first was placed, the others in its table are too.
+                for x in items.iter_mut().filter(|x| x.path == d.path) {
+                    x.line = d.line;
+                    x.column = d.column;
+                }
+            }
+            items.insert(0, d);
+            Err(fail(items))
         }
     }
+}
+
+/// The field a serde "missing field `x`" message names.
+fn missing_key(msg: &str) -> Option<&str> {
+    msg.trim()
+        .strip_prefix("missing field `")?
+        .split('`')
+        .next()
+}
+
+/// The value at `path` (as serde_path_to_error writes it: `a.b[2].c`, empty for the root).
+fn value_at<'a>(root: &'a mut toml::Value, path: &str) -> Option<&'a mut toml::Value> {
+    let mut cur = root;
+    for seg in segments(path) {
+        cur = match (cur, seg) {
+            (toml::Value::Table(t), Seg::Key(k)) => t.get_mut(k)?,
+            (toml::Value::Array(a), Seg::Index(i)) => a.get_mut(i)?,
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
+/// The other required fields missing from `text` besides `first` (missing in the table at
+/// `path`): serde stops at the first, so each is given a stand-in (of whichever kind the field
+/// takes) and the file read again, until it reads or fails for another reason. Each is
+/// reported at its table.
+fn more_missing<T: serde::de::DeserializeOwned>(
+    text: &str,
+    doc: &Spanned<DeTable<'_>>,
+    path: &str,
+    first: &str,
+) -> Vec<Diagnostic> {
+    use std::str::FromStr;
+    let stand_in = |k: usize| -> Option<toml::Value> {
+        Some(match k {
+            0 => toml::Value::Integer(1),
+            1 => toml::Value::String("x".into()),
+            2 => toml::Value::Array(Vec::new()),
+            3 => toml::Value::Table(toml::Table::new()),
+            4 => toml::Value::Boolean(false),
+            5 => toml::Value::Float(0.5),
+            _ => return None,
+        })
+    };
+    let Ok(plain) = toml::Table::from_str(text) else {
+        return Vec::new();
+    };
+    let mut root = toml::Value::Table(plain);
+    let join = |p: &str, k: &str| {
+        if p.is_empty() {
+            k.to_string()
+        } else {
+            format!("{p}.{k}")
+        }
+    };
+    // Each stand-in's field path and the kind it has now.
+    let mut placed: Vec<(String, usize)> = Vec::new();
+    let place = |root: &mut toml::Value, table: &str, key: &str, kind: usize| -> bool {
+        match (value_at(root, table), stand_in(kind)) {
+            (Some(toml::Value::Table(t)), Some(v)) => {
+                t.insert(key.to_string(), v);
+                true
+            }
+            _ => false,
+        }
+    };
+    if !place(&mut root, path, first, 0) {
+        return Vec::new();
+    }
+    placed.push((join(path, first), 0));
+    let mut out = Vec::new();
+    for _ in 0..200 {
+        let Err(e) = serde_path_to_error::deserialize::<_, T>(root.clone()) else {
+            break;
+        };
+        let at = e.path().to_string();
+        let at = if at == "." { String::new() } else { at };
+        // A problem with a stand-in itself: give it the next kind.
+        if let Some(k) = placed.iter().position(|(p, _)| {
+            at == *p || at.starts_with(&format!("{p}.")) || at.starts_with(&format!("{p}["))
+        }) {
+            let (field, kind) = &mut placed[k];
+            *kind += 1;
+            let (table, key) = field.rsplit_once('.').unwrap_or(("", field.as_str()));
+            let (table, key) = (table.to_string(), key.to_string());
+            let kind = *kind;
+            if !place(&mut root, &table, &key, kind) {
+                break;
+            }
+            continue;
+        }
+        let Some(key) = missing_key(e.inner().message()) else {
+            break; // another kind of problem: it is reported once these are filled in
+        };
+        let mut d = Diagnostic::new(at.clone(), format!("required field `{key}` is missing"));
+        if let Some(off) = locate(doc, &at) {
+            let (l, c) = line_col(text, off);
+            d = d.at(l, c);
+        }
+        out.push(d);
+        if !place(&mut root, &at, key, 0) {
+            break;
+        }
+        placed.push((join(&at, key), 0));
+    }
+    out
 }
 
 /// Parses and validates scenario `text`; `file` names it in messages.
