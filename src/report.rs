@@ -660,7 +660,7 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
         if let Some(x) = &p.inflow_compensation {
             let _ = writeln!(
                 h.s,
-                "<p class=\"note\">Inflow guarantee: {} pays compensation for referrals short of its promise in {} of trials, {} {cur} on average.</p>",
+                "<p class=\"note\">Inflow guarantee: {} pays compensation for referrals short of its promise in {} of trials, {} {cur} on average over all trials.</p>",
                 esc(&p.name),
                 percent(x.probability),
                 thousands(x.paid.mean)
