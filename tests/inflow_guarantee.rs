@@ -560,3 +560,28 @@ fn settling_without_an_enrolment_row_for_a_guaranteed_cohort_says_so() {
     assert!(!err.contains("enrolled` row"), "{err}");
     assert!(out.contains("inflow compensation paid: 30.00"), "{out}");
 }
+
+/// Sweeps and the solver step a guarantee's terms in the precision they take (a share in 12
+/// decimals, an amount per participant in 6): a share is not rounded to a whole number.
+#[test]
+fn sweeps_and_the_solver_step_the_terms_in_their_precision() {
+    use sibsim::design::Source;
+    use sibsim::design::solve::decimals_taken;
+    use sibsim::scenario::overrides::parse_path;
+    let src = Source {
+        file: "many.toml",
+        text: MANY,
+        base: &[],
+    };
+    for (path, want) in [
+        ("inflow_guarantees.0.share", 12),
+        ("inflow_guarantees.0.per_missing", 6),
+        ("inflow_guarantees.0.pay_lag", 0),
+    ] {
+        assert_eq!(
+            decimals_taken(&src, &parse_path(path).unwrap()),
+            want,
+            "{path}"
+        );
+    }
+}

@@ -1045,14 +1045,17 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
         let share = match g.share {
             None => Some(Ratio::ONE),
             Some(n) => match Ratio::from_decimal(n.0) {
-                // More than 0 once read to 12 decimals, as it is used.
+                // More than 0 once read to 12 places, as it is used. (The words matter: the
+                // solver reads "decimals" in a message as a refused precision.)
                 Some(r) if r.0 > 0 && r <= Ratio::ONE => Some(r),
                 _ => {
+                    let tiny = n.0 > Decimal::ZERO && n.0 < Decimal::ONE;
                     cx.err(
                         format!("{path}.share"),
                         format!(
-                            "the promised share of each cohort's target must be more than 0 and at most 1 (12 decimals), got {}",
-                            n.0
+                            "the promised share of each cohort's target must be more than 0 and at most 1, got {}{}",
+                            n.0,
+                            if tiny { " (0 when read to 12 places)" } else { "" }
                         ),
                     );
                     None
