@@ -101,6 +101,16 @@ pub fn render_mkba(c: &sibsim::Contract, t: &MkbaTable, r: Option<&Results>) -> 
                     format_thousands(Money((pay * 100.0).round() as i64)),
                 ));
             }
+            // The table is the expected case on the planned timing; the trials' present
+            // values are linear in their cases, so they differ from it only where delay shocks
+            // moved cases later.
+            let table = t.total.present_value.to_f64();
+            if (b.total_impact.mean - table).abs() > 1.0 {
+                o.push_str(&super::simulate::wrap(&format!(
+                    "The table values cases on the contract's planned timing ({}); the simulated social return also discounts the cases that delay shocks move later.",
+                    format_thousands(t.total.present_value)
+                )));
+            }
         }
     }
     o
