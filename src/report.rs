@@ -88,6 +88,9 @@ pub struct ReportInput<'a> {
     /// Further sections of charts (e.g. stress tests): (heading, intro, SVG charts rendered
     /// with [`chart::render`] and [`Format::Svg`]).
     pub extra: Vec<(String, String, Vec<RenderedChart>)>,
+    /// The command's other options that shaped the report (`--tree FILE`, `--tornado FIGURE`),
+    /// for the command that reproduces it.
+    pub options: Vec<String>,
 }
 
 /// The assumptions of `model` (and the contract's discount rate) in words.
@@ -837,8 +840,9 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
         .iter()
         .map(|s| format!(" --set '{s}'"))
         .collect();
+    let options: String = input.options.iter().map(|o| format!(" {o}")).collect();
     h.note(&format!(
-        "The same scenario, changes, seed and number of trials give identical numbers on any machine and thread count: `sibsim report {} --trials {} --seed {}{set} --out report.html`.",
+        "The same scenario, changes, seed and number of trials give identical numbers on any machine and thread count: `sibsim report {} --trials {} --seed {}{set}{options} --out report.html`.",
         doc.scenario.file, doc.trials, doc.seed
     ));
     h.raw("</body>\n</html>\n");

@@ -404,6 +404,26 @@ pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
             ));
         }
     }
+    // A claim left unpaid when the contract has ended is not paid by anyone: say what it is.
+    if !s.interim {
+        for (tr, r) in c.tranches.iter().zip(&s.tranches) {
+            if r.outstanding.0 > 0 {
+                let what = if r.unrecovered_principal.0 > 0 {
+                    format!(
+                        "{} of principal not repaid after guarantees",
+                        format_thousands(r.unrecovered_principal)
+                    )
+                } else {
+                    "its principal was repaid; the rest of its return was not reached".to_string()
+                };
+                notes.push(format!(
+                    "tranche `{}`: {} of its claim unpaid at the end ({what}); nothing more is paid on it",
+                    tr.id,
+                    format_thousands(r.outstanding)
+                ));
+            }
+        }
+    }
     notes.push(format!(
         "held in the contract account {end}: {}",
         format_thousands(s.held_at_end())

@@ -916,3 +916,49 @@ fn a_closed_standard_output_is_not_a_panic() {
         assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
     }
 }
+
+/// A final statement says what happens to a claim left unpaid at the end.
+#[test]
+fn a_statement_explains_a_claim_unpaid_at_the_end() {
+    let o = run(&[
+        "settle",
+        "scenarios/colour-kitchen-utrecht.toml",
+        "--actuals",
+        "scenarios/colour-kitchen-utrecht.actuals.csv",
+    ]);
+    assert!(o.status.success());
+    let out = stdout(&o);
+    assert!(
+        out.contains("tranche `start-junior`:")
+            && out.contains("of its claim unpaid at the end (its principal was repaid"),
+        "{out}"
+    );
+}
+
+/// The report's command that reproduces it carries the options that shaped it.
+#[test]
+fn the_report_reproduces_with_its_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.html");
+    let o = bin()
+        .current_dir(root())
+        .args([
+            "report",
+            "scenarios/small-bond-scale.toml",
+            "--trials",
+            "300",
+            "--tornado",
+            "payments_mean",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        html.contains("--tornado &#39;payments_mean&#39; --out report.html")
+            || html.contains("--tornado 'payments_mean' --out report.html"),
+        "reproduce command"
+    );
+}

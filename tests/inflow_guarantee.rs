@@ -442,9 +442,7 @@ fn the_cli_shows_the_guarantee_and_its_compensation() {
     assert!(o.status.success());
     let screen = String::from_utf8_lossy(&o.stdout);
     assert!(
-        screen.contains(
-            "Inflow guarantee (compensation for referrals short of the promise): gemeente pays in"
-        ),
+        screen.contains("Inflow guarantee: gemeente compensates referrals short of its promise in"),
         "{screen}"
     );
     let rows = std::fs::read_to_string(dir.path().join("trials.csv")).unwrap();

@@ -155,6 +155,7 @@ fn optional_mkba_and_feasibility_sections_render_when_given() {
     let (s, model) = sibsim::scenario::parse_with_model("reference.toml", &text).unwrap();
     let tree = crate::charts::made_up_tree();
     let input = ReportInput {
+        options: Vec::new(),
         contract: &s.contract,
         summary: &doc,
         assumptions: sibsim::report::assumptions(&s.contract, &model),

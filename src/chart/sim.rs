@@ -195,7 +195,7 @@ impl Chart for Payout {
             .collect::<Vec<_>>()
             .join(", ");
         let sub = format!(
-            "{} trials. Probability of full repayment: {}. Principal {}.",
+            "{} trials. Probability of full repayment: {}. Principal (mean drawn) {}.",
             thousands(self.trials as f64),
             if repay.is_empty() { "-".into() } else { repay },
             money(self.principal, &self.currency)
@@ -319,7 +319,7 @@ impl Chart for IrrChart {
         DB::ErrorType: 'static,
     {
         let sub = format!(
-            "{} trials (IRR defined in {}). P5 {}, P50 {}, P95 {}. Probability of a principal loss {}.",
+            "{} trials (an IRR exists in {} of them). P5 {}, P50 {}, P95 {}. Probability of a principal loss {}.",
             thousands(self.trials as f64),
             percent(self.defined),
             percent(self.p5),

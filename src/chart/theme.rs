@@ -427,7 +427,8 @@ pub fn local<DB: DrawingBackend, CT: plotters::coord::CoordTranslate>(
 }
 
 /// Draws vertical reference lines across the plot, each labelled above the plot area (in the
-/// top margin, so labels never cover data); lines closer than 60 pixels share one label
+/// top margin, so labels never cover data); two lines closer than 60 pixels have their labels
+/// set apart, one ending and one starting at its line; three or more share one label
 /// (`P50, P95, Cap 10%`).
 pub fn ref_lines<DB: DrawingBackend>(
     chart: &mut Plot<'_, DB>,
@@ -468,6 +469,26 @@ pub fn ref_lines<DB: DrawingBackend>(
         }
     }
     for g in groups {
+        // Two close lines: each label at its own line, the left one ending there and the
+        // right one starting there, in its line's colour (one shared label would read as if
+        // the two values were the same).
+        if let [(p0, l0), (p1, l1)] = g.as_slice()
+            && !l0.label.is_empty()
+            && !l1.label.is_empty()
+        {
+            for (px, l, hpos) in [(*p0 + 2, *l0, HPos::Right), (*p1 - 2, *l1, HPos::Left)] {
+                let color = if l.dashed { MARKER } else { l.color };
+                let (lx, ly) = local(&root, (px, top - 4));
+                root.draw(&Text::new(
+                    l.label.as_str(),
+                    (lx, ly),
+                    small_style()
+                        .color(&color)
+                        .pos(Pos::new(hpos, VPos::Bottom)),
+                ))?;
+            }
+            continue;
+        }
         let labels: Vec<&str> = g
             .iter()
             .map(|(_, l)| l.label.as_str())

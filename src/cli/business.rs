@@ -94,12 +94,12 @@ pub fn render_mkba(c: &sibsim::Contract, t: &MkbaTable, r: Option<&Results>) -> 
                 .map(|p| p.outcome_payments.mean)
                 .sum();
             if pay > 0.0 {
-                o.push_str(&format!(
-                    "Impact per euro of outcome payments: {:.2} (PV of impact {} / mean outcome payments {})\n",
+                o.push_str(&super::simulate::wrap(&format!(
+                    "Impact per euro of outcome payments: {:.2} (PV of impact {} / mean outcome payments, undiscounted, {})",
                     b.total_impact.mean / pay,
                     format_thousands(Money((b.total_impact.mean * 100.0).round() as i64)),
                     format_thousands(Money((pay * 100.0).round() as i64)),
-                ));
+                )));
             }
             // The table is the expected case on the planned timing; the trials' present
             // values are linear in their cases, so they differ from it only where delay shocks
@@ -147,11 +147,11 @@ fn settled_case_table(
     tab.render(&mut o);
     if s.outcome_payments.0 > 0 {
         let ratio = t.total.present_value.0 as f64 / s.outcome_payments.0 as f64;
-        o.push_str(&format!(
-            "Impact per euro of outcome payments: {ratio:.2} (PV of impact {} / outcome payments {})\n",
+        o.push_str(&super::simulate::wrap(&format!(
+            "Impact per euro of outcome payments: {ratio:.2} (PV of impact {} / outcome payments, undiscounted, {})",
             format_thousands(t.total.present_value),
             format_thousands(s.outcome_payments),
-        ));
+        )));
     }
     o
 }

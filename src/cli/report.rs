@@ -16,6 +16,7 @@ pub fn run(
     let name = o.scenario.display().to_string();
     let set = super::design::overrides(o.set)?;
     let (scenario, model) = sibsim::scenario::parse_with_model_overrides(&name, &text, &set)?;
+    let tree_file = tree;
     let tree = super::business::tree(&scenario, o.scenario, tree)?;
     let c = &scenario.contract;
     if let Some(f) = tornado {
@@ -54,6 +55,11 @@ pub fn run(
             &sibsim::feasibility::walk(&tree, c, Some(&results)),
         )),
         extra,
+        options: tree_file
+            .map(|p| format!("--tree '{}'", p.display()))
+            .into_iter()
+            .chain(tornado.map(|f| format!("--tornado '{f}'")))
+            .collect(),
     };
     let html = render_html(&input).map_err(|e| CliError(e.to_string()))?;
     io::write_atomic(out, html.as_bytes())?;

@@ -468,18 +468,19 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
         format!("(mean worst-5% loss {})", eur(r.risk.tail_total_loss)),
     ]);
     t.render(&mut o);
-    o.push_str(if c.inflow_guarantees.is_empty() {
-        "\nLoss: unrecovered principal; guarantee calls paid; the enterprise's unpaid costs and deferred fees.\n"
+    o.push('\n');
+    o.push_str(&wrap(if c.inflow_guarantees.is_empty() {
+        "Loss: unrecovered principal; guarantee calls paid; the enterprise's unpaid costs and deferred fees."
     } else {
-        "\nLoss: unrecovered principal; guarantee calls and inflow compensation paid; the enterprise's unpaid costs and deferred fees.\n"
-    });
+        "Loss: unrecovered principal; guarantee calls and inflow compensation paid; the enterprise's unpaid costs and deferred fees."
+    }));
     let inflow: Vec<String> = r
         .parties
         .iter()
         .filter_map(|p| {
             p.inflow_compensation.as_ref().map(|x| {
                 format!(
-                    "{} pays in {} of trials (mean over all trials {})",
+                    "{} compensates referrals short of its promise in {} of trials, {} on average over all trials",
                     p.id,
                     pct(x.probability),
                     eur(x.paid.mean)
@@ -488,11 +489,7 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
         })
         .collect();
     if !inflow.is_empty() {
-        let _ = writeln!(
-            o,
-            "Inflow guarantee (compensation for referrals short of the promise): {}.",
-            inflow.join("; ")
-        );
+        o.push_str(&wrap(&format!("Inflow guarantee: {}.", inflow.join("; "))));
     }
     if r.prob_early_termination > 0.0 {
         let checkpoint = (r.prob_early_termination - r.prob_out_of_cash).max(0.0);

@@ -36,12 +36,16 @@ use toml::Value;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum Cmp {
     /// `>=`
+    #[serde(rename = ">=")]
     Ge,
     /// `>`
+    #[serde(rename = ">")]
     Gt,
     /// `<=`
+    #[serde(rename = "<=")]
     Le,
     /// `<`
+    #[serde(rename = "<")]
     Lt,
 }
 
@@ -147,6 +151,7 @@ pub struct Evaluation {
 
 /// What the solver found.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Answer {
     /// The target holds on one side of `value`; `value` is the nearest that meets it.
     Found {
