@@ -456,29 +456,33 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
         "Pay only what is due",
         if c.pay_only_due { "yes" } else { "no" }.into(),
     );
+    // Items joined by `sep`, or "none".
+    let listed = |items: Vec<String>, sep: &str| {
+        if items.is_empty() {
+            "none".to_string()
+        } else {
+            items.join(sep)
+        }
+    };
     row(
         "Inflow guarantees",
-        if c.inflow_guarantees.is_empty() {
-            "none".into()
-        } else {
+        listed(
             c.inflow_guarantees
                 .iter()
                 .map(|g| crate::statement::describe_inflow_guarantee(c, g))
-                .collect::<Vec<_>>()
-                .join("; ")
-        },
+                .collect(),
+            "; ",
+        ),
     );
     row(
         "Early-termination checkpoints",
-        if c.checkpoints.is_empty() {
-            "none".into()
-        } else {
+        listed(
             c.checkpoints
                 .iter()
                 .map(|k| format!("period {} ({})", k.period, c.outcomes[k.outcome].id))
-                .collect::<Vec<_>>()
-                .join(", ")
-        },
+                .collect(),
+            ", ",
+        ),
     );
     row(
         "Cash left after the waterfall",
