@@ -322,11 +322,12 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
         Err(e) => return Err(fail(vec![Diagnostic::new("header", csv_msg(&e))])),
     };
     // The header's line: the first that is not a comment or empty (the reader skips those).
-    let hl = text
-        .trim_start_matches('\u{feff}')
+    let unmarked = text.trim_start_matches('\u{feff}');
+    let hl = unmarked
         .lines()
         .position(|l| !(l.starts_with('#') || l.trim().is_empty()))
         .map_or(1, |i| i + 1);
+    let header_line = unmarked.lines().nth(hl - 1).unwrap_or("");
     let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
     let (cp, cc, co, cu) = (col("period"), col("cohort"), col("outcome"), col("units"));
     let (cb, cpart) = (col("baseline"), col("participant"));
@@ -346,7 +347,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                         i + 1
                     ),
                 )
-                .at(hl, 1),
+                .at(hl, field_column(header_line, i)),
             );
             continue;
         }
@@ -366,7 +367,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                         "unknown column `{h}`; allowed columns are period, cohort, outcome, units, baseline, participant"
                     ),
                 )
-                .at(hl, 1),
+                .at(hl, field_column(header_line, i)),
             );
         }
     }
@@ -399,8 +400,8 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
     }
 
     let t = contract.periods;
-    // (outcome, cohort, period) -> first line, to catch duplicates.
-    let mut seen: HashMap<(usize, usize, u16), usize> = HashMap::new();
+    // (outcome, cohort, period) -> (line, column of its units), to catch duplicates.
+    let mut seen: HashMap<(usize, usize, u16), (usize, usize)> = HashMap::new();
     // The last period the file reports on: cells up to it are known.
     let mut max_period: u16 = 0;
     let mut enrol_seen: HashMap<usize, usize> = HashMap::new();
@@ -422,9 +423,14 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
             }
         };
         let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
+        let start = rec.position().map_or(0, |p| p.byte() as usize);
         let field = |i: usize| rec.get(i).unwrap_or("");
+        // Where a named column's field starts on the line, for the message's position.
+        let column_of =
+            |name: &str| col(name).map_or(1, |i| field_column(text.get(start..).unwrap_or(""), i));
+        let units_column = column_of("units");
         let mut row_err = |col: &str, msg: String| {
-            errs.push(Diagnostic::new(format!("line {line}, column {col}"), msg).at(line, 1));
+            errs.push(Diagnostic::new(format!("column {col}"), msg).at(line, column_of(col)));
         };
         // period
         let period: u16 = match field(cp).parse::<u16>() {
@@ -678,7 +684,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
             );
             continue;
         }
-        if let Some(first) = seen.insert((o, c, period), line) {
+        if let Some((first, _)) = seen.insert((o, c, period), (line, units_column)) {
             row_err(
                 "outcome",
                 format!(
@@ -791,12 +797,37 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
     Ok(act)
 }
 
-/// The diagnostic at the row on `line`, when there is one.
-fn at_row(d: Diagnostic, line: Option<&usize>) -> Diagnostic {
-    match line {
-        Some(&l) => d.at(l, 1),
+/// The diagnostic at a row's units (line, column), when there is such a row.
+fn at_row(d: Diagnostic, at: Option<&(usize, usize)>) -> Diagnostic {
+    match at {
+        Some(&(line, column)) => d.at(line, column),
         None => d,
     }
+}
+
+/// The 1-based column (in characters) at which field `index` of the CSV record starting at
+/// `record` begins, past any spaces the reader trims. Commas inside double quotes do not
+/// separate fields; a field past a line break inside quotes is counted from that line's start.
+fn field_column(record: &str, index: usize) -> usize {
+    let (mut field, mut column, mut quoted) = (0, 1, false);
+    let mut at_start = index == 0;
+    for ch in record.chars() {
+        if at_start && ch != ' ' && ch != '\t' {
+            return column;
+        }
+        match ch {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                field += 1;
+                at_start = field == index;
+            }
+            '\n' if !quoted => break,
+            '\n' => column = 0,
+            _ => {}
+        }
+        column += 1;
+    }
+    column.max(1)
 }
 
 fn csv_msg(e: &csv::Error) -> String {

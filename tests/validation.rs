@@ -706,6 +706,45 @@ fn csv_period_outside_the_measurement_window() {
     );
 }
 
+/// The column at which each problem of `csv` is placed, in file order.
+fn csv_columns(csv: &str) -> Vec<(Option<usize>, Option<usize>)> {
+    match sibsim::actuals::parse_csv(&contract(), "a.csv", csv) {
+        Ok(_) => panic!("expected the actuals to be rejected:\n{csv}"),
+        Err(d) => d
+            .sorted()
+            .items
+            .iter()
+            .map(|i| (i.line, i.column))
+            .collect(),
+    }
+}
+
+#[test]
+fn csv_problems_point_at_their_field() {
+    // The field's first character, past the spaces the reader trims and through quotes.
+    assert_eq!(
+        csv_columns(&format!(
+            "{HEADER}3, c9 ,job,4\n\"3\",\"c1\",\"job\",five\n"
+        )),
+        [(Some(2), Some(4)), (Some(3), Some(16))]
+    );
+    // A quoted comma is part of its field; a column given in another order is found.
+    assert_eq!(
+        csv_columns("units,outcome,cohort,period\n4,\"a,b\",c1,3\n"),
+        [(Some(2), Some(3))]
+    );
+    // The header's own problems are placed at the column's name, after comments.
+    assert_eq!(
+        csv_columns("# a comment\nperiod,cohort,outcome,unit,units\n"),
+        [(Some(2), Some(23))]
+    );
+    // A chain reported beyond its prerequisite is placed at the later row's units.
+    assert_eq!(
+        csv_columns(&format!("{HEADER}1,c1,enrolled,90\n5,c1,job12,  30\n")),
+        [(Some(3), Some(14))]
+    );
+}
+
 #[test]
 fn csv_non_numeric_units() {
     let d = expect_csv_error(
