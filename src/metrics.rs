@@ -552,7 +552,7 @@ pub fn parse(spec: &str, c: &Contract) -> Result<Metric, String> {
 }
 
 /// Whether figure `name` is one of the payers' business case (it needs `[mkba]`).
-fn is_business(name: &str) -> bool {
+pub fn is_business(name: &str) -> bool {
     name.starts_with("mkba_") || name == "p_pays_more_than_saves" || name == "savings_mean"
 }
 

@@ -1090,3 +1090,76 @@ fn mkba_explains_a_table_that_differs_from_the_trials_under_delays() {
     assert!(run("scenarios/many-parties.toml").contains("delay shocks move later"));
     assert!(!run("scenarios/reference.toml").contains("delay shocks move later"));
 }
+
+/// The design commands say when business-case figures count effects from each case's
+/// measurement, and only then: not for the default, nor for a figure outside the business case.
+#[test]
+fn design_commands_name_the_measurement_effect_timing() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = include_str!("../scenarios/reference.toml");
+    let moved = dir.path().join("moved.toml");
+    std::fs::write(
+        &moved,
+        text.replacen("[mkba]\n", "[mkba]\neffect_from = \"measurement\"\n", 1),
+    )
+    .unwrap();
+    let moved = moved.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_sibsim"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(args)
+            .args(["--trials", "200"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).contains("from its planned measurement")
+    };
+    let sweep = |s: &str, m: &str| {
+        run(&[
+            "sweep",
+            s,
+            "--vary",
+            "contract.total_cap=1000000:1500000:2",
+            "--metric",
+            m,
+        ])
+    };
+    assert!(run(&["stress", moved, "--only", "delay"]));
+    assert!(!run(&[
+        "stress",
+        "scenarios/reference.toml",
+        "--only",
+        "delay"
+    ]));
+    assert!(sweep(moved, "savings_mean:payers"));
+    assert!(!sweep(moved, "payments_mean"));
+    assert!(run(&[
+        "tornado",
+        moved,
+        "--metric",
+        "mkba_net_mean:enschede"
+    ]));
+    let solve = |s: &str| {
+        run(&[
+            "solve",
+            s,
+            "--term",
+            "contract.total_cap",
+            "--target",
+            "payments_mean <= 900000",
+        ])
+    };
+    // Solve compares the key figures, business-case figures among them.
+    assert!(solve(moved));
+    assert!(!solve("scenarios/reference.toml"));
+    let feasibility = |s: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_sibsim"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["feasibility", s, "--trials", "200"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).contains("effects from each case's measurement")
+    };
+    assert!(feasibility(moved));
+    assert!(!feasibility("scenarios/reference.toml"));
+}

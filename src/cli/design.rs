@@ -132,6 +132,24 @@ pub fn render_comparison(c: &Comparison, o: &mut String) {
     );
 }
 
+/// A line saying that business-case figures count effects from each case's measurement, when
+/// the scenario says so (`[mkba] effect_from`) and one of `figures` is such a figure; the
+/// default convention goes unsaid, as in `simulate`.
+fn effect_note<'a>(
+    c: &sibsim::Contract,
+    mut figures: impl Iterator<Item = &'a str>,
+) -> &'static str {
+    let measured = c
+        .mkba
+        .as_ref()
+        .is_some_and(|m| m.effect_from == sibsim::mkba::EffectFrom::Measurement);
+    if measured && figures.any(|f| sibsim::metrics::is_business(f.split(':').next().unwrap_or(f))) {
+        "Business-case figures count each case's effect years from its planned measurement\n(mkba.effect_from).\n"
+    } else {
+        ""
+    }
+}
+
 fn write_json<T: serde::Serialize>(out: Option<&Path>, v: &T) -> Result<()> {
     if let Some(p) = out {
         let json = serde_json::to_string_pretty(v)
@@ -214,6 +232,10 @@ pub fn stress(
         t0.elapsed().as_secs_f64()
     );
     render_comparison(&cmp, &mut o);
+    o.push_str(effect_note(
+        &sc.contract,
+        cmp.figures.iter().map(|f| f.name.as_str()),
+    ));
     o.push_str("\nStresses\n");
     // Those that ran (a skipped one is listed with its reason by the comparison).
     for v in variants
@@ -312,6 +334,10 @@ pub fn sweep(
         t0.elapsed().as_secs_f64()
     );
     render_sweep(&sw, &mut o);
+    o.push_str(effect_note(
+        &sc.contract,
+        sw.figures.iter().map(String::as_str),
+    ));
     if let Some(p) = out {
         let _ = writeln!(o, "CSV written to {}", p.display());
     }
@@ -362,12 +388,12 @@ fn render_sweep(sw: &Sweep, o: &mut String) {
 }
 
 /// Runs the sensitivity analysis of `figure` (with progress on a terminal); returns it with
-/// the contract's currency.
+/// the contract's currency and its [`effect_note`].
 pub fn compute_tornado(
     c: &Common<'_>,
     figure: &str,
     range: &str,
-) -> Result<(sibsim::design::tornado::Tornado, String)> {
+) -> Result<(sibsim::design::tornado::Tornado, String, &'static str)> {
     let l = Loaded::new(c)?;
     let src = l.source();
     let range = parse_range(range)?;
@@ -381,7 +407,8 @@ pub fn compute_tornado(
         sibsim::design::tornado::tornado(&src, figure, range, &l.cfg, p)
     })
     .map_err(CliError)?;
-    Ok((tor, sc.contract.currency.clone()))
+    let note = effect_note(&sc.contract, std::iter::once(figure));
+    Ok((tor, sc.contract.currency.clone(), note))
 }
 
 /// `sibsim tornado`.
@@ -393,7 +420,7 @@ pub fn tornado(
     charts: Option<&Path>,
 ) -> Result<()> {
     let t0 = std::time::Instant::now();
-    let (tor, currency) = compute_tornado(c, figure, range)?;
+    let (tor, currency, note) = compute_tornado(c, figure, range)?;
     if let Some(p) = out {
         io::write_atomic(p, tornado_csv(&tor).as_bytes())?;
     }
@@ -446,6 +473,7 @@ pub fn tornado(
     }
     t.render(&mut o);
     o.push_str("\nRanked by swing (|figure at high - figure at low|); differences to the base ± standard error on\ncommon random numbers; shares and rates in percentage points.\n");
+    o.push_str(note);
     for (name, why) in &tor.skipped {
         let _ = writeln!(o, "  {name}: skipped: {}", why.replace('\n', "\n    "));
     }
@@ -678,6 +706,10 @@ pub fn solve(
         );
         render_comparison(cmp, &mut o);
     }
+    o.push_str(effect_note(
+        &sc.contract,
+        figures.iter().map(String::as_str),
+    ));
     if let Some(p) = out {
         let _ = writeln!(o, "Results written to {}", p.display());
     }

@@ -31,7 +31,7 @@ pub fn run(
     let doc = super::simulate::summary_file(&name, o.set, c, &results);
     let mut extra = Vec::new();
     if let Some(figure) = tornado {
-        let (tor, currency) = super::design::compute_tornado(o, figure, "p10-p90")?;
+        let (tor, currency, _) = super::design::compute_tornado(o, figure, "p10-p90")?;
         let ch = sibsim::chart::Tornado::from_design(&tor, &currency);
         let svg = sibsim::chart::render(&ch, sibsim::chart::Format::Svg)
             .map_err(|e| CliError(e.to_string()))?;

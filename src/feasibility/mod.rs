@@ -696,9 +696,14 @@ fn answer(
                 ok,
                 Some(p),
                 format!(
-                    "P(payers' savings > payments + costs) = {p:.2} {} {th:.2} (present values at {:.2}%; mean net {} with savings {} against payments {} and costs {})",
+                    "P(payers' savings > payments + costs) = {p:.2} {} {th:.2} (present values at {:.2}%{}; mean net {} with savings {} against payments {} and costs {})",
                     if ok { ">=" } else { "<" },
                     b.discount_rate * 100.0,
+                    if b.effect_from == crate::mkba::EffectFrom::Measurement {
+                        ", effects from each case's measurement"
+                    } else {
+                        ""
+                    },
                     eur(c, b.all_payers.net.mean),
                     eur(c, b.all_payers.savings.mean),
                     eur(c, b.all_payers.payments.mean),
