@@ -8,7 +8,12 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     cli::io::clean_up_on_interrupt();
-    match cli::run() {
+    // Output that did not reach standard output fails the run, whatever it computed.
+    let run = cli::run().and_then(|f| match cli::io::stdout_failure() {
+        Some(e) => Err(cli::CliError(e)),
+        None => Ok(f),
+    });
+    match run {
         Ok(cli::Finished::Done) => ExitCode::SUCCESS,
         Ok(cli::Finished::TargetNotMet) => ExitCode::from(1),
         Err(e) => {

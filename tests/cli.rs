@@ -389,18 +389,14 @@ fn simulate_outputs_are_written_whole_or_not_at_all() {
         );
     };
     simulate_into(&under_file, &["cannot create the output folder", "a-file"]);
-    // trials.csv cannot be put in place (a folder is in the way): the error names it, the
-    // summary (already computed) is still written whole, and no partial or temporary file is
-    // left behind.
+    // trials.csv cannot be put in place (a folder is in the way): the run is refused before
+    // it starts, the error names the file, and nothing is written or left behind.
     let out = dir.path().join("out");
     std::fs::create_dir_all(out.join("trials.csv").join("keep")).unwrap();
-    simulate_into(&out, &["cannot write", "trials.csv"]);
-    let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
-    let v: serde_json::Value = serde_json::from_str(&summary).unwrap();
-    assert_eq!(v["trials"], 50);
+    simulate_into(&out, &["cannot write", "trials.csv", "it is a folder"]);
     assert!(out.join("trials.csv").join("keep").is_dir());
     let names = file_names(&out);
-    assert_eq!(names, ["summary.json", "trials.csv"]);
+    assert_eq!(names, ["trials.csv"]);
 }
 
 /// Ctrl-C (SIGINT) during a long run with `--trials-out`: the run stops with status 130, says

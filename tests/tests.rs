@@ -8,6 +8,7 @@ mod delays;
 mod inflow;
 mod inflow_guarantee;
 mod montecarlo;
+mod outputs;
 mod properties;
 mod regressions;
 mod report;

@@ -165,6 +165,10 @@ pub fn mkba(
     out: Option<&Path>,
 ) -> Result<()> {
     let trials = if actuals.is_some() { 0 } else { o.trials };
+    io::note_input(o.scenario);
+    if let Some(p) = out {
+        io::check_output_file(p)?;
+    }
     let (sc, r) = load(o, trials)?;
     let c = &sc.contract;
     let Some(m) = &c.mkba else {
@@ -266,6 +270,9 @@ pub fn feasibility(
         feasibility::parse_tree(&p.display().to_string(), &text)?;
     }
     let (sc0, _) = load(o, 0)?;
+    if let Some(p) = out {
+        io::check_output_file(p)?;
+    }
     let t = tree(&sc0, o.scenario, tree_file)?;
     let trials = if t.needs_simulation() { o.trials } else { 0 };
     let (sc, r) = load(o, trials)?;

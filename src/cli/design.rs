@@ -150,6 +150,21 @@ fn effect_note<'a>(
     }
 }
 
+/// Refuses, before a comparison runs, outputs that could not be written at its end: an `--out`
+/// file (see [`io::check_output_file`]) and a `--charts` folder that is a file.
+fn check_outputs(out: Option<&Path>, charts: Option<&Path>) -> Result<()> {
+    if let Some(p) = out {
+        io::check_output_file(p)?;
+    }
+    match charts {
+        Some(d) if d.exists() && !d.is_dir() => Err(CliError(format!(
+            "--charts {}: it is a file, not a folder; give the name of a folder",
+            d.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn write_json<T: serde::Serialize>(out: Option<&Path>, v: &T) -> Result<()> {
     if let Some(p) = out {
         let json = serde_json::to_string_pretty(v)
@@ -167,6 +182,7 @@ pub fn stress(
     out: Option<&Path>,
 ) -> Result<()> {
     let l = Loaded::new(c)?;
+    check_outputs(out, None)?;
     let src = l.source();
     let (sc, _) = src.load(&Variant::base())?;
     // The file's own stresses must make valid scenarios (a default that does not fit is
@@ -286,6 +302,7 @@ pub fn sweep(
     charts: Option<&Path>,
 ) -> Result<()> {
     let l = Loaded::new(c)?;
+    check_outputs(out, charts)?;
     let src = l.source();
     let vs: Vec<Vary> = vary
         .iter()
@@ -419,6 +436,8 @@ pub fn tornado(
     out: Option<&Path>,
     charts: Option<&Path>,
 ) -> Result<()> {
+    io::note_input(c.scenario);
+    check_outputs(out, charts)?;
     let t0 = std::time::Instant::now();
     let (tor, currency, note) = compute_tornado(c, figure, range)?;
     if let Some(p) = out {
@@ -540,6 +559,7 @@ pub fn solve(
     out: Option<&Path>,
 ) -> Result<bool> {
     let l = Loaded::new(c)?;
+    check_outputs(out, None)?;
     let src = l.source();
     let target = Target::parse(target).map_err(|e| CliError(format!("--target: {e}")))?;
     // At most the answer and the scenario as it is, on the target and the key figures.

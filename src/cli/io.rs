@@ -15,6 +15,14 @@ static IN_FLIGHT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 /// are empty (nothing of its own was kept in them).
 static MADE_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
+/// The files this run read (as [`std::fs::canonicalize`] gives them): an output may not replace
+/// one of them.
+static INPUTS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// The first error writing to standard output other than a closed pipe: the run then fails
+/// (a script must not take a truncated statement for a whole one).
+static STDOUT_FAILED: Mutex<Option<String>> = Mutex::new(None);
+
 /// Exit status of a run stopped by Ctrl-C or a termination signal (128 + SIGINT).
 pub const INTERRUPTED: i32 = 130;
 
@@ -77,8 +85,17 @@ pub fn check_memory(bytes: u128, trials: u64) -> Result<()> {
     }
 }
 
-/// Reads a UTF-8 text file, or says plainly why not.
+/// Notes `path` as an input of this run, which no output may replace.
+pub fn note_input(path: &Path) {
+    if let Ok(real) = std::fs::canonicalize(path) {
+        INPUTS.lock().unwrap_or_else(|e| e.into_inner()).push(real);
+    }
+}
+
+/// Reads a UTF-8 text file, or says plainly why not. The file is noted as an input of this
+/// run, which no output may replace.
 pub fn read_text(path: &Path) -> Result<String> {
+    note_input(path);
     let bytes = std::fs::read(path).map_err(|e| {
         CliError(format!(
             "cannot read {}: {}",
@@ -101,8 +118,63 @@ pub fn read_text(path: &Path) -> Result<String> {
 
 /// Creates the folder `dir` (and its parents) if needed; `what` names it in the error.
 pub fn create_dir(dir: &Path, what: &str) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(CliError(format!(
+            "cannot create {what} {}: it is a file, not a folder; give the name of a folder",
+            dir.display()
+        )));
+    }
     std::fs::create_dir_all(dir)
         .map_err(|e| CliError(format!("cannot create {what} {}: {e}", dir.display())))
+}
+
+/// Where an output named `path` goes, or why it may not be written there: a link is followed
+/// to its file; a folder, a device or pipe, a read-only file or one of this run's inputs is
+/// refused; the folder must exist. Returns the file to replace and its permissions when it
+/// exists (kept by the new file).
+fn output_target(path: &Path) -> Result<(PathBuf, Option<std::fs::Permissions>)> {
+    let refuse = |why: &str| Err(CliError(format!("cannot write {}: {why}", path.display())));
+    let target = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => match std::fs::canonicalize(path) {
+            Ok(t) => t,
+            Err(_) => {
+                return refuse("it is a link to a file that does not exist; give the file itself");
+            }
+        },
+        _ => path.to_path_buf(),
+    };
+    let perms = match std::fs::metadata(&target) {
+        Ok(m) if m.is_dir() => return refuse("it is a folder; give a file name"),
+        Ok(m) if !m.is_file() => {
+            return refuse("it is not a regular file (a device, pipe or socket); give a file name");
+        }
+        Ok(m) if m.permissions().readonly() => {
+            return refuse("the file is read-only; make it writable or choose another name");
+        }
+        Ok(m) => Some(m.permissions()),
+        Err(_) => None,
+    };
+    if let Ok(real) = std::fs::canonicalize(&target)
+        && INPUTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&real)
+    {
+        return refuse("it is one of this run's input files; choose another name for the output");
+    }
+    match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() && !d.is_dir() => {
+            refuse(&format!("the folder {} does not exist", d.display()))
+        }
+        _ => Ok((target, perms)),
+    }
+}
+
+/// Checks, before a long run, that an output file can be written at `path` (see
+/// [`AtomicFile::create`]), so that no work is lost to a bad name at the end.
+pub fn check_output_file(path: &Path) -> Result<()> {
+    // Creating (and dropping) the temporary file proves the folder is writable.
+    AtomicFile::create(path).map(drop)
 }
 
 /// Creates the output folder `dir` for this run and returns the folders it made, innermost
@@ -146,27 +218,34 @@ pub struct AtomicFile {
 }
 
 impl AtomicFile {
-    /// Creates the temporary file for `path`.
+    /// Creates the temporary file for `path`. A link at `path` is followed, so the file it
+    /// points to is replaced; an existing file keeps its permissions. Refused: a folder, a
+    /// device or pipe, a read-only file, one of this run's inputs, a folder that does not exist.
     pub fn create(path: &Path) -> Result<Self> {
-        let dir = match path.parent() {
+        let (target, perms) = output_target(path)?;
+        let dir = match target.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let name = path
+        let name = target
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_else(|| "out".into());
         let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
         in_flight(|l| l.push(tmp.clone()));
-        let file = match File::create(&tmp) {
+        let file = match File::create(&tmp).and_then(|f| match perms {
+            Some(p) => f.set_permissions(p).map(|()| f),
+            None => Ok(f),
+        }) {
             Ok(f) => f,
             Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
                 in_flight(|l| l.retain(|p| p != &tmp));
                 return Err(Self::fail(path, e));
             }
         };
         Ok(AtomicFile {
-            path: path.to_path_buf(),
+            path: target,
             tmp,
             file: Some(BufWriter::with_capacity(1 << 16, file)),
         })
@@ -231,11 +310,24 @@ macro_rules! say {
 }
 pub(crate) use say;
 
-/// Writes `text` to standard output, ignoring a closed pipe.
+/// Writes `text` to standard output. A closed pipe (`| head`) is not an error worth reporting;
+/// any other failure (a full disk) is kept for [`stdout_failure`].
 pub fn print_out(text: &str) {
     let mut o = std::io::stdout().lock();
-    let _ = o.write_all(text.as_bytes());
-    let _ = o.flush();
+    if let Err(e) = o.write_all(text.as_bytes()).and_then(|()| o.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        let mut failed = STDOUT_FAILED.lock().unwrap_or_else(|e| e.into_inner());
+        failed.get_or_insert_with(|| format!("cannot write to standard output: {e}"));
+    }
+}
+
+/// The first failure to write standard output in this run (other than a closed pipe).
+pub fn stdout_failure() -> Option<String> {
+    STDOUT_FAILED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
 }
 
 /// Prints to standard output, or writes the file atomically.
@@ -243,11 +335,8 @@ pub fn emit(out: Option<&Path>, content: &str) -> Result<()> {
     match out {
         Some(p) => write_atomic(p, content.as_bytes()),
         None => {
-            let mut o = std::io::stdout().lock();
-            // A closed pipe (e.g. `| head`) is not an error worth reporting.
-            let _ = o.write_all(content.as_bytes());
-            let _ = o.flush();
-            Ok(())
+            print_out(content);
+            stdout_failure().map_or(Ok(()), |e| Err(CliError(e)))
         }
     }
 }

@@ -13,6 +13,7 @@ pub fn run(
     tornado: Option<&str>,
 ) -> Result<()> {
     let text = io::read_text(o.scenario)?;
+    io::check_output_file(out)?;
     let name = o.scenario.display().to_string();
     let set = super::design::overrides(o.set)?;
     let (scenario, model) = sibsim::scenario::parse_with_model_overrides(&name, &text, &set)?;

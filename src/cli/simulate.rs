@@ -105,7 +105,8 @@ pub fn run(o: Options<'_>) -> Result<()> {
 
     // trials.csv is complete and on disk (a full disk is reported for it, and neither file is
     // written) before summary.json is written, and renamed into place after it; only a rename
-    // that fails (a folder in the way) leaves the summary without the rows, and says so.
+    // that fails (a folder put in the way during the run) leaves the summary without the rows,
+    // and says so.
     let mut rows = match rows {
         Some(rows) => {
             // Each error drops the writer (its temporary file) before the folder is removed.
