@@ -682,6 +682,7 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
         caption: String::new(),
         header: vec![
             "Party".into(),
+            "P(loss)".into(),
             format!("Expected loss ({cur})"),
             "Share of expected loss".into(),
             "Share of loss in worst 5%".into(),
@@ -693,6 +694,7 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
         let i = r.parties.iter().position(|p| p.id == s.party).unwrap_or(0);
         rt.rows.push(vec![
             swatch(i, &r.parties[i].name),
+            percent(r.parties[i].prob_loss),
             thousands(s.expected_loss),
             percent(s.share_of_expected_loss),
             percent(s.share_of_tail_loss),
@@ -709,6 +711,7 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
     };
     rt.rows.push(vec![
         "Total".into(),
+        String::new(),
         thousands(r.risk.expected_total_loss),
         total_share(r.risk.expected_total_loss),
         total_share(r.risk.tail_total_loss),

@@ -12,6 +12,7 @@ mod outputs;
 mod properties;
 mod regressions;
 mod report;
+mod screen;
 mod settle_cases;
 mod stress;
 mod validation;

@@ -355,8 +355,14 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
     };
     let _ = writeln!(
         o,
-        "Amounts in {}; ± = Monte Carlo standard error of the mean; {within}.\n",
+        "Amounts in {}; ± = Monte Carlo standard error of the mean; {within}.",
         c.currency
+    );
+    // A probability's standard error is sqrt(p (1 - p) / n), largest at p = 1/2.
+    let _ = writeln!(
+        o,
+        "A probability p has a standard error of sqrt(p(1-p)/n): at most {:.2} percentage points here.\n",
+        50.0 / (r.trials.max(1) as f64).sqrt()
     );
     let op = &r.outcome_payments;
     let _ = writeln!(
@@ -393,7 +399,7 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
     t.render(&mut o);
     if !r.tranches.is_empty() {
         o.push_str(
-            "\nTranches (P(repaid): claim paid in full; P(loss): any principal lost; the rest: means)\n",
+            "\nTranches (P(repaid): claim paid in full; P(loss): any principal lost; IRR: percentiles of the\ntrials; multiple, unrecovered principal and guarantee calls: means)\n",
         );
         // A tranche named after its investor (one tranche each) needs no investor column, and
         // a contract without guarantees no guarantee column.
@@ -448,6 +454,7 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
     let mut t = Table::new(
         &[
             "Party",
+            "P(loss)",
             "Expected loss",
             "Share of expected loss",
             "Share of loss in worst 5%",
@@ -455,8 +462,14 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
         1,
     );
     for p in &r.risk.parties {
+        let prob = r
+            .parties
+            .iter()
+            .find(|x| x.id == p.party)
+            .map_or(String::new(), |x| pct(x.prob_loss));
         t.row(vec![
             p.party.clone(),
+            prob,
             eur(p.expected_loss),
             pct(p.share_of_expected_loss),
             pct(p.share_of_tail_loss),
@@ -464,6 +477,7 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
     }
     t.row(vec![
         "Total".into(),
+        "".into(),
         eur(r.risk.expected_total_loss),
         "".into(),
         format!("(mean worst-5% loss {})", eur(r.risk.tail_total_loss)),
