@@ -468,24 +468,38 @@ pub fn ref_lines<DB: DrawingBackend>(
             _ => groups.push(vec![s]),
         }
     }
+    // Each label as (text, colour, its left end in the area's pixels, width); placed below.
+    let width = |t: &str| {
+        root.estimate_text_size(t, &small_style())
+            .map(|(tw, _)| tw as i32)
+    };
+    let mut placed: Vec<(String, RGBColor, i32, i32)> = Vec::new();
+    let ly = local(&root, (0, top - 4)).1;
     for g in groups {
-        // Two close lines: each label at its own line, the left one ending there and the
-        // right one starting there, in its line's colour (one shared label would read as if
-        // the two values were the same).
+        // Two close lines: each label at its own line, the left one ending just left of it
+        // and the right one starting just right of its own, in its line's colour (one shared
+        // label would read as if the two values were the same); moved in together where one
+        // would leave the picture.
         if let [(p0, l0), (p1, l1)] = g.as_slice()
             && !l0.label.is_empty()
             && !l1.label.is_empty()
         {
-            for (px, l, hpos) in [(*p0 + 2, *l0, HPos::Right), (*p1 - 2, *l1, HPos::Left)] {
+            let (w0, w1) = (width(&l0.label)?, width(&l1.label)?);
+            let mut end0 = local(&root, (*p0 - 3, top)).0;
+            let mut start1 = local(&root, (*p1 + 3, top)).0;
+            let over = start1 + w1 - (w as i32 - 2);
+            if over > 0 {
+                start1 -= over;
+                end0 = end0.min(start1 - 6);
+            }
+            let under = 2 - (end0 - w0);
+            if under > 0 {
+                end0 += under;
+                start1 = start1.max(end0 + 6);
+            }
+            for (left, l, tw) in [(end0 - w0, *l0, w0), (start1, *l1, w1)] {
                 let color = if l.dashed { MARKER } else { l.color };
-                let (lx, ly) = local(&root, (px, top - 4));
-                root.draw(&Text::new(
-                    l.label.as_str(),
-                    (lx, ly),
-                    small_style()
-                        .color(&color)
-                        .pos(Pos::new(hpos, VPos::Bottom)),
-                ))?;
+                placed.push((l.label.clone(), color, left, tw));
             }
             continue;
         }
@@ -503,20 +517,24 @@ pub fn ref_lines<DB: DrawingBackend>(
             .find(|(_, l)| !l.dashed)
             .map(|(_, l)| l.color)
             .unwrap_or(MARKER);
-        let (lx, ly) = local(&root, (px, top - 4));
-        let hpos = if lx < 60 {
-            HPos::Left
-        } else if lx > w as i32 - 60 {
-            HPos::Right
-        } else {
-            HPos::Center
-        };
+        let text = labels.join(", ");
+        let tw = width(&text)?;
+        // Centred on the line, kept inside the picture.
+        let lx = local(&root, (px, top)).0;
+        let left = (lx - tw / 2).clamp(2, (w as i32 - 2 - tw).max(2));
+        placed.push((text, color, left, tw));
+    }
+    // A label that would touch the one before it on the first row goes on a second row above.
+    let mut row_end = [i32::MIN; 2];
+    for (text, color, left, tw) in placed {
+        let row = usize::from(left < row_end[0] + 6 && left >= row_end[1] + 6);
+        row_end[row] = left + tw;
         root.draw(&Text::new(
-            labels.join(", "),
-            (lx, ly),
+            text,
+            (left, ly - 16 * row as i32),
             small_style()
                 .color(&color)
-                .pos(Pos::new(hpos, VPos::Bottom)),
+                .pos(Pos::new(HPos::Left, VPos::Bottom)),
         ))?;
     }
     Ok(())
