@@ -309,25 +309,53 @@ const MAX_UNITS: i64 = 1_000_000_000;
 pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals, Diagnostics> {
     let mut errs: Vec<Diagnostic> = Vec::new();
     let mut act = Actuals::new(contract);
-    let mut rdr = csv::ReaderBuilder::new()
+    // A byte-order mark (as Excel writes one) is not part of the first field.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut records = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .comment(Some(b'#'))
-        .from_reader(text.as_bytes());
+        .has_headers(false)
+        // Each row's number of fields is checked against the header below, after the lines
+        // that hold nothing (spaces only, an indented comment) are skipped.
+        .flexible(true)
+        .from_reader(text.as_bytes())
+        .into_records();
     let fail = |errs: Vec<Diagnostic>| Diagnostics {
         file: file.to_string(),
         items: errs,
     };
-    let headers = match rdr.headers() {
-        Ok(h) => h.clone(),
-        Err(e) => return Err(fail(vec![Diagnostic::new("header", csv_msg(&e))])),
+    // The header: the first row that is not blank or a comment.
+    let (headers, hl, header_line) = loop {
+        match records.next() {
+            None => {
+                let what = if text.trim().is_empty() {
+                    "the file is empty"
+                } else {
+                    "the file has only comments and blank lines"
+                };
+                return Err(fail(vec![Diagnostic::new(
+                    "header",
+                    format!("{what}; the first row must be the header {HEADER_FORM}"),
+                )]));
+            }
+            Some(Err(e)) => {
+                let (line, _) = record_start(text, e.position());
+                return Err(fail(vec![
+                    Diagnostic::new("header", csv_msg(&e)).at(line, 1),
+                ]));
+            }
+            Some(Ok(r)) if is_blank(&r) => continue,
+            Some(Ok(r)) => {
+                let (line, start) = record_start(text, r.position());
+                let rest = text.get(start..).unwrap_or("");
+                let first = rest.split('\n').next().unwrap_or("").trim_end_matches('\r');
+                break (r, line, first);
+            }
+        }
     };
-    // The header's line: the first that is not a comment or empty (the reader skips those).
-    let unmarked = text.trim_start_matches('\u{feff}');
-    let hl = unmarked
-        .lines()
-        .position(|l| !(l.starts_with('#') || l.trim().is_empty()))
-        .map_or(1, |i| i + 1);
-    let header_line = unmarked.lines().nth(hl - 1).unwrap_or("");
+    if let Some(problem) = header_shape(&headers, header_line) {
+        return Err(fail(vec![Diagnostic::new("header", problem).at(hl, 1)]));
+    }
     let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
     let (cp, cc, co, cu) = (col("period"), col("cohort"), col("outcome"), col("units"));
     let (cb, cpart) = (col("baseline"), col("participant"));
@@ -342,7 +370,8 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                 Diagnostic::new(
                     "header",
                     format!(
-                        "column `{h}` appears twice (columns {} and {}); name each column once",
+                        "column `{}` appears twice (columns {} and {}); name each column once",
+                        shown(h),
                         first + 1,
                         i + 1
                     ),
@@ -351,20 +380,13 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
             );
             continue;
         }
-        let known = [
-            "period",
-            "cohort",
-            "outcome",
-            "units",
-            "baseline",
-            "participant",
-        ];
-        if !known.iter().any(|k| h.eq_ignore_ascii_case(k)) {
+        if !is_column(h) {
             errs.push(
                 Diagnostic::new(
                     "header",
                     format!(
-                        "unknown column `{h}`; allowed columns are period, cohort, outcome, units, baseline, participant"
+                        "unknown column `{}`; allowed columns are period, cohort, outcome, units, baseline, participant",
+                        shown(h)
                     ),
                 )
                 .at(hl, field_column(header_line, i)),
@@ -409,7 +431,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
     type Person = (usize, Vec<(u16, u16)>, usize);
     let mut people: HashMap<String, Person> = HashMap::new();
 
-    for rec in rdr.records() {
+    for rec in records {
         if errs.len() >= MAX_ERRORS {
             errs.push(Diagnostic::new("", crate::error::MORE_PROBLEMS));
             break;
@@ -417,13 +439,34 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
-                errs.push(Diagnostic::new("row", csv_msg(&e)).at(line.max(1), 1));
+                let (line, _) = record_start(text, e.position());
+                errs.push(Diagnostic::new("row", csv_msg(&e)).at(line, 1));
                 continue;
             }
         };
-        let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
-        let start = rec.position().map_or(0, |p| p.byte() as usize);
+        if is_blank(&rec) {
+            continue;
+        }
+        let (line, start) = record_start(text, rec.position());
+        if rec.len() != headers.len() {
+            let hint = if rec.len() > headers.len() {
+                " (a comma inside a value starts a new field: write decimals with a point, and put a value that holds a comma in double quotes)"
+            } else {
+                ""
+            };
+            errs.push(
+                Diagnostic::new(
+                    "row",
+                    format!(
+                        "this row has {} but the header has {}{hint}",
+                        plural(rec.len(), "field"),
+                        headers.len()
+                    ),
+                )
+                .at(line, 1),
+            );
+            continue;
+        }
         let field = |i: usize| rec.get(i).unwrap_or("");
         // Where a named column's field starts on the line, for the message's position.
         let column_of =
@@ -440,7 +483,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                     "period",
                     format!(
                         "`{}` is not a period of this contract; use a whole number from 1 to {t}",
-                        field(cp)
+                        shown(field(cp))
                     ),
                 );
                 continue;
@@ -453,7 +496,8 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
             row_err(
                 "cohort",
                 format!(
-                    "unknown cohort `{cohort_id}`; the contract's cohorts are {}",
+                    "unknown cohort `{}`; the contract's cohorts are {}",
+                    shown(cohort_id),
                     ids.join(", ")
                 ),
             );
@@ -472,7 +516,9 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                 row_err(
                     "units",
                     format!(
-                        "`{units_txt}` is not a valid number of units; use a number from 0 to 1,000,000,000 with at most 6 decimals"
+                        "`{}` is not a valid number of units; use a number from 0 to 1,000,000,000 with at most 6 decimals{}",
+                        shown(units_txt),
+                        comma_hint(units_txt)
                     ),
                 );
                 continue;
@@ -518,7 +564,8 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
             row_err(
                 "outcome",
                 format!(
-                    "unknown outcome `{outcome_id}`; use one of {} or `{ENROLLED}`",
+                    "unknown outcome `{}`; use one of {} or `{ENROLLED}`",
+                    shown(outcome_id),
                     ids.join(", ")
                 ),
             );
@@ -566,7 +613,8 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                                 row_err(
                                     "baseline",
                                     format!(
-                                        "the control group's rate must be between 0 and 1, got {baseline_txt}"
+                                        "the control group's rate must be between 0 and 1, got {}",
+                                        shown(baseline_txt)
                                     ),
                                 );
                                 continue;
@@ -577,7 +625,9 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                             row_err(
                                 "baseline",
                                 format!(
-                                    "`{baseline_txt}` is not a valid baseline; use a number from 0 to 1,000,000,000 with at most 6 decimals"
+                                    "`{}` is not a valid baseline; use a number from 0 to 1,000,000,000 with at most 6 decimals{}",
+                                    shown(baseline_txt),
+                                    comma_hint(baseline_txt)
                                 ),
                             );
                             continue;
@@ -797,6 +847,127 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
     Ok(act)
 }
 
+/// The header's form, for messages.
+const HEADER_FORM: &str =
+    "`period,cohort,outcome,units[,baseline][,participant]` (columns in any order)";
+
+/// The columns an actuals file may have.
+const COLUMNS: [&str; 6] = [
+    "period",
+    "cohort",
+    "outcome",
+    "units",
+    "baseline",
+    "participant",
+];
+
+fn is_column(name: &str) -> bool {
+    COLUMNS.iter().any(|k| name.eq_ignore_ascii_case(k))
+}
+
+/// Whether a record holds nothing: every field empty (a line of spaces, or of commas only, as
+/// spreadsheets export empty rows), or a comment indented past the reader's `#` test.
+fn is_blank(rec: &csv::StringRecord) -> bool {
+    rec.iter().all(str::is_empty) || rec.get(0).is_some_and(|f| f.starts_with('#'))
+}
+
+/// What is wrong with the shape of a header that is not a header at all: a file saved with
+/// another separator, or one whose first row is data. `None` for anything else (its columns
+/// are then checked one by one).
+fn header_shape(headers: &csv::StringRecord, line: &str) -> Option<String> {
+    let save_as = "save it as comma-separated CSV (fields separated by commas, decimals written with a point: 12.5, not 12,5)";
+    // Excel's first line naming the separator: `sep=;`.
+    let raw = line.trim_start();
+    if let Some(sep) = raw
+        .get(..4)
+        .filter(|p| p.eq_ignore_ascii_case("sep="))
+        .map(|_| &raw[4..])
+        .filter(|sep| sep.chars().count() == 1)
+    {
+        let by = match sep {
+            "," => {
+                return Some(format!(
+                    "the file starts with a spreadsheet's `{raw}` line; remove it: the first row must be the header {HEADER_FORM}"
+                ));
+            }
+            "\t" => "tabs".to_string(),
+            _ => format!("`{sep}`"),
+        };
+        return Some(format!(
+            "the file starts with a spreadsheet's `{}` line: its fields are separated by {by}, not commas; {save_as}, without that line",
+            raw.escape_default()
+        ));
+    }
+    if headers
+        .iter()
+        .any(|h| !is_column(h) && (h.contains(';') || h.contains('\t')))
+    {
+        let (semi, tab) = (line.matches(';').count(), line.matches('\t').count());
+        let which = if semi >= tab { "semicolon" } else { "tab" };
+        return Some(format!(
+            "the header `{}` looks {which}-separated (as a spreadsheet saves CSV with European settings); {save_as}",
+            shown(line)
+        ));
+    }
+    if !headers.iter().any(is_column)
+        && headers
+            .iter()
+            .any(|h| crate::money::parse_number(h).is_ok())
+    {
+        return Some(format!(
+            "the first row must be the header {HEADER_FORM}; this file starts with a data row, `{}`",
+            shown(line)
+        ));
+    }
+    None
+}
+
+/// The 1-based line and the byte offset at which a record's first field begins. The reader
+/// places a record where it began reading, before the empty and comment lines it skipped.
+fn record_start(text: &str, at: Option<&csv::Position>) -> (usize, usize) {
+    let Some(at) = at else {
+        return (1, 0);
+    };
+    let (mut line, mut byte) = (at.line().max(1) as usize, at.byte() as usize);
+    while let Some(rest) = text.get(byte..) {
+        let Some(end) = rest.find('\n') else {
+            break;
+        };
+        let piece = rest[..end].trim_end_matches('\r');
+        if !(piece.is_empty() || piece.starts_with('#')) {
+            break;
+        }
+        byte += end + 1;
+        line += 1;
+    }
+    (line, byte)
+}
+
+/// Longest value a message repeats whole, in characters.
+const SHOWN_CHARS: usize = 40;
+
+/// `value` as a message repeats it: whole, or its first [`SHOWN_CHARS`] characters and `…`.
+fn shown(value: &str) -> std::borrow::Cow<'_, str> {
+    match value.char_indices().nth(SHOWN_CHARS) {
+        Some((cut, _)) => format!("{}…", &value[..cut]).into(),
+        None => value.into(),
+    }
+}
+
+/// A hint for a number written with a comma (a decimal comma, or thousands separated).
+fn comma_hint(text: &str) -> &'static str {
+    if text.contains(',') {
+        "; write decimals with a point and no thousands separators (12.5, not 12,5; 1500, not 1,500)"
+    } else {
+        ""
+    }
+}
+
+/// `n` and `noun`, with an `s` unless `n` is 1.
+fn plural(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
 /// The diagnostic at a row's units (line, column), when there is such a row.
 fn at_row(d: Diagnostic, at: Option<&(usize, usize)>) -> Diagnostic {
     match at {
@@ -833,9 +1004,6 @@ fn field_column(record: &str, index: usize) -> usize {
 fn csv_msg(e: &csv::Error) -> String {
     match e.kind() {
         csv::ErrorKind::Utf8 { .. } => "the file is not valid UTF-8 text".to_string(),
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => format!("this row has {len} fields but the header has {expected_len}"),
         _ => format!("cannot read the CSV: {e}"),
     }
 }

@@ -1651,3 +1651,170 @@ fn every_missing_field_is_reported_at_once() {
     let d = parse_err(text);
     assert_eq!(d.items.len(), 1, "{d}");
 }
+
+/// Lines that hold nothing are skipped wherever they are: spaces only, an indented comment,
+/// commas only (a spreadsheet's empty row), before the header too; a byte-order mark is not
+/// part of the first column's name.
+#[test]
+fn csv_blank_and_indented_comment_lines_are_skipped() {
+    let csv = "\u{feff}  \n   # provider's report\n period , cohort,outcome,units\n \t \n  # enrolment\n1,c1,enrolled,90\n,,,\n3,c1,job,4\n   \n";
+    let a = sibsim::actuals::parse_csv(&contract(), "a.csv", csv).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(a.enrolled[0], 90);
+    assert_eq!(a.units(0, 0, 3), sibsim::Qty::from_int(4));
+    assert_eq!(a.reported_through, 3);
+    // Problems keep their lines past the skipped ones.
+    expect_csv_error(
+        "  # a comment\n\nperiod,cohort,outcome,units\n   \n3,c9,job,4\n",
+        5,
+        &["unknown cohort `c9`"],
+    );
+    // A row after a comment and an empty line is placed at its own line, not the comment's
+    // (with CRLF line ends too).
+    for end in ["\n", "\r\n"] {
+        let csv = format!("{HEADER}1,c1,enrolled,90\n# checked\n\n3,c9,job,4\n").replace('\n', end);
+        assert_eq!(csv_columns(&csv), [(Some(5), Some(3))], "{csv:?}");
+    }
+}
+
+/// A row with the wrong number of fields says how many, in good English, and a row with too
+/// many hints at a decimal comma.
+#[test]
+fn csv_a_row_of_the_wrong_length_counts_its_fields() {
+    let d = expect_csv_error(
+        &format!("{HEADER}3\n"),
+        2,
+        &["this row has 1 field but the header has 4"],
+    );
+    assert_eq!(d.items.len(), 1, "{d}");
+    let d = expect_csv_error(
+        &format!("{HEADER}2,c1,days,12,5\n"),
+        2,
+        &[
+            "this row has 5 fields but the header has 4",
+            "write decimals with a point",
+        ],
+    );
+    assert_eq!(d.items.len(), 1, "{d}");
+}
+
+/// A file saved with semicolons or tabs (a spreadsheet with European settings) is named as
+/// such, once, instead of as an unknown column and three missing ones.
+#[test]
+fn csv_another_separator_is_named() {
+    for (csv, which) in [
+        (
+            "period;cohort;outcome;units\n3;c1;job;4\n",
+            "semicolon-separated",
+        ),
+        (
+            "Period;Cohort;Outcome;Units;Baseline\n",
+            "semicolon-separated",
+        ),
+        (
+            "period\tcohort\toutcome\tunits\n3\tc1\tjob\t4\n",
+            "tab-separated",
+        ),
+        (
+            "# exported\nperiod;cohort;outcome;units\n",
+            "semicolon-separated",
+        ),
+    ] {
+        let line = if csv.starts_with('#') { 2 } else { 1 };
+        let d = expect_csv_error(
+            csv,
+            line,
+            &[
+                "header",
+                which,
+                "save it as comma-separated CSV",
+                "with a point",
+            ],
+        );
+        assert_eq!(d.items.len(), 1, "{d}");
+        assert!(!d.to_string().contains("unknown column"), "{d}");
+    }
+    // Excel's separator line.
+    let d = expect_csv_error(
+        "sep=;\nperiod;cohort;outcome;units\n3;c1;job;4\n",
+        1,
+        &["`sep=;` line", "separated by `;`", "comma-separated CSV"],
+    );
+    assert_eq!(d.items.len(), 1, "{d}");
+    expect_csv_error(
+        &format!("SEP=,\n{HEADER}3,c1,job,4\n"),
+        1,
+        &["`SEP=,` line; remove it", "period,cohort,outcome,units"],
+    );
+    // A decimal comma in a quoted value is hinted at, for units and baselines alike.
+    expect_csv_error(
+        &format!("{HEADER}2,c1,days,\"20,0\"\n"),
+        2,
+        &[
+            "column units",
+            "`20,0` is not a valid number of units",
+            "write decimals with a point",
+        ],
+    );
+    // Only a number with a comma gets the hint.
+    let d = expect_csv_error(&format!("{HEADER}2,c1,days,five\n"), 2, &["`five`"]);
+    assert!(!d.to_string().contains("with a point"), "{d}");
+}
+
+/// A file without a header row is told what the first row must be.
+#[test]
+fn csv_a_missing_header_row_is_named() {
+    let d = expect_csv_error(
+        "1,k2016,enrolled,38
+3,k2016,job,4
+",
+        1,
+        &[
+            "header",
+            "the first row must be the header `period,cohort,outcome,units[,baseline][,participant]`",
+            "starts with a data row, `1,k2016,enrolled,38`",
+        ],
+    );
+    assert_eq!(d.items.len(), 1, "{d}");
+    for (csv, what) in [
+        ("", "the file is empty"),
+        ("  \n\n", "the file is empty"),
+        ("\u{feff}", "the file is empty"),
+        (
+            "# only a comment\n  # and another\n\n",
+            "only comments and blank lines",
+        ),
+    ] {
+        let d = match sibsim::actuals::parse_csv(&contract(), "a.csv", csv) {
+            Ok(_) => panic!("accepted {csv:?}"),
+            Err(d) => d,
+        };
+        assert_eq!(d.items.len(), 1, "{d}");
+        let shown = d.to_string();
+        assert!(
+            shown.contains(what) && shown.contains("the first row must be the header"),
+            "{shown}"
+        );
+    }
+    // A header-only file is still valid: it reports nothing yet.
+    assert!(sibsim::actuals::parse_csv(&contract(), "a.csv", HEADER).is_ok());
+}
+
+/// A huge value is not repeated whole in its message.
+#[test]
+fn csv_a_huge_value_is_shortened_in_its_message() {
+    let digits = "9".repeat(1_000_000);
+    for csv in [
+        format!("{HEADER}3,c1,job,{digits}\n"),
+        format!("{HEADER}{digits},c1,job,1\n"),
+        format!("{HEADER}3,{digits},job,1\n"),
+        format!("period,cohort,outcome,units,{digits}\n"),
+    ] {
+        let d = match sibsim::actuals::parse_csv(&contract(), "a.csv", &csv) {
+            Ok(_) => panic!("accepted"),
+            Err(d) => d,
+        };
+        let shown = d.to_string();
+        assert!(shown.len() < 600, "{} characters", shown.len());
+        assert!(shown.contains(&format!("`{}…`", "9".repeat(40))), "{shown}");
+    }
+}
