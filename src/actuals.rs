@@ -545,7 +545,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                 );
                 continue;
             }
-            if let Some(first) = enrol_seen.insert(c, line) {
+            if let Some(&first) = enrol_seen.get(&c) {
                 row_err(
                     "outcome",
                     format!(
@@ -554,6 +554,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                 );
                 continue;
             }
+            enrol_seen.insert(c, line);
             act.enrolled[c] = n as u32;
             act.enrolment_reported[c] = true;
             continue;
@@ -734,7 +735,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
             );
             continue;
         }
-        if let Some((first, _)) = seen.insert((o, c, period), (line, units_column)) {
+        if let Some(&(first, _)) = seen.get(&(o, c, period)) {
             row_err(
                 "outcome",
                 format!(
@@ -743,6 +744,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
             );
             continue;
         }
+        seen.insert((o, c, period), (line, units_column));
         act.set_units(o, c, period as usize, units);
     }
 

@@ -1818,3 +1818,21 @@ fn csv_a_huge_value_is_shortened_in_its_message() {
         assert!(shown.contains(&format!("`{}…`", "9".repeat(40))), "{shown}");
     }
 }
+
+/// A row given three times is a duplicate of the first, not of the one before it.
+#[test]
+fn csv_a_repeated_duplicate_names_the_first_row() {
+    let d = expect_csv_error(
+        &format!("{HEADER}3,c1,job,4\n3,c1,job,5\n3,c1,job,6\n"),
+        4,
+        &["duplicate row", "(first at line 2)"],
+    );
+    check_diag(&d, 3, &["duplicate row", "(first at line 2)"]);
+    assert_eq!(d.items.len(), 2, "{d}");
+    let d = expect_csv_error(
+        &format!("{HEADER}1,c1,enrolled,4\n1,c1,enrolled,5\n1,c1,enrolled,6\n"),
+        4,
+        &["duplicate enrolment row", "(first at line 2)"],
+    );
+    assert!(!d.to_string().contains("first at line 3"), "{d}");
+}
