@@ -427,8 +427,10 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
     // The last period the file reports on: cells up to it are known.
     let mut max_period: u16 = 0;
     let mut enrol_seen: HashMap<usize, usize> = HashMap::new();
-    // participant -> (cohort, events, line)
-    type Person = (usize, Vec<(u16, u16)>, usize);
+    // participant -> (cohort, achievements, line of the first row): each achievement is
+    // (period, outcome, line, column of the outcome), judged once every row is read, so a
+    // chain does not depend on the order of the rows.
+    type Person = (usize, Vec<(u16, u16, usize, usize)>, usize);
     let mut people: HashMap<String, Person> = HashMap::new();
 
     for rec in records {
@@ -528,6 +530,15 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
         let participant = cpart.map(field).unwrap_or("");
 
         if outcome_id.eq_ignore_ascii_case(ENROLLED) {
+            if !participant.is_empty() {
+                row_err(
+                    "participant",
+                    format!(
+                        "an `{ENROLLED}` row reports the cohort's enrolment, not a participant's; leave the participant column empty and give the number enrolled in units"
+                    ),
+                );
+                continue;
+            }
             let Some(n) = units.as_int().filter(|&n| n <= u32::MAX as i64) else {
                 row_err(
                     "units",
@@ -684,6 +695,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                 );
                 continue;
             }
+            let who = shown(participant);
             let entry = people
                 .entry(participant.to_string())
                 .or_insert((c, Vec::new(), line));
@@ -692,38 +704,22 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                 row_err(
                     "participant",
                     format!(
-                        "participant `{participant}` is in cohort `{other}` (line {}), not `{cohort_id}`",
+                        "participant `{who}` is in cohort `{other}` (line {}), not `{cohort_id}`",
                         entry.2
                     ),
                 );
                 continue;
             }
-            if entry.1.iter().any(|&(_, eo)| eo as usize == o) {
+            if let Some(&(_, _, first, _)) = entry.1.iter().find(|e| e.1 as usize == o) {
                 row_err(
                     "participant",
                     format!(
-                        "participant `{participant}` already achieved `{outcome_id}`; it is paid at most once per person"
+                        "participant `{who}` already achieved `{outcome_id}` (line {first}); it is paid at most once per person"
                     ),
                 );
                 continue;
             }
-            if let Some(req) = out.requires {
-                if !entry
-                    .1
-                    .iter()
-                    .any(|&(ep, eo)| eo as usize == req && ep <= period)
-                {
-                    row_err(
-                        "outcome",
-                        format!(
-                            "participant `{participant}` cannot achieve `{outcome_id}` in period {period}: it requires `{}`, which this participant has not achieved by then (rows for the earlier outcome must come first)",
-                            contract.outcomes[req].id
-                        ),
-                    );
-                    continue;
-                }
-            }
-            entry.1.push((period, o as u16));
+            entry.1.push((period, o as u16, line, column_of("outcome")));
             continue;
         }
         if !participant.is_empty() {
@@ -774,6 +770,47 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
         }
     }
     act.reported_through = max_period;
+    if errs.is_empty() {
+        // A participant's chain, judged by period whatever the order of the rows.
+        let mut chains: Vec<Diagnostic> = Vec::new();
+        for (who, (_, events, _)) in &people {
+            for &(period, o, line, column) in events {
+                let Some(req) = contract.outcomes[o as usize].requires else {
+                    continue;
+                };
+                let done = events.iter().find(|e| e.1 as usize == req);
+                if done.is_some_and(|e| e.0 <= period) {
+                    continue;
+                }
+                let (out_id, req_id) = (
+                    &contract.outcomes[o as usize].id,
+                    &contract.outcomes[req].id,
+                );
+                let why = match done {
+                    Some(&(p, _, l, _)) => format!(
+                        "this participant achieved `{req_id}` only in period {p} (line {l})"
+                    ),
+                    None => format!("no row reports `{req_id}` for this participant"),
+                };
+                chains.push(
+                    Diagnostic::new(
+                        "column outcome",
+                        format!(
+                            "participant `{}` cannot achieve `{out_id}` in period {period}: it requires `{req_id}` in the same or an earlier period, and {why}",
+                            shown(who)
+                        ),
+                    )
+                    .at(line, column),
+                );
+            }
+        }
+        chains.sort_by_key(|d| (d.line, d.column));
+        if chains.len() > MAX_ERRORS {
+            chains.truncate(MAX_ERRORS);
+            chains.push(Diagnostic::new("", crate::error::MORE_PROBLEMS));
+        }
+        errs.extend(chains);
+    }
     if errs.is_empty() {
         let mut per_cohort_people: HashMap<usize, u32> = HashMap::new();
         for (_, (c, _, _)) in people.iter() {
@@ -837,7 +874,8 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
 
     // Group participants into classes.
     let mut classes: HashMap<(usize, Vec<(u16, u16)>), u32> = HashMap::new();
-    for (_, (c, mut ev, _)) in people {
+    for (_, (c, achieved, _)) in people {
+        let mut ev: Vec<(u16, u16)> = achieved.iter().map(|&(p, o, _, _)| (p, o)).collect();
         ev.sort_unstable();
         *classes.entry((c, ev)).or_default() += 1;
     }

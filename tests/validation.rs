@@ -1836,3 +1836,151 @@ fn csv_a_repeated_duplicate_names_the_first_row() {
     );
     assert!(!d.to_string().contains("first at line 3"), "{d}");
 }
+
+/// `BASE` with `job` and `job12` under a per-participant cap, each measured in four periods
+/// (`job` in 3 to 6, `job12` in 5 to 8).
+fn capped_contract() -> Contract {
+    let text = edit(
+        "lag = 2\nprice = 1500",
+        "lag = 2\nmeasure_periods = 4\nprice = 1500",
+    );
+    let text = edit_in(
+        &text,
+        "lag = 4\nprice = 2000",
+        "lag = 4\nmeasure_periods = 4\nprice = 2000",
+    );
+    let text =
+        format!("{text}\n[participant_cap]\namount = 5000\noutcomes = [\"job\", \"job12\"]\n");
+    sibsim::scenario::parse("capped.toml", &text)
+        .unwrap_or_else(|d| panic!("{d}"))
+        .contract
+}
+
+/// A participant class: cohort, count, and its (period, outcome) achievements.
+type Class = (u16, u32, Vec<(u16, u16)>);
+
+/// The participant classes of `a`, each with its achievements, in a comparable form.
+fn classes_of(a: &sibsim::actuals::Actuals) -> Vec<Class> {
+    let mut v: Vec<_> = a
+        .classes()
+        .iter()
+        .map(|k| (k.cohort, k.count, a.class_events(k).collect()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// A participant's chain is judged by period, whatever the order of the rows: a file sorted by
+/// outcome (later outcomes first) reads exactly as the same rows in period order.
+#[test]
+fn csv_participant_chains_do_not_depend_on_row_order() {
+    let text = include_str!("../scenarios/reference.toml");
+    let c = sibsim::scenario::parse("reference.toml", text)
+        .unwrap_or_else(|d| panic!("{d}"))
+        .contract;
+    let head = "period,cohort,outcome,units,participant\n1,q1,enrolled,40,\n";
+    // The audit's case: the later outcome's row first.
+    let a = sibsim::actuals::parse_csv(
+        &c,
+        "a.csv",
+        &format!("{head}6,q1,sustained6,1,P1\n4,q1,work,1,P1\n"),
+    )
+    .unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(classes_of(&a), [(0, 1, vec![(4, 1), (6, 2)])]);
+    // Several participants, rows in period order and sorted by outcome (descending).
+    let mut rows: Vec<String> = Vec::new();
+    for who in ["P1", "P2", "P3"] {
+        rows.push(format!("4,q1,work,1,{who}"));
+        rows.push(format!("6,q1,sustained6,1,{who}"));
+        if who != "P3" {
+            rows.push(format!("8,q1,sustained12,1,{who}"));
+        }
+    }
+    rows.push("3,q1,housing,1,P3".into());
+    let in_order = format!("{head}{}\n", rows.join("\n"));
+    // Sorted by outcome: housing, sustained12, sustained6, work.
+    rows.sort_by(|x, y| x.split(',').nth(2).cmp(&y.split(',').nth(2)));
+    assert!(rows[1].contains("sustained12") && rows[8].contains("work"));
+    let by_outcome = format!("{head}{}\n", rows.join("\n"));
+    let a = sibsim::actuals::parse_csv(&c, "a.csv", &in_order).unwrap_or_else(|d| panic!("{d}"));
+    let b = sibsim::actuals::parse_csv(&c, "b.csv", &by_outcome).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(classes_of(&a), classes_of(&b));
+    assert_eq!(
+        classes_of(&a),
+        [
+            (0, 1, vec![(3, 0), (4, 1), (6, 2)]),
+            (0, 2, vec![(4, 1), (6, 2), (8, 3)])
+        ]
+    );
+}
+
+/// A broken chain is still an error, at the row that needs the earlier outcome, in any order.
+#[test]
+fn csv_a_broken_participant_chain_is_placed_at_its_row() {
+    let c = capped_contract();
+    let head = "period,cohort,outcome,units,participant\n";
+    let run = |csv: &str| match sibsim::actuals::parse_csv(&c, "actuals.csv", csv) {
+        Ok(_) => panic!("accepted:\n{csv}"),
+        Err(d) => d,
+    };
+    // The prerequisite achieved later, its row before or after.
+    for csv in [
+        format!("{head}6,c1,job,1,P1\n5,c1,job12,1,P1\n"),
+        format!("{head}5,c1,job12,1,P1\n6,c1,job,1,P1\n"),
+    ] {
+        let d = run(&csv);
+        let line = csv.lines().position(|l| l.contains("job12")).unwrap() + 1;
+        check_diag(
+            &d,
+            line,
+            &[
+                "participant `P1` cannot achieve `job12` in period 5",
+                "requires `job` in the same or an earlier period",
+                "achieved `job` only in period 6",
+            ],
+        );
+        assert_eq!(d.items.len(), 1, "{d}");
+        assert_eq!(d.items[0].column, Some(6), "{d}");
+    }
+    // The prerequisite never reported.
+    let d = run(&format!("{head}3,c1,job,1,P2\n5,c1,job12,1,P1\n"));
+    check_diag(
+        &d,
+        3,
+        &["`P1` cannot achieve `job12`", "no row reports `job`"],
+    );
+    assert_eq!(d.items.len(), 1, "{d}");
+    // The same period is enough; an outcome twice names the first row.
+    assert!(
+        sibsim::actuals::parse_csv(
+            &c,
+            "a.csv",
+            &format!("{head}5,c1,job12,1,P1\n5,c1,job,1,P1\n")
+        )
+        .is_ok()
+    );
+    let d = run(&format!("{head}3,c1,job,1,P1\n4,c1,job,1,P1\n"));
+    check_diag(&d, 3, &["`P1` already achieved `job` (line 2)"]);
+}
+
+/// An enrolment row names no participant: enrolment is reported per cohort.
+#[test]
+fn csv_an_enrolment_row_with_a_participant_is_refused() {
+    let c = capped_contract();
+    let csv = "period,cohort,outcome,units,participant\n1,c1,enrolled,40,P1\n3,c1,job,1,P1\n";
+    let d = match sibsim::actuals::parse_csv(&c, "actuals.csv", csv) {
+        Ok(_) => panic!("accepted"),
+        Err(d) => d,
+    };
+    check_diag(
+        &d,
+        2,
+        &[
+            "column participant",
+            "an `enrolled` row reports the cohort's enrolment",
+            "leave the participant column empty",
+        ],
+    );
+    assert_eq!(d.items.len(), 1, "{d}");
+    assert_eq!(d.items[0].column, Some(18), "{d}");
+}
