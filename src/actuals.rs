@@ -821,7 +821,12 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                 errs.push(Diagnostic::new(
                     format!("cohort {}", contract.cohorts[c].id),
                     format!(
-                        "{n} participants are named but the cohort enrolled {}; report enrolment with an `{ENROLLED}` row",
+                        "{} named but the cohort enrolled {}; report enrolment with an `{ENROLLED}` row",
+                        if n == 1 {
+                            "1 participant is".to_string()
+                        } else {
+                            format!("{n} participants are")
+                        },
                         act.enrolled[c]
                     ),
                 ));
@@ -842,8 +847,11 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                             let d = Diagnostic::new(
                                 format!("outcome {}, cohort {}", out.id, coh.id),
                                 format!(
-                                    "by period {p}, {cum} units of `{}` are reported but only {cum_req} of `{}`, which it requires",
-                                    out.id, contract.outcomes[r].id
+                                    "by period {p}, {} of `{}` {} reported but only {cum_req} of `{}`, which it requires",
+                                    units_of(cum),
+                                    out.id,
+                                    if cum == Qty::from_int(1) { "is" } else { "are" },
+                                    contract.outcomes[r].id
                                 ),
                             );
                             errs.push(at_row(d, seen.get(&(o, c, p as u16))));
@@ -857,8 +865,14 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                         let d = Diagnostic::new(
                             format!("outcome {}, cohort {}", out.id, coh.id),
                             format!(
-                                "by period {p}, {cum} people achieved `{}` but the cohort enrolled {}; each person counts once",
-                                out.id, act.enrolled[c]
+                                "by period {p}, {} achieved `{}` but the cohort enrolled {}; each person counts once",
+                                if cum == Qty::from_int(1) {
+                                    "1 person".to_string()
+                                } else {
+                                    format!("{cum} people")
+                                },
+                                out.id,
+                                act.enrolled[c]
                             ),
                         );
                         errs.push(at_row(d, seen.get(&(o, c, p as u16))));
@@ -1001,6 +1015,11 @@ fn comma_hint(text: &str) -> &'static str {
     } else {
         ""
     }
+}
+
+/// A quantity of units: `1 unit`, `2.5 units`.
+fn units_of(q: Qty) -> String {
+    format!("{q} unit{}", if q == Qty::from_int(1) { "" } else { "s" })
 }
 
 /// `n` and `noun`, with an `s` unless `n` is 1.

@@ -201,11 +201,10 @@ pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "Settlement statement: {} ({}, {} {})",
+        "Settlement statement: {} ({}, {})",
         c.name,
         c.currency,
-        c.periods,
-        c.period_length.plural()
+        c.period_length.count(c.periods)
     );
     let _ = writeln!(o, "The contract {}.", termination_text(c, s));
     let _ = writeln!(
@@ -398,9 +397,10 @@ pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
     };
     for (out, held) in c.outcomes.iter().zip(&s.held_units) {
         if held.0 > 0 {
+            // The unit is a name from the file (`person`, `day`): not made plural here.
             notes.push(format!(
-                "{held} {} of `{}` held for its overall threshold, judged at its last measurement",
-                out.unit, out.id
+                "`{}`: {held} (unit: {}) held for its overall threshold, judged at its last measurement",
+                out.id, out.unit
             ));
         }
     }
@@ -438,8 +438,9 @@ pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
     }
     let _ = writeln!(
         o,
-        "\n{} ledger lines; use --format csv for the full ledger.",
-        ledger.len()
+        "\n{} ledger line{}; use --format csv for the full ledger.",
+        ledger.len(),
+        if ledger.len() == 1 { "" } else { "s" }
     );
     o
 }

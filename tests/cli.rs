@@ -962,3 +962,34 @@ fn the_report_reproduces_with_its_options() {
         "reproduce command"
     );
 }
+
+/// A contract of one quarter with one participant is described in the singular by `validate`
+/// and `settle`.
+#[test]
+fn validate_and_settle_count_one_in_the_singular() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("one.toml");
+    std::fs::write(
+        &toml,
+        "[contract]\nname = \"One\"\nperiods = 1\nperiod = \"quarter\"\nremainder = \"enterprise\"\n[[payers]]\nid = \"city\"\n[enterprise]\nid = \"provider\"\n[[cohorts]]\nid = \"c1\"\nenrol = 1\nsize = 1\n[[outcomes]]\nid = \"job\"\nlag = 0\nprice = 100\n",
+    )
+    .unwrap();
+    let csv = dir.path().join("one.csv");
+    std::fs::write(&csv, "period,cohort,outcome,units\n1,c1,job,1\n").unwrap();
+    let (toml, csv) = (toml.to_str().unwrap(), csv.to_str().unwrap());
+    let o = run(&["validate", toml]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("One: 1 quarter, 1 cohort(s) with 1 participant, 1 outcome(s)"),
+        "{out}"
+    );
+    let o = run(&["settle", toml, "--actuals", csv]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("Settlement statement: One (EUR, 1 quarter)"),
+        "{out}"
+    );
+    assert!(out.contains("2 ledger lines;"), "{out}");
+}

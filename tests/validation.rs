@@ -1984,3 +1984,36 @@ fn csv_an_enrolment_row_with_a_participant_is_refused() {
     assert_eq!(d.items.len(), 1, "{d}");
     assert_eq!(d.items[0].column, Some(18), "{d}");
 }
+
+/// One person, one unit, one participant: the messages say so in the singular.
+#[test]
+fn csv_messages_count_one_in_the_singular() {
+    let d = expect_csv_error(
+        &format!("{HEADER}1,c1,enrolled,0\n3,c1,job,1\n"),
+        3,
+        &["by period 3, 1 person achieved `job` but the cohort enrolled 0"],
+    );
+    assert!(!d.to_string().contains("1 people"), "{d}");
+    expect_csv_error(
+        &format!("{HEADER}3,c1,job,0\n5,c1,job12,1\n"),
+        3,
+        &["by period 5, 1 unit of `job12` is reported but only 0 of `job`"],
+    );
+    expect_csv_error(
+        &format!("{HEADER}3,c1,job,1\n5,c1,job12,2\n"),
+        3,
+        &["2 units of `job12` are reported but only 1 of `job`"],
+    );
+    let c = capped_contract();
+    let d = sibsim::actuals::parse_csv(
+        &c,
+        "a.csv",
+        "period,cohort,outcome,units,participant\n1,c1,enrolled,0,\n3,c1,job,1,P1\n",
+    )
+    .unwrap_err();
+    assert!(
+        d.to_string()
+            .contains("1 participant is named but the cohort enrolled 0"),
+        "{d}"
+    );
+}

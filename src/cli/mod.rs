@@ -511,12 +511,12 @@ fn validate(path: &std::path::Path) -> Result<()> {
     let committed: sibsim::Money = c.tranches.iter().map(|t| t.committed).sum();
     io::say!("{} is valid.", path.display());
     io::say!(
-        "  {}: {} {}, {} cohort(s) with {} participants, {} outcome(s), payers: {}",
+        "  {}: {}, {} cohort(s) with {} participant{}, {} outcome(s), payers: {}",
         c.name,
-        c.periods,
-        c.period_length.plural(),
+        c.period_length.count(c.periods),
         c.cohorts.len(),
         people,
+        if people == 1 { "" } else { "s" },
         c.outcomes.len(),
         payers.join(", ")
     );
