@@ -50,6 +50,9 @@ pub struct Actuals {
     /// every period (`u16::MAX`). A settlement never measures a `decrease` outcome after it
     /// (see [`crate::error::SettleError::Unreported`]).
     pub reported_through: u16,
+    /// The number of rows of the file per period (index 0 unused), enrolment rows included;
+    /// empty for actuals built in code. Only for notes on what a settlement leaves out.
+    pub rows_by_period: Vec<u32>,
     /// Overrides the contract's cost per participant (a simulated cost draw); `None` in real
     /// actuals.
     pub cost_per_participant: Option<Price>,
@@ -81,6 +84,7 @@ impl Actuals {
             enrolled: contract.cohorts.iter().map(|c| c.size).collect(),
             enrolment_reported: vec![false; n_cohorts],
             reported_through: u16::MAX,
+            rows_by_period: Vec::new(),
             cost_per_participant: None,
             units: vec![Qty::ZERO; cells],
             baseline: vec![None; cells],
@@ -426,6 +430,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
     let mut seen: HashMap<(usize, usize, u16), (usize, usize)> = HashMap::new();
     // The last period the file reports on: cells up to it are known.
     let mut max_period: u16 = 0;
+    let mut rows_by_period = vec![0u32; t as usize + 1];
     let mut enrol_seen: HashMap<usize, usize> = HashMap::new();
     // participant -> (cohort, achievements, line of the first row): each achievement is
     // (period, outcome, line, column of the outcome), judged once every row is read, so a
@@ -492,6 +497,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
             }
         };
         max_period = max_period.max(period);
+        rows_by_period[period as usize] += 1;
         let cohort_id = field(cc);
         let Some(c) = contract.cohort(cohort_id) else {
             let ids: Vec<&str> = contract.cohorts.iter().map(|c| c.id.as_str()).collect();
@@ -770,6 +776,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
         }
     }
     act.reported_through = max_period;
+    act.rows_by_period = rows_by_period;
     if errs.is_empty() {
         // A participant's chain, judged by period whatever the order of the rows.
         let mut chains: Vec<Diagnostic> = Vec::new();
