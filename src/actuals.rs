@@ -50,6 +50,9 @@ pub struct Actuals {
     /// every period (`u16::MAX`). A settlement never measures a `decrease` outcome after it
     /// (see [`crate::error::SettleError::Unreported`]).
     pub reported_through: u16,
+    /// The number of rows of the file per period (index 0 unused), enrolment rows included;
+    /// empty for actuals built in code. Only for notes on what a settlement leaves out.
+    pub rows_by_period: Vec<u32>,
     /// Overrides the contract's cost per participant (a simulated cost draw); `None` in real
     /// actuals.
     pub cost_per_participant: Option<Price>,
@@ -81,6 +84,7 @@ impl Actuals {
             enrolled: contract.cohorts.iter().map(|c| c.size).collect(),
             enrolment_reported: vec![false; n_cohorts],
             reported_through: u16::MAX,
+            rows_by_period: Vec::new(),
             cost_per_participant: None,
             units: vec![Qty::ZERO; cells],
             baseline: vec![None; cells],
@@ -309,25 +313,53 @@ const MAX_UNITS: i64 = 1_000_000_000;
 pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals, Diagnostics> {
     let mut errs: Vec<Diagnostic> = Vec::new();
     let mut act = Actuals::new(contract);
-    let mut rdr = csv::ReaderBuilder::new()
+    // A byte-order mark (as Excel writes one) is not part of the first field.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut records = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .comment(Some(b'#'))
-        .from_reader(text.as_bytes());
+        .has_headers(false)
+        // Each row's number of fields is checked against the header below, after the lines
+        // that hold nothing (spaces only, an indented comment) are skipped.
+        .flexible(true)
+        .from_reader(text.as_bytes())
+        .into_records();
     let fail = |errs: Vec<Diagnostic>| Diagnostics {
         file: file.to_string(),
         items: errs,
     };
-    let headers = match rdr.headers() {
-        Ok(h) => h.clone(),
-        Err(e) => return Err(fail(vec![Diagnostic::new("header", csv_msg(&e))])),
+    // The header: the first row that is not blank or a comment.
+    let (headers, hl, header_line) = loop {
+        match records.next() {
+            None => {
+                let what = if text.trim().is_empty() {
+                    "the file is empty"
+                } else {
+                    "the file has only comments and blank lines"
+                };
+                return Err(fail(vec![Diagnostic::new(
+                    "header",
+                    format!("{what}; the first row must be the header {HEADER_FORM}"),
+                )]));
+            }
+            Some(Err(e)) => {
+                let (line, _) = record_start(text, e.position());
+                return Err(fail(vec![
+                    Diagnostic::new("header", csv_msg(&e)).at(line, 1),
+                ]));
+            }
+            Some(Ok(r)) if is_blank(&r) => continue,
+            Some(Ok(r)) => {
+                let (line, start) = record_start(text, r.position());
+                let rest = text.get(start..).unwrap_or("");
+                let first = rest.split('\n').next().unwrap_or("").trim_end_matches('\r');
+                break (r, line, first);
+            }
+        }
     };
-    // The header's line: the first that is not a comment or empty (the reader skips those).
-    let unmarked = text.trim_start_matches('\u{feff}');
-    let hl = unmarked
-        .lines()
-        .position(|l| !(l.starts_with('#') || l.trim().is_empty()))
-        .map_or(1, |i| i + 1);
-    let header_line = unmarked.lines().nth(hl - 1).unwrap_or("");
+    if let Some(problem) = header_shape(&headers, header_line) {
+        return Err(fail(vec![Diagnostic::new("header", problem).at(hl, 1)]));
+    }
     let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
     let (cp, cc, co, cu) = (col("period"), col("cohort"), col("outcome"), col("units"));
     let (cb, cpart) = (col("baseline"), col("participant"));
@@ -342,7 +374,8 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                 Diagnostic::new(
                     "header",
                     format!(
-                        "column `{h}` appears twice (columns {} and {}); name each column once",
+                        "column `{}` appears twice (columns {} and {}); name each column once",
+                        shown(h),
                         first + 1,
                         i + 1
                     ),
@@ -351,20 +384,13 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
             );
             continue;
         }
-        let known = [
-            "period",
-            "cohort",
-            "outcome",
-            "units",
-            "baseline",
-            "participant",
-        ];
-        if !known.iter().any(|k| h.eq_ignore_ascii_case(k)) {
+        if !is_column(h) {
             errs.push(
                 Diagnostic::new(
                     "header",
                     format!(
-                        "unknown column `{h}`; allowed columns are period, cohort, outcome, units, baseline, participant"
+                        "unknown column `{}`; allowed columns are period, cohort, outcome, units, baseline, participant",
+                        shown(h)
                     ),
                 )
                 .at(hl, field_column(header_line, i)),
@@ -404,12 +430,15 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
     let mut seen: HashMap<(usize, usize, u16), (usize, usize)> = HashMap::new();
     // The last period the file reports on: cells up to it are known.
     let mut max_period: u16 = 0;
+    let mut rows_by_period = vec![0u32; t as usize + 1];
     let mut enrol_seen: HashMap<usize, usize> = HashMap::new();
-    // participant -> (cohort, events, line)
-    type Person = (usize, Vec<(u16, u16)>, usize);
+    // participant -> (cohort, achievements, line of the first row): each achievement is
+    // (period, outcome, line, column of the outcome), judged once every row is read, so a
+    // chain does not depend on the order of the rows.
+    type Person = (usize, Vec<(u16, u16, usize, usize)>, usize);
     let mut people: HashMap<String, Person> = HashMap::new();
 
-    for rec in rdr.records() {
+    for rec in records {
         if errs.len() >= MAX_ERRORS {
             errs.push(Diagnostic::new("", crate::error::MORE_PROBLEMS));
             break;
@@ -417,13 +446,34 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
-                errs.push(Diagnostic::new("row", csv_msg(&e)).at(line.max(1), 1));
+                let (line, _) = record_start(text, e.position());
+                errs.push(Diagnostic::new("row", csv_msg(&e)).at(line, 1));
                 continue;
             }
         };
-        let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
-        let start = rec.position().map_or(0, |p| p.byte() as usize);
+        if is_blank(&rec) {
+            continue;
+        }
+        let (line, start) = record_start(text, rec.position());
+        if rec.len() != headers.len() {
+            let hint = if rec.len() > headers.len() {
+                " (a comma inside a value starts a new field: write decimals with a point, and put a value that holds a comma in double quotes)"
+            } else {
+                ""
+            };
+            errs.push(
+                Diagnostic::new(
+                    "row",
+                    format!(
+                        "this row has {} but the header has {}{hint}",
+                        plural(rec.len(), "field"),
+                        headers.len()
+                    ),
+                )
+                .at(line, 1),
+            );
+            continue;
+        }
         let field = |i: usize| rec.get(i).unwrap_or("");
         // Where a named column's field starts on the line, for the message's position.
         let column_of =
@@ -440,20 +490,22 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                     "period",
                     format!(
                         "`{}` is not a period of this contract; use a whole number from 1 to {t}",
-                        field(cp)
+                        shown(field(cp))
                     ),
                 );
                 continue;
             }
         };
         max_period = max_period.max(period);
+        rows_by_period[period as usize] += 1;
         let cohort_id = field(cc);
         let Some(c) = contract.cohort(cohort_id) else {
             let ids: Vec<&str> = contract.cohorts.iter().map(|c| c.id.as_str()).collect();
             row_err(
                 "cohort",
                 format!(
-                    "unknown cohort `{cohort_id}`; the contract's cohorts are {}",
+                    "unknown cohort `{}`; the contract's cohorts are {}",
+                    shown(cohort_id),
                     ids.join(", ")
                 ),
             );
@@ -472,7 +524,9 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                 row_err(
                     "units",
                     format!(
-                        "`{units_txt}` is not a valid number of units; use a number from 0 to 1,000,000,000 with at most 6 decimals"
+                        "`{}` is not a valid number of units; use a number from 0 to 1,000,000,000 with at most 6 decimals{}",
+                        shown(units_txt),
+                        comma_hint(units_txt)
                     ),
                 );
                 continue;
@@ -482,6 +536,15 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
         let participant = cpart.map(field).unwrap_or("");
 
         if outcome_id.eq_ignore_ascii_case(ENROLLED) {
+            if !participant.is_empty() {
+                row_err(
+                    "participant",
+                    format!(
+                        "an `{ENROLLED}` row reports the cohort's enrolment, not a participant's; leave the participant column empty and give the number enrolled in units"
+                    ),
+                );
+                continue;
+            }
             let Some(n) = units.as_int().filter(|&n| n <= u32::MAX as i64) else {
                 row_err(
                     "units",
@@ -499,7 +562,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                 );
                 continue;
             }
-            if let Some(first) = enrol_seen.insert(c, line) {
+            if let Some(&first) = enrol_seen.get(&c) {
                 row_err(
                     "outcome",
                     format!(
@@ -508,6 +571,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                 );
                 continue;
             }
+            enrol_seen.insert(c, line);
             act.enrolled[c] = n as u32;
             act.enrolment_reported[c] = true;
             continue;
@@ -518,7 +582,8 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
             row_err(
                 "outcome",
                 format!(
-                    "unknown outcome `{outcome_id}`; use one of {} or `{ENROLLED}`",
+                    "unknown outcome `{}`; use one of {} or `{ENROLLED}`",
+                    shown(outcome_id),
                     ids.join(", ")
                 ),
             );
@@ -566,7 +631,8 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                                 row_err(
                                     "baseline",
                                     format!(
-                                        "the control group's rate must be between 0 and 1, got {baseline_txt}"
+                                        "the control group's rate must be between 0 and 1, got {}",
+                                        shown(baseline_txt)
                                     ),
                                 );
                                 continue;
@@ -577,7 +643,9 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                             row_err(
                                 "baseline",
                                 format!(
-                                    "`{baseline_txt}` is not a valid baseline; use a number from 0 to 1,000,000,000 with at most 6 decimals"
+                                    "`{}` is not a valid baseline; use a number from 0 to 1,000,000,000 with at most 6 decimals{}",
+                                    shown(baseline_txt),
+                                    comma_hint(baseline_txt)
                                 ),
                             );
                             continue;
@@ -633,6 +701,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                 );
                 continue;
             }
+            let who = shown(participant);
             let entry = people
                 .entry(participant.to_string())
                 .or_insert((c, Vec::new(), line));
@@ -641,38 +710,22 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                 row_err(
                     "participant",
                     format!(
-                        "participant `{participant}` is in cohort `{other}` (line {}), not `{cohort_id}`",
+                        "participant `{who}` is in cohort `{other}` (line {}), not `{cohort_id}`",
                         entry.2
                     ),
                 );
                 continue;
             }
-            if entry.1.iter().any(|&(_, eo)| eo as usize == o) {
+            if let Some(&(_, _, first, _)) = entry.1.iter().find(|e| e.1 as usize == o) {
                 row_err(
                     "participant",
                     format!(
-                        "participant `{participant}` already achieved `{outcome_id}`; it is paid at most once per person"
+                        "participant `{who}` already achieved `{outcome_id}` (line {first}); it is paid at most once per person"
                     ),
                 );
                 continue;
             }
-            if let Some(req) = out.requires {
-                if !entry
-                    .1
-                    .iter()
-                    .any(|&(ep, eo)| eo as usize == req && ep <= period)
-                {
-                    row_err(
-                        "outcome",
-                        format!(
-                            "participant `{participant}` cannot achieve `{outcome_id}` in period {period}: it requires `{}`, which this participant has not achieved by then (rows for the earlier outcome must come first)",
-                            contract.outcomes[req].id
-                        ),
-                    );
-                    continue;
-                }
-            }
-            entry.1.push((period, o as u16));
+            entry.1.push((period, o as u16, line, column_of("outcome")));
             continue;
         }
         if !participant.is_empty() {
@@ -684,7 +737,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
             );
             continue;
         }
-        if let Some((first, _)) = seen.insert((o, c, period), (line, units_column)) {
+        if let Some(&(first, _)) = seen.get(&(o, c, period)) {
             row_err(
                 "outcome",
                 format!(
@@ -693,6 +746,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
             );
             continue;
         }
+        seen.insert((o, c, period), (line, units_column));
         act.set_units(o, c, period as usize, units);
     }
 
@@ -722,6 +776,48 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
         }
     }
     act.reported_through = max_period;
+    act.rows_by_period = rows_by_period;
+    if errs.is_empty() {
+        // A participant's chain, judged by period whatever the order of the rows.
+        let mut chains: Vec<Diagnostic> = Vec::new();
+        for (who, (_, events, _)) in &people {
+            for &(period, o, line, column) in events {
+                let Some(req) = contract.outcomes[o as usize].requires else {
+                    continue;
+                };
+                let done = events.iter().find(|e| e.1 as usize == req);
+                if done.is_some_and(|e| e.0 <= period) {
+                    continue;
+                }
+                let (out_id, req_id) = (
+                    &contract.outcomes[o as usize].id,
+                    &contract.outcomes[req].id,
+                );
+                let why = match done {
+                    Some(&(p, _, l, _)) => format!(
+                        "this participant achieved `{req_id}` only in period {p} (line {l})"
+                    ),
+                    None => format!("no row reports `{req_id}` for this participant"),
+                };
+                chains.push(
+                    Diagnostic::new(
+                        "column outcome",
+                        format!(
+                            "participant `{}` cannot achieve `{out_id}` in period {period}: it requires `{req_id}` in the same or an earlier period, and {why}",
+                            shown(who)
+                        ),
+                    )
+                    .at(line, column),
+                );
+            }
+        }
+        chains.sort_by_key(|d| (d.line, d.column));
+        if chains.len() > MAX_ERRORS {
+            chains.truncate(MAX_ERRORS);
+            chains.push(Diagnostic::new("", crate::error::MORE_PROBLEMS));
+        }
+        errs.extend(chains);
+    }
     if errs.is_empty() {
         let mut per_cohort_people: HashMap<usize, u32> = HashMap::new();
         for (_, (c, _, _)) in people.iter() {
@@ -732,7 +828,12 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                 errs.push(Diagnostic::new(
                     format!("cohort {}", contract.cohorts[c].id),
                     format!(
-                        "{n} participants are named but the cohort enrolled {}; report enrolment with an `{ENROLLED}` row",
+                        "{} named but the cohort enrolled {}; report enrolment with an `{ENROLLED}` row",
+                        if n == 1 {
+                            "1 participant is".to_string()
+                        } else {
+                            format!("{n} participants are")
+                        },
                         act.enrolled[c]
                     ),
                 ));
@@ -753,8 +854,11 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                             let d = Diagnostic::new(
                                 format!("outcome {}, cohort {}", out.id, coh.id),
                                 format!(
-                                    "by period {p}, {cum} units of `{}` are reported but only {cum_req} of `{}`, which it requires",
-                                    out.id, contract.outcomes[r].id
+                                    "by period {p}, {} of `{}` {} reported but only {cum_req} of `{}`, which it requires",
+                                    units_of(cum),
+                                    out.id,
+                                    if cum == Qty::from_int(1) { "is" } else { "are" },
+                                    contract.outcomes[r].id
                                 ),
                             );
                             errs.push(at_row(d, seen.get(&(o, c, p as u16))));
@@ -768,8 +872,14 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                         let d = Diagnostic::new(
                             format!("outcome {}, cohort {}", out.id, coh.id),
                             format!(
-                                "by period {p}, {cum} people achieved `{}` but the cohort enrolled {}; each person counts once",
-                                out.id, act.enrolled[c]
+                                "by period {p}, {} achieved `{}` but the cohort enrolled {}; each person counts once",
+                                if cum == Qty::from_int(1) {
+                                    "1 person".to_string()
+                                } else {
+                                    format!("{cum} people")
+                                },
+                                out.id,
+                                act.enrolled[c]
                             ),
                         );
                         errs.push(at_row(d, seen.get(&(o, c, p as u16))));
@@ -785,7 +895,8 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
 
     // Group participants into classes.
     let mut classes: HashMap<(usize, Vec<(u16, u16)>), u32> = HashMap::new();
-    for (_, (c, mut ev, _)) in people {
+    for (_, (c, achieved, _)) in people {
+        let mut ev: Vec<(u16, u16)> = achieved.iter().map(|&(p, o, _, _)| (p, o)).collect();
         ev.sort_unstable();
         *classes.entry((c, ev)).or_default() += 1;
     }
@@ -795,6 +906,132 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
         act.add_class(c, n, &ev);
     }
     Ok(act)
+}
+
+/// The header's form, for messages.
+const HEADER_FORM: &str =
+    "`period,cohort,outcome,units[,baseline][,participant]` (columns in any order)";
+
+/// The columns an actuals file may have.
+const COLUMNS: [&str; 6] = [
+    "period",
+    "cohort",
+    "outcome",
+    "units",
+    "baseline",
+    "participant",
+];
+
+fn is_column(name: &str) -> bool {
+    COLUMNS.iter().any(|k| name.eq_ignore_ascii_case(k))
+}
+
+/// Whether a record holds nothing: every field empty (a line of spaces, or of commas only, as
+/// spreadsheets export empty rows), or a comment indented past the reader's `#` test.
+fn is_blank(rec: &csv::StringRecord) -> bool {
+    rec.iter().all(str::is_empty) || rec.get(0).is_some_and(|f| f.starts_with('#'))
+}
+
+/// What is wrong with the shape of a header that is not a header at all: a file saved with
+/// another separator, or one whose first row is data. `None` for anything else (its columns
+/// are then checked one by one).
+fn header_shape(headers: &csv::StringRecord, line: &str) -> Option<String> {
+    let save_as = "save it as comma-separated CSV (fields separated by commas, decimals written with a point: 12.5, not 12,5)";
+    // Excel's first line naming the separator: `sep=;`.
+    let raw = line.trim_start();
+    if let Some(sep) = raw
+        .get(..4)
+        .filter(|p| p.eq_ignore_ascii_case("sep="))
+        .map(|_| &raw[4..])
+        .filter(|sep| sep.chars().count() == 1)
+    {
+        let by = match sep {
+            "," => {
+                return Some(format!(
+                    "the file starts with a spreadsheet's `{raw}` line; remove it: the first row must be the header {HEADER_FORM}"
+                ));
+            }
+            "\t" => "tabs".to_string(),
+            _ => format!("`{sep}`"),
+        };
+        return Some(format!(
+            "the file starts with a spreadsheet's `{}` line: its fields are separated by {by}, not commas; {save_as}, without that line",
+            raw.escape_default()
+        ));
+    }
+    if headers
+        .iter()
+        .any(|h| !is_column(h) && (h.contains(';') || h.contains('\t')))
+    {
+        let (semi, tab) = (line.matches(';').count(), line.matches('\t').count());
+        let which = if semi >= tab { "semicolon" } else { "tab" };
+        return Some(format!(
+            "the header `{}` looks {which}-separated (as a spreadsheet saves CSV with European settings); {save_as}",
+            shown(line)
+        ));
+    }
+    if !headers.iter().any(is_column)
+        && headers
+            .iter()
+            .any(|h| crate::money::parse_number(h).is_ok())
+    {
+        return Some(format!(
+            "the first row must be the header {HEADER_FORM}; this file starts with a data row, `{}`",
+            shown(line)
+        ));
+    }
+    None
+}
+
+/// The 1-based line and the byte offset at which a record's first field begins. The reader
+/// places a record where it began reading, before the empty and comment lines it skipped.
+fn record_start(text: &str, at: Option<&csv::Position>) -> (usize, usize) {
+    let Some(at) = at else {
+        return (1, 0);
+    };
+    let (mut line, mut byte) = (at.line().max(1) as usize, at.byte() as usize);
+    while let Some(rest) = text.get(byte..) {
+        let Some(end) = rest.find('\n') else {
+            break;
+        };
+        let piece = rest[..end].trim_end_matches('\r');
+        if !(piece.is_empty() || piece.starts_with('#')) {
+            break;
+        }
+        byte += end + 1;
+        line += 1;
+    }
+    (line, byte)
+}
+
+/// Longest value a message repeats whole, in characters.
+const SHOWN_CHARS: usize = 40;
+
+/// `value` as a message repeats it: whole, or its first [`SHOWN_CHARS`] characters and `…`.
+fn shown(value: &str) -> std::borrow::Cow<'_, str> {
+    match value.char_indices().nth(SHOWN_CHARS) {
+        Some((cut, _)) => format!("{}…", &value[..cut]).into(),
+        None => value.into(),
+    }
+}
+
+/// A hint for a number written with a comma (a decimal comma, or thousands separated).
+fn comma_hint(text: &str) -> &'static str {
+    if text.contains(',') {
+        "; write decimals with a point and no thousands separators (12.5, not 12,5; 1500, not 1,500)"
+    } else {
+        ""
+    }
+}
+
+/// A quantity of units: `1 unit`, `2.5 units`.
+fn units_of(q: Qty) -> String {
+    format!("{q} unit{}", if q == Qty::from_int(1) { "" } else { "s" })
+}
+
+/// `n` and `noun`, with an `s` unless `n` is 1.
+fn plural(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 /// The diagnostic at a row's units (line, column), when there is such a row.
@@ -833,9 +1070,6 @@ fn field_column(record: &str, index: usize) -> usize {
 fn csv_msg(e: &csv::Error) -> String {
     match e.kind() {
         csv::ErrorKind::Utf8 { .. } => "the file is not valid UTF-8 text".to_string(),
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => format!("this row has {len} fields but the header has {expected_len}"),
         _ => format!("cannot read the CSV: {e}"),
     }
 }

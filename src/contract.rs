@@ -51,6 +51,15 @@ impl PeriodLength {
         }
     }
 
+    /// `n` periods in words: `1 quarter`, `24 quarters`.
+    pub fn count(self, n: u16) -> String {
+        if n == 1 {
+            format!("1 {}", self.singular())
+        } else {
+            format!("{n} {}", self.plural())
+        }
+    }
+
     /// The singular name of the period, e.g. `quarter`.
     pub fn singular(self) -> &'static str {
         match self {

@@ -198,14 +198,24 @@ fn pct(r: crate::money::Ratio) -> String {
 
 /// The human-readable statement.
 pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> String {
+    render_text_noted(c, s, ledger, &[])
+}
+
+/// The human-readable statement with `first_notes` at the head of its notes (what the
+/// settlement assumed of, or left out from, the reported actuals).
+pub fn render_text_noted(
+    c: &Contract,
+    s: &Settlement,
+    ledger: &[LedgerLine],
+    first_notes: &[String],
+) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "Settlement statement: {} ({}, {} {})",
+        "Settlement statement: {} ({}, {})",
         c.name,
         c.currency,
-        c.periods,
-        c.period_length.plural()
+        c.period_length.count(c.periods)
     );
     let _ = writeln!(o, "The contract {}.", termination_text(c, s));
     let _ = writeln!(
@@ -376,21 +386,23 @@ pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
         "inflow compensation earned, payable after period {} (interim)",
         s.final_period
     );
-    let mut notes: Vec<String> = [
-        (later.as_str(), s.pending),
-        ("fixed payments", s.fixed_payments),
-        (inflow_paid.as_str(), s.inflow_compensation),
-        (inflow_later.as_str(), s.inflow_pending),
-        ("not paid because of the total cap", s.cut_by_total_cap),
-        ("earned but not due (pay only what is due)", s.not_due),
-        ("enterprise costs left unpaid", s.unpaid_costs),
-        ("fees still owed", s.fees_owed),
-        ("deferred enterprise fees still owed", s.deferred_fees_owed),
-    ]
-    .iter()
-    .filter(|(_, m)| m.0 > 0)
-    .map(|(label, m)| format!("{label}: {}", format_thousands(*m)))
-    .collect();
+    let mut notes: Vec<String> = first_notes.to_vec();
+    notes.extend(
+        [
+            (later.as_str(), s.pending),
+            ("fixed payments", s.fixed_payments),
+            (inflow_paid.as_str(), s.inflow_compensation),
+            (inflow_later.as_str(), s.inflow_pending),
+            ("not paid because of the total cap", s.cut_by_total_cap),
+            ("earned but not due (pay only what is due)", s.not_due),
+            ("enterprise costs left unpaid", s.unpaid_costs),
+            ("fees still owed", s.fees_owed),
+            ("deferred enterprise fees still owed", s.deferred_fees_owed),
+        ]
+        .iter()
+        .filter(|(_, m)| m.0 > 0)
+        .map(|(label, m)| format!("{label}: {}", format_thousands(*m))),
+    );
     let end = if s.interim {
         format!("at the end of period {}", s.final_period)
     } else {
@@ -398,9 +410,10 @@ pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
     };
     for (out, held) in c.outcomes.iter().zip(&s.held_units) {
         if held.0 > 0 {
+            // The unit is a name from the file (`person`, `day`): not made plural here.
             notes.push(format!(
-                "{held} {} of `{}` held for its overall threshold, judged at its last measurement",
-                out.unit, out.id
+                "`{}`: {held} (unit: {}) held for its overall threshold, judged at its last measurement",
+                out.id, out.unit
             ));
         }
     }
@@ -438,8 +451,9 @@ pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
     }
     let _ = writeln!(
         o,
-        "\n{} ledger lines; use --format csv for the full ledger.",
-        ledger.len()
+        "\n{} ledger line{}; use --format csv for the full ledger.",
+        ledger.len(),
+        if ledger.len() == 1 { "" } else { "s" }
     );
     o
 }

@@ -958,3 +958,146 @@ fn the_report_reproduces_with_its_options() {
         "reproduce command"
     );
 }
+
+/// A contract of one quarter with one participant is described in the singular by `validate`
+/// and `settle`.
+#[test]
+fn validate_and_settle_count_one_in_the_singular() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("one.toml");
+    std::fs::write(
+        &toml,
+        "[contract]\nname = \"One\"\nperiods = 1\nperiod = \"quarter\"\nremainder = \"enterprise\"\n[[payers]]\nid = \"city\"\n[enterprise]\nid = \"provider\"\n[[cohorts]]\nid = \"c1\"\nenrol = 1\nsize = 1\n[[outcomes]]\nid = \"job\"\nlag = 0\nprice = 100\n",
+    )
+    .unwrap();
+    let csv = dir.path().join("one.csv");
+    std::fs::write(&csv, "period,cohort,outcome,units\n1,c1,job,1\n").unwrap();
+    let (toml, csv) = (toml.to_str().unwrap(), csv.to_str().unwrap());
+    let o = run(&["validate", toml]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("One: 1 quarter, 1 cohort(s) with 1 participant, 1 outcome(s)"),
+        "{out}"
+    );
+    let o = run(&["settle", toml, "--actuals", csv]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("Settlement statement: One (EUR, 1 quarter)"),
+        "{out}"
+    );
+    assert!(out.contains("2 ledger lines;"), "{out}");
+}
+
+/// `settle` says what it assumed of, or left out from, the actuals: periods settled that the
+/// file does not report (their measurements count as 0), rows after `--through`, and rows
+/// after an early termination, which are not paid. On stderr always; in the statement's notes
+/// when it is final. The settlement itself is unchanged.
+#[test]
+fn settle_notes_unreported_periods_and_unsettled_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| -> String {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    // (a) Settled to the end past the file's last period.
+    let csv = write(
+        "ref.csv",
+        "period,cohort,outcome,units,participant\n1,q1,enrolled,40,\n6,q1,sustained6,1,P1\n4,q1,work,1,P1\n",
+    );
+    let sc = scenario("reference");
+    let o = run(&["settle", &sc, "--actuals", &csv, "--through", "24"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let want = "reports up to period 6, and periods 7 to 24 settled here are not reported: the measurements of `housing`, `work`, `sustained6`, `sustained12`, `no-escalation` in them count as 0, as if nothing had been achieved";
+    assert!(
+        stderr(&o).contains(&format!("note: {csv} {want}.")),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stdout(&o).contains(&format!("\n- {csv} {want}\n")),
+        "{}",
+        stdout(&o)
+    );
+    // An interim statement past the file: on stderr only; one up to the file's last period
+    // assumes nothing.
+    let o = run(&["settle", &sc, "--actuals", &csv, "--through", "7"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("and period 7 settled here is not reported: the measurements of `housing`, `work`, `sustained6`, `no-escalation` in it count as 0"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stdout(&o).contains("not reported"), "{}", stdout(&o));
+    let o = run(&["settle", &sc, "--actuals", &csv]);
+    assert!(!stderr(&o).contains("not reported"), "{}", stderr(&o));
+
+    // (b) Rows after --through.
+    let name = BUNDLED[0];
+    let o = run(&[
+        "settle",
+        &scenario(name),
+        "--actuals",
+        &actuals(name),
+        "--through",
+        "5",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "note: 13 rows of {} for periods 6 to 13 are not settled: this statement settles through period 5.",
+            actuals(name)
+        )),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["settle", &scenario(name), "--actuals", &actuals(name)]);
+    assert!(!stderr(&o).contains("not settled"), "{}", stderr(&o));
+
+    // (c) Rows after an early termination (a checkpoint in period 2 not met).
+    let toml = write(
+        "ck.toml",
+        "[contract]\nname = \"ck\"\nperiods = 5\nperiod = \"quarter\"\n[[payers]]\nid = \"gemeente\"\n[[investors]]\nid = \"bank\"\n[enterprise]\nid = \"se\"\nfixed_costs = { amount = 1000 }\n[[cohorts]]\nid = \"c1\"\nenrol = 1\nsize = 20\n[[cohorts]]\nid = \"c2\"\nenrol = 2\nsize = 20\n[[cohorts]]\nid = \"c3\"\nenrol = 3\nsize = 20\n[[outcomes]]\nid = \"job\"\nlag = 1\npay_lag = 1\nprice = 1000\n[[checkpoints]]\nperiod = 2\noutcome = \"job\"\nmin_rate = 0.3\n[[tranches]]\nid = \"loan\"\ninvestor = \"bank\"\ncommitted = 10000\nrank = 1\ndrawdowns = { at = [[1, 5000], [3, 5000]] }\n",
+    );
+    let head = "period,cohort,outcome,units\n2,c1,job,4\n";
+    let short = write("short.csv", head);
+    let long = write(
+        "long.csv",
+        &format!("{head}3,c2,job,12\n3,c3,enrolled,18\n4,c3,job,5\n"),
+    );
+    let o = run(&["settle", &toml, "--actuals", &long]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let want = format!(
+        "the contract terminated early in period 2, so 3 rows of {long} for periods 3 to 4 (units: `job` 17) are not settled: nothing measured after period 2 is paid"
+    );
+    assert!(
+        stderr(&o).contains(&format!("note: {want}.")),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stdout(&o).contains("TERMINATED EARLY in period 2"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains(&format!("\n- {want}\n")),
+        "{}",
+        stdout(&o)
+    );
+    // The same ledger as without those rows.
+    let ledger = |csv: &str| {
+        stdout(&run(&[
+            "settle",
+            &toml,
+            "--actuals",
+            csv,
+            "--format",
+            "csv",
+        ]))
+    };
+    assert_eq!(ledger(&long), ledger(&short));
+    assert!(!stderr(&run(&["settle", &toml, "--actuals", &short])).contains("not settled"));
+}

@@ -1651,3 +1651,369 @@ fn every_missing_field_is_reported_at_once() {
     let d = parse_err(text);
     assert_eq!(d.items.len(), 1, "{d}");
 }
+
+/// Lines that hold nothing are skipped wherever they are: spaces only, an indented comment,
+/// commas only (a spreadsheet's empty row), before the header too; a byte-order mark is not
+/// part of the first column's name.
+#[test]
+fn csv_blank_and_indented_comment_lines_are_skipped() {
+    let csv = "\u{feff}  \n   # provider's report\n period , cohort,outcome,units\n \t \n  # enrolment\n1,c1,enrolled,90\n,,,\n3,c1,job,4\n   \n";
+    let a = sibsim::actuals::parse_csv(&contract(), "a.csv", csv).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(a.enrolled[0], 90);
+    assert_eq!(a.units(0, 0, 3), sibsim::Qty::from_int(4));
+    assert_eq!(a.reported_through, 3);
+    // Problems keep their lines past the skipped ones.
+    expect_csv_error(
+        "  # a comment\n\nperiod,cohort,outcome,units\n   \n3,c9,job,4\n",
+        5,
+        &["unknown cohort `c9`"],
+    );
+    // A row after a comment and an empty line is placed at its own line, not the comment's
+    // (with CRLF line ends too).
+    for end in ["\n", "\r\n"] {
+        let csv = format!("{HEADER}1,c1,enrolled,90\n# checked\n\n3,c9,job,4\n").replace('\n', end);
+        assert_eq!(csv_columns(&csv), [(Some(5), Some(3))], "{csv:?}");
+    }
+}
+
+/// A row with the wrong number of fields says how many, in good English, and a row with too
+/// many hints at a decimal comma.
+#[test]
+fn csv_a_row_of_the_wrong_length_counts_its_fields() {
+    let d = expect_csv_error(
+        &format!("{HEADER}3\n"),
+        2,
+        &["this row has 1 field but the header has 4"],
+    );
+    assert_eq!(d.items.len(), 1, "{d}");
+    let d = expect_csv_error(
+        &format!("{HEADER}2,c1,days,12,5\n"),
+        2,
+        &[
+            "this row has 5 fields but the header has 4",
+            "write decimals with a point",
+        ],
+    );
+    assert_eq!(d.items.len(), 1, "{d}");
+}
+
+/// A file saved with semicolons or tabs (a spreadsheet with European settings) is named as
+/// such, once, instead of as an unknown column and three missing ones.
+#[test]
+fn csv_another_separator_is_named() {
+    for (csv, which) in [
+        (
+            "period;cohort;outcome;units\n3;c1;job;4\n",
+            "semicolon-separated",
+        ),
+        (
+            "Period;Cohort;Outcome;Units;Baseline\n",
+            "semicolon-separated",
+        ),
+        (
+            "period\tcohort\toutcome\tunits\n3\tc1\tjob\t4\n",
+            "tab-separated",
+        ),
+        (
+            "# exported\nperiod;cohort;outcome;units\n",
+            "semicolon-separated",
+        ),
+    ] {
+        let line = if csv.starts_with('#') { 2 } else { 1 };
+        let d = expect_csv_error(
+            csv,
+            line,
+            &[
+                "header",
+                which,
+                "save it as comma-separated CSV",
+                "with a point",
+            ],
+        );
+        assert_eq!(d.items.len(), 1, "{d}");
+        assert!(!d.to_string().contains("unknown column"), "{d}");
+    }
+    // Excel's separator line.
+    let d = expect_csv_error(
+        "sep=;\nperiod;cohort;outcome;units\n3;c1;job;4\n",
+        1,
+        &["`sep=;` line", "separated by `;`", "comma-separated CSV"],
+    );
+    assert_eq!(d.items.len(), 1, "{d}");
+    expect_csv_error(
+        &format!("SEP=,\n{HEADER}3,c1,job,4\n"),
+        1,
+        &["`SEP=,` line; remove it", "period,cohort,outcome,units"],
+    );
+    // A decimal comma in a quoted value is hinted at, for units and baselines alike.
+    expect_csv_error(
+        &format!("{HEADER}2,c1,days,\"20,0\"\n"),
+        2,
+        &[
+            "column units",
+            "`20,0` is not a valid number of units",
+            "write decimals with a point",
+        ],
+    );
+    // Only a number with a comma gets the hint.
+    let d = expect_csv_error(&format!("{HEADER}2,c1,days,five\n"), 2, &["`five`"]);
+    assert!(!d.to_string().contains("with a point"), "{d}");
+}
+
+/// A file without a header row is told what the first row must be.
+#[test]
+fn csv_a_missing_header_row_is_named() {
+    let d = expect_csv_error(
+        "1,k2016,enrolled,38
+3,k2016,job,4
+",
+        1,
+        &[
+            "header",
+            "the first row must be the header `period,cohort,outcome,units[,baseline][,participant]`",
+            "starts with a data row, `1,k2016,enrolled,38`",
+        ],
+    );
+    assert_eq!(d.items.len(), 1, "{d}");
+    for (csv, what) in [
+        ("", "the file is empty"),
+        ("  \n\n", "the file is empty"),
+        ("\u{feff}", "the file is empty"),
+        (
+            "# only a comment\n  # and another\n\n",
+            "only comments and blank lines",
+        ),
+    ] {
+        let d = match sibsim::actuals::parse_csv(&contract(), "a.csv", csv) {
+            Ok(_) => panic!("accepted {csv:?}"),
+            Err(d) => d,
+        };
+        assert_eq!(d.items.len(), 1, "{d}");
+        let shown = d.to_string();
+        assert!(
+            shown.contains(what) && shown.contains("the first row must be the header"),
+            "{shown}"
+        );
+    }
+    // A header-only file is still valid: it reports nothing yet.
+    assert!(sibsim::actuals::parse_csv(&contract(), "a.csv", HEADER).is_ok());
+}
+
+/// A huge value is not repeated whole in its message.
+#[test]
+fn csv_a_huge_value_is_shortened_in_its_message() {
+    let digits = "9".repeat(1_000_000);
+    for csv in [
+        format!("{HEADER}3,c1,job,{digits}\n"),
+        format!("{HEADER}{digits},c1,job,1\n"),
+        format!("{HEADER}3,{digits},job,1\n"),
+        format!("period,cohort,outcome,units,{digits}\n"),
+    ] {
+        let d = match sibsim::actuals::parse_csv(&contract(), "a.csv", &csv) {
+            Ok(_) => panic!("accepted"),
+            Err(d) => d,
+        };
+        let shown = d.to_string();
+        assert!(shown.len() < 600, "{} characters", shown.len());
+        assert!(shown.contains(&format!("`{}…`", "9".repeat(40))), "{shown}");
+    }
+}
+
+/// A row given three times is a duplicate of the first, not of the one before it.
+#[test]
+fn csv_a_repeated_duplicate_names_the_first_row() {
+    let d = expect_csv_error(
+        &format!("{HEADER}3,c1,job,4\n3,c1,job,5\n3,c1,job,6\n"),
+        4,
+        &["duplicate row", "(first at line 2)"],
+    );
+    check_diag(&d, 3, &["duplicate row", "(first at line 2)"]);
+    assert_eq!(d.items.len(), 2, "{d}");
+    let d = expect_csv_error(
+        &format!("{HEADER}1,c1,enrolled,4\n1,c1,enrolled,5\n1,c1,enrolled,6\n"),
+        4,
+        &["duplicate enrolment row", "(first at line 2)"],
+    );
+    assert!(!d.to_string().contains("first at line 3"), "{d}");
+}
+
+/// `BASE` with `job` and `job12` under a per-participant cap, each measured in four periods
+/// (`job` in 3 to 6, `job12` in 5 to 8).
+fn capped_contract() -> Contract {
+    let text = edit(
+        "lag = 2\nprice = 1500",
+        "lag = 2\nmeasure_periods = 4\nprice = 1500",
+    );
+    let text = edit_in(
+        &text,
+        "lag = 4\nprice = 2000",
+        "lag = 4\nmeasure_periods = 4\nprice = 2000",
+    );
+    let text =
+        format!("{text}\n[participant_cap]\namount = 5000\noutcomes = [\"job\", \"job12\"]\n");
+    sibsim::scenario::parse("capped.toml", &text)
+        .unwrap_or_else(|d| panic!("{d}"))
+        .contract
+}
+
+/// A participant class: cohort, count, and its (period, outcome) achievements.
+type Class = (u16, u32, Vec<(u16, u16)>);
+
+/// The participant classes of `a`, each with its achievements, in a comparable form.
+fn classes_of(a: &sibsim::actuals::Actuals) -> Vec<Class> {
+    let mut v: Vec<_> = a
+        .classes()
+        .iter()
+        .map(|k| (k.cohort, k.count, a.class_events(k).collect()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// A participant's chain is judged by period, whatever the order of the rows: a file sorted by
+/// outcome (later outcomes first) reads exactly as the same rows in period order.
+#[test]
+fn csv_participant_chains_do_not_depend_on_row_order() {
+    let text = include_str!("../scenarios/reference.toml");
+    let c = sibsim::scenario::parse("reference.toml", text)
+        .unwrap_or_else(|d| panic!("{d}"))
+        .contract;
+    let head = "period,cohort,outcome,units,participant\n1,q1,enrolled,40,\n";
+    // The audit's case: the later outcome's row first.
+    let a = sibsim::actuals::parse_csv(
+        &c,
+        "a.csv",
+        &format!("{head}6,q1,sustained6,1,P1\n4,q1,work,1,P1\n"),
+    )
+    .unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(classes_of(&a), [(0, 1, vec![(4, 1), (6, 2)])]);
+    // Several participants, rows in period order and sorted by outcome (descending).
+    let mut rows: Vec<String> = Vec::new();
+    for who in ["P1", "P2", "P3"] {
+        rows.push(format!("4,q1,work,1,{who}"));
+        rows.push(format!("6,q1,sustained6,1,{who}"));
+        if who != "P3" {
+            rows.push(format!("8,q1,sustained12,1,{who}"));
+        }
+    }
+    rows.push("3,q1,housing,1,P3".into());
+    let in_order = format!("{head}{}\n", rows.join("\n"));
+    // Sorted by outcome: housing, sustained12, sustained6, work.
+    rows.sort_by(|x, y| x.split(',').nth(2).cmp(&y.split(',').nth(2)));
+    assert!(rows[1].contains("sustained12") && rows[8].contains("work"));
+    let by_outcome = format!("{head}{}\n", rows.join("\n"));
+    let a = sibsim::actuals::parse_csv(&c, "a.csv", &in_order).unwrap_or_else(|d| panic!("{d}"));
+    let b = sibsim::actuals::parse_csv(&c, "b.csv", &by_outcome).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(classes_of(&a), classes_of(&b));
+    assert_eq!(
+        classes_of(&a),
+        [
+            (0, 1, vec![(3, 0), (4, 1), (6, 2)]),
+            (0, 2, vec![(4, 1), (6, 2), (8, 3)])
+        ]
+    );
+}
+
+/// A broken chain is still an error, at the row that needs the earlier outcome, in any order.
+#[test]
+fn csv_a_broken_participant_chain_is_placed_at_its_row() {
+    let c = capped_contract();
+    let head = "period,cohort,outcome,units,participant\n";
+    let run = |csv: &str| match sibsim::actuals::parse_csv(&c, "actuals.csv", csv) {
+        Ok(_) => panic!("accepted:\n{csv}"),
+        Err(d) => d,
+    };
+    // The prerequisite achieved later, its row before or after.
+    for csv in [
+        format!("{head}6,c1,job,1,P1\n5,c1,job12,1,P1\n"),
+        format!("{head}5,c1,job12,1,P1\n6,c1,job,1,P1\n"),
+    ] {
+        let d = run(&csv);
+        let line = csv.lines().position(|l| l.contains("job12")).unwrap() + 1;
+        check_diag(
+            &d,
+            line,
+            &[
+                "participant `P1` cannot achieve `job12` in period 5",
+                "requires `job` in the same or an earlier period",
+                "achieved `job` only in period 6",
+            ],
+        );
+        assert_eq!(d.items.len(), 1, "{d}");
+        assert_eq!(d.items[0].column, Some(6), "{d}");
+    }
+    // The prerequisite never reported.
+    let d = run(&format!("{head}3,c1,job,1,P2\n5,c1,job12,1,P1\n"));
+    check_diag(
+        &d,
+        3,
+        &["`P1` cannot achieve `job12`", "no row reports `job`"],
+    );
+    assert_eq!(d.items.len(), 1, "{d}");
+    // The same period is enough; an outcome twice names the first row.
+    assert!(
+        sibsim::actuals::parse_csv(
+            &c,
+            "a.csv",
+            &format!("{head}5,c1,job12,1,P1\n5,c1,job,1,P1\n")
+        )
+        .is_ok()
+    );
+    let d = run(&format!("{head}3,c1,job,1,P1\n4,c1,job,1,P1\n"));
+    check_diag(&d, 3, &["`P1` already achieved `job` (line 2)"]);
+}
+
+/// An enrolment row names no participant: enrolment is reported per cohort.
+#[test]
+fn csv_an_enrolment_row_with_a_participant_is_refused() {
+    let c = capped_contract();
+    let csv = "period,cohort,outcome,units,participant\n1,c1,enrolled,40,P1\n3,c1,job,1,P1\n";
+    let d = match sibsim::actuals::parse_csv(&c, "actuals.csv", csv) {
+        Ok(_) => panic!("accepted"),
+        Err(d) => d,
+    };
+    check_diag(
+        &d,
+        2,
+        &[
+            "column participant",
+            "an `enrolled` row reports the cohort's enrolment",
+            "leave the participant column empty",
+        ],
+    );
+    assert_eq!(d.items.len(), 1, "{d}");
+    assert_eq!(d.items[0].column, Some(18), "{d}");
+}
+
+/// One person, one unit, one participant: the messages say so in the singular.
+#[test]
+fn csv_messages_count_one_in_the_singular() {
+    let d = expect_csv_error(
+        &format!("{HEADER}1,c1,enrolled,0\n3,c1,job,1\n"),
+        3,
+        &["by period 3, 1 person achieved `job` but the cohort enrolled 0"],
+    );
+    assert!(!d.to_string().contains("1 people"), "{d}");
+    expect_csv_error(
+        &format!("{HEADER}3,c1,job,0\n5,c1,job12,1\n"),
+        3,
+        &["by period 5, 1 unit of `job12` is reported but only 0 of `job`"],
+    );
+    expect_csv_error(
+        &format!("{HEADER}3,c1,job,1\n5,c1,job12,2\n"),
+        3,
+        &["2 units of `job12` are reported but only 1 of `job`"],
+    );
+    let c = capped_contract();
+    let d = sibsim::actuals::parse_csv(
+        &c,
+        "a.csv",
+        "period,cohort,outcome,units,participant\n1,c1,enrolled,0,\n3,c1,job,1,P1\n",
+    )
+    .unwrap_err();
+    assert!(
+        d.to_string()
+            .contains("1 participant is named but the cohort enrolled 0"),
+        "{d}"
+    );
+}

@@ -511,12 +511,12 @@ fn validate(path: &std::path::Path) -> Result<()> {
     let committed: sibsim::Money = c.tranches.iter().map(|t| t.committed).sum();
     io::say!("{} is valid.", path.display());
     io::say!(
-        "  {}: {} {}, {} cohort(s) with {} participants, {} outcome(s), payers: {}",
+        "  {}: {}, {} cohort(s) with {} participant{}, {} outcome(s), payers: {}",
         c.name,
-        c.periods,
-        c.period_length.plural(),
+        c.period_length.count(c.periods),
         c.cohorts.len(),
         people,
+        if people == 1 { "" } else { "s" },
         c.outcomes.len(),
         payers.join(", ")
     );
@@ -545,13 +545,25 @@ fn validate(path: &std::path::Path) -> Result<()> {
 
 /// Reads the actuals file `path` and settles it under `c` through period `through` (default:
 /// [`sibsim::actuals::default_through`]). An interim settlement the user did not ask for is
-/// explained on stderr: where it stopped, why, and how to settle to the end.
+/// explained on stderr: where it stopped, why, and how to settle to the end; so are the
+/// file's rows left unsettled and the measurements it does not report ([`coverage_notes`]).
 pub(crate) fn settle_file<S: sibsim::settlement::LedgerSink>(
     c: &sibsim::Contract,
     path: &std::path::Path,
     through: Option<u16>,
     sink: &mut S,
 ) -> Result<sibsim::settlement::Settlement> {
+    settle_file_noted(c, path, through, sink).map(|(s, _)| s)
+}
+
+/// [`settle_file`], also returning the notes of [`coverage_notes`] (printed on stderr too), for
+/// a final statement to carry.
+fn settle_file_noted<S: sibsim::settlement::LedgerSink>(
+    c: &sibsim::Contract,
+    path: &std::path::Path,
+    through: Option<u16>,
+    sink: &mut S,
+) -> Result<(sibsim::settlement::Settlement, Vec<String>)> {
     let text = io::read_text(path)?;
     let act = sibsim::actuals::parse_csv(c, &path.display().to_string(), &text)?;
     let cannot =
@@ -607,7 +619,103 @@ pub(crate) fn settle_file<S: sibsim::settlement::LedgerSink>(
             unreported.join(", ")
         );
     }
-    Ok(s)
+    let notes = coverage_notes(c, &act, &s, &path.display().to_string());
+    for n in &notes {
+        eprintln!("note: {n}.");
+    }
+    Ok((s, notes))
+}
+
+/// What a settlement of `act` (read from `file`) leaves out or assumes: the periods it settles
+/// that the file does not report, where measurements count as nothing achieved; and the file's
+/// rows after the last period settled (after `--through`, or after an early termination),
+/// which are not settled. Notes only: the settlement is what it is.
+pub(crate) fn coverage_notes(
+    c: &sibsim::Contract,
+    act: &sibsim::Actuals,
+    s: &sibsim::settlement::Settlement,
+    file: &str,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    let (last, end) = (act.reported_through, s.final_period);
+    let span = |from: u16, to: u16| {
+        if from == to {
+            format!("period {from}")
+        } else {
+            format!("periods {from} to {to}")
+        }
+    };
+    // Measurements in periods settled but not reported.
+    if end > last {
+        let measured: Vec<&str> = c
+            .outcomes
+            .iter()
+            .filter(|o| {
+                c.cohorts.iter().any(|k| {
+                    o.first_measure(k.enrol_period) <= end && o.last_measure(k.enrol_period) > last
+                })
+            })
+            .map(|o| o.id.as_str())
+            .collect();
+        if !measured.is_empty() {
+            let reports = if last == 0 {
+                "reports no period".to_string()
+            } else {
+                format!("reports up to period {last}")
+            };
+            notes.push(format!(
+                "{file} {reports}, and {} settled here {} not reported: the measurements of `{}` in {} count as 0, as if nothing had been achieved",
+                span(last + 1, end),
+                if last + 1 == end { "is" } else { "are" },
+                measured.join("`, `"),
+                if last + 1 == end { "it" } else { "them" },
+            ));
+        }
+    }
+    // Rows after the last period settled.
+    let later: u32 = act.rows_by_period.iter().skip(end as usize + 1).sum();
+    if later > 0 {
+        let rows = if later == 1 {
+            "1 row".to_string()
+        } else {
+            format!("{later} rows")
+        };
+        let periods = span(end + 1, last);
+        match s.termination {
+            Some((p, _)) => {
+                // Units per outcome measured after the termination, for the reader to see
+                // what is not paid.
+                let units: Vec<String> = c
+                    .outcomes
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(o, out)| {
+                        let mut q = sibsim::Qty::ZERO;
+                        for k in 0..c.cohorts.len() {
+                            for period in p as usize + 1..=c.periods as usize {
+                                q += act.units(o, k, period);
+                            }
+                        }
+                        (q.0 > 0).then(|| format!("`{}` {q}", out.id))
+                    })
+                    .collect();
+                let units = if units.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (units: {})", units.join(", "))
+                };
+                notes.push(format!(
+                    "the contract terminated early in period {p}, so {rows} of {file} for {periods}{units} {} not settled: nothing measured after period {p} is paid",
+                    if later == 1 { "is" } else { "are" }
+                ));
+            }
+            None => notes.push(format!(
+                "{rows} of {file} for {periods} {} not settled: this statement settles through period {end}",
+                if later == 1 { "is" } else { "are" }
+            )),
+        }
+    }
+    notes
 }
 
 fn settle(
@@ -620,9 +728,11 @@ fn settle(
     let s = load(path)?;
     let c = &s.contract;
     let mut ledger: Vec<LedgerLine> = Vec::new();
-    let result = settle_file(c, actuals, through, &mut ledger)?;
+    let (result, notes) = settle_file_noted(c, actuals, through, &mut ledger)?;
+    // A final statement carries the notes; an interim one says where it stops already.
+    let notes: &[String] = if result.interim { &[] } else { &notes };
     let rendered = match format {
-        Format::Text => sibsim::statement::render_text(c, &result, &ledger),
+        Format::Text => sibsim::statement::render_text_noted(c, &result, &ledger, notes),
         Format::Csv => sibsim::statement::render_csv(c, &ledger),
         Format::Json => sibsim::statement::render_json(c, &result, &ledger),
     };
