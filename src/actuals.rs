@@ -536,6 +536,15 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
         let participant = cpart.map(field).unwrap_or("");
 
         if outcome_id.eq_ignore_ascii_case(ENROLLED) {
+            if !baseline_txt.is_empty() {
+                row_err(
+                    "baseline",
+                    format!(
+                        "an `{ENROLLED}` row reports the cohort's enrolment, which has no baseline; leave the baseline column empty"
+                    ),
+                );
+                continue;
+            }
             if !participant.is_empty() {
                 row_err(
                     "participant",

@@ -323,6 +323,39 @@ impl MkbaOutcome {
     }
 }
 
+/// The years of the three terms within `horizon`, for people: `years 1-3 (< 3j), 4-5 (3-5j),
+/// 6-10 (> 5j)`; a term past the horizon is left out (`year 1 (< 3j)` for one year).
+pub fn term_years_words(horizon: u16) -> String {
+    let span = |a: u16, b: u16| {
+        if a == b {
+            format!("{a}")
+        } else {
+            format!("{a}-{b}")
+        }
+    };
+    let mut parts = vec![format!("{} (< 3j)", span(1, horizon.min(3)))];
+    if horizon >= 4 {
+        parts.push(format!("{} (3-5j)", span(4, horizon.min(5))));
+    }
+    if horizon >= 6 {
+        parts.push(format!("{} (> 5j)", span(6, horizon)));
+    }
+    format!(
+        "{} {}",
+        if horizon == 1 { "year" } else { "years" },
+        parts.join(", ")
+    )
+}
+
+/// `1 year`, `10 years`.
+pub fn years(n: u16) -> String {
+    if n == 1 {
+        "1 year".into()
+    } else {
+        format!("{n} years")
+    }
+}
+
 fn cents(d: Decimal) -> Money {
     Money::from_decimal(
         d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero),
@@ -929,5 +962,27 @@ impl BusinessCaseResults {
             .iter()
             .map(|x| Decimal::from_f64_retain(*x).unwrap_or_default().round_dp(6))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn term_years_name_only_the_years_within_the_horizon() {
+        assert_eq!(term_years_words(1), "year 1 (< 3j)");
+        assert_eq!(term_years_words(2), "years 1-2 (< 3j)");
+        assert_eq!(term_years_words(4), "years 1-3 (< 3j), 4 (3-5j)");
+        assert_eq!(
+            term_years_words(6),
+            "years 1-3 (< 3j), 4-5 (3-5j), 6 (> 5j)"
+        );
+        assert_eq!(
+            term_years_words(10),
+            "years 1-3 (< 3j), 4-5 (3-5j), 6-10 (> 5j)"
+        );
+        assert_eq!(years(1), "1 year");
+        assert_eq!(years(10), "10 years");
     }
 }

@@ -426,9 +426,8 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
     row(
         "Duration",
         format!(
-            "{} {}{}",
-            c.periods,
-            c.period_length.plural(),
+            "{}{}",
+            c.period_length.count(c.periods),
             c.start_date
                 .as_ref()
                 .map(|d| format!(" from {d}"))
@@ -924,8 +923,8 @@ pub fn mkba_section(c: &Contract, doc: &SummaryFile) -> Option<MkbaSection> {
         ],
         notes: vec![
             format!(
-                "IMPACT = OUTCOME - (deadweight + attribution + substitution); the effect is spread over years 1-3 (<3j), 4-5 (3-5j) and 6-{} (>5j) by each outcome's realisation shares, reduced by its yearly drop-off, and discounted at {} a year {}.",
-                t.horizon_years,
+                "IMPACT = OUTCOME - (deadweight + attribution + substitution); the effect is spread over {} by each outcome's realisation shares, reduced by its yearly drop-off, and discounted at {} a year {}.",
+                crate::mkba::term_years_words(t.horizon_years),
                 rate(b.discount_rate),
                 t.effect_from.words()
             ),

@@ -1985,6 +1985,21 @@ fn csv_an_enrolment_row_with_a_participant_is_refused() {
     assert_eq!(d.items[0].column, Some(18), "{d}");
 }
 
+/// Nor does an enrolment take a baseline: the value would be ignored.
+#[test]
+fn csv_an_enrolment_row_with_a_baseline_is_refused() {
+    let d = expect_csv_error(
+        "period,cohort,outcome,units,baseline\n1,c1,enrolled,40,0.5\n",
+        2,
+        &[
+            "column baseline",
+            "an `enrolled` row reports the cohort's enrolment, which has no baseline",
+        ],
+    );
+    assert_eq!(d.items.len(), 1, "{d}");
+    assert_eq!(d.items[0].column, Some(18), "{d}");
+}
+
 /// One person, one unit, one participant: the messages say so in the singular.
 #[test]
 fn csv_messages_count_one_in_the_singular() {

@@ -34,13 +34,13 @@ fn load(o: &Common<'_>, trials: u64) -> Result<(sibsim::Scenario, Option<Results
 /// Renders the MKBA table the way a Dutch municipal report shows it.
 pub fn render_mkba(c: &sibsim::Contract, t: &MkbaTable, r: Option<&Results>) -> String {
     let mut o = format!(
-        "MKBA (maatschappelijke kosten-batenanalyse) of \"{}\"\nAmounts in {}; discount rate {}% a year (real), horizon {} years, present values {}; effect over time: years 1-3 (< 3j), 4-5 (3-5j), 6-{} (> 5j), after drop-off, undiscounted.\n",
+        "MKBA (maatschappelijke kosten-batenanalyse) of \"{}\"\nAmounts in {}; discount rate {}% a year (real), horizon {}, present values {}; effect over time: {}, after drop-off, undiscounted.\n",
         c.name,
         c.currency,
         (t.discount_rate * rust_decimal::Decimal::ONE_HUNDRED).normalize(),
-        t.horizon_years,
+        sibsim::mkba::years(t.horizon_years),
         t.effect_from.words(),
-        t.horizon_years
+        sibsim::mkba::term_years_words(t.horizon_years)
     );
     // Which lines count the improvement on a baseline rather than the cases achieved.
     let improved: Vec<&str> = c.mkba.as_ref().map_or(Vec::new(), |m| {

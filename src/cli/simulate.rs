@@ -531,9 +531,9 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
 /// more).
 pub fn business_case_table(b: &sibsim::mkba::BusinessCaseResults, trials: u64) -> String {
     let mut o = format!(
-        "Business case of the payers (MKBA; PV at {:.2}% a year, {} years; net = savings - payments - costs)\n",
+        "Business case of the payers (MKBA; PV at {:.2}% a year, {}; net = savings - payments - costs)\n",
         b.discount_rate * 100.0,
-        b.horizon_years
+        sibsim::mkba::years(b.horizon_years)
     );
     if b.effect_from == sibsim::mkba::EffectFrom::Measurement {
         o.push_str("Each case's effect years count from its measurement (mkba.effect_from).\n");

@@ -229,7 +229,8 @@ fn mkba(m: &RawMkba, c: &Contract, cx: &mut Ctx) -> Option<Mkba> {
                         cx.err(
                             format!("{rp}.{name}"),
                             format!(
-                                "the {name} term has no years within the horizon of {horizon_years} years (short: 1-3, medium: 4-5, long: 6+); raise mkba.horizon_years or set this share to 0"
+                                "the {name} term has no years within the horizon of {} (short: 1-3, medium: 4-5, long: 6+); raise mkba.horizon_years or set this share to 0",
+                                crate::mkba::years(horizon_years)
                             ),
                         );
                     }
