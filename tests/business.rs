@@ -1163,3 +1163,28 @@ fn design_commands_name_the_measurement_effect_timing() {
     assert!(feasibility(moved));
     assert!(!feasibility("scenarios/reference.toml"));
 }
+
+/// `mkba` warns where an MKBA line counts every case achieved of an outcome paid on the
+/// improvement over a baseline (the reference scenario's `no-escalation`), and not once the
+/// line counts the improvement.
+#[test]
+fn mkba_notes_achieved_cases_against_a_paid_improvement() {
+    let run = |set: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_sibsim"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["mkba", "scenarios/reference.toml", "--trials", "100"])
+            .args(set)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let text = run(&[]);
+    assert!(
+        text.contains("Note: `no-escalation` is paid for the improvement over its baseline"),
+        "{text}"
+    );
+    assert_eq!(text.matches("Note: `").count(), 1, "{text}");
+    let improved = run(&["--set", "mkba.outcomes[4].ind=improvement"]);
+    assert!(!improved.contains("Note: `"), "{improved}");
+}

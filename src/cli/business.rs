@@ -74,6 +74,13 @@ pub fn render_mkba(c: &sibsim::Contract, t: &MkbaTable, r: Option<&Results>) -> 
         tab.row(row);
     }
     tab.render(&mut o);
+    for note in achieved_against_a_baseline(c) {
+        o.push('\n');
+        for line in sibsim::chart::theme::wrap(&note, 100) {
+            o.push_str(&line);
+            o.push('\n');
+        }
+    }
 
     o.push_str("\nWho benefits (present value of impact) and who pays\n");
     let (head, rows) = t.beneficiary_rows();
@@ -114,6 +121,33 @@ pub fn render_mkba(c: &sibsim::Contract, t: &MkbaTable, r: Option<&Results>) -> 
         }
     }
     o
+}
+
+/// A note for each MKBA line that counts every case achieved (`ind = "achieved"`) of an
+/// outcome paid on the improvement over a baseline: its savings follow the achievers while its
+/// payments follow the improvement, so a programme that does worse lowers the payments faster
+/// than the savings, and the payer's business case improves (the reference scenario's insurer
+/// under the weaker-programme stress).
+pub fn achieved_against_a_baseline(c: &sibsim::Contract) -> Vec<String> {
+    let Some(m) = &c.mkba else {
+        return Vec::new();
+    };
+    m.outcomes
+        .iter()
+        .filter(|l| {
+            l.ind == sibsim::mkba::Ind::Achieved
+                && !matches!(
+                    c.outcomes[l.outcome].baseline,
+                    sibsim::contract::Baseline::None
+                )
+        })
+        .map(|l| {
+            let id = &c.outcomes[l.outcome].id;
+            format!(
+                "Note: `{id}` is paid for the improvement over its baseline, but its IND counts every case achieved (the deadweight stands for the baseline): its savings follow the cases achieved and its payments the improvement, so a programme that does worse lowers the payments faster than the savings and the payers' business case looks better. `ind = \"improvement\"` on its MKBA line ties both to the improvement (docs/business-case.md)."
+            )
+        })
+        .collect()
 }
 
 /// The payers' business case of a settled contract (`mkba --actuals`).
