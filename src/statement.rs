@@ -534,7 +534,8 @@ struct JsonParty<'a> {
     paid: Money,
     received: Money,
     net: Money,
-    by_period: Vec<Money>,
+    /// Net flow per period; `null` after the last period an interim statement settles.
+    by_period: Vec<Option<Money>>,
 }
 
 #[derive(Serialize)]
@@ -548,11 +549,23 @@ struct JsonStatement<'a> {
     tranches: Vec<serde_json::Value>,
     outcomes: Vec<serde_json::Value>,
     settlement: &'a Settlement,
+    /// What the settlement leaves out or assumes (periods not reported, rows not settled).
+    notes: &'a [String],
     ledger: Vec<JsonLine<'a>>,
 }
 
 /// The whole statement as JSON (amounts as exact decimal strings).
 pub fn render_json(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> String {
+    render_json_noted(c, s, ledger, &[])
+}
+
+/// [`render_json`] with `notes` on what the settlement leaves out or assumes.
+pub fn render_json_noted(
+    c: &Contract,
+    s: &Settlement,
+    ledger: &[LedgerLine],
+    notes: &[String],
+) -> String {
     let flows = flows_by_period(c, ledger);
     let parties = c
         .parties
@@ -565,7 +578,9 @@ pub fn render_json(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
             paid: s.paid[i],
             received: s.received[i],
             net: s.received[i] - s.paid[i],
-            by_period: (1..=c.periods as usize).map(|k| flows[k][i]).collect(),
+            by_period: (1..=c.periods as usize)
+                .map(|k| (!s.interim || k <= s.final_period as usize).then_some(flows[k][i]))
+                .collect(),
         })
         .collect();
     let tranches = c
@@ -595,6 +610,7 @@ pub fn render_json(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> Strin
         tranches,
         outcomes,
         settlement: s,
+        notes,
         ledger: ledger
             .iter()
             .map(|l| JsonLine {

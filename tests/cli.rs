@@ -1101,3 +1101,51 @@ fn settle_notes_unreported_periods_and_unsettled_rows() {
     assert_eq!(ledger(&long), ledger(&short));
     assert!(!stderr(&run(&["settle", &toml, "--actuals", &short])).contains("not settled"));
 }
+
+/// The JSON statement carries the notes a person reads on stderr, and an interim one leaves
+/// the periods it has not settled empty (`null`), not zero.
+#[test]
+fn a_json_statement_carries_its_notes_and_no_figures_past_an_interim_stop() {
+    let name = BUNDLED[0];
+    let json = |extra: &[&str]| -> serde_json::Value {
+        let o = run(&[
+            &[
+                "settle",
+                &scenario(name),
+                "--actuals",
+                &actuals(name),
+                "--format",
+                "json",
+            ][..],
+            extra,
+        ]
+        .concat());
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_str(&stdout(&o)).unwrap()
+    };
+    let interim = json(&["--through", "5"]);
+    let notes = interim["notes"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0]
+            .as_str()
+            .unwrap()
+            .contains("are not settled: this statement settles through period 5")
+    );
+    for p in interim["parties"].as_array().unwrap() {
+        let by = p["by_period"].as_array().unwrap();
+        assert!(by[..5].iter().all(|x| x.is_string()), "{by:?}");
+        assert!(by[5..].iter().all(|x| x.is_null()), "{by:?}");
+    }
+    let whole = json(&[]);
+    assert!(whole["notes"].as_array().unwrap().is_empty());
+    for p in whole["parties"].as_array().unwrap() {
+        assert!(
+            p["by_period"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|x| x.is_string())
+        );
+    }
+}

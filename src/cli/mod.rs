@@ -729,12 +729,13 @@ fn settle(
     let c = &s.contract;
     let mut ledger: Vec<LedgerLine> = Vec::new();
     let (result, notes) = settle_file_noted(c, actuals, through, &mut ledger)?;
-    // A final statement carries the notes; an interim one says where it stops already.
-    let notes: &[String] = if result.interim { &[] } else { &notes };
+    // A final text statement carries the notes (an interim one says where it stops already);
+    // the JSON always does, for a machine reading it has no stderr to look at.
+    let text_notes: &[String] = if result.interim { &[] } else { &notes };
     let rendered = match format {
-        Format::Text => sibsim::statement::render_text_noted(c, &result, &ledger, notes),
+        Format::Text => sibsim::statement::render_text_noted(c, &result, &ledger, text_notes),
         Format::Csv => sibsim::statement::render_csv(c, &ledger),
-        Format::Json => sibsim::statement::render_json(c, &result, &ledger),
+        Format::Json => sibsim::statement::render_json_noted(c, &result, &ledger, &notes),
     };
     io::emit(out.as_deref(), &rendered)
 }
