@@ -53,6 +53,10 @@ pub struct Actuals {
     /// The number of rows of the file per period (index 0 unused), enrolment rows included;
     /// empty for actuals built in code. Only for notes on what a settlement leaves out.
     pub rows_by_period: Vec<u32>,
+    /// Values read as written that may be meant otherwise (`6.300` read as 6.3 where the point
+    /// may separate thousands), at their line and column: for notes; empty for actuals built
+    /// in code.
+    pub doubtful: Vec<Diagnostic>,
     /// Overrides the contract's cost per participant (a simulated cost draw); `None` in real
     /// actuals.
     pub cost_per_participant: Option<Price>,
@@ -85,6 +89,7 @@ impl Actuals {
             enrolment_reported: vec![false; n_cohorts],
             reported_through: u16::MAX,
             rows_by_period: Vec::new(),
+            doubtful: Vec::new(),
             cost_per_participant: None,
             units: vec![Qty::ZERO; cells],
             baseline: vec![None; cells],
@@ -534,6 +539,21 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
         };
         let baseline_txt = cb.map(field).unwrap_or("");
         let participant = cpart.map(field).unwrap_or("");
+        for (name, txt) in [("units", units_txt), ("baseline", baseline_txt)] {
+            if thousands_like(txt) {
+                let digits = txt.replace('.', "");
+                act.doubtful.push(
+                    Diagnostic::new(
+                        format!("column {name}"),
+                        format!(
+                            "`{txt}` is read as {}; if the point separates thousands, write {digits} (no separators)",
+                            txt.trim_end_matches('0')
+                        ),
+                    )
+                    .at(line, column_of(name)),
+                );
+            }
+        }
 
         if outcome_id.eq_ignore_ascii_case(ENROLLED) {
             if !baseline_txt.is_empty() {
@@ -1043,6 +1063,22 @@ fn plural(n: usize, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
+/// Whether a number reads like a whole number with a point between thousands, as a
+/// spreadsheet with Dutch settings writes one: one to three digits (not starting with 0), a
+/// point and three digits ending in 0 (`6.300`, `12.500`); a decimal quantity is rarely written
+/// with a trailing zero.
+fn thousands_like(t: &str) -> bool {
+    let Some((int, frac)) = t.split_once('.') else {
+        return false;
+    };
+    (1..=3).contains(&int.len())
+        && !int.starts_with('0')
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.len() == 3
+        && frac.bytes().all(|b| b.is_ascii_digit())
+        && frac.ends_with('0')
+}
+
 /// The diagnostic at a row's units (line, column), when there is such a row.
 fn at_row(d: Diagnostic, at: Option<&(usize, usize)>) -> Diagnostic {
     match at {
@@ -1086,4 +1122,21 @@ fn csv_msg(e: &csv::Error) -> String {
 /// The control-group rate reported for a cell as a [`Ratio`].
 pub fn rate_of(q: Qty) -> Ratio {
     Ratio(q.0 * 1_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thousands_like;
+
+    #[test]
+    fn a_number_reads_like_thousands_only_in_the_spreadsheet_form() {
+        for t in ["6.300", "12.500", "100.000", "1.000"] {
+            assert!(thousands_like(t), "{t}");
+        }
+        for t in [
+            "6.3", "6.305", "0.300", "1234.500", "6.3000", "6,300", "-6.300", "6300", "",
+        ] {
+            assert!(!thousands_like(t), "{t}");
+        }
+    }
 }

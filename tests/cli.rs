@@ -1149,3 +1149,42 @@ fn a_json_statement_carries_its_notes_and_no_figures_past_an_interim_stop() {
         );
     }
 }
+
+/// A quantity written like a whole number with a point between thousands (`6.300`, as a
+/// spreadsheet with Dutch settings saves 6,300 benefit days) is read as written, with a note
+/// at its line and column on stderr; the bundled actuals have none.
+#[test]
+fn settle_notes_a_number_that_looks_like_thousands() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "rotterdam-buzinezzclub";
+    let text = std::fs::read_to_string(root().join(actuals(name))).unwrap();
+    let changed = text.replacen(
+        "\n3,cohort-1,benefit-days,6300,",
+        "\n3,cohort-1,benefit-days,6.300,",
+        1,
+    );
+    assert_ne!(changed, text);
+    let line = changed.lines().position(|l| l.contains("6.300")).unwrap() + 1;
+    let path = dir.path().join("a.csv");
+    std::fs::write(&path, changed).unwrap();
+    let o = run(&[
+        "settle",
+        &scenario(name),
+        "--actuals",
+        path.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "a.csv:{line}:25: column units: `6.300` is read as 6.3; if the point separates thousands, write 6300"
+        )),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["settle", &scenario(name), "--actuals", &actuals(name)]);
+    assert!(
+        !stderr(&o).contains("separates thousands"),
+        "{}",
+        stderr(&o)
+    );
+}

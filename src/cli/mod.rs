@@ -566,6 +566,24 @@ fn settle_file_noted<S: sibsim::settlement::LedgerSink>(
 ) -> Result<(sibsim::settlement::Settlement, Vec<String>)> {
     let text = io::read_text(path)?;
     let act = sibsim::actuals::parse_csv(c, &path.display().to_string(), &text)?;
+    for (i, d) in act.doubtful.iter().enumerate() {
+        if i == 5 {
+            eprintln!(
+                "note: {} more such values in {}",
+                act.doubtful.len() - 5,
+                path.display()
+            );
+            break;
+        }
+        eprintln!(
+            "note: {}:{}:{}: {}: {}",
+            path.display(),
+            d.line.unwrap_or(0),
+            d.column.unwrap_or(0),
+            d.path,
+            d.message
+        );
+    }
     let cannot =
         |e: &dyn std::fmt::Display| CliError(format!("cannot settle {}: {e}", path.display()));
     let to = match through {
