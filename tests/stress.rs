@@ -1296,3 +1296,42 @@ fn the_solver_steps_an_absent_term_in_the_decimals_it_takes() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Default bounds of a whole-number term of 1 (a lag, an enrolment period) leave room to
+/// move: 0.5 to 1.5 times 1 held only 1, so the solver tried one value and said none met
+/// the target. A term the scenario accepts at its own value only (a drawdown that starts and
+/// ends in period 1) has no default range: the solver asks for bounds.
+#[test]
+fn default_bounds_of_a_whole_number_of_one_are_a_range() {
+    let text = scenario(2, UNCERTAIN);
+    for term in ["outcomes.job.pay_lag", "cohorts.c1.enrol"] {
+        let sol = solve_on(&text, term, "payments_mean >= 1", None, 20)
+            .unwrap_or_else(|e| panic!("{term}: {e}"));
+        assert_eq!(sol.current, Some(1.0), "{term}");
+        assert!(
+            sol.lo <= 1.0 && sol.hi >= 3.0 && sol.step == 1.0,
+            "{term}: [{}, {}] step {}",
+            sol.lo,
+            sol.hi,
+            sol.step
+        );
+        assert!(sol.evaluations.len() >= 2, "{term}: {:?}", sol.evaluations);
+    }
+    // A pay lag of 0 is valid, 0 enrolment period is not: the lower bound moves to 1.
+    let lag = solve_on(
+        &text,
+        "outcomes.job.pay_lag",
+        "payments_mean >= 1",
+        None,
+        20,
+    )
+    .unwrap();
+    assert_eq!(lag.lo, 0.0);
+    let enrol = solve_on(&text, "cohorts.c1.enrol", "payments_mean >= 1", None, 20).unwrap();
+    assert_eq!(enrol.lo, 1.0);
+    let e = solve_on(&text, "drawdown.from", "payments_mean >= 1", None, 20).unwrap_err();
+    assert!(
+        e.contains("no value of `drawdown.from` near its own (1)") && e.contains("--bounds LO:HI"),
+        "{e}"
+    );
+}

@@ -305,8 +305,9 @@ fn split_concrete(p: &str) -> Vec<Result<String, usize>> {
 /// How the solver searches.
 #[derive(Clone, Debug)]
 pub struct SolveConfig {
-    /// Lower and upper bound (default: half to one and a half times the current value; 0 to
-    /// twice for values up to 1, capped at 1).
+    /// Lower and upper bound (default: half to one and a half times the current value, for a
+    /// whole number at least one below and two above it; 0 to twice for a share or a rate up
+    /// to 1; moved inward to what the scenario accepts).
     pub bounds: Option<(f64, f64)>,
     /// Resolution of the answer (default: 1/10,000 of the range rounded down to a power of
     /// ten; at least 1 for whole numbers).
@@ -379,6 +380,17 @@ pub fn solve(
                 "`{path_s}` is not in the scenario (an optional term); give --bounds LO:HI"
             ));
         }
+        // A whole number (a count, a period, a lag): half to one and a half times it, but at
+        // least one below and two above, so that a lag or a period of 1 or 2 still has room
+        // to move (0.5 to 1.5 times 1 holds no whole number but 1).
+        (None, Some(c)) if whole => {
+            let half = c.abs() * 0.5;
+            (
+                (c - half.max(1.0)).floor(),
+                (c + half.max(2.0)).ceil(),
+                false,
+            )
+        }
         // A share or rate: 0 to twice the value (moved inward below to what the scenario
         // accepts: at most 1 for a rate, `max` for a fill rate that may exceed its target).
         (None, Some(c)) if c > 0.0 && c <= 1.0 && !whole => (0.0, 2.0 * c, false),
@@ -443,6 +455,14 @@ pub fn solve(
         ),
         _ => (lo, hi),
     };
+    // Default bounds the scenario narrows to a single value leave nothing to search.
+    if !given && lo >= hi {
+        return Err(format!(
+            "the scenario accepts no value of `{path_s}` near its own ({}) but that one, so there \
+             is no range to search by default; give --bounds LO:HI",
+            current.map_or("not set".to_string(), |c| c.to_string())
+        ));
+    }
     let figures = [target.figure.clone()];
     let mut evals: Vec<Evaluation> = Vec::new();
     let mut eval = |x: f64| -> Result<Evaluation, String> {
