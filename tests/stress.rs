@@ -1335,3 +1335,45 @@ fn default_bounds_of_a_whole_number_of_one_are_a_range() {
         "{e}"
     );
 }
+
+/// The rows of `solve`'s table read on the side of the target they are on: with 2,000 trials
+/// the junior tranche's repayment moves by 0.05 points between rows, and rows meeting
+/// `>= 0.33` and not meeting it both read `33.0%` with one decimal.
+#[test]
+fn the_solver_table_separates_the_rows_either_side_of_the_target() {
+    let out = sibsim(&[
+        "solve",
+        REF,
+        "--trials",
+        "2000",
+        "--term",
+        "tranches.senior.rate",
+        "--target",
+        "p_full_repayment:junior >= 0.33",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let rows: Vec<(f64, bool)> = text
+        .lines()
+        .skip_while(|l| !l.starts_with('-'))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            let pct: f64 = cols[1].trim_end_matches('%').parse().unwrap();
+            (pct, cols[3] == "yes")
+        })
+        .collect();
+    assert!(rows.len() > 5, "{text}");
+    assert!(
+        rows.iter().any(|r| r.1) && rows.iter().any(|r| !r.1),
+        "{text}"
+    );
+    for (pct, meets) in &rows {
+        assert_eq!(
+            *pct >= 33.0,
+            *meets,
+            "{pct}% read on the wrong side:\n{text}"
+        );
+    }
+}

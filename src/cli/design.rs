@@ -62,16 +62,82 @@ fn thousands(x: f64) -> String {
     sibsim::chart::theme::thousands(x)
 }
 
+/// `x` to `d` decimals, never a negative zero: a value that rounds to 0 reads `0.00`, not
+/// `-0.00`.
+fn fixed(x: f64, d: usize) -> String {
+    let s = format!("{x:.d$}");
+    match s.strip_prefix('-') {
+        Some(rest) if rest.bytes().all(|b| b == b'0' || b == b'.') => rest.to_string(),
+        _ => s,
+    }
+}
+
+/// Money to `d` decimals (at most cents) with thousands separators; whole units for 0.
+fn money_to(x: f64, d: usize) -> String {
+    if d == 0 || !x.is_finite() {
+        return thousands(x);
+    }
+    let s = fixed(x, d.min(2));
+    let (sign, s) = s.strip_prefix('-').map_or(("", s.as_str()), |r| ("-", r));
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let int = int
+        .parse::<f64>()
+        .map_or_else(|_| int.to_string(), thousands);
+    format!("{sign}{int}.{frac}")
+}
+
+/// The decimals [`show`] gives a figure of unit `u` (of its percentage for shares and rates).
+fn decimals(u: Unit) -> usize {
+    match u {
+        Unit::Probability => 1,
+        Unit::Rate => 2,
+        Unit::Money => 0,
+    }
+}
+
 /// A figure's value for people.
 pub fn show(u: Unit, x: f64) -> String {
+    show_with(u, x, 0)
+}
+
+/// A figure's value for people with `extra` decimals beyond [`show`]'s (money: at most cents).
+fn show_with(u: Unit, x: f64, extra: usize) -> String {
     if x.is_nan() {
         return "n/a".into();
     }
+    let d = decimals(u) + extra;
     match u {
-        Unit::Probability => format!("{:.1}%", x * 100.0),
-        Unit::Rate => format!("{:.2}%", x * 100.0),
-        Unit::Money => thousands(x),
+        Unit::Probability | Unit::Rate => format!("{}%", fixed(x * 100.0, d)),
+        Unit::Money => money_to(x, d),
     }
+}
+
+/// `x` as [`show_with`] rounds it with `extra` decimals, in the figure's own scale.
+fn shown_value(u: Unit, x: f64, extra: usize) -> f64 {
+    let (scale, d) = match u {
+        Unit::Probability | Unit::Rate => (100.0, decimals(u) + extra),
+        Unit::Money => (1.0, (decimals(u) + extra).min(2)),
+    };
+    let p = 10f64.powi(d as i32);
+    (x * scale * p).round() / p / scale
+}
+
+/// The fewest decimals beyond [`show`]'s with which every figure of `evals` reads on the side
+/// of the target that it lies on: two rows that both read `33.0%`, one meeting `>= 0.33` and
+/// one not, read `33.00%` and `32.99%` instead (at most four more; money at most cents).
+fn extra_decimals(u: Unit, target: &Target, evals: &[sibsim::design::solve::Evaluation]) -> usize {
+    let most = match u {
+        Unit::Money => 2,
+        _ => 4,
+    };
+    (0..=most)
+        .find(|&e| {
+            evals.iter().all(|ev| {
+                ev.figure.value.is_nan()
+                    || target.holds(shown_value(u, ev.figure.value, e)) == ev.meets
+            })
+        })
+        .unwrap_or(most)
 }
 
 /// A difference (or standard error) for people: percentage points for shares and rates.
@@ -80,11 +146,10 @@ pub fn show_diff(u: Unit, x: f64, signed: bool) -> String {
         return "n/a".into();
     }
     let s = match u {
-        Unit::Probability => format!("{:.1}", x * 100.0),
-        Unit::Rate => format!("{:.2}", x * 100.0),
+        Unit::Probability | Unit::Rate => fixed(x * 100.0, decimals(u)),
         Unit::Money => thousands(x),
     };
-    if signed && x >= 0.0 && !s.starts_with('-') {
+    if signed && !s.starts_with('-') {
         format!("+{s}")
     } else {
         s
@@ -92,7 +157,15 @@ pub fn show_diff(u: Unit, x: f64, signed: bool) -> String {
 }
 
 fn fig(u: Unit, f: &Figure) -> String {
-    format!("{} ±{}", show(u, f.value), show_diff(u, f.se, false))
+    fig_with(u, f, 0)
+}
+
+fn fig_with(u: Unit, f: &Figure, extra: usize) -> String {
+    format!(
+        "{} ±{}",
+        show_with(u, f.value, extra),
+        show_diff(u, f.se, false)
+    )
 }
 
 fn diff(u: Unit, f: &Figure) -> String {
@@ -659,11 +732,13 @@ pub fn solve(
         sol.seed,
         t0.elapsed().as_secs_f64()
     );
+    // Enough decimals that each figure reads on its side of the target.
+    let extra = extra_decimals(unit, &target, &sol.evaluations);
     let mut t = Table::new(&["Value", &target.figure, "Meets target"], 0);
     for e in &sol.evaluations {
         t.row(vec![
             num(e.value),
-            fig(unit, &e.figure),
+            fig_with(unit, &e.figure, extra),
             if e.meets { "yes" } else { "no" }.into(),
         ]);
     }
@@ -680,8 +755,12 @@ pub fn solve(
                 sol.term,
                 if *holds_above { ">=" } else { "<=" },
                 num(*value),
-                e.map(|e| format!("; there {} = {}", target.figure, fig(unit, &e.figure)))
-                    .unwrap_or_default()
+                e.map(|e| format!(
+                    "; there {} = {}",
+                    target.figure,
+                    fig_with(unit, &e.figure, extra)
+                ))
+                .unwrap_or_default()
             );
         }
         Answer::Inside { value } => {
@@ -740,4 +819,47 @@ pub fn solve(
 /// A term's value: up to six decimals, thousands separated (`1,626.7`, `708,000`, `0.0525`).
 fn num(x: f64) -> String {
     sibsim::chart::theme::number(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sibsim::design::solve::Evaluation;
+
+    #[test]
+    fn no_negative_zero_is_printed() {
+        assert_eq!(show_diff(Unit::Rate, -1e-7, true), "+0.00");
+        assert_eq!(show_diff(Unit::Probability, -1e-6, false), "0.0");
+        assert_eq!(show(Unit::Rate, -1e-7), "0.00%");
+        assert_eq!(show_diff(Unit::Rate, -0.0001, true), "-0.01");
+        assert_eq!(show_diff(Unit::Money, -0.4, true), "+0");
+        assert_eq!(show_with(Unit::Money, -0.001, 2), "0.00");
+        assert_eq!(show_with(Unit::Money, -1234.567, 2), "-1,234.57");
+    }
+
+    fn eval(value: f64, t: &Target) -> Evaluation {
+        Evaluation {
+            value: 0.0,
+            figure: Figure { value, se: 0.01 },
+            meets: t.holds(value),
+        }
+    }
+
+    #[test]
+    fn figures_either_side_of_the_target_read_differently() {
+        let t = Target::parse("p_full_repayment:junior >= 0.33").unwrap();
+        let evals = [eval(0.3300, &t), eval(0.32995, &t), eval(0.35, &t)];
+        let e = extra_decimals(Unit::Probability, &t, &evals);
+        assert_eq!(e, 2);
+        assert_eq!(show_with(Unit::Probability, 0.3300, e), "33.000%");
+        assert_eq!(show_with(Unit::Probability, 0.32995, e), "32.995%");
+        // Far from the target, no more decimals than usual.
+        let far = [eval(0.30, &t), eval(0.36, &t)];
+        assert_eq!(extra_decimals(Unit::Probability, &t, &far), 0);
+        // Money: at most cents.
+        let m = Target::parse("net_mean:x > 12000").unwrap();
+        let close = [eval(12000.004, &m), eval(11999.6, &m)];
+        assert_eq!(extra_decimals(Unit::Money, &m, &close), 2);
+        assert_eq!(show_with(Unit::Money, 11999.6, 2), "11,999.60");
+    }
 }

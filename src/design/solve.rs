@@ -89,6 +89,11 @@ impl std::fmt::Display for Target {
 }
 
 impl Target {
+    /// Whether a figure of `x` meets the target.
+    pub fn holds(&self, x: f64) -> bool {
+        self.cmp.holds(x, self.value)
+    }
+
     /// Parses `FIGURE OP NUMBER` (the figure is checked against a contract later).
     pub fn parse(s: &str) -> Result<Target, String> {
         let s = s.trim();
