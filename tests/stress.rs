@@ -1377,3 +1377,61 @@ fn the_solver_table_separates_the_rows_either_side_of_the_target() {
         );
     }
 }
+
+/// A mistyped comparison is named as such, with the ones allowed, rather than read as part of
+/// the figure's name; a missing number is said to be missing.
+#[test]
+fn a_mistyped_comparison_in_a_target_lists_the_comparisons() {
+    for (target, bad) in [
+        ("p_full_repayment:junior => 0.3", "=>"),
+        ("p_full_repayment:junior == 0.3", "=="),
+        ("p_full_repayment:junior = 0.3", "="),
+        ("p_full_repayment:junior != 0.3", "!="),
+        ("p_full_repayment:junior >== 0.3", ">=="),
+    ] {
+        let e = Target::parse(target).unwrap_err();
+        assert!(
+            e.contains(&format!("`{bad}` is not a comparison")) && e.contains(">=, >, <=, <"),
+            "{target}: {e}"
+        );
+    }
+    let e = Target::parse("p_full_repayment:junior >=").unwrap_err();
+    assert!(e.contains("has no number after `>=`"), "{e}");
+    let t = Target::parse("p_full_repayment:junior>=0.3").unwrap();
+    assert_eq!(
+        (t.figure.as_str(), t.value),
+        ("p_full_repayment:junior", 0.3)
+    );
+}
+
+/// `--only` with a name that is not among the stresses says why: the defaults were left out,
+/// or the scenario defines none of its own, or the name is close to one that exists.
+#[test]
+fn stress_only_says_why_a_stress_is_not_there() {
+    let e = err_of(&["stress", REF, "--only", "delay", "--no-defaults"]);
+    assert!(
+        e.contains("`delay` is a default stress, and --no-defaults leaves the defaults out")
+            && e.contains("the scenario defines no stresses of its own ([[stresses]])")
+            && !e.contains("the stresses are \n"),
+        "{e}"
+    );
+    let e = err_of(&["stress", REF, "--only", "dealy"]);
+    assert!(
+        e.contains("no stress `dealy` (did you mean `delay`?)") && e.contains("recession"),
+        "{e}"
+    );
+}
+
+/// A term that is not a number is refused with what --term takes, not with words about the
+/// arithmetic the solver uses to read it.
+#[test]
+fn the_solver_says_what_a_term_must_be() {
+    let text = scenario(2, CERTAIN);
+    for term in ["outcomes.job", "outcomes.job.id"] {
+        let e = solve_on(&text, term, "payments_mean >= 1", None, 5).unwrap_err();
+        assert!(
+            e.contains("--term names one number of the scenario") && !e.contains("arithmetic"),
+            "{term}: {e}"
+        );
+    }
+}

@@ -265,10 +265,10 @@ pub fn stress(
     if !only.is_empty() {
         for name in only {
             if !variants.iter().any(|v| &v.label == name) {
-                let all: Vec<&str> = variants.iter().map(|v| v.label.as_str()).collect();
-                return Err(CliError(format!(
-                    "--only {name}: no stress `{name}`; the stresses are {}",
-                    all.join(", ")
+                return Err(CliError(unknown_stress(
+                    name,
+                    &variants,
+                    no_defaults.then(|| sibsim::design::stress::defaults(&sc, &l.text)),
                 )));
             }
         }
@@ -356,6 +356,38 @@ pub fn stress(
     io::emit(None, &o)
 }
 
+/// Why `--only NAME` names no stress among `variants`; `defaults` are the default stresses
+/// when `--no-defaults` left them out.
+fn unknown_stress(name: &str, variants: &[Variant], defaults: Option<Vec<Variant>>) -> String {
+    let own: Vec<&str> = variants.iter().map(|v| v.label.as_str()).collect();
+    let left_out = defaults
+        .as_ref()
+        .is_some_and(|d| d.iter().any(|v| v.label == name));
+    let what = if left_out {
+        format!("`{name}` is a default stress, and --no-defaults leaves the defaults out")
+    } else {
+        let hint = sibsim::scenario::overrides::nearest(
+            name,
+            own.iter()
+                .copied()
+                .chain(defaults.iter().flatten().map(|v| v.label.as_str())),
+        )
+        .map(|n| format!(" (did you mean `{n}`?)"))
+        .unwrap_or_default();
+        format!("there is no stress `{name}`{hint}")
+    };
+    match (own.is_empty(), defaults.is_some()) {
+        (true, true) => format!(
+            "--only {name}: {what}; the scenario defines no stresses of its own ([[stresses]]), so with --no-defaults there are none to run"
+        ),
+        (false, true) => format!(
+            "--only {name}: {what}; the scenario's own stresses are {}",
+            own.join(", ")
+        ),
+        _ => format!("--only {name}: {what}; the stresses are {}", own.join(", ")),
+    }
+}
+
 fn default_figures(c: &sibsim::Contract) -> Vec<String> {
     let mut v: Vec<String> = c
         .tranches
@@ -382,9 +414,10 @@ pub fn sweep(
         .map(|s| Vary::parse(s).map_err(|e| CliError(format!("--vary {e}"))))
         .collect::<Result<_>>()?;
     if vs.is_empty() || vs.len() > 2 {
-        return Err(CliError(
-            "give --vary once (a line) or twice (a grid)".into(),
-        ));
+        return Err(CliError(format!(
+            "give --vary once (a line) or twice (a grid); got it {} times",
+            vs.len()
+        )));
     }
     let (sc, _) = src.load(&Variant::base())?;
     let figures = if figures.is_empty() {

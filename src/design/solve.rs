@@ -103,13 +103,19 @@ impl Target {
             (">", Cmp::Gt),
             ("<", Cmp::Lt),
         ];
-        let found = ops
-            .iter()
-            .filter_map(|(t, c)| s.find(t).map(|i| (i, *t, *c)))
-            .min_by_key(|(i, t, _)| (*i, std::cmp::Reverse(t.len())));
-        let Some((i, t, cmp)) = found else {
+        const ALLOWED: &str = "OP one of >=, >, <=, < (e.g. \"p_full_repayment:bank >= 0.95\")";
+        // The comparison is the first run of `<`, `>`, `=` and `!`, whole: `=>` or `==` is a
+        // mistyped one, not `>` or nothing after a figure named `... =`.
+        let is_op = |c: char| matches!(c, '<' | '>' | '=' | '!');
+        let Some(i) = s.find(is_op) else {
             return Err(format!(
-                "target `{s}` has no comparison; write FIGURE OP NUMBER with OP one of >=, >, <=, <, e.g. \"p_full_repayment:bank >= 0.95\""
+                "target `{s}` has no comparison; write FIGURE OP NUMBER with {ALLOWED}"
+            ));
+        };
+        let run = &s[i..i + s[i..].find(|c: char| !is_op(c)).unwrap_or(s.len() - i)];
+        let Some(&(t, cmp)) = ops.iter().find(|(t, _)| *t == run) else {
+            return Err(format!(
+                "target `{s}`: `{run}` is not a comparison; write FIGURE OP NUMBER with {ALLOWED}"
             ));
         };
         let figure = s[..i].trim();
@@ -120,6 +126,11 @@ impl Target {
         if figure.contains(char::is_whitespace) {
             return Err(format!(
                 "target `{s}`: `{figure}` is not a figure name (no spaces); e.g. `p_full_repayment:bank`"
+            ));
+        }
+        if rhs.is_empty() {
+            return Err(format!(
+                "target `{s}` has no number after `{t}`; write e.g. 0.95 or 95%"
             ));
         }
         let (num, pct) = match rhs.strip_suffix('%') {
@@ -216,22 +227,28 @@ pub fn current_value(src: &Source<'_>, path: &[Step]) -> Result<(Option<f64>, bo
     // the term rather than of an override the user did not write.
     let term = path_text(path);
     let probe = Override::parse(&format!("{term}+=0")).map_err(|e| e.0)?;
-    let applied =
-        match crate::scenario::overrides::apply(&mut doc.clone(), std::slice::from_ref(&probe)) {
-            Ok(a) => a,
-            Err(e) => {
-                // Absent but settable (an optional field): no current value.
-                let set = Override::number(path, Decimal::ZERO);
-                if crate::scenario::overrides::apply(&mut doc.clone(), std::slice::from_ref(&set))
-                    .is_ok()
-                {
-                    return Ok((None, false));
-                }
-                return Err(e
-                    .0
-                    .replace(&format!("`{term}+=0`"), &format!("--term `{term}`")));
+    let applied = match crate::scenario::overrides::apply(
+        &mut doc.clone(),
+        std::slice::from_ref(&probe),
+    ) {
+        Ok(a) => a,
+        Err(e) => {
+            // Absent but settable (an optional field): no current value.
+            let set = Override::number(path, Decimal::ZERO);
+            if crate::scenario::overrides::apply(&mut doc.clone(), std::slice::from_ref(&set))
+                .is_ok()
+            {
+                return Ok((None, false));
             }
-        };
+            return Err(e
+                    .0
+                    .replace(&format!("`{term}+=0`"), &format!("--term `{term}`"))
+                    .replace(
+                        ", so it cannot be changed by arithmetic",
+                        "; --term names one number of the scenario, such as `outcomes.ID.price`, `cohorts.ID.size` or `tranches.ID.rate`",
+                    ));
+        }
+    };
     let concrete = &applied.paths[0].0;
     let mut cur = Value::Table(doc);
     for part in split_concrete(concrete) {
