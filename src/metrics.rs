@@ -23,8 +23,9 @@
 use crate::contract::{Contract, Role};
 use crate::montecarlo::{TrialRecord, reported_parties};
 
-/// How a figure summarises the per-trial values.
+/// How a figure summarises the per-trial values (in JSON `"mean"` or `{"quantile": 0.05}`).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Stat {
     /// The mean (a probability when the values are 0 and 1).
     Mean,
@@ -32,8 +33,9 @@ pub enum Stat {
     Quantile(f64),
 }
 
-/// How to show a figure.
+/// How to show a figure (in JSON `"probability"`, `"money"` or `"rate"`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Unit {
     /// A probability (shown in %, differences in percentage points).
     Probability,

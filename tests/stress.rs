@@ -733,9 +733,7 @@ fn the_design_commands_run_on_the_reference_scenario() {
     }
     let text = std::fs::read_to_string(&csv).unwrap();
     assert!(
-        text.starts_with(
-            "contract.total_cap,p_full_repayment:bank,p_full_repayment:bank_se,error\n"
-        ),
+        text.starts_with("contract.total_cap,p_full_repayment:bank,p_full_repayment:bank_se\n"),
         "{text}"
     );
     assert_eq!(text.lines().count(), 4);
@@ -1433,5 +1431,118 @@ fn the_solver_says_what_a_term_must_be() {
             e.contains("--term names one number of the scenario") && !e.contains("arithmetic"),
             "{term}: {e}"
         );
+    }
+}
+
+/// Each design command writes one format to --out and refuses a name that says the other;
+/// stress and solve record where their results came from (the scenario, its --set changes,
+/// the version) under the names summary.json uses, and say how each figure is summarised in
+/// plain words; a sweep's CSV has an `error` column only when some point failed.
+#[test]
+fn design_outputs_say_their_format_and_where_they_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    for (args, name) in [
+        (vec!["tornado", REF, "--metric", "payments_mean"], "t.json"),
+        (
+            vec!["sweep", REF, "--vary", "contract.total_cap=1e6:2e6:2"],
+            "s.JSON",
+        ),
+        (vec!["stress", REF], "s.csv"),
+        (
+            vec![
+                "solve",
+                REF,
+                "--term",
+                "contract.total_cap",
+                "--target",
+                "payments_mean >= 1",
+            ],
+            "x.csv",
+        ),
+    ] {
+        let out = at(name);
+        let mut a = args.clone();
+        a.extend(["--trials", "5", "--out", &out]);
+        let e = err_of(&a);
+        let (writes, other) = if name.ends_with("csv") {
+            ("JSON", "CSV")
+        } else {
+            ("CSV", "JSON")
+        };
+        assert!(
+            e.contains(&format!("`{}` writes {writes}, not {other}", args[0])),
+            "{a:?}: {e}"
+        );
+        assert!(!dir.path().join(name).exists());
+    }
+    let set = "contract.total_cap=1100000";
+    for (args, name) in [
+        (vec!["stress", REF, "--only", "delay"], "stress.json"),
+        (
+            vec![
+                "solve",
+                REF,
+                "--term",
+                "contract.total_cap",
+                "--target",
+                "p_full_repayment:senior >= 0.5",
+            ],
+            "solve.json",
+        ),
+    ] {
+        let out = at(name);
+        let mut a = args.clone();
+        a.extend(["--trials", "20", "--set", set, "--out", &out]);
+        let o = sibsim(&a);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        assert_eq!(v["scenario"]["file"], REF, "{name}");
+        assert_eq!(v["scenario"]["currency"], "EUR", "{name}");
+        assert_eq!(
+            v["scenario"]["overrides"],
+            serde_json::json!([set]),
+            "{name}"
+        );
+        assert_eq!(v["sibsim_version"], env!("CARGO_PKG_VERSION"), "{name}");
+        let figures = if name == "stress.json" {
+            &v["figures"]
+        } else {
+            &v["comparison"]["figures"]
+        };
+        let figures = figures.as_array().unwrap();
+        let stat = |f: &str| {
+            figures
+                .iter()
+                .find(|x| x["name"] == f)
+                .unwrap_or_else(|| panic!("{name}: no {f}"))
+                .clone()
+        };
+        let p = stat("p_full_repayment:senior");
+        assert_eq!(
+            (&p["stat"], &p["unit"]),
+            (&"mean".into(), &"probability".into())
+        );
+        let q = stat("irr_p5:senior");
+        assert_eq!(q["stat"], serde_json::json!({ "quantile": 0.05 }), "{name}");
+        assert_eq!(q["unit"], "rate");
+    }
+    // A sweep with a point that is not a valid scenario (a negative price) says why in an
+    // `error` column; one without has no such column.
+    for (vary, errors) in [
+        ("outcomes.housing.price=-5:1000:2", true),
+        ("outcomes.housing.price=900:1000:2", false),
+    ] {
+        let out = at("sweep.csv");
+        let o = sibsim(&["sweep", REF, "--vary", vary, "--trials", "5", "--out", &out]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let text = std::fs::read_to_string(&out).unwrap();
+        let header = text.lines().next().unwrap();
+        assert_eq!(header.ends_with(",error"), errors, "{text}");
+        let cols = header.split(',').count();
+        for line in text.lines().skip(1).filter(|l| !l.contains('"')) {
+            assert_eq!(line.split(',').count(), cols, "{text}");
+        }
     }
 }

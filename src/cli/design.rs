@@ -33,7 +33,33 @@ struct Loaded {
     name: String,
     text: String,
     base: Vec<Override>,
+    /// `--set` as given.
+    set: Vec<String>,
     cfg: SimConfig,
+}
+
+/// Where a saved comparison or solution came from, under the names `summary.json` gives
+/// them: the scenario (file, name, currency, period, `--set` overrides) and the sibsim
+/// version.
+#[derive(serde::Serialize)]
+struct Provenance {
+    scenario: sibsim::montecarlo::ScenarioInfo,
+    sibsim_version: &'static str,
+}
+
+impl Provenance {
+    fn new(l: &Loaded, c: &sibsim::Contract) -> Provenance {
+        Provenance {
+            scenario: sibsim::montecarlo::ScenarioInfo {
+                file: l.name.clone(),
+                name: c.name.clone(),
+                currency: c.currency.clone(),
+                period: c.period_length.singular().to_string(),
+                overrides: l.set.clone(),
+            },
+            sibsim_version: env!("CARGO_PKG_VERSION"),
+        }
+    }
 }
 
 impl Loaded {
@@ -42,6 +68,7 @@ impl Loaded {
             name: c.scenario.display().to_string(),
             text: io::read_text(c.scenario)?,
             base: overrides(c.set)?,
+            set: c.set.to_vec(),
             cfg: SimConfig {
                 trials: c.trials,
                 seed: c.seed,
@@ -223,10 +250,39 @@ fn effect_note<'a>(
     }
 }
 
+/// What a design command writes to `--out`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OutFormat {
+    /// `stress` and `solve`.
+    Json,
+    /// `sweep` and `tornado`.
+    Csv,
+}
+
 /// Refuses, before a comparison runs, outputs that could not be written at its end: an `--out`
-/// file (see [`io::check_output_file`]) and a `--charts` folder that is a file.
-fn check_outputs(out: Option<&Path>, charts: Option<&Path>) -> Result<()> {
+/// file (see [`io::check_output_file`]) or one whose name says the other format (`command`
+/// writes `format`), and a `--charts` folder that is a file.
+fn check_outputs(
+    command: &str,
+    format: OutFormat,
+    out: Option<&Path>,
+    charts: Option<&Path>,
+) -> Result<()> {
     if let Some(p) = out {
+        let ext = p
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
+        let (writes, ext_ok, other) = match format {
+            OutFormat::Json => ("JSON", "json", "csv"),
+            OutFormat::Csv => ("CSV", "csv", "json"),
+        };
+        if ext.as_deref() == Some(other) {
+            return Err(CliError(format!(
+                "--out {}: `{command}` writes {writes}, not {}; name the file .{ext_ok} (stress and solve write JSON, sweep and tornado CSV)",
+                p.display(),
+                other.to_ascii_uppercase()
+            )));
+        }
         io::check_output_file(p)?;
     }
     match charts {
@@ -255,7 +311,7 @@ pub fn stress(
     out: Option<&Path>,
 ) -> Result<()> {
     let l = Loaded::new(c)?;
-    check_outputs(out, None)?;
+    check_outputs("stress", OutFormat::Json, out, None)?;
     let src = l.source();
     let (sc, _) = src.load(&Variant::base())?;
     // The file's own stresses must make valid scenarios (a default that does not fit is
@@ -310,7 +366,20 @@ pub fn stress(
             why.join("\n")
         )));
     }
-    write_json(out, &cmp)?;
+    #[derive(serde::Serialize)]
+    struct Doc<'a> {
+        #[serde(flatten)]
+        provenance: Provenance,
+        #[serde(flatten)]
+        comparison: &'a Comparison,
+    }
+    write_json(
+        out,
+        &Doc {
+            provenance: Provenance::new(&l, &sc.contract),
+            comparison: &cmp,
+        },
+    )?;
     let mut o = String::new();
     let _ = writeln!(
         o,
@@ -407,7 +476,7 @@ pub fn sweep(
     charts: Option<&Path>,
 ) -> Result<()> {
     let l = Loaded::new(c)?;
-    check_outputs(out, charts)?;
+    check_outputs("sweep", OutFormat::Csv, out, charts)?;
     let src = l.source();
     let vs: Vec<Vary> = vary
         .iter()
@@ -543,7 +612,7 @@ pub fn tornado(
     charts: Option<&Path>,
 ) -> Result<()> {
     io::note_input(c.scenario);
-    check_outputs(out, charts)?;
+    check_outputs("tornado", OutFormat::Csv, out, charts)?;
     let t0 = std::time::Instant::now();
     let (tor, currency, note) = compute_tornado(c, figure, range)?;
     if let Some(p) = out {
@@ -665,7 +734,7 @@ pub fn solve(
     out: Option<&Path>,
 ) -> Result<bool> {
     let l = Loaded::new(c)?;
-    check_outputs(out, None)?;
+    check_outputs("solve", OutFormat::Json, out, None)?;
     let src = l.source();
     let target = Target::parse(target).map_err(|e| CliError(format!("--target: {e}")))?;
     // At most the answer and the scenario as it is, on the target and the key figures.
@@ -738,12 +807,15 @@ pub fn solve(
     };
     #[derive(serde::Serialize)]
     struct Doc<'a> {
+        #[serde(flatten)]
+        provenance: Provenance,
         solution: &'a Solution,
         comparison: &'a Option<Comparison>,
     }
     write_json(
         out,
         &Doc {
+            provenance: Provenance::new(&l, &sc.contract),
             solution: &sol,
             comparison: &cmp,
         },

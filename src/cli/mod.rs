@@ -118,7 +118,8 @@ enum Cmd {
         /// Leave out the default stresses; run only the file's [[stresses]].
         #[arg(long)]
         no_defaults: bool,
-        /// Also write the comparison as JSON to this file.
+        /// Also write the comparison as JSON to this file (with the scenario, its --set
+        /// changes and the sibsim version); a name ending in .csv is refused.
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -133,7 +134,9 @@ enum Cmd {
         /// mean payments). See `sibsim figures`.
         #[arg(long = "metric", value_name = "FIGURE")]
         metrics: Vec<String>,
-        /// Write the grid as CSV to this file.
+        /// Write the grid as CSV to this file (a column per term, then each figure and its
+        /// standard error; an `error` column only when some point is not a valid scenario); a
+        /// name ending in .json is refused.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Write a line chart (one term) or a heatmap (two terms) per figure, PNG and SVG,
@@ -152,7 +155,8 @@ enum Cmd {
         /// a rate stops just inside what its spread allows).
         #[arg(long, default_value = "p10-p90")]
         range: String,
-        /// Write the bars as CSV to this file.
+        /// Write the bars as CSV to this file (one row per input); a name ending in .json is
+        /// refused.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Write the tornado chart (PNG and SVG) into this folder.
@@ -180,7 +184,8 @@ enum Cmd {
         /// that must be whole).
         #[arg(long, allow_negative_numbers = true)]
         step: Option<f64>,
-        /// Also write the solution as JSON to this file.
+        /// Also write the solution as JSON to this file (with the scenario, its --set changes
+        /// and the sibsim version); a name ending in .csv is refused.
         #[arg(long)]
         out: Option<PathBuf>,
     },

@@ -244,14 +244,20 @@ pub fn sweep(
 
 impl Sweep {
     /// CSV: one row per point; the terms, then per figure its value and standard error.
+    ///
+    /// A last column `error` gives the reason a point is not a valid scenario (its figures
+    /// empty); it is there only when some point is not.
     pub fn to_csv(&self) -> String {
         let mut s = String::new();
+        let errors = self.points.iter().any(|p| p.error.is_some());
         let mut head: Vec<String> = self.axes.iter().map(|a| a.term.clone()).collect();
         for f in &self.figures {
             head.push(f.clone());
             head.push(format!("{f}_se"));
         }
-        head.push("error".into());
+        if errors {
+            head.push("error".into());
+        }
         s.push_str(&csv_row(&head));
         for p in &self.points {
             let mut row: Vec<String> = p.at.iter().map(|x| format!("{x}")).collect();
@@ -259,7 +265,9 @@ impl Sweep {
                 row.push(num(f.value));
                 row.push(num(f.se));
             }
-            row.push(p.error.clone().unwrap_or_default().replace('\n', " "));
+            if errors {
+                row.push(p.error.clone().unwrap_or_default().replace('\n', " "));
+            }
             s.push_str(&csv_row(&row));
         }
         s
