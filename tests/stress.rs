@@ -1546,3 +1546,110 @@ fn design_outputs_say_their_format_and_where_they_came_from() {
         }
     }
 }
+
+/// A tornado shows each input in its unit: rates in %, money in the currency with thousands
+/// separators, a shock off and on; not `1729.5415`.
+#[test]
+fn tornado_shows_inputs_in_their_units() {
+    let o = sibsim(&[
+        "tornado",
+        REF,
+        "--metric",
+        "p_full_repayment:junior",
+        "--trials",
+        "20",
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let row = |input: &str| -> Vec<String> {
+        let l = text
+            .lines()
+            .find(|l| l.starts_with(input))
+            .unwrap_or_else(|| panic!("no {input} in\n{text}"));
+        l[input.len()..]
+            .split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(String::from)
+            .collect()
+    };
+    let cost = row("cost per participant");
+    for c in &cost[..2] {
+        assert!(
+            c.starts_with("EUR ") && c.contains(',') && !c.contains('.'),
+            "{cost:?}"
+        );
+    }
+    let fill = row("fill rate");
+    assert!(fill[..2].iter().all(|c| c.ends_with('%')), "{fill:?}");
+    let shock = row("shock 1");
+    assert!(shock.iter().any(|c| c.ends_with("off")), "{shock:?}");
+    assert!(shock.iter().any(|c| c == "on"), "{shock:?}");
+}
+
+/// A sweep says when the values asked for round to fewer values of the term, and refuses a
+/// range whose ends are the same.
+#[test]
+fn a_sweep_says_when_points_merge() {
+    let o = sibsim(&[
+        "sweep",
+        REF,
+        "--vary",
+        "outcomes.housing.lag=1:2:5",
+        "--trials",
+        "5",
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        text.contains(
+            "`outcomes.housing.lag` takes whole numbers, so the 5 values asked for round to 2 distinct ones (1, 2)"
+        ),
+        "{text}"
+    );
+    let o = sibsim(&[
+        "sweep",
+        REF,
+        "--vary",
+        "outcomes.housing.price=1000:2000:3",
+        "--trials",
+        "5",
+    ]);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("Note:"));
+    let e = err_of(&["sweep", REF, "--vary", "outcomes.housing.lag=2:2:5"]);
+    assert!(
+        e.contains("FROM and TO are both 2, so there is nothing to sweep")
+            && e.contains("--set outcomes.housing.lag=2"),
+        "{e}"
+    );
+}
+
+/// Each command's --trials help says what the trials are counted for.
+#[test]
+fn each_command_says_what_its_trials_count() {
+    for (cmd, want, not) in [
+        ("simulate", "Number of trials", "per variant"),
+        ("stress", "per variant", "per point"),
+        ("sweep", "per point of the grid", "per variant"),
+        ("tornado", "per run", "per variant"),
+        ("solve", "per value of the term tried", "per variant"),
+        ("mkba", "business case's simulation", "per variant"),
+        ("feasibility", "the tree's answers", "per variant"),
+        ("report", "of the simulation", "per variant"),
+    ] {
+        let o = sibsim(&[cmd, "--help"]);
+        let help = String::from_utf8_lossy(&o.stdout);
+        let trials: String = help
+            .split("--trials <TRIALS>")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{cmd}: no --trials in\n{help}"))
+            .split("[default")
+            .next()
+            .unwrap()
+            .to_string();
+        assert!(
+            trials.contains(want) && !trials.contains(not),
+            "{cmd}: {trials}"
+        );
+    }
+}

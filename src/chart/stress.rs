@@ -527,8 +527,8 @@ impl Tornado {
                     label: b.input.clone(),
                     low: b.at_low.value,
                     high: b.at_high.value,
-                    low_label: input_label(b.low_input),
-                    high_label: input_label(b.high_input),
+                    low_label: b.kind.show(b.low_input, currency),
+                    high_label: b.kind.show(b.high_input, currency),
                 })
                 .collect(),
         }

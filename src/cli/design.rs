@@ -526,6 +526,25 @@ pub fn sweep(
         t0.elapsed().as_secs_f64()
     );
     render_sweep(&sw, &mut o);
+    for a in sw.axes.iter().filter(|a| a.values.len() < a.requested) {
+        let takes = match a.decimals {
+            0 => "whole numbers".to_string(),
+            1 => "one decimal".to_string(),
+            d => format!("{d} decimals"),
+        };
+        let _ = writeln!(
+            o,
+            "Note: `{}` takes {takes}, so the {} values asked for round to {} distinct ones ({}); each ran once.",
+            a.term,
+            a.requested,
+            a.values.len(),
+            a.values
+                .iter()
+                .map(|x| num(*x))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     o.push_str(effect_note(
         &sc.contract,
         sw.figures.iter().map(String::as_str),
@@ -650,8 +669,8 @@ pub fn tornado(
     for b in &tor.bars {
         t.row(vec![
             b.input.clone(),
-            format!("{:.4}", b.low_input),
-            format!("{:.4}", b.high_input),
+            b.kind.show(b.low_input, &currency),
+            b.kind.show(b.high_input, &currency),
             format!(
                 "{} ({})",
                 show(tor.unit, b.at_low.value),

@@ -69,6 +69,7 @@ enum Cmd {
         out: Option<PathBuf>,
     },
     /// Monte Carlo: repayment and risk distribution across the parties.
+    #[command(mut_arg("trials", |a| a.help("Number of trials")))]
     Simulate {
         #[command(flatten)]
         common: CommonArgs,
@@ -94,6 +95,7 @@ enum Cmd {
         format: chart::ChartFormat,
     },
     /// Simulate and write one self-contained HTML report (terms, results, risk, charts).
+    #[command(mut_arg("trials", |a| a.help("Number of trials of the simulation (and of each run of the --tornado chart)")))]
     Report {
         #[command(flatten)]
         common: CommonArgs,
@@ -109,6 +111,7 @@ enum Cmd {
         tornado: Option<String>,
     },
     /// Stress test: the base and each named stress, key figures per party with differences.
+    #[command(mut_arg("trials", |a| a.help("Number of trials per variant (the base and each stress, on the same random numbers)")))]
     Stress {
         #[command(flatten)]
         common: CommonArgs,
@@ -124,6 +127,7 @@ enum Cmd {
         out: Option<PathBuf>,
     },
     /// Sweep one or two terms over a grid: a figure at every point, as a table and CSV.
+    #[command(mut_arg("trials", |a| a.help("Number of trials per point of the grid (every point on the same random numbers)")))]
     Sweep {
         #[command(flatten)]
         common: CommonArgs,
@@ -145,6 +149,7 @@ enum Cmd {
         charts: Option<PathBuf>,
     },
     /// Sensitivity: each uncertain input at its low and high value, the effect on a figure.
+    #[command(mut_arg("trials", |a| a.help("Number of trials per run (the base, and each input at its low and at its high value)")))]
     Tornado {
         #[command(flatten)]
         common: CommonArgs,
@@ -167,6 +172,7 @@ enum Cmd {
     ///
     /// Exits 0 when some value within the bounds meets the target, 1 when none does (the table
     /// and the JSON are written either way), 2 on a user error.
+    #[command(mut_arg("trials", |a| a.help("Number of trials per value of the term tried (each on the same random numbers)")))]
     Solve {
         #[command(flatten)]
         common: CommonArgs,
@@ -193,6 +199,7 @@ enum Cmd {
     Figures,
     /// The social cost-benefit analysis (MKBA): the table a municipal report shows, who
     /// benefits and who pays, and the payers' business case over the trials.
+    #[command(mut_arg("trials", |a| a.help("Number of trials of the business case's simulation (not used with --actuals)")))]
     Mkba {
         #[command(flatten)]
         common: CommonArgs,
@@ -211,6 +218,7 @@ enum Cmd {
     },
     /// Walk Rotterdam's decision tree: can a SIB succeed? Each question, its answer, the
     /// evidence, and the verdict (go / no-go / conditional).
+    #[command(mut_arg("trials", |a| a.help("Number of trials of the simulation the tree's answers come from")))]
     Feasibility {
         #[command(flatten)]
         common: CommonArgs,
@@ -297,7 +305,8 @@ fn threads_arg(s: &str) -> std::result::Result<usize, String> {
 struct CommonArgs {
     /// The scenario file (TOML) with an [uncertainty] block.
     scenario: PathBuf,
-    /// Number of trials (per variant in stress, sweep, tornado and solve).
+    /// Number of trials (each command's help says what it counts: per variant, point, run or
+    /// value in stress, sweep, tornado and solve).
     #[arg(long, default_value_t = 10_000, allow_negative_numbers = true, value_parser = trials_arg)]
     trials: u64,
     /// Random seed: the same scenario and seed give identical results on any thread count,

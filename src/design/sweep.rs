@@ -51,6 +51,12 @@ impl Vary {
                 "`{s}`: STEPS is the number of points, from 2 to 1000; got {steps}"
             ));
         }
+        if from == to {
+            return Err(format!(
+                "`{s}`: FROM and TO are both {from}, so there is nothing to sweep; give two different ends, or run the one value with `--set {}={from}`",
+                p.trim()
+            ));
+        }
         let n = Decimal::from(steps as u64 - 1);
         let values = (0..steps)
             .map(|i| {
@@ -85,8 +91,13 @@ pub struct SweepPoint {
 pub struct Axis {
     /// The term's path.
     pub term: String,
-    /// Its values.
+    /// Its values, each once.
     pub values: Vec<f64>,
+    /// The number of values asked for (`STEPS`); more than `values.len()` when some of them
+    /// round to the same value of the term (a whole number: `1:2:5` is 1 and 2).
+    pub requested: usize,
+    /// The decimals the term takes (0: a whole number, 2: money, ...).
+    pub decimals: u32,
 }
 
 /// A sweep: the grid and the figures at every point. With two axes, points run over the
@@ -132,12 +143,14 @@ pub fn sweep(
     // for a rate; the grid shows the values simulated, each once.
     // A term that is not in the scenario (nor an optional field it may add) is an error before
     // anything runs, not a grid of invalid points.
+    let mut dps = Vec::with_capacity(vary.len());
     let values: Vec<Vec<Decimal>> = vary
         .iter()
         .map(|v| {
             super::solve::current_value(src, &v.path)
                 .map_err(|e| e.replace("--term `", "--vary `"))?;
             let dp = super::solve::decimals_taken(src, &v.path);
+            dps.push(dp);
             let mut xs: Vec<Decimal> = v
                 .values
                 .iter()
@@ -229,9 +242,12 @@ pub fn sweep(
         axes: vary
             .iter()
             .zip(&values)
-            .map(|(v, xs)| Axis {
+            .zip(&dps)
+            .map(|((v, xs), dp)| Axis {
                 term: v.name(),
                 values: xs.iter().map(|x| x.to_f64().unwrap_or(f64::NAN)).collect(),
+                requested: v.values.len(),
+                decimals: *dp,
             })
             .collect(),
         figures: figures.to_vec(),
