@@ -488,6 +488,7 @@ fn unit_format(u: crate::metrics::Unit, currency: &str) -> ValueFormat {
     match u {
         crate::metrics::Unit::Money => ValueFormat::Money(currency.to_string()),
         crate::metrics::Unit::Probability | crate::metrics::Unit::Rate => ValueFormat::Percent,
+        crate::metrics::Unit::Multiple => ValueFormat::Multiple,
     }
 }
 

@@ -117,7 +117,7 @@ fn money_to(x: f64, d: usize) -> String {
 fn decimals(u: Unit) -> usize {
     match u {
         Unit::Probability => 1,
-        Unit::Rate => 2,
+        Unit::Rate | Unit::Multiple => 2,
         Unit::Money => 0,
     }
 }
@@ -135,6 +135,7 @@ fn show_with(u: Unit, x: f64, extra: usize) -> String {
     let d = decimals(u) + extra;
     match u {
         Unit::Probability | Unit::Rate => format!("{}%", fixed(x * 100.0, d)),
+        Unit::Multiple => format!("{}x", fixed(x, d)),
         Unit::Money => money_to(x, d),
     }
 }
@@ -143,6 +144,7 @@ fn show_with(u: Unit, x: f64, extra: usize) -> String {
 fn shown_value(u: Unit, x: f64, extra: usize) -> f64 {
     let (scale, d) = match u {
         Unit::Probability | Unit::Rate => (100.0, decimals(u) + extra),
+        Unit::Multiple => (1.0, decimals(u) + extra),
         Unit::Money => (1.0, (decimals(u) + extra).min(2)),
     };
     let p = 10f64.powi(d as i32);
@@ -174,6 +176,7 @@ pub fn show_diff(u: Unit, x: f64, signed: bool) -> String {
     }
     let s = match u {
         Unit::Probability | Unit::Rate => fixed(x * 100.0, decimals(u)),
+        Unit::Multiple => fixed(x, decimals(u)),
         Unit::Money => thousands(x),
     };
     if signed && !s.starts_with('-') {
