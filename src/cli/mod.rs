@@ -182,8 +182,9 @@ enum Cmd {
         /// FIGURE OP NUMBER, e.g. "p_full_repayment:bank >= 0.95". See `sibsim figures`.
         #[arg(long, value_name = "EXPR")]
         target: String,
-        /// LO:HI search bounds (default: half to one and a half times the current value; for a
-        /// value up to 1, such as a rate or a share, 0 to twice it, at most 1).
+        /// LO:HI search bounds (default: half to one and a half times the current value, for a
+        /// whole number such as a lag at least one below and two above it; for a value up to
+        /// 1, such as a rate or a share, 0 to twice it, at most 1).
         #[arg(long, value_name = "LO:HI")]
         bounds: Option<String>,
         /// Resolution of the answer (default: about 1/10,000 of the range; at least 1 for a term
