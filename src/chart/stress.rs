@@ -488,6 +488,7 @@ fn unit_format(u: crate::metrics::Unit, currency: &str) -> ValueFormat {
     match u {
         crate::metrics::Unit::Money => ValueFormat::Money(currency.to_string()),
         crate::metrics::Unit::Probability | crate::metrics::Unit::Rate => ValueFormat::Percent,
+        crate::metrics::Unit::Multiple => ValueFormat::Multiple,
     }
 }
 
@@ -527,8 +528,8 @@ impl Tornado {
                     label: b.input.clone(),
                     low: b.at_low.value,
                     high: b.at_high.value,
-                    low_label: input_label(b.low_input),
-                    high_label: input_label(b.high_input),
+                    low_label: b.kind.show(b.low_input, currency),
+                    high_label: b.kind.show(b.high_input, currency),
                 })
                 .collect(),
         }

@@ -33,7 +33,33 @@ struct Loaded {
     name: String,
     text: String,
     base: Vec<Override>,
+    /// `--set` as given.
+    set: Vec<String>,
     cfg: SimConfig,
+}
+
+/// Where a saved comparison or solution came from, under the names `summary.json` gives
+/// them: the scenario (file, name, currency, period, `--set` overrides) and the sibsim
+/// version.
+#[derive(serde::Serialize)]
+struct Provenance {
+    scenario: sibsim::montecarlo::ScenarioInfo,
+    sibsim_version: &'static str,
+}
+
+impl Provenance {
+    fn new(l: &Loaded, c: &sibsim::Contract) -> Provenance {
+        Provenance {
+            scenario: sibsim::montecarlo::ScenarioInfo {
+                file: l.name.clone(),
+                name: c.name.clone(),
+                currency: c.currency.clone(),
+                period: c.period_length.singular().to_string(),
+                overrides: l.set.clone(),
+            },
+            sibsim_version: env!("CARGO_PKG_VERSION"),
+        }
+    }
 }
 
 impl Loaded {
@@ -42,6 +68,7 @@ impl Loaded {
             name: c.scenario.display().to_string(),
             text: io::read_text(c.scenario)?,
             base: overrides(c.set)?,
+            set: c.set.to_vec(),
             cfg: SimConfig {
                 trials: c.trials,
                 seed: c.seed,
@@ -62,16 +89,84 @@ fn thousands(x: f64) -> String {
     sibsim::chart::theme::thousands(x)
 }
 
+/// `x` to `d` decimals, never a negative zero: a value that rounds to 0 reads `0.00`, not
+/// `-0.00`.
+fn fixed(x: f64, d: usize) -> String {
+    let s = format!("{x:.d$}");
+    match s.strip_prefix('-') {
+        Some(rest) if rest.bytes().all(|b| b == b'0' || b == b'.') => rest.to_string(),
+        _ => s,
+    }
+}
+
+/// Money to `d` decimals (at most cents) with thousands separators; whole units for 0.
+fn money_to(x: f64, d: usize) -> String {
+    if d == 0 || !x.is_finite() {
+        return thousands(x);
+    }
+    let s = fixed(x, d.min(2));
+    let (sign, s) = s.strip_prefix('-').map_or(("", s.as_str()), |r| ("-", r));
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let int = int
+        .parse::<f64>()
+        .map_or_else(|_| int.to_string(), thousands);
+    format!("{sign}{int}.{frac}")
+}
+
+/// The decimals [`show`] gives a figure of unit `u` (of its percentage for shares and rates).
+fn decimals(u: Unit) -> usize {
+    match u {
+        Unit::Probability => 1,
+        Unit::Rate | Unit::Multiple => 2,
+        Unit::Money => 0,
+    }
+}
+
 /// A figure's value for people.
 pub fn show(u: Unit, x: f64) -> String {
+    show_with(u, x, 0)
+}
+
+/// A figure's value for people with `extra` decimals beyond [`show`]'s (money: at most cents).
+fn show_with(u: Unit, x: f64, extra: usize) -> String {
     if x.is_nan() {
         return "n/a".into();
     }
+    let d = decimals(u) + extra;
     match u {
-        Unit::Probability => format!("{:.1}%", x * 100.0),
-        Unit::Rate => format!("{:.2}%", x * 100.0),
-        Unit::Money => thousands(x),
+        Unit::Probability | Unit::Rate => format!("{}%", fixed(x * 100.0, d)),
+        Unit::Multiple => format!("{}x", fixed(x, d)),
+        Unit::Money => money_to(x, d),
     }
+}
+
+/// `x` as [`show_with`] rounds it with `extra` decimals, in the figure's own scale.
+fn shown_value(u: Unit, x: f64, extra: usize) -> f64 {
+    let (scale, d) = match u {
+        Unit::Probability | Unit::Rate => (100.0, decimals(u) + extra),
+        Unit::Multiple => (1.0, decimals(u) + extra),
+        Unit::Money => (1.0, (decimals(u) + extra).min(2)),
+    };
+    let p = 10f64.powi(d as i32);
+    (x * scale * p).round() / p / scale
+}
+
+/// The fewest decimals beyond [`show`]'s with which every figure of `evals` reads on the side
+/// of the target that it lies on: two rows that both read `33.0%`, one meeting `>= 0.33` and
+/// one not, read `33.00%` and `32.99%` instead (at most four more; money at most cents).
+fn extra_decimals(u: Unit, target: &Target, evals: &[sibsim::design::solve::Evaluation]) -> usize {
+    let most = match u {
+        Unit::Money => 2,
+        _ => 4,
+    };
+    (0..=most)
+        .find(|&e| {
+            evals.iter().all(|ev| {
+                ev.figure.value.is_nan()
+                    || target.holds(shown_value(u, ev.figure.value, e)) == ev.meets
+            })
+        })
+        .unwrap_or(most)
 }
 
 /// A difference (or standard error) for people: percentage points for shares and rates.
@@ -80,11 +175,11 @@ pub fn show_diff(u: Unit, x: f64, signed: bool) -> String {
         return "n/a".into();
     }
     let s = match u {
-        Unit::Probability => format!("{:.1}", x * 100.0),
-        Unit::Rate => format!("{:.2}", x * 100.0),
+        Unit::Probability | Unit::Rate => fixed(x * 100.0, decimals(u)),
+        Unit::Multiple => fixed(x, decimals(u)),
         Unit::Money => thousands(x),
     };
-    if signed && x >= 0.0 && !s.starts_with('-') {
+    if signed && !s.starts_with('-') {
         format!("+{s}")
     } else {
         s
@@ -92,7 +187,15 @@ pub fn show_diff(u: Unit, x: f64, signed: bool) -> String {
 }
 
 fn fig(u: Unit, f: &Figure) -> String {
-    format!("{} ±{}", show(u, f.value), show_diff(u, f.se, false))
+    fig_with(u, f, 0)
+}
+
+fn fig_with(u: Unit, f: &Figure, extra: usize) -> String {
+    format!(
+        "{} ±{}",
+        show_with(u, f.value, extra),
+        show_diff(u, f.se, false)
+    )
 }
 
 fn diff(u: Unit, f: &Figure) -> String {
@@ -150,10 +253,39 @@ fn effect_note<'a>(
     }
 }
 
+/// What a design command writes to `--out`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OutFormat {
+    /// `stress` and `solve`.
+    Json,
+    /// `sweep` and `tornado`.
+    Csv,
+}
+
 /// Refuses, before a comparison runs, outputs that could not be written at its end: an `--out`
-/// file (see [`io::check_output_file`]) and a `--charts` folder that is a file.
-fn check_outputs(out: Option<&Path>, charts: Option<&Path>) -> Result<()> {
+/// file (see [`io::check_output_file`]) or one whose name says the other format (`command`
+/// writes `format`), and a `--charts` folder that is a file.
+fn check_outputs(
+    command: &str,
+    format: OutFormat,
+    out: Option<&Path>,
+    charts: Option<&Path>,
+) -> Result<()> {
     if let Some(p) = out {
+        let ext = p
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
+        let (writes, ext_ok, other) = match format {
+            OutFormat::Json => ("JSON", "json", "csv"),
+            OutFormat::Csv => ("CSV", "csv", "json"),
+        };
+        if ext.as_deref() == Some(other) {
+            return Err(CliError(format!(
+                "--out {}: `{command}` writes {writes}, not {}; name the file .{ext_ok} (stress and solve write JSON, sweep and tornado CSV)",
+                p.display(),
+                other.to_ascii_uppercase()
+            )));
+        }
         io::check_output_file(p)?;
     }
     match charts {
@@ -182,7 +314,7 @@ pub fn stress(
     out: Option<&Path>,
 ) -> Result<()> {
     let l = Loaded::new(c)?;
-    check_outputs(out, None)?;
+    check_outputs("stress", OutFormat::Json, out, None)?;
     let src = l.source();
     let (sc, _) = src.load(&Variant::base())?;
     // The file's own stresses must make valid scenarios (a default that does not fit is
@@ -192,10 +324,10 @@ pub fn stress(
     if !only.is_empty() {
         for name in only {
             if !variants.iter().any(|v| &v.label == name) {
-                let all: Vec<&str> = variants.iter().map(|v| v.label.as_str()).collect();
-                return Err(CliError(format!(
-                    "--only {name}: no stress `{name}`; the stresses are {}",
-                    all.join(", ")
+                return Err(CliError(unknown_stress(
+                    name,
+                    &variants,
+                    no_defaults.then(|| sibsim::design::stress::defaults(&sc, &l.text)),
                 )));
             }
         }
@@ -237,7 +369,20 @@ pub fn stress(
             why.join("\n")
         )));
     }
-    write_json(out, &cmp)?;
+    #[derive(serde::Serialize)]
+    struct Doc<'a> {
+        #[serde(flatten)]
+        provenance: Provenance,
+        #[serde(flatten)]
+        comparison: &'a Comparison,
+    }
+    write_json(
+        out,
+        &Doc {
+            provenance: Provenance::new(&l, &sc.contract),
+            comparison: &cmp,
+        },
+    )?;
     let mut o = String::new();
     let _ = writeln!(
         o,
@@ -283,6 +428,38 @@ pub fn stress(
     io::emit(None, &o)
 }
 
+/// Why `--only NAME` names no stress among `variants`; `defaults` are the default stresses
+/// when `--no-defaults` left them out.
+fn unknown_stress(name: &str, variants: &[Variant], defaults: Option<Vec<Variant>>) -> String {
+    let own: Vec<&str> = variants.iter().map(|v| v.label.as_str()).collect();
+    let left_out = defaults
+        .as_ref()
+        .is_some_and(|d| d.iter().any(|v| v.label == name));
+    let what = if left_out {
+        format!("`{name}` is a default stress, and --no-defaults leaves the defaults out")
+    } else {
+        let hint = sibsim::scenario::overrides::nearest(
+            name,
+            own.iter()
+                .copied()
+                .chain(defaults.iter().flatten().map(|v| v.label.as_str())),
+        )
+        .map(|n| format!(" (did you mean `{n}`?)"))
+        .unwrap_or_default();
+        format!("there is no stress `{name}`{hint}")
+    };
+    match (own.is_empty(), defaults.is_some()) {
+        (true, true) => format!(
+            "--only {name}: {what}; the scenario defines no stresses of its own ([[stresses]]), so with --no-defaults there are none to run"
+        ),
+        (false, true) => format!(
+            "--only {name}: {what}; the scenario's own stresses are {}",
+            own.join(", ")
+        ),
+        _ => format!("--only {name}: {what}; the stresses are {}", own.join(", ")),
+    }
+}
+
 fn default_figures(c: &sibsim::Contract) -> Vec<String> {
     let mut v: Vec<String> = c
         .tranches
@@ -302,16 +479,17 @@ pub fn sweep(
     charts: Option<&Path>,
 ) -> Result<()> {
     let l = Loaded::new(c)?;
-    check_outputs(out, charts)?;
+    check_outputs("sweep", OutFormat::Csv, out, charts)?;
     let src = l.source();
     let vs: Vec<Vary> = vary
         .iter()
         .map(|s| Vary::parse(s).map_err(|e| CliError(format!("--vary {e}"))))
         .collect::<Result<_>>()?;
     if vs.is_empty() || vs.len() > 2 {
-        return Err(CliError(
-            "give --vary once (a line) or twice (a grid)".into(),
-        ));
+        return Err(CliError(format!(
+            "give --vary once (a line) or twice (a grid); got it {} times",
+            vs.len()
+        )));
     }
     let (sc, _) = src.load(&Variant::base())?;
     let figures = if figures.is_empty() {
@@ -351,6 +529,25 @@ pub fn sweep(
         t0.elapsed().as_secs_f64()
     );
     render_sweep(&sw, &mut o);
+    for a in sw.axes.iter().filter(|a| a.values.len() < a.requested) {
+        let takes = match a.decimals {
+            0 => "whole numbers".to_string(),
+            1 => "one decimal".to_string(),
+            d => format!("{d} decimals"),
+        };
+        let _ = writeln!(
+            o,
+            "Note: `{}` takes {takes}, so the {} values asked for round to {} distinct ones ({}); each ran once.",
+            a.term,
+            a.requested,
+            a.values.len(),
+            a.values
+                .iter()
+                .map(|x| num(*x))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     o.push_str(effect_note(
         &sc.contract,
         sw.figures.iter().map(String::as_str),
@@ -437,7 +634,7 @@ pub fn tornado(
     charts: Option<&Path>,
 ) -> Result<()> {
     io::note_input(c.scenario);
-    check_outputs(out, charts)?;
+    check_outputs("tornado", OutFormat::Csv, out, charts)?;
     let t0 = std::time::Instant::now();
     let (tor, currency, note) = compute_tornado(c, figure, range)?;
     if let Some(p) = out {
@@ -475,8 +672,8 @@ pub fn tornado(
     for b in &tor.bars {
         t.row(vec![
             b.input.clone(),
-            format!("{:.4}", b.low_input),
-            format!("{:.4}", b.high_input),
+            b.kind.show(b.low_input, &currency),
+            b.kind.show(b.high_input, &currency),
             format!(
                 "{} ({})",
                 show(tor.unit, b.at_low.value),
@@ -559,7 +756,7 @@ pub fn solve(
     out: Option<&Path>,
 ) -> Result<bool> {
     let l = Loaded::new(c)?;
-    check_outputs(out, None)?;
+    check_outputs("solve", OutFormat::Json, out, None)?;
     let src = l.source();
     let target = Target::parse(target).map_err(|e| CliError(format!("--target: {e}")))?;
     // At most the answer and the scenario as it is, on the target and the key figures.
@@ -632,12 +829,15 @@ pub fn solve(
     };
     #[derive(serde::Serialize)]
     struct Doc<'a> {
+        #[serde(flatten)]
+        provenance: Provenance,
         solution: &'a Solution,
         comparison: &'a Option<Comparison>,
     }
     write_json(
         out,
         &Doc {
+            provenance: Provenance::new(&l, &sc.contract),
             solution: &sol,
             comparison: &cmp,
         },
@@ -659,11 +859,13 @@ pub fn solve(
         sol.seed,
         t0.elapsed().as_secs_f64()
     );
+    // Enough decimals that each figure reads on its side of the target.
+    let extra = extra_decimals(unit, &target, &sol.evaluations);
     let mut t = Table::new(&["Value", &target.figure, "Meets target"], 0);
     for e in &sol.evaluations {
         t.row(vec![
             num(e.value),
-            fig(unit, &e.figure),
+            fig_with(unit, &e.figure, extra),
             if e.meets { "yes" } else { "no" }.into(),
         ]);
     }
@@ -680,8 +882,12 @@ pub fn solve(
                 sol.term,
                 if *holds_above { ">=" } else { "<=" },
                 num(*value),
-                e.map(|e| format!("; there {} = {}", target.figure, fig(unit, &e.figure)))
-                    .unwrap_or_default()
+                e.map(|e| format!(
+                    "; there {} = {}",
+                    target.figure,
+                    fig_with(unit, &e.figure, extra)
+                ))
+                .unwrap_or_default()
             );
         }
         Answer::Inside { value } => {
@@ -740,4 +946,47 @@ pub fn solve(
 /// A term's value: up to six decimals, thousands separated (`1,626.7`, `708,000`, `0.0525`).
 fn num(x: f64) -> String {
     sibsim::chart::theme::number(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sibsim::design::solve::Evaluation;
+
+    #[test]
+    fn no_negative_zero_is_printed() {
+        assert_eq!(show_diff(Unit::Rate, -1e-7, true), "+0.00");
+        assert_eq!(show_diff(Unit::Probability, -1e-6, false), "0.0");
+        assert_eq!(show(Unit::Rate, -1e-7), "0.00%");
+        assert_eq!(show_diff(Unit::Rate, -0.0001, true), "-0.01");
+        assert_eq!(show_diff(Unit::Money, -0.4, true), "+0");
+        assert_eq!(show_with(Unit::Money, -0.001, 2), "0.00");
+        assert_eq!(show_with(Unit::Money, -1234.567, 2), "-1,234.57");
+    }
+
+    fn eval(value: f64, t: &Target) -> Evaluation {
+        Evaluation {
+            value: 0.0,
+            figure: Figure { value, se: 0.01 },
+            meets: t.holds(value),
+        }
+    }
+
+    #[test]
+    fn figures_either_side_of_the_target_read_differently() {
+        let t = Target::parse("p_full_repayment:junior >= 0.33").unwrap();
+        let evals = [eval(0.3300, &t), eval(0.32995, &t), eval(0.35, &t)];
+        let e = extra_decimals(Unit::Probability, &t, &evals);
+        assert_eq!(e, 2);
+        assert_eq!(show_with(Unit::Probability, 0.3300, e), "33.000%");
+        assert_eq!(show_with(Unit::Probability, 0.32995, e), "32.995%");
+        // Far from the target, no more decimals than usual.
+        let far = [eval(0.30, &t), eval(0.36, &t)];
+        assert_eq!(extra_decimals(Unit::Probability, &t, &far), 0);
+        // Money: at most cents.
+        let m = Target::parse("net_mean:x > 12000").unwrap();
+        let close = [eval(12000.004, &m), eval(11999.6, &m)];
+        assert_eq!(extra_decimals(Unit::Money, &m, &close), 2);
+        assert_eq!(show_with(Unit::Money, 11999.6, 2), "11,999.60");
+    }
 }

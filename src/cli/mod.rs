@@ -69,6 +69,7 @@ enum Cmd {
         out: Option<PathBuf>,
     },
     /// Monte Carlo: repayment and risk distribution across the parties.
+    #[command(mut_arg("trials", |a| a.help("Number of trials")))]
     Simulate {
         #[command(flatten)]
         common: CommonArgs,
@@ -94,6 +95,7 @@ enum Cmd {
         format: chart::ChartFormat,
     },
     /// Simulate and write one self-contained HTML report (terms, results, risk, charts).
+    #[command(mut_arg("trials", |a| a.help("Number of trials of the simulation (and of each run of the --tornado chart)")))]
     Report {
         #[command(flatten)]
         common: CommonArgs,
@@ -109,6 +111,7 @@ enum Cmd {
         tornado: Option<String>,
     },
     /// Stress test: the base and each named stress, key figures per party with differences.
+    #[command(mut_arg("trials", |a| a.help("Number of trials per variant (the base and each stress, on the same random numbers)")))]
     Stress {
         #[command(flatten)]
         common: CommonArgs,
@@ -118,11 +121,13 @@ enum Cmd {
         /// Leave out the default stresses; run only the file's [[stresses]].
         #[arg(long)]
         no_defaults: bool,
-        /// Also write the comparison as JSON to this file.
+        /// Also write the comparison as JSON to this file (with the scenario, its --set
+        /// changes and the sibsim version); a name ending in .csv is refused.
         #[arg(long)]
         out: Option<PathBuf>,
     },
     /// Sweep one or two terms over a grid: a figure at every point, as a table and CSV.
+    #[command(mut_arg("trials", |a| a.help("Number of trials per point of the grid (every point on the same random numbers)")))]
     Sweep {
         #[command(flatten)]
         common: CommonArgs,
@@ -133,7 +138,9 @@ enum Cmd {
         /// mean payments). See `sibsim figures`.
         #[arg(long = "metric", value_name = "FIGURE")]
         metrics: Vec<String>,
-        /// Write the grid as CSV to this file.
+        /// Write the grid as CSV to this file (a column per term, then each figure and its
+        /// standard error; an `error` column only when some point is not a valid scenario); a
+        /// name ending in .json is refused.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Write a line chart (one term) or a heatmap (two terms) per figure, PNG and SVG,
@@ -142,6 +149,7 @@ enum Cmd {
         charts: Option<PathBuf>,
     },
     /// Sensitivity: each uncertain input at its low and high value, the effect on a figure.
+    #[command(mut_arg("trials", |a| a.help("Number of trials per run (the base, and each input at its low and at its high value)")))]
     Tornado {
         #[command(flatten)]
         common: CommonArgs,
@@ -152,7 +160,8 @@ enum Cmd {
         /// a rate stops just inside what its spread allows).
         #[arg(long, default_value = "p10-p90")]
         range: String,
-        /// Write the bars as CSV to this file.
+        /// Write the bars as CSV to this file (one row per input); a name ending in .json is
+        /// refused.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Write the tornado chart (PNG and SVG) into this folder.
@@ -163,6 +172,7 @@ enum Cmd {
     ///
     /// Exits 0 when some value within the bounds meets the target, 1 when none does (the table
     /// and the JSON are written either way), 2 on a user error.
+    #[command(mut_arg("trials", |a| a.help("Number of trials per value of the term tried (each on the same random numbers)")))]
     Solve {
         #[command(flatten)]
         common: CommonArgs,
@@ -172,15 +182,17 @@ enum Cmd {
         /// FIGURE OP NUMBER, e.g. "p_full_repayment:bank >= 0.95". See `sibsim figures`.
         #[arg(long, value_name = "EXPR")]
         target: String,
-        /// LO:HI search bounds (default: half to one and a half times the current value; for a
-        /// value up to 1, such as a rate or a share, 0 to twice it, at most 1).
+        /// LO:HI search bounds (default: half to one and a half times the current value, for a
+        /// whole number such as a lag at least one below and two above it; for a value up to
+        /// 1, such as a rate or a share, 0 to twice it, at most 1).
         #[arg(long, value_name = "LO:HI")]
         bounds: Option<String>,
         /// Resolution of the answer (default: about 1/10,000 of the range; at least 1 for a term
         /// that must be whole).
         #[arg(long, allow_negative_numbers = true)]
         step: Option<f64>,
-        /// Also write the solution as JSON to this file.
+        /// Also write the solution as JSON to this file (with the scenario, its --set changes
+        /// and the sibsim version); a name ending in .csv is refused.
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -188,6 +200,7 @@ enum Cmd {
     Figures,
     /// The social cost-benefit analysis (MKBA): the table a municipal report shows, who
     /// benefits and who pays, and the payers' business case over the trials.
+    #[command(mut_arg("trials", |a| a.help("Number of trials of the business case's simulation (not used with --actuals)")))]
     Mkba {
         #[command(flatten)]
         common: CommonArgs,
@@ -206,6 +219,7 @@ enum Cmd {
     },
     /// Walk Rotterdam's decision tree: can a SIB succeed? Each question, its answer, the
     /// evidence, and the verdict (go / no-go / conditional).
+    #[command(mut_arg("trials", |a| a.help("Number of trials of the simulation the tree's answers come from")))]
     Feasibility {
         #[command(flatten)]
         common: CommonArgs,
@@ -292,7 +306,8 @@ fn threads_arg(s: &str) -> std::result::Result<usize, String> {
 struct CommonArgs {
     /// The scenario file (TOML) with an [uncertainty] block.
     scenario: PathBuf,
-    /// Number of trials (per variant in stress, sweep, tornado and solve).
+    /// Number of trials (each command's help says what it counts: per variant, point, run or
+    /// value in stress, sweep, tornado and solve).
     #[arg(long, default_value_t = 10_000, allow_negative_numbers = true, value_parser = trials_arg)]
     trials: u64,
     /// Random seed: the same scenario and seed give identical results on any thread count,

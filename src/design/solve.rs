@@ -89,6 +89,11 @@ impl std::fmt::Display for Target {
 }
 
 impl Target {
+    /// Whether a figure of `x` meets the target.
+    pub fn holds(&self, x: f64) -> bool {
+        self.cmp.holds(x, self.value)
+    }
+
     /// Parses `FIGURE OP NUMBER` (the figure is checked against a contract later).
     pub fn parse(s: &str) -> Result<Target, String> {
         let s = s.trim();
@@ -98,13 +103,19 @@ impl Target {
             (">", Cmp::Gt),
             ("<", Cmp::Lt),
         ];
-        let found = ops
-            .iter()
-            .filter_map(|(t, c)| s.find(t).map(|i| (i, *t, *c)))
-            .min_by_key(|(i, t, _)| (*i, std::cmp::Reverse(t.len())));
-        let Some((i, t, cmp)) = found else {
+        const ALLOWED: &str = "OP one of >=, >, <=, < (e.g. \"p_full_repayment:bank >= 0.95\")";
+        // The comparison is the first run of `<`, `>`, `=` and `!`, whole: `=>` or `==` is a
+        // mistyped one, not `>` or nothing after a figure named `... =`.
+        let is_op = |c: char| matches!(c, '<' | '>' | '=' | '!');
+        let Some(i) = s.find(is_op) else {
             return Err(format!(
-                "target `{s}` has no comparison; write FIGURE OP NUMBER with OP one of >=, >, <=, <, e.g. \"p_full_repayment:bank >= 0.95\""
+                "target `{s}` has no comparison; write FIGURE OP NUMBER with {ALLOWED}"
+            ));
+        };
+        let run = &s[i..i + s[i..].find(|c: char| !is_op(c)).unwrap_or(s.len() - i)];
+        let Some(&(t, cmp)) = ops.iter().find(|(t, _)| *t == run) else {
+            return Err(format!(
+                "target `{s}`: `{run}` is not a comparison; write FIGURE OP NUMBER with {ALLOWED}"
             ));
         };
         let figure = s[..i].trim();
@@ -115,6 +126,11 @@ impl Target {
         if figure.contains(char::is_whitespace) {
             return Err(format!(
                 "target `{s}`: `{figure}` is not a figure name (no spaces); e.g. `p_full_repayment:bank`"
+            ));
+        }
+        if rhs.is_empty() {
+            return Err(format!(
+                "target `{s}` has no number after `{t}`; write e.g. 0.95 or 95%"
             ));
         }
         let (num, pct) = match rhs.strip_suffix('%') {
@@ -211,22 +227,28 @@ pub fn current_value(src: &Source<'_>, path: &[Step]) -> Result<(Option<f64>, bo
     // the term rather than of an override the user did not write.
     let term = path_text(path);
     let probe = Override::parse(&format!("{term}+=0")).map_err(|e| e.0)?;
-    let applied =
-        match crate::scenario::overrides::apply(&mut doc.clone(), std::slice::from_ref(&probe)) {
-            Ok(a) => a,
-            Err(e) => {
-                // Absent but settable (an optional field): no current value.
-                let set = Override::number(path, Decimal::ZERO);
-                if crate::scenario::overrides::apply(&mut doc.clone(), std::slice::from_ref(&set))
-                    .is_ok()
-                {
-                    return Ok((None, false));
-                }
-                return Err(e
-                    .0
-                    .replace(&format!("`{term}+=0`"), &format!("--term `{term}`")));
+    let applied = match crate::scenario::overrides::apply(
+        &mut doc.clone(),
+        std::slice::from_ref(&probe),
+    ) {
+        Ok(a) => a,
+        Err(e) => {
+            // Absent but settable (an optional field): no current value.
+            let set = Override::number(path, Decimal::ZERO);
+            if crate::scenario::overrides::apply(&mut doc.clone(), std::slice::from_ref(&set))
+                .is_ok()
+            {
+                return Ok((None, false));
             }
-        };
+            return Err(e
+                    .0
+                    .replace(&format!("`{term}+=0`"), &format!("--term `{term}`"))
+                    .replace(
+                        ", so it cannot be changed by arithmetic",
+                        "; --term names one number of the scenario, such as `outcomes.ID.price`, `cohorts.ID.size` or `tranches.ID.rate`",
+                    ));
+        }
+    };
     let concrete = &applied.paths[0].0;
     let mut cur = Value::Table(doc);
     for part in split_concrete(concrete) {
@@ -305,8 +327,9 @@ fn split_concrete(p: &str) -> Vec<Result<String, usize>> {
 /// How the solver searches.
 #[derive(Clone, Debug)]
 pub struct SolveConfig {
-    /// Lower and upper bound (default: half to one and a half times the current value; 0 to
-    /// twice for values up to 1, capped at 1).
+    /// Lower and upper bound (default: half to one and a half times the current value, for a
+    /// whole number at least one below and two above it; 0 to twice for a share or a rate up
+    /// to 1; moved inward to what the scenario accepts).
     pub bounds: Option<(f64, f64)>,
     /// Resolution of the answer (default: 1/10,000 of the range rounded down to a power of
     /// ten; at least 1 for whole numbers).
@@ -379,6 +402,17 @@ pub fn solve(
                 "`{path_s}` is not in the scenario (an optional term); give --bounds LO:HI"
             ));
         }
+        // A whole number (a count, a period, a lag): half to one and a half times it, but at
+        // least one below and two above, so that a lag or a period of 1 or 2 still has room
+        // to move (0.5 to 1.5 times 1 holds no whole number but 1).
+        (None, Some(c)) if whole => {
+            let half = c.abs() * 0.5;
+            (
+                (c - half.max(1.0)).floor(),
+                (c + half.max(2.0)).ceil(),
+                false,
+            )
+        }
         // A share or rate: 0 to twice the value (moved inward below to what the scenario
         // accepts: at most 1 for a rate, `max` for a fill rate that may exceed its target).
         (None, Some(c)) if c > 0.0 && c <= 1.0 && !whole => (0.0, 2.0 * c, false),
@@ -443,6 +477,14 @@ pub fn solve(
         ),
         _ => (lo, hi),
     };
+    // Default bounds the scenario narrows to a single value leave nothing to search.
+    if !given && lo >= hi {
+        return Err(format!(
+            "the scenario accepts no value of `{path_s}` near its own ({}) but that one, so there \
+             is no range to search by default; give --bounds LO:HI",
+            current.map_or("not set".to_string(), |c| c.to_string())
+        ));
+    }
     let figures = [target.figure.clone()];
     let mut evals: Vec<Evaluation> = Vec::new();
     let mut eval = |x: f64| -> Result<Evaluation, String> {

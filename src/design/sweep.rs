@@ -51,6 +51,12 @@ impl Vary {
                 "`{s}`: STEPS is the number of points, from 2 to 1000; got {steps}"
             ));
         }
+        if from == to {
+            return Err(format!(
+                "`{s}`: FROM and TO are both {from}, so there is nothing to sweep; give two different ends, or run the one value with `--set {}={from}`",
+                p.trim()
+            ));
+        }
         let n = Decimal::from(steps as u64 - 1);
         let values = (0..steps)
             .map(|i| {
@@ -85,8 +91,13 @@ pub struct SweepPoint {
 pub struct Axis {
     /// The term's path.
     pub term: String,
-    /// Its values.
+    /// Its values, each once.
     pub values: Vec<f64>,
+    /// The number of values asked for (`STEPS`); more than `values.len()` when some of them
+    /// round to the same value of the term (a whole number: `1:2:5` is 1 and 2).
+    pub requested: usize,
+    /// The decimals the term takes (0: a whole number, 2: money, ...).
+    pub decimals: u32,
 }
 
 /// A sweep: the grid and the figures at every point. With two axes, points run over the
@@ -132,12 +143,14 @@ pub fn sweep(
     // for a rate; the grid shows the values simulated, each once.
     // A term that is not in the scenario (nor an optional field it may add) is an error before
     // anything runs, not a grid of invalid points.
+    let mut dps = Vec::with_capacity(vary.len());
     let values: Vec<Vec<Decimal>> = vary
         .iter()
         .map(|v| {
             super::solve::current_value(src, &v.path)
                 .map_err(|e| e.replace("--term `", "--vary `"))?;
             let dp = super::solve::decimals_taken(src, &v.path);
+            dps.push(dp);
             let mut xs: Vec<Decimal> = v
                 .values
                 .iter()
@@ -229,9 +242,12 @@ pub fn sweep(
         axes: vary
             .iter()
             .zip(&values)
-            .map(|(v, xs)| Axis {
+            .zip(&dps)
+            .map(|((v, xs), dp)| Axis {
                 term: v.name(),
                 values: xs.iter().map(|x| x.to_f64().unwrap_or(f64::NAN)).collect(),
+                requested: v.values.len(),
+                decimals: *dp,
             })
             .collect(),
         figures: figures.to_vec(),
@@ -244,14 +260,20 @@ pub fn sweep(
 
 impl Sweep {
     /// CSV: one row per point; the terms, then per figure its value and standard error.
+    ///
+    /// A last column `error` gives the reason a point is not a valid scenario (its figures
+    /// empty); it is there only when some point is not.
     pub fn to_csv(&self) -> String {
         let mut s = String::new();
+        let errors = self.points.iter().any(|p| p.error.is_some());
         let mut head: Vec<String> = self.axes.iter().map(|a| a.term.clone()).collect();
         for f in &self.figures {
             head.push(f.clone());
             head.push(format!("{f}_se"));
         }
-        head.push("error".into());
+        if errors {
+            head.push("error".into());
+        }
         s.push_str(&csv_row(&head));
         for p in &self.points {
             let mut row: Vec<String> = p.at.iter().map(|x| format!("{x}")).collect();
@@ -259,7 +281,9 @@ impl Sweep {
                 row.push(num(f.value));
                 row.push(num(f.se));
             }
-            row.push(p.error.clone().unwrap_or_default().replace('\n', " "));
+            if errors {
+                row.push(p.error.clone().unwrap_or_default().replace('\n', " "));
+            }
             s.push_str(&csv_row(&row));
         }
         s

@@ -27,6 +27,34 @@ pub enum Range {
     Percent(f64),
 }
 
+/// What an input is, for showing its values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputKind {
+    /// A rate or share (a fill rate, a success rate): shown in %.
+    Share,
+    /// An amount of money (the cost per participant): shown in the currency, whole units.
+    Money,
+    /// A quantity of units: shown with up to two decimals.
+    Quantity,
+    /// A shock, off (0) or on (1).
+    Shock,
+}
+
+impl InputKind {
+    /// `x` for people: `34.7%`, `EUR 1,730`, `12.5`, `off`/`on`.
+    pub fn show(self, x: f64, currency: &str) -> String {
+        use crate::chart::theme;
+        match self {
+            InputKind::Share => theme::percent(x),
+            InputKind::Money => theme::money(x, currency),
+            InputKind::Quantity => theme::number((x * 100.0).round() / 100.0),
+            InputKind::Shock if x == 0.0 => "off".into(),
+            InputKind::Shock => "on".into(),
+        }
+    }
+}
+
 /// One bar of the tornado.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct TornadoBar {
@@ -34,6 +62,8 @@ pub struct TornadoBar {
     pub input: String,
     /// Its path in the file.
     pub path: String,
+    /// What it is (how to show its values).
+    pub kind: InputKind,
     /// The input's low value.
     pub low_input: f64,
     /// The input's high value.
@@ -120,8 +150,8 @@ fn scaled_dist(d: &Dist, k: f64) -> String {
     }
 }
 
-/// One input: label, path, (low value, low override), (high value, high override).
-type Input = (String, String, (f64, String), (f64, String));
+/// One input: label, path, kind, (low value, low override), (high value, high override).
+type Input = (String, String, InputKind, (f64, String), (f64, String));
 
 fn inputs(sc: &crate::Scenario, model: &crate::model::Model, range: Range) -> Vec<Input> {
     let c = &sc.contract;
@@ -159,7 +189,13 @@ fn inputs(sc: &crate::Scenario, model: &crate::model::Model, range: Range) -> Ve
             Range::Percentiles => format!("{path}={{ mean = {}, sd = 0 }}", f(x)),
             Range::Percent(_) => format!("{path}.mean={}", f(x)),
         };
-        v.push((label, path.clone(), (lo, set(lo)), (hi, set(hi))));
+        v.push((
+            label,
+            path.clone(),
+            InputKind::Share,
+            (lo, set(lo)),
+            (hi, set(hi)),
+        ));
     };
     if let Some(b) = &model.fill {
         beta(
@@ -189,7 +225,7 @@ fn inputs(sc: &crate::Scenario, model: &crate::model::Model, range: Range) -> Ve
             );
         }
     }
-    let mut dist = |label: String, path: String, d: &Dist| {
+    let mut dist = |label: String, path: String, kind: InputKind, d: &Dist| {
         let (lo, hi, slo, shi) = match range {
             Range::Percentiles => {
                 let (lo, hi) = (d.at_normal(-Z90), d.at_normal(Z90));
@@ -205,6 +241,7 @@ fn inputs(sc: &crate::Scenario, model: &crate::model::Model, range: Range) -> Ve
         v.push((
             label,
             path.clone(),
+            kind,
             (lo, format!("{path}={slo}")),
             (hi, format!("{path}={shi}")),
         ));
@@ -216,6 +253,7 @@ fn inputs(sc: &crate::Scenario, model: &crate::model::Model, range: Range) -> Ve
             dist(
                 format!("quantity of {id}"),
                 format!("uncertainty.outcomes.{key}.quantity"),
+                InputKind::Quantity,
                 d,
             );
         }
@@ -224,6 +262,7 @@ fn inputs(sc: &crate::Scenario, model: &crate::model::Model, range: Range) -> Ve
         dist(
             "cost per participant".into(),
             "uncertainty.cost_per_participant".into(),
+            InputKind::Money,
             d,
         );
     }
@@ -232,6 +271,7 @@ fn inputs(sc: &crate::Scenario, model: &crate::model::Model, range: Range) -> Ve
         v.push((
             format!("shock {} ({})", i + 1, sh.effects(c)),
             path.clone(),
+            InputKind::Shock,
             (0.0, format!("{path}=0.0")),
             (1.0, format!("{path}=1.0")),
         ));
@@ -256,7 +296,7 @@ pub fn tornado(
     let m = metrics::parse(figure, &sc.contract)?;
     let ins = inputs(&sc, &model, range);
     let mut variants = vec![Variant::base()];
-    for (label, _, (_, lo), (_, hi)) in &ins {
+    for (label, _, _, (_, lo), (_, hi)) in &ins {
         for (side, o) in [("low", lo), ("high", hi)] {
             variants.push(Variant {
                 label: format!("{label} {side}"),
@@ -274,11 +314,12 @@ pub fn tornado(
     let base = metrics::figure(stat, &base_run.values[0]);
     let mut bars = Vec::new();
     let mut skipped = Vec::new();
-    for (i, (label, path, (lo, _), (hi, _))) in ins.iter().enumerate() {
+    for (i, (label, path, kind, (lo, _), (hi, _))) in ins.iter().enumerate() {
         match (&runs[1 + 2 * i], &runs[2 + 2 * i]) {
             (Ok((_, a)), Ok((_, b))) => bars.push(TornadoBar {
                 input: label.clone(),
                 path: path.clone(),
+                kind: *kind,
                 low_input: *lo,
                 high_input: *hi,
                 at_low: metrics::figure(stat, &a.values[0]),
