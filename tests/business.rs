@@ -1188,3 +1188,41 @@ fn mkba_notes_achieved_cases_against_a_paid_improvement() {
     let improved = run(&["--set", "mkba.outcomes[4].ind=improvement"]);
     assert!(!improved.contains("Note: `"), "{improved}");
 }
+
+/// `stress` (and the other design commands) point at that MKBA line where they show
+/// business-case figures, and only then.
+#[test]
+fn design_commands_point_at_achieved_cases_against_a_paid_improvement() {
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_sibsim"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(args)
+            .args(["--trials", "200"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).contains("Note: the MKBA line of `no-escalation`")
+    };
+    let r = "scenarios/reference.toml";
+    assert!(run(&["stress", r, "--only", "weaker-programme"]));
+    assert!(!run(&[
+        "stress",
+        r,
+        "--only",
+        "weaker-programme",
+        "--set",
+        "mkba.outcomes[4].ind=improvement"
+    ]));
+    let sweep = |m: &str| {
+        run(&[
+            "sweep",
+            r,
+            "--vary",
+            "contract.total_cap=1000000:1500000:2",
+            "--metric",
+            m,
+        ])
+    };
+    assert!(sweep("mkba_net_mean:insurer"));
+    assert!(!sweep("payments_mean"));
+}

@@ -129,6 +129,19 @@ pub fn render_mkba(c: &sibsim::Contract, t: &MkbaTable, r: Option<&Results>) -> 
 /// than the savings, and the payer's business case improves (the reference scenario's insurer
 /// under the weaker-programme stress).
 pub fn achieved_against_a_baseline(c: &sibsim::Contract) -> Vec<String> {
+    achieved_against_a_baseline_ids(c)
+        .into_iter()
+        .map(|id| {
+            format!(
+                "Note: `{id}` is paid for the improvement over its baseline, but its IND counts every case achieved (the deadweight stands for the baseline): its savings follow the cases achieved and its payments the improvement, so a programme that does worse lowers the payments faster than the savings and the payers' business case looks better. `ind = \"improvement\"` on its MKBA line ties both to the improvement (docs/business-case.md)."
+            )
+        })
+        .collect()
+}
+
+/// The outcomes of [`achieved_against_a_baseline`]: paid on the improvement over a baseline,
+/// with an MKBA line that counts every case achieved.
+pub fn achieved_against_a_baseline_ids(c: &sibsim::Contract) -> Vec<&str> {
     let Some(m) = &c.mkba else {
         return Vec::new();
     };
@@ -141,12 +154,7 @@ pub fn achieved_against_a_baseline(c: &sibsim::Contract) -> Vec<String> {
                     sibsim::contract::Baseline::None
                 )
         })
-        .map(|l| {
-            let id = &c.outcomes[l.outcome].id;
-            format!(
-                "Note: `{id}` is paid for the improvement over its baseline, but its IND counts every case achieved (the deadweight stands for the baseline): its savings follow the cases achieved and its payments the improvement, so a programme that does worse lowers the payments faster than the savings and the payers' business case looks better. `ind = \"improvement\"` on its MKBA line ties both to the improvement (docs/business-case.md)."
-            )
-        })
+        .map(|l| c.outcomes[l.outcome].id.as_str())
         .collect()
 }
 

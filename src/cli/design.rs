@@ -235,22 +235,39 @@ pub fn render_comparison(c: &Comparison, o: &mut String) {
     );
 }
 
-/// A line saying that business-case figures count effects from each case's measurement, when
-/// the scenario says so (`[mkba] effect_from`) and one of `figures` is such a figure; the
-/// default convention goes unsaid, as in `simulate`.
-fn effect_note<'a>(
-    c: &sibsim::Contract,
-    mut figures: impl Iterator<Item = &'a str>,
-) -> &'static str {
-    let measured = c
-        .mkba
-        .as_ref()
-        .is_some_and(|m| m.effect_from == sibsim::mkba::EffectFrom::Measurement);
-    if measured && figures.any(|f| sibsim::metrics::is_business(f.split(':').next().unwrap_or(f))) {
-        "Business-case figures count each case's effect years from its planned measurement\n(mkba.effect_from).\n"
-    } else {
-        ""
+/// Notes for business-case figures among `figures` (none without one): that effects count
+/// from each case's measurement, when the scenario says so (`[mkba] effect_from`; the default
+/// goes unsaid, as in `simulate`), and which MKBA lines count the cases achieved of an outcome
+/// paid on the improvement over a baseline (see `sibsim mkba`).
+fn business_notes<'a>(c: &sibsim::Contract, mut figures: impl Iterator<Item = &'a str>) -> String {
+    if !figures.any(|f| sibsim::metrics::is_business(f.split(':').next().unwrap_or(f))) {
+        return String::new();
     }
+    let mut o = String::new();
+    if c.mkba
+        .as_ref()
+        .is_some_and(|m| m.effect_from == sibsim::mkba::EffectFrom::Measurement)
+    {
+        o.push_str("Business-case figures count each case's effect years from its planned measurement\n(mkba.effect_from).\n");
+    }
+    let ids = super::business::achieved_against_a_baseline_ids(c);
+    if !ids.is_empty() {
+        let note = format!(
+            "Note: the MKBA {} `{}` {} the cases achieved of an outcome paid on the improvement over its baseline: a programme that does worse lowers the payments faster than the savings, so the payer's business case looks better (see `sibsim mkba`).",
+            if ids.len() == 1 {
+                "line of"
+            } else {
+                "lines of"
+            },
+            ids.join("`, `"),
+            if ids.len() == 1 { "counts" } else { "count" }
+        );
+        for line in sibsim::chart::theme::wrap(&note, 100) {
+            o.push_str(&line);
+            o.push('\n');
+        }
+    }
+    o
 }
 
 /// What a design command writes to `--out`.
@@ -393,7 +410,7 @@ pub fn stress(
         t0.elapsed().as_secs_f64()
     );
     render_comparison(&cmp, &mut o);
-    o.push_str(effect_note(
+    o.push_str(&business_notes(
         &sc.contract,
         cmp.figures.iter().map(|f| f.name.as_str()),
     ));
@@ -548,7 +565,7 @@ pub fn sweep(
                 .join(", ")
         );
     }
-    o.push_str(effect_note(
+    o.push_str(&business_notes(
         &sc.contract,
         sw.figures.iter().map(String::as_str),
     ));
@@ -602,12 +619,12 @@ fn render_sweep(sw: &Sweep, o: &mut String) {
 }
 
 /// Runs the sensitivity analysis of `figure` (with progress on a terminal); returns it with
-/// the contract's currency and its [`effect_note`].
+/// the contract's currency and its [`business_notes`].
 pub fn compute_tornado(
     c: &Common<'_>,
     figure: &str,
     range: &str,
-) -> Result<(sibsim::design::tornado::Tornado, String, &'static str)> {
+) -> Result<(sibsim::design::tornado::Tornado, String, String)> {
     let l = Loaded::new(c)?;
     let src = l.source();
     let range = parse_range(range)?;
@@ -621,7 +638,7 @@ pub fn compute_tornado(
         sibsim::design::tornado::tornado(&src, figure, range, &l.cfg, p)
     })
     .map_err(CliError)?;
-    let note = effect_note(&sc.contract, std::iter::once(figure));
+    let note = business_notes(&sc.contract, std::iter::once(figure));
     Ok((tor, sc.contract.currency.clone(), note))
 }
 
@@ -689,7 +706,7 @@ pub fn tornado(
     }
     t.render(&mut o);
     o.push_str("\nRanked by swing (|figure at high - figure at low|); differences to the base ± standard error on\ncommon random numbers; shares and rates in percentage points.\n");
-    o.push_str(note);
+    o.push_str(&note);
     for (name, why) in &tor.skipped {
         let _ = writeln!(o, "  {name}: skipped: {}", why.replace('\n', "\n    "));
     }
@@ -932,7 +949,7 @@ pub fn solve(
         );
         render_comparison(cmp, &mut o);
     }
-    o.push_str(effect_note(
+    o.push_str(&business_notes(
         &sc.contract,
         figures.iter().map(String::as_str),
     ));
