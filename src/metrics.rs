@@ -102,6 +102,15 @@ fn b(x: bool) -> f64 {
 fn net(r: &TrialRecord, a: &Args) -> f64 {
     a.reported.iter().map(|&k| r.net[k]).sum::<i64>() as f64 / 100.0
 }
+/// The parties' NPV at the contract's discount rate, each rounded to the cent as `simulate`
+/// averages it.
+fn npv(r: &TrialRecord, a: &Args) -> f64 {
+    a.parties
+        .iter()
+        .map(|&p| crate::stats::round_to_i64(r.npv.get(p).copied().unwrap_or(0.0)))
+        .sum::<i64>() as f64
+        / 100.0
+}
 fn loss(r: &TrialRecord, a: &Args) -> f64 {
     a.reported.iter().map(|&k| r.loss[k]).sum::<i64>() as f64 / 100.0
 }
@@ -273,6 +282,14 @@ pub static REGISTRY: &[MetricDef] = &[
         unit: Unit::Money,
         about: "mean net cash (received - paid) of the party",
         value: net,
+    },
+    MetricDef {
+        name: "npv_mean",
+        arg: ArgKind::Party,
+        stat: Stat::Mean,
+        unit: Unit::Money,
+        about: "mean net present value of the party's net cash at the contract's discount rate",
+        value: npv,
     },
     MetricDef {
         name: "net_p5",

@@ -228,6 +228,9 @@ pub struct TrialRecord<'a> {
     /// Inflow-guarantee compensation paid per contract party, cents (all 0 without inflow
     /// guarantees).
     pub inflow_paid: &'a [i64],
+    /// Net present value of each contract party's net cash flow at the contract's discount
+    /// rate, cents (unrounded; [`PartyResult::npv`] averages it rounded to the cent).
+    pub npv: &'a [f64],
 }
 
 #[derive(Clone, Debug)]
@@ -997,6 +1000,7 @@ impl<'c> Worker<'c> {
                 settlement: s,
                 business: acc.business.as_ref().map_or(&[][..], |b| b.per_party()),
                 inflow_paid: &self.sink.inflow_paid,
+                npv: &self.npv,
             });
         }
     }

@@ -1715,3 +1715,35 @@ fn multiple_and_expected_shortfall_figures_are_those_simulate_reports() {
     assert_eq!(mm.unit(), metrics::Unit::Multiple);
     assert!(metrics::catalogue().contains("es95:PARTY"));
 }
+
+/// `npv_mean:PARTY` is the NPV at the contract's discount rate that `simulate` reports for
+/// the same seed and trials, and a sum of parties is the sum of their NPVs.
+#[test]
+fn the_npv_figure_is_the_one_simulate_reports() {
+    let (sc, model) = sibsim::scenario::parse_with_model("r.toml", REFERENCE).unwrap();
+    let c = &sc.contract;
+    let reported = sibsim::montecarlo::reported_parties(c);
+    let mut metrics: Vec<String> = reported
+        .iter()
+        .map(|&p| format!("npv_mean:{}", c.parties[p].id))
+        .collect();
+    metrics.push("npv_mean:enschede+fund".into());
+    let cmp = compare_variants(&src(REFERENCE, &[]), &[], &metrics, &cfg(700, 4), None).unwrap();
+    let r = sibsim::montecarlo::simulate(c, &model, &cfg(700, 4));
+    let base = &cmp.variants[0].figures;
+    let mut sum = 0.0;
+    for (k, p) in r.parties.iter().enumerate() {
+        let got = base[k];
+        assert!(
+            (got.value - p.npv.mean).abs() < 1e-6 && (got.se - p.npv.se).abs() < 1e-6,
+            "{}: comparison {got:?} against simulate {:?}",
+            p.id,
+            p.npv
+        );
+        if p.id == "enschede" || p.id == "fund" {
+            sum += p.npv.mean;
+        }
+    }
+    let both = base[metrics.len() - 1].value;
+    assert!((both - sum).abs() < 1e-6, "{both} against {sum}");
+}
