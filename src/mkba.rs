@@ -145,13 +145,7 @@ pub enum EffectFrom {
 /// count equally when every target is 0.
 pub fn measurement_timing(c: &Contract, o: usize, rate: Ratio) -> Decimal {
     let out = &c.outcomes[o];
-    let rp = crate::money::compound_period_rate(rate, c.period_length.per_year()).to_decimal();
-    let d = Decimal::ONE + rp;
-    // 1 / (1 + r_p)^m for every period, by division (a power could pass Decimal's range).
-    let mut inv = vec![Decimal::ONE; c.periods as usize + 1];
-    for m in 1..inv.len() {
-        inv[m] = inv[m - 1] / d;
-    }
+    let inv = period_discounts(c, rate);
     let total: u64 = c.cohorts.iter().map(|k| k.size as u64).sum();
     let mut acc = Decimal::ZERO;
     for k in &c.cohorts {
@@ -169,6 +163,66 @@ pub fn measurement_timing(c: &Contract, o: usize, rate: Ratio) -> Decimal {
         acc += w * mean;
     }
     acc
+}
+
+/// `1 / (1 + r_p)^m` for every period `m` of the contract (index 0 is 1), with `r_p` the
+/// period rate of the annual `rate` (compounded); by division, as a power could pass
+/// Decimal's range.
+fn period_discounts(c: &Contract, rate: Ratio) -> Vec<Decimal> {
+    let rp = crate::money::compound_period_rate(rate, c.period_length.per_year()).to_decimal();
+    let d = Decimal::ONE + rp;
+    let mut inv = vec![Decimal::ONE; c.periods as usize + 1];
+    for m in 1..inv.len() {
+        inv[m] = inv[m - 1] / d;
+    }
+    inv
+}
+
+/// The timing factor of outcome `o` whose effect starts at measurement, from reported
+/// actuals settled through period `last`: the mean of `1 / (1 + r_p)^m` over the cells the
+/// actuals report, weighted by each cell's IND as `ind` counts it (its cases achieved, or its
+/// improvement on its baseline, at least 0), so each case is discounted from the period it
+/// was measured in. `None` when no cell has any IND (the planned timing then stands).
+pub fn actual_timing(
+    c: &Contract,
+    act: &crate::actuals::Actuals,
+    o: usize,
+    ind: Ind,
+    rate: Ratio,
+    last: u16,
+) -> Option<Decimal> {
+    use crate::contract::{Baseline, Direction};
+    use crate::money::Qty;
+    let out = &c.outcomes[o];
+    let inv = period_discounts(c, rate);
+    let (mut weighted, mut total) = (Decimal::ZERO, Decimal::ZERO);
+    for (k, coh) in c.cohorts.iter().enumerate() {
+        let enrolled = act.enrolled[k] as i64;
+        let to = out.last_measure(coh.enrol_period).min(last).min(c.periods);
+        for p in out.first_measure(coh.enrol_period)..=to {
+            let units = act.units(o, k, p as usize);
+            let base = || match &out.baseline {
+                Baseline::None => Qty::ZERO,
+                Baseline::Rate(r) => crate::settlement::rate_baseline(enrolled, *r),
+                Baseline::Forecast(v) => {
+                    act.baseline(o, k, p as usize).or(v[k]).unwrap_or_default()
+                }
+                Baseline::ControlGroup => act.baseline(o, k, p as usize).map_or(Qty::ZERO, |r| {
+                    Qty::from_int(enrolled).mul_ratio(crate::actuals::rate_of(r))
+                }),
+            };
+            let w = match (ind, out.direction) {
+                (Ind::Achieved, _) => units,
+                (Ind::Improvement, Direction::Increase) => units - base(),
+                (Ind::Improvement, Direction::Decrease) => base() - units,
+            }
+            .max(Qty::ZERO)
+            .to_decimal();
+            weighted += w * inv[p as usize];
+            total += w;
+        }
+    }
+    (!total.is_zero()).then(|| weighted / total)
 }
 
 /// The validated `[mkba]` block.

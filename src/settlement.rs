@@ -1084,10 +1084,7 @@ impl<'c> Settler<'c> {
         }
         let baseline = match &out.baseline {
             Baseline::None => Qty::ZERO,
-            // `Qty::from_int(enrolled).mul_ratio(r)`: enrolled x 1e6 x r / 1e12 rounded is the
-            // same rational, so the same integer, as enrolled x r / 1e6 rounded (and the
-            // product stays in 64 bits).
-            Baseline::Rate(r) => Qty(div_round(enrolled as i128 * r.0 as i128, 1_000_000) as i64),
+            Baseline::Rate(r) => rate_baseline(enrolled, *r),
             Baseline::Forecast(v) => match actuals.baseline(o, ci, p as usize).or(v[ci]) {
                 Some(b) => b,
                 None => return Err(self.missing(o, ci, p)),
@@ -1539,6 +1536,16 @@ impl<'c> Settler<'c> {
             self.claim[i] = (self.claim[i] - call).non_negative();
         }
     }
+}
+
+/// The baseline units of a cohort of `enrolled` under a fixed baseline rate `r`, rounded half
+/// away from zero to the unit's six decimals.
+#[inline]
+pub fn rate_baseline(enrolled: i64, r: Ratio) -> Qty {
+    // `Qty::from_int(enrolled).mul_ratio(r)`: enrolled x 1e6 x r / 1e12 rounded is the same
+    // rational, so the same integer, as enrolled x r / 1e6 rounded (and the product stays in
+    // 64 bits).
+    Qty(div_round(enrolled as i128 * r.0 as i128, 1_000_000) as i64)
 }
 
 /// Relative improvement of `achieved` over `baseline` in the outcome's direction.

@@ -1226,3 +1226,81 @@ fn design_commands_point_at_achieved_cases_against_a_paid_improvement() {
     assert!(sweep("mkba_net_mean:insurer"));
     assert!(!sweep("payments_mean"));
 }
+
+/// With actuals, effects from measurement discount each case from the period the actuals
+/// report it in, not from the planned measurements: the hand case above with two measurement
+/// quarters (2 and 3) and all 100 cases reported in quarter 3 is worth
+/// 386,218.2851 x v^3 (v = 1.0225^(-1/4)), where the plan's timing is the mean of v^2 and v^3;
+/// reported 40 in quarter 2 and 60 in quarter 3, x (0.4 v^2 + 0.6 v^3).
+#[test]
+fn effect_years_from_measurement_follow_the_reported_periods() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = r#"
+[contract]
+name = "hand"
+periods = 8
+period = "quarter"
+[[payers]]
+id = "city"
+[enterprise]
+id = "provider"
+[[cohorts]]
+id = "c"
+enrol = 1
+size = 100
+[[outcomes]]
+id = "job"
+lag = 1
+measure_periods = 2
+price = 1
+[mkba]
+effect_from = "measurement"
+[[mkba.outcomes]]
+outcome = "job"
+values = { city = 10000 }
+deadweight = 0.30
+attribution = 0.10
+substitution = 0.05
+realisation = { short = 0.5, medium = 0.3, long = 0.2 }
+drop_off = 0.10
+"#;
+    let sc = dir.path().join("hand.toml");
+    std::fs::write(&sc, scenario).unwrap();
+    let pv = |rows: &str| -> f64 {
+        let a = dir.path().join("a.csv");
+        std::fs::write(
+            &a,
+            format!("period,cohort,outcome,units\n1,c,enrolled,100\n{rows}"),
+        )
+        .unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_sibsim"))
+            .args([
+                "mkba",
+                sc.to_str().unwrap(),
+                "--actuals",
+                a.to_str().unwrap(),
+                "--format",
+                "json",
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["table"]["lines"][0]["present_value"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let start = 386_218.285_099_230_5_f64;
+    let v = 1.0225f64.powf(-0.25);
+    let cents = |x: f64| (x * 100.0).round() / 100.0;
+    let late = pv("2,c,job,0\n3,c,job,100\n");
+    assert!((late - cents(start * v.powi(3))).abs() < 0.006, "{late}");
+    let split = pv("2,c,job,40\n3,c,job,60\n");
+    let want = cents(start * (0.4 * v.powi(2) + 0.6 * v.powi(3)));
+    assert!((split - want).abs() < 0.006, "{split} against {want}");
+    // Not the plan's timing, which would weigh both quarters equally.
+    let planned = cents(start * (v.powi(2) + v.powi(3)) / 2.0);
+    assert!((late - planned).abs() > 1.0 && (split - planned).abs() > 1.0);
+}

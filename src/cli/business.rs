@@ -220,10 +220,30 @@ pub fn mkba(
         )));
     };
     let mut settled = None;
+    // With actuals and effects from measurement, the MKBA timed by the reported cells.
+    let mut actual_mkba = None;
     let ind: Vec<rust_decimal::Decimal> = match (actuals, &r) {
         (Some(path), _) => {
             let mut ledger: Vec<sibsim::LedgerLine> = Vec::new();
-            let s = super::settle_file(c, path, through, &mut ledger)?;
+            let (s, act) = super::settle_file(c, path, through, &mut ledger)?;
+            // Effects from measurement: each case discounted from the period it was reported.
+            if m.effect_from == sibsim::mkba::EffectFrom::Measurement {
+                let mut timed = m.clone();
+                for line in &mut timed.outcomes {
+                    let ind = m.ind(c, line.outcome);
+                    if let Some(t) = sibsim::mkba::actual_timing(
+                        c,
+                        &act,
+                        line.outcome,
+                        ind,
+                        m.discount_rate,
+                        s.final_period,
+                    ) {
+                        line.timing = t;
+                    }
+                }
+                actual_mkba = Some(timed);
+            }
             let ind = c
                 .outcomes
                 .iter()
@@ -250,6 +270,7 @@ pub fn mkba(
             .map(|_| rust_decimal::Decimal::ZERO)
             .collect(),
     };
+    let m = actual_mkba.as_ref().unwrap_or(m);
     let table = m.table(c, &ind);
     let cases = settled
         .as_ref()

@@ -562,13 +562,14 @@ fn validate(path: &std::path::Path) -> Result<()> {
 /// [`sibsim::actuals::default_through`]). An interim settlement the user did not ask for is
 /// explained on stderr: where it stopped, why, and how to settle to the end; so are the
 /// file's rows left unsettled and the measurements it does not report ([`coverage_notes`]).
+/// Returns the settlement and the actuals it settled.
 pub(crate) fn settle_file<S: sibsim::settlement::LedgerSink>(
     c: &sibsim::Contract,
     path: &std::path::Path,
     through: Option<u16>,
     sink: &mut S,
-) -> Result<sibsim::settlement::Settlement> {
-    settle_file_noted(c, path, through, sink).map(|(s, _)| s)
+) -> Result<(sibsim::settlement::Settlement, sibsim::Actuals)> {
+    settle_file_noted(c, path, through, sink).map(|(s, act, _)| (s, act))
 }
 
 /// [`settle_file`], also returning the notes of [`coverage_notes`] (printed on stderr too), for
@@ -578,7 +579,7 @@ fn settle_file_noted<S: sibsim::settlement::LedgerSink>(
     path: &std::path::Path,
     through: Option<u16>,
     sink: &mut S,
-) -> Result<(sibsim::settlement::Settlement, Vec<String>)> {
+) -> Result<(sibsim::settlement::Settlement, sibsim::Actuals, Vec<String>)> {
     let text = io::read_text(path)?;
     let act = sibsim::actuals::parse_csv(c, &path.display().to_string(), &text)?;
     for (i, d) in act.doubtful.iter().enumerate() {
@@ -656,7 +657,7 @@ fn settle_file_noted<S: sibsim::settlement::LedgerSink>(
     for n in &notes {
         eprintln!("note: {n}.");
     }
-    Ok((s, notes))
+    Ok((s, act, notes))
 }
 
 /// What a settlement of `act` (read from `file`) leaves out or assumes: the periods it settles
@@ -761,7 +762,7 @@ fn settle(
     let s = load(path)?;
     let c = &s.contract;
     let mut ledger: Vec<LedgerLine> = Vec::new();
-    let (result, notes) = settle_file_noted(c, actuals, through, &mut ledger)?;
+    let (result, _, notes) = settle_file_noted(c, actuals, through, &mut ledger)?;
     // A final text statement carries the notes (an interim one says where it stops already);
     // the JSON always does, for a machine reading it has no stderr to look at.
     let text_notes: &[String] = if result.interim { &[] } else { &notes };
