@@ -607,6 +607,21 @@ fn arithmetic_overrides_are_exact_and_round_only_whole_terms() {
         payments(&["cohorts.c1.size+=5", "cohorts.c1.size*=0.85"]),
         78.0 * 1000.0
     );
+    // Overrides of one term in a row stay exact and round once, at the end: 40 x 0.5125 =
+    // 20.5, x 2 = 41 (rounding 20.5 first would give 42), + 0.5 = 21; a number set after a
+    // fraction stands.
+    assert_eq!(
+        payments(&["cohorts.c1.size*=0.5125", "cohorts.c1.size*=2"]),
+        (41.0 + 40.0) * 1000.0
+    );
+    assert_eq!(
+        payments(&["cohorts.c1.size*=0.5125", "cohorts.c1.size+=0.5"]),
+        (21.0 + 40.0) * 1000.0
+    );
+    assert_eq!(
+        payments(&["cohorts.c1.size*=0.5125", "cohorts.c1.size=30"]),
+        (30.0 + 40.0) * 1000.0
+    );
     // A quantity's mean written whole (Rotterdam's benefit days, `mean = 57`) times 1.15 is
     // 65.55, as in the file, not 66.
     let rotterdam = std::fs::read_to_string(

@@ -421,9 +421,13 @@ fn entry_label(v: &Value) -> Option<&str> {
 pub fn apply(doc: &mut Table, overrides: &[Override]) -> Result<Applied, OverrideError> {
     let mut applied = Applied::default();
     for o in overrides {
-        let mut hits = Vec::new();
+        let mut hits = Hits {
+            found: Vec::new(),
+            whole: &applied.rounded,
+        };
         let mut root = Value::Table(std::mem::take(doc));
         let r = apply_at(&mut root, &o.path, 0, String::new(), o, &mut hits);
+        let hits = hits.found;
         if let Value::Table(t) = root {
             *doc = t;
         }
@@ -436,6 +440,8 @@ pub fn apply(doc: &mut Table, overrides: &[Override]) -> Result<Applied, Overrid
             ));
         }
         for (h, rounded) in hits {
+            // The last change of a path decides its rounding.
+            applied.rounded.retain(|(p, _)| *p != h);
             if let Some(r) = rounded {
                 applied.rounded.push((h.clone(), r));
             }
@@ -453,13 +459,21 @@ fn join_key(prefix: &str, key: &str) -> String {
     }
 }
 
+/// The paths one override changed, with the rounded result where it left a fraction in a
+/// whole number (see [`Applied::rounded`]); and the paths earlier overrides left holding such
+/// a fraction, which the file writes whole.
+struct Hits<'a> {
+    found: Vec<(String, Option<i64>)>,
+    whole: &'a [(String, i64)],
+}
+
 fn apply_at(
     cur: &mut Value,
     path: &[Step],
     depth: usize,
     concrete: String,
     o: &Override,
-    hits: &mut Vec<(String, Option<i64>)>,
+    hits: &mut Hits<'_>,
 ) -> Result<(), OverrideError> {
     // Below a wildcard, entries without the rest of the path are skipped.
     let wild = o.path[..depth].contains(&Step::All);
@@ -471,7 +485,9 @@ fn apply_at(
         }
     };
     let Some((step, rest)) = path.split_first() else {
-        return change(cur, o, &concrete).map(|rounded| hits.push((concrete, rounded)));
+        let whole = hits.whole.iter().any(|(p, _)| *p == concrete);
+        return change(cur, o, &concrete, whole)
+            .map(|rounded| hits.found.push((concrete, rounded)));
     };
     match cur {
         Value::Table(t) => match step {
@@ -498,7 +514,7 @@ fn apply_at(
                         _ => unreachable!(),
                     };
                     t.insert(k.clone(), v);
-                    hits.push((join_key(&concrete, k), None));
+                    hits.found.push((join_key(&concrete, k), None));
                     return Ok(());
                 }
                 let keys: Vec<&str> = t.keys().map(String::as_str).collect();
@@ -607,10 +623,16 @@ fn apply_at(
     }
 }
 
-/// Changes the value at the end of the path.
 /// Changes the value `cur` as `o` says; returns the rounded result where arithmetic left a
-/// fraction in a number the file writes whole (see [`Applied::rounded`]).
-fn change(cur: &mut Value, o: &Override, concrete: &str) -> Result<Option<i64>, OverrideError> {
+/// fraction in a number the file writes whole (see [`Applied::rounded`]). `was_whole`: the
+/// file writes it whole, though an earlier override left a fraction in it (the fraction is
+/// kept exact, so overrides in a row round once, at the end).
+fn change(
+    cur: &mut Value,
+    o: &Override,
+    concrete: &str,
+    was_whole: bool,
+) -> Result<Option<i64>, OverrideError> {
     let text = &o.text;
     let numeric = |cur: &Value| {
         value_decimal(cur).ok_or_else(|| {
@@ -622,15 +644,24 @@ fn change(cur: &mut Value, o: &Override, concrete: &str) -> Result<Option<i64>, 
     };
     // Arithmetic is exact: a fraction where the file has a whole number stays a fraction, and
     // the caller rounds it only where the term must be whole.
+    let whole = was_whole || matches!(cur, Value::Integer(_));
+    // What the file writes: a whole number, or the value as it is.
+    let written = |cur: &Value| {
+        if whole {
+            Value::Integer(0)
+        } else {
+            cur.clone()
+        }
+    };
     let exact = |x: Decimal, cur: &Value| -> Result<(Value, Option<i64>), OverrideError> {
-        if matches!(cur, Value::Integer(_)) && !x.fract().is_zero() {
+        if whole && !x.fract().is_zero() {
             let f = x.to_f64().ok_or_else(|| {
                 OverrideError(format!("in `{text}`: the result {x} is out of range"))
             })?;
-            let r = number_value(x, cur, text)?.as_integer();
+            let r = number_value(x, &Value::Integer(0), text)?.as_integer();
             Ok((Value::Float(f), r))
         } else {
-            Ok((number_value(x, cur, text)?, None))
+            Ok((number_value(x, &written(cur), text)?, None))
         }
     };
     let mut rounded = None;
@@ -657,14 +688,14 @@ fn change(cur: &mut Value, o: &Override, concrete: &str) -> Result<Option<i64>, 
             // As `PATH=VALUE`: a fraction where the file has a whole number is kept as it is
             // (a price written `1_500` may take decimals; validation refuses it where a whole
             // number is required).
-            if matches!(cur, Value::Integer(_)) && !x.fract().is_zero() {
+            if whole && !x.fract().is_zero() {
                 Value::Float(
                     x.to_f64().ok_or_else(|| {
                         OverrideError(format!("in `{text}`: {x} is out of range"))
                     })?,
                 )
             } else {
-                number_value(*x, cur, text)?
+                number_value(*x, &written(cur), text)?
             }
         }
         Op::Set(s) => {
