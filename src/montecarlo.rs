@@ -1256,6 +1256,10 @@ pub struct PartyResult {
     pub var95: f64,
     /// Expected shortfall at 95%: minus the mean net of the worst 5% of trials.
     pub expected_shortfall95: f64,
+    /// The most [`PartyResult::expected_shortfall95`] can be from the exact mean of those
+    /// trials (0 where exact; see [`Summary::errors`]).
+    #[serde(default)]
+    pub expected_shortfall95_error: f64,
     /// Probability that net is below zero.
     pub prob_net_negative: f64,
     /// NPV of the party's net cash flows at the contract's discount rate.
@@ -1619,6 +1623,7 @@ fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, mut acc: Acc) -> Res
         .enumerate()
         .map(|(k, (&p, pa))| {
             let net = summary(&pa.net, &pa.net_hist, 100.0);
+            let es95 = pa.net_hist.lower_tail_mean_within(0.05);
             PartyResult {
                 id: c.parties[p].id.clone(),
                 name: c.parties[p].name.clone(),
@@ -1630,7 +1635,8 @@ fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, mut acc: Acc) -> Res
                     .as_ref()
                     .map(|h| summary(&pa.received, h, 100.0)),
                 var95: -net.p5,
-                expected_shortfall95: -pa.net_hist.lower_tail_mean(0.05) / 100.0,
+                expected_shortfall95: -es95.0 / 100.0,
+                expected_shortfall95_error: es95.1 / 100.0,
                 net,
                 prob_net_negative: pa.neg_n as f64 / n,
                 npv: mean_se(&pa.npv),

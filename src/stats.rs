@@ -1699,24 +1699,34 @@ impl Histogram {
     /// Mean of the lowest `ceil(q n)` samples, each read as its bucket's midpoint (exact where
     /// the histogram kept every sample, [`Histogram::exact_up_to`]).
     pub fn lower_tail_mean(&self, q: f64) -> f64 {
+        self.lower_tail_mean_within(q).0
+    }
+
+    /// [`Histogram::lower_tail_mean`] with the most it can be from the exact mean of those
+    /// samples: half the width of the widest bucket read (each sample is an integer within
+    /// half its bucket's width of the midpoint, so their mean is too); 0 when exact.
+    pub fn lower_tail_mean_within(&self, q: f64) -> (f64, f64) {
         if self.count() == 0 {
-            return 0.0;
+            return (0.0, 0.0);
         }
         let want = ((q * self.count() as f64).ceil() as u64).clamp(1, self.count());
         let h = self.counted();
         if let Some(sorted) = h.exact_sorted() {
             let sum: i128 = sorted[..want as usize].iter().map(|&v| v as i128).sum();
-            return sum as f64 / want as f64;
+            return (sum as f64 / want as f64, 0.0);
         }
         let mut taken = 0u64;
-        let mut acc = 0.0;
+        let (mut acc, mut within) = (0.0, 0.0f64);
         h.for_each_counted(|lo, hi, c| {
             let t = c.min(want - taken);
             acc += t as f64 * 0.5 * (lo + hi);
+            if t > 0 {
+                within = within.max(0.5 * (hi - lo));
+            }
             taken += t;
             taken < want
         });
-        acc / want as f64
+        (acc / want as f64, within)
     }
 }
 

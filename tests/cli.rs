@@ -357,7 +357,7 @@ fn simulate_prints_a_summary_and_writes_identical_results_on_any_thread_count() 
     assert_eq!(v["sibsim_version"], env!("CARGO_PKG_VERSION"));
     // The screen states the largest error of the amount percentiles it shows (P5, P50 and P95
     // of the outcome payments, each party's net, each payer's business case and the social
-    // return), as summary.json has them.
+    // return) and of the expected shortfalls, as summary.json has them.
     let r = &v["results"];
     let b = &r["business_case"];
     assert!(b["total_impact"]["errors"].is_array(), "{b}");
@@ -365,11 +365,17 @@ fn simulate_prints_a_summary_and_writes_identical_results_on_any_thread_count() 
         .chain(r["parties"].as_array().unwrap().iter().map(|p| &p["net"]))
         .chain(b["payers"].as_array().unwrap().iter().map(|p| &p["net"]))
         .chain([&b["all_payers"]["net"], &b["total_impact"]]);
+    let es = r["parties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["expected_shortfall95_error"].as_f64().unwrap());
     let error = shown
         .flat_map(|s| [1, 4, 7].map(|i| s["errors"][i].as_f64().unwrap()))
+        .chain(es)
         .fold(0.0, f64::max);
     assert!(error > 0.0);
-    let said = format!("percentiles each within {error:.2} of exact");
+    let said = format!("percentiles and ES each within {error:.2} of exact");
     assert!(screens[0].contains(&said), "no `{said}` in\n{}", screens[0]);
 }
 

@@ -824,6 +824,7 @@ fn a_short_run_reads_its_percentiles_and_expected_shortfall_exactly() {
                 p.id,
                 p.expected_shortfall95
             );
+            assert_eq!(p.expected_shortfall95_error, 0.0, "{}", p.id);
             for b in &p.cash_bands {
                 assert_eq!(b.error, Some(0.0), "{} band {} at {trials}", p.id, b.period);
             }
@@ -932,4 +933,26 @@ fn a_forecast_baseline_follows_the_realised_enrolment() {
         assert_eq!(s.outcomes[o].baseline, expected_total, "trial {t}");
     }
     assert!(short > 100 && full > 0, "short {short}, full {full}");
+}
+
+/// Past the exact limit the expected shortfall is read from the histogram: it is within its
+/// stated error of the exact mean of the worst 5% of the trials' nets, and that error is
+/// positive where the read is not exact.
+#[test]
+fn a_long_runs_expected_shortfall_is_within_its_stated_error() {
+    let (nets, r) = nets_and_results(6_000, 2, 2);
+    let mut inexact = 0;
+    for (p, mut v) in r.parties.iter().zip(nets) {
+        v.sort_unstable();
+        let worst = (0.05 * v.len() as f64).ceil() as usize;
+        let es = -(v[..worst].iter().sum::<i64>() as f64) / worst as f64 / 100.0;
+        let (got, within) = (p.expected_shortfall95, p.expected_shortfall95_error);
+        assert!(
+            (got - es).abs() <= within + 1e-9,
+            "{}: ES {got} against {es}, stated within {within}",
+            p.id
+        );
+        inexact += usize::from(within > 0.0 && got != es);
+    }
+    assert!(inexact > 0, "every expected shortfall read exactly");
 }

@@ -347,11 +347,12 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
         }));
     let error = shown
         .flat_map(|s| s.errors.iter().flat_map(|e| [e[1], e[4], e[7]]))
+        .chain(r.parties.iter().map(|p| p.expected_shortfall95_error))
         .fold(0.0, f64::max);
     let within = if error == 0.0 {
-        "percentiles exact".to_string()
+        "percentiles and ES exact".to_string()
     } else {
-        format!("percentiles each within {error:.2} of exact")
+        format!("percentiles and ES each within {error:.2} of exact")
     };
     let _ = writeln!(
         o,
