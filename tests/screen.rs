@@ -1,4 +1,5 @@
-//! What the `simulate` screen shows, checked against `summary.json` of the same run.
+//! What `simulate` shows on the screen and writes per trial, checked against `summary.json` of
+//! the same run.
 
 use std::process::Command;
 
@@ -48,4 +49,99 @@ fn the_risk_table_shows_each_partys_probability_of_a_loss() {
         assert_eq!(shown, format!("{:.1}%", prob * 100.0), "{id}: {row}");
     }
     assert!(some_loss, "the reference scenario has losses to show");
+}
+
+/// `trials.csv` has each party's loss per trial, as the risk distribution counts it: their
+/// means are the expected losses of `summary.json` to the cent, and the worst 5% of trials by
+/// total loss (the trials tied at the boundary shared pro rata) give its tail shares, exactly
+/// in a run short enough to read its tail exactly (1,000 trials).
+#[test]
+fn trials_csv_losses_reproduce_the_risk_distribution() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_sibsim"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "simulate",
+            "scenarios/reference.toml",
+            "--trials",
+            "1000",
+            "--seed",
+            "5",
+        ])
+        .arg("--out")
+        .arg(dir.path())
+        .arg("--trials-out")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
+            .unwrap();
+    let text = std::fs::read_to_string(dir.path().join("trials.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let risk = summary["results"]["risk"]["parties"].as_array().unwrap();
+    // Losses in cents per trial, per party in the risk table's order.
+    let cents = |s: &str| (s.parse::<f64>().unwrap() * 100.0).round() as i64;
+    let losses: Vec<Vec<i64>> = risk
+        .iter()
+        .map(|p| {
+            let name = format!("loss_{}", p["party"].as_str().unwrap());
+            let k = header
+                .iter()
+                .position(|h| *h == name)
+                .unwrap_or_else(|| panic!("{name}"));
+            rows.iter().map(|r| cents(r[k])).collect()
+        })
+        .collect();
+    let n = rows.len() as f64;
+    for (p, l) in risk.iter().zip(&losses) {
+        let mean = l.iter().sum::<i64>() as f64 / n / 100.0;
+        let want = p["expected_loss"].as_f64().unwrap();
+        assert!(
+            (mean - want).abs() < 0.005,
+            "{}: {mean} against {want}",
+            p["party"]
+        );
+    }
+    // The tail: the worst ceil(5% n) trials by total loss, ties at the boundary shared.
+    let totals: Vec<i64> = (0..rows.len())
+        .map(|t| losses.iter().map(|l| l[t]).sum())
+        .collect();
+    let mut sorted = totals.clone();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    let k = (0.05 * n).ceil() as usize;
+    let cut = sorted[k - 1];
+    let above = totals.iter().filter(|&&x| x > cut).count();
+    let at = totals.iter().filter(|&&x| x == cut).count();
+    let weight = |x: i64| {
+        if x > cut {
+            1.0
+        } else if x == cut {
+            (k - above) as f64 / at as f64
+        } else {
+            0.0
+        }
+    };
+    let tail: Vec<f64> = losses
+        .iter()
+        .map(|l| {
+            l.iter()
+                .zip(&totals)
+                .map(|(&x, &t)| x as f64 * weight(t))
+                .sum()
+        })
+        .collect();
+    let all: f64 = tail.iter().sum();
+    assert!(all > 0.0);
+    for (p, t) in risk.iter().zip(&tail) {
+        let want = p["share_of_tail_loss"].as_f64().unwrap();
+        assert!(
+            (t / all - want).abs() < 1e-9,
+            "{}: {} against {want}",
+            p["party"],
+            t / all
+        );
+    }
 }

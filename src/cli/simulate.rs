@@ -178,8 +178,9 @@ pub fn summary_file(
     }
 }
 
-/// The header of `trials.csv`; `shocks` is the number of the model's shocks (a column
-/// `shock_N` each, 1-based as in the report). A contract with inflow guarantees adds the
+/// The header of `trials.csv`: each reported party's net and loss (as the risk distribution
+/// counts it), each tranche's IRR and repayment; `shocks` is the number of the model's shocks
+/// (a column `shock_N` each, 1-based as in the report). A contract with inflow guarantees adds the
 /// compensation paid (all payers) last.
 fn trial_header(c: &sibsim::Contract, shocks: usize) -> String {
     let mut h = vec![
@@ -189,6 +190,9 @@ fn trial_header(c: &sibsim::Contract, shocks: usize) -> String {
     ];
     for p in sibsim::montecarlo::reported_parties(c) {
         h.push(format!("net_{}", c.parties[p].id));
+    }
+    for p in sibsim::montecarlo::reported_parties(c) {
+        h.push(format!("loss_{}", c.parties[p].id));
     }
     for t in &c.tranches {
         h.push(format!("irr_{}", t.id));
@@ -268,6 +272,9 @@ fn trial_row(r: &TrialRecord, shocks: usize, inflow: bool) -> String {
     );
     for n in r.net {
         let _ = write!(s, ",{}", sibsim::Money(*n));
+    }
+    for l in r.loss {
+        let _ = write!(s, ",{}", sibsim::Money(*l));
     }
     for (irr, rep) in r.irr.iter().zip(r.repaid) {
         match irr {
