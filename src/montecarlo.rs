@@ -1775,6 +1775,10 @@ pub struct ScenarioInfo {
     /// The `--set` overrides applied to the file, as given, in order (empty in older files).
     #[serde(default)]
     pub overrides: Vec<String>,
+    /// The scenario file's text as it was read (before the overrides): with them, the terms
+    /// that produced the results, even if the file changes later (empty in older files).
+    #[serde(default)]
+    pub text: String,
 }
 
 fn default_period() -> String {

@@ -49,6 +49,7 @@ pub fn small_summary() -> SummaryFile {
             currency: c.currency.clone(),
             period: c.period_length.singular().into(),
             overrides: Vec::new(),
+            text: text.clone(),
         },
         seed: 7,
         trials: r.trials,

@@ -4,7 +4,7 @@
 use std::process::Command;
 
 /// The risk table shows each party's probability of a loss (a payer's guarantee call), as
-/// `summary.json` has it, and the header bounds a probability's standard error by 50 / sqrt(n)
+/// `summary.json` has it (which also keeps the scenario's text), and the header bounds a probability's standard error by 50 / sqrt(n)
 /// percentage points.
 #[test]
 fn the_risk_table_shows_each_partys_probability_of_a_loss() {
@@ -30,6 +30,12 @@ fn the_risk_table_shows_each_partys_probability_of_a_loss() {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
             .unwrap();
+    // The file keeps the scenario's terms as they were read.
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/reference.toml");
+    assert_eq!(
+        summary["scenario"]["text"].as_str().unwrap(),
+        std::fs::read_to_string(file).unwrap()
+    );
     let parties = summary["results"]["parties"].as_array().unwrap();
     let risk = screen
         .split("Risk distribution")

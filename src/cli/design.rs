@@ -56,6 +56,7 @@ impl Provenance {
                 currency: c.currency.clone(),
                 period: c.period_length.singular().to_string(),
                 overrides: l.set.clone(),
+                text: l.text.clone(),
             },
             sibsim_version: env!("CARGO_PKG_VERSION"),
         }

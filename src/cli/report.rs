@@ -29,7 +29,7 @@ pub fn run(
         threads: o.threads,
     };
     let results = super::progress::simulate(c, &model, &cfg, None)?;
-    let doc = super::simulate::summary_file(&name, o.set, c, &results);
+    let doc = super::simulate::summary_file(&name, &text, o.set, c, &results);
     let mut extra = Vec::new();
     if let Some(figure) = tornado {
         let (tor, currency, _) = super::design::compute_tornado(o, figure, "p10-p90")?;

@@ -124,7 +124,7 @@ pub fn run(o: Options<'_>) -> Result<()> {
         None => None,
     };
     if let Some(dir) = o.out {
-        let doc = summary_file(&name, o.set, c, &results);
+        let doc = summary_file(&name, &text, o.set, c, &results);
         let json = serde_json::to_string_pretty(&doc)
             .map_err(|e| fail(CliError(format!("cannot serialise the results: {e}"))))?;
         if let Err(e) = io::write_atomic(&dir.join("summary.json"), (json + "\n").as_bytes()) {
@@ -148,16 +148,18 @@ pub fn run(o: Options<'_>) -> Result<()> {
         let _ = writeln!(out, "Results written to {}", dir.display());
     }
     if let Some(dir) = o.charts {
-        let doc = summary_file(&name, o.set, c, &results);
+        let doc = summary_file(&name, &text, o.set, c, &results);
         let n = super::chart::write_charts(&doc, dir, super::chart::ChartFormat::Both)?.len();
         let _ = writeln!(out, "{n} chart files written to {}", dir.display());
     }
     io::emit(None, &out)
 }
 
-/// The `summary.json` document of a run.
+/// The `summary.json` document of a run of the scenario `file` whose text is `text`, with the
+/// overrides `set`.
 pub fn summary_file(
     file: &str,
+    text: &str,
     set: &[String],
     c: &sibsim::Contract,
     results: &Results,
@@ -170,6 +172,7 @@ pub fn summary_file(
             currency: c.currency.clone(),
             period: c.period_length.singular().to_string(),
             overrides: set.to_vec(),
+            text: text.to_string(),
         },
         seed: results.seed,
         sibsim_version: env!("CARGO_PKG_VERSION").to_string(),
