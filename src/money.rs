@@ -56,6 +56,8 @@ pub enum NumberProblem {
     TooLarge,
     /// More significant digits than a 28-digit decimal holds (it would be rounded).
     TooManyDigits,
+    /// `nan` or `inf`: not a finite number.
+    NotFinite,
 }
 
 impl NumberProblem {
@@ -69,6 +71,9 @@ impl NumberProblem {
             NumberProblem::TooManyDigits => format!(
                 "`{text}` has too many decimals to read exactly (a number here has at most 28 significant digits)"
             ),
+            NumberProblem::NotFinite => {
+                format!("`{text}` is not a finite number; give a number such as 1500 or 0.85")
+            }
         }
     }
 }
@@ -108,6 +113,15 @@ pub fn parse_number(text: &str) -> Result<Decimal, NumberProblem> {
             }
         }
         Err(_) => match clean.parse::<f64>() {
+            // `nan`, `inf`, `infinity` (a number too large to read is finite in its digits).
+            Ok(x)
+                if !x.is_finite()
+                    && clean
+                        .chars()
+                        .any(|c| c.is_ascii_alphabetic() && c != 'e' && c != 'E') =>
+            {
+                Err(NumberProblem::NotFinite)
+            }
             Ok(x) if !x.is_finite() || x.abs() >= 1.0 => Err(NumberProblem::TooLarge),
             Ok(_) => Err(NumberProblem::TooManyDigits),
             Err(_) => Err(NumberProblem::NotANumber),

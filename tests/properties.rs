@@ -1479,3 +1479,17 @@ proptest! {
         prop_assert_eq!(parse_number(&long), Err(NumberProblem::TooManyDigits));
     }
 }
+
+/// `nan` and `inf` written as text are not finite numbers, and say so; a number too large to
+/// read is too large; a word is not a number.
+#[test]
+fn words_for_no_number_are_named() {
+    use sibsim::money::{NumberProblem, parse_number};
+    for t in ["nan", "NaN", "inf", "-inf", "+infinity", "Infinity"] {
+        assert_eq!(parse_number(t), Err(NumberProblem::NotFinite), "{t}");
+    }
+    assert_eq!(parse_number("1e400"), Err(NumberProblem::TooLarge));
+    assert_eq!(parse_number("-1e400"), Err(NumberProblem::TooLarge));
+    assert_eq!(parse_number("many"), Err(NumberProblem::NotANumber));
+    assert!(NumberProblem::NotFinite.describe("nan").contains("not a finite number"));
+}
