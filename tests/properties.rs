@@ -1491,5 +1491,9 @@ fn words_for_no_number_are_named() {
     assert_eq!(parse_number("1e400"), Err(NumberProblem::TooLarge));
     assert_eq!(parse_number("-1e400"), Err(NumberProblem::TooLarge));
     assert_eq!(parse_number("many"), Err(NumberProblem::NotANumber));
-    assert!(NumberProblem::NotFinite.describe("nan").contains("not a finite number"));
+    assert!(
+        NumberProblem::NotFinite
+            .describe("nan")
+            .contains("not a finite number")
+    );
 }

@@ -127,14 +127,21 @@ fn unknown_field() {
     let d = expect_error(
         &edit("size = 100", "size = 100\nsizes = 3"),
         23,
-        &["cohorts[0].sizes", "unknown field `sizes`", "`size`"],
+        &[
+            "cohorts[0].sizes",
+            "unknown field `sizes`",
+            "`size`",
+            "did you mean `size`?",
+        ],
     );
     assert_eq!(d.items.len(), 1);
-    expect_error(
+    let d = expect_error(
         &edit("rate = 0.05", "rate = 0.05\ncoupon = 0.05"),
         42,
         &["tranches[0]", "unknown field `coupon`"],
     );
+    // Nothing near enough to suggest.
+    assert!(!d.to_string().contains("did you mean"), "{d}");
     expect_error(
         &edit(
             "remainder = \"hold\"",

@@ -107,7 +107,11 @@ pub fn deserialize<T: serde::de::DeserializeOwned>(
             let path = e.path().to_string();
             let inner = e.into_inner();
             let path = if path == "." { String::new() } else { path };
-            let mut d = Diagnostic::new(path.clone(), friendly_serde(inner.message()));
+            let mut message = friendly_serde(inner.message());
+            if let Some(hint) = unknown_field_hint(&message) {
+                message.push_str(&hint);
+            }
+            let mut d = Diagnostic::new(path.clone(), message);
             let pos = inner
                 .span()
                 .map(|s| s.start)
@@ -476,7 +480,9 @@ fn annotate(
     let items = items
         .into_iter()
         .map(|mut d| {
-            if let Some(hint) = unknown_field_hint(&d.message) {
+            if let Some(hint) = unknown_field_hint(&d.message)
+                && !d.message.contains("; did you mean")
+            {
                 d.message.push_str(&hint);
             }
             if let Some(cause) = applied.cause(&d.path) {
