@@ -429,6 +429,16 @@ fn stresses_in_the_file_are_read_and_checked() {
             && e.contains("did you mean `price`"),
         "{e}"
     );
+    // A value out of range names the stress's own `set`, not a `--set` never given.
+    let big = text.replace("outcomes.job.price*=0.5", "cohorts.c1.size=20000000");
+    let sc3 = sibsim::scenario::parse("t.toml", &big).unwrap();
+    let e = check_file_stresses(&sc3, "t.toml", &big, &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("(after its set `cohorts.c1.size=20000000`)") && !e.contains("--set"),
+        "{e}"
+    );
     // On the command line: validate and stress refuse it (exit 2), and a stress run in which
     // no stress can run is an error, not an empty table.
     let dir = tempfile::tempdir().unwrap();

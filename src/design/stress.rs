@@ -279,10 +279,18 @@ pub fn check_file_stresses(
         };
         if let Err(d) = checked {
             let first = d.items.first().map_or(String::new(), |x| {
+                // The stress's own overrides are its `set`, not a `--set` of the command line.
+                let mut message = x.message.clone();
+                for o in &s.set {
+                    message = message.replace(
+                        &format!("(after --set {})", o.text),
+                        &format!("(after its set `{}`)", o.text),
+                    );
+                }
                 if x.path.is_empty() {
-                    x.message.clone()
+                    message
                 } else {
-                    format!("{}: {}", x.path, x.message)
+                    format!("{}: {message}", x.path)
                 }
             });
             items.push(crate::error::Diagnostic::new(
