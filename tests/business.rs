@@ -417,6 +417,16 @@ fn malformed_trees_are_rejected_with_positions() {
     let bad_test = CUSTOM.replace("test = \"inflow-guaranteed\"", "test = \"vibes\"");
     let e = parse_tree("t.toml", &bad_test).unwrap_err().to_string();
     assert!(e.contains("unknown test `vibes`"), "{e}");
+    // A misspelt test with a threshold: one problem, with a suggestion, and no second one
+    // about a test the file does not name.
+    let misspelt = CUSTOM.replace("test = \"payers-save-more\"", "test = \"payers-save-mor\"");
+    let d = parse_tree("t.toml", &misspelt).unwrap_err();
+    assert_eq!(d.items.len(), 1, "{d}");
+    let e = d.to_string();
+    assert!(
+        e.contains("did you mean `payers-save-more`?") && !e.contains("takes no threshold"),
+        "{e}"
+    );
 
     let bad_threshold = CUSTOM.replace("threshold = 0.999", "threshold = 1.5");
     let e = parse_tree("t.toml", &bad_threshold)

@@ -289,13 +289,17 @@ pub fn parse_tree(file: &str, text: &str) -> Result<Tree, Diagnostics> {
     };
     let mut nodes = Vec::new();
     for (i, n) in raw.node.iter().enumerate() {
-        let test = match Test::ALL.iter().find(|t| t.name() == n.test) {
+        let known_test = Test::ALL.iter().find(|t| t.name() == n.test);
+        let test = match known_test {
             Some(t) => *t,
             None => {
+                let names = Test::ALL.iter().map(|t| t.name());
+                let hint = crate::scenario::overrides::nearest(&n.test, names)
+                    .map_or(String::new(), |m| format!("; did you mean `{m}`?"));
                 errs.push(Diagnostic::new(
                     format!("node[{i}].test"),
                     format!(
-                        "unknown test `{}`; use one of {}",
+                        "unknown test `{}`; use one of {}{hint}",
                         n.test,
                         Test::ALL
                             .iter()
@@ -307,7 +311,13 @@ pub fn parse_tree(file: &str, text: &str) -> Result<Tree, Diagnostics> {
                 Test::MkbaPresent
             }
         };
-        let threshold = match (test.threshold_range(), n.threshold) {
+        // An unknown test's threshold cannot be judged: its own error says enough.
+        let range = if known_test.is_some() {
+            test.threshold_range()
+        } else {
+            None
+        };
+        let threshold = match (range, n.threshold.filter(|_| known_test.is_some())) {
             (None, Some(_)) => {
                 errs.push(Diagnostic::new(
                     format!("node[{i}].threshold"),
