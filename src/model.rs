@@ -260,6 +260,22 @@ impl Dist {
         }
     }
 
+    /// For a normal distribution that puts more than 1% of its draws below 0, where a cost or
+    /// a quantity is cut to 0: that share and the mean of the values used,
+    /// `mean Phi(mean / sd) + sd phi(mean / sd)`. `None` for any other.
+    pub fn cut_at_zero(&self) -> Option<(f64, f64)> {
+        let Dist::Normal { mean, sd } = *self else {
+            return None;
+        };
+        if sd <= 0.0 {
+            return None;
+        }
+        let z = mean / sd;
+        let below = normal_cdf(-z);
+        let density = (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt();
+        (below > 0.01).then_some((below, mean * (1.0 - below) + sd * density))
+    }
+
     /// The distribution's mean.
     pub fn mean(&self) -> f64 {
         match *self {
@@ -757,6 +773,29 @@ impl Cx {
 }
 
 impl Model {
+    /// Notes on distributions whose draws are cut to 0 often enough to move their mean (see
+    /// [`Dist::cut_at_zero`]): which, how often, and the mean used instead of the one written.
+    pub fn cut_notes(&self, c: &Contract) -> Vec<String> {
+        let mut notes = Vec::new();
+        let mut note = |what: String, d: &Dist| {
+            if let (Some((below, used)), Dist::Normal { mean, .. }) = (d.cut_at_zero(), *d) {
+                notes.push(format!(
+                    "{what}: the normal distribution puts {:.1}% of its draws below 0, which count as 0, so its mean is {used:.2}, not {mean}",
+                    below * 100.0
+                ));
+            }
+        };
+        if let Some(d) = &self.cost_per_participant {
+            note("cost_per_participant".into(), d);
+        }
+        for (o, m) in self.outcomes.iter().enumerate() {
+            if let OutcomeDraw::Quantity(d) = &m.draw {
+                note(format!("outcome `{}`", c.outcomes[o].id), d);
+            }
+        }
+        notes
+    }
+
     /// Parses and validates the `[uncertainty]` table for `contract`. Errors carry field paths
     /// such as `uncertainty.outcomes.job.rate.sd` (positions are added by the caller; see
     /// [`crate::scenario::parse_with_model`]).

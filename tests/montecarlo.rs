@@ -956,3 +956,52 @@ fn a_long_runs_expected_shortfall_is_within_its_stated_error() {
     }
     assert!(inexact > 0, "every expected shortfall read exactly");
 }
+
+/// A normal cost or quantity that puts more than 1% of its draws below 0 is noted with the
+/// mean its draws, cut to 0, really have: N(100, 300) has 36.9% below 0 and mean 176.27, and
+/// the simulated cost per participant has that mean; the bundled scenarios need no note.
+#[test]
+fn a_normal_cut_at_zero_is_noted_with_its_real_mean() {
+    let text = REFERENCE.replace(
+        "cost_per_participant = { dist = \"pert\", min = 1_500, mode = 2_000, max = 3_000 }",
+        "cost_per_participant = { dist = \"normal\", mean = 100, sd = 300 }",
+    );
+    assert!(text != REFERENCE, "the reference's cost line has changed");
+    let (sc, model) = sibsim::scenario::parse_with_model("r.toml", &text).unwrap();
+    let notes = model.cut_notes(&sc.contract);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].contains("36.9% of its draws below 0")
+            && notes[0].contains("mean is 176.27, not 100"),
+        "{}",
+        notes[0]
+    );
+    let d = sibsim::model::Dist::Normal { mean: 5.0, sd: 2.0 };
+    assert_eq!(d.cut_at_zero(), None, "0.6% below 0 is not worth a note");
+    // The draws: the mean of many, each cut to 0, is the noted mean.
+    let cut = sibsim::model::Dist::Normal {
+        mean: 100.0,
+        sd: 300.0,
+    };
+    let (_, used) = cut.cut_at_zero().unwrap();
+    let mut rng = rand_pcg::Pcg64Mcg::new(7);
+    let n = 400_000;
+    let mean = (0..n).map(|_| cut.sample(&mut rng).max(0.0)).sum::<f64>() / n as f64;
+    // The sd of a cut draw is below 300: four standard errors of the mean.
+    assert!(
+        (mean - used).abs() < 4.0 * 300.0 / (n as f64).sqrt(),
+        "{mean} against {used}"
+    );
+    for s in [
+        "reference",
+        "rotterdam-buzinezzclub",
+        "colour-kitchen-utrecht",
+        "many-parties",
+    ] {
+        let path = format!("{}/scenarios/{s}.toml", env!("CARGO_MANIFEST_DIR"));
+        let t = std::fs::read_to_string(path).unwrap();
+        if let Ok((sc, m)) = sibsim::scenario::parse_with_model(s, &t) {
+            assert!(m.cut_notes(&sc.contract).is_empty(), "{s}");
+        }
+    }
+}

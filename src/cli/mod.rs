@@ -515,9 +515,12 @@ fn validate(path: &std::path::Path) -> Result<()> {
     let name = path.display().to_string();
     // The uncertainty model, where the file has one, and the decision tree's thresholds:
     // what `simulate` and `feasibility` would refuse, `validate` refuses first.
-    if s.uncertainty.is_some() {
-        sibsim::scenario::parse_with_model(&name, &text)?;
-    }
+    let cut = if s.uncertainty.is_some() {
+        let (_, model) = sibsim::scenario::parse_with_model(&name, &text)?;
+        model.cut_notes(&s.contract)
+    } else {
+        Vec::new()
+    };
     business::tree(&s, path, None)?;
     sibsim::design::stress::check_file_stresses(&s, &name, &text, &[])?;
     let c = &s.contract;
@@ -554,6 +557,9 @@ fn validate(path: &std::path::Path) -> Result<()> {
             "  inflow guarantee: {}",
             sibsim::statement::describe_inflow_guarantee(c, g)
         );
+    }
+    for n in cut {
+        io::say!("  note: {n}");
     }
     Ok(())
 }

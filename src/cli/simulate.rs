@@ -51,6 +51,9 @@ pub fn run(o: Options<'_>) -> Result<()> {
     let set = super::design::overrides(o.set)?;
     let (scenario, model) = sibsim::scenario::parse_with_model_overrides(&name, &text, &set)?;
     let c = &scenario.contract;
+    for n in model.cut_notes(c) {
+        eprintln!("note: {n}");
+    }
     let cfg = SimConfig {
         trials: o.trials,
         seed: o.seed,
