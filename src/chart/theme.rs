@@ -429,7 +429,8 @@ pub fn local<DB: DrawingBackend, CT: plotters::coord::CoordTranslate>(
 /// Draws vertical reference lines across the plot, each labelled above the plot area (in the
 /// top margin, so labels never cover data); two lines closer than 60 pixels have their labels
 /// set apart, one ending and one starting at its line; three or more share one label
-/// (`P50, P95, Cap 10%`).
+/// (`P50, P95, Cap 10%`); labels that would still touch are moved apart along the row, inside
+/// the picture.
 pub fn ref_lines<DB: DrawingBackend>(
     chart: &mut Plot<'_, DB>,
     lines: &[RefLine],
@@ -524,14 +525,28 @@ pub fn ref_lines<DB: DrawingBackend>(
         let left = (lx - tw / 2).clamp(2, (w as i32 - 2 - tw).max(2));
         placed.push((text, color, left, tw));
     }
-    // A label that would touch the one before it on the first row goes on a second row above.
-    let mut row_end = [i32::MIN; 2];
-    for (text, color, left, tw) in placed {
-        let row = usize::from(left < row_end[0] + 6 && left >= row_end[1] + 6);
-        row_end[row] = left + tw;
+    // Labels that would touch are set apart along the row (the area clips anything drawn
+    // above it): each starts at least a gap after the one before, then, where the last would
+    // leave the picture, they move back left together, as little as each can.
+    const GAP: i32 = 8;
+    placed.sort_by_key(|p| p.2);
+    for k in 1..placed.len() {
+        let end = placed[k - 1].2 + placed[k - 1].3;
+        placed[k].2 = placed[k].2.max(end + GAP);
+    }
+    let right = w as i32 - 2;
+    for k in (0..placed.len()).rev() {
+        let limit = match placed.get(k + 1) {
+            Some(next) => next.2 - GAP,
+            None => right,
+        };
+        let (left, tw) = (placed[k].2, placed[k].3);
+        placed[k].2 = left.min(limit - tw).max(2);
+    }
+    for (text, color, left, _) in placed {
         root.draw(&Text::new(
             text,
-            (left, ly - 16 * row as i32),
+            (left, ly),
             small_style()
                 .color(&color)
                 .pos(Pos::new(HPos::Left, VPos::Bottom)),
