@@ -1410,6 +1410,33 @@ pub struct Results {
     pub business_case: Option<crate::mkba::BusinessCaseResults>,
 }
 
+impl Results {
+    /// The most any amount percentile a summary shows (P5, P50 and P95 of the outcome
+    /// payments, each party's net, each payer's business case and the social return) or any
+    /// party's expected shortfall can be from the exact value, in currency units (0: exact).
+    pub fn shown_amounts_within(&self) -> f64 {
+        let shown = std::iter::once(&self.outcome_payments)
+            .chain(self.parties.iter().map(|p| &p.net))
+            .chain(self.business_case.iter().flat_map(|b| {
+                b.payers
+                    .iter()
+                    .chain(std::iter::once(&b.all_payers))
+                    .map(|p| &p.net)
+                    .chain(std::iter::once(&b.total_impact))
+            }));
+        shown
+            .flat_map(|s| s.errors.iter().flat_map(|e| [e[1], e[4], e[7]]))
+            .chain(self.parties.iter().map(|p| p.expected_shortfall95_error))
+            .fold(0.0, f64::max)
+    }
+
+    /// The largest Monte Carlo standard error of a probability over these trials, in
+    /// percentage points: `sqrt(p (1 - p) / n)` at `p = 1/2`.
+    pub fn probability_se_bound(&self) -> f64 {
+        50.0 / (self.trials.max(1) as f64).sqrt()
+    }
+}
+
 /// The parties reported: all but the contract account and the outside world.
 pub fn reported_parties(c: &Contract) -> Vec<usize> {
     (0..c.parties.len())

@@ -6,7 +6,7 @@
 //! Sections whose data a scenario does not have (MKBA, feasibility, the municipality's net)
 //! are optional in [`ReportInput`]; the report then says they are not available.
 
-use crate::chart::theme::{css, money, party_color, percent, thousands};
+use crate::chart::theme::{css, money, number, party_color, percent, thousands};
 use crate::chart::{
     self, CashFan, ChartError, DecisionTree, Format, IrrChart, MunicipalityNet, Payout,
     RenderedChart, RiskChart,
@@ -219,6 +219,7 @@ h3 { font-size: 11.5pt; margin: 5mm 0 2mm; break-after: avoid; }
 p { margin: 1.5mm 0 3mm; }
 .meta { color: var(--muted); font-size: 9.5pt; }
 .note { color: var(--muted); font-size: 9pt; }
+.warning { border: 1px solid #B01E2D; background: #FDF0F0; padding: 6pt 8pt; }
 .na { background: var(--band); border-left: 4px solid #b8bec6; padding: 3mm 4mm; color: var(--muted); }
 table { border-collapse: collapse; width: 100%; margin: 2mm 0 4mm; font-size: 9pt;
   break-inside: auto; }
@@ -347,6 +348,9 @@ fn swatch(i: usize, text: &str) -> String {
     format!("\u{1}{}\u{1}{text}", css(party_color(i)))
 }
 
+/// Below this many trials a report warns that its figures are rough.
+pub const FEW_TRIALS: u64 = 1_000;
+
 /// The report as one HTML document.
 pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
     let c = input.contract;
@@ -364,12 +368,35 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
     let _ = writeln!(h.s, "<h1>{}</h1>", esc(&c.name));
     let _ = writeln!(
         h.s,
-        "<p class=\"meta\" id=\"provenance-line\">Simulation report: {}, seed {}, sibsim {}, scenario <code>{}</code>. Amounts in {cur}; means over trials with their Monte Carlo standard error.</p>",
+        "<p class=\"meta\" id=\"provenance-line\">Simulation report: {}, seed {}, sibsim {}, scenario <code>{}</code>. Amounts in {cur}; means over trials with their Monte Carlo standard error; {}; a probability's standard error is at most {:.2} percentage points.</p>",
         crate::chart::theme::count(doc.trials, "trial", "trials"),
         doc.seed,
         esc(&doc.sibsim_version),
-        esc(&doc.scenario.file)
+        esc(&doc.scenario.file),
+        match r.shown_amounts_within() {
+            0.0 => "percentiles and expected shortfalls exact".to_string(),
+            e => format!(
+                "percentiles and expected shortfalls each within {} of exact",
+                number(e)
+            ),
+        },
+        r.probability_se_bound()
     );
+    // Few trials: the figures are rough, and a decision should not rest on them.
+    if doc.trials < FEW_TRIALS {
+        let _ = writeln!(
+            h.s,
+            "<p class=\"warning\" id=\"few-trials\"><b>Only {}.</b> The figures, probabilities and the feasibility verdict below are rough (a probability's standard error is up to {:.1} percentage points{}); run {} trials or more before relying on them.</p>",
+            crate::chart::theme::count(doc.trials, "trial", "trials"),
+            r.probability_se_bound(),
+            if doc.trials < 2 {
+                "; one trial has no standard error at all"
+            } else {
+                ""
+            },
+            thousands(FEW_TRIALS as f64)
+        );
+    }
 
     // Key figures.
     h.raw("<div class=\"kpis\">\n");
@@ -604,7 +631,11 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
             swatch(i, &p.name),
             p.role.label().to_string(),
             thousands(p.net.mean),
-            thousands(p.net.se),
+            if r.trials < 2 {
+                "n/a".to_string()
+            } else {
+                thousands(p.net.se)
+            },
             thousands(p.net.p5),
             thousands(p.net.p50),
             thousands(p.net.p95),
@@ -676,7 +707,7 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
 
     // 4. Risk distribution.
     h.h2("risk", "4. Risk distribution: who carries the loss");
-    h.p("A party's loss in a trial: an investor's unrecovered principal; a payer's or guarantor's guarantee calls paid (and a payer's compensation under an inflow guarantee); the enterprise's unpaid costs and deferred fees; a fee recipient's fees not received. Shares add up to 100% (when any trial has a loss).");
+    h.p("A party's loss in a trial: an investor's unrecovered principal; a payer's or guarantor's guarantee calls paid (and a payer's compensation under an inflow guarantee); the enterprise's unpaid costs and deferred fees; a fee recipient's fees not received. Shares add up to 100% (when any trial has a loss). Paying for outcomes is not a loss here: whether a payer pays more than it saves is its business case (section 6).");
     let mut rt = TableView {
         caption: String::new(),
         header: vec![
@@ -929,7 +960,20 @@ pub fn mkba_section(c: &Contract, doc: &SummaryFile) -> Option<MkbaSection> {
                 t.effect_from.words()
             ),
             "A payer's net is the present value of its savings minus the present value of what it paid net of what it received (outcome payments, guarantee calls, returned remainders) minus its declared preparation and transaction costs.".into(),
-        ],
+        ]
+        .into_iter()
+        .chain(
+            // The table values cases on the planned timing; the trials' savings also discount
+            // the cases that delay shocks move later (as `sibsim mkba` says).
+            ((b.total_impact.mean - t.total.present_value.to_f64()).abs() > 1.0).then(|| {
+                format!(
+                    "The table values the cases on the contract's planned timing (present value {}); the payers' mean savings over the trials also discount the cases that delay shocks move later (social return {}).",
+                    cur(t.total.present_value.to_f64()),
+                    cur(b.total_impact.mean)
+                )
+            }),
+        )
+        .collect(),
         net_charts: b
             .payers
             .iter()

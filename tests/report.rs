@@ -245,3 +245,44 @@ fn a_report_with_overrides_records_them_and_how_to_reproduce_it() {
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(v["scenario"]["overrides"], serde_json::json!(sets));
 }
+
+/// A report of few trials says so at the top, and one trial shows no standard error (n/a, not
+/// 0); a report of enough trials has no warning and states how far its percentiles can be
+/// from exact, as the screen does.
+#[test]
+fn a_report_of_few_trials_warns_and_states_its_accuracy() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = |trials: &str, scenario: &str| -> String {
+        let out = dir.path().join(format!("{scenario}-{trials}.html"));
+        let o = sibsim(&[
+            "report",
+            &format!("scenarios/{scenario}.toml"),
+            "--trials",
+            trials,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read_to_string(out).unwrap()
+    };
+    let one = report("1", "reference");
+    assert!(
+        one.contains("id=\"few-trials\"><b>Only 1 trial.</b>"),
+        "no warning"
+    );
+    assert!(one.contains("one trial has no standard error"));
+    assert!(
+        one.contains("<td>n/a</td>"),
+        "a standard error of one trial"
+    );
+    assert!(one.contains("percentiles and expected shortfalls exact"));
+    let many = report("2000", "reference");
+    assert!(!many.contains("few-trials"));
+    assert!(!many.contains("<td>n/a</td>"));
+    assert!(many.contains("percentiles and expected shortfalls each within"));
+    assert!(many.contains("at most 1.12 percentage points"));
+    // A scenario with a delay shock: the MKBA section says why its table and the trials differ.
+    let delayed = report("2000", "many-parties");
+    assert!(delayed.contains("delay shocks move later"));
+    assert!(!many.contains("delay shocks move later"));
+}

@@ -346,22 +346,9 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
         " "
     };
     let _ = writeln!(o, "{head}{sep}{run}");
-    // The most any amount percentile on this screen can be from the trial value at its rank.
-    // P5, P50 and P95 (levels 1, 4 and 7) of the outcome payments, the parties' nets, the
-    // payers' business cases and the social return.
-    let shown = std::iter::once(&r.outcome_payments)
-        .chain(r.parties.iter().map(|p| &p.net))
-        .chain(r.business_case.iter().flat_map(|b| {
-            b.payers
-                .iter()
-                .chain(std::iter::once(&b.all_payers))
-                .map(|p| &p.net)
-                .chain(std::iter::once(&b.total_impact))
-        }));
-    let error = shown
-        .flat_map(|s| s.errors.iter().flat_map(|e| [e[1], e[4], e[7]]))
-        .chain(r.parties.iter().map(|p| p.expected_shortfall95_error))
-        .fold(0.0, f64::max);
+    // The most any amount percentile or expected shortfall on this screen can be from the
+    // exact value.
+    let error = r.shown_amounts_within();
     let within = if error == 0.0 {
         "percentiles and ES exact".to_string()
     } else {
@@ -376,7 +363,7 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
     let _ = writeln!(
         o,
         "A probability p has a standard error of sqrt(p(1-p)/n): at most {:.2} percentage points here.\n",
-        50.0 / (r.trials.max(1) as f64).sqrt()
+        r.probability_se_bound()
     );
     let op = &r.outcome_payments;
     let _ = writeln!(
