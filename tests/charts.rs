@@ -744,3 +744,50 @@ fn reference_line_labels_do_not_overlap() {
         }
     }
 }
+
+/// Charts of a run whose trials all have one value (here one trial) still show it: the
+/// histogram's bar has a width, the subtitles say "1 trial", and a risk chart without any loss
+/// says so instead of drawing bars of 0 without a word.
+#[test]
+fn charts_of_a_single_trial_show_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = sibsim(&[
+        "simulate",
+        "scenarios/reference.toml",
+        "--trials",
+        "1",
+        "--charts",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for name in crate::cli::file_names(dir.path()) {
+        if name.ends_with(".svg") {
+            let svg = std::fs::read_to_string(dir.path().join(&name)).unwrap();
+            assert!(!svg.contains("1 trials"), "{name}");
+        }
+    }
+    let payout = std::fs::read_to_string(dir.path().join("payout-fund.svg")).unwrap();
+    assert!(payout.contains("1 trial."));
+    // The investor's bar: a filled rectangle taller than the legend's swatch, with a width.
+    let bar = payout
+        .split("<rect ")
+        .skip(1)
+        .filter_map(|r| {
+            let num = |k: &str| -> Option<f64> {
+                r.split(&format!("{k}=\""))
+                    .nth(1)?
+                    .split('"')
+                    .next()?
+                    .parse()
+                    .ok()
+            };
+            Some((num("width")?, num("height")?))
+        })
+        .find(|&(w, h)| h > 50.0 && w < 1000.0);
+    assert!(matches!(bar, Some((w, _)) if w >= 2.0), "{bar:?}");
+    let risk = std::fs::read_to_string(dir.path().join("risk-distribution.svg")).unwrap();
+    assert!(
+        risk.contains("No trial has a loss"),
+        "the single trial has no loss"
+    );
+}

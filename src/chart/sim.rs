@@ -51,10 +51,15 @@ fn histogram<'a, DB: DrawingBackend>(
             .map(|(i, &c)| {
                 let x0 = dist.lo + i as f64 * w;
                 let col = color_of(x0 + w / 2.0);
-                Rectangle::new(
-                    [(x0, 0.0), (x0 + w * 0.92, c as f64 / total * 100.0)],
-                    col.filled(),
-                )
+                // A bin at least 0.8% of the axis wide: a run whose trials all have one value
+                // (one trial, a fixed outcome) has bins of no width, and still shows its bar.
+                let least = (xr.1 - xr.0) * 0.008;
+                let (a, b) = if w * 0.92 >= least {
+                    (x0, x0 + w * 0.92)
+                } else {
+                    (x0 + w / 2.0 - least / 2.0, x0 + w / 2.0 + least / 2.0)
+                };
+                Rectangle::new([(a, 0.0), (b, c as f64 / total * 100.0)], col.filled())
             }),
     )?;
     Ok(chart)
@@ -195,8 +200,8 @@ impl Chart for Payout {
             .collect::<Vec<_>>()
             .join(", ");
         let sub = format!(
-            "{} trials. Probability of full repayment: {}. Principal (mean drawn) {}.",
-            thousands(self.trials as f64),
+            "{}. Probability of full repayment (principal and return): {}. Principal (mean drawn) {}.",
+            count(self.trials, "trial", "trials"),
             if repay.is_empty() { "-".into() } else { repay },
             money(self.principal, &self.currency)
         );
@@ -319,8 +324,8 @@ impl Chart for IrrChart {
         DB::ErrorType: 'static,
     {
         let sub = format!(
-            "{} trials (an IRR exists in {} of them). P5 {}, P50 {}, P95 {}. Probability of a principal loss {}.",
-            thousands(self.trials as f64),
+            "{} (an IRR exists in {} of them). P5 {}, P50 {}, P95 {}. Probability of a principal loss {}.",
+            count(self.trials, "trial", "trials"),
             percent(self.defined),
             percent(self.p5),
             percent(self.p50),
@@ -437,12 +442,19 @@ impl Chart for RiskChart {
     where
         DB::ErrorType: 'static,
     {
-        let sub = format!(
-            "{} trials. Expected total loss {}; mean total loss in the worst 5% of trials {}.",
-            thousands(self.trials as f64),
-            money(self.expected_total, &self.currency),
-            money(self.tail_total, &self.currency)
-        );
+        let sub = if self.expected_total > 0.0 {
+            format!(
+                "{}. Expected total loss {}; mean total loss in the worst 5% of trials {}.",
+                count(self.trials, "trial", "trials"),
+                money(self.expected_total, &self.currency),
+                money(self.tail_total, &self.currency)
+            )
+        } else {
+            format!(
+                "{}. No trial has a loss, so there is no loss to share: every bar is 0.",
+                count(self.trials, "trial", "trials")
+            )
+        };
         let area = titled(root, &self.title(), &sub)?;
         let (left, right) = area.split_horizontally(area.dim_in_pixel().0 / 2);
         let n = self.rows.len();
@@ -590,8 +602,8 @@ impl Chart for CashFan {
         let last = self.bands.last();
         let sub = match last {
             Some(b) => format!(
-                "{} trials; received minus paid, summed up to each {}. At the end: median {}, P5 {}, P95 {}.",
-                thousands(self.trials as f64),
+                "{}; received minus paid, summed up to each {}. At the end: median {}, P5 {}, P95 {}.",
+                count(self.trials, "trial", "trials"),
                 self.period,
                 fmt.label(b.p50),
                 fmt.label(b.p5),
@@ -716,8 +728,8 @@ impl Chart for MunicipalityNet {
     {
         let fmt = ValueFormat::Money(self.currency.clone());
         let sub = format!(
-            "{} trials. Probability of a loss (paying more than it saves): {}. Mean {}.",
-            thousands(self.trials as f64),
+            "{}. Probability of a loss (paying more than it saves): {}. Mean {}.",
+            count(self.trials, "trial", "trials"),
             percent(self.prob_loss),
             fmt.label(self.mean)
         );
