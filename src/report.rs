@@ -438,7 +438,30 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
     h.raw("</div>\n");
 
     // Contents.
-    h.raw("<p class=\"meta\">Contents: 1 Key terms · 2 Results per party · 3 Tranches · 4 Risk distribution · 5 Charts · 6 Municipal business case (MKBA) · 7 Feasibility · 8 Assumptions · 9 Provenance</p>\n");
+    // Contents, each entry a link to its section; extra sections (a sensitivity) come after
+    // the feasibility walk, unnumbered.
+    let mut contents: Vec<(String, String)> = [
+        ("terms", "1 Key terms"),
+        ("parties", "2 Results per party"),
+        ("tranches", "3 Tranches"),
+        ("risk", "4 Risk distribution"),
+        ("charts", "5 Charts"),
+        ("mkba", "6 Municipal business case (MKBA)"),
+        ("feasibility", "7 Feasibility"),
+    ]
+    .iter()
+    .map(|(id, t)| (id.to_string(), t.to_string()))
+    .collect();
+    for (k, (head, _, _)) in input.extra.iter().enumerate() {
+        contents.push((format!("extra-{k}"), head.clone()));
+    }
+    contents.push(("assumptions".into(), "8 Assumptions".into()));
+    contents.push(("provenance".into(), "9 Provenance".into()));
+    let links: Vec<String> = contents
+        .iter()
+        .map(|(id, t)| format!("<a href=\"#{id}\">{}</a>", esc(t)))
+        .collect();
+    let _ = writeln!(h.s, "<p class=\"meta\">Contents: {}</p>", links.join(" · "));
 
     // 1. Key terms.
     h.h2("terms", "1. The contract's key terms");
@@ -821,8 +844,8 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
     }
 
     // Extra sections (stress tests and the like).
-    for (head, intro, charts) in &input.extra {
-        h.h2("extra", head);
+    for (k, (head, intro, charts)) in input.extra.iter().enumerate() {
+        h.h2(&format!("extra-{k}"), head);
         if !intro.is_empty() {
             h.p(intro);
         }

@@ -950,6 +950,10 @@ fn sweep_and_tornado_write_their_charts_and_the_report_takes_a_tornado() {
     ]);
     let h = std::fs::read_to_string(&html).unwrap();
     assert!(h.contains("Sensitivity of p_full_repayment:senior"));
+    // The section is in the contents, linked to its heading.
+    assert!(
+        h.contains("<a href=\"#extra-0\">Sensitivity</a>") && h.contains("<h2 id=\"extra-0\">")
+    );
     let e = err_of(&[
         "report",
         REF,
