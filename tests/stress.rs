@@ -904,6 +904,24 @@ fn sweep_and_tornado_write_their_charts_and_the_report_takes_a_tornado() {
     ]);
     let line = svg("sweep-p-full-repayment-junior-outcomes-housing-price.svg");
     assert!(line.contains("outcomes.housing.price") && line.contains("2 standard errors"));
+    // A term of whole cents is money: its axis names the currency.
+    ok(&[
+        "sweep",
+        REF,
+        "--trials",
+        "100",
+        "--vary",
+        "contract.total_cap=800000:1600000:3",
+        "--metric",
+        "payments_mean",
+        "--charts",
+        d,
+    ]);
+    let cap = svg("sweep-payments-mean-contract-total-cap.svg");
+    assert!(
+        cap.contains("contract.total_cap (EUR)"),
+        "no currency on the axis"
+    );
     assert!(
         dir.path()
             .join("sweep-p-full-repayment-junior-outcomes-housing-price.png")

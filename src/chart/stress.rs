@@ -267,9 +267,10 @@ impl Chart for Sweep {
         if xl > xh {
             (xl, xh, yl, yh) = (0.0, 1.0, 0.0, 1.0);
         }
+        // A margin on both sides keeps the first and the last tick label inside the picture.
         let mut chart = axes(
             &area,
-            nonempty((xl, xh)),
+            padded(nonempty((xl, xh)), 0.03),
             padded(nonempty((yl, yh)), 0.06),
             &self.x_title,
             &self.y_title,
@@ -548,6 +549,8 @@ impl Sweep {
             return None;
         }
         let term = &sw.axes[0].term;
+        // A term that takes whole cents is an amount of money.
+        let money = sw.axes[0].decimals == 2;
         Some(Sweep {
             title: format!("{} as {} varies", sw.figures[k], term),
             subtitle: format!(
@@ -556,9 +559,17 @@ impl Sweep {
                 sw.seed
             ),
             file_name: format!("sweep-{}-{}", sw.figures[k], term),
-            x_title: term.clone(),
+            x_title: if money {
+                format!("{term} ({currency})")
+            } else {
+                term.clone()
+            },
             y_title: sw.figures[k].clone(),
-            x_format: ValueFormat::Number,
+            x_format: if money {
+                ValueFormat::Money(currency.to_string())
+            } else {
+                ValueFormat::Number
+            },
             y_format: unit_format(sw.units[k], currency),
             x_reference: None,
             y_reference: None,
