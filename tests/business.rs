@@ -967,14 +967,9 @@ fn an_ind_that_cannot_be_counted_is_a_clear_error() {
     parse("ok.toml", &ok).unwrap();
 }
 
-/// `effect_from = "measurement"`: a case's effect years start when it is measured. The
-/// hand-computed case above (present value 386,218.2851 from the contract's start), its one
-/// cohort enrolled in quarter 1 and measured a quarter later (period 2): x 1.0225^(-2/4).
-/// With cohorts of 100 and 300 enrolling in quarters 1 and 3, measured over two quarters
-/// each: x (0.25 x mean(v^2, v^3) + 0.75 x mean(v^4, v^5)), v = 1.0225^(-1/4).
-#[test]
-fn effect_years_from_measurement_discount_each_case_to_when_it_is_measured() {
-    let base = r#"
+/// The hand-computed MKBA case with effects from measurement: one cohort of 100 enrolled in
+/// quarter 1, its one outcome measured a quarter later.
+const HAND_FROM_MEASUREMENT: &str = r#"
 [contract]
 name = "hand"
 periods = 8
@@ -1002,6 +997,15 @@ substitution = 0.05
 realisation = { short = 0.5, medium = 0.3, long = 0.2 }
 drop_off = 0.10
 "#;
+
+/// `effect_from = "measurement"`: a case's effect years start when it is measured. The
+/// hand-computed case above (present value 386,218.2851 from the contract's start), its one
+/// cohort enrolled in quarter 1 and measured a quarter later (period 2): x 1.0225^(-2/4).
+/// With cohorts of 100 and 300 enrolling in quarters 1 and 3, measured over two quarters
+/// each: x (0.25 x mean(v^2, v^3) + 0.75 x mean(v^4, v^5)), v = 1.0225^(-1/4).
+#[test]
+fn effect_years_from_measurement_discount_each_case_to_when_it_is_measured() {
+    let base = HAND_FROM_MEASUREMENT;
     let pv_start = 386_218.285_099_230_5_f64;
     let v = 1.0225f64.powf(-0.25);
     let pv = |text: &str| {
@@ -1245,35 +1249,8 @@ fn design_commands_point_at_achieved_cases_against_a_paid_improvement() {
 #[test]
 fn effect_years_from_measurement_follow_the_reported_periods() {
     let dir = tempfile::tempdir().unwrap();
-    let scenario = r#"
-[contract]
-name = "hand"
-periods = 8
-period = "quarter"
-[[payers]]
-id = "city"
-[enterprise]
-id = "provider"
-[[cohorts]]
-id = "c"
-enrol = 1
-size = 100
-[[outcomes]]
-id = "job"
-lag = 1
-measure_periods = 2
-price = 1
-[mkba]
-effect_from = "measurement"
-[[mkba.outcomes]]
-outcome = "job"
-values = { city = 10000 }
-deadweight = 0.30
-attribution = 0.10
-substitution = 0.05
-realisation = { short = 0.5, medium = 0.3, long = 0.2 }
-drop_off = 0.10
-"#;
+    let scenario = HAND_FROM_MEASUREMENT.replace("lag = 1\n", "lag = 1\nmeasure_periods = 2\n");
+    assert!(scenario.contains("measure_periods = 2"));
     let sc = dir.path().join("hand.toml");
     std::fs::write(&sc, scenario).unwrap();
     let pv = |rows: &str| -> f64 {

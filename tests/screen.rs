@@ -1,35 +1,39 @@
 //! What `simulate` shows on the screen and writes per trial, checked against `summary.json` of
 //! the same run.
 
+use std::path::Path;
 use std::process::Command;
 
-/// The risk table shows each party's probability of a loss (a payer's guarantee call), as
-/// `summary.json` has it (which also keeps the scenario's text), and the header bounds a probability's standard error by 50 / sqrt(n)
-/// percentage points.
-#[test]
-fn the_risk_table_shows_each_partys_probability_of_a_loss() {
-    let dir = tempfile::tempdir().unwrap();
+/// Runs `sibsim simulate` on the reference scenario with `args` and `--out dir`; returns the
+/// screen and the parsed `summary.json`.
+fn simulate_reference(dir: &Path, args: &[&str]) -> (String, serde_json::Value) {
     let o = Command::new(env!("CARGO_BIN_EXE_sibsim"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "simulate",
-            "scenarios/reference.toml",
-            "--trials",
-            "2500",
-            "--out",
-        ])
-        .arg(dir.path())
+        .args(["simulate", "scenarios/reference.toml"])
+        .args(args)
+        .arg("--out")
+        .arg(dir)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let screen = String::from_utf8_lossy(&o.stdout).into_owned();
+    let summary = std::fs::read_to_string(dir.join("summary.json")).unwrap();
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        serde_json::from_str(&summary).unwrap(),
+    )
+}
+
+/// The risk table shows each party's probability of a loss (a payer's guarantee call), as
+/// `summary.json` has it (which also keeps the scenario's text), and the header bounds a
+/// probability's standard error by 50 / sqrt(n) percentage points.
+#[test]
+fn the_risk_table_shows_each_partys_probability_of_a_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let (screen, summary) = simulate_reference(dir.path(), &["--trials", "2500"]);
     assert!(
         screen.contains("at most 1.00 percentage points here"),
         "{screen}"
     );
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
-            .unwrap();
     // The file keeps the scenario's terms as they were read.
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/reference.toml");
     assert_eq!(
@@ -64,25 +68,10 @@ fn the_risk_table_shows_each_partys_probability_of_a_loss() {
 #[test]
 fn trials_csv_losses_reproduce_the_risk_distribution() {
     let dir = tempfile::tempdir().unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_sibsim"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "simulate",
-            "scenarios/reference.toml",
-            "--trials",
-            "1000",
-            "--seed",
-            "5",
-        ])
-        .arg("--out")
-        .arg(dir.path())
-        .arg("--trials-out")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
-            .unwrap();
+    let (_, summary) = simulate_reference(
+        dir.path(),
+        &["--trials", "1000", "--seed", "5", "--trials-out"],
+    );
     let text = std::fs::read_to_string(dir.path().join("trials.csv")).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
