@@ -487,9 +487,9 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
     row(
         "Participants",
         format!(
-            "{} in {} cohort(s)",
+            "{} in {}",
             thousands(people as f64),
-            c.cohorts.len()
+            crate::chart::theme::count(c.cohorts.len() as u64, "cohort", "cohorts")
         ),
     );
     let payers: Vec<&str> = c.payers().map(|i| c.parties[i].name.as_str()).collect();

@@ -983,7 +983,7 @@ fn validate_and_settle_count_one_in_the_singular() {
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(
-        out.contains("One: 1 quarter, 1 cohort(s) with 1 participant, 1 outcome(s)"),
+        out.contains("One: 1 quarter, 1 cohort with 1 participant, 1 outcome"),
         "{out}"
     );
     let o = run(&["settle", toml, "--actuals", csv]);

@@ -415,7 +415,10 @@ impl DecisionTree {
                 if walk.conditions.is_empty() {
                     String::new()
                 } else {
-                    format!(" ({} condition(s))", walk.conditions.len())
+                    format!(
+                        " ({})",
+                        count(walk.conditions.len() as u64, "condition", "conditions")
+                    )
                 }
             ),
             nodes,

@@ -510,6 +510,7 @@ fn load(path: &std::path::Path) -> Result<sibsim::Scenario> {
 }
 
 fn validate(path: &std::path::Path) -> Result<()> {
+    use sibsim::chart::theme::count;
     let s = load(path)?;
     let text = io::read_text(path)?;
     let name = path.display().to_string();
@@ -529,18 +530,17 @@ fn validate(path: &std::path::Path) -> Result<()> {
     let committed: sibsim::Money = c.tranches.iter().map(|t| t.committed).sum();
     io::say!("{} is valid.", path.display());
     io::say!(
-        "  {}: {}, {} cohort(s) with {} participant{}, {} outcome(s), payers: {}",
+        "  {}: {}, {} with {}, {}, payers: {}",
         c.name,
         c.period_length.count(c.periods),
-        c.cohorts.len(),
-        people,
-        if people == 1 { "" } else { "s" },
-        c.outcomes.len(),
+        count(c.cohorts.len() as u64, "cohort", "cohorts"),
+        count(people, "participant", "participants"),
+        count(c.outcomes.len() as u64, "outcome", "outcomes"),
         payers.join(", ")
     );
     io::say!(
-        "  {} tranche(s), {} {} committed{}{}",
-        c.tranches.len(),
+        "  {}, {} {} committed{}{}",
+        count(c.tranches.len() as u64, "tranche", "tranches"),
         c.currency,
         sibsim::money::format_thousands(committed),
         c.total_cap
