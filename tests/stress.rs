@@ -955,6 +955,12 @@ fn sweep_and_tornado_write_their_charts_and_the_report_takes_a_tornado() {
     ]);
     let t = svg("tornado-p-pays-more-than-saves-payers.svg");
     assert!(t.contains("Sensitivity of p_pays_more_than_saves:payers") && t.contains("fill rate"));
+    // The subtitle says what the figure is and how to read a bar's ends.
+    assert!(
+        t.contains("Probability that the payer(s) pay more than they save")
+            && (t.contains("A bar&apos;s ends read") || t.contains("A bar's ends read")),
+        "{t}"
+    );
     let html = dir.path().join("r.html");
     ok(&[
         "report",

@@ -508,7 +508,16 @@ impl Tornado {
         Tornado {
             title: format!("Sensitivity of {}", t.figure),
             subtitle: format!(
-                "{}; {} trials per run, seed {}, common random numbers.",
+                "{}{}; {} trials per run, seed {}, common random numbers. A bar's ends read `input: figure`.",
+                crate::metrics::REGISTRY
+                    .iter()
+                    .find(|d| d.name == t.figure.split(':').next().unwrap_or(&t.figure))
+                    .map_or(String::new(), |d| {
+                        let about = d.about.split(" (needs").next().unwrap_or(d.about);
+                        let mut chars = about.chars();
+                        let first = chars.next().map(|c| c.to_uppercase().to_string());
+                        format!("{}{}. ", first.unwrap_or_default(), chars.as_str())
+                    }),
                 match t.range {
                     crate::design::tornado::Range::Percentiles =>
                         "Each uncertain input fixed at its P10 and its P90".to_string(),
