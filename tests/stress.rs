@@ -878,7 +878,7 @@ proptest! {
 }
 
 #[test]
-fn sweep_and_tornado_write_their_charts_and_the_report_takes_a_tornado() {
+fn stress_sweep_and_tornado_write_their_charts_and_the_report_takes_a_tornado() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
     let svg = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
@@ -921,6 +921,28 @@ fn sweep_and_tornado_write_their_charts_and_the_report_takes_a_tornado() {
     assert!(
         cap.contains("contract.total_cap (EUR)"),
         "no currency on the axis"
+    );
+    // stress --charts: one chart per key figure, a row per variant with its value.
+    let o = sibsim(&[
+        "stress", REF, "--trials", "200", "--only", "delay", "--charts", d,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let screen = String::from_utf8_lossy(&o.stdout);
+    let key = sibsim::metrics::key_figures(
+        &sibsim::scenario::parse("r.toml", REFERENCE)
+            .unwrap()
+            .contract,
+    );
+    assert!(
+        screen.contains(&format!("{} chart files written to", 2 * key.len())),
+        "{screen}"
+    );
+    let st = svg("stress-p-full-repayment-junior.svg");
+    assert!(
+        st.contains("p_full_repayment:junior under stress")
+            && st.contains("delay")
+            && st.contains("base"),
+        "{st}"
     );
     assert!(
         dir.path()

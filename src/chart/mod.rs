@@ -27,7 +27,9 @@ pub mod theme;
 mod tree;
 
 pub use sim::{CashFan, IrrChart, MunicipalityNet, Payout, RiskChart, RiskRow};
-pub use stress::{Heatmap, Sweep, SweepPoint, SweepSeries, Tornado, TornadoBar};
+pub use stress::{
+    Heatmap, StressChart, StressPoint, Sweep, SweepPoint, SweepSeries, Tornado, TornadoBar,
+};
 pub use theme::{ValueFormat, party_color};
 pub use tree::{DecisionTree, NodeStatus, TreeEdge, TreeNode};
 

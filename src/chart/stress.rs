@@ -640,3 +640,163 @@ impl Heatmap {
         })
     }
 }
+
+/// One variant of a [`StressChart`]: its value of the figure with its standard error.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StressPoint {
+    /// The variant's name (`base`, `recession`, ...).
+    pub label: String,
+    /// The figure's value.
+    pub value: f64,
+    /// Its Monte Carlo standard error (the whisker is ±2 SE; 0 or NaN: none).
+    pub se: f64,
+}
+
+/// A figure under the base and each stress: one row per variant, a dot at its value with a
+/// ±2 standard error whisker, and the base's value as a vertical line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StressChart {
+    /// Title.
+    pub title: String,
+    /// Line under the title.
+    pub subtitle: String,
+    /// File name without extension.
+    pub file_name: String,
+    /// The figure's name, for the axis.
+    pub value_title: String,
+    /// How values read.
+    pub format: ValueFormat,
+    /// The base first, then the stresses.
+    pub points: Vec<StressPoint>,
+}
+
+impl StressChart {
+    /// One chart per figure of a comparison (`sibsim stress --charts`).
+    pub fn from_design(cmp: &crate::design::Comparison, currency: &str) -> Vec<StressChart> {
+        cmp.figures
+            .iter()
+            .enumerate()
+            .map(|(k, f)| StressChart {
+                title: format!("{} under stress", f.name),
+                subtitle: format!(
+                    "{} trials per variant, seed {}, common random numbers; whiskers: +/- 2 standard errors of each value (a difference to the base is known more closely: see the table).",
+                    thousands(cmp.trials as f64),
+                    cmp.seed
+                ),
+                file_name: format!("stress-{}", f.name),
+                value_title: f.name.clone(),
+                format: unit_format(f.unit, currency),
+                points: cmp
+                    .variants
+                    .iter()
+                    .map(|v| StressPoint {
+                        label: v.label.clone(),
+                        value: v.figures[k].value,
+                        se: v.figures[k].se,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
+impl Chart for StressChart {
+    fn title(&self) -> String {
+        self.title.clone()
+    }
+    fn file_name(&self) -> String {
+        slug(&self.file_name)
+    }
+    fn size(&self) -> (u32, u32) {
+        (1000, (220 + 44 * self.points.len() as u32).max(360))
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        let area = titled(root, &self.title, &self.subtitle)?;
+        let base = self.points.first().map_or(f64::NAN, |p| p.value);
+        let area = legend_strip(
+            &area,
+            &[
+                (
+                    "Value under the variant".into(),
+                    Mark::Fill(PARTY_COLORS[0]),
+                ),
+                (format!("Base {}", self.format.label(base)), Mark::Line(INK)),
+            ],
+        )?;
+        let n = self.points.len().max(1);
+        let whisker = |p: &StressPoint| if p.se.is_finite() { 2.0 * p.se } else { 0.0 };
+        let finite = self.points.iter().filter(|p| p.value.is_finite());
+        let lo = finite
+            .clone()
+            .map(|p| p.value - whisker(p))
+            .fold(f64::INFINITY, f64::min);
+        let hi = finite
+            .map(|p| p.value + whisker(p))
+            .fold(f64::NEG_INFINITY, f64::max);
+        let (lo, hi) = if lo <= hi { (lo, hi) } else { (0.0, 1.0) };
+        let (x0, x1) = padded(nonempty((lo, hi)), 0.12);
+        let names: Vec<String> = self.points.iter().map(|p| p.label.clone()).collect();
+        let fmt = self.format.clone();
+        let mut chart = ChartBuilder::on(&area)
+            .margin_left(10)
+            .margin_right(30)
+            .margin_top(6)
+            .x_label_area_size(50)
+            .y_label_area_size(label_width(&area, &names, &label_style(), 24))
+            .build_cartesian_2d(x0..x1, 0.0..n as f64)?;
+        let yl = |y: &f64| {
+            let i = (n as f64 - *y - 0.5).round();
+            if i >= 0.0 && (i as usize) < names.len() && (y.fract() - 0.5).abs() < 1e-6 {
+                names[i as usize].clone()
+            } else {
+                String::new()
+            }
+        };
+        let xf = |x: &f64| fmt.tick(*x);
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .max_light_lines(0)
+            .light_line_style(GRID)
+            .bold_line_style(GRID)
+            .axis_style(MUTED)
+            .x_labels(7)
+            .y_labels(n * 2 + 1)
+            .x_label_formatter(&xf)
+            .y_label_formatter(&yl)
+            .x_desc(self.value_title.as_str())
+            .axis_desc_style(axis_title_style())
+            .label_style(label_style())
+            .draw()?;
+        if base.is_finite() {
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(base, 0.0), (base, n as f64)],
+                INK.stroke_width(2),
+            )))?;
+        }
+        let color = PARTY_COLORS[0];
+        let plot = chart.plotting_area().strip_coord_spec();
+        for (i, p) in self.points.iter().enumerate() {
+            if !p.value.is_finite() {
+                continue;
+            }
+            let y = n as f64 - i as f64 - 0.5;
+            let w = whisker(p);
+            chart.draw_series([PathElement::new(
+                vec![(p.value - w, y), (p.value + w, y)],
+                color.stroke_width(2),
+            )])?;
+            chart.draw_series([Circle::new((p.value, y), 6, color.filled())])?;
+            let (px, py) = chart.backend_coord(&(p.value + w, y));
+            plot.draw(&Text::new(
+                self.format.label(p.value),
+                local(&plot, (px + 10, py)),
+                small_style().pos(Pos::new(HPos::Left, VPos::Center)),
+            ))?;
+        }
+        Ok(())
+    }
+}

@@ -330,9 +330,10 @@ pub fn stress(
     only: &[String],
     no_defaults: bool,
     out: Option<&Path>,
+    charts: Option<&Path>,
 ) -> Result<()> {
     let l = Loaded::new(c)?;
-    check_outputs("stress", OutFormat::Json, out, None)?;
+    check_outputs("stress", OutFormat::Json, out, charts)?;
     let src = l.source();
     let (sc, _) = src.load(&Variant::base())?;
     // The file's own stresses must make valid scenarios (a default that does not fit is
@@ -442,6 +443,13 @@ pub fn stress(
     }
     if let Some(p) = out {
         let _ = writeln!(o, "Results written to {}", p.display());
+    }
+    if let Some(dir) = charts {
+        let mut n = 0;
+        for ch in sibsim::chart::StressChart::from_design(&cmp, &sc.contract.currency) {
+            n += super::chart::write_one(&ch, dir)?.len();
+        }
+        let _ = writeln!(o, "{n} chart files written to {}", dir.display());
     }
     io::emit(None, &o)
 }

@@ -125,6 +125,10 @@ enum Cmd {
         /// changes and the sibsim version); a name ending in .csv is refused.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Write one chart (PNG and SVG) per figure into this folder: each variant's value
+        /// with ±2 standard errors against the base.
+        #[arg(long, value_name = "DIR")]
+        charts: Option<PathBuf>,
     },
     /// Sweep one or two terms over a grid: a figure at every point, as a table and CSV.
     #[command(mut_arg("trials", |a| a.help("Number of trials per point of the grid (every point on the same random numbers)")))]
@@ -444,7 +448,14 @@ pub fn run() -> Result<Finished> {
             only,
             no_defaults,
             out,
-        } => design::stress(&common.common(), &only, no_defaults, out.as_deref()),
+            charts,
+        } => design::stress(
+            &common.common(),
+            &only,
+            no_defaults,
+            out.as_deref(),
+            charts.as_deref(),
+        ),
         Cmd::Sweep {
             common,
             vary,
