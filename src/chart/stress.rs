@@ -1,6 +1,7 @@
 //! Generic charts for stress tests: a tornado (ranked low/high bars around a base value), a
-//! sweep (lines with a ±2 SE band) and a heatmap (a value on an x × y grid). They take plain
-//! numbers; the caller chooses the title and file name.
+//! sweep (lines with a ±2 SE band), a heatmap (a value on an x × y grid) and a stress chart
+//! (each variant's value with ±2 SE against the base). They take plain numbers; the caller
+//! chooses the title and file name.
 
 use super::theme::*;
 use super::{Chart, DrawResult, slug};
