@@ -348,6 +348,62 @@ fn swatch(i: usize, text: &str) -> String {
     format!("\u{1}{}\u{1}{text}", css(party_color(i)))
 }
 
+/// The report's terms and what they mean, for its last section.
+const GLOSSARY: &[(&str, &str)] = &[
+    (
+        "Trial",
+        "One possible course of the contract, drawn from the uncertainty model and settled with the contract's exact rules; the report summarises many of them (a Monte Carlo simulation).",
+    ),
+    (
+        "Mean, ± SE",
+        "The average over the trials, and its Monte Carlo standard error: how far the average could move with another set of trials of the same size (about two standard errors either way).",
+    ),
+    (
+        "P5, P50, P95",
+        "Percentiles: 5%, 50% (the median) and 95% of the trials have a value at or below it.",
+    ),
+    (
+        "ES 95%",
+        "Expected shortfall: minus the mean net of the worst 5% of trials; negative when even those trials gain.",
+    ),
+    (
+        "Tranche",
+        "An investor's slice of the capital, with its own rate or return cap and rank (senior is repaid before junior).",
+    ),
+    (
+        "IRR",
+        "Internal rate of return of a tranche's cash flows, a year; -100% where everything was lost.",
+    ),
+    (
+        "Multiple",
+        "Money back (distributions and guarantee calls) divided by the money drawn.",
+    ),
+    (
+        "Loss",
+        "An investor's unrecovered principal; a payer's or guarantor's guarantee calls (and inflow compensation); the enterprise's unpaid costs and deferred fees. Outcome payments are not a loss.",
+    ),
+    (
+        "MKBA",
+        "Maatschappelijke kosten-batenanalyse: the social cost-benefit analysis of the outcomes.",
+    ),
+    (
+        "IND, EUR/IND",
+        "The number of cases (achieved units, or the improvement on a baseline) and the value of one case.",
+    ),
+    (
+        "DW, AT, SE (MKBA)",
+        "Deadweight (what would have happened anyway), attribution (the share due to others) and substitution (gains at the expense of people outside); SE here is not a standard error.",
+    ),
+    (
+        "<3j, 3-5j, >5j",
+        "The effect in the short (years 1 to 3), medium (4 and 5) and long term (6 and later), after drop-off, undiscounted (Dutch: jaar).",
+    ),
+    (
+        "Present value",
+        "Future amounts discounted to the contract's start at the stated rate a year.",
+    ),
+];
+
 /// Below this many trials a report warns that its figures are rough.
 pub const FEW_TRIALS: u64 = 1_000;
 
@@ -457,6 +513,7 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
     }
     contents.push(("assumptions".into(), "8 Assumptions".into()));
     contents.push(("provenance".into(), "9 Provenance".into()));
+    contents.push(("glossary".into(), "Terms used".into()));
     let links: Vec<String> = contents
         .iter()
         .map(|(id, t)| format!("<a href=\"#{id}\">{}</a>", esc(t)))
@@ -905,6 +962,18 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
         "The same scenario, changes, seed and number of trials give identical numbers on any machine and thread count: `sibsim report {} --trials {} --seed {}{set}{options} --out report.html`.",
         doc.scenario.file, doc.trials, doc.seed
     ));
+
+    // Terms used, for a reader who is not a specialist.
+    h.h2("glossary", "Terms used");
+    let terms = TableView {
+        caption: String::new(),
+        header: vec!["Term".into(), "Meaning".into()],
+        rows: GLOSSARY
+            .iter()
+            .map(|(t, m)| vec![t.to_string(), m.to_string()])
+            .collect(),
+    };
+    h.table(&terms);
     h.raw("</body>\n</html>\n");
     Ok(h.s)
 }

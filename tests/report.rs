@@ -29,6 +29,7 @@ const SECTIONS: &[&str] = &[
     "id=\"feasibility\"",
     "id=\"assumptions\"",
     "id=\"provenance\"",
+    "id=\"glossary\"",
 ];
 
 fn assert_self_contained(html: &str) {
@@ -281,6 +282,9 @@ fn a_report_of_few_trials_warns_and_states_its_accuracy() {
     assert!(!many.contains("<td>n/a</td>"));
     assert!(many.contains("percentiles and expected shortfalls each within"));
     assert!(many.contains("at most 1.12 percentage points"));
+    // Its terms are explained, the MKBA's SE (substitution) apart from a standard error.
+    assert!(many.contains("<a href=\"#glossary\">Terms used</a>"));
+    assert!(many.contains("SE here is not a standard error"));
     // A scenario with a delay shock: the MKBA section says why its table and the trials differ.
     let delayed = report("2000", "many-parties");
     assert!(delayed.contains("delay shocks move later"));
