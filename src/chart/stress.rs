@@ -89,38 +89,7 @@ impl Chart for Tornado {
             .fold(self.base, f64::max);
         let (x0, x1) = padded(nonempty((lo, hi)), 0.18);
         let names: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
-        let fmt = self.format.clone();
-        let mut chart = ChartBuilder::on(&area)
-            .margin_left(10)
-            .margin_right(30)
-            .margin_top(6)
-            .x_label_area_size(50)
-            .y_label_area_size(label_width(&area, &names, &label_style(), 24))
-            .build_cartesian_2d(x0..x1, 0.0..n as f64)?;
-        let yl = |y: &f64| {
-            let i = (n as f64 - *y - 0.5).round();
-            if i >= 0.0 && (i as usize) < names.len() && (y.fract() - 0.5).abs() < 1e-6 {
-                names[i as usize].clone()
-            } else {
-                String::new()
-            }
-        };
-        let xf = |x: &f64| fmt.tick(*x);
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .max_light_lines(0)
-            .light_line_style(GRID)
-            .bold_line_style(GRID)
-            .axis_style(MUTED)
-            .x_labels(7)
-            .y_labels(n * 2 + 1)
-            .x_label_formatter(&xf)
-            .y_label_formatter(&yl)
-            .x_desc(self.value_title.as_str())
-            .axis_desc_style(axis_title_style())
-            .label_style(label_style())
-            .draw()?;
+        let mut chart = row_axes(&area, &names, (x0, x1), &self.format, &self.value_title)?;
         let y_of = |i: usize| n as f64 - i as f64 - 1.0;
         for (i, b) in bars.iter().enumerate() {
             let y = y_of(i);
@@ -740,38 +709,7 @@ impl Chart for StressChart {
         let (lo, hi) = if lo <= hi { (lo, hi) } else { (0.0, 1.0) };
         let (x0, x1) = padded(nonempty((lo, hi)), 0.12);
         let names: Vec<String> = self.points.iter().map(|p| p.label.clone()).collect();
-        let fmt = self.format.clone();
-        let mut chart = ChartBuilder::on(&area)
-            .margin_left(10)
-            .margin_right(30)
-            .margin_top(6)
-            .x_label_area_size(50)
-            .y_label_area_size(label_width(&area, &names, &label_style(), 24))
-            .build_cartesian_2d(x0..x1, 0.0..n as f64)?;
-        let yl = |y: &f64| {
-            let i = (n as f64 - *y - 0.5).round();
-            if i >= 0.0 && (i as usize) < names.len() && (y.fract() - 0.5).abs() < 1e-6 {
-                names[i as usize].clone()
-            } else {
-                String::new()
-            }
-        };
-        let xf = |x: &f64| fmt.tick(*x);
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .max_light_lines(0)
-            .light_line_style(GRID)
-            .bold_line_style(GRID)
-            .axis_style(MUTED)
-            .x_labels(7)
-            .y_labels(n * 2 + 1)
-            .x_label_formatter(&xf)
-            .y_label_formatter(&yl)
-            .x_desc(self.value_title.as_str())
-            .axis_desc_style(axis_title_style())
-            .label_style(label_style())
-            .draw()?;
+        let mut chart = row_axes(&area, &names, (x0, x1), &self.format, &self.value_title)?;
         if base.is_finite() {
             chart.draw_series(std::iter::once(PathElement::new(
                 vec![(base, 0.0), (base, n as f64)],
@@ -800,4 +738,48 @@ impl Chart for StressChart {
         }
         Ok(())
     }
+}
+
+/// Axes for one labelled row per name (the first at the top) over the x range `x`, values
+/// read as `format`, the x axis titled `title`: the tornado's and the stress chart's.
+fn row_axes<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    names: &[String],
+    x: (f64, f64),
+    format: &ValueFormat,
+    title: &str,
+) -> Result<Plot<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let n = names.len().max(1);
+    let mut chart = ChartBuilder::on(area)
+        .margin_left(10)
+        .margin_right(30)
+        .margin_top(6)
+        .x_label_area_size(50)
+        .y_label_area_size(label_width(area, names, &label_style(), 24))
+        .build_cartesian_2d(x.0..x.1, 0.0..n as f64)?;
+    let yl = |y: &f64| {
+        let i = (n as f64 - *y - 0.5).round();
+        if i >= 0.0 && (i as usize) < names.len() && (y.fract() - 0.5).abs() < 1e-6 {
+            names[i as usize].clone()
+        } else {
+            String::new()
+        }
+    };
+    let xf = |v: &f64| format.tick(*v);
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .max_light_lines(0)
+        .light_line_style(GRID)
+        .bold_line_style(GRID)
+        .axis_style(MUTED)
+        .x_labels(7)
+        .y_labels(n * 2 + 1)
+        .x_label_formatter(&xf)
+        .y_label_formatter(&yl)
+        .x_desc(title)
+        .axis_desc_style(axis_title_style())
+        .label_style(label_style())
+        .draw()?;
+    Ok(chart)
 }
