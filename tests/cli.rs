@@ -733,6 +733,38 @@ fn a_partial_actuals_file_settles_as_an_interim_statement() {
         "json",
     ]);
     assert_eq!(q5["final_period"], 5);
+    // A CSV ledger cannot say it is interim in its rows: stderr does; a final one says nothing.
+    let o = run(&[
+        "settle",
+        &sc,
+        "--actuals",
+        p,
+        "--through",
+        "5",
+        "--format",
+        "csv",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("an interim ledger through period 5 of 16"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stdout(&o).starts_with("period,from,to,amount"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&[
+        "settle",
+        &sc,
+        "--actuals",
+        &actuals(name),
+        "--format",
+        "csv",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("interim"), "{}", stderr(&o));
     // Past the file into unreported benefit days: refused, nothing paid for missing rows.
     expect_user_error(
         &["settle", &sc, "--actuals", p, "--through", "16"],

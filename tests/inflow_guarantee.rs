@@ -551,7 +551,7 @@ fn settling_without_an_enrolment_row_for_a_guaranteed_cohort_says_so() {
     };
     let (_, err) = run("2,early,job,1\n3,late,job,1\n");
     assert!(
-        err.contains("no `enrolled` row for cohort(s) late under an inflow guarantee"),
+        err.contains("no `enrolled` row for cohort late under an inflow guarantee"),
         "{err}"
     );
     let (out, err) = run("2,late,enrolled,7\n2,early,job,1\n3,late,job,1\n");

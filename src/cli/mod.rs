@@ -338,7 +338,7 @@ impl CommonArgs {
     }
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 /// Output format of `settle`.
 enum Format {
     /// A statement for people.
@@ -665,9 +665,19 @@ fn settle_file_noted<S: sibsim::settlement::LedgerSink>(
         .collect();
     if !unreported.is_empty() {
         eprintln!(
-            "note: {} has no `enrolled` row for cohort(s) {} under an inflow guarantee: each is taken to have enrolled its target, so it earns no compensation; report its enrolment to settle the guarantee.",
+            "note: {} has no `enrolled` row for {} {} under an inflow guarantee: {} taken to have enrolled its target, so it earns no compensation; report its enrolment to settle the guarantee.",
             path.display(),
-            unreported.join(", ")
+            if unreported.len() == 1 {
+                "cohort"
+            } else {
+                "cohorts"
+            },
+            unreported.join(", "),
+            if unreported.len() == 1 {
+                "it is"
+            } else {
+                "each is"
+            },
         );
     }
     let notes = coverage_notes(c, &act, &s, &path.display().to_string());
@@ -783,6 +793,13 @@ fn settle(
     // A final text statement carries the notes (an interim one says where it stops already);
     // the JSON always does, for a machine reading it has no stderr to look at.
     let text_notes: &[String] = if result.interim { &[] } else { &notes };
+    if format == Format::Csv && result.interim && through.is_some() {
+        // The ledger's rows cannot say so themselves (text and JSON statements do).
+        eprintln!(
+            "note: an interim ledger through period {} of {}: claims stay open; nothing is written off and no guarantee is called before the contract ends.",
+            result.final_period, c.periods
+        );
+    }
     let rendered = match format {
         Format::Text => sibsim::statement::render_text_noted(c, &result, &ledger, text_notes),
         Format::Csv => sibsim::statement::render_csv(c, &ledger),
