@@ -424,9 +424,11 @@ pub struct MkbaLine {
     pub outcome: String,
     /// Outcome name.
     pub name: String,
-    /// IND: number of cases.
+    /// IND: number of cases (the total: the lines' IND added up, of different units where
+    /// the outcomes count different things; the table leaves it blank).
     pub ind: Decimal,
-    /// EUR/IND: value of one case.
+    /// EUR/IND: value of one case (left out of the total).
+    #[serde(skip_serializing_if = "money_is_zero")]
     pub value_per_case: Money,
     /// OUTCOME = EUR/IND x IND.
     pub outcome_value: Money,
@@ -459,8 +461,12 @@ pub struct MkbaTable {
     pub beneficiaries: Vec<(String, String)>,
     /// One line per outcome with a value.
     pub lines: Vec<MkbaLine>,
-    /// Totals (IND summed; EUR/IND is blank, zero).
+    /// Totals (IND summed; no EUR/IND).
     pub total: MkbaLine,
+}
+
+fn money_is_zero(m: &Money) -> bool {
+    m.0 == 0
 }
 
 impl Mkba {
@@ -953,15 +959,21 @@ impl MkbaTable {
     /// The rows (one per outcome, then the total) as text with thousands separators.
     pub fn rows(&self) -> Vec<Vec<String>> {
         use crate::money::format_thousands as m;
+        let total = std::iter::once(&self.total).map(|l| (l, true));
         self.lines
             .iter()
-            .chain(std::iter::once(&self.total))
-            .map(|l| {
+            .map(|l| (l, false))
+            .chain(total)
+            .map(|(l, is_total)| {
                 vec![
                     l.outcome.clone(),
                     // IND as used (at most 6 decimals), so OUTCOME = EUR/IND x IND can be
-                    // checked from the table.
-                    l.ind.normalize().to_string(),
+                    // checked from the table; no total (the outcomes count different things).
+                    if is_total {
+                        String::new()
+                    } else {
+                        l.ind.normalize().to_string()
+                    },
                     if l.value_per_case == Money::ZERO {
                         String::new()
                     } else {

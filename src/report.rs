@@ -1046,12 +1046,27 @@ pub fn mkba_section(c: &Contract, doc: &SummaryFile) -> Option<MkbaSection> {
         ],
         notes: vec![
             format!(
-                "IMPACT = OUTCOME - (deadweight + attribution + substitution); the effect is spread over {} by each outcome's realisation shares, reduced by its yearly drop-off, and discounted at {} a year {}.",
+                "IMPACT = OUTCOME - (deadweight + attribution + substitution); the effect is spread over {} by each outcome's realisation shares, reduced by its yearly drop-off, and discounted at {} a year to the contract's start, with the effect years counted {}.",
                 crate::mkba::term_years_words(t.horizon_years),
                 rate(b.discount_rate),
                 t.effect_from.words()
             ),
             "A payer's net is the present value of its savings minus the present value of what it paid net of what it received (outcome payments, guarantee calls, returned remainders) minus its declared preparation and transaction costs.".into(),
+            format!(
+                "Net social return (the present value of the IMPACT to all beneficiaries): mean {} (P5 {}, P95 {}){}.",
+                cur(b.total_impact.mean),
+                cur(b.total_impact.p5),
+                cur(b.total_impact.p95),
+                if b.all_payers.payments.mean > 0.0 {
+                    format!(
+                        "; {:.2} of impact per euro the payers pay (mean present values, {} paid)",
+                        b.total_impact.mean / b.all_payers.payments.mean,
+                        cur(b.all_payers.payments.mean)
+                    )
+                } else {
+                    String::new()
+                }
+            ),
         ]
         .into_iter()
         .chain(

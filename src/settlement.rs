@@ -191,6 +191,12 @@ pub struct Settlement {
     /// interim settlement; empty otherwise): they become payable, or not, at the outcome's
     /// last measurement.
     pub held_units: Vec<Qty>,
+    /// What `pending` and `inflow_pending` come to for each payer, by the period they fall
+    /// due: `(period, payer, amount)`, in the order they will be paid, each payment split
+    /// among its payers as it will be (an interim settlement; empty otherwise). A later total
+    /// cap or early termination may still change them.
+    #[serde(skip)]
+    pub pending_payments: Vec<(u16, PartyId, Money)>,
     /// Why the contract ended early, if it did, and when.
     pub termination: Option<(u16, Termination)>,
     /// Total paid by each party.
@@ -562,6 +568,7 @@ impl<'c> Settler<'c> {
         o.pending = Money::ZERO;
         o.inflow_pending = Money::ZERO;
         o.held_units.clear();
+        o.pending_payments.clear();
         o.termination = None;
         o.paid.fill(Money::ZERO);
         o.received.fill(Money::ZERO);
@@ -850,6 +857,26 @@ impl<'c> Settler<'c> {
         self.out.held_units.resize(self.c.outcomes.len(), Qty::ZERO);
         for h in &self.held_list {
             self.out.held_units[h.outcome as usize] += h.units;
+        }
+        // Each payer's part of what falls due later, split as the payment will be.
+        let c = self.c;
+        let mut parts = Vec::new();
+        for (q, due) in self.pending.iter().enumerate().skip(p as usize + 1) {
+            for x in due {
+                let out = &c.outcomes[x.outcome as usize];
+                parts.clear();
+                parts.resize(out.payers.len(), Money::ZERO);
+                self.payer_weights[x.outcome as usize].split(x.amount, &mut parts);
+                for (&(payer, _), &part) in out.payers.iter().zip(&parts) {
+                    self.out.pending_payments.push((q as u16, payer, part));
+                }
+            }
+        }
+        let mut later: Vec<&InflowDue> = self.inflow_due.iter().filter(|d| d.period > p).collect();
+        later.sort_by_key(|d| d.period);
+        for d in later {
+            let payer = c.inflow_guarantees[d.guarantee as usize].payer;
+            self.out.pending_payments.push((d.period, payer, d.amount));
         }
     }
 

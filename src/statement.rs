@@ -551,7 +551,17 @@ struct JsonStatement<'a> {
     settlement: &'a Settlement,
     /// What the settlement leaves out or assumes (periods not reported, rows not settled).
     notes: &'a [String],
+    /// An interim statement's payments earned but falling due after its last period, per
+    /// payer and period (empty in a final one).
+    pending: Vec<JsonPending<'a>>,
     ledger: Vec<JsonLine<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonPending<'a> {
+    period: u16,
+    payer: &'a str,
+    amount: Money,
 }
 
 /// The whole statement as JSON (amounts as exact decimal strings).
@@ -611,6 +621,15 @@ pub fn render_json_noted(
         outcomes,
         settlement: s,
         notes,
+        pending: s
+            .pending_payments
+            .iter()
+            .map(|&(period, payer, amount)| JsonPending {
+                period,
+                payer: &c.parties[payer].id,
+                amount,
+            })
+            .collect(),
         ledger: ledger
             .iter()
             .map(|l| JsonLine {

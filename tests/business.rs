@@ -644,6 +644,64 @@ fn mkba_from_actuals_counts_improvement_of_a_decrease_outcome() {
             < 0.005
     );
     assert_eq!(case["all_payers"]["net"], r["net"]);
+
+    // An interim case (through quarter 6) counts the days measured so far, so it counts the
+    // payments they earned too: those made by quarter 6 and those that fall due after it, each
+    // at the quarter it falls due (the statement lists them per payer and quarter).
+    let through = |args: &[&str]| -> serde_json::Value {
+        let base = [
+            "scenarios/rotterdam-buzinezzclub.toml",
+            "--actuals",
+            "scenarios/rotterdam-buzinezzclub.actuals.csv",
+            "--through",
+            "6",
+            "--format",
+            "json",
+        ];
+        serde_json::from_str(&cli(&[args, &base[..]].concat())).unwrap()
+    };
+    let v = through(&["mkba"]);
+    let s = through(&["settle"]);
+    let case = &v["settled_business_case"];
+    assert_eq!(case["interim"], true, "{case}");
+    let pending = s["pending"].as_array().unwrap();
+    let later: f64 = pending.iter().map(|x| money(&x["amount"])).sum();
+    assert!(later > 0.0, "{s}");
+    let total = money(&s["settlement"]["pending"]) + money(&s["settlement"]["inflow_pending"]);
+    assert!((later - total).abs() < 0.005, "{later} vs {total}");
+    assert!(
+        pending
+            .iter()
+            .all(|x| x["payer"] == "rotterdam" && x["period"].as_u64().unwrap() > 6)
+    );
+    let rotterdam = s["parties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "rotterdam")
+        .unwrap();
+    let paid: f64 = rotterdam["by_period"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| !x.is_null())
+        .map(|(t, x)| -money(x) / q.powi(t as i32 + 1))
+        .sum();
+    let due: f64 = pending
+        .iter()
+        .map(|x| money(&x["amount"]) / q.powi(x["period"].as_u64().unwrap() as i32))
+        .sum();
+    let r = &case["payers"][0];
+    assert!(
+        (money(&r["payments"]) - (paid + due)).abs() < 0.02,
+        "{} vs {paid} + {due}",
+        r["payments"]
+    );
+    assert!(
+        (money(&r["net"]) - (money(&r["savings"]) - money(&r["payments"]) - 65_000.0)).abs()
+            < 0.005
+    );
 }
 
 mod props {

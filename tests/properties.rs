@@ -1288,6 +1288,14 @@ proptest! {
             for (i, tr) in part.tranches.iter().enumerate() {
                 prop_assert!(tr.drawn <= full.tranches[i].drawn && tr.distributed <= full.tranches[i].distributed);
             }
+            // What falls due later, per payer and period, adds up to the pending totals, falls
+            // due within the contract after the stop, and is owed by a payer of the contract.
+            let later: Money = part.pending_payments.iter().map(|&(_, _, m)| m).sum();
+            prop_assert_eq!(later, part.pending + part.inflow_pending, "through {}\n{}", through, g.toml);
+            for &(q, payer, m) in &part.pending_payments {
+                prop_assert!(q > through && q <= c.periods && m.0 >= 0);
+                prop_assert!(c.payers().any(|x| x == payer));
+            }
             // Units held for an overall threshold are those of outcomes that have one.
             prop_assert_eq!(part.held_units.len(), c.outcomes.len());
             for (o, &held) in part.held_units.iter().enumerate() {

@@ -34,7 +34,7 @@ fn load(o: &Common<'_>, trials: u64) -> Result<(sibsim::Scenario, Option<Results
 /// Renders the MKBA table the way a Dutch municipal report shows it.
 pub fn render_mkba(c: &sibsim::Contract, t: &MkbaTable, r: Option<&Results>) -> String {
     let mut o = format!(
-        "MKBA (maatschappelijke kosten-batenanalyse) of \"{}\"\nAmounts in {}; discount rate {}% a year (real), horizon {}, present values {}; effect over time: {}, after drop-off, undiscounted.\n",
+        "MKBA (maatschappelijke kosten-batenanalyse) of \"{}\"\nAmounts in {}; discount rate {}% a year (real), horizon {}, present values at the contract's start with the effect years counted {}; effect over time: {}, after drop-off, undiscounted.\n",
         c.name,
         c.currency,
         (t.discount_rate * rust_decimal::Decimal::ONE_HUNDRED).normalize(),
@@ -82,7 +82,7 @@ pub fn render_mkba(c: &sibsim::Contract, t: &MkbaTable, r: Option<&Results>) -> 
         }
     }
 
-    o.push_str("\nWho benefits (present value of impact) and who pays\n");
+    o.push_str("\nWho benefits: present value of the impact per beneficiary\n");
     let (head, rows) = t.beneficiary_rows();
     let head_ref: Vec<&str> = head.iter().map(|s| s.as_str()).collect();
     let mut tab = Table::new(&head_ref, 1);
@@ -94,20 +94,11 @@ pub fn render_mkba(c: &sibsim::Contract, t: &MkbaTable, r: Option<&Results>) -> 
         if let Some(b) = &r.business_case {
             o.push('\n');
             o.push_str(&super::simulate::business_case_table(b, r.trials));
-            let pay: f64 = r
-                .parties
-                .iter()
-                .filter(|p| c.payers().any(|q| c.parties[q].id == p.id))
-                .map(|p| p.outcome_payments.mean)
-                .sum();
-            if pay > 0.0 {
-                o.push_str(&super::simulate::wrap(&format!(
-                    "Impact per euro of outcome payments: {:.2} (PV of impact {} / mean outcome payments, undiscounted, {})",
-                    b.total_impact.mean / pay,
-                    format_thousands(Money((b.total_impact.mean * 100.0).round() as i64)),
-                    format_thousands(Money((pay * 100.0).round() as i64)),
-                )));
-            }
+            o.push_str(&impact_per_euro(
+                b.total_impact.mean,
+                b.all_payers.payments.mean,
+                "mean ",
+            ));
             // The table is the expected case on the planned timing; the trials' present
             // values are linear in their cases, so they differ from it only where delay shocks
             // moved cases later.
@@ -165,12 +156,20 @@ fn settled_case_table(
     payers: &[sibsim::mkba::SettledCase],
     all: &sibsim::mkba::SettledCase,
 ) -> String {
+    let later: Money = s.pending_payments.iter().map(|&(_, _, m)| m).sum();
     let mut o = format!(
         "\nBusiness case of the payers from the settled actuals (periods 1 to {}{}; present values at {}% a year)\n",
         s.final_period,
         if s.interim { ", interim" } else { "" },
         (t.discount_rate * rust_decimal::Decimal::ONE_HUNDRED).normalize(),
     );
+    if later.0 != 0 {
+        o.push_str(&super::simulate::wrap(&format!(
+            "Payments include {} earned by the cases counted and payable after period {}, at the periods they fall due.",
+            format_thousands(later),
+            s.final_period
+        )));
+    }
     if t.effect_from == sibsim::mkba::EffectFrom::Measurement {
         o.push_str(
             "Each case's effect years count from its planned measurement (mkba.effect_from).\n",
@@ -187,15 +186,28 @@ fn settled_case_table(
         ]);
     }
     tab.render(&mut o);
-    if s.outcome_payments.0 > 0 {
-        let ratio = t.total.present_value.0 as f64 / s.outcome_payments.0 as f64;
-        o.push_str(&super::simulate::wrap(&format!(
-            "Impact per euro of outcome payments: {ratio:.2} (PV of impact {} / outcome payments, undiscounted, {})",
-            format_thousands(t.total.present_value),
-            format_thousands(s.outcome_payments),
-        )));
-    }
+    o.push_str(&impact_per_euro(
+        t.total.present_value.0 as f64 / 100.0,
+        all.payments.0 as f64 / 100.0,
+        "",
+    ));
     o
+}
+
+/// The line "Impact per euro paid": the present value of the impact to all beneficiaries
+/// over the present value of what the payers pay (both at the MKBA's rate, so on one
+/// footing); empty when the payers pay nothing.
+fn impact_per_euro(impact: f64, payments: f64, mean: &str) -> String {
+    if payments <= 0.0 {
+        return String::new();
+    }
+    let eur = |x: f64| format_thousands(Money((x * 100.0).round() as i64));
+    super::simulate::wrap(&format!(
+        "Impact per euro paid: {:.2} ({mean}PV of impact {} / {mean}PV of the payers' payments {}: outcome and fixed payments and guarantee calls, less what comes back to them)",
+        impact / payments,
+        eur(impact),
+        eur(payments),
+    ))
 }
 
 /// `sibsim mkba`.
@@ -215,7 +227,7 @@ pub fn mkba(
     let c = &sc.contract;
     let Some(m) = &c.mkba else {
         return Err(CliError(format!(
-            "{} has no [mkba] block; add one with a line [[mkba.outcomes]] per outcome (see docs/scenario-format.md, section MKBA)",
+            "{} has no [mkba] block; add one with a line [[mkba.outcomes]] per outcome (see docs/business-case.md)",
             o.scenario.display()
         )));
     };
@@ -253,9 +265,16 @@ pub fn mkba(
                 .collect();
             // Each party's net flow by period, cents (index 0 unused).
             let by_period = sibsim::statement::flows_by_period(c, &ledger);
-            let flows: Vec<Vec<i64>> = (0..c.parties.len())
+            let mut flows: Vec<Vec<i64>> = (0..c.parties.len())
                 .map(|p| by_period.iter().map(|row| row[p].0).collect())
                 .collect();
+            // An interim case counts the savings of every case measured so far, so it counts
+            // their payments too, though some fall due after the last period settled.
+            for &(q, payer, amount) in &s.pending_payments {
+                if let Some(f) = flows[payer].get_mut(q as usize) {
+                    *f -= amount.0;
+                }
+            }
             settled = Some((s, flows));
             ind
         }

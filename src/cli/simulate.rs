@@ -571,12 +571,12 @@ pub fn business_case_table(b: &sibsim::mkba::BusinessCaseResults, trials: u64) -
         .filter(|x| !x.in_contract)
         .map(|x| format!("{} {}", x.id, eur(x.savings.mean)))
         .collect();
-    o.push_str(&format!(
-        "Social return (PV of impact, all beneficiaries): mean {} (P5 {}, P95 {})\n",
+    o.push_str(&wrap(&format!(
+        "Net social return (PV of the IMPACT, all beneficiaries): mean {} (P5 {}, P95 {})",
         eur(b.total_impact.mean),
         eur(b.total_impact.p5),
         eur(b.total_impact.p95),
-    ));
+    )));
     if !outside.is_empty() {
         o.push_str(&wrap(&format!(
             "Of which outside the contract: {}",
