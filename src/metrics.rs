@@ -792,14 +792,21 @@ pub fn figure(stat: Stat, values: &[f64]) -> Figure {
     }
 }
 
-/// The mean of the highest `ceil(q m)` of the `m` sorted values.
+/// The mean of the highest fraction `q` of the `m` sorted values: the highest `floor(q m)`
+/// whole and the next one in part ([`crate::stats::tail_mass`]).
 fn upper_tail_mean(sorted: &[f64], q: f64) -> f64 {
     let m = sorted.len();
     if m == 0 {
         return f64::NAN;
     }
-    let k = rank(q, m);
-    sorted[m - k..].iter().sum::<f64>() / k as f64
+    let want = crate::stats::tail_mass(q, m as u64);
+    let whole = (want.floor() as usize).min(m);
+    let part = if whole < m {
+        (want - whole as f64) * sorted[m - whole - 1]
+    } else {
+        0.0
+    };
+    (sorted[m - whole..].iter().sum::<f64>() + part) / want
 }
 
 /// The standard error of the upper tail mean (`q`) of `a`, or with `b` of the difference
@@ -875,22 +882,22 @@ fn tail_bootstrap_se(a: &[f64], b: Option<&[f64]>, q: f64) -> f64 {
         if total == 0 {
             continue;
         }
-        let want = ((q * total as f64).ceil() as u64).clamp(1, total);
-        // The mean of the `want` highest values of the resample, walking down `order`; past
-        // its end (vanishingly rare) at its last value.
+        let want = crate::stats::tail_mass(q, total);
+        // The mean of the `want` highest values of the resample (the last in part), walking
+        // down `order`; past its end (vanishingly rare) at its last value.
         let tail = |order: &[usize], value: fn(&(f64, f64)) -> f64| {
             let (mut left, mut sum) = (want, 0.0);
             let mut last = f64::NAN;
             for &t in order {
-                let take = counts[t].min(left);
+                let take = (counts[t] as f64).min(left);
                 last = value(&pairs[near[t]]);
-                sum += take as f64 * last;
+                sum += take * last;
                 left -= take;
-                if left == 0 {
+                if left <= 0.0 {
                     break;
                 }
             }
-            (sum + left as f64 * last) / want as f64
+            (sum + left * last) / want
         };
         let ta = tail(&by_a, |p| p.0);
         stats.push(if b.is_some() {
@@ -1076,9 +1083,12 @@ mod tests {
 
     #[test]
     fn a_tail_mean_is_the_mean_of_the_worst_trials_with_an_honest_error() {
-        // The highest ceil(5% of 30) = 2 of 1..=30: 29 and 30.
+        // The highest 5% of 30 = 1.5 of 1..=30: 30 whole and half of 29, (30 + 14.5) / 1.5;
+        // of 40 values, the highest 2 exactly.
         let v: Vec<f64> = (1..=30).rev().map(f64::from).collect();
-        assert_eq!(figure(Stat::UpperTailMean(0.05), &v).value, 29.5);
+        assert!((figure(Stat::UpperTailMean(0.05), &v).value - 44.5 / 1.5).abs() < 1e-12);
+        let v: Vec<f64> = (1..=40).map(f64::from).collect();
+        assert_eq!(figure(Stat::UpperTailMean(0.05), &v).value, 39.5);
         assert!(figure(Stat::UpperTailMean(0.05), &[]).value.is_nan());
         // Its standard error matches its spread over independent samples: a smooth
         // distribution (exponential losses) and one with 6% of trials at one worst value.

@@ -548,16 +548,17 @@ impl TailSplit {
             }
         }
     }
-    /// Per-party loss (cents, f64) summed over the `want` trials with the largest total loss;
-    /// the bucket straddling the boundary is prorated. Where every trial's row was kept, the
-    /// trials themselves: those above the boundary whole, and those tied with the trial at it
+    /// Per-party loss (cents, f64) summed over the `want` trials with the largest total loss
+    /// (a [`crate::stats::tail_mass`]: the last trial may count in part); the bucket
+    /// straddling the boundary is prorated. Where every trial's row was kept, the trials
+    /// themselves: those above the boundary whole, and those tied with the trial at it
     /// prorated (each the same share), so the result does not depend on their order.
-    fn tail(&self, want: u64) -> Vec<f64> {
+    fn tail(&self, want: f64) -> Vec<f64> {
         if let Some(rows) = &self.rows {
             return Self::exact_tail(rows, self.n_parties, want);
         }
         let mut out = vec![0.0; self.n_parties];
-        let mut taken = 0u64;
+        let mut taken = 0.0f64;
         for b in (0..self.counts.len()).rev() {
             let (Some(c), Some(s)) = (&self.counts[b], &self.sums[b]) else {
                 continue;
@@ -566,8 +567,8 @@ impl TailSplit {
                 if c[i] == 0 || taken >= want {
                     continue;
                 }
-                let t = c[i].min(want - taken);
-                let frac = t as f64 / c[i] as f64;
+                let t = (c[i] as f64).min(want - taken);
+                let frac = t / c[i] as f64;
                 for (k, o) in out.iter_mut().enumerate() {
                     *o += s[i * self.n_parties + k] as f64 * frac;
                 }
@@ -578,12 +579,14 @@ impl TailSplit {
     }
     /// [`TailSplit::tail`] from every trial's row (total loss as the buckets count it: at
     /// least 0).
-    fn exact_tail(rows: &[i64], n_parties: usize, want: u64) -> Vec<f64> {
+    fn exact_tail(rows: &[i64], n_parties: usize, want: f64) -> Vec<f64> {
         let mut trials: Vec<&[i64]> = rows.chunks_exact(n_parties + 1).collect();
         trials.sort_unstable_by_key(|r| std::cmp::Reverse(r[0].max(0)));
-        let want = (want as usize).min(trials.len());
+        let want = want.min(trials.len() as f64);
         let mut out = vec![0.0; n_parties];
-        let Some(edge) = want.checked_sub(1).map(|i| trials[i][0].max(0)) else {
+        // The trial the tail ends in (in part, where `want` is not whole).
+        let last = (want.ceil() as usize).min(trials.len());
+        let Some(edge) = last.checked_sub(1).map(|i| trials[i][0].max(0)) else {
             return out;
         };
         let above = trials.partition_point(|r| r[0].max(0) > edge);
@@ -598,7 +601,7 @@ impl TailSplit {
                 }
             }
         }
-        let frac = (want - above) as f64 / tied as f64;
+        let frac = (want - above as f64) / tied as f64;
         for (o, (a, t)) in out.iter_mut().zip(sums) {
             *o = a as f64 + t as f64 * frac;
         }
@@ -1726,13 +1729,13 @@ fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, mut acc: Acc) -> Res
         .collect();
     // Risk distribution.
     let total_sum: i128 = acc.parties.iter().map(|p| p.loss.sum).sum();
-    let want = ((0.05 * acc.trials as f64).ceil() as u64).max(1);
+    let want = crate::stats::tail_mass(0.05, acc.trials);
     let tail = acc.tail.tail(want);
     let tail_total: f64 = tail.iter().sum();
     let risk = RiskDistribution {
         expected_total_loss: acc.total_loss.mean() / 100.0,
         tail_total_loss: if acc.trials > 0 {
-            tail_total / want as f64 / 100.0
+            tail_total / want / 100.0
         } else {
             0.0
         },

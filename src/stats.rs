@@ -1696,8 +1696,9 @@ impl Histogram {
         self.quantiles(&[q])[0]
     }
 
-    /// Mean of the lowest `ceil(q n)` samples, each read as its bucket's midpoint (exact where
-    /// the histogram kept every sample, [`Histogram::exact_up_to`]).
+    /// Mean of the lowest fraction `q` of the samples ([`tail_mass`]: the lowest `floor(q n)`
+    /// whole and the next one in part), each read as its bucket's midpoint (exact where the
+    /// histogram kept every sample, [`Histogram::exact_up_to`]).
     pub fn lower_tail_mean(&self, q: f64) -> f64 {
         self.lower_tail_mean_within(q).0
     }
@@ -1709,25 +1710,44 @@ impl Histogram {
         if self.count() == 0 {
             return (0.0, 0.0);
         }
-        let want = ((q * self.count() as f64).ceil() as u64).clamp(1, self.count());
+        let want = tail_mass(q, self.count());
         let h = self.counted();
         if let Some(sorted) = h.exact_sorted() {
-            let sum: i128 = sorted[..want as usize].iter().map(|&v| v as i128).sum();
-            return (sum as f64 / want as f64, 0.0);
+            let whole = (want.floor() as usize).min(sorted.len());
+            let sum: i128 = sorted[..whole].iter().map(|&v| v as i128).sum();
+            let part = sorted
+                .get(whole)
+                .map_or(0.0, |&v| (want - whole as f64) * v as f64);
+            return ((sum as f64 + part) / want, 0.0);
         }
-        let mut taken = 0u64;
+        let mut taken = 0.0f64;
         let (mut acc, mut within) = (0.0, 0.0f64);
         h.for_each_counted(|lo, hi, c| {
-            let t = c.min(want - taken);
-            acc += t as f64 * 0.5 * (lo + hi);
-            if t > 0 {
+            let t = (c as f64).min(want - taken);
+            acc += t * 0.5 * (lo + hi);
+            if t > 0.0 {
                 within = within.max(0.5 * (hi - lo));
             }
             taken += t;
             taken < want
         });
-        (acc / want as f64, within)
+        (acc / want, within)
     }
+}
+
+/// How many of `n` samples make up the fraction `q` of them (`0 < q <= 1`), for a tail mean:
+/// `q n` itself, not rounded up, so that a tail of 5% of 21 trials is the worst trial and
+/// 5% of the next one (the empirical expected shortfall of Acerbi and Tasche). A product
+/// within a millionth of a whole number is that number (5% of 10,000 is 500, not 500 and a
+/// rounding error); at least 1 when `n > 0`, so a tail is never empty. `0` when `n = 0`.
+pub fn tail_mass(q: f64, n: u64) -> f64 {
+    if n == 0 {
+        return 0.0;
+    }
+    let m = q * n as f64;
+    let r = m.round();
+    let m = if (m - r).abs() <= 1e-6 { r } else { m };
+    m.clamp(1.0, n as f64)
 }
 
 /// Anchors for a [`Histogram`] with `k` mantissa bits, from a sample of the values it will count
@@ -2573,5 +2593,21 @@ mod tests {
                 assert_ne!(tail, worst);
             }
         }
+    }
+
+    #[test]
+    fn a_tail_mean_counts_the_trial_at_the_edge_in_part() {
+        // 5% of 21 values is 1.05: the lowest whole and 5% of the next.
+        let mut h = Histogram::new(8).exact_up_to(100);
+        for v in (1..=21).rev() {
+            h.add(v * 100);
+        }
+        let want = (100.0 + 0.05 * 200.0) / 1.05;
+        assert!((h.lower_tail_mean(0.05) - want).abs() < 1e-9);
+        // Whole where q n is whole up to rounding (5% of 10,000 is 500), never below 1.
+        assert_eq!(tail_mass(0.05, 10_000), 500.0);
+        assert_eq!(tail_mass(0.05, 21), 0.05 * 21.0);
+        assert_eq!(tail_mass(0.05, 3), 1.0);
+        assert_eq!(tail_mass(0.05, 0), 0.0);
     }
 }

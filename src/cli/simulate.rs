@@ -446,6 +446,19 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
             ]));
         }
         t.render(&mut o);
+        // Percentiles of the trials with an IRR only: say so where some have none.
+        let some: Vec<String> = r
+            .tranches
+            .iter()
+            .filter(|tr| tr.irr.defined < 1.0)
+            .map(|tr| format!("{} {}", tr.id, pct(tr.irr.defined)))
+            .collect();
+        if !some.is_empty() {
+            o.push_str(&wrap(&format!(
+                "IRR percentiles are of the trials with an IRR only: {} of trials.",
+                some.join(", ")
+            )));
+        }
     }
     let _ = writeln!(
         o,
@@ -490,6 +503,7 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
     } else {
         "Loss: unrecovered principal; guarantee calls and inflow compensation paid; the enterprise's unpaid costs and deferred fees."
     }));
+    o.push_str("Worst 5%: the 5% of trials with the largest loss of all parties together.\n");
     let inflow: Vec<String> = r
         .parties
         .iter()
