@@ -826,7 +826,10 @@ impl BusinessAcc {
     /// net cash flow by period, and the NPV of those flows at the contract's discount rate per
     /// party (used where the MKBA's rate is the same; needed for the payers). `delays` is each
     /// outcome's delay in periods in a delayed trial (empty on time): its savings come that
-    /// much later and are discounted over it at the MKBA's rate.
+    /// much later and are discounted over it at the MKBA's rate. `false` when a beneficiary's
+    /// savings or their total pass [`crate::settlement::LIMIT`]: the trial's business case
+    /// cannot be held in cents (the caller fails the run, as for a settlement error).
+    #[must_use]
     pub(crate) fn add<'a>(
         &mut self,
         c: &Contract,
@@ -834,7 +837,7 @@ impl BusinessAcc {
         party_flows: impl Fn(PartyId) -> &'a [i64],
         contract_npv: &[f64],
         delays: &[u16],
-    ) {
+    ) -> bool {
         let sav = &mut self.scratch;
         sav.iter_mut().for_each(|x| *x = 0.0);
         for (o, r) in outcomes.iter().enumerate() {
@@ -855,11 +858,19 @@ impl BusinessAcc {
             }
         }
         let mut impact = 0i64;
+        let limit = crate::settlement::LIMIT.0;
         for (b, s) in self.scratch.iter().enumerate() {
             let x = crate::stats::round_to_i64(*s);
+            if x.unsigned_abs() >= limit as u64 {
+                return false;
+            }
             self.savings[b] = x;
             self.beneficiaries[b].add(x);
-            impact += x;
+            // Within `i64`: fewer than 900 beneficiaries of at most `LIMIT` each add up there.
+            impact = impact.saturating_add(x);
+        }
+        if impact.unsigned_abs() >= limit as u64 {
+            return false;
         }
         self.impact.add(impact);
         self.impact_hist.add(impact);
@@ -879,6 +890,7 @@ impl BusinessAcc {
             tc += costs;
         }
         self.all.add(ts, tp, tc);
+        true
     }
 
     /// Every histogram, in a fixed order (see `montecarlo::Acc::histograms_mut`).
@@ -940,6 +952,36 @@ impl BusinessAcc {
 }
 
 impl MkbaTable {
+    /// Why the table cannot be trusted, if any: a present value (they are what the business
+    /// case adds up, as the Monte Carlo engine's savings are) reached
+    /// [`crate::settlement::LIMIT`], or another amount passed what cents in `i64` hold (it
+    /// would be clamped, and IMPACT would no longer be OUTCOME less its corrections).
+    pub fn too_large(&self) -> Option<String> {
+        let limit = crate::settlement::LIMIT;
+        for l in self.lines.iter().chain(std::iter::once(&self.total)) {
+            let pv = std::iter::once(l.present_value).chain(l.per_beneficiary.iter().copied());
+            let amounts = [
+                l.outcome_value,
+                l.deadweight,
+                l.attribution,
+                l.substitution,
+                l.impact,
+            ];
+            let clamped = amounts
+                .iter()
+                .chain(&l.effect_over_time)
+                .any(|m| m.0 == i64::MAX || m.0 == i64::MIN);
+            if clamped || pv.into_iter().any(|m| m.0.unsigned_abs() >= limit.0 as u64) {
+                return Some(format!(
+                    "the MKBA's amounts for `{}` are too large: present values are at most {}; lower the values per case (EUR/IND) or the cases counted",
+                    l.outcome,
+                    crate::money::format_thousands(limit),
+                ));
+            }
+        }
+        None
+    }
+
     /// Column titles of the table as a Dutch municipal report shows it.
     pub const HEADER: [&'static str; 12] = [
         "Outcome",

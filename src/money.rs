@@ -375,10 +375,14 @@ impl Ratio {
     pub fn to_decimal(self) -> Decimal {
         Decimal::new(self.0, RATIO_DP)
     }
-    /// The ratio `num / den` rounded half away from zero to twelve places (`den` positive).
+    /// The ratio `num / den` rounded half away from zero to twelve places (`den` positive),
+    /// saturating at the ends of `i64`.
     #[inline]
     pub fn of(num: i64, den: i64) -> Ratio {
-        Ratio(div_round(num as i128 * RATIO_ONE, den as i128) as i64)
+        // Saturating: a ratio past `i64` (ten million units a participant) stays the largest,
+        // so a comparison with a limit still comes out right.
+        let r = div_round(num as i128 * RATIO_ONE, den as i128);
+        Ratio(r.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
     }
     /// The value as `f64` (statistics and display only).
     #[inline]

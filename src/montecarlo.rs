@@ -990,7 +990,18 @@ impl<'c> Worker<'c> {
             } else {
                 &model.shifts[v - 1]
             };
-            b.add(c, &s.outcomes, |p| sink.party_flows(p), &self.npv, delays);
+            if !b.add(c, &s.outcomes, |p| sink.party_flows(p), &self.npv, delays) {
+                acc.failed += 1;
+                if acc.first_failure.as_ref().is_none_or(|(u, _)| trial < *u) {
+                    acc.first_failure = Some((
+                        trial,
+                        format!(
+                            "the business case's savings (the MKBA's values times the cases) pass {}: lower the values per case (EUR/IND)",
+                            crate::money::format_thousands(crate::settlement::LIMIT)
+                        ),
+                    ));
+                }
+            }
         }
         if let Some(f) = on_trial {
             f(&TrialRecord {

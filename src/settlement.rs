@@ -1572,7 +1572,10 @@ pub fn rate_baseline(enrolled: i64, r: Ratio) -> Qty {
     // `Qty::from_int(enrolled).mul_ratio(r)`: enrolled x 1e6 x r / 1e12 rounded is the same
     // rational, so the same integer, as enrolled x r / 1e6 rounded (and the product stays in
     // 64 bits).
-    Qty(div_round(enrolled as i128 * r.0 as i128, 1_000_000) as i64)
+    // Saturating: a baseline past `i64` (a rate of thousands of units a participant in a
+    // cohort of millions) stays the largest, and the unit limit refuses it.
+    let q = div_round(enrolled as i128 * r.0 as i128, 1_000_000);
+    Qty(q.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
 }
 
 /// Relative improvement of `achieved` over `baseline` in the outcome's direction.

@@ -1349,3 +1349,69 @@ fn effect_years_from_measurement_follow_the_reported_periods() {
     let planned = cents(start * (v.powi(2) + v.powi(3)) / 2.0);
     assert!((late - planned).abs() > 1.0 && (split - planned).abs() > 1.0);
 }
+
+/// MKBA values so large that the business case's present values pass the money limit are
+/// refused, by `mkba --actuals` (the table) and by `simulate` (each trial's savings), with
+/// the way out; a thousandth of them settles, and its business case adds up. (An audit saw the
+/// table clamp every column to the largest cent and the payers' total wrap to -0.04.)
+#[test]
+fn mkba_values_past_the_money_limit_are_refused_not_clamped() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_sibsim"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("run")
+    };
+    let rotterdam = |value: &str| {
+        run(&[
+            "mkba",
+            "scenarios/rotterdam-buzinezzclub.toml",
+            "--actuals",
+            "scenarios/rotterdam-buzinezzclub.actuals.csv",
+            "--set",
+            &format!("mkba.outcomes.benefit-days.values.rotterdam={value}"),
+            "--format",
+            "json",
+        ])
+    };
+    let o = rotterdam("1000000000000");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("`benefit-days` are too large")
+            && err.contains("at most 100,000,000,000,000.00")
+            && err.contains("values per case"),
+        "{err}"
+    );
+    let o = rotterdam("1000000000");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let money = |x: &serde_json::Value| x.as_str().unwrap().parse::<f64>().unwrap();
+    let r = &v["settled_business_case"]["payers"][0];
+    assert!(money(&r["savings"]) > 1e13, "{r}");
+    assert!(
+        (money(&r["net"]) - (money(&r["savings"]) - money(&r["payments"]) - money(&r["costs"])))
+            .abs()
+            < 0.005
+    );
+    assert_eq!(v["settled_business_case"]["all_payers"]["net"], r["net"]);
+
+    let big = "1000000000000";
+    let o = run(&[
+        "simulate",
+        "scenarios/reference.toml",
+        "--trials",
+        "100",
+        "--set",
+        &format!("mkba.outcomes.housing.values.enschede={big}"),
+        "--set",
+        &format!("mkba.outcomes.work.values.enschede={big}"),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("business case's savings") && err.contains("100,000,000,000,000.00"),
+        "{err}"
+    );
+}

@@ -2360,3 +2360,46 @@ period,cohort,outcome,units
 fn inflow_at_termination() {
     check(&INFLOW_AT_TERMINATION);
 }
+
+/// A rate baseline of a quantity outcome past `i64` (10,000 units a participant for 1e9
+/// enrolled: 1e13 units, 1e19 in millionths) is refused at the unit limit; it wrapped to a
+/// negative baseline and charged the payer 8,446,744.07 for 5 units when nothing was payable.
+#[test]
+fn a_rate_baseline_past_the_unit_limit_is_an_error_not_a_payment() {
+    let scenario = "[contract]\nname = \"x\"\nperiod = \"quarter\"\nperiods = 4\n\n[[payers]]\nid = \"city\"\n\n[enterprise]\nid = \"ent\"\n\n[[cohorts]]\nid = \"c1\"\nenrol = 1\nsize = 1000\n\n[[outcomes]]\nid = \"days\"\nkind = \"quantity\"\nlag = 1\nprice = 0.000001\nbaseline = { kind = \"rate\", rate = 10000 }\n";
+    let err = settle_text(
+        scenario,
+        "period,cohort,outcome,units\n1,c1,enrolled,1000000000\n2,c1,days,5\n",
+    )
+    .expect_err("a baseline of 1e13 units is past the unit limit");
+    assert!(err.to_string().contains("1,000,000,000,000"), "{err}");
+    // Saturating, not wrapping: the largest baseline stays the largest.
+    let r = sibsim::Ratio::of(10_000, 1);
+    assert_eq!(
+        sibsim::settlement::rate_baseline(1_000_000_000, r),
+        sibsim::Qty(i64::MAX)
+    );
+    assert_eq!(
+        sibsim::settlement::rate_baseline(1_000, r),
+        sibsim::Qty(10_000_000 * 1_000_000)
+    );
+}
+
+/// A checkpoint's achieved rate past `i64` in twelve decimals (1e7 units for one participant)
+/// passes `min_rate = 1`; the ratio wrapped negative and ended the contract at a checkpoint it
+/// had met.
+#[test]
+fn a_checkpoint_met_by_a_very_large_rate_passes() {
+    let scenario = format!(
+        "[contract]\nname = \"x\"\nperiod = \"quarter\"\nperiods = 6\n\n[[payers]]\nid = \"city\"\n\n[[investors]]\nid = \"bank\"\n\n[enterprise]\nid = \"ent\"\n\n[[cohorts]]\nid = \"c1\"\nenrol = 1\nsize = 1\n\n[[outcomes]]\nid = \"days\"\nkind = \"quantity\"\nlag = 1\nmeasure_periods = 4\nprice = 1\n\n[[checkpoints]]\nperiod = 2\noutcome = \"days\"\nmin_rate = 1\n\n[[tranches]]\nid = \"loan\"\ninvestor = \"bank\"\nrank = 1\n{SMALL_LOAN}\n"
+    );
+    let s = settle_text(
+        &scenario,
+        "period,cohort,outcome,units\n1,c1,enrolled,1\n2,c1,days,10000000\n3,c1,days,5\n4,c1,days,5\n5,c1,days,5\n",
+    )
+    .unwrap();
+    assert!(s.termination.is_none(), "{:?}", s.termination);
+    assert_eq!(s.final_period, 6);
+    assert_eq!(sibsim::Ratio::of(i64::MAX, 1), sibsim::Ratio(i64::MAX));
+    assert_eq!(sibsim::Ratio::of(-i64::MAX, 1), sibsim::Ratio(i64::MIN));
+}

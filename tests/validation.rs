@@ -2039,3 +2039,61 @@ fn csv_messages_count_one_in_the_singular() {
         "{d}"
     );
 }
+
+/// A contract's lists and the totals the settlement adds up unchecked are bounded, so no index
+/// leaves its 16-bit slot and no sum leaves `i64` (an audit wrapped fees owed, the contract
+/// account and 1,500 tranches' claims to negative amounts, and mapped cohort 65,536 onto
+/// cohort 0): each bound is refused at its list, with what is allowed; one entry or one cent
+/// less passes.
+#[test]
+fn contract_wide_counts_and_totals_are_bounded() {
+    let tranche = |i: usize| {
+        format!(
+            "\n[[tranches]]\nid = \"t{i}\"\ninvestor = \"fund\"\ncommitted = 100\nrate = 0.05\nrank = 1\ndrawdowns = {{ amount = 100, from = 1, to = 1 }}\n"
+        )
+    };
+    let with_tranches = |n: usize| BASE.to_string() + &(1..n).map(tranche).collect::<String>();
+    assert!(sibsim::scenario::parse("test.toml", &with_tranches(100)).is_ok());
+    expect_error(
+        &with_tranches(101),
+        37,
+        &["tranches", "101 entries", "at most 100 `tranches`"],
+    );
+
+    // Fees over all periods: 8 fees of 1,000,000,000,000 a quarter for 12 quarters stay
+    // within 100,000,000,000,000; 9 do not.
+    let fees = |n: usize| {
+        BASE.replacen(
+            "[[investors]]",
+            "[[fee_recipients]]\nid = \"advisor\"\n\n[[investors]]",
+            1,
+        ) + &(0..n)
+            .map(|i| format!("\n[[fees]]\nid = \"f{i}\"\npayee = \"advisor\"\nschedule = {{ amount = 1000000000000 }}\n"))
+            .collect::<String>()
+    };
+    if let Err(d) = sibsim::scenario::parse("test.toml", &fees(8)) {
+        panic!("{d}");
+    }
+    let d = parse_err(&fees(9));
+    assert!(
+        d.items.iter().any(|x| x.path == "fees"
+            && x.message.contains("add up to 108,000,000,000,000.00")
+            && x.message.contains("at most 100,000,000,000,000.00")),
+        "{d}"
+    );
+
+    // Fixed payments: 100 of 1,000,000,000,000 reach the bound, 101 pass it.
+    let fixed = |n: usize| {
+        BASE.to_string()
+            + &(0..n)
+                .map(|_| "\n[[fixed_payments]]\nperiod = 1\npayer = \"city\"\namount = 1000000000000\n")
+                .collect::<String>()
+    };
+    assert!(sibsim::scenario::parse("test.toml", &fixed(100)).is_ok());
+    let d = parse_err(&fixed(101));
+    assert!(
+        d.items.iter().any(|x| x.path == "fixed_payments"
+            && x.message.contains("add up to 101,000,000,000,000.00")),
+        "{d}"
+    );
+}

@@ -291,6 +291,9 @@ pub fn mkba(
     };
     let m = actual_mkba.as_ref().unwrap_or(m);
     let table = m.table(c, &ind);
+    if let Some(why) = table.too_large() {
+        return Err(CliError(format!("{}: {why}", o.scenario.display())));
+    }
     let cases = settled
         .as_ref()
         .map(|(s, flows)| (s, m.settled_cases(c, &table, flows)));

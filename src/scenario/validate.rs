@@ -1434,6 +1434,14 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
             .unwrap_or(Ratio::ZERO),
     };
 
+    contract_bounds(
+        raw,
+        &mut cx,
+        &fixed_payments,
+        &fees,
+        &enterprise_terms,
+        &tranches,
+    );
     if !cx.errs.is_empty() {
         return Err(cx.errs);
     }
@@ -1468,6 +1476,106 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
         return Err(cx.errs);
     }
     Ok(contract)
+}
+
+/// The most entries of each list a contract may have: far above any real contract, and low
+/// enough that every index fits the settlement's 16-bit slots and that the claims of all
+/// tranches, each kept within [`crate::settlement::LIMIT`] as it grows, add up within `i64`.
+pub const MAX_ENTRIES: [(&str, usize); 11] = [
+    ("payers", 1_000),
+    ("investors", 1_000),
+    ("guarantors", 1_000),
+    ("fee_recipients", 1_000),
+    ("cohorts", 10_000),
+    ("outcomes", 1_000),
+    ("fixed_payments", 10_000),
+    ("inflow_guarantees", 1_000),
+    ("checkpoints", 1_000),
+    ("tranches", 100),
+    ("fees", 100),
+];
+
+/// Bounds on the contract as a whole: how many entries each list has ([`MAX_ENTRIES`]), and
+/// the amounts the settlement adds up without a check as it goes (fixed payments, fees,
+/// enterprise costs and deferred fees, commitments), each total within
+/// [`crate::settlement::LIMIT`], so that no sum of them can leave `i64`.
+fn contract_bounds(
+    raw: &RawScenario,
+    cx: &mut Ctx,
+    fixed_payments: &[FixedPayment],
+    fees: &[Fee],
+    enterprise: &EnterpriseTerms,
+    tranches: &[Tranche],
+) {
+    let lens = [
+        raw.payers.len(),
+        raw.investors.len(),
+        raw.guarantors.len(),
+        raw.fee_recipients.len(),
+        raw.cohorts.len(),
+        raw.outcomes.len(),
+        raw.fixed_payments.len(),
+        raw.inflow_guarantees.len(),
+        raw.checkpoints.len(),
+        raw.tranches.len(),
+        raw.fees.len(),
+    ];
+    for ((path, max), n) in MAX_ENTRIES.into_iter().zip(lens) {
+        if n > max {
+            cx.err(
+                path,
+                format!(
+                    "{} entries; a contract has at most {} `{path}`",
+                    crate::chart::theme::thousands(n as f64),
+                    crate::chart::theme::thousands(max as f64)
+                ),
+            );
+        }
+    }
+    let limit = crate::settlement::LIMIT.0 as i128;
+    let total = |xs: &mut dyn Iterator<Item = Money>| xs.map(|m| m.0 as i128).sum::<i128>();
+    let too_much = |cx: &mut Ctx, path: &str, what: &str, t: i128| {
+        cx.err(
+            path,
+            format!(
+                "{what} add up to {}{}; all together they may come to at most {}",
+                if t > i64::MAX as i128 {
+                    "more than "
+                } else {
+                    ""
+                },
+                crate::money::format_thousands(Money(t.min(i64::MAX as i128) as i64)),
+                crate::money::format_thousands(crate::settlement::LIMIT)
+            ),
+        );
+    };
+    let t = total(&mut fixed_payments.iter().map(|f| f.amount));
+    if t > limit {
+        too_much(cx, "fixed_payments", "the fixed payments", t);
+    }
+    let t = total(&mut fees.iter().flat_map(|f| f.schedule.iter().copied()));
+    if t > limit {
+        too_much(cx, "fees", "the fees over all periods", t);
+    }
+    let t = total(
+        &mut enterprise
+            .fixed_costs
+            .iter()
+            .chain(&enterprise.deferred_fees)
+            .copied(),
+    );
+    if t > limit {
+        too_much(
+            cx,
+            "enterprise",
+            "the enterprise's fixed costs and deferred fees over all periods",
+            t,
+        );
+    }
+    let t = total(&mut tranches.iter().map(|t| t.committed));
+    if t > limit {
+        too_much(cx, "tranches", "the tranches' commitments", t);
+    }
 }
 
 /// The cohorts' identifiers for a message: "`a`, `b`, `c`" (the first ten, then how many more).
