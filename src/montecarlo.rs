@@ -553,12 +553,16 @@ impl TailSplit {
     /// straddling the boundary is prorated. Where every trial's row was kept, the trials
     /// themselves: those above the boundary whole, and those tied with the trial at it
     /// prorated (each the same share), so the result does not depend on their order.
-    fn tail(&self, want: f64) -> Vec<f64> {
+    /// Also returns the most the total of the per-party sums can be from the exact one (cents):
+    /// the trials taken from the bucket at the boundary are prorated, and each of them is
+    /// within the bucket's width of any other in it.
+    fn tail(&self, want: f64) -> (Vec<f64>, f64) {
         if let Some(rows) = &self.rows {
-            return Self::exact_tail(rows, self.n_parties, want);
+            return (Self::exact_tail(rows, self.n_parties, want), 0.0);
         }
         let mut out = vec![0.0; self.n_parties];
         let mut taken = 0.0f64;
+        let mut error = 0.0f64;
         for b in (0..self.counts.len()).rev() {
             let (Some(c), Some(s)) = (&self.counts[b], &self.sums[b]) else {
                 continue;
@@ -569,13 +573,17 @@ impl TailSplit {
                 }
                 let t = (c[i] as f64).min(want - taken);
                 let frac = t / c[i] as f64;
+                if frac < 1.0 && b > 1 {
+                    // Bucket `b > 0` holds the `2^(b - 1)` integers from its lower edge up.
+                    error += t * ((1u64 << (b - 1)) - 1) as f64;
+                }
                 for (k, o) in out.iter_mut().enumerate() {
                     *o += s[i * self.n_parties + k] as f64 * frac;
                 }
                 taken += t;
             }
         }
-        out
+        (out, error)
     }
     /// [`TailSplit::tail`] from every trial's row (total loss as the buckets count it: at
     /// least 0).
@@ -1373,6 +1381,11 @@ pub struct RiskDistribution {
     pub expected_total_loss: f64,
     /// Mean total loss in the worst 5% of trials.
     pub tail_total_loss: f64,
+    /// The most `tail_total_loss` can be from the exact mean: 0 where it is exact (a run of
+    /// at most [`EXACT_SAMPLES`] trials, or a boundary that falls between buckets); absent
+    /// in files written before sibsim stated it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tail_total_loss_error: Option<f64>,
     /// Per party.
     pub parties: Vec<RiskShare>,
 }
@@ -1741,7 +1754,7 @@ fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, mut acc: Acc) -> Res
     // Risk distribution.
     let total_sum: i128 = acc.parties.iter().map(|p| p.loss.sum).sum();
     let want = crate::stats::tail_mass(0.05, acc.trials);
-    let tail = acc.tail.tail(want);
+    let (tail, tail_error) = acc.tail.tail(want);
     let tail_total: f64 = tail.iter().sum();
     let risk = RiskDistribution {
         expected_total_loss: acc.total_loss.mean() / 100.0,
@@ -1750,6 +1763,11 @@ fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, mut acc: Acc) -> Res
         } else {
             0.0
         },
+        tail_total_loss_error: Some(if acc.trials > 0 {
+            tail_error / want / 100.0
+        } else {
+            0.0
+        }),
         parties: parties
             .iter()
             .zip(&acc.parties)

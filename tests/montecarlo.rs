@@ -896,6 +896,36 @@ fn a_short_run_takes_its_worst_5_percent_exactly() {
     }
 }
 
+/// Past the exact limit the mean worst-5% loss prorates one bucket, and says by how much it
+/// can be off: the exact mean of the worst 5% (recomputed from every trial) is within the
+/// stated bound; up to the limit the bound is 0.
+#[test]
+fn the_worst_5_percent_loss_states_its_error() {
+    for (trials, exact) in [(1000u64, true), (3000, false)] {
+        let rows: Mutex<Vec<Vec<i64>>> = Mutex::new(Vec::new());
+        let keep = |t: &TrialRecord| rows.lock().unwrap().push(t.loss.to_vec());
+        let r = run_with(REFERENCE, trials, 7, 2, &keep);
+        let mut totals: Vec<i64> = rows
+            .into_inner()
+            .unwrap()
+            .iter()
+            .map(|row| row.iter().sum::<i64>().max(0))
+            .collect();
+        totals.sort_unstable_by(|a, b| b.cmp(a));
+        let want = trials as usize / 20;
+        let mean = totals[..want].iter().sum::<i64>() as f64 / want as f64 / 100.0;
+        let error = r.risk.tail_total_loss_error.unwrap();
+        if exact {
+            assert_eq!(error, 0.0);
+        }
+        assert!(
+            (r.risk.tail_total_loss - mean).abs() <= error + 1e-6,
+            "{trials}: {} vs exact {mean}, bound {error}",
+            r.risk.tail_total_loss
+        );
+    }
+}
+
 /// A forecast baseline is of the cohort the contract names: a trial in which fewer enrol pays
 /// against the forecast re-run for those who came (`forecast x enrolled / size`, six
 /// decimals), as the actuals of a real contract report it; a full cohort keeps the contract's
