@@ -329,6 +329,54 @@ fn each_node_fails_on_its_own_cause() {
     }
 }
 
+/// The walk of `text` on its declared facts alone (no simulation: the quantitative nodes
+/// answer no, which the tests of the fact nodes do not look at).
+fn facts_walk(text: &str) -> Walk {
+    let sc = parse("facts.toml", text).unwrap_or_else(|d| panic!("{d}"));
+    walk(&default_tree(), &sc.contract, None)
+}
+
+fn evidence<'a>(w: &'a Walk, node: &str) -> &'a str {
+    &w.path
+        .iter()
+        .find(|s| s.node == node)
+        .unwrap_or_else(|| panic!("{node} not walked: {w:#?}"))
+        .evidence
+}
+
+/// The measurable node counts its outcomes in the singular where there is one (it said "all 1
+/// outcomes have ..." and "1 of 1 outcomes fall short").
+#[test]
+fn measurable_evidence_counts_outcomes_in_the_singular() {
+    let one = facts_walk(&base());
+    assert_eq!(
+        evidence(&one, "measurable"),
+        "the only outcome has a measurement method, evidence, a price and a value"
+    );
+    let short = facts_walk(&base().replace("evidence = \"randomised trial\"\n", ""));
+    assert_eq!(
+        evidence(&short, "measurable"),
+        "the only outcome falls short: job (no evidence)"
+    );
+    let reference = include_str!("../scenarios/reference.toml");
+    let five = facts_walk(reference);
+    assert_eq!(
+        evidence(&five, "measurable"),
+        "all 5 outcomes have a measurement method, evidence, a price and a value"
+    );
+    // sustained6 and sustained12 both say `evidence = "as for work"`.
+    let one_of_five = facts_walk(&reference.replacen("evidence = \"as for work\"\n", "", 1));
+    assert_eq!(
+        evidence(&one_of_five, "measurable"),
+        "1 of 5 outcomes falls short: sustained6 (no evidence)"
+    );
+    let two_of_five = facts_walk(&reference.replace("evidence = \"as for work\"\n", ""));
+    assert_eq!(
+        evidence(&two_of_five, "measurable"),
+        "2 of 5 outcomes fall short: sustained6 (no evidence); sustained12 (no evidence)"
+    );
+}
+
 const CUSTOM: &str = r#"
 name = "strict"
 start = "inflow"

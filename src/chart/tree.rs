@@ -317,7 +317,9 @@ impl DecisionTree {
                         Test::OutcomesMeasurable if s.answer => {
                             "every outcome measured, evidenced, priced".into()
                         }
-                        Test::OutcomesMeasurable => "some outcomes fall short".into(),
+                        Test::OutcomesMeasurable => {
+                            "not every outcome measured, evidenced, priced".into()
+                        }
                         Test::BeneficiariesAtMost => format!("{v} parties (limit {t})"),
                         Test::PayersSaveMore => {
                             format!("P = {} (limit {})", percent(v), percent(t))

@@ -634,23 +634,23 @@ fn answer(
             }
             let n = c.outcomes.len();
             if gaps.is_empty() {
+                let all = if n == 1 {
+                    "the only outcome has".to_string()
+                } else {
+                    format!("all {n} outcomes have")
+                };
                 (
                     true,
                     None,
-                    format!(
-                        "all {n} outcomes have a measurement method, evidence, a price and a value"
-                    ),
+                    format!("{all} a measurement method, evidence, a price and a value"),
                 )
             } else {
-                (
-                    false,
-                    None,
-                    format!(
-                        "{} of {n} outcomes fall short: {}",
-                        gaps.len(),
-                        gaps.join("; ")
-                    ),
-                )
+                let short = match (gaps.len(), n) {
+                    (_, 1) => "the only outcome falls short".to_string(),
+                    (1, _) => format!("1 of {n} outcomes falls short"),
+                    (g, _) => format!("{g} of {n} outcomes fall short"),
+                };
+                (false, None, format!("{short}: {}", gaps.join("; ")))
             }
         }
         Test::BeneficiariesAtMost => match &c.mkba {
