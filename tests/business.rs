@@ -377,6 +377,145 @@ fn measurable_evidence_counts_outcomes_in_the_singular() {
     );
 }
 
+/// The strict comparisons (`<`, `>`) in `evidence` whose two sides read the same, such as
+/// `0.61 < 0.61` or `median IRR 6.0% < hurdle 6.0%` (words between a figure and its
+/// threshold are skipped).
+fn contradictions(evidence: &str) -> Vec<String> {
+    let words: Vec<&str> = evidence.split_whitespace().collect();
+    let number = |w: &str| -> Option<String> {
+        let w = w.trim_end_matches([',', ';', ')', ':']);
+        let digits = w.trim_end_matches('%').replace(',', "");
+        digits.parse::<f64>().ok().map(|_| w.to_string())
+    };
+    let mut found = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        if *w != "<" && *w != ">" {
+            continue;
+        }
+        let before = words[..i].iter().rev().find_map(|w| number(w));
+        let after = words[i + 1..].iter().find_map(|w| number(w));
+        if let (Some(a), Some(b)) = (before, after)
+            && a == b
+        {
+            found.push(format!("{a} {w} {b}"));
+        }
+    }
+    found
+}
+
+/// A tree that asks every default question in turn whatever the answers, so that every node
+/// shows its evidence.
+fn every_question() -> sibsim::feasibility::Tree {
+    let mut t = String::from("name = \"every question\"\n");
+    for (k, node) in default_tree().nodes.iter().enumerate() {
+        let next = ALL.get(k + 1).copied().unwrap_or("end");
+        t.push_str(&format!(
+            "[[node]]\nid = \"{}\"\nquestion = {{ en = \"?\" }}\ntest = \"{}\"\nyes = \"{next}\"\nno = \"{next}\"\n",
+            node.id,
+            node.test.name()
+        ));
+    }
+    t.push_str("[[exit]]\nid = \"end\"\nverdict = \"go\"\n");
+    parse_tree("every.toml", &t).unwrap_or_else(|d| panic!("{d}"))
+}
+
+/// Evidence never reads `0.61 < 0.61`: where a figure misses its threshold by less than the
+/// figures' precision, both are shown with the digits that tell them apart (one helper for
+/// every node); where the figure equals the threshold, both keep their usual precision.
+#[test]
+fn evidence_tells_a_figure_from_its_threshold() {
+    let text = include_str!("../scenarios/rotterdam-buzinezzclub.toml");
+    let (sc, model) = parse_with_model("rotterdam.toml", text).unwrap();
+    let cfg = SimConfig {
+        trials: 400,
+        seed: 3,
+        threads: Some(1),
+    };
+    let r = simulate(&sc.contract, &model, &cfg);
+    let tree = every_question();
+    let w = walk(&tree, &sc.contract, Some(&r));
+    let value = |w: &Walk, node: &str| {
+        w.path
+            .iter()
+            .find(|s| s.node == node)
+            .unwrap()
+            .value
+            .unwrap()
+    };
+    let p = value(&w, "business-case");
+    assert!(p > 0.0 && p < 1.0, "{p}");
+    let share = value(&w, "scale");
+    let cover = value(&w, "investors");
+    let ratio = value(&w, "cheaper");
+    // Each threshold just past its figure, and the first investor's hurdle just above its
+    // median IRR.
+    let mut missed = tree.clone();
+    missed
+        .set_thresholds(&[
+            ("business-case".into(), p + 1e-7),
+            ("scale".into(), share - 1e-7),
+            ("investors".into(), cover + 1e-7),
+            ("cheaper".into(), ratio - 1e-7),
+        ])
+        .unwrap();
+    let mut c = sc.contract.clone();
+    let irr = r.tranches[0].irr.summary.p50;
+    let hurdle = sibsim::money::Ratio((irr * 1e12).floor() as i64 + 1);
+    assert!(hurdle.to_f64() > irr && hurdle.to_f64() - irr < 1e-11);
+    c.facts.tranches[0].hurdle_irr = Some(hurdle);
+    let w = walk(&missed, &c, Some(&r));
+    for node in ["business-case", "scale", "investors", "cheaper"] {
+        let step = w.path.iter().find(|s| s.node == node).unwrap();
+        assert!(!step.answer, "{node}: {}", step.evidence);
+    }
+    for step in &w.path {
+        assert_eq!(
+            contradictions(&step.evidence),
+            Vec::<String>::new(),
+            "{}: {}",
+            step.node,
+            step.evidence
+        );
+    }
+    let ev = evidence(&w, "investors");
+    assert!(
+        ev.contains("median IRR ") && ev.contains(" < hurdle "),
+        "{ev}"
+    );
+    // The diagram's short evidence (`P = 61.3% (limit 61.3%)`) tells them apart too.
+    let d = sibsim::chart::DecisionTree::from_walk(&missed, &w);
+    for n in &d.nodes {
+        if let Some((figure, limit)) = n.evidence.split_once(" (limit ") {
+            let figure = figure.rsplit(' ').next().unwrap();
+            let limit = limit.trim_end_matches(')');
+            assert_ne!(figure, limit, "{}: {}", n.label, n.evidence);
+        }
+    }
+
+    // At the threshold exactly the answer is yes, at the usual precision.
+    let mut equal = tree.clone();
+    equal
+        .set_thresholds(&[("business-case".into(), p), ("cheaper".into(), ratio)])
+        .unwrap();
+    let w = walk(&equal, &sc.contract, Some(&r));
+    let ev = evidence(&w, "business-case");
+    assert!(ev.contains(&format!("{p:.2} >= {p:.2}")), "{ev}");
+    let ev = evidence(&w, "cheaper");
+    assert!(
+        ev.contains(&format!("ratio {ratio:.2} <= {ratio:.2}")),
+        "{ev}"
+    );
+
+    // The audit's example: Rotterdam's P = 0.6126 against 0.61261 read `0.61 < 0.61`.
+    let out = cli(&[
+        "feasibility",
+        "scenarios/rotterdam-buzinezzclub.toml",
+        "--set",
+        "feasibility={ thresholds = { business-case = 0.61261 } }",
+    ]);
+    assert!(out.contains("0.61260 < 0.61261"), "{out}");
+}
+
 const CUSTOM: &str = r#"
 name = "strict"
 start = "inflow"

@@ -545,8 +545,42 @@ fn eur(c: &Contract, x: f64) -> String {
     )
 }
 
+/// How evidence shows a figure held against a threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shown {
+    /// A number with this many decimals: `0.79`.
+    Number(usize),
+    /// A share as a percentage with this many decimals: `11.0%`.
+    Percent(usize),
+}
+
+impl Shown {
+    fn show(self, x: f64, decimals: usize) -> String {
+        match self {
+            Shown::Number(_) => format!("{x:.decimals$}"),
+            Shown::Percent(_) => format!("{:.decimals$}%", x * 100.0),
+        }
+    }
+
+    /// `value` and `threshold` as the evidence shows them, side by side: with this style's
+    /// decimals, or, where the comparison shown between them is `strict` (`<`, `>`) and the
+    /// two would read the same, with as many more as it takes to tell them apart
+    /// (`0.61260 < 0.61261`, never `0.61 < 0.61`). Every node's evidence uses it.
+    pub fn against(self, value: f64, threshold: f64, strict: bool) -> (String, String) {
+        let (Shown::Number(mut d) | Shown::Percent(mut d)) = self;
+        loop {
+            let (v, t) = (self.show(value, d), self.show(threshold, d));
+            // An f64 has at most 17 significant digits; past them more decimals show nothing.
+            if v != t || !strict || value == threshold || !value.is_finite() || d >= 17 {
+                return (v, t);
+            }
+            d += 1;
+        }
+    }
+}
+
 fn pct(x: f64) -> String {
-    format!("{:.1}%", x * 100.0)
+    Shown::Percent(1).show(x, 1)
 }
 
 /// Answers one node: (answer, value tested, evidence).
@@ -702,11 +736,12 @@ fn answer(
             };
             let p = b.all_payers.prob_saves_more;
             let ok = p >= th;
+            let (ps, ts) = Shown::Number(2).against(p, th, !ok);
             (
                 ok,
                 Some(p),
                 format!(
-                    "P(payers' savings > payments + costs) = {p:.2} {} {th:.2} (present values at {:.2}%{}; mean net {} with savings {} against payments {} and costs {})",
+                    "P(payers' savings > payments + costs) = {ps} {} {ts} (present values at {:.2}%{}; mean net {} with savings {} against payments {} and costs {})",
                     if ok { ">=" } else { "<" },
                     b.discount_rate * 100.0,
                     if b.effect_from == crate::mkba::EffectFrom::Measurement {
@@ -744,16 +779,17 @@ fn answer(
             }
             let share = costs / impact;
             let ok = share <= th;
+            let (ss, ts) = Shown::Percent(1).against(share, th, !ok);
             (
                 ok,
                 Some(share),
                 format!(
                     "preparation and transaction costs {} = {} of the expected social return (PV of impact {}) {} {}",
                     eur(c, costs),
-                    pct(share),
+                    ss,
                     eur(c, impact),
                     if ok { "<=" } else { ">" },
-                    pct(th)
+                    ts
                 ),
             )
         }
@@ -772,19 +808,21 @@ fn answer(
                 let hurdle = f.hurdle_irr.map(|h| h.to_f64());
                 let meets = hurdle.is_some_and(|h| irr >= h);
                 ok &= committed && meets;
+                let against = match hurdle {
+                    Some(h) => {
+                        let (is, hs) = Shown::Percent(1).against(irr, h, !meets);
+                        format!("{is} {} hurdle {hs}", if meets { ">=" } else { "<" })
+                    }
+                    None => format!("{} (no hurdle declared)", pct(irr)),
+                };
                 parts.push(format!(
-                    "{}: {}, median IRR {} {}",
+                    "{}: {}, median IRR {against}",
                     t.id,
                     if committed {
                         "committed"
                     } else {
                         "not committed"
                     },
-                    pct(irr),
-                    match hurdle {
-                        Some(h) => format!("{} hurdle {}", if meets { ">=" } else { "<" }, pct(h)),
-                        None => "(no hurdle declared)".to_string(),
-                    }
                 ));
             }
             let capital: f64 = c.tranches.iter().map(|t| t.committed.to_f64()).sum();
@@ -795,6 +833,7 @@ fn answer(
                 f64::INFINITY
             };
             let covered = cover >= th;
+            let (cs, ts) = Shown::Number(2).against(cover, th, !covered);
             ok &= covered && !c.tranches.is_empty();
             if c.tranches.is_empty() {
                 parts.push("no tranches".into());
@@ -803,10 +842,9 @@ fn answer(
                 ok,
                 Some(cover),
                 format!(
-                    "capital committed {} / provider's expected costs {} = {:.2} {} {th:.2}; {}",
+                    "capital committed {} / provider's expected costs {} = {cs} {} {ts}; {}",
                     eur(c, capital),
                     eur(c, need),
-                    cover,
                     if covered { ">=" } else { "<" },
                     parts.join("; ")
                 ),
@@ -862,11 +900,12 @@ fn answer(
             }
             let ratio = (outlay + tx) / direct;
             let ok = ratio <= th;
+            let (rs, ts) = Shown::Number(2).against(ratio, th, !ok);
             (
                 ok,
                 Some(ratio),
                 format!(
-                    "SIB: payers' expected outlay {} + transaction costs {} = {} against direct finance of the provider's expected costs {}: ratio {ratio:.2} {} {th:.2}",
+                    "SIB: payers' expected outlay {} + transaction costs {} = {} against direct finance of the provider's expected costs {}: ratio {rs} {} {ts}",
                     eur(c, outlay),
                     eur(c, tx),
                     eur(c, outlay + tx),
