@@ -622,6 +622,79 @@ fn malformed_trees_are_rejected_with_positions() {
     assert!(e.contains("between 0 and 1"), "{e}");
 }
 
+/// A count threshold (the parties that benefit) is a whole number: 1.5 parties is refused, in a
+/// tree file, in a scenario's `[feasibility]` and through `--set`, with the file, the field and
+/// what is allowed.
+#[test]
+fn a_count_threshold_must_be_whole() {
+    let tree = default_tree();
+    let e = tree
+        .clone()
+        .set_thresholds(&[("parties".into(), 1.5)])
+        .unwrap_err();
+    assert_eq!(e[0].path, "feasibility.thresholds.parties");
+    assert_eq!(
+        e[0].message,
+        "the threshold of `parties` is a number of parties: a whole number from 1 to 1000, got 1.5"
+    );
+    let mut t = tree.clone();
+    t.set_thresholds(&[("parties".into(), 3.0)]).unwrap();
+    assert_eq!(t.nodes[2].threshold, Some(3.0));
+    // A fraction elsewhere is fine: the business case's probability.
+    t.set_thresholds(&[("business-case".into(), 0.755)])
+        .unwrap();
+
+    let file = sibsim::feasibility::DEFAULT_TREE.replace("threshold = 4\n", "threshold = 4.5\n");
+    assert_ne!(file, sibsim::feasibility::DEFAULT_TREE);
+    let e = parse_tree("t.toml", &file).unwrap_err().to_string();
+    assert!(
+        e.contains("node[2].threshold: the threshold of `beneficiaries-at-most` is a number of parties: a whole number from 1 to 1000, got 4.5"),
+        "{e}"
+    );
+    assert!(e.contains("t.toml:"), "a position: {e}");
+
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_sibsim"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let set = "feasibility={ thresholds = { parties = 1.5 } }";
+    let e = run(&[
+        "feasibility",
+        "scenarios/reference.toml",
+        "--trials",
+        "50",
+        "--set",
+        set,
+    ]);
+    assert!(
+        e.contains("scenarios/reference.toml: feasibility.thresholds.parties: the threshold of `parties` is a number of parties: a whole number from 1 to 1000, got 1.5")
+            && e.contains(&format!("(after --set {set})")),
+        "{e}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let sc = dir.path().join("half.toml");
+    std::fs::write(
+        &sc,
+        base().replace(
+            "thresholds = { cheaper = 2.0 }",
+            "thresholds = { cheaper = 2.0, parties = 2.5 }",
+        ),
+    )
+    .unwrap();
+    let e = run(&["validate", sc.to_str().unwrap()]);
+    assert!(
+        e.contains("half.toml:")
+            && e.contains("feasibility.thresholds.parties")
+            && e.contains("got 2.5"),
+        "{e}"
+    );
+}
+
 fn cli(args: &[&str]) -> String {
     let o = Command::new(env!("CARGO_BIN_EXE_sibsim"))
         .args(args)

@@ -302,8 +302,14 @@ pub fn mkba(
     io::emit(out, &text)
 }
 
-/// Loads the tree (default or `--tree`) and applies the scenario's thresholds.
-pub fn tree(sc: &sibsim::Scenario, scenario: &Path, file: Option<&Path>) -> Result<Tree> {
+/// Loads the tree (default or `--tree`) and applies the thresholds of the scenario `sc` (read
+/// from `scenario` with the overrides `set`).
+pub fn tree(
+    sc: &sibsim::Scenario,
+    scenario: &Path,
+    set: &[sibsim::scenario::overrides::Override],
+    file: Option<&Path>,
+) -> Result<Tree> {
     let mut t = match file {
         None => feasibility::default_tree(),
         Some(p) => {
@@ -313,9 +319,8 @@ pub fn tree(sc: &sibsim::Scenario, scenario: &Path, file: Option<&Path>) -> Resu
     };
     if let Err(items) = t.set_thresholds(&sc.contract.facts.thresholds) {
         let text = io::read_text(scenario)?;
-        return Err(
-            sibsim::scenario::position(&scenario.display().to_string(), &text, items).into(),
-        );
+        let name = scenario.display().to_string();
+        return Err(sibsim::scenario::position_with_overrides(&name, &text, set, items).into());
     }
     Ok(t)
 }
@@ -336,7 +341,7 @@ pub fn feasibility(
     if let Some(p) = out {
         io::check_output_file(p)?;
     }
-    let t = tree(&sc0, o.scenario, tree_file)?;
+    let t = tree(&sc0, o.scenario, &overrides(o.set)?, tree_file)?;
     let trials = if t.needs_simulation() { o.trials } else { 0 };
     let (sc, r) = load(o, trials)?;
     let w = feasibility::walk(&t, &sc.contract, r.as_ref());

@@ -30,7 +30,7 @@ pub enum Test {
     MkbaPresent,
     /// Every outcome has a measurement method, evidence, a price and an MKBA value (fact).
     OutcomesMeasurable,
-    /// At most `threshold` parties benefit (default 4).
+    /// At most `threshold` parties benefit (default 4; a whole number).
     BeneficiariesAtMost,
     /// P(the payers' PV savings exceed their PV payments plus costs) >= `threshold` (0.70).
     PayersSaveMore,
@@ -82,6 +82,31 @@ impl Test {
             Test::InvestorsOnBoard => Some((1.0, 0.0, 10.0)),
             Test::SibCostRatioAtMost => Some((1.0, 0.0, 10.0)),
             _ => None,
+        }
+    }
+
+    /// What the threshold counts, for a test whose threshold is a count (a whole number).
+    pub fn counts(self) -> Option<&'static str> {
+        match self {
+            Test::BeneficiariesAtMost => Some("parties"),
+            _ => None,
+        }
+    }
+
+    /// Checks `x` as this test's threshold, for the node or test named `what`: it must be in
+    /// the test's range and, where it counts something, a whole number.
+    fn check_threshold(self, what: &str, x: f64) -> Result<(), String> {
+        let Some((_, lo, hi)) = self.threshold_range() else {
+            return Ok(());
+        };
+        match self.counts() {
+            Some(unit) if !(lo..=hi).contains(&x) || x.fract() != 0.0 => Err(format!(
+                "the threshold of `{what}` is a number of {unit}: a whole number from {lo} to {hi}, got {x}"
+            )),
+            None if !(lo..=hi).contains(&x) => Err(format!(
+                "the threshold of `{what}` must be between {lo} and {hi}, got {x}"
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -326,15 +351,9 @@ pub fn parse_tree(file: &str, text: &str) -> Result<Tree, Diagnostics> {
                 None
             }
             (Some((d, _, _)), None) => Some(d),
-            (Some((_, lo, hi)), Some(x)) => {
-                if !(lo..=hi).contains(&x) {
-                    errs.push(Diagnostic::new(
-                        format!("node[{i}].threshold"),
-                        format!(
-                            "the threshold of `{}` must be between {lo} and {hi}, got {x}",
-                            test.name()
-                        ),
-                    ));
+            (Some(_), Some(x)) => {
+                if let Err(e) = test.check_threshold(test.name(), x) {
+                    errs.push(Diagnostic::new(format!("node[{i}].threshold"), e));
                 }
                 Some(x)
             }
@@ -473,16 +492,13 @@ impl Tree {
                             .join(", ")
                     ),
                 )),
-                Some(n) => match n.test.threshold_range() {
-                    None => errs.push(Diagnostic::new(
-                        path,
-                        format!("node `{id}` (test `{}`) takes no threshold", n.test.name()),
-                    )),
-                    Some((_, lo, hi)) if !(lo..=hi).contains(x) => errs.push(Diagnostic::new(
-                        path,
-                        format!("the threshold of `{id}` must be between {lo} and {hi}, got {x}"),
-                    )),
-                    Some(_) => n.threshold = Some(*x),
+                Some(n) if n.test.threshold_range().is_none() => errs.push(Diagnostic::new(
+                    path,
+                    format!("node `{id}` (test `{}`) takes no threshold", n.test.name()),
+                )),
+                Some(n) => match n.test.check_threshold(id, *x) {
+                    Err(e) => errs.push(Diagnostic::new(path, e)),
+                    Ok(()) => n.threshold = Some(*x),
                 },
             }
         }
@@ -707,12 +723,12 @@ fn answer(
                     .collect();
                 let n = ids.len() as f64;
                 let ok = n <= th;
+                let (ns, ts) = Shown::Number(0).against(n, th, !ok);
                 (
                     ok,
                     Some(n),
                     format!(
-                        "{} {} ({}) {} {}",
-                        ids.len(),
+                        "{ns} {} ({}) {} {ts}",
                         if ids.len() == 1 {
                             "party benefits"
                         } else {
@@ -720,7 +736,6 @@ fn answer(
                         },
                         ids.join(", "),
                         if ok { "<=" } else { ">" },
-                        th
                     ),
                 )
             }
