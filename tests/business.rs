@@ -516,6 +516,49 @@ fn evidence_tells_a_figure_from_its_threshold() {
     assert!(out.contains("0.61260 < 0.61261"), "{out}");
 }
 
+/// The investors node counts as committed capital only the tranches whose investors the facts
+/// say are committed: it said "capital committed EUR 100,000" of a tranche declared
+/// `committed = false` (the no was right, the words were not).
+#[test]
+fn investors_evidence_counts_only_committed_capital() {
+    let ev = |text: &str| {
+        let w = walk_of(text);
+        let s = w
+            .path
+            .iter()
+            .find(|s| s.node == "investors")
+            .unwrap()
+            .clone();
+        (s.answer, s.value.unwrap(), s.evidence)
+    };
+    let (yes, cover, text) = ev(&base());
+    assert!(yes && cover > 1.0, "{text}");
+    assert!(
+        text.starts_with("capital committed EUR 100,000 / "),
+        "{text}"
+    );
+    assert!(!text.contains("not committed"), "{text}");
+    for (change, name) in [
+        (
+            "committed = true\nhurdle_irr",
+            "committed = false\nhurdle_irr",
+        ),
+        ("committed = true\nhurdle_irr", "hurdle_irr"),
+    ] {
+        let (yes, cover, text) = ev(&base().replace(change, name));
+        assert!(!yes, "{text}");
+        assert_eq!(cover, 0.0, "{text}");
+        assert!(
+            text.starts_with("capital committed EUR 0 (not committed: loan EUR 100,000) / provider's expected costs "),
+            "{text}"
+        );
+        assert!(
+            text.contains("= 0.00 < 1.00; loan: not committed"),
+            "{text}"
+        );
+    }
+}
+
 const CUSTOM: &str = r#"
 name = "strict"
 start = "inflow"

@@ -37,7 +37,8 @@ pub enum Test {
     /// Preparation and transaction costs / expected PV of impact <= `threshold` (0.15).
     CostShareAtMost,
     /// Every tranche is committed with a hurdle its median IRR meets, and committed capital
-    /// / the provider's expected costs >= `threshold` (1.0).
+    /// (the tranches whose investors are committed) / the provider's expected costs >=
+    /// `threshold` (1.0).
     InvestorsOnBoard,
     /// Inflow and data delivery are guaranteed (facts).
     InflowGuaranteed,
@@ -840,7 +841,20 @@ fn answer(
                     },
                 ));
             }
-            let capital: f64 = c.tranches.iter().map(|t| t.committed.to_f64()).sum();
+            // Committed capital: the tranches whose investors the facts say are committed.
+            let (mut capital, mut open) = (0.0, Vec::new());
+            for (t, f) in c.tranches.iter().zip(&c.facts.tranches) {
+                if f.committed == Some(true) {
+                    capital += t.committed.to_f64();
+                } else {
+                    open.push(format!("{} {}", t.id, eur(c, t.committed.to_f64())));
+                }
+            }
+            let open = if open.is_empty() {
+                String::new()
+            } else {
+                format!(" (not committed: {})", open.join(", "))
+            };
             let need = r.programme_costs.mean;
             let cover = if need > 0.0 {
                 capital / need
@@ -857,7 +871,7 @@ fn answer(
                 ok,
                 Some(cover),
                 format!(
-                    "capital committed {} / provider's expected costs {} = {cs} {} {ts}; {}",
+                    "capital committed {}{open} / provider's expected costs {} = {cs} {} {ts}; {}",
                     eur(c, capital),
                     eur(c, need),
                     if covered { ">=" } else { "<" },
