@@ -559,6 +559,155 @@ fn investors_evidence_counts_only_committed_capital() {
     }
 }
 
+/// The base with a second payer, the province, paying half of `job` without saving anything.
+fn two_payers() -> String {
+    let text = base()
+        .replace(
+            "[[payers]]\nid = \"city\"\n",
+            "[[payers]]\nid = \"city\"\n[[payers]]\nid = \"province\"\n",
+        )
+        .replace(
+            "payers = { city = 1.0 }",
+            "payers = { city = 0.5, province = 0.5 }",
+        );
+    assert!(text.contains("province = 0.5"));
+    text
+}
+
+/// The default tree with its business-case node judging all payers pooled.
+fn pooled_tree() -> sibsim::feasibility::Tree {
+    let text =
+        sibsim::feasibility::DEFAULT_TREE.replace("payers = \"each\"", "payers = \"pooled\"");
+    assert_ne!(text, sibsim::feasibility::DEFAULT_TREE);
+    parse_tree("pooled.toml", &text).unwrap_or_else(|d| panic!("{d}"))
+}
+
+/// The business case is judged per payer (DOMAIN.md section 6: who benefits is not always who
+/// pays): yes only when every payer's probability of saving more than it pays meets the
+/// threshold, and the weakest decides. A payer that pays without saving fails it, though all
+/// payers pooled pass; the pooled test is the node's explicit `payers = "pooled"`.
+#[test]
+fn the_business_case_is_judged_per_payer() {
+    let text = two_payers();
+    let (sc, model) = parse_with_model("two.toml", &text).unwrap_or_else(|d| panic!("{d}"));
+    let cfg = SimConfig {
+        trials: 400,
+        seed: 3,
+        threads: Some(1),
+    };
+    let r = simulate(&sc.contract, &model, &cfg);
+    let b = r.business_case.as_ref().unwrap();
+    assert_eq!(b.payers[1].id, "province");
+    assert_eq!(b.payers[1].prob_saves_more, 0.0);
+    let (city, pooled) = (b.payers[0].prob_saves_more, b.all_payers.prob_saves_more);
+    assert!(
+        city >= 0.70 && pooled >= 0.70,
+        "city {city}, pooled {pooled}"
+    );
+    let mut tree = default_tree();
+    tree.set_thresholds(&sc.contract.facts.thresholds).unwrap();
+    let w = walk(&tree, &sc.contract, Some(&r));
+    let step = w.path.iter().find(|s| s.node == "business-case").unwrap();
+    assert!(!step.answer, "{}", step.evidence);
+    assert_eq!(step.value, Some(0.0));
+    assert_eq!(step.party.as_deref(), Some("province"));
+    assert_eq!(w.exit, "costs-exceed-returns");
+    assert_eq!(
+        step.evidence,
+        format!(
+            "P(savings > payments + costs), each payer: province 0.00 < 0.70, city {city:.2} >= 0.70; all payers pooled {pooled:.2}, for reference (present values at 2.25%; the weakest, province: mean net EUR {} with savings EUR 0 against payments EUR {} and costs EUR 0)",
+            sibsim::money::format_thousands(sibsim::money::Money(
+                (b.payers[1].net.mean.round() * 100.0) as i64
+            ))
+            .trim_end_matches(".00"),
+            sibsim::money::format_thousands(sibsim::money::Money(
+                (b.payers[1].payments.mean.round() * 100.0) as i64
+            ))
+            .trim_end_matches(".00"),
+        )
+    );
+    // Pooled, explicitly: the same trials pass.
+    let mut pooled_tree = pooled_tree();
+    pooled_tree
+        .set_thresholds(&sc.contract.facts.thresholds)
+        .unwrap();
+    let w = walk(&pooled_tree, &sc.contract, Some(&r));
+    let step = w.path.iter().find(|s| s.node == "business-case").unwrap();
+    assert!(step.answer, "{}", step.evidence);
+    assert_eq!(step.value, Some(pooled));
+    assert_eq!(step.party, None);
+    assert!(
+        step.evidence.starts_with(&format!(
+            "P(all payers' pooled savings > their payments + costs) = {pooled:.2} >= 0.70 ("
+        )) && step
+            .evidence
+            .ends_with("; the weakest payer on its own, province: 0.00)"),
+        "{}",
+        step.evidence
+    );
+    assert_eq!(w.verdict, Verdict::Go);
+
+    // One payer: its own probability, named.
+    let w = walk_of(&base());
+    let step = w.path.iter().find(|s| s.node == "business-case").unwrap();
+    assert_eq!(step.party.as_deref(), Some("city"));
+    assert!(
+        step.evidence
+            .starts_with("P(city's savings > its payments + costs) = "),
+        "{}",
+        step.evidence
+    );
+
+    // Without simulation results the test cannot be answered, and says so.
+    let w = facts_walk(&base());
+    let step = w.path.iter().find(|s| s.node == "business-case").unwrap();
+    assert!(!step.answer);
+    assert_eq!(step.value, None);
+    assert_eq!(step.party, None);
+    assert_eq!(step.evidence, "no simulation results (run with trials > 0)");
+}
+
+/// The reference scenario's insurer pays more than it saves in about half of the trials: the
+/// tree stops at the business case and names it, though all payers pooled pass.
+#[test]
+fn the_reference_business_case_stops_at_its_weakest_payer() {
+    let text = include_str!("../scenarios/reference.toml");
+    let (sc, model) = parse_with_model("reference.toml", text).unwrap();
+    let cfg = SimConfig {
+        trials: 1000,
+        seed: 1,
+        threads: Some(2),
+    };
+    let r = simulate(&sc.contract, &model, &cfg);
+    let w = walk(&default_tree(), &sc.contract, Some(&r));
+    let step = w.path.last().unwrap();
+    assert_eq!(step.node, "business-case");
+    assert!(!step.answer, "{}", step.evidence);
+    assert_eq!(step.party.as_deref(), Some("insurer"));
+    assert!(step.value.unwrap() < 0.60, "{}", step.evidence);
+    assert!(
+        step.evidence
+            .starts_with("P(savings > payments + costs), each payer: insurer 0."),
+        "{}",
+        step.evidence
+    );
+    for payer in ["enschede", "eindhoven", "hengelo"] {
+        assert!(step.evidence.contains(&format!(", {payer} 0.")), "{payer}");
+    }
+    assert_eq!(w.verdict, Verdict::NoGo);
+    // All payers pooled, their figure passes.
+    let pooled = r.business_case.as_ref().unwrap().all_payers.prob_saves_more;
+    assert!(pooled >= 0.70, "{pooled}");
+    assert!(
+        step.evidence
+            .contains(&format!("all payers pooled {pooled:.2}, for reference")),
+        "{}",
+        step.evidence
+    );
+    let w = walk(&pooled_tree(), &sc.contract, Some(&r));
+    assert!(w.path.iter().any(|s| s.node == "business-case" && s.answer));
+}
+
 const CUSTOM: &str = r#"
 name = "strict"
 start = "inflow"
@@ -657,6 +806,23 @@ fn malformed_trees_are_rejected_with_positions() {
         e.contains("did you mean `payers-save-more`?") && !e.contains("takes no threshold"),
         "{e}"
     );
+
+    let payers_elsewhere = CUSTOM.replace(
+        "test = \"inflow-guaranteed\"",
+        "test = \"inflow-guaranteed\"\npayers = \"pooled\"",
+    );
+    let e = parse_tree("t.toml", &payers_elsewhere)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("node[0].payers: `payers` (\"each\" or \"pooled\") belongs to test `payers-save-more`; test `inflow-guaranteed` takes none"),
+        "{e}"
+    );
+    let unknown_payers = CUSTOM.replace("threshold = 0.999", "threshold = 0.999\npayers = \"all\"");
+    let e = parse_tree("t.toml", &unknown_payers)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("t.toml:") && e.contains("pooled"), "{e}");
 
     let bad_threshold = CUSTOM.replace("threshold = 0.999", "threshold = 1.5");
     let e = parse_tree("t.toml", &bad_threshold)
@@ -781,15 +947,24 @@ fn business_case_agrees_across_mkba_simulate_and_feasibility() {
     );
     assert_eq!(from_sim, &mkba["business_case"]);
     assert_eq!(from_sim, &feas["business_case"]);
-    // The tree's business-case evidence is the same probability.
-    let p = from_sim["all_payers"]["prob_saves_more"].as_f64().unwrap();
+    // The tree's business-case figure is the weakest payer's probability, named.
+    let weakest = from_sim["payers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .min_by(|a, b| {
+            let p = |x: &serde_json::Value| x["prob_saves_more"].as_f64().unwrap();
+            p(a).total_cmp(&p(b))
+        })
+        .unwrap();
     let step = feas["walk"]["path"]
         .as_array()
         .unwrap()
         .iter()
         .find(|s| s["node"] == "business-case")
         .unwrap();
-    assert_eq!(step["value"].as_f64().unwrap(), p);
+    assert_eq!(step["value"], weakest["prob_saves_more"]);
+    assert_eq!(step["party"], weakest["id"]);
     // Each municipality's probability of paying more than it saves is in all three.
     for payer in from_sim["payers"].as_array().unwrap() {
         let q = payer["prob_pays_more_than_saves"].as_f64().unwrap();
@@ -807,7 +982,15 @@ fn business_case_agrees_across_mkba_simulate_and_feasibility() {
 
 #[test]
 fn feasibility_cli_prints_the_walk_and_the_default_tree() {
-    let out = cli(&["feasibility", "scenarios/reference.toml", "--trials", "300"]);
+    // Every payer passes a business case of 0: the walk reaches every question.
+    let out = cli(&[
+        "feasibility",
+        "scenarios/reference.toml",
+        "--trials",
+        "300",
+        "--set",
+        "feasibility={ thresholds = { business-case = 0 } }",
+    ]);
     for q in 1..=8 {
         assert!(out.contains(&format!("\n{q}. ")), "question {q}: {out}");
     }
@@ -1087,7 +1270,8 @@ fn simulated_mkba_counts_what_a_decrease_outcome_saves() {
 }
 
 /// The README's feasibility example shows what `sibsim feasibility scenarios/reference.toml`
-/// prints (it went stale once: 0.78 against 0.79).
+/// prints (it went stale once: 0.78 against 0.79): the business case's evidence, the path
+/// and the verdict.
 #[test]
 fn the_readme_feasibility_example_is_what_the_command_prints() {
     let readme =
@@ -1098,8 +1282,8 @@ fn the_readme_feasibility_example_is_what_the_command_prints() {
         let line = text
             .lines()
             .find(|l| {
-                l.trim_start()
-                    .starts_with("YES  P(payers' savings > payments + costs)")
+                let l = l.trim_start();
+                l.starts_with("YES  P(") || l.starts_with("NO   P(")
             })
             .unwrap_or_else(|| panic!("no business-case line in\n{text}"))
             .trim()
@@ -1114,6 +1298,14 @@ fn the_readme_feasibility_example_is_what_the_command_prints() {
             .to_string()
     };
     assert_eq!(path(&readme.replace("  Path: ", "Path: ")), path(&out));
+    let verdict = |text: &str| -> String {
+        text.lines()
+            .find(|l| l.trim_start().starts_with("Verdict: "))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(verdict(&readme), verdict(&out));
 }
 
 /// `ind = "improvement"` on an `increase` outcome with a baseline counts the improvement on

@@ -323,12 +323,16 @@ impl DecisionTree {
                             "not every outcome measured, evidenced, priced".into()
                         }
                         Test::BeneficiariesAtMost => format!("{v} parties (limit {t})"),
-                        Test::PayersSaveMore if s.answer => {
-                            format!("P = {} (limit {})", percent(v), percent(t))
-                        }
                         Test::PayersSaveMore => {
-                            let (v, t) = shown(Shown::Percent(1));
-                            format!("P = {v} (limit {t})")
+                            let (v, t) = if s.answer {
+                                (percent(v), percent(t))
+                            } else {
+                                shown(Shown::Percent(1))
+                            };
+                            // The weakest payer's, where each payer is judged.
+                            let whose =
+                                s.party.as_ref().map_or(String::new(), |p| format!("{p}: "));
+                            format!("{whose}P = {v} (limit {t})")
                         }
                         Test::CostShareAtMost => {
                             let (v, t) = shown(Shown::Percent(1));

@@ -32,7 +32,9 @@ pub enum Test {
     OutcomesMeasurable,
     /// At most `threshold` parties benefit (default 4; a whole number).
     BeneficiariesAtMost,
-    /// P(the payers' PV savings exceed their PV payments plus costs) >= `threshold` (0.70).
+    /// For each payer, P(its PV savings exceed its PV payments plus costs) >= `threshold`
+    /// (0.70): yes only when every payer's does (the weakest decides). With the node's
+    /// `payers = "pooled"`, the probability of all payers together instead.
     PayersSaveMore,
     /// Preparation and transaction costs / expected PV of impact <= `threshold` (0.15).
     CostShareAtMost,
@@ -123,6 +125,19 @@ impl Test {
     }
 }
 
+/// Whose business case the `payers-save-more` test judges (a node's `payers`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Payers {
+    /// Every payer on its own: yes only when each payer's probability meets the threshold
+    /// (who benefits is not always who pays, DOMAIN.md section 6).
+    #[default]
+    Each,
+    /// All payers together, as if one budget paid and saved: a pooled surplus can hide a
+    /// payer that pays more than it saves.
+    Pooled,
+}
+
 /// A verdict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -179,6 +194,9 @@ pub struct Node {
     pub test: Test,
     /// The threshold in force (the test's default unless changed).
     pub threshold: Option<f64>,
+    /// Whose business case `payers-save-more` judges (each payer unless the node says
+    /// `payers = "pooled"`).
+    pub payers: Payers,
     /// Where yes leads.
     pub yes: Next,
     /// Where no leads.
@@ -230,6 +248,7 @@ struct RawNode {
     label: Option<String>,
     test: String,
     threshold: Option<f64>,
+    payers: Option<Payers>,
     yes: Option<String>,
     no: Option<String>,
     condition: Option<String>,
@@ -360,6 +379,16 @@ pub fn parse_tree(file: &str, text: &str) -> Result<Tree, Diagnostics> {
             }
             (None, None) => None,
         };
+        if n.payers.is_some() && known_test.is_some() && test != Test::PayersSaveMore {
+            errs.push(Diagnostic::new(
+                format!("node[{i}].payers"),
+                format!(
+                    "`payers` (\"each\" or \"pooled\") belongs to test `{}`; test `{}` takes none",
+                    Test::PayersSaveMore.name(),
+                    test.name()
+                ),
+            ));
+        }
         let yes = resolve(&mut errs, format!("node[{i}].yes"), &n.yes);
         let no = resolve(&mut errs, format!("node[{i}].no"), &n.no);
         nodes.push(Node {
@@ -368,6 +397,7 @@ pub fn parse_tree(file: &str, text: &str) -> Result<Tree, Diagnostics> {
             label: n.label.clone(),
             test,
             threshold,
+            payers: n.payers.unwrap_or_default(),
             yes,
             no,
             condition: n.condition.clone(),
@@ -523,8 +553,11 @@ pub struct Step {
     pub test: &'static str,
     /// The answer.
     pub answer: bool,
-    /// The figure tested, when the test is quantitative.
+    /// The figure tested, when the test is quantitative (for `payers-save-more`, the weakest
+    /// payer's probability, or the pooled one).
     pub value: Option<f64>,
+    /// The party whose figure was tested, where the test judges each payer: the weakest.
+    pub party: Option<String>,
     /// The threshold it was held against.
     pub threshold: Option<f64>,
     /// The evidence in words and numbers.
@@ -600,21 +633,136 @@ fn pct(x: f64) -> String {
     Shown::Percent(1).show(x, 1)
 }
 
-/// Answers one node: (answer, value tested, evidence).
+/// Answers one node: (answer, value tested, evidence), and the party whose figure was tested
+/// where the test judges each payer.
 fn answer(
+    n: &Node,
+    c: &Contract,
+    r: Option<&Results>,
+) -> (bool, Option<f64>, String, Option<String>) {
+    let (ok, value, evidence) = match n.test {
+        Test::PayersSaveMore => match payers_save_more(n, c, r) {
+            Ok((ok, value, evidence, party)) => return (ok, Some(value), evidence, party),
+            Err(why) => (false, None, why),
+        },
+        test => answer_test(test, n.threshold, c, r),
+    };
+    (ok, value, evidence, None)
+}
+
+/// The `payers-save-more` test: (answer, value, evidence, the deciding payer), or why it
+/// cannot be answered.
+fn payers_save_more(
+    n: &Node,
+    c: &Contract,
+    r: Option<&Results>,
+) -> Result<(bool, f64, String, Option<String>), String> {
+    let th = n.threshold.unwrap_or(0.0);
+    let Some(r) = r else {
+        return Err(NO_SIMULATION.into());
+    };
+    let Some(b) = &r.business_case else {
+        return Err("no [mkba] block: the payers' savings are unknown".into());
+    };
+    let against = |p: f64| {
+        let ok = p >= th;
+        let (ps, ts) = Shown::Number(2).against(p, th, !ok);
+        format!("{ps} {} {ts}", if ok { ">=" } else { "<" })
+    };
+    let means = |p: &crate::mkba::PayerCase| {
+        format!(
+            "mean net {} with savings {} against payments {} and costs {}",
+            eur(c, p.net.mean),
+            eur(c, p.savings.mean),
+            eur(c, p.payments.mean),
+            eur(c, p.costs),
+        )
+    };
+    let basis = format!(
+        "present values at {:.2}%{}",
+        b.discount_rate * 100.0,
+        if b.effect_from == crate::mkba::EffectFrom::Measurement {
+            ", effects from each case's measurement"
+        } else {
+            ""
+        }
+    );
+    // The payers from the weakest business case up (contract order among equals).
+    let mut payers: Vec<&crate::mkba::PayerCase> = b.payers.iter().collect();
+    payers.sort_by(|a, b| a.prob_saves_more.total_cmp(&b.prob_saves_more));
+    let Some(weakest) = payers.first() else {
+        return Err("the contract has no payer whose business case to judge".into());
+    };
+    match n.payers {
+        Payers::Pooled => {
+            let all = &b.all_payers;
+            let p = all.prob_saves_more;
+            let weakest = if payers.len() > 1 {
+                format!(
+                    "; the weakest payer on its own, {}: {:.2}",
+                    weakest.id, weakest.prob_saves_more
+                )
+            } else {
+                String::new()
+            };
+            Ok((
+                p >= th,
+                p,
+                format!(
+                    "P(all payers' pooled savings > their payments + costs) = {} ({basis}; {}{weakest})",
+                    against(p),
+                    means(all)
+                ),
+                None,
+            ))
+        }
+        Payers::Each if payers.len() == 1 => {
+            let p = weakest.prob_saves_more;
+            Ok((
+                p >= th,
+                p,
+                format!(
+                    "P({}'s savings > its payments + costs) = {} ({basis}; {})",
+                    weakest.id,
+                    against(p),
+                    means(weakest)
+                ),
+                Some(weakest.id.clone()),
+            ))
+        }
+        Payers::Each => {
+            let p = weakest.prob_saves_more;
+            let each: Vec<String> = payers
+                .iter()
+                .map(|q| format!("{} {}", q.id, against(q.prob_saves_more)))
+                .collect();
+            Ok((
+                p >= th,
+                p,
+                format!(
+                    "P(savings > payments + costs), each payer: {}; all payers pooled {:.2}, for reference ({basis}; the weakest, {}: {})",
+                    each.join(", "),
+                    b.all_payers.prob_saves_more,
+                    weakest.id,
+                    means(weakest)
+                ),
+                Some(weakest.id.clone()),
+            ))
+        }
+    }
+}
+
+const NO_SIMULATION: &str = "no simulation results (run with trials > 0)";
+
+/// Answers a test that judges no party on its own: (answer, value tested, evidence).
+fn answer_test(
     test: Test,
     threshold: Option<f64>,
     c: &Contract,
     r: Option<&Results>,
 ) -> (bool, Option<f64>, String) {
     let th = threshold.unwrap_or(0.0);
-    let need_sim = || {
-        (
-            false,
-            None,
-            "no simulation results (run with trials > 0)".to_string(),
-        )
-    };
+    let need_sim = || (false, None, NO_SIMULATION.to_string());
     match test {
         Test::MkbaPresent => match &c.mkba {
             None => (
@@ -741,37 +889,7 @@ fn answer(
                 )
             }
         },
-        Test::PayersSaveMore => {
-            let Some(r) = r else { return need_sim() };
-            let Some(b) = &r.business_case else {
-                return (
-                    false,
-                    None,
-                    "no [mkba] block: the payers' savings are unknown".into(),
-                );
-            };
-            let p = b.all_payers.prob_saves_more;
-            let ok = p >= th;
-            let (ps, ts) = Shown::Number(2).against(p, th, !ok);
-            (
-                ok,
-                Some(p),
-                format!(
-                    "P(payers' savings > payments + costs) = {ps} {} {ts} (present values at {:.2}%{}; mean net {} with savings {} against payments {} and costs {})",
-                    if ok { ">=" } else { "<" },
-                    b.discount_rate * 100.0,
-                    if b.effect_from == crate::mkba::EffectFrom::Measurement {
-                        ", effects from each case's measurement"
-                    } else {
-                        ""
-                    },
-                    eur(c, b.all_payers.net.mean),
-                    eur(c, b.all_payers.savings.mean),
-                    eur(c, b.all_payers.payments.mean),
-                    eur(c, b.all_payers.costs),
-                ),
-            )
-        }
+        Test::PayersSaveMore => unreachable!("answered by payers_save_more"),
         Test::CostShareAtMost => {
             let Some(r) = r else { return need_sim() };
             let costs = c.facts.total_costs().to_f64();
@@ -955,7 +1073,7 @@ pub fn walk(tree: &Tree, c: &Contract, r: Option<&Results>) -> Walk {
     for _ in 0..=tree.nodes.len() {
         let Next::Node(i) = at else { break };
         let n = &tree.nodes[i];
-        let (ok, value, evidence) = answer(n.test, n.threshold, c, r);
+        let (ok, value, evidence, party) = answer(n, c, r);
         let condition = if ok { None } else { n.condition.clone() };
         if let Some(cond) = &condition {
             conditions.push(cond.clone());
@@ -966,6 +1084,7 @@ pub fn walk(tree: &Tree, c: &Contract, r: Option<&Results>) -> Walk {
             test: n.test.name(),
             answer: ok,
             value,
+            party,
             threshold: n.threshold,
             evidence,
             condition,
