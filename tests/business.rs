@@ -667,45 +667,60 @@ fn the_business_case_is_judged_per_payer() {
     assert_eq!(step.evidence, "no simulation results (run with trials > 0)");
 }
 
-/// The reference scenario's insurer pays more than it saves in about half of the trials: the
-/// tree stops at the business case and names it, though all payers pooled pass.
+/// The reference scenario's MKBA line of no-escalation as it was before it counted the
+/// improvement: every young person who did not escalate, a 70% deadweight for the baseline.
+const NO_ESCALATION_ACHIEVED: (&str, &str) = (
+    "ind = \"improvement\"\ndeadweight = 0.0",
+    "ind = \"achieved\"\ndeadweight = 0.70",
+);
+
+/// The audit's case: with that line, the reference scenario's insurer saved more than it paid
+/// in about half of the trials only, yet the business case answered yes on all payers pooled
+/// (0.79). Per payer, the tree stops there and names the insurer; pooled, it passes. As the
+/// file is now, the tree stops at the insurer too.
 #[test]
 fn the_reference_business_case_stops_at_its_weakest_payer() {
-    let text = include_str!("../scenarios/reference.toml");
-    let (sc, model) = parse_with_model("reference.toml", text).unwrap();
+    let file = include_str!("../scenarios/reference.toml");
+    let (from, to) = NO_ESCALATION_ACHIEVED;
+    let before = file.replace(from, to);
+    assert_ne!(before, file);
     let cfg = SimConfig {
         trials: 1000,
         seed: 1,
         threads: Some(2),
     };
-    let r = simulate(&sc.contract, &model, &cfg);
-    let w = walk(&default_tree(), &sc.contract, Some(&r));
-    let step = w.path.last().unwrap();
-    assert_eq!(step.node, "business-case");
-    assert!(!step.answer, "{}", step.evidence);
-    assert_eq!(step.party.as_deref(), Some("insurer"));
-    assert!(step.value.unwrap() < 0.60, "{}", step.evidence);
-    assert!(
-        step.evidence
-            .starts_with("P(savings > payments + costs), each payer: insurer 0."),
-        "{}",
-        step.evidence
-    );
-    for payer in ["enschede", "eindhoven", "hengelo"] {
-        assert!(step.evidence.contains(&format!(", {payer} 0.")), "{payer}");
+    for (text, insurer_below) in [(before.as_str(), 0.60), (file, 0.05)] {
+        let (sc, model) = parse_with_model("reference.toml", text).unwrap();
+        let r = simulate(&sc.contract, &model, &cfg);
+        let w = walk(&default_tree(), &sc.contract, Some(&r));
+        let step = w.path.last().unwrap();
+        assert_eq!(step.node, "business-case");
+        assert!(!step.answer, "{}", step.evidence);
+        assert_eq!(step.party.as_deref(), Some("insurer"));
+        assert!(step.value.unwrap() < insurer_below, "{}", step.evidence);
+        assert!(
+            step.evidence
+                .starts_with("P(savings > payments + costs), each payer: insurer 0."),
+            "{}",
+            step.evidence
+        );
+        for payer in ["enschede", "eindhoven", "hengelo"] {
+            assert!(step.evidence.contains(&format!(", {payer} 0.")), "{payer}");
+        }
+        assert_eq!(w.verdict, Verdict::NoGo);
+        let pooled = r.business_case.as_ref().unwrap().all_payers.prob_saves_more;
+        assert!(
+            step.evidence
+                .contains(&format!("all payers pooled {pooled:.2}, for reference")),
+            "{}",
+            step.evidence
+        );
+        // Pooled, the audit's case passed: the municipalities made up for the insurer.
+        let w = walk(&pooled_tree(), &sc.contract, Some(&r));
+        let passes = w.path.iter().any(|s| s.node == "business-case" && s.answer);
+        assert_eq!(passes, text != file, "pooled {pooled}");
+        assert_eq!(passes, pooled >= 0.70, "pooled {pooled}");
     }
-    assert_eq!(w.verdict, Verdict::NoGo);
-    // All payers pooled, their figure passes.
-    let pooled = r.business_case.as_ref().unwrap().all_payers.prob_saves_more;
-    assert!(pooled >= 0.70, "{pooled}");
-    assert!(
-        step.evidence
-            .contains(&format!("all payers pooled {pooled:.2}, for reference")),
-        "{}",
-        step.evidence
-    );
-    let w = walk(&pooled_tree(), &sc.contract, Some(&r));
-    assert!(w.path.iter().any(|s| s.node == "business-case" && s.answer));
 }
 
 const CUSTOM: &str = r#"
@@ -1325,7 +1340,7 @@ fn an_improvement_ind_saves_nothing_in_a_trial_without_improvement() {
     // No-escalation is paid per young person above a baseline of 55%; its rate is moved to
     // that baseline so that about half of the trials improve on it, and only the insurer
     // values it. Every other outcome is worth nothing to the insurer.
-    let line = "values = { insurer = 3_000, enschede = 1_600, eindhoven = 1_400, hengelo = 1_000 }\ndeadweight = 0.70";
+    let line = "values = { insurer = 3_000, enschede = 1_600, eindhoven = 1_400, hengelo = 1_000 }\nind = \"improvement\"\ndeadweight = 0.0";
     assert!(text.contains(line));
     let text = text
         .replace(
@@ -1424,8 +1439,8 @@ fn an_ind_that_cannot_be_counted_is_a_clear_error() {
         (
             "r.toml",
             &reference,
-            "deadweight = 0.70",
-            "ind = \"improved\"\ndeadweight = 0.70",
+            "ind = \"improvement\"",
+            "ind = \"improved\"",
             "mkba.outcomes[4].ind: unknown IND `improved`; allowed: \"achieved\"",
         ),
         (
@@ -1450,10 +1465,8 @@ fn an_ind_that_cannot_be_counted_is_a_clear_error() {
         assert!(err.contains(&format!("{name}:")), "a position: {err}");
     }
     // Both words are accepted where they can be counted.
-    let ok = reference.replace(
-        "deadweight = 0.70",
-        "ind = \"improvement\"\ndeadweight = 0.70",
-    );
+    let ok = reference.replace("ind = \"improvement\"", "ind = \"achieved\"");
+    assert_ne!(ok, reference);
     parse("ok.toml", &ok).unwrap();
     let ok = rotterdam.replace(
         "outcome = \"benefit-days\"",
@@ -1674,8 +1687,9 @@ fn design_commands_name_the_measurement_effect_timing() {
 }
 
 /// `mkba` warns where an MKBA line counts every case achieved of an outcome paid on the
-/// improvement over a baseline (the reference scenario's `no-escalation`), and not once the
-/// line counts the improvement.
+/// improvement over a baseline (the reference scenario's `no-escalation` set to
+/// `ind = "achieved"`, as it was before it counted the improvement), and not once the line
+/// counts the improvement.
 #[test]
 fn mkba_notes_achieved_cases_against_a_paid_improvement() {
     let run = |set: &[&str]| {
@@ -1688,13 +1702,19 @@ fn mkba_notes_achieved_cases_against_a_paid_improvement() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
-    let text = run(&[]);
+    let text = run(&[
+        "--set",
+        "mkba.outcomes[4].ind=achieved",
+        "--set",
+        "mkba.outcomes[4].deadweight=0.70",
+    ]);
     assert!(
         text.contains("Note: `no-escalation` is paid for the improvement over its baseline"),
         "{text}"
     );
     assert_eq!(text.matches("Note: `").count(), 1, "{text}");
-    let improved = run(&["--set", "mkba.outcomes[4].ind=improvement"]);
+    // The reference file counts the improvement.
+    let improved = run(&[]);
     assert!(!improved.contains("Note: `"), "{improved}");
 }
 
@@ -1713,24 +1733,30 @@ fn design_commands_point_at_achieved_cases_against_a_paid_improvement() {
         String::from_utf8_lossy(&o.stdout).contains("Note: the MKBA line of `no-escalation`")
     };
     let r = "scenarios/reference.toml";
-    assert!(run(&["stress", r, "--only", "weaker-programme"]));
-    assert!(!run(&[
-        "stress",
-        r,
-        "--only",
-        "weaker-programme",
+    let achieved = [
         "--set",
-        "mkba.outcomes[4].ind=improvement"
-    ]));
+        "mkba.outcomes[4].ind=achieved",
+        "--set",
+        "mkba.outcomes[4].deadweight=0.70",
+    ];
+    let stress = [
+        &["stress", r, "--only", "weaker-programme"][..],
+        &achieved[..],
+    ]
+    .concat();
+    assert!(run(&stress));
+    // The reference file counts the improvement.
+    assert!(!run(&["stress", r, "--only", "weaker-programme"]));
     let sweep = |m: &str| {
-        run(&[
+        let args = [
             "sweep",
             r,
             "--vary",
             "contract.total_cap=1000000:1500000:2",
             "--metric",
             m,
-        ])
+        ];
+        run(&[&args[..], &achieved[..]].concat())
     };
     assert!(sweep("mkba_net_mean:insurer"));
     assert!(!sweep("payments_mean"));

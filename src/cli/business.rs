@@ -127,7 +127,7 @@ pub fn render_mkba(c: &sibsim::Contract, t: &MkbaTable, r: Option<&Results>) -> 
 /// outcome paid on the improvement over a baseline: its savings follow the achievers while its
 /// payments follow the improvement, so a programme that does worse lowers the payments faster
 /// than the savings, and the payer's business case improves (the reference scenario's insurer
-/// under the weaker-programme stress).
+/// under the weaker-programme stress, with its no-escalation line set to `ind = "achieved"`).
 pub fn achieved_against_a_baseline(c: &sibsim::Contract) -> Vec<String> {
     achieved_against_a_baseline_ids(c)
         .into_iter()
