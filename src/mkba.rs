@@ -628,7 +628,8 @@ pub struct BusinessCaseResults {
     pub beneficiaries: Vec<BeneficiarySavings>,
     /// Per payer (parties with the payer role, in contract order).
     pub payers: Vec<PayerCase>,
-    /// All payers together (the decision tree's business-case test).
+    /// All payers together (shown beside the decision tree's per-payer business-case test;
+    /// the test itself where a tree's node says `payers = "pooled"`).
     pub all_payers: PayerCase,
 }
 

@@ -329,6 +329,400 @@ fn each_node_fails_on_its_own_cause() {
     }
 }
 
+/// The walk of `text` on its declared facts alone (no simulation: the quantitative nodes
+/// answer no, which the tests of the fact nodes do not look at).
+fn facts_walk(text: &str) -> Walk {
+    let sc = parse("facts.toml", text).unwrap_or_else(|d| panic!("{d}"));
+    walk(&default_tree(), &sc.contract, None)
+}
+
+fn evidence<'a>(w: &'a Walk, node: &str) -> &'a str {
+    &w.path
+        .iter()
+        .find(|s| s.node == node)
+        .unwrap_or_else(|| panic!("{node} not walked: {w:#?}"))
+        .evidence
+}
+
+/// The measurable node counts its outcomes in the singular where there is one (it said "all 1
+/// outcomes have ..." and "1 of 1 outcomes fall short").
+#[test]
+fn measurable_evidence_counts_outcomes_in_the_singular() {
+    let one = facts_walk(&base());
+    assert_eq!(
+        evidence(&one, "measurable"),
+        "the only outcome has a measurement method, evidence, a price and a value"
+    );
+    let short = facts_walk(&base().replace("evidence = \"randomised trial\"\n", ""));
+    assert_eq!(
+        evidence(&short, "measurable"),
+        "the only outcome falls short: job (no evidence)"
+    );
+    let reference = include_str!("../scenarios/reference.toml");
+    let five = facts_walk(reference);
+    assert_eq!(
+        evidence(&five, "measurable"),
+        "all 5 outcomes have a measurement method, evidence, a price and a value"
+    );
+    // sustained6 and sustained12 both say `evidence = "as for work"`.
+    let one_of_five = facts_walk(&reference.replacen("evidence = \"as for work\"\n", "", 1));
+    assert_eq!(
+        evidence(&one_of_five, "measurable"),
+        "1 of 5 outcomes falls short: sustained6 (no evidence)"
+    );
+    let two_of_five = facts_walk(&reference.replace("evidence = \"as for work\"\n", ""));
+    assert_eq!(
+        evidence(&two_of_five, "measurable"),
+        "2 of 5 outcomes fall short: sustained6 (no evidence); sustained12 (no evidence)"
+    );
+}
+
+/// The strict comparisons (`<`, `>`) in `evidence` whose two sides read the same, such as
+/// `0.61 < 0.61` or `median IRR 6.0% < hurdle 6.0%` (words between a figure and its
+/// threshold are skipped).
+fn contradictions(evidence: &str) -> Vec<String> {
+    let words: Vec<&str> = evidence.split_whitespace().collect();
+    let number = |w: &str| -> Option<String> {
+        let w = w.trim_end_matches([',', ';', ')', ':']);
+        let digits = w.trim_end_matches('%').replace(',', "");
+        digits.parse::<f64>().ok().map(|_| w.to_string())
+    };
+    let mut found = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        if *w != "<" && *w != ">" {
+            continue;
+        }
+        let before = words[..i].iter().rev().find_map(|w| number(w));
+        let after = words[i + 1..].iter().find_map(|w| number(w));
+        if let (Some(a), Some(b)) = (before, after)
+            && a == b
+        {
+            found.push(format!("{a} {w} {b}"));
+        }
+    }
+    found
+}
+
+/// A tree that asks every default question in turn whatever the answers, so that every node
+/// shows its evidence.
+fn every_question() -> sibsim::feasibility::Tree {
+    let mut t = String::from("name = \"every question\"\n");
+    for (k, node) in default_tree().nodes.iter().enumerate() {
+        let next = ALL.get(k + 1).copied().unwrap_or("end");
+        t.push_str(&format!(
+            "[[node]]\nid = \"{}\"\nquestion = {{ en = \"?\" }}\ntest = \"{}\"\nyes = \"{next}\"\nno = \"{next}\"\n",
+            node.id,
+            node.test.name()
+        ));
+    }
+    t.push_str("[[exit]]\nid = \"end\"\nverdict = \"go\"\n");
+    parse_tree("every.toml", &t).unwrap_or_else(|d| panic!("{d}"))
+}
+
+/// Evidence never reads `0.61 < 0.61`: where a figure misses its threshold by less than the
+/// figures' precision, both are shown with the digits that tell them apart (one helper for
+/// every node); where the figure equals the threshold, both keep their usual precision.
+#[test]
+fn evidence_tells_a_figure_from_its_threshold() {
+    let text = include_str!("../scenarios/rotterdam-buzinezzclub.toml");
+    let (sc, model) = parse_with_model("rotterdam.toml", text).unwrap();
+    let cfg = SimConfig {
+        trials: 400,
+        seed: 3,
+        threads: Some(1),
+    };
+    let r = simulate(&sc.contract, &model, &cfg);
+    let tree = every_question();
+    let w = walk(&tree, &sc.contract, Some(&r));
+    let value = |w: &Walk, node: &str| {
+        w.path
+            .iter()
+            .find(|s| s.node == node)
+            .unwrap()
+            .value
+            .unwrap()
+    };
+    let p = value(&w, "business-case");
+    assert!(p > 0.0 && p < 1.0, "{p}");
+    let share = value(&w, "scale");
+    let cover = value(&w, "investors");
+    let ratio = value(&w, "cheaper");
+    // Each threshold just past its figure, and the first investor's hurdle just above its
+    // median IRR.
+    let mut missed = tree.clone();
+    missed
+        .set_thresholds(&[
+            ("business-case".into(), p + 1e-7),
+            ("scale".into(), share - 1e-7),
+            ("investors".into(), cover + 1e-7),
+            ("cheaper".into(), ratio - 1e-7),
+        ])
+        .unwrap();
+    let mut c = sc.contract.clone();
+    let irr = r.tranches[0].irr.summary.p50;
+    let hurdle = sibsim::money::Ratio((irr * 1e12).floor() as i64 + 1);
+    assert!(hurdle.to_f64() > irr && hurdle.to_f64() - irr < 1e-11);
+    c.facts.tranches[0].hurdle_irr = Some(hurdle);
+    let w = walk(&missed, &c, Some(&r));
+    for node in ["business-case", "scale", "investors", "cheaper"] {
+        let step = w.path.iter().find(|s| s.node == node).unwrap();
+        assert!(!step.answer, "{node}: {}", step.evidence);
+    }
+    for step in &w.path {
+        assert_eq!(
+            contradictions(&step.evidence),
+            Vec::<String>::new(),
+            "{}: {}",
+            step.node,
+            step.evidence
+        );
+    }
+    let ev = evidence(&w, "investors");
+    assert!(
+        ev.contains("median IRR ") && ev.contains(" < hurdle "),
+        "{ev}"
+    );
+    // The diagram's short evidence (`P = 61.3% (limit 61.3%)`) tells them apart too.
+    let d = sibsim::chart::DecisionTree::from_walk(&missed, &w);
+    for n in &d.nodes {
+        if let Some((figure, limit)) = n.evidence.split_once(" (limit ") {
+            let figure = figure.rsplit(' ').next().unwrap();
+            let limit = limit.trim_end_matches(')');
+            assert_ne!(figure, limit, "{}: {}", n.label, n.evidence);
+        }
+    }
+
+    // At the threshold exactly the answer is yes, at the usual precision.
+    let mut equal = tree.clone();
+    equal
+        .set_thresholds(&[("business-case".into(), p), ("cheaper".into(), ratio)])
+        .unwrap();
+    let w = walk(&equal, &sc.contract, Some(&r));
+    let ev = evidence(&w, "business-case");
+    assert!(ev.contains(&format!("{p:.2} >= {p:.2}")), "{ev}");
+    let ev = evidence(&w, "cheaper");
+    assert!(
+        ev.contains(&format!("ratio {ratio:.2} <= {ratio:.2}")),
+        "{ev}"
+    );
+
+    // The audit's example: Rotterdam's P = 0.6126 against 0.61261 read `0.61 < 0.61`.
+    let out = cli(&[
+        "feasibility",
+        "scenarios/rotterdam-buzinezzclub.toml",
+        "--set",
+        "feasibility={ thresholds = { business-case = 0.61261 } }",
+    ]);
+    assert!(out.contains("0.61260 < 0.61261"), "{out}");
+}
+
+/// The investors node counts as committed capital only the tranches whose investors the facts
+/// say are committed: it said "capital committed EUR 100,000" of a tranche declared
+/// `committed = false` (the no was right, the words were not).
+#[test]
+fn investors_evidence_counts_only_committed_capital() {
+    let ev = |text: &str| {
+        let w = walk_of(text);
+        let s = w
+            .path
+            .iter()
+            .find(|s| s.node == "investors")
+            .unwrap()
+            .clone();
+        (s.answer, s.value.unwrap(), s.evidence)
+    };
+    let (yes, cover, text) = ev(&base());
+    assert!(yes && cover > 1.0, "{text}");
+    assert!(
+        text.starts_with("capital committed EUR 100,000 / "),
+        "{text}"
+    );
+    assert!(!text.contains("not committed"), "{text}");
+    for (change, name) in [
+        (
+            "committed = true\nhurdle_irr",
+            "committed = false\nhurdle_irr",
+        ),
+        ("committed = true\nhurdle_irr", "hurdle_irr"),
+    ] {
+        let (yes, cover, text) = ev(&base().replace(change, name));
+        assert!(!yes, "{text}");
+        assert_eq!(cover, 0.0, "{text}");
+        assert!(
+            text.starts_with("capital committed EUR 0 (not committed: loan EUR 100,000) / provider's expected costs "),
+            "{text}"
+        );
+        assert!(
+            text.contains("= 0.00 < 1.00; loan: not committed"),
+            "{text}"
+        );
+    }
+}
+
+/// The base with a second payer, the province, paying half of `job` without saving anything.
+fn two_payers() -> String {
+    let text = base()
+        .replace(
+            "[[payers]]\nid = \"city\"\n",
+            "[[payers]]\nid = \"city\"\n[[payers]]\nid = \"province\"\n",
+        )
+        .replace(
+            "payers = { city = 1.0 }",
+            "payers = { city = 0.5, province = 0.5 }",
+        );
+    assert!(text.contains("province = 0.5"));
+    text
+}
+
+/// The default tree with its business-case node judging all payers pooled.
+fn pooled_tree() -> sibsim::feasibility::Tree {
+    let text =
+        sibsim::feasibility::DEFAULT_TREE.replace("payers = \"each\"", "payers = \"pooled\"");
+    assert_ne!(text, sibsim::feasibility::DEFAULT_TREE);
+    parse_tree("pooled.toml", &text).unwrap_or_else(|d| panic!("{d}"))
+}
+
+/// The business case is judged per payer (DOMAIN.md section 6: who benefits is not always who
+/// pays): yes only when every payer's probability of saving more than it pays meets the
+/// threshold, and the weakest decides. A payer that pays without saving fails it, though all
+/// payers pooled pass; the pooled test is the node's explicit `payers = "pooled"`.
+#[test]
+fn the_business_case_is_judged_per_payer() {
+    let text = two_payers();
+    let (sc, model) = parse_with_model("two.toml", &text).unwrap_or_else(|d| panic!("{d}"));
+    let cfg = SimConfig {
+        trials: 400,
+        seed: 3,
+        threads: Some(1),
+    };
+    let r = simulate(&sc.contract, &model, &cfg);
+    let b = r.business_case.as_ref().unwrap();
+    assert_eq!(b.payers[1].id, "province");
+    assert_eq!(b.payers[1].prob_saves_more, 0.0);
+    let (city, pooled) = (b.payers[0].prob_saves_more, b.all_payers.prob_saves_more);
+    assert!(
+        city >= 0.70 && pooled >= 0.70,
+        "city {city}, pooled {pooled}"
+    );
+    let mut tree = default_tree();
+    tree.set_thresholds(&sc.contract.facts.thresholds).unwrap();
+    let w = walk(&tree, &sc.contract, Some(&r));
+    let step = w.path.iter().find(|s| s.node == "business-case").unwrap();
+    assert!(!step.answer, "{}", step.evidence);
+    assert_eq!(step.value, Some(0.0));
+    assert_eq!(step.party.as_deref(), Some("province"));
+    assert_eq!(w.exit, "costs-exceed-returns");
+    assert_eq!(
+        step.evidence,
+        format!(
+            "P(savings > payments + costs), each payer: province 0.00 < 0.70, city {city:.2} >= 0.70; all payers pooled {pooled:.2}, for reference (present values at 2.25%; the weakest, province: mean net EUR {} with savings EUR 0 against payments EUR {} and costs EUR 0)",
+            sibsim::money::format_thousands(sibsim::money::Money(
+                (b.payers[1].net.mean.round() * 100.0) as i64
+            ))
+            .trim_end_matches(".00"),
+            sibsim::money::format_thousands(sibsim::money::Money(
+                (b.payers[1].payments.mean.round() * 100.0) as i64
+            ))
+            .trim_end_matches(".00"),
+        )
+    );
+    // Pooled, explicitly: the same trials pass.
+    let mut pooled_tree = pooled_tree();
+    pooled_tree
+        .set_thresholds(&sc.contract.facts.thresholds)
+        .unwrap();
+    let w = walk(&pooled_tree, &sc.contract, Some(&r));
+    let step = w.path.iter().find(|s| s.node == "business-case").unwrap();
+    assert!(step.answer, "{}", step.evidence);
+    assert_eq!(step.value, Some(pooled));
+    assert_eq!(step.party, None);
+    assert!(
+        step.evidence.starts_with(&format!(
+            "P(all payers' pooled savings > their payments + costs) = {pooled:.2} >= 0.70 ("
+        )) && step
+            .evidence
+            .ends_with("; the weakest payer on its own, province: 0.00)"),
+        "{}",
+        step.evidence
+    );
+    assert_eq!(w.verdict, Verdict::Go);
+
+    // One payer: its own probability, named.
+    let w = walk_of(&base());
+    let step = w.path.iter().find(|s| s.node == "business-case").unwrap();
+    assert_eq!(step.party.as_deref(), Some("city"));
+    assert!(
+        step.evidence
+            .starts_with("P(city's savings > its payments + costs) = "),
+        "{}",
+        step.evidence
+    );
+
+    // Without simulation results the test cannot be answered, and says so.
+    let w = facts_walk(&base());
+    let step = w.path.iter().find(|s| s.node == "business-case").unwrap();
+    assert!(!step.answer);
+    assert_eq!(step.value, None);
+    assert_eq!(step.party, None);
+    assert_eq!(step.evidence, "no simulation results (run with trials > 0)");
+}
+
+/// The reference scenario's MKBA line of no-escalation as it was before it counted the
+/// improvement: every young person who did not escalate, a 70% deadweight for the baseline.
+const NO_ESCALATION_ACHIEVED: (&str, &str) = (
+    "ind = \"improvement\"\ndeadweight = 0.0",
+    "ind = \"achieved\"\ndeadweight = 0.70",
+);
+
+/// The audit's case: with that line, the reference scenario's insurer saved more than it paid
+/// in about half of the trials only, yet the business case answered yes on all payers pooled
+/// (0.79). Per payer, the tree stops there and names the insurer; pooled, it passes. As the
+/// file is now, the tree stops at the insurer too.
+#[test]
+fn the_reference_business_case_stops_at_its_weakest_payer() {
+    let file = include_str!("../scenarios/reference.toml");
+    let (from, to) = NO_ESCALATION_ACHIEVED;
+    let before = file.replace(from, to);
+    assert_ne!(before, file);
+    let cfg = SimConfig {
+        trials: 1000,
+        seed: 1,
+        threads: Some(2),
+    };
+    for (text, insurer_below) in [(before.as_str(), 0.60), (file, 0.05)] {
+        let (sc, model) = parse_with_model("reference.toml", text).unwrap();
+        let r = simulate(&sc.contract, &model, &cfg);
+        let w = walk(&default_tree(), &sc.contract, Some(&r));
+        let step = w.path.last().unwrap();
+        assert_eq!(step.node, "business-case");
+        assert!(!step.answer, "{}", step.evidence);
+        assert_eq!(step.party.as_deref(), Some("insurer"));
+        assert!(step.value.unwrap() < insurer_below, "{}", step.evidence);
+        assert!(
+            step.evidence
+                .starts_with("P(savings > payments + costs), each payer: insurer 0."),
+            "{}",
+            step.evidence
+        );
+        for payer in ["enschede", "eindhoven", "hengelo"] {
+            assert!(step.evidence.contains(&format!(", {payer} 0.")), "{payer}");
+        }
+        assert_eq!(w.verdict, Verdict::NoGo);
+        let pooled = r.business_case.as_ref().unwrap().all_payers.prob_saves_more;
+        assert!(
+            step.evidence
+                .contains(&format!("all payers pooled {pooled:.2}, for reference")),
+            "{}",
+            step.evidence
+        );
+        // Pooled, the audit's case passed: the municipalities made up for the insurer.
+        let w = walk(&pooled_tree(), &sc.contract, Some(&r));
+        let passes = w.path.iter().any(|s| s.node == "business-case" && s.answer);
+        assert_eq!(passes, text != file, "pooled {pooled}");
+        assert_eq!(passes, pooled >= 0.70, "pooled {pooled}");
+    }
+}
+
 const CUSTOM: &str = r#"
 name = "strict"
 start = "inflow"
@@ -428,11 +822,101 @@ fn malformed_trees_are_rejected_with_positions() {
         "{e}"
     );
 
+    let payers_elsewhere = CUSTOM.replace(
+        "test = \"inflow-guaranteed\"",
+        "test = \"inflow-guaranteed\"\npayers = \"pooled\"",
+    );
+    let e = parse_tree("t.toml", &payers_elsewhere)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("node[0].payers: `payers` (\"each\" or \"pooled\") belongs to test `payers-save-more`; test `inflow-guaranteed` takes none"),
+        "{e}"
+    );
+    let unknown_payers = CUSTOM.replace("threshold = 0.999", "threshold = 0.999\npayers = \"all\"");
+    let e = parse_tree("t.toml", &unknown_payers)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("t.toml:") && e.contains("pooled"), "{e}");
+
     let bad_threshold = CUSTOM.replace("threshold = 0.999", "threshold = 1.5");
     let e = parse_tree("t.toml", &bad_threshold)
         .unwrap_err()
         .to_string();
     assert!(e.contains("between 0 and 1"), "{e}");
+}
+
+/// A count threshold (the parties that benefit) is a whole number: 1.5 parties is refused, in a
+/// tree file, in a scenario's `[feasibility]` and through `--set`, with the file, the field and
+/// what is allowed.
+#[test]
+fn a_count_threshold_must_be_whole() {
+    let tree = default_tree();
+    let e = tree
+        .clone()
+        .set_thresholds(&[("parties".into(), 1.5)])
+        .unwrap_err();
+    assert_eq!(e[0].path, "feasibility.thresholds.parties");
+    assert_eq!(
+        e[0].message,
+        "the threshold of `parties` is a number of parties: a whole number from 1 to 1000, got 1.5"
+    );
+    let mut t = tree.clone();
+    t.set_thresholds(&[("parties".into(), 3.0)]).unwrap();
+    assert_eq!(t.nodes[2].threshold, Some(3.0));
+    // A fraction elsewhere is fine: the business case's probability.
+    t.set_thresholds(&[("business-case".into(), 0.755)])
+        .unwrap();
+
+    let file = sibsim::feasibility::DEFAULT_TREE.replace("threshold = 4\n", "threshold = 4.5\n");
+    assert_ne!(file, sibsim::feasibility::DEFAULT_TREE);
+    let e = parse_tree("t.toml", &file).unwrap_err().to_string();
+    assert!(
+        e.contains("node[2].threshold: the threshold of `beneficiaries-at-most` is a number of parties: a whole number from 1 to 1000, got 4.5"),
+        "{e}"
+    );
+    assert!(e.contains("t.toml:"), "a position: {e}");
+
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_sibsim"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let set = "feasibility={ thresholds = { parties = 1.5 } }";
+    let e = run(&[
+        "feasibility",
+        "scenarios/reference.toml",
+        "--trials",
+        "50",
+        "--set",
+        set,
+    ]);
+    assert!(
+        e.contains("scenarios/reference.toml: feasibility.thresholds.parties: the threshold of `parties` is a number of parties: a whole number from 1 to 1000, got 1.5")
+            && e.contains(&format!("(after --set {set})")),
+        "{e}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let sc = dir.path().join("half.toml");
+    std::fs::write(
+        &sc,
+        base().replace(
+            "thresholds = { cheaper = 2.0 }",
+            "thresholds = { cheaper = 2.0, parties = 2.5 }",
+        ),
+    )
+    .unwrap();
+    let e = run(&["validate", sc.to_str().unwrap()]);
+    assert!(
+        e.contains("half.toml:")
+            && e.contains("feasibility.thresholds.parties")
+            && e.contains("got 2.5"),
+        "{e}"
+    );
 }
 
 fn cli(args: &[&str]) -> String {
@@ -478,15 +962,24 @@ fn business_case_agrees_across_mkba_simulate_and_feasibility() {
     );
     assert_eq!(from_sim, &mkba["business_case"]);
     assert_eq!(from_sim, &feas["business_case"]);
-    // The tree's business-case evidence is the same probability.
-    let p = from_sim["all_payers"]["prob_saves_more"].as_f64().unwrap();
+    // The tree's business-case figure is the weakest payer's probability, named.
+    let weakest = from_sim["payers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .min_by(|a, b| {
+            let p = |x: &serde_json::Value| x["prob_saves_more"].as_f64().unwrap();
+            p(a).total_cmp(&p(b))
+        })
+        .unwrap();
     let step = feas["walk"]["path"]
         .as_array()
         .unwrap()
         .iter()
         .find(|s| s["node"] == "business-case")
         .unwrap();
-    assert_eq!(step["value"].as_f64().unwrap(), p);
+    assert_eq!(step["value"], weakest["prob_saves_more"]);
+    assert_eq!(step["party"], weakest["id"]);
     // Each municipality's probability of paying more than it saves is in all three.
     for payer in from_sim["payers"].as_array().unwrap() {
         let q = payer["prob_pays_more_than_saves"].as_f64().unwrap();
@@ -504,7 +997,15 @@ fn business_case_agrees_across_mkba_simulate_and_feasibility() {
 
 #[test]
 fn feasibility_cli_prints_the_walk_and_the_default_tree() {
-    let out = cli(&["feasibility", "scenarios/reference.toml", "--trials", "300"]);
+    // Every payer passes a business case of 0: the walk reaches every question.
+    let out = cli(&[
+        "feasibility",
+        "scenarios/reference.toml",
+        "--trials",
+        "300",
+        "--set",
+        "feasibility={ thresholds = { business-case = 0 } }",
+    ]);
     for q in 1..=8 {
         assert!(out.contains(&format!("\n{q}. ")), "question {q}: {out}");
     }
@@ -842,7 +1343,8 @@ fn simulated_mkba_counts_what_a_decrease_outcome_saves() {
 }
 
 /// The README's feasibility example shows what `sibsim feasibility scenarios/reference.toml`
-/// prints (it went stale once: 0.78 against 0.79).
+/// prints (it went stale once: 0.78 against 0.79): the business case's evidence, the path
+/// and the verdict.
 #[test]
 fn the_readme_feasibility_example_is_what_the_command_prints() {
     let readme =
@@ -853,8 +1355,8 @@ fn the_readme_feasibility_example_is_what_the_command_prints() {
         let line = text
             .lines()
             .find(|l| {
-                l.trim_start()
-                    .starts_with("YES  P(payers' savings > payments + costs)")
+                let l = l.trim_start();
+                l.starts_with("YES  P(") || l.starts_with("NO   P(")
             })
             .unwrap_or_else(|| panic!("no business-case line in\n{text}"))
             .trim()
@@ -869,6 +1371,14 @@ fn the_readme_feasibility_example_is_what_the_command_prints() {
             .to_string()
     };
     assert_eq!(path(&readme.replace("  Path: ", "Path: ")), path(&out));
+    let verdict = |text: &str| -> String {
+        text.lines()
+            .find(|l| l.trim_start().starts_with("Verdict: "))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(verdict(&readme), verdict(&out));
 }
 
 /// `ind = "improvement"` on an `increase` outcome with a baseline counts the improvement on
@@ -888,7 +1398,7 @@ fn an_improvement_ind_saves_nothing_in_a_trial_without_improvement() {
     // No-escalation is paid per young person above a baseline of 55%; its rate is moved to
     // that baseline so that about half of the trials improve on it, and only the insurer
     // values it. Every other outcome is worth nothing to the insurer.
-    let line = "values = { insurer = 3_000, enschede = 1_600, eindhoven = 1_400, hengelo = 1_000 }\ndeadweight = 0.70";
+    let line = "values = { insurer = 3_000, enschede = 1_600, eindhoven = 1_400, hengelo = 1_000 }\nind = \"improvement\"\ndeadweight = 0.0";
     assert!(text.contains(line));
     let text = text
         .replace(
@@ -987,8 +1497,8 @@ fn an_ind_that_cannot_be_counted_is_a_clear_error() {
         (
             "r.toml",
             &reference,
-            "deadweight = 0.70",
-            "ind = \"improved\"\ndeadweight = 0.70",
+            "ind = \"improvement\"",
+            "ind = \"improved\"",
             "mkba.outcomes[4].ind: unknown IND `improved`; allowed: \"achieved\"",
         ),
         (
@@ -1013,10 +1523,8 @@ fn an_ind_that_cannot_be_counted_is_a_clear_error() {
         assert!(err.contains(&format!("{name}:")), "a position: {err}");
     }
     // Both words are accepted where they can be counted.
-    let ok = reference.replace(
-        "deadweight = 0.70",
-        "ind = \"improvement\"\ndeadweight = 0.70",
-    );
+    let ok = reference.replace("ind = \"improvement\"", "ind = \"achieved\"");
+    assert_ne!(ok, reference);
     parse("ok.toml", &ok).unwrap();
     let ok = rotterdam.replace(
         "outcome = \"benefit-days\"",
@@ -1237,8 +1745,9 @@ fn design_commands_name_the_measurement_effect_timing() {
 }
 
 /// `mkba` warns where an MKBA line counts every case achieved of an outcome paid on the
-/// improvement over a baseline (the reference scenario's `no-escalation`), and not once the
-/// line counts the improvement.
+/// improvement over a baseline (the reference scenario's `no-escalation` set to
+/// `ind = "achieved"`, as it was before it counted the improvement), and not once the line
+/// counts the improvement.
 #[test]
 fn mkba_notes_achieved_cases_against_a_paid_improvement() {
     let run = |set: &[&str]| {
@@ -1251,13 +1760,19 @@ fn mkba_notes_achieved_cases_against_a_paid_improvement() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
-    let text = run(&[]);
+    let text = run(&[
+        "--set",
+        "mkba.outcomes[4].ind=achieved",
+        "--set",
+        "mkba.outcomes[4].deadweight=0.70",
+    ]);
     assert!(
         text.contains("Note: `no-escalation` is paid for the improvement over its baseline"),
         "{text}"
     );
     assert_eq!(text.matches("Note: `").count(), 1, "{text}");
-    let improved = run(&["--set", "mkba.outcomes[4].ind=improvement"]);
+    // The reference file counts the improvement.
+    let improved = run(&[]);
     assert!(!improved.contains("Note: `"), "{improved}");
 }
 
@@ -1276,24 +1791,30 @@ fn design_commands_point_at_achieved_cases_against_a_paid_improvement() {
         String::from_utf8_lossy(&o.stdout).contains("Note: the MKBA line of `no-escalation`")
     };
     let r = "scenarios/reference.toml";
-    assert!(run(&["stress", r, "--only", "weaker-programme"]));
-    assert!(!run(&[
-        "stress",
-        r,
-        "--only",
-        "weaker-programme",
+    let achieved = [
         "--set",
-        "mkba.outcomes[4].ind=improvement"
-    ]));
+        "mkba.outcomes[4].ind=achieved",
+        "--set",
+        "mkba.outcomes[4].deadweight=0.70",
+    ];
+    let stress = [
+        &["stress", r, "--only", "weaker-programme"][..],
+        &achieved[..],
+    ]
+    .concat();
+    assert!(run(&stress));
+    // The reference file counts the improvement.
+    assert!(!run(&["stress", r, "--only", "weaker-programme"]));
     let sweep = |m: &str| {
-        run(&[
+        let args = [
             "sweep",
             r,
             "--vary",
             "contract.total_cap=1000000:1500000:2",
             "--metric",
             m,
-        ])
+        ];
+        run(&[&args[..], &achieved[..]].concat())
     };
     assert!(sweep("mkba_net_mean:insurer"));
     assert!(!sweep("payments_mean"));

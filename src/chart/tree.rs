@@ -296,7 +296,7 @@ impl DecisionTree {
     /// The diagram of `walk` through `tree`: one box per question (the start first), one leaf
     /// per answer that ends the walk, nodes coloured by their answer and the path walked.
     pub fn from_walk(tree: &crate::feasibility::Tree, walk: &crate::feasibility::Walk) -> Self {
-        use crate::feasibility::{Next, Test, Verdict};
+        use crate::feasibility::{Next, Shown, Test, Verdict};
         let n = tree.nodes.len();
         // Questions in display order: the start, then the rest in file order.
         let mut order: Vec<usize> = vec![tree.start];
@@ -311,32 +311,48 @@ impl DecisionTree {
                 None => String::new(),
                 Some(s) => {
                     let (v, t) = (s.value.unwrap_or(f64::NAN), s.threshold.unwrap_or(f64::NAN));
+                    // The figure and its limit, told apart where a no would read them the same.
+                    let shown = |style: Shown| style.against(v, t, !s.answer);
                     match q.test {
                         Test::MkbaPresent if s.answer => "a value for every outcome".into(),
                         Test::MkbaPresent => "savings not defined for every outcome".into(),
                         Test::OutcomesMeasurable if s.answer => {
                             "every outcome measured, evidenced, priced".into()
                         }
-                        Test::OutcomesMeasurable => "some outcomes fall short".into(),
+                        Test::OutcomesMeasurable => {
+                            "not every outcome measured, evidenced, priced".into()
+                        }
                         Test::BeneficiariesAtMost => format!("{v} parties (limit {t})"),
                         Test::PayersSaveMore => {
-                            format!("P = {} (limit {})", percent(v), percent(t))
+                            let (v, t) = if s.answer {
+                                (percent(v), percent(t))
+                            } else {
+                                shown(Shown::Percent(1))
+                            };
+                            // The weakest payer's, where each payer is judged.
+                            let whose =
+                                s.party.as_ref().map_or(String::new(), |p| format!("{p}: "));
+                            format!("{whose}P = {v} (limit {t})")
                         }
                         Test::CostShareAtMost => {
-                            format!("costs {} of return (limit {})", percent(v), percent(t))
+                            let (v, t) = shown(Shown::Percent(1));
+                            format!("costs {v} of return (limit {t})")
                         }
                         Test::InvestorsOnBoard if s.answer => {
                             format!("capital cover {v:.2}, hurdles met")
                         }
                         Test::InvestorsOnBoard => {
-                            format!("capital cover {v:.2} (limit {t:.2}) or a hurdle missed")
+                            // A no may come from a hurdle with the cover met: no extra digits.
+                            let (v, t) = Shown::Number(2).against(v, t, v < t);
+                            format!("capital cover {v} (limit {t}) or a hurdle missed")
                         }
                         Test::InflowGuaranteed => s
                             .evidence
                             .replace("inflow guaranteed", "inflow")
                             .replace("data delivery guaranteed", "data"),
                         Test::SibCostRatioAtMost => {
-                            format!("cost ratio {v:.2} (limit {t:.2})")
+                            let (v, t) = shown(Shown::Number(2));
+                            format!("cost ratio {v} (limit {t})")
                         }
                     }
                 }

@@ -118,7 +118,7 @@ pub fn render_mkba(c: &sibsim::Contract, t: &MkbaTable, r: Option<&Results>) -> 
 /// outcome paid on the improvement over a baseline: its savings follow the achievers while its
 /// payments follow the improvement, so a programme that does worse lowers the payments faster
 /// than the savings, and the payer's business case improves (the reference scenario's insurer
-/// under the weaker-programme stress).
+/// under the weaker-programme stress, with its no-escalation line set to `ind = "achieved"`).
 pub fn achieved_against_a_baseline(c: &sibsim::Contract) -> Vec<String> {
     achieved_against_a_baseline_ids(c)
         .into_iter()
@@ -324,8 +324,14 @@ pub fn mkba(
     io::emit(out, &text)
 }
 
-/// Loads the tree (default or `--tree`) and applies the scenario's thresholds.
-pub fn tree(sc: &sibsim::Scenario, scenario: &Path, file: Option<&Path>) -> Result<Tree> {
+/// Loads the tree (default or `--tree`) and applies the thresholds of the scenario `sc` (read
+/// from `scenario` with the overrides `set`).
+pub fn tree(
+    sc: &sibsim::Scenario,
+    scenario: &Path,
+    set: &[sibsim::scenario::overrides::Override],
+    file: Option<&Path>,
+) -> Result<Tree> {
     let mut t = match file {
         None => feasibility::default_tree(),
         Some(p) => {
@@ -335,9 +341,8 @@ pub fn tree(sc: &sibsim::Scenario, scenario: &Path, file: Option<&Path>) -> Resu
     };
     if let Err(items) = t.set_thresholds(&sc.contract.facts.thresholds) {
         let text = io::read_text(scenario)?;
-        return Err(
-            sibsim::scenario::position(&scenario.display().to_string(), &text, items).into(),
-        );
+        let name = scenario.display().to_string();
+        return Err(sibsim::scenario::position_with_overrides(&name, &text, set, items).into());
     }
     Ok(t)
 }
@@ -358,7 +363,7 @@ pub fn feasibility(
     if let Some(p) = out {
         io::check_output_file(p)?;
     }
-    let t = tree(&sc0, o.scenario, tree_file)?;
+    let t = tree(&sc0, o.scenario, &overrides(o.set)?, tree_file)?;
     let trials = if t.needs_simulation() { o.trials } else { 0 };
     let (sc, r) = load(o, trials)?;
     let w = feasibility::walk(&t, &sc.contract, r.as_ref());

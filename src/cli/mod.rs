@@ -533,7 +533,7 @@ fn validate(path: &std::path::Path) -> Result<()> {
     } else {
         Vec::new()
     };
-    business::tree(&s, path, None)?;
+    business::tree(&s, path, &[], None)?;
     sibsim::design::stress::check_file_stresses(&s, &name, &text, &[])?;
     let c = &s.contract;
     let payers: Vec<&str> = c.payers().map(|i| c.parties[i].id.as_str()).collect();

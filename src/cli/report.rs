@@ -18,7 +18,7 @@ pub fn run(
     let set = super::design::overrides(o.set)?;
     let (scenario, model) = sibsim::scenario::parse_with_model_overrides(&name, &text, &set)?;
     let tree_file = tree;
-    let tree = super::business::tree(&scenario, o.scenario, tree)?;
+    let tree = super::business::tree(&scenario, o.scenario, &set, tree)?;
     let c = &scenario.contract;
     if let Some(f) = tornado {
         sibsim::metrics::parse(f, c).map_err(|e| CliError(format!("--tornado {e}")))?;

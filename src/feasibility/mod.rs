@@ -30,14 +30,17 @@ pub enum Test {
     MkbaPresent,
     /// Every outcome has a measurement method, evidence, a price and an MKBA value (fact).
     OutcomesMeasurable,
-    /// At most `threshold` parties benefit (default 4).
+    /// At most `threshold` parties benefit (default 4; a whole number).
     BeneficiariesAtMost,
-    /// P(the payers' PV savings exceed their PV payments plus costs) >= `threshold` (0.70).
+    /// For each payer, P(its PV savings exceed its PV payments plus costs) >= `threshold`
+    /// (0.70): yes only when every payer's does (the weakest decides). With the node's
+    /// `payers = "pooled"`, the probability of all payers together instead.
     PayersSaveMore,
     /// Preparation and transaction costs / expected PV of impact <= `threshold` (0.15).
     CostShareAtMost,
     /// Every tranche is committed with a hurdle its median IRR meets, and committed capital
-    /// / the provider's expected costs >= `threshold` (1.0).
+    /// (the tranches whose investors are committed) / the provider's expected costs >=
+    /// `threshold` (1.0).
     InvestorsOnBoard,
     /// Inflow and data delivery are guaranteed (facts).
     InflowGuaranteed,
@@ -85,6 +88,31 @@ impl Test {
         }
     }
 
+    /// What the threshold counts, for a test whose threshold is a count (a whole number).
+    pub fn counts(self) -> Option<&'static str> {
+        match self {
+            Test::BeneficiariesAtMost => Some("parties"),
+            _ => None,
+        }
+    }
+
+    /// Checks `x` as this test's threshold, for the node or test named `what`: it must be in
+    /// the test's range and, where it counts something, a whole number.
+    fn check_threshold(self, what: &str, x: f64) -> Result<(), String> {
+        let Some((_, lo, hi)) = self.threshold_range() else {
+            return Ok(());
+        };
+        match self.counts() {
+            Some(unit) if !(lo..=hi).contains(&x) || x.fract() != 0.0 => Err(format!(
+                "the threshold of `{what}` is a number of {unit}: a whole number from {lo} to {hi}, got {x}"
+            )),
+            None if !(lo..=hi).contains(&x) => Err(format!(
+                "the threshold of `{what}` must be between {lo} and {hi}, got {x}"
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Whether the test needs simulation results.
     pub fn needs_simulation(self) -> bool {
         matches!(
@@ -95,6 +123,19 @@ impl Test {
                 | Test::SibCostRatioAtMost
         )
     }
+}
+
+/// Whose business case the `payers-save-more` test judges (a node's `payers`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Payers {
+    /// Every payer on its own: yes only when each payer's probability meets the threshold
+    /// (who benefits is not always who pays, DOMAIN.md section 6).
+    #[default]
+    Each,
+    /// All payers together, as if one budget paid and saved: a pooled surplus can hide a
+    /// payer that pays more than it saves.
+    Pooled,
 }
 
 /// A verdict.
@@ -153,6 +194,9 @@ pub struct Node {
     pub test: Test,
     /// The threshold in force (the test's default unless changed).
     pub threshold: Option<f64>,
+    /// Whose business case `payers-save-more` judges (each payer unless the node says
+    /// `payers = "pooled"`).
+    pub payers: Payers,
     /// Where yes leads.
     pub yes: Next,
     /// Where no leads.
@@ -204,6 +248,7 @@ struct RawNode {
     label: Option<String>,
     test: String,
     threshold: Option<f64>,
+    payers: Option<Payers>,
     yes: Option<String>,
     no: Option<String>,
     condition: Option<String>,
@@ -326,20 +371,24 @@ pub fn parse_tree(file: &str, text: &str) -> Result<Tree, Diagnostics> {
                 None
             }
             (Some((d, _, _)), None) => Some(d),
-            (Some((_, lo, hi)), Some(x)) => {
-                if !(lo..=hi).contains(&x) {
-                    errs.push(Diagnostic::new(
-                        format!("node[{i}].threshold"),
-                        format!(
-                            "the threshold of `{}` must be between {lo} and {hi}, got {x}",
-                            test.name()
-                        ),
-                    ));
+            (Some(_), Some(x)) => {
+                if let Err(e) = test.check_threshold(test.name(), x) {
+                    errs.push(Diagnostic::new(format!("node[{i}].threshold"), e));
                 }
                 Some(x)
             }
             (None, None) => None,
         };
+        if n.payers.is_some() && known_test.is_some() && test != Test::PayersSaveMore {
+            errs.push(Diagnostic::new(
+                format!("node[{i}].payers"),
+                format!(
+                    "`payers` (\"each\" or \"pooled\") belongs to test `{}`; test `{}` takes none",
+                    Test::PayersSaveMore.name(),
+                    test.name()
+                ),
+            ));
+        }
         let yes = resolve(&mut errs, format!("node[{i}].yes"), &n.yes);
         let no = resolve(&mut errs, format!("node[{i}].no"), &n.no);
         nodes.push(Node {
@@ -348,6 +397,7 @@ pub fn parse_tree(file: &str, text: &str) -> Result<Tree, Diagnostics> {
             label: n.label.clone(),
             test,
             threshold,
+            payers: n.payers.unwrap_or_default(),
             yes,
             no,
             condition: n.condition.clone(),
@@ -473,16 +523,13 @@ impl Tree {
                             .join(", ")
                     ),
                 )),
-                Some(n) => match n.test.threshold_range() {
-                    None => errs.push(Diagnostic::new(
-                        path,
-                        format!("node `{id}` (test `{}`) takes no threshold", n.test.name()),
-                    )),
-                    Some((_, lo, hi)) if !(lo..=hi).contains(x) => errs.push(Diagnostic::new(
-                        path,
-                        format!("the threshold of `{id}` must be between {lo} and {hi}, got {x}"),
-                    )),
-                    Some(_) => n.threshold = Some(*x),
+                Some(n) if n.test.threshold_range().is_none() => errs.push(Diagnostic::new(
+                    path,
+                    format!("node `{id}` (test `{}`) takes no threshold", n.test.name()),
+                )),
+                Some(n) => match n.test.check_threshold(id, *x) {
+                    Err(e) => errs.push(Diagnostic::new(path, e)),
+                    Ok(()) => n.threshold = Some(*x),
                 },
             }
         }
@@ -506,8 +553,11 @@ pub struct Step {
     pub test: &'static str,
     /// The answer.
     pub answer: bool,
-    /// The figure tested, when the test is quantitative.
+    /// The figure tested, when the test is quantitative (for `payers-save-more`, the weakest
+    /// payer's probability, or the pooled one).
     pub value: Option<f64>,
+    /// The party whose figure was tested, where the test judges each payer: the weakest.
+    pub party: Option<String>,
     /// The threshold it was held against.
     pub threshold: Option<f64>,
     /// The evidence in words and numbers.
@@ -545,25 +595,174 @@ fn eur(c: &Contract, x: f64) -> String {
     )
 }
 
-fn pct(x: f64) -> String {
-    format!("{:.1}%", x * 100.0)
+/// How evidence shows a figure held against a threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shown {
+    /// A number with this many decimals: `0.79`.
+    Number(usize),
+    /// A share as a percentage with this many decimals: `11.0%`.
+    Percent(usize),
 }
 
-/// Answers one node: (answer, value tested, evidence).
+impl Shown {
+    fn show(self, x: f64, decimals: usize) -> String {
+        match self {
+            Shown::Number(_) => format!("{x:.decimals$}"),
+            Shown::Percent(_) => format!("{:.decimals$}%", x * 100.0),
+        }
+    }
+
+    /// `value` and `threshold` as the evidence shows them, side by side: with this style's
+    /// decimals, or, where the comparison shown between them is `strict` (`<`, `>`) and the
+    /// two would read the same, with as many more as it takes to tell them apart
+    /// (`0.61260 < 0.61261`, never `0.61 < 0.61`). Every node's evidence uses it.
+    pub fn against(self, value: f64, threshold: f64, strict: bool) -> (String, String) {
+        let (Shown::Number(mut d) | Shown::Percent(mut d)) = self;
+        loop {
+            let (v, t) = (self.show(value, d), self.show(threshold, d));
+            // An f64 has at most 17 significant digits; past them more decimals show nothing.
+            if v != t || !strict || value == threshold || !value.is_finite() || d >= 17 {
+                return (v, t);
+            }
+            d += 1;
+        }
+    }
+}
+
+fn pct(x: f64) -> String {
+    Shown::Percent(1).show(x, 1)
+}
+
+/// Answers one node: (answer, value tested, evidence), and the party whose figure was tested
+/// where the test judges each payer.
 fn answer(
+    n: &Node,
+    c: &Contract,
+    r: Option<&Results>,
+) -> (bool, Option<f64>, String, Option<String>) {
+    let (ok, value, evidence) = match n.test {
+        Test::PayersSaveMore => match payers_save_more(n, c, r) {
+            Ok((ok, value, evidence, party)) => return (ok, Some(value), evidence, party),
+            Err(why) => (false, None, why),
+        },
+        test => answer_test(test, n.threshold, c, r),
+    };
+    (ok, value, evidence, None)
+}
+
+/// The `payers-save-more` test: (answer, value, evidence, the deciding payer), or why it
+/// cannot be answered.
+fn payers_save_more(
+    n: &Node,
+    c: &Contract,
+    r: Option<&Results>,
+) -> Result<(bool, f64, String, Option<String>), String> {
+    let th = n.threshold.unwrap_or(0.0);
+    let Some(r) = r else {
+        return Err(NO_SIMULATION.into());
+    };
+    let Some(b) = &r.business_case else {
+        return Err("no [mkba] block: the payers' savings are unknown".into());
+    };
+    let against = |p: f64| {
+        let ok = p >= th;
+        let (ps, ts) = Shown::Number(2).against(p, th, !ok);
+        format!("{ps} {} {ts}", if ok { ">=" } else { "<" })
+    };
+    let means = |p: &crate::mkba::PayerCase| {
+        format!(
+            "mean net {} with savings {} against payments {} and costs {}",
+            eur(c, p.net.mean),
+            eur(c, p.savings.mean),
+            eur(c, p.payments.mean),
+            eur(c, p.costs),
+        )
+    };
+    let basis = format!(
+        "present values at {:.2}%{}",
+        b.discount_rate * 100.0,
+        if b.effect_from == crate::mkba::EffectFrom::Measurement {
+            ", effects from each case's measurement"
+        } else {
+            ""
+        }
+    );
+    // The payers from the weakest business case up (contract order among equals).
+    let mut payers: Vec<&crate::mkba::PayerCase> = b.payers.iter().collect();
+    payers.sort_by(|a, b| a.prob_saves_more.total_cmp(&b.prob_saves_more));
+    let Some(weakest) = payers.first() else {
+        return Err("the contract has no payer whose business case to judge".into());
+    };
+    match n.payers {
+        Payers::Pooled => {
+            let all = &b.all_payers;
+            let p = all.prob_saves_more;
+            let weakest = if payers.len() > 1 {
+                format!(
+                    "; the weakest payer on its own, {}: {:.2}",
+                    weakest.id, weakest.prob_saves_more
+                )
+            } else {
+                String::new()
+            };
+            Ok((
+                p >= th,
+                p,
+                format!(
+                    "P(all payers' pooled savings > their payments + costs) = {} ({basis}; {}{weakest})",
+                    against(p),
+                    means(all)
+                ),
+                None,
+            ))
+        }
+        Payers::Each if payers.len() == 1 => {
+            let p = weakest.prob_saves_more;
+            Ok((
+                p >= th,
+                p,
+                format!(
+                    "P({}'s savings > its payments + costs) = {} ({basis}; {})",
+                    weakest.id,
+                    against(p),
+                    means(weakest)
+                ),
+                Some(weakest.id.clone()),
+            ))
+        }
+        Payers::Each => {
+            let p = weakest.prob_saves_more;
+            let each: Vec<String> = payers
+                .iter()
+                .map(|q| format!("{} {}", q.id, against(q.prob_saves_more)))
+                .collect();
+            Ok((
+                p >= th,
+                p,
+                format!(
+                    "P(savings > payments + costs), each payer: {}; all payers pooled {:.2}, for reference ({basis}; the weakest, {}: {})",
+                    each.join(", "),
+                    b.all_payers.prob_saves_more,
+                    weakest.id,
+                    means(weakest)
+                ),
+                Some(weakest.id.clone()),
+            ))
+        }
+    }
+}
+
+const NO_SIMULATION: &str = "no simulation results (run with trials > 0)";
+
+/// Answers a test that judges no party on its own: (answer, value tested, evidence).
+fn answer_test(
     test: Test,
     threshold: Option<f64>,
     c: &Contract,
     r: Option<&Results>,
 ) -> (bool, Option<f64>, String) {
     let th = threshold.unwrap_or(0.0);
-    let need_sim = || {
-        (
-            false,
-            None,
-            "no simulation results (run with trials > 0)".to_string(),
-        )
-    };
+    let need_sim = || (false, None, NO_SIMULATION.to_string());
     match test {
         Test::MkbaPresent => match &c.mkba {
             None => (
@@ -634,23 +833,23 @@ fn answer(
             }
             let n = c.outcomes.len();
             if gaps.is_empty() {
+                let all = if n == 1 {
+                    "the only outcome has".to_string()
+                } else {
+                    format!("all {n} outcomes have")
+                };
                 (
                     true,
                     None,
-                    format!(
-                        "all {n} outcomes have a measurement method, evidence, a price and a value"
-                    ),
+                    format!("{all} a measurement method, evidence, a price and a value"),
                 )
             } else {
-                (
-                    false,
-                    None,
-                    format!(
-                        "{} of {n} outcomes fall short: {}",
-                        gaps.len(),
-                        gaps.join("; ")
-                    ),
-                )
+                let short = match (gaps.len(), n) {
+                    (_, 1) => "the only outcome falls short".to_string(),
+                    (1, _) => format!("1 of {n} outcomes falls short"),
+                    (g, _) => format!("{g} of {n} outcomes fall short"),
+                };
+                (false, None, format!("{short}: {}", gaps.join("; ")))
             }
         }
         Test::BeneficiariesAtMost => match &c.mkba {
@@ -673,12 +872,12 @@ fn answer(
                     .collect();
                 let n = ids.len() as f64;
                 let ok = n <= th;
+                let (ns, ts) = Shown::Number(0).against(n, th, !ok);
                 (
                     ok,
                     Some(n),
                     format!(
-                        "{} {} ({}) {} {}",
-                        ids.len(),
+                        "{ns} {} ({}) {} {ts}",
                         if ids.len() == 1 {
                             "party benefits"
                         } else {
@@ -686,41 +885,11 @@ fn answer(
                         },
                         ids.join(", "),
                         if ok { "<=" } else { ">" },
-                        th
                     ),
                 )
             }
         },
-        Test::PayersSaveMore => {
-            let Some(r) = r else { return need_sim() };
-            let Some(b) = &r.business_case else {
-                return (
-                    false,
-                    None,
-                    "no [mkba] block: the payers' savings are unknown".into(),
-                );
-            };
-            let p = b.all_payers.prob_saves_more;
-            let ok = p >= th;
-            (
-                ok,
-                Some(p),
-                format!(
-                    "P(payers' savings > payments + costs) = {p:.2} {} {th:.2} (present values at {:.2}%{}; mean net {} with savings {} against payments {} and costs {})",
-                    if ok { ">=" } else { "<" },
-                    b.discount_rate * 100.0,
-                    if b.effect_from == crate::mkba::EffectFrom::Measurement {
-                        ", effects from each case's measurement"
-                    } else {
-                        ""
-                    },
-                    eur(c, b.all_payers.net.mean),
-                    eur(c, b.all_payers.savings.mean),
-                    eur(c, b.all_payers.payments.mean),
-                    eur(c, b.all_payers.costs),
-                ),
-            )
-        }
+        Test::PayersSaveMore => unreachable!("answered by payers_save_more"),
         Test::CostShareAtMost => {
             let Some(r) = r else { return need_sim() };
             let costs = c.facts.total_costs().to_f64();
@@ -744,16 +913,17 @@ fn answer(
             }
             let share = costs / impact;
             let ok = share <= th;
+            let (ss, ts) = Shown::Percent(1).against(share, th, !ok);
             (
                 ok,
                 Some(share),
                 format!(
                     "preparation and transaction costs {} = {} of the expected social return (PV of impact {}) {} {}",
                     eur(c, costs),
-                    pct(share),
+                    ss,
                     eur(c, impact),
                     if ok { "<=" } else { ">" },
-                    pct(th)
+                    ts
                 ),
             )
         }
@@ -772,22 +942,37 @@ fn answer(
                 let hurdle = f.hurdle_irr.map(|h| h.to_f64());
                 let meets = hurdle.is_some_and(|h| irr >= h);
                 ok &= committed && meets;
+                let against = match hurdle {
+                    Some(h) => {
+                        let (is, hs) = Shown::Percent(1).against(irr, h, !meets);
+                        format!("{is} {} hurdle {hs}", if meets { ">=" } else { "<" })
+                    }
+                    None => format!("{} (no hurdle declared)", pct(irr)),
+                };
                 parts.push(format!(
-                    "{}: {}, median IRR {} {}",
+                    "{}: {}, median IRR {against}",
                     t.id,
                     if committed {
                         "committed"
                     } else {
                         "not committed"
                     },
-                    pct(irr),
-                    match hurdle {
-                        Some(h) => format!("{} hurdle {}", if meets { ">=" } else { "<" }, pct(h)),
-                        None => "(no hurdle declared)".to_string(),
-                    }
                 ));
             }
-            let capital: f64 = c.tranches.iter().map(|t| t.committed.to_f64()).sum();
+            // Committed capital: the tranches whose investors the facts say are committed.
+            let (mut capital, mut open) = (0.0, Vec::new());
+            for (t, f) in c.tranches.iter().zip(&c.facts.tranches) {
+                if f.committed == Some(true) {
+                    capital += t.committed.to_f64();
+                } else {
+                    open.push(format!("{} {}", t.id, eur(c, t.committed.to_f64())));
+                }
+            }
+            let open = if open.is_empty() {
+                String::new()
+            } else {
+                format!(" (not committed: {})", open.join(", "))
+            };
             let need = r.programme_costs.mean;
             let cover = if need > 0.0 {
                 capital / need
@@ -795,6 +980,7 @@ fn answer(
                 f64::INFINITY
             };
             let covered = cover >= th;
+            let (cs, ts) = Shown::Number(2).against(cover, th, !covered);
             ok &= covered && !c.tranches.is_empty();
             if c.tranches.is_empty() {
                 parts.push("no tranches".into());
@@ -803,10 +989,9 @@ fn answer(
                 ok,
                 Some(cover),
                 format!(
-                    "capital committed {} / provider's expected costs {} = {:.2} {} {th:.2}; {}",
+                    "capital committed {}{open} / provider's expected costs {} = {cs} {} {ts}; {}",
                     eur(c, capital),
                     eur(c, need),
-                    cover,
                     if covered { ">=" } else { "<" },
                     parts.join("; ")
                 ),
@@ -862,11 +1047,12 @@ fn answer(
             }
             let ratio = (outlay + tx) / direct;
             let ok = ratio <= th;
+            let (rs, ts) = Shown::Number(2).against(ratio, th, !ok);
             (
                 ok,
                 Some(ratio),
                 format!(
-                    "SIB: payers' expected outlay {} + transaction costs {} = {} against direct finance of the provider's expected costs {}: ratio {ratio:.2} {} {th:.2}",
+                    "SIB: payers' expected outlay {} + transaction costs {} = {} against direct finance of the provider's expected costs {}: ratio {rs} {} {ts}",
                     eur(c, outlay),
                     eur(c, tx),
                     eur(c, outlay + tx),
@@ -887,7 +1073,7 @@ pub fn walk(tree: &Tree, c: &Contract, r: Option<&Results>) -> Walk {
     for _ in 0..=tree.nodes.len() {
         let Next::Node(i) = at else { break };
         let n = &tree.nodes[i];
-        let (ok, value, evidence) = answer(n.test, n.threshold, c, r);
+        let (ok, value, evidence, party) = answer(n, c, r);
         let condition = if ok { None } else { n.condition.clone() };
         if let Some(cond) = &condition {
             conditions.push(cond.clone());
@@ -898,6 +1084,7 @@ pub fn walk(tree: &Tree, c: &Contract, r: Option<&Results>) -> Walk {
             test: n.test.name(),
             answer: ok,
             value,
+            party,
             threshold: n.threshold,
             evidence,
             condition,

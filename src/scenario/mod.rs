@@ -497,6 +497,21 @@ fn annotate(
     position(file, text, items)
 }
 
+/// Positions `items`, problems found in the scenario `text` read with `overrides` (by a check
+/// outside the parser: the decision tree's thresholds), and names the override that caused
+/// each, as the parser does with its own.
+pub fn position_with_overrides(
+    file: &str,
+    text: &str,
+    overrides: &[overrides::Override],
+    items: Vec<Diagnostic>,
+) -> Diagnostics {
+    match overridden(file, text, overrides) {
+        Ok((_, applied)) if !overrides.is_empty() => annotate(file, text, &applied, items),
+        _ => position(file, text, items),
+    }
+}
+
 /// Adds line and column to `items` by looking up each field path in `text`, and sorts them.
 pub fn position(file: &str, text: &str, items: Vec<Diagnostic>) -> Diagnostics {
     let doc = DeTable::parse(text).ok();
