@@ -620,8 +620,13 @@ impl Shown {
         let (Shown::Number(mut d) | Shown::Percent(mut d)) = self;
         loop {
             let (v, t) = (self.show(value, d), self.show(threshold, d));
+            // A figure that is not 0 never reads as 0 (0.004 of trials is not "never").
+            let reads_zero = value != 0.0 && !v.chars().any(|ch| ('1'..='9').contains(&ch));
             // An f64 has at most 17 significant digits; past them more decimals show nothing.
-            if v != t || !strict || value == threshold || !value.is_finite() || d >= 17 {
+            if (v != t || !strict || value == threshold) && !reads_zero
+                || !value.is_finite()
+                || d >= 17
+            {
                 return (v, t);
             }
             d += 1;
