@@ -1706,7 +1706,15 @@ fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, mut acc: Acc) -> Res
                     }),
                 cash_bands: (0..t)
                     .map(|i| {
-                        let q = acc.bands.quantiles(k * t + i, &BAND_LEVELS);
+                        // The last period's cumulative cash is the party's net, trial by
+                        // trial: read it where the net is read, so the fan ends at the table's
+                        // percentiles (the same sum says it is the same series).
+                        let last = i + 1 == t && acc.bands.sums[k * t + i] == pa.net.sum;
+                        let q = if last {
+                            pa.net_hist.quantiles_within(&BAND_LEVELS)
+                        } else {
+                            acc.bands.quantiles(k * t + i, &BAND_LEVELS)
+                        };
                         let (error, errors) = bounds(&q, 100.0);
                         Band {
                             period: i as u16 + 1,

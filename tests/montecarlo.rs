@@ -896,6 +896,24 @@ fn a_short_run_takes_its_worst_5_percent_exactly() {
     }
 }
 
+/// A party's cumulative cash at the end is its net, trial by trial, so the cash fan ends at the
+/// parties table's percentiles (they were read from two histograms and differed within their
+/// bounds), past the exact limit too.
+#[test]
+fn the_cash_fan_ends_at_the_net_percentiles() {
+    let r = run_with(REFERENCE, 5000, 3, 2, &|_: &TrialRecord| {});
+    for p in &r.parties {
+        let b = p.cash_bands.last().unwrap();
+        assert_eq!(
+            (b.p5, b.p25, b.p50, b.p75, b.p95),
+            (p.net.p5, p.net.p25, p.net.p50, p.net.p75, p.net.p95),
+            "{}",
+            p.id
+        );
+        assert!((b.mean - p.net.mean).abs() < 1e-9 * p.net.mean.abs().max(1.0));
+    }
+}
+
 /// Past the exact limit the mean worst-5% loss prorates one bucket, and says by how much it
 /// can be off: the exact mean of the worst 5% (recomputed from every trial) is within the
 /// stated bound; up to the limit the bound is 0.
