@@ -655,6 +655,77 @@ fn arithmetic_overrides_are_exact_and_round_only_whole_terms() {
     );
 }
 
+/// An arithmetic override whose result a number cannot hold exactly is refused, never rounded:
+/// a product too small for 28 decimals (two tiny factors in a row, which used to round a price
+/// to 0), a result with more digits than a float keeps (which used to read back as the price
+/// before it), a sum beyond the range of a decimal (which used to panic).
+#[test]
+fn arithmetic_overrides_refuse_a_result_they_cannot_hold_exactly() {
+    let text = scenario(2, CERTAIN);
+    let load = |sets: &[&str]| {
+        let o: Vec<Override> = sets.iter().map(|x| Override::parse(x).unwrap()).collect();
+        src(&text, &o).load(&Variant::base()).map(|_| ())
+    };
+    let tiny = "outcomes.job.price*=0.0000000000000000000000000001";
+    let e = load(&[tiny, tiny]).unwrap_err().to_string();
+    assert!(
+        e.contains(tiny)
+            && e.contains("`outcomes[0].price` cannot be held exactly")
+            && e.contains("at most 28 decimals")
+            && e.contains("rounded to 0"),
+        "{e}"
+    );
+    // One tiny factor is a price with too many decimals, as in the file.
+    let e = load(&[tiny]).unwrap_err().to_string();
+    assert!(e.contains("prices carry at most six decimals"), "{e}");
+    let e = load(&["outcomes.job.price*=1.0000000000000000001"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("the result 1000.0000000000000001 cannot be held exactly")
+            && e.contains("at most 15 significant digits"),
+        "{e}"
+    );
+    let e = load(&["outcomes.job.price+=0.0000000000000000000000000001"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("cannot be held exactly") && e.contains("rounded to 1000"),
+        "{e}"
+    );
+    for set in [
+        "outcomes.job.price+=79228162514264337593543950335",
+        "outcomes.job.price-=79228162514264337593543950335",
+        "outcomes.job.price*=79228162514264337593543950335",
+    ] {
+        let e = load(&[set]).unwrap_err().to_string();
+        assert!(
+            e.contains(set)
+                && e.contains("out of range")
+                && e.contains("at most 1,000,000,000,000"),
+            "{e}"
+        );
+    }
+    // Exact results stand, in a row too.
+    assert!(load(&["outcomes.job.price*=1.0005", "outcomes.job.price+=0.000001"]).is_ok());
+    assert!(load(&["outcomes.job.price*=0.001", "outcomes.job.price*=1000"]).is_ok());
+    // The binary says so and exits 2, as for any bad override.
+    let e = err_of(&[
+        "simulate",
+        REF,
+        "--trials",
+        "10",
+        "--set",
+        "outcomes.housing.price*=1e-28",
+        "--set",
+        "outcomes.housing.price*=1e-28",
+    ]);
+    assert!(
+        e.contains("cannot be held exactly") && !e.contains("panicked"),
+        "{e}"
+    );
+}
+
 #[test]
 fn the_design_commands_run_on_the_reference_scenario() {
     let dir = tempfile::tempdir().unwrap();
@@ -859,6 +930,8 @@ proptest! {
         op in prop::sample::select(vec!["=", "+=", "-=", "*="]),
         value in prop::sample::select(vec![
             "0", "-1", "1e300", "99999999999999999999999", "abc", "[1, 2]", "{ a = 1 }", "true", "0.5", "\"x\"",
+            "79228162514264337593543950335", "-79228162514264337593543950335", "1e-28",
+            "1.0000000000000000001",
         ]),
     ) {
         if let Ok(o) = Override::parse(&format!("{path}{op}{value}")) {

@@ -27,8 +27,9 @@ use super::{Source, Variant, run_variant};
 use crate::metrics::{self, Figure};
 use crate::montecarlo::SimConfig;
 use crate::scenario::overrides::{Override, Step, parse_decimal, parse_path, path_text};
+use crate::scenario::raw::float_decimal;
 use rust_decimal::Decimal;
-use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use rust_decimal::prelude::ToPrimitive;
 use std::sync::atomic::AtomicU64;
 use toml::Value;
 
@@ -445,7 +446,7 @@ pub fn solve(
     // the rate's spread) moves inward to the outermost value it accepts, found by bisection
     // towards the scenario's own value, to the step.
     let refused = |x: f64| {
-        Decimal::from_f64(x).is_none_or(|d| load_with(src, Override::number(&path, d)).is_err())
+        float_decimal(x).is_none_or(|d| load_with(src, Override::number(&path, d)).is_err())
     };
     let accepted_from = |bad: f64, good: f64| {
         let (mut bad, mut good) = (bad, good);
@@ -491,7 +492,8 @@ pub fn solve(
         if let Some(e) = evals.iter().find(|e| e.value == x) {
             return Ok(e.clone());
         }
-        let d = Decimal::from_f64(x).ok_or("term out of range")?;
+        // The value as its shortest decimal (0.3, not 0.299999...), as the file would have it.
+        let d = float_decimal(x).ok_or("term out of range")?;
         let v = Variant {
             label: format!("{path_s}={x}"),
             description: String::new(),

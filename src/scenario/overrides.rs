@@ -326,14 +326,34 @@ fn kind_name(v: &Value) -> &'static str {
 fn value_decimal(v: &Value) -> Option<Decimal> {
     match v {
         Value::Integer(i) => Some(Decimal::from(*i)),
-        Value::Float(f) if f.is_finite() => parse_decimal(&format!("{f}")),
+        // As the scenario reads it (see `raw::Num`).
+        Value::Float(f) if f.is_finite() => super::raw::float_decimal(*f),
         Value::String(s) => parse_decimal(s),
         _ => None,
     }
 }
 
+/// The float for the number `x`, which reads back as exactly `x` (see [`super::raw::Num`]); a
+/// number with more significant digits than a float keeps is refused, never rounded.
+fn float_value(x: Decimal, text: &str) -> Result<Value, OverrideError> {
+    // The nearest float, through the decimal text (`Decimal::to_f64` is not always nearest).
+    let f = x
+        .normalize()
+        .to_string()
+        .parse::<f64>()
+        .ok()
+        .filter(|f| super::raw::float_decimal(*f) == Some(x));
+    match f {
+        Some(f) => Ok(Value::Float(f)),
+        None => err(format!(
+            "in `{text}`: the result {} cannot be held exactly: a number with a fraction keeps at most 15 significant digits (as one written in the file); give a value or a factor with fewer digits",
+            x.normalize()
+        )),
+    }
+}
+
 /// A value for the number `x` where the file has `old`: whole numbers stay whole (rounded half
-/// away from zero), text stays text, anything else becomes a float.
+/// away from zero), text stays text, anything else becomes a float that holds `x` exactly.
 fn number_value(x: Decimal, old: &Value, text: &str) -> Result<Value, OverrideError> {
     let out_of_range = || {
         OverrideError(format!(
@@ -348,7 +368,7 @@ fn number_value(x: Decimal, old: &Value, text: &str) -> Result<Value, OverrideEr
                 .ok_or_else(out_of_range)?,
         ),
         Value::String(_) => Value::String(x.normalize().to_string()),
-        _ => Value::Float(x.to_f64().ok_or_else(out_of_range)?),
+        _ => float_value(x, text)?,
     })
 }
 
@@ -510,7 +530,7 @@ fn apply_at(
                     // A key the file leaves out: add it; validation checks it is allowed.
                     let v = match &o.op {
                         Op::Set(s) => parse_value(s, &o.text)?,
-                        Op::SetNumber(x) => Value::Float(x.to_f64().unwrap_or(0.0)),
+                        Op::SetNumber(x) => float_value(*x, &o.text)?,
                         _ => unreachable!(),
                     };
                     t.insert(k.clone(), v);
@@ -636,11 +656,33 @@ fn change(
     let text = &o.text;
     let numeric = |cur: &Value| {
         value_decimal(cur).ok_or_else(|| {
-            OverrideError(format!(
-                "`{text}`: `{concrete}` is {}, not a number, so it cannot be changed by arithmetic",
-                kind_name(cur)
-            ))
+            OverrideError(match cur {
+                Value::Float(f) if f.is_finite() => format!(
+                    "`{text}`: `{concrete}` is {f:e}, too large to be changed by arithmetic; {}",
+                    crate::money::LARGEST_NUMBERS
+                ),
+                _ => format!(
+                    "`{text}`: `{concrete}` is {}, not a number, so it cannot be changed by arithmetic",
+                    kind_name(cur)
+                ),
+            })
         })
+    };
+    // A result a decimal cannot hold exactly: beyond its range, or with more than 28
+    // significant digits, which `Decimal` would round (a product of two small numbers to 0).
+    let inexact = |a: Decimal, op: char, b: Decimal, rounded: Option<Decimal>| match rounded {
+        None => OverrideError(format!(
+            "`{text}`: {} {op} {} at `{concrete}` is out of range; {}",
+            a.normalize(),
+            b.normalize(),
+            crate::money::LARGEST_NUMBERS
+        )),
+        Some(r) => OverrideError(format!(
+            "`{text}`: {} {op} {} at `{concrete}` cannot be held exactly: a number has at most 28 significant digits and at most 28 decimals, and this one would be rounded to {}",
+            a.normalize(),
+            b.normalize(),
+            r.normalize()
+        )),
     };
     // Arithmetic is exact: a fraction where the file has a whole number stays a fraction, and
     // the caller rounds it only where the term must be whole.
@@ -655,11 +697,9 @@ fn change(
     };
     let exact = |x: Decimal, cur: &Value| -> Result<(Value, Option<i64>), OverrideError> {
         if whole && !x.fract().is_zero() {
-            let f = x.to_f64().ok_or_else(|| {
-                OverrideError(format!("in `{text}`: the result {x} is out of range"))
-            })?;
+            let f = float_value(x, text)?;
             let r = number_value(x, &Value::Integer(0), text)?.as_integer();
-            Ok((Value::Float(f), r))
+            Ok((f, r))
         } else {
             Ok((number_value(x, &written(cur), text)?, None))
         }
@@ -667,18 +707,23 @@ fn change(
     let mut rounded = None;
     let new = match &o.op {
         Op::Add(d) => {
-            let x = numeric(cur)? + *d;
+            let a = numeric(cur)?;
+            let x = crate::money::exact_add(a, *d).ok_or_else(|| {
+                let (op, b) = if d.is_sign_negative() {
+                    ('-', -*d)
+                } else {
+                    ('+', *d)
+                };
+                inexact(a, op, b, a.checked_add(*d))
+            })?;
             let (v, r) = exact(x, cur)?;
             rounded = r;
             v
         }
         Op::Mul(d) => {
-            let x = numeric(cur)?.checked_mul(*d).ok_or_else(|| {
-                OverrideError(format!(
-                    "`{text}`: the result is out of range; {}",
-                    crate::money::LARGEST_NUMBERS
-                ))
-            })?;
+            let a = numeric(cur)?;
+            let x = crate::money::exact_mul(a, *d)
+                .ok_or_else(|| inexact(a, '×', *d, a.checked_mul(*d)))?;
             let (v, r) = exact(x, cur)?;
             rounded = r;
             v
@@ -689,11 +734,7 @@ fn change(
             // (a price written `1_500` may take decimals; validation refuses it where a whole
             // number is required).
             if whole && !x.fract().is_zero() {
-                Value::Float(
-                    x.to_f64().ok_or_else(|| {
-                        OverrideError(format!("in `{text}`: {x} is out of range"))
-                    })?,
-                )
+                float_value(*x, text)?
             } else {
                 number_value(*x, &written(cur), text)?
             }
