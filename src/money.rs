@@ -47,6 +47,11 @@ fn div_round_64(n: i64, d: i64) -> i64 {
 pub const LARGEST_NUMBERS: &str =
     "amounts of money are at most 1,000,000,000,000, other numbers at most 1,000,000,000";
 
+/// The largest size of any number a scenario takes (an amount of money, in currency units):
+/// the bound of a value given on the command line for a term (`--vary`, `--bounds`), which
+/// [`LARGEST_NUMBERS`] puts in words.
+pub const LARGEST_VALUE: i64 = 1_000_000_000_000;
+
 /// Why a number written as text was not read by [`parse_number`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NumberProblem {

@@ -1332,6 +1332,57 @@ fn a_sweep_refuses_the_same_term_twice() {
     assert!(e.contains("`contract.total_cap` twice"), "{e}");
 }
 
+/// The ends of a sweep are values of the term: one beyond the largest number a scenario takes
+/// is refused, naming --vary and the limits (a grid near the range of a decimal used to
+/// overflow and panic).
+#[test]
+fn a_sweep_refuses_ends_out_of_range() {
+    for (vary, want) in [
+        (
+            "outcomes.housing.price=0:5e28:3",
+            "TO `5e28` is out of range; FROM and TO are values of the term: amounts of money are at most 1,000,000,000,000",
+        ),
+        (
+            "outcomes.housing.price=-5e28:5e28:3",
+            "FROM `-5e28` is out of range",
+        ),
+        (
+            "outcomes.housing.price=0:79228162514264337593543950335:3",
+            "TO `79228162514264337593543950335` is out of range",
+        ),
+        (
+            "outcomes.housing.price=0:1e28:1000",
+            "TO `1e28` is out of range",
+        ),
+        (
+            "outcomes.housing.price=0:1e30:3",
+            "`1e30` is too large a number",
+        ),
+        (
+            "outcomes.housing.price=nan:1:3",
+            "`nan` is not a finite number",
+        ),
+    ] {
+        let e = Vary::parse(vary).unwrap_err();
+        assert!(e.contains(want), "{vary}: expected `{want}` in\n{e}");
+        let e = err_of(&["sweep", REF, "--trials", "10", "--vary", vary]);
+        assert!(
+            e.contains(&format!("--vary `{vary}`")) && e.contains(want) && !e.contains("panicked"),
+            "{e}"
+        );
+    }
+    // The largest values are ends.
+    let v = Vary::parse("contract.total_cap=-1000000000000:1000000000000:3").unwrap();
+    assert_eq!(
+        v.values,
+        [
+            rust_decimal::Decimal::from(-1_000_000_000_000i64),
+            rust_decimal::Decimal::ZERO,
+            rust_decimal::Decimal::from(1_000_000_000_000i64)
+        ]
+    );
+}
+
 /// A sweep of a term the file writes as a whole number shows the whole numbers it simulated,
 /// each once: cohort sizes 30 to 31 in 5 steps are 30 and 31 (30.25 and 30.5 round as an
 /// override rounds them), and with every participant paid 1,000 the payments are exactly
