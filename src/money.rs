@@ -52,6 +52,21 @@ pub const LARGEST_NUMBERS: &str =
 /// [`LARGEST_NUMBERS`] puts in words.
 pub const LARGEST_VALUE: i64 = 1_000_000_000_000;
 
+/// The largest size of an amount a figure is compared with (`p_paid_above:city:AMOUNT`, a
+/// target such as `net_mean:city >= X`): 100,000,000,000,000, the largest total a settlement
+/// reaches ([`crate::settlement::LIMIT`]).
+pub const LARGEST_TOTAL: f64 = 1e14;
+
+/// Reads a number given on the command line for a figure (an amount, a target); a number
+/// beyond [`LARGEST_TOTAL`] in size is [`NumberProblem::TooLarge`].
+pub fn parse_figure_number(text: &str) -> Result<f64, NumberProblem> {
+    use rust_decimal::prelude::ToPrimitive;
+    match parse_number(text)?.to_f64() {
+        Some(x) if x.abs() <= LARGEST_TOTAL => Ok(x),
+        _ => Err(NumberProblem::TooLarge),
+    }
+}
+
 /// Why a number written as text was not read by [`parse_number`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NumberProblem {
@@ -66,6 +81,19 @@ pub enum NumberProblem {
 }
 
 impl NumberProblem {
+    /// What is wrong, to follow the number in a message: "is not a number", ...; `too_large`
+    /// for [`NumberProblem::TooLarge`], which depends on what the number is for.
+    pub fn words(self, too_large: &str) -> String {
+        match self {
+            NumberProblem::NotANumber => "is not a number".into(),
+            NumberProblem::TooLarge => format!("is out of range: {too_large}"),
+            NumberProblem::TooManyDigits => {
+                "has too many digits to read exactly (at most 28 significant digits)".into()
+            }
+            NumberProblem::NotFinite => "is not a finite number".into(),
+        }
+    }
+
     /// The problem of `text` in words, e.g. "`1e400` is too large; amounts of money are ...".
     pub fn describe(self, text: &str) -> String {
         match self {

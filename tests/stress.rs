@@ -1601,6 +1601,107 @@ fn a_mistyped_comparison_in_a_target_lists_the_comparisons() {
     );
 }
 
+/// A number given for a target, a figure's amount or the solver's bounds that is out of range
+/// or not a number says which and what is allowed, rather than that it "is not a number", that
+/// a figure "needs an amount" it was given, or that a "term" is "out of range".
+#[test]
+fn numbers_out_of_range_in_design_arguments_say_what_is_allowed() {
+    for (target, want) in [
+        (
+            "p_full_repayment:bank >= 1e30",
+            "`1e30` is out of range: a target is a probability from 0 to 1, or an amount or a rate of at most 100,000,000,000,000 in size",
+        ),
+        ("net_mean:enschede >= -1e400", "`-1e400` is out of range"),
+        ("net_mean:enschede >= 2e14", "`2e14` is out of range"),
+        ("net_mean:enschede >= nan", "`nan` is not a finite number"),
+        ("net_mean:enschede >= abc", "`abc` is not a number"),
+    ] {
+        let e = Target::parse(target).unwrap_err();
+        assert!(e.contains(want), "{target}: expected `{want}` in\n{e}");
+    }
+    assert_eq!(
+        Target::parse("net_mean:enschede >= -1e14").unwrap().value,
+        -1e14
+    );
+    let c = sibsim::scenario::parse("r.toml", REFERENCE)
+        .unwrap()
+        .contract;
+    for (spec, want) in [
+        (
+            "p_paid_above:enschede:1e30",
+            "the amount `1e30` is out of range: an amount is at most 100,000,000,000,000 in size",
+        ),
+        (
+            "p_paid_above:enschede:nan",
+            "the amount `nan` is not a finite number",
+        ),
+        (
+            "p_paid_above:enschede:abc",
+            "the amount `abc` is not a number",
+        ),
+        (
+            "p_paid_above:enschede:",
+            "`p_paid_above` needs an amount after the party",
+        ),
+    ] {
+        let e = metrics::parse(spec, &c).unwrap_err();
+        assert!(e.contains(want), "{spec}: expected `{want}` in\n{e}");
+    }
+    assert_eq!(
+        metrics::parse("p_paid_above:enschede:1e14", &c)
+            .unwrap()
+            .args
+            .amount,
+        1e14
+    );
+    let solve = |bounds: &str| {
+        err_of(&[
+            "solve",
+            REF,
+            "--trials",
+            "10",
+            "--term",
+            "outcomes.housing.price",
+            "--target",
+            "p_full_repayment:bank >= 0.9",
+            &format!("--bounds={bounds}"),
+        ])
+    };
+    let e = solve("0:79228162514264337593543950335");
+    assert!(
+        e.contains("--bounds 0:79228162514264337593543950335: the upper bound `79228162514264337593543950335` is out of range for `outcomes.housing.price`")
+            && e.contains("amounts of money are at most 1,000,000,000,000"),
+        "{e}"
+    );
+    let e = solve("-1e30:1");
+    assert!(e.contains("the lower bound `-1e30` is out of range"), "{e}");
+    let e = solve("nan:1");
+    assert!(
+        e.contains("the lower bound `nan` is not a finite number"),
+        "{e}"
+    );
+    // The library says so too, for bounds given as numbers.
+    let text = scenario(2, CERTAIN);
+    let e = sibsim::design::solve::solve(
+        &src(&text, &[]),
+        "outcomes.job.price",
+        &Target::parse("p_full_repayment:senior >= 0.9").unwrap(),
+        &SolveConfig {
+            bounds: Some((0.0, 1e29)),
+            step: None,
+        },
+        &cfg(10, 1),
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        e.contains(
+            "--bounds 0:1e29: the upper bound 1e29 is out of range for `outcomes.job.price`"
+        ),
+        "{e}"
+    );
+}
+
 /// `--only` with a name that is not among the stresses says why: the defaults were left out,
 /// or the scenario defines none of its own, or the name is close to one that exists.
 #[test]
