@@ -750,24 +750,23 @@ fn tornado_csv(t: &Tornado) -> String {
         "input,path,low_input,high_input,at_low,at_low_se,at_high,at_high_se,low_diff,low_diff_se,high_diff,high_diff_se,base,base_se\n",
     );
     for b in &t.bars {
-        let _ = writeln!(
-            s,
-            "\"{}\",{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            b.input.replace('"', "\"\""),
-            b.path,
-            b.low_input,
-            b.high_input,
-            b.at_low.value,
-            b.at_low.se,
-            b.at_high.value,
-            b.at_high.se,
-            b.low_diff.value,
-            b.low_diff.se,
-            b.high_diff.value,
-            b.high_diff.se,
-            t.base.value,
-            t.base.se
-        );
+        // The input's name and its path hold ids, which may hold a comma or a quote.
+        s.push_str(&sibsim::statement::csv_record([
+            b.input.clone(),
+            b.path.clone(),
+            b.low_input.to_string(),
+            b.high_input.to_string(),
+            b.at_low.value.to_string(),
+            b.at_low.se.to_string(),
+            b.at_high.value.to_string(),
+            b.at_high.se.to_string(),
+            b.low_diff.value.to_string(),
+            b.low_diff.se.to_string(),
+            b.high_diff.value.to_string(),
+            b.high_diff.se.to_string(),
+            t.base.value.to_string(),
+            t.base.se.to_string(),
+        ]));
     }
     s
 }

@@ -323,17 +323,5 @@ fn num(x: f64) -> String {
 }
 
 fn csv_row(cells: &[String]) -> String {
-    let mut out = cells
-        .iter()
-        .map(|c| {
-            if c.contains([',', '"', '\n']) {
-                format!("\"{}\"", c.replace('"', "\"\""))
-            } else {
-                c.clone()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",");
-    out.push('\n');
-    out
+    crate::statement::csv_record(cells)
 }
