@@ -1702,6 +1702,56 @@ fn numbers_out_of_range_in_design_arguments_say_what_is_allowed() {
     );
 }
 
+/// The default stresses and the tornado address an outcome by its id in an override's path,
+/// whatever the id holds: one with a quote made `stress` panic on a built-in override that
+/// did not parse, one with a dot left the stresses that change it out without a word, and
+/// `tornado` refused both.
+#[test]
+fn stress_and_tornado_address_any_outcome_id() {
+    let rotterdam = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/rotterdam-buzinezzclub.toml"),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for id in ["benefit \"days\"", "benefit.days", "benefit\\days="] {
+        let quoted = format!("\"{}\"", id.replace('\\', "\\\\").replace('"', "\\\""));
+        let text = rotterdam
+            .replace("\"benefit-days\"", &quoted)
+            .replace(".benefit-days]", &format!(".{quoted}]"));
+        assert!(
+            !text.contains("benefit-days"),
+            "every use of the id is replaced"
+        );
+        let file = dir.path().join("r.toml");
+        std::fs::write(&file, &text).unwrap();
+        let f = file.to_str().unwrap();
+        let o = sibsim(&["stress", f, "--trials", "10"]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{id}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        for s in ["weaker-programme", "recession"] {
+            assert!(out.contains(s), "{id}: no `{s}` in\n{out}");
+        }
+        let o = sibsim(&[
+            "tornado",
+            f,
+            "--trials",
+            "10",
+            "--metric",
+            "net_mean:rotterdam",
+        ]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success() && out.contains(&format!("quantity of {id}")),
+            "{id}: {out}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
 /// `--only` with a name that is not among the stresses says why: the defaults were left out,
 /// or the scenario defines none of its own, or the name is close to one that exists.
 #[test]

@@ -15,9 +15,10 @@
 //! contract.remainder=payers           a bare word is text
 //! ```
 //!
-//! Keys are separated by `.`; a key holding a dot is written in double quotes. A value is read
-//! as a TOML value (number, `"text"`, `true`, array, inline table); anything else that is a
-//! single bare word is read as text. Arithmetic (`+=`, `-=`, `*=`) is exact decimal arithmetic;
+//! Keys are separated by `.`; a key holding a dot (or a space, a bracket, `=`, a quote) is
+//! written in double quotes, a quote or a backslash in it after a backslash
+//! (`"say \"hi\""`). A value is read as a TOML value (number, `"text"`, `true`, array, inline
+//! table); anything else that is a single bare word is read as text. Arithmetic (`+=`, `-=`, `*=`) is exact decimal arithmetic;
 //! a whole number in the file stays a whole number (rounded half away from zero). A path with
 //! `*` applies wherever the rest of the path exists and is an error only when it matches
 //! nothing.
@@ -102,12 +103,25 @@ pub fn parse_path(s: &str) -> Result<Vec<Step>, OverrideError> {
         let c = chars[i];
         if expect_key {
             if c == '"' {
-                let start = i + 1;
-                let Some(end) = chars[start..].iter().position(|&x| x == '"') else {
-                    return err(format!("unclosed quote in path `{s}`"));
-                };
-                steps.push(Step::Key(chars[start..start + end].iter().collect()));
-                i = start + end + 1;
+                // A quoted key; `\"` and `\\` in it are a quote and a backslash.
+                let mut key = String::new();
+                i += 1;
+                loop {
+                    match chars.get(i) {
+                        None => return err(format!("unclosed quote in path `{s}`")),
+                        Some('"') => break,
+                        Some('\\') if matches!(chars.get(i + 1), Some('"' | '\\')) => {
+                            key.push(chars[i + 1]);
+                            i += 2;
+                        }
+                        Some(&x) => {
+                            key.push(x);
+                            i += 1;
+                        }
+                    }
+                }
+                steps.push(Step::Key(key));
+                i += 1;
             } else {
                 let start = i;
                 while i < chars.len() && !matches!(chars[i], '.' | '[' | ']' | '"') {
@@ -174,6 +188,23 @@ pub fn parse_path(s: &str) -> Result<Vec<Step>, OverrideError> {
     Ok(steps)
 }
 
+/// A key as a path writes it: as it is, or in double quotes where it holds a dot, a space or
+/// anything else a path or an override reads otherwise (`"a.b"`, `"say \"hi\""`), so that
+/// any id can be addressed.
+pub fn key_text(k: &str) -> String {
+    let plain = !k.is_empty()
+        && k != "*"
+        && !k
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '.' | '[' | ']' | '"' | '\\' | '='))
+        && !k.ends_with(['+', '-', '*']);
+    if plain {
+        k.to_string()
+    } else {
+        format!("\"{}\"", k.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
 /// Renders a path as written (`outcomes.housing.price`).
 pub fn path_text(path: &[Step]) -> String {
     let mut s = String::new();
@@ -183,13 +214,7 @@ pub fn path_text(path: &[Step]) -> String {
                 if i > 0 {
                     s.push('.');
                 }
-                if k.contains('.') || k.is_empty() || k.chars().any(char::is_whitespace) {
-                    s.push('"');
-                    s.push_str(k);
-                    s.push('"');
-                } else {
-                    s.push_str(k);
-                }
+                s.push_str(&key_text(k));
             }
             Step::Index(n) => s.push_str(&format!("[{n}]")),
             Step::All => s.push_str(if i == 0 { "*" } else { ".*" }),
@@ -203,9 +228,15 @@ impl Override {
     pub fn parse(text: &str) -> Result<Override, OverrideError> {
         // The first `=` outside quotes separates the path from the value.
         let mut in_quote = false;
+        let mut escaped = false;
         let mut eq = None;
         for (i, c) in text.char_indices() {
+            if escaped {
+                escaped = false;
+                continue;
+            }
             match c {
+                '\\' if in_quote => escaped = true,
                 '"' => in_quote = !in_quote,
                 '=' if !in_quote => {
                     eq = Some(i);
@@ -913,6 +944,39 @@ rate = { mean = 0.4, sd = 0.08 }
         );
         set(&mut d, "uncertainty.fill={ mean = 0.5, sd = 0.1 }").unwrap();
         set(&mut d, "contract.remainder=payers").unwrap();
+    }
+
+    /// Any id can be written as a key of a path and read back: quoted where it holds a dot, a
+    /// quote, a backslash, a bracket, `=`, a space or ends like an operator.
+    #[test]
+    fn every_key_reads_back_as_written() {
+        for k in [
+            "housing",
+            "a.b",
+            "say \"hi\"",
+            "back\\slash",
+            "end\\",
+            "[0]",
+            "a=b",
+            "x+",
+            "y-",
+            "*",
+            "two words",
+            "",
+            "ci,ty",
+            "é",
+        ] {
+            let path = vec![Step::Key("outcomes".into()), Step::Key(k.into())];
+            let text = path_text(&path);
+            assert_eq!(parse_path(&text).unwrap(), path, "{k}: {text}");
+            let o = Override::parse(&format!("{text}.price*=2")).unwrap();
+            assert_eq!(o.path[1], Step::Key(k.into()), "{k}: {text}");
+            assert_eq!(o.op, Op::Mul(Decimal::from(2)));
+        }
+        assert_eq!(
+            path_text(&[Step::Key("benefit-days".into())]),
+            "benefit-days"
+        );
     }
 
     #[test]
