@@ -588,15 +588,19 @@ pub fn parse(spec: &str, c: &Contract) -> Result<Metric, String> {
                 .collect();
             args.parties = ids;
             if def.arg == ArgKind::PartyAmount {
-                let Some(x) = amount
-                    .and_then(crate::scenario::overrides::parse_decimal)
-                    .and_then(|d| rust_decimal::prelude::ToPrimitive::to_f64(&d))
-                else {
+                let Some(amount) = amount.filter(|x| !x.is_empty()) else {
                     return Err(format!(
                         "`{spec}`: `{name}` needs an amount after the party, e.g. `{name}:{a}:1000000`"
                     ));
                 };
-                args.amount = x;
+                args.amount = crate::money::parse_figure_number(amount).map_err(|p| {
+                    format!(
+                        "`{spec}`: the amount `{amount}` {}; write e.g. `{name}:{a}:1000000`",
+                        p.words(
+                            "an amount is at most 100,000,000,000,000 in size (the largest total a settlement reaches)"
+                        )
+                    )
+                })?;
             } else if amount.is_some() {
                 return Err(format!("`{spec}`: `{name}` takes one argument"));
             }

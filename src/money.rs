@@ -47,6 +47,26 @@ fn div_round_64(n: i64, d: i64) -> i64 {
 pub const LARGEST_NUMBERS: &str =
     "amounts of money are at most 1,000,000,000,000, other numbers at most 1,000,000,000";
 
+/// The largest size of any number a scenario takes (an amount of money, in currency units):
+/// the bound of a value given on the command line for a term (`--vary`, `--bounds`), which
+/// [`LARGEST_NUMBERS`] puts in words.
+pub const LARGEST_VALUE: i64 = 1_000_000_000_000;
+
+/// The largest size of an amount a figure is compared with (`p_paid_above:city:AMOUNT`, a
+/// target such as `net_mean:city >= X`): 100,000,000,000,000, the largest total a settlement
+/// reaches ([`crate::settlement::LIMIT`]).
+pub const LARGEST_TOTAL: f64 = 1e14;
+
+/// Reads a number given on the command line for a figure (an amount, a target); a number
+/// beyond [`LARGEST_TOTAL`] in size is [`NumberProblem::TooLarge`].
+pub fn parse_figure_number(text: &str) -> Result<f64, NumberProblem> {
+    use rust_decimal::prelude::ToPrimitive;
+    match parse_number(text)?.to_f64() {
+        Some(x) if x.abs() <= LARGEST_TOTAL => Ok(x),
+        _ => Err(NumberProblem::TooLarge),
+    }
+}
+
 /// Why a number written as text was not read by [`parse_number`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NumberProblem {
@@ -61,6 +81,19 @@ pub enum NumberProblem {
 }
 
 impl NumberProblem {
+    /// What is wrong, to follow the number in a message: "is not a number", ...; `too_large`
+    /// for [`NumberProblem::TooLarge`], which depends on what the number is for.
+    pub fn words(self, too_large: &str) -> String {
+        match self {
+            NumberProblem::NotANumber => "is not a number".into(),
+            NumberProblem::TooLarge => format!("is out of range: {too_large}"),
+            NumberProblem::TooManyDigits => {
+                "has too many digits to read exactly (at most 28 significant digits)".into()
+            }
+            NumberProblem::NotFinite => "is not a finite number".into(),
+        }
+    }
+
     /// The problem of `text` in words, e.g. "`1e400` is too large; amounts of money are ...".
     pub fn describe(self, text: &str) -> String {
         match self {
@@ -127,6 +160,95 @@ pub fn parse_number(text: &str) -> Result<Decimal, NumberProblem> {
             Err(_) => Err(NumberProblem::NotANumber),
         },
     }
+}
+
+/// A decimal as a mantissa without trailing zeros and a power of ten: `m * 10^e`.
+fn decimal_parts(d: Decimal) -> (i128, i32) {
+    let (mut m, mut e) = (d.mantissa(), -(d.scale() as i32));
+    while m != 0 && m % 10 == 0 {
+        m /= 10;
+        e += 1;
+    }
+    (m, e)
+}
+
+/// The decimal `m * 10^e`, if a [`Decimal`] holds it exactly (at most 28 decimals, a mantissa
+/// below 2^96).
+fn decimal_from_parts(mut m: i128, mut e: i32) -> Option<Decimal> {
+    if m == 0 {
+        return Some(Decimal::ZERO);
+    }
+    while m % 10 == 0 {
+        m /= 10;
+        e += 1;
+    }
+    if e >= 0 {
+        let m = 10i128
+            .checked_pow(e as u32)
+            .and_then(|p| m.checked_mul(p))?;
+        Decimal::try_from_i128_with_scale(m, 0).ok()
+    } else if -e <= 28 {
+        Decimal::try_from_i128_with_scale(m, (-e) as u32).ok()
+    } else {
+        None
+    }
+}
+
+/// `a + b` exactly, or `None` where a [`Decimal`] cannot hold the sum without rounding it
+/// (`Decimal`'s own `+` rounds a sum with too many digits, and panics beyond its range).
+pub fn exact_add(a: Decimal, b: Decimal) -> Option<Decimal> {
+    let ((ma, ea), (mb, eb)) = (decimal_parts(a), decimal_parts(b));
+    if ma == 0 {
+        return Some(b);
+    }
+    if mb == 0 {
+        return Some(a);
+    }
+    // Aligned at the smaller exponent. A mantissa that overflows there makes a sum beyond
+    // 2^96 (the other mantissa, without trailing zeros, leaves a last digit), so no decimal
+    // holds it either.
+    let (hi, lo, e) = if ea >= eb { (ma, mb, eb) } else { (mb, ma, ea) };
+    let shift = (ea - eb).unsigned_abs();
+    let sum = 10i128
+        .checked_pow(shift)
+        .and_then(|p| hi.checked_mul(p))
+        .and_then(|h| h.checked_add(lo))?;
+    decimal_from_parts(sum, e)
+}
+
+/// `a * b` exactly, or `None` where a [`Decimal`] cannot hold the product without rounding
+/// it (`Decimal`'s `checked_mul` rounds a product with more than 28 decimals, down to 0 for a
+/// very small one).
+pub fn exact_mul(a: Decimal, b: Decimal) -> Option<Decimal> {
+    let ((ma, ea), (mb, eb)) = (decimal_parts(a), decimal_parts(b));
+    if ma == 0 || mb == 0 {
+        return Some(Decimal::ZERO);
+    }
+    let negative = (ma < 0) != (mb < 0);
+    let (mut ua, mut ub) = (ma.unsigned_abs(), mb.unsigned_abs());
+    // The product's trailing zeros (pairs of a 2 and a 5 from either factor) are taken out
+    // first, so that the product left is the mantissa itself: one that overflows `u128` is
+    // beyond 2^96.
+    let count = |mut x: u128, f: u128| {
+        let mut n = 0;
+        while x % f == 0 {
+            x /= f;
+            n += 1;
+        }
+        n
+    };
+    let zeros = (count(ua, 2) + count(ub, 2)).min(count(ua, 5) + count(ub, 5));
+    for f in [2, 5] {
+        for _ in 0..zeros {
+            if ua % f == 0 {
+                ua /= f;
+            } else {
+                ub /= f;
+            }
+        }
+    }
+    let m = i128::try_from(ua.checked_mul(ub)?).ok()?;
+    decimal_from_parts(if negative { -m } else { m }, ea + eb + zeros)
 }
 
 /// Converts to `i64`, saturating at the bounds (callers that may exceed them check the result
@@ -757,6 +879,45 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
+    }
+
+    /// Exact sums and products, and `None` wherever `Decimal` would round or overflow.
+    #[test]
+    fn exact_decimal_arithmetic_refuses_what_it_cannot_hold() {
+        let add = |a: &str, b: &str| exact_add(d(a), d(b)).map(|x| x.normalize().to_string());
+        let mul = |a: &str, b: &str| exact_mul(d(a), d(b)).map(|x| x.normalize().to_string());
+        assert_eq!(add("1000", "0.45").as_deref(), Some("1000.45"));
+        assert_eq!(add("0.5", "-0.5").as_deref(), Some("0"));
+        assert_eq!(add("-2.25", "0").as_deref(), Some("-2.25"));
+        assert_eq!(
+            add("1e27", "1e27").as_deref(),
+            Some("2000000000000000000000000000")
+        );
+        assert_eq!(add("79228162514264337593543950335", "1"), None);
+        assert_eq!(add("1000000000000", "0.0000000000000000000000000001"), None);
+        assert_eq!(add("70000000000000000000000000000", "0.3"), None);
+        assert_eq!(add("-5e28", "-5e28"), None);
+        assert_eq!(mul("1000", "1.0005").as_deref(), Some("1000.5"));
+        assert_eq!(mul("-40", "0.5125").as_deref(), Some("-20.5"));
+        assert_eq!(mul("1e-25", "1e-28"), None);
+        assert_eq!(mul("0.1", "0.0000000000000000000000000001"), None);
+        assert_eq!(mul("0.3", "0.1234567890123456789012345678"), None);
+        assert_eq!(mul("5e28", "2"), None);
+        assert_eq!(mul("0", "1e-28").as_deref(), Some("0"));
+        // A product of two long mantissas with trailing zeros between them: 2^90 x 5^38 is
+        // 2^52 x 10^38, beyond a decimal; divided by 10^56 it is 2^52 / 10^18.
+        let two90 = Decimal::from_i128_with_scale(1i128 << 90, 28);
+        let five38 = Decimal::from_i128_with_scale(5i128.pow(38), 28);
+        assert_eq!(
+            exact_mul(two90, five38)
+                .map(|x| x.normalize().to_string())
+                .as_deref(),
+            Some("0.004503599627370496")
+        );
+        for (a, b) in [("1.5", "2.25"), ("-0.001", "123456.789"), ("7", "1e-20")] {
+            assert_eq!(exact_mul(d(a), d(b)), d(a).checked_mul(d(b)));
+            assert_eq!(exact_add(d(a), d(b)), d(a).checked_add(d(b)));
+        }
     }
 
     #[test]

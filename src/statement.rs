@@ -458,6 +458,19 @@ pub fn render_text_noted(
     o
 }
 
+/// One CSV record with its line end, each field quoted where it must be (a comma, a quote, a
+/// line break), as the ledger's: for the headers and rows of every CSV file the program writes,
+/// whose fields may hold ids, which may hold any text.
+pub fn csv_record<I, T>(fields: I) -> String
+where
+    I: IntoIterator<Item = T>,
+    T: AsRef<[u8]>,
+{
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(fields);
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
 /// The ledger as CSV: one line per movement of money.
 pub fn render_csv(c: &Contract, ledger: &[LedgerLine]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());

@@ -923,6 +923,68 @@ fn a_count_threshold_must_be_whole() {
     );
 }
 
+/// A chain of `n` questions, each yes leading to the next and the last to `go`; each no to
+/// `stop`, with `exits` exits in all.
+fn chain_tree(n: usize, exits: usize) -> String {
+    let mut t = String::from("name = \"chain\"\n");
+    for i in 0..n {
+        let next = if i + 1 < n {
+            format!("n{}", i + 1)
+        } else {
+            "go".into()
+        };
+        t.push_str(&format!(
+            "[[node]]\nid = \"n{i}\"\nquestion = {{ en = \"Q{i}?\" }}\ntest = \"mkba-present\"\nyes = \"{next}\"\nno = \"stop\"\n"
+        ));
+    }
+    t.push_str(
+        "[[exit]]\nid = \"go\"\nverdict = \"go\"\n[[exit]]\nid = \"stop\"\nverdict = \"no-go\"\n",
+    );
+    for i in 2..exits {
+        t.push_str(&format!("[[exit]]\nid = \"x{i}\"\nverdict = \"no-go\"\n"));
+    }
+    t
+}
+
+/// A tree has at most 1,000 nodes and 1,000 exits: a longer one is refused at its first node
+/// past the limit (a chain of 100,000 used to overflow the stack of the graph check, and the
+/// report's diagram took time growing with the square of the nodes); one at the limit is read
+/// and walked to its end, and its problems list a few ids rather than all of them.
+#[test]
+fn a_tree_has_at_most_a_thousand_nodes() {
+    let e = parse_tree("long.toml", &chain_tree(5000, 2))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(
+            "long.toml:6003:1: node[1000].id: the tree has 5,000 nodes; a tree has at most 1,000"
+        ),
+        "{e}"
+    );
+    let e = parse_tree("wide.toml", &chain_tree(1, 1001))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("exit[1000].id: the tree has 1,001 exits; a tree has at most 1,000"),
+        "{e}"
+    );
+    let tree = parse_tree("long.toml", &chain_tree(1000, 1000)).unwrap_or_else(|d| panic!("{d}"));
+    let (sc, _) = parse_with_model("t.toml", &base()).unwrap();
+    let w = walk(&tree, &sc.contract, None);
+    assert_eq!((w.path.len(), w.exit.as_str()), (1000, "go"));
+    // A reference to an unknown id in a large tree lists the first ids and the count.
+    let bad = chain_tree(1000, 2).replace("no = \"stop\"", "no = \"stpo\"");
+    let d = parse_tree("bad.toml", &bad).unwrap_err();
+    assert_eq!(d.items.len(), 1000);
+    let m = &d.items[0].message;
+    assert!(
+        m.starts_with("unknown node or exit `stpo`; known: `go`, `n0`, `n1`,")
+            && m.ends_with(", ... (1,002 in all)")
+            && m.len() < 400,
+        "{m}"
+    );
+}
+
 fn cli(args: &[&str]) -> String {
     let o = Command::new(env!("CARGO_BIN_EXE_sibsim"))
         .args(args)

@@ -405,6 +405,140 @@ fn simulate_outputs_are_written_whole_or_not_at_all() {
     assert_eq!(names, ["trials.csv"]);
 }
 
+/// Ids may hold any text: every CSV file the program writes quotes a field with a comma or a
+/// quote, so each file reads back with as many fields in every row as in its header (the
+/// header of `trials.csv` used to join the party ids as they were).
+#[test]
+fn csv_outputs_quote_ids_with_commas_and_quotes() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"
+[contract]
+name = "ids"
+period = "quarter"
+periods = 8
+
+[[payers]]
+id = "ci,ty\"x"
+
+[[investors]]
+id = "ba,nk"
+
+[enterprise]
+id = "ent"
+fixed_costs = { amount = 1000, from = 1, to = 4 }
+per_participant_cost = 100
+
+[[cohorts]]
+id = "c,1"
+enrol = 1
+size = 10
+
+[[outcomes]]
+id = "jo,b"
+lag = 2
+pay_lag = 1
+price = 1000
+
+[[tranches]]
+id = "lo\"an"
+investor = "ba,nk"
+committed = 10000
+rate = 0.05
+rank = 1
+drawdowns = { at = [[1, 10000]] }
+
+[uncertainty]
+fill = { mean = 0.9, sd = 0.05 }
+[uncertainty.outcomes."jo,b"]
+rate = { mean = 0.5, sd = 0.1 }
+"#;
+    let file = dir.path().join("ids.toml");
+    std::fs::write(&file, text).unwrap();
+    let f = file.to_str().unwrap();
+    let at = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (out, sweep, tornado, ledger) = (
+        at("out"),
+        at("sweep.csv"),
+        at("tornado.csv"),
+        at("ledger.csv"),
+    );
+    let actuals = at("actuals.csv");
+    std::fs::write(
+        &actuals,
+        "period,outcome,cohort,units\n3,\"jo,b\",\"c,1\",4\n",
+    )
+    .unwrap();
+    let metric = "net_mean:ci,ty\"x";
+    for args in [
+        vec![
+            "simulate",
+            f,
+            "--trials",
+            "20",
+            "--out",
+            &out,
+            "--trials-out",
+        ],
+        vec![
+            "sweep",
+            f,
+            "--trials",
+            "20",
+            "--vary",
+            "outcomes.0.price=500:1500:3",
+            "--metric",
+            metric,
+            "--out",
+            &sweep,
+        ],
+        vec![
+            "tornado", f, "--trials", "20", "--metric", metric, "--out", &tornado,
+        ],
+        vec![
+            "settle",
+            f,
+            "--actuals",
+            &actuals,
+            "--format",
+            "csv",
+            "--out",
+            &ledger,
+        ],
+    ] {
+        let o = run(&args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    }
+    let trials = Path::new(&out).join("trials.csv");
+    for (path, id) in [
+        (trials.as_path(), "net_ci,ty\"x"),
+        (Path::new(&sweep), metric),
+        (Path::new(&tornado), "uncertainty.outcomes.jo,b.rate"),
+        (Path::new(&ledger), "ci,ty\"x"),
+    ] {
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_path(path)
+            .unwrap();
+        let records: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+        let n = records[0].len();
+        assert!(records.len() > 1, "{}", path.display());
+        for rec in &records {
+            assert_eq!(
+                rec.len(),
+                n,
+                "{}: {rec:?} against {:?}",
+                path.display(),
+                records[0]
+            );
+        }
+        assert!(
+            records.iter().any(|rec| rec.iter().any(|x| x == id)),
+            "{}: no field `{id}`",
+            path.display()
+        );
+    }
+}
+
 /// Ctrl-C (SIGINT) during a long run with `--trials-out`: the run stops with status 130, says
 /// so, and leaves the output folder as it was (no partial file, no hidden temporary file).
 #[cfg(unix)]

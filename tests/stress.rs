@@ -655,6 +655,77 @@ fn arithmetic_overrides_are_exact_and_round_only_whole_terms() {
     );
 }
 
+/// An arithmetic override whose result a number cannot hold exactly is refused, never rounded:
+/// a product too small for 28 decimals (two tiny factors in a row, which used to round a price
+/// to 0), a result with more digits than a float keeps (which used to read back as the price
+/// before it), a sum beyond the range of a decimal (which used to panic).
+#[test]
+fn arithmetic_overrides_refuse_a_result_they_cannot_hold_exactly() {
+    let text = scenario(2, CERTAIN);
+    let load = |sets: &[&str]| {
+        let o: Vec<Override> = sets.iter().map(|x| Override::parse(x).unwrap()).collect();
+        src(&text, &o).load(&Variant::base()).map(|_| ())
+    };
+    let tiny = "outcomes.job.price*=0.0000000000000000000000000001";
+    let e = load(&[tiny, tiny]).unwrap_err().to_string();
+    assert!(
+        e.contains(tiny)
+            && e.contains("`outcomes[0].price` cannot be held exactly")
+            && e.contains("at most 28 decimals")
+            && e.contains("rounded to 0"),
+        "{e}"
+    );
+    // One tiny factor is a price with too many decimals, as in the file.
+    let e = load(&[tiny]).unwrap_err().to_string();
+    assert!(e.contains("prices carry at most six decimals"), "{e}");
+    let e = load(&["outcomes.job.price*=1.0000000000000000001"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("the result 1000.0000000000000001 cannot be held exactly")
+            && e.contains("at most 15 significant digits"),
+        "{e}"
+    );
+    let e = load(&["outcomes.job.price+=0.0000000000000000000000000001"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("cannot be held exactly") && e.contains("rounded to 1000"),
+        "{e}"
+    );
+    for set in [
+        "outcomes.job.price+=79228162514264337593543950335",
+        "outcomes.job.price-=79228162514264337593543950335",
+        "outcomes.job.price*=79228162514264337593543950335",
+    ] {
+        let e = load(&[set]).unwrap_err().to_string();
+        assert!(
+            e.contains(set)
+                && e.contains("out of range")
+                && e.contains("at most 1,000,000,000,000"),
+            "{e}"
+        );
+    }
+    // Exact results stand, in a row too.
+    assert!(load(&["outcomes.job.price*=1.0005", "outcomes.job.price+=0.000001"]).is_ok());
+    assert!(load(&["outcomes.job.price*=0.001", "outcomes.job.price*=1000"]).is_ok());
+    // The binary says so and exits 2, as for any bad override.
+    let e = err_of(&[
+        "simulate",
+        REF,
+        "--trials",
+        "10",
+        "--set",
+        "outcomes.housing.price*=1e-28",
+        "--set",
+        "outcomes.housing.price*=1e-28",
+    ]);
+    assert!(
+        e.contains("cannot be held exactly") && !e.contains("panicked"),
+        "{e}"
+    );
+}
+
 #[test]
 fn the_design_commands_run_on_the_reference_scenario() {
     let dir = tempfile::tempdir().unwrap();
@@ -859,6 +930,8 @@ proptest! {
         op in prop::sample::select(vec!["=", "+=", "-=", "*="]),
         value in prop::sample::select(vec![
             "0", "-1", "1e300", "99999999999999999999999", "abc", "[1, 2]", "{ a = 1 }", "true", "0.5", "\"x\"",
+            "79228162514264337593543950335", "-79228162514264337593543950335", "1e-28",
+            "1.0000000000000000001",
         ]),
     ) {
         if let Ok(o) = Override::parse(&format!("{path}{op}{value}")) {
@@ -1267,6 +1340,57 @@ fn a_sweep_refuses_the_same_term_twice() {
     assert!(e.contains("`contract.total_cap` twice"), "{e}");
 }
 
+/// The ends of a sweep are values of the term: one beyond the largest number a scenario takes
+/// is refused, naming --vary and the limits (a grid near the range of a decimal used to
+/// overflow and panic).
+#[test]
+fn a_sweep_refuses_ends_out_of_range() {
+    for (vary, want) in [
+        (
+            "outcomes.housing.price=0:5e28:3",
+            "TO `5e28` is out of range; FROM and TO are values of the term: amounts of money are at most 1,000,000,000,000",
+        ),
+        (
+            "outcomes.housing.price=-5e28:5e28:3",
+            "FROM `-5e28` is out of range",
+        ),
+        (
+            "outcomes.housing.price=0:79228162514264337593543950335:3",
+            "TO `79228162514264337593543950335` is out of range",
+        ),
+        (
+            "outcomes.housing.price=0:1e28:1000",
+            "TO `1e28` is out of range",
+        ),
+        (
+            "outcomes.housing.price=0:1e30:3",
+            "`1e30` is too large a number",
+        ),
+        (
+            "outcomes.housing.price=nan:1:3",
+            "`nan` is not a finite number",
+        ),
+    ] {
+        let e = Vary::parse(vary).unwrap_err();
+        assert!(e.contains(want), "{vary}: expected `{want}` in\n{e}");
+        let e = err_of(&["sweep", REF, "--trials", "10", "--vary", vary]);
+        assert!(
+            e.contains(&format!("--vary `{vary}`")) && e.contains(want) && !e.contains("panicked"),
+            "{e}"
+        );
+    }
+    // The largest values are ends.
+    let v = Vary::parse("contract.total_cap=-1000000000000:1000000000000:3").unwrap();
+    assert_eq!(
+        v.values,
+        [
+            rust_decimal::Decimal::from(-1_000_000_000_000i64),
+            rust_decimal::Decimal::ZERO,
+            rust_decimal::Decimal::from(1_000_000_000_000i64)
+        ]
+    );
+}
+
 /// A sweep of a term the file writes as a whole number shows the whole numbers it simulated,
 /// each once: cohort sizes 30 to 31 in 5 steps are 30 and 31 (30.25 and 30.5 round as an
 /// override rounds them), and with every participant paid 1,000 the payments are exactly
@@ -1483,6 +1607,157 @@ fn a_mistyped_comparison_in_a_target_lists_the_comparisons() {
         (t.figure.as_str(), t.value),
         ("p_full_repayment:junior", 0.3)
     );
+}
+
+/// A number given for a target, a figure's amount or the solver's bounds that is out of range
+/// or not a number says which and what is allowed, rather than that it "is not a number", that
+/// a figure "needs an amount" it was given, or that a "term" is "out of range".
+#[test]
+fn numbers_out_of_range_in_design_arguments_say_what_is_allowed() {
+    for (target, want) in [
+        (
+            "p_full_repayment:bank >= 1e30",
+            "`1e30` is out of range: a target is a probability from 0 to 1, or an amount or a rate of at most 100,000,000,000,000 in size",
+        ),
+        ("net_mean:enschede >= -1e400", "`-1e400` is out of range"),
+        ("net_mean:enschede >= 2e14", "`2e14` is out of range"),
+        ("net_mean:enschede >= nan", "`nan` is not a finite number"),
+        ("net_mean:enschede >= abc", "`abc` is not a number"),
+    ] {
+        let e = Target::parse(target).unwrap_err();
+        assert!(e.contains(want), "{target}: expected `{want}` in\n{e}");
+    }
+    assert_eq!(
+        Target::parse("net_mean:enschede >= -1e14").unwrap().value,
+        -1e14
+    );
+    let c = sibsim::scenario::parse("r.toml", REFERENCE)
+        .unwrap()
+        .contract;
+    for (spec, want) in [
+        (
+            "p_paid_above:enschede:1e30",
+            "the amount `1e30` is out of range: an amount is at most 100,000,000,000,000 in size",
+        ),
+        (
+            "p_paid_above:enschede:nan",
+            "the amount `nan` is not a finite number",
+        ),
+        (
+            "p_paid_above:enschede:abc",
+            "the amount `abc` is not a number",
+        ),
+        (
+            "p_paid_above:enschede:",
+            "`p_paid_above` needs an amount after the party",
+        ),
+    ] {
+        let e = metrics::parse(spec, &c).unwrap_err();
+        assert!(e.contains(want), "{spec}: expected `{want}` in\n{e}");
+    }
+    assert_eq!(
+        metrics::parse("p_paid_above:enschede:1e14", &c)
+            .unwrap()
+            .args
+            .amount,
+        1e14
+    );
+    let solve = |bounds: &str| {
+        err_of(&[
+            "solve",
+            REF,
+            "--trials",
+            "10",
+            "--term",
+            "outcomes.housing.price",
+            "--target",
+            "p_full_repayment:bank >= 0.9",
+            &format!("--bounds={bounds}"),
+        ])
+    };
+    let e = solve("0:79228162514264337593543950335");
+    assert!(
+        e.contains("--bounds 0:79228162514264337593543950335: the upper bound `79228162514264337593543950335` is out of range for `outcomes.housing.price`")
+            && e.contains("amounts of money are at most 1,000,000,000,000"),
+        "{e}"
+    );
+    let e = solve("-1e30:1");
+    assert!(e.contains("the lower bound `-1e30` is out of range"), "{e}");
+    let e = solve("nan:1");
+    assert!(
+        e.contains("the lower bound `nan` is not a finite number"),
+        "{e}"
+    );
+    // The library says so too, for bounds given as numbers.
+    let text = scenario(2, CERTAIN);
+    let e = sibsim::design::solve::solve(
+        &src(&text, &[]),
+        "outcomes.job.price",
+        &Target::parse("p_full_repayment:senior >= 0.9").unwrap(),
+        &SolveConfig {
+            bounds: Some((0.0, 1e29)),
+            step: None,
+        },
+        &cfg(10, 1),
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        e.contains(
+            "--bounds 0:1e29: the upper bound 1e29 is out of range for `outcomes.job.price`"
+        ),
+        "{e}"
+    );
+}
+
+/// The default stresses and the tornado address an outcome by its id in an override's path,
+/// whatever the id holds: one with a quote made `stress` panic on a built-in override that
+/// did not parse, one with a dot left the stresses that change it out without a word, and
+/// `tornado` refused both.
+#[test]
+fn stress_and_tornado_address_any_outcome_id() {
+    let rotterdam = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/rotterdam-buzinezzclub.toml"),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for id in ["benefit \"days\"", "benefit.days", "benefit\\days="] {
+        let quoted = format!("\"{}\"", id.replace('\\', "\\\\").replace('"', "\\\""));
+        let text = rotterdam
+            .replace("\"benefit-days\"", &quoted)
+            .replace(".benefit-days]", &format!(".{quoted}]"));
+        assert!(
+            !text.contains("benefit-days"),
+            "every use of the id is replaced"
+        );
+        let file = dir.path().join("r.toml");
+        std::fs::write(&file, &text).unwrap();
+        let f = file.to_str().unwrap();
+        let o = sibsim(&["stress", f, "--trials", "10"]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{id}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        for s in ["weaker-programme", "recession"] {
+            assert!(out.contains(s), "{id}: no `{s}` in\n{out}");
+        }
+        let o = sibsim(&[
+            "tornado",
+            f,
+            "--trials",
+            "10",
+            "--metric",
+            "net_mean:rotterdam",
+        ]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success() && out.contains(&format!("quantity of {id}")),
+            "{id}: {out}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
 }
 
 /// `--only` with a name that is not among the stresses says why: the defaults were left out,

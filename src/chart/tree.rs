@@ -79,64 +79,102 @@ pub struct DecisionTree {
 
 impl DecisionTree {
     /// (level, column) of every node: levels by breadth-first distance from the root; a
-    /// node's first child sits under it, further children to its right.
+    /// node's first child sits under it, further children to its right. Linear in the nodes
+    /// and edges, however wide or deep the tree.
     fn layout(&self) -> Vec<(usize, usize)> {
         let n = self.nodes.len();
+        // Each node's children in edge order, and whether any edge leaves it (a leaf: none).
+        let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut leaves_from = vec![false; n];
+        for e in &self.edges {
+            if e.from < n {
+                leaves_from[e.from] = true;
+                if e.to < n {
+                    children[e.from].push(e.to);
+                }
+            }
+        }
         let mut pos: Vec<Option<(usize, usize)>> = vec![None; n];
-        let mut taken: Vec<Vec<usize>> = Vec::new();
-        let place = |level: usize, want: usize, taken: &mut Vec<Vec<usize>>| {
+        let mut taken: Vec<Row> = Vec::new();
+        let place = |level: usize, want: usize, taken: &mut Vec<Row>| {
             while taken.len() <= level {
-                taken.push(Vec::new());
+                taken.push(Row::default());
             }
-            let mut c = want;
-            while taken[level].contains(&c) {
-                c += 1;
-            }
-            taken[level].push(c);
-            (level, c)
+            (level, taken[level].take_from(want))
         };
         let mut queue = std::collections::VecDeque::new();
         if n > 0 {
             pos[0] = Some(place(0, 0, &mut taken));
             queue.push_back(0);
         }
+        let mut unplaced = 0;
         loop {
             while let Some(u) = queue.pop_front() {
                 let (l, c) = pos[u].unwrap_or((0, 0));
                 let mut k = 0;
                 let mut side = 1;
-                for e in self.edges.iter().filter(|e| e.from == u && e.to < n) {
-                    if pos[e.to].is_some() {
+                for &to in &children[u] {
+                    if pos[to].is_some() {
                         continue;
                     }
-                    let leaf = !self.edges.iter().any(|f| f.from == e.to);
+                    let leaf = !leaves_from[to];
                     // A verdict leaf sits beside its question (same row) when there is room.
-                    let beside = leaf && taken.get(l).is_none_or(|row| !row.contains(&(c + side)));
-                    pos[e.to] = Some(if beside {
+                    let beside = leaf && taken.get(l).is_none_or(|row| !row.is_taken(c + side));
+                    pos[to] = Some(if beside {
                         side += 1;
                         place(l, c + side - 1, &mut taken)
                     } else {
                         k += 1;
                         place(l + 1, c + k - 1, &mut taken)
                     });
-                    queue.push_back(e.to);
+                    queue.push_back(to);
                 }
             }
             // Nodes not reachable from the root start a new level below.
-            match pos.iter().position(|p| p.is_none()) {
-                Some(u) => {
-                    let l = taken.len();
-                    pos[u] = Some(place(l, 0, &mut taken));
-                    queue.push_back(u);
-                }
-                None => break,
+            while unplaced < n && pos[unplaced].is_some() {
+                unplaced += 1;
             }
+            if unplaced == n {
+                break;
+            }
+            let l = taken.len();
+            pos[unplaced] = Some(place(l, 0, &mut taken));
+            queue.push_back(unplaced);
         }
         pos.into_iter().map(|p| p.unwrap_or((0, 0))).collect()
     }
 
-    fn on_path(&self, from: usize, to: usize) -> bool {
-        self.path.windows(2).any(|w| w[0] == from && w[1] == to)
+    /// The edges of the path walked, each (from, to) once.
+    fn path_edges(&self) -> std::collections::HashSet<(usize, usize)> {
+        self.path.windows(2).map(|w| (w[0], w[1])).collect()
+    }
+}
+
+/// The columns taken in one row of the layout. A taken column points at a column after it that
+/// may be free, and a search for the first free column at or after another shortens the
+/// pointers it follows, so placing every node of a row stays about linear.
+#[derive(Default)]
+struct Row(std::collections::HashMap<usize, usize>);
+
+impl Row {
+    fn is_taken(&self, c: usize) -> bool {
+        self.0.contains_key(&c)
+    }
+
+    /// Takes the first free column at or after `c` and returns it.
+    fn take_from(&mut self, c: usize) -> usize {
+        let mut free = c;
+        while let Some(&next) = self.0.get(&free) {
+            free = next;
+        }
+        let mut at = c;
+        while at != free {
+            let next = self.0[&at];
+            self.0.insert(at, free + 1);
+            at = next;
+        }
+        self.0.insert(free, free + 1);
+        free
     }
 }
 
@@ -181,6 +219,13 @@ impl Chart for DecisionTree {
                 10 + LEVEL_H * l as i32 + NODE_H / 2,
             )
         };
+        let walked = self.path_edges();
+        let mut visited = vec![false; self.nodes.len()];
+        for &i in &self.path {
+            if let Some(v) = visited.get_mut(i) {
+                *v = true;
+            }
+        }
         // Edges first, under the nodes.
         for e in &self.edges {
             if e.from >= self.nodes.len() || e.to >= self.nodes.len() {
@@ -188,7 +233,7 @@ impl Chart for DecisionTree {
             }
             let (x0, y0) = center(e.from);
             let (x1, y1) = center(e.to);
-            let hot = self.on_path(e.from, e.to);
+            let hot = walked.contains(&(e.from, e.to));
             let style = if hot {
                 INK.stroke_width(3)
             } else {
@@ -235,7 +280,7 @@ impl Chart for DecisionTree {
             let (x0, y0) = (cx - node_w / 2, cy - NODE_H / 2);
             let (x1, y1) = (cx + node_w / 2, cy + NODE_H / 2);
             let c = node.status.color();
-            let visited = self.path.contains(&i);
+            let visited = visited[i];
             area.draw(&Rectangle::new(
                 [(x0, y0), (x1, y1)],
                 tint(c, if visited { 0.7 } else { 0.85 }).filled(),
@@ -301,11 +346,25 @@ impl DecisionTree {
         // Questions in display order: the start, then the rest in file order.
         let mut order: Vec<usize> = vec![tree.start];
         order.extend((0..n).filter(|&i| i != tree.start));
-        let slot = |i: usize| order.iter().position(|&k| k == i).unwrap_or(0);
+        let mut slots = vec![0; n];
+        for (k, &i) in order.iter().enumerate() {
+            slots[i] = k;
+        }
+        let slot = |i: usize| slots.get(i).copied().unwrap_or(0);
+        // Each node's first step in the walk, and each id's node.
+        let mut steps: std::collections::HashMap<&str, &crate::feasibility::Step> =
+            std::collections::HashMap::new();
+        for s in &walk.path {
+            steps.entry(s.node.as_str()).or_insert(s);
+        }
+        let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for (i, q) in tree.nodes.iter().enumerate() {
+            index.entry(q.id.as_str()).or_insert(i);
+        }
         let mut nodes = Vec::new();
         for (k, &i) in order.iter().enumerate() {
             let q = &tree.nodes[i];
-            let step = walk.path.iter().find(|s| s.node == q.id);
+            let step = steps.get(q.id.as_str()).copied();
             let short = q.question.en.split('?').next().unwrap_or("").trim();
             let evidence = match step {
                 None => String::new(),
@@ -373,7 +432,7 @@ impl DecisionTree {
         let mut path: Vec<usize> = walk
             .path
             .iter()
-            .filter_map(|s| tree.nodes.iter().position(|q| q.id == s.node))
+            .filter_map(|s| index.get(s.node.as_str()).copied())
             .map(slot)
             .collect();
         let last = walk.path.last().map(|s| (s.node.as_str(), s.answer));
@@ -441,5 +500,54 @@ impl DecisionTree {
             edges,
             path,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A row gives the first free column at or after the one asked for.
+    #[test]
+    fn a_row_takes_the_first_free_column() {
+        let mut row = Row::default();
+        let got: Vec<usize> = [0, 0, 0, 5, 3, 0, 4, 2]
+            .iter()
+            .map(|&c| row.take_from(c))
+            .collect();
+        assert_eq!(got, [0, 1, 2, 5, 3, 4, 6, 7]);
+        assert!(row.is_taken(6) && !row.is_taken(8));
+    }
+
+    /// Every node of a wide tree (each question leading to two more) gets a place of its own.
+    #[test]
+    fn a_wide_tree_is_laid_out_without_overlap() {
+        let n = 3000;
+        let node = || TreeNode {
+            label: String::new(),
+            evidence: String::new(),
+            status: NodeStatus::NotReached,
+        };
+        let edges = (0..n)
+            .flat_map(|i| [2 * i + 1, 2 * i + 2])
+            .filter(|&j| j < n)
+            .map(|j| TreeEdge {
+                from: (j - 1) / 2,
+                to: j,
+                label: String::new(),
+            })
+            .collect();
+        let t = DecisionTree {
+            title: String::new(),
+            subtitle: String::new(),
+            nodes: (0..n).map(|_| node()).collect(),
+            edges,
+            path: Vec::new(),
+        };
+        let mut pos = t.layout();
+        assert_eq!(pos[0], (0, 0));
+        pos.sort_unstable();
+        pos.dedup();
+        assert_eq!(pos.len(), n);
     }
 }

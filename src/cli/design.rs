@@ -750,24 +750,23 @@ fn tornado_csv(t: &Tornado) -> String {
         "input,path,low_input,high_input,at_low,at_low_se,at_high,at_high_se,low_diff,low_diff_se,high_diff,high_diff_se,base,base_se\n",
     );
     for b in &t.bars {
-        let _ = writeln!(
-            s,
-            "\"{}\",{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            b.input.replace('"', "\"\""),
-            b.path,
-            b.low_input,
-            b.high_input,
-            b.at_low.value,
-            b.at_low.se,
-            b.at_high.value,
-            b.at_high.se,
-            b.low_diff.value,
-            b.low_diff.se,
-            b.high_diff.value,
-            b.high_diff.se,
-            t.base.value,
-            t.base.se
-        );
+        // The input's name and its path hold ids, which may hold a comma or a quote.
+        s.push_str(&sibsim::statement::csv_record([
+            b.input.clone(),
+            b.path.clone(),
+            b.low_input.to_string(),
+            b.high_input.to_string(),
+            b.at_low.value.to_string(),
+            b.at_low.se.to_string(),
+            b.at_high.value.to_string(),
+            b.at_high.se.to_string(),
+            b.low_diff.value.to_string(),
+            b.low_diff.se.to_string(),
+            b.high_diff.value.to_string(),
+            b.high_diff.se.to_string(),
+            t.base.value.to_string(),
+            t.base.se.to_string(),
+        ]));
     }
     s
 }
@@ -796,21 +795,38 @@ pub fn solve(
         None => None,
         Some(b) => {
             let parts: Vec<&str> = b.split(':').collect();
-            let nums: Vec<Option<f64>> = parts
-                .iter()
-                .map(|p| {
-                    sibsim::scenario::overrides::parse_decimal(p)
-                        .and_then(|d| rust_decimal::prelude::ToPrimitive::to_f64(&d))
-                })
-                .collect();
-            match nums.as_slice() {
-                [Some(a), Some(b)] => Some((*a, *b)),
-                _ => {
-                    return Err(CliError(format!(
-                        "--bounds {b}: write LO:HI, e.g. --bounds 800000:1500000"
-                    )));
-                }
-            }
+            let [lo, hi] = parts.as_slice() else {
+                return Err(CliError(format!(
+                    "--bounds {b}: write LO:HI, e.g. --bounds 800000:1500000"
+                )));
+            };
+            // Each bound is a value of the term: a number the scenario could hold.
+            let bound = |which: &str, p: &str| -> Result<f64> {
+                use sibsim::money::{LARGEST_NUMBERS, LARGEST_VALUE, NumberProblem, parse_number};
+                let largest = rust_decimal::Decimal::from(LARGEST_VALUE);
+                let problem = match parse_number(p) {
+                    Ok(d) if d.abs() <= largest => {
+                        return Ok(
+                            rust_decimal::prelude::ToPrimitive::to_f64(&d).unwrap_or(f64::NAN)
+                        );
+                    }
+                    Ok(_) => NumberProblem::TooLarge,
+                    Err(e) => e,
+                };
+                Err(CliError(if problem == NumberProblem::TooLarge {
+                    format!(
+                        "--bounds {b}: the {which} bound `{}` is out of range for `{term}`; a bound is a value of the term: {LARGEST_NUMBERS}",
+                        p.trim()
+                    )
+                } else {
+                    format!(
+                        "--bounds {b}: the {which} bound `{}` {}; write LO:HI, e.g. --bounds 800000:1500000",
+                        p.trim(),
+                        problem.words("")
+                    )
+                }))
+            };
+            Some((bound("lower", lo)?, bound("upper", hi)?))
         }
     };
     let t0 = std::time::Instant::now();

@@ -210,7 +210,8 @@ fn trial_header(c: &sibsim::Contract, shocks: usize) -> String {
     if !c.inflow_guarantees.is_empty() {
         h.push("inflow_compensation".into());
     }
-    h.join(",") + "\n"
+    // Ids may hold any text, a comma or a quote too.
+    sibsim::statement::csv_record(&h)
 }
 
 /// Writes `trials.csv` rows in trial order as they arrive from the worker threads. The engine

@@ -27,8 +27,9 @@ use super::{Source, Variant, run_variant};
 use crate::metrics::{self, Figure};
 use crate::montecarlo::SimConfig;
 use crate::scenario::overrides::{Override, Step, parse_decimal, parse_path, path_text};
+use crate::scenario::raw::float_decimal;
 use rust_decimal::Decimal;
-use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use rust_decimal::prelude::ToPrimitive;
 use std::sync::atomic::AtomicU64;
 use toml::Value;
 
@@ -137,11 +138,14 @@ impl Target {
             Some(x) => (x.trim(), true),
             None => (rhs, false),
         };
-        let Some(mut v) = parse_decimal(num).and_then(|d| d.to_f64()) else {
-            return Err(format!(
-                "target `{s}`: `{rhs}` is not a number; write e.g. 0.95 or 95%"
-            ));
-        };
+        let mut v = crate::money::parse_figure_number(num).map_err(|p| {
+            format!(
+                "target `{s}`: `{rhs}` {}; write e.g. 0.95 or 95%",
+                p.words(
+                    "a target is a probability from 0 to 1, or an amount or a rate of at most 100,000,000,000,000 in size"
+                )
+            )
+        })?;
         if pct {
             v /= 100.0;
         }
@@ -355,6 +359,15 @@ fn snap(x: f64, lo: f64, hi: f64, step: f64) -> f64 {
     tidy(lo + k * step, step).clamp(lo, hi)
 }
 
+/// A number for a message: plain, or in scientific notation when very large.
+fn number_text(x: f64) -> String {
+    if x.is_finite() && x.abs() >= 1e15 {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 /// Solves for the term at `path` so that `target` holds.
 pub fn solve(
     src: &Source<'_>,
@@ -389,6 +402,20 @@ pub fn solve(
             "target `{target}`: `{}` is a probability, from 0 to 1 (0% to 100%); {} is outside it",
             target.figure, target.value
         ));
+    }
+    if let Some((a, b)) = sc.bounds {
+        let largest = crate::money::LARGEST_VALUE as f64;
+        for (which, x) in [("lower", a), ("upper", b)] {
+            if !x.is_finite() || x.abs() > largest {
+                return Err(format!(
+                    "--bounds {}:{}: the {which} bound {} is out of range for `{path_s}`; a bound is a value of the term: {}",
+                    number_text(a),
+                    number_text(b),
+                    number_text(x),
+                    crate::money::LARGEST_NUMBERS
+                ));
+            }
+        }
     }
     let (lo, hi, given) = match (sc.bounds, current) {
         (Some((a, b)), _) if a < b => (a, b, true),
@@ -445,7 +472,7 @@ pub fn solve(
     // the rate's spread) moves inward to the outermost value it accepts, found by bisection
     // towards the scenario's own value, to the step.
     let refused = |x: f64| {
-        Decimal::from_f64(x).is_none_or(|d| load_with(src, Override::number(&path, d)).is_err())
+        float_decimal(x).is_none_or(|d| load_with(src, Override::number(&path, d)).is_err())
     };
     let accepted_from = |bad: f64, good: f64| {
         let (mut bad, mut good) = (bad, good);
@@ -491,7 +518,14 @@ pub fn solve(
         if let Some(e) = evals.iter().find(|e| e.value == x) {
             return Ok(e.clone());
         }
-        let d = Decimal::from_f64(x).ok_or("term out of range")?;
+        // The value as its shortest decimal (0.3, not 0.299999...), as the file would have it.
+        let d = float_decimal(x).ok_or_else(|| {
+            format!(
+                "{path_s} = {}: the value is out of range; {}",
+                number_text(x),
+                crate::money::LARGEST_NUMBERS
+            )
+        })?;
         let v = Variant {
             label: format!("{path_s}={x}"),
             description: String::new(),

@@ -80,7 +80,10 @@ fn worse_outcomes(
         for &(key, fields) in keys {
             for f in fields {
                 if has(v.as_table(), &[key, f]) {
-                    set.push(format!("uncertainty.outcomes.{id}.{key}.{f}*={factor}"));
+                    set.push(format!(
+                        "uncertainty.outcomes.{}.{key}.{f}*={factor}",
+                        crate::scenario::overrides::key_text(id)
+                    ));
                 }
             }
         }

@@ -4,7 +4,7 @@
 use super::{Run, Source, Variant, run_all};
 use crate::metrics::{self, Figure, Unit};
 use crate::montecarlo::SimConfig;
-use crate::scenario::overrides::{Override, Step, parse_decimal, parse_path, path_text};
+use crate::scenario::overrides::{Override, Step, parse_path, path_text};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use std::sync::atomic::AtomicU64;
@@ -38,10 +38,25 @@ impl Vary {
                 "`{s}`: the range is FROM:TO:STEPS (three numbers separated by colons), got `{range}`"
             ));
         }
-        let from = parse_decimal(parts[0])
-            .ok_or_else(|| format!("`{s}`: FROM `{}` is not a number", parts[0]))?;
-        let to = parse_decimal(parts[1])
-            .ok_or_else(|| format!("`{s}`: TO `{}` is not a number", parts[1]))?;
+        // FROM and TO are values of the term: a number the scenario could hold.
+        let end = |name: &str, text: &str| -> Result<Decimal, String> {
+            let x = crate::money::parse_number(text).map_err(|p| match p {
+                crate::money::NumberProblem::NotANumber => {
+                    format!("`{s}`: {name} `{}` is not a number", text.trim())
+                }
+                p => format!("`{s}`: {name}: {}", p.describe(text.trim())),
+            })?;
+            if x.abs() > Decimal::from(crate::money::LARGEST_VALUE) {
+                return Err(format!(
+                    "`{s}`: {name} `{}` is out of range; FROM and TO are values of the term: {}",
+                    text.trim(),
+                    crate::money::LARGEST_NUMBERS
+                ));
+            }
+            Ok(x)
+        };
+        let from = end("FROM", parts[0])?;
+        let to = end("TO", parts[1])?;
         let steps: usize = parts[2]
             .trim()
             .parse()
@@ -58,12 +73,22 @@ impl Vary {
             ));
         }
         let n = Decimal::from(steps as u64 - 1);
+        // Within the bounds above none of this can overflow; checked all the same.
         let values = (0..steps)
             .map(|i| {
-                let x = from + (to - from) * Decimal::from(i as u64) / n;
-                x.round_dp(10).normalize()
+                to.checked_sub(from)
+                    .and_then(|d| d.checked_mul(Decimal::from(i as u64)))
+                    .and_then(|d| d.checked_div(n))
+                    .and_then(|d| d.checked_add(from))
+                    .map(|x| x.round_dp(10).normalize())
+                    .ok_or_else(|| {
+                        format!(
+                            "`{s}`: the grid from {from} to {to} is out of range; {}",
+                            crate::money::LARGEST_NUMBERS
+                        )
+                    })
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         Ok(Vary { path, values })
     }
 
@@ -140,7 +165,8 @@ pub fn sweep(
     }
     // The grid's values are rounded (half away from zero) to the decimals the term takes: a
     // whole number for a count or a period, cents for money, six decimals for a price, twelve
-    // for a rate; the grid shows the values simulated, each once.
+    // for a rate; and to 15 significant digits, all a number with a fraction holds exactly
+    // (a rate of 12 decimals above 1,000); the grid shows the values simulated, each once.
     // A term that is not in the scenario (nor an optional field it may add) is an error before
     // anything runs, not a grid of invalid points.
     let mut dps = Vec::with_capacity(vary.len());
@@ -155,11 +181,9 @@ pub fn sweep(
                 .values
                 .iter()
                 .map(|x| {
-                    x.round_dp_with_strategy(
-                        dp,
-                        rust_decimal::RoundingStrategy::MidpointAwayFromZero,
-                    )
-                    .normalize()
+                    let away = rust_decimal::RoundingStrategy::MidpointAwayFromZero;
+                    let x = x.round_dp_with_strategy(dp, away);
+                    x.round_sf_with_strategy(15, away).unwrap_or(x).normalize()
                 })
                 .collect();
             xs.dedup();
@@ -299,17 +323,5 @@ fn num(x: f64) -> String {
 }
 
 fn csv_row(cells: &[String]) -> String {
-    let mut out = cells
-        .iter()
-        .map(|c| {
-            if c.contains([',', '"', '\n']) {
-                format!("\"{}\"", c.replace('"', "\"\""))
-            } else {
-                c.clone()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",");
-    out.push('\n');
-    out
+    crate::statement::csv_record(cells)
 }

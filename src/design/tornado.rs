@@ -100,12 +100,9 @@ pub struct Tornado {
 }
 
 /// An id as a path segment: quoted when it holds a dot.
+/// An id as a key of an override's path (quoted where it holds a dot, a quote, ...).
 fn path_key(id: &str) -> String {
-    if id.contains('.') {
-        format!("\"{id}\"")
-    } else {
-        id.to_string()
-    }
+    crate::scenario::overrides::key_text(id)
 }
 
 fn f(x: f64) -> String {

@@ -272,10 +272,36 @@ pub fn default_tree() -> Tree {
     }
 }
 
-/// Parses and checks a tree file: unique ids, known tests, thresholds in range, every yes and
-/// no leading to a known node or exit, no cycle, every node reachable from the start.
+/// The most nodes, and the most exits, a tree may have: far above any real one (Rotterdam's has
+/// 8 questions), low enough that every check, the walk and the diagram stay quick.
+pub const MAX_NODES: usize = 1000;
+
+/// Parses and checks a tree file: at most [`MAX_NODES`] nodes and exits, unique ids, known
+/// tests, thresholds in range, every yes and no leading to a known node or exit, no cycle,
+/// every node reachable from the start.
 pub fn parse_tree(file: &str, text: &str) -> Result<Tree, Diagnostics> {
     let raw: RawTree = crate::scenario::deserialize(file, text)?;
+    // A tree beyond the limit is refused before anything else is said about it (a problem on
+    // every one of its nodes would bury the one that matters).
+    for (what, table, n) in [
+        ("nodes", "node", raw.node.len()),
+        ("exits", "exit", raw.exit.len()),
+    ] {
+        if n > MAX_NODES {
+            return Err(crate::scenario::position(
+                file,
+                text,
+                vec![Diagnostic::new(
+                    format!("{table}[{MAX_NODES}].id"),
+                    format!(
+                        "the tree has {} {what}; a tree has at most {} (Rotterdam's has 8 questions and 7 exits)",
+                        thousands(n),
+                        thousands(MAX_NODES)
+                    ),
+                )],
+            ));
+        }
+    }
     let mut errs: Vec<Diagnostic> = Vec::new();
     let mut ids: BTreeMap<&str, Next> = BTreeMap::new();
     for (i, n) in raw.node.iter().enumerate() {
@@ -305,11 +331,20 @@ pub fn parse_tree(file: &str, text: &str) -> Result<Tree, Diagnostics> {
             "the tree has no [[node]]; give at least one question",
         ));
     }
+    // The ids a reference may name: all of them in a tree of a usual size, the first few of
+    // a large one (a message per node, each listing every id, would grow with its square).
     let known = || {
-        ids.keys()
+        const LISTED: usize = 30;
+        let mut s = ids
+            .keys()
+            .take(LISTED)
             .map(|k| format!("`{k}`"))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", ");
+        if ids.len() > LISTED {
+            s.push_str(&format!(", ... ({} in all)", thousands(ids.len())));
+        }
+        s
     };
     let resolve = |errs: &mut Vec<Diagnostic>, path: String, t: &Option<String>| -> Next {
         match t {
@@ -441,40 +476,48 @@ pub fn parse_tree(file: &str, text: &str) -> Result<Tree, Diagnostics> {
     })
 }
 
-/// Cycles (depth-first search with colours) and unreachable nodes.
+/// `n` with thousands separators (`100,000`).
+fn thousands(n: usize) -> String {
+    crate::chart::theme::thousands(n as f64)
+}
+
+/// Cycles (depth-first search with colours) and unreachable nodes. The search keeps its own
+/// stack, so a tree as deep as it is long (a chain of questions) needs no deeper call stack.
 fn check_graph(nodes: &[Node], start: Next, errs: &mut Vec<Diagnostic>) {
     // 0 = unseen, 1 = on the stack, 2 = done.
     let mut colour = vec![0u8; nodes.len()];
-    fn dfs(
-        i: usize,
-        nodes: &[Node],
-        colour: &mut [u8],
-        stack: &mut Vec<usize>,
-    ) -> Option<Vec<usize>> {
-        colour[i] = 1;
-        stack.push(i);
-        for n in [nodes[i].yes, nodes[i].no] {
-            if let Next::Node(j) = n {
-                if colour[j] == 1 {
-                    let from = stack.iter().position(|&k| k == j).unwrap_or(0);
-                    let mut cyc = stack[from..].to_vec();
-                    cyc.push(j);
-                    return Some(cyc);
-                }
-                if colour[j] == 0
-                    && let Some(c) = dfs(j, nodes, colour, stack)
-                {
-                    return Some(c);
-                }
-            }
-        }
-        stack.pop();
-        colour[i] = 2;
-        None
-    }
     let Next::Node(s) = start else { return };
-    let mut stack = Vec::new();
-    if let Some(cyc) = dfs(s, nodes, &mut colour, &mut stack) {
+    // The path from the start: each node with the number of its answers (yes, no) looked at.
+    let mut stack: Vec<(usize, usize)> = vec![(s, 0)];
+    colour[s] = 1;
+    let mut cycle = None;
+    while let Some(top) = stack.last_mut() {
+        let (i, k) = *top;
+        if k == 2 {
+            stack.pop();
+            colour[i] = 2;
+            continue;
+        }
+        top.1 += 1;
+        let Next::Node(j) = (if k == 0 { nodes[i].yes } else { nodes[i].no }) else {
+            continue;
+        };
+        match colour[j] {
+            1 => {
+                let from = stack.iter().position(|&(n, _)| n == j).unwrap_or(0);
+                let mut cyc: Vec<usize> = stack[from..].iter().map(|&(n, _)| n).collect();
+                cyc.push(j);
+                cycle = Some(cyc);
+                break;
+            }
+            0 => {
+                colour[j] = 1;
+                stack.push((j, 0));
+            }
+            _ => {}
+        }
+    }
+    if let Some(cyc) = cycle {
         let path: Vec<&str> = cyc.iter().map(|&i| nodes[i].id.as_str()).collect();
         let last = cyc[cyc.len() - 2];
         let field = if nodes[last].yes == Next::Node(cyc[cyc.len() - 1]) {
@@ -1163,4 +1206,58 @@ pub fn render_text(w: &Walk, c: &Contract) -> String {
         let _ = writeln!(s, "Condition: {cd}");
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(n: usize) -> Vec<Node> {
+        (0..n)
+            .map(|i| Node {
+                id: format!("n{i}"),
+                question: Bilingual::default(),
+                label: None,
+                test: Test::MkbaPresent,
+                threshold: None,
+                payers: Payers::default(),
+                yes: if i + 1 < n {
+                    Next::Node(i + 1)
+                } else {
+                    Next::Exit(0)
+                },
+                no: Next::Exit(0),
+                condition: None,
+            })
+            .collect()
+    }
+
+    /// The graph check keeps its own stack: a chain far deeper than a call stack allows is
+    /// checked, and a cycle through all of it is found and named at the node that closes it.
+    #[test]
+    fn the_graph_check_takes_a_chain_of_any_depth() {
+        let mut nodes = chain(200_000);
+        let mut errs = Vec::new();
+        check_graph(&nodes, Next::Node(0), &mut errs);
+        assert!(errs.is_empty(), "{errs:?}");
+        nodes[199_999].no = Next::Node(0);
+        check_graph(&nodes, Next::Node(0), &mut errs);
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].path, "node[199999].no");
+        assert!(
+            errs[0]
+                .message
+                .starts_with("the tree has a cycle: n0 -> n1 -> ")
+                && errs[0].message.contains("n199999 -> n0;"),
+            "{}",
+            &errs[0].message[..100]
+        );
+        // Unreachable nodes are still found.
+        let mut nodes = chain(3);
+        nodes[0].yes = Next::Exit(0);
+        let mut errs = Vec::new();
+        check_graph(&nodes, Next::Node(0), &mut errs);
+        let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["node[1].id", "node[2].id"]);
+    }
 }

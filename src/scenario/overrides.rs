@@ -15,9 +15,10 @@
 //! contract.remainder=payers           a bare word is text
 //! ```
 //!
-//! Keys are separated by `.`; a key holding a dot is written in double quotes. A value is read
-//! as a TOML value (number, `"text"`, `true`, array, inline table); anything else that is a
-//! single bare word is read as text. Arithmetic (`+=`, `-=`, `*=`) is exact decimal arithmetic;
+//! Keys are separated by `.`; a key holding a dot (or a space, a bracket, `=`, a quote) is
+//! written in double quotes, a quote or a backslash in it after a backslash
+//! (`"say \"hi\""`). A value is read as a TOML value (number, `"text"`, `true`, array, inline
+//! table); anything else that is a single bare word is read as text. Arithmetic (`+=`, `-=`, `*=`) is exact decimal arithmetic;
 //! a whole number in the file stays a whole number (rounded half away from zero). A path with
 //! `*` applies wherever the rest of the path exists and is an error only when it matches
 //! nothing.
@@ -102,12 +103,25 @@ pub fn parse_path(s: &str) -> Result<Vec<Step>, OverrideError> {
         let c = chars[i];
         if expect_key {
             if c == '"' {
-                let start = i + 1;
-                let Some(end) = chars[start..].iter().position(|&x| x == '"') else {
-                    return err(format!("unclosed quote in path `{s}`"));
-                };
-                steps.push(Step::Key(chars[start..start + end].iter().collect()));
-                i = start + end + 1;
+                // A quoted key; `\"` and `\\` in it are a quote and a backslash.
+                let mut key = String::new();
+                i += 1;
+                loop {
+                    match chars.get(i) {
+                        None => return err(format!("unclosed quote in path `{s}`")),
+                        Some('"') => break,
+                        Some('\\') if matches!(chars.get(i + 1), Some('"' | '\\')) => {
+                            key.push(chars[i + 1]);
+                            i += 2;
+                        }
+                        Some(&x) => {
+                            key.push(x);
+                            i += 1;
+                        }
+                    }
+                }
+                steps.push(Step::Key(key));
+                i += 1;
             } else {
                 let start = i;
                 while i < chars.len() && !matches!(chars[i], '.' | '[' | ']' | '"') {
@@ -174,6 +188,23 @@ pub fn parse_path(s: &str) -> Result<Vec<Step>, OverrideError> {
     Ok(steps)
 }
 
+/// A key as a path writes it: as it is, or in double quotes where it holds a dot, a space or
+/// anything else a path or an override reads otherwise (`"a.b"`, `"say \"hi\""`), so that
+/// any id can be addressed.
+pub fn key_text(k: &str) -> String {
+    let plain = !k.is_empty()
+        && k != "*"
+        && !k
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '.' | '[' | ']' | '"' | '\\' | '='))
+        && !k.ends_with(['+', '-', '*']);
+    if plain {
+        k.to_string()
+    } else {
+        format!("\"{}\"", k.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
 /// Renders a path as written (`outcomes.housing.price`).
 pub fn path_text(path: &[Step]) -> String {
     let mut s = String::new();
@@ -183,13 +214,7 @@ pub fn path_text(path: &[Step]) -> String {
                 if i > 0 {
                     s.push('.');
                 }
-                if k.contains('.') || k.is_empty() || k.chars().any(char::is_whitespace) {
-                    s.push('"');
-                    s.push_str(k);
-                    s.push('"');
-                } else {
-                    s.push_str(k);
-                }
+                s.push_str(&key_text(k));
             }
             Step::Index(n) => s.push_str(&format!("[{n}]")),
             Step::All => s.push_str(if i == 0 { "*" } else { ".*" }),
@@ -203,9 +228,15 @@ impl Override {
     pub fn parse(text: &str) -> Result<Override, OverrideError> {
         // The first `=` outside quotes separates the path from the value.
         let mut in_quote = false;
+        let mut escaped = false;
         let mut eq = None;
         for (i, c) in text.char_indices() {
+            if escaped {
+                escaped = false;
+                continue;
+            }
             match c {
+                '\\' if in_quote => escaped = true,
                 '"' => in_quote = !in_quote,
                 '=' if !in_quote => {
                     eq = Some(i);
@@ -326,14 +357,34 @@ fn kind_name(v: &Value) -> &'static str {
 fn value_decimal(v: &Value) -> Option<Decimal> {
     match v {
         Value::Integer(i) => Some(Decimal::from(*i)),
-        Value::Float(f) if f.is_finite() => parse_decimal(&format!("{f}")),
+        // As the scenario reads it (see `raw::Num`).
+        Value::Float(f) if f.is_finite() => super::raw::float_decimal(*f),
         Value::String(s) => parse_decimal(s),
         _ => None,
     }
 }
 
+/// The float for the number `x`, which reads back as exactly `x` (see [`super::raw::Num`]); a
+/// number with more significant digits than a float keeps is refused, never rounded.
+fn float_value(x: Decimal, text: &str) -> Result<Value, OverrideError> {
+    // The nearest float, through the decimal text (`Decimal::to_f64` is not always nearest).
+    let f = x
+        .normalize()
+        .to_string()
+        .parse::<f64>()
+        .ok()
+        .filter(|f| super::raw::float_decimal(*f) == Some(x));
+    match f {
+        Some(f) => Ok(Value::Float(f)),
+        None => err(format!(
+            "in `{text}`: the result {} cannot be held exactly: a number with a fraction keeps at most 15 significant digits (as one written in the file); give a value or a factor with fewer digits",
+            x.normalize()
+        )),
+    }
+}
+
 /// A value for the number `x` where the file has `old`: whole numbers stay whole (rounded half
-/// away from zero), text stays text, anything else becomes a float.
+/// away from zero), text stays text, anything else becomes a float that holds `x` exactly.
 fn number_value(x: Decimal, old: &Value, text: &str) -> Result<Value, OverrideError> {
     let out_of_range = || {
         OverrideError(format!(
@@ -348,7 +399,7 @@ fn number_value(x: Decimal, old: &Value, text: &str) -> Result<Value, OverrideEr
                 .ok_or_else(out_of_range)?,
         ),
         Value::String(_) => Value::String(x.normalize().to_string()),
-        _ => Value::Float(x.to_f64().ok_or_else(out_of_range)?),
+        _ => float_value(x, text)?,
     })
 }
 
@@ -510,7 +561,7 @@ fn apply_at(
                     // A key the file leaves out: add it; validation checks it is allowed.
                     let v = match &o.op {
                         Op::Set(s) => parse_value(s, &o.text)?,
-                        Op::SetNumber(x) => Value::Float(x.to_f64().unwrap_or(0.0)),
+                        Op::SetNumber(x) => float_value(*x, &o.text)?,
                         _ => unreachable!(),
                     };
                     t.insert(k.clone(), v);
@@ -636,11 +687,33 @@ fn change(
     let text = &o.text;
     let numeric = |cur: &Value| {
         value_decimal(cur).ok_or_else(|| {
-            OverrideError(format!(
-                "`{text}`: `{concrete}` is {}, not a number, so it cannot be changed by arithmetic",
-                kind_name(cur)
-            ))
+            OverrideError(match cur {
+                Value::Float(f) if f.is_finite() => format!(
+                    "`{text}`: `{concrete}` is {f:e}, too large to be changed by arithmetic; {}",
+                    crate::money::LARGEST_NUMBERS
+                ),
+                _ => format!(
+                    "`{text}`: `{concrete}` is {}, not a number, so it cannot be changed by arithmetic",
+                    kind_name(cur)
+                ),
+            })
         })
+    };
+    // A result a decimal cannot hold exactly: beyond its range, or with more than 28
+    // significant digits, which `Decimal` would round (a product of two small numbers to 0).
+    let inexact = |a: Decimal, op: char, b: Decimal, rounded: Option<Decimal>| match rounded {
+        None => OverrideError(format!(
+            "`{text}`: {} {op} {} at `{concrete}` is out of range; {}",
+            a.normalize(),
+            b.normalize(),
+            crate::money::LARGEST_NUMBERS
+        )),
+        Some(r) => OverrideError(format!(
+            "`{text}`: {} {op} {} at `{concrete}` cannot be held exactly: a number has at most 28 significant digits and at most 28 decimals, and this one would be rounded to {}",
+            a.normalize(),
+            b.normalize(),
+            r.normalize()
+        )),
     };
     // Arithmetic is exact: a fraction where the file has a whole number stays a fraction, and
     // the caller rounds it only where the term must be whole.
@@ -655,11 +728,9 @@ fn change(
     };
     let exact = |x: Decimal, cur: &Value| -> Result<(Value, Option<i64>), OverrideError> {
         if whole && !x.fract().is_zero() {
-            let f = x.to_f64().ok_or_else(|| {
-                OverrideError(format!("in `{text}`: the result {x} is out of range"))
-            })?;
+            let f = float_value(x, text)?;
             let r = number_value(x, &Value::Integer(0), text)?.as_integer();
-            Ok((Value::Float(f), r))
+            Ok((f, r))
         } else {
             Ok((number_value(x, &written(cur), text)?, None))
         }
@@ -667,18 +738,23 @@ fn change(
     let mut rounded = None;
     let new = match &o.op {
         Op::Add(d) => {
-            let x = numeric(cur)? + *d;
+            let a = numeric(cur)?;
+            let x = crate::money::exact_add(a, *d).ok_or_else(|| {
+                let (op, b) = if d.is_sign_negative() {
+                    ('-', -*d)
+                } else {
+                    ('+', *d)
+                };
+                inexact(a, op, b, a.checked_add(*d))
+            })?;
             let (v, r) = exact(x, cur)?;
             rounded = r;
             v
         }
         Op::Mul(d) => {
-            let x = numeric(cur)?.checked_mul(*d).ok_or_else(|| {
-                OverrideError(format!(
-                    "`{text}`: the result is out of range; {}",
-                    crate::money::LARGEST_NUMBERS
-                ))
-            })?;
+            let a = numeric(cur)?;
+            let x = crate::money::exact_mul(a, *d)
+                .ok_or_else(|| inexact(a, '×', *d, a.checked_mul(*d)))?;
             let (v, r) = exact(x, cur)?;
             rounded = r;
             v
@@ -689,11 +765,7 @@ fn change(
             // (a price written `1_500` may take decimals; validation refuses it where a whole
             // number is required).
             if whole && !x.fract().is_zero() {
-                Value::Float(
-                    x.to_f64().ok_or_else(|| {
-                        OverrideError(format!("in `{text}`: {x} is out of range"))
-                    })?,
-                )
+                float_value(*x, text)?
             } else {
                 number_value(*x, &written(cur), text)?
             }
@@ -872,6 +944,39 @@ rate = { mean = 0.4, sd = 0.08 }
         );
         set(&mut d, "uncertainty.fill={ mean = 0.5, sd = 0.1 }").unwrap();
         set(&mut d, "contract.remainder=payers").unwrap();
+    }
+
+    /// Any id can be written as a key of a path and read back: quoted where it holds a dot, a
+    /// quote, a backslash, a bracket, `=`, a space or ends like an operator.
+    #[test]
+    fn every_key_reads_back_as_written() {
+        for k in [
+            "housing",
+            "a.b",
+            "say \"hi\"",
+            "back\\slash",
+            "end\\",
+            "[0]",
+            "a=b",
+            "x+",
+            "y-",
+            "*",
+            "two words",
+            "",
+            "ci,ty",
+            "é",
+        ] {
+            let path = vec![Step::Key("outcomes".into()), Step::Key(k.into())];
+            let text = path_text(&path);
+            assert_eq!(parse_path(&text).unwrap(), path, "{k}: {text}");
+            let o = Override::parse(&format!("{text}.price*=2")).unwrap();
+            assert_eq!(o.path[1], Step::Key(k.into()), "{k}: {text}");
+            assert_eq!(o.op, Op::Mul(Decimal::from(2)));
+        }
+        assert_eq!(
+            path_text(&[Step::Key("benefit-days".into())]),
+            "benefit-days"
+        );
     }
 
     #[test]

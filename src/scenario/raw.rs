@@ -30,15 +30,12 @@ impl<'de> Deserialize<'de> for Num {
                 if !v.is_finite() {
                     return Err(E::custom("a finite number is required, not inf or nan"));
                 }
-                Decimal::from_str(&format!("{v}"))
-                    .or_else(|_| Decimal::from_scientific(&format!("{v:e}")))
-                    .map(Num)
-                    .map_err(|_| {
-                        E::custom(format!(
-                            "the number {v:e} is too large; {}",
-                            crate::money::LARGEST_NUMBERS
-                        ))
-                    })
+                float_decimal(v).map(Num).ok_or_else(|| {
+                    E::custom(format!(
+                        "the number {v:e} is too large; {}",
+                        crate::money::LARGEST_NUMBERS
+                    ))
+                })
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Num, E> {
                 crate::money::parse_number(v)
@@ -48,6 +45,14 @@ impl<'de> Deserialize<'de> for Num {
         }
         d.deserialize_any(V)
     }
+}
+
+/// The decimal a float in the file stands for, as [`Num`] reads it: its shortest decimal form
+/// (`1500.1`), or `None` beyond what a decimal holds.
+pub fn float_decimal(v: f64) -> Option<Decimal> {
+    Decimal::from_str(&format!("{v}"))
+        .or_else(|_| Decimal::from_scientific(&format!("{v:e}")))
+        .ok()
 }
 
 /// `start`: a date as text (`"2014-01-01"`) or a TOML date (`2014-01-01`), kept as written.
