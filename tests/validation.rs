@@ -1494,13 +1494,31 @@ fn a_number_too_large_to_read_says_what_fields_take() {
         ],
     );
     assert_eq!(d.items.len(), 1, "{d}");
+    // A whole-number field with a narrower range says its own range, not that of every number.
     expect_error(
         &edit("periods = 12", "periods = 99999999999999999999"),
         3,
         &[
             "contract.periods",
             "whole number `99999999999999999999` is too large",
-            "at most 1,000,000,000",
+            "it must be a whole number from 1 to 1,200",
+        ],
+    );
+    expect_error(
+        &edit("periods = 12", "periods = 1e400"),
+        3,
+        &[
+            "contract.periods",
+            "too large to read",
+            "it must be a whole number from 1 to 1,200",
+        ],
+    );
+    expect_error(
+        &edit("size = 100", "size = 1e400"),
+        22,
+        &[
+            "cohorts[0].size",
+            "it must be a whole number from 0 to 10,000,000",
         ],
     );
 }

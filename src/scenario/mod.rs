@@ -108,6 +108,7 @@ pub fn deserialize<T: serde::de::DeserializeOwned>(
             let inner = e.into_inner();
             let path = if path == "." { String::new() } else { path };
             let mut message = friendly_serde(inner.message());
+            message = narrowed(&path, message);
             if let Some(hint) = unknown_field_hint(&message) {
                 message.push_str(&hint);
             }
@@ -373,7 +374,8 @@ fn parse_raw_with_overrides(
         {
             continue;
         }
-        return Err(annotate(vec![Diagnostic::new(path, friendly_serde(&msg))]));
+        let message = narrowed(&path, friendly_serde(&msg));
+        return Err(annotate(vec![Diagnostic::new(path, message)]));
     };
     validated(raw, annotate)
 }
@@ -532,6 +534,39 @@ pub fn position(file: &str, text: &str, items: Vec<Diagnostic>) -> Diagnostics {
         items,
     }
     .sorted()
+}
+
+/// What a whole-number field at `path` takes, where its range is narrower than the numbers of
+/// [`crate::money::LARGEST_NUMBERS`] (so that `periods = 1e400` is told 1 to 1,200, not the
+/// bound of every number): "a whole number from 1 to 1,200".
+fn whole_number_range(path: &str) -> Option<String> {
+    use validate::{MAX_COHORT, MAX_PERIODS};
+    let field = path.rsplit('.').next()?;
+    let (lo, hi) = match field {
+        "periods" if path == "contract.periods" => (1, MAX_PERIODS),
+        "size" => (0, MAX_COHORT),
+        "lag" | "pay_lag" => (0, MAX_PERIODS),
+        "measure_periods" => (1, MAX_PERIODS),
+        "rank" => (1, 1000),
+        "enrol" | "period" | "from" | "to" => {
+            return Some("a period of the contract, a whole number from 1 to its `periods`".into());
+        }
+        _ => return None,
+    };
+    let t = |x: i64| crate::chart::theme::thousands(x as f64);
+    Some(format!("a whole number from {} to {}", t(lo), t(hi)))
+}
+
+/// `message` about a number too large to read at `path`, with the range of a narrow
+/// whole-number field ([`whole_number_range`]) instead of the bound of every number.
+fn narrowed(path: &str, message: String) -> String {
+    match whole_number_range(path) {
+        Some(range) if message.contains(crate::money::LARGEST_NUMBERS) => message.replace(
+            crate::money::LARGEST_NUMBERS,
+            &format!("it must be {range}"),
+        ),
+        _ => message,
+    }
 }
 
 fn friendly_serde(msg: &str) -> String {

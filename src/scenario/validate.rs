@@ -15,7 +15,7 @@ const MAX_UNITS: i64 = 1_000_000_000;
 /// Largest number of periods.
 pub const MAX_PERIODS: i64 = 1200;
 /// Largest cohort.
-const MAX_COHORT: i64 = 10_000_000;
+pub const MAX_COHORT: i64 = 10_000_000;
 /// Reserved party identifiers.
 pub const ACCOUNT_ID: &str = "contract-account";
 /// The outside world.
