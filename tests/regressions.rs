@@ -258,3 +258,42 @@ min_rate = 0.5
         assert!(r.held[4..].iter().all(|&h| h == r.held[3]), "{:?}", r.held);
     }
 }
+
+/// No file of the project holds a merge's conflict markers (a merge once left them in
+/// docs/business-case.md, where a reader saw two versions of a rule list).
+#[test]
+fn no_file_holds_merge_conflict_markers() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if matches!(
+                p.extension().and_then(|x| x.to_str()),
+                Some("md" | "rs" | "toml" | "csv" | "py")
+            ) {
+                out.push(p);
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("README.md"), root.join("ARCHITECTURE.md")];
+    for d in ["docs", "src", "tests", "scenarios", "benches", ".ci"] {
+        if root.join(d).is_dir() {
+            walk(&root.join(d), &mut files);
+        }
+    }
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        for (i, line) in text.lines().enumerate() {
+            let marker =
+                ["<<<<<<< ", ">>>>>>> "].iter().any(|m| line.starts_with(m)) || line == "=======";
+            assert!(
+                !marker,
+                "{}:{}: a merge conflict marker",
+                f.display(),
+                i + 1
+            );
+        }
+    }
+}
