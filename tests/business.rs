@@ -2002,3 +2002,41 @@ fn mkba_values_past_the_money_limit_are_refused_not_clamped() {
         "{err}"
     );
 }
+
+/// `mkba --actuals` prints the net social return (the table's present value of the IMPACT)
+/// and the impact per euro paid, both in present values, as `mkba` of a simulation does.
+#[test]
+fn mkba_from_actuals_prints_the_net_social_return() {
+    let args = [
+        "mkba",
+        "scenarios/rotterdam-buzinezzclub.toml",
+        "--actuals",
+        "scenarios/rotterdam-buzinezzclub.actuals.csv",
+    ];
+    let text = cli(&args);
+    let v: serde_json::Value =
+        serde_json::from_str(&cli(&[&args[..], &["--format", "json"]].concat())).unwrap();
+    let pv = v["table"]["total"]["present_value"].as_str().unwrap();
+    let pays = v["settled_business_case"]["all_payers"]["payments"]
+        .as_str()
+        .unwrap();
+    let money = |s: &str| s.parse::<f64>().unwrap();
+    let thousands =
+        |s: &str| sibsim::money::format_thousands(sibsim::Money((money(s) * 100.0).round() as i64));
+    assert!(
+        text.contains(&format!(
+            "Net social return (PV of the IMPACT, all beneficiaries): {}",
+            thousands(pv)
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "Impact per euro paid: {:.2} (PV of impact {} / PV of the payers' payments {}",
+            money(pv) / money(pays),
+            thousands(pv),
+            thousands(pays)
+        )),
+        "{text}"
+    );
+}

@@ -1360,3 +1360,40 @@ fn settle_notes_a_number_that_looks_like_thousands() {
         stderr(&o)
     );
 }
+
+/// `validate` shows the per-participant cap, and says where it binds whatever happens: an
+/// outcome priced above it, or one-off prices adding up past it (a new user's sweep of a price
+/// above the cap changed nothing, with nothing to say why).
+#[test]
+fn validate_shows_where_the_participant_cap_binds() {
+    let o = run(&["validate", &scenario("reference")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(
+            "per-participant cap EUR 9,000.00 over `housing`, `work`, `sustained6`, `sustained12`"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("add up to EUR 11,000.00, above the per-participant cap"),
+        "{out}"
+    );
+    assert!(!out.contains("is priced"), "{out}");
+    let text = std::fs::read_to_string(root().join("scenarios/reference.toml"))
+        .unwrap()
+        .replacen("amount = 9_000", "amount = 3_500", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("cap.toml");
+    std::fs::write(&p, text).unwrap();
+    let o = run(&["validate", p.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("`sustained6` is priced EUR 4,000.00, above the per-participant cap: a participant is paid at most 3,500.00 for it"),
+        "{out}"
+    );
+    assert!(!out.contains("`work` is priced"), "{out}");
+    // A contract without the cap says nothing of it.
+    let out = stdout(&run(&["validate", &scenario("rotterdam-buzinezzclub")]));
+    assert!(!out.contains("per-participant cap"), "{out}");
+}

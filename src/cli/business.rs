@@ -186,6 +186,10 @@ fn settled_case_table(
         ]);
     }
     tab.render(&mut o);
+    o.push_str(&super::simulate::wrap(&format!(
+        "Net social return (PV of the IMPACT, all beneficiaries): {}",
+        format_thousands(t.total.present_value)
+    )));
     o.push_str(&impact_per_euro(
         t.total.present_value.0 as f64 / 100.0,
         all.payments.0 as f64 / 100.0,

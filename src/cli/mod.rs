@@ -205,6 +205,7 @@ enum Cmd {
     /// The social cost-benefit analysis (MKBA): the table a municipal report shows, who
     /// benefits and who pays, and the payers' business case over the trials.
     #[command(mut_arg("trials", |a| a.help("Number of trials of the business case's simulation (not used with --actuals)")))]
+    #[command(mut_arg("scenario", |a| a.help("The scenario file (TOML) with an [mkba] block, and an [uncertainty] block unless --actuals is given")))]
     Mkba {
         #[command(flatten)]
         common: CommonArgs,
@@ -569,10 +570,72 @@ fn validate(path: &std::path::Path) -> Result<()> {
             sibsim::statement::describe_inflow_guarantee(c, g)
         );
     }
+    for n in participant_cap_lines(c) {
+        io::say!("  {n}");
+    }
     for n in cut {
         io::say!("  note: {n}");
     }
     Ok(())
+}
+
+/// The per-participant cap as `validate` shows it, and a note where it binds whatever the
+/// trials do: an outcome priced above the cap, or one-off prices that add up to more than it
+/// (a participant who achieves them all is paid the cap).
+fn participant_cap_lines(c: &sibsim::Contract) -> Vec<String> {
+    use sibsim::contract::{OutcomeKind, Pricing};
+    use sibsim::money::format_thousands;
+    let Some(pc) = &c.participant_cap else {
+        return Vec::new();
+    };
+    let cap = pc.amount.to_decimal();
+    let ids: Vec<String> = pc
+        .outcomes
+        .iter()
+        .map(|&o| format!("`{}`", c.outcomes[o].id))
+        .collect();
+    let mut out = vec![format!(
+        "per-participant cap {} {} over {}",
+        c.currency,
+        format_thousands(pc.amount),
+        ids.join(", ")
+    )];
+    let show = |d: rust_decimal::Decimal| {
+        sibsim::Money::from_decimal(d.round_dp(2))
+            .map_or_else(|| d.normalize().to_string(), format_thousands)
+    };
+    let mut sum = rust_decimal::Decimal::ZERO;
+    let mut one_off = true;
+    for &o in &pc.outcomes {
+        let out_o = &c.outcomes[o];
+        match &out_o.pricing {
+            Pricing::Flat(p) => {
+                let price = p.to_decimal();
+                if price > cap {
+                    out.push(format!(
+                        "note: `{}` is priced {} {}, above the per-participant cap: a participant is paid at most {} for it",
+                        out_o.id,
+                        c.currency,
+                        show(price),
+                        format_thousands(pc.amount)
+                    ));
+                }
+                sum += price;
+                one_off &= out_o.kind == OutcomeKind::Count && !out_o.repeatable;
+            }
+            _ => one_off = false,
+        }
+    }
+    if one_off && pc.outcomes.len() > 1 && sum > cap {
+        out.push(format!(
+            "note: the prices of {} add up to {} {}, above the per-participant cap: a participant who achieves them all is paid {} (the outcome that passes the cap is cut)",
+            ids.join(", "),
+            c.currency,
+            show(sum),
+            format_thousands(pc.amount)
+        ));
+    }
+    out
 }
 
 /// Reads the actuals file `path` and settles it under `c` through period `through` (default:

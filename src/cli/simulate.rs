@@ -499,11 +499,19 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
     ]);
     t.render(&mut o);
     o.push('\n');
-    o.push_str(&wrap(if c.inflow_guarantees.is_empty() {
-        "Loss: unrecovered principal; guarantee calls paid; the enterprise's unpaid costs and deferred fees."
-    } else {
-        "Loss: unrecovered principal; guarantee calls and inflow compensation paid; the enterprise's unpaid costs and deferred fees."
-    }));
+    o.push_str(&wrap(&format!(
+        "Loss: unrecovered principal; guarantee calls{} paid; the enterprise's unpaid costs and deferred fees{}.",
+        if c.inflow_guarantees.is_empty() {
+            ""
+        } else {
+            " and inflow compensation"
+        },
+        if c.fees.is_empty() {
+            ""
+        } else {
+            "; fees not received"
+        }
+    )));
     o.push_str("Worst 5%: the 5% of trials with the largest loss of all parties together.\n");
     let inflow: Vec<String> = r
         .parties
