@@ -559,6 +559,24 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
             .unwrap_or_else(|| "none".into()),
     );
     row(
+        "Cap per participant",
+        c.participant_cap
+            .as_ref()
+            .map(|pc| {
+                let ids: Vec<&str> = pc
+                    .outcomes
+                    .iter()
+                    .map(|&o| c.outcomes[o].id.as_str())
+                    .collect();
+                format!(
+                    "{} over {} (a participant is never paid more, whatever the prices)",
+                    m(pc.amount.0 as f64 / 100.0),
+                    ids.join(", ")
+                )
+            })
+            .unwrap_or_else(|| "none".into()),
+    );
+    row(
         "Pay only what is due",
         if c.pay_only_due { "yes" } else { "no" }.into(),
     );
@@ -570,6 +588,60 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
             items.join(sep)
         }
     };
+    // A schedule of amounts by period in words: its total and the periods it runs.
+    let schedule = |v: &[crate::money::Money]| -> Option<String> {
+        let paid: Vec<usize> = (1..v.len()).filter(|&k| v[k].0 != 0).collect();
+        let total: i64 = v.iter().map(|x| x.0).sum();
+        let (first, last) = (*paid.first()?, *paid.last()?);
+        Some(format!(
+            "{} in all, periods {first} to {last}",
+            m(total as f64 / 100.0)
+        ))
+    };
+    row(
+        "Drawdowns",
+        listed(
+            c.tranches
+                .iter()
+                .filter_map(|t| schedule(&t.drawdowns).map(|s| format!("{}: {s}", t.id)))
+                .collect(),
+            "; ",
+        ),
+    );
+    row(
+        "Fees (paid before the investors)",
+        listed(
+            c.fees
+                .iter()
+                .filter_map(|f| {
+                    schedule(&f.schedule)
+                        .map(|s| format!("{} to {}: {s}", f.id, c.parties[f.payee].id))
+                })
+                .collect(),
+            "; ",
+        ),
+    );
+    let e = &c.enterprise_terms;
+    let mut terms_e = Vec::new();
+    if let Some(s) = schedule(&e.fixed_costs) {
+        terms_e.push(format!("fixed costs {s}"));
+    }
+    if e.per_participant_cost.0 != 0 {
+        terms_e.push(format!(
+            "{} per participant",
+            m(e.per_participant_cost.0 as f64 / 1e6)
+        ));
+    }
+    if let Some(s) = schedule(&e.deferred_fees) {
+        terms_e.push(format!("deferred fees {s}"));
+    }
+    if e.performance_share.0 != 0 {
+        terms_e.push(format!(
+            "performance share {}",
+            percent(e.performance_share.to_f64())
+        ));
+    }
+    row("Enterprise terms", listed(terms_e, "; "));
     row(
         "Inflow guarantees",
         listed(

@@ -290,3 +290,52 @@ fn a_report_of_few_trials_warns_and_states_its_accuracy() {
     assert!(delayed.contains("delay shocks move later"));
     assert!(!many.contains("delay shocks move later"));
 }
+
+/// The key terms show every term that moves money: the cap per participant (a new user saw a
+/// price above it in the report and not the cap that made it lower), the drawdowns, the fees
+/// paid before the investors, and the enterprise's costs and share.
+#[test]
+fn the_key_terms_show_every_term_that_moves_money() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("scenarios/reference.toml")).unwrap()
+        + "\n[[fee_recipients]]\nid = \"assessor\"\n\n[[fees]]\nid = \"audit\"\npayee = \"assessor\"\nschedule = { amount = 2000, from = 1, to = 4 }\n";
+    let scenario = dir.path().join("fees.toml");
+    std::fs::write(&scenario, text).unwrap();
+    let out = dir.path().join("r.html");
+    let o = sibsim(&[
+        "report",
+        scenario.to_str().unwrap(),
+        "--trials",
+        "200",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(out).unwrap();
+    let row = |name: &str| -> String {
+        let i = html
+            .find(&format!("<td>{name}</td>"))
+            .unwrap_or_else(|| panic!("no row {name}"));
+        let rest = &html[i + name.len() + 9..];
+        let start = rest.find("<td>").unwrap() + 4;
+        rest[start..start + rest[start..].find("</td>").unwrap()].to_string()
+    };
+    assert!(
+        row("Cap per participant")
+            .starts_with("EUR 9,000 over housing, work, sustained6, sustained12"),
+        "{}",
+        row("Cap per participant")
+    );
+    assert_eq!(
+        row("Drawdowns"),
+        "senior: EUR 600,000 in all, periods 1 to 8; junior: EUR 400,000 in all, periods 1 to 8"
+    );
+    assert_eq!(
+        row("Fees (paid before the investors)"),
+        "audit to assessor: EUR 8,000 in all, periods 1 to 4"
+    );
+    assert_eq!(
+        row("Enterprise terms"),
+        "fixed costs EUR 180,000 in all, periods 1 to 12; EUR 2,000 per participant"
+    );
+}
