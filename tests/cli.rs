@@ -537,6 +537,15 @@ rate = { mean = 0.5, sd = 0.1 }
             path.display()
         );
     }
+    // The tornado's numbers are written as the sweep's (six decimals), not as a float's last
+    // digits (`0.00010000000000001994`).
+    let text = std::fs::read_to_string(&tornado).unwrap();
+    for line in text.lines().skip(1) {
+        for cell in line.rsplit(',').take(12) {
+            let decimals = cell.split_once('.').map_or(0, |(_, d)| d.len());
+            assert!(decimals <= 6, "{cell} in {line}");
+        }
+    }
 }
 
 /// Ctrl-C (SIGINT) during a long run with `--trials-out`: the run stops with status 130, says

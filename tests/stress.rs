@@ -786,7 +786,28 @@ fn the_design_commands_run_on_the_reference_scenario() {
                 "Answer: contract.total_cap = ",
                 "p_full_repayment:senior",
                 "with answer",
+                "compared with the scenario as it is (contract.total_cap = ",
             ],
+        ),
+        (
+            // With --set changes the comparison says it is against them, not the file alone.
+            vec![
+                "solve".into(),
+                REF.into(),
+                "--trials".into(),
+                "200".into(),
+                "--set".into(),
+                "tranches.senior.rate=0.04".into(),
+                "--term".into(),
+                "contract.total_cap".into(),
+                "--target".into(),
+                "p_paid_above:enschede+eindhoven+hengelo:850000 <= 10%".into(),
+                "--bounds".into(),
+                "500000:1500000".into(),
+                "--step".into(),
+                "10000".into(),
+            ],
+            vec!["compared with the scenario with its --set changes (contract.total_cap = "],
         ),
         (
             vec![

@@ -751,21 +751,23 @@ fn tornado_csv(t: &Tornado) -> String {
     );
     for b in &t.bars {
         // The input's name and its path hold ids, which may hold a comma or a quote.
+        // Numbers as the sweep's CSV writes them (six decimals, not a float's last digits).
+        let n = sibsim::design::sweep::num;
         s.push_str(&sibsim::statement::csv_record([
             b.input.clone(),
             b.path.clone(),
-            b.low_input.to_string(),
-            b.high_input.to_string(),
-            b.at_low.value.to_string(),
-            b.at_low.se.to_string(),
-            b.at_high.value.to_string(),
-            b.at_high.se.to_string(),
-            b.low_diff.value.to_string(),
-            b.low_diff.se.to_string(),
-            b.high_diff.value.to_string(),
-            b.high_diff.se.to_string(),
-            t.base.value.to_string(),
-            t.base.se.to_string(),
+            n(b.low_input),
+            n(b.high_input),
+            n(b.at_low.value),
+            n(b.at_low.se),
+            n(b.at_high.value),
+            n(b.at_high.se),
+            n(b.low_diff.value),
+            n(b.low_diff.se),
+            n(b.high_diff.value),
+            n(b.high_diff.se),
+            n(t.base.value),
+            n(t.base.se),
         ]));
     }
     s
@@ -968,7 +970,12 @@ pub fn solve(
     if let Some(cmp) = &cmp {
         let _ = writeln!(
             o,
-            "\nKey figures at the answer compared with the scenario as it is ({} = {}):",
+            "\nKey figures at the answer compared with the scenario {} ({} = {}):",
+            if c.set.is_empty() {
+                "as it is"
+            } else {
+                "with its --set changes"
+            },
             sol.term,
             sol.current.map_or("not set".to_string(), num)
         );

@@ -191,7 +191,8 @@ enum Cmd {
         /// 1, such as a rate or a share, 0 to twice it, at most 1).
         #[arg(long, value_name = "LO:HI")]
         bounds: Option<String>,
-        /// Resolution of the answer (default: about 1/10,000 of the range; at least 1 for a term
+        /// Resolution of the answer (default: 1/10,000 of the range rounded down to a power of
+        /// ten; at least 1 for a term
         /// that must be whole).
         #[arg(long, allow_negative_numbers = true)]
         step: Option<f64>,

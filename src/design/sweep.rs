@@ -314,7 +314,9 @@ impl Sweep {
     }
 }
 
-fn num(x: f64) -> String {
+/// A number in a CSV the design commands write: six decimals (money to the cent and more,
+/// probabilities to a ten-thousandth of a percent), empty where there is none.
+pub fn num(x: f64) -> String {
     if x.is_nan() {
         String::new()
     } else {
