@@ -2126,3 +2126,57 @@ fn the_npv_figure_is_the_one_simulate_reports() {
     let both = base[metrics.len() - 1].value;
     assert!((both - sum).abs() < 1e-6, "{both} against {sum}");
 }
+
+/// A price above the per-participant cap moves nothing: sweep and solve say the figure is the
+/// same at every value, and point to a cap (a new user swept such a price and saw identical
+/// rows, and solve answered only "no value meets the target"). A term that moves the figure
+/// gets no such note.
+#[test]
+fn sweep_and_solve_say_when_the_figure_does_not_move() {
+    let run = |args: &[&str]| -> String {
+        let o = sibsim(args);
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let note = "is the same at every point: the terms swept do not move it (a cap may bind";
+    let flat = run(&[
+        "sweep",
+        REF,
+        "--trials",
+        "200",
+        "--vary",
+        "outcomes.sustained12.price=9000:12000:3",
+        "--metric",
+        "payments_mean",
+    ]);
+    assert!(flat.contains(&format!("payments_mean {note}")), "{flat}");
+    let moving = run(&[
+        "sweep",
+        REF,
+        "--trials",
+        "200",
+        "--vary",
+        "outcomes.housing.price=1000:2000:3",
+        "--metric",
+        "payments_mean",
+    ]);
+    assert!(!moving.contains(note), "{moving}");
+    let solve = run(&[
+        "solve",
+        REF,
+        "--trials",
+        "200",
+        "--term",
+        "outcomes.sustained12.price",
+        "--bounds",
+        "9000:12000",
+        "--target",
+        "p_full_repayment:junior >= 0.9",
+    ]);
+    assert!(
+        solve.contains(
+            "Note: the figure is the same at every value of outcomes.sustained12.price tried"
+        ),
+        "{solve}"
+    );
+    assert!(!solve.contains("did not move in one direction"), "{solve}");
+}

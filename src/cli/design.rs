@@ -574,6 +574,20 @@ pub fn sweep(
                 .join(", ")
         );
     }
+    // A figure the terms do not move at all (a cap that binds whatever the price, say).
+    let valid: Vec<&sibsim::design::sweep::SweepPoint> =
+        sw.points.iter().filter(|p| p.error.is_none()).collect();
+    for (k, f) in sw.figures.iter().enumerate() {
+        if valid.len() > 1
+            && valid
+                .iter()
+                .all(|p| p.figures[k].value == valid[0].figures[k].value)
+        {
+            o.push_str(&super::simulate::wrap(&format!(
+                "Note: {f} is the same at every point: the terms swept do not move it (a cap may bind, such as the per-participant cap; `sibsim validate` shows where one does)."
+            )));
+        }
+    }
     o.push_str(&business_notes(
         &sc.contract,
         sw.figures.iter().map(String::as_str),
@@ -964,7 +978,19 @@ pub fn solve(
             );
         }
     }
-    if !sol.monotone {
+    let flat = sol.evaluations.len() > 1
+        && sol
+            .evaluations
+            .iter()
+            .all(|e| e.figure.value == sol.evaluations[0].figure.value);
+    if flat {
+        o.push_str(&super::simulate::wrap(&format!(
+            "Note: the figure is the same at every value of {} tried: the term does not move it over [{}, {}] (a cap may bind, such as the per-participant cap; `sibsim validate` shows where one does).",
+            sol.term,
+            num(sol.lo),
+            num(sol.hi)
+        )));
+    } else if !sol.monotone {
         o.push_str("Warning: the figure did not move in one direction with the term over the values tried, so\nthe answer may not be the only boundary; look at the table above or run a sweep.\n");
     }
     if let Some(cmp) = &cmp {
