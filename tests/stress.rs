@@ -1994,7 +1994,7 @@ fn a_sweep_says_when_points_merge() {
         "--trials",
         "5",
     ]);
-    assert!(!String::from_utf8_lossy(&o.stdout).contains("Note:"));
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("distinct ones"));
     let e = err_of(&["sweep", REF, "--vary", "outcomes.housing.lag=2:2:5"]);
     assert!(
         e.contains("FROM and TO are both 2, so there is nothing to sweep")
