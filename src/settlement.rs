@@ -172,6 +172,21 @@ pub struct OutcomeResult {
     pub paid: Money,
 }
 
+/// A payment an interim settlement has earned that falls due after its last period: what one
+/// payer will pay, when, and for what (an outcome payment of a cohort, or an inflow
+/// guarantee's compensation), as its ledger line will say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PendingPayment {
+    /// The period it falls due.
+    pub period: u16,
+    /// Who pays it.
+    pub payer: PartyId,
+    /// Its amount (this payer's part).
+    pub amount: Money,
+    /// What it pays for.
+    pub rule: Rule,
+}
+
 /// The outcome of a settlement (everything but the ledger lines, which went to the sink).
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Settlement {
@@ -196,7 +211,7 @@ pub struct Settlement {
     /// among its payers as it will be (an interim settlement; empty otherwise). A later total
     /// cap or early termination may still change them.
     #[serde(skip)]
-    pub pending_payments: Vec<(u16, PartyId, Money)>,
+    pub pending_payments: Vec<PendingPayment>,
     /// Why the contract ended early, if it did, and when.
     pub termination: Option<(u16, Termination)>,
     /// Total paid by each party.
@@ -868,7 +883,15 @@ impl<'c> Settler<'c> {
                 parts.resize(out.payers.len(), Money::ZERO);
                 self.payer_weights[x.outcome as usize].split(x.amount, &mut parts);
                 for (&(payer, _), &part) in out.payers.iter().zip(&parts) {
-                    self.out.pending_payments.push((q as u16, payer, part));
+                    self.out.pending_payments.push(PendingPayment {
+                        period: q as u16,
+                        payer,
+                        amount: part,
+                        rule: Rule::OutcomePayment {
+                            outcome: x.outcome,
+                            cohort: x.cohort,
+                        },
+                    });
                 }
             }
         }
@@ -876,7 +899,15 @@ impl<'c> Settler<'c> {
         later.sort_by_key(|d| d.period);
         for d in later {
             let payer = c.inflow_guarantees[d.guarantee as usize].payer;
-            self.out.pending_payments.push((d.period, payer, d.amount));
+            self.out.pending_payments.push(PendingPayment {
+                period: d.period,
+                payer,
+                amount: d.amount,
+                rule: Rule::InflowGuarantee {
+                    guarantee: d.guarantee,
+                    cohort: d.cohort,
+                },
+            });
         }
     }
 

@@ -471,6 +471,50 @@ where
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
+/// What a ledger line's rule refers to, by id: its outcome, cohort, tranche, fee or inflow
+/// guarantee (numbered from 1 in file order, as the statement's text says); empty where it
+/// has none. The CSV's columns and the JSON's fields.
+#[derive(Default, Serialize)]
+struct RuleFields {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    outcome: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    cohort: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    tranche: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    fee: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    inflow_guarantee: String,
+}
+
+impl RuleFields {
+    fn of(c: &Contract, rule: &Rule) -> RuleFields {
+        let mut f = RuleFields::default();
+        match *rule {
+            Rule::OutcomePayment { outcome, cohort } => {
+                f.outcome = c.outcomes[outcome as usize].id.clone();
+                f.cohort = c.cohorts[cohort as usize].id.clone();
+            }
+            Rule::ParticipantCost { cohort } => f.cohort = c.cohorts[cohort as usize].id.clone(),
+            Rule::Drawdown { tranche }
+            | Rule::Distribution { tranche }
+            | Rule::GuaranteeCall { tranche } => {
+                f.tranche = c.tranches[tranche as usize].id.clone()
+            }
+            Rule::Fee { fee } => f.fee = c.fees[fee as usize].id.clone(),
+            Rule::InflowGuarantee { guarantee, cohort } => {
+                f.inflow_guarantee = (guarantee + 1).to_string();
+                if let Some(k) = cohort {
+                    f.cohort = c.cohorts[k as usize].id.clone();
+                }
+            }
+            _ => {}
+        }
+        f
+    }
+}
+
 /// The ledger as CSV: one line per movement of money.
 pub fn render_csv(c: &Contract, ledger: &[LedgerLine]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -487,32 +531,13 @@ pub fn render_csv(c: &Contract, ledger: &[LedgerLine]) -> String {
         "inflow_guarantee",
     ]);
     for l in ledger {
-        let (mut oc, mut co, mut tr, mut fe, mut ig) = (
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-        );
-        match l.rule {
-            Rule::OutcomePayment { outcome, cohort } => {
-                oc = c.outcomes[outcome as usize].id.clone();
-                co = c.cohorts[cohort as usize].id.clone();
-            }
-            Rule::ParticipantCost { cohort } => co = c.cohorts[cohort as usize].id.clone(),
-            Rule::Drawdown { tranche }
-            | Rule::Distribution { tranche }
-            | Rule::GuaranteeCall { tranche } => tr = c.tranches[tranche as usize].id.clone(),
-            Rule::Fee { fee } => fe = c.fees[fee as usize].id.clone(),
-            Rule::InflowGuarantee { guarantee, cohort } => {
-                // Numbered from 1 in file order, as the statement's text says.
-                ig = (guarantee + 1).to_string();
-                if let Some(k) = cohort {
-                    co = c.cohorts[k as usize].id.clone();
-                }
-            }
-            _ => {}
-        }
+        let RuleFields {
+            outcome: oc,
+            cohort: co,
+            tranche: tr,
+            fee: fe,
+            inflow_guarantee: ig,
+        } = RuleFields::of(c, &l.rule);
         let _ = w.write_record([
             l.period.to_string(),
             c.parties[l.from].id.clone(),
@@ -536,6 +561,10 @@ struct JsonLine<'a> {
     to: &'a str,
     amount: Money,
     rule: &'static str,
+    /// The outcome, cohort, tranche, fee or inflow guarantee the line is for (as the CSV's
+    /// columns), where it has one.
+    #[serde(flatten)]
+    of: RuleFields,
     detail: String,
 }
 
@@ -575,6 +604,10 @@ struct JsonPending<'a> {
     period: u16,
     payer: &'a str,
     amount: Money,
+    rule: &'static str,
+    #[serde(flatten)]
+    of: RuleFields,
+    detail: String,
 }
 
 /// The whole statement as JSON (amounts as exact decimal strings).
@@ -637,10 +670,13 @@ pub fn render_json_noted(
         pending: s
             .pending_payments
             .iter()
-            .map(|&(period, payer, amount)| JsonPending {
-                period,
-                payer: &c.parties[payer].id,
-                amount,
+            .map(|x| JsonPending {
+                period: x.period,
+                payer: &c.parties[x.payer].id,
+                amount: x.amount,
+                rule: rule_name(&x.rule),
+                of: RuleFields::of(c, &x.rule),
+                detail: describe_rule(c, &x.rule),
             })
             .collect(),
         ledger: ledger
@@ -651,6 +687,7 @@ pub fn render_json_noted(
                 to: &c.parties[l.to].id,
                 amount: l.amount,
                 rule: rule_name(&l.rule),
+                of: RuleFields::of(c, &l.rule),
                 detail: describe_rule(c, &l.rule),
             })
             .collect(),

@@ -1406,3 +1406,59 @@ fn validate_shows_where_the_participant_cap_binds() {
     let out = stdout(&run(&["validate", &scenario("rotterdam-buzinezzclub")]));
     assert!(!out.contains("per-participant cap"), "{out}");
 }
+
+/// The JSON statement's ledger carries what each line is for as fields (outcome, cohort,
+/// tranche, fee, inflow guarantee), the same as the CSV's columns, line by line; and an interim
+/// statement's payments due later say what they pay for too (a new user could not reconcile
+/// them without parsing English text).
+#[test]
+fn the_json_ledger_has_the_csv_columns_as_fields() {
+    let sc = scenario(BUNDLED[0]);
+    let act = actuals(BUNDLED[0]);
+    let o = run(&["settle", &sc, "--actuals", &act, "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let o = run(&["settle", &sc, "--actuals", &act, "--format", "csv"]);
+    let text = stdout(&o);
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+    let lines = v["ledger"].as_array().unwrap();
+    assert_eq!(rows.len(), lines.len());
+    let mut kinds = std::collections::BTreeSet::new();
+    for (row, line) in rows.iter().zip(lines) {
+        for (col, key) in [
+            (5, "outcome"),
+            (6, "cohort"),
+            (7, "tranche"),
+            (8, "fee"),
+            (9, "inflow_guarantee"),
+        ] {
+            let field = line.get(key).and_then(|x| x.as_str()).unwrap_or("");
+            assert_eq!(field, &row[col], "{key} of {line}");
+            if !field.is_empty() {
+                kinds.insert(key);
+            }
+        }
+    }
+    assert!(
+        kinds.contains("outcome") && kinds.contains("tranche"),
+        "{kinds:?}"
+    );
+    let o = run(&[
+        "settle",
+        &sc,
+        "--actuals",
+        &act,
+        "--through",
+        "6",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let pending = v["pending"].as_array().unwrap();
+    assert!(!pending.is_empty());
+    for p in pending {
+        assert_eq!(p["rule"], "outcome-payment", "{p}");
+        assert!(p["outcome"].is_string() && p["cohort"].is_string(), "{p}");
+    }
+}

@@ -1290,9 +1290,9 @@ proptest! {
             }
             // What falls due later, per payer and period, adds up to the pending totals, falls
             // due within the contract after the stop, and is owed by a payer of the contract.
-            let later: Money = part.pending_payments.iter().map(|&(_, _, m)| m).sum();
+            let later: Money = part.pending_payments.iter().map(|x| x.amount).sum();
             prop_assert_eq!(later, part.pending + part.inflow_pending, "through {}\n{}", through, g.toml);
-            for &(q, payer, m) in &part.pending_payments {
+            for &sibsim::settlement::PendingPayment { period: q, payer, amount: m, .. } in &part.pending_payments {
                 prop_assert!(q > through && q <= c.periods && m.0 >= 0);
                 prop_assert!(c.payers().any(|x| x == payer));
             }

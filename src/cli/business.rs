@@ -156,7 +156,7 @@ fn settled_case_table(
     payers: &[sibsim::mkba::SettledCase],
     all: &sibsim::mkba::SettledCase,
 ) -> String {
-    let later: Money = s.pending_payments.iter().map(|&(_, _, m)| m).sum();
+    let later: Money = s.pending_payments.iter().map(|x| x.amount).sum();
     let mut o = format!(
         "\nBusiness case of the payers from the settled actuals (periods 1 to {}{}; present values at {}% a year)\n",
         s.final_period,
@@ -274,9 +274,9 @@ pub fn mkba(
                 .collect();
             // An interim case counts the savings of every case measured so far, so it counts
             // their payments too, though some fall due after the last period settled.
-            for &(q, payer, amount) in &s.pending_payments {
-                if let Some(f) = flows[payer].get_mut(q as usize) {
-                    *f -= amount.0;
+            for x in &s.pending_payments {
+                if let Some(f) = flows[x.payer].get_mut(x.period as usize) {
+                    *f -= x.amount.0;
                 }
             }
             settled = Some((s, flows));
