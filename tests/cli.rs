@@ -1462,3 +1462,35 @@ fn the_json_ledger_has_the_csv_columns_as_fields() {
         assert!(p["outcome"].is_string() && p["cohort"].is_string(), "{p}");
     }
 }
+
+/// Under a remainder rule that pays the account out every period, `validate` notes a fee that
+/// falls due after the last period money comes in: it would stay owed (a new user's assessor
+/// lost its last fees in 99.9% of trials with no warning). Under `hold`, no note.
+#[test]
+fn validate_notes_a_fee_after_the_money_under_a_paying_out_remainder() {
+    let base = std::fs::read_to_string(root().join("scenarios/reference.toml")).unwrap();
+    let fee = "\n[[fee_recipients]]\nid = \"assessor\"\n\n[[fees]]\nid = \"audit\"\npayee = \"assessor\"\nschedule = { amount = 1000, from = 1, to = 24 }\n";
+    let dir = tempfile::tempdir().unwrap();
+    let check = |remainder: &str, note: bool| {
+        let line = base
+            .lines()
+            .find(|l| l.starts_with("remainder = "))
+            .unwrap();
+        let text = base.replacen(line, &format!("remainder = \"{remainder}\""), 1) + fee;
+        let p = dir.path().join(format!("{remainder}.toml"));
+        std::fs::write(&p, text).unwrap();
+        let o = run(&["validate", p.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = stdout(&o);
+        assert_eq!(
+            out.contains(&format!(
+                "note: fee `audit` falls due after period 16, the last in which money comes in, and `remainder = \"{remainder}\"` pays the account out every period"
+            )),
+            note,
+            "{out}"
+        );
+    };
+    check("return-to-payers", true);
+    check("enterprise", true);
+    check("hold", false);
+}

@@ -574,10 +574,49 @@ fn validate(path: &std::path::Path) -> Result<()> {
     for n in participant_cap_lines(c) {
         io::say!("  {n}");
     }
+    if let Some(n) = fees_after_the_money(c) {
+        io::say!("  {n}");
+    }
     for n in cut {
         io::say!("  note: {n}");
     }
     Ok(())
+}
+
+/// A note where a fee falls due after the last period any money can come into the account,
+/// under a remainder rule that pays the account out every period (`return-to-payers`,
+/// `enterprise`): nothing is left for it, and it stays owed.
+fn fees_after_the_money(c: &sibsim::Contract) -> Option<String> {
+    use sibsim::contract::Remainder;
+    let rule = match c.remainder {
+        Remainder::Hold => return None,
+        Remainder::ReturnToPayers => "return-to-payers",
+        Remainder::Enterprise => "enterprise",
+    };
+    let outcomes = c.outcomes.iter().flat_map(|o| {
+        c.cohorts
+            .iter()
+            .map(move |k| o.last_measure(k.enrol_period) + o.pay_lag)
+    });
+    let fixed = c.fixed_payments.iter().map(|f| f.period);
+    let last_in = outcomes.chain(fixed).max().unwrap_or(0);
+    let late: Vec<String> = c
+        .fees
+        .iter()
+        .filter(|f| {
+            f.schedule
+                .iter()
+                .enumerate()
+                .any(|(p, m)| p > last_in as usize && m.0 != 0)
+        })
+        .map(|f| format!("`{}`", f.id))
+        .collect();
+    (!late.is_empty()).then(|| {
+        format!(
+            "note: fee {} falls due after period {last_in}, the last in which money comes in, and `remainder = \"{rule}\"` pays the account out every period: it will stay owed (schedule it earlier, or use `hold`)",
+            late.join(", ")
+        )
+    })
 }
 
 /// The per-participant cap as `validate` shows it, and a note where it binds whatever the
