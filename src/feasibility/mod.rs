@@ -660,19 +660,25 @@ impl Shown {
     /// two would read the same, with as many more as it takes to tell them apart
     /// (`0.61260 < 0.61261`, never `0.61 < 0.61`). Every node's evidence uses it.
     pub fn against(self, value: f64, threshold: f64, strict: bool) -> (String, String) {
-        let (Shown::Number(mut d) | Shown::Percent(mut d)) = self;
+        let (Shown::Number(d) | Shown::Percent(d)) = self;
+        // The figure's decimals and the threshold's: both grow to tell two equal readings
+        // apart; the figure's alone to keep a figure that is not 0 from reading as 0 (0.004
+        // of trials is not "never"), the threshold staying as written (`0.004 < 0.70`).
+        let (mut dv, mut dt) = (d, d);
         loop {
-            let (v, t) = (self.show(value, d), self.show(threshold, d));
-            // A figure that is not 0 never reads as 0 (0.004 of trials is not "never").
-            let reads_zero = value != 0.0 && !v.chars().any(|ch| ('1'..='9').contains(&ch));
+            let (v, t) = (self.show(value, dv), self.show(threshold, dt));
             // An f64 has at most 17 significant digits; past them more decimals show nothing.
-            if (v != t || !strict || value == threshold) && !reads_zero
-                || !value.is_finite()
-                || d >= 17
-            {
+            if !value.is_finite() || dv >= 17 {
                 return (v, t);
             }
-            d += 1;
+            if strict && v == t && value != threshold {
+                dv += 1;
+                dt += 1;
+            } else if value != 0.0 && !v.chars().any(|ch| ('1'..='9').contains(&ch)) {
+                dv += 1;
+            } else {
+                return (v, t);
+            }
         }
     }
 }
