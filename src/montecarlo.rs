@@ -555,12 +555,16 @@ impl TailSplit {
     /// prorated (each the same share), so the result does not depend on their order.
     /// Also returns the most the total of the per-party sums can be from the exact one (cents):
     /// the trials taken from the bucket at the boundary are prorated, and each of them is
-    /// within the bucket's width of any other in it.
-    fn tail(&self, want: f64) -> (Vec<f64>, f64) {
+    /// within the bucket's width of any other in it; and per party the most its sum can be off:
+    /// the exact trials taken from that bucket hold between none and all of the party's losses
+    /// in it, so its prorated part `f s` is within `max(f, 1 - f) s` of theirs.
+    fn tail(&self, want: f64) -> (Vec<f64>, f64, Vec<f64>) {
         if let Some(rows) = &self.rows {
-            return (Self::exact_tail(rows, self.n_parties, want), 0.0);
+            let exact = Self::exact_tail(rows, self.n_parties, want);
+            return (exact, 0.0, vec![0.0; self.n_parties]);
         }
         let mut out = vec![0.0; self.n_parties];
+        let mut party_error = vec![0.0; self.n_parties];
         let mut taken = 0.0f64;
         let mut error = 0.0f64;
         for b in (0..self.counts.len()).rev() {
@@ -578,12 +582,16 @@ impl TailSplit {
                     error += t * ((1u64 << (b - 1)) - 1) as f64;
                 }
                 for (k, o) in out.iter_mut().enumerate() {
-                    *o += s[i * self.n_parties + k] as f64 * frac;
+                    let sum = s[i * self.n_parties + k] as f64;
+                    *o += sum * frac;
+                    if frac < 1.0 {
+                        party_error[k] += sum.abs() * frac.max(1.0 - frac);
+                    }
                 }
                 taken += t;
             }
         }
-        (out, error)
+        (out, error, party_error)
     }
     /// [`TailSplit::tail`] from every trial's row (total loss as the buckets count it: at
     /// least 0).
@@ -1368,6 +1376,11 @@ pub struct RiskShare {
     pub share_of_expected_loss: f64,
     /// Share of the total loss in the worst 5% of trials by total loss.
     pub share_of_tail_loss: f64,
+    /// The most `share_of_tail_loss` can be from the share in the exact worst 5%: 0 where
+    /// that is exact (a run of at most [`EXACT_SAMPLES`] trials, or an edge between buckets);
+    /// absent in files written before sibsim stated it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_of_tail_loss_error: Option<f64>,
 }
 
 /// Who carries the risk. A party's loss per trial: investors their unrecovered principal;
@@ -1762,7 +1775,7 @@ fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, mut acc: Acc) -> Res
     // Risk distribution.
     let total_sum: i128 = acc.parties.iter().map(|p| p.loss.sum).sum();
     let want = crate::stats::tail_mass(0.05, acc.trials);
-    let (tail, tail_error) = acc.tail.tail(want);
+    let (tail, tail_error, party_error) = acc.tail.tail(want);
     let tail_total: f64 = tail.iter().sum();
     let risk = RiskDistribution {
         expected_total_loss: acc.total_loss.mean() / 100.0,
@@ -1779,8 +1792,8 @@ fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, mut acc: Acc) -> Res
         parties: parties
             .iter()
             .zip(&acc.parties)
-            .zip(&tail)
-            .map(|((&p, pa), &t)| RiskShare {
+            .zip(tail.iter().zip(&party_error))
+            .map(|((&p, pa), (&t, &e))| RiskShare {
                 party: c.parties[p].id.clone(),
                 expected_loss: pa.loss.mean() / 100.0,
                 share_of_expected_loss: if total_sum > 0 {
@@ -1793,6 +1806,16 @@ fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, mut acc: Acc) -> Res
                 } else {
                     0.0
                 },
+                // The share `t / total` with `t` off by at most `e` and the total by at most
+                // the total's bound: within `(e + share x bound) / (total - bound)`, and never
+                // more than 1.
+                share_of_tail_loss_error: Some(if e == 0.0 && tail_error == 0.0 {
+                    0.0
+                } else if tail_total > tail_error {
+                    ((e + t / tail_total * tail_error) / (tail_total - tail_error)).min(1.0)
+                } else {
+                    1.0
+                }),
             })
             .collect(),
     };

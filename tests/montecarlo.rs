@@ -923,15 +923,11 @@ fn the_worst_5_percent_loss_states_its_error() {
         let rows: Mutex<Vec<Vec<i64>>> = Mutex::new(Vec::new());
         let keep = |t: &TrialRecord| rows.lock().unwrap().push(t.loss.to_vec());
         let r = run_with(REFERENCE, trials, 7, 2, &keep);
-        let mut totals: Vec<i64> = rows
-            .into_inner()
-            .unwrap()
-            .iter()
-            .map(|row| row.iter().sum::<i64>().max(0))
-            .collect();
-        totals.sort_unstable_by(|a, b| b.cmp(a));
+        let mut rows = rows.into_inner().unwrap();
+        let total = |row: &Vec<i64>| row.iter().sum::<i64>().max(0);
+        rows.sort_by_key(|row| std::cmp::Reverse(total(row)));
         let want = trials as usize / 20;
-        let mean = totals[..want].iter().sum::<i64>() as f64 / want as f64 / 100.0;
+        let mean = rows[..want].iter().map(total).sum::<i64>() as f64 / want as f64 / 100.0;
         let error = r.risk.tail_total_loss_error.unwrap();
         if exact {
             assert_eq!(error, 0.0);
@@ -941,6 +937,32 @@ fn the_worst_5_percent_loss_states_its_error() {
             "{trials}: {} vs exact {mean}, bound {error}",
             r.risk.tail_total_loss
         );
+        // Each party's share of the worst 5% (trials tied at the edge sharing it equally) is
+        // within its stated bound.
+        let edge = total(&rows[want - 1]);
+        let above: Vec<_> = rows.iter().filter(|row| total(row) > edge).collect();
+        let tied: Vec<_> = rows.iter().filter(|row| total(row) == edge).collect();
+        let frac = (want - above.len()) as f64 / tied.len() as f64;
+        let sums: Vec<f64> = (0..r.risk.parties.len())
+            .map(|k| {
+                above.iter().map(|row| row[k] as f64).sum::<f64>()
+                    + frac * tied.iter().map(|row| row[k] as f64).sum::<f64>()
+            })
+            .collect();
+        let all: f64 = sums.iter().sum();
+        for (p, s) in r.risk.parties.iter().zip(&sums) {
+            let bound = p.share_of_tail_loss_error.unwrap();
+            if exact {
+                assert_eq!(bound, 0.0);
+            }
+            assert!(
+                (p.share_of_tail_loss - s / all).abs() <= bound + 1e-9,
+                "{trials}, {}: share {} vs exact {}, bound {bound}",
+                p.party,
+                p.share_of_tail_loss,
+                s / all
+            );
+        }
     }
 }
 
