@@ -61,6 +61,39 @@ fn the_risk_table_shows_each_partys_probability_of_a_loss() {
     assert!(some_loss, "the reference scenario has losses to show");
 }
 
+/// The party table names its P5 as minus the value at risk, and each party's P5 on the screen
+/// is minus `var95` of `summary.json`, in whole euros.
+#[test]
+fn the_party_table_shows_the_value_at_risk_as_minus_p5() {
+    let dir = tempfile::tempdir().unwrap();
+    let (screen, summary) = simulate_reference(dir.path(), &["--trials", "1500"]);
+    let parties_block = screen.split("Parties (").nth(1).expect("a party table");
+    assert!(
+        parties_block.starts_with("net = received - paid; value at risk VaR 95% = minus P5;"),
+        "{parties_block}"
+    );
+    for p in summary["results"]["parties"].as_array().unwrap() {
+        let id = p["id"].as_str().unwrap();
+        let row = parties_block
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(id))
+            .unwrap_or_else(|| panic!("no row for {id}:\n{parties_block}"));
+        // Cells: party, role, mean net, its standard error, P5.
+        let shown: f64 = row
+            .split_whitespace()
+            .nth(4)
+            .unwrap()
+            .replace(',', "")
+            .parse()
+            .unwrap();
+        let var95 = p["var95"].as_f64().unwrap();
+        assert!(
+            (shown + var95).abs() <= 0.5,
+            "{id}: P5 {shown} against var95 {var95}"
+        );
+    }
+}
+
 /// `trials.csv` has each party's loss per trial, as the risk distribution counts it: their
 /// means are the expected losses of `summary.json` to the cent, and the worst 5% of trials by
 /// total loss (the trials tied at the boundary shared pro rata) give its tail shares, exactly
