@@ -215,6 +215,17 @@ fn user_errors_exit_2_with_a_clear_message() {
         &["validate", "no/such/file.toml"],
         &["cannot read", "no such file"],
     );
+    expect_user_error(
+        &["validate", "scenarios"],
+        &["cannot read", "it is a folder"],
+    );
+    // A device that never ends is refused at the input limit, not read until memory runs out.
+    if Path::new("/dev/zero").exists() {
+        expect_user_error(
+            &["validate", "/dev/zero"],
+            &["cannot read /dev/zero", "larger than 256 MiB"],
+        );
+    }
     expect_user_error(&["frobnicate"], &["frobnicate"]);
     expect_user_error(&["settle", "scenarios/reference.toml"], &["--actuals"]);
     expect_user_error(

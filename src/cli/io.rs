@@ -92,21 +92,44 @@ pub fn note_input(path: &Path) {
     }
 }
 
+/// The largest input file read: far above any contract, its actuals or a decision tree (a
+/// scenario at the entry limits is a few MB), and a guard against a wrong path such as a
+/// device that never ends or a multi-gigabyte `trials.csv`.
+pub const MAX_INPUT_BYTES: u64 = 256 << 20;
+
 /// Reads a UTF-8 text file, or says plainly why not. The file is noted as an input of this
-/// run, which no output may replace.
+/// run, which no output may replace. A file larger than [`MAX_INPUT_BYTES`] is refused after
+/// reading one byte past the limit, never read in full.
 pub fn read_text(path: &Path) -> Result<String> {
+    use std::io::Read;
     note_input(path);
-    let bytes = std::fs::read(path).map_err(|e| {
+    let cannot = |e: std::io::Error| {
         CliError(format!(
             "cannot read {}: {}",
             path.display(),
             match e.kind() {
                 std::io::ErrorKind::NotFound => "no such file".to_string(),
                 std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+                std::io::ErrorKind::IsADirectory => {
+                    "it is a folder; give the path of a file in it".to_string()
+                }
                 _ => e.to_string(),
             }
         ))
-    })?;
+    };
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(CliError(format!(
+            "cannot read {}: it is larger than {} MiB, the most sibsim reads from a scenario, \
+             actuals or decision-tree file; is it the right file?",
+            path.display(),
+            MAX_INPUT_BYTES >> 20
+        )));
+    }
     String::from_utf8(bytes).map_err(|e| {
         CliError(format!(
             "{} is not UTF-8 text (invalid byte at offset {}); save it as UTF-8",
