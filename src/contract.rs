@@ -389,6 +389,25 @@ pub struct Tranche {
     pub rank: u16,
     /// Optional guarantee.
     pub guarantee: Option<Guarantee>,
+    /// How a distribution counts against principal and interest (or return): it decides the
+    /// unrecovered principal and so the guarantee call.
+    pub allocation: Allocation,
+}
+
+/// How the distributions a tranche receives count against its principal and its interest
+/// (or return). The claim they reduce is the same either way; what differs is how much of
+/// the principal is unrecovered, and so what a guarantee covers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Allocation {
+    /// Every distribution repays principal first: unrecovered principal is what was drawn
+    /// less everything distributed (interest included).
+    #[default]
+    PrincipalFirst,
+    /// A distribution pays the interest (or return) accrued and unpaid first, then principal,
+    /// as a bank applies a loan's payments: unrecovered principal is the principal still
+    /// outstanding.
+    InterestFirst,
 }
 
 /// A fee paid from the waterfall before the tranches.

@@ -748,6 +748,12 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
                 s
             }
         };
+        let g = match t.allocation {
+            crate::contract::Allocation::PrincipalFirst => g,
+            crate::contract::Allocation::InterestFirst => {
+                format!("{g}; distributions pay interest first")
+            }
+        };
         trs.rows.push(vec![
             t.id.clone(),
             c.parties[t.investor].name.clone(),

@@ -27,8 +27,8 @@
 
 use crate::actuals::{ALL_EVENTS, Actuals, rate_of};
 use crate::contract::{
-    Baseline, CheckpointTest, Contract, Direction, GridKind, InflowJudged, PartyId, Pricing,
-    Remainder,
+    Allocation, Baseline, CheckpointTest, Contract, Direction, GridKind, InflowJudged, PartyId,
+    Pricing, Remainder,
 };
 use crate::error::SettleError;
 use crate::money::{
@@ -155,6 +155,19 @@ pub struct TrancheResult {
     /// Principal not recovered after distributions and guarantees; in an interim settlement,
     /// the principal not yet repaid.
     pub unrecovered_principal: Money,
+}
+
+impl TrancheResult {
+    /// The principal the distributions repaid (as the tranche's allocation counts them):
+    /// drawn less what a guarantee covered and what is unrecovered.
+    pub fn principal_repaid(&self) -> Money {
+        (self.drawn - self.guaranteed - self.unrecovered_principal).non_negative()
+    }
+
+    /// The interest or return the distributions paid: distributed less principal repaid.
+    pub fn return_paid(&self) -> Money {
+        self.distributed - self.principal_repaid()
+    }
 }
 
 /// Results per outcome.
@@ -302,8 +315,13 @@ pub struct Settler<'c> {
     payer_weights: Vec<SplitWeights>,
     /// Each tranche's guarantor shares, prepared for splitting (empty without a guarantee).
     guarantor_weights: Vec<SplitWeights>,
+    /// Whether any tranche counts its distributions interest first (`Allocation`).
+    interest_first: bool,
     // per settlement state
     claim: Vec<Money>,
+    /// Per tranche: principal drawn and not yet repaid, read for interest-first tranches
+    /// (a principal-first tranche's is drawn less distributed).
+    principal: Vec<Money>,
     fee_owed: Vec<Money>,
     deferred_owed: Money,
     shared_base: Money,
@@ -467,7 +485,12 @@ impl<'c> Settler<'c> {
             measure_start,
             payer_weights,
             guarantor_weights,
+            interest_first: contract
+                .tranches
+                .iter()
+                .any(|t| t.allocation == Allocation::InterestFirst),
             claim: vec![Money::ZERO; contract.tranches.len()],
+            principal: vec![Money::ZERO; contract.tranches.len()],
             fee_owed: vec![Money::ZERO; contract.fees.len()],
             deferred_owed: Money::ZERO,
             shared_base: Money::ZERO,
@@ -551,6 +574,7 @@ impl<'c> Settler<'c> {
 
     fn reset(&mut self) {
         self.claim.fill(Money::ZERO);
+        self.principal.fill(Money::ZERO);
         self.fee_owed.fill(Money::ZERO);
         self.deferred_owed = Money::ZERO;
         self.shared_base = Money::ZERO;
@@ -694,6 +718,7 @@ impl<'c> Settler<'c> {
                         Rule::Drawdown { tranche: i as u16 },
                     );
                     self.claim[i] += d;
+                    self.principal[i] += d;
                     self.out.tranches[i].drawn += d;
                     self.cash_enterprise += d;
                 }
@@ -841,9 +866,12 @@ impl<'c> Settler<'c> {
         let f = self.out.final_period as usize;
         let last = self.out.held[f];
         self.out.held[f + 1..].fill(last);
-        for (i, tr) in self.out.tranches.iter_mut().enumerate() {
+        for i in 0..self.out.tranches.len() {
+            let r = &self.out.tranches[i];
+            let unrecovered = (self.unrecovered(i, r) - r.guaranteed).non_negative();
+            let tr = &mut self.out.tranches[i];
             tr.outstanding = self.claim[i];
-            tr.unrecovered_principal = (tr.drawn - tr.distributed - tr.guaranteed).non_negative();
+            tr.unrecovered_principal = unrecovered;
         }
         self.out.fees_owed = self.fee_owed.iter().copied().sum();
         self.out.deferred_fees_owed = self.deferred_owed;
@@ -1485,6 +1513,13 @@ impl<'c> Settler<'c> {
                 let i = self.rank_groups[g][k];
                 let part = self.parts[k];
                 debug_assert!(part <= self.claim[i]);
+                if self.interest_first && c.tranches[i].allocation == Allocation::InterestFirst {
+                    // The interest (or return) accrued and unpaid is the claim less the
+                    // principal outstanding; the part pays it first, the rest repays principal.
+                    let interest = (self.claim[i] - self.principal[i]).non_negative();
+                    let repaid = (part - interest).non_negative().min(self.principal[i]);
+                    self.principal[i] -= repaid;
+                }
                 let investor = c.tranches[i].investor;
                 self.emit(
                     sink,
@@ -1560,12 +1595,23 @@ impl<'c> Settler<'c> {
         }
     }
 
+    /// Tranche `i`'s principal not repaid by distributions (guarantee calls not counted), by
+    /// its allocation.
+    #[inline]
+    fn unrecovered(&self, i: usize, r: &TrancheResult) -> Money {
+        match self.c.tranches[i].allocation {
+            Allocation::PrincipalFirst => (r.drawn - r.distributed).non_negative(),
+            // The principal outstanding, with any call added back.
+            Allocation::InterestFirst => self.principal[i] + r.guaranteed,
+        }
+    }
+
     fn guarantees<S: LedgerSink>(&mut self, sink: &mut S, p: u16) {
         let c = self.c;
         for (i, tr) in c.tranches.iter().enumerate() {
             let Some(g) = &tr.guarantee else { continue };
             let r = &self.out.tranches[i];
-            let unrecovered = (r.drawn - r.distributed).non_negative();
+            let unrecovered = self.unrecovered(i, r);
             let mut call = unrecovered;
             if let Some(l) = g.limit {
                 call = call.min(l);
@@ -1592,6 +1638,7 @@ impl<'c> Settler<'c> {
             }
             self.out.tranches[i].guaranteed += call;
             self.claim[i] = (self.claim[i] - call).non_negative();
+            self.principal[i] = (self.principal[i] - call).non_negative();
         }
     }
 }

@@ -320,6 +320,45 @@ pub fn render_text_noted(
             ]);
         }
         t.render(&mut o);
+        // What was repaid, split as the investors book it.
+        let mut split = Vec::new();
+        for (i, tr) in c.tranches.iter().enumerate() {
+            let r = &s.tranches[i];
+            if r.distributed.0 != 0 {
+                split.push(format!(
+                    "{} principal {} and {} {}",
+                    tr.id,
+                    format_thousands(r.principal_repaid()),
+                    if tr.annual_rate.0 == 0 {
+                        "return"
+                    } else {
+                        "interest or return"
+                    },
+                    format_thousands(r.return_paid()),
+                ));
+            }
+        }
+        if !split.is_empty() {
+            let _ = writeln!(o, "Repaid: {}.", split.join("; "));
+        }
+        let firsts: Vec<&str> = c
+            .tranches
+            .iter()
+            .filter(|t| t.allocation == crate::contract::Allocation::InterestFirst)
+            .map(|t| t.id.as_str())
+            .collect();
+        let _ = writeln!(
+            o,
+            "{}",
+            match firsts.len() {
+                0 => "Distributions repay principal first (interest or return only once the principal is back).".to_string(),
+                n if n == c.tranches.len() => "Distributions pay the interest or return accrued first, then principal.".to_string(),
+                _ => format!(
+                    "Distributions to {} pay the interest or return accrued first, then principal; to the other tranches principal first.",
+                    firsts.join(", ")
+                ),
+            }
+        );
     }
 
     o.push_str("\nOutcomes\n");
@@ -646,7 +685,9 @@ pub fn render_json_noted(
         .map(|(t, r)| {
             serde_json::json!({
                 "id": t.id, "investor": c.parties[t.investor].id, "rank": t.rank,
-                "annual_rate": t.annual_rate, "committed": t.committed, "result": r,
+                "annual_rate": t.annual_rate, "committed": t.committed,
+                "allocation": t.allocation, "principal_repaid": r.principal_repaid(),
+                "return_paid": r.return_paid(), "result": r,
             })
         })
         .collect();

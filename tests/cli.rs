@@ -1505,3 +1505,66 @@ fn validate_notes_a_fee_after_the_money_under_a_paying_out_remainder() {
     check("enterprise", true);
     check("hold", false);
 }
+
+/// A statement splits what each tranche was repaid into principal and interest or return,
+/// on the screen and in the JSON, and the two add up to the distributions.
+#[test]
+fn settle_splits_repayments_into_principal_and_return() {
+    for name in BUNDLED {
+        let text = stdout(&run(&[
+            "settle",
+            &scenario(name),
+            "--actuals",
+            &actuals(name),
+        ]));
+        let repaid = text
+            .lines()
+            .find(|l| l.starts_with("Repaid: "))
+            .unwrap_or_else(|| panic!("{name}: no repaid line\n{text}"));
+        assert!(
+            text.contains("Distributions repay principal first"),
+            "{text}"
+        );
+        let o = run(&[
+            "settle",
+            &scenario(name),
+            "--actuals",
+            &actuals(name),
+            "--format",
+            "json",
+        ]);
+        assert!(o.status.success());
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        for t in doc["tranches"].as_array().unwrap() {
+            let cents = |v: &serde_json::Value| -> i64 {
+                let s = v.as_str().unwrap_or_else(|| panic!("{v}"));
+                (s.parse::<f64>().unwrap() * 100.0).round() as i64
+            };
+            let (p, r) = (cents(&t["principal_repaid"]), cents(&t["return_paid"]));
+            let d = cents(&t["result"]["distributed"]);
+            assert_eq!(p + r, d, "{name}: {t}");
+            assert!(p >= 0 && r >= 0, "{t}");
+            assert_eq!(t["allocation"], "principal-first");
+            let id = t["id"].as_str().unwrap();
+            if d > 0 {
+                assert!(
+                    repaid.contains(&format!("{id} principal {}", sibsim_thousands(p))),
+                    "{repaid}"
+                );
+            }
+        }
+    }
+}
+
+/// Cents as a statement writes them: thousands separated by commas, two decimals.
+fn sibsim_thousands(cents: i64) -> String {
+    let whole = (cents / 100).to_string();
+    let mut out = String::new();
+    for (i, ch) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    format!("{out}.{:02}", cents % 100)
+}

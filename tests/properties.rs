@@ -17,7 +17,7 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use sibsim::contract::{Baseline, Contract, InflowJudged, OutcomeKind, Pricing, Role};
+use sibsim::contract::{Allocation, Baseline, Contract, InflowJudged, OutcomeKind, Pricing, Role};
 use sibsim::money::{Money, Qty, split_largest_remainder};
 use sibsim::settlement::{Rule, Settlement};
 use sibsim::{Actuals, LedgerLine, Settler};
@@ -543,6 +543,13 @@ fn gen_contract(src: &mut Src) -> Gen {
             }
         }
     }
+    // Interest-first tranches (drawn last too; the line goes under the tranche's id).
+    for k in 0..n_tr {
+        if src.chance(35) {
+            let id = format!("id = \"t{k}\"\n");
+            s = s.replacen(&id, &format!("{id}allocation = \"interest-first\"\n"), 1);
+        }
+    }
     Gen { toml: s }
 }
 
@@ -1010,6 +1017,8 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
     let mut drawn = vec![Money::ZERO; nt];
     let mut dist = vec![Money::ZERO; nt];
     let mut guar = vec![Money::ZERO; nt];
+    // Principal outstanding, repaid by each distribution as its tranche's allocation says.
+    let mut principal = vec![Money::ZERO; nt];
     for p in 1..=fin as u16 {
         for i in 0..nt {
             let acc = claim[i].mul_ratio(c.tranches[i].period_rate);
@@ -1023,6 +1032,7 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
                 prop_assert_eq!(l.to, c.enterprise);
                 claim[i] += l.amount;
                 drawn[i] += l.amount;
+                principal[i] += l.amount;
             }
         }
         let mut dist_p = vec![Money::ZERO; nt];
@@ -1058,6 +1068,12 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
                     c.tranches[i].id, dist_p[i], claim[i]
                 )));
             }
+            let to_principal = match c.tranches[i].allocation {
+                Allocation::PrincipalFirst => dist_p[i],
+                // Interest (the claim beyond the principal) first, then principal.
+                Allocation::InterestFirst => (dist_p[i] - (claim[i] - principal[i])).non_negative(),
+            };
+            principal[i] = (principal[i] - to_principal).non_negative();
             claim[i] -= dist_p[i];
             dist[i] += dist_p[i];
         }
@@ -1086,13 +1102,34 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
         if r.outstanding.0 < 0 || r.unrecovered_principal.0 < 0 {
             return Err(ctx(format!("tranche {} has a negative claim: {r:?}", t.id)));
         }
+        // The principal not repaid by distributions: drawn less distributed (principal
+        // first), or the principal outstanding (interest first, at least as much).
+        let base = match t.allocation {
+            Allocation::PrincipalFirst => (drawn[i] - dist[i]).non_negative(),
+            Allocation::InterestFirst => principal[i],
+        };
+        prop_assert!(base >= (drawn[i] - dist[i]).non_negative());
+        prop_assert_eq!(
+            r.unrecovered_principal,
+            (base - guar[i]).non_negative(),
+            "tranche {} unrecovered principal",
+            t.id
+        );
         match &t.guarantee {
             None => prop_assert_eq!(guar[i], Money::ZERO),
             Some(g) => {
-                prop_assert!(
-                    guar[i] <= (drawn[i] - dist[i]).non_negative(),
-                    "guarantee beyond unrecovered principal"
-                );
+                prop_assert!(guar[i] <= base, "guarantee beyond unrecovered principal");
+                // The call is all the unrecovered principal its limits allow.
+                if !s.interim && (s.termination.is_some() || fin == c.periods as usize) {
+                    let mut call = base;
+                    if let Some(l) = g.limit {
+                        call = call.min(l);
+                    }
+                    if let Some(f) = g.fraction {
+                        call = call.min(drawn[i].mul_ratio(f));
+                    }
+                    prop_assert_eq!(guar[i], call, "tranche {} guarantee call", t.id);
+                }
                 if let Some(l) = g.limit {
                     prop_assert!(guar[i] <= l, "guarantee beyond its limit");
                 }

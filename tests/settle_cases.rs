@@ -1512,6 +1512,207 @@ fn guarantee_at_maturity() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 10b. The same loan counting its distributions interest first (`allocation`): the 3,000 of
+//      period 2 pay the 400 of interest accrued first and repay 2,600 of principal, so 7,400
+//      of principal is unrecovered at maturity, not 7,000. Under the limit of 5,000 the call
+//      is the same and 2,400 stays unrecovered; under a full guarantee the call is 7,400.
+// ---------------------------------------------------------------------------------------------
+
+#[rustfmt::skip]
+const GUARANTEE_INTEREST_FIRST_LIMITED: Case = Case {
+    name: "guarantee_interest_first_limited",
+    scenario: r#"
+[contract]
+name = "guarantee, interest first"
+periods = 3
+period = "year"
+rate_basis = "simple"
+
+[[payers]]
+id = "gemeente"
+
+[[investors]]
+id = "bank"
+
+[[guarantors]]
+id = "foundation"
+
+[[guarantors]]
+id = "province"
+
+[enterprise]
+id = "se"
+
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 10
+
+[[cohorts]]
+id = "c2"
+enrol = 2
+size = 10
+
+[[outcomes]]
+id = "job"
+lag = 1
+price = 1000
+
+[[tranches]]
+id = "loan"
+investor = "bank"
+committed = 10000
+rate = 0.04
+rank = 1
+drawdowns = { at = [[1, 10000]] }
+guarantee = { guarantors = { foundation = 0.666666666667, province = 0.333333333333 }, limit = 5000, fraction = 0.6 }
+allocation = "interest-first"
+"#,
+    actuals: "\
+period,cohort,outcome,units
+2,c1,job,3
+3,c2,job,0
+",
+    final_period: 3,
+    ledger: &[
+        L(1, "bank", "se", "10000.00", "drawdown loan"),
+        L(2, "gemeente", "contract-account", "3000.00", "outcome job c1"),
+        L(2, "contract-account", "bank", "3000.00", "distribution loan"),
+        // unrecovered 7,400 (interest first); 60% of 10,000 = 6,000; limit 5,000: call 5,000,
+        // split as in case 10
+        L(3, "foundation", "bank", "3333.33", "guarantee loan"),
+        L(3, "province", "bank", "1666.67", "guarantee loan"),
+    ],
+    parties: &[
+        P("gemeente", "3000.00", "0.00"),
+        P("bank", "10000.00", "8000.00"),
+        P("foundation", "3333.33", "0.00"),
+        P("province", "1666.67", "0.00"),
+        P("se", "0.00", "10000.00"),
+        P("contract-account", "3000.00", "3000.00"),
+    ],
+    tranches: &[T {
+        id: "loan",
+        drawn: "10000.00",
+        accrued: "696.00",
+        distributed: "3000.00",
+        guaranteed: "5000.00",
+        outstanding: "2696.00", // the claim is the same either way
+        unrecovered: "2400.00", // 10,000 - 2,600 - 5,000
+    }],
+    outcomes: &[O {
+        id: "job",
+        achieved: "3",
+        payable: "3",
+        earned: "3000.00",
+        paid: "3000.00",
+    }],
+    ..BASE
+};
+
+#[test]
+fn guarantee_interest_first_limited() {
+    check(&GUARANTEE_INTEREST_FIRST_LIMITED);
+}
+
+#[rustfmt::skip]
+const GUARANTEE_INTEREST_FIRST_FULL: Case = Case {
+    name: "guarantee_interest_first_full",
+    scenario: r#"
+[contract]
+name = "guarantee, interest first"
+periods = 3
+period = "year"
+rate_basis = "simple"
+
+[[payers]]
+id = "gemeente"
+
+[[investors]]
+id = "bank"
+
+[[guarantors]]
+id = "foundation"
+
+[[guarantors]]
+id = "province"
+
+[enterprise]
+id = "se"
+
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 10
+
+[[cohorts]]
+id = "c2"
+enrol = 2
+size = 10
+
+[[outcomes]]
+id = "job"
+lag = 1
+price = 1000
+
+[[tranches]]
+id = "loan"
+investor = "bank"
+committed = 10000
+rate = 0.04
+rank = 1
+drawdowns = { at = [[1, 10000]] }
+guarantee = { guarantors = { foundation = 0.666666666667, province = 0.333333333333 } }
+allocation = "interest-first"
+"#,
+    actuals: "\
+period,cohort,outcome,units
+2,c1,job,3
+3,c2,job,0
+",
+    final_period: 3,
+    ledger: &[
+        L(1, "bank", "se", "10000.00", "drawdown loan"),
+        L(2, "gemeente", "contract-account", "3000.00", "outcome job c1"),
+        L(2, "contract-account", "bank", "3000.00", "distribution loan"),
+        // call 7,400 = 740,000 cents: quotas 493,333.33 / 246,666.67, floors 739,999, the
+        // cent to province (.67 > .33)
+        L(3, "foundation", "bank", "4933.33", "guarantee loan"),
+        L(3, "province", "bank", "2466.67", "guarantee loan"),
+    ],
+    parties: &[
+        P("gemeente", "3000.00", "0.00"),
+        P("bank", "10000.00", "10400.00"), // 3,000 + 7,400
+        P("foundation", "4933.33", "0.00"),
+        P("province", "2466.67", "0.00"),
+        P("se", "0.00", "10000.00"),
+        P("contract-account", "3000.00", "3000.00"),
+    ],
+    tranches: &[T {
+        id: "loan",
+        drawn: "10000.00",
+        accrued: "696.00",
+        distributed: "3000.00",
+        guaranteed: "7400.00",
+        outstanding: "296.00", // 7,696 - 7,400: the interest of period 3, never guaranteed
+        unrecovered: "0.00",
+    }],
+    outcomes: &[O {
+        id: "job",
+        achieved: "3",
+        payable: "3",
+        earned: "3000.00",
+        paid: "3000.00",
+    }],
+    ..BASE
+};
+
+#[test]
+fn guarantee_interest_first_full() {
+    check(&GUARANTEE_INTEREST_FIRST_FULL);
+}
+
+// ---------------------------------------------------------------------------------------------
 // 11. Early termination at a checkpoint: the rate floor is missed, the contract stops, what
 //     was earned is paid at once, later drawdowns never happen and the guarantee is called.
 // ---------------------------------------------------------------------------------------------

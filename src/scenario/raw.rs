@@ -369,6 +369,7 @@ pub struct RawTranche {
     pub rank: i64,
     pub drawdowns: Option<RawSchedule>,
     pub guarantee: Option<RawGuarantee>,
+    pub allocation: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -1320,6 +1320,20 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
                 fraction: g.fraction.and_then(|f| cx.ratio(f, &format!("{gp}.fraction"), "0", "1", "the guaranteed fraction of principal")),
             }
         });
+        let allocation = match rt.allocation.as_deref().unwrap_or("principal-first") {
+            "principal-first" => Allocation::PrincipalFirst,
+            "interest-first" => Allocation::InterestFirst,
+            other => {
+                cx.err(
+                    format!("{path}.allocation"),
+                    format!(
+                        "unknown allocation `{other}`; use one of {} (how a distribution counts against principal and interest)",
+                        one_of(&["principal-first", "interest-first"])
+                    ),
+                );
+                Allocation::PrincipalFirst
+            }
+        };
         tranches.push(Tranche {
             id: rt.id.clone(),
             investor: investor.unwrap_or(0),
@@ -1329,6 +1343,7 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
             period_rate,
             rank,
             guarantee,
+            allocation,
         });
     }
     if let Some(dd) = &raw.drawdown {
