@@ -868,6 +868,16 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                 ));
             }
         }
+        // Units of per-participant outcomes, one a participant row (they join the cohort's
+        // cells only as classes, below): a cohort outcome may require one of them.
+        let mut person_units: HashMap<(usize, usize, usize), i64> = HashMap::new();
+        for (_, (c, events, _)) in people.iter() {
+            for &(p, o, _, _) in events {
+                *person_units
+                    .entry((o as usize, *c, p as usize))
+                    .or_default() += 1;
+            }
+        }
         for (o, out) in contract.outcomes.iter().enumerate() {
             if out.per_participant {
                 continue;
@@ -879,6 +889,9 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                     cum += act.units(o, c, p);
                     if let Some(r) = out.requires {
                         cum_req += act.units(r, c, p);
+                        if let Some(&n) = person_units.get(&(r, c, p)) {
+                            cum_req += Qty::from_int(n);
+                        }
                         if cum > cum_req {
                             let d = Diagnostic::new(
                                 format!("outcome {}, cohort {}", out.id, coh.id),

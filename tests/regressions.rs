@@ -297,3 +297,68 @@ fn no_file_holds_merge_conflict_markers() {
         }
     }
 }
+
+/// A cohort outcome may require an outcome under the per-participant cap: the participant
+/// rows of the required outcome count as its units (they were counted as 0, and valid actuals
+/// were refused). Found by an independent settlement oracle.
+#[test]
+fn a_cohort_outcome_may_require_a_per_participant_one() {
+    let toml = r#"
+[contract]
+name = "pcap chain"
+period = "quarter"
+periods = 4
+
+[[payers]]
+id = "city"
+[[investors]]
+id = "bank"
+[enterprise]
+id = "ent"
+
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 10
+
+[[outcomes]]
+id = "start"
+lag = 1
+price = 100
+
+[[outcomes]]
+id = "sustained"
+requires = "start"
+lag = 2
+price = 200
+
+[participant_cap]
+amount = 1000
+outcomes = ["start"]
+
+[[tranches]]
+id = "loan"
+investor = "bank"
+committed = 1000
+rank = 1
+drawdowns = { at = [[1, 1000]] }
+"#;
+    let s = scenario::parse("s.toml", toml).unwrap_or_else(|d| panic!("{d}"));
+    let csv = "period,cohort,outcome,units,participant\n2,c1,start,1,P1\n2,c1,start,1,P2\n3,c1,sustained,2,\n";
+    let a = sibsim::actuals::parse_csv(&s.contract, "a.csv", csv).unwrap_or_else(|d| panic!("{d}"));
+    let mut settler = Settler::new(&s.contract);
+    let mut ledger: Vec<LedgerLine> = Vec::new();
+    let r = settler.settle(&a, &mut ledger).unwrap();
+    assert_eq!(r.outcomes[0].paid, Money(20_000));
+    assert_eq!(r.outcomes[1].paid, Money(40_000));
+    // More than the participants who achieved `start` is still refused, at its row.
+    let csv = "period,cohort,outcome,units,participant\n2,c1,start,1,P1\n2,c1,start,1,P2\n3,c1,sustained,3,\n";
+    let e = sibsim::actuals::parse_csv(&s.contract, "a.csv", csv)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("a.csv:4:")
+            && e.contains("3 units of `sustained` are reported but only 2 of `start`"),
+        "{e}"
+    );
+}
