@@ -58,7 +58,8 @@ enum Cmd {
         actuals: PathBuf,
         /// Settle periods 1 to PERIOD only. Default: to the contract's end when the actuals
         /// report up to its last measurement, else through the last period they report on (an
-        /// interim statement: claims stay open, no guarantee is called).
+        /// interim statement: claims stay open, no guarantee is called). A contract that
+        /// terminates early within those periods gets its final statement.
         #[arg(long, value_name = "PERIOD", allow_negative_numbers = true, value_parser = period_arg)]
         through: Option<u16>,
         /// Output format.
