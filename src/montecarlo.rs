@@ -1112,6 +1112,11 @@ pub struct Distribution {
     pub above: u64,
     /// Quantiles at 0.5%, 1.0%, ..., 99.5% (199 values, ascending), for the CDF.
     pub quantiles: Vec<f64>,
+    /// The most any of `quantiles` can be from the trial value at its rank (0: all exact). A
+    /// grid level away from the headline percentiles is read from the histogram's log-linear
+    /// buckets, not its fine stretches, so this can exceed the `Summary`'s `error`.
+    #[serde(default)]
+    pub quantile_error: f64,
 }
 
 impl Distribution {
@@ -1136,6 +1141,7 @@ impl Distribution {
             below: self.below,
             above: self.above,
             quantiles: self.quantiles.iter().map(|q| q + dx).collect(),
+            quantile_error: self.quantile_error,
         }
     }
 }
@@ -1155,8 +1161,12 @@ pub fn distribution(h: &Histogram, scale: f64) -> Option<Distribution> {
     order.sort_by(|&a, &b| wanted[a].total_cmp(&wanted[b]));
     let sorted: Vec<f64> = order.iter().map(|&i| wanted[i]).collect();
     let mut got = vec![0.0; wanted.len()];
-    for (&i, q) in order.iter().zip(h.quantiles(&sorted)) {
+    let mut quantile_error = 0.0f64;
+    for (&i, (q, e)) in order.iter().zip(h.quantiles_within(&sorted)) {
         got[i] = q;
+        if i < levels.len() {
+            quantile_error = quantile_error.max(e / scale);
+        }
     }
     let quantiles = got[..levels.len()].iter().map(|q| q / scale).collect();
     let mut lo = got[levels.len()] / scale;
@@ -1194,6 +1204,7 @@ pub fn distribution(h: &Histogram, scale: f64) -> Option<Distribution> {
         below,
         above,
         quantiles,
+        quantile_error,
     })
 }
 

@@ -220,6 +220,7 @@ fn made_up_distribution(center: f64, spread: f64) -> Distribution {
         quantiles: (1..200)
             .map(|i| center + spread * 0.8 * ((i as f64 / 200.0) * 2.0 - 1.0))
             .collect(),
+        quantile_error: 0.0,
     }
 }
 

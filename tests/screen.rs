@@ -173,3 +173,38 @@ fn trials_csv_losses_reproduce_the_risk_distribution() {
         );
     }
 }
+
+/// Every quantile of a chart's grid in `summary.json` (0.5% to 99.5%) is within the
+/// distribution's `quantile_error` of the trial value at its rank in `trials.csv`.
+#[test]
+fn chart_quantile_grids_are_within_their_stated_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, summary) = simulate_reference(dir.path(), &["--trials", "5000", "--trials-out"]);
+    let text = std::fs::read_to_string(dir.path().join("trials.csv")).unwrap();
+    let mut lines = text.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let n = rows.len();
+    assert_eq!(n, 5000);
+    for p in summary["results"]["parties"].as_array().unwrap() {
+        let col = head
+            .iter()
+            .position(|h| *h == format!("net_{}", p["id"].as_str().unwrap()))
+            .unwrap();
+        let mut v: Vec<f64> = rows.iter().map(|r| r[col].parse().unwrap()).collect();
+        v.sort_by(f64::total_cmp);
+        let dist = &p["net"]["distribution"];
+        let bound = dist["quantile_error"].as_f64().unwrap();
+        for (i, q) in dist["quantiles"].as_array().unwrap().iter().enumerate() {
+            let level = (i + 1) as f64 * 0.005;
+            let rank = ((level * n as f64).ceil() as usize).clamp(1, n);
+            let q = q.as_f64().unwrap();
+            assert!(
+                (q - v[rank - 1]).abs() <= bound + 1e-6,
+                "{}: the grid's {level} quantile {q} against {} (bound {bound})",
+                p["id"],
+                v[rank - 1]
+            );
+        }
+    }
+}
