@@ -286,7 +286,7 @@ fn trial_row(r: &TrialRecord, shocks: usize, inflow: bool) -> String {
     for (irr, rep) in r.irr.iter().zip(r.repaid) {
         match irr {
             Some(x) => {
-                let _ = write!(s, ",{x:.6}");
+                let _ = write!(s, ",{x:.9}");
             }
             None => s.push(','),
         }
