@@ -1007,6 +1007,9 @@ impl<'c> Worker<'c> {
                 &model.shifts[v - 1]
             };
             if !b.add(c, &s.outcomes, |p| sink.party_flows(p), &self.npv, delays) {
+                // A failed trial, not a settled one (its other figures are counted, but a
+                // failure stops the run and no result is shown): settled + failed = trials.
+                acc.trials -= 1;
                 acc.failed += 1;
                 if acc.first_failure.as_ref().is_none_or(|(u, _)| trial < *u) {
                     acc.first_failure = Some((

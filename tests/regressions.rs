@@ -362,3 +362,25 @@ drawdowns = { at = [[1, 1000]] }
         "{e}"
     );
 }
+
+/// A trial whose business case passes the money limit is a failed trial, not also a settled
+/// one: settled and failed trials add up to the trials run (it was counted as both). Found by
+/// the edge-value property test of the bundled scenarios.
+#[test]
+fn a_trial_failing_in_its_business_case_is_counted_once() {
+    let text = include_str!("../scenarios/rotterdam-buzinezzclub.toml").replacen(
+        "values = { rotterdam = 40, state = 8 }",
+        "values = { rotterdam = 4294967296, state = 8 }",
+        1,
+    );
+    let (sc, model) = sibsim::scenario::parse_with_model("r.toml", &text).unwrap();
+    let cfg = sibsim::montecarlo::SimConfig {
+        trials: 8,
+        seed: 3,
+        threads: Some(1),
+    };
+    let r = sibsim::montecarlo::simulate(&sc.contract, &model, &cfg);
+    assert!(r.failed_trials > 0, "the edit should make trials fail");
+    assert_eq!(r.trials + r.failed_trials, 8);
+    assert!(r.failure.as_deref().unwrap().contains("business case"));
+}
