@@ -57,6 +57,10 @@ pub struct Actuals {
     /// may separate thousands), at their line and column: for notes; empty for actuals built
     /// in code.
     pub doubtful: Vec<Diagnostic>,
+    /// Measurements of `increase` outcomes (per cohort) in periods up to the last one reported
+    /// that have no row, as (outcome, cohort, period): they count as 0 units. For notes; empty
+    /// for actuals built in code.
+    pub unreported: Vec<(u16, u16, u16)>,
     /// Overrides the contract's cost per participant (a simulated cost draw); `None` in real
     /// actuals.
     pub cost_per_participant: Option<Price>,
@@ -90,6 +94,7 @@ impl Actuals {
             reported_through: u16::MAX,
             rows_by_period: Vec::new(),
             doubtful: Vec::new(),
+            unreported: Vec::new(),
             cost_per_participant: None,
             units: vec![Qty::ZERO; cells],
             baseline: vec![None; cells],
@@ -435,6 +440,8 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
     let mut seen: HashMap<(usize, usize, u16), (usize, usize)> = HashMap::new();
     // The last period the file reports on: cells up to it are known.
     let mut max_period: u16 = 0;
+    // The first line reporting `max_period`, for messages.
+    let mut max_period_line = 0usize;
     let mut rows_by_period = vec![0u32; t as usize + 1];
     let mut enrol_seen: HashMap<usize, usize> = HashMap::new();
     // participant -> (cohort, achievements, line of the first row): each achievement is
@@ -501,7 +508,10 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                 continue;
             }
         };
-        max_period = max_period.max(period);
+        if period > max_period {
+            max_period = period;
+            max_period_line = line;
+        }
         rows_by_period[period as usize] += 1;
         let cohort_id = field(cc);
         let Some(c) = contract.cohort(cohort_id) else {
@@ -795,7 +805,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                         errs.push(Diagnostic::new(
                             format!("outcome {}, cohort {}, period {p}", out.id, coh.id),
                             format!(
-                                "no row for `{}`, cohort `{}`, period {p}, although the file reports up to period {max_period}; `{}` pays for fewer units than its baseline, so a missing row would pay the whole baseline: report the units measured (0 if none)",
+                                "no row for `{}`, cohort `{}`, period {p}, although the file reports up to period {max_period} (line {max_period_line}); `{}` pays for fewer units than its baseline, so a missing row would pay the whole baseline: report the units measured in period {p} (0 only if the measurement found none), or, if period {max_period} is not yet reported, remove its rows",
                                 out.id, coh.id, out.id
                             ),
                         ));
@@ -803,6 +813,28 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                 }
             }
         }
+    }
+    // Gaps that count as nothing achieved: noted, not refused (an `increase` outcome's missing
+    // row pays nothing, the cautious reading).
+    if errs.is_empty() {
+        for (o, out) in contract.outcomes.iter().enumerate() {
+            if out.direction != crate::contract::Direction::Increase || out.per_participant {
+                continue;
+            }
+            for (c, coh) in contract.cohorts.iter().enumerate() {
+                if act.enrolled[c] == 0 {
+                    continue;
+                }
+                let first = out.first_measure(coh.enrol_period);
+                let last = out.last_measure(coh.enrol_period).min(max_period);
+                for p in first..=last {
+                    if !seen.contains_key(&(o, c, p)) {
+                        act.unreported.push((o as u16, c as u16, p));
+                    }
+                }
+            }
+        }
+        act.unreported.sort_unstable_by_key(|&(o, c, p)| (p, o, c));
     }
     act.reported_through = max_period;
     act.rows_by_period = rows_by_period;
@@ -1078,8 +1110,8 @@ fn plural(n: usize, noun: &str) -> String {
 
 /// Whether a number reads like a whole number with a point between thousands, as a
 /// spreadsheet with Dutch settings writes one: one to three digits (not starting with 0), a
-/// point and three digits ending in 0 (`6.300`, `12.500`); a decimal quantity is rarely written
-/// with a trailing zero.
+/// point and three digits (`6.300`, `3.912`). A quantity with exactly three decimals is rare
+/// enough that a note on it costs little, and `3.912` days for 3,912 costs a great deal.
 fn thousands_like(t: &str) -> bool {
     let Some((int, frac)) = t.split_once('.') else {
         return false;
@@ -1089,7 +1121,6 @@ fn thousands_like(t: &str) -> bool {
         && int.bytes().all(|b| b.is_ascii_digit())
         && frac.len() == 3
         && frac.bytes().all(|b| b.is_ascii_digit())
-        && frac.ends_with('0')
 }
 
 /// The diagnostic at a row's units (line, column), when there is such a row.
@@ -1143,11 +1174,11 @@ mod tests {
 
     #[test]
     fn a_number_reads_like_thousands_only_in_the_spreadsheet_form() {
-        for t in ["6.300", "12.500", "100.000", "1.000"] {
+        for t in ["6.300", "12.500", "100.000", "1.000", "3.912", "6.305"] {
             assert!(thousands_like(t), "{t}");
         }
         for t in [
-            "6.3", "6.305", "0.300", "1234.500", "6.3000", "6,300", "-6.300", "6300", "",
+            "6.3", "6.35", "0.300", "1234.500", "6.3000", "6,300", "-6.300", "6300", "",
         ] {
             assert!(!thousands_like(t), "{t}");
         }

@@ -196,18 +196,51 @@ fn pct(r: crate::money::Ratio) -> String {
     format!("{}%", v.round_dp(2).normalize())
 }
 
+/// A cohort's enrolment as a settlement used it: reported in the actuals (an `enrolled` row)
+/// or, without one, its target.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CohortEnrolment {
+    /// The cohort's id.
+    pub id: String,
+    /// The period it enrols in.
+    pub enrol_period: u16,
+    /// Its target (`size`).
+    pub target: u32,
+    /// The enrolment the settlement used.
+    pub enrolled: u32,
+    /// Whether the actuals reported it (else it is the target).
+    pub reported: bool,
+}
+
+/// Each cohort's enrolment in `a`, as a statement shows it.
+pub fn enrolment(c: &Contract, a: &crate::Actuals) -> Vec<CohortEnrolment> {
+    c.cohorts
+        .iter()
+        .enumerate()
+        .map(|(k, coh)| CohortEnrolment {
+            id: coh.id.clone(),
+            enrol_period: coh.enrol_period,
+            target: coh.size,
+            enrolled: a.enrolled[k],
+            reported: a.enrolment_reported[k],
+        })
+        .collect()
+}
+
 /// The human-readable statement.
 pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> String {
-    render_text_noted(c, s, ledger, &[])
+    render_text_noted(c, s, ledger, &[], &[])
 }
 
 /// The human-readable statement with `first_notes` at the head of its notes (what the
-/// settlement assumed of, or left out from, the reported actuals).
+/// settlement assumed of, or left out from, the reported actuals) and, where given, the
+/// cohorts' enrolment it used.
 pub fn render_text_noted(
     c: &Contract,
     s: &Settlement,
     ledger: &[LedgerLine],
     first_notes: &[String],
+    enrolment: &[CohortEnrolment],
 ) -> String {
     let mut o = String::new();
     let _ = writeln!(
@@ -400,7 +433,46 @@ pub fn render_text_noted(
     ]);
     t.render(&mut o);
 
-    let later = format!("earned, payable after period {} (interim)", s.final_period);
+    // The enrolment the settlement used, of the cohorts enrolled by its last period.
+    let shown: Vec<&CohortEnrolment> = enrolment
+        .iter()
+        .filter(|e| e.enrol_period <= s.final_period)
+        .collect();
+    if !shown.is_empty() {
+        o.push_str(
+            "\nCohorts (enrolment as the actuals report it; without an `enrolled` row, the target)\n",
+        );
+        let mut t = Table::new(&["Cohort", "Enrols", "Target", "Enrolled", "From"], 1);
+        for e in shown {
+            t.row(vec![
+                e.id.clone(),
+                format!("period {}", e.enrol_period),
+                e.target.to_string(),
+                e.enrolled.to_string(),
+                if e.reported { "reported" } else { "target" }.to_string(),
+            ]);
+        }
+        t.render(&mut o);
+    }
+
+    // What falls due later may still be cut when it does: say by which terms.
+    let cuts: Vec<&str> = [
+        (c.total_cap.is_some(), "the total cap"),
+        (c.pay_only_due, "pay only what is due"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, what)| *what)
+    .collect();
+    let later = if cuts.is_empty() {
+        format!("earned, payable after period {} (interim)", s.final_period)
+    } else {
+        format!(
+            "earned, falling due after period {} (interim; at most this: {} may cut it when it falls due)",
+            s.final_period,
+            cuts.join(" and ")
+        )
+    };
     // Compensation by payer, where more than one pays it.
     let mut by_payer: Vec<(usize, Money)> = Vec::new();
     for l in ledger {
@@ -629,6 +701,8 @@ struct JsonStatement<'a> {
     parties: Vec<JsonParty<'a>>,
     tranches: Vec<serde_json::Value>,
     outcomes: Vec<serde_json::Value>,
+    /// Each cohort's enrolment as the settlement used it.
+    cohorts: &'a [CohortEnrolment],
     settlement: &'a Settlement,
     /// What the settlement leaves out or assumes (periods not reported, rows not settled).
     notes: &'a [String],
@@ -651,15 +725,17 @@ struct JsonPending<'a> {
 
 /// The whole statement as JSON (amounts as exact decimal strings).
 pub fn render_json(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> String {
-    render_json_noted(c, s, ledger, &[])
+    render_json_noted(c, s, ledger, &[], &[])
 }
 
-/// [`render_json`] with `notes` on what the settlement leaves out or assumes.
+/// [`render_json`] with `notes` on what the settlement leaves out or assumes, and the
+/// cohorts' enrolment it used (`cohorts`; empty when not given).
 pub fn render_json_noted(
     c: &Contract,
     s: &Settlement,
     ledger: &[LedgerLine],
     notes: &[String],
+    enrolment: &[CohortEnrolment],
 ) -> String {
     let flows = flows_by_period(c, ledger);
     let parties = c
@@ -706,6 +782,7 @@ pub fn render_json_noted(
         parties,
         tranches,
         outcomes,
+        cohorts: enrolment,
         settlement: s,
         notes,
         pending: s

@@ -817,7 +817,13 @@ fn a_partial_actuals_file_settles_as_an_interim_statement() {
         "{text}"
     );
     assert!(text.contains("Principal not yet repaid"), "{text}");
-    assert!(text.contains("payable after period 8"), "{text}");
+    // Rotterdam pays only what is due: what falls due later is at most what it says.
+    assert!(
+        text.contains(
+            "falling due after period 8 (interim; at most this: pay only what is due may cut it"
+        ),
+        "{text}"
+    );
     // The note says why it stopped, and that settling to the end needs the benefit days of
     // the quarters not reported yet (a missing row would pay the whole forecast).
     let note = stderr(&o);
@@ -1373,6 +1379,38 @@ fn settle_notes_a_number_that_looks_like_thousands() {
         "{}",
         stderr(&o)
     );
+    // The JSON statement carries it too, and three decimals not ending in 0 are noted
+    // alike (`3.912` days for 3,912).
+    let o = run(&[
+        "settle",
+        &scenario(name),
+        "--actuals",
+        path.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        doc["notes"].to_string().contains("`6.300` is read as 6.3"),
+        "{}",
+        doc["notes"]
+    );
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replacen("6.300", "6.312", 1);
+    std::fs::write(&path, text).unwrap();
+    let o = run(&[
+        "settle",
+        &scenario(name),
+        "--actuals",
+        path.to_str().unwrap(),
+    ]);
+    assert!(
+        stderr(&o)
+            .contains("`6.312` is read as 6.312; if the point separates thousands, write 6312"),
+        "{}",
+        stderr(&o)
+    );
     let o = run(&["settle", &scenario(name), "--actuals", &actuals(name)]);
     assert!(
         !stderr(&o).contains("separates thousands"),
@@ -1567,4 +1605,105 @@ fn sibsim_thousands(cents: i64) -> String {
         out.push(ch);
     }
     format!("{out}.{:02}", cents % 100)
+}
+
+/// What a quarterly report can get wrong without being invalid is noted, on stderr and in the
+/// JSON statement's notes: a measured cell left out before the last reported period (counted
+/// as 0), an enrolment above the target, a cohort's enrolment missing where the others have
+/// theirs. The statement shows the enrolment it used.
+#[test]
+fn settle_notes_gaps_and_enrolment_a_report_may_get_wrong() {
+    let name = "colour-kitchen-utrecht";
+    let text = std::fs::read_to_string(root().join(actuals(name))).unwrap();
+    let changed = text
+        .replacen("\n6,k2017,diploma,6\n", "\n", 1)
+        .replacen("\n3,k2017,enrolled,40\n", "\n3,k2017,enrolled,44\n", 1)
+        .replacen("\n5,k2018,enrolled,36\n", "\n", 1);
+    assert_eq!(changed.lines().count() + 2, text.lines().count());
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("q.csv");
+    std::fs::write(&p, &changed).unwrap();
+    let p = p.to_str().unwrap();
+    let o = run(&["settle", &scenario(name), "--actuals", p]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    for want in [
+        "has no row for 1 measurement up to its last reported period 10; it counts as 0 units",
+        "period 6 (`diploma` of k2017)",
+        "reports cohort `k2017` enrolled 44, above its target of 40",
+        "reports the enrolment of other cohorts but not of `k2018` (40): it counts at its target",
+    ] {
+        assert!(err.contains(want), "`{want}` not in\n{err}");
+    }
+    let out = stdout(&o);
+    let cohorts = out.split("\nCohorts (").nth(1).expect("a cohort table");
+    let row = |id: &str| -> Vec<String> {
+        cohorts
+            .lines()
+            .find(|l| l.starts_with(id))
+            .unwrap()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(
+        row("k2016"),
+        ["k2016", "period", "1", "40", "38", "reported"]
+    );
+    assert_eq!(
+        row("k2017"),
+        ["k2017", "period", "3", "40", "44", "reported"]
+    );
+    assert_eq!(row("k2018"), ["k2018", "period", "5", "40", "40", "target"]);
+    // The JSON carries the same notes and the enrolment.
+    let o = run(&[
+        "settle",
+        &scenario(name),
+        "--actuals",
+        p,
+        "--format",
+        "json",
+    ]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let notes = doc["notes"].to_string();
+    assert!(notes.contains("above its target of 40"), "{notes}");
+    assert!(notes.contains("period 6 (`diploma` of k2017)"), "{notes}");
+    let k2018 = &doc["cohorts"][2];
+    assert_eq!(k2018["id"], "k2018");
+    assert_eq!(k2018["enrolled"], 40);
+    assert_eq!(k2018["reported"], false);
+    // The bundled file, complete, has none of these notes.
+    let o = run(&["settle", &scenario(name), "--actuals", &actuals(name)]);
+    assert!(!stderr(&o).contains("note:"), "{}", stderr(&o));
+}
+
+/// A forecast made for a cohort's target is noted when the cohort enrolled otherwise and
+/// the file reports no re-run forecast for its measurements.
+#[test]
+fn settle_notes_a_forecast_kept_for_a_cohort_that_enrolled_otherwise() {
+    let name = "rotterdam-buzinezzclub";
+    let text = std::fs::read_to_string(root().join(actuals(name))).unwrap();
+    // Drop the re-run forecasts: keep only the first four fields of each data row.
+    let changed: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with('#') || l.is_empty() {
+                l.to_string()
+            } else {
+                l.split(',').take(4).collect::<Vec<_>>().join(",")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("q.csv");
+    std::fs::write(&p, &changed).unwrap();
+    let o = run(&["settle", &scenario(name), "--actuals", p.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("cohort `cohort-2` enrolled 76 of its target of 80, but")
+            && err.contains("the contract's forecast for 80 people is used there"),
+        "{err}"
+    );
 }

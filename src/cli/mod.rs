@@ -703,23 +703,28 @@ fn settle_file_noted<S: sibsim::settlement::LedgerSink>(
 ) -> Result<(sibsim::settlement::Settlement, sibsim::Actuals, Vec<String>)> {
     let text = io::read_text(path)?;
     let act = sibsim::actuals::parse_csv(c, &path.display().to_string(), &text)?;
+    // Values that may be meant otherwise: on stderr now, and with the statement's notes.
+    let mut doubts = Vec::new();
     for (i, d) in act.doubtful.iter().enumerate() {
         if i == 5 {
-            eprintln!(
-                "note: {} more such values in {}",
+            doubts.push(format!(
+                "{} more such values in {}",
                 act.doubtful.len() - 5,
                 path.display()
-            );
+            ));
             break;
         }
-        eprintln!(
-            "note: {}:{}:{}: {}: {}",
+        doubts.push(format!(
+            "{}:{}:{}: {}: {}",
             path.display(),
             d.line.unwrap_or(0),
             d.column.unwrap_or(0),
             d.path,
             d.message
-        );
+        ));
+    }
+    for d in &doubts {
+        eprintln!("note: {d}");
     }
     let cannot =
         |e: &dyn std::fmt::Display| CliError(format!("cannot settle {}: {e}", path.display()));
@@ -784,10 +789,11 @@ fn settle_file_noted<S: sibsim::settlement::LedgerSink>(
             },
         );
     }
-    let notes = coverage_notes(c, &act, &s, &path.display().to_string());
+    let mut notes = coverage_notes(c, &act, &s, &path.display().to_string());
     for n in &notes {
         eprintln!("note: {n}.");
     }
+    notes.extend(doubts);
     Ok((s, act, notes))
 }
 
@@ -836,6 +842,119 @@ pub(crate) fn coverage_notes(
                 if last + 1 == end { "it" } else { "them" },
             ));
         }
+    }
+    // Enrolment: above the target (a typo pays more), or missing where other cohorts have it.
+    let enrolled_by_end: Vec<usize> = (0..c.cohorts.len())
+        .filter(|&k| c.cohorts[k].enrol_period <= end)
+        .collect();
+    for &k in &enrolled_by_end {
+        let coh = &c.cohorts[k];
+        if act.enrolment_reported[k] && act.enrolled[k] > coh.size {
+            notes.push(format!(
+                "{file} reports cohort `{}` enrolled {}, above its target of {}: its payments and caps count {} people; check the `enrolled` row if that is not so",
+                coh.id, act.enrolled[k], coh.size, act.enrolled[k]
+            ));
+        }
+    }
+    if enrolled_by_end.iter().any(|&k| act.enrolment_reported[k]) {
+        let missing: Vec<String> = enrolled_by_end
+            .iter()
+            .filter(|&&k| !act.enrolment_reported[k])
+            .map(|&k| format!("`{}` ({})", c.cohorts[k].id, c.cohorts[k].size))
+            .collect();
+        if !missing.is_empty() {
+            notes.push(format!(
+                "{file} reports the enrolment of other cohorts but not of {}: {} at {} target",
+                missing.join(", "),
+                if missing.len() == 1 {
+                    "it counts"
+                } else {
+                    "they count"
+                },
+                if missing.len() == 1 { "its" } else { "their" },
+            ));
+        }
+    }
+    // A forecast made for the target, kept for a cohort that enrolled otherwise.
+    for (o, out) in c.outcomes.iter().enumerate() {
+        if !matches!(out.baseline, sibsim::contract::Baseline::Forecast(_)) {
+            continue;
+        }
+        for &k in &enrolled_by_end {
+            let coh = &c.cohorts[k];
+            if !act.enrolment_reported[k] || act.enrolled[k] == coh.size {
+                continue;
+            }
+            let kept: Vec<u16> = (out.first_measure(coh.enrol_period)
+                ..=out.last_measure(coh.enrol_period).min(end))
+                .filter(|&p| act.baseline(o, k, p as usize).is_none())
+                .collect();
+            if let (Some(first), Some(last)) = (kept.first(), kept.last()) {
+                notes.push(format!(
+                    "cohort `{}` enrolled {} of its target of {}, but {file} reports no `baseline` for `{}` in {}: the contract's forecast for {} people is used there; report the forecast re-run for the people who came in the `baseline` column",
+                    coh.id,
+                    act.enrolled[k],
+                    coh.size,
+                    out.id,
+                    if first == last {
+                        format!("period {first}")
+                    } else {
+                        format!("periods {first} to {last}")
+                    },
+                    coh.size
+                ));
+            }
+        }
+    }
+    // Measurements up to the last reported period without a row.
+    let gaps: Vec<&(u16, u16, u16)> = act
+        .unreported
+        .iter()
+        .filter(|&&(_, _, p)| p <= end)
+        .collect();
+    if !gaps.is_empty() {
+        // By period: `outcome` cohort, cohort; ...
+        let mut parts: Vec<String> = Vec::new();
+        let mut i = 0;
+        while i < gaps.len() && parts.len() < 4 {
+            let p = gaps[i].2;
+            let mut cells: Vec<String> = Vec::new();
+            while i < gaps.len() && gaps[i].2 == p {
+                let o = gaps[i].0;
+                let mut cohorts = Vec::new();
+                while i < gaps.len() && gaps[i].2 == p && gaps[i].0 == o {
+                    cohorts.push(c.cohorts[gaps[i].1 as usize].id.as_str());
+                    i += 1;
+                }
+                cells.push(format!(
+                    "`{}` of {}",
+                    c.outcomes[o as usize].id,
+                    cohorts.join(", ")
+                ));
+            }
+            let whole = act.rows_by_period.get(p as usize).copied().unwrap_or(0) == 0;
+            parts.push(format!(
+                "period {p}{} ({})",
+                if whole { ", no row at all" } else { "" },
+                cells.join("; ")
+            ));
+        }
+        let rest = gaps.len() - i;
+        notes.push(format!(
+            "{file} has no row for {} up to its last reported period {last}; {} as 0 units, as if nothing had been achieved: {}{} (report 0 where nothing was achieved, so that a forgotten row shows)",
+            if gaps.len() == 1 {
+                "1 measurement".to_string()
+            } else {
+                format!("{} measurements", gaps.len())
+            },
+            if gaps.len() == 1 { "it counts" } else { "they count" },
+            parts.join(", "),
+            if rest > 0 {
+                format!(", and {rest} more")
+            } else {
+                String::new()
+            }
+        ));
     }
     // Rows after the last period settled.
     let later: u32 = act.rows_by_period.iter().skip(end as usize + 1).sum();
@@ -893,7 +1012,8 @@ fn settle(
     let s = load(path)?;
     let c = &s.contract;
     let mut ledger: Vec<LedgerLine> = Vec::new();
-    let (result, _, notes) = settle_file_noted(c, actuals, through, &mut ledger)?;
+    let (result, act, notes) = settle_file_noted(c, actuals, through, &mut ledger)?;
+    let enrolment = sibsim::statement::enrolment(c, &act);
     // A final text statement carries the notes (an interim one says where it stops already);
     // the JSON always does, for a machine reading it has no stderr to look at.
     let text_notes: &[String] = if result.interim { &[] } else { &notes };
@@ -905,9 +1025,13 @@ fn settle(
         );
     }
     let rendered = match format {
-        Format::Text => sibsim::statement::render_text_noted(c, &result, &ledger, text_notes),
+        Format::Text => {
+            sibsim::statement::render_text_noted(c, &result, &ledger, text_notes, &enrolment)
+        }
         Format::Csv => sibsim::statement::render_csv(c, &ledger),
-        Format::Json => sibsim::statement::render_json_noted(c, &result, &ledger, &notes),
+        Format::Json => {
+            sibsim::statement::render_json_noted(c, &result, &ledger, &notes, &enrolment)
+        }
     };
     io::emit(out.as_deref(), &rendered)
 }
