@@ -121,7 +121,7 @@ pub enum SettleError {
     /// A settlement reached a measurement of a `decrease` outcome after the last period the
     /// actuals report on, where a missing row would pay the whole baseline.
     #[error(
-        "outcome `{outcome}`, cohort `{cohort}` is measured in period {period}, after period {reported}, the last the actuals report on; settling that far would pay its whole baseline for the missing row: report the units measured (0 if none), or settle through an earlier period"
+        "outcome `{outcome}`, cohort `{cohort}` is measured in period {period}, after period {reported}, the last the actuals report on; settling that far would pay its whole baseline for the missing row: report the units measured then (0 only if the measurement found none), or settle through an earlier period"
     )]
     Unreported {
         /// Outcome id.

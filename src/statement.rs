@@ -227,9 +227,134 @@ pub fn enrolment(c: &Contract, a: &crate::Actuals) -> Vec<CohortEnrolment> {
         .collect()
 }
 
+/// What an earlier statement booked, to compare a new settlement with: each party's flow per
+/// period (+ received, - paid) through its last period.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Booked {
+    /// Where it was read from, for the reader.
+    pub source: String,
+    /// The last period it settled.
+    pub final_period: u16,
+    /// Per party of the contract (in its order), the flow per period (index 0 unused).
+    pub flows: Vec<Vec<Money>>,
+}
+
+/// A party's flow in a period as booked and as settled now, where they differ.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Restated {
+    /// The period.
+    pub period: u16,
+    /// The party's id.
+    pub party: String,
+    /// The flow the earlier statement booked (+ received, - paid).
+    pub booked: Money,
+    /// The flow now.
+    pub now: Money,
+    /// `now - booked`: + owed to the party, - owed by it.
+    pub difference: Money,
+}
+
+/// A settlement compared with an earlier statement over the periods both settled.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Against {
+    /// Where the earlier statement was read from.
+    pub source: String,
+    /// The periods compared: 1 to this.
+    pub through: u16,
+    /// Every party's flow that differs, by period then party.
+    pub restated: Vec<Restated>,
+}
+
+/// Compares the flows of `ledger` (settled through `s.final_period`) with `booked`, over the
+/// periods both settled.
+pub fn against(c: &Contract, s: &Settlement, ledger: &[LedgerLine], booked: &Booked) -> Against {
+    let flows = flows_by_period(c, ledger);
+    let through = booked.final_period.min(s.final_period);
+    let mut restated = Vec::new();
+    for (p, row) in flows.iter().enumerate().take(through as usize + 1).skip(1) {
+        for (i, party) in c.parties.iter().enumerate() {
+            let was = booked.flows[i][p];
+            let now = row[i];
+            if was != now {
+                restated.push(Restated {
+                    period: p as u16,
+                    party: party.id.clone(),
+                    booked: was,
+                    now,
+                    difference: now - was,
+                });
+            }
+        }
+    }
+    Against {
+        source: booked.source.clone(),
+        through,
+        restated,
+    }
+}
+
+/// The text section of a comparison with an earlier statement.
+fn render_against(o: &mut String, a: &Against) {
+    let span = if a.through == 1 {
+        "period 1".to_string()
+    } else {
+        format!("periods 1 to {}", a.through)
+    };
+    if a.restated.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nAgainst {}: {span} agree with it to the cent; nothing is restated.",
+            a.source
+        );
+        return;
+    }
+    let mut periods: Vec<u16> = a.restated.iter().map(|r| r.period).collect();
+    periods.dedup();
+    let listed: Vec<String> = periods.iter().map(u16::to_string).collect();
+    let _ = writeln!(
+        o,
+        "\nRESTATED against {} ({span} compared): period{} {} now differ{} from what it booked",
+        a.source,
+        if periods.len() == 1 { "" } else { "s" },
+        listed.join(", "),
+        if periods.len() == 1 { "s" } else { "" },
+    );
+    let mut t = Table::new(&["Period", "Party", "Booked", "Now", "Difference"], 2);
+    for r in &a.restated {
+        t.row(vec![
+            r.period.to_string(),
+            r.party.clone(),
+            format_thousands(r.booked),
+            format_thousands(r.now),
+            format_thousands(r.difference),
+        ]);
+    }
+    t.render(o);
+    // Per party over the periods compared.
+    let mut net: Vec<(&str, Money)> = Vec::new();
+    for r in &a.restated {
+        match net.iter_mut().find(|(p, _)| *p == r.party) {
+            Some((_, m)) => *m += r.difference,
+            None => net.push((&r.party, r.difference)),
+        }
+    }
+    let parts: Vec<String> = net
+        .iter()
+        .filter(|(_, m)| m.0 != 0)
+        .map(|(p, m)| format!("{p} {}", format_thousands(*m)))
+        .collect();
+    if !parts.is_empty() {
+        let _ = writeln!(
+            o,
+            "Difference over {span} (now - booked; + owed to the party, - owed by it): {}.",
+            parts.join(", ")
+        );
+    }
+}
+
 /// The human-readable statement.
 pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> String {
-    render_text_noted(c, s, ledger, &[], &[])
+    render_text_noted(c, s, ledger, &[], &[], None)
 }
 
 /// The human-readable statement with `first_notes` at the head of its notes (what the
@@ -241,6 +366,7 @@ pub fn render_text_noted(
     ledger: &[LedgerLine],
     first_notes: &[String],
     enrolment: &[CohortEnrolment],
+    against: Option<&Against>,
 ) -> String {
     let mut o = String::new();
     let _ = writeln!(
@@ -297,6 +423,9 @@ pub fn render_text_noted(
     r.push(format_thousands(s.held_at_end()));
     t.row(r);
     t.render(&mut o);
+    if let Some(a) = against {
+        render_against(&mut o, a);
+    }
 
     o.push_str("\nParties\n");
     let mut t = Table::new(&["Party", "Name", "Role", "Paid", "Received", "Net"], 3);
@@ -703,6 +832,9 @@ struct JsonStatement<'a> {
     outcomes: Vec<serde_json::Value>,
     /// Each cohort's enrolment as the settlement used it.
     cohorts: &'a [CohortEnrolment],
+    /// The comparison with an earlier statement (`settle --against`), when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    against: Option<&'a Against>,
     settlement: &'a Settlement,
     /// What the settlement leaves out or assumes (periods not reported, rows not settled).
     notes: &'a [String],
@@ -725,7 +857,7 @@ struct JsonPending<'a> {
 
 /// The whole statement as JSON (amounts as exact decimal strings).
 pub fn render_json(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> String {
-    render_json_noted(c, s, ledger, &[], &[])
+    render_json_noted(c, s, ledger, &[], &[], None)
 }
 
 /// [`render_json`] with `notes` on what the settlement leaves out or assumes, and the
@@ -736,6 +868,7 @@ pub fn render_json_noted(
     ledger: &[LedgerLine],
     notes: &[String],
     enrolment: &[CohortEnrolment],
+    against: Option<&Against>,
 ) -> String {
     let flows = flows_by_period(c, ledger);
     let parties = c
@@ -783,6 +916,7 @@ pub fn render_json_noted(
         tranches,
         outcomes,
         cohorts: enrolment,
+        against,
         settlement: s,
         notes,
         pending: s

@@ -928,7 +928,12 @@ fn a_partial_actuals_file_settles_as_an_interim_statement() {
     // Past the file into unreported benefit days: refused, nothing paid for missing rows.
     expect_user_error(
         &["settle", &sc, "--actuals", p, "--through", "16"],
-        &["benefit-days", "period 9", "after period 8", "0 if none"],
+        &[
+            "benefit-days",
+            "period 9",
+            "after period 8",
+            "0 only if the measurement found none",
+        ],
     );
     expect_user_error(
         &["settle", &sc, "--actuals", p, "--through", "17"],
@@ -1705,5 +1710,130 @@ fn settle_notes_a_forecast_kept_for_a_cohort_that_enrolled_otherwise() {
         err.contains("cohort `cohort-2` enrolled 76 of its target of 80, but")
             && err.contains("the contract's forecast for 80 people is used there"),
         "{err}"
+    );
+}
+
+/// `settle --against` compares a settlement with a statement booked earlier: the same file
+/// agrees to the cent; a late correction to an earlier quarter shows each party's restated
+/// flow and difference, on the screen and in the JSON; a statement of another contract is
+/// refused.
+#[test]
+fn settle_against_a_booked_statement_shows_what_is_restated() {
+    let name = "rotterdam-buzinezzclub";
+    let dir = tempfile::tempdir().unwrap();
+    let booked = dir.path().join("q6.json");
+    let q6 = dir.path().join("q6.csv");
+    std::fs::write(&q6, actuals_up_to(name, 6)).unwrap();
+    let q6 = q6.to_str().unwrap();
+    let o = run(&[
+        "settle",
+        &scenario(name),
+        "--actuals",
+        q6,
+        "--format",
+        "json",
+        "--out",
+        booked.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let booked = booked.to_str().unwrap();
+    // The same report again: nothing restated.
+    let o = run(&[
+        "settle",
+        &scenario(name),
+        "--actuals",
+        q6,
+        "--against",
+        booked,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("periods 1 to 6 agree with it to the cent; nothing is restated"),
+        "{}",
+        stdout(&o)
+    );
+    // The quarter 7 report corrects quarter 4's benefit days (paid in period 5).
+    let q7 = actuals_up_to(name, 7);
+    let row = q7
+        .lines()
+        .find(|l| l.starts_with("4,cohort-1,benefit-days,"))
+        .unwrap()
+        .to_string();
+    let mut fields: Vec<String> = row.split(',').map(str::to_string).collect();
+    let units: i64 = fields[3].parse().unwrap();
+    fields[3] = (units + 200).to_string();
+    let corrected = q7.replacen(&row, &fields.join(","), 1);
+    assert_ne!(corrected, q7);
+    let q7 = dir.path().join("q7.csv");
+    std::fs::write(&q7, corrected).unwrap();
+    let q7 = q7.to_str().unwrap();
+    let o = run(&[
+        "settle",
+        &scenario(name),
+        "--actuals",
+        q7,
+        "--against",
+        booked,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        stderr(&o).contains("RESTATED: period 5 differs"),
+        "{}",
+        stderr(&o)
+    );
+    let section = out.split("RESTATED against").nth(1).expect("a restatement");
+    let rows: Vec<&str> = section.lines().filter(|l| l.starts_with("5 ")).collect();
+    assert_eq!(rows.len(), 3, "{section}");
+    // 200 more benefit days used: 200 x 30 less paid by Rotterdam, split between the lenders.
+    assert!(
+        section.contains("rotterdam 6,000.00, abn-amro -3,000.00, start-foundation -3,000.00"),
+        "{section}"
+    );
+    let o = run(&[
+        "settle",
+        &scenario(name),
+        "--actuals",
+        q7,
+        "--against",
+        booked,
+        "--format",
+        "json",
+    ]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let restated = doc["against"]["restated"].as_array().unwrap();
+    assert_eq!(restated.len(), 3);
+    let sum: f64 = restated
+        .iter()
+        .map(|r| r["difference"].as_str().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert!(
+        sum.abs() < 1e-9,
+        "differences of a closed system add up to 0: {sum}"
+    );
+    // A statement of another contract is refused.
+    let other = dir.path().join("ck.json");
+    let ck = "colour-kitchen-utrecht";
+    let o = run(&[
+        "settle",
+        &scenario(ck),
+        "--actuals",
+        &actuals(ck),
+        "--format",
+        "json",
+        "--out",
+        other.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    expect_user_error(
+        &[
+            "settle",
+            &scenario(name),
+            "--actuals",
+            q7,
+            "--against",
+            other.to_str().unwrap(),
+        ],
+        &["--against", "it is a statement of `", "not of `Rotterdam"],
     );
 }

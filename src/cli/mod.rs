@@ -68,6 +68,11 @@ enum Cmd {
         /// Write to this file instead of standard output (written whole or not at all).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Compare with a statement booked earlier (the JSON of `settle --format json`): the
+        /// periods both settle are checked party by party, and any restated flow is shown with
+        /// its difference (after a late correction to an earlier quarter, say).
+        #[arg(long, value_name = "STATEMENT.json")]
+        against: Option<PathBuf>,
     },
     /// Monte Carlo: repayment and risk distribution across the parties.
     #[command(mut_arg("trials", |a| a.help("Number of trials")))]
@@ -388,7 +393,15 @@ pub fn run() -> Result<Finished> {
             through,
             format,
             out,
-        } => settle(&scenario, &actuals, through, format, out),
+            against,
+        } => settle(
+            &scenario,
+            &actuals,
+            through,
+            format,
+            out,
+            against.as_deref(),
+        ),
         Cmd::Simulate {
             common,
             out,
@@ -1002,18 +1015,133 @@ pub(crate) fn coverage_notes(
     notes
 }
 
+/// Reads a statement booked earlier (`settle --format json`) of contract `c`: each party's
+/// flow per period through its last period, or says plainly what is wrong with the file.
+fn read_booked(c: &sibsim::Contract, path: &std::path::Path) -> Result<sibsim::statement::Booked> {
+    use std::str::FromStr;
+    let text = io::read_text(path)?;
+    let shown = path.display();
+    let bad = |why: String| {
+        CliError(format!(
+            "--against {shown}: {why}; give a statement that `sibsim settle --format json` wrote for this contract"
+        ))
+    };
+    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        bad(format!(
+            "not a JSON statement (line {}, column {}: {e})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let name = doc["contract"]
+        .as_str()
+        .ok_or_else(|| bad("no `contract` name".into()))?;
+    if name != c.name {
+        return Err(bad(format!(
+            "it is a statement of `{name}`, not of `{}`",
+            c.name
+        )));
+    }
+    if doc["periods"].as_u64() != Some(c.periods as u64) {
+        return Err(bad(format!(
+            "its `periods` is {}, but the contract has {}",
+            doc["periods"], c.periods
+        )));
+    }
+    let final_period = doc["final_period"]
+        .as_u64()
+        .filter(|&p| (1..=c.periods as u64).contains(&p))
+        .ok_or_else(|| {
+            bad(format!(
+                "its `final_period` is {}, not a period of the contract",
+                doc["final_period"]
+            ))
+        })? as u16;
+    let parties = doc["parties"]
+        .as_array()
+        .ok_or_else(|| bad("no `parties` list".into()))?;
+    let mut flows = Vec::with_capacity(c.parties.len());
+    for party in &c.parties {
+        let Some(p) = parties
+            .iter()
+            .find(|p| p["id"].as_str() == Some(party.id.as_str()))
+        else {
+            return Err(bad(format!(
+                "it has no party `{}` (were the contract's parties renamed since?)",
+                party.id
+            )));
+        };
+        let by = p["by_period"]
+            .as_array()
+            .filter(|b| b.len() == c.periods as usize)
+            .ok_or_else(|| {
+                bad(format!(
+                    "party `{}` has no `by_period` list of {} flows",
+                    party.id, c.periods
+                ))
+            })?;
+        let mut row = vec![sibsim::Money::ZERO; c.periods as usize + 1];
+        for k in 1..=final_period as usize {
+            let v = &by[k - 1];
+            let m = v
+                .as_str()
+                .and_then(|t| rust_decimal::Decimal::from_str(t).ok())
+                .filter(|d| d.round_dp(2) == *d)
+                .and_then(sibsim::Money::from_decimal)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "party `{}`, period {k}: {v} is not an amount in cents (as \"-1234.50\")",
+                        party.id
+                    ))
+                })?;
+            row[k] = m;
+        }
+        flows.push(row);
+    }
+    Ok(sibsim::statement::Booked {
+        source: path.display().to_string(),
+        final_period,
+        flows,
+    })
+}
+
 fn settle(
     path: &std::path::Path,
     actuals: &std::path::Path,
     through: Option<u16>,
     format: Format,
     out: Option<PathBuf>,
+    against: Option<&std::path::Path>,
 ) -> Result<()> {
     let s = load(path)?;
     let c = &s.contract;
+    let booked = against.map(|a| read_booked(c, a)).transpose()?;
     let mut ledger: Vec<LedgerLine> = Vec::new();
     let (result, act, notes) = settle_file_noted(c, actuals, through, &mut ledger)?;
     let enrolment = sibsim::statement::enrolment(c, &act);
+    let against = booked
+        .as_ref()
+        .map(|b| sibsim::statement::against(c, &result, &ledger, b));
+    if let Some(a) = &against {
+        let mut periods: Vec<u16> = a.restated.iter().map(|r| r.period).collect();
+        periods.dedup();
+        if periods.is_empty() {
+            eprintln!(
+                "note: periods 1 to {} agree with {} to the cent.",
+                a.through, a.source
+            );
+        } else {
+            let listed: Vec<String> = periods.iter().map(u16::to_string).collect();
+            eprintln!(
+                "note: RESTATED: period{} {} differ{} from {}, which booked {}; the statement lists each party's difference.",
+                if periods.len() == 1 { "" } else { "s" },
+                listed.join(", "),
+                if periods.len() == 1 { "s" } else { "" },
+                a.source,
+                if periods.len() == 1 { "it" } else { "them" },
+            );
+        }
+    }
     // A final text statement carries the notes (an interim one says where it stops already);
     // the JSON always does, for a machine reading it has no stderr to look at.
     let text_notes: &[String] = if result.interim { &[] } else { &notes };
@@ -1025,13 +1153,23 @@ fn settle(
         );
     }
     let rendered = match format {
-        Format::Text => {
-            sibsim::statement::render_text_noted(c, &result, &ledger, text_notes, &enrolment)
-        }
+        Format::Text => sibsim::statement::render_text_noted(
+            c,
+            &result,
+            &ledger,
+            text_notes,
+            &enrolment,
+            against.as_ref(),
+        ),
         Format::Csv => sibsim::statement::render_csv(c, &ledger),
-        Format::Json => {
-            sibsim::statement::render_json_noted(c, &result, &ledger, &notes, &enrolment)
-        }
+        Format::Json => sibsim::statement::render_json_noted(
+            c,
+            &result,
+            &ledger,
+            &notes,
+            &enrolment,
+            against.as_ref(),
+        ),
     };
     io::emit(out.as_deref(), &rendered)
 }
