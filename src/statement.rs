@@ -352,6 +352,9 @@ fn render_against(o: &mut String, a: &Against) {
     }
 }
 
+/// The most ledger lines an interim statement lists for its last period.
+const MAX_DUE_LINES: usize = 40;
+
 /// The human-readable statement.
 pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> String {
     render_text_noted(c, s, ledger, &[], &[], None)
@@ -425,6 +428,38 @@ pub fn render_text_noted(
     t.render(&mut o);
     if let Some(a) = against {
         render_against(&mut o, a);
+    }
+    // An interim statement's last period is the quarter being settled: who pays whom, and why.
+    if s.interim {
+        let due: Vec<&LedgerLine> = ledger
+            .iter()
+            .filter(|l| l.period == s.final_period)
+            .collect();
+        if !due.is_empty() {
+            let _ = writeln!(
+                o,
+                "\nPayments in period {} (the last settled)",
+                s.final_period
+            );
+            let mut t = Table::new(&["From", "To", "For", "Amount"], 3);
+            for l in due.iter().take(MAX_DUE_LINES) {
+                t.row(vec![
+                    c.parties[l.from].id.clone(),
+                    c.parties[l.to].id.clone(),
+                    describe_rule(c, &l.rule),
+                    format_thousands(l.amount),
+                ]);
+            }
+            t.render(&mut o);
+            if due.len() > MAX_DUE_LINES {
+                let _ = writeln!(
+                    o,
+                    "... and {} more lines of period {}: see the ledger (--format csv).",
+                    due.len() - MAX_DUE_LINES,
+                    s.final_period
+                );
+            }
+        }
     }
 
     o.push_str("\nParties\n");

@@ -817,6 +817,21 @@ fn a_partial_actuals_file_settles_as_an_interim_statement() {
         "{text}"
     );
     assert!(text.contains("Principal not yet repaid"), "{text}");
+    // The quarter being settled, line by line: each line of period 8 with what it is for.
+    let due = text
+        .split("Payments in period 8 (the last settled)\n")
+        .nth(1)
+        .expect("the last period's payments")
+        .split("\n\n")
+        .next()
+        .unwrap();
+    assert!(
+        due.lines()
+            .any(|l| l.starts_with("rotterdam") && l.contains("outcome payment: benefit-days")),
+        "{due}"
+    );
+    // Costs, two cohorts' outcome payments, two distributions.
+    assert_eq!(due.lines().count(), 2 + 5, "{due}");
     // Rotterdam pays only what is due: what falls due later is at most what it says.
     assert!(
         text.contains(
