@@ -388,8 +388,17 @@ pub fn render_text_noted(
 
     // Per period, per party (parties with any flow).
     let flows = flows_by_period(c, ledger);
+    // The parties with any flow, and the payers, investors and enterprise always (a payer that
+    // has paid nothing yet is still a party to the contract).
     let active: Vec<usize> = (0..c.parties.len())
-        .filter(|&i| s.paid[i].0 != 0 || s.received[i].0 != 0)
+        .filter(|&i| {
+            s.paid[i].0 != 0
+                || s.received[i].0 != 0
+                || matches!(
+                    c.parties[i].role,
+                    Role::Payer | Role::Investor | Role::Enterprise
+                )
+        })
         .collect();
     o.push_str("Cash flows by period\n");
     let mut head: Vec<&str> = vec!["Period"];

@@ -1852,3 +1852,25 @@ fn settle_against_a_booked_statement_shows_what_is_restated() {
         &["--against", "it is a statement of `", "not of `Rotterdam"],
     );
 }
+
+/// A payer that has paid nothing yet is still shown: in the cash flows and the parties table
+/// of an early interim statement.
+#[test]
+fn a_payer_that_has_not_paid_yet_is_shown() {
+    let name = "rotterdam-buzinezzclub";
+    let o = run(&[
+        "settle",
+        &scenario(name),
+        "--actuals",
+        &actuals(name),
+        "--through",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let flows = out.split("Cash flows by period\n").nth(1).unwrap();
+    assert!(flows.lines().next().unwrap().contains("rotterdam"), "{flows}");
+    let parties = out.split("\nParties\n").nth(1).unwrap();
+    let row = parties.lines().find(|l| l.starts_with("rotterdam")).unwrap();
+    assert!(row.ends_with("0.00") && row.contains("payer"), "{row}");
+}
