@@ -707,7 +707,7 @@ fn mean_sd(values: impl Iterator<Item = f64>) -> (f64, f64, usize) {
 
 /// The nearest rank of the `q`-quantile among `m` values (1-based).
 fn rank(q: f64, m: usize) -> usize {
-    ((q * m as f64).ceil() as usize).clamp(1, m)
+    crate::stats::nearest_rank(q, m as u64) as usize
 }
 
 /// The standard error of the nearest-rank `q`-quantile of the sorted values `v`: the standard
@@ -1024,7 +1024,7 @@ fn paired_bootstrap_se(a: &[f64], b: &[f64], q: f64) -> f64 {
             continue;
         }
         // The resample's percentile: rank ceil(q N) among its N values.
-        let want = ((q * total as f64).ceil() as u64).clamp(1, total);
+        let want = crate::stats::nearest_rank(q, total);
         let pick = |below: u64, order: &[usize], value: fn(&(usize, usize, f64, f64)) -> f64| {
             let mut seen = below;
             for &t in order {

@@ -1133,7 +1133,8 @@ impl Distribution {
     }
     /// The probabilities of the quantile grid, matching [`Distribution::quantiles`].
     pub fn quantile_levels(&self) -> impl Iterator<Item = f64> + '_ {
-        (1..=self.quantiles.len()).map(|i| i as f64 * DIST_QUANTILE_STEP)
+        let n = (1.0 / DIST_QUANTILE_STEP).round();
+        (1..=self.quantiles.len()).map(move |i| i as f64 / n)
     }
     /// The same distribution with every value moved by `dx` (e.g. net + principal = received).
     pub fn shifted(&self, dx: f64) -> Distribution {
@@ -1156,7 +1157,9 @@ pub fn distribution(h: &Histogram, scale: f64) -> Option<Distribution> {
     }
     // The quantile levels and the window's two ends in one pass (each as `h.quantile`).
     let n = (1.0 / DIST_QUANTILE_STEP).round() as usize;
-    let levels: Vec<f64> = (1..n).map(|i| i as f64 * DIST_QUANTILE_STEP).collect();
+    // `i / n`, the level as written (0.35), not `i x 0.005` (0.35000000000000003, whose rank
+    // at 500 trials is 176, not 175).
+    let levels: Vec<f64> = (1..n).map(|i| i as f64 / n as f64).collect();
     let mut wanted = levels.clone();
     wanted.push(DIST_QUANTILE_STEP);
     wanted.push(1.0 - DIST_QUANTILE_STEP);

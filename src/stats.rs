@@ -201,6 +201,20 @@ pub fn beta_quantile(a: f64, b: f64, u: f64) -> f64 {
     x
 }
 
+/// The nearest rank of the `q`-quantile among `n` values (1-based): `ceil(q n)`, where a product
+/// a rounding error above a whole number counts as that number (`0.35000000000000003 x 500` is
+/// rank 175, as 0.35 of 500 is).
+pub fn nearest_rank(q: f64, n: u64) -> u64 {
+    let x = q * n as f64;
+    let whole = x.round();
+    let r = if (x - whole).abs() <= 1e-9 * whole.max(1.0) {
+        whole
+    } else {
+        x.ceil()
+    };
+    (r as u64).clamp(1, n.max(1))
+}
+
 /// The bisection [`beta_quantile`] replaced (50 evaluations), kept to test it against.
 #[cfg(test)]
 fn beta_quantile_bisection(a: f64, b: f64, u: f64) -> f64 {
@@ -1663,10 +1677,7 @@ impl Histogram {
         if n == 0 {
             return out;
         }
-        let ranks: Vec<u64> = qs
-            .iter()
-            .map(|&q| ((q * n as f64).ceil() as u64).clamp(1, n))
-            .collect();
+        let ranks: Vec<u64> = qs.iter().map(|&q| nearest_rank(q, n)).collect();
         if let Some(sorted) = h.exact_sorted() {
             for (o, &r) in out.iter_mut().zip(&ranks) {
                 *o = (sorted[r as usize - 1] as f64, 0.0);
@@ -1843,6 +1854,26 @@ pub fn choose_anchors(values: &mut [i64], k: u32) -> Vec<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_nearest_rank_of_a_level_on_a_grid_is_its_exact_rank() {
+        // Every level i / 200 and i x 0.005 (a rounding error above i / 200 at some i) times
+        // every count up to 2,000 gives ceil(i n / 200), computed in integers.
+        for n in 1..=2000u64 {
+            for i in 1..200u64 {
+                let exact = (i * n).div_ceil(200).clamp(1, n);
+                assert_eq!(nearest_rank(i as f64 / 200.0, n), exact, "{i}/200 of {n}");
+                assert_eq!(
+                    nearest_rank(i as f64 * 0.005, n),
+                    exact,
+                    "{i} x 0.005 of {n}"
+                );
+            }
+        }
+        assert_eq!(nearest_rank(0.0, 10), 1);
+        assert_eq!(nearest_rank(1.0, 10), 10);
+        assert_eq!(nearest_rank(0.5, 0), 1);
+    }
 
     #[test]
     fn beta_quantiles_by_newton_match_bisection() {

@@ -1869,8 +1869,14 @@ fn a_payer_that_has_not_paid_yet_is_shown() {
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     let flows = out.split("Cash flows by period\n").nth(1).unwrap();
-    assert!(flows.lines().next().unwrap().contains("rotterdam"), "{flows}");
+    assert!(
+        flows.lines().next().unwrap().contains("rotterdam"),
+        "{flows}"
+    );
     let parties = out.split("\nParties\n").nth(1).unwrap();
-    let row = parties.lines().find(|l| l.starts_with("rotterdam")).unwrap();
+    let row = parties
+        .lines()
+        .find(|l| l.starts_with("rotterdam"))
+        .unwrap();
     assert!(row.ends_with("0.00") && row.contains("payer"), "{row}");
 }
