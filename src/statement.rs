@@ -233,8 +233,9 @@ pub fn enrolment(c: &Contract, a: &crate::Actuals) -> Vec<CohortEnrolment> {
 pub struct Booked {
     /// Where it was read from, for the reader.
     pub source: String,
-    /// The last period it settled.
-    pub final_period: u16,
+    /// The last period it books: its last settled period if interim, else the contract's last
+    /// (a final statement books every period; nothing moves after an early end).
+    pub through: u16,
     /// Per party of the contract (in its order), the flow per period (index 0 unused).
     pub flows: Vec<Vec<Money>>,
 }
@@ -250,7 +251,7 @@ pub struct Restated {
     pub booked: Money,
     /// The flow now.
     pub now: Money,
-    /// `now - booked`: + owed to the party, - owed by it.
+    /// `now - booked`: + the party receives more or pays less now, - the reverse.
     pub difference: Money,
 }
 
@@ -265,11 +266,13 @@ pub struct Against {
     pub restated: Vec<Restated>,
 }
 
-/// Compares the flows of `ledger` (settled through `s.final_period`) with `booked`, over the
-/// periods both settled.
+/// Compares the flows of `ledger` with `booked`, over the periods both book: an interim
+/// settlement through its last period, a final one (to the end, or ended early) through the
+/// contract's last.
 pub fn against(c: &Contract, s: &Settlement, ledger: &[LedgerLine], booked: &Booked) -> Against {
     let flows = flows_by_period(c, ledger);
-    let through = booked.final_period.min(s.final_period);
+    let now = if s.interim { s.final_period } else { c.periods };
+    let through = booked.through.min(now);
     let mut restated = Vec::new();
     for (p, row) in flows.iter().enumerate().take(through as usize + 1).skip(1) {
         for (i, party) in c.parties.iter().enumerate() {
@@ -346,7 +349,7 @@ fn render_against(o: &mut String, a: &Against) {
     if !parts.is_empty() {
         let _ = writeln!(
             o,
-            "Difference over {span} (now - booked; + owed to the party, - owed by it): {}.",
+            "Difference over {span} (now - booked: + the party receives more or pays less now, - the reverse): {}.",
             parts.join(", ")
         );
     }

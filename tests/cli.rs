@@ -1880,3 +1880,76 @@ fn a_payer_that_has_not_paid_yet_is_shown() {
         .unwrap();
     assert!(row.ends_with("0.00") && row.contains("payer"), "{row}");
 }
+
+/// `--against` compares a final statement over every period (an early end books nothing
+/// after it), and refuses a booked file not as `settle` wrote it.
+#[test]
+fn settle_against_reads_only_statements_as_settle_wrote_them() {
+    let name = "rotterdam-buzinezzclub";
+    let dir = tempfile::tempdir().unwrap();
+    let booked = dir.path().join("final.json");
+    let o = run(&[
+        "settle",
+        &scenario(name),
+        "--actuals",
+        &actuals(name),
+        "--format",
+        "json",
+        "--out",
+        booked.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Against itself: all 16 periods agree.
+    let o = run(&[
+        "settle",
+        &scenario(name),
+        "--actuals",
+        &actuals(name),
+        "--against",
+        booked.to_str().unwrap(),
+    ]);
+    assert!(
+        stdout(&o).contains("periods 1 to 16 agree with it to the cent"),
+        "{}",
+        stdout(&o)
+    );
+    let text = std::fs::read_to_string(&booked).unwrap();
+    let edits: [(&str, String, &str); 4] = [
+        (
+            "an unknown party",
+            text.replacen("\"id\": \"rotterdam\",", "\"id\": \"rotterdam2\",", 1),
+            "it has a party `rotterdam2` the contract does not have",
+        ),
+        (
+            "a number not in cents",
+            text.replacen("\"-6000.00\"", "\"-6.0e3\"", 1),
+            "is not an amount in cents as a string",
+        ),
+        (
+            "a number, not a string",
+            text.replacen("\"-6000.00\"", "-6000.00", 1),
+            "is not an amount in cents as a string",
+        ),
+        (
+            "a different contract",
+            text.replacen("\"contract\": \"Rotterdam", "\"contract\": \"Utrecht", 1),
+            "it is a statement of `Utrecht",
+        ),
+    ];
+    for (what, edited, want) in edits {
+        assert_ne!(edited, text, "{what}: the edit should apply");
+        let p = dir.path().join("edited.json");
+        std::fs::write(&p, edited).unwrap();
+        expect_user_error(
+            &[
+                "settle",
+                &scenario(name),
+                "--actuals",
+                &actuals(name),
+                "--against",
+                p.to_str().unwrap(),
+            ],
+            &["--against", want],
+        );
+    }
+}

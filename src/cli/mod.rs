@@ -1016,7 +1016,9 @@ pub(crate) fn coverage_notes(
 }
 
 /// Reads a statement booked earlier (`settle --format json`) of contract `c`: each party's
-/// flow per period through its last period, or says plainly what is wrong with the file.
+/// flow per period through the last period it books, or says plainly what is wrong with the
+/// file. It must be as `settle` wrote it: the same contract, every party once, amounts in
+/// cents as strings, null only after an interim statement's last period.
 fn read_booked(c: &sibsim::Contract, path: &std::path::Path) -> Result<sibsim::statement::Booked> {
     use std::str::FromStr;
     let text = io::read_text(path)?;
@@ -1042,11 +1044,20 @@ fn read_booked(c: &sibsim::Contract, path: &std::path::Path) -> Result<sibsim::s
             c.name
         )));
     }
-    if doc["periods"].as_u64() != Some(c.periods as u64) {
-        return Err(bad(format!(
-            "its `periods` is {}, but the contract has {}",
-            doc["periods"], c.periods
-        )));
+    match doc["periods"].as_u64() {
+        Some(n) if n == c.periods as u64 => {}
+        Some(n) => {
+            return Err(bad(format!(
+                "it has {n} periods, but the contract has {}",
+                c.periods
+            )));
+        }
+        None => {
+            return Err(bad(format!(
+                "its `periods` is {}, not a whole number",
+                doc["periods"]
+            )));
+        }
     }
     let final_period = doc["final_period"]
         .as_u64()
@@ -1057,9 +1068,28 @@ fn read_booked(c: &sibsim::Contract, path: &std::path::Path) -> Result<sibsim::s
                 doc["final_period"]
             ))
         })? as u16;
+    let interim = doc["settlement"]["interim"]
+        .as_bool()
+        .ok_or_else(|| bad("no `settlement.interim` flag".into()))?;
+    // A final statement (to the end, or ended early) books every period: nothing moves after
+    // an early end. An interim one books its periods only.
+    let through = if interim { final_period } else { c.periods };
     let parties = doc["parties"]
         .as_array()
         .ok_or_else(|| bad("no `parties` list".into()))?;
+    // Every party of the file is one of the contract's, once.
+    let mut ids = std::collections::HashSet::new();
+    for p in parties {
+        let id = p["id"].as_str().unwrap_or("");
+        if c.parties.iter().all(|q| q.id != id) {
+            return Err(bad(format!(
+                "it has a party `{id}` the contract does not have (were the contract's parties renamed since?)"
+            )));
+        }
+        if !ids.insert(id) {
+            return Err(bad(format!("it lists party `{id}` twice")));
+        }
+    }
     let mut flows = Vec::with_capacity(c.parties.len());
     for party in &c.parties {
         let Some(p) = parties
@@ -1080,29 +1110,52 @@ fn read_booked(c: &sibsim::Contract, path: &std::path::Path) -> Result<sibsim::s
                     party.id, c.periods
                 ))
             })?;
+        for (k, v) in by.iter().enumerate().skip(through as usize) {
+            if !v.is_null() {
+                return Err(bad(format!(
+                    "party `{}`, period {}: {v} after the statement's last period {final_period}, where `settle` writes null",
+                    party.id,
+                    k + 1
+                )));
+            }
+        }
         let mut row = vec![sibsim::Money::ZERO; c.periods as usize + 1];
-        for k in 1..=final_period as usize {
+        for k in 1..=through as usize {
             let v = &by[k - 1];
-            let m = v
+            row[k] = v
                 .as_str()
+                .filter(|t| is_cents(t))
                 .and_then(|t| rust_decimal::Decimal::from_str(t).ok())
-                .filter(|d| d.round_dp(2) == *d)
                 .and_then(sibsim::Money::from_decimal)
                 .ok_or_else(|| {
                     bad(format!(
-                        "party `{}`, period {k}: {v} is not an amount in cents (as \"-1234.50\")",
+                        "party `{}`, period {k}: {v} is not an amount in cents as a string (as \"-1234.50\")",
                         party.id
                     ))
                 })?;
-            row[k] = m;
         }
         flows.push(row);
     }
     Ok(sibsim::statement::Booked {
         source: path.display().to_string(),
-        final_period,
+        through,
         flows,
     })
+}
+
+/// Whether `t` is an amount as a statement writes one: an optional minus, digits, a point
+/// and two digits (`-27000.00`).
+fn is_cents(t: &str) -> bool {
+    let t = t.strip_prefix('-').unwrap_or(t);
+    match t.split_once('.') {
+        Some((int, frac)) => {
+            !int.is_empty()
+                && int.bytes().all(|b| b.is_ascii_digit())
+                && frac.len() == 2
+                && frac.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
 }
 
 fn settle(
@@ -1116,6 +1169,11 @@ fn settle(
     let s = load(path)?;
     let c = &s.contract;
     let booked = against.map(|a| read_booked(c, a)).transpose()?;
+    // An output that may not be written is refused before anything is settled or noted.
+    io::note_input(actuals);
+    if let Some(o) = &out {
+        io::check_output_file(o)?;
+    }
     let mut ledger: Vec<LedgerLine> = Vec::new();
     let (result, act, notes) = settle_file_noted(c, actuals, through, &mut ledger)?;
     let enrolment = sibsim::statement::enrolment(c, &act);
