@@ -1953,3 +1953,30 @@ fn settle_against_reads_only_statements_as_settle_wrote_them() {
         );
     }
 }
+
+/// A scenario from a pipe is read once: `validate` and `feasibility` check it twice (its
+/// terms, its decision-tree thresholds) and saw nothing the second time.
+#[test]
+fn a_scenario_from_a_pipe_is_read_once() {
+    if !Path::new("/dev/stdin").exists() {
+        return;
+    }
+    for args in [
+        &["validate", "/dev/stdin"][..],
+        &["feasibility", "/dev/stdin", "--trials", "100"][..],
+    ] {
+        use std::io::Write;
+        let mut child = bin()
+            .args(args)
+            .current_dir(root())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let text = std::fs::read(root().join("scenarios/reference.toml")).unwrap();
+        child.stdin.take().unwrap().write_all(&text).unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    }
+}

@@ -19,6 +19,11 @@ static MADE_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 /// one of them.
 static INPUTS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
+/// The text of each file this run read, by the path it was given as: a file read twice (the
+/// scenario by `validate` and its decision-tree check, say) is read once, so a pipe or fifo
+/// gives the same text both times instead of nothing the second.
+static READ: Mutex<Vec<(PathBuf, String)>> = Mutex::new(Vec::new());
+
 /// The first error writing to standard output other than a closed pipe: the run then fails
 /// (a script must not take a truncated statement for a whole one).
 static STDOUT_FAILED: Mutex<Option<String>> = Mutex::new(None);
@@ -101,6 +106,23 @@ pub const MAX_INPUT_BYTES: u64 = 256 << 20;
 /// run, which no output may replace. A file larger than [`MAX_INPUT_BYTES`] is refused after
 /// reading one byte past the limit, never read in full.
 pub fn read_text(path: &Path) -> Result<String> {
+    if let Some((_, t)) = READ
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|(p, _)| p == path)
+    {
+        return Ok(t.clone());
+    }
+    let text = read_text_once(path)?;
+    READ.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((path.to_path_buf(), text.clone()));
+    Ok(text)
+}
+
+/// [`read_text`] without the memory of what was read.
+fn read_text_once(path: &Path) -> Result<String> {
     use std::io::Read;
     note_input(path);
     let cannot = |e: std::io::Error| {
@@ -124,8 +146,8 @@ pub fn read_text(path: &Path) -> Result<String> {
         .map_err(cannot)?;
     if bytes.len() as u64 > MAX_INPUT_BYTES {
         return Err(CliError(format!(
-            "cannot read {}: it is larger than {} MiB, the most sibsim reads from a scenario, \
-             actuals or decision-tree file; is it the right file?",
+            "cannot read {}: it is larger than {} MiB, the most sibsim reads from an input \
+             file (a scenario, actuals, decision tree, summary or statement); is it the right file?",
             path.display(),
             MAX_INPUT_BYTES >> 20
         )));
