@@ -557,7 +557,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                         format!("column {name}"),
                         format!(
                             "`{txt}` is read as {}; if the point separates thousands, write {digits} (no separators)",
-                            txt.trim_end_matches('0')
+                            txt.trim_end_matches('0').trim_end_matches('.')
                         ),
                     )
                     .at(line, column_of(name)),

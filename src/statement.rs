@@ -447,7 +447,13 @@ pub fn render_text_noted(
             .iter()
             .filter(|l| l.period == s.final_period)
             .collect();
-        if !due.is_empty() {
+        if due.is_empty() {
+            let _ = writeln!(
+                o,
+                "\nPayments in period {} (the last settled): none.",
+                s.final_period
+            );
+        } else {
             let _ = writeln!(
                 o,
                 "\nPayments in period {} (the last settled)",
@@ -877,7 +883,7 @@ struct JsonStatement<'a> {
     parties: Vec<JsonParty<'a>>,
     tranches: Vec<serde_json::Value>,
     outcomes: Vec<serde_json::Value>,
-    /// Each cohort's enrolment as the settlement used it.
+    /// The enrolment the settlement used, of each cohort enrolled by its last period.
     cohorts: &'a [CohortEnrolment],
     /// The comparison with an earlier statement (`settle --against`), when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -918,6 +924,12 @@ pub fn render_json_noted(
     against: Option<&Against>,
 ) -> String {
     let flows = flows_by_period(c, ledger);
+    // The cohorts enrolled by the last period settled (as the text shows them).
+    let enrolled_by_end: Vec<CohortEnrolment> = enrolment
+        .iter()
+        .filter(|e| e.enrol_period <= s.final_period)
+        .cloned()
+        .collect();
     let parties = c
         .parties
         .iter()
@@ -962,7 +974,7 @@ pub fn render_json_noted(
         parties,
         tranches,
         outcomes,
-        cohorts: enrolment,
+        cohorts: &enrolled_by_end,
         against,
         settlement: s,
         notes,

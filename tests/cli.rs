@@ -1651,7 +1651,7 @@ fn settle_notes_gaps_and_enrolment_a_report_may_get_wrong() {
         "has no row for 1 measurement up to its last reported period 10; it counts as 0 units",
         "period 6 (`diploma` of k2017)",
         "reports cohort `k2017` enrolled 44, above its target of 40",
-        "reports the enrolment of other cohorts but not of `k2018` (40): it counts at its target",
+        "reports the enrolment of other cohorts but not of `k2018` (target 40): it counts at its target",
     ] {
         assert!(err.contains(want), "`{want}` not in\n{err}");
     }
@@ -1722,7 +1722,7 @@ fn settle_notes_a_forecast_kept_for_a_cohort_that_enrolled_otherwise() {
     assert!(o.status.success(), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
-        err.contains("cohort `cohort-2` enrolled 76 of its target of 80, but")
+        err.contains("cohort `cohort-2` enrolled 76 against its target of 80, but")
             && err.contains("the contract's forecast for 80 people is used there"),
         "{err}"
     );

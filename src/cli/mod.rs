@@ -810,6 +810,37 @@ fn settle_file_noted<S: sibsim::settlement::LedgerSink>(
     Ok((s, act, notes))
 }
 
+/// Ascending periods in words, runs joined: `period 7`, `periods 7 and 8`, `periods 6 to 9
+/// and 11`.
+fn periods_in_words(ps: &[u16]) -> String {
+    let mut runs: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < ps.len() {
+        let mut j = i;
+        while j + 1 < ps.len() && ps[j + 1] == ps[j] + 1 {
+            j += 1;
+        }
+        match j - i {
+            0 => runs.push(ps[i].to_string()),
+            1 => {
+                runs.push(ps[i].to_string());
+                runs.push(ps[j].to_string());
+            }
+            _ => runs.push(format!("{} to {}", ps[i], ps[j])),
+        }
+        i = j + 1;
+    }
+    let list = match runs.len() {
+        0 => String::new(),
+        1 => runs[0].clone(),
+        n => format!("{} and {}", runs[..n - 1].join(", "), runs[n - 1]),
+    };
+    format!(
+        "{} {list}",
+        if ps.len() == 1 { "period" } else { "periods" }
+    )
+}
+
 /// What a settlement of `act` (read from `file`) leaves out or assumes: the periods it settles
 /// that the file does not report, where measurements count as nothing achieved; and the file's
 /// rows after the last period settled (after `--through`, or after an early termination),
@@ -873,7 +904,7 @@ pub(crate) fn coverage_notes(
         let missing: Vec<String> = enrolled_by_end
             .iter()
             .filter(|&&k| !act.enrolment_reported[k])
-            .map(|&k| format!("`{}` ({})", c.cohorts[k].id, c.cohorts[k].size))
+            .map(|&k| format!("`{}` (target {})", c.cohorts[k].id, c.cohorts[k].size))
             .collect();
         if !missing.is_empty() {
             notes.push(format!(
@@ -902,18 +933,14 @@ pub(crate) fn coverage_notes(
                 ..=out.last_measure(coh.enrol_period).min(end))
                 .filter(|&p| act.baseline(o, k, p as usize).is_none())
                 .collect();
-            if let (Some(first), Some(last)) = (kept.first(), kept.last()) {
+            if !kept.is_empty() {
                 notes.push(format!(
-                    "cohort `{}` enrolled {} of its target of {}, but {file} reports no `baseline` for `{}` in {}: the contract's forecast for {} people is used there; report the forecast re-run for the people who came in the `baseline` column",
+                    "cohort `{}` enrolled {} against its target of {}, but {file} reports no `baseline` for `{}` in {}: the contract's forecast for {} people is used there; report the forecast re-run for the people who came in the `baseline` column",
                     coh.id,
                     act.enrolled[k],
                     coh.size,
                     out.id,
-                    if first == last {
-                        format!("period {first}")
-                    } else {
-                        format!("periods {first} to {last}")
-                    },
+                    periods_in_words(&kept),
                     coh.size
                 ));
             }
@@ -1230,4 +1257,21 @@ fn settle(
         ),
     };
     io::emit(out.as_deref(), &rendered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::periods_in_words;
+
+    #[test]
+    fn periods_read_as_people_write_them() {
+        assert_eq!(periods_in_words(&[7]), "period 7");
+        assert_eq!(periods_in_words(&[7, 8]), "periods 7 and 8");
+        assert_eq!(periods_in_words(&[7, 11]), "periods 7 and 11");
+        assert_eq!(periods_in_words(&[6, 7, 8, 9, 11]), "periods 6 to 9 and 11");
+        assert_eq!(
+            periods_in_words(&[1, 3, 4, 6, 7, 8]),
+            "periods 1, 3, 4 and 6 to 8"
+        );
+    }
 }
