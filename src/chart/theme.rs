@@ -205,12 +205,13 @@ pub fn money(x: f64, currency: &str) -> String {
 /// A share or a probability in % to one decimal. One that is not 0 or 1 but would round to
 /// them reads `<0.1%` or `>99.9%`: 99.97% of trials is not certainty.
 pub fn percent(x: f64) -> String {
-    if x > 0.0 && x < 0.0005 {
+    let shown = format!("{:.1}%", x * 100.0);
+    if x > 0.0 && shown == "0.0%" {
         "<0.1%".to_string()
-    } else if x > 0.9995 && x < 1.0 {
+    } else if x < 1.0 && shown == "100.0%" {
         ">99.9%".to_string()
     } else {
-        format!("{:.1}%", x * 100.0)
+        shown
     }
 }
 
@@ -608,6 +609,8 @@ mod tests {
         // A probability near but not at 0 or 1 does not read as impossible or certain.
         assert_eq!(percent(0.9997), ">99.9%");
         assert_eq!(percent(1.0), "100.0%");
+        assert_eq!(percent(0.9995), ">99.9%");
+        assert_eq!(percent(0.00049999), "<0.1%");
         assert_eq!(percent(0.0003), "<0.1%");
         assert_eq!(percent(0.0), "0.0%");
         assert_eq!(percent(0.271), "27.1%");

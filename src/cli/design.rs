@@ -135,7 +135,21 @@ fn show_with(u: Unit, x: f64, extra: usize) -> String {
     }
     let d = decimals(u) + extra;
     match u {
-        Unit::Probability | Unit::Rate => format!("{}%", fixed(x * 100.0, d)),
+        Unit::Probability => {
+            // A probability that is not 0 or 1 never reads as either.
+            let shown = fixed(x * 100.0, d);
+            let zero = fixed(0.0, d);
+            let one = fixed(100.0, d);
+            let step = fixed(10f64.powi(-(d as i32)), d);
+            if x > 0.0 && shown == zero {
+                format!("<{step}%")
+            } else if x < 1.0 && shown == one {
+                format!(">{}%", fixed(100.0 - 10f64.powi(-(d as i32)), d))
+            } else {
+                format!("{shown}%")
+            }
+        }
+        Unit::Rate => format!("{}%", fixed(x * 100.0, d)),
         Unit::Multiple => format!("{}x", fixed(x, d)),
         Unit::Money => money_to(x, d),
     }
@@ -1037,6 +1051,17 @@ mod tests {
         assert_eq!(show_diff(Unit::Money, -0.4, true), "+0");
         assert_eq!(show_with(Unit::Money, -0.001, 2), "0.00");
         assert_eq!(show_with(Unit::Money, -1234.567, 2), "-1,234.57");
+    }
+
+    #[test]
+    fn a_probability_not_0_or_1_never_reads_as_either() {
+        assert_eq!(show_with(Unit::Probability, 0.0004, 0), "<0.1%");
+        assert_eq!(show_with(Unit::Probability, 0.0004, 1), "0.04%");
+        assert_eq!(show_with(Unit::Probability, 0.99996, 0), ">99.9%");
+        assert_eq!(show_with(Unit::Probability, 0.9995, 0), ">99.9%");
+        assert_eq!(show_with(Unit::Probability, 0.0, 0), "0.0%");
+        assert_eq!(show_with(Unit::Probability, 1.0, 0), "100.0%");
+        assert_eq!(show_with(Unit::Probability, 0.5, 0), "50.0%");
     }
 
     fn eval(value: f64, t: &Target) -> Evaluation {
