@@ -380,7 +380,7 @@ const GLOSSARY: &[(&str, &str)] = &[
     ),
     (
         "Loss",
-        "An investor's unrecovered principal; a payer's or guarantor's guarantee calls (and inflow compensation); the enterprise's unpaid costs and deferred fees; a fee recipient's fees not received. Outcome payments are not a loss.",
+        "An investor's unrecovered principal (with a tranche's interest-first allocation, the principal still outstanding after distributions paid interest first: a loss even where the investor got back more than it drew); a payer's or guarantor's guarantee calls (and inflow compensation); the enterprise's unpaid costs and deferred fees; a fee recipient's fees not received. Outcome payments are not a loss.",
     ),
     (
         "MKBA",

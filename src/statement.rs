@@ -714,13 +714,21 @@ pub fn render_text_noted(
     if !s.interim {
         for (tr, r) in c.tranches.iter().zip(&s.tranches) {
             if r.outstanding.0 > 0 {
-                let what = if r.unrecovered_principal.0 > 0 {
-                    format!(
-                        "{} of principal not repaid after guarantees",
+                let what = match (r.unrecovered_principal.0 > 0, r.guaranteed.0 > 0) {
+                    (true, true) => format!(
+                        "{} of principal not repaid after its guarantee",
                         format_thousands(r.unrecovered_principal)
-                    )
-                } else {
-                    "its principal was repaid; the rest of its return was not reached".to_string()
+                    ),
+                    (true, false) => format!(
+                        "{} of principal not repaid",
+                        format_thousands(r.unrecovered_principal)
+                    ),
+                    (false, true) => {
+                        "its principal was repaid, in part by its guarantee; interest or return is not guaranteed".to_string()
+                    }
+                    (false, false) => {
+                        "its principal was repaid; the rest of its return was not reached".to_string()
+                    }
                 };
                 notes.push(format!(
                     "tranche `{}`: {} of its claim unpaid at the end ({what}); nothing more is paid on it",

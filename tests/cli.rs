@@ -1980,3 +1980,21 @@ fn a_scenario_from_a_pipe_is_read_once() {
         assert!(o.status.success(), "{args:?}: {}", stderr(&o));
     }
 }
+
+/// `simulate` says what interest-first means for a tranche's loss, and only where a tranche
+/// has it.
+#[test]
+fn simulate_explains_an_interest_first_tranche() {
+    let args = ["simulate", "scenarios/reference.toml", "--trials", "300"];
+    let plain = stdout(&run(&args));
+    assert!(!plain.contains("interest first"), "{plain}");
+    let mut with = args.to_vec();
+    with.extend(["--set", "tranches.senior.allocation=interest-first"]);
+    let o = run(&with);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("senior counts its distributions interest first"),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -460,6 +460,20 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
                 some.join(", ")
             )));
         }
+        // Interest first: a principal loss can come with money made.
+        let first: Vec<&str> = c
+            .tranches
+            .iter()
+            .filter(|t| t.allocation == sibsim::contract::Allocation::InterestFirst)
+            .map(|t| t.id.as_str())
+            .collect();
+        if !first.is_empty() {
+            o.push_str(&wrap(&format!(
+                "{} {} distributions interest first: principal is unrecovered (a loss, and what a guarantee covers) whenever interest took money that would otherwise have repaid it, even where the investor got back more than it drew.",
+                first.join(", "),
+                if first.len() == 1 { "counts its" } else { "count their" }
+            )));
+        }
     }
     let _ = writeln!(
         o,
