@@ -372,7 +372,7 @@ const GLOSSARY: &[(&str, &str)] = &[
     ),
     (
         "IRR",
-        "Internal rate of return of a tranche's cash flows, a year; -100% where everything was lost.",
+        "Internal rate of return of a tranche's net cash flows by period, a year; -100% where everything was lost, or where money went out and came back in part within one period (a loss in no time, as when a contract ends in its first period and a guarantee pays part back).",
     ),
     (
         "Multiple",
@@ -487,7 +487,7 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
         &mut h,
         m(r.risk.expected_total_loss),
         format!(
-            "expected total loss; {} in the worst 5% of trials",
+            "expected total loss; a mean of {} a trial in the worst 5% of trials",
             m(r.risk.tail_total_loss)
         ),
     );
@@ -1037,7 +1037,7 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
         .collect();
     let options: String = input.options.iter().map(|o| format!(" {o}")).collect();
     h.note(&format!(
-        "The same scenario, changes, seed and number of trials give identical numbers on any machine and thread count: `sibsim report {} --trials {} --seed {}{set}{options} --out report.html`.",
+        "The same scenario, changes, seed and number of trials give identical numbers on any machine and thread count: `sibsim report {} --trials {} --seed {}{set}{options}`.",
         doc.scenario.file, doc.trials, doc.seed
     ));
 

@@ -1170,9 +1170,11 @@ fn the_report_reproduces_with_its_options() {
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let html = std::fs::read_to_string(&out).unwrap();
+    let written = out.display().to_string();
     assert!(
-        html.contains("--tornado &#39;payments_mean&#39; --out report.html")
-            || html.contains("--tornado 'payments_mean' --out report.html"),
+        html.contains(&format!(
+            "--tornado &#39;payments_mean&#39; --out &#39;{written}&#39;"
+        )) || html.contains(&format!("--tornado 'payments_mean' --out '{written}'")),
         "reproduce command"
     );
 }

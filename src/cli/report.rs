@@ -60,6 +60,7 @@ pub fn run(
             .map(|p| format!("--tree '{}'", p.display()))
             .into_iter()
             .chain(tornado.map(|f| format!("--tornado '{f}'")))
+            .chain(std::iter::once(format!("--out '{}'", out.display())))
             .collect(),
     };
     let html = render_html(&input).map_err(|e| CliError(e.to_string()))?;
