@@ -2137,7 +2137,7 @@ fn sweep_and_solve_say_when_the_figure_does_not_move() {
         let o = sibsim(args);
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
-    let note = "is the same at every point: the terms swept do not move it (a cap may bind";
+    let note = "is the same at every point: the terms swept do not move it.";
     let flat = run(&[
         "sweep",
         REF,

@@ -598,7 +598,7 @@ pub fn sweep(
                 .all(|p| p.figures[k].value == valid[0].figures[k].value)
         {
             o.push_str(&super::simulate::wrap(&format!(
-                "Note: {f} is the same at every point: the terms swept do not move it (a cap may bind, such as the per-participant cap; `sibsim validate` shows where one does)."
+                "Note: {f} is the same at every point: the terms swept do not move it. A percentile can sit where the term changes nothing (a P5 above the trials the term affects), a term can act on trials the figure does not count, or a cap can bind (`sibsim validate` shows where one does); a mean or a probability of the same figure may show the effect."
             )));
         }
     }
@@ -999,7 +999,7 @@ pub fn solve(
             .all(|e| e.figure.value == sol.evaluations[0].figure.value);
     if flat {
         o.push_str(&super::simulate::wrap(&format!(
-            "Note: the figure is the same at every value of {} tried: the term does not move it over [{}, {}] (a cap may bind, such as the per-participant cap; `sibsim validate` shows where one does).",
+            "Note: the figure is the same at every value of {} tried: the term does not move it over [{}, {}]. A percentile can sit where the term changes nothing (a P5 above the trials the term affects), a term can act on trials the figure does not count, or a cap can bind (`sibsim validate` shows where one does); a mean or a probability of the same figure may show the effect.",
             sol.term,
             num(sol.lo),
             num(sol.hi)
