@@ -332,7 +332,7 @@ fn simulate_prints_a_summary_and_writes_identical_results_on_any_thread_count() 
                 .lines()
                 .next()
                 .unwrap()
-                .ends_with(",repaid_junior,shock_1")
+                .ends_with(",repaid_junior,drawn_junior,received_junior,shock_1")
         );
         let hit = trials
             .lines()

@@ -219,3 +219,47 @@ fn chart_quantile_grids_are_within_their_stated_error() {
         }
     }
 }
+
+/// `trials.csv` has each tranche's drawn and received amounts: their means are the
+/// summary's, and the mean of their ratio its mean multiple.
+#[test]
+fn trials_csv_reproduces_each_tranches_multiple() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, summary) = simulate_reference(dir.path(), &["--trials", "1500", "--trials-out"]);
+    let text = std::fs::read_to_string(dir.path().join("trials.csv")).unwrap();
+    let mut lines = text.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| {
+            l.split(',')
+                .map(|x| x.parse::<f64>().unwrap_or(f64::NAN))
+                .collect()
+        })
+        .collect();
+    let n = rows.len() as f64;
+    for t in summary["results"]["tranches"].as_array().unwrap() {
+        let id = t["id"].as_str().unwrap();
+        let col = |name: &str| {
+            head.iter()
+                .position(|h| *h == format!("{name}_{id}"))
+                .unwrap()
+        };
+        let (d, r) = (col("drawn"), col("received"));
+        let drawn: f64 = rows.iter().map(|x| x[d]).sum::<f64>() / n;
+        let received: f64 = rows.iter().map(|x| x[r]).sum::<f64>() / n;
+        assert!(
+            (drawn - t["drawn"]["mean"].as_f64().unwrap()).abs() < 1e-6,
+            "{id} drawn"
+        );
+        assert!(
+            (received - t["received"]["mean"].as_f64().unwrap()).abs() < 1e-6,
+            "{id} received"
+        );
+        let multiple: f64 = rows.iter().map(|x| x[r] / x[d]).sum::<f64>() / n;
+        assert!(
+            (multiple - t["multiple"]["mean"].as_f64().unwrap()).abs() < 1e-8,
+            "{id}: {multiple} against {}",
+            t["multiple"]["mean"]
+        );
+    }
+}

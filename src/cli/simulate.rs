@@ -203,6 +203,8 @@ fn trial_header(c: &sibsim::Contract, shocks: usize) -> String {
     for t in &c.tranches {
         h.push(format!("irr_{}", t.id));
         h.push(format!("repaid_{}", t.id));
+        h.push(format!("drawn_{}", t.id));
+        h.push(format!("received_{}", t.id));
     }
     for i in 1..=shocks {
         h.push(format!("shock_{i}"));
@@ -283,14 +285,15 @@ fn trial_row(r: &TrialRecord, shocks: usize, inflow: bool) -> String {
     for l in r.loss {
         let _ = write!(s, ",{}", sibsim::Money(*l));
     }
-    for (irr, rep) in r.irr.iter().zip(r.repaid) {
+    for ((irr, rep), t) in r.irr.iter().zip(r.repaid).zip(&r.settlement.tranches) {
         match irr {
             Some(x) => {
                 let _ = write!(s, ",{x:.9}");
             }
             None => s.push(','),
         }
-        let _ = write!(s, ",{rep}");
+        // Drawn, and received (distributions and guarantee calls): the multiple is their ratio.
+        let _ = write!(s, ",{rep},{},{}", t.drawn, t.distributed + t.guaranteed);
     }
     for i in 0..shocks {
         let _ = write!(s, ",{}", r.shocks >> i & 1 == 1);
