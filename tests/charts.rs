@@ -792,3 +792,43 @@ fn charts_of_a_single_trial_show_it() {
         "the single trial has no loss"
     );
 }
+
+/// A payout chart says how many trials its bars leave out on each side (a loss tail below
+/// the axis is what a credit committee looks for), and says nothing when none are.
+#[test]
+fn a_payout_chart_says_which_trials_its_bars_leave_out() {
+    let mut doc = small_summary();
+    let bank = doc
+        .results
+        .parties
+        .iter()
+        .position(|p| p.id == "bank")
+        .unwrap();
+    let svg_of = |doc: &SummaryFile| {
+        let svgs = chart::simulation_charts(doc, "quarter", Format::Svg).unwrap();
+        let c = svgs.iter().find(|c| c.name == "payout-bank").unwrap();
+        String::from_utf8(c.bytes.clone()).unwrap()
+    };
+    // The chart draws the distribution of what the bank received.
+    fn received(doc: &mut SummaryFile, bank: usize) -> &mut Distribution {
+        doc.results.parties[bank]
+            .received_summary
+            .as_mut()
+            .unwrap()
+            .distribution
+            .as_mut()
+            .unwrap()
+    }
+    assert!(
+        received(&mut doc, bank).below > 0,
+        "the test needs trials below the bars"
+    );
+    let text = svg_of(&doc);
+    assert!(text.contains("Bars:"), "no note of the trials left out");
+    assert!(text.contains(" below EUR "), "the lowest value drawn");
+    let d = received(&mut doc, bank);
+    d.counts[0] += d.below + d.above;
+    d.below = 0;
+    d.above = 0;
+    assert!(!svg_of(&doc).contains("Bars:"));
+}

@@ -65,6 +65,33 @@ fn histogram<'a, DB: DrawingBackend>(
     Ok(chart)
 }
 
+/// The trials a histogram of `dist` leaves out (its bars run from about P0.5 to P99.5), in
+/// words for a subtitle, with the lowest value drawn where a tail is left out: a loss tail is
+/// what a credit committee looks for. Empty when none is.
+fn left_out(dist: &Distribution, fmt: &ValueFormat) -> String {
+    let total = dist.total().max(1) as f64;
+    let side = |n: u64, what: &str, edge: f64| {
+        format!(
+            "{} ({}) {what} {} not drawn",
+            count(n, "trial", "trials"),
+            percent(n as f64 / total),
+            fmt.label(edge)
+        )
+    };
+    let mut parts = Vec::new();
+    if dist.below > 0 {
+        parts.push(side(dist.below, "below", dist.lo));
+    }
+    if dist.above > 0 {
+        parts.push(side(dist.above, "above", dist.hi));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" Bars: {}.", parts.join("; "))
+    }
+}
+
 /// Draws the CDF of `dist` (from its quantile grid) on `area`.
 fn cdf<'a, DB: DrawingBackend>(
     area: &'a DrawingArea<DB, Shift>,
@@ -200,10 +227,11 @@ impl Chart for Payout {
             .collect::<Vec<_>>()
             .join(", ");
         let sub = format!(
-            "{}. Probability of full repayment (principal and return): {}. Principal (mean drawn) {}.",
+            "{}. Probability of full repayment (principal and return): {}. Principal (mean drawn) {}.{}",
             count(self.trials, "trial", "trials"),
             if repay.is_empty() { "-".into() } else { repay },
-            money(self.principal, &self.currency)
+            money(self.principal, &self.currency),
+            left_out(&self.received, &ValueFormat::Money(self.currency.clone()))
         );
         let area = titled(root, &self.title(), &sub)?;
         let fmt = ValueFormat::Money(self.currency.clone());
@@ -324,13 +352,14 @@ impl Chart for IrrChart {
         DB::ErrorType: 'static,
     {
         let sub = format!(
-            "{} (an IRR exists in {} of them). P5 {}, P50 {}, P95 {}. Probability of a principal loss {}.",
+            "{} (an IRR exists in {} of them). P5 {}, P50 {}, P95 {}. Probability of a principal loss {}.{}",
             count(self.trials, "trial", "trials"),
             percent(self.defined),
             percent(self.p5),
             percent(self.p50),
             percent(self.p95),
             percent(self.prob_principal_loss),
+            left_out(&self.irr, &ValueFormat::Percent),
         );
         let area = titled(root, &self.title(), &sub)?;
         let color = party_color(self.color_index);
