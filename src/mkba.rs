@@ -1002,6 +1002,14 @@ impl MkbaTable {
     /// The rows (one per outcome, then the total) as text with thousands separators.
     pub fn rows(&self) -> Vec<Vec<String>> {
         use crate::money::format_thousands as m;
+        // IND to the decimals the most precise row needs, padded in the others so the column
+        // reads aligned (no row is rounded).
+        let dp = self
+            .lines
+            .iter()
+            .map(|l| l.ind.normalize().scale())
+            .max()
+            .unwrap_or(0) as usize;
         let total = std::iter::once(&self.total).map(|l| (l, true));
         self.lines
             .iter()
@@ -1015,7 +1023,7 @@ impl MkbaTable {
                     if is_total {
                         String::new()
                     } else {
-                        l.ind.normalize().to_string()
+                        format!("{:.dp$}", l.ind.normalize())
                     },
                     if l.value_per_case == Money::ZERO {
                         String::new()

@@ -1109,6 +1109,14 @@ fn feasibility_cli_prints_the_walk_and_the_default_tree() {
         let (ind, value, outcome) = (num(cols[1]), num(cols[2]), num(cols[3]));
         assert!((ind * value - outcome).abs() < 0.01, "{line}");
     }
+    // The IND column has one number of decimals (padded, never rounded), so it reads aligned.
+    let decimals: std::collections::HashSet<usize> = mkba
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|c| c.len() == 12 && c[0] != "Outcome" && c[1].contains('.'))
+        .map(|c| c[1].split('.').nth(1).unwrap().len())
+        .collect();
+    assert!(decimals.len() <= 1, "IND decimals differ: {decimals:?}\n{mkba}");
 }
 
 #[test]
