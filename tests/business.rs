@@ -1116,7 +1116,10 @@ fn feasibility_cli_prints_the_walk_and_the_default_tree() {
         .filter(|c| c.len() == 12 && c[0] != "Outcome" && c[1].contains('.'))
         .map(|c| c[1].split('.').nth(1).unwrap().len())
         .collect();
-    assert!(decimals.len() <= 1, "IND decimals differ: {decimals:?}\n{mkba}");
+    assert!(
+        decimals.len() <= 1,
+        "IND decimals differ: {decimals:?}\n{mkba}"
+    );
 }
 
 #[test]

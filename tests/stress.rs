@@ -2180,3 +2180,27 @@ fn sweep_and_solve_say_when_the_figure_does_not_move() {
     );
     assert!(!solve.contains("did not move in one direction"), "{solve}");
 }
+
+/// A default bound the scenario refuses is moved inward, and `solve` says which, to where and
+/// why (the junior's half could not be drawn: the senior's pro-rata drawdown would pass its
+/// commitment), instead of searching a narrower range without a word.
+#[test]
+fn solve_says_when_the_scenario_moves_a_default_bound() {
+    let o = sibsim(&[
+        "solve",
+        REF,
+        "--trials",
+        "200",
+        "--term",
+        "tranches.junior.committed",
+        "--target",
+        "p_principal_loss:junior < 0.5",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout).replace('\n', " ");
+    assert!(
+        out.contains(
+            "The default bound 200,000 is refused by the scenario (tranches[0].committed:"
+        ) && out.contains("so the search starts at 400,000"),
+        "{out}"
+    );
+}

@@ -931,6 +931,17 @@ pub fn solve(
         sol.seed,
         t0.elapsed().as_secs_f64()
     );
+    for (was, is, why) in &sol.moved_bounds {
+        o.push_str(&super::simulate::wrap(&format!(
+            "The default bound {} is refused by the scenario ({why}), so the search {} at {}; give --bounds LO:HI (and change what refuses it with --set) to search further.",
+            num(*was),
+            if is > was { "starts" } else { "ends" },
+            num(*is)
+        )));
+    }
+    if !sol.moved_bounds.is_empty() {
+        o.push('\n');
+    }
     // Enough decimals that each figure reads on its side of the target.
     let extra = extra_decimals(unit, &target, &sol.evaluations);
     let mut t = Table::new(&["Value", &target.figure, "Meets target"], 0);

@@ -214,6 +214,10 @@ pub struct Solution {
     pub evaluations: Vec<Evaluation>,
     /// Whether the evaluations moved in one direction with the term.
     pub monotone: bool,
+    /// Default bounds the scenario refused, each moved inward to the outermost value it
+    /// accepts: (the bound it would have been, the bound it is, the scenario's first
+    /// objection to the one refused).
+    pub moved_bounds: Vec<(f64, f64, String)>,
     /// Trials per evaluation.
     pub trials: u64,
     /// Seed.
@@ -489,6 +493,7 @@ pub fn solve(
         }
         good
     };
+    let (lo0, hi0) = (lo, hi);
     let (lo, hi) = match current {
         Some(c) if !given && c > lo && c < hi && !refused(c) => (
             if refused(lo) {
@@ -504,6 +509,25 @@ pub fn solve(
         ),
         _ => (lo, hi),
     };
+    // Say which default bound moved, and why.
+    let objection = |x: f64| -> String {
+        float_decimal(x)
+            .map(|d| match load_with(src, Override::number(&path, d)) {
+                Err(e) => e
+                    .items
+                    .first()
+                    .map(|i| format!("{}: {}", i.path, i.message))
+                    .unwrap_or_default(),
+                Ok(()) => String::new(),
+            })
+            .unwrap_or_else(|| "not a number the scenario can hold".to_string())
+    };
+    let mut moved_bounds = Vec::new();
+    for (was, is) in [(lo0, lo), (hi0, hi)] {
+        if was != is {
+            moved_bounds.push((was, is, objection(was)));
+        }
+    }
     // Default bounds the scenario narrows to a single value leave nothing to search.
     if !given && lo >= hi {
         return Err(format!(
@@ -609,6 +633,7 @@ pub fn solve(
         answer,
         evaluations: evals,
         monotone: up || down,
+        moved_bounds,
         trials: cfg.trials,
         seed: cfg.seed,
     })
