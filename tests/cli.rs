@@ -2000,3 +2000,37 @@ fn simulate_explains_an_interest_first_tranche() {
         stdout(&o)
     );
 }
+
+/// `validate --set` checks a variant before it is simulated: a change the scenario refuses is
+/// an error at its field, one it accepts is valid and says with what.
+#[test]
+fn validate_checks_a_variant_with_set() {
+    let ok = run(&[
+        "validate",
+        "scenarios/reference.toml",
+        "--set",
+        "contract.total_cap=2000000",
+    ]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(
+        stdout(&ok)
+            .contains("scenarios/reference.toml is valid with --set contract.total_cap=2000000.")
+    );
+    assert!(
+        stdout(&ok).contains("total cap 2,000,000.00"),
+        "{}",
+        stdout(&ok)
+    );
+    expect_user_error(
+        &[
+            "validate",
+            "scenarios/reference.toml",
+            "--set",
+            "tranches.junior.committed=200000",
+        ],
+        &[
+            "tranches[1].committed: drawdowns add up to",
+            "(after --set tranches.junior.committed=200000)",
+        ],
+    );
+}

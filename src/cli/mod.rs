@@ -48,6 +48,10 @@ enum Cmd {
     Validate {
         /// The scenario file (TOML).
         scenario: PathBuf,
+        /// Change a parameter of the scenario first: PATH=VALUE (also +=, -=, *=), to check a
+        /// variant before simulating it.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
     },
     /// Settle reported outcomes (actuals) under a contract: ledger, statements, balances.
     Settle {
@@ -386,7 +390,7 @@ pub fn run() -> Result<Finished> {
         }
     };
     let done = match args.cmd {
-        Cmd::Validate { scenario } => validate(&scenario),
+        Cmd::Validate { scenario, set } => validate(&scenario, &set),
         Cmd::Settle {
             scenario,
             actuals,
@@ -536,26 +540,35 @@ fn load(path: &std::path::Path) -> Result<sibsim::Scenario> {
     Ok(sibsim::scenario::parse(&path.display().to_string(), &text)?)
 }
 
-fn validate(path: &std::path::Path) -> Result<()> {
+fn validate(path: &std::path::Path, given: &[String]) -> Result<()> {
     use sibsim::chart::theme::count;
-    let s = load(path)?;
+    let set = design::overrides(given)?;
     let text = io::read_text(path)?;
     let name = path.display().to_string();
+    let s = sibsim::scenario::parse_with_overrides(&name, &text, &set)?;
     // The uncertainty model, where the file has one, and the decision tree's thresholds:
     // what `simulate` and `feasibility` would refuse, `validate` refuses first.
     let cut = if s.uncertainty.is_some() {
-        let (_, model) = sibsim::scenario::parse_with_model(&name, &text)?;
+        let (_, model) = sibsim::scenario::parse_with_model_overrides(&name, &text, &set)?;
         model.cut_notes(&s.contract)
     } else {
         Vec::new()
     };
-    business::tree(&s, path, &[], None)?;
-    sibsim::design::stress::check_file_stresses(&s, &name, &text, &[])?;
+    business::tree(&s, path, &set, None)?;
+    sibsim::design::stress::check_file_stresses(&s, &name, &text, &set)?;
     let c = &s.contract;
     let payers: Vec<&str> = c.payers().map(|i| c.parties[i].id.as_str()).collect();
     let people: u64 = c.cohorts.iter().map(|k| k.size as u64).sum();
     let committed: sibsim::Money = c.tranches.iter().map(|t| t.committed).sum();
-    io::say!("{} is valid.", path.display());
+    if set.is_empty() {
+        io::say!("{} is valid.", path.display());
+    } else {
+        io::say!(
+            "{} is valid with --set {}.",
+            path.display(),
+            given.join(", --set ")
+        );
+    }
     io::say!(
         "  {}: {}, {} with {}, {}, payers: {}",
         c.name,
