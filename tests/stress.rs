@@ -2204,3 +2204,43 @@ fn solve_says_when_the_scenario_moves_a_default_bound() {
         "{out}"
     );
 }
+
+/// `stress --metric` compares the figures asked for (an investor's principal loss, its tail),
+/// each once and in the order given, and refuses an unknown one before anything runs.
+#[test]
+fn stress_compares_the_figures_asked_for() {
+    let o = sibsim(&[
+        "stress",
+        REF,
+        "--trials",
+        "300",
+        "--only",
+        "recession",
+        "--metric",
+        "p_principal_loss:senior",
+        "--metric",
+        "es95:fund",
+        "--metric",
+        "p_principal_loss:senior",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let rows: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("Figure"))
+        .skip(2)
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(rows, ["p_principal_loss:senior", "es95:fund"], "{out}");
+    let o = sibsim(&[
+        "stress",
+        REF,
+        "--trials",
+        "300",
+        "--metric",
+        "expected_loss:bank",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown figure `expected_loss`"));
+}

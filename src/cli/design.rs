@@ -343,6 +343,7 @@ pub fn stress(
     c: &Common<'_>,
     only: &[String],
     no_defaults: bool,
+    metrics: &[String],
     out: Option<&Path>,
     charts: Option<&Path>,
 ) -> Result<()> {
@@ -380,7 +381,19 @@ pub fn stress(
             "no stresses to run: the scenario defines none and --no-defaults leaves out the defaults".into(),
         ));
     }
-    let figures = sibsim::metrics::key_figures(&sc.contract);
+    let figures = if metrics.is_empty() {
+        sibsim::metrics::key_figures(&sc.contract)
+    } else {
+        // Each once, in the order given; an unknown one is refused before anything runs.
+        let mut f: Vec<String> = Vec::new();
+        for m in metrics {
+            sibsim::metrics::parse(m, &sc.contract).map_err(CliError)?;
+            if !f.contains(m) {
+                f.push(m.clone());
+            }
+        }
+        f
+    };
     io::check_memory(
         sibsim::design::memory_needed(variants.len() + 1, figures.len(), l.cfg.trials),
         l.cfg.trials,

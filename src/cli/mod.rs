@@ -131,6 +131,10 @@ enum Cmd {
         /// Leave out the default stresses; run only the file's [[stresses]].
         #[arg(long)]
         no_defaults: bool,
+        /// Figure(s) to compare (repeatable; default: the key figures of each party, as
+        /// `p_principal_loss:senior` or `es95:fund`). See `sibsim figures`.
+        #[arg(long = "metric", value_name = "FIGURE")]
+        metrics: Vec<String>,
         /// Also write the comparison as JSON to this file (with the scenario, its --set
         /// changes and the sibsim version); a name ending in .csv is refused.
         #[arg(long)]
@@ -467,12 +471,14 @@ pub fn run() -> Result<Finished> {
             common,
             only,
             no_defaults,
+            metrics,
             out,
             charts,
         } => design::stress(
             &common.common(),
             &only,
             no_defaults,
+            &metrics,
             out.as_deref(),
             charts.as_deref(),
         ),
