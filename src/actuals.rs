@@ -1113,6 +1113,7 @@ fn plural(n: usize, noun: &str) -> String {
 /// point and three digits (`6.300`, `3.912`). A quantity with exactly three decimals is rare
 /// enough that a note on it costs little, and `3.912` days for 3,912 costs a great deal.
 fn thousands_like(t: &str) -> bool {
+    let t = t.strip_prefix('+').unwrap_or(t);
     let Some((int, frac)) = t.split_once('.') else {
         return false;
     };
@@ -1174,7 +1175,9 @@ mod tests {
 
     #[test]
     fn a_number_reads_like_thousands_only_in_the_spreadsheet_form() {
-        for t in ["6.300", "12.500", "100.000", "1.000", "3.912", "6.305"] {
+        for t in [
+            "6.300", "12.500", "100.000", "1.000", "3.912", "6.305", "+6.300",
+        ] {
             assert!(thousands_like(t), "{t}");
         }
         for t in [
