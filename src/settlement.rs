@@ -106,15 +106,89 @@ pub struct LedgerLine {
     pub rule: Rule,
 }
 
+/// How the measurement of a [`Claim`] was judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Earned (possibly nothing, as caps leave it), payable in the claim's `due` period.
+    Earned,
+    /// The improvement fell short of the outcome's per-cohort threshold, and the outcome has
+    /// no overall threshold to hold it for: nothing earned.
+    BelowThreshold,
+    /// Held for the outcome's overall threshold, which was not met when judged: nothing
+    /// earned.
+    OverallNotMet,
+    /// Held for the outcome's overall threshold, not judged yet (an interim settlement).
+    Held,
+}
+
+/// What one measurement of an outcome for a cohort is worth, and why: the units measured,
+/// the baseline they are judged against, the units and amount each cap leaves, and when it
+/// falls due. Sent to [`LedgerSink::claim`] once per measurement settled, when its verdict is
+/// known (at the measurement, or when an overall threshold is judged). The ledger's outcome
+/// payments pay what the claims earned, after the total cap and pay-only-due.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Claim {
+    /// Outcome index.
+    pub outcome: u16,
+    /// Cohort index.
+    pub cohort: u16,
+    /// The period measured.
+    pub measured: u16,
+    /// Units achieved, as counted (within the prerequisite's and once a person).
+    pub achieved: Qty,
+    /// The baseline they are judged against (zero without one).
+    pub baseline: Qty,
+    /// The relative improvement on the baseline, where a threshold or payment grid reads it.
+    pub improvement: Option<Ratio>,
+    /// Units payable on the baseline, before the outcome's unit caps.
+    pub payable: Qty,
+    /// Units paid for, after the unit caps (maximum units, maximum share of participants).
+    pub units: Qty,
+    /// Their amount at the contract's prices (after the per-participant cap), before the
+    /// outcome's amount cap.
+    pub amount: Money,
+    /// The amount earned, after the outcome's amount cap.
+    pub earned: Money,
+    /// The period it falls due, by the contract's timing (0 when nothing was judged
+    /// payable); an early termination pays it in the termination period instead.
+    pub due: u16,
+    /// How it was judged.
+    pub verdict: Verdict,
+}
+
 /// Receives ledger lines as the engine produces them.
 pub trait LedgerSink {
     /// One line.
     fn line(&mut self, line: &LedgerLine);
+
+    /// One measurement's claim (see [`Claim`]). By default ignored: the Monte Carlo path
+    /// keeps none.
+    #[inline(always)]
+    fn claim(&mut self, _claim: &Claim) {}
 }
 
 impl LedgerSink for Vec<LedgerLine> {
     fn line(&mut self, line: &LedgerLine) {
         self.push(*line);
+    }
+}
+
+/// A sink that keeps the ledger and every measurement's claim (a statement's).
+#[derive(Clone, Debug, Default)]
+pub struct Recorded {
+    /// The ledger, in the order the lines were produced.
+    pub ledger: Vec<LedgerLine>,
+    /// The claims, in the order their verdicts were known.
+    pub claims: Vec<Claim>,
+}
+
+impl LedgerSink for Recorded {
+    fn line(&mut self, line: &LedgerLine) {
+        self.ledger.push(*line);
+    }
+    fn claim(&mut self, claim: &Claim) {
+        self.claims.push(*claim);
     }
 }
 
@@ -298,8 +372,11 @@ struct Held {
     outcome: u16,
     cohort: u16,
     period: u16,
+    achieved: Qty,
+    baseline: Qty,
     units: Qty,
-    improvement: Ratio,
+    /// Where a threshold or grid reads it.
+    improvement: Option<Ratio>,
 }
 
 /// Reusable settlement state for one contract. Create once, settle many times.
@@ -768,13 +845,13 @@ impl<'c> Settler<'c> {
             // 4. measurements (outcome order, then cohort order)
             for k in self.measure_start[pu]..self.measure_start[pu + 1] {
                 let (o, ci) = self.measure_cells[k as usize];
-                self.measure(actuals, o as usize, ci as usize, p)?;
+                self.measure(sink, actuals, o as usize, ci as usize, p)?;
             }
             // 5. overall-at-end thresholds for outcomes whose last measurement is now
             if self.any_overall {
                 for o in 0..c.outcomes.len() {
                     if self.final_measure[o] == p {
-                        self.release_overall(actuals, o, p);
+                        self.release_overall(sink, actuals, o, p);
                     }
                 }
             }
@@ -818,7 +895,7 @@ impl<'c> Settler<'c> {
                 };
                 for o in 0..held {
                     if self.final_measure[o] > p {
-                        self.release_overall(actuals, o, p);
+                        self.release_overall(sink, actuals, o, p);
                     }
                 }
                 let mut moved_any = false;
@@ -857,6 +934,7 @@ impl<'c> Settler<'c> {
                     self.guarantees(sink, p);
                 } else {
                     self.stop_interim(p);
+                    self.held_claims(sink);
                 }
                 break;
             }
@@ -1140,8 +1218,9 @@ impl<'c> Settler<'c> {
     }
 
     #[inline]
-    fn measure(
+    fn measure<S: LedgerSink>(
         &mut self,
+        sink: &mut S,
         actuals: &Actuals,
         o: usize,
         ci: usize,
@@ -1204,27 +1283,64 @@ impl<'c> Settler<'c> {
         .max(Qty::ZERO);
         // Only thresholds and grids look at the improvement (a division in 128 bits).
         let imp = if self.needs_improvement[o] {
-            improvement(achieved, baseline, out.direction)
+            Some(improvement(achieved, baseline, out.direction))
         } else {
-            Ratio::ZERO
+            None
         };
         let th = &out.threshold;
         let pay_now = match th.per_cohort {
-            Some(level) => imp >= level,
+            Some(level) => imp.unwrap_or(Ratio::ZERO) >= level,
             None => th.overall.is_none(),
         };
+        let m = || Held {
+            outcome: o as u16,
+            cohort: ci as u16,
+            period: p,
+            achieved,
+            baseline,
+            units: payable,
+            improvement: imp,
+        };
         if pay_now {
-            self.make_payable(actuals, o, ci, p, p + out.pay_lag, payable, imp);
+            let pay_at = p + out.pay_lag;
+            self.make_payable(
+                sink, actuals, o, ci, p, pay_at, payable, imp, achieved, baseline,
+            );
         } else if th.overall.is_some() {
-            self.held_list.push(Held {
-                outcome: o as u16,
-                cohort: ci as u16,
-                period: p,
-                units: payable,
-                improvement: imp,
-            });
+            self.held_list.push(m());
+        } else {
+            sink.claim(&self.unpaid_claim(m(), Verdict::BelowThreshold));
         }
         Ok(())
+    }
+
+    /// The claim of measurement `m`, judged to earn nothing (`verdict`).
+    #[inline(always)]
+    fn unpaid_claim(&self, m: Held, verdict: Verdict) -> Claim {
+        Claim {
+            outcome: m.outcome,
+            cohort: m.cohort,
+            measured: m.period,
+            achieved: m.achieved,
+            baseline: m.baseline,
+            improvement: m.improvement,
+            payable: m.units,
+            units: Qty::ZERO,
+            amount: Money::ZERO,
+            earned: Money::ZERO,
+            due: 0,
+            verdict,
+        }
+    }
+
+    /// The claims of the measurements an interim settlement still holds for an overall
+    /// threshold.
+    #[cold]
+    #[inline(never)]
+    fn held_claims<S: LedgerSink>(&self, sink: &mut S) {
+        for &h in &self.held_list {
+            sink.claim(&self.unpaid_claim(h, Verdict::Held));
+        }
     }
 
     #[cold]
@@ -1247,7 +1363,13 @@ impl<'c> Settler<'c> {
 
     /// Judges the overall-at-end threshold of outcome `o` at period `p` and releases or drops
     /// the held measurements.
-    fn release_overall(&mut self, actuals: &Actuals, o: usize, p: u16) {
+    fn release_overall<S: LedgerSink>(
+        &mut self,
+        sink: &mut S,
+        actuals: &Actuals,
+        o: usize,
+        p: u16,
+    ) {
         let out = &self.c.outcomes[o];
         let Some(level) = out.threshold.overall else {
             return;
@@ -1264,6 +1386,7 @@ impl<'c> Settler<'c> {
             if pass {
                 let pay_at = (p + out.pay_lag).min(self.c.periods);
                 self.make_payable(
+                    sink,
                     actuals,
                     o,
                     h.cohort as usize,
@@ -1271,7 +1394,11 @@ impl<'c> Settler<'c> {
                     pay_at,
                     h.units,
                     h.improvement,
+                    h.achieved,
+                    h.baseline,
                 );
+            } else {
+                sink.claim(&self.unpaid_claim(h, Verdict::OverallNotMet));
             }
         }
     }
@@ -1279,15 +1406,18 @@ impl<'c> Settler<'c> {
     /// Applies unit caps, pricing and the amount cap, and schedules the payment.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn make_payable(
+    fn make_payable<S: LedgerSink>(
         &mut self,
+        sink: &mut S,
         actuals: &Actuals,
         o: usize,
         ci: usize,
         measured: u16,
         pay_at: u16,
         payable: Qty,
-        imp: Ratio,
+        imp: Option<Ratio>,
+        achieved: Qty,
+        baseline: Qty,
     ) {
         let c = self.c;
         let out = &c.outcomes[o];
@@ -1338,12 +1468,14 @@ impl<'c> Settler<'c> {
                     Money(saturate(div_round(acc, 10_000_000_000)))
                 }
                 Pricing::Grid { kind, points } => {
-                    grid_value(*kind, points, imp).times(Qty::from_int(enrolled))
+                    grid_value(*kind, points, imp.unwrap_or(Ratio::ZERO))
+                        .times(Qty::from_int(enrolled))
                 }
             }
         };
         self.cum_units[o] += allowed;
         self.cum_cohort_units[oc] += allowed;
+        let at_prices = amount;
         if let Some(ma) = out.caps.max_amount {
             amount = amount.min((ma - self.cum_amount[o]).non_negative());
         }
@@ -1358,6 +1490,20 @@ impl<'c> Settler<'c> {
         let r = &mut self.out.outcomes[o];
         r.payable_units += allowed;
         r.earned += amount;
+        sink.claim(&Claim {
+            outcome: o as u16,
+            cohort: ci as u16,
+            measured,
+            achieved,
+            baseline,
+            improvement: imp,
+            payable,
+            units: allowed,
+            amount: at_prices,
+            earned: amount,
+            due: pay_at,
+            verdict: Verdict::Earned,
+        });
         if amount.0 > 0 {
             self.pending[pay_at as usize].push(Pending {
                 outcome: o as u16,

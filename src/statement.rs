@@ -1,9 +1,9 @@
 //! Settlement statements: the ledger and results rendered for people (text) and machines
 //! (CSV, JSON). Rendering produces strings; writing them anywhere is the caller's business.
 
-use crate::contract::{Contract, Role};
-use crate::money::{Money, format_thousands};
-use crate::settlement::{LedgerLine, Rule, Settlement, Termination};
+use crate::contract::{Contract, Pricing, Role};
+use crate::money::{Money, Price, Qty, Ratio, div_round, format_thousands};
+use crate::settlement::{Claim, LedgerLine, Rule, Settlement, Termination, Verdict};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -212,6 +212,252 @@ pub struct CohortEnrolment {
     pub reported: bool,
 }
 
+/// One measurement's claim as a statement shows it ([`Claim`] with ids, the contract's price
+/// and what each cap cut): the `claims` of the JSON statement and the rows of
+/// `settle --format claims`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ClaimRow {
+    /// The period measured.
+    pub measured: u16,
+    /// The outcome's id.
+    pub outcome: String,
+    /// The cohort's id.
+    pub cohort: String,
+    /// The outcome's unit.
+    pub unit: String,
+    /// Units achieved, as counted (within the prerequisite's, once a person).
+    pub achieved: Qty,
+    /// The baseline they are judged against; `None` for an outcome without one.
+    pub baseline: Option<Qty>,
+    /// The relative improvement on the baseline, where a threshold or grid reads it.
+    pub improvement: Option<Ratio>,
+    /// Units payable on the baseline, before the outcome's unit caps.
+    pub payable_units: Qty,
+    /// Units paid for, after the unit caps (maximum units, maximum share).
+    pub units_paid: Qty,
+    /// The price per unit, for an outcome priced flat (`None` with tiers or a grid).
+    pub price: Option<Price>,
+    /// The units paid for at the contract's prices, after the per-participant cap and before
+    /// the outcome's amount cap.
+    pub amount: Money,
+    /// What the per-participant cap cut (units paid for at the price, less `amount`).
+    pub cut_by_participant_cap: Money,
+    /// What the outcome's amount cap cut.
+    pub cut_by_amount_cap: Money,
+    /// The amount earned. The ledger pays it in `due`, after the total cap and pay-only-due.
+    pub earned: Money,
+    /// The period it falls due (an early termination's period where it brings a payment
+    /// forward); `None` where nothing was judged payable.
+    pub due: Option<u16>,
+    /// How the measurement was judged.
+    pub verdict: Verdict,
+    /// The outcome's unit caps, as the scenario file names them (`cap.units`, `cap.share`,
+    /// or both); for the text's notes.
+    #[serde(skip)]
+    unit_caps: &'static str,
+}
+
+/// The rows of `claims` (a [`crate::settlement::Recorded`] sink's), in the order of their
+/// measurement period, then outcome, then cohort.
+pub fn claim_rows(c: &Contract, s: &Settlement, claims: &[Claim]) -> Vec<ClaimRow> {
+    let mut sorted: Vec<&Claim> = claims.iter().collect();
+    sorted.sort_by_key(|k| (k.measured, k.outcome, k.cohort));
+    sorted
+        .into_iter()
+        .map(|k| {
+            let out = &c.outcomes[k.outcome as usize];
+            let price = match out.pricing {
+                Pricing::Flat(p) => Some(p),
+                _ => None,
+            };
+            // A per-participant outcome is paid per person at the price in cents.
+            let cut_pp = match price {
+                Some(p) if out.per_participant => {
+                    let unit = p.times(Qty::from_int(1));
+                    let full =
+                        Money(div_round(unit.0 as i128 * k.units.0 as i128, 1_000_000) as i64);
+                    (full - k.amount).non_negative()
+                }
+                _ => Money::ZERO,
+            };
+            let due = (k.verdict == Verdict::Earned).then(|| match s.termination {
+                Some((t, _)) => k.due.min(t),
+                None => k.due,
+            });
+            ClaimRow {
+                measured: k.measured,
+                outcome: out.id.clone(),
+                cohort: c.cohorts[k.cohort as usize].id.clone(),
+                unit: out.unit.clone(),
+                achieved: k.achieved,
+                baseline: (!matches!(out.baseline, crate::contract::Baseline::None))
+                    .then_some(k.baseline),
+                improvement: k.improvement,
+                payable_units: k.payable,
+                units_paid: k.units,
+                price,
+                amount: k.amount,
+                cut_by_participant_cap: cut_pp,
+                cut_by_amount_cap: k.amount - k.earned,
+                earned: k.earned,
+                due,
+                verdict: k.verdict,
+                unit_caps: match (out.caps.max_units.is_some(), out.caps.max_share.is_some()) {
+                    (true, true) => "cap.units or cap.share",
+                    (true, false) => "cap.units",
+                    _ => "cap.share",
+                },
+            }
+        })
+        .collect()
+}
+
+fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Earned => "earned",
+        Verdict::BelowThreshold => "below-threshold",
+        Verdict::OverallNotMet => "overall-not-met",
+        Verdict::Held => "held",
+    }
+}
+
+/// A price as an amount: with thousands separators and cents (`1,500.00`), or all its
+/// decimals where it has more than cents (`0.125`).
+fn show_price(p: Price) -> String {
+    let cents = p.times(Qty::from_int(1));
+    if Money::from_decimal(p.to_decimal()) == Some(cents) && cents.to_decimal() == p.to_decimal() {
+        format_thousands(cents)
+    } else {
+        p.to_string()
+    }
+}
+
+/// The most claims a text statement lists (the CSV has them all).
+const MAX_CLAIM_LINES: usize = 60;
+
+/// The text statement's Claims section: each measurement, what it is worth and why.
+fn render_claims_text(o: &mut String, rows: &[ClaimRow]) {
+    let baseline = rows.iter().any(|r| r.baseline.is_some());
+    let improvement = rows.iter().any(|r| r.improvement.is_some());
+    o.push_str("\nClaims (one per measurement: units on the baseline, after caps, and when due)\n");
+    let mut head = vec!["Measured", "Outcome", "Cohort", "Achieved"];
+    if baseline {
+        head.push("Baseline");
+    }
+    if improvement {
+        head.push("Improvement");
+    }
+    head.extend(["Payable", "Paid for", "Earned", "Due", "Note"]);
+    let mut t = Table::new(&head, 3);
+    for r in rows.iter().take(MAX_CLAIM_LINES) {
+        let mut row = vec![
+            r.measured.to_string(),
+            r.outcome.clone(),
+            r.cohort.clone(),
+            r.achieved.to_string(),
+        ];
+        if baseline {
+            row.push(r.baseline.map(|b| b.to_string()).unwrap_or_default());
+        }
+        if improvement {
+            row.push(r.improvement.map(pct).unwrap_or_default());
+        }
+        let mut note: Vec<String> = Vec::new();
+        match r.verdict {
+            Verdict::Earned => {
+                if let Some(p) = r.price.filter(|_| r.units_paid.0 > 0) {
+                    note.push(format!("{} x {}", r.units_paid, show_price(p)));
+                }
+            }
+            Verdict::BelowThreshold => note.push("below its threshold".into()),
+            Verdict::OverallNotMet => note.push("overall threshold not met".into()),
+            Verdict::Held => note.push("held for its overall threshold".into()),
+        }
+        if r.units_paid < r.payable_units && r.verdict == Verdict::Earned {
+            note.push(format!(
+                "{} over {}",
+                r.payable_units - r.units_paid,
+                r.unit_caps
+            ));
+        }
+        if r.cut_by_participant_cap.0 > 0 {
+            note.push(format!(
+                "participant_cap -{}",
+                format_thousands(r.cut_by_participant_cap)
+            ));
+        }
+        if r.cut_by_amount_cap.0 > 0 {
+            note.push(format!(
+                "cap.amount -{}",
+                format_thousands(r.cut_by_amount_cap)
+            ));
+        }
+        row.extend([
+            r.payable_units.to_string(),
+            r.units_paid.to_string(),
+            format_thousands(r.earned),
+            r.due.map(|d| d.to_string()).unwrap_or_default(),
+            note.join("; "),
+        ]);
+        t.row(row);
+    }
+    t.render(o);
+    if rows.len() > MAX_CLAIM_LINES {
+        let _ = writeln!(
+            o,
+            "... and {} more claims: see --format claims.",
+            rows.len() - MAX_CLAIM_LINES
+        );
+    }
+}
+
+/// The claims as CSV: one row per measurement settled (`settle --format claims`).
+pub fn render_claims_csv(rows: &[ClaimRow]) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record([
+        "measured",
+        "outcome",
+        "cohort",
+        "unit",
+        "achieved",
+        "baseline",
+        "improvement",
+        "payable_units",
+        "units_paid",
+        "price",
+        "amount",
+        "cut_by_participant_cap",
+        "cut_by_amount_cap",
+        "earned",
+        "due",
+        "verdict",
+    ]);
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    for r in rows {
+        let _ = w.write_record([
+            r.measured.to_string(),
+            r.outcome.clone(),
+            r.cohort.clone(),
+            r.unit.clone(),
+            r.achieved.to_string(),
+            opt(r.baseline.map(|b| b.to_string())),
+            opt(r
+                .improvement
+                .map(|i| i.to_decimal().normalize().to_string())),
+            r.payable_units.to_string(),
+            r.units_paid.to_string(),
+            opt(r.price.map(|p| p.to_string())),
+            r.amount.to_string(),
+            r.cut_by_participant_cap.to_string(),
+            r.cut_by_amount_cap.to_string(),
+            r.earned.to_string(),
+            opt(r.due.map(|d| d.to_string())),
+            verdict_name(r.verdict).to_string(),
+        ]);
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
 /// Each cohort's enrolment in `a`, as a statement shows it.
 pub fn enrolment(c: &Contract, a: &crate::Actuals) -> Vec<CohortEnrolment> {
     c.cohorts
@@ -360,18 +606,19 @@ const MAX_DUE_LINES: usize = 40;
 
 /// The human-readable statement.
 pub fn render_text(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> String {
-    render_text_noted(c, s, ledger, &[], &[], None)
+    render_text_noted(c, s, ledger, &[], &[], &[], None)
 }
 
 /// The human-readable statement with `first_notes` at the head of its notes (what the
 /// settlement assumed of, or left out from, the reported actuals) and, where given, the
-/// cohorts' enrolment it used.
+/// cohorts' enrolment it used and the claims of its measurements ([`claim_rows`]).
 pub fn render_text_noted(
     c: &Contract,
     s: &Settlement,
     ledger: &[LedgerLine],
     first_notes: &[String],
     enrolment: &[CohortEnrolment],
+    claims: &[ClaimRow],
     against: Option<&Against>,
 ) -> String {
     let mut o = String::new();
@@ -614,6 +861,10 @@ pub fn render_text_noted(
         format_thousands(s.outcome_payments),
     ]);
     t.render(&mut o);
+
+    if !claims.is_empty() {
+        render_claims_text(&mut o, claims);
+    }
 
     // The enrolment the settlement used, of the cohorts enrolled by its last period.
     let shown: Vec<&CohortEnrolment> = enrolment
@@ -902,6 +1153,8 @@ struct JsonStatement<'a> {
     /// An interim statement's payments earned but falling due after its last period, per
     /// payer and period (empty in a final one).
     pending: Vec<JsonPending<'a>>,
+    /// Each measurement's claim, by measurement period, outcome and cohort.
+    claims: &'a [ClaimRow],
     ledger: Vec<JsonLine<'a>>,
 }
 
@@ -918,7 +1171,7 @@ struct JsonPending<'a> {
 
 /// The whole statement as JSON (amounts as exact decimal strings).
 pub fn render_json(c: &Contract, s: &Settlement, ledger: &[LedgerLine]) -> String {
-    render_json_noted(c, s, ledger, &[], &[], None)
+    render_json_noted(c, s, ledger, &[], &[], &[], None)
 }
 
 /// [`render_json`] with `notes` on what the settlement leaves out or assumes, and the
@@ -929,6 +1182,7 @@ pub fn render_json_noted(
     ledger: &[LedgerLine],
     notes: &[String],
     enrolment: &[CohortEnrolment],
+    claims: &[ClaimRow],
     against: Option<&Against>,
 ) -> String {
     let flows = flows_by_period(c, ledger);
@@ -998,6 +1252,7 @@ pub fn render_json_noted(
                 detail: describe_rule(c, &x.rule),
             })
             .collect(),
+        claims,
         ledger: ledger
             .iter()
             .map(|l| JsonLine {

@@ -13,13 +13,15 @@
 //! - no negative claim or ledger amount;
 //! - exact splits between payers, pro rata tranches and returned remainders (largest remainder:
 //!   every part within one cent of its exact quota), and `split_largest_remainder` itself;
-//! - determinism: settling twice gives identical ledgers.
+//! - determinism: settling twice gives identical ledgers;
+//! - claims: one per measurement settled, adding up to each outcome's results, each within its
+//!   caps, and paid by the ledger (in full where no total cap or pay-only-due cuts).
 
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use sibsim::contract::{Allocation, Baseline, Contract, InflowJudged, OutcomeKind, Pricing, Role};
 use sibsim::money::{Money, Qty, split_largest_remainder};
-use sibsim::settlement::{Rule, Settlement};
+use sibsim::settlement::{Claim, Recorded, Rule, Settlement, Verdict};
 use sibsim::{Actuals, LedgerLine, Settler};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -770,6 +772,104 @@ fn check_inflow(
     Ok(())
 }
 
+/// The claims of a settlement (a [`Recorded`] sink's) against its results and ledger: one per
+/// measurement settled; per outcome they add up to the achieved and baseline units, the
+/// payable units and the amount earned; each is within its caps; an unpaid verdict earns
+/// nothing; and the ledger's outcome payments for a cohort are at most what its claims earned
+/// and falling due by the last period settled, all of it where neither the total cap nor
+/// pay-only-due cuts.
+fn check_claims(
+    c: &Contract,
+    s: &Settlement,
+    claims: &[Claim],
+    ledger: &[LedgerLine],
+) -> Result<(), String> {
+    let n_c = c.cohorts.len();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut sums = vec![(Qty::ZERO, Qty::ZERO, Qty::ZERO, Money::ZERO); c.outcomes.len()];
+    let mut due_by = vec![Money::ZERO; c.outcomes.len() * n_c];
+    for k in claims {
+        if !seen.insert((k.outcome, k.cohort, k.measured)) {
+            return Err(format!("two claims for one measurement: {k:?}"));
+        }
+        if k.measured == 0 || k.measured > s.final_period {
+            return Err(format!(
+                "claim outside periods 1..={}: {k:?}",
+                s.final_period
+            ));
+        }
+        if k.units < Qty::ZERO || k.units > k.payable || k.payable < Qty::ZERO {
+            return Err(format!("units paid for outside 0..=payable: {k:?}"));
+        }
+        if k.earned.0 < 0 || k.earned > k.amount {
+            return Err(format!("earned outside 0..=amount: {k:?}"));
+        }
+        match k.verdict {
+            Verdict::Earned => {
+                if k.due < k.measured || k.due > c.periods {
+                    return Err(format!("due outside measured..=T: {k:?}"));
+                }
+            }
+            Verdict::Held if !s.interim => {
+                return Err(format!("a final settlement holds a claim: {k:?}"));
+            }
+            _ => {
+                if k.units.0 != 0 || k.earned.0 != 0 || k.due != 0 {
+                    return Err(format!("an unpaid verdict with units or money: {k:?}"));
+                }
+            }
+        }
+        let o = &c.outcomes[k.outcome as usize];
+        if o.caps.max_units.is_none()
+            && o.caps.max_share.is_none()
+            && k.units != k.payable
+            && k.verdict == Verdict::Earned
+        {
+            return Err(format!("units cut without a unit cap: {k:?}"));
+        }
+        if o.caps.max_amount.is_none() && k.earned != k.amount {
+            return Err(format!("amount cut without an amount cap: {k:?}"));
+        }
+        let e = &mut sums[k.outcome as usize];
+        e.0 += k.achieved;
+        e.1 += k.baseline;
+        e.2 += k.units;
+        e.3 += k.earned;
+        let due = match s.termination {
+            Some((t, _)) => k.due.min(t),
+            None => k.due,
+        };
+        if k.verdict == Verdict::Earned && due <= s.final_period {
+            due_by[k.outcome as usize * n_c + k.cohort as usize] += k.earned;
+        }
+    }
+    for (o, (r, e)) in s.outcomes.iter().zip(&sums).enumerate() {
+        if (r.achieved, r.baseline, r.payable_units, r.earned) != *e {
+            return Err(format!(
+                "outcome {o}: results {r:?} but its claims add up to {e:?}"
+            ));
+        }
+    }
+    let mut paid = vec![Money::ZERO; c.outcomes.len() * n_c];
+    for l in ledger {
+        if let Rule::OutcomePayment { outcome, cohort } = l.rule {
+            paid[outcome as usize * n_c + cohort as usize] += l.amount;
+        }
+    }
+    let cut = c.total_cap.is_some() || c.pay_only_due;
+    for (i, (&p, &d)) in paid.iter().zip(&due_by).enumerate() {
+        if p > d || (!cut && p != d) {
+            return Err(format!(
+                "outcome {} cohort {}: paid {p}, claims falling due by period {} earned {d}",
+                i / n_c,
+                i % n_c,
+                s.final_period
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCaseError> {
     let mut ledger = Vec::<LedgerLine>::new();
     let mut settler = Settler::new(c);
@@ -1276,6 +1376,14 @@ proptest! {
         let (mut src, g, c) = random_contract(data)?;
         let (a, masked) = gen_actuals(&mut src, &c);
         check_settlement(&c, &a, &g.toml)?;
+        // A sink that keeps the claims too gets the same ledger, and claims that add up.
+        let mut rec = Recorded::default();
+        let mut plain = Vec::<LedgerLine>::new();
+        let mut settler = Settler::new(&c);
+        let s = settler.settle(&a, &mut rec).map_err(|e| fail(format!("{e}")))?.clone();
+        settler.settle(&a, &mut plain).map_err(|e| fail(format!("{e}")))?;
+        prop_assert_eq!(&rec.ledger, &plain);
+        check_claims(&c, &s, &rec.claims, &rec.ledger).map_err(|m| fail(format!("{m}\n{}", g.toml)))?;
         // Classes as masks over shared slots settle exactly like classes with their own events.
         let mut settler = Settler::new(&c);
         let (mut one, mut other) = (Vec::<LedgerLine>::new(), Vec::<LedgerLine>::new());
@@ -1301,8 +1409,20 @@ proptest! {
         let mut settler = Settler::new(&c);
         let mut full_ledger = Vec::<LedgerLine>::new();
         let full = settler.settle(&a, &mut full_ledger).map_err(|e| fail(format!("{e}\n{}", g.toml)))?.clone();
-        let mut ledger = Vec::<LedgerLine>::new();
-        let part = settler.settle_through(&a, &mut ledger, through).map_err(|e| fail(format!("{e}\n{}", g.toml)))?.clone();
+        let mut rec = Recorded::default();
+        let part = settler.settle_through(&a, &mut rec, through).map_err(|e| fail(format!("{e}\n{}", g.toml)))?.clone();
+        let ledger = rec.ledger;
+        check_claims(&c, &part, &rec.claims, &ledger).map_err(|m| fail(format!("through {through}: {m}\n{}", g.toml)))?;
+        if part.interim {
+            // What is pending is what the claims earned falling due later; what is held, the
+            // units of the claims held.
+            let later: Money = rec.claims.iter().filter(|k| k.verdict == Verdict::Earned && k.due > through).map(|k| k.earned).sum();
+            prop_assert_eq!(later, part.pending, "through {}\n{}", through, g.toml);
+            for (o, &held) in part.held_units.iter().enumerate() {
+                let units = rec.claims.iter().filter(|k| k.verdict == Verdict::Held && k.outcome as usize == o).fold(Qty::ZERO, |t, k| t + k.payable);
+                prop_assert_eq!(units, held, "through {}\n{}", through, g.toml);
+            }
+        }
         if through >= full.final_period {
             prop_assert_eq!(format!("{part:?}"), format!("{full:?}"));
             prop_assert_eq!(&ledger, &full_ledger);

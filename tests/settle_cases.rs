@@ -66,6 +66,11 @@ struct Case {
     held_at_end: &'static str,
     cut_by_total_cap: &'static str,
     not_due: &'static str,
+    /// Every measurement's claim, as the rows of `settle --format claims` (`measured,
+    /// outcome, cohort, unit, achieved, baseline, improvement, payable_units, units_paid,
+    /// price, amount, cut_by_participant_cap, cut_by_amount_cap, earned, due, verdict`), in
+    /// order; not checked where empty.
+    claims: &'static [&'static str],
 }
 
 /// Defaults for the rarely used fields.
@@ -83,6 +88,7 @@ const BASE: Case = Case {
     held_at_end: "0.00",
     cut_by_total_cap: "0.00",
     not_due: "0.00",
+    claims: &[],
 };
 
 fn rule_name(c: &Contract, r: &Rule) -> String {
@@ -140,12 +146,26 @@ fn check(case: &Case) {
     let actuals = sibsim::actuals::parse_csv(c, case.name, case.actuals)
         .unwrap_or_else(|d| panic!("{}: actuals do not parse:\n{d}", case.name));
     let mut settler = Settler::new(c);
-    let mut ledger: Vec<LedgerLine> = Vec::new();
+    let mut rec = sibsim::settlement::Recorded::default();
     let s = settler
-        .settle(&actuals, &mut ledger)
+        .settle(&actuals, &mut rec)
         .unwrap_or_else(|e| panic!("{}: settlement failed: {e}", case.name))
         .clone();
+    let ledger = rec.ledger;
     let mut errs: Vec<String> = Vec::new();
+
+    // The claims, row by row.
+    if !case.claims.is_empty() {
+        let rows = sibsim::statement::claim_rows(c, &s, &rec.claims);
+        let csv = sibsim::statement::render_claims_csv(&rows);
+        let got: Vec<&str> = csv.lines().skip(1).collect();
+        if got != case.claims {
+            errs.push(format!(
+                "claims differ\n    engine: {got:#?}\n    hand:   {:#?}",
+                case.claims
+            ));
+        }
+    }
 
     // The ledger, line by line (as multisets).
     let mut got: Vec<Row> = ledger.iter().map(|l| row_of(c, l)).collect();
@@ -660,6 +680,10 @@ period,cohort,outcome,units
         earned: "8000.00",
         paid: "8000.00",
     }],
+    claims: &[
+        "2,reoffend,c1,person,44,50,0.12,6,6,1000,6000.00,0.00,0.00,6000.00,3,earned",
+        "3,reoffend,c2,person,48,50,0.04,2,2,1000,2000.00,0.00,0.00,2000.00,4,earned",
+    ],
     held_at_end: "3000.00", // (6,000 - 5,000) + 2,000, held
     ..BASE
 };
@@ -709,6 +733,10 @@ period,cohort,outcome,units
         earned: "6000.00",
         paid: "6000.00",
     }],
+    claims: &[
+        "2,reoffend,c1,person,44,50,0.12,6,6,1000,6000.00,0.00,0.00,6000.00,3,earned",
+        "3,reoffend,c2,person,49,50,0.02,1,0,1000,0.00,0.00,0.00,0.00,,overall-not-met",
+    ],
     held_at_end: "1000.00", // 6,000 - 5,000
     ..BASE
 };
@@ -716,6 +744,125 @@ period,cohort,outcome,units
 #[test]
 fn threshold_overall_fails() {
     check(&THRESHOLD_OVERALL_FAILS);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3b. A share cap and an amount cap on one outcome; a per-cohort threshold without an overall
+//     one (a cohort below it earns nothing). Checked to the claim.
+// ---------------------------------------------------------------------------------------------
+
+#[rustfmt::skip]
+const SHARE_AND_AMOUNT_CAPS: Case = Case {
+    name: "share_and_amount_caps",
+    scenario: r#"
+[contract]
+name = "share and amount caps"
+periods = 3
+period = "quarter"
+
+[[payers]]
+id = "gemeente"
+
+[[investors]]
+id = "bank"
+
+[enterprise]
+id = "se"
+
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 10
+
+[[cohorts]]
+id = "c2"
+enrol = 1
+size = 10
+
+[[outcomes]]
+id = "job"
+lag = 1                                  # measured and paid in 2
+price = 1000
+cap = { share = 0.3, amount = 5000 }
+
+[[outcomes]]
+id = "housing"
+lag = 1
+baseline = { kind = "rate", rate = 0.5 }
+threshold = { per_cohort = 0.25 }
+price = 500
+
+[[tranches]]
+id = "loan"
+investor = "bank"
+committed = 6000
+rank = 1
+drawdowns = { at = [[1, 6000]] }
+"#,
+    actuals: "\
+period,cohort,outcome,units
+2,c1,job,5
+2,c2,job,3
+2,c1,housing,7
+2,c2,housing,6
+",
+    final_period: 3,
+    ledger: &[
+        L(1, "bank", "se", "6000.00", "drawdown loan"),
+        // job c1: 5 achieved, the share cap allows 10 x 0.3 = 3: 3 x 1,000 = 3,000
+        L(2, "gemeente", "contract-account", "3000.00", "outcome job c1"),
+        // job c2: 3 achieved, 3 allowed: 3,000, of which the amount cap leaves
+        // 5,000 - 3,000 = 2,000
+        L(2, "gemeente", "contract-account", "2000.00", "outcome job c2"),
+        // housing c1: baseline 10 x 0.5 = 5; (7 - 5) / 5 = 40% >= 25%: 2 x 500 = 1,000;
+        // housing c2: (6 - 5) / 5 = 20% < 25%: nothing
+        L(2, "gemeente", "contract-account", "1000.00", "outcome housing c1"),
+        // claim 6,000, account 3,000 + 2,000 + 1,000 = 6,000
+        L(2, "contract-account", "bank", "6000.00", "distribution loan"),
+    ],
+    parties: &[
+        P("gemeente", "6000.00", "0.00"),
+        P("bank", "6000.00", "6000.00"),
+        P("se", "0.00", "6000.00"),
+        P("contract-account", "6000.00", "6000.00"),
+    ],
+    tranches: &[T {
+        id: "loan",
+        drawn: "6000.00",
+        accrued: "0.00",
+        distributed: "6000.00",
+        guaranteed: "0.00",
+        outstanding: "0.00",
+        unrecovered: "0.00",
+    }],
+    outcomes: &[
+        O {
+            id: "job",
+            achieved: "8",   // 5 + 3
+            payable: "6",    // 3 + 3
+            earned: "5000.00",
+            paid: "5000.00",
+        },
+        O {
+            id: "housing",
+            achieved: "13",  // 7 + 6
+            payable: "2",    // c1 only
+            earned: "1000.00",
+            paid: "1000.00",
+        },
+    ],
+    claims: &[
+        "2,job,c1,person,5,,,5,3,1000,3000.00,0.00,0.00,3000.00,2,earned",
+        "2,job,c2,person,3,,,3,3,1000,3000.00,0.00,1000.00,2000.00,2,earned",
+        "2,housing,c1,person,7,5,0.4,2,2,500,1000.00,0.00,0.00,1000.00,2,earned",
+        "2,housing,c2,person,6,5,0.2,1,0,500,0.00,0.00,0.00,0.00,,below-threshold",
+    ],
+    ..BASE
+};
+
+#[test]
+fn share_and_amount_caps() {
+    check(&SHARE_AND_AMOUNT_CAPS);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -816,6 +963,10 @@ period,cohort,outcome,units,baseline
         earned: "47857.14",
         paid: "47857.14",
     }],
+    claims: &[
+        "2,employment,c1,person,17,10.5,0.619047619048,6.5,6.5,,22857.14,0.00,0.00,22857.14,2,earned",
+        "2,employment,c2,person,18,15,0.2,3,3,,25000.00,0.00,0.00,25000.00,2,earned",
+    ],
     ..BASE
 };
 
@@ -914,6 +1065,10 @@ period,cohort,outcome,units
         earned: "14666.67",
         paid: "14666.67",
     }],
+    claims: &[
+        "2,job,c1,person,8,,,8,8,,8000.00,0.00,0.00,8000.00,2,earned",
+        "3,job,c2,person,10,,,10,9,,6666.67,0.00,0.00,6666.67,3,earned",
+    ],
     held_at_end: "2666.67", // 6,666.67 - 4,000
     ..BASE
 };
@@ -1023,6 +1178,10 @@ period,cohort,outcome,units,participant
             earned: "8000.00", // after the per-participant cap
             paid: "6000.00",   // after the total cap
         },
+    ],
+    claims: &[
+        "2,diploma,c1,person,3,,,3,3,3000,9000.00,0.00,0.00,9000.00,2,earned",
+        "3,job,c1,person,3,,,3,3,4000,8000.00,4000.00,0.00,8000.00,3,earned",
     ],
     cut_by_total_cap: "2000.00",
     ..BASE
@@ -1914,6 +2073,9 @@ period,cohort,outcome,units
         earned: "75.00",
         paid: "75.00",
     }],
+    claims: &[
+        "2,days,c1,unit,92.5,100,0.075,7.5,7.5,10,75.00,0.00,0.00,75.00,2,earned",
+    ],
     ..BASE
 };
 

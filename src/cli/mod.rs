@@ -9,7 +9,7 @@ mod report;
 mod simulate;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use sibsim::settlement::{LedgerLine, Settler};
+use sibsim::settlement::Settler;
 use std::path::PathBuf;
 
 /// A user-facing error: one paragraph, no backtrace.
@@ -363,6 +363,9 @@ enum Format {
     Csv,
     /// Everything, for machines.
     Json,
+    /// Each measurement's claim, one row each (CSV): units achieved, baseline, units and amount
+    /// after each cap, when due.
+    Claims,
 }
 
 /// How a subcommand that ran to the end finished.
@@ -1220,8 +1223,10 @@ fn settle(
     if let Some(o) = &out {
         io::check_output_file(o)?;
     }
-    let mut ledger: Vec<LedgerLine> = Vec::new();
-    let (result, act, notes) = settle_file_noted(c, actuals, through, &mut ledger)?;
+    let mut recorded = sibsim::settlement::Recorded::default();
+    let (result, act, notes) = settle_file_noted(c, actuals, through, &mut recorded)?;
+    let ledger = recorded.ledger;
+    let claims = sibsim::statement::claim_rows(c, &result, &recorded.claims);
     let enrolment = sibsim::statement::enrolment(c, &act);
     let against = booked
         .as_ref()
@@ -1249,11 +1254,17 @@ fn settle(
     // A final text statement carries the notes (an interim one says where it stops already);
     // the JSON always does, for a machine reading it has no stderr to look at.
     let text_notes: &[String] = if result.interim { &[] } else { &notes };
-    if format == Format::Csv && result.interim && through.is_some() {
-        // The ledger's rows cannot say so themselves (text and JSON statements do).
+    if matches!(format, Format::Csv | Format::Claims) && result.interim && through.is_some() {
+        // The rows cannot say so themselves (text and JSON statements do).
         eprintln!(
-            "note: an interim ledger through period {} of {}: claims stay open; nothing is written off and no guarantee is called before the contract ends.",
-            result.final_period, c.periods
+            "note: an interim {} through period {} of {}: claims stay open; nothing is written off and no guarantee is called before the contract ends.",
+            if format == Format::Csv {
+                "ledger"
+            } else {
+                "list of claims"
+            },
+            result.final_period,
+            c.periods
         );
     }
     let rendered = match format {
@@ -1263,15 +1274,18 @@ fn settle(
             &ledger,
             text_notes,
             &enrolment,
+            &claims,
             against.as_ref(),
         ),
         Format::Csv => sibsim::statement::render_csv(c, &ledger),
+        Format::Claims => sibsim::statement::render_claims_csv(&claims),
         Format::Json => sibsim::statement::render_json_noted(
             c,
             &result,
             &ledger,
             &notes,
             &enrolment,
+            &claims,
             against.as_ref(),
         ),
     };
