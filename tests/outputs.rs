@@ -208,3 +208,121 @@ fn a_full_standard_output_fails_the_run() {
     assert_eq!(o.status.code(), Some(2), "{e}");
     assert!(e.contains("cannot write to standard output"), "{e}");
 }
+
+/// The files in `dir` (none when it does not exist), sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// A run's outputs are put in place together: a chart that cannot be written (a read-only file
+/// of the same name) fails the run after the trials, yet changes no output (the summary
+/// folder made for the run is gone again, the earlier summary and charts are as they were, no
+/// temporary file is left), and the results still reach the screen.
+#[test]
+fn outputs_are_written_all_together_or_not_at_all() {
+    let w = workspace();
+    let d = w.path();
+    let ch = d.join("charts");
+    std::fs::create_dir(&ch).unwrap();
+    std::fs::write(ch.join("payouts.png"), "earlier").unwrap();
+    std::fs::write(ch.join("risk-distribution.svg"), "mine").unwrap();
+    let mut p = std::fs::metadata(ch.join("risk-distribution.svg"))
+        .unwrap()
+        .permissions();
+    p.set_readonly(true);
+    std::fs::set_permissions(ch.join("risk-distribution.svg"), p).unwrap();
+    std::fs::create_dir(d.join("kept")).unwrap();
+    std::fs::write(d.join("kept/summary.json"), "earlier").unwrap();
+    let before = (names(&ch), names(&d.join("kept")));
+    for out in ["new", "kept"] {
+        let o = run(
+            d,
+            &[
+                "simulate",
+                SCENARIO,
+                "--trials",
+                "500",
+                "--out",
+                out,
+                "--trials-out",
+                "--charts",
+                "charts",
+            ],
+        );
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{e}");
+        assert!(
+            e.contains("charts/risk-distribution.svg")
+                && e.contains("read-only")
+                && e.contains("no output was written")
+                && e.contains("shown above"),
+            "{e}"
+        );
+        let screen = String::from_utf8_lossy(&o.stdout);
+        assert!(screen.contains("Risk distribution"), "{screen}");
+        assert!(!screen.contains("written to"), "{screen}");
+        assert!(!d.join("new").exists(), "{:?}", names(&d.join("new")));
+        assert_eq!((names(&ch), names(&d.join("kept"))), before);
+        assert_eq!(std::fs::read(ch.join("payouts.png")).unwrap(), b"earlier");
+        assert_eq!(
+            std::fs::read(d.join("kept/summary.json")).unwrap(),
+            b"earlier"
+        );
+    }
+    // The same with the chart writable: everything is written.
+    let mut p = std::fs::metadata(ch.join("risk-distribution.svg"))
+        .unwrap()
+        .permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    p.set_readonly(false);
+    std::fs::set_permissions(ch.join("risk-distribution.svg"), p).unwrap();
+    let o = run(
+        d,
+        &[
+            "simulate", SCENARIO, "--trials", "500", "--out", "new", "--charts", "charts",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(names(&d.join("new")), ["summary.json"]);
+    assert!(names(&ch).len() > 20, "{:?}", names(&ch));
+    assert!(names(&ch).iter().all(|n| !n.starts_with('.')));
+}
+
+/// A temporary file that a run killed outright left behind (its process is gone) is removed
+/// by the next run that writes the same file; one of a process still running is not.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_killed_runs_temporary_file_is_removed_by_the_next_run() {
+    let w = workspace();
+    let d = w.path();
+    std::fs::create_dir(d.join("out")).unwrap();
+    // No process has this id (Linux's largest is 4,194,304).
+    let dead = d.join("out/.trials.csv.tmp-4294967295");
+    let alive = d.join(format!("out/.trials.csv.tmp-{}", std::process::id()));
+    std::fs::write(&dead, "rows of a killed run").unwrap();
+    std::fs::write(&alive, "rows being written").unwrap();
+    let o = run(
+        d,
+        &[
+            "simulate",
+            SCENARIO,
+            "--trials",
+            "200",
+            "--out",
+            "out",
+            "--trials-out",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!dead.exists());
+    assert!(alive.exists());
+    assert!(d.join("out/trials.csv").exists());
+}

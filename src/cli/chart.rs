@@ -28,16 +28,21 @@ impl ChartFormat {
     }
 }
 
-/// Renders every chart of `doc` into `dir` (created if needed); returns the files written.
-pub fn write_charts(doc: &SummaryFile, dir: &Path, format: ChartFormat) -> Result<Vec<PathBuf>> {
-    io::create_dir(dir, "the chart folder")?;
+/// Renders every chart of `doc` for `dir` (a folder of `outputs`) and stages them there; returns
+/// the files they will be once `outputs` is committed.
+pub fn write_charts(
+    doc: &SummaryFile,
+    dir: &Path,
+    format: ChartFormat,
+    outputs: &mut io::Outputs,
+) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     for &f in format.formats() {
         let charts = chart::simulation_charts(doc, &doc.scenario.period, f)
             .map_err(|e| CliError(e.to_string()))?;
         for c in charts {
             let path = dir.join(format!("{}.{}", c.name, f.ext()));
-            io::write_atomic(&path, &c.bytes)?;
+            outputs.stage(&path, &c.bytes)?;
             written.push(path);
         }
     }
@@ -48,7 +53,10 @@ pub fn write_charts(doc: &SummaryFile, dir: &Path, format: ChartFormat) -> Resul
 pub fn run(summary: &Path, out: &Path, format: ChartFormat) -> Result<()> {
     let text = io::read_text(summary)?;
     let doc = SummaryFile::from_json(&summary.display().to_string(), &text).map_err(CliError)?;
-    let written = write_charts(&doc, out, format)?;
+    let mut outputs = io::Outputs::default();
+    outputs.folder(out, "the chart folder")?;
+    let written = write_charts(&doc, out, format, &mut outputs)?;
+    outputs.commit()?;
     io::say!(
         "{} of {} ({}, seed {}) written to {}:",
         sibsim::chart::theme::count(written.len() as u64, "chart file", "chart files"),
@@ -63,14 +71,18 @@ pub fn run(summary: &Path, out: &Path, format: ChartFormat) -> Result<()> {
     Ok(())
 }
 
-/// Writes one chart as PNG and SVG into `dir` (created if needed); returns the files written.
-pub fn write_one<C: chart::Chart>(c: &C, dir: &Path) -> Result<Vec<PathBuf>> {
-    io::create_dir(dir, "the chart folder")?;
+/// Renders one chart as PNG and SVG for `dir` (a folder of `outputs`) and stages them there;
+/// returns the files they will be once `outputs` is committed.
+pub fn write_one<C: chart::Chart>(
+    c: &C,
+    dir: &Path,
+    outputs: &mut io::Outputs,
+) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     for f in [Format::Png, Format::Svg] {
         let r = chart::render(c, f).map_err(|e| CliError(e.to_string()))?;
         let path = dir.join(format!("{}.{}", r.name, f.ext()));
-        io::write_atomic(&path, &r.bytes)?;
+        outputs.stage(&path, &r.bytes)?;
         written.push(path);
     }
     Ok(written)

@@ -296,13 +296,14 @@ enum OutFormat {
 
 /// Refuses, before a comparison runs, outputs that could not be written at its end: an `--out`
 /// file (see [`io::check_output_file`]) or one whose name says the other format (`command`
-/// writes `format`), and a `--charts` folder that is a file.
+/// writes `format`), and a `--charts` folder that cannot be made or take files (made now).
+/// Returns the run's outputs, to stage the files in and commit at the end ([`finish`]).
 fn check_outputs(
     command: &str,
     format: OutFormat,
     out: Option<&Path>,
     charts: Option<&Path>,
-) -> Result<()> {
+) -> Result<io::Outputs> {
     if let Some(p) = out {
         let ext = p
             .extension()
@@ -320,22 +321,44 @@ fn check_outputs(
         }
         io::check_output_file(p)?;
     }
-    match charts {
-        Some(d) if d.exists() && !d.is_dir() => Err(CliError(format!(
-            "--charts {}: it is a file, not a folder; give the name of a folder",
-            d.display()
-        ))),
-        _ => Ok(()),
+    let mut outputs = io::Outputs::default();
+    if let Some(d) = charts {
+        if d.exists() && !d.is_dir() {
+            return Err(CliError(format!(
+                "--charts {}: it is a file, not a folder; give the name of a folder",
+                d.display()
+            )));
+        }
+        outputs.folder(d, "the chart folder")?;
     }
+    Ok(outputs)
 }
 
-fn write_json<T: serde::Serialize>(out: Option<&Path>, v: &T) -> Result<()> {
+fn stage_json<T: serde::Serialize>(
+    out: Option<&Path>,
+    v: &T,
+    outputs: &mut io::Outputs,
+) -> Result<()> {
     if let Some(p) = out {
         let json = serde_json::to_string_pretty(v)
             .map_err(|e| CliError(format!("cannot serialise the results: {e}")))?;
-        io::write_atomic(p, (json + "\n").as_bytes())?;
+        outputs.stage(p, (json + "\n").as_bytes())?;
     }
     Ok(())
+}
+
+/// Ends a command: puts its staged `outputs` in place, then prints `screen` and, once they
+/// are, `written` (the lines saying where they went). When `staged` failed or the files
+/// cannot be put in place, the screen is printed all the same (the results are not lost)
+/// and the error follows.
+fn finish(screen: &str, written: &str, staged: Result<()>, outputs: io::Outputs) -> Result<()> {
+    match io::put_in_place(outputs, staged) {
+        Ok(()) => io::emit(None, &format!("{screen}{written}")),
+        Err(e) => {
+            io::emit(None, screen)?;
+            Err(CliError(format!("{} (the results are shown above)", e.0)))
+        }
+    }
 }
 
 /// `sibsim stress`.
@@ -348,7 +371,7 @@ pub fn stress(
     charts: Option<&Path>,
 ) -> Result<()> {
     let l = Loaded::new(c)?;
-    check_outputs("stress", OutFormat::Json, out, charts)?;
+    let mut outputs = check_outputs("stress", OutFormat::Json, out, charts)?;
     let src = l.source();
     let (sc, _) = src.load(&Variant::base())?;
     // The file's own stresses must make valid scenarios (a default that does not fit is
@@ -422,13 +445,14 @@ pub fn stress(
         #[serde(flatten)]
         comparison: &'a Comparison,
     }
-    write_json(
+    let mut staged = stage_json(
         out,
         &Doc {
             provenance: Provenance::new(&l, &sc.contract),
             comparison: &cmp,
         },
-    )?;
+        &mut outputs,
+    );
     let mut o = String::new();
     let _ = writeln!(
         o,
@@ -468,17 +492,24 @@ pub fn stress(
             why.replace('\n', "\n    ")
         );
     }
+    let mut written = String::new();
     if let Some(p) = out {
-        let _ = writeln!(o, "Results written to {}", p.display());
+        let _ = writeln!(written, "Results written to {}", p.display());
     }
-    if let Some(dir) = charts {
+    if let (Some(dir), Ok(())) = (charts, &staged) {
         let mut n = 0;
         for ch in sibsim::chart::StressChart::from_design(&cmp, &sc.contract.currency) {
-            n += super::chart::write_one(&ch, dir)?.len();
+            match super::chart::write_one(&ch, dir, &mut outputs) {
+                Ok(f) => n += f.len(),
+                Err(e) => {
+                    staged = Err(e);
+                    break;
+                }
+            }
         }
-        let _ = writeln!(o, "{n} chart files written to {}", dir.display());
+        let _ = writeln!(written, "{n} chart files written to {}", dir.display());
     }
-    io::emit(None, &o)
+    finish(&o, &written, staged, outputs)
 }
 
 /// Why `--only NAME` names no stress among `variants`; `defaults` are the default stresses
@@ -532,7 +563,7 @@ pub fn sweep(
     charts: Option<&Path>,
 ) -> Result<()> {
     let l = Loaded::new(c)?;
-    check_outputs("sweep", OutFormat::Csv, out, charts)?;
+    let mut outputs = check_outputs("sweep", OutFormat::Csv, out, charts)?;
     let src = l.source();
     let vs: Vec<Vary> = vary
         .iter()
@@ -568,9 +599,10 @@ pub fn sweep(
             "no point of the sweep is a valid scenario, so nothing was written; the first:\n{first}"
         )));
     }
-    if let Some(p) = out {
-        io::write_atomic(p, sw.to_csv().as_bytes())?;
-    }
+    let mut staged = match out {
+        Some(p) => outputs.stage(p, sw.to_csv().as_bytes()),
+        None => Ok(()),
+    };
     let mut o = String::new();
     let _ = writeln!(
         o,
@@ -619,26 +651,35 @@ pub fn sweep(
         &sc.contract,
         sw.figures.iter().map(String::as_str),
     ));
+    let mut written = String::new();
     if let Some(p) = out {
-        let _ = writeln!(o, "CSV written to {}", p.display());
+        let _ = writeln!(written, "CSV written to {}", p.display());
     }
-    if let Some(dir) = charts {
+    if let (Some(dir), Ok(())) = (charts, &staged) {
         let cur = &sc.contract.currency;
         for k in 0..sw.figures.len() {
             let files = match (
                 sibsim::chart::Sweep::from_design(&sw, k, cur),
                 sibsim::chart::Heatmap::from_design(&sw, k, cur),
             ) {
-                (Some(line), _) => super::chart::write_one(&line, dir)?,
-                (None, Some(map)) => super::chart::write_one(&map, dir)?,
-                (None, None) => Vec::new(),
+                (Some(line), _) => super::chart::write_one(&line, dir, &mut outputs),
+                (None, Some(map)) => super::chart::write_one(&map, dir, &mut outputs),
+                (None, None) => Ok(Vec::new()),
             };
-            for f in files {
-                let _ = writeln!(o, "Chart written to {}", f.display());
+            match files {
+                Ok(files) => {
+                    for f in files {
+                        let _ = writeln!(written, "Chart written to {}", f.display());
+                    }
+                }
+                Err(e) => {
+                    staged = Err(e);
+                    break;
+                }
             }
         }
     }
-    io::emit(None, &o)
+    finish(&o, &written, staged, outputs)
 }
 
 fn render_sweep(sw: &Sweep, o: &mut String) {
@@ -701,12 +742,13 @@ pub fn tornado(
     charts: Option<&Path>,
 ) -> Result<()> {
     io::note_input(c.scenario);
-    check_outputs("tornado", OutFormat::Csv, out, charts)?;
+    let mut outputs = check_outputs("tornado", OutFormat::Csv, out, charts)?;
     let t0 = std::time::Instant::now();
     let (tor, currency, note) = compute_tornado(c, figure, range)?;
-    if let Some(p) = out {
-        io::write_atomic(p, tornado_csv(&tor).as_bytes())?;
-    }
+    let mut staged = match out {
+        Some(p) => outputs.stage(p, tornado_csv(&tor).as_bytes()),
+        None => Ok(()),
+    };
     let mut o = String::new();
     let _ = writeln!(
         o,
@@ -760,16 +802,22 @@ pub fn tornado(
     for (name, why) in &tor.skipped {
         let _ = writeln!(o, "  {name}: skipped: {}", why.replace('\n', "\n    "));
     }
+    let mut written = String::new();
     if let Some(p) = out {
-        let _ = writeln!(o, "CSV written to {}", p.display());
+        let _ = writeln!(written, "CSV written to {}", p.display());
     }
-    if let Some(dir) = charts {
+    if let (Some(dir), Ok(())) = (charts, &staged) {
         let ch = sibsim::chart::Tornado::from_design(&tor, &currency);
-        for f in super::chart::write_one(&ch, dir)? {
-            let _ = writeln!(o, "Chart written to {}", f.display());
+        match super::chart::write_one(&ch, dir, &mut outputs) {
+            Ok(files) => {
+                for f in files {
+                    let _ = writeln!(written, "Chart written to {}", f.display());
+                }
+            }
+            Err(e) => staged = Err(e),
         }
     }
-    io::emit(None, &o)
+    finish(&o, &written, staged, outputs)
 }
 
 fn parse_range(s: &str) -> Result<Range> {
@@ -824,7 +872,7 @@ pub fn solve(
     out: Option<&Path>,
 ) -> Result<bool> {
     let l = Loaded::new(c)?;
-    check_outputs("solve", OutFormat::Json, out, None)?;
+    let mut outputs = check_outputs("solve", OutFormat::Json, out, None)?;
     let src = l.source();
     let target = Target::parse(target).map_err(|e| CliError(format!("--target: {e}")))?;
     // At most the answer and the scenario as it is, on the target and the key figures.
@@ -919,14 +967,15 @@ pub fn solve(
         solution: &'a Solution,
         comparison: &'a Option<Comparison>,
     }
-    write_json(
+    let staged = stage_json(
         out,
         &Doc {
             provenance: Provenance::new(&l, &sc.contract),
             solution: &sol,
             comparison: &cmp,
         },
-    )?;
+        &mut outputs,
+    );
     let unit = sibsim::metrics::parse(&target.figure, &sc.contract)
         .map_err(CliError)?
         .unit();
@@ -1049,10 +1098,11 @@ pub fn solve(
         &sc.contract,
         figures.iter().map(String::as_str),
     ));
+    let mut written = String::new();
     if let Some(p) = out {
-        let _ = writeln!(o, "Results written to {}", p.display());
+        let _ = writeln!(written, "Results written to {}", p.display());
     }
-    io::emit(None, &o)?;
+    finish(&o, &written, staged, outputs)?;
     Ok(!matches!(sol.answer, Answer::NoneMeet))
 }
 

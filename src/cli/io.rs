@@ -277,6 +277,7 @@ impl AtomicFile {
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_else(|| "out".into());
         let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        remove_stale(&dir, &name);
         in_flight(|l| l.push(tmp.clone()));
         let file = match File::create(&tmp).and_then(|f| match perms {
             Some(p) => f.set_permissions(p).map(|()| f),
@@ -322,6 +323,12 @@ impl AtomicFile {
 
     /// Flushes, syncs and renames the file into place.
     pub fn commit(mut self) -> Result<()> {
+        self.put_in_place()
+    }
+
+    /// [`AtomicFile::commit`] without giving the file up (its drop then finds nothing to
+    /// remove).
+    fn put_in_place(&mut self) -> Result<()> {
         let Some(f) = self.file.take() else {
             return Ok(());
         };
@@ -332,6 +339,137 @@ impl AtomicFile {
             std::fs::rename(&self.tmp, &self.path)
         })();
         result.map_err(|e| Self::fail(&self.path, e))
+    }
+}
+
+/// The outputs of one run, put in place together: each file is written whole to its temporary
+/// file first ([`Outputs::stage`]), and all are renamed into place at the end
+/// ([`Outputs::commit`]), with the interrupt handler held off for those renames. A run that
+/// fails or is interrupted before then leaves every output as it was, with no temporary file,
+/// and removes the folders it made for them (where they are empty).
+#[derive(Default)]
+pub struct Outputs {
+    staged: Vec<AtomicFile>,
+    made: Vec<PathBuf>,
+    committed: bool,
+}
+
+impl Outputs {
+    /// Makes the folder `dir` for outputs (see [`create_output_dir`]; `what` names it in an
+    /// error) and checks that it takes new files, so that a folder that cannot is refused
+    /// before the work rather than after it.
+    pub fn folder(&mut self, dir: &Path, what: &str) -> Result<()> {
+        let made = create_output_dir(dir, what)?;
+        self.made.extend(made);
+        let probe = dir.join(".sibsim-probe");
+        match output_target(&probe) {
+            Ok(_) => {
+                let tmp = dir.join(format!(".sibsim-probe.tmp-{}", std::process::id()));
+                in_flight(|l| l.push(tmp.clone()));
+                let made = File::create(&tmp);
+                let _ = std::fs::remove_file(&tmp);
+                in_flight(|l| l.retain(|p| p != &tmp));
+                made.map(drop).map_err(|e| {
+                    CliError(format!("cannot write into {what} {}: {e}", dir.display()))
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes `bytes` whole to the temporary file of `path`, to be put in place by
+    /// [`Outputs::commit`].
+    pub fn stage(&mut self, path: &Path, bytes: &[u8]) -> Result<()> {
+        let mut f = AtomicFile::create(path)?;
+        f.write(bytes)?;
+        self.stage_file(f)
+    }
+
+    /// Takes `f`, written in pieces, to be put in place by [`Outputs::commit`] (flushed and
+    /// synced now, so that a full disk is reported before anything is put in place).
+    pub fn stage_file(&mut self, mut f: AtomicFile) -> Result<()> {
+        f.flush()?;
+        self.staged.push(f);
+        Ok(())
+    }
+
+    /// Puts every staged file in place. An interrupt waits until they all are; a rename that
+    /// fails (a folder put in the way during the run) stops there, and the error names the
+    /// file.
+    pub fn commit(mut self) -> Result<()> {
+        let mut result = Ok(());
+        {
+            let mut list = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+            let n = self.staged.len();
+            for (k, f) in self.staged.iter_mut().enumerate() {
+                if let Err(e) = f.put_in_place() {
+                    result = Err(CliError(if k == 0 {
+                        format!("{}; no output was written", e.0)
+                    } else {
+                        format!("{}; {k} of the {n} outputs were written before it", e.0)
+                    }));
+                    break;
+                }
+                list.retain(|p| p != &f.tmp);
+            }
+        }
+        if result.is_ok() {
+            self.committed = true;
+            let mut dirs = MADE_DIRS.lock().unwrap_or_else(|e| e.into_inner());
+            dirs.retain(|d| !self.made.contains(d));
+        }
+        result
+    }
+}
+
+/// Ends a run's writing: puts `outputs` in place when everything was staged (`staged`); when
+/// not, none is, and the error says so.
+pub fn put_in_place(outputs: Outputs, staged: Result<()>) -> Result<()> {
+    match staged {
+        Ok(()) => outputs.commit(),
+        Err(e) => {
+            drop(outputs);
+            Err(CliError(format!("{}; no output was written", e.0)))
+        }
+    }
+}
+
+impl Drop for Outputs {
+    fn drop(&mut self) {
+        // The temporary files not put in place go first, then the folders they leave empty.
+        self.staged.clear();
+        if !self.committed {
+            remove_made_dirs(&self.made);
+        }
+    }
+}
+
+/// Removes the temporary files `.NAME.tmp-PID` in `dir` that a run killed outright (which
+/// no handler can catch) left behind: those of processes no longer running (Linux, where
+/// `/proc` says which run; elsewhere nothing is removed).
+fn remove_stale(dir: &Path, name: &str) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let prefix = format!(".{name}.tmp-");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let file = e.file_name();
+        let Some(pid) = file
+            .to_str()
+            .and_then(|f| f.strip_prefix(&prefix))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id()
+            && !Path::new(&format!("/proc/{pid}")).exists()
+            && e.file_type().is_ok_and(|t| t.is_file())
+        {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
 

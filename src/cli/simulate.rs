@@ -60,24 +60,29 @@ pub fn run(o: Options<'_>) -> Result<()> {
         threads: o.threads,
     };
 
-    // The output folder is made before the run, so a folder that cannot be made fails at once
-    // rather than after the trials. Rows go to a temporary file as they come, in trial order
-    // (see `RowWriter`), and the file is put in place whole after the summary.
-    // Folders made for this run are removed again if the run fails (or is interrupted) and
-    // keeps nothing in them.
-    let made = match o.out {
-        Some(dir) => io::create_output_dir(dir, "the output folder")?,
-        None => Vec::new(),
-    };
-    let fail = |e: CliError| {
-        io::remove_made_dirs(&made);
-        e
-    };
+    // The output folders are made (and checked to take files) before the run, so a folder
+    // that cannot be made fails at once rather than after the trials. Rows go to a temporary
+    // file as they come, in trial order (see `RowWriter`); at the end trials.csv, summary.json
+    // and the charts are staged whole and put in place together (`io::Outputs`). A run that
+    // fails or is interrupted before then changes no output and removes the folders it made.
+    let mut outputs = io::Outputs::default();
+    if let Some(dir) = o.out {
+        outputs.folder(dir, "the output folder")?;
+        io::check_output_file(&dir.join("summary.json"))?;
+    }
+    if let Some(dir) = o.charts {
+        if dir.exists() && !dir.is_dir() {
+            return Err(CliError(format!(
+                "--charts {}: it is a file, not a folder; give the name of a folder",
+                dir.display()
+            )));
+        }
+        outputs.folder(dir, "the chart folder")?;
+    }
     let rows = match (o.trials_out, o.out) {
         (true, Some(dir)) => {
-            let mut file = io::AtomicFile::create(&dir.join("trials.csv")).map_err(fail)?;
-            file.write(trial_header(c, model.shocks.len()).as_bytes())
-                .map_err(fail)?;
+            let mut file = io::AtomicFile::create(&dir.join("trials.csv"))?;
+            file.write(trial_header(c, model.shocks.len()).as_bytes())?;
             Some(Mutex::new(RowWriter::new(file)))
         }
         _ => None,
@@ -96,66 +101,67 @@ pub fn run(o: Options<'_>) -> Result<()> {
     let on_trial = write_row
         .as_ref()
         .map(|f| f as &(dyn Fn(&TrialRecord) + Sync));
-    let results = progress::simulate(c, &model, &cfg, on_trial);
-    let results: Results = match results {
-        Ok(r) => r,
-        Err(e) => {
-            drop(rows); // removes the temporary trials file
-            return Err(fail(e));
-        }
-    };
+    // On an error the rows' temporary file goes first (it is declared after `outputs`), then
+    // the folders made for this run.
+    let results: Results = progress::simulate(c, &model, &cfg, on_trial)?;
     let elapsed = started.elapsed().as_secs_f64();
 
-    // trials.csv is complete and on disk (a full disk is reported for it, and neither file is
-    // written) before summary.json is written, and renamed into place after it; only a rename
-    // that fails (a folder put in the way during the run) leaves the summary without the rows,
-    // and says so.
-    let mut rows = match rows {
-        Some(rows) => {
-            // Each error drops the writer (its temporary file) before the folder is removed.
-            let Ok(mut w) = rows.into_inner() else {
-                return Err(fail(CliError(
-                    "a simulation thread failed while writing trials.csv".into(),
-                )));
-            };
-            if let Err(e) = w.ready(o.trials) {
-                drop(w);
-                return Err(fail(e));
+    // trials.csv is complete and on disk (a full disk is reported for it) before anything
+    // is put in place.
+    let mut staged: Result<()> = Ok(());
+    if let Some(rows) = rows {
+        staged = match rows.into_inner() {
+            Ok(mut w) => w.ready(o.trials).and_then(|()| outputs.stage_file(w.file)),
+            Err(_) => Err(CliError(
+                "a simulation thread failed while writing trials.csv".into(),
+            )),
+        };
+    }
+    let doc = (o.out.is_some() || o.charts.is_some())
+        .then(|| summary_file(&name, &text, o.set, c, &results));
+    if let (Some(dir), Some(doc), Ok(())) = (o.out, &doc, &staged) {
+        staged = serde_json::to_string_pretty(doc)
+            .map_err(|e| CliError(format!("cannot serialise the results: {e}")))
+            .and_then(|json| outputs.stage(&dir.join("summary.json"), (json + "\n").as_bytes()));
+    }
+    let mut written = String::new();
+    if let Some(dir) = o.out {
+        let _ = writeln!(written, "Results written to {}", dir.display());
+    }
+    if let (Some(dir), Some(doc), Ok(())) = (o.charts, &doc, &staged) {
+        match super::chart::write_charts(doc, dir, super::chart::ChartFormat::Both, &mut outputs) {
+            Ok(files) => {
+                let _ = writeln!(
+                    written,
+                    "{} chart files written to {}",
+                    files.len(),
+                    dir.display()
+                );
             }
-            Some(w)
-        }
-        None => None,
-    };
-    if let Some(dir) = o.out {
-        let doc = summary_file(&name, &text, o.set, c, &results);
-        let json = serde_json::to_string_pretty(&doc)
-            .map_err(|e| fail(CliError(format!("cannot serialise the results: {e}"))))?;
-        if let Err(e) = io::write_atomic(&dir.join("summary.json"), (json + "\n").as_bytes()) {
-            drop(rows.take());
-            return Err(fail(e));
+            Err(e) => staged = Err(e),
         }
     }
-    if let Some(w) = rows {
-        w.file.commit()?;
-    } else if let Some(dir) = o.out
-        && dir.join("trials.csv").exists()
-    {
-        // Not this run's: say so rather than leave it to pass for one.
-        eprintln!(
-            "note: {} is from an earlier run (this run wrote no rows; --trials-out writes them)",
-            dir.join("trials.csv").display()
-        );
+    let screen = render(c, &results, elapsed);
+    match io::put_in_place(outputs, staged) {
+        Ok(()) => {
+            if let Some(dir) = o.out
+                && !o.trials_out
+                && dir.join("trials.csv").exists()
+            {
+                // Not this run's: say so rather than leave it to pass for one.
+                eprintln!(
+                    "note: {} is from an earlier run (this run wrote no rows; --trials-out writes them)",
+                    dir.join("trials.csv").display()
+                );
+            }
+            io::emit(None, &format!("{screen}{written}"))
+        }
+        Err(e) => {
+            // The results are not lost: they are on the screen.
+            io::emit(None, &screen)?;
+            Err(CliError(format!("{} (the results are shown above)", e.0)))
+        }
     }
-    let mut out = render(c, &results, elapsed);
-    if let Some(dir) = o.out {
-        let _ = writeln!(out, "Results written to {}", dir.display());
-    }
-    if let Some(dir) = o.charts {
-        let doc = summary_file(&name, &text, o.set, c, &results);
-        let n = super::chart::write_charts(&doc, dir, super::chart::ChartFormat::Both)?.len();
-        let _ = writeln!(out, "{n} chart files written to {}", dir.display());
-    }
-    io::emit(None, &out)
 }
 
 /// The `summary.json` document of a run of the scenario `file` whose text is `text`, with the
