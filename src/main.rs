@@ -16,6 +16,7 @@ fn main() -> ExitCode {
     match run {
         Ok(cli::Finished::Done) => ExitCode::SUCCESS,
         Ok(cli::Finished::TargetNotMet) => ExitCode::from(1),
+        Ok(cli::Finished::Usage) => ExitCode::from(2),
         Err(e) => {
             let msg = e.to_string();
             eprint!("error: {msg}");

@@ -1033,12 +1033,14 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
         .scenario
         .overrides
         .iter()
-        .map(|s| format!(" --set '{s}'"))
+        .map(|s| format!(" --set {}", shell_word(s)))
         .collect();
     let options: String = input.options.iter().map(|o| format!(" {o}")).collect();
     h.note(&format!(
         "The same scenario, changes, seed and number of trials give identical numbers on any machine and thread count: `sibsim report {} --trials {} --seed {}{set}{options}`.",
-        doc.scenario.file, doc.trials, doc.seed
+        shell_word(&doc.scenario.file),
+        doc.trials,
+        doc.seed
     ));
 
     // Terms used, for a reader who is not a specialist.
@@ -1197,5 +1199,39 @@ pub fn feasibility_section(
                 },
             })
             .collect(),
+    }
+}
+
+/// `s` as one word of a POSIX shell command: as it is where it has only characters no shell
+/// treats specially, else in single quotes (a quote inside written `'\''`).
+pub fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_./-+=:,@%".contains(&b));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod shell_tests {
+    use super::shell_word;
+
+    #[test]
+    fn words_are_quoted_only_where_a_shell_needs_it() {
+        assert_eq!(
+            shell_word("scenarios/reference.toml"),
+            "scenarios/reference.toml"
+        );
+        assert_eq!(
+            shell_word("contract.total_cap=1500000"),
+            "contract.total_cap=1500000"
+        );
+        assert_eq!(shell_word("réf scénario.toml"), "'réf scénario.toml'");
+        assert_eq!(shell_word("it's.toml"), "'it'\\''s.toml'");
+        assert_eq!(shell_word(""), "''");
+        assert_eq!(shell_word("a;rm -rf x"), "'a;rm -rf x'");
     }
 }

@@ -1255,11 +1255,14 @@ fn the_report_reproduces_with_its_options() {
     assert!(o.status.success(), "{}", stderr(&o));
     let html = std::fs::read_to_string(&out).unwrap();
     let written = out.display().to_string();
+    // Words a shell reads as they are stay unquoted (the HTML escapes any quote).
+    let want = format!(
+        "--tornado payments_mean --out {}",
+        sibsim::report::shell_word(&written)
+    );
     assert!(
-        html.contains(&format!(
-            "--tornado &#39;payments_mean&#39; --out &#39;{written}&#39;"
-        )) || html.contains(&format!("--tornado 'payments_mean' --out '{written}'")),
-        "reproduce command"
+        html.contains(&want) || html.contains(&want.replace('\'', "&#39;")),
+        "reproduce command: {want}"
     );
 }
 
@@ -2119,4 +2122,39 @@ fn validate_checks_a_variant_with_set() {
             "(after --set tranches.junior.committed=200000)",
         ],
     );
+}
+
+/// What the reliability audit found unclear: `sibsim` alone shows its help as a usage error
+/// (exit 2) without calling the help an error; `feasibility --print-tree` needs no scenario;
+/// a sweep's STEPS too large and a folder that is a device say so.
+#[test]
+fn usage_edges_say_what_they_are() {
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("Usage: sibsim <COMMAND>") && !e.starts_with("error"),
+        "{e}"
+    );
+    let alone = run(&["feasibility", "--print-tree"]);
+    let with = run(&["feasibility", "scenarios/reference.toml", "--print-tree"]);
+    assert!(alone.status.success(), "{}", stderr(&alone));
+    assert_eq!(alone.stdout, with.stdout);
+    assert!(stdout(&alone).contains("Rotterdam"));
+    expect_user_error(
+        &[
+            "sweep",
+            "scenarios/reference.toml",
+            "--vary",
+            "contract.total_cap=1000:2000:18446744073709551616",
+        ],
+        &["STEPS is the number of points, from 2 to 1000; got 18446744073709551616"],
+    );
+    expect_user_error(&["feasibility"], &["<SCENARIO>"]);
+    if Path::new("/dev/null").exists() {
+        expect_user_error(
+            &["simulate", "scenarios/reference.toml", "--out", "/dev/null"],
+            &["a device, pipe or socket, not a folder"],
+        );
+    }
 }

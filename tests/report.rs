@@ -221,14 +221,14 @@ fn a_report_with_overrides_records_them_and_how_to_reproduce_it() {
         text.contains("contract.total_cap=700000; uncertainty.outcomes.*.rate.mean*=0.9"),
         "no overrides in the provenance"
     );
-    // The command names the file it wrote.
+    // The command names the file it wrote; a word a shell would split or expand is quoted.
     let written = html.display().to_string();
+    let want = format!(
+        "--seed 3 --set contract.total_cap=700000 --set 'uncertainty.outcomes.*.rate.mean*=0.9' --out {}",
+        sibsim::report::shell_word(&written)
+    );
     assert!(
-        text.contains(&format!(
-            "--seed 3 --set &#39;contract.total_cap=700000&#39; --set &#39;uncertainty.outcomes.*.rate.mean*=0.9&#39; --out &#39;{written}&#39;"
-        )) || text.contains(&format!(
-            "--seed 3 --set 'contract.total_cap=700000' --set 'uncertainty.outcomes.*.rate.mean*=0.9' --out '{written}'"
-        )),
+        text.contains(&want) || text.contains(&want.replace('\'', "&#39;")),
         "the reproducing command lacks the overrides or the file written"
     );
     let out = dir.path().join("run");

@@ -420,6 +420,8 @@ pub fn stress(
     io::check_memory(
         sibsim::design::memory_needed(variants.len() + 1, figures.len(), l.cfg.trials),
         l.cfg.trials,
+        variants.len() as u64 + 1,
+        "variant",
     )?;
     let total = (variants.len() as u64 + 1) * l.cfg.trials;
     let t0 = std::time::Instant::now();
@@ -585,6 +587,8 @@ pub fn sweep(
     io::check_memory(
         sibsim::design::memory_needed(points as usize, figures.len(), l.cfg.trials),
         l.cfg.trials,
+        points,
+        "point",
     )?;
     let t0 = std::time::Instant::now();
     let sw = with_progress(points * l.cfg.trials, |p| {
@@ -724,6 +728,8 @@ pub fn compute_tornado(
     io::check_memory(
         sibsim::design::memory_needed(variants, 1, l.cfg.trials),
         l.cfg.trials,
+        variants as u64,
+        "variant",
     )?;
     let tor = with_progress(0, |p| {
         sibsim::design::tornado::tornado(&src, figure, range, &l.cfg, p)
@@ -881,6 +887,8 @@ pub fn solve(
     io::check_memory(
         sibsim::design::memory_needed(2, n_figures, l.cfg.trials),
         l.cfg.trials,
+        2,
+        "variant",
     )?;
     let bounds = match bounds {
         None => None,

@@ -78,11 +78,15 @@ pub fn memory_available() -> Option<u128> {
 }
 
 /// Refuses a comparison whose per-trial records (`bytes`) would not fit in the memory
-/// available, before it runs (rather than failing or being killed part way).
-pub fn check_memory(bytes: u128, trials: u64) -> Result<()> {
+/// available, before it runs (rather than failing or being killed part way): `trials` trials
+/// of each of `runs` runs (`unit`, in the singular: "variant", "point").
+pub fn check_memory(bytes: u128, trials: u64, runs: u64, unit: &str) -> Result<()> {
+    use sibsim::chart::theme::count;
     match memory_available() {
         Some(avail) if bytes > avail => Err(CliError(format!(
-            "{trials} trials would keep about {:.1} GB of per-trial values in memory, but about {:.1} GB is available; use fewer --trials",
+            "{} of each of {} would keep about {:.1} GB of per-trial values in memory, but about {:.1} GB is available; use fewer --trials or fewer {unit}s",
+            count(trials, "trial", "trials"),
+            count(runs, unit, &format!("{unit}s")),
             bytes as f64 / 1e9,
             avail as f64 / 1e9
         ))),
@@ -165,8 +169,13 @@ fn read_text_once(path: &Path) -> Result<String> {
 pub fn create_dir(dir: &Path, what: &str) -> Result<()> {
     if dir.exists() && !dir.is_dir() {
         return Err(CliError(format!(
-            "cannot create {what} {}: it is a file, not a folder; give the name of a folder",
-            dir.display()
+            "cannot create {what} {}: it is {}, not a folder; give the name of a folder",
+            dir.display(),
+            if dir.is_file() {
+                "a file"
+            } else {
+                "a device, pipe or socket"
+            }
         )));
     }
     std::fs::create_dir_all(dir)
@@ -182,6 +191,12 @@ fn output_target(path: &Path) -> Result<(PathBuf, Option<std::fs::Permissions>)>
     let target = match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => match std::fs::canonicalize(path) {
             Ok(t) => t,
+            // A link to a pipe (`/dev/stdout` in a pipeline) has a target but no path.
+            Err(_) if std::fs::metadata(path).is_ok() => {
+                return refuse(
+                    "it is not a regular file (a device, pipe or socket); give a file name, or leave --out out to write to standard output",
+                );
+            }
             Err(_) => {
                 return refuse("it is a link to a file that does not exist; give the file itself");
             }

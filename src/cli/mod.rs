@@ -376,6 +376,8 @@ pub enum Finished {
     /// `solve` found no value within the bounds that meets the target (exit status 1, as
     /// `grep` finding nothing): a result, not an error, but one a script must be able to see.
     TargetNotMet,
+    /// No command was given: the help went to stderr (exit status 2, a usage error).
+    Usage,
 }
 
 /// Parses the command line and runs the subcommand.
@@ -387,6 +389,28 @@ pub fn run() -> Result<Finished> {
             if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
                 io::print_out(&e.to_string());
                 return Ok(Finished::Done);
+            }
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                // `sibsim` alone: the help, on stderr, as a usage error but not called one.
+                eprint!("{}", e.render());
+                return Ok(Finished::Usage);
+            }
+            // `feasibility --print-tree` needs no scenario (the tree is the same for all).
+            let argv: Vec<String> = std::env::args().collect();
+            if e.kind() == ErrorKind::MissingRequiredArgument
+                && argv.get(1).map(String::as_str) == Some("feasibility")
+                && argv.iter().any(|a| a == "--print-tree")
+            {
+                let out = argv.iter().enumerate().find_map(|(i, a)| {
+                    a.strip_prefix("--out=")
+                        .map(String::from)
+                        .or_else(|| (a == "--out").then(|| argv.get(i + 1).cloned()).flatten())
+                });
+                return io::emit(
+                    out.as_deref().map(std::path::Path::new),
+                    sibsim::feasibility::DEFAULT_TREE,
+                )
+                .map(|()| Finished::Done);
             }
             return Err(CliError(
                 e.render()

@@ -2,7 +2,7 @@
 
 use super::{CliError, Result, io};
 use sibsim::montecarlo::SimConfig;
-use sibsim::report::{ReportInput, assumptions, render_html};
+use sibsim::report::{ReportInput, assumptions, render_html, shell_word};
 use std::path::Path;
 
 /// Runs the subcommand: `tree` is a decision tree file instead of the default.
@@ -57,10 +57,13 @@ pub fn run(
         )),
         extra,
         options: tree_file
-            .map(|p| format!("--tree '{}'", p.display()))
+            .map(|p| format!("--tree {}", shell_word(&p.display().to_string())))
             .into_iter()
-            .chain(tornado.map(|f| format!("--tornado '{f}'")))
-            .chain(std::iter::once(format!("--out '{}'", out.display())))
+            .chain(tornado.map(|f| format!("--tornado {}", shell_word(f))))
+            .chain(std::iter::once(format!(
+                "--out {}",
+                shell_word(&out.display().to_string())
+            )))
             .collect(),
     };
     let html = render_html(&input).map_err(|e| CliError(e.to_string()))?;

@@ -57,10 +57,14 @@ impl Vary {
         };
         let from = end("FROM", parts[0])?;
         let to = end("TO", parts[1])?;
-        let steps: usize = parts[2]
-            .trim()
-            .parse()
-            .map_err(|_| format!("`{s}`: STEPS `{}` is not a whole number", parts[2]))?;
+        let steps_text = parts[2].trim();
+        let steps: usize = steps_text.parse().map_err(|_| {
+            if !steps_text.is_empty() && steps_text.bytes().all(|b| b.is_ascii_digit()) {
+                format!("`{s}`: STEPS is the number of points, from 2 to 1000; got {steps_text}")
+            } else {
+                format!("`{s}`: STEPS `{}` is not a whole number", parts[2])
+            }
+        })?;
         if !(2..=1000).contains(&steps) {
             return Err(format!(
                 "`{s}`: STEPS is the number of points, from 2 to 1000; got {steps}"

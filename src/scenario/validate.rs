@@ -159,7 +159,11 @@ impl Ctx {
         if v < lo || v > hi {
             self.err(
                 path,
-                format!("{what} must be a whole number from {lo} to {hi}, got {v}"),
+                format!(
+                    "{what} must be a whole number from {} to {}, got {v}",
+                    crate::chart::theme::thousands(lo as f64),
+                    crate::chart::theme::thousands(hi as f64)
+                ),
             );
             None
         } else {
