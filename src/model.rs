@@ -365,6 +365,12 @@ pub struct OutcomeModel {
     pub draw: OutcomeDraw,
     /// Control group's rate, for control-group baselines.
     pub baseline_rate: Option<BetaRate>,
+    /// Of the people who achieve a count outcome measured over several periods, the share
+    /// first counted in each of its measurement periods (`timing`); empty: all in the first.
+    pub timing: Vec<f64>,
+    /// The probabilities that split the achievers over the periods one by one: period `j`
+    /// takes `Binomial(left, timing[j] / (timing[j] + ... + timing[last]))` of those left.
+    split: Vec<BinomialP>,
 }
 
 /// The validated uncertainty model of a scenario.
@@ -759,6 +765,75 @@ impl Cx {
         }
     }
 
+    /// `timing = [share, ...]` of count outcome `out`: one share per measurement period, each
+    /// from 0 to 1, adding up to 1. Refused where the draw does not take it: a quantity
+    /// outcome (drawn per period already), a repeatable one (drawn afresh each period), one
+    /// under the per-participant cap (drawn person by person), one measured once.
+    fn timing(&mut self, v: &Value, path: &str, out: &crate::contract::Outcome) -> Vec<f64> {
+        let id = &out.id;
+        let why = if out.kind == OutcomeKind::Quantity {
+            Some("it measures a quantity, drawn in each measurement period already")
+        } else if out.repeatable {
+            Some("it is repeatable: its achievements are drawn afresh in each measurement period")
+        } else if out.per_participant {
+            Some(
+                "it is under the per-participant cap, whose achievements are drawn person by person in the first measurement period",
+            )
+        } else if out.measure_periods < 2 {
+            Some("it is measured in one period only (give the contract's `measure_periods` first)")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            self.err(path, format!("`{id}` takes no `timing`: {why}"));
+            return Vec::new();
+        }
+        let n = out.measure_periods as usize;
+        let want = format!(
+            "an array of {n} shares, one per measurement period of `{id}` (the share of its achievers first counted in that period), each from 0 to 1, adding up to 1; without `timing` all are in the first: [{}]",
+            (0..n)
+                .map(|j| if j == 0 { "1".to_string() } else { "0".into() })
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let Value::Array(a) = v else {
+            self.err(path, format!("expected {want}; got {}", type_name(v)));
+            return Vec::new();
+        };
+        if a.len() != n {
+            self.err(path, format!("expected {want}; got {} shares", a.len()));
+            return Vec::new();
+        }
+        let mut shares = Vec::with_capacity(n);
+        for (j, x) in a.iter().enumerate() {
+            match num(x) {
+                Some(x) if (0.0..=1.0).contains(&x) => shares.push(x),
+                got => {
+                    let got = match got {
+                        Some(y) => y.to_string(),
+                        None => type_name(x).to_string(),
+                    };
+                    self.err(
+                        format!("{path}[{j}]"),
+                        format!("must be a share from 0 to 1, got {got}"),
+                    );
+                    return Vec::new();
+                }
+            }
+        }
+        let total: f64 = shares.iter().sum();
+        if (total - 1.0).abs() > 1e-9 {
+            let shown = format!("{total:.9}");
+            let shown = shown.trim_end_matches('0').trim_end_matches('.');
+            self.err(
+                path,
+                format!("the shares add up to {shown}, not 1; give {want}"),
+            );
+            return Vec::new();
+        }
+        shares
+    }
+
     fn probability(&mut self, t: &Table, key: &str, path: &str) -> Option<f64> {
         let x = self.number(t, key, path)?;
         if !(0.0..=1.0).contains(&x) {
@@ -888,7 +963,11 @@ impl Model {
                     continue;
                 };
                 let out = &contract.outcomes[o];
-                cx.unknown_keys(ot, &path, &["rate", "quantity", "baseline_rate"]);
+                cx.unknown_keys(ot, &path, &["rate", "quantity", "baseline_rate", "timing"]);
+                let timing = match ot.get("timing") {
+                    Some(v) => cx.timing(v, &format!("{path}.timing"), out),
+                    None => Vec::new(),
+                };
                 let draw = match out.kind {
                     OutcomeKind::Count => {
                         if ot.contains_key("quantity") {
@@ -966,9 +1045,12 @@ impl Model {
                     }
                 }
                 if let Some(draw) = draw {
+                    let split = split_probabilities(&timing);
                     models[o] = Some(OutcomeModel {
                         draw,
                         baseline_rate,
+                        timing,
+                        split,
                     });
                 }
             }
@@ -1296,6 +1378,23 @@ static RECIP: [f64; RECIP_N + 1] = {
 
 /// Largest `n` whose `q^n` a [`BinomialP`] can keep in a table.
 const POW_TABLE_N: usize = 64;
+
+/// The probabilities that split an outcome's achievers over its measurement periods by
+/// `timing` (see [`OutcomeModel::timing`]): one per period but the last, which takes the rest.
+fn split_probabilities(timing: &[f64]) -> Vec<BinomialP> {
+    let mut left: f64 = timing.iter().sum();
+    let mut out = Vec::new();
+    for &t in timing.iter().take(timing.len().saturating_sub(1)) {
+        let p = if left > 0.0 {
+            (t / left).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        out.push(BinomialP::new(p));
+        left -= t;
+    }
+    out
+}
 
 /// A success probability prepared for repeated binomial draws: the flip to `min(p, 1 - p)`,
 /// its complement and the ratio of successive probabilities, computed once per rate instead of
@@ -1681,7 +1780,19 @@ impl Model {
                                 None => enrolled as u64,
                             };
                             let k = binomial_with(&mut rng, eligible, &s.binomial[o]);
-                            actuals.set_units(o, ci, first, Qty::from_int(k as i64));
+                            let split = &self.outcomes[o].split;
+                            if split.is_empty() {
+                                actuals.set_units(o, ci, first, Qty::from_int(k as i64));
+                            } else {
+                                // Spread over the measurement periods by `timing`.
+                                let mut left = k;
+                                for (j, b) in split.iter().enumerate() {
+                                    let n = binomial_with(&mut rng, left, b);
+                                    actuals.set_units(o, ci, first + j, Qty::from_int(n as i64));
+                                    left -= n;
+                                }
+                                actuals.set_units(o, ci, last, Qty::from_int(left as i64));
+                            }
                             if out.repeatable {
                                 for p in first + 1..=last {
                                     let k = binomial_with(&mut rng, eligible, &s.binomial[o]);

@@ -139,6 +139,15 @@ pub fn assumptions(c: &Contract, model: &Model) -> Vec<Assumption> {
             ),
             None => value,
         };
+        let value = if m.timing.is_empty() {
+            value
+        } else {
+            let shares: Vec<String> = m.timing.iter().map(|&t| percent(t)).collect();
+            format!(
+                "{value}; achievers first counted in its measurement periods {}",
+                shares.join(" / ")
+            )
+        };
         v.push(a(format!("Outcome {} ({})", o.id, o.name), value));
     }
     for s in &model.shocks {

@@ -1113,3 +1113,129 @@ fn a_normal_cut_at_zero_is_noted_with_its_real_mean() {
         }
     }
 }
+
+/// `timing` spreads a count outcome's achievers over its measurement periods: trial by trial
+/// the total is the draw without `timing` (the same random numbers: common random numbers),
+/// each period's mean is its share of the total (within four standard errors), a period
+/// with share 0 gets none, and the payments come later, so the loan's mean repayment is
+/// later too. Without `timing`, all are in the first period.
+#[test]
+fn timing_spreads_achievers_over_the_measurement_periods() {
+    let base = small(
+        200,
+        "",
+        "[uncertainty]\n[uncertainty.outcomes.job]\nrate = { mean = 0.4, sd = 0.05 }\n",
+    )
+    .replace("lag = 2\n", "lag = 2\nmeasure_periods = 4\n");
+    let timed = base.replace(
+        "rate = { mean = 0.4, sd = 0.05 }\n",
+        "rate = { mean = 0.4, sd = 0.05 }\ntiming = [0.5, 0.0, 0.3, 0.2]\n",
+    );
+    assert!(timed.contains("timing"));
+    let (sa, ma) = load(&base);
+    let (sb, mb) = load(&timed);
+    let (ca, cb) = (&sa.contract, &sb.contract);
+    let (mut a, mut b) = (Actuals::new(ca), Actuals::new(cb));
+    let mut scratch = sibsim::model::DrawScratch::default();
+    let trials = 3000;
+    let shares = [0.5, 0.0, 0.3, 0.2];
+    let mut per = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+    for t in 0..trials {
+        ma.draw(
+            ca,
+            &mut sibsim::montecarlo::trial_rng(5, t),
+            &mut a,
+            &mut scratch,
+        );
+        mb.draw(
+            cb,
+            &mut sibsim::montecarlo::trial_rng(5, t),
+            &mut b,
+            &mut scratch,
+        );
+        let units = |x: &Actuals, p: usize| x.units(0, 0, p).0 / 1_000_000;
+        let total: i64 = (3..=6).map(|p| units(&b, p)).sum();
+        assert_eq!(total, units(&a, 3), "trial {t}");
+        assert!((4..=6).all(|p| units(&a, p) == 0));
+        for (j, v) in per.iter_mut().enumerate() {
+            v.push((units(&b, 3 + j) as f64, total as f64));
+        }
+    }
+    for (j, v) in per.iter().enumerate() {
+        // The share of the total in period j: its mean and standard error over the trials.
+        let d: Vec<f64> = v.iter().map(|&(x, tot)| x - shares[j] * tot).collect();
+        let mean = d.iter().sum::<f64>() / trials as f64;
+        let sd = (d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (trials - 1) as f64).sqrt();
+        let se = sd / (trials as f64).sqrt();
+        if shares[j] == 0.0 {
+            assert!(v.iter().all(|&(x, _)| x == 0.0));
+        } else {
+            assert!(mean.abs() < 4.0 * se + 1e-9, "period {j}: {mean} ± {se}");
+            assert!(v.iter().any(|&(x, _)| x > 0.0));
+        }
+    }
+    // The same money, paid later: the outcome payments are the same trial by trial.
+    let (ra, rb) = (run(&base, 2000, 5, 2), run(&timed, 2000, 5, 2));
+    assert_eq!(ra.outcome_payments.mean, rb.outcome_payments.mean);
+}
+
+/// `timing` is refused where the draw does not take it, and says what it takes.
+#[test]
+fn timing_errors_say_what_is_allowed() {
+    let with = |contract_extra: &str, timing: &str| {
+        let t = small(
+            100,
+            "",
+            &format!(
+                "[uncertainty]\n[uncertainty.outcomes.job]\nrate = {{ mean = 0.4, sd = 0.05 }}\ntiming = {timing}\n"
+            ),
+        )
+        .replace("lag = 2\n", &format!("lag = 2\n{contract_extra}"));
+        match parse_with_model("t.toml", &t) {
+            Ok(_) => String::new(),
+            Err(d) => d.to_string(),
+        }
+    };
+    let ok = with("measure_periods = 2\n", "[0.75, 0.25]");
+    assert!(ok.is_empty(), "{ok}");
+    for (extra, timing, want) in [
+        ("", "[1.0]", "measured in one period only"),
+        (
+            "measure_periods = 2\nrepeatable = true\n",
+            "[0.5, 0.5]",
+            "repeatable",
+        ),
+        (
+            "measure_periods = 3\n",
+            "[0.5, 0.5]",
+            "expected an array of 3 shares",
+        ),
+        (
+            "measure_periods = 2\n",
+            "[0.5, 0.4]",
+            "the shares add up to 0.9, not 1",
+        ),
+        (
+            "measure_periods = 2\n",
+            "[1.5, -0.5]",
+            "timing[0]: must be a share from 0 to 1, got 1.5",
+        ),
+        (
+            "measure_periods = 2\n",
+            "[\"half\", 0.5]",
+            "must be a share from 0 to 1, got a string",
+        ),
+        (
+            "measure_periods = 2\n",
+            "0.5",
+            "expected an array of 2 shares",
+        ),
+    ] {
+        let e = with(extra, timing);
+        assert!(
+            e.contains("uncertainty.outcomes.job.timing"),
+            "{timing}: {e}"
+        );
+        assert!(e.contains(want), "{timing}: `{want}` not in {e}");
+    }
+}
