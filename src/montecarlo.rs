@@ -635,6 +635,9 @@ struct Acc {
     terminated: u64,
     /// Trials that ended early because the enterprise ran out of cash.
     out_of_cash: u64,
+    /// Cash left in the contract account at the end, and the trials that leave any.
+    held: Moments,
+    held_n: u64,
     parties: Vec<PartyAcc>,
     tranches: Vec<TrancheAcc>,
     outcome_payments: Moments,
@@ -657,6 +660,8 @@ impl Acc {
             first_failure: None,
             terminated: 0,
             out_of_cash: 0,
+            held: Moments::default(),
+            held_n: 0,
             parties: (0..n_parties)
                 .map(|k| PartyAcc {
                     paid: Moments::default(),
@@ -760,6 +765,8 @@ impl Acc {
             self.first_failure = Some((*t, e.clone()));
         }
         self.terminated += o.terminated;
+        self.held.merge(&o.held);
+        self.held_n += o.held_n;
         self.out_of_cash += o.out_of_cash;
         for (a, b) in self.parties.iter_mut().zip(&o.parties) {
             a.paid.merge(&b.paid);
@@ -886,6 +893,9 @@ impl<'c> Worker<'c> {
                 acc.out_of_cash += 1;
             }
         }
+        let held = s.held_at_end().0;
+        acc.held.add(held);
+        acc.held_n += (held > 0) as u64;
         let per_year = c.period_length.per_year();
         // Tranches.
         for (i, tr) in c.tranches.iter().enumerate() {
@@ -1040,7 +1050,7 @@ impl<'c> Worker<'c> {
 }
 
 /// Mean with its Monte Carlo standard error, in currency units.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MeanSe {
     /// Mean.
     pub mean: f64,
@@ -1463,6 +1473,13 @@ pub struct Results {
     /// The provider's costs incurred (operating and per participant, paid or not): what
     /// financing the provider directly would cost.
     pub programme_costs: MeanSe,
+    /// Cash left in the contract account at the end (paid in, paid to no party: under
+    /// `remainder = "hold"`, or not yet owed to anyone); the payers' nets count it as paid.
+    #[serde(default)]
+    pub held_at_end: MeanSe,
+    /// Probability that the account holds any cash at the end.
+    #[serde(default)]
+    pub prob_held: f64,
     /// The business case (MKBA) per trial, when the scenario has an `[mkba]` block.
     pub business_case: Option<crate::mkba::BusinessCaseResults>,
 }
@@ -1860,6 +1877,8 @@ fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, mut acc: Acc) -> Res
         tranches,
         risk,
         programme_costs: mean_se(&acc.programme_costs),
+        held_at_end: mean_se(&acc.held),
+        prob_held: acc.held_n as f64 / n,
         business_case: acc.business.as_ref().and_then(|b| b.finish(c)),
     }
 }

@@ -1239,3 +1239,29 @@ fn timing_errors_say_what_is_allowed() {
         assert!(e.contains(want), "{timing}: `{want}` not in {e}");
     }
 }
+
+/// Cash left in the contract account (remainder "hold") is reported: its mean and the share
+/// of trials that leave any, as the trials' own settlements hold it; with the remainder going
+/// to the enterprise there is none.
+#[test]
+fn cash_held_in_the_account_at_the_end_is_reported() {
+    let unc = "[uncertainty]\n[uncertainty.outcomes.job]\nrate = { mean = 0.7, sd = 0.1 }\n";
+    let hold = small(100, "", unc).replace("remainder = \"enterprise\"", "remainder = \"hold\"");
+    assert!(hold.contains("\"hold\""));
+    let held = Mutex::new((0i128, 0u64));
+    let on = |rec: &TrialRecord| {
+        let h = rec.settlement.held_at_end().0;
+        let mut m = held.lock().unwrap();
+        m.0 += h as i128;
+        m.1 += (h > 0) as u64;
+    };
+    let trials = 3000;
+    let r = run_with(&hold, trials, 4, 2, &on);
+    let (sum, n) = held.into_inner().unwrap();
+    assert!(n > trials / 2, "{n} trials hold cash");
+    assert!((r.held_at_end.mean - sum as f64 / 100.0 / trials as f64).abs() < 1e-6);
+    assert!(r.held_at_end.se > 0.0);
+    assert_eq!(r.prob_held, n as f64 / trials as f64);
+    let r = run(&small(100, "", unc), trials, 4, 2);
+    assert_eq!((r.held_at_end.mean, r.prob_held), (0.0, 0.0));
+}

@@ -199,6 +199,7 @@ fn trial_header(c: &sibsim::Contract, shocks: usize) -> String {
         "trial".to_string(),
         "outcome_payments".into(),
         "terminated".into(),
+        "held".into(),
     ];
     for p in sibsim::montecarlo::reported_parties(c) {
         h.push(format!("net_{}", c.parties[p].id));
@@ -280,10 +281,11 @@ impl RowWriter {
 
 fn trial_row(r: &TrialRecord, shocks: usize, inflow: bool) -> String {
     let mut s = format!(
-        "{},{},{}",
+        "{},{},{},{}",
         r.trial,
         r.settlement.outcome_payments,
-        r.settlement.termination.is_some()
+        r.settlement.termination.is_some(),
+        r.settlement.held_at_end()
     );
     for n in r.net {
         let _ = write!(s, ",{}", sibsim::Money(*n));
@@ -565,6 +567,19 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
         } else {
             let _ = writeln!(o, ", a checkpoint fails in {}.", pct(checkpoint));
         }
+    }
+    if r.prob_held > 0.0 {
+        let why = if c.remainder == sibsim::contract::Remainder::Hold {
+            "remainder = \"hold\": paid in by the payers and paid out to no party"
+        } else {
+            "paid in by the payers and not owed to any party when the contract ended"
+        };
+        o.push_str(&wrap(&format!(
+            "Held in the contract account at the end: {} on average ± {}, in {} of trials ({why}; the payers' nets count it as paid).",
+            eur(r.held_at_end.mean),
+            se_of(r.held_at_end.se, r.trials),
+            pct(r.prob_held)
+        )));
     }
     if let Some(b) = &r.business_case {
         o.push('\n');
