@@ -155,6 +155,9 @@ pub struct Claim {
     pub due: u16,
     /// How it was judged.
     pub verdict: Verdict,
+    /// The number of its payment, which [`LedgerSink::claim_paid`] names when it is paid
+    /// (`None` when nothing was earned).
+    pub payment: Option<u32>,
 }
 
 /// Receives ledger lines as the engine produces them.
@@ -166,6 +169,11 @@ pub trait LedgerSink {
     /// keeps none.
     #[inline(always)]
     fn claim(&mut self, _claim: &Claim) {}
+
+    /// A claim's payment (its [`Claim::payment`]) in period `period`: `paid` after the total
+    /// cap and pay-only-what-is-due (possibly nothing). By default ignored.
+    #[inline(always)]
+    fn claim_paid(&mut self, _payment: u32, _period: u16, _paid: Money) {}
 }
 
 impl LedgerSink for Vec<LedgerLine> {
@@ -174,13 +182,16 @@ impl LedgerSink for Vec<LedgerLine> {
     }
 }
 
-/// A sink that keeps the ledger and every measurement's claim (a statement's).
+/// A sink that keeps the ledger, every measurement's claim and what each claim's payment
+/// paid (a statement's).
 #[derive(Clone, Debug, Default)]
 pub struct Recorded {
     /// The ledger, in the order the lines were produced.
     pub ledger: Vec<LedgerLine>,
     /// The claims, in the order their verdicts were known.
     pub claims: Vec<Claim>,
+    /// Per claim payment paid: `(payment, period, paid)`.
+    pub paid: Vec<(u32, u16, Money)>,
 }
 
 impl LedgerSink for Recorded {
@@ -189,6 +200,9 @@ impl LedgerSink for Recorded {
     }
     fn claim(&mut self, claim: &Claim) {
         self.claims.push(*claim);
+    }
+    fn claim_paid(&mut self, payment: u32, period: u16, paid: Money) {
+        self.paid.push((payment, period, paid));
     }
 }
 
@@ -1330,6 +1344,7 @@ impl<'c> Settler<'c> {
             earned: Money::ZERO,
             due: 0,
             verdict,
+            payment: None,
         }
     }
 
@@ -1503,6 +1518,7 @@ impl<'c> Settler<'c> {
             earned: amount,
             due: pay_at,
             verdict: Verdict::Earned,
+            payment: (amount.0 > 0).then_some(self.next_seq),
         });
         if amount.0 > 0 {
             self.pending[pay_at as usize].push(Pending {
@@ -1577,6 +1593,7 @@ impl<'c> Settler<'c> {
         let mut heap = std::mem::take(&mut self.parts);
         let mut stack = [Money::ZERO; 16];
         for e in pend.iter() {
+            sink.claim_paid(e.seq, p, e.amount);
             if e.amount.0 == 0 {
                 continue;
             }

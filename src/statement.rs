@@ -142,6 +142,8 @@ pub struct Table {
     head: Vec<String>,
     rows: Vec<Vec<String>>,
     left: usize,
+    /// Whether the last column (notes in words) is left-aligned too.
+    last_left: bool,
 }
 
 impl Table {
@@ -151,7 +153,13 @@ impl Table {
             head: head.iter().map(|s| s.to_string()).collect(),
             rows: Vec::new(),
             left,
+            last_left: false,
         }
+    }
+    /// The same table with its last column (notes in words) left-aligned.
+    pub fn last_left(mut self) -> Self {
+        self.last_left = true;
+        self
     }
     /// Adds a row.
     pub fn row(&mut self, r: Vec<String>) {
@@ -172,7 +180,7 @@ impl Table {
                 if i > 0 {
                     s.push_str("  ");
                 }
-                if i < self.left {
+                if i < self.left || (self.last_left && i + 1 == n) {
                     let _ = write!(s, "{:<width$}", cell, width = w[i]);
                 } else {
                     let _ = write!(s, "{:>width$}", cell, width = w[i]);
@@ -212,9 +220,9 @@ pub struct CohortEnrolment {
     pub reported: bool,
 }
 
-/// One measurement's claim as a statement shows it ([`Claim`] with ids, the contract's price
-/// and what each cap cut): the `claims` of the JSON statement and the rows of
-/// `settle --format claims`.
+/// One measurement's claim as a statement shows it ([`Claim`] with ids, the contract's price,
+/// what each cap cut, and what the ledger paid for it): the `claims` of the JSON statement
+/// and the rows of `settle --format claims`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ClaimRow {
     /// The period measured.
@@ -229,7 +237,9 @@ pub struct ClaimRow {
     pub achieved: Qty,
     /// The baseline they are judged against; `None` for an outcome without one.
     pub baseline: Option<Qty>,
-    /// The relative improvement on the baseline, where a threshold or grid reads it.
+    /// The relative improvement on the baseline, where a threshold or grid reads it;
+    /// `unbounded` where the baseline is 0 and anything improved.
+    #[serde(serialize_with = "improvement_text")]
     pub improvement: Option<Ratio>,
     /// Units payable on the baseline, before the outcome's unit caps.
     pub payable_units: Qty,
@@ -237,57 +247,250 @@ pub struct ClaimRow {
     pub units_paid: Qty,
     /// The price per unit, for an outcome priced flat (`None` with tiers or a grid).
     pub price: Option<Price>,
-    /// The units paid for at the contract's prices, after the per-participant cap and before
-    /// the outcome's amount cap.
+    /// The units paid for at the contract's prices (a grid's amount per participant times
+    /// the enrolled), after the per-participant cap and before the outcome's amount cap.
     pub amount: Money,
-    /// What the per-participant cap cut (units paid for at the price, less `amount`).
+    /// What the per-participant cap cut (units paid for at the price per person in cents,
+    /// less `amount`).
     pub cut_by_participant_cap: Money,
     /// What the outcome's amount cap cut.
     pub cut_by_amount_cap: Money,
-    /// The amount earned. The ledger pays it in `due`, after the total cap and pay-only-due.
+    /// The amount earned.
     pub earned: Money,
     /// The period it falls due (an early termination's period where it brings a payment
     /// forward); `None` where nothing was judged payable.
     pub due: Option<u16>,
+    /// What the ledger paid for it, after the total cap and pay-only-what-is-due; `None`
+    /// where it is not paid yet (an interim statement's claim falling due later) or nothing
+    /// was earned.
+    pub paid: Option<Money>,
+    /// What the total cap or pay-only-what-is-due cut when it was paid (earned - paid).
+    pub cut_at_payment: Money,
     /// How the measurement was judged.
     pub verdict: Verdict,
-    /// The outcome's unit caps, as the scenario file names them (`cap.units`, `cap.share`,
-    /// or both); for the text's notes.
+    /// How the amount comes about, in words, for the text's notes.
     #[serde(skip)]
-    unit_caps: &'static str,
+    note: Vec<String>,
 }
 
-/// The rows of `claims` (a [`crate::settlement::Recorded`] sink's), in the order of their
-/// measurement period, then outcome, then cohort.
-pub fn claim_rows(c: &Contract, s: &Settlement, claims: &[Claim]) -> Vec<ClaimRow> {
-    let mut sorted: Vec<&Claim> = claims.iter().collect();
-    sorted.sort_by_key(|k| (k.measured, k.outcome, k.cohort));
-    sorted
-        .into_iter()
-        .map(|k| {
-            let out = &c.outcomes[k.outcome as usize];
-            let price = match out.pricing {
-                Pricing::Flat(p) => Some(p),
-                _ => None,
-            };
-            // A per-participant outcome is paid per person at the price in cents.
-            let cut_pp = match price {
-                Some(p) if out.per_participant => {
-                    let unit = p.times(Qty::from_int(1));
-                    let full =
-                        Money(div_round(unit.0 as i128 * k.units.0 as i128, 1_000_000) as i64);
-                    (full - k.amount).non_negative()
+fn improvement_text<S: serde::Serializer>(r: &Option<Ratio>, s: S) -> Result<S::Ok, S::Error> {
+    match r {
+        Some(r) if r.0 == i64::MAX => s.serialize_str("unbounded"),
+        Some(r) => s.collect_str(&r.to_decimal().normalize()),
+        None => s.serialize_none(),
+    }
+}
+
+/// Units as a person reads them: thousands grouped, decimals as given (`1,600`, `7.5`).
+fn show_units(q: Qty) -> String {
+    grouped(q.to_decimal())
+}
+
+/// A decimal with its thousands grouped and its decimals as they are (`4,079.315673`).
+fn grouped(d: rust_decimal::Decimal) -> String {
+    let d = d.normalize();
+    let text = d.abs().to_string();
+    let (int, frac) = text
+        .split_once('.')
+        .map_or((text.as_str(), ""), |(a, b)| (a, b));
+    let mut grouped = String::new();
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    let sign = if d.is_sign_negative() { "-" } else { "" };
+    if frac.is_empty() {
+        format!("{sign}{grouped}")
+    } else {
+        format!("{sign}{grouped}.{frac}")
+    }
+}
+
+/// An improvement in percent to four decimals (`9.9995%`), or `unbounded`.
+fn show_improvement(r: Ratio) -> String {
+    if r.0 == i64::MAX {
+        return "unbounded".into();
+    }
+    let v = r.to_decimal() * rust_decimal::Decimal::ONE_HUNDRED;
+    format!("{}%", v.round_dp(4).normalize())
+}
+
+/// The rows of a settlement's claims (a [`crate::settlement::Recorded`] sink's `claims` and
+/// `paid`), in the order of their measurement period, then outcome, then cohort, with what
+/// the ledger paid for each; `enrolled` is each cohort's enrolment as settled.
+pub fn claim_rows(
+    c: &Contract,
+    s: &Settlement,
+    claims: &[Claim],
+    paid: &[(u32, u16, Money)],
+    enrolled: &[u32],
+) -> Vec<ClaimRow> {
+    let n_c = c.cohorts.len();
+    // Units paid for before each claim, per outcome and per outcome and cohort, in the order
+    // the engine made them payable (for tiers and to name the unit cap that cut).
+    let mut cum_o = vec![Qty::ZERO; c.outcomes.len()];
+    let mut cum_oc = vec![Qty::ZERO; c.outcomes.len() * n_c];
+    let mut rows: Vec<(u16, u16, u16, ClaimRow)> = Vec::with_capacity(claims.len());
+    for k in claims {
+        let o = k.outcome as usize;
+        let ci = k.cohort as usize;
+        let out = &c.outcomes[o];
+        let before_o = cum_o[o];
+        let before_oc = cum_oc[o * n_c + ci];
+        if k.verdict == Verdict::Earned {
+            cum_o[o] += k.units;
+            cum_oc[o * n_c + ci] += k.units;
+        }
+        let price = match out.pricing {
+            Pricing::Flat(p) => Some(p),
+            _ => None,
+        };
+        // A per-participant outcome is paid per person at the price in cents.
+        let person_unit = price
+            .filter(|_| out.per_participant)
+            .map(|p| p.times(Qty::from_int(1)));
+        let cut_pp = match person_unit {
+            Some(unit) => {
+                let full = Money(div_round(unit.0 as i128 * k.units.0 as i128, 1_000_000) as i64);
+                (full - k.amount).non_negative()
+            }
+            None => Money::ZERO,
+        };
+        let due = (k.verdict == Verdict::Earned).then(|| match s.termination {
+            Some((t, _)) => k.due.min(t),
+            None => k.due,
+        });
+        let payment = k
+            .payment
+            .and_then(|n| paid.iter().find(|x| x.0 == n).map(|x| (x.1, x.2)));
+        let paid_amount = match (k.verdict, k.payment, payment) {
+            (Verdict::Earned, _, Some((_, m))) => Some(m),
+            // Nothing earned: nothing to pay, and nothing paid.
+            (Verdict::Earned, None, _) => Some(Money::ZERO),
+            _ => None,
+        };
+        let cut_at_payment = paid_amount.map_or(Money::ZERO, |m| k.earned - m);
+        let enrolled_here = enrolled.get(ci).copied().unwrap_or(0);
+
+        // The note: how the amount comes about and what cut it.
+        let mut note: Vec<String> = Vec::new();
+        let level = |l: Option<Ratio>| l.map(show_improvement).unwrap_or_default();
+        match k.verdict {
+            Verdict::Earned => match &out.pricing {
+                _ if k.units.0 == 0 && k.payable.0 == 0 => {}
+                Pricing::Flat(p) => {
+                    let shown = match person_unit {
+                        Some(unit) => format_thousands(unit),
+                        None => show_price(*p),
+                    };
+                    if k.units.0 > 0 {
+                        note.push(format!("{} x {shown}", show_units(k.units)));
+                    }
                 }
-                _ => Money::ZERO,
+                Pricing::Tiers(tiers) => {
+                    let mut from = before_o;
+                    let mut left = k.units;
+                    let mut parts = Vec::new();
+                    for t in tiers {
+                        if left.0 <= 0 {
+                            break;
+                        }
+                        let room = match t.up_to {
+                            Some(u) => (u - from).max(Qty::ZERO),
+                            None => left,
+                        };
+                        let take = left.min(room);
+                        if take.0 > 0 {
+                            parts.push(format!("{} x {}", show_units(take), show_price(t.price)));
+                        }
+                        from += take;
+                        left = left - take;
+                    }
+                    if !parts.is_empty() {
+                        note.push(parts.join(" + "));
+                    }
+                }
+                Pricing::Grid { kind, points } => {
+                    let imp = k.improvement.unwrap_or(Ratio::ZERO);
+                    let v = crate::settlement::grid_value(*kind, points, imp);
+                    if v.0 == 0 {
+                        note.push(format!(
+                            "below the grid's first point ({})",
+                            points
+                                .first()
+                                .map(|p| show_improvement(p.0))
+                                .unwrap_or_default()
+                        ));
+                    } else {
+                        note.push(format!(
+                            "grid {} x {} enrolled",
+                            show_price(v),
+                            show_units(Qty::from_int(enrolled_here as i64))
+                        ));
+                    }
+                }
+            },
+            Verdict::BelowThreshold => note.push(format!(
+                "below its threshold ({})",
+                level(out.threshold.per_cohort)
+            )),
+            Verdict::OverallNotMet => note.push(format!(
+                "overall threshold ({}) not met",
+                level(out.threshold.overall)
+            )),
+            Verdict::Held => note.push(format!(
+                "held for its overall threshold ({}), judged at its last measurement",
+                level(out.threshold.overall)
+            )),
+        }
+        if k.verdict == Verdict::Earned && k.units < k.payable {
+            // The caps apply in this order: units over all cohorts, then the cohort's share.
+            let units_room = out.caps.max_units.map(|mu| (mu - before_o).max(Qty::ZERO));
+            let after_units = units_room.map_or(k.payable, |r| k.payable.min(r));
+            let which = if out.caps.max_units.is_some() && after_units == k.units {
+                "the unit cap (cap.units)"
+            } else {
+                "the share cap (cap.share)"
             };
-            let due = (k.verdict == Verdict::Earned).then(|| match s.termination {
-                Some((t, _)) => k.due.min(t),
-                None => k.due,
-            });
+            let _ = before_oc;
+            note.push(format!("{} over {which}", show_units(k.payable - k.units)));
+        }
+        if cut_pp.0 > 0 {
+            note.push(format!("per-participant cap -{}", format_thousands(cut_pp)));
+        }
+        if k.amount > k.earned {
+            note.push(format!(
+                "amount cap (cap.amount) -{}",
+                format_thousands(k.amount - k.earned)
+            ));
+        }
+        if cut_at_payment.0 > 0 {
+            let by = match (c.total_cap.is_some(), c.pay_only_due) {
+                (true, true) => "the total cap or pay only what is due",
+                (true, false) => "the total cap",
+                _ => "pay only what is due",
+            };
+            note.push(format!("{by} -{}", format_thousands(cut_at_payment)));
+        }
+        if let (Some(d), Some((q, _))) = (due, payment)
+            && q < k.due
+            && d == q
+        {
+            note.push(format!("due {} by the contract, paid at its end", k.due));
+        }
+        if k.verdict == Verdict::Earned && k.payment.is_some() && payment.is_none() {
+            note.push("falls due after this statement".into());
+        }
+        rows.push((
+            k.measured,
+            k.outcome,
+            k.cohort,
             ClaimRow {
                 measured: k.measured,
                 outcome: out.id.clone(),
-                cohort: c.cohorts[k.cohort as usize].id.clone(),
+                cohort: c.cohorts[ci].id.clone(),
                 unit: out.unit.clone(),
                 achieved: k.achieved,
                 baseline: (!matches!(out.baseline, crate::contract::Baseline::None))
@@ -301,15 +504,15 @@ pub fn claim_rows(c: &Contract, s: &Settlement, claims: &[Claim]) -> Vec<ClaimRo
                 cut_by_amount_cap: k.amount - k.earned,
                 earned: k.earned,
                 due,
+                paid: paid_amount,
+                cut_at_payment,
                 verdict: k.verdict,
-                unit_caps: match (out.caps.max_units.is_some(), out.caps.max_share.is_some()) {
-                    (true, true) => "cap.units or cap.share",
-                    (true, false) => "cap.units",
-                    _ => "cap.share",
-                },
-            }
-        })
-        .collect()
+                note,
+            },
+        ));
+    }
+    rows.sort_by_key(|r| (r.0, r.1, r.2));
+    rows.into_iter().map(|r| r.3).collect()
 }
 
 fn verdict_name(v: Verdict) -> &'static str {
@@ -318,96 +521,6 @@ fn verdict_name(v: Verdict) -> &'static str {
         Verdict::BelowThreshold => "below-threshold",
         Verdict::OverallNotMet => "overall-not-met",
         Verdict::Held => "held",
-    }
-}
-
-/// A price as an amount: with thousands separators and cents (`1,500.00`), or all its
-/// decimals where it has more than cents (`0.125`).
-fn show_price(p: Price) -> String {
-    let cents = p.times(Qty::from_int(1));
-    if Money::from_decimal(p.to_decimal()) == Some(cents) && cents.to_decimal() == p.to_decimal() {
-        format_thousands(cents)
-    } else {
-        p.to_string()
-    }
-}
-
-/// The most claims a text statement lists (the CSV has them all).
-const MAX_CLAIM_LINES: usize = 60;
-
-/// The text statement's Claims section: each measurement, what it is worth and why.
-fn render_claims_text(o: &mut String, rows: &[ClaimRow]) {
-    let baseline = rows.iter().any(|r| r.baseline.is_some());
-    let improvement = rows.iter().any(|r| r.improvement.is_some());
-    o.push_str("\nClaims (one per measurement: units on the baseline, after caps, and when due)\n");
-    let mut head = vec!["Measured", "Outcome", "Cohort", "Achieved"];
-    if baseline {
-        head.push("Baseline");
-    }
-    if improvement {
-        head.push("Improvement");
-    }
-    head.extend(["Payable", "Paid for", "Earned", "Due", "Note"]);
-    let mut t = Table::new(&head, 3);
-    for r in rows.iter().take(MAX_CLAIM_LINES) {
-        let mut row = vec![
-            r.measured.to_string(),
-            r.outcome.clone(),
-            r.cohort.clone(),
-            r.achieved.to_string(),
-        ];
-        if baseline {
-            row.push(r.baseline.map(|b| b.to_string()).unwrap_or_default());
-        }
-        if improvement {
-            row.push(r.improvement.map(pct).unwrap_or_default());
-        }
-        let mut note: Vec<String> = Vec::new();
-        match r.verdict {
-            Verdict::Earned => {
-                if let Some(p) = r.price.filter(|_| r.units_paid.0 > 0) {
-                    note.push(format!("{} x {}", r.units_paid, show_price(p)));
-                }
-            }
-            Verdict::BelowThreshold => note.push("below its threshold".into()),
-            Verdict::OverallNotMet => note.push("overall threshold not met".into()),
-            Verdict::Held => note.push("held for its overall threshold".into()),
-        }
-        if r.units_paid < r.payable_units && r.verdict == Verdict::Earned {
-            note.push(format!(
-                "{} over {}",
-                r.payable_units - r.units_paid,
-                r.unit_caps
-            ));
-        }
-        if r.cut_by_participant_cap.0 > 0 {
-            note.push(format!(
-                "participant_cap -{}",
-                format_thousands(r.cut_by_participant_cap)
-            ));
-        }
-        if r.cut_by_amount_cap.0 > 0 {
-            note.push(format!(
-                "cap.amount -{}",
-                format_thousands(r.cut_by_amount_cap)
-            ));
-        }
-        row.extend([
-            r.payable_units.to_string(),
-            r.units_paid.to_string(),
-            format_thousands(r.earned),
-            r.due.map(|d| d.to_string()).unwrap_or_default(),
-            note.join("; "),
-        ]);
-        t.row(row);
-    }
-    t.render(o);
-    if rows.len() > MAX_CLAIM_LINES {
-        let _ = writeln!(
-            o,
-            "... and {} more claims: see --format claims.",
-            rows.len() - MAX_CLAIM_LINES
-        );
     }
 }
 
@@ -430,6 +543,8 @@ pub fn render_claims_csv(rows: &[ClaimRow]) -> String {
         "cut_by_amount_cap",
         "earned",
         "due",
+        "paid",
+        "cut_at_payment",
         "verdict",
     ]);
     let opt = |v: Option<String>| v.unwrap_or_default();
@@ -441,9 +556,13 @@ pub fn render_claims_csv(rows: &[ClaimRow]) -> String {
             r.unit.clone(),
             r.achieved.to_string(),
             opt(r.baseline.map(|b| b.to_string())),
-            opt(r
-                .improvement
-                .map(|i| i.to_decimal().normalize().to_string())),
+            opt(r.improvement.map(|i| {
+                if i.0 == i64::MAX {
+                    "unbounded".to_string()
+                } else {
+                    i.to_decimal().normalize().to_string()
+                }
+            })),
             r.payable_units.to_string(),
             r.units_paid.to_string(),
             opt(r.price.map(|p| p.to_string())),
@@ -452,10 +571,92 @@ pub fn render_claims_csv(rows: &[ClaimRow]) -> String {
             r.cut_by_amount_cap.to_string(),
             r.earned.to_string(),
             opt(r.due.map(|d| d.to_string())),
+            opt(r.paid.map(|m| m.to_string())),
+            r.cut_at_payment.to_string(),
             verdict_name(r.verdict).to_string(),
         ]);
     }
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// A price as an amount: with thousands separators and cents (`1,500.00`), or all its
+/// decimals where it has more than cents (`0.125`).
+fn show_price(p: Price) -> String {
+    let cents = p.times(Qty::from_int(1));
+    if Money::from_decimal(p.to_decimal()) == Some(cents) && cents.to_decimal() == p.to_decimal() {
+        format_thousands(cents)
+    } else {
+        grouped(p.to_decimal())
+    }
+}
+
+/// The most claims a text statement lists (the CSV has them all).
+const MAX_CLAIM_LINES: usize = 60;
+
+/// The text statement's Claims section: each measurement, what it is worth and why, what
+/// the ledger paid for it, and the totals.
+fn render_claims_text(o: &mut String, rows: &[ClaimRow]) {
+    let baseline = rows.iter().any(|r| r.baseline.is_some());
+    let improvement = rows.iter().any(|r| r.improvement.is_some());
+    o.push_str(
+        "\nClaims (one per measurement: what it earned and why, when due, what the ledger paid)\n",
+    );
+    let mut head = vec!["Measured", "Outcome", "Cohort", "Achieved"];
+    if baseline {
+        head.push("Baseline");
+    }
+    if improvement {
+        head.push("Improvement");
+    }
+    head.extend(["Payable", "Paid for", "Earned", "Due", "Paid", "Note"]);
+    let mut t = Table::new(&head, 3).last_left();
+    for r in rows.iter().take(MAX_CLAIM_LINES) {
+        let mut row = vec![
+            r.measured.to_string(),
+            r.outcome.clone(),
+            r.cohort.clone(),
+            show_units(r.achieved),
+        ];
+        if baseline {
+            row.push(r.baseline.map(show_units).unwrap_or_default());
+        }
+        if improvement {
+            row.push(r.improvement.map(show_improvement).unwrap_or_default());
+        }
+        row.extend([
+            show_units(r.payable_units),
+            show_units(r.units_paid),
+            format_thousands(r.earned),
+            r.due.map(|d| d.to_string()).unwrap_or_default(),
+            match (r.verdict, r.paid) {
+                (_, Some(m)) => format_thousands(m),
+                (Verdict::Earned, None) => "pending".into(),
+                _ => String::new(),
+            },
+            r.note.join("; "),
+        ]);
+        t.row(row);
+    }
+    if rows.len() > MAX_CLAIM_LINES {
+        let mut row = vec![format!("... {} more", rows.len() - MAX_CLAIM_LINES)];
+        row.resize(head.len(), String::new());
+        let last = row.len() - 1;
+        row[last] = "see --format claims".into();
+        t.row(row);
+    }
+    // Totals under Earned and Paid (the fifth and third columns from the right).
+    let earned: Money = rows.iter().map(|r| r.earned).sum();
+    let paid: Money = rows.iter().filter_map(|r| r.paid).sum();
+    let mut total = vec!["Total".to_string()];
+    total.resize(head.len() - 4, String::new());
+    total.extend([
+        format_thousands(earned),
+        String::new(),
+        format_thousands(paid),
+        String::new(),
+    ]);
+    t.row(total);
+    t.render(o);
 }
 
 /// Each cohort's enrolment in `a`, as a statement shows it.
@@ -640,6 +841,7 @@ pub fn render_text_noted(
     let flows = flows_by_period(c, ledger);
     // The parties with any flow, and the payers, investors and enterprise always (a payer that
     // has paid nothing yet is still a party to the contract).
+    // A fee's payee too: a fee not paid is a loss to it.
     let active: Vec<usize> = (0..c.parties.len())
         .filter(|&i| {
             s.paid[i].0 != 0
@@ -648,6 +850,7 @@ pub fn render_text_noted(
                     c.parties[i].role,
                     Role::Payer | Role::Investor | Role::Enterprise
                 )
+                || c.fees.iter().any(|f| f.payee == i)
         })
         .collect();
     o.push_str("Cash flows by period\n");
@@ -830,7 +1033,7 @@ pub fn render_text_noted(
             "Unit",
             "Achieved",
             "Baseline",
-            "Payable units",
+            "Units paid for",
             "Earned",
             "Paid",
         ],
@@ -930,6 +1133,38 @@ pub fn render_text_noted(
         "inflow compensation earned, payable after period {} (interim)",
         s.final_period
     );
+    // Fees still owed, per fee where there are several: what fell due by the last period
+    // settled, less what the ledger paid.
+    let fees_owed = if c.fees.len() > 1 && s.fees_owed.0 > 0 {
+        let each: Vec<String> = c
+            .fees
+            .iter()
+            .enumerate()
+            .filter_map(|(k, f)| {
+                let due: Money = f.schedule[1..=s.final_period as usize]
+                    .iter()
+                    .copied()
+                    .sum();
+                let paid: Money = ledger
+                    .iter()
+                    .filter(|l| l.rule == Rule::Fee { fee: k as u16 })
+                    .map(|l| l.amount)
+                    .sum();
+                let owed = due - paid;
+                (owed.0 > 0).then(|| {
+                    format!(
+                        "`{}` to {} {}",
+                        f.id,
+                        c.parties[f.payee].id,
+                        format_thousands(owed)
+                    )
+                })
+            })
+            .collect();
+        format!("fees still owed ({})", each.join(", "))
+    } else {
+        "fees still owed".to_string()
+    };
     let mut notes: Vec<String> = first_notes.to_vec();
     notes.extend(
         [
@@ -940,7 +1175,7 @@ pub fn render_text_noted(
             ("not paid because of the total cap", s.cut_by_total_cap),
             ("earned but not due (pay only what is due)", s.not_due),
             ("enterprise costs left unpaid", s.unpaid_costs),
-            ("fees still owed", s.fees_owed),
+            (fees_owed.as_str(), s.fees_owed),
             ("deferred enterprise fees still owed", s.deferred_fees_owed),
         ]
         .iter()

@@ -2158,3 +2158,86 @@ fn usage_edges_say_what_they_are() {
         );
     }
 }
+
+/// `validate` notes terms that can never pay: a deferred fee falling due after the last
+/// money comes in when the remainder is paid out every period, and a performance share
+/// under pay only what is due; a fee recipient paid nothing still appears among the parties.
+#[test]
+fn validate_notes_terms_that_can_never_pay() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"
+[contract]
+name = "dead terms"
+periods = 6
+period = "quarter"
+remainder = "return-to-payers"
+[[payers]]
+id = "city"
+[[investors]]
+id = "bank"
+[[fee_recipients]]
+id = "assessor"
+[enterprise]
+id = "se"
+deferred_fees = { at = [[6, 1000]] }
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 10
+[[outcomes]]
+id = "job"
+lag = 1
+price = 1000
+[[fees]]
+id = "audit"
+payee = "assessor"
+schedule = { at = [[6, 500]] }
+[[tranches]]
+id = "loan"
+investor = "bank"
+committed = 1000
+rank = 1
+drawdowns = { at = [[1, 1000]] }
+"#;
+    let f = dir.path().join("dead.toml");
+    std::fs::write(&f, text).unwrap();
+    let o = run(&["validate", f.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("fee `audit` and the enterprise's deferred fee fall due after period 2"),
+        "{out}"
+    );
+    let share = text
+        .replace("remainder = \"return-to-payers\"", "pay_only_due = true")
+        .replace(
+            "deferred_fees = { at = [[6, 1000]] }",
+            "performance_share = 0.2",
+        );
+    std::fs::write(&f, &share).unwrap();
+    let out = stdout(&run(&["validate", f.to_str().unwrap()]));
+    assert!(
+        out.contains("`performance_share`: it will never be paid"),
+        "{out}"
+    );
+    // The assessor is paid nothing (its fee falls due after the money is paid out) but is
+    // listed with the parties.
+    std::fs::write(&f, text).unwrap();
+    let a = dir.path().join("a.csv");
+    std::fs::write(&a, "period,cohort,outcome,units\n2,c1,job,3\n").unwrap();
+    let o = run(&[
+        "settle",
+        f.to_str().unwrap(),
+        "--actuals",
+        a.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let parties = out.split("\nParties\n").nth(1).unwrap();
+    assert!(
+        parties
+            .lines()
+            .any(|l| l.starts_with("assessor ") && l.contains("fee recipient")),
+        "{parties}"
+    );
+}

@@ -343,19 +343,22 @@ fn gen_contract(src: &mut Src) -> Gen {
                     );
                 }
             }
-            if src.chance(20) {
+            let decrease = src.chance(20);
+            if decrease {
                 s.push_str("direction = \"decrease\"\n");
             }
+            // Where fewer is better the improvement is at most 1: a level above is refused.
+            let top = if decrease { 100 } else { 200 };
             if src.chance(50) {
                 let mut parts = Vec::new();
                 if src.chance(60) {
                     parts.push(format!(
                         "per_cohort = {}",
-                        src.range(-50, 200) as f64 / 100.0
+                        src.range(-50, top) as f64 / 100.0
                     ));
                 }
                 if parts.is_empty() || src.chance(40) {
-                    parts.push(format!("overall = {}", src.range(-50, 200) as f64 / 100.0));
+                    parts.push(format!("overall = {}", src.range(-50, top) as f64 / 100.0));
                 }
                 let _ = writeln!(s, "threshold = {{ {} }}", parts.join(", "));
             }
@@ -782,8 +785,50 @@ fn check_claims(
     c: &Contract,
     s: &Settlement,
     claims: &[Claim],
+    paid_claims: &[(u32, u16, Money)],
     ledger: &[LedgerLine],
 ) -> Result<(), String> {
+    // Each claim's payment is paid at most once, at most what it earned, and the payments
+    // add up to the ledger's outcome payments per outcome and cohort.
+    let n_c0 = c.cohorts.len();
+    let mut by_payment = BTreeMap::new();
+    for &(n, period, m) in paid_claims {
+        if by_payment.insert(n, (period, m)).is_some() {
+            return Err(format!("payment {n} paid twice"));
+        }
+    }
+    let mut claimed_paid = vec![Money::ZERO; c.outcomes.len() * n_c0];
+    for k in claims {
+        match (k.payment, k.verdict) {
+            (Some(n), Verdict::Earned) => {
+                if let Some(&(period, m)) = by_payment.get(&n) {
+                    if m.0 < 0 || m > k.earned || period < k.measured {
+                        return Err(format!("claim {k:?} paid {m} in period {period}"));
+                    }
+                    claimed_paid[k.outcome as usize * n_c0 + k.cohort as usize] += m;
+                } else if !s.interim && s.termination.is_none() && k.due <= s.final_period {
+                    return Err(format!("claim {k:?} due by the end but never paid"));
+                }
+            }
+            (Some(_), _) => return Err(format!("an unpaid verdict with a payment: {k:?}")),
+            (None, _) => {
+                if k.earned.0 != 0 {
+                    return Err(format!("earned without a payment: {k:?}"));
+                }
+            }
+        }
+    }
+    let mut ledger_paid = vec![Money::ZERO; c.outcomes.len() * n_c0];
+    for l in ledger {
+        if let Rule::OutcomePayment { outcome, cohort } = l.rule {
+            ledger_paid[outcome as usize * n_c0 + cohort as usize] += l.amount;
+        }
+    }
+    if claimed_paid != ledger_paid {
+        return Err(format!(
+            "claims paid {claimed_paid:?}, the ledger's outcome payments {ledger_paid:?}"
+        ));
+    }
     let n_c = c.cohorts.len();
     let mut seen = std::collections::BTreeSet::new();
     let mut sums = vec![(Qty::ZERO, Qty::ZERO, Qty::ZERO, Money::ZERO); c.outcomes.len()];
@@ -1383,7 +1428,7 @@ proptest! {
         let s = settler.settle(&a, &mut rec).map_err(|e| fail(format!("{e}")))?.clone();
         settler.settle(&a, &mut plain).map_err(|e| fail(format!("{e}")))?;
         prop_assert_eq!(&rec.ledger, &plain);
-        check_claims(&c, &s, &rec.claims, &rec.ledger).map_err(|m| fail(format!("{m}\n{}", g.toml)))?;
+        check_claims(&c, &s, &rec.claims, &rec.paid, &rec.ledger).map_err(|m| fail(format!("{m}\n{}", g.toml)))?;
         // Classes as masks over shared slots settle exactly like classes with their own events.
         let mut settler = Settler::new(&c);
         let (mut one, mut other) = (Vec::<LedgerLine>::new(), Vec::<LedgerLine>::new());
@@ -1412,7 +1457,7 @@ proptest! {
         let mut rec = Recorded::default();
         let part = settler.settle_through(&a, &mut rec, through).map_err(|e| fail(format!("{e}\n{}", g.toml)))?.clone();
         let ledger = rec.ledger;
-        check_claims(&c, &part, &rec.claims, &ledger).map_err(|m| fail(format!("through {through}: {m}\n{}", g.toml)))?;
+        check_claims(&c, &part, &rec.claims, &rec.paid, &ledger).map_err(|m| fail(format!("through {through}: {m}\n{}", g.toml)))?;
         if part.interim {
             // What is pending is what the claims earned falling due later; what is held, the
             // units of the claims held.

@@ -68,8 +68,8 @@ struct Case {
     not_due: &'static str,
     /// Every measurement's claim, as the rows of `settle --format claims` (`measured,
     /// outcome, cohort, unit, achieved, baseline, improvement, payable_units, units_paid,
-    /// price, amount, cut_by_participant_cap, cut_by_amount_cap, earned, due, verdict`), in
-    /// order; not checked where empty.
+    /// price, amount, cut_by_participant_cap, cut_by_amount_cap, earned, due, paid,
+    /// cut_at_payment, verdict`), in order; not checked where empty.
     claims: &'static [&'static str],
 }
 
@@ -156,7 +156,7 @@ fn check(case: &Case) {
 
     // The claims, row by row.
     if !case.claims.is_empty() {
-        let rows = sibsim::statement::claim_rows(c, &s, &rec.claims);
+        let rows = sibsim::statement::claim_rows(c, &s, &rec.claims, &rec.paid, &actuals.enrolled);
         let csv = sibsim::statement::render_claims_csv(&rows);
         let got: Vec<&str> = csv.lines().skip(1).collect();
         if got != case.claims {
@@ -681,8 +681,8 @@ period,cohort,outcome,units
         paid: "8000.00",
     }],
     claims: &[
-        "2,reoffend,c1,person,44,50,0.12,6,6,1000,6000.00,0.00,0.00,6000.00,3,earned",
-        "3,reoffend,c2,person,48,50,0.04,2,2,1000,2000.00,0.00,0.00,2000.00,4,earned",
+        "2,reoffend,c1,person,44,50,0.12,6,6,1000,6000.00,0.00,0.00,6000.00,3,6000.00,0.00,earned",
+        "3,reoffend,c2,person,48,50,0.04,2,2,1000,2000.00,0.00,0.00,2000.00,4,2000.00,0.00,earned",
     ],
     held_at_end: "3000.00", // (6,000 - 5,000) + 2,000, held
     ..BASE
@@ -734,8 +734,8 @@ period,cohort,outcome,units
         paid: "6000.00",
     }],
     claims: &[
-        "2,reoffend,c1,person,44,50,0.12,6,6,1000,6000.00,0.00,0.00,6000.00,3,earned",
-        "3,reoffend,c2,person,49,50,0.02,1,0,1000,0.00,0.00,0.00,0.00,,overall-not-met",
+        "2,reoffend,c1,person,44,50,0.12,6,6,1000,6000.00,0.00,0.00,6000.00,3,6000.00,0.00,earned",
+        "3,reoffend,c2,person,49,50,0.02,1,0,1000,0.00,0.00,0.00,0.00,,,0.00,overall-not-met",
     ],
     held_at_end: "1000.00", // 6,000 - 5,000
     ..BASE
@@ -852,10 +852,10 @@ period,cohort,outcome,units
         },
     ],
     claims: &[
-        "2,job,c1,person,5,,,5,3,1000,3000.00,0.00,0.00,3000.00,2,earned",
-        "2,job,c2,person,3,,,3,3,1000,3000.00,0.00,1000.00,2000.00,2,earned",
-        "2,housing,c1,person,7,5,0.4,2,2,500,1000.00,0.00,0.00,1000.00,2,earned",
-        "2,housing,c2,person,6,5,0.2,1,0,500,0.00,0.00,0.00,0.00,,below-threshold",
+        "2,job,c1,person,5,,,5,3,1000,3000.00,0.00,0.00,3000.00,2,3000.00,0.00,earned",
+        "2,job,c2,person,3,,,3,3,1000,3000.00,0.00,1000.00,2000.00,2,2000.00,0.00,earned",
+        "2,housing,c1,person,7,5,0.4,2,2,500,1000.00,0.00,0.00,1000.00,2,1000.00,0.00,earned",
+        "2,housing,c2,person,6,5,0.2,1,0,500,0.00,0.00,0.00,0.00,,,0.00,below-threshold",
     ],
     ..BASE
 };
@@ -964,8 +964,8 @@ period,cohort,outcome,units,baseline
         paid: "47857.14",
     }],
     claims: &[
-        "2,employment,c1,person,17,10.5,0.619047619048,6.5,6.5,,22857.14,0.00,0.00,22857.14,2,earned",
-        "2,employment,c2,person,18,15,0.2,3,3,,25000.00,0.00,0.00,25000.00,2,earned",
+        "2,employment,c1,person,17,10.5,0.619047619048,6.5,6.5,,22857.14,0.00,0.00,22857.14,2,22857.14,0.00,earned",
+        "2,employment,c2,person,18,15,0.2,3,3,,25000.00,0.00,0.00,25000.00,2,25000.00,0.00,earned",
     ],
     ..BASE
 };
@@ -1066,8 +1066,8 @@ period,cohort,outcome,units
         paid: "14666.67",
     }],
     claims: &[
-        "2,job,c1,person,8,,,8,8,,8000.00,0.00,0.00,8000.00,2,earned",
-        "3,job,c2,person,10,,,10,9,,6666.67,0.00,0.00,6666.67,3,earned",
+        "2,job,c1,person,8,,,8,8,,8000.00,0.00,0.00,8000.00,2,8000.00,0.00,earned",
+        "3,job,c2,person,10,,,10,9,,6666.67,0.00,0.00,6666.67,3,6666.67,0.00,earned",
     ],
     held_at_end: "2666.67", // 6,666.67 - 4,000
     ..BASE
@@ -1180,8 +1180,9 @@ period,cohort,outcome,units,participant
         },
     ],
     claims: &[
-        "2,diploma,c1,person,3,,,3,3,3000,9000.00,0.00,0.00,9000.00,2,earned",
-        "3,job,c1,person,3,,,3,3,4000,8000.00,4000.00,0.00,8000.00,3,earned",
+        "2,diploma,c1,person,3,,,3,3,3000,9000.00,0.00,0.00,9000.00,2,9000.00,0.00,earned",
+        // paid 6,000 of the 8,000 earned: the total cap cut 2,000 when it was paid
+        "3,job,c1,person,3,,,3,3,4000,8000.00,4000.00,0.00,8000.00,3,6000.00,2000.00,earned",
     ],
     cut_by_total_cap: "2000.00",
     ..BASE
@@ -2074,7 +2075,7 @@ period,cohort,outcome,units
         paid: "75.00",
     }],
     claims: &[
-        "2,days,c1,unit,92.5,100,0.075,7.5,7.5,10,75.00,0.00,0.00,75.00,2,earned",
+        "2,days,c1,unit,92.5,100,0.075,7.5,7.5,10,75.00,0.00,0.00,75.00,2,75.00,0.00,earned",
     ],
     ..BASE
 };
@@ -2765,4 +2766,70 @@ fn a_checkpoint_met_by_a_very_large_rate_passes() {
     assert_eq!(s.final_period, 6);
     assert_eq!(sibsim::Ratio::of(i64::MAX, 1), sibsim::Ratio(i64::MAX));
     assert_eq!(sibsim::Ratio::of(-i64::MAX, 1), sibsim::Ratio(i64::MIN));
+}
+
+/// An improvement on a baseline of 0 is unbounded: the claims say so (not a huge number) in
+/// the CSV, the JSON and the text; a grid below its first point earns nothing and the note
+/// says why; a claim cut by pay-only-due says by how much.
+#[test]
+fn claims_say_unbounded_improvements_and_grids_below_their_first_point() {
+    let scenario = r#"
+[contract]
+name = "unbounded"
+period = "quarter"
+periods = 3
+[[payers]]
+id = "city"
+[enterprise]
+id = "ent"
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 10
+[[outcomes]]
+id = "job"
+lag = 1
+price = 1000
+baseline = { kind = "rate", rate = 0 }
+threshold = { per_cohort = 0.5 }
+[[outcomes]]
+id = "grid"
+lag = 1
+baseline = { kind = "rate", rate = 0.4 }
+grid = { kind = "step", points = [[0.5, 100]] }
+"#;
+    let sc = sibsim::scenario::parse("u.toml", scenario).unwrap();
+    let c = &sc.contract;
+    let a = sibsim::actuals::parse_csv(
+        c,
+        "u.csv",
+        "period,cohort,outcome,units\n2,c1,job,3\n2,c1,grid,5\n",
+    )
+    .unwrap();
+    let mut rec = sibsim::settlement::Recorded::default();
+    let s = Settler::new(c).settle(&a, &mut rec).unwrap().clone();
+    let rows = sibsim::statement::claim_rows(c, &s, &rec.claims, &rec.paid, &a.enrolled);
+    let csv = sibsim::statement::render_claims_csv(&rows);
+    // 3 units on a baseline of 0 pass the 50% threshold: 3 x 1,000.
+    assert!(
+        csv.contains(
+            "2,job,c1,person,3,0,unbounded,3,3,1000,3000.00,0.00,0.00,3000.00,2,3000.00,0.00,earned"
+        ),
+        "{csv}"
+    );
+    // Baseline 10 x 0.4 = 4; (5 - 4) / 4 = 25% < 50%, the grid's first point: nothing.
+    assert!(
+        csv.contains("2,grid,c1,person,5,4,0.25,1,1,,0.00,0.00,0.00,0.00,2,0.00,0.00,earned"),
+        "{csv}"
+    );
+    let json = sibsim::statement::render_json_noted(c, &s, &rec.ledger, &[], &[], &rows, None);
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc["claims"][0]["improvement"], "unbounded");
+    assert_eq!(doc["claims"][1]["improvement"], "0.25");
+    let text = sibsim::statement::render_text_noted(c, &s, &rec.ledger, &[], &[], &rows, None);
+    assert!(text.contains("unbounded"), "{text}");
+    assert!(
+        text.contains("below the grid's first point (50%)"),
+        "{text}"
+    );
 }

@@ -2115,3 +2115,53 @@ fn contract_wide_counts_and_totals_are_bounded() {
         "{d}"
     );
 }
+
+/// Where fewer is better the improvement is at most 1 (nothing left of the baseline): a
+/// threshold or checkpoint floor above it (a percent written for a fraction) can never be
+/// met and is refused with the fraction meant; where more is better it may exceed 1.
+#[test]
+fn an_improvement_level_a_decrease_can_never_reach_is_refused() {
+    let decrease = edit(
+        "price = 1500\n",
+        "price = 1500\ndirection = \"decrease\"\nbaseline = { kind = \"rate\", rate = 0.5 }\nthreshold = { per_cohort = 10, overall = 0.075 }\n",
+    );
+    let line = decrease
+        .lines()
+        .position(|l| l.starts_with("threshold"))
+        .unwrap()
+        + 1;
+    expect_error(
+        &decrease,
+        line,
+        &[
+            "threshold.per_cohort",
+            "10 can never be reached",
+            "write 0.1 for 10%",
+        ],
+    );
+    let ok = decrease.replace("per_cohort = 10,", "per_cohort = 1,");
+    assert!(sibsim::scenario::parse("test.toml", &ok).is_ok());
+    let increase = edit(
+        "price = 1500\n",
+        "price = 1500\nbaseline = { kind = \"rate\", rate = 0.2 }\nthreshold = { per_cohort = 1.5 }\n",
+    );
+    assert!(sibsim::scenario::parse("test.toml", &increase).is_ok());
+    let floor = format!(
+        "{}\n[[checkpoints]]\nperiod = 4\noutcome = \"job\"\nmin_improvement = 8.5\n",
+        ok
+    );
+    let line = floor
+        .lines()
+        .position(|l| l.starts_with("min_improvement"))
+        .unwrap()
+        + 1;
+    expect_error(
+        &floor,
+        line,
+        &[
+            "min_improvement",
+            "8.5 can never be reached",
+            "0.085 for 8.5%",
+        ],
+    );
+}

@@ -637,6 +637,9 @@ fn validate(path: &std::path::Path, given: &[String]) -> Result<()> {
     if let Some(n) = fees_after_the_money(c) {
         io::say!("  {n}");
     }
+    if let Some(n) = share_without_surplus(c) {
+        io::say!("  {n}");
+    }
     for n in cut {
         io::say!("  note: {n}");
     }
@@ -660,22 +663,40 @@ fn fees_after_the_money(c: &sibsim::Contract) -> Option<String> {
     });
     let fixed = c.fixed_payments.iter().map(|f| f.period);
     let last_in = outcomes.chain(fixed).max().unwrap_or(0);
-    let late: Vec<String> = c
+    let after = |schedule: &[sibsim::Money]| {
+        schedule
+            .iter()
+            .enumerate()
+            .any(|(p, m)| p > last_in as usize && m.0 != 0)
+    };
+    let mut late: Vec<String> = c
         .fees
         .iter()
-        .filter(|f| {
-            f.schedule
-                .iter()
-                .enumerate()
-                .any(|(p, m)| p > last_in as usize && m.0 != 0)
-        })
-        .map(|f| format!("`{}`", f.id))
+        .filter(|f| after(&f.schedule))
+        .map(|f| format!("fee `{}`", f.id))
         .collect();
+    if after(&c.enterprise_terms.deferred_fees) {
+        late.push("the enterprise's deferred fee".into());
+    }
     (!late.is_empty()).then(|| {
         format!(
-            "note: fee {} falls due after period {last_in}, the last in which money comes in, and `remainder = \"{rule}\"` pays the account out every period: it will stay owed (schedule it earlier, or use `hold`)",
-            late.join(", ")
+            "note: {} {} due after period {last_in}, the last in which money comes in, and `remainder = \"{rule}\"` pays the account out every period: {} will stay owed (schedule {} earlier, or use `hold`)",
+            late.join(" and "),
+            if late.len() == 1 { "falls" } else { "fall" },
+            if late.len() == 1 { "it" } else { "they" },
+            if late.len() == 1 { "it" } else { "them" },
         )
+    })
+}
+
+/// A note where the enterprise's performance share can never be paid: under pay only what is
+/// due, outcome payments bring in no more than the waterfall owes, so nothing is left to
+/// share unless fixed payments or inflow compensation to the account bring more.
+fn share_without_surplus(c: &sibsim::Contract) -> Option<String> {
+    let other_money =
+        !c.fixed_payments.is_empty() || c.inflow_guarantees.iter().any(|g| g.to == c.account);
+    (c.pay_only_due && c.enterprise_terms.performance_share.0 > 0 && !other_money).then(|| {
+        "note: `pay_only_due` brings in no more than the fees, claims and deferred fees owed, so nothing is left after them for the enterprise's `performance_share`: it will never be paid (drop one of the two terms)".to_string()
     })
 }
 
@@ -1250,7 +1271,8 @@ fn settle(
     let mut recorded = sibsim::settlement::Recorded::default();
     let (result, act, notes) = settle_file_noted(c, actuals, through, &mut recorded)?;
     let ledger = recorded.ledger;
-    let claims = sibsim::statement::claim_rows(c, &result, &recorded.claims);
+    let claims =
+        sibsim::statement::claim_rows(c, &result, &recorded.claims, &recorded.paid, &act.enrolled);
     let enrolment = sibsim::statement::enrolment(c, &act);
     let against = booked
         .as_ref()

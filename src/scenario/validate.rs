@@ -684,6 +684,16 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
             if t.per_cohort.is_none() && t.overall.is_none() {
                 cx.err(&tp, "give `per_cohort`, `overall` or both");
             }
+            if direction == Direction::Decrease {
+                for (key, level) in [
+                    ("per_cohort", threshold.per_cohort),
+                    ("overall", threshold.overall),
+                ] {
+                    if let Some(l) = level.filter(|l| *l > Ratio::ONE) {
+                        cx.err(format!("{tp}.{key}"), unreachable_level(l));
+                    }
+                }
+            }
             if baseline == Baseline::None {
                 cx.err(
                     &tp,
@@ -1169,14 +1179,20 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
                         );
                     }
                 }
-                cx.ratio(
+                let floor = cx.ratio(
                     n,
                     &format!("{path}.min_improvement"),
                     "-1",
                     "100",
                     "a floor on improvement",
-                )
-                .map(CheckpointTest::MinImprovement)
+                );
+                if let (Some(o), Some(l)) = (o, floor)
+                    && outcomes[o].direction == Direction::Decrease
+                    && l > Ratio::ONE
+                {
+                    cx.err(format!("{path}.min_improvement"), unreachable_level(l));
+                }
+                floor.map(CheckpointTest::MinImprovement)
             }
             (None, Some(n)) => cx
                 .ratio(
@@ -1612,4 +1628,14 @@ fn cohort_list(cohorts: &[Cohort]) -> String {
     } else {
         v.join(", ")
     }
+}
+
+/// Why an improvement level above 1 can never be reached on a `decrease` outcome (a percent
+/// written for a fraction, most likely).
+fn unreachable_level(l: Ratio) -> String {
+    let v = l.to_decimal().normalize();
+    format!(
+        "{v} can never be reached: where fewer is better the improvement is at most 1 (nothing left of the baseline); a level is a fraction of the baseline, so write {} for {v}%",
+        (l.to_decimal() / rust_decimal::Decimal::ONE_HUNDRED).normalize()
+    )
 }
