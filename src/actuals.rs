@@ -664,15 +664,29 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                         .and_then(Qty::from_decimal)
                     {
                         Some(b) if b.0 >= 0 && b <= Qty::from_int(MAX_UNITS) => {
+                            // A count outcome's control group is a rate of people; a
+                            // quantity outcome's, a quantity per participant.
+                            let quantity = out.kind == crate::contract::OutcomeKind::Quantity;
                             if matches!(out.baseline, Baseline::ControlGroup)
-                                && b > Qty::from_int(1)
+                                && (if quantity {
+                                    b > Qty::from_int(CONTROL_QUANTITY_MAX)
+                                } else {
+                                    b > Qty::from_int(1)
+                                })
                             {
                                 row_err(
                                     "baseline",
-                                    format!(
-                                        "the control group's rate must be between 0 and 1, got {}",
-                                        shown(baseline_txt)
-                                    ),
+                                    if quantity {
+                                        format!(
+                                            "the control group's quantity per participant must be between 0 and 1,000,000, got {}",
+                                            shown(baseline_txt)
+                                        )
+                                    } else {
+                                        format!(
+                                            "the control group's rate must be between 0 and 1, got {}",
+                                            shown(baseline_txt)
+                                        )
+                                    },
                                 );
                                 continue;
                             }
@@ -1164,7 +1178,10 @@ fn csv_msg(e: &csv::Error) -> String {
     }
 }
 
-/// The control-group rate reported for a cell as a [`Ratio`].
+/// The largest control-group quantity per participant a quantity outcome's actuals take.
+pub const CONTROL_QUANTITY_MAX: i64 = 1_000_000;
+
+/// The control-group rate (or quantity per participant) reported for a cell as a [`Ratio`].
 pub fn rate_of(q: Qty) -> Ratio {
     Ratio(q.0 * 1_000_000)
 }

@@ -365,6 +365,9 @@ pub struct OutcomeModel {
     pub draw: OutcomeDraw,
     /// Control group's rate, for control-group baselines.
     pub baseline_rate: Option<BetaRate>,
+    /// Control group's quantity per participant, for a quantity outcome's control-group
+    /// baseline given as a distribution (`baseline_quantity`) rather than a rate.
+    pub baseline_quantity: Option<Dist>,
     /// Of the people who achieve a count outcome measured over several periods, the share
     /// first counted in each of its measurement periods (`timing`); empty: all in the first.
     pub timing: Vec<f64>,
@@ -963,7 +966,17 @@ impl Model {
                     continue;
                 };
                 let out = &contract.outcomes[o];
-                cx.unknown_keys(ot, &path, &["rate", "quantity", "baseline_rate", "timing"]);
+                cx.unknown_keys(
+                    ot,
+                    &path,
+                    &[
+                        "rate",
+                        "quantity",
+                        "baseline_rate",
+                        "baseline_quantity",
+                        "timing",
+                    ],
+                );
                 let timing = match ot.get("timing") {
                     Some(v) => cx.timing(v, &format!("{path}.timing"), out),
                     None => Vec::new(),
@@ -1014,6 +1027,34 @@ impl Model {
                         }
                     }
                 };
+                // A quantity outcome's control group may be given as a quantity per
+                // participant (events per person can exceed 1) instead of a rate.
+                let baseline_quantity = match ot.get("baseline_quantity") {
+                    None => None,
+                    Some(_) if out.kind != OutcomeKind::Quantity => {
+                        cx.err(
+                            format!("{path}.baseline_quantity"),
+                            format!("`{id}` counts people: give its control group's rate as `baseline_rate = {{ mean = ..., sd = ... }}`"),
+                        );
+                        None
+                    }
+                    Some(_) if out.baseline != Baseline::ControlGroup => {
+                        cx.err(
+                            format!("{path}.baseline_quantity"),
+                            format!("`{id}` does not pay against a control group; `baseline_quantity` applies only to outcomes with a control-group baseline"),
+                        );
+                        None
+                    }
+                    Some(_) if ot.contains_key("baseline_rate") => {
+                        cx.err(
+                            format!("{path}.baseline_quantity"),
+                            "give the control group as `baseline_rate` or `baseline_quantity`, not both",
+                        );
+                        None
+                    }
+                    Some(q) => cx.dist(q, &format!("{path}.baseline_quantity"), true),
+                };
+                let given_quantity = ot.contains_key("baseline_quantity");
                 let baseline_rate = match (ot.get("baseline_rate"), &out.baseline) {
                     (Some(b), Baseline::ControlGroup) => cx.beta(
                         b,
@@ -1027,10 +1068,15 @@ impl Model {
                         );
                         None
                     }
+                    (None, Baseline::ControlGroup) if given_quantity => None,
                     (None, Baseline::ControlGroup) => {
                         cx.err(
                             format!("{path}.baseline_rate"),
-                            format!("`{id}` pays against a control group: give the control group's rate as `baseline_rate = {{ mean = ..., sd = ... }}`"),
+                            if out.kind == OutcomeKind::Quantity {
+                                format!("`{id}` pays against a control group: give the control group's rate as `baseline_rate = {{ mean = ..., sd = ... }}` (0 to 1), or its quantity per participant as `baseline_quantity = {{ dist = ..., ... }}`")
+                            } else {
+                                format!("`{id}` pays against a control group: give the control group's rate as `baseline_rate = {{ mean = ..., sd = ... }}`")
+                            },
                         );
                         None
                     }
@@ -1049,6 +1095,7 @@ impl Model {
                     models[o] = Some(OutcomeModel {
                         draw,
                         baseline_rate,
+                        baseline_quantity,
                         timing,
                         split,
                     });
@@ -1396,6 +1443,10 @@ fn split_probabilities(timing: &[f64]) -> Vec<BinomialP> {
     out
 }
 
+/// The largest quantity per participant a control group may have (as the actuals take it):
+/// a drawn `baseline_quantity` is clamped to `0..=` this.
+pub const CONTROL_QUANTITY_LIMIT: f64 = 1_000_000.0;
+
 /// A success probability prepared for repeated binomial draws: the flip to `min(p, 1 - p)`,
 /// its complement and the ratio of successive probabilities, computed once per rate instead of
 /// once per draw (the division would otherwise delay every draw's search).
@@ -1662,6 +1713,9 @@ impl Model {
             if let Some(b) = &m.baseline_rate {
                 let z: f64 = StandardNormal.sample(rng);
                 s.baseline[o] = b.at(z);
+            } else if let Some(d) = &m.baseline_quantity {
+                let z: f64 = StandardNormal.sample(rng);
+                s.baseline[o] = d.at_normal(z).clamp(0.0, CONTROL_QUANTITY_LIMIT);
             }
         }
         if let Some(d) = &self.cost_per_participant {
@@ -1810,6 +1864,11 @@ impl Model {
                 }
                 if self.outcomes[o].baseline_rate.is_some() {
                     let b = qty(s.baseline[o].clamp(0.0, 1.0));
+                    for p in first..=last {
+                        actuals.set_baseline(o, ci, p, b);
+                    }
+                } else if self.outcomes[o].baseline_quantity.is_some() {
+                    let b = qty(s.baseline[o]);
                     for p in first..=last {
                         actuals.set_baseline(o, ci, p, b);
                     }

@@ -137,7 +137,10 @@ pub fn assumptions(c: &Contract, model: &Model) -> Vec<Assumption> {
                 percent(b.mean),
                 percent(b.sd)
             ),
-            None => value,
+            None => match &m.baseline_quantity {
+                Some(d) => format!("{value}; control group {} per participant", dist(d)),
+                None => value,
+            },
         };
         let value = if m.timing.is_empty() {
             value

@@ -1265,3 +1265,90 @@ fn cash_held_in_the_account_at_the_end_is_reported() {
     let r = run(&small(100, "", unc), trials, 4, 2);
     assert_eq!((r.held_at_end.mean, r.prob_held), (0.0, 0.0));
 }
+
+/// A quantity outcome's control group may be a quantity per participant above 1 (events per
+/// person): the actuals take it up to 1,000,000, a count outcome's rate stays within 0..1,
+/// and the model draws it as `baseline_quantity` (a distribution), refused elsewhere.
+#[test]
+fn a_quantity_outcomes_control_group_is_a_quantity_per_participant() {
+    let text = small(
+        100,
+        "",
+        "[uncertainty]\n[uncertainty.outcomes.job]\nquantity = { dist = \"normal\", mean = 1.2, sd = 0.1 }\nbaseline_quantity = { dist = \"normal\", mean = 1.5, sd = 0 }\n",
+    )
+    .replace(
+        "price = 1000\n",
+        "price = 1000\nkind = \"quantity\"\ndirection = \"decrease\"\nbaseline = { kind = \"control-group\" }\n",
+    );
+    let (sc, model) = load(&text);
+    let c = &sc.contract;
+    // Settled from actuals: 100 enrolled x 1.5 events = 150 against 120 achieved: 30 units.
+    let a = sibsim::actuals::parse_csv(
+        c,
+        "a.csv",
+        "period,cohort,outcome,units,baseline\n3,c1,job,120,1.5\n",
+    )
+    .unwrap();
+    let s = Settler::new(c).settle(&a, &mut NoLedger).unwrap().clone();
+    assert_eq!(s.outcomes[0].baseline, Qty::from_int(150));
+    assert_eq!(s.outcomes[0].payable_units, Qty::from_int(30));
+    for (value, ok) in [("1000000", true), ("1000000.5", false)] {
+        let r = sibsim::actuals::parse_csv(
+            c,
+            "a.csv",
+            &format!("period,cohort,outcome,units,baseline\n3,c1,job,120,{value}\n"),
+        );
+        assert_eq!(r.is_ok(), ok, "{value}");
+        if let Err(d) = r {
+            assert!(
+                d.to_string()
+                    .contains("quantity per participant must be between 0 and 1,000,000"),
+                "{d}"
+            );
+        }
+    }
+    // Simulated: every trial's control group is 1.5 per participant (sd 0).
+    let mut act = Actuals::new(c);
+    let mut scratch = sibsim::model::DrawScratch::default();
+    for t in 0..50 {
+        model.draw(
+            c,
+            &mut sibsim::montecarlo::trial_rng(2, t),
+            &mut act,
+            &mut scratch,
+        );
+        assert_eq!(
+            act.baseline(0, 0, 3),
+            Some(Qty::from_decimal("1.5".parse().unwrap()).unwrap())
+        );
+    }
+    // Refused for a count outcome, beside `baseline_rate`, and without a control group.
+    let count = small(
+        100,
+        "",
+        "[uncertainty]\n[uncertainty.outcomes.job]\nrate = { mean = 0.4, sd = 0.05 }\nbaseline_quantity = { dist = \"normal\", mean = 1.5, sd = 0 }\n",
+    )
+    .replace(
+        "price = 1000\n",
+        "price = 1000\nbaseline = { kind = \"control-group\" }\n",
+    );
+    assert!(
+        errors(&count).contains("counts people"),
+        "{}",
+        errors(&count)
+    );
+    let both = text.replace(
+        "baseline_quantity =",
+        "baseline_rate = { mean = 0.5, sd = 0.05 }\nbaseline_quantity =",
+    );
+    assert!(errors(&both).contains("not both"), "{}", errors(&both));
+    let none = text.replace(
+        "baseline = { kind = \"control-group\" }\n",
+        "baseline = { kind = \"rate\", rate = 1.5 }\n",
+    );
+    assert!(
+        errors(&none).contains("does not pay against a control group"),
+        "{}",
+        errors(&none)
+    );
+}
