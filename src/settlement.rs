@@ -1464,22 +1464,10 @@ impl<'c> Settler<'c> {
             match &out.pricing {
                 Pricing::Flat(price) => price.times(allowed),
                 Pricing::Tiers(tiers) => {
-                    let mut from = self.cum_units[o];
-                    let mut left = allowed;
                     let mut acc: i128 = 0;
-                    for tier in tiers {
-                        if left.0 <= 0 {
-                            break;
-                        }
-                        let room = match tier.up_to {
-                            Some(u) => (u - from).max(Qty::ZERO),
-                            None => left,
-                        };
-                        let take = left.min(room);
-                        acc += take.0 as i128 * tier.price.0 as i128;
-                        from += take;
-                        left = left - take;
-                    }
+                    for_each_tier(tiers, self.cum_units[o], allowed, |take, price| {
+                        acc += take.0 as i128 * price.0 as i128;
+                    });
                     Money(saturate(div_round(acc, 10_000_000_000)))
                 }
                 Pricing::Grid { kind, points } => {
@@ -1835,6 +1823,32 @@ pub fn improvement(achieved: Qty, baseline: Qty, dir: Direction) -> Ratio {
     }
     let r = div_round(diff as i128 * 1_000_000_000_000, baseline.0 as i128);
     Ratio(r.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+}
+
+/// Splits `units` paid for, counted from `from` units paid for before them, over volume
+/// `tiers`: `f(units in the tier, its price)` for each tier they reach, in order.
+#[inline(always)]
+pub fn for_each_tier(
+    tiers: &[crate::contract::Tier],
+    from: Qty,
+    units: Qty,
+    mut f: impl FnMut(Qty, Price),
+) {
+    let mut from = from;
+    let mut left = units;
+    for tier in tiers {
+        if left.0 <= 0 {
+            break;
+        }
+        let room = match tier.up_to {
+            Some(u) => (u - from).max(Qty::ZERO),
+            None => left,
+        };
+        let take = left.min(room);
+        f(take, tier.price);
+        from += take;
+        left = left - take;
+    }
 }
 
 /// The amount per enrolled participant a grid gives at improvement `imp`.

@@ -390,24 +390,12 @@ pub fn claim_rows(
                     }
                 }
                 Pricing::Tiers(tiers) => {
-                    let mut from = before_o;
-                    let mut left = k.units;
                     let mut parts = Vec::new();
-                    for t in tiers {
-                        if left.0 <= 0 {
-                            break;
-                        }
-                        let room = match t.up_to {
-                            Some(u) => (u - from).max(Qty::ZERO),
-                            None => left,
-                        };
-                        let take = left.min(room);
+                    crate::settlement::for_each_tier(tiers, before_o, k.units, |take, price| {
                         if take.0 > 0 {
-                            parts.push(format!("{} x {}", show_units(take), show_price(t.price)));
+                            parts.push(format!("{} x {}", show_units(take), show_price(price)));
                         }
-                        from += take;
-                        left = left - take;
-                    }
+                    });
                     if !parts.is_empty() {
                         note.push(parts.join(" + "));
                     }

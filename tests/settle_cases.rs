@@ -2833,3 +2833,23 @@ grid = { kind = "step", points = [[0.5, 100]] }
         "{text}"
     );
 }
+
+/// The text's Claims notes say how a tiered amount comes about, tier by tier, counting from
+/// the units paid for before (case 5: c2's 9 units from the 9th on), and which cap cut.
+#[test]
+fn claim_notes_show_tiers_and_the_cap_that_cut() {
+    let sc = sibsim::scenario::parse("tiers.toml", VOLUME_TIERS.scenario).unwrap();
+    let c = &sc.contract;
+    let a = sibsim::actuals::parse_csv(c, "a.csv", VOLUME_TIERS.actuals).unwrap();
+    let mut rec = sibsim::settlement::Recorded::default();
+    let s = Settler::new(c).settle(&a, &mut rec).unwrap().clone();
+    let rows = sibsim::statement::claim_rows(c, &s, &rec.claims, &rec.paid, &a.enrolled);
+    let text = sibsim::statement::render_text_noted(c, &s, &rec.ledger, &[], &[], &rows, None);
+    assert!(text.contains("8 x 1,000.00\n"), "{text}");
+    assert!(
+        text.contains(
+            "2 x 1,000.00 + 5 x 800.00 + 2 x 333.333333; 1 over the unit cap (cap.units)"
+        ),
+        "{text}"
+    );
+}
