@@ -693,10 +693,18 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                             act.set_baseline(o, c, period as usize, b)
                         }
                         _ => {
+                            let range = match (&out.baseline, out.kind) {
+                                (
+                                    Baseline::ControlGroup,
+                                    crate::contract::OutcomeKind::Quantity,
+                                ) => "the control group's quantity per participant, 0 to 1,000,000",
+                                (Baseline::ControlGroup, _) => "the control group's rate, 0 to 1",
+                                _ => "a number from 0 to 1,000,000,000",
+                            };
                             row_err(
                                 "baseline",
                                 format!(
-                                    "`{}` is not a valid baseline; use a number from 0 to 1,000,000,000 with at most 6 decimals{}",
+                                    "`{}` is not a valid baseline; use {range} with at most 6 decimals{}",
                                     shown(baseline_txt),
                                     comma_hint(baseline_txt)
                                 ),
@@ -726,10 +734,12 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                     "baseline",
                     format!(
                         "outcome `{outcome_id}` pays against a reported baseline: give the {} in the baseline column",
-                        if matches!(out.baseline, Baseline::ControlGroup) {
-                            "control group's rate (0 to 1)"
-                        } else {
-                            "forecast quantity"
+                        match (&out.baseline, out.kind) {
+                            (Baseline::ControlGroup, crate::contract::OutcomeKind::Quantity) => {
+                                "control group's quantity per participant (0 to 1,000,000)"
+                            }
+                            (Baseline::ControlGroup, _) => "control group's rate (0 to 1)",
+                            _ => "forecast quantity",
                         }
                     ),
                 );

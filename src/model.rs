@@ -1817,11 +1817,20 @@ impl Model {
                     let mut rng = sub_stream(key, base + 1 + o as u64);
                     match &self.outcomes[o].draw {
                         OutcomeDraw::Rate(_) => {
+                            // A prerequisite spread by `timing`: who achieved it by this
+                            // outcome's last measurement (later achievers cannot be counted).
+                            let timed = out
+                                .requires
+                                .filter(|&r| !out.repeatable && !self.outcomes[r].split.is_empty());
                             let eligible = match out.requires {
                                 Some(r) => {
                                     let ro = &contract.outcomes[r];
+                                    let upto = match timed {
+                                        Some(_) => ro.last_measure(enrol).min(last as u16),
+                                        None => ro.last_measure(enrol),
+                                    };
                                     let mut u = Qty::ZERO;
-                                    for p in ro.first_measure(enrol)..=ro.last_measure(enrol) {
+                                    for p in ro.first_measure(enrol)..=upto {
                                         u += actuals.units(r, ci, p as usize);
                                     }
                                     let u = (u.0 / 1_000_000).max(0) as u64;
@@ -1846,6 +1855,25 @@ impl Model {
                                     left -= n;
                                 }
                                 actuals.set_units(o, ci, last, Qty::from_int(left as i64));
+                            }
+                            if let Some(r) = timed {
+                                // No one counts before achieving the prerequisite: those
+                                // beyond its achievers so far move to the next measurement.
+                                let ro = &contract.outcomes[r];
+                                let whole = |q: Qty| q.0 / 1_000_000;
+                                let mut have: i64 = (ro.first_measure(enrol) as usize..first)
+                                    .map(|p| whole(actuals.units(r, ci, p)))
+                                    .sum();
+                                let (mut counted, mut carry) = (0i64, 0i64);
+                                for p in first..=last {
+                                    have += whole(actuals.units(r, ci, p));
+                                    let u = whole(actuals.units(o, ci, p)) + carry;
+                                    let take = u.min((have - counted).max(0));
+                                    actuals.set_units(o, ci, p, Qty::from_int(take));
+                                    carry = u - take;
+                                    counted += take;
+                                }
+                                debug_assert_eq!(carry, 0, "drawn from those who achieved it");
                             }
                             if out.repeatable {
                                 for p in first + 1..=last {

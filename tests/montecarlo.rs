@@ -1352,3 +1352,79 @@ fn a_quantity_outcomes_control_group_is_a_quantity_per_participant() {
         errors(&none)
     );
 }
+
+/// A chained outcome after a prerequisite spread by `timing` counts only who achieved the
+/// prerequisite by its own measurement, never more by any period than the prerequisite's
+/// achievers so far: its mean is its rate of those, and with its own `timing` its totals are
+/// the same trial by trial (its achievers only move to later measurements).
+#[test]
+fn a_chained_outcome_follows_a_timed_prerequisite() {
+    let text = |keep: &str| {
+        small(
+            1000,
+            "",
+            &format!(
+                "[uncertainty]\n[uncertainty.outcomes.job]\nrate = {{ mean = 0.5, sd = 0 }}\ntiming = [0.4, 0.3, 0.2, 0.1]\n[uncertainty.outcomes.keep]\nrate = {{ mean = 0.6, sd = 0 }}\n{keep}"
+            ),
+        )
+        .replace("lag = 2\n", "lag = 2\nmeasure_periods = 4\n")
+        .replace(
+            "[[tranches]]",
+            &format!(
+                "[[outcomes]]\nid = \"keep\"\nrequires = \"job\"\nlag = 3\nmeasure_periods = {}\nprice = 1\n\n[[tranches]]",
+                if keep.is_empty() { 1 } else { 4 }
+            ),
+        )
+    };
+    // `keep` measured once, in period 4: of the starters of periods 3 and 4 (0.4 + 0.3 of 500).
+    let once = text("");
+    let (sc, model) = load(&once);
+    let c = &sc.contract;
+    let mut a = Actuals::new(c);
+    let mut scratch = sibsim::model::DrawScratch::default();
+    let units = |a: &Actuals, o: usize, p: usize| a.units(o, 0, p).0 / 1_000_000;
+    let mut sum = 0i64;
+    for t in 0..2000 {
+        model.draw(
+            c,
+            &mut sibsim::montecarlo::trial_rng(8, t),
+            &mut a,
+            &mut scratch,
+        );
+        let have = units(&a, 0, 3) + units(&a, 0, 4);
+        assert!(units(&a, 1, 4) <= have, "trial {t}");
+        sum += units(&a, 1, 4);
+    }
+    let mean = sum as f64 / 2000.0;
+    assert!((mean - 0.6 * 0.7 * 500.0).abs() < 3.0, "{mean}");
+    // `keep` measured in periods 4 to 7 with its own timing: never ahead of `job`.
+    let spread = text("timing = [0.7, 0.1, 0.1, 0.1]\n");
+    let plain = text("");
+    let (sa, ma) = load(&spread);
+    let (ca, mut aa) = (&sa.contract, Actuals::new(&sa.contract));
+    let four = plain.replace("measure_periods = 1\n", "measure_periods = 4\n");
+    let (sb, mb) = load(&four);
+    let (cb, mut ab) = (&sb.contract, Actuals::new(&sb.contract));
+    for t in 0..2000 {
+        ma.draw(
+            ca,
+            &mut sibsim::montecarlo::trial_rng(8, t),
+            &mut aa,
+            &mut scratch,
+        );
+        mb.draw(
+            cb,
+            &mut sibsim::montecarlo::trial_rng(8, t),
+            &mut ab,
+            &mut scratch,
+        );
+        let (mut job, mut keep) = (0, 0);
+        for p in 3..=7 {
+            job += units(&aa, 0, p);
+            keep += units(&aa, 1, p);
+            assert!(keep <= job, "trial {t}, period {p}");
+        }
+        let total = |a: &Actuals| (4..=7).map(|p| units(a, 1, p)).sum::<i64>();
+        assert_eq!(total(&aa), total(&ab), "trial {t}");
+    }
+}

@@ -254,6 +254,14 @@ fn inputs(sc: &crate::Scenario, model: &crate::model::Model, range: Range) -> Ve
                 d,
             );
         }
+        if let Some(d) = &m.baseline_quantity {
+            dist(
+                format!("control group quantity of {id}"),
+                format!("uncertainty.outcomes.{key}.baseline_quantity"),
+                InputKind::Quantity,
+                d,
+            );
+        }
     }
     if let Some(d) = &model.cost_per_participant {
         dist(
