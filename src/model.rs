@@ -870,6 +870,9 @@ impl Model {
             if let OutcomeDraw::Quantity(d) = &m.draw {
                 note(format!("outcome `{}`", c.outcomes[o].id), d);
             }
+            if let Some(d) = &m.baseline_quantity {
+                note(format!("the control group of `{}`", c.outcomes[o].id), d);
+            }
         }
         notes
     }
