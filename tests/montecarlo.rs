@@ -1322,6 +1322,19 @@ fn a_quantity_outcomes_control_group_is_a_quantity_per_participant() {
             Some(Qty::from_decimal("1.5".parse().unwrap()).unwrap())
         );
     }
+    // A normal control group half below 0 is noted with the mean it really has.
+    let wide = text.replace(
+        "baseline_quantity = { dist = \"normal\", mean = 1.5, sd = 0 }",
+        "baseline_quantity = { dist = \"normal\", mean = 1, sd = 2 }",
+    );
+    let (sw, mw) = load(&wide);
+    let notes = mw.cut_notes(&sw.contract);
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("the control group of `job`") && n.contains("30.9%")),
+        "{notes:?}"
+    );
     // Refused for a count outcome, beside `baseline_rate`, and without a control group.
     let count = small(
         100,
