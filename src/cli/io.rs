@@ -28,6 +28,10 @@ static READ: Mutex<Vec<(PathBuf, String)>> = Mutex::new(Vec::new());
 /// (a script must not take a truncated statement for a whole one).
 static STDOUT_FAILED: Mutex<Option<String>> = Mutex::new(None);
 
+/// Whether a run's [`Outputs`] were put in place (an interrupt after that stops a run
+/// whose files are complete).
+static COMMITTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Exit status of a run stopped by Ctrl-C or a termination signal (128 + SIGINT).
 pub const INTERRUPTED: i32 = 130;
 
@@ -38,14 +42,13 @@ pub fn clean_up_on_interrupt() {
     // Only fails when a handler is already set (not done elsewhere); the run then goes on
     // without the clean-up rather than not at all.
     let _ = ctrlc::set_handler(|| {
-        // The handler runs on its own thread, so it may wait for the lock.
-        let removed = match IN_FLIGHT.lock() {
-            Ok(list) => list
-                .iter()
-                .filter(|p| std::fs::remove_file(p).is_ok())
-                .count(),
-            Err(_) => 0,
-        };
+        // The handler runs on its own thread, so it may wait for the lock; it keeps it to the
+        // end, so no temporary file is made after it has removed those listed.
+        let list = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+        let removed = list
+            .iter()
+            .filter(|p| std::fs::remove_file(p).is_ok())
+            .count();
         if let Ok(dirs) = MADE_DIRS.lock() {
             remove_made_dirs(&dirs);
         }
@@ -53,13 +56,32 @@ pub fn clean_up_on_interrupt() {
             // End the progress line.
             eprintln!();
         }
-        if removed > 0 {
+        if COMMITTED.load(std::sync::atomic::Ordering::SeqCst) {
+            eprintln!("interrupted after its outputs were written: they are complete and kept");
+        } else if removed > 0 {
             eprintln!("interrupted: the outputs being written were not kept");
         } else {
             eprintln!("interrupted");
         }
         std::process::exit(INTERRUPTED);
     });
+}
+
+/// Creates the temporary file `tmp` with `create` and lists it in [`IN_FLIGHT`], under one
+/// lock; a file not made is not listed (and nothing of it is left).
+fn in_flight_create(
+    tmp: &Path,
+    create: impl FnOnce(&Path) -> std::io::Result<File>,
+) -> std::io::Result<File> {
+    let mut list = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+    let made = create(tmp);
+    match &made {
+        Ok(_) => list.push(tmp.to_path_buf()),
+        Err(_) => {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+    made
 }
 
 fn in_flight(f: impl FnOnce(&mut Vec<PathBuf>)) {
@@ -293,17 +315,17 @@ impl AtomicFile {
             .unwrap_or_else(|| "out".into());
         let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
         remove_stale(&dir, &name);
-        in_flight(|l| l.push(tmp.clone()));
-        let file = match File::create(&tmp).and_then(|f| match perms {
-            Some(p) => f.set_permissions(p).map(|()| f),
-            None => Ok(f),
-        }) {
+        // Created and listed under one lock: an interrupt (which holds the lock to the end)
+        // either finds the file listed or stops it being made.
+        let file = in_flight_create(&tmp, |t| {
+            File::create(t).and_then(|f| match perms {
+                Some(p) => f.set_permissions(p).map(|()| f),
+                None => Ok(f),
+            })
+        });
+        let file = match file {
             Ok(f) => f,
-            Err(e) => {
-                let _ = std::fs::remove_file(&tmp);
-                in_flight(|l| l.retain(|p| p != &tmp));
-                return Err(Self::fail(path, e));
-            }
+            Err(e) => return Err(Self::fail(path, e)),
         };
         Ok(AtomicFile {
             path: target,
@@ -380,8 +402,7 @@ impl Outputs {
         match output_target(&probe) {
             Ok(_) => {
                 let tmp = dir.join(format!(".sibsim-probe.tmp-{}", std::process::id()));
-                in_flight(|l| l.push(tmp.clone()));
-                let made = File::create(&tmp);
+                let made = in_flight_create(&tmp, |t: &Path| File::create(t));
                 let _ = std::fs::remove_file(&tmp);
                 in_flight(|l| l.retain(|p| p != &tmp));
                 made.map(drop).map_err(|e| {
@@ -426,6 +447,9 @@ impl Outputs {
                     break;
                 }
                 list.retain(|p| p != &f.tmp);
+            }
+            if result.is_ok() {
+                COMMITTED.store(true, std::sync::atomic::Ordering::SeqCst);
             }
         }
         if result.is_ok() {
