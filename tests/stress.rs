@@ -2244,3 +2244,20 @@ fn stress_compares_the_figures_asked_for() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown figure `expected_loss`"));
 }
+
+/// A target written in percent is the same number as the fraction written out: `9.7%` is
+/// met by 291 of 3,000 trials under `<=`, as `0.097` is. Dividing 9.7 by 100 in floating
+/// point gave the double below 0.097, so a probability exactly at the target missed it.
+#[test]
+fn a_target_in_percent_is_the_fraction_written_out() {
+    for k in 0..=1000u32 {
+        let pct = format!("{}.{}", k / 10, k % 10);
+        let frac = format!("{}", rust_decimal::Decimal::new(k as i64, 3));
+        let a = Target::parse(&format!("p_full_repayment:junior <= {pct}%")).unwrap();
+        let b = Target::parse(&format!("p_full_repayment:junior <= {frac}")).unwrap();
+        assert_eq!(a.value, b.value, "{pct}% against {frac}");
+        // The share of trials that is exactly the target meets it.
+        let at = f64::from(k * 3) / 3000.0;
+        assert!(a.holds(at), "{pct}%: {at}");
+    }
+}

@@ -177,8 +177,13 @@ fn extra_decimals(u: Unit, target: &Target, evals: &[sibsim::design::solve::Eval
     (0..=most)
         .find(|&e| {
             evals.iter().all(|ev| {
-                ev.figure.value.is_nan()
-                    || target.holds(shown_value(u, ev.figure.value, e)) == ev.meets
+                let x = ev.figure.value;
+                let shown = shown_value(u, x, e);
+                // A figure that reads as itself (291 of 3,000 trials as 9.7%) is on its side
+                // whatever the floating-point rounding of the reading says.
+                x.is_nan()
+                    || (shown - x).abs() <= 1e-12 * x.abs()
+                    || target.holds(shown) == ev.meets
             })
         })
         .unwrap_or(most)
@@ -223,6 +228,12 @@ fn diff(u: Unit, f: &Figure) -> String {
 
 /// The comparison table: one row per figure, one column per variant.
 pub fn render_comparison(c: &Comparison, o: &mut String) {
+    render_comparison_with(c, o, |_| 0)
+}
+
+/// [`render_comparison`] with `extra(k)` decimals beyond [`show`]'s for figure `k`'s values
+/// (`solve` reads its target figure as its search table does: `9.99%`, not `10.0%`).
+fn render_comparison_with(c: &Comparison, o: &mut String, extra: impl Fn(usize) -> usize) {
     let mut head: Vec<String> = vec!["Figure".into()];
     for v in &c.variants {
         head.push(v.label.clone());
@@ -231,13 +242,14 @@ pub fn render_comparison(c: &Comparison, o: &mut String) {
     let mut t = Table::new(&h, 1);
     for (k, fi) in c.figures.iter().enumerate() {
         let mut row = vec![fi.name.clone()];
+        let e = extra(k);
         for (i, v) in c.variants.iter().enumerate() {
             if i == 0 {
-                row.push(fig(fi.unit, &v.figures[k]));
+                row.push(fig_with(fi.unit, &v.figures[k], e));
             } else {
                 row.push(format!(
                     "{} ({})",
-                    show(fi.unit, v.figures[k].value),
+                    show_with(fi.unit, v.figures[k].value, e),
                     diff(fi.unit, &v.diffs[k])
                 ));
             }
@@ -1100,7 +1112,8 @@ pub fn solve(
             sol.term,
             sol.current.map_or("not set".to_string(), num)
         );
-        render_comparison(cmp, &mut o);
+        // The target figure (the first) with the search table's decimals.
+        render_comparison_with(cmp, &mut o, |k| if k == 0 { extra } else { 0 });
     }
     o.push_str(&business_notes(
         &sc.contract,
@@ -1170,5 +1183,28 @@ mod tests {
         let close = [eval(12000.004, &m), eval(11999.6, &m)];
         assert_eq!(extra_decimals(Unit::Money, &m, &close), 2);
         assert_eq!(show_with(Unit::Money, 11999.6, 2), "11,999.60");
+    }
+
+    #[test]
+    fn a_figure_exactly_at_the_target_needs_no_more_decimals() {
+        // 291 of 3,000 trials is 9.7% exactly: its reading need not tell it from the target,
+        // only 292 (9.73%) must not read as 9.7% under `<=`. Before, the floating-point
+        // reading of 9.7% missed the target by a rounding and every row took 4 more decimals.
+        let (at, above) = (291.0 / 3000.0, 292.0 / 3000.0);
+        for (target, extra) in [
+            ("p_full_repayment:junior <= 9.7%", 1),
+            ("p_full_repayment:junior < 9.7%", 0),
+            ("p_full_repayment:junior >= 9.7%", 0),
+        ] {
+            let t = Target::parse(target).unwrap();
+            let evals = [eval(at, &t), eval(above, &t), eval(0.05, &t)];
+            assert_eq!(
+                extra_decimals(Unit::Probability, &t, &evals),
+                extra,
+                "{target}"
+            );
+        }
+        assert_eq!(show_with(Unit::Probability, at, 1), "9.70%");
+        assert_eq!(show_with(Unit::Probability, above, 1), "9.73%");
     }
 }
