@@ -807,6 +807,7 @@ impl Cx {
             self.err(path, format!("expected {want}; got {} shares", a.len()));
             return Vec::new();
         }
+        // Every bad share is named, not just the first.
         let mut shares = Vec::with_capacity(n);
         for (j, x) in a.iter().enumerate() {
             match num(x) {
@@ -820,9 +821,11 @@ impl Cx {
                         format!("{path}[{j}]"),
                         format!("must be a share from 0 to 1, got {got}"),
                     );
-                    return Vec::new();
                 }
             }
+        }
+        if shares.len() < n {
+            return Vec::new();
         }
         let total: f64 = shares.iter().sum();
         if (total - 1.0).abs() > 1e-9 {

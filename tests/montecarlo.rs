@@ -1238,6 +1238,15 @@ fn timing_errors_say_what_is_allowed() {
         );
         assert!(e.contains(want), "{timing}: `{want}` not in {e}");
     }
+    // Every bad share is named, not just the first.
+    let e = with("measure_periods = 3\n", "[1.5, 0.5, -1]");
+    for want in [
+        "timing[0]: must be a share from 0 to 1, got 1.5",
+        "timing[2]: must be a share from 0 to 1, got -1",
+    ] {
+        assert!(e.contains(want), "`{want}` not in {e}");
+    }
+    assert!(!e.contains("timing[1]") && !e.contains("add up"), "{e}");
 }
 
 /// Cash left in the contract account (remainder "hold") is reported: its mean and the share
