@@ -100,7 +100,7 @@ fn ln_beta_inv(a: f64, b: f64) -> f64 {
     ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b)
 }
 
-/// [`inc_beta`] with [`ln_beta_inv`] computed once by the caller (the same operations in the
+/// [`inc_beta`] with `ln_beta_inv` computed once by the caller (the same operations in the
 /// same order, so the same result to the bit).
 pub fn inc_beta_with(a: f64, b: f64, ln_beta_inv: f64, x: f64) -> f64 {
     if x <= 0.0 {

@@ -229,7 +229,7 @@ pub struct Solution {
 
 /// The current value of `path` in `text` with `base` applied: the number there (`None` for an
 /// optional field the file leaves out, which an override may add), and whether it must be a
-/// whole number ([`whole_only`]).
+/// whole number (`whole_only`).
 pub fn current_value(src: &Source<'_>, path: &[Step]) -> Result<(Option<f64>, bool), String> {
     use std::str::FromStr;
     let mut doc = toml::Table::from_str(src.text).map_err(|e| e.to_string())?;
