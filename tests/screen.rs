@@ -263,3 +263,25 @@ fn trials_csv_reproduces_each_tranches_multiple() {
         );
     }
 }
+
+/// `simulate` shows the impact per euro the payers pay under its business case, as `mkba`
+/// does, from the figures of `summary.json` (the README says both print it).
+#[test]
+fn simulate_shows_the_impact_per_euro_paid() {
+    let dir = tempfile::tempdir().unwrap();
+    let (screen, s) = simulate_reference(dir.path(), &["--trials", "500", "--seed", "4"]);
+    let b = &s["results"]["business_case"];
+    let impact = b["total_impact"]["mean"].as_f64().unwrap();
+    let paid = b["all_payers"]["payments"]["mean"].as_f64().unwrap();
+    let want = format!(
+        "Impact per euro paid: {:.2} (mean PV of impact",
+        impact / paid
+    );
+    assert!(screen.contains(&want), "`{want}` not in\n{screen}");
+    // It follows the net social return.
+    let at = |x: &str| screen.find(x).unwrap();
+    assert!(
+        at("Net social return") < at("Impact per euro paid"),
+        "{screen}"
+    );
+}

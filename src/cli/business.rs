@@ -94,11 +94,6 @@ pub fn render_mkba(c: &sibsim::Contract, t: &MkbaTable, r: Option<&Results>) -> 
         if let Some(b) = &r.business_case {
             o.push('\n');
             o.push_str(&super::simulate::business_case_table(b, r.trials));
-            o.push_str(&impact_per_euro(
-                b.total_impact.mean,
-                b.all_payers.payments.mean,
-                "mean ",
-            ));
             // The table is the expected case on the planned timing; the trials' present
             // values are linear in their cases, so they differ from it only where delay shocks
             // moved cases later.
@@ -201,7 +196,7 @@ fn settled_case_table(
 /// The line "Impact per euro paid": the present value of the impact to all beneficiaries
 /// over the present value of what the payers pay (both at the MKBA's rate, so on one
 /// footing); empty when the payers pay nothing.
-fn impact_per_euro(impact: f64, payments: f64, mean: &str) -> String {
+pub(super) fn impact_per_euro(impact: f64, payments: f64, mean: &str) -> String {
     if payments <= 0.0 {
         return String::new();
     }

@@ -638,6 +638,11 @@ pub fn business_case_table(b: &sibsim::mkba::BusinessCaseResults, trials: u64) -
         eur(b.total_impact.p5),
         eur(b.total_impact.p95),
     )));
+    o.push_str(&super::business::impact_per_euro(
+        b.total_impact.mean,
+        b.all_payers.payments.mean,
+        "mean ",
+    ));
     if !outside.is_empty() {
         o.push_str(&wrap(&format!(
             "Of which outside the contract: {}",
