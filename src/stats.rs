@@ -362,10 +362,21 @@ pub fn irr(flows: &[i64], per_year: u32) -> Option<f64> {
     if back == 0.0 {
         return Some(-1.0);
     }
-    let f = |r: f64| npv(flows, r);
+    // The sign of the NPV at `r`. Near the bracket's low end the discount factors
+    // `1e4^t` overflow past about 77 periods, and the NPV of flows of both signs is
+    // inf - inf = NaN: its sign is then taken from the NPV times `(1 + r)^T`, a polynomial in
+    // `1 + r < 1` that cannot overflow (before, a NaN read as "not the low end's sign" sent
+    // every step down, and a 120-period fund repaid with a profit read -100%).
+    let sign = |v: f64, r: f64| {
+        if v.is_nan() {
+            npv_scaled(flows, r).signum()
+        } else {
+            v.signum()
+        }
+    };
     let (mut lo, mut hi) = (-0.9999f64, 10.0f64);
-    let (flo, fhi) = (f(lo), f(hi));
-    if flo.signum() == fhi.signum() {
+    let (flo, fhi) = (sign(npv(flows, lo), lo), sign(npv(flows, hi), hi));
+    if flo == fhi {
         return None;
     }
     // Newton's method on the period rate, safeguarded by the bracket [lo, hi]: a step that
@@ -389,7 +400,7 @@ pub fn irr(flows: &[i64], per_year: u32) -> Option<f64> {
         if v == 0.0 {
             break;
         }
-        if v.signum() == flo.signum() {
+        if sign(v, r) == flo {
             lo = r;
         } else {
             hi = r;
@@ -405,6 +416,13 @@ pub fn irr(flows: &[i64], per_year: u32) -> Option<f64> {
         }
     }
     Some((1.0 + r).powi(per_year as i32) - 1.0)
+}
+
+/// The NPV of `flows[1..]` at period rate `r` times `(1 + r)^T`, `T` the last period: the
+/// same sign, and finite for `-1 < r <= 0` however long the flows (Horner's rule in `1 + r`).
+fn npv_scaled(flows: &[i64], r: f64) -> f64 {
+    let q = 1.0 + r;
+    flows.iter().skip(1).fold(0.0, |acc, &x| acc * q + x as f64)
 }
 
 /// NPV of `flows[1..]` at period rate `r` and its derivative with respect to `r`.
@@ -1937,6 +1955,32 @@ mod tests {
             let a = irr(&flows, 4).unwrap();
             let r = (1.0 + a).powf(0.25) - 1.0;
             assert!(npv(&flows, r).abs() < 1e-7, "{flows:?}: {a}");
+        }
+        // Long flows: past about 77 periods the discount factors at the bracket's low end
+        // overflow. A fund drawn in month 1, paid 1% a month and repaid at par in month 120
+        // (or 1,200) earns exactly 1% a month; before, its IRR read -100%.
+        for t in [60usize, 78, 120, 600, 1200] {
+            let mut flows = vec![0i64; t + 1];
+            flows[1] = -100_000;
+            for x in flows.iter_mut().skip(2) {
+                *x = 1_000;
+            }
+            flows[t] += 100_000;
+            let a = irr(&flows, 12).unwrap();
+            assert!(
+                (a - (1.01f64.powi(12) - 1.0)).abs() < 1e-9,
+                "{t} periods: {a}"
+            );
+            // Money lost over as long: the rate is below 0, not -100%.
+            let mut lost = vec![0i64; t + 1];
+            lost[1] = -100_000;
+            lost[t] = 50_000;
+            let a = irr(&lost, 12).unwrap();
+            let want = 0.5f64.powf(12.0 / (t - 1) as f64) - 1.0;
+            assert!(
+                (a - want).abs() < 1e-9,
+                "{t} periods, half lost: {a} against {want}"
+            );
         }
         let flows = [0, -1000, 250, 0, 400, 500, 7];
         for r in [0.0, 0.005, 0.02, 0.3] {
