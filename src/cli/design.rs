@@ -162,8 +162,10 @@ fn shown_value(u: Unit, x: f64, extra: usize) -> f64 {
         Unit::Multiple => (1.0, decimals(u) + extra),
         Unit::Money => (1.0, (decimals(u) + extra).min(2)),
     };
-    let p = 10f64.powi(d as i32);
-    (x * scale * p).round() / p / scale
+    // One division by a power of ten: the double nearest the decimal reading, as the
+    // target's number is read (97 / 1000 is 0.097; 9.7 / 100 is the double below it).
+    let p = 10f64.powi(d as i32) * scale;
+    (x * p).round() / p
 }
 
 /// The fewest decimals beyond [`show`]'s with which every figure of `evals` reads on the side

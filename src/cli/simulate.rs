@@ -317,7 +317,8 @@ fn trial_row(r: &TrialRecord, shocks: usize, inflow: bool) -> String {
 pub const WIDTH: usize = 100;
 
 /// `line` with a line break wherever it would run past `WIDTH`, at the last "; " or ", "
-/// before the limit (a part longer than `WIDTH` stays whole), ending with a newline.
+/// before the limit, or else at the last space (a word longer than `WIDTH` stays whole),
+/// ending with a newline.
 pub fn wrap(line: &str) -> String {
     let mut out = String::new();
     let mut rest = line;
@@ -326,15 +327,19 @@ pub fn wrap(line: &str) -> String {
             .char_indices()
             .nth(WIDTH)
             .map_or(rest.len(), |(i, _)| i);
-        let Some(cut) = rest[..limit]
+        // (the end of this line, the start of the next)
+        let head = &rest[..limit];
+        let Some((end, next)) = head
             .rfind("; ")
-            .or_else(|| rest[..limit].rfind(", "))
+            .or_else(|| head.rfind(", "))
+            .map(|i| (i + 1, i + 2))
+            .or_else(|| head.rfind(' ').filter(|&i| i > 0).map(|i| (i, i + 1)))
         else {
             break;
         };
-        out.push_str(&rest[..=cut]);
+        out.push_str(&rest[..end]);
         out.push('\n');
-        rest = &rest[cut + 2..];
+        rest = &rest[next..];
     }
     out.push_str(rest);
     out.push('\n');
@@ -366,11 +371,10 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
     } else {
         format!("percentiles and ES each within {error:.2} of exact")
     };
-    let _ = writeln!(
-        o,
+    o.push_str(&wrap(&format!(
         "Amounts in {}; ± = Monte Carlo standard error of the mean; {within}.",
         c.currency
-    );
+    )));
     // A probability's standard error is sqrt(p (1 - p) / n), largest at p = 1/2.
     let _ = writeln!(
         o,
@@ -672,8 +676,18 @@ mod tests {
             assert!(l.ends_with(',') || l.ends_with(';'), "{l}");
         }
         assert_eq!(lines.join(" "), long);
-        // A part with no separator before the limit is left whole.
+        // A word longer than the limit is left whole.
         let unbreakable = "x".repeat(WIDTH + 20);
         assert_eq!(wrap(&unbreakable), format!("{unbreakable}\n"));
+        // Without a separator, a line breaks at its last space before the limit.
+        let words: Vec<String> = (0..40).map(|i| format!("word{i}")).collect();
+        let long = words.join(" ");
+        let wrapped = wrap(&long);
+        let lines: Vec<&str> = wrapped.lines().collect();
+        assert!(lines.len() > 1);
+        for l in &lines {
+            assert!(l.chars().count() <= WIDTH && !l.ends_with(' '), "{l}");
+        }
+        assert_eq!(lines.join(" "), long);
     }
 }
