@@ -2261,3 +2261,68 @@ fn a_target_in_percent_is_the_fraction_written_out() {
         assert!(a.holds(at), "{pct}%: {at}");
     }
 }
+
+/// The mirror of the case above: the target holds at both bounds but not inside. The solver
+/// says so rather than that every value meets it (it said "all meet" with a failing value
+/// in its own table).
+#[test]
+fn the_solver_looks_inside_before_saying_every_value_meets_the_target() {
+    let sol = solve_on(
+        REFERENCE,
+        "cohorts.q1.size",
+        "irr_p50:junior < -10%",
+        Some((0.0, 150.0)),
+        600,
+    )
+    .unwrap();
+    let Answer::FailsInside { value } = sol.answer else {
+        panic!("{:?}: {:?}", sol.answer, sol.evaluations)
+    };
+    let e = sol.evaluations.iter().find(|e| e.value == value).unwrap();
+    assert!(!e.meets && (30.0..=55.0).contains(&value), "{e:?}");
+    let ends: Vec<bool> = [0.0, 150.0]
+        .iter()
+        .map(|x| {
+            sol.evaluations
+                .iter()
+                .find(|e| e.value == *x)
+                .unwrap()
+                .meets
+        })
+        .collect();
+    assert_eq!(ends, [true, true]);
+}
+
+/// A step finer than the term takes is raised to its resolution (whole cents for an
+/// amount), rather than searching a value the scenario refuses and stopping there.
+#[test]
+fn the_solvers_step_is_no_finer_than_the_term_takes() {
+    let text = scenario(2, CERTAIN);
+    let t = Target::parse("payments_mean >= 80000").unwrap();
+    for step in [Some(0.001), Some(1e-9), None] {
+        let sol = solve(
+            &src(&text, &[]),
+            "contract.total_cap",
+            &t,
+            &SolveConfig {
+                bounds: Some((79_990.0, 80_010.0)),
+                step,
+            },
+            &cfg(20, 1),
+            None,
+        )
+        .unwrap_or_else(|e| panic!("step {step:?}: {e}"));
+        assert_eq!(sol.step, 0.01, "step {step:?}");
+        assert_eq!(
+            sol.answer,
+            Answer::Found {
+                value: 80_000.0,
+                holds_above: true
+            },
+            "step {step:?}"
+        );
+        for e in &sol.evaluations {
+            assert_eq!((e.value * 100.0).round() / 100.0, e.value, "{e:?}");
+        }
+    }
+}

@@ -1058,13 +1058,20 @@ pub fn solve(
             );
         }
         Answer::Inside { value } => {
-            let _ = writeln!(
-                o,
+            o.push_str(&super::simulate::wrap(&format!(
                 "The target holds at {} = {} but at neither bound: the figure does not move one way with {}, so no side of it meets the target throughout; look at the table above or run a sweep.",
                 sol.term,
                 num(*value),
                 sol.term
-            );
+            )));
+        }
+        Answer::FailsInside { value } => {
+            o.push_str(&super::simulate::wrap(&format!(
+                "The target holds at both bounds but not at {} = {}: the figure does not move one way with {}, so the bounds are not where it stops holding; look at the table above or run a sweep.",
+                sol.term,
+                num(*value),
+                sol.term
+            )));
         }
         Answer::AllMeet => {
             let _ = writeln!(
@@ -1099,7 +1106,12 @@ pub fn solve(
             num(sol.lo),
             num(sol.hi)
         )));
-    } else if !sol.monotone {
+    } else if !sol.monotone
+        && !matches!(
+            sol.answer,
+            Answer::Inside { .. } | Answer::FailsInside { .. }
+        )
+    {
         o.push_str("Warning: the figure did not move in one direction with the term over the values tried, so\nthe answer may not be the only boundary; look at the table above or run a sweep.\n");
     }
     if let Some(cmp) = &cmp {

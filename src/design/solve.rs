@@ -189,6 +189,12 @@ pub enum Answer {
         /// A value that meets the target.
         value: f64,
     },
+    /// The target holds at both bounds but not at `value` between them: the figure does not
+    /// move one way with the term, so neither bound is a boundary of where it holds.
+    FailsInside {
+        /// A value that does not meet the target.
+        value: f64,
+    },
     /// Every value in the bounds meets the target.
     AllMeet,
     /// No value in the bounds meets the target.
@@ -465,7 +471,13 @@ pub fn solve(
         Some(s) => return Err(format!("--step must be above 0, got {s}")),
         None => default_step(lo, hi, whole),
     };
-    let step = if whole { step.max(1.0).round() } else { step };
+    // No finer than the term takes: whole cents for money, six decimals for a price, a
+    // whole number for a count (a finer step searched values the scenario refuses).
+    let step = if whole {
+        step.max(1.0).round()
+    } else {
+        step.max(10f64.powi(-(decimals_taken(src, &path) as i32)))
+    };
     // Bounds the user gave are kept as given (the search never leaves them); default bounds
     // are tidied to the step's decimals, inward for a whole-number term.
     let (lo, hi) = if given {
@@ -578,30 +590,32 @@ pub fn solve(
     let b = eval(hi)?;
     let mid = snap((lo + hi) / 2.0, lo, hi, step);
     eval(mid)?;
-    let answer = match (a.meets, b.meets) {
-        (true, true) => Answer::AllMeet,
-        (false, false) => {
-            // A figure that does not move one way with the term may meet the target inside
-            // without meeting it at the bounds or the midpoint: look at the quarter points and
-            // at the scenario's own value too before saying that none does.
-            let mut inside = [mid, lo + (hi - lo) / 4.0, lo + 3.0 * (hi - lo) / 4.0]
-                .into_iter()
-                .chain(current.filter(|c| *c > lo && *c < hi))
-                .map(|x| snap(x, lo, hi, step))
-                .collect::<Vec<f64>>();
-            inside.dedup();
-            let mut found = None;
-            for x in inside {
-                if eval(x)?.meets {
-                    found = Some(x);
-                    break;
-                }
-            }
-            match found {
-                Some(value) => Answer::Inside { value },
-                None => Answer::NoneMeet,
+    // A figure that does not move one way with the term may differ inside from both bounds:
+    // the midpoint, the quarter points and the scenario's own value are looked at before
+    // saying that every value, or none, meets the target.
+    let mut inside = [mid, lo + (hi - lo) / 4.0, lo + 3.0 * (hi - lo) / 4.0]
+        .into_iter()
+        .chain(current.filter(|c| *c > lo && *c < hi))
+        .map(|x| snap(x, lo, hi, step))
+        .collect::<Vec<f64>>();
+    inside.dedup();
+    let mut other_inside = |meets: bool| -> Result<Option<f64>, String> {
+        for &x in &inside {
+            if eval(x)?.meets != meets {
+                return Ok(Some(x));
             }
         }
+        Ok(None)
+    };
+    let answer = match (a.meets, b.meets) {
+        (true, true) => match other_inside(true)? {
+            Some(value) => Answer::FailsInside { value },
+            None => Answer::AllMeet,
+        },
+        (false, false) => match other_inside(false)? {
+            Some(value) => Answer::Inside { value },
+            None => Answer::NoneMeet,
+        },
         (ma, _) => {
             // good: meets, bad: does not.
             let (mut good, mut bad) = if ma { (lo, hi) } else { (hi, lo) };
