@@ -2165,3 +2165,27 @@ fn an_improvement_level_a_decrease_can_never_reach_is_refused() {
         ],
     );
 }
+
+/// A refused commitment is the one problem reported: the contract-wide drawdown schedule is
+/// not said to draw from no tranche because the refused commitment stands in as 0, and where
+/// every tranche does have its own schedule, that is still said.
+#[test]
+fn a_refused_commitment_does_not_make_the_drawdown_schedule_draw_from_none() {
+    let text = include_str!("../scenarios/small-bond-scale.toml");
+    for bad in ["0", "1.001", "1000000000001"] {
+        let t = edit_in(text, "committed = 75_000", &format!("committed = {bad}"));
+        let d = parse_err(&t);
+        let all = d.to_string();
+        assert!(all.contains("committed"), "{bad}: {all}");
+        assert!(!all.contains("draw from none"), "{bad}: {all}");
+        assert_eq!(d.items.len(), 1, "{bad}: {all}");
+    }
+    // Every tranche with its own schedule beside the contract-wide one: said.
+    let own = edit_in(
+        text,
+        "committed = 75_000",
+        "committed = 75_000\ndrawdowns = { amount = 75_000, from = 1, to = 1 }",
+    );
+    let all = parse_err(&own).to_string();
+    assert!(all.contains("draw from none"), "{all}");
+}

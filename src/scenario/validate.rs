@@ -1380,7 +1380,8 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
                 }
             })
             .collect();
-        if !tranches.is_empty() && weights.iter().all(|&w| w == 0) {
+        // (Weights all 0 because a commitment was refused is reported there, not here.)
+        if !tranches.is_empty() && raw.tranches.iter().all(|t| t.drawdowns.is_some()) {
             cx.err(
                 "drawdown",
                 "every tranche has its own `drawdowns`, so the contract-wide [drawdown] schedule would draw from none; remove one or the other",
@@ -1388,7 +1389,7 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
         }
         let mut parts = vec![Money::ZERO; tranches.len()];
         for (p, amount) in sched.iter().enumerate() {
-            if amount.0 == 0 || tranches.is_empty() {
+            if amount.0 == 0 || weights.iter().all(|&w| w == 0) {
                 continue;
             }
             crate::money::split_largest_remainder(*amount, &weights, &mut parts);
