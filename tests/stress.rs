@@ -2326,3 +2326,52 @@ fn the_solvers_step_is_no_finer_than_the_term_takes() {
         }
     }
 }
+
+/// Each tornado bar's swing carries its paired standard error: in the table as `13.1 ±1.1`
+/// and in the CSV as `swing` (`|at_high - at_low|`) and `swing_se`, which is no more than
+/// the two ends' standard errors against the base together (the difference of the two).
+#[test]
+fn a_tornado_swing_has_its_paired_standard_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("t.csv");
+    for metric in ["p_full_repayment:bank", "net_mean:provider"] {
+        let o = sibsim(&[
+            "tornado",
+            REF,
+            "--metric",
+            metric,
+            "--trials",
+            "400",
+            "--out",
+            csv.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let text = std::fs::read_to_string(&csv).unwrap();
+        let mut lines = text.lines();
+        let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let col = |name: &str| head.iter().position(|h| *h == name).unwrap();
+        let mut moved = 0;
+        for l in lines {
+            // The input's name may hold commas (quoted); the numbers after the path do not.
+            let mut cells: Vec<&str> = l.rsplitn(head.len() - 1, ',').collect();
+            cells.reverse();
+            let x = |name: &str| cells[col(name) - 1].parse::<f64>().unwrap();
+            let swing = (x("at_high") - x("at_low")).abs();
+            let tol = 1e-6 * (1.0 + swing.abs());
+            assert!((x("swing") - swing).abs() <= tol, "{metric}: {l}");
+            assert!(
+                x("swing_se") <= x("low_diff_se") + x("high_diff_se") + tol,
+                "{metric}: {l}"
+            );
+            if swing > 0.0 {
+                moved += 1;
+                assert!(x("swing_se") > 0.0, "{metric}: {l}");
+            }
+        }
+        assert!(moved >= 3, "{metric}: {text}");
+        let screen = String::from_utf8_lossy(&o.stdout);
+        let shock = screen.lines().find(|l| l.starts_with("shock 1")).unwrap();
+        let last = shock.rsplit("  ").next().unwrap().trim();
+        assert!(last.contains(" ±"), "{metric}: {shock}");
+    }
+}

@@ -813,11 +813,15 @@ pub fn tornado(
                 show(tor.unit, b.at_high.value),
                 diff(tor.unit, &b.high_diff)
             ),
-            show_diff(tor.unit, (b.at_high.value - b.at_low.value).abs(), false),
+            format!(
+                "{} ±{}",
+                show_diff(tor.unit, b.swing.value, false),
+                show_diff(tor.unit, b.swing.se, false)
+            ),
         ]);
     }
     t.render(&mut o);
-    o.push_str("\nRanked by swing (|figure at high - figure at low|); differences to the base ± standard error on\ncommon random numbers; shares and rates in percentage points.\n");
+    o.push_str("\nRanked by swing (|figure at high - figure at low|); differences to the base and swings ± standard\nerror on common random numbers; shares and rates in percentage points.\n");
     o.push_str(&note);
     for (name, why) in &tor.skipped {
         let _ = writeln!(o, "  {name}: skipped: {}", why.replace('\n', "\n    "));
@@ -856,7 +860,7 @@ fn parse_range(s: &str) -> Result<Range> {
 
 fn tornado_csv(t: &Tornado) -> String {
     let mut s = String::from(
-        "input,path,low_input,high_input,at_low,at_low_se,at_high,at_high_se,low_diff,low_diff_se,high_diff,high_diff_se,base,base_se\n",
+        "input,path,low_input,high_input,at_low,at_low_se,at_high,at_high_se,low_diff,low_diff_se,high_diff,high_diff_se,swing,swing_se,base,base_se\n",
     );
     for b in &t.bars {
         // The input's name and its path hold ids, which may hold a comma or a quote.
@@ -875,6 +879,8 @@ fn tornado_csv(t: &Tornado) -> String {
             n(b.low_diff.se),
             n(b.high_diff.value),
             n(b.high_diff.se),
+            n(b.swing.value),
+            n(b.swing.se),
             n(t.base.value),
             n(t.base.se),
         ]));

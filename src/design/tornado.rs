@@ -76,6 +76,9 @@ pub struct TornadoBar {
     pub low_diff: Figure,
     /// `at_high - base`, with its paired standard error.
     pub high_diff: Figure,
+    /// The swing `|at_high - at_low|`, with the paired standard error of `at_high - at_low`
+    /// (the two ends share their trials' random numbers).
+    pub swing: Figure,
 }
 
 /// A tornado: the figure at the base and one bar per input, widest swing first.
@@ -331,12 +334,18 @@ pub fn tornado(
                 at_high: metrics::figure(stat, &b.values[0]),
                 low_diff: metrics::paired_difference(stat, &base_run.values[0], &a.values[0]),
                 high_diff: metrics::paired_difference(stat, &base_run.values[0], &b.values[0]),
+                swing: Figure {
+                    value: (metrics::figure(stat, &b.values[0]).value
+                        - metrics::figure(stat, &a.values[0]).value)
+                        .abs(),
+                    se: metrics::paired_difference(stat, &a.values[0], &b.values[0]).se,
+                },
             }),
             (Err(e), _) | (_, Err(e)) => skipped.push((label.clone(), e.trim_end().to_string())),
         }
     }
     bars.sort_by(|a, b| {
-        let w = |x: &TornadoBar| (x.at_high.value - x.at_low.value).abs();
+        let w = |x: &TornadoBar| x.swing.value;
         w(b).total_cmp(&w(a))
     });
     Ok(Tornado {
