@@ -1,4 +1,4 @@
-//! The validated contract: the terms of one Social Impact Bond (DOMAIN.md section 3).
+//! The validated contract: the terms of one Social Impact Bond (docs/domain.md section 3).
 //!
 //! A [`Contract`] is only ever built by [`crate::scenario`] from a scenario file, after every
 //! meaning check has passed, so the settlement engine can rely on its invariants: indices are in
@@ -296,7 +296,7 @@ pub enum InflowJudged {
     Overall,
 }
 
-/// A payer's promise of referrals (DOMAIN 3.1, "the municipality may promise a referral
+/// A payer's promise of referrals (docs/domain.md 3.1, "the municipality may promise a referral
 /// volume"): it pays a stated amount for every participant its cohorts enrol short of the
 /// promised share of their target.
 ///

@@ -1,4 +1,4 @@
-//! The municipality's business case: the social cost-benefit analysis (MKBA, DOMAIN.md
+//! The municipality's business case: the social cost-benefit analysis (MKBA, docs/domain.md
 //! section 6) and the facts a scenario declares for the feasibility check (section 7).
 //!
 //! # The computation, per outcome

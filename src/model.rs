@@ -1,4 +1,4 @@
-//! The uncertainty model (DOMAIN.md section 4): the `[uncertainty]` table of a scenario parsed
+//! The uncertainty model (docs/domain.md section 4): the `[uncertainty]` table of a scenario parsed
 //! and validated into typed parameters, and the random draws of one Monte Carlo trial into an
 //! [`Actuals`] table that the ordinary settlement engine settles.
 //!

@@ -1,4 +1,4 @@
-//! The Monte Carlo engine (DOMAIN.md sections 4 and 5): per trial, draw ([`Model::draw`]) ->
+//! The Monte Carlo engine (docs/domain.md sections 4 and 5): per trial, draw ([`Model::draw`]) ->
 //! settle (the same [`Settler`] as real actuals) -> per-party summary; trials run in parallel
 //! with rayon and are aggregated as they stream by.
 //!

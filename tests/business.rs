@@ -586,7 +586,7 @@ fn pooled_tree() -> sibsim::feasibility::Tree {
     parse_tree("pooled.toml", &text).unwrap_or_else(|d| panic!("{d}"))
 }
 
-/// The business case is judged per payer (DOMAIN.md section 6: who benefits is not always who
+/// The business case is judged per payer (docs/domain.md section 6: who benefits is not always who
 /// pays): yes only when every payer's probability of saving more than it pays meets the
 /// threshold, and the weakest decides. A payer that pays without saving fails it, though all
 /// payers pooled pass; the pooled test is the node's explicit `payers = "pooled"`.

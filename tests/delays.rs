@@ -1,4 +1,4 @@
-//! Delay shocks (DOMAIN.md section 4, "delays"): with a shock's probability, a trial settles a
+//! Delay shocks (docs/domain.md section 4, "delays"): with a shock's probability, a trial settles a
 //! contract whose outcomes are measured later (`delay`) or whose cohorts enrol later
 //! (`enrolment_delay`). Checked against the same contract with the lags or enrolment periods
 //! moved in the file, trial by trial.

@@ -1,4 +1,4 @@
-//! Referral inflow above the target (DOMAIN.md section 4: "realised enrolment per cohort below
+//! Referral inflow above the target (docs/domain.md section 4: "realised enrolment per cohort below
 //! or above target"): `fill.max` lets a cohort enrol up to that share of its target.
 
 use sibsim::Contract;

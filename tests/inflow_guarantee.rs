@@ -1,4 +1,4 @@
-//! Inflow guarantees (DOMAIN.md 3.1: "the municipality may promise a referral volume";
+//! Inflow guarantees (docs/domain.md 3.1: "the municipality may promise a referral volume";
 //! section 4: "a municipality may guarantee inflow"): the terms are validated like the rest of
 //! the contract, a trial's compensation follows from its drawn enrolment exactly, and the
 //! compensation is a payer's loss in the risk distribution. The settlement itself is proved by

@@ -1,5 +1,5 @@
 //! Property tests: random valid contracts and actuals, settled, and the money rules of
-//! DOMAIN.md section 3.4 checked on every ledger line.
+//! docs/domain.md section 3.4 checked on every ledger line.
 //!
 //! A contract is generated as TOML text from a stream of random choices (so shrinking a failing
 //! case drives the choices to zero, which switches optional features off and gives a smaller

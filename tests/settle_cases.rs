@@ -6,7 +6,7 @@
 //! held at the end and the amounts cut by the total cap or not paid under "pay only what is
 //! due". The arithmetic behind each expected number is written beside it.
 //!
-//! Conventions used in the hand computations (DOMAIN.md 3.4 and the module doc of
+//! Conventions used in the hand computations (docs/domain.md 3.4 and the module doc of
 //! `src/settlement.rs`):
 //! - per period: accrual on the claim (before drawdowns), drawdowns, costs, measurements,
 //!   overall thresholds, checkpoints, payments in, waterfall, guarantees in the final period;

@@ -1,4 +1,4 @@
-//! The feasibility check: Rotterdam's decision tree (beslisboom, DOMAIN.md section 7) as data.
+//! The feasibility check: Rotterdam's decision tree (beslisboom, docs/domain.md section 7) as data.
 //!
 //! A [`Tree`] is a set of nodes, each with a question (English and Dutch), a [`Test`] on the
 //! scenario's declared facts or on a simulated figure with a threshold, and where a yes or a
@@ -130,7 +130,7 @@ impl Test {
 #[serde(rename_all = "kebab-case")]
 pub enum Payers {
     /// Every payer on its own: yes only when each payer's probability meets the threshold
-    /// (who benefits is not always who pays, DOMAIN.md section 6).
+    /// (who benefits is not always who pays, docs/domain.md section 6).
     #[default]
     Each,
     /// All payers together, as if one budget paid and saved: a pooled surplus can hide a
