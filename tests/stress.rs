@@ -1884,6 +1884,23 @@ fn design_outputs_say_their_format_and_where_they_came_from() {
             serde_json::json!([set]),
             "{name}"
         );
+        // Each variant lists only its own changes on top of those: the base none (listing
+        // `--set` there too had a script rebuilding a variant apply `*=` twice).
+        let variants = if name == "stress.json" {
+            &v["variants"]
+        } else {
+            &v["comparison"]["variants"]
+        };
+        let variants = variants.as_array().unwrap();
+        assert_eq!(variants[0]["label"], "base", "{name}");
+        assert_eq!(variants[0]["overrides"], serde_json::json!([]), "{name}");
+        for x in &variants[1..] {
+            let own = x["overrides"].as_array().unwrap();
+            assert!(
+                !own.is_empty() && !own.contains(&serde_json::json!(set)),
+                "{name}: {x}"
+            );
+        }
         assert_eq!(v["sibsim_version"], env!("CARGO_PKG_VERSION"), "{name}");
         let figures = if name == "stress.json" {
             &v["figures"]

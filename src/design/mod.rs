@@ -319,11 +319,7 @@ pub fn compare_variants(
     let c = contract.ok_or("nothing to compare")?;
     let mut cmp = compare(&c, metrics, &ok, cfg)?;
     cmp.skipped = skipped;
-    // The base is the scenario with the changes every variant starts from (`--set`).
-    if let Some(base) = cmp.variants.first_mut()
-        && base.overrides.is_empty()
-    {
-        base.overrides = src.base.iter().map(|o| o.text.clone()).collect();
-    }
+    // Every variant's `overrides` are its own, on top of the changes every variant starts
+    // from (`--set`, which the output lists once, with the scenario): the base's are none.
     Ok(cmp)
 }
