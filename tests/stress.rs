@@ -2392,3 +2392,28 @@ fn a_tornado_swing_has_its_paired_standard_error() {
         assert!(last.contains(" ±"), "{metric}: {shock}");
     }
 }
+
+/// A misspelt `--term` without bounds is named as an unknown field with its nearest name,
+/// not called an optional term that needs `--bounds`; an optional term left out still is.
+#[test]
+fn a_misspelt_solver_term_is_an_unknown_field() {
+    let e = solve_on(
+        REFERENCE,
+        "contract.total_cpa",
+        "payments_mean >= 1",
+        None,
+        10,
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("--term `contract.total_cpa`: unknown field `total_cpa`")
+            && e.contains("did you mean `total_cap`?")
+            && !e.contains("after --set")
+            && !e.contains("optional"),
+        "{e}"
+    );
+    let text = REFERENCE.replace("total_cap = 1_500_000\n", "");
+    assert_ne!(text, REFERENCE);
+    let e = solve_on(&text, "contract.total_cap", "payments_mean >= 1", None, 10).unwrap_err();
+    assert!(e.contains("an optional term); give --bounds"), "{e}");
+}

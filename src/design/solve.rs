@@ -438,6 +438,18 @@ pub fn solve(
             ));
         }
         (None, None) => {
+            // A misspelt name is not an optional term: say what the scenario says of it.
+            if let Err(d) = load_with(src, Override::number(&path, Decimal::ZERO))
+                && let Some(i) = d.items.iter().find(|i| i.message.contains("unknown field"))
+            {
+                // (Without the probe's "(after --set PATH=0)", which the user did not write.)
+                let m = i
+                    .message
+                    .split(" (after --set ")
+                    .next()
+                    .unwrap_or(&i.message);
+                return Err(format!("--term `{path_s}`: {m}"));
+            }
             return Err(format!(
                 "`{path_s}` is not in the scenario (an optional term); give --bounds LO:HI"
             ));
