@@ -798,6 +798,17 @@ fn comparisons_too_large_for_memory_are_refused_before_they_run() {
         &["stress", "scenarios/reference.toml", "--trials", huge],
         &["use fewer --trials", "GB"],
     );
+    // The size is written as people write it: `7,200 GB`, not `7200.0 GB`.
+    let err = stderr(&run(&[
+        "stress",
+        "scenarios/reference.toml",
+        "--trials",
+        huge,
+    ]));
+    if let Some(at) = err.find(" GB of per-trial values") {
+        let size = err[..at].rsplit(' ').next().unwrap();
+        assert!(size.contains(',') && !size.ends_with(".0"), "{err}");
+    }
     expect_user_error(
         &[
             "sweep",

@@ -1114,7 +1114,7 @@ fn a_comparison_too_large_to_allocate_is_an_error_not_an_abort() {
     let err = run_variant(&sc, &m, &figs, &cfg(100_000_000_000_000, 1), None).unwrap_err();
     assert!(
         err.starts_with(
-            "cannot keep 100000000000000 trials x 2 figures in memory (about 3200000.0 GB)"
+            "cannot keep 100,000,000,000,000 trials x 2 figures in memory (about 3,200,000 GB)"
         ),
         "{err}"
     );
@@ -2416,4 +2416,28 @@ fn a_misspelt_solver_term_is_an_unknown_field() {
     assert_ne!(text, REFERENCE);
     let e = solve_on(&text, "contract.total_cap", "payments_mean >= 1", None, 10).unwrap_err();
     assert!(e.contains("an optional term); give --bounds"), "{e}");
+}
+
+/// `--bounds` takes a negative lower bound as written (`--bounds -5:1`), not as a flag.
+#[test]
+fn solver_bounds_may_start_below_zero() {
+    let o = sibsim(&[
+        "solve",
+        REF,
+        "--term",
+        "outcomes.no-escalation.baseline.rate",
+        "--target",
+        "payments_mean >= 900000",
+        "--bounds",
+        "-5:1",
+        "--trials",
+        "10",
+    ]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("at outcomes.no-escalation.baseline.rate = -5 the scenario is not valid")
+            && e.contains("must be between 0 and 1, got -5"),
+        "{e}"
+    );
 }

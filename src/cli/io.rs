@@ -99,6 +99,11 @@ pub fn memory_available() -> Option<u128> {
     Some(kb * 1024)
 }
 
+/// `bytes` in GB to at most one decimal, thousands separated (`240,000`, `1.3`).
+fn gigabytes(bytes: u128) -> String {
+    sibsim::chart::theme::number((bytes as f64 / 1e8).round() / 10.0)
+}
+
 /// Refuses a comparison whose per-trial records (`bytes`) would not fit in the memory
 /// available, before it runs (rather than failing or being killed part way): `trials` trials
 /// of each of `runs` runs (`unit`, in the singular: "variant", "point").
@@ -106,11 +111,11 @@ pub fn check_memory(bytes: u128, trials: u64, runs: u64, unit: &str) -> Result<(
     use sibsim::chart::theme::count;
     match memory_available() {
         Some(avail) if bytes > avail => Err(CliError(format!(
-            "{} of each of {} would keep about {:.1} GB of per-trial values in memory, but about {:.1} GB is available; use fewer --trials or fewer {unit}s",
+            "{} of each of {} would keep about {} GB of per-trial values in memory, but about {} GB is available; use fewer --trials or fewer {unit}s",
             count(trials, "trial", "trials"),
             count(runs, unit, &format!("{unit}s")),
-            bytes as f64 / 1e9,
-            avail as f64 / 1e9
+            gigabytes(bytes),
+            gigabytes(avail)
         ))),
         _ => Ok(()),
     }

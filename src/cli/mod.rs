@@ -203,7 +203,7 @@ enum Cmd {
         /// LO:HI search bounds (default: half to one and a half times the current value, for a
         /// whole number such as a lag at least one below and two above it; for a value up to
         /// 1, such as a rate or a share, 0 to twice it, at most 1).
-        #[arg(long, value_name = "LO:HI")]
+        #[arg(long, value_name = "LO:HI", allow_hyphen_values = true)]
         bounds: Option<String>,
         /// Resolution of the answer (default: 1/10,000 of the range rounded down to a power of
         /// ten; at least 1 for a term

@@ -109,10 +109,12 @@ pub fn run_variant(
         .collect::<Result<_, _>>()?;
     let too_big = || {
         format!(
-            "cannot keep {} trials x {} figures in memory (about {:.1} GB); use fewer trials",
-            cfg.trials,
+            "cannot keep {} x {} figures in memory (about {} GB); use fewer trials",
+            crate::chart::theme::count(cfg.trials, "trial", "trials"),
             ms.len(),
-            memory_needed(1, ms.len(), cfg.trials) as f64 / 1e9
+            crate::chart::theme::number(
+                (memory_needed(1, ms.len(), cfg.trials) as f64 / 1e8).round() / 10.0
+            )
         )
     };
     let n = usize::try_from(cfg.trials).map_err(|_| too_big())?;
