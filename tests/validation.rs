@@ -569,8 +569,8 @@ fn drawdowns_must_not_exceed_commitment() {
         40,
         &[
             "tranches[0].committed",
-            "drawdowns add up to 60000.00",
-            "only 50000.00 is committed",
+            "drawdowns add up to 60,000.00",
+            "only 50,000.00 is committed",
         ],
     );
     assert_eq!(d.items.len(), 1);
@@ -1433,7 +1433,10 @@ fn a_bad_commitment_is_one_problem_not_two() {
     // Drawdowns beyond a valid commitment are still an error.
     let over = text.replacen("amount = 125_000", "amount = 150_000", 1);
     let d = sibsim::scenario::parse("r.toml", &over).expect_err("invalid");
-    assert!(d.to_string().contains("only 600000.00 is committed"), "{d}");
+    assert!(
+        d.to_string().contains("only 600,000.00 is committed"),
+        "{d}"
+    );
 }
 
 /// A forecast reported in the actuals has the contract's bounds (0 to 1,000,000,000, six

@@ -1414,7 +1414,8 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
                 format!("tranches[{i}].committed"),
                 format!(
                     "drawdowns add up to {} but only {} is committed",
-                    total, t.committed
+                    crate::money::format_thousands(total),
+                    crate::money::format_thousands(t.committed)
                 ),
             );
         }
