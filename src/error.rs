@@ -121,7 +121,8 @@ pub enum SettleError {
     /// A settlement reached a measurement of a `decrease` outcome after the last period the
     /// actuals report on, where a missing row would pay the whole baseline.
     #[error(
-        "outcome `{outcome}`, cohort `{cohort}` is measured in period {period}, after period {reported}, the last the actuals report on; settling that far would pay its whole baseline for the missing row: report the units measured then (0 only if the measurement found none), or settle through an earlier period"
+        "outcome `{outcome}`, cohort `{cohort}` is measured in period {period}, {}; settling that far would pay its whole baseline for the missing row: report the units measured then (0 only if the measurement found none), or settle through an earlier period",
+        after_reported(*.reported)
     )]
     Unreported {
         /// Outcome id.
@@ -136,4 +137,14 @@ pub enum SettleError {
     /// The actuals were built for a different contract shape.
     #[error("the actuals do not match the contract ({0})")]
     Shape(String),
+}
+
+/// Where a measurement falls against the actuals: "after period 6, the last the actuals
+/// report on", or, for a file with no rows yet, that it reports none.
+fn after_reported(reported: u16) -> String {
+    if reported == 0 {
+        "and the actuals report no period yet".into()
+    } else {
+        format!("after period {reported}, the last the actuals report on")
+    }
 }

@@ -2252,3 +2252,25 @@ drawdowns = { at = [[1, 1000]] }
         "{parties}"
     );
 }
+
+/// An actuals file with its header and no rows yet settles the first period as an interim
+/// statement, and the note says the file reports no period yet (not "up to period 0").
+#[test]
+fn an_actuals_file_without_rows_is_said_to_report_no_period_yet() {
+    let name = BUNDLED[0];
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("none.csv");
+    std::fs::write(&p, "period,cohort,outcome,units\n").unwrap();
+    let o = run(&["settle", &scenario(name), "--actuals", p.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let note = stderr(&o);
+    assert!(
+        note.contains("reports no period yet (no rows)") && !note.contains("period 0"),
+        "{note}"
+    );
+    assert!(
+        stdout(&o).contains("settled through period 1 of"),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -832,10 +832,14 @@ fn settle_file_noted<S: sibsim::settlement::LedgerSink>(
             ),
             Err(e) => format!("Settling to the end needs more rows: {e}."),
         };
+        let reports = if act.reported_through == 0 {
+            "reports no period yet (no rows)".to_string()
+        } else {
+            format!("reports up to period {}", act.reported_through)
+        };
         eprintln!(
-            "note: {} reports up to period {} and the contract measures outcomes until period {}: an interim statement through period {} (claims stay open; nothing is written off and no guarantee is called before the end). {to_end}",
+            "note: {} {reports} and the contract measures outcomes until period {}: an interim statement through period {} (claims stay open; nothing is written off and no guarantee is called before the end). {to_end}",
             path.display(),
-            act.reported_through,
             c.last_measurement(),
             s.final_period,
         );
