@@ -2441,3 +2441,27 @@ fn solver_bounds_may_start_below_zero() {
         "{e}"
     );
 }
+
+/// A term both set and varied takes the sweep's values; the sweep says the `--set` is moot.
+#[test]
+fn a_sweep_says_when_it_replaces_a_set_term() {
+    let o = sibsim(&[
+        "sweep",
+        REF,
+        "--set",
+        "outcomes.housing.price=5",
+        "--set",
+        "outcomes.work.price=2600",
+        "--vary",
+        "outcomes.housing.price=1000:2000:2",
+        "--trials",
+        "10",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("note: --set outcomes.housing.price=5 is replaced by --vary's values of `outcomes.housing.price`"),
+        "{e}"
+    );
+    assert!(!e.contains("outcomes.work.price"), "{e}");
+}

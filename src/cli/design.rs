@@ -592,6 +592,16 @@ pub fn sweep(
         )));
     }
     let (sc, _) = src.load(&Variant::base())?;
+    // A term both set and varied takes the sweep's values: say so, as the --set is then moot.
+    for v in &vs {
+        let varied = sibsim::scenario::overrides::path_text(&v.path);
+        for o in src.base.iter().filter(|o| o.path == v.path) {
+            eprintln!(
+                "note: --set {} is replaced by --vary's values of `{varied}` at every point",
+                o.text
+            );
+        }
+    }
     let figures = if figures.is_empty() {
         default_figures(&sc.contract)
     } else {
