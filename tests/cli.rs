@@ -2274,3 +2274,52 @@ fn an_actuals_file_without_rows_is_said_to_report_no_period_yet() {
         stdout(&o)
     );
 }
+
+/// `simulate --charts` names the charts it wrote (each as PNG and SVG), and says why there are
+/// no municipality-net charts when the scenario has no `[mkba]` block.
+#[test]
+fn simulate_names_its_charts_and_why_some_are_missing() {
+    let text = std::fs::read_to_string(root().join("scenarios/small-bond-scale.toml")).unwrap();
+    let (a, b) = (text.find("[mkba]").unwrap(), text.find("[facts]").unwrap());
+    let no_mkba = format!("{}{}", &text[..a], &text[b..]);
+    let dir = tempfile::tempdir().unwrap();
+    for (name, body, has_mkba) in [
+        ("with.toml", text.clone(), true),
+        ("without.toml", no_mkba, false),
+    ] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, body).unwrap();
+        let charts = dir.path().join(format!("charts-{name}"));
+        let o = run(&[
+            "simulate",
+            p.to_str().unwrap(),
+            "--trials",
+            "50",
+            "--charts",
+            charts.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let out = stdout(&o).replace('\n', " ");
+        let files: Vec<String> = std::fs::read_dir(&charts)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            out.contains(&format!("{} chart files written to", files.len()))
+                && out.contains(&format!(
+                    "({} charts, each as PNG and SVG)",
+                    files.len() / 2
+                )),
+            "{name}: {out}"
+        );
+        for f in files.iter().filter_map(|f| f.strip_suffix(".png")) {
+            assert!(out.contains(f), "{name}: {f} not named in {out}");
+        }
+        assert_eq!(out.contains("municipality-net-"), has_mkba, "{name}: {out}");
+        assert_eq!(
+            out.contains("No municipality-net charts: the scenario has no [mkba] block"),
+            !has_mkba,
+            "{name}: {out}"
+        );
+    }
+}

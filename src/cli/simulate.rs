@@ -131,12 +131,26 @@ pub fn run(o: Options<'_>) -> Result<()> {
     if let (Some(dir), Some(doc), Ok(())) = (o.charts, &doc, &staged) {
         match super::chart::write_charts(doc, dir, super::chart::ChartFormat::Both, &mut outputs) {
             Ok(files) => {
-                let _ = writeln!(
-                    written,
-                    "{} chart files written to {}",
+                // The charts by name (each as PNG and SVG), as `chart` lists its files.
+                let mut names: Vec<String> = Vec::new();
+                for f in &files {
+                    let name = f.file_stem().map(|s| s.to_string_lossy().into_owned());
+                    if let Some(n) = name.filter(|n| !names.contains(n)) {
+                        names.push(n);
+                    }
+                }
+                written.push_str(&wrap(&format!(
+                    "{} chart files written to {} ({}, each as PNG and SVG): {}",
                     files.len(),
-                    dir.display()
-                );
+                    dir.display(),
+                    sibsim::chart::theme::count(names.len() as u64, "chart", "charts"),
+                    names.join(", ")
+                )));
+                if results.business_case.is_none() {
+                    written.push_str(&wrap(
+                        "No municipality-net charts: the scenario has no [mkba] block, so there are no savings to set the payments against.",
+                    ));
+                }
             }
             Err(e) => staged = Err(e),
         }
