@@ -1707,3 +1707,72 @@ fn words_for_no_number_are_named() {
             .contains("not a finite number")
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// The IRR of investor-like flows (money out over the first periods, back over later
+    /// ones, any length up to 1,200 periods) is their one root, found here independently by
+    /// bisection on a form of the NPV that cannot overflow; money that never comes back reads
+    /// -100%. (Up to 2026-12-07 flows longer than about 77 periods could read -100% where the
+    /// discount factors at the bracket's low end overflowed.)
+    #[test]
+    fn irr_is_the_root_of_long_flows(
+        len in 2usize..=1200,
+        out_n in 1usize..=8,
+        outs in prop::collection::vec(1i64..=100_000_000, 8),
+        backs in prop::collection::vec(0i64..=200_000_000, 1..=40),
+        gap in 0usize..=1200,
+        per_year in prop::sample::select(vec![1u32, 2, 4, 12]),
+    ) {
+        let mut flows = vec![0i64; len + 1];
+        let out_n = out_n.min(len);
+        for (t, x) in outs.iter().take(out_n).enumerate() {
+            flows[1 + t] = -x;
+        }
+        // The money back, spread from after the last outflow (and a gap) to the end.
+        let first_back = (out_n + 1 + gap).min(len);
+        let span = len - first_back + 1;
+        for (k, x) in backs.iter().enumerate() {
+            flows[first_back + (k * span) / backs.len()] += x;
+        }
+        let back: i64 = flows.iter().filter(|x| **x > 0).sum();
+        let a = sibsim::stats::irr(&flows, per_year);
+        if back == 0 {
+            prop_assert_eq!(a, Some(-1.0));
+            return Ok(());
+        }
+        // The sign of the NPV at 1 + r = q: times q^T (Horner in q) for q <= 1, where the
+        // discount factors would overflow; as it is above, where q^T would.
+        let sign = |q: f64| -> f64 {
+            let v = if q <= 1.0 {
+                flows.iter().skip(1).fold(0.0, |acc, &x| acc * q + x as f64)
+            } else {
+                sibsim::stats::npv(&flows, q - 1.0)
+            };
+            v.signum()
+        };
+        // One sign change (out, then back): one root. Money out first makes the NPV's
+        // sign at q near 0 that of the last flow (back: +) and at q large that of the first.
+        let (mut lo, mut hi) = (1.0 - 0.9999, 11.0);
+        if sign(lo) == sign(hi) {
+            prop_assert_eq!(a, None, "no root within the bracket");
+            return Ok(());
+        }
+        let s_lo = sign(lo);
+        for _ in 0..200 {
+            let m = 0.5 * (lo + hi);
+            if sign(m) == s_lo { lo = m } else { hi = m }
+        }
+        let want = 0.5 * (lo + hi) - 1.0;
+        let Some(a) = a else {
+            return Err(TestCaseError::fail(format!("no IRR, but the root is {want}")));
+        };
+        let r = (1.0 + a).powf(1.0 / f64::from(per_year)) - 1.0;
+        prop_assert!(
+            (r - want).abs() <= 1e-7 * (1.0 + want.abs()),
+            "period rate {r} (IRR {a}), the root is {want}"
+        );
+    }
+
+}
