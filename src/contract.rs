@@ -433,6 +433,19 @@ pub enum Remainder {
     Enterprise,
 }
 
+/// Whether the enterprise pays back capital it has not spent when the contract ends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReturnUnspent {
+    /// It keeps it (the default).
+    #[default]
+    Never,
+    /// At an early termination only.
+    OnTermination,
+    /// Whenever the contract ends: at an early termination or in period T.
+    AtEnd,
+}
+
 /// The enterprise's costs and at-risk fees.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct EnterpriseTerms {
@@ -445,6 +458,9 @@ pub struct EnterpriseTerms {
     pub deferred_fees: Vec<Money>,
     /// Share of the cash left after tranches and deferred fees paid to the enterprise.
     pub performance_share: Ratio,
+    /// When the capital drawn and not spent on costs goes back into the contract account
+    /// (and through the waterfall to the investors): at most the enterprise's cash.
+    pub return_unspent: ReturnUnspent,
 }
 
 /// A validated contract.

@@ -653,6 +653,15 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
             percent(e.performance_share.to_f64())
         ));
     }
+    match e.return_unspent {
+        crate::contract::ReturnUnspent::Never => {}
+        crate::contract::ReturnUnspent::OnTermination => {
+            terms_e.push("unspent capital returned at an early termination".into())
+        }
+        crate::contract::ReturnUnspent::AtEnd => {
+            terms_e.push("unspent capital returned at the end".into())
+        }
+    }
     row("Enterprise terms", listed(terms_e, "; "));
     row(
         "Inflow guarantees",

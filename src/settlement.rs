@@ -28,7 +28,7 @@
 use crate::actuals::{ALL_EVENTS, Actuals, rate_of};
 use crate::contract::{
     Allocation, Baseline, CheckpointTest, Contract, Direction, GridKind, InflowJudged, PartyId,
-    Pricing, Remainder,
+    Pricing, Remainder, ReturnUnspent,
 };
 use crate::error::SettleError;
 use crate::money::{
@@ -89,6 +89,9 @@ pub enum Rule {
         /// Tranche index.
         tranche: u16,
     },
+    /// The capital the enterprise drew and did not spend on costs, paid back into the
+    /// contract account when the contract ends (`enterprise.return_unspent`).
+    UnspentCapital,
 }
 
 /// One movement of money.
@@ -344,6 +347,9 @@ pub struct Settlement {
     pub held: Vec<Money>,
     /// Cash the enterprise holds at the end.
     pub enterprise_cash: Money,
+    /// Capital the enterprise paid back into the contract account at the end
+    /// (`enterprise.return_unspent`).
+    pub unspent_returned: Money,
 }
 
 impl Settlement {
@@ -417,6 +423,8 @@ pub struct Settler<'c> {
     deferred_owed: Money,
     shared_base: Money,
     cash_enterprise: Money,
+    /// The enterprise's costs paid so far (fixed and per participant).
+    spent: Money,
     account: Money,
     cum_units: Vec<Qty>,
     cum_amount: Vec<Money>,
@@ -586,6 +594,7 @@ impl<'c> Settler<'c> {
             deferred_owed: Money::ZERO,
             shared_base: Money::ZERO,
             cash_enterprise: Money::ZERO,
+            spent: Money::ZERO,
             account: Money::ZERO,
             cum_units: vec![Qty::ZERO; n_o],
             cum_amount: vec![Money::ZERO; n_o],
@@ -670,6 +679,7 @@ impl<'c> Settler<'c> {
         self.deferred_owed = Money::ZERO;
         self.shared_base = Money::ZERO;
         self.cash_enterprise = Money::ZERO;
+        self.spent = Money::ZERO;
         self.account = Money::ZERO;
         self.total_earned = Money::ZERO;
         self.total_costs = Money::ZERO;
@@ -714,6 +724,7 @@ impl<'c> Settler<'c> {
         o.deferred_fees_owed = Money::ZERO;
         o.held.fill(Money::ZERO);
         o.enterprise_cash = Money::ZERO;
+        o.unspent_returned = Money::ZERO;
     }
 
     #[inline(always)]
@@ -821,6 +832,7 @@ impl<'c> Settler<'c> {
             let pay = fixed.min(self.cash_enterprise);
             self.emit(sink, p, c.enterprise, c.external, pay, Rule::OperatingCost);
             self.cash_enterprise -= pay;
+            self.spent += pay;
             short += fixed - pay;
             for k in self.enrol_start[pu]..self.enrol_start[pu + 1] {
                 let ci = self.enrolling[k as usize] as usize;
@@ -846,6 +858,7 @@ impl<'c> Settler<'c> {
                         Rule::ParticipantCost { cohort: ci as u16 },
                     );
                     self.cash_enterprise -= pay;
+                    self.spent += pay;
                     short += cost - pay;
                 }
                 if inflow {
@@ -934,7 +947,16 @@ impl<'c> Settler<'c> {
             if self.too_large.is_some() {
                 return Err(self.too_large_error());
             }
-            // 7. payments in
+            // 7. payments in: the enterprise's unspent capital first, where the contract ends
+            // now and says so
+            let back = match et.return_unspent {
+                ReturnUnspent::Never => false,
+                ReturnUnspent::OnTermination => terminated.is_some(),
+                ReturnUnspent::AtEnd => terminated.is_some() || p == t_end,
+            };
+            if back {
+                self.return_unspent(sink, p);
+            }
             self.pay_in(sink, p);
             // 8. waterfall
             self.waterfall(sink, p);
@@ -969,6 +991,21 @@ impl<'c> Settler<'c> {
         self.out.deferred_fees_owed = self.deferred_owed;
         self.out.enterprise_cash = self.cash_enterprise;
         Ok(&self.out)
+    }
+
+    /// Pays the capital the enterprise drew and has not spent on costs back into the contract
+    /// account (at most its cash: what it earned, a performance share or a remainder, it
+    /// keeps), to go through this period's waterfall.
+    fn return_unspent<S: LedgerSink>(&mut self, sink: &mut S, p: u16) {
+        let c = self.c;
+        let drawn: Money = self.out.tranches.iter().map(|t| t.drawn).sum();
+        let back = (drawn - self.spent)
+            .non_negative()
+            .min(self.cash_enterprise);
+        self.emit(sink, p, c.enterprise, c.account, back, Rule::UnspentCapital);
+        self.cash_enterprise -= back;
+        self.account += back;
+        self.out.unspent_returned += back;
     }
 
     /// Ends an interim settlement after period `p`: what is earned but payable later, and the

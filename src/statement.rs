@@ -38,6 +38,7 @@ pub fn describe_rule(c: &Contract, rule: &Rule) -> String {
         Rule::GuaranteeCall { tranche } => {
             format!("guarantee call: {}", c.tranches[tranche as usize].id)
         }
+        Rule::UnspentCapital => "unspent capital returned".into(),
     }
 }
 
@@ -103,6 +104,7 @@ fn rule_name(rule: &Rule) -> &'static str {
         Rule::PerformanceShare => "performance-share",
         Rule::Remainder => "remainder",
         Rule::GuaranteeCall { .. } => "guarantee-call",
+        Rule::UnspentCapital => "unspent-capital",
     }
 }
 
@@ -1216,6 +1218,12 @@ pub fn render_text_noted(
         "held in the contract account {end}: {}",
         format_thousands(s.held_at_end())
     ));
+    if s.unspent_returned.0 > 0 {
+        notes.push(format!(
+            "capital the enterprise drew and did not spend, paid back into the contract account at the end (enterprise.return_unspent): {}",
+            format_thousands(s.unspent_returned)
+        ));
+    }
     notes.push(format!(
         "enterprise cash {end}: {}",
         format_thousands(s.enterprise_cash)

@@ -2323,3 +2323,71 @@ fn simulate_names_its_charts_and_why_some_are_missing() {
         );
     }
 }
+
+/// `validate` says what `return_unspent` does, and notes where "on-termination" can return
+/// nothing (no checkpoints); `settle` notes the capital returned and ledgers it.
+#[test]
+fn validate_and_settle_show_the_return_of_unspent_capital() {
+    let sc = scenario("many-parties");
+    for (rule, want) in [
+        (
+            "at-end",
+            "back into the contract account when the contract ends",
+        ),
+        (
+            "on-termination",
+            "note: `return_unspent = \"on-termination\"` returns nothing here",
+        ),
+    ] {
+        let o = run(&[
+            "validate",
+            &sc,
+            "--set",
+            &format!("enterprise.return_unspent=\"{rule}\""),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stdout(&o).contains(want), "{rule}: {}", stdout(&o));
+    }
+    let o = run(&["validate", &sc]);
+    assert!(!stdout(&o).contains("return_unspent"), "{}", stdout(&o));
+
+    // The bundled actuals settled to the end with the capital returned at the end.
+    let name = BUNDLED[0];
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("back.toml");
+    let text = std::fs::read_to_string(root().join(scenario(name))).unwrap();
+    let back = text.replacen(
+        "[enterprise]\n",
+        "[enterprise]\nreturn_unspent = \"at-end\"\n",
+        1,
+    );
+    assert_ne!(back, text);
+    std::fs::write(&file, back).unwrap();
+    let file = file.to_str().unwrap();
+    let o = run(&["settle", file, "--actuals", &actuals(name)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let o = run(&[
+        "settle",
+        file,
+        "--actuals",
+        &actuals(name),
+        "--format",
+        "csv",
+    ]);
+    let csv = stdout(&o);
+    let line = csv.lines().find(|l| l.contains("unspent-capital"));
+    let noted = text.contains("paid back into the contract account at the end");
+    // Rotterdam's enterprise has 34,000 of capital left at the end: a ledger line in the
+    // last period and a note.
+    assert!(
+        line.is_some_and(
+            |l| l.starts_with("16,buzinezz-club,contract-account,34000.00,unspent-capital")
+        ),
+        "{csv}"
+    );
+    assert!(
+        noted && text.contains("at the end (enterprise.return_unspent): 34,000.00"),
+        "{text}"
+    );
+}

@@ -1450,3 +1450,42 @@ fn a_chained_outcome_follows_a_timed_prerequisite() {
         assert_eq!(total(&aa), total(&ab), "trial {t}");
     }
 }
+
+/// Returning the enterprise's unspent capital at the end moves money from the enterprise to
+/// the investors trial by trial and nowhere else: the payer's results are unchanged, the bank
+/// gains what the provider gives up, and the bank's expected loss falls (many-parties: fewer
+/// referrals leave the provider capital it did not spend).
+#[test]
+fn unspent_capital_returned_at_the_end_moves_money_from_the_enterprise_to_the_investors() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/many-parties.toml"
+    ))
+    .unwrap();
+    let back = text.replacen(
+        "per_participant_cost = 1_500\n",
+        "per_participant_cost = 1_500\nreturn_unspent = \"at-end\"\n",
+        1,
+    );
+    assert_ne!(back, text);
+    let (a, b) = (run(&text, 2000, 5, 2), run(&back, 2000, 5, 2));
+    let party = |r: &Results, id: &str| r.parties.iter().find(|p| p.id == id).unwrap().clone();
+    let (g0, g1) = (party(&a, "gemeente"), party(&b, "gemeente"));
+    assert_eq!(g0.net.mean, g1.net.mean);
+    assert_eq!(g0.net.p5, g1.net.p5);
+    let (bank0, bank1) = (party(&a, "bank"), party(&b, "bank"));
+    let (pr0, pr1) = (party(&a, "provider"), party(&b, "provider"));
+    let moved = bank1.net.mean - bank0.net.mean;
+    assert!(moved > 1000.0, "{moved}");
+    assert!(
+        (pr0.net.mean - pr1.net.mean - moved).abs() < 1e-6 * moved,
+        "provider gave {}, bank gained {moved}",
+        pr0.net.mean - pr1.net.mean
+    );
+    assert!(
+        bank1.loss.mean < bank0.loss.mean / 2.0,
+        "{} {}",
+        bank0.loss.mean,
+        bank1.loss.mean
+    );
+}

@@ -246,6 +246,10 @@ fn gen_contract(src: &mut Src) -> Gen {
     if src.chance(30) {
         let _ = writeln!(s, "performance_share = {}", src.range(0, 50) as f64 / 100.0);
     }
+    if src.chance(30) {
+        let rule = ["never", "on-termination", "at-end"][src.range(0, 2) as usize];
+        let _ = writeln!(s, "return_unspent = \"{rule}\"");
+    }
 
     // Cohorts: enrol in 1..=3 so every outcome has room to be measured and paid.
     let n_coh = src.range(1, 3) as usize;
@@ -998,6 +1002,60 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
         }
     }
     prop_assert_eq!(cash, s.enterprise_cash);
+    // (a') unspent capital: at most one line, from the enterprise to the account, in the final
+    // period of a settlement to the end, as the contract's rule says, of what it drew less the
+    // costs it paid (every line before it in that period is counted).
+    let unspent: Vec<&LedgerLine> = ledger
+        .iter()
+        .filter(|l| l.rule == Rule::UnspentCapital)
+        .collect();
+    prop_assert!(unspent.len() <= 1, "{unspent:?}");
+    let mut returned = Money::ZERO;
+    if let Some(l) = unspent.first() {
+        use sibsim::contract::ReturnUnspent;
+        prop_assert_eq!((l.from, l.to), (c.enterprise, c.account));
+        prop_assert_eq!(l.period, s.final_period);
+        prop_assert!(!s.interim, "an interim settlement returned capital: {l:?}");
+        let allowed = match c.enterprise_terms.return_unspent {
+            ReturnUnspent::Never => false,
+            ReturnUnspent::OnTermination => s.termination.is_some(),
+            ReturnUnspent::AtEnd => true,
+        };
+        prop_assert!(
+            allowed,
+            "{l:?} under {:?}",
+            c.enterprise_terms.return_unspent
+        );
+        let upto = |pred: &dyn Fn(&LedgerLine) -> bool| -> Money {
+            ledger
+                .iter()
+                .take_while(|x| !std::ptr::eq(*x, *l))
+                .filter(|x| pred(x))
+                .map(|x| x.amount)
+                .sum()
+        };
+        let drawn = upto(&|x| matches!(x.rule, Rule::Drawdown { .. }));
+        let spent = upto(&|x| matches!(x.rule, Rule::OperatingCost | Rule::ParticipantCost { .. }));
+        prop_assert_eq!(l.amount, drawn - spent);
+        returned = l.amount;
+    } else if c.enterprise_terms.return_unspent != sibsim::contract::ReturnUnspent::Never
+        && !s.interim
+        && (s.termination.is_some()
+            || c.enterprise_terms.return_unspent == sibsim::contract::ReturnUnspent::AtEnd)
+    {
+        // Due but none: nothing was left of the capital.
+        let drawn: Money = s.tranches.iter().map(|t| t.drawn).sum();
+        let spent: Money = ledger
+            .iter()
+            .filter(|x| matches!(x.rule, Rule::OperatingCost | Rule::ParticipantCost { .. }))
+            .map(|x| x.amount)
+            .sum();
+        prop_assert!(
+            drawn <= spent,
+            "drawn {drawn}, spent {spent}, nothing returned"
+        );
+    }
+    prop_assert_eq!(returned, s.unspent_returned);
     // The outside world only receives; investors only pay drawdowns.
     prop_assert_eq!(s.paid[c.external], Money::ZERO);
 

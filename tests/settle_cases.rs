@@ -115,6 +115,7 @@ fn rule_name(c: &Contract, r: &Rule) -> String {
             Some(k) => format!("inflow {} {}", guarantee + 1, c.cohorts[k as usize].id),
             None => format!("inflow {} all", guarantee + 1),
         },
+        Rule::UnspentCapital => "unspent-capital".into(),
     }
 }
 
@@ -1972,6 +1973,227 @@ period,cohort,outcome,units
 #[test]
 fn early_termination_at_checkpoint() {
     check(&EARLY_TERMINATION);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 11b. The same termination with `return_unspent = "on-termination"`: the enterprise pays the
+//      capital it drew and did not spend back into the account before the waterfall, which
+//      repays the loan in full, so the guarantee is not called.
+// ---------------------------------------------------------------------------------------------
+
+#[rustfmt::skip]
+const UNSPENT_ON_TERMINATION: Case = Case {
+    name: "unspent_capital_on_termination",
+    scenario: r#"
+[contract]
+name = "early termination, unspent capital returned"
+periods = 4
+period = "quarter"
+
+[[payers]]
+id = "gemeente"
+
+[[investors]]
+id = "bank"
+
+[enterprise]
+id = "se"
+fixed_costs = { amount = 1000 }
+return_unspent = "on-termination"
+
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 20
+
+[[cohorts]]
+id = "c2"
+enrol = 2
+size = 20
+
+[[outcomes]]
+id = "job"
+lag = 1
+pay_lag = 1
+price = 1000
+
+[[checkpoints]]
+period = 2
+outcome = "job"
+min_rate = 0.3
+
+[[tranches]]
+id = "loan"
+investor = "bank"
+committed = 10000
+rank = 1
+drawdowns = { at = [[1, 5000], [3, 5000]] }
+guarantee = { guarantors = { gemeente = 1.0 }, limit = 600 }
+"#,
+    actuals: "\
+period,cohort,outcome,units
+2,c1,job,4
+",
+    final_period: 2,
+    terminated_at: Some(2),
+    ledger: &[
+        L(1, "bank", "se", "5000.00", "drawdown loan"),
+        L(1, "se", "external", "1000.00", "operating-cost"),
+        L(2, "se", "external", "1000.00", "operating-cost"),
+        // terminated in 2: drawn 5,000 less 2,000 spent = 3,000 unspent (the cash it holds)
+        L(2, "se", "contract-account", "3000.00", "unspent-capital"),
+        L(2, "gemeente", "contract-account", "4000.00", "outcome job c1"),
+        // the account's 7,000 repays the claim of 5,000; 2,000 stays (remainder "hold")
+        L(2, "contract-account", "bank", "5000.00", "distribution loan"),
+        // nothing unrecovered: no guarantee call
+    ],
+    parties: &[
+        P("gemeente", "4000.00", "0.00"),
+        P("bank", "5000.00", "5000.00"),
+        P("se", "5000.00", "5000.00"),
+        P("contract-account", "5000.00", "7000.00"),
+        P("external", "0.00", "2000.00"),
+    ],
+    tranches: &[T {
+        id: "loan",
+        drawn: "5000.00",
+        accrued: "0.00",
+        distributed: "5000.00",
+        guaranteed: "0.00",
+        outstanding: "0.00",
+        unrecovered: "0.00",
+    }],
+    outcomes: &[O {
+        id: "job",
+        achieved: "4",
+        payable: "4",
+        earned: "4000.00",
+        paid: "4000.00",
+    }],
+    held_at_end: "2000.00",
+    ..BASE
+};
+
+#[test]
+fn unspent_capital_on_termination() {
+    check(&UNSPENT_ON_TERMINATION);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 11c. `return_unspent = "at-end"` at the contract's natural end: what the enterprise drew and
+//      did not spend goes back through the last waterfall; what it earned (the remainder of
+//      period 2, paid after the return) it keeps. With "on-termination" nothing is returned at
+//      the natural end.
+// ---------------------------------------------------------------------------------------------
+
+const UNSPENT_AT_END_SCENARIO: &str = r#"
+[contract]
+name = "unspent capital at the end"
+periods = 2
+period = "quarter"
+remainder = "enterprise"
+
+[[payers]]
+id = "gemeente"
+
+[[investors]]
+id = "bank"
+
+[enterprise]
+id = "se"
+fixed_costs = { amount = 3000 }
+return_unspent = "at-end"
+
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 10
+
+[[cohorts]]
+id = "c2"
+enrol = 2
+size = 10
+
+[[outcomes]]
+id = "job"
+lag = 0
+price = 1000
+
+[[tranches]]
+id = "loan"
+investor = "bank"
+committed = 10000
+rank = 1
+drawdowns = { at = [[1, 10000]] }
+"#;
+
+const UNSPENT_AT_END_ACTUALS: &str = "\
+period,cohort,outcome,units
+1,c1,job,5
+2,c2,job,3
+";
+
+#[rustfmt::skip]
+const UNSPENT_AT_END: Case = Case {
+    name: "unspent_capital_at_end",
+    scenario: UNSPENT_AT_END_SCENARIO,
+    actuals: UNSPENT_AT_END_ACTUALS,
+    final_period: 2,
+    terminated_at: None,
+    ledger: &[
+        L(1, "bank", "se", "10000.00", "drawdown loan"),
+        L(1, "se", "external", "3000.00", "operating-cost"),
+        L(1, "gemeente", "contract-account", "5000.00", "outcome job c1"),
+        L(1, "contract-account", "bank", "5000.00", "distribution loan"),
+        L(2, "se", "external", "3000.00", "operating-cost"),
+        // the end: drawn 10,000 less 6,000 spent = 4,000 back
+        L(2, "se", "contract-account", "4000.00", "unspent-capital"),
+        L(2, "gemeente", "contract-account", "3000.00", "outcome job c2"),
+        // 7,000: the claim's 5,000, then the remainder of 2,000 to the enterprise
+        L(2, "contract-account", "bank", "5000.00", "distribution loan"),
+        L(2, "contract-account", "se", "2000.00", "remainder"),
+    ],
+    parties: &[
+        P("gemeente", "8000.00", "0.00"),
+        P("bank", "10000.00", "10000.00"),
+        P("se", "10000.00", "12000.00"),
+        P("contract-account", "12000.00", "12000.00"),
+        P("external", "0.00", "6000.00"),
+    ],
+    tranches: &[T {
+        id: "loan",
+        drawn: "10000.00",
+        accrued: "0.00",
+        distributed: "10000.00",
+        guaranteed: "0.00",
+        outstanding: "0.00",
+        unrecovered: "0.00",
+    }],
+    outcomes: &[O {
+        id: "job",
+        achieved: "8",
+        payable: "8",
+        earned: "8000.00",
+        paid: "8000.00",
+    }],
+    ..BASE
+};
+
+#[test]
+fn unspent_capital_at_end() {
+    check(&UNSPENT_AT_END);
+}
+
+/// Under "on-termination" the contract of 11c returns nothing at its natural end: the
+/// enterprise keeps the 4,000 and the loan is 2,000 short.
+#[test]
+fn unspent_capital_is_kept_at_a_natural_end_under_on_termination() {
+    let scenario = UNSPENT_AT_END_SCENARIO.replace("\"at-end\"", "\"on-termination\"");
+    let s = settle_text(&scenario, UNSPENT_AT_END_ACTUALS).unwrap();
+    assert_eq!(s.unspent_returned.0, 0);
+    assert_eq!(s.enterprise_cash.0, 400_000);
+    assert_eq!(s.tranches[0].unrecovered_principal.0, 200_000);
+    assert_eq!(s.termination, None);
 }
 
 // ---------------------------------------------------------------------------------------------

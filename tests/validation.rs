@@ -2192,3 +2192,41 @@ fn a_refused_commitment_does_not_make_the_drawdown_schedule_draw_from_none() {
     let all = parse_err(&own).to_string();
     assert!(all.contains("draw from none"), "{all}");
 }
+
+/// `enterprise.return_unspent` takes one of its three rules, said at its line; a text where a
+/// rule is expected is refused too.
+#[test]
+fn return_unspent_takes_one_of_its_rules() {
+    let t = edit(
+        "fixed_costs = { amount = 1000 }\n",
+        "fixed_costs = { amount = 1000 }\nreturn_unspent = \"sometimes\"\n",
+    );
+    expect_error(
+        &t,
+        18,
+        &[
+            "enterprise.return_unspent",
+            "unknown rule `sometimes`",
+            "never",
+            "on-termination",
+            "at-end",
+        ],
+    );
+    let t = edit(
+        "fixed_costs = { amount = 1000 }\n",
+        "fixed_costs = { amount = 1000 }\nreturn_unspent = true\n",
+    );
+    let d = parse_err(&t);
+    assert!(d.to_string().contains("return_unspent"), "{d}");
+    for ok in ["never", "on-termination", "at-end"] {
+        let t = edit(
+            "fixed_costs = { amount = 1000 }\n",
+            &format!("fixed_costs = {{ amount = 1000 }}\nreturn_unspent = \"{ok}\"\n"),
+        );
+        let c = sibsim::scenario::parse("t.toml", &t).unwrap().contract;
+        assert_eq!(
+            serde_json::to_value(c.enterprise_terms.return_unspent).unwrap(),
+            ok
+        );
+    }
+}

@@ -640,6 +640,9 @@ fn validate(path: &std::path::Path, given: &[String]) -> Result<()> {
     if let Some(n) = share_without_surplus(c) {
         io::say!("  {n}");
     }
+    if let Some(n) = return_without_termination(c) {
+        io::say!("  {n}");
+    }
     for n in cut {
         io::say!("  note: {n}");
     }
@@ -698,6 +701,25 @@ fn share_without_surplus(c: &sibsim::Contract) -> Option<String> {
     (c.pay_only_due && c.enterprise_terms.performance_share.0 > 0 && !other_money).then(|| {
         "note: `pay_only_due` brings in no more than the fees, claims and deferred fees owed, so nothing is left after them for the enterprise's `performance_share`: it will never be paid (drop one of the two terms)".to_string()
     })
+}
+
+/// The return of unspent capital as `validate` shows it, and a note where "on-termination"
+/// can return nothing: without checkpoints a contract ends early only when the enterprise runs
+/// out of cash, with no capital left.
+fn return_without_termination(c: &sibsim::Contract) -> Option<String> {
+    use sibsim::contract::ReturnUnspent;
+    match c.enterprise_terms.return_unspent {
+        ReturnUnspent::Never => None,
+        ReturnUnspent::AtEnd => Some(
+            "the enterprise pays the capital it drew and did not spend back into the contract account when the contract ends (return_unspent = \"at-end\")".into(),
+        ),
+        ReturnUnspent::OnTermination if c.checkpoints.is_empty() => Some(
+            "note: `return_unspent = \"on-termination\"` returns nothing here: without checkpoints the contract ends early only when the enterprise runs out of cash, with no capital left (use \"at-end\" to return it at the end of period T too)".into(),
+        ),
+        ReturnUnspent::OnTermination => Some(
+            "the enterprise pays the capital it drew and did not spend back into the contract account at an early termination (return_unspent = \"on-termination\")".into(),
+        ),
+    }
 }
 
 /// The per-participant cap as `validate` shows it, and a note where it binds whatever the

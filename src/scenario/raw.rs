@@ -237,6 +237,7 @@ pub struct RawEnterprise {
     pub per_participant_cost: Option<Num>,
     pub deferred_fees: Option<RawSchedule>,
     pub performance_share: Option<Num>,
+    pub return_unspent: Option<String>,
 }
 
 /// Amounts over periods: `{ amount = 15000, from = 1, to = 12 }` or `{ at = [[1, 5000], ...] }`.

@@ -1469,6 +1469,21 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
                 )
             })
             .unwrap_or(Ratio::ZERO),
+        return_unspent: match re.return_unspent.as_deref().unwrap_or("never") {
+            "never" => ReturnUnspent::Never,
+            "on-termination" => ReturnUnspent::OnTermination,
+            "at-end" => ReturnUnspent::AtEnd,
+            other => {
+                cx.err(
+                    "enterprise.return_unspent",
+                    format!(
+                        "unknown rule `{other}` for the capital the enterprise has not spent; use one of {}",
+                        one_of(&["never", "on-termination", "at-end"])
+                    ),
+                );
+                ReturnUnspent::Never
+            }
+        },
     };
 
     contract_bounds(
