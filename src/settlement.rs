@@ -11,8 +11,9 @@
 //!    `pay_lag` periods later;
 //! 5. outcomes whose last measurement is now settle their overall-at-end threshold;
 //! 6. checkpoints are judged; on termination everything earned is paid now;
-//! 7. fixed payments, inflow-guarantee compensation (to the account or the enterprise, as the
-//!    guarantee says) and outcome payments due now are paid in, the outcome payments after the
+//! 7. where the contract ends now and `return_unspent` says so, the enterprise's unspent
+//!    capital; then fixed payments, inflow-guarantee compensation (to the account or the
+//!    enterprise, as the guarantee says) and outcome payments due now are paid in, the outcome payments after the
 //!    total cap and, under "pay only what is due", at most what the waterfall still owes;
 //! 8. the waterfall pays fees, tranche claims by rank (equal ranks pro rata), deferred fees,
 //!    the performance share, and disposes of the remainder;
