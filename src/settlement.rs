@@ -424,8 +424,6 @@ pub struct Settler<'c> {
     deferred_owed: Money,
     shared_base: Money,
     cash_enterprise: Money,
-    /// The enterprise's costs paid so far (fixed and per participant).
-    spent: Money,
     account: Money,
     cum_units: Vec<Qty>,
     cum_amount: Vec<Money>,
@@ -595,7 +593,6 @@ impl<'c> Settler<'c> {
             deferred_owed: Money::ZERO,
             shared_base: Money::ZERO,
             cash_enterprise: Money::ZERO,
-            spent: Money::ZERO,
             account: Money::ZERO,
             cum_units: vec![Qty::ZERO; n_o],
             cum_amount: vec![Money::ZERO; n_o],
@@ -680,7 +677,6 @@ impl<'c> Settler<'c> {
         self.deferred_owed = Money::ZERO;
         self.shared_base = Money::ZERO;
         self.cash_enterprise = Money::ZERO;
-        self.spent = Money::ZERO;
         self.account = Money::ZERO;
         self.total_earned = Money::ZERO;
         self.total_costs = Money::ZERO;
@@ -833,7 +829,6 @@ impl<'c> Settler<'c> {
             let pay = fixed.min(self.cash_enterprise);
             self.emit(sink, p, c.enterprise, c.external, pay, Rule::OperatingCost);
             self.cash_enterprise -= pay;
-            self.spent += pay;
             short += fixed - pay;
             for k in self.enrol_start[pu]..self.enrol_start[pu + 1] {
                 let ci = self.enrolling[k as usize] as usize;
@@ -859,7 +854,6 @@ impl<'c> Settler<'c> {
                         Rule::ParticipantCost { cohort: ci as u16 },
                     );
                     self.cash_enterprise -= pay;
-                    self.spent += pay;
                     short += cost - pay;
                 }
                 if inflow {
@@ -1000,9 +994,9 @@ impl<'c> Settler<'c> {
     fn return_unspent<S: LedgerSink>(&mut self, sink: &mut S, p: u16) {
         let c = self.c;
         let drawn: Money = self.out.tranches.iter().map(|t| t.drawn).sum();
-        let back = (drawn - self.spent)
-            .non_negative()
-            .min(self.cash_enterprise);
+        // All the enterprise has paid so far is its costs (fixed and per participant).
+        let spent = self.out.paid[c.enterprise];
+        let back = (drawn - spent).non_negative().min(self.cash_enterprise);
         self.emit(sink, p, c.enterprise, c.account, back, Rule::UnspentCapital);
         self.cash_enterprise -= back;
         self.account += back;
