@@ -176,6 +176,17 @@ pub enum GridKind {
     Linear,
 }
 
+/// What a grid's amount is paid for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GridPer {
+    /// Each enrolled participant of the cohort (the default).
+    #[default]
+    Participant,
+    /// The cohort as a whole (a programme's tiered payment, as in New York's Rikers bond).
+    Cohort,
+}
+
 /// How an outcome's payable units become money.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -184,13 +195,15 @@ pub enum Pricing {
     Flat(Price),
     /// Marginal prices by cumulative payable units over all cohorts.
     Tiers(Vec<Tier>),
-    /// An amount per enrolled participant of the cohort as a function of the relative
-    /// improvement over the baseline (points sorted by improvement).
+    /// An amount per enrolled participant of the cohort, or for the cohort as a whole, as a
+    /// function of the relative improvement over the baseline (points sorted by improvement).
     Grid {
         /// Step or linear.
         kind: GridKind,
-        /// (relative improvement, amount per enrolled participant), ascending improvement.
+        /// (relative improvement, amount), ascending improvement.
         points: Vec<(Ratio, Price)>,
+        /// What the amount is for.
+        per: GridPer,
     },
 }
 

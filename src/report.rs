@@ -714,7 +714,14 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
         let price = match &o.pricing {
             Pricing::Flat(p) => m(p.0 as f64 / 1e6),
             Pricing::Tiers(t) => format!("{} volume tiers", t.len()),
-            Pricing::Grid { points, .. } => format!("grid of {} points", points.len()),
+            Pricing::Grid { points, per, .. } => format!(
+                "grid of {} points{}",
+                points.len(),
+                match per {
+                    crate::contract::GridPer::Participant => ", per participant",
+                    crate::contract::GridPer::Cohort => ", per cohort",
+                }
+            ),
         };
         let base = match &o.baseline {
             Baseline::None => "none".to_string(),

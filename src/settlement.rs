@@ -28,8 +28,8 @@
 
 use crate::actuals::{ALL_EVENTS, Actuals, rate_of};
 use crate::contract::{
-    Allocation, Baseline, CheckpointTest, Contract, Direction, GridKind, InflowJudged, PartyId,
-    Pricing, Remainder, ReturnUnspent,
+    Allocation, Baseline, CheckpointTest, Contract, Direction, GridKind, GridPer, InflowJudged,
+    PartyId, Pricing, Remainder, ReturnUnspent,
 };
 use crate::error::SettleError;
 use crate::money::{
@@ -1502,9 +1502,12 @@ impl<'c> Settler<'c> {
                     });
                     Money(saturate(div_round(acc, 10_000_000_000)))
                 }
-                Pricing::Grid { kind, points } => {
-                    grid_value(*kind, points, imp.unwrap_or(Ratio::ZERO))
-                        .times(Qty::from_int(enrolled))
+                Pricing::Grid { kind, points, per } => {
+                    let v = grid_value(*kind, points, imp.unwrap_or(Ratio::ZERO));
+                    match per {
+                        GridPer::Participant => v.times(Qty::from_int(enrolled)),
+                        GridPer::Cohort => v.times(Qty::from_int(1)),
+                    }
                 }
             }
         };

@@ -402,7 +402,7 @@ pub fn claim_rows(
                         note.push(parts.join(" + "));
                     }
                 }
-                Pricing::Grid { kind, points } => {
+                Pricing::Grid { kind, points, per } => {
                     let imp = k.improvement.unwrap_or(Ratio::ZERO);
                     let v = crate::settlement::grid_value(*kind, points, imp);
                     if v.0 == 0 {
@@ -413,6 +413,8 @@ pub fn claim_rows(
                                 .map(|p| show_improvement(p.0))
                                 .unwrap_or_default()
                         ));
+                    } else if *per == crate::contract::GridPer::Cohort {
+                        note.push(format!("grid {} for the cohort", show_price(v)));
                     } else {
                         note.push(format!(
                             "grid {} x {} enrolled",

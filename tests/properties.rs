@@ -373,9 +373,12 @@ fn gen_contract(src: &mut Src) -> Gen {
             let kind = if src.chance(50) { "linear" } else { "step" };
             let a = src.range(-20, 50);
             let b = a + src.range(1, 100);
+            // Per participant (the default, or written), or for the cohort as a whole.
+            let per =
+                ["", ", per = \"participant\"", ", per = \"cohort\""][src.range(0, 2) as usize];
             let _ = writeln!(
                 s,
-                "grid = {{ kind = \"{kind}\", points = [[{}, {}], [{}, {}]] }}",
+                "grid = {{ kind = \"{kind}\", points = [[{}, {}], [{}, {}]]{per} }}",
                 a as f64 / 100.0,
                 price_lit(src, 100),
                 b as f64 / 100.0,
@@ -785,6 +788,31 @@ fn check_inflow(
 /// nothing; and the ledger's outcome payments for a cohort are at most what its claims earned
 /// and falling due by the last period settled, all of it where neither the total cap nor
 /// pay-only-due cuts.
+/// A grid outcome's claim earned is priced at the grid's value at its improvement, times the
+/// cohort's realised enrolment (`per = "participant"`) or once (`per = "cohort"`).
+fn check_grids(c: &Contract, a: &Actuals, claims: &[Claim]) -> Result<(), String> {
+    use sibsim::contract::GridPer;
+    for k in claims.iter().filter(|k| k.verdict == Verdict::Earned) {
+        let out = &c.outcomes[k.outcome as usize];
+        let Pricing::Grid { kind, points, per } = &out.pricing else {
+            continue;
+        };
+        let v = sibsim::settlement::grid_value(*kind, points, k.improvement.unwrap_or_default());
+        let times = match per {
+            GridPer::Participant => a.enrolled[k.cohort as usize] as i64,
+            GridPer::Cohort => 1,
+        };
+        let want = v.times(Qty::from_int(times));
+        if k.amount != want {
+            return Err(format!(
+                "grid claim {k:?}: amount {} != {want} ({per:?})",
+                k.amount
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_claims(
     c: &Contract,
     s: &Settlement,
@@ -1487,6 +1515,7 @@ proptest! {
         settler.settle(&a, &mut plain).map_err(|e| fail(format!("{e}")))?;
         prop_assert_eq!(&rec.ledger, &plain);
         check_claims(&c, &s, &rec.claims, &rec.paid, &rec.ledger).map_err(|m| fail(format!("{m}\n{}", g.toml)))?;
+        check_grids(&c, &a, &rec.claims).map_err(|m| fail(format!("{m}\n{}", g.toml)))?;
         // Classes as masks over shared slots settle exactly like classes with their own events.
         let mut settler = Settler::new(&c);
         let (mut one, mut other) = (Vec::<LedgerLine>::new(), Vec::<LedgerLine>::new());

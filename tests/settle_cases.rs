@@ -977,6 +977,101 @@ fn payment_grid() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 4b. A step grid paid for the cohort as a whole (`per = "cohort"`), as New York's Rikers bond
+//     paid fixed sums by the reduction reached: the tier's amount once, whatever the cohort's
+//     size; a cohort below the first point earns nothing.
+// ---------------------------------------------------------------------------------------------
+
+#[rustfmt::skip]
+const COHORT_GRID: Case = Case {
+    name: "cohort_grid",
+    scenario: r#"
+[contract]
+name = "grid per cohort"
+periods = 3
+period = "year"
+
+[[payers]]
+id = "city"
+
+[[investors]]
+id = "bank"
+
+[enterprise]
+id = "se"
+
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 100
+
+[[cohorts]]
+id = "c2"
+enrol = 2
+size = 50
+
+[[outcomes]]
+id = "job"
+lag = 1
+baseline = { kind = "rate", rate = 0.4 }
+grid = { kind = "step", points = [[0.085, 100000], [0.10, 150000], [0.20, 300000]], per = "cohort" }
+
+[[tranches]]
+id = "loan"
+investor = "bank"
+committed = 200000
+rank = 1
+drawdowns = { at = [[1, 200000]] }
+"#,
+    actuals: "\
+period,cohort,outcome,units
+2,c1,job,45
+3,c2,job,21
+",
+    final_period: 3,
+    ledger: &[
+        L(1, "bank", "se", "200000.00", "drawdown loan"),
+        // c1: baseline 100 x 0.4 = 40; improvement (45 - 40) / 40 = 12.5%: the 10% tier,
+        // 150,000 for the cohort (not x 100)
+        L(2, "city", "contract-account", "150000.00", "outcome job c1"),
+        L(2, "contract-account", "bank", "150000.00", "distribution loan"),
+        // c2: baseline 50 x 0.4 = 20; improvement (21 - 20) / 20 = 5%: below 8.5%, nothing
+    ],
+    parties: &[
+        P("city", "150000.00", "0.00"),
+        P("bank", "200000.00", "150000.00"),
+        P("se", "0.00", "200000.00"),
+        P("contract-account", "150000.00", "150000.00"),
+    ],
+    tranches: &[T {
+        id: "loan",
+        drawn: "200000.00",
+        accrued: "0.00",
+        distributed: "150000.00",
+        guaranteed: "0.00",
+        outstanding: "50000.00",
+        unrecovered: "50000.00",
+    }],
+    outcomes: &[O {
+        id: "job",
+        achieved: "66",  // 45 + 21
+        payable: "6",    // (45 - 40) + (21 - 20)
+        earned: "150000.00",
+        paid: "150000.00",
+    }],
+    claims: &[
+        "2,job,c1,person,45,40,0.125,5,5,,150000.00,0.00,0.00,150000.00,2,150000.00,0.00,earned",
+        "3,job,c2,person,21,20,0.05,1,1,,0.00,0.00,0.00,0.00,3,0.00,0.00,earned",
+    ],
+    ..BASE
+};
+
+#[test]
+fn cohort_grid() {
+    check(&COHORT_GRID);
+}
+
+// ---------------------------------------------------------------------------------------------
 // 5. Volume tiers on cumulative units over all cohorts, a unit cap, a price with sub-cent
 //    digits (rounded once per payment, not per unit).
 // ---------------------------------------------------------------------------------------------

@@ -2230,3 +2230,28 @@ fn return_unspent_takes_one_of_its_rules() {
         );
     }
 }
+
+/// A grid's `per` is `participant` or `cohort`, said at its line.
+#[test]
+fn a_grid_is_per_participant_or_per_cohort() {
+    let with = |per: &str| {
+        BASE.replace(
+            "price = 1500\n",
+            &format!(
+                "baseline = {{ kind = \"rate\", rate = 0.2 }}\ngrid = {{ kind = \"step\", points = [[0.1, 500]], per = {per} }}\n"
+            ),
+        )
+    };
+    assert_ne!(with("\"cohort\""), BASE);
+    for ok in ["\"cohort\"", "\"participant\""] {
+        assert!(sibsim::scenario::parse("t.toml", &with(ok)).is_ok(), "{ok}");
+    }
+    let d = parse_err(&with("\"programme\""));
+    let all = d.to_string();
+    assert!(
+        all.contains(".grid.per: unknown grid basis `programme`")
+            && all.contains("`participant`")
+            && all.contains("`cohort`"),
+        "{all}"
+    );
+}

@@ -308,6 +308,7 @@ pub struct RawTier {
 pub struct RawGrid {
     pub kind: String,
     pub points: Vec<(Num, Num)>,
+    pub per: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

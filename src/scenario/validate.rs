@@ -767,7 +767,7 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
             if g.points.is_empty() {
                 cx.err(
                     format!("{gp}.points"),
-                    "give at least one point [improvement, amount per participant]",
+                    "give at least one point [improvement, amount]",
                 );
             }
             let mut pts: Vec<(Ratio, Price)> = Vec::new();
@@ -793,9 +793,23 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
             if baseline == Baseline::None {
                 cx.err(&gp, "a payment grid pays on improvement over a baseline; give the outcome a `baseline`");
             }
+            let per = match g.per.as_deref().unwrap_or("participant") {
+                "participant" => GridPer::Participant,
+                "cohort" => GridPer::Cohort,
+                other => {
+                    cx.err(
+                        format!("{gp}.per"),
+                        format!(
+                            "unknown grid basis `{other}`; use `participant` (the amount per enrolled participant, the default) or `cohort` (the amount for the cohort as a whole)"
+                        ),
+                    );
+                    GridPer::Participant
+                }
+            };
             Pricing::Grid {
                 kind: gk,
                 points: pts,
+                per,
             }
         } else {
             Pricing::Flat(Price(0))
@@ -821,7 +835,7 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
             if matches!(pricing, Pricing::Grid { .. }) && (c.units.is_some() || c.share.is_some()) {
                 cx.err(
                     &cp,
-                    "a grid pays per enrolled participant, so unit caps do not apply; use `amount`",
+                    "a grid pays on the cohort's improvement, not per unit, so unit caps do not apply; use `amount`",
                 );
             }
             if c.units.is_none() && c.amount.is_none() && c.share.is_none() {
