@@ -832,3 +832,173 @@ fn a_payout_chart_says_which_trials_its_bars_leave_out() {
     d.above = 0;
     assert!(!svg_of(&doc).contains("Bars:"));
 }
+
+/// `(x, y, text)` of every text element of an SVG.
+fn svg_texts(svg: &str) -> Vec<(f64, f64, String)> {
+    svg.split("<text ")
+        .skip(1)
+        .filter_map(|part| {
+            let attr = |name: &str| -> Option<f64> {
+                part.split(&format!("{name}=\""))
+                    .nth(1)?
+                    .split('"')
+                    .next()?
+                    .parse()
+                    .ok()
+            };
+            let text = part.split_once('>')?.1.split("</text>").next()?.trim();
+            Some((attr("x")?, attr("y")?, text.to_string()))
+        })
+        .collect()
+}
+
+const LONG: [&str; 3] = [
+    "Gemeente Súdwest-Fryslân en de Samenwerkende Waddengemeenten Regio Noord-Nederland",
+    "Stichting Regionaal Maatschappelijk Impactfonds voor Noord- en Oost-Nederland B.V.",
+    "Coöperatieve Begeleidings- en Coachingsonderneming voor Jongeren U.A. (sociale onderneming)",
+];
+
+/// Names of 60 characters and more wrap in a column of their own: the risk chart's bars keep
+/// their width, and no text runs past the picture's right edge.
+#[test]
+fn long_names_wrap_and_bars_keep_their_width() {
+    let risk = chart::RiskChart {
+        currency: "EUR".into(),
+        trials: 2_000,
+        expected_total: 10_239.0,
+        tail_total: 39_540.0,
+        rows: LONG
+            .iter()
+            .enumerate()
+            .map(|(i, n)| chart::RiskRow {
+                name: n.to_string(),
+                color_index: i,
+                expected_loss: if i == 1 { 10_239.0 } else { 0.0 },
+                share_expected: if i == 1 { 1.0 } else { 0.0 },
+                share_tail: if i == 1 { 1.0 } else { 0.0 },
+            })
+            .collect(),
+    };
+    both(&risk, &["Gemeente Súdwest-Fryslân", "100.0%"]);
+    let svg = String::from_utf8(chart::render(&risk, Format::Svg).unwrap().bytes).unwrap();
+    // No name is written whole on one line.
+    for (_, _, t) in svg_texts(&svg) {
+        assert!(!LONG.contains(&t.as_str()), "{t}");
+    }
+    // The 100% bar is a wide rectangle in the party's colour.
+    let color = chart::theme::css(chart::party_color(1)).to_uppercase();
+    let widest = svg
+        .split("<rect ")
+        .skip(1)
+        .filter(|r| r.to_uppercase().contains(&color))
+        .filter_map(|r| {
+            r.split("width=\"")
+                .nth(1)?
+                .split('"')
+                .next()?
+                .parse::<f64>()
+                .ok()
+        })
+        .fold(0.0, f64::max);
+    assert!(widest > 250.0, "the bar is {widest} pixels wide");
+    // A long name in the title of a payout chart wraps or is shortened within the picture.
+    let mut doc = small_summary();
+    doc.results.parties[5].name = LONG[1].to_string();
+    let c = chart::Payout::from_results(&doc, 5).unwrap();
+    let svg = String::from_utf8(chart::render(&c, Format::Svg).unwrap().bytes).unwrap();
+    check_png(&chart::render(&c, Format::Png).unwrap().bytes, "payout");
+    let title = chart::theme::title_style();
+    for (x, _, t) in svg_texts(&svg) {
+        if LONG[1].starts_with(&t) || t.contains("distribution of total received") {
+            let w = chart::theme::text_width(&t, &title) as f64;
+            assert!(x + w <= 1200.0 - 20.0, "{t}");
+        }
+    }
+}
+
+/// A tornado's bar-end labels stay in the plot, never over the inputs' names.
+#[test]
+fn tornado_labels_do_not_cover_the_names() {
+    let bar = |label: &str, low: f64, high: f64, l: &str, h: &str| TornadoBar {
+        label: label.into(),
+        low,
+        high,
+        low_label: l.into(),
+        high_label: h.into(),
+    };
+    let t = Tornado {
+        title: "Sensitivity of the mean net cash: gemeente".into(),
+        subtitle: "Figure net_mean:gemeente.".into(),
+        file_name: "tornado-net-mean-gemeente".into(),
+        base: -469_940.0,
+        value_title: "Mean net cash: gemeente (EUR)".into(),
+        format: ValueFormat::Money("EUR".into()),
+        bars: vec![
+            bar("fill rate", -404_591.0, -518_932.0, "72.0%", "99.7%"),
+            bar(
+                "success rate of no-reoffence",
+                -418_388.0,
+                -521_428.0,
+                "48.0%",
+                "72.0%",
+            ),
+            bar(
+                "success rate of job-held-six-consecutive-months-24-hours-per-week-verified-by-uwv",
+                -428_060.0,
+                -511_721.0,
+                "52.0%",
+                "78.0%",
+            ),
+            bar("shock 1", -469_940.0, -469_940.0, "off", "on"),
+        ],
+    };
+    both(&t, &["fill rate", "99.7%: EUR -518,932"]);
+    let svg = String::from_utf8(chart::render(&t, Format::Svg).unwrap().bytes).unwrap();
+    let texts = svg_texts(&svg);
+    // Names are right-aligned at the names' column edge; labels start right of it.
+    let names_end = texts
+        .iter()
+        .filter(|(_, _, s)| s == "fill rate" || s == "shock 1")
+        .map(|(x, _, _)| *x)
+        .fold(0.0, f64::max);
+    let small = chart::theme::small_style();
+    for (x, _, s) in &texts {
+        if s.contains(": EUR") {
+            assert!(*x > names_end + 4.0, "{s} at {x}, names end at {names_end}");
+            let w = chart::theme::text_width(s, &small) as f64;
+            assert!(x + w <= 1100.0 - 30.0, "{s} leaves the plot");
+        }
+    }
+}
+
+/// The heatmap's legend names the lowest and highest cells (not the break-even the colour
+/// scale reaches), and says what a `-` cell is.
+#[test]
+fn heatmap_legend_names_the_lowest_cell_and_the_cells_without_value() {
+    let map = Heatmap {
+        title: "Mean business case: gemeente".into(),
+        subtitle: "Figure mkba_net_mean:gemeente.".into(),
+        file_name: "heatmap-mkba".into(),
+        x_title: "Size of c1".into(),
+        y_title: "Price of job-6m (EUR)".into(),
+        x_labels: vec!["1,000".into(), "2,000".into()],
+        y_labels: vec!["200,000".into(), "300,000".into()],
+        values: vec![
+            vec![183_155_828.0, 372_761_483.0],
+            vec![127_262_880.0, f64::NAN],
+        ],
+        value_title: "Mean business case: gemeente (EUR)".into(),
+        format: ValueFormat::Money("EUR".into()),
+        midpoint: Some(0.0),
+    };
+    both(
+        &map,
+        &[
+            "lowest EUR 127,262,880",
+            "highest EUR 372,761,483",
+            "no value",
+        ],
+    );
+    let svg = String::from_utf8(chart::render(&map, Format::Svg).unwrap().bytes).unwrap();
+    assert!(!svg.contains("lowest EUR 0"));
+}

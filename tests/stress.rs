@@ -997,7 +997,12 @@ fn stress_sweep_and_tornado_write_their_charts_and_the_report_takes_a_tornado() 
         d,
     ]);
     let line = svg("sweep-p-full-repayment-junior-outcomes-housing-price.svg");
-    assert!(line.contains("outcomes.housing.price") && line.contains("2 standard errors"));
+    assert!(
+        line.contains("outcomes.housing.price")
+            && line.contains("Price of housing (EUR)")
+            && line.contains("Probability of full repayment: junior")
+            && line.contains("2 standard errors")
+    );
     // A term of whole cents is money: its axis names the currency.
     ok(&[
         "sweep",
@@ -1013,7 +1018,7 @@ fn stress_sweep_and_tornado_write_their_charts_and_the_report_takes_a_tornado() 
     ]);
     let cap = svg("sweep-payments-mean-contract-total-cap.svg");
     assert!(
-        cap.contains("contract.total_cap (EUR)"),
+        cap.contains("Total cap (EUR)") && cap.contains("contract.total_cap"),
         "no currency on the axis"
     );
     // stress --charts: one chart per key figure, a row per variant with its value.
@@ -1033,7 +1038,8 @@ fn stress_sweep_and_tornado_write_their_charts_and_the_report_takes_a_tornado() 
     );
     let st = svg("stress-p-full-repayment-junior.svg");
     assert!(
-        st.contains("p_full_repayment:junior under stress")
+        st.contains("Probability of full repayment: junior, under each stress")
+            && st.contains("p_full_repayment:junior")
             && st.contains("delay")
             && st.contains("base"),
         "{st}"
@@ -1070,7 +1076,11 @@ fn stress_sweep_and_tornado_write_their_charts_and_the_report_takes_a_tornado() 
         d,
     ]);
     let t = svg("tornado-p-pays-more-than-saves-payers.svg");
-    assert!(t.contains("Sensitivity of p_pays_more_than_saves:payers") && t.contains("fill rate"));
+    assert!(
+        t.contains("Sensitivity of the probability of paying more than it saves: payers")
+            && t.contains("p_pays_more_than_saves:payers")
+            && t.contains("fill rate")
+    );
     // The subtitle says what the figure is and how to read a bar's ends.
     assert!(
         t.contains("Probability that the payer(s) pay more than they save")
@@ -1089,7 +1099,7 @@ fn stress_sweep_and_tornado_write_their_charts_and_the_report_takes_a_tornado() 
         html.to_str().unwrap(),
     ]);
     let h = std::fs::read_to_string(&html).unwrap();
-    assert!(h.contains("Sensitivity of p_full_repayment:senior"));
+    assert!(h.contains("Sensitivity of the probability of full repayment: senior"));
     // The section is in the contents, linked to its heading.
     assert!(
         h.contains("<a href=\"#extra-0\">Sensitivity</a>") && h.contains("<h2 id=\"extra-0\">")

@@ -33,16 +33,16 @@ fn histogram<'a, DB: DrawingBackend>(
             hi = hi.max(x);
         }
     }
-    let xr = padded((lo, hi), 0.04);
     let mut chart = axes(
         area,
-        xr,
+        x_fmt.axis_range((lo, hi), 0.04),
         (0.0, (ymax * 1.12).max(1.0)),
         x_title,
         "Share of trials (%)",
         x_fmt,
         &ValueFormat::Number,
     )?;
+    let xr = (chart.x_range().start, chart.x_range().end);
     chart.draw_series(
         dist.counts
             .iter()
@@ -109,18 +109,26 @@ fn cdf<'a, DB: DrawingBackend>(
             hi = hi.max(x);
         }
     }
-    let xr = padded((lo, hi), 0.04);
     let mut chart = axes(
         area,
-        xr,
+        x_fmt.axis_range((lo, hi), 0.04),
         (0.0, 1.0),
         x_title,
         "Share of trials at or below",
         x_fmt,
-        &ValueFormat::Percent,
+        &ValueFormat::Probability,
     )?;
-    // A step function through the quantile grid: P(X <= q_p) = p.
-    let mut pts: Vec<(f64, f64)> = Vec::with_capacity(dist.quantiles.len() * 2 + 2);
+    let xr = (chart.x_range().start, chart.x_range().end);
+    chart.draw_series(LineSeries::new(cdf_points(dist, xr), color.stroke_width(3)))?;
+    Ok(chart)
+}
+
+/// The CDF of `dist` as a step function through its quantile grid (P(X <= q_p) = p) across
+/// the x range `xr`. Past the last grid level (P99.5) it reaches 100% only where the summary
+/// says where: at the histogram's upper edge when no trial lies above it; otherwise it stays
+/// at the last level known, rather than drawing a made-up slope to 100% at the axis' end.
+pub(crate) fn cdf_points(dist: &Distribution, xr: (f64, f64)) -> Vec<(f64, f64)> {
+    let mut pts: Vec<(f64, f64)> = Vec::with_capacity(dist.quantiles.len() * 2 + 4);
     pts.push((xr.0, 0.0));
     let mut prev = 0.0;
     for (q, p) in dist.quantiles.iter().zip(dist.quantile_levels()) {
@@ -128,9 +136,14 @@ fn cdf<'a, DB: DrawingBackend>(
         pts.push((*q, p));
         prev = p;
     }
-    pts.push((xr.1, prev.max(1.0)));
-    chart.draw_series(LineSeries::new(pts, color.stroke_width(3)))?;
-    Ok(chart)
+    if dist.above == 0 && prev < 1.0 {
+        let top = dist.hi.max(pts.last().map_or(dist.hi, |p| p.0));
+        pts.push((top, prev));
+        pts.push((top, 1.0));
+        prev = 1.0;
+    }
+    pts.push((xr.1.max(pts.last().map_or(xr.1, |p| p.0)), prev));
+    pts
 }
 
 /// An investor's payout distribution: histogram of total received with P5, P50, P95 and the
@@ -485,7 +498,25 @@ impl Chart for RiskChart {
             )
         };
         let area = titled(root, &self.title(), &sub)?;
-        let (left, right) = area.split_horizontally(area.dim_in_pixel().0 / 2);
+        // The names in a column of their own, at most a third of the chart wide: a longer
+        // name wraps onto a second line and is shortened with an ellipsis beyond that, so
+        // it never runs into the bars or the other panel.
+        let style = label_style();
+        let full = area.dim_in_pixel().0;
+        let widest = self
+            .rows
+            .iter()
+            .map(|r| text_width(&r.name, &style))
+            .max()
+            .unwrap_or(0);
+        let names_w = (widest + 24).min(full / 3).max(60);
+        let name_lines: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .map(|r| wrap_px(&r.name, &style, names_w - 16, 2))
+            .collect();
+        let (names_col, panels) = area.split_horizontally(names_w);
+        let (left, right) = panels.split_horizontally(panels.dim_in_pixel().0 / 2);
         let n = self.rows.len();
         for (k, (panel, head)) in [
             (&left, "Share of expected loss"),
@@ -500,21 +531,8 @@ impl Chart for RiskChart {
                 .margin_top(6)
                 .caption(head, axis_title_style())
                 .x_label_area_size(40)
-                .y_label_area_size(if k == 0 {
-                    label_width(panel, self.rows.iter().map(|r| &r.name), &label_style(), 24)
-                } else {
-                    20
-                })
+                .y_label_area_size(12)
                 .build_cartesian_2d(0.0..1.0f64, 0.0..n.max(1) as f64)?;
-            let names: Vec<String> = self.rows.iter().map(|r| r.name.clone()).collect();
-            let yl = |y: &f64| {
-                let i = (n as f64 - *y - 0.5).round();
-                if k == 0 && i >= 0.0 && (i as usize) < n && (y.fract() - 0.5).abs() < 1e-6 {
-                    names[i as usize].clone()
-                } else {
-                    String::new()
-                }
-            };
             let xf = |x: &f64| percent_tick0(*x);
             chart
                 .configure_mesh()
@@ -524,14 +542,27 @@ impl Chart for RiskChart {
                 .bold_line_style(GRID)
                 .axis_style(MUTED)
                 .x_labels(6)
-                .y_labels(n * 2 + 1)
+                .y_labels(0)
                 .x_label_formatter(&xf)
-                .y_label_formatter(&yl)
                 .label_style(label_style())
                 .x_desc("Share (%)")
                 .axis_desc_style(label_style())
                 .draw()?;
             let y_of = |i: usize| n as f64 - i as f64 - 1.0;
+            if k == 0 {
+                for (i, lines) in name_lines.iter().enumerate() {
+                    let (_, py) = chart.backend_coord(&(0.0, y_of(i) + 0.5));
+                    let (_, ly) = local(&names_col, (0, py));
+                    let top = ly - 9 * (lines.len() as i32 - 1);
+                    for (j, line) in lines.iter().enumerate() {
+                        names_col.draw(&Text::new(
+                            line.clone(),
+                            (names_w as i32 - 6, top + 18 * j as i32),
+                            style.pos(Pos::new(HPos::Right, VPos::Center)),
+                        ))?;
+                    }
+                }
+            }
             chart.draw_series(self.rows.iter().enumerate().map(|(i, r)| {
                 let v = if k == 0 {
                     r.share_expected
@@ -544,6 +575,8 @@ impl Chart for RiskChart {
                 )
             }))?;
             let area = chart.plotting_area().strip_coord_spec();
+            let (plot_l, _) = chart.backend_coord(&(0.0, 0.0));
+            let (plot_r, _) = chart.backend_coord(&(1.0, 0.0));
             for (i, r) in self.rows.iter().enumerate() {
                 let v = if k == 0 {
                     r.share_expected
@@ -551,30 +584,52 @@ impl Chart for RiskChart {
                     r.share_tail
                 };
                 let (px, py) = chart.backend_coord(&(v.clamp(0.0, 1.0), y_of(i) + 0.5));
-                let text = if k == 0 {
-                    format!(
-                        "{} ({})",
-                        percent(v),
-                        money(r.expected_loss, &self.currency)
-                    )
+                let mut texts = vec![percent(v)];
+                if k == 0 {
+                    texts.insert(
+                        0,
+                        format!(
+                            "{} ({})",
+                            percent(v),
+                            money(r.expected_loss, &self.currency)
+                        ),
+                    );
+                }
+                let (x, text, inside) = bar_label(&texts, &style, (plot_l, plot_r), px);
+                let style = if inside {
+                    style.color(&WHITE).pos(Pos::new(HPos::Right, VPos::Center))
                 } else {
-                    percent(v)
+                    style.pos(Pos::new(HPos::Left, VPos::Center))
                 };
-                let (dx, style) = if v > 0.6 {
-                    (
-                        -6,
-                        label_style()
-                            .color(&WHITE)
-                            .pos(Pos::new(HPos::Right, VPos::Center)),
-                    )
-                } else {
-                    (6, label_style().pos(Pos::new(HPos::Left, VPos::Center)))
-                };
-                area.draw(&Text::new(text, local(&area, (px + dx, py)), style))?;
+                area.draw(&Text::new(text, local(&area, (x, py)), style))?;
             }
         }
         Ok(())
     }
+}
+
+/// Where the label of a bar from `plot.0` to `end` (pixels) goes, inside the plot from
+/// `plot.0` to `plot.1`: the first of `texts` (longest first) that fits right of the bar, or
+/// else inside it (white, ending at the bar's end); the last text at the plot's right edge
+/// when none fits. Returns the x to anchor at, the text, and whether it is inside the bar.
+fn bar_label(
+    texts: &[String],
+    style: &TextStyle,
+    plot: (i32, i32),
+    end: i32,
+) -> (i32, String, bool) {
+    for t in texts {
+        let w = text_width(t, style) as i32;
+        if end + 6 + w <= plot.1 - 2 {
+            return (end + 6, t.clone(), false);
+        }
+        if end - plot.0 >= w + 12 {
+            return (end - 6, t.clone(), true);
+        }
+    }
+    let t = texts.last().cloned().unwrap_or_default();
+    let w = text_width(&t, style) as i32;
+    ((plot.1 - 2 - w).max(plot.0), t, false)
 }
 
 fn percent_tick0(x: f64) -> String {
@@ -640,6 +695,20 @@ impl Chart for CashFan {
             ),
             None => "No periods.".into(),
         };
+        // A party without a cash flow in any trial gets a flat line at 0: say so.
+        let none = self.bands.iter().all(|b| {
+            [b.mean, b.p5, b.p25, b.p50, b.p75, b.p95]
+                .iter()
+                .all(|v| *v == 0.0)
+        });
+        let sub = if none && !self.bands.is_empty() {
+            format!(
+                "{}. No cash flows: the party receives and pays nothing in any trial, so its cumulative net cash is 0 throughout.",
+                count(self.trials, "trial", "trials")
+            )
+        } else {
+            sub
+        };
         let area = titled(root, &self.title(), &sub)?;
         let color = party_color(self.color_index);
         let area = legend_strip(
@@ -658,7 +727,7 @@ impl Chart for CashFan {
         let mut chart = axes(
             &area,
             (0.0, n),
-            padded((lo, hi), 0.05),
+            fmt.axis_range((lo, hi), 0.05),
             &x_title,
             &format!("Cumulative net cash{}", fmt.unit()),
             &ValueFormat::Number,
@@ -798,5 +867,43 @@ impl Chart for MunicipalityNet {
             ],
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dist(above: u64) -> Distribution {
+        Distribution {
+            lo: 0.0,
+            hi: 100.0,
+            counts: vec![10; 10],
+            below: 0,
+            above,
+            quantiles: (1..200).map(|i| i as f64 / 2.0).collect(),
+            quantile_error: 0.0,
+        }
+    }
+
+    /// The CDF reaches 100% only where the summary says: at the bins' upper edge when no
+    /// trial lies above it, never on a made-up slope from P99.5 to the axis' end.
+    #[test]
+    fn the_cdf_has_no_made_up_tail() {
+        for above in [0, 5] {
+            let pts = cdf_points(&dist(above), (-5.0, 120.0));
+            // A step function: every segment is flat or vertical.
+            for w in pts.windows(2) {
+                assert!(w[0].0 == w[1].0 || w[0].1 == w[1].1, "{w:?}");
+            }
+            let last = *pts.last().unwrap();
+            assert_eq!(last.0, 120.0);
+            if above == 0 {
+                assert_eq!(last.1, 1.0);
+                assert!(pts.contains(&(100.0, 1.0)));
+            } else {
+                assert!((last.1 - 0.995).abs() < 1e-12, "{last:?}");
+            }
+        }
     }
 }

@@ -87,8 +87,50 @@ impl Chart for Tornado {
             .iter()
             .flat_map(|b| [b.low, b.high])
             .fold(self.base, f64::max);
-        let (x0, x1) = padded(nonempty((lo, hi)), 0.18);
         let names: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
+        // Each end's label: the smaller value left of its bar, the larger right of its bar, so
+        // the two never overlap (even when both sit on one side of the base). The axis makes
+        // room for them inside the plot, so none runs over the names.
+        let style = small_style();
+        let ends: Vec<[(f64, String, bool); 2]> = bars
+            .iter()
+            .map(|b| {
+                let text = |v: f64, l: &str| {
+                    if l.is_empty() {
+                        self.format.label(v)
+                    } else {
+                        format!("{}: {}", l, self.format.label(v))
+                    }
+                };
+                let low_is_left = b.low <= b.high;
+                let anchor = |v: f64, left: bool| {
+                    if left {
+                        v.min(self.base)
+                    } else {
+                        v.max(self.base)
+                    }
+                };
+                [
+                    (
+                        anchor(b.low, low_is_left),
+                        text(b.low, &b.low_label),
+                        low_is_left,
+                    ),
+                    (
+                        anchor(b.high, !low_is_left),
+                        text(b.high, &b.high_label),
+                        !low_is_left,
+                    ),
+                ]
+            })
+            .collect();
+        let need: Vec<(f64, f64, bool)> = ends
+            .iter()
+            .flatten()
+            .map(|(v, t, left)| (*v, text_width(t, &style) as f64, *left))
+            .collect();
+        let (x0, x1) = self.format.axis_range((lo, hi), 0.04);
+        let (x0, x1) = room_for_labels((x0, x1), row_plot_width(&area, &names), &need);
         let mut chart = row_axes(&area, &names, (x0, x1), &self.format, &self.value_title)?;
         let y_of = |i: usize| n as f64 - i as f64 - 1.0;
         for (i, b) in bars.iter().enumerate() {
@@ -103,36 +145,22 @@ impl Chart for Tornado {
             INK.stroke_width(2),
         )))?;
         let plot = chart.plotting_area().strip_coord_spec();
-        for (i, b) in bars.iter().enumerate() {
+        let edges = (
+            chart.backend_coord(&(x0, 0.0)).0,
+            chart.backend_coord(&(x1, 0.0)).0,
+        );
+        let base_px = chart.backend_coord(&(self.base, 0.0)).0;
+        for (i, pair) in ends.iter().enumerate() {
             let y = y_of(i) + 0.5;
-            // The smaller value is labelled left of its bar, the larger right of its bar, so
-            // the two labels never overlap (even when both sit on one side of the base).
-            let low_is_left = b.low <= b.high;
-            for (v, l, left) in [
-                (b.low, &b.low_label, low_is_left),
-                (b.high, &b.high_label, !low_is_left),
-            ] {
-                let anchor = if left {
-                    v.min(self.base)
-                } else {
-                    v.max(self.base)
-                };
-                let (px, py) = chart.backend_coord(&(anchor, y));
-                let right = !left;
-                let text = if l.is_empty() {
-                    self.format.label(v)
-                } else {
-                    format!("{}: {}", l, self.format.label(v))
-                };
-                let (dx, h) = if right {
-                    (6, HPos::Left)
-                } else {
-                    (-6, HPos::Right)
-                };
+            for (anchor, text, left) in pair {
+                let (px, py) = chart.backend_coord(&(*anchor, y));
+                let w = text_width(text, &style) as i32;
+                let (x, on_bar) = place_label(px, w, *left, edges, base_px);
+                let color = if on_bar { WHITE } else { INK };
                 plot.draw(&Text::new(
-                    text,
-                    local(&plot, (px + dx, py)),
-                    small_style().pos(Pos::new(h, VPos::Center)),
+                    text.clone(),
+                    local(&plot, (x, py)),
+                    style.color(&color).pos(Pos::new(HPos::Left, VPos::Center)),
                 ))?;
             }
         }
@@ -240,8 +268,8 @@ impl Chart for Sweep {
         // A margin on both sides keeps the first and the last tick label inside the picture.
         let mut chart = axes(
             &area,
-            padded(nonempty((xl, xh)), 0.03),
-            padded(nonempty((yl, yh)), 0.06),
+            self.x_format.axis_range((xl, xh), 0.03),
+            self.y_format.axis_range((yl, yh), 0.06),
             &self.x_title,
             &self.y_title,
             &self.x_format,
@@ -370,23 +398,42 @@ impl Chart for Heatmap {
             .copied()
             .filter(|v| v.is_finite());
         let (lo, hi) = vals.fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
-        let (lo, hi) = if lo > hi { (0.0, 1.0) } else { (lo, hi) };
+        let empty = lo > hi;
+        let (lo, hi) = if empty { (0.0, 1.0) } else { (lo, hi) };
+        let (data_lo, data_hi) = (lo, hi);
+        // The colour scale reaches the midpoint (break-even) even when no cell does; the
+        // legend names the lowest and highest cells as they are.
         let (lo, hi) = match self.midpoint {
             Some(m) => (lo.min(m), hi.max(m)),
             None => (lo, hi),
         };
-        // Colour scale legend in its own strip.
-        let mut items: Vec<(String, Mark)> = vec![(
-            format!("{}: lowest {}", self.value_title, self.format.label(lo)),
-            Mark::Fill(self.color(lo, lo, hi)),
-        )];
-        if let Some(m) = self.midpoint {
-            items.push((self.format.label(m), Mark::Fill(self.color(m, lo, hi))));
+        let mut items: Vec<(String, Mark)> = Vec::new();
+        if !empty {
+            items.push((
+                format!(
+                    "{}: lowest {}",
+                    self.value_title,
+                    self.format.label(data_lo)
+                ),
+                Mark::Fill(self.color(data_lo, lo, hi)),
+            ));
+            if let Some(m) = self.midpoint
+                && data_lo < m
+                && m < data_hi
+            {
+                items.push((self.format.label(m), Mark::Fill(self.color(m, lo, hi))));
+            }
+            items.push((
+                format!("highest {}", self.format.label(data_hi)),
+                Mark::Fill(self.color(data_hi, lo, hi)),
+            ));
         }
-        items.push((
-            format!("highest {}", self.format.label(hi)),
-            Mark::Fill(self.color(hi, lo, hi)),
-        ));
+        if self.values.iter().flatten().any(|v| !v.is_finite()) {
+            items.push((
+                "- no value (the point could not be run)".into(),
+                Mark::Fill(self.color(f64::NAN, lo, hi)),
+            ));
+        }
         let area = legend_strip(&area, &items)?;
         let xl = self.x_labels.clone();
         let yl = self.y_labels.clone();
@@ -458,16 +505,132 @@ impl Chart for Heatmap {
 fn unit_format(u: crate::metrics::Unit, currency: &str) -> ValueFormat {
     match u {
         crate::metrics::Unit::Money => ValueFormat::Money(currency.to_string()),
-        crate::metrics::Unit::Probability | crate::metrics::Unit::Rate => ValueFormat::Percent,
+        crate::metrics::Unit::Probability => ValueFormat::Probability,
+        crate::metrics::Unit::Rate => ValueFormat::Percent,
         crate::metrics::Unit::Multiple => ValueFormat::Multiple,
     }
 }
 
-fn input_label(x: f64) -> String {
-    if x.abs() >= 1000.0 {
-        thousands(x)
+/// A figure for people: `p_full_repayment:senior` -> `Probability of full repayment:
+/// senior`. A figure this table does not know reads as the first clause of its description in
+/// the metrics registry, or as written.
+pub fn figure_label(figure: &str) -> String {
+    let (name, arg) = figure.split_once(':').unwrap_or((figure, ""));
+    let short = match name {
+        "p_pays_more_than_saves" => "Probability of paying more than it saves",
+        "mkba_net_mean" => "Mean business case",
+        "mkba_net_p5" => "P5 of the business case",
+        "savings_mean" => "Mean realised savings",
+        "p_full_repayment" => "Probability of full repayment",
+        "p_principal_loss" => "Probability of a principal loss",
+        "unrecovered_mean" => "Mean unrecovered principal",
+        "irr_p5" => "P5 of the IRR",
+        "irr_p50" => "Median IRR",
+        "irr_p95" => "P95 of the IRR",
+        "irr_mean" => "Mean IRR",
+        "multiple_mean" => "Mean multiple",
+        "net_mean" => "Mean net cash",
+        "npv_mean" => "Mean NPV of net cash",
+        "net_p5" => "P5 of net cash",
+        "net_p50" => "Median net cash",
+        "es95" => "Expected shortfall (95%) of net cash",
+        "p_net_negative" => "Probability of negative net cash",
+        "loss_mean" => "Mean loss",
+        "p_loss" => "Probability of any loss",
+        "inflow_mean" => "Mean inflow compensation",
+        "p_inflow" => "Probability of inflow compensation",
+        "paid_mean" => "Mean total paid",
+        "paid_p95" => "P95 of total paid",
+        "p_paid_above" => "Probability of paying more than an amount",
+        "payments_mean" => "Mean outcome payments",
+        "payments_p95" => "P95 of outcome payments",
+        "p_early_termination" => "Probability of early termination",
+        _ => "",
+    };
+    let short = if short.is_empty() {
+        crate::metrics::REGISTRY
+            .iter()
+            .find(|d| d.name == name)
+            .map(|d| {
+                let about = d.about.split([':', '(']).next().unwrap_or(d.about).trim();
+                capitalise(about)
+            })
+            .unwrap_or_else(|| name.to_string())
     } else {
-        format!("{}", (x * 10_000.0).round() / 10_000.0)
+        short.to_string()
+    };
+    if arg.is_empty() {
+        short
+    } else {
+        format!("{short}: {arg}")
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+/// `Probability of ...` -> `probability of ...`, for the middle of a sentence (`P5 of ...`
+/// and `IRR` stay as they are).
+fn in_sentence(s: &str) -> String {
+    let mut c = s.chars();
+    match (c.next(), c.next()) {
+        (Some(f), Some(g)) if g.is_lowercase() => {
+            f.to_lowercase().collect::<String>() + &s[f.len_utf8()..]
+        }
+        _ => s.to_string(),
+    }
+}
+
+/// A term of the scenario for people: `outcomes.housing.price` -> `Price of housing`,
+/// `contract.total_cap` -> `Total cap`.
+pub fn term_label(term: &str) -> String {
+    let parts: Vec<&str> = term
+        .split('.')
+        .map(|p| p.split('[').next().unwrap_or(p))
+        .filter(|p| !p.is_empty())
+        .collect();
+    let human = |p: &str| p.replace(['_', '-'], " ");
+    match parts.as_slice() {
+        [] => term.to_string(),
+        [.., owner, last] if parts.len() >= 3 => {
+            format!("{} of {}", capitalise(&human(last)), owner)
+        }
+        [.., last] => capitalise(&human(last)),
+    }
+}
+
+/// How the values of a swept term read: money for a term of whole cents or a price or cost
+/// (a term named so that takes decimals), a percentage for a
+/// rate or share (a term of many decimals whose values lie within ±1), else a number.
+fn term_format(axis: &crate::design::sweep::Axis, currency: &str) -> ValueFormat {
+    let last = axis.term.rsplit('.').next().unwrap_or("");
+    let priced = ["price", "cost", "cap", "amount"]
+        .iter()
+        .any(|w| last.contains(w));
+    if axis.decimals == 2 || (axis.decimals > 0 && priced) {
+        ValueFormat::Money(currency.to_string())
+    } else if axis.decimals >= 12 && axis.values.iter().all(|v| v.abs() <= 1.0) {
+        ValueFormat::Percent
+    } else {
+        ValueFormat::Number
+    }
+}
+
+/// A grid value of a swept term, as its format reads it.
+fn input_label(x: f64, fmt: &ValueFormat) -> String {
+    match fmt {
+        ValueFormat::Money(_) => thousands(x),
+        ValueFormat::Percent | ValueFormat::Probability => {
+            let p = (x * 100.0 * 10_000.0).round() / 10_000.0;
+            format!("{}%", number(p))
+        }
+        _ if x.abs() >= 1000.0 => thousands(x),
+        _ => number((x * 10_000.0).round() / 10_000.0),
     }
 }
 
@@ -475,31 +638,31 @@ impl Tornado {
     /// The chart of a sensitivity analysis (`sibsim tornado`).
     pub fn from_design(t: &crate::design::tornado::Tornado, currency: &str) -> Tornado {
         let format = unit_format(t.unit, currency);
+        let label = figure_label(&t.figure);
         Tornado {
-            title: format!("Sensitivity of {}", t.figure),
+            title: format!("Sensitivity of the {}", in_sentence(&label)),
             subtitle: format!(
-                "{}{}; {} trials per run, seed {}, common random numbers. A bar's ends read `input: figure`.",
+                "Figure {}. {}{}; {} trials per run, seed {}, common random numbers. A bar's ends read as input value: figure value.",
+                t.figure,
                 crate::metrics::REGISTRY
                     .iter()
                     .find(|d| d.name == t.figure.split(':').next().unwrap_or(&t.figure))
                     .map_or(String::new(), |d| {
                         let about = d.about.split(" (needs").next().unwrap_or(d.about);
-                        let mut chars = about.chars();
-                        let first = chars.next().map(|c| c.to_uppercase().to_string());
-                        format!("{}{}. ", first.unwrap_or_default(), chars.as_str())
+                        format!("{}. ", capitalise(about))
                     }),
                 match t.range {
                     crate::design::tornado::Range::Percentiles =>
                         "Each uncertain input fixed at its P10 and its P90".to_string(),
                     crate::design::tornado::Range::Percent(p) =>
-                        format!("Each input's mean moved by -/+{}%", p * 100.0),
+                        format!("Each input's mean moved by ±{}%", number(p * 100.0)),
                 },
                 thousands(t.trials as f64),
                 t.seed
             ),
             file_name: format!("tornado-{}", t.figure),
             base: t.base.value,
-            value_title: t.figure.clone(),
+            value_title: format!("{label}{}", format.unit()),
             format,
             bars: t
                 .bars
@@ -528,32 +691,29 @@ impl Sweep {
             return None;
         }
         let term = &sw.axes[0].term;
-        // A term that takes whole cents is an amount of money.
-        let money = sw.axes[0].decimals == 2;
+        // A term that takes whole cents is an amount of money; one of many decimals within
+        // ±1 a rate or a share.
+        let x_format = term_format(&sw.axes[0], currency);
+        let y_format = unit_format(sw.units[k], currency);
+        let label = figure_label(&sw.figures[k]);
         Some(Sweep {
-            title: format!("{} as {} varies", sw.figures[k], term),
+            title: format!("{label}, as {} varies", term_label(term).to_lowercase()),
             subtitle: format!(
-                "{} trials per point, seed {}, common random numbers; band: +/- 2 standard errors.",
+                "Figure {}, input {}. {} trials per point, seed {}, common random numbers; band: ±2 standard errors.",
+                sw.figures[k],
+                term,
                 thousands(sw.trials as f64),
                 sw.seed
             ),
             file_name: format!("sweep-{}-{}", sw.figures[k], term),
-            x_title: if money {
-                format!("{term} ({currency})")
-            } else {
-                term.clone()
-            },
-            y_title: sw.figures[k].clone(),
-            x_format: if money {
-                ValueFormat::Money(currency.to_string())
-            } else {
-                ValueFormat::Number
-            },
-            y_format: unit_format(sw.units[k], currency),
+            x_title: format!("{}{}", term_label(term), x_format.unit()),
+            y_title: format!("{label}{}", y_format.unit()),
+            x_format,
+            y_format,
             x_reference: None,
             y_reference: None,
             series: vec![SweepSeries {
-                name: sw.figures[k].clone(),
+                name: label,
                 color_index: 0,
                 points: sw
                     .points
@@ -589,23 +749,27 @@ impl Heatmap {
             }
         }
         let money = sw.units[k] == crate::metrics::Unit::Money;
+        let (xf, yf) = (term_format(xa, currency), term_format(ya, currency));
+        let label = figure_label(&sw.figures[k]);
+        let format = unit_format(sw.units[k], currency);
         Some(Heatmap {
-            title: sw.figures[k].clone(),
+            title: label.clone(),
             subtitle: format!(
-                "By {} (rows) and {} (columns); {} trials per cell, seed {}, common random numbers.",
+                "Figure {}. By {} (rows) and {} (columns); {} trials per cell, seed {}, common random numbers.",
+                sw.figures[k],
                 ya.term,
                 xa.term,
                 thousands(sw.trials as f64),
                 sw.seed
             ),
             file_name: format!("heatmap-{}", sw.figures[k]),
-            x_title: xa.term.clone(),
-            y_title: ya.term.clone(),
-            x_labels: xa.values.iter().map(|x| input_label(*x)).collect(),
-            y_labels: ya.values.iter().map(|x| input_label(*x)).collect(),
+            x_title: format!("{}{}", term_label(&xa.term), xf.unit()),
+            y_title: format!("{}{}", term_label(&ya.term), yf.unit()),
+            x_labels: xa.values.iter().map(|x| input_label(*x, &xf)).collect(),
+            y_labels: ya.values.iter().map(|x| input_label(*x, &yf)).collect(),
             values,
-            value_title: sw.figures[k].clone(),
-            format: unit_format(sw.units[k], currency),
+            value_title: format!("{label}{}", format.unit()),
+            format,
             midpoint: if money { Some(0.0) } else { None },
         })
     }
@@ -646,16 +810,20 @@ impl StressChart {
         cmp.figures
             .iter()
             .enumerate()
-            .map(|(k, f)| StressChart {
-                title: format!("{} under stress", f.name),
+            .map(|(k, f)| {
+                let format = unit_format(f.unit, currency);
+                let label = figure_label(&f.name);
+                StressChart {
+                title: format!("{label}, under each stress"),
                 subtitle: format!(
-                    "{} trials per variant, seed {}, common random numbers; whiskers: +/- 2 standard errors of each value (a difference to the base is known more closely: see the table).",
+                    "Figure {}. {} trials per variant, seed {}, common random numbers; whiskers: ±2 standard errors of each value (a difference to the base is known more closely: see the table).",
+                    f.name,
                     thousands(cmp.trials as f64),
                     cmp.seed
                 ),
                 file_name: format!("stress-{}", f.name),
-                value_title: f.name.clone(),
-                format: unit_format(f.unit, currency),
+                value_title: format!("{label}{}", format.unit()),
+                format,
                 points: cmp
                     .variants
                     .iter()
@@ -665,7 +833,7 @@ impl StressChart {
                         se: v.figures[k].se,
                     })
                     .collect(),
-            })
+            }})
             .collect()
     }
 }
@@ -707,8 +875,29 @@ impl Chart for StressChart {
             .map(|p| p.value + whisker(p))
             .fold(f64::NEG_INFINITY, f64::max);
         let (lo, hi) = if lo <= hi { (lo, hi) } else { (0.0, 1.0) };
-        let (x0, x1) = padded(nonempty((lo, hi)), 0.12);
         let names: Vec<String> = self.points.iter().map(|p| p.label.clone()).collect();
+        // Each value's label on the side away from the base line (so the line never cuts
+        // through it), the axis widened to keep it inside the plot.
+        let style = small_style();
+        let labels: Vec<(f64, String, bool)> = self
+            .points
+            .iter()
+            .map(|p| {
+                let left = base.is_finite() && p.value < base;
+                let end = if left {
+                    p.value - whisker(p)
+                } else {
+                    p.value + whisker(p)
+                };
+                (end, self.format.label(p.value), left)
+            })
+            .collect();
+        let need: Vec<(f64, f64, bool)> = labels
+            .iter()
+            .map(|(v, t, left)| (*v, text_width(t, &style) as f64 + 4.0, *left))
+            .collect();
+        let (x0, x1) = self.format.axis_range((lo, hi), 0.08);
+        let (x0, x1) = room_for_labels((x0, x1), row_plot_width(&area, &names), &need);
         let mut chart = row_axes(&area, &names, (x0, x1), &self.format, &self.value_title)?;
         if base.is_finite() {
             chart.draw_series(std::iter::once(PathElement::new(
@@ -718,7 +907,11 @@ impl Chart for StressChart {
         }
         let color = PARTY_COLORS[0];
         let plot = chart.plotting_area().strip_coord_spec();
-        for (i, p) in self.points.iter().enumerate() {
+        let edges = (
+            chart.backend_coord(&(x0, 0.0)).0,
+            chart.backend_coord(&(x1, 0.0)).0,
+        );
+        for (i, (p, (end, text, left))) in self.points.iter().zip(&labels).enumerate() {
             if !p.value.is_finite() {
                 continue;
             }
@@ -729,19 +922,98 @@ impl Chart for StressChart {
                 color.stroke_width(2),
             )])?;
             chart.draw_series([Circle::new((p.value, y), 6, color.filled())])?;
-            let (px, py) = chart.backend_coord(&(p.value + w, y));
+            let (px, py) = chart.backend_coord(&(*end, y));
+            let tw = text_width(text, &style) as i32;
+            let px = if *left { px - 4 } else { px + 4 };
+            let (x, _) = place_label(px, tw, *left, edges, px);
+            // On white, in case it still meets the base line.
+            let (lx, ly) = local(&plot, (x, py));
+            plot.draw(&Rectangle::new(
+                [(lx - 2, ly - 9), (lx + tw + 2, ly + 9)],
+                WHITE.filled(),
+            ))?;
             plot.draw(&Text::new(
-                self.format.label(p.value),
-                local(&plot, (px + 10, py)),
-                small_style().pos(Pos::new(HPos::Left, VPos::Center)),
+                text.clone(),
+                (lx, ly),
+                style.pos(Pos::new(HPos::Left, VPos::Center)),
             ))?;
         }
         Ok(())
     }
 }
 
+/// The width of the names' column of a row chart on `area`: the widest name, at most 30% of
+/// the area (a longer name wraps onto two lines, then is shortened with an ellipsis).
+fn names_width<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, names: &[String]) -> u32 {
+    let widest = names
+        .iter()
+        .map(|n| text_width(n, &label_style()))
+        .max()
+        .unwrap_or(0);
+    (widest + 24).min(area.dim_in_pixel().0 * 3 / 10).max(60)
+}
+
+/// The plot's width in pixels on `area` beside the names' column (see [`row_axes`]).
+fn row_plot_width<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, names: &[String]) -> f64 {
+    (area.dim_in_pixel().0 as f64 - names_width(area, names) as f64 - 40.0).max(40.0)
+}
+
+/// An x range `x` widened so that each label `(value, width in pixels, left of it)` fits
+/// beside its value inside a plot `plot_w` pixels wide, as long as the data keep at least
+/// 35% of the plot (labels that still do not fit are placed by [`place_label`]).
+fn room_for_labels(x: (f64, f64), plot_w: f64, labels: &[(f64, f64, bool)]) -> (f64, f64) {
+    let span = (x.1 - x.0).max(1e-300);
+    let (mut x0, mut x1) = x;
+    for _ in 0..60 {
+        let scale = plot_w / (x1 - x0);
+        let (mut n0, mut n1) = (x0, x1);
+        for &(v, w, left) in labels {
+            if !v.is_finite() {
+                continue;
+            }
+            if left {
+                n0 = n0.min(v - (w + 14.0) / scale);
+            } else {
+                n1 = n1.max(v + (w + 14.0) / scale);
+            }
+        }
+        if span / (n1 - n0) < 0.35 {
+            break;
+        }
+        let done = n0 >= x0 && n1 <= x1;
+        (x0, x1) = (n0, n1);
+        if done {
+            break;
+        }
+    }
+    (x0, x1)
+}
+
+/// Where a label `w` pixels wide goes beside the pixel `px` (left of it when `left`), inside
+/// the plot from `plot.0` to `plot.1`: outside next to `px` where it fits; else inside the
+/// bar from `px` back to `bar_from` where that is wide enough (the `bool`: drawn on the bar);
+/// else against the plot's edge. Returns the left end of the text.
+fn place_label(px: i32, w: i32, left: bool, plot: (i32, i32), bar_from: i32) -> (i32, bool) {
+    if left {
+        if px - 6 - w >= plot.0 + 2 {
+            (px - 6 - w, false)
+        } else if bar_from - px >= w + 12 {
+            (px + 6, true)
+        } else {
+            (plot.0 + 2, false)
+        }
+    } else if px + 6 + w <= plot.1 - 2 {
+        (px + 6, false)
+    } else if px - bar_from >= w + 12 {
+        (px - 6 - w, true)
+    } else {
+        ((plot.1 - 2 - w).max(plot.0 + 2), false)
+    }
+}
+
 /// Axes for one labelled row per name (the first at the top) over the x range `x`, values
-/// read as `format`, the x axis titled `title`: the tornado's and the stress chart's.
+/// read as `format`, the x axis titled `title`: the tornado's and the stress chart's. The
+/// names stand in a column of their own (see [`names_width`]), never over the plot.
 fn row_axes<'a, DB: DrawingBackend>(
     area: &'a DrawingArea<DB, Shift>,
     names: &[String],
@@ -750,22 +1022,19 @@ fn row_axes<'a, DB: DrawingBackend>(
     title: &str,
 ) -> Result<Plot<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
     let n = names.len().max(1);
+    let names_w = names_width(area, names);
+    let plot_w = row_plot_width(area, names) as u32;
+    let style = label_style();
+    let ticks = Ticks::fitting(x, format, 7, plot_w, &style);
+    let title = ellipsize(title, &axis_title_style(), plot_w);
     let mut chart = ChartBuilder::on(area)
         .margin_left(10)
         .margin_right(30)
         .margin_top(6)
         .x_label_area_size(50)
-        .y_label_area_size(label_width(area, names, &label_style(), 24))
+        .y_label_area_size(names_w)
         .build_cartesian_2d(x.0..x.1, 0.0..n as f64)?;
-    let yl = |y: &f64| {
-        let i = (n as f64 - *y - 0.5).round();
-        if i >= 0.0 && (i as usize) < names.len() && (y.fract() - 0.5).abs() < 1e-6 {
-            names[i as usize].clone()
-        } else {
-            String::new()
-        }
-    };
-    let xf = |v: &f64| format.tick(*v);
+    let xf = |v: &f64| ticks.label(*v);
     chart
         .configure_mesh()
         .disable_y_mesh()
@@ -773,13 +1042,68 @@ fn row_axes<'a, DB: DrawingBackend>(
         .light_line_style(GRID)
         .bold_line_style(GRID)
         .axis_style(MUTED)
-        .x_labels(7)
-        .y_labels(n * 2 + 1)
+        .x_labels(ticks.hint)
+        .y_labels(0)
         .x_label_formatter(&xf)
-        .y_label_formatter(&yl)
         .x_desc(title)
         .axis_desc_style(axis_title_style())
-        .label_style(label_style())
+        .label_style(style.clone())
         .draw()?;
+    for (i, name) in names.iter().enumerate() {
+        let lines = wrap_px(name, &style, names_w.saturating_sub(16), 2);
+        let (px, py) = chart.backend_coord(&(x.0, n as f64 - i as f64 - 0.5));
+        let (lx, ly) = local(area, (px - 10, py));
+        let top = ly - 9 * (lines.len() as i32 - 1);
+        for (j, line) in lines.iter().enumerate() {
+            area.draw(&Text::new(
+                line.clone(),
+                (lx, top + 18 * j as i32),
+                style.pos(Pos::new(HPos::Right, VPos::Center)),
+            ))?;
+        }
+    }
     Ok(chart)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Figures and terms read as words; the figure id stays in the subtitle.
+    #[test]
+    fn figures_and_terms_read_as_words() {
+        assert_eq!(
+            figure_label("p_full_repayment:senior"),
+            "Probability of full repayment: senior"
+        );
+        assert_eq!(figure_label("payments_mean"), "Mean outcome payments");
+        assert_eq!(figure_label("no_such_figure:x"), "no_such_figure: x");
+        assert_eq!(term_label("outcomes.housing.price"), "Price of housing");
+        assert_eq!(term_label("contract.total_cap"), "Total cap");
+        assert_eq!(in_sentence("Probability of x"), "probability of x");
+        assert_eq!(in_sentence("P5 of the IRR"), "P5 of the IRR");
+        // Every figure of the registry has words of its own.
+        for d in crate::metrics::REGISTRY {
+            assert_ne!(figure_label(d.name), d.name, "{}", d.name);
+        }
+        assert_eq!(input_label(0.04, &ValueFormat::Percent), "4%");
+        assert_eq!(input_label(0.125, &ValueFormat::Percent), "12.5%");
+    }
+
+    /// Labels of bar ends stay inside the plot on their bar's side where there is room.
+    #[test]
+    fn labels_are_placed_inside_the_plot() {
+        // Room left of the bar end: outside.
+        assert_eq!(place_label(300, 100, true, (100, 900), 500), (194, false));
+        // No room outside, but the bar is wide: on the bar.
+        assert_eq!(place_label(150, 100, true, (100, 900), 500), (156, true));
+        // Neither: against the plot's edge, never left of it.
+        assert_eq!(place_label(150, 100, true, (100, 900), 200), (102, false));
+        assert_eq!(place_label(880, 100, false, (100, 900), 870), (798, false));
+        // The range widens to make room, within limits.
+        let (x0, x1) = room_for_labels((0.0, 10.0), 500.0, &[(0.0, 100.0, true)]);
+        assert!(x1 == 10.0 && x0 < 0.0);
+        let scale = 500.0 / (x1 - x0);
+        assert!((0.0 - x0) * scale >= 113.9, "{x0}");
+    }
 }

@@ -109,8 +109,12 @@ pub enum ValueFormat {
     /// An amount in the given currency: `EUR 1,234,567` (labels) or `1,234,567` (ticks, with
     /// the currency in the axis title).
     Money(String),
-    /// A fraction shown as a percentage: `0.125` -> `12.5%`.
+    /// A fraction shown as a percentage: `0.125` -> `12.5%` (a rate or a share: never below
+    /// -100%).
     Percent,
+    /// A probability shown as a percentage: like [`ValueFormat::Percent`], between 0% and
+    /// 100%.
+    Probability,
     /// A multiple: `1.25x`.
     Multiple,
     /// A plain number with thousands separators.
@@ -123,15 +127,117 @@ impl ValueFormat {
         match self {
             ValueFormat::Money(_) => thousands(x),
             ValueFormat::Number => number(x),
-            ValueFormat::Percent => percent_tick(x),
+            ValueFormat::Percent | ValueFormat::Probability => percent_tick(x),
             ValueFormat::Multiple => format!("{x:.2}x"),
         }
+    }
+    /// The labels of an axis' ticks `values` (ascending): one number of decimals for all of
+    /// them, as few as keep every label distinct and within a thousandth of a step of its value
+    /// (`5.90%, 5.95%, 6.00%`, not `5.9%, 6.0%, 6.0%, 6%`); amounts of ten million or more in
+    /// millions (`185 M`); a value outside what the figure can be (a probability below 0% or
+    /// above 100%, a rate below -100%) gets no label.
+    pub fn tick_labels(&self, values: &[f64]) -> Vec<String> {
+        let biggest = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let (scale, suffix) = match self {
+            ValueFormat::Percent | ValueFormat::Probability => (100.0, "%"),
+            ValueFormat::Money(_) if biggest >= 1e7 => (1e-6, " M"),
+            ValueFormat::Money(_) | ValueFormat::Number => (1.0, ""),
+            ValueFormat::Multiple => (1.0, "x"),
+        };
+        let scaled: Vec<f64> = values.iter().map(|v| v * scale).collect();
+        let step = scaled
+            .windows(2)
+            .map(|w| (w[1] - w[0]).abs())
+            .filter(|d| *d > 0.0)
+            .fold(f64::INFINITY, f64::min);
+        let step = if step.is_finite() {
+            step
+        } else {
+            scaled.first().map_or(1.0, |v| v.abs().max(1e-9))
+        };
+        let least = if matches!(self, ValueFormat::Multiple) {
+            1
+        } else {
+            0
+        };
+        let mut labels = Vec::new();
+        for d in least..=9 {
+            let k = 10f64.powi(d as i32);
+            let exact = scaled
+                .iter()
+                .all(|s| ((s * k).round() / k - s).abs() <= step * 1e-3);
+            labels = scaled.iter().map(|s| fixed(*s, d)).collect();
+            let mut sorted = labels.clone();
+            sorted.sort();
+            sorted.dedup();
+            if exact && sorted.len() == labels.len() {
+                break;
+            }
+        }
+        let (lo, hi) = self.bounds();
+        values
+            .iter()
+            .zip(labels)
+            .map(|(v, l)| {
+                let tol = 1e-9 * (hi - lo).abs().clamp(1e-9, 1.0);
+                if *v < lo - tol || *v > hi + tol {
+                    String::new()
+                } else {
+                    format!("{l}{suffix}")
+                }
+            })
+            .collect()
+    }
+    /// The values the figure can take: 0 to 1 for a probability, -1 and up for a rate.
+    pub fn bounds(&self) -> (f64, f64) {
+        match self {
+            ValueFormat::Probability => (0.0, 1.0),
+            ValueFormat::Percent => (-1.0, f64::INFINITY),
+            _ => (f64::NEG_INFINITY, f64::INFINITY),
+        }
+    }
+    /// An axis range for values from `lo` to `hi` (either order) with `frac` of its width
+    /// added on both sides: a range of one value (every trial the same, no cash flows) gets a
+    /// width that suits the unit (a percentage point around a rate, 5 points above a
+    /// probability of 0, an amount of 1 around 0); the padding stops a little past what the
+    /// figure can be (no probability axis from -100% to +100%).
+    pub fn axis_range(&self, (lo, hi): (f64, f64), frac: f64) -> (f64, f64) {
+        let (lo, hi) = if lo.is_finite() && hi.is_finite() {
+            (lo.min(hi), lo.max(hi))
+        } else {
+            (0.0, 0.0)
+        };
+        let (d0, d1) = (lo, hi);
+        let mag = lo.abs().max(hi.abs());
+        let tiny = match self {
+            ValueFormat::Percent | ValueFormat::Probability | ValueFormat::Multiple => 1e-6,
+            ValueFormat::Money(_) => 1e-3,
+            ValueFormat::Number => 1e-9,
+        };
+        let (lo, hi) = if hi - lo <= (mag * 1e-7).max(tiny) {
+            let c = (lo + hi) / 2.0;
+            let pad = match self {
+                ValueFormat::Probability => 0.05,
+                ValueFormat::Percent => (c.abs() * 0.1).max(0.01),
+                ValueFormat::Multiple => (c.abs() * 0.05).max(0.05),
+                ValueFormat::Money(_) | ValueFormat::Number => (c.abs() * 0.05).max(1.0),
+            };
+            (c - pad, c + pad)
+        } else {
+            let w = hi - lo;
+            (lo - w * frac, hi + w * frac)
+        };
+        let (b0, b1) = self.bounds();
+        let slack = (hi - lo) * 0.03;
+        let lo = if d0 >= b0 { lo.max(b0 - slack) } else { lo };
+        let hi = if d1 <= b1 { hi.min(b1 + slack) } else { hi };
+        (lo, hi)
     }
     /// A label in text: `EUR 1,234,567`, `12.5%`, `1.25x`.
     pub fn label(&self, x: f64) -> String {
         match self {
             ValueFormat::Money(c) => money(x, c),
-            ValueFormat::Percent => percent(x),
+            ValueFormat::Percent | ValueFormat::Probability => percent(x),
             ValueFormat::Multiple => format!("{x:.2}x"),
             ValueFormat::Number => number(x),
         }
@@ -140,7 +246,7 @@ impl ValueFormat {
     pub fn unit(&self) -> String {
         match self {
             ValueFormat::Money(c) => format!(" ({c})"),
-            ValueFormat::Percent => " (%)".into(),
+            ValueFormat::Percent | ValueFormat::Probability => " (%)".into(),
             ValueFormat::Multiple => " (x)".into(),
             ValueFormat::Number => String::new(),
         }
@@ -165,6 +271,23 @@ pub fn number(x: f64) -> String {
         (_, "0", "") => "0".to_string(),
         (_, _, "") => format!("{sign}{grouped}"),
         _ => format!("{sign}{grouped}.{frac}"),
+    }
+}
+
+/// `x` with `d` decimals and thousands separators, never `-0`: `-1,234.50`.
+pub fn fixed(x: f64, d: usize) -> String {
+    if !x.is_finite() {
+        return "-".into();
+    }
+    let s = format!("{:.d$}", x.abs());
+    let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
+    let zero = s.chars().all(|c| c == '0' || c == '.');
+    let sign = if x < 0.0 && !zero { "-" } else { "" };
+    let int = grouped(int.parse().unwrap_or(0));
+    if frac.is_empty() {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{frac}")
     }
 }
 
@@ -226,6 +349,173 @@ fn percent_tick(x: f64) -> String {
     }
 }
 
+/// The width in pixels of `text` in `style`, from the embedded font's metrics (the same on
+/// every backend).
+pub fn text_width(text: &str, style: &TextStyle) -> u32 {
+    register_fonts();
+    style.font.box_size(text).map_or(0, |(w, _)| w)
+}
+
+/// `text` as it fits in `max` pixels: whole, or shortened at the end with an ellipsis.
+pub fn ellipsize(text: &str, style: &TextStyle, max: u32) -> String {
+    if text_width(text, style) <= max {
+        return text.to_string();
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let cut = |n: usize| format!("{}…", chars[..n].iter().collect::<String>().trim_end());
+    let (mut lo, mut hi) = (0, chars.len());
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if text_width(&cut(mid), style) <= max {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    cut(lo)
+}
+
+/// `text` in lines of at most `max` pixels in `style`, at most `max_lines` of them: broken
+/// at spaces, a word wider than a line after a `-`, `:`, `.`, `/` or `_` (or anywhere); the
+/// last line ends in an ellipsis where text is left out.
+pub fn wrap_px(text: &str, style: &TextStyle, max: u32, max_lines: usize) -> Vec<String> {
+    let fits = |t: &str| text_width(t, style) <= max;
+    // Pieces, each with whether a space goes before it.
+    let mut pieces: Vec<(String, bool)> = Vec::new();
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        if fits(word) {
+            pieces.push((word.to_string(), true));
+            continue;
+        }
+        let mut first = true;
+        let mut part = String::new();
+        for ch in word.chars() {
+            part.push(ch);
+            if matches!(ch, '-' | ':' | '.' | '/' | '_') {
+                pieces.push((std::mem::take(&mut part), first));
+                first = false;
+            }
+        }
+        if !part.is_empty() {
+            pieces.push((part, first));
+        }
+    }
+    let mut lines: Vec<String> = Vec::new();
+    for (piece, space) in pieces {
+        if let Some(last) = lines.last_mut() {
+            let longer = if space {
+                format!("{last} {piece}")
+            } else {
+                format!("{last}{piece}")
+            };
+            if fits(&longer) {
+                *last = longer;
+                continue;
+            }
+        }
+        // A piece wider than a line on its own is cut anywhere.
+        let mut rest: Vec<char> = piece.chars().collect();
+        while !rest.is_empty() {
+            let mut n = rest.len();
+            while n > 1 && !fits(&rest[..n].iter().collect::<String>()) {
+                n -= 1;
+            }
+            lines.push(rest[..n].iter().collect());
+            rest.drain(..n);
+        }
+    }
+    let max_lines = max_lines.max(1);
+    if lines.len() > max_lines {
+        let rest = lines[max_lines - 1..].join(" ");
+        lines.truncate(max_lines - 1);
+        lines.push(ellipsize(&format!("{rest} …"), style, max));
+    }
+    lines
+}
+
+/// The ticks of one axis: the values plotters marks for a hint of `hint` labels, and their
+/// labels (see [`ValueFormat::tick_labels`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ticks {
+    /// The hint given to plotters (`x_labels`, `y_labels`), which gives these values.
+    pub hint: usize,
+    /// The values marked.
+    pub values: Vec<f64>,
+    /// Their labels.
+    pub labels: Vec<String>,
+}
+
+impl Ticks {
+    /// The ticks plotters draws over `range` for at most `hint` labels. An amount gets whole
+    /// units only: fewer ticks where there would be cents.
+    pub fn new(range: (f64, f64), fmt: &ValueFormat, hint: usize) -> Ticks {
+        use plotters::coord::ranged1d::Ranged;
+        let mut hint = hint.max(1);
+        loop {
+            let values = RangedCoordf64::from(range.0..range.1).key_points(hint);
+            let step = values
+                .windows(2)
+                .map(|w| w[1] - w[0])
+                .fold(f64::INFINITY, f64::min);
+            if matches!(fmt, ValueFormat::Money(_)) && step < 0.999 && hint > 2 {
+                hint -= 1;
+                continue;
+            }
+            let labels = fmt.tick_labels(&values);
+            return Ticks {
+                hint,
+                values,
+                labels,
+            };
+        }
+    }
+    /// The most ticks (up to `hint`) whose labels in `style`, centred on their ticks along an
+    /// axis `room` pixels long, keep a gap between them.
+    pub fn fitting(
+        range: (f64, f64),
+        fmt: &ValueFormat,
+        hint: usize,
+        room: u32,
+        style: &TextStyle,
+    ) -> Ticks {
+        let span = (range.1 - range.0).abs().max(1e-300);
+        let mut t = Ticks::new(range, fmt, hint);
+        while t.hint > 2 {
+            let step = t
+                .values
+                .windows(2)
+                .map(|w| w[1] - w[0])
+                .fold(f64::INFINITY, f64::min);
+            let widest = t.widest(style) as f64;
+            if !step.is_finite() || room as f64 * step / span >= widest + 14.0 {
+                break;
+            }
+            t = Ticks::new(range, fmt, t.hint - 1);
+        }
+        t
+    }
+    /// The label of the tick at `v` (plotters asks for exactly the values above).
+    pub fn label(&self, v: f64) -> String {
+        let near = self
+            .values
+            .iter()
+            .enumerate()
+            .min_by(|a, b| (a.1 - v).abs().total_cmp(&(b.1 - v).abs()));
+        match near {
+            Some((i, x)) if (x - v).abs() <= 1e-9 * (1.0 + v.abs()) => self.labels[i].clone(),
+            _ => String::new(),
+        }
+    }
+    /// The width of the widest label in `style`.
+    pub fn widest(&self, style: &TextStyle) -> u32 {
+        self.labels
+            .iter()
+            .map(|l| text_width(l, style))
+            .max()
+            .unwrap_or(0)
+    }
+}
+
 /// Draws the title and subtitle at the top of `root` and returns the area below them.
 pub fn titled<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
@@ -233,32 +523,31 @@ pub fn titled<DB: DrawingBackend>(
     subtitle: &str,
 ) -> Result<DrawingArea<DB, Shift>, DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
-    root.draw(&Text::new(title.to_string(), (20, 14), title_style()))?;
-    let mut top = 46;
+    let room = root.dim_in_pixel().0.saturating_sub(40);
+    // A title wider than the chart wraps onto a second line, and is shortened with an
+    // ellipsis beyond that.
+    let titles = wrap_px(title, &title_style(), room, 2);
+    for (i, line) in titles.iter().enumerate() {
+        root.draw(&Text::new(
+            line.clone(),
+            (20, 14 + 30 * i as i32),
+            title_style(),
+        ))?;
+    }
+    let below = 30 * (titles.len() as i32 - 1).max(0);
+    let mut top = 46 + below;
     if !subtitle.is_empty() {
         // Wrapped at word boundaries to the chart's width, so a long subtitle is never cut.
         let style = subtitle_style();
-        let room = root.dim_in_pixel().0.saturating_sub(40);
-        let mut lines: Vec<String> = Vec::new();
-        for word in subtitle.split(' ') {
-            let longer = match lines.last() {
-                Some(l) => format!("{l} {word}"),
-                None => word.to_string(),
-            };
-            let fits = root.estimate_text_size(&longer, &style)?.0 <= room;
-            match lines.last_mut() {
-                Some(l) if fits => *l = longer,
-                _ => lines.push(word.to_string()),
-            }
-        }
+        let lines = wrap_px(subtitle, &style, room, usize::MAX);
         for (i, line) in lines.iter().enumerate() {
             root.draw(&Text::new(
                 line.clone(),
-                (20, 46 + 22 * i as i32),
+                (20, 46 + below + 22 * i as i32),
                 style.clone(),
             ))?;
         }
-        top = 74 + 22 * (lines.len() as i32 - 1).max(0);
+        top = 74 + below + 22 * (lines.len() as i32 - 1).max(0);
     }
     Ok(root.split_vertically(top).1)
 }
@@ -332,18 +621,33 @@ pub fn axes<'a, DB: DrawingBackend>(
     x_fmt: &ValueFormat,
     y_fmt: &ValueFormat,
 ) -> Result<Plot<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
-    let (x0, x1) = nonempty(x);
-    let (y0, y1) = nonempty(y);
+    let (x0, x1) = x_fmt.axis_range(x, 0.0);
+    let (y0, y1) = y_fmt.axis_range(y, 0.0);
+    let (w, h) = area.dim_in_pixel();
+    let style = label_style();
+    let title_style = axis_title_style();
+    // The y labels' area is as wide as the widest label (amounts in the hundreds of millions
+    // are not cut at the left or run into the axis title); the x axis gets as many ticks as
+    // have room for their labels.
+    let (margin_l, margin_r, margin_t, margin_b, x_area) = (12u32, 28u32, 24u32, 8u32, 50u32);
+    let plot_h = h.saturating_sub(margin_t + margin_b + x_area).max(40);
+    // Up to 7 y ticks, fewer on a short plot (a label is about 18 pixels high).
+    let yt = Ticks::new((y0, y1), y_fmt, (plot_h as usize / 40).clamp(2, 7));
+    let y_area = yt.widest(&style) + 16 + if y_title.is_empty() { 0 } else { 32 };
+    let plot_w = w.saturating_sub(margin_l + margin_r + y_area).max(40);
+    let xt = Ticks::fitting((x0, x1), x_fmt, 7, plot_w, &style);
+    let x_title = ellipsize(x_title, &title_style, plot_w);
+    let y_title = ellipsize(y_title, &title_style, plot_h);
     let mut chart = ChartBuilder::on(area)
-        .margin_left(12)
-        .margin_right(28)
-        .margin_top(24)
-        .margin_bottom(8)
-        .x_label_area_size(50)
-        .y_label_area_size(if y_title.is_empty() { 60 } else { 96 })
+        .margin_left(margin_l)
+        .margin_right(margin_r)
+        .margin_top(margin_t)
+        .margin_bottom(margin_b)
+        .x_label_area_size(x_area)
+        .y_label_area_size(y_area)
         .build_cartesian_2d(x0..x1, y0..y1)?;
-    let xf = |v: &f64| x_fmt.tick(*v);
-    let yf = |v: &f64| y_fmt.tick(*v);
+    let xf = |v: &f64| xt.label(*v);
+    let yf = |v: &f64| yt.label(*v);
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -351,12 +655,12 @@ pub fn axes<'a, DB: DrawingBackend>(
         .light_line_style(GRID)
         .bold_line_style(GRID)
         .axis_style(MUTED)
-        .x_labels(7)
-        .y_labels(7)
+        .x_labels(xt.hint)
+        .y_labels(yt.hint)
         .x_desc(x_title)
         .y_desc(y_title)
-        .axis_desc_style(axis_title_style())
-        .label_style(label_style())
+        .axis_desc_style(title_style)
+        .label_style(style)
         .x_label_formatter(&xf)
         .y_label_formatter(&yf)
         .draw()?;
@@ -625,5 +929,118 @@ mod tests {
         assert_eq!(ValueFormat::Percent.tick(0.125), "12.5%");
         assert_eq!(wrap("Is there a business case for it", 12).len(), 3);
         assert_eq!(nonempty((5.0, 5.0)), (4.0, 6.0));
+    }
+}
+
+#[cfg(test)]
+mod fit_tests {
+    use super::*;
+    use plotters::coord::ranged1d::Ranged;
+
+    fn distinct(v: &[String]) -> bool {
+        let mut s = v.to_vec();
+        s.sort();
+        s.dedup();
+        s.len() == v.len()
+    }
+    fn decimals(l: &str) -> usize {
+        l.trim_end_matches(['%', 'x', 'M', ' '])
+            .split_once('.')
+            .map_or(0, |(_, f)| f.len())
+    }
+
+    /// Tick labels are distinct and have one number of decimals per axis, on narrow ranges
+    /// (every trial nearly the same IRR) as on wide ones.
+    #[test]
+    fn tick_labels_are_distinct_with_one_number_of_decimals() {
+        let cases: Vec<(ValueFormat, (f64, f64))> = vec![
+            (ValueFormat::Percent, (0.0594, 0.0606)),
+            (ValueFormat::Percent, (0.049, 0.051)),
+            (ValueFormat::Percent, (-0.3, 0.12)),
+            (ValueFormat::Probability, (0.0, 1.0)),
+            (
+                ValueFormat::Money("EUR".into()),
+                (183_750_052.0, 213_000_000.0),
+            ),
+            (ValueFormat::Money("EUR".into()), (-353_265_254.0, 10.0)),
+            (ValueFormat::Money("EUR".into()), (-1.0, 1.0)),
+            (ValueFormat::Multiple, (0.98, 1.02)),
+            (ValueFormat::Number, (0.0, 8.0)),
+        ];
+        for (fmt, range) in cases {
+            for hint in 2..=9 {
+                let t = Ticks::new(range, &fmt, hint);
+                let shown: Vec<String> =
+                    t.labels.iter().filter(|l| !l.is_empty()).cloned().collect();
+                assert!(distinct(&shown), "{fmt:?} {range:?} {hint}: {shown:?}");
+                let d: Vec<usize> = shown.iter().map(|l| decimals(l)).collect();
+                assert!(d.windows(2).all(|w| w[0] == w[1]), "{fmt:?}: {shown:?}");
+                assert_eq!(
+                    t.values,
+                    RangedCoordf64::from(range.0..range.1).key_points(t.hint)
+                );
+            }
+        }
+        let t = Ticks::new((0.0594, 0.0606), &ValueFormat::Percent, 7);
+        assert!(t.labels.contains(&"6.00%".to_string()), "{:?}", t.labels);
+        // Hundreds of millions in millions; amounts whole.
+        let t = Ticks::new((183e6, 213e6), &ValueFormat::Money("EUR".into()), 7);
+        assert!(t.labels.iter().all(|l| l.ends_with(" M")), "{:?}", t.labels);
+        let t = Ticks::new((-1.0, 1.0), &ValueFormat::Money("EUR".into()), 7);
+        assert_eq!(t.labels, ["-1", "0", "1"]);
+        // No tick at an impossible value.
+        assert_eq!(
+            ValueFormat::Probability.tick_labels(&[-0.1, 0.0, 1.0, 1.1]),
+            ["", "0%", "100%", ""]
+        );
+        assert_eq!(
+            ValueFormat::Percent.tick_labels(&[-1.5, -1.0]),
+            ["", "-100%"]
+        );
+    }
+
+    /// A range of one value gets a width that suits the unit, and padding stops near what
+    /// the figure can be.
+    #[test]
+    fn degenerate_ranges_get_a_sensible_width() {
+        let p = ValueFormat::Probability.axis_range((0.0, 0.0), 0.1);
+        assert!(
+            p.0 >= -0.01 && p.0 < 0.0 && p.1 >= 0.04 && p.1 <= 0.06,
+            "{p:?}"
+        );
+        let p = ValueFormat::Probability.axis_range((0.0, 1.0), 0.5);
+        assert!(p.0 >= -0.07 && p.1 <= 1.07, "{p:?}");
+        let r = ValueFormat::Percent.axis_range((0.05, 0.05), 0.04);
+        assert!(
+            (r.0 - 0.04).abs() < 1e-12 && (r.1 - 0.06).abs() < 1e-12,
+            "{r:?}"
+        );
+        let r = ValueFormat::Percent.axis_range((-1.0, 0.2), 0.5);
+        assert!(r.0 >= -1.08, "{r:?}");
+        let m = ValueFormat::Money("EUR".into()).axis_range((0.0, 0.0), 0.05);
+        assert_eq!(m, (-1.0, 1.0));
+    }
+
+    /// Fitted text never exceeds its width in the embedded font's metrics.
+    #[test]
+    fn fitted_text_stays_within_its_width() {
+        let long = "Sensitivity of the probability of full repayment: stichting-regionaal-maatschappelijk-impactfonds-noord-en-oost-nederland";
+        for style in [title_style(), label_style(), small_style()] {
+            for max in [60u32, 200, 480, 960] {
+                let e = ellipsize(long, &style, max);
+                assert!(text_width(&e, &style) <= max, "{e}");
+                assert_eq!(e.ends_with('…'), text_width(long, &style) > max);
+                let lines = wrap_px(long, &style, max, 2);
+                assert!(lines.len() <= 2);
+                for l in &lines {
+                    assert!(text_width(l, &style) <= max, "{max}: {l}");
+                }
+                let all = wrap_px(long, &style, max, usize::MAX);
+                assert_eq!(all.concat().replace(' ', ""), long.replace(' ', ""));
+            }
+        }
+        assert_eq!(ellipsize("short", &label_style(), 500), "short");
+        assert_eq!(fixed(-0.0001, 2), "0.00");
+        assert_eq!(fixed(-1234.5, 1), "-1,234.5");
     }
 }
