@@ -1002,3 +1002,34 @@ fn heatmap_legend_names_the_lowest_cell_and_the_cells_without_value() {
     let svg = String::from_utf8(chart::render(&map, Format::Svg).unwrap().bytes).unwrap();
     assert!(!svg.contains("lowest EUR 0"));
 }
+
+/// The decision tree's count of benefiting parties reads in the singular for one ("1 party
+/// (limit 4)", not "1 parties") and in the plural otherwise.
+#[test]
+fn the_tree_counts_parties_in_words() {
+    for (name, want) in [
+        ("scenarios/small-bond-scale.toml", "1 party (limit"),
+        ("scenarios/reference.toml", "4 parties (limit"),
+    ] {
+        let text = std::fs::read_to_string(root().join(name)).unwrap();
+        let (s, model) = sibsim::scenario::parse_with_model(name, &text).unwrap();
+        let r = sibsim::montecarlo::simulate(
+            &s.contract,
+            &model,
+            &SimConfig {
+                trials: 100,
+                seed: 5,
+                threads: Some(1),
+            },
+        );
+        let tree = sibsim::feasibility::default_tree();
+        let walk = sibsim::feasibility::walk(&tree, &s.contract, Some(&r));
+        let d = DecisionTree::from_walk(&tree, &walk);
+        let all: Vec<&str> = d.nodes.iter().map(|n| n.evidence.as_str()).collect();
+        assert!(all.iter().any(|e| e.contains(want)), "{name}: {all:?}");
+        assert!(
+            !all.iter().any(|e| e.contains("1 parties")),
+            "{name}: {all:?}"
+        );
+    }
+}

@@ -381,7 +381,10 @@ impl DecisionTree {
                         Test::OutcomesMeasurable => {
                             "not every outcome measured, evidenced, priced".into()
                         }
-                        Test::BeneficiariesAtMost => format!("{v} parties (limit {t})"),
+                        Test::BeneficiariesAtMost => format!(
+                            "{v} {} (limit {t})",
+                            if v == 1.0 { "party" } else { "parties" }
+                        ),
                         Test::PayersSaveMore => {
                             let (v, t) = if s.answer {
                                 (percent(v), percent(t))
