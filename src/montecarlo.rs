@@ -1007,8 +1007,10 @@ impl<'c> Worker<'c> {
         for (o, r) in s.outcomes.iter().enumerate() {
             acc.per_outcome[o].add(r.paid.0);
         }
+        // What the enterprise paid is its costs, and any unspent capital it paid back
+        // (`return_unspent`), which is not a cost.
         acc.programme_costs
-            .add(s.paid[c.enterprise].0 + s.unpaid_costs.0);
+            .add(s.paid[c.enterprise].0 - s.unspent_returned.0 + s.unpaid_costs.0);
         if let Some(b) = &mut acc.business {
             let sink = &self.sink;
             let delays = if v == 0 {

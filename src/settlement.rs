@@ -11,10 +11,11 @@
 //!    `pay_lag` periods later;
 //! 5. outcomes whose last measurement is now settle their overall-at-end threshold;
 //! 6. checkpoints are judged; on termination everything earned is paid now;
-//! 7. where the contract ends now and `return_unspent` says so, the enterprise's unspent
-//!    capital; then fixed payments, inflow-guarantee compensation (to the account or the
-//!    enterprise, as the guarantee says) and outcome payments due now are paid in, the outcome payments after the
+//! 7. fixed payments, inflow-guarantee compensation (to the account or the enterprise, as the
+//!    guarantee says) and outcome payments due now are paid in, the outcome payments after the
 //!    total cap and, under "pay only what is due", at most what the waterfall still owes;
+//!    where the contract ends now and `return_unspent` says so, the enterprise then pays in
+//!    its unspent capital, as far as the fees and tranche claims still need it;
 //! 8. the waterfall pays fees, tranche claims by rank (equal ranks pro rata), deferred fees,
 //!    the performance share, and disposes of the remainder;
 //! 9. in the final period (T or termination) guarantors cover unrecovered principal.
@@ -942,17 +943,18 @@ impl<'c> Settler<'c> {
             if self.too_large.is_some() {
                 return Err(self.too_large_error());
             }
-            // 7. payments in: the enterprise's unspent capital first, where the contract ends
-            // now and says so
-            let back = match et.return_unspent {
-                ReturnUnspent::Never => false,
-                ReturnUnspent::OnTermination => terminated.is_some(),
-                ReturnUnspent::AtEnd => terminated.is_some() || p == t_end,
-            };
-            if back {
+            // 7. payments in (the enterprise's unspent capital first, where the contract ends
+            // now and says so)
+            let capital_back = (terminated.is_some() || p == t_end)
+                && match et.return_unspent {
+                    ReturnUnspent::Never => false,
+                    ReturnUnspent::OnTermination => terminated.is_some(),
+                    ReturnUnspent::AtEnd => true,
+                };
+            self.pay_in(sink, p);
+            if capital_back {
                 self.return_unspent(sink, p);
             }
-            self.pay_in(sink, p);
             // 8. waterfall
             self.waterfall(sink, p);
             self.shared_base = self.account;
@@ -989,14 +991,24 @@ impl<'c> Settler<'c> {
     }
 
     /// Pays the capital the enterprise drew and has not spent on costs back into the contract
-    /// account (at most its cash: what it earned, a performance share or a remainder, it
-    /// keeps), to go through this period's waterfall.
+    /// account after the period's other payments in, as far as the fees and the tranches'
+    /// claims still owed need it beyond the account's cash (at most its cash: what it earned,
+    /// a performance share or a remainder, it keeps), to go through this period's waterfall:
+    /// all of it goes to the fees and the tranches, none to deferred fees, a performance share
+    /// or the remainder.
+    #[cold]
+    #[inline(never)]
     fn return_unspent<S: LedgerSink>(&mut self, sink: &mut S, p: u16) {
         let c = self.c;
         let drawn: Money = self.out.tranches.iter().map(|t| t.drawn).sum();
         // All the enterprise has paid so far is its costs (fixed and per participant).
         let spent = self.out.paid[c.enterprise];
-        let back = (drawn - spent).non_negative().min(self.cash_enterprise);
+        let owed: Money = self.fee_owed.iter().copied().sum::<Money>()
+            + self.claim.iter().copied().sum::<Money>();
+        let back = (drawn - spent)
+            .non_negative()
+            .min(self.cash_enterprise)
+            .min((owed - self.account).non_negative());
         self.emit(sink, p, c.enterprise, c.account, back, Rule::UnspentCapital);
         self.cash_enterprise -= back;
         self.account += back;

@@ -2332,7 +2332,7 @@ fn validate_and_settle_show_the_return_of_unspent_capital() {
     for (rule, want) in [
         (
             "at-end",
-            "back into the contract account when the contract ends",
+            "when the contract ends, the enterprise pays back the capital",
         ),
         (
             "on-termination",
@@ -2351,43 +2351,80 @@ fn validate_and_settle_show_the_return_of_unspent_capital() {
     let o = run(&["validate", &sc]);
     assert!(!stdout(&o).contains("return_unspent"), "{}", stdout(&o));
 
-    // The bundled actuals settled to the end with the capital returned at the end.
-    let name = BUNDLED[0];
+    // The bundled actuals settled to the end with the capital returned at the end: Colour
+    // Kitchen's junior tranche is 43,335.82 short of its claim, and the enterprise has more
+    // capital left than that, so it pays that much back in the last period; Rotterdam's
+    // tranches are repaid in full, so nothing goes back.
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("back.toml");
-    let text = std::fs::read_to_string(root().join(scenario(name))).unwrap();
-    let back = text.replacen(
-        "[enterprise]\n",
-        "[enterprise]\nreturn_unspent = \"at-end\"\n",
-        1,
-    );
-    assert_ne!(back, text);
-    std::fs::write(&file, back).unwrap();
-    let file = file.to_str().unwrap();
-    let o = run(&["settle", file, "--actuals", &actuals(name)]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let text = stdout(&o);
-    let o = run(&[
-        "settle",
-        file,
-        "--actuals",
-        &actuals(name),
-        "--format",
-        "csv",
-    ]);
-    let csv = stdout(&o);
-    let line = csv.lines().find(|l| l.contains("unspent-capital"));
-    let noted = text.contains("paid back into the contract account at the end");
-    // Rotterdam's enterprise has 34,000 of capital left at the end: a ledger line in the
-    // last period and a note.
-    assert!(
-        line.is_some_and(
-            |l| l.starts_with("16,buzinezz-club,contract-account,34000.00,unspent-capital")
+    for (name, want) in [
+        (
+            "colour-kitchen-utrecht",
+            Some("11,colour-kitchen,contract-account,43335.82,unspent-capital"),
         ),
-        "{csv}"
-    );
-    assert!(
-        noted && text.contains("at the end (enterprise.return_unspent): 34,000.00"),
-        "{text}"
-    );
+        ("rotterdam-buzinezzclub", None),
+    ] {
+        let file = dir.path().join(format!("{name}.toml"));
+        let text = std::fs::read_to_string(root().join(scenario(name))).unwrap();
+        let back = text.replacen(
+            "[enterprise]\n",
+            "[enterprise]\nreturn_unspent = \"at-end\"\n",
+            1,
+        );
+        assert_ne!(back, text);
+        std::fs::write(&file, back).unwrap();
+        let file = file.to_str().unwrap();
+        let o = run(&["settle", file, "--actuals", &actuals(name)]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = stdout(&o);
+        let o = run(&[
+            "settle",
+            file,
+            "--actuals",
+            &actuals(name),
+            "--format",
+            "csv",
+        ]);
+        let csv = stdout(&o);
+        let line = csv.lines().find(|l| l.contains("unspent-capital"));
+        match want {
+            Some(w) => {
+                assert!(line.is_some_and(|l| l.starts_with(w)), "{name}: {csv}");
+                assert!(
+                    text.contains("at the end (enterprise.return_unspent): 43,335.82")
+                        && !text.contains("Unrecovered principal 43"),
+                    "{name}: {text}"
+                );
+            }
+            None => {
+                assert!(line.is_none(), "{name}: {csv}");
+                assert!(
+                    !text.contains("enterprise.return_unspent"),
+                    "{name}: {text}"
+                );
+            }
+        }
+    }
+}
+
+/// `validate` notes a grid paid for the cohort as a whole in several measurement periods: it
+/// pays the cohort's sum in each (easy to mistake for one sum per cohort).
+#[test]
+fn validate_notes_a_cohort_grid_paid_in_several_periods() {
+    let base = "[contract]\nname = \"g\"\nperiods = 6\nperiod = \"year\"\n\n[[payers]]\nid = \"city\"\n\n[[investors]]\nid = \"bank\"\n\n[enterprise]\nid = \"se\"\n\n[[cohorts]]\nid = \"c1\"\nenrol = 1\nsize = 100\n\n[[outcomes]]\nid = \"job\"\nlag = 1\nMP\nbaseline = { kind = \"rate\", rate = 0.4 }\ngrid = { kind = \"step\", points = [[0.1, 150000]], per = \"cohort\" }\n\n[[tranches]]\nid = \"loan\"\ninvestor = \"bank\"\ncommitted = 200000\nrank = 1\ndrawdowns = { at = [[1, 200000]] }\n";
+    let dir = tempfile::tempdir().unwrap();
+    for (mp, noted) in [
+        ("measure_periods = 3", true),
+        ("measure_periods = 1", false),
+    ] {
+        let p = dir.path().join("g.toml");
+        std::fs::write(&p, base.replace("MP", mp)).unwrap();
+        let o = run(&["validate", p.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(
+            stdout(&o).contains("note: `job` pays its grid's sum for the cohort in each of its 3 measurement periods"),
+            noted,
+            "{mp}: {}",
+            stdout(&o)
+        );
+    }
 }

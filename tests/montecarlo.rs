@@ -1488,4 +1488,6 @@ fn unspent_capital_returned_at_the_end_moves_money_from_the_enterprise_to_the_in
         bank0.loss.mean,
         bank1.loss.mean
     );
+    // The capital paid back is not a cost of the programme (the feasibility tree reads it).
+    assert_eq!(a.programme_costs.mean, b.programme_costs.mean);
 }

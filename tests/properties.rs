@@ -1031,8 +1031,11 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
     }
     prop_assert_eq!(cash, s.enterprise_cash);
     // (a') unspent capital: at most one line, from the enterprise to the account, in the final
-    // period of a settlement to the end, as the contract's rule says, of what it drew less the
-    // costs it paid (every line before it in that period is counted).
+    // period of a settlement to the end, as the contract's rule says, of at most what it drew
+    // less the costs it paid (every line before it is counted); all of it goes to the fees
+    // and the tranches in that period's waterfall: either it is all the capital left, or the
+    // tranches and fees are paid in full; nothing of that period goes to deferred fees, a
+    // performance share or the remainder, and the account is left empty.
     let unspent: Vec<&LedgerLine> = ledger
         .iter()
         .filter(|l| l.rule == Rule::UnspentCapital)
@@ -1064,24 +1067,30 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
         };
         let drawn = upto(&|x| matches!(x.rule, Rule::Drawdown { .. }));
         let spent = upto(&|x| matches!(x.rule, Rule::OperatingCost | Rule::ParticipantCost { .. }));
-        prop_assert_eq!(l.amount, drawn - spent);
-        returned = l.amount;
-    } else if c.enterprise_terms.return_unspent != sibsim::contract::ReturnUnspent::Never
-        && !s.interim
-        && (s.termination.is_some()
-            || c.enterprise_terms.return_unspent == sibsim::contract::ReturnUnspent::AtEnd)
-    {
-        // Due but none: nothing was left of the capital.
-        let drawn: Money = s.tranches.iter().map(|t| t.drawn).sum();
-        let spent: Money = ledger
+        let capital = drawn - spent;
+        prop_assert!(l.amount <= capital, "{l:?}: capital left {capital}");
+        // Less than all of it only where the waterfall then paid the fees and every claim.
+        let claims: Money = s
+            .tranches
             .iter()
-            .filter(|x| matches!(x.rule, Rule::OperatingCost | Rule::ParticipantCost { .. }))
-            .map(|x| x.amount)
+            .map(|t| t.outstanding + t.guaranteed)
             .sum();
         prop_assert!(
-            drawn <= spent,
-            "drawn {drawn}, spent {spent}, nothing returned"
+            l.amount == capital || (s.fees_owed.0 == 0 && claims.0 == 0),
+            "{l:?}: capital left {capital}, fees owed {}, tranches {:?}",
+            s.fees_owed,
+            s.tranches
         );
+        let after = ledger.iter().filter(|x| {
+            x.period == l.period
+                && matches!(
+                    x.rule,
+                    Rule::DeferredFee | Rule::PerformanceShare | Rule::Remainder
+                )
+        });
+        prop_assert_eq!(after.count(), 0, "paid from the capital returned: {:?}", l);
+        prop_assert_eq!(s.held[l.period as usize], Money::ZERO);
+        returned = l.amount;
     }
     prop_assert_eq!(returned, s.unspent_returned);
     // The outside world only receives; investors only pay drawdowns.

@@ -2071,9 +2071,10 @@ fn early_termination_at_checkpoint() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 11b. The same termination with `return_unspent = "on-termination"`: the enterprise pays the
-//      capital it drew and did not spend back into the account before the waterfall, which
-//      repays the loan in full, so the guarantee is not called.
+// 11b. The same termination with `return_unspent = "on-termination"`: after the period's
+//      payments in, the enterprise pays back as much of the capital it drew and did not spend
+//      as the loan still needs, so the loan is repaid in full, the guarantee is not called, and
+//      the enterprise keeps the rest.
 // ---------------------------------------------------------------------------------------------
 
 #[rustfmt::skip]
@@ -2135,18 +2136,18 @@ period,cohort,outcome,units
         L(1, "bank", "se", "5000.00", "drawdown loan"),
         L(1, "se", "external", "1000.00", "operating-cost"),
         L(2, "se", "external", "1000.00", "operating-cost"),
-        // terminated in 2: drawn 5,000 less 2,000 spent = 3,000 unspent (the cash it holds)
-        L(2, "se", "contract-account", "3000.00", "unspent-capital"),
         L(2, "gemeente", "contract-account", "4000.00", "outcome job c1"),
-        // the account's 7,000 repays the claim of 5,000; 2,000 stays (remainder "hold")
+        // terminated in 2: drawn 5,000 less 2,000 spent = 3,000 unspent; the claim of 5,000
+        // less the account's 4,000 needs 1,000 of it
+        L(2, "se", "contract-account", "1000.00", "unspent-capital"),
         L(2, "contract-account", "bank", "5000.00", "distribution loan"),
-        // nothing unrecovered: no guarantee call
+        // nothing unrecovered: no guarantee call; the enterprise keeps 2,000
     ],
     parties: &[
         P("gemeente", "4000.00", "0.00"),
         P("bank", "5000.00", "5000.00"),
-        P("se", "5000.00", "5000.00"),
-        P("contract-account", "5000.00", "7000.00"),
+        P("se", "3000.00", "5000.00"),
+        P("contract-account", "5000.00", "5000.00"),
         P("external", "0.00", "2000.00"),
     ],
     tranches: &[T {
@@ -2165,7 +2166,6 @@ period,cohort,outcome,units
         earned: "4000.00",
         paid: "4000.00",
     }],
-    held_at_end: "2000.00",
     ..BASE
 };
 
@@ -2175,10 +2175,9 @@ fn unspent_capital_on_termination() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 11c. `return_unspent = "at-end"` at the contract's natural end: what the enterprise drew and
-//      did not spend goes back through the last waterfall; what it earned (the remainder of
-//      period 2, paid after the return) it keeps. With "on-termination" nothing is returned at
-//      the natural end.
+// 11c. `return_unspent = "at-end"` at the contract's natural end: of what the enterprise drew
+//      and did not spend, what the loan still needs goes back through the last waterfall; the
+//      rest it keeps. With "on-termination" nothing is returned at the natural end.
 // ---------------------------------------------------------------------------------------------
 
 const UNSPENT_AT_END_SCENARIO: &str = r#"
@@ -2241,18 +2240,18 @@ const UNSPENT_AT_END: Case = Case {
         L(1, "gemeente", "contract-account", "5000.00", "outcome job c1"),
         L(1, "contract-account", "bank", "5000.00", "distribution loan"),
         L(2, "se", "external", "3000.00", "operating-cost"),
-        // the end: drawn 10,000 less 6,000 spent = 4,000 back
-        L(2, "se", "contract-account", "4000.00", "unspent-capital"),
         L(2, "gemeente", "contract-account", "3000.00", "outcome job c2"),
-        // 7,000: the claim's 5,000, then the remainder of 2,000 to the enterprise
+        // the end: drawn 10,000 less 6,000 spent = 4,000 unspent; the claim's 5,000 less the
+        // account's 3,000 needs 2,000 of it
+        L(2, "se", "contract-account", "2000.00", "unspent-capital"),
         L(2, "contract-account", "bank", "5000.00", "distribution loan"),
-        L(2, "contract-account", "se", "2000.00", "remainder"),
+        // nothing left for the remainder; the enterprise keeps 2,000
     ],
     parties: &[
         P("gemeente", "8000.00", "0.00"),
         P("bank", "10000.00", "10000.00"),
-        P("se", "10000.00", "12000.00"),
-        P("contract-account", "12000.00", "12000.00"),
+        P("se", "8000.00", "10000.00"),
+        P("contract-account", "10000.00", "10000.00"),
         P("external", "0.00", "6000.00"),
     ],
     tranches: &[T {

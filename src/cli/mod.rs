@@ -643,6 +643,9 @@ fn validate(path: &std::path::Path, given: &[String]) -> Result<()> {
     if let Some(n) = return_without_termination(c) {
         io::say!("  {n}");
     }
+    for n in cohort_grids_paid_repeatedly(c) {
+        io::say!("  {n}");
+    }
     for n in cut {
         io::say!("  note: {n}");
     }
@@ -703,6 +706,31 @@ fn share_without_surplus(c: &sibsim::Contract) -> Option<String> {
     })
 }
 
+/// A note per grid paid for the cohort as a whole and measured in several periods: it pays
+/// the cohort's sum in each of them (a programme's sum paid once wants `measure_periods = 1`).
+fn cohort_grids_paid_repeatedly(c: &sibsim::Contract) -> Vec<String> {
+    use sibsim::contract::{GridPer, Pricing};
+    c.outcomes
+        .iter()
+        .filter(|o| {
+            o.measure_periods > 1
+                && matches!(
+                    o.pricing,
+                    Pricing::Grid {
+                        per: GridPer::Cohort,
+                        ..
+                    }
+                )
+        })
+        .map(|o| {
+            format!(
+                "note: `{}` pays its grid's sum for the cohort in each of its {} measurement periods (per = \"cohort\" with measure_periods = {}); for one sum per cohort measure it once",
+                o.id, o.measure_periods, o.measure_periods
+            )
+        })
+        .collect()
+}
+
 /// The return of unspent capital as `validate` shows it, and a note where "on-termination"
 /// can return nothing: without checkpoints a contract ends early only when the enterprise runs
 /// out of cash, with no capital left.
@@ -711,13 +739,13 @@ fn return_without_termination(c: &sibsim::Contract) -> Option<String> {
     match c.enterprise_terms.return_unspent {
         ReturnUnspent::Never => None,
         ReturnUnspent::AtEnd => Some(
-            "the enterprise pays the capital it drew and did not spend back into the contract account when the contract ends (return_unspent = \"at-end\")".into(),
+            "when the contract ends, the enterprise pays back the capital it drew and did not spend, as far as the fees and tranche claims are still short (return_unspent = \"at-end\")".into(),
         ),
         ReturnUnspent::OnTermination if c.checkpoints.is_empty() => Some(
             "note: `return_unspent = \"on-termination\"` returns nothing here: without checkpoints the contract ends early only when the enterprise runs out of cash, with no capital left (use \"at-end\" to return it at the end of period T too)".into(),
         ),
         ReturnUnspent::OnTermination => Some(
-            "the enterprise pays the capital it drew and did not spend back into the contract account at an early termination (return_unspent = \"on-termination\")".into(),
+            "at an early termination, the enterprise pays back the capital it drew and did not spend, as far as the fees and tranche claims are still short (return_unspent = \"on-termination\")".into(),
         ),
     }
 }
