@@ -1574,6 +1574,8 @@ impl<'c> Settler<'c> {
         (owed - self.account).non_negative()
     }
 
+    // Called once, in the period loop: inlined there (as a call it cost 2% of a settlement).
+    #[inline(always)]
     fn pay_in<S: LedgerSink>(&mut self, sink: &mut S, p: u16) {
         let c = self.c;
         let pu = p as usize;
