@@ -638,6 +638,9 @@ struct Acc {
     /// Cash left in the contract account at the end, and the trials that leave any.
     held: Moments,
     held_n: u64,
+    /// Unspent capital the enterprise paid back at the end, and the trials in which it did.
+    returned: Moments,
+    returned_n: u64,
     parties: Vec<PartyAcc>,
     tranches: Vec<TrancheAcc>,
     outcome_payments: Moments,
@@ -662,6 +665,8 @@ impl Acc {
             out_of_cash: 0,
             held: Moments::default(),
             held_n: 0,
+            returned: Moments::default(),
+            returned_n: 0,
             parties: (0..n_parties)
                 .map(|k| PartyAcc {
                     paid: Moments::default(),
@@ -767,6 +772,8 @@ impl Acc {
         self.terminated += o.terminated;
         self.held.merge(&o.held);
         self.held_n += o.held_n;
+        self.returned.merge(&o.returned);
+        self.returned_n += o.returned_n;
         self.out_of_cash += o.out_of_cash;
         for (a, b) in self.parties.iter_mut().zip(&o.parties) {
             a.paid.merge(&b.paid);
@@ -896,6 +903,9 @@ impl<'c> Worker<'c> {
         let held = s.held_at_end().0;
         acc.held.add(held);
         acc.held_n += (held > 0) as u64;
+        let returned = s.unspent_returned.0;
+        acc.returned.add(returned);
+        acc.returned_n += (returned > 0) as u64;
         let per_year = c.period_length.per_year();
         // Tranches.
         for (i, tr) in c.tranches.iter().enumerate() {
@@ -1482,6 +1492,13 @@ pub struct Results {
     /// Probability that the account holds any cash at the end.
     #[serde(default)]
     pub prob_held: f64,
+    /// Unspent capital the enterprise paid back to the investors at the end
+    /// (`enterprise.return_unspent`).
+    #[serde(default)]
+    pub capital_returned: MeanSe,
+    /// Probability that the enterprise pays any capital back.
+    #[serde(default)]
+    pub prob_capital_returned: f64,
     /// The business case (MKBA) per trial, when the scenario has an `[mkba]` block.
     pub business_case: Option<crate::mkba::BusinessCaseResults>,
 }
@@ -1881,6 +1898,8 @@ fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, mut acc: Acc) -> Res
         programme_costs: mean_se(&acc.programme_costs),
         held_at_end: mean_se(&acc.held),
         prob_held: acc.held_n as f64 / n,
+        capital_returned: mean_se(&acc.returned),
+        prob_capital_returned: acc.returned_n as f64 / n,
         business_case: acc.business.as_ref().and_then(|b| b.finish(c)),
     }
 }

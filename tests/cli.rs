@@ -2428,3 +2428,64 @@ fn validate_notes_a_cohort_grid_paid_in_several_periods() {
         );
     }
 }
+
+/// With `return_unspent`, `trials.csv` has a `capital_returned` column whose mean is
+/// `summary.json`'s `capital_returned`, and the screen says how much and how often; without
+/// it there is no such column or line.
+#[test]
+fn capital_paid_back_is_reported_per_trial_and_on_average() {
+    let dir = tempfile::tempdir().unwrap();
+    for (set, on) in [
+        (Some("enterprise.return_unspent=\"at-end\""), true),
+        (None, false),
+    ] {
+        let out = dir.path().join(if on { "on" } else { "off" });
+        let mut args = vec![
+            "simulate".to_string(),
+            scenario("many-parties"),
+            "--trials".into(),
+            "600".into(),
+            "--out".into(),
+            out.to_str().unwrap().into(),
+            "--trials-out".into(),
+        ];
+        if let Some(s) = set {
+            args.extend(["--set".into(), s.into()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = run(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(
+            stdout(&o).contains("Unspent capital paid back by the enterprise"),
+            on,
+            "{}",
+            stdout(&o)
+        );
+        let csv = std::fs::read_to_string(out.join("trials.csv")).unwrap();
+        let mut lines = csv.lines();
+        let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let col = head.iter().position(|h| *h == "capital_returned");
+        assert_eq!(col.is_some(), on, "{head:?}");
+        let Some(col) = col else { continue };
+        let values: Vec<f64> = lines
+            .map(|l| l.split(',').nth(col).unwrap().parse::<f64>().unwrap())
+            .collect();
+        assert_eq!(values.len(), 600);
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                .unwrap();
+        let want = summary["results"]["capital_returned"]["mean"]
+            .as_f64()
+            .unwrap();
+        assert!(
+            mean > 0.0 && (mean - want).abs() < 1e-6 * want,
+            "{mean} against {want}"
+        );
+        let p = summary["results"]["prob_capital_returned"]
+            .as_f64()
+            .unwrap();
+        let share = values.iter().filter(|x| **x > 0.0).count() as f64 / 600.0;
+        assert_eq!(p, share);
+    }
+}

@@ -1490,4 +1490,15 @@ fn unspent_capital_returned_at_the_end_moves_money_from_the_enterprise_to_the_in
     );
     // The capital paid back is not a cost of the programme (the feasibility tree reads it).
     assert_eq!(a.programme_costs.mean, b.programme_costs.mean);
+    // What the enterprise gave up is the capital it paid back, reported as such.
+    assert_eq!(
+        (a.capital_returned.mean, a.prob_capital_returned),
+        (0.0, 0.0)
+    );
+    assert!(
+        (b.capital_returned.mean - moved).abs() < 1e-6 * moved,
+        "{} against {moved}",
+        b.capital_returned.mean
+    );
+    assert!(b.prob_capital_returned > 0.0 && b.prob_capital_returned < 1.0);
 }

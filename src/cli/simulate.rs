@@ -90,9 +90,10 @@ pub fn run(o: Options<'_>) -> Result<()> {
     let started = std::time::Instant::now();
     let n_shocks = model.shocks.len();
     let inflow = !c.inflow_guarantees.is_empty();
+    let returns = returns_capital(c);
     let write_row = rows.as_ref().map(|rows| {
         move |r: &TrialRecord| {
-            let row = trial_row(r, n_shocks, inflow);
+            let row = trial_row(r, n_shocks, inflow, returns);
             if let Ok(mut w) = rows.lock() {
                 w.push(r.trial, row);
             }
@@ -233,6 +234,9 @@ fn trial_header(c: &sibsim::Contract, shocks: usize) -> String {
     if !c.inflow_guarantees.is_empty() {
         h.push("inflow_compensation".into());
     }
+    if returns_capital(c) {
+        h.push("capital_returned".into());
+    }
     // Ids may hold any text, a comma or a quote too.
     sibsim::statement::csv_record(&h)
 }
@@ -293,7 +297,12 @@ impl RowWriter {
     }
 }
 
-fn trial_row(r: &TrialRecord, shocks: usize, inflow: bool) -> String {
+/// Whether the enterprise may pay unspent capital back (`enterprise.return_unspent`).
+fn returns_capital(c: &sibsim::Contract) -> bool {
+    c.enterprise_terms.return_unspent != sibsim::contract::ReturnUnspent::Never
+}
+
+fn trial_row(r: &TrialRecord, shocks: usize, inflow: bool, returns: bool) -> String {
     let mut s = format!(
         "{},{},{},{}",
         r.trial,
@@ -322,6 +331,9 @@ fn trial_row(r: &TrialRecord, shocks: usize, inflow: bool) -> String {
     }
     if inflow {
         let _ = write!(s, ",{}", r.settlement.inflow_compensation);
+    }
+    if returns {
+        let _ = write!(s, ",{}", r.settlement.unspent_returned);
     }
     s.push('\n');
     s
@@ -597,6 +609,14 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
             eur(r.held_at_end.mean),
             se_of(r.held_at_end.se, r.trials),
             pct(r.prob_held)
+        )));
+    }
+    if returns_capital(c) {
+        o.push_str(&wrap(&format!(
+            "Unspent capital paid back by the enterprise to the investors at the end: {} on average ± {}, in {} of trials (enterprise.return_unspent).",
+            eur(r.capital_returned.mean),
+            se_of(r.capital_returned.se, r.trials),
+            pct(r.prob_capital_returned)
         )));
     }
     if let Some(b) = &r.business_case {
