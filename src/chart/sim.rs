@@ -17,6 +17,7 @@ fn histogram<'a, DB: DrawingBackend>(
     x_fmt: &ValueFormat,
     color_of: &dyn Fn(f64) -> RGBColor,
     extra_x: &[f64],
+    split: Option<f64>,
 ) -> Result<Plot<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
     let total = dist.total().max(1) as f64;
     let w = dist.bin_width();
@@ -48,9 +49,8 @@ fn histogram<'a, DB: DrawingBackend>(
             .iter()
             .enumerate()
             .filter(|(_, c)| **c > 0)
-            .map(|(i, &c)| {
+            .flat_map(|(i, &c)| {
                 let x0 = dist.lo + i as f64 * w;
-                let col = color_of(x0 + w / 2.0);
                 // A bin at least 0.8% of the axis wide: a run whose trials all have one value
                 // (one trial, a fixed outcome) has bins of no width, and still shows its bar.
                 let least = (xr.1 - xr.0) * 0.008;
@@ -59,10 +59,22 @@ fn histogram<'a, DB: DrawingBackend>(
                 } else {
                     (x0 + w / 2.0 - least / 2.0, x0 + w / 2.0 + least / 2.0)
                 };
-                Rectangle::new([(a, 0.0), (b, c as f64 / total * 100.0)], col.filled())
+                let y = c as f64 / total * 100.0;
+                bar_pieces(a, b, split).into_iter().map(move |(p, q)| {
+                    Rectangle::new([(p, 0.0), (q, y)], color_of((p + q) / 2.0).filled())
+                })
             }),
     )?;
     Ok(chart)
+}
+
+/// The pieces of a bar from `a` to `b`, cut at `split` where it falls inside: a bin that
+/// holds trials either side of break-even is drawn in both colours, not as a gain.
+fn bar_pieces(a: f64, b: f64, split: Option<f64>) -> Vec<(f64, f64)> {
+    match split {
+        Some(s) if a < s && s < b => vec![(a, s), (s, b)],
+        _ => vec![(a, b)],
+    }
 }
 
 /// The trials a histogram of `dist` leaves out (its bars run from about P0.5 to P99.5), in
@@ -274,6 +286,7 @@ impl Chart for Payout {
             &fmt,
             &|_| color,
             &[self.principal],
+            None,
         )?;
         ref_lines(
             &mut h,
@@ -395,6 +408,7 @@ impl Chart for IrrChart {
             &fmt,
             &|_| color,
             &[self.cap],
+            None,
         )?;
         ref_lines(
             &mut h,
@@ -856,6 +870,7 @@ impl Chart for MunicipalityNet {
             &fmt,
             &|x| if x < 0.0 { BAD } else { GOOD },
             &[0.0],
+            Some(0.0),
         )?;
         ref_lines(
             &mut h,
@@ -884,6 +899,18 @@ mod tests {
             quantiles: (1..200).map(|i| i as f64 / 2.0).collect(),
             quantile_error: 0.0,
         }
+    }
+
+    /// A bar that spans break-even is cut there (drawn in both colours); others are whole.
+    #[test]
+    fn a_bar_across_break_even_is_cut_there() {
+        assert_eq!(
+            bar_pieces(-5.0, 3.0, Some(0.0)),
+            vec![(-5.0, 0.0), (0.0, 3.0)]
+        );
+        assert_eq!(bar_pieces(0.0, 3.0, Some(0.0)), vec![(0.0, 3.0)]);
+        assert_eq!(bar_pieces(-5.0, -1.0, Some(0.0)), vec![(-5.0, -1.0)]);
+        assert_eq!(bar_pieces(-5.0, 3.0, None), vec![(-5.0, 3.0)]);
     }
 
     /// The CDF reaches 100% only where the summary says: at the bins' upper edge when no
