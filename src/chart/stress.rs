@@ -339,7 +339,7 @@ pub struct Heatmap {
     pub value_title: String,
     /// How values read.
     pub format: ValueFormat,
-    /// `Some(m)`: a diverging scale, red below `m` and green above (e.g. break-even 0);
+    /// `Some(m)`: a diverging scale, red below `m` and blue above (e.g. break-even 0);
     /// `None`: one sequential scale from low to high.
     pub midpoint: Option<f64>,
 }

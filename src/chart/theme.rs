@@ -38,10 +38,12 @@ pub const GRID: RGBColor = RGBColor(0xE3, 0xE6, 0xEA);
 pub const REFERENCE: RGBColor = RGBColor(0xB0, 0x1E, 0x2D);
 /// Percentile markers.
 pub const MARKER: RGBColor = RGBColor(0x33, 0x33, 0x33);
-/// A good outcome (pass, gain).
-pub const GOOD: RGBColor = RGBColor(0x3B, 0x8E, 0x4F);
-/// A bad outcome (fail, loss).
-pub const BAD: RGBColor = RGBColor(0xC8, 0x3E, 0x3E);
+/// A good outcome (pass, gain): blue, not green, so that good and bad stay apart for readers
+/// with red-green colour blindness (the two ends of ColorBrewer's RdYlBu, a scale made to be
+/// read by them).
+pub const GOOD: RGBColor = RGBColor(0x2C, 0x7B, 0xB6);
+/// A bad outcome (fail, loss): red, against the blue of [`GOOD`].
+pub const BAD: RGBColor = RGBColor(0xD7, 0x30, 0x27);
 /// Neither (conditional).
 pub const AMBER: RGBColor = RGBColor(0xE0, 0x9A, 0x1E);
 /// Not evaluated.

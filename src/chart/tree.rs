@@ -446,7 +446,7 @@ impl DecisionTree {
                 if same && !answer {
                     continue;
                 }
-                let label = if same { "y/n" } else { label }.to_string();
+                let label = if same { "either" } else { label }.to_string();
                 match next {
                     Next::Node(j) => edges.push(TreeEdge {
                         from: slot(i),
