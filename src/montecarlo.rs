@@ -1123,9 +1123,11 @@ pub const DIST_QUANTILE_STEP: f64 = 0.005;
 /// percentiles, so within its relative error of `2^-14`).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Distribution {
-    /// Lower edge of the first bin (about P0.5).
+    /// Lower edge of the first bin: about P0.5, or lower to take in trials less than a bin
+    /// below it.
     pub lo: f64,
-    /// Upper edge of the last bin (about P99.5).
+    /// Upper edge of the last bin: about P99.5, or higher to take in trials less than a bin
+    /// above it.
     pub hi: f64,
     /// Trials per bin: `counts.len()` equal-width bins from `lo` to `hi` (a bucket of the
     /// underlying histogram goes to the bin of its midpoint; one that holds `lo` or `hi` to the
@@ -1205,6 +1207,19 @@ pub fn distribution(h: &Histogram, scale: f64) -> Option<Distribution> {
         lo -= pad;
         hi += pad;
     }
+    // Trials just outside the window (within a bin of its edge: a loan's IRR a hair above
+    // its coupon, from rounding to cents) are no tail to leave out: the window takes them in.
+    let near = (hi - lo) / DIST_BINS as f64;
+    let (lo0, hi0) = (lo, hi);
+    h.for_each_bucket(|a, b, _| {
+        let (a, b) = (a / scale, b / scale);
+        if b < lo0 && a >= lo0 - near {
+            lo = lo.min(a);
+        } else if a > hi0 && b <= hi0 + near {
+            hi = hi.max(b);
+        }
+        true
+    });
     let w = (hi - lo) / DIST_BINS as f64;
     let mut counts = vec![0u64; DIST_BINS];
     let (mut below, mut above) = (0u64, 0u64);

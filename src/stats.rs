@@ -2405,6 +2405,33 @@ mod tests {
         );
     }
 
+    /// Trials a hair past the chart window's edge (a loan's IRR a cent's rounding above its
+    /// coupon, above P99.5) are drawn in it, the window reaching them; trials far past an edge
+    /// stay left out and counted, and no others.
+    #[test]
+    fn chart_window_takes_in_trials_just_past_its_edge() {
+        let r = noise(10_000, 11);
+        let spread = |i: usize| (r[i] % 100_000) as i64;
+        // 0.4% at 100,020: above P99.5 (just under 100,000), within a bin (2,000) of it.
+        let values: Vec<i64> = (0..10_000)
+            .map(|i| if i % 250 == 3 { 100_020 } else { spread(i) })
+            .collect();
+        let h = planned(13, &values, 1_000);
+        let d = crate::montecarlo::distribution(&h, 1.0).expect("samples");
+        assert_eq!(d.above, 0, "none above: the window reaches 100,020");
+        assert!(d.hi >= 100_020.0 && d.hi < 102_000.0, "hi {}", d.hi);
+        assert_eq!(d.total(), 10_000);
+        // The same far past the edge: left out, and counted as such.
+        let values: Vec<i64> = (0..10_000)
+            .map(|i| if i % 250 == 3 { 400_000 } else { spread(i) })
+            .collect();
+        let h = planned(13, &values, 1_000);
+        let d = crate::montecarlo::distribution(&h, 1.0).expect("samples");
+        assert_eq!(d.above, 40, "the far trials are left out, and only they");
+        assert!(d.hi < 102_000.0, "hi {}", d.hi);
+        assert_eq!(d.total(), 10_000);
+    }
+
     const LEVELS: [f64; 9] = [0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99];
 
     /// A histogram planned for all of `values` from its first `pilot`, then given the rest.
