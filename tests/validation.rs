@@ -2255,3 +2255,91 @@ fn a_grid_is_per_participant_or_per_cohort() {
         "{all}"
     );
 }
+
+/// Text too long to show (a table's column, a chart's file name; a format width past 65,535
+/// panicked) is refused with its field, line and limit; text at the limit is accepted, in the
+/// file and through an override.
+#[test]
+fn over_long_ids_names_and_texts_are_refused() {
+    use sibsim::scenario::{MAX_CURRENCY_CHARS, MAX_ID_CHARS, MAX_NAME_CHARS, MAX_TEXT_CHARS};
+    let at = |n: usize| "x".repeat(n);
+    // At the limits: accepted.
+    let ok = edit(
+        "id = \"provider\"",
+        &format!(
+            "id = \"{}\"\nname = \"{}\"",
+            at(MAX_ID_CHARS),
+            at(MAX_NAME_CHARS)
+        ),
+    );
+    let ok = edit_in(
+        &ok,
+        "name = \"Test SIB\"",
+        &format!(
+            "name = \"Test SIB\"\ncurrency = \"{}\"",
+            at(MAX_CURRENCY_CHARS)
+        ),
+    );
+    sibsim::scenario::parse("test.toml", &ok).expect("texts at their limits are accepted");
+    // One past: refused where they are written.
+    expect_error(
+        &edit(
+            "id = \"provider\"",
+            &format!("id = \"{}\"", at(MAX_ID_CHARS + 1)),
+        ),
+        16,
+        &[
+            "enterprise.id",
+            "an id may have at most 64 characters",
+            "has 65",
+        ],
+    );
+    expect_error(
+        &edit(
+            "id = \"city\"",
+            &format!("id = \"city\"\nname = \"{}\"", at(65_536)),
+        ),
+        9,
+        &[
+            "payers[0].name",
+            "at most 120 characters",
+            "has 65536",
+            "`xxxxxxxxxxxxxxxxxxxxxxxx…`",
+        ],
+    );
+    expect_error(
+        &edit(
+            "name = \"Test SIB\"",
+            &format!("name = \"Test SIB\"\ncurrency = \"{}\"", at(13)),
+        ),
+        3,
+        &["contract.currency", "at most 12 characters"],
+    );
+    // A key naming an id (an uncertainty entry) is a text.
+    let key = at(MAX_TEXT_CHARS + 1);
+    let d = expect_error(
+        &format!("{BASE}\n[uncertainty.outcomes.{key}]\nrate = {{ mean = 0.5, sd = 0.1 }}\n"),
+        45,
+        &[
+            "uncertainty.outcomes.xxxxxxxxxxxxxxxxxxxxxxxx…",
+            "a key may have at most 2000",
+        ],
+    );
+    assert!(
+        d.to_string().len() < 1_000,
+        "the message does not repeat the key: {d}"
+    );
+    // Through an override: the same limit, the override named.
+    let o = sibsim::scenario::overrides::Override::parse(&format!(
+        "contract.name=\"{}\"",
+        at(MAX_NAME_CHARS + 1)
+    ))
+    .expect("an override");
+    let e = sibsim::scenario::parse_with_overrides("test.toml", BASE, &[o])
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        e.contains("contract.name") && e.contains("at most 120 characters"),
+        "{e}"
+    );
+}

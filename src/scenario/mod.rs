@@ -100,6 +100,19 @@ pub fn deserialize<T: serde::de::DeserializeOwned>(
             return Err(fail(vec![d]));
         }
     };
+    // Text too long to show (a table's column, a chart's file name) is refused first.
+    let mut long = Vec::new();
+    long_texts_de(doc.get_ref(), "", &mut long);
+    if !long.is_empty() {
+        return Err(fail(
+            long.into_iter()
+                .map(|(path, m, off)| {
+                    let (l, c) = line_col(text, off);
+                    Diagnostic::new(path, m).at(l, c)
+                })
+                .collect(),
+        ));
+    }
     let de = toml::Deserializer::from(doc.clone());
     match serde_path_to_error::deserialize(de) {
         Ok(r) => Ok(r),
@@ -133,6 +146,120 @@ pub fn deserialize<T: serde::de::DeserializeOwned>(
             items.insert(0, d);
             Err(fail(items))
         }
+    }
+}
+
+/// The most characters an `id` may have: ids name chart files and line up in tables.
+pub const MAX_ID_CHARS: usize = 64;
+/// The most characters a `name` may have.
+pub const MAX_NAME_CHARS: usize = 120;
+/// The most characters of `currency` (a code such as EUR, shown beside every amount).
+pub const MAX_CURRENCY_CHARS: usize = 12;
+/// The most characters of any other text (a description, a tree's advice) and of a key.
+pub const MAX_TEXT_CHARS: usize = 2_000;
+
+/// The most characters a string under `key` may have, and what it is called in a message.
+fn text_limit(key: &str) -> (usize, &'static str) {
+    match key {
+        "id" => (MAX_ID_CHARS, "an id"),
+        "name" => (MAX_NAME_CHARS, "a name"),
+        "currency" => (MAX_CURRENCY_CHARS, "the currency"),
+        _ => (MAX_TEXT_CHARS, "a text"),
+    }
+}
+
+/// The problem with `s`, written at `key`, if it is longer than its kind allows.
+fn too_long(key: &str, s: &str, is_key: bool) -> Option<String> {
+    let (max, what) = if is_key {
+        (MAX_TEXT_CHARS, "a key")
+    } else {
+        text_limit(key)
+    };
+    let n = s.chars().count();
+    (n > max).then(|| {
+        format!(
+            "{what} may have at most {max} characters; this one (`{}`) has {n}",
+            head_of(s)
+        )
+    })
+}
+
+/// The first 24 characters of `s`, with "…" where there are more.
+fn head_of(s: &str) -> String {
+    let mut head: String = s.chars().take(24).collect();
+    if head.len() < s.len() {
+        head.push('…');
+    }
+    head
+}
+
+/// Texts and keys of a parsed TOML file longer than [`text_limit`] allows, with their paths
+/// and byte offsets.
+fn long_texts_de(table: &DeTable<'_>, path: &str, out: &mut Vec<(String, String, usize)>) {
+    for (k, v) in table {
+        let key = k.get_ref().as_ref();
+        if let Some(m) = too_long(key, key, true) {
+            out.push((join_path(path, &head_of(key)), m, k.span().start));
+            continue;
+        }
+        long_texts_value_de(key, v, &join_path(path, key), out);
+    }
+}
+
+fn long_texts_value_de(
+    key: &str,
+    v: &Spanned<DeValue<'_>>,
+    path: &str,
+    out: &mut Vec<(String, String, usize)>,
+) {
+    match v.get_ref() {
+        DeValue::String(s) => {
+            if let Some(m) = too_long(key, s, false) {
+                out.push((path.to_string(), m, v.span().start));
+            }
+        }
+        DeValue::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                long_texts_value_de(key, x, &format!("{path}[{i}]"), out);
+            }
+        }
+        DeValue::Table(t) => long_texts_de(t, path, out),
+        _ => {}
+    }
+}
+
+/// [`long_texts_de`] for a document as a [`toml::Table`] (after overrides), without offsets.
+fn long_texts(table: &toml::Table, path: &str, out: &mut Vec<Diagnostic>) {
+    fn value(key: &str, v: &toml::Value, path: &str, out: &mut Vec<Diagnostic>) {
+        match v {
+            toml::Value::String(s) => {
+                if let Some(m) = too_long(key, s, false) {
+                    out.push(Diagnostic::new(path, m));
+                }
+            }
+            toml::Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    value(key, x, &format!("{path}[{i}]"), out);
+                }
+            }
+            toml::Value::Table(t) => long_texts(t, path, out),
+            _ => {}
+        }
+    }
+    for (k, v) in table {
+        if let Some(m) = too_long(k, k, true) {
+            out.push(Diagnostic::new(join_path(path, &head_of(k)), m));
+            continue;
+        }
+        value(k, v, &join_path(path, k), out);
+    }
+}
+
+fn join_path(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
     }
 }
 
@@ -349,6 +476,11 @@ fn parse_raw_with_overrides(
     }
     let (mut doc, applied) = overridden(file, text, overrides)?;
     let annotate = |items: Vec<Diagnostic>| annotate(file, text, &applied, items);
+    let mut long = Vec::new();
+    long_texts(&doc, "", &mut long);
+    if !long.is_empty() {
+        return Err(annotate(long));
+    }
     // Arithmetic leaves exact results; one the file's format wants whole (a size, a lag) is
     // rounded half away from zero, as the reader finds them (it stops at the first).
     let mut tries = applied.rounded.len() + 1;
