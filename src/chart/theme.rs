@@ -402,6 +402,7 @@ pub fn wrap_px(text: &str, style: &TextStyle, max: u32, max_lines: usize) -> Vec
             pieces.push((part, first));
         }
     }
+    let max_lines = max_lines.max(1);
     let mut lines: Vec<String> = Vec::new();
     for (piece, space) in pieces {
         if let Some(last) = lines.last_mut() {
@@ -415,18 +416,28 @@ pub fn wrap_px(text: &str, style: &TextStyle, max: u32, max_lines: usize) -> Vec
                 continue;
             }
         }
-        // A piece wider than a line on its own is cut anywhere.
+        // A piece wider than a line on its own is cut anywhere: at the longest prefix that
+        // fits (found by halving; a glyph is at least a pixel wide, so no line holds more
+        // than `max` characters). Past the lines shown, the rest goes whole to the ellipsis.
         let mut rest: Vec<char> = piece.chars().collect();
         while !rest.is_empty() {
-            let mut n = rest.len();
-            while n > 1 && !fits(&rest[..n].iter().collect::<String>()) {
-                n -= 1;
+            if lines.len() > max_lines {
+                lines.push(rest.iter().collect());
+                break;
             }
-            lines.push(rest[..n].iter().collect());
-            rest.drain(..n);
+            let (mut lo, mut hi) = (1, rest.len().min(max.max(1) as usize));
+            while lo < hi {
+                let mid = (lo + hi).div_ceil(2);
+                if fits(&rest[..mid].iter().collect::<String>()) {
+                    lo = mid;
+                } else {
+                    hi = mid - 1;
+                }
+            }
+            lines.push(rest[..lo].iter().collect());
+            rest.drain(..lo);
         }
     }
-    let max_lines = max_lines.max(1);
     if lines.len() > max_lines {
         let rest = lines[max_lines - 1..].join(" ");
         lines.truncate(max_lines - 1);
@@ -1041,6 +1052,25 @@ mod fit_tests {
                 assert_eq!(all.concat().replace(' ', ""), long.replace(' ', ""));
             }
         }
+        // A word far wider than a line (a crafted currency or name): each line is the
+        // longest prefix that fits, and a few lines with an ellipsis take all of it.
+        let word = "abcdefghij".repeat(2_000);
+        let style = label_style();
+        let all = wrap_px(&word, &style, 300, usize::MAX);
+        assert_eq!(all.concat(), word);
+        for pair in all.windows(2) {
+            let next = pair[1].chars().next().expect("a character");
+            assert!(text_width(&pair[0], &style) <= 300);
+            assert!(
+                text_width(&format!("{}{next}", pair[0]), &style) > 300,
+                "{}",
+                pair[0]
+            );
+        }
+        let two = wrap_px(&word, &style, 300, 2);
+        assert_eq!(two.len(), 2);
+        assert_eq!(two[0], all[0]);
+        assert!(two[1].ends_with('…') && text_width(&two[1], &style) <= 300);
         assert_eq!(ellipsize("short", &label_style(), 500), "short");
         assert_eq!(fixed(-0.0001, 2), "0.00");
         assert_eq!(fixed(-1234.5, 1), "-1,234.5");
