@@ -844,6 +844,20 @@ fn comparisons_too_large_for_memory_are_refused_before_they_run() {
         ],
         &["use fewer --trials", "GB"],
     );
+    // A step that is no number (infinity) is refused as such, not run into "NaN".
+    expect_user_error(
+        &[
+            "solve",
+            "scenarios/reference.toml",
+            "--term",
+            "contract.total_cap",
+            "--target",
+            "p_full_repayment:bank >= 0.9",
+            "--step",
+            "inf",
+        ],
+        &["--step must be a number above 0, got inf"],
+    );
 }
 
 #[test]

@@ -2476,3 +2476,40 @@ fn a_sweep_says_when_it_replaces_a_set_term() {
     );
     assert!(!e.contains("outcomes.work.price"), "{e}");
 }
+
+/// `solve` and `sweep` read a term's current value along its own steps: an id holding dots or
+/// brackets (which `validate` accepts) is one key, not a path to split (`job[0]]` panicked,
+/// `job.x` said "path vanished").
+#[test]
+fn a_term_through_an_id_with_dots_or_brackets_reads_its_value() {
+    for id in ["job.x", "job[0]]", "a]]b[c"] {
+        let text = REFERENCE
+            .replace("id = \"housing\"", &format!("id = {id:?}"))
+            .replace(
+                "[uncertainty.outcomes.housing]",
+                &format!("[uncertainty.outcomes.{id:?}]"),
+            )
+            .replace(
+                "outcomes = [\"housing\", ",
+                &format!("outcomes = [{id:?}, "),
+            );
+        let text = text
+            .replace("outcome = \"housing\"", &format!("outcome = {id:?}"))
+            .replace(
+                "[facts.outcomes.housing]",
+                &format!("[facts.outcomes.{id:?}]"),
+            );
+        sibsim::scenario::parse_with_model("t.toml", &text)
+            .unwrap_or_else(|e| panic!("{id}: the edited reference is valid: {e}"));
+        let src = src(&text, &[]);
+        for (term, want) in [
+            (format!("outcomes.{id:?}.price"), 1500.0),
+            (format!("uncertainty.outcomes.{id:?}.rate.mean"), 0.6),
+        ] {
+            let path = sibsim::scenario::overrides::parse_path(&term).expect("a path");
+            let (got, _) = sibsim::design::solve::current_value(&src, &path)
+                .unwrap_or_else(|e| panic!("{term}: {e}"));
+            assert_eq!(got, Some(want), "{term}");
+        }
+    }
+}

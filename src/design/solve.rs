@@ -244,11 +244,8 @@ pub fn current_value(src: &Source<'_>, path: &[Step]) -> Result<(Option<f64>, bo
     // the term rather than of an override the user did not write.
     let term = path_text(path);
     let probe = Override::parse(&format!("{term}+=0")).map_err(|e| e.0)?;
-    let applied = match crate::scenario::overrides::apply(
-        &mut doc.clone(),
-        std::slice::from_ref(&probe),
-    ) {
-        Ok(a) => a,
+    match crate::scenario::overrides::apply(&mut doc.clone(), std::slice::from_ref(&probe)) {
+        Ok(_) => {}
         Err(e) => {
             // Absent but settable (an optional field): no current value.
             let set = Override::number(path, Decimal::ZERO);
@@ -266,15 +263,11 @@ pub fn current_value(src: &Source<'_>, path: &[Step]) -> Result<(Option<f64>, bo
                     ));
         }
     };
-    let concrete = &applied.paths[0].0;
-    let mut cur = Value::Table(doc);
-    for part in split_concrete(concrete) {
-        cur = match (cur, part) {
-            (Value::Table(mut t), Ok(k)) => t.remove(&k).ok_or("path vanished")?,
-            (Value::Array(mut a), Err(i)) if i < a.len() => a.swap_remove(i),
-            _ => return Err("path vanished".into()),
-        };
-    }
+    // The term's one number (the probe found it), read along the term's own steps: an id may
+    // hold dots or brackets, which its written path cannot be split at.
+    let cur = crate::scenario::overrides::value_at(&doc, path)
+        .cloned()
+        .ok_or_else(|| format!("`{}` is not a number", path_text(path)))?;
     match cur {
         Value::Integer(i) => Ok((Some(i as f64), whole_only(src, path))),
         Value::Float(x) => Ok((Some(x), false)),
@@ -320,25 +313,6 @@ pub fn decimals_taken(src: &Source<'_>, path: &[Step]) -> u32 {
         }
     }
     0
-}
-
-/// `a.b[2].c` -> [Ok(a), Ok(b), Err(2), Ok(c)].
-fn split_concrete(p: &str) -> Vec<Result<String, usize>> {
-    let mut out = Vec::new();
-    for part in p.split('.') {
-        let mut rest = part;
-        if let Some(i) = rest.find('[') {
-            out.push(Ok(rest[..i].to_string()));
-            rest = &rest[i..];
-            while let Some(end) = rest.find(']') {
-                out.push(Err(rest[1..end].parse().unwrap_or(usize::MAX)));
-                rest = &rest[end + 1..];
-            }
-        } else {
-            out.push(Ok(rest.to_string()));
-        }
-    }
-    out
 }
 
 /// How the solver searches.
@@ -479,8 +453,8 @@ pub fn solve(
         }
     };
     let step = match sc.step {
-        Some(s) if s > 0.0 => s,
-        Some(s) => return Err(format!("--step must be above 0, got {s}")),
+        Some(s) if s > 0.0 && s.is_finite() => s,
+        Some(s) => return Err(format!("--step must be a number above 0, got {s}")),
         None => default_step(lo, hi, whole),
     };
     // No finer than the term takes: whole cents for money, six decimals for a price, a

@@ -806,6 +806,28 @@ fn change(
     Ok(rounded)
 }
 
+/// The value at `path` in `doc`, by the rules an override follows (a key of an array of
+/// tables names the entry with that `id`, or its index); `None` where the path matches nothing
+/// or goes through a wildcard. Reads ids as they are, whatever characters they hold.
+pub fn value_at<'a>(doc: &'a Table, path: &[Step]) -> Option<&'a Value> {
+    let (first, rest) = path.split_first()?;
+    let Step::Key(k) = first else { return None };
+    let mut cur = doc.get(k.as_str())?;
+    for step in rest {
+        cur = match (cur, step) {
+            (Value::Table(t), Step::Key(k)) => t.get(k.as_str())?,
+            (Value::Array(a), Step::Index(i)) => a.get(*i)?,
+            (Value::Array(a), Step::Key(k)) => a
+                .iter()
+                .position(|v| entry_label(v) == Some(k.as_str()))
+                .or_else(|| k.parse::<usize>().ok())
+                .and_then(|i| a.get(i))?,
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
 /// Sets the value at the concrete path `concrete` (`cohorts[0].size`, as in
 /// [`Applied::paths`]) of `doc`; false when the path is not there.
 pub fn set_concrete(doc: &mut Table, concrete: &str, v: Value) -> bool {
