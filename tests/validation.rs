@@ -2343,3 +2343,28 @@ fn over_long_ids_names_and_texts_are_refused() {
         "{e}"
     );
 }
+
+/// A contract whose settlement state (outcomes x cohorts x periods) would not fit in memory is
+/// refused when read, with the product and the bound, instead of aborting when allocated.
+#[test]
+fn contracts_too_large_to_settle_are_refused() {
+    let cohorts: String = (0..3_000)
+        .map(|i| format!("[[cohorts]]\nid = \"k{i}\"\nenrol = 1\nsize = 1\n"))
+        .collect();
+    let big = edit("periods = 12", "periods = 1200").replace(
+        "[[cohorts]]\nid = \"c1\"\nenrol = 1\nsize = 100\n",
+        &format!("[[cohorts]]\nid = \"c1\"\nenrol = 1\nsize = 100\n{cohorts}"),
+    );
+    // 2 outcomes x 3,001 cohorts x 1,200 periods = 7,202,400: accepted.
+    sibsim::scenario::parse("test.toml", &big).expect("within the bound");
+    // With 5 outcomes, 18,006,000: refused.
+    let more = format!(
+        "{big}\n[[outcomes]]\nid = \"x1\"\nlag = 1\nprice = 1\npayers = {{ city = 1 }}\n[[outcomes]]\nid = \"x2\"\nlag = 1\nprice = 1\npayers = {{ city = 1 }}\n[[outcomes]]\nid = \"x3\"\nlag = 1\nprice = 1\npayers = {{ city = 1 }}\n"
+    );
+    let d = parse_err(&more).to_string();
+    assert!(
+        d.contains("5 outcomes x 3,001 cohorts x 1,200 periods: 18,006,000 cells")
+            && d.contains("more than the 16,000,000"),
+        "{d}"
+    );
+}

@@ -1561,6 +1561,12 @@ pub const MAX_ENTRIES: [(&str, usize); 11] = [
     ("fees", 100),
 ];
 
+/// The most cells (outcomes x cohorts x periods) a contract may have: the settlement keeps
+/// what each outcome achieved for each cohort in each period, about 24 bytes a cell (384 MB
+/// at this bound; 1,000 outcomes, 10,000 cohorts and 1,200 periods together would need 288
+/// GB, and the allocation aborted the run).
+pub const MAX_CELLS: u64 = 16_000_000;
+
 /// Bounds on the contract as a whole: how many entries each list has ([`MAX_ENTRIES`]), and
 /// the amounts the settlement adds up without a check as it goes (fixed payments, fees,
 /// enterprise costs and deferred fees, commitments), each total within
@@ -1597,6 +1603,22 @@ fn contract_bounds(
                 ),
             );
         }
+    }
+    let cells = raw.outcomes.len() as u64
+        * raw.cohorts.len() as u64
+        * raw.contract.periods.clamp(0, u16::MAX as i64) as u64;
+    if cells > MAX_CELLS {
+        cx.err(
+            "outcomes",
+            format!(
+                "{} outcomes x {} cohorts x {} periods: {} cells of settlement state, more than the {} a contract may have (about 24 bytes each); use fewer outcomes, cohorts or periods (a cohort can stand for several periods' enrolment)",
+                crate::chart::theme::thousands(raw.outcomes.len() as f64),
+                crate::chart::theme::thousands(raw.cohorts.len() as f64),
+                crate::chart::theme::thousands(raw.contract.periods as f64),
+                crate::chart::theme::thousands(cells as f64),
+                crate::chart::theme::thousands(MAX_CELLS as f64),
+            ),
+        );
     }
     let limit = crate::settlement::LIMIT.0 as i128;
     let total = |xs: &mut dyn Iterator<Item = Money>| xs.map(|m| m.0 as i128).sum::<i128>();
