@@ -140,8 +140,20 @@ impl Actuals {
             && self.n_periods == contract.periods as usize + 1
     }
 
+    /// The cell of outcome `o`, cohort `c`, period `p`.
+    ///
+    /// # Panics
+    /// Where any of them is out of range (a cohort or period past the contract's would
+    /// otherwise name another cell).
     #[inline]
     fn idx(&self, o: usize, c: usize, p: usize) -> usize {
+        assert!(
+            o < self.n_outcomes && c < self.n_cohorts && p < self.n_periods,
+            "actuals cell (outcome {o}, cohort {c}, period {p}) outside {} outcomes, {} cohorts and periods 0 to {}",
+            self.n_outcomes,
+            self.n_cohorts,
+            self.n_periods - 1
+        );
         (o * self.n_cohorts + c) * self.n_periods + p
     }
 
@@ -160,7 +172,8 @@ impl Actuals {
         }
     }
 
-    /// Units of outcome `o` achieved by cohort `c`, measured in period `p`.
+    /// Units of outcome `o` achieved by cohort `c`, measured in period `p`. Panics where one
+    /// is out of range, as do the other cell accessors.
     #[inline]
     pub fn units(&self, o: usize, c: usize, p: usize) -> Qty {
         self.units[self.idx(o, c, p)]
@@ -1199,6 +1212,33 @@ pub fn rate_of(q: Qty) -> Ratio {
 #[cfg(test)]
 mod tests {
     use super::thousands_like;
+
+    /// A cell past the contract's periods or cohorts is refused, not read or written as another
+    /// (period 16 of a 12-period contract was cohort 2's period 3).
+    #[test]
+    fn a_cell_out_of_range_is_refused() {
+        let text = include_str!("../scenarios/rotterdam-buzinezzclub.toml");
+        let c = crate::scenario::parse("r.toml", text)
+            .expect("bundled")
+            .contract;
+        let mut a = super::Actuals::new(&c);
+        let q = crate::money::Qty::from_int(3);
+        a.set_units(0, 0, c.periods as usize, q);
+        assert_eq!(a.units(0, 0, c.periods as usize), q);
+        for (o, co, p) in [
+            (0, 0, c.periods as usize + 1),
+            (0, c.cohorts.len(), 0),
+            (c.outcomes.len(), 0, 0),
+        ] {
+            let write = std::panic::catch_unwind(|| {
+                let mut b = super::Actuals::new(&c);
+                b.set_units(o, co, p, q);
+            });
+            assert!(write.is_err(), "({o}, {co}, {p}) written");
+            let read = std::panic::catch_unwind(|| a.units(o, co, p));
+            assert!(read.is_err(), "({o}, {co}, {p}) read");
+        }
+    }
 
     #[test]
     fn a_number_reads_like_thousands_only_in_the_spreadsheet_form() {
