@@ -100,9 +100,14 @@ pub struct SimConfig {
     pub trials: u64,
     /// Seed of the trial generators.
     pub seed: u64,
-    /// Worker threads; `None`: the current rayon pool.
+    /// Worker threads (1 to [`MAX_THREADS`]; more are taken as that many); `None`: the current
+    /// rayon pool. Results are the same for every number.
     pub threads: Option<usize>,
 }
+
+/// The most worker threads a run uses ([`SimConfig::threads`]): each is an operating-system
+/// thread with its own settler and accumulator.
+pub const MAX_THREADS: usize = 1024;
 
 #[inline]
 fn splitmix64(x: &mut u64) -> u64 {
@@ -1558,6 +1563,11 @@ pub fn reported_parties(c: &Contract) -> Vec<usize> {
 pub const WINDOW: u64 = 1 << 16;
 
 /// Runs `config.trials` trials of `model` on `contract`.
+///
+/// `model` must be the one parsed with `contract` ([`crate::scenario::parse_with_model`]):
+/// another contract's model may not fit it (and panics where it does not). A run of 0 trials
+/// gives results with `trials` 0 and every figure 0; check [`Results::failure`] before using
+/// a run's figures (a trial that cannot be settled stops the run).
 pub fn simulate(contract: &Contract, model: &Model, config: &SimConfig) -> Results {
     simulate_with(contract, model, config, None::<&fn(&TrialRecord)>)
 }
@@ -1572,7 +1582,10 @@ pub fn simulate_with<F: Fn(&TrialRecord) + Sync>(
     on_trial: Option<&F>,
 ) -> Results {
     match config.threads {
-        Some(n) => match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
+        Some(n) => match rayon::ThreadPoolBuilder::new()
+            .num_threads(n.clamp(1, MAX_THREADS))
+            .build()
+        {
             Ok(pool) => pool.install(|| run(contract, model, config, on_trial)),
             Err(_) => run(contract, model, config, on_trial),
         },
@@ -1598,7 +1611,8 @@ fn run<F: Fn(&TrialRecord) + Sync>(
     // their own pool as the run's do: each split creating one made 10 to 13 workers on 2
     // threads (each with a settler and an accumulator, all kept for the run and merged at the
     // end), about 10 MB more peak memory at 1,000,000 trials.
-    let pilot_n = pilot_trials(cfg.trials);
+    let n_hists = Acc::new(c, n_parties).histograms_mut().len() as u64;
+    let pilot_n = pilot_trials(cfg.trials).min((PILOT_SAMPLES / n_hists.max(1)).max(PILOT));
     let pilot_pool: Mutex<Vec<Worker>> = Mutex::new(Vec::new());
     (0..pilot_n.div_ceil(BLOCK)).into_par_iter().for_each_init(
         || Lease {
@@ -1706,6 +1720,13 @@ fn run<F: Fn(&TrialRecord) + Sync>(
 pub fn pilot_trials(trials: u64) -> u64 {
     (trials / PILOT_SHARE).clamp(PILOT, MAX_PILOT).min(trials)
 }
+
+/// Most values the pilot records over all its histograms (8 bytes each; twice that while the
+/// workers' records merge): a contract with many histograms (a cash band per party and
+/// period: 8,400 at 1,200 periods and 7 parties) has a shorter pilot, at least [`PILOT`]
+/// trials, so that its memory stays bounded (1.8 GB at 1,000,000 trials of such a contract
+/// before). The reference scenario's pilot, about 250 histograms, is not shortened.
+pub const PILOT_SAMPLES: u64 = 8_000_000;
 
 /// A run's pilot is at least one in this many of its trials (see [`pilot_trials`]).
 pub const PILOT_SHARE: u64 = 64;
@@ -2003,6 +2024,28 @@ impl SummaryFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The pilot is shortened only for contracts with many histograms: the reference
+    /// scenario's keeps its full length (so its results are as before the bound), one of 1,200
+    /// periods records at most [`PILOT_SAMPLES`] values.
+    #[test]
+    fn the_pilot_records_a_bounded_number_of_values() {
+        let hists = |text: &str| {
+            let sc = crate::scenario::parse("t.toml", text).expect("valid");
+            let n = reported_parties(&sc.contract).len();
+            Acc::new(&sc.contract, n).histograms_mut().len() as u64
+        };
+        let reference = include_str!("../scenarios/reference.toml");
+        let n = hists(reference);
+        assert!(n * MAX_PILOT <= PILOT_SAMPLES, "{n} histograms");
+        let long = reference.replace("periods = 24\n", "periods = 1200\n");
+        assert!(
+            long != reference,
+            "the reference's periods are written as expected"
+        );
+        let n = hists(&long);
+        assert!(n * MAX_PILOT > 4 * PILOT_SAMPLES, "{n} histograms");
+    }
 
     /// Net flows by period (index 0 unused) of two parties in trial `t`. Party 0 moves no money
     /// in periods 2 and 3 (its bands of those periods repeat that of period 1) but in period 3

@@ -272,7 +272,7 @@ enum Report {
 pub const MAX_TRIALS: u64 = 10_000_000_000;
 /// The most worker threads a run may ask for: a guard against a typo (each thread is an
 /// operating-system thread with its own buffers).
-pub const MAX_THREADS: u64 = 1024;
+pub const MAX_THREADS: u64 = sibsim::montecarlo::MAX_THREADS as u64;
 
 /// A whole number from `lo` to `hi`, or a message that says what is allowed.
 fn whole_number(s: &str, lo: u64, hi: u64, what: &str) -> std::result::Result<u64, String> {
