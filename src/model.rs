@@ -1266,16 +1266,17 @@ impl Model {
                 format!("the simulator supports at most {MAX_SHOCKS} shocks"),
             );
         }
-        if contract
+        let pp = contract
             .outcomes
             .iter()
             .filter(|o| o.per_participant)
-            .count()
-            > MAX_PP_OUTCOMES
-        {
+            .count();
+        if pp > MAX_PP_OUTCOMES {
             cx.err(
                 "participant_cap.outcomes",
-                format!("the simulator supports at most {MAX_PP_OUTCOMES} outcomes under the per-participant cap"),
+                format!(
+                    "{pp} outcomes under the per-participant cap; the simulator draws each person's outcomes as the bits of one 64-bit word, so it simulates at most {MAX_PP_OUTCOMES} (settling actuals has no such limit)"
+                ),
             );
         }
         if !cx.errs.is_empty() {

@@ -581,7 +581,8 @@ fn at_most_64_outcomes_under_the_participant_cap_are_simulated() {
         Err(e) => e.to_string(),
     };
     assert!(
-        err.contains("at most 64 outcomes under the per-participant cap"),
+        err.contains("65 outcomes under the per-participant cap")
+            && err.contains("it simulates at most 64 (settling actuals has no such limit)"),
         "{err}"
     );
 }
