@@ -110,7 +110,7 @@ pub enum SettleError {
     },
     /// An amount grew beyond what the engine settles exactly (see [`crate::settlement::LIMIT`]).
     #[error(
-        "period {period}: {what}; amounts this large are not supported, check the prices, quantities, enrolment and rates for a typo"
+        "period {period}: {what}; amounts this large are not supported, check the prices, quantities, enrolment and rates for a typo, and whether a rate compounds over too many periods"
     )]
     TooLarge {
         /// What grew too large, and past which limit.

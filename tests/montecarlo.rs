@@ -461,7 +461,7 @@ fn draws_past_the_engine_limits_stop_the_run_with_the_reason() {
     let why = one.failure.clone().expect("a failure");
     assert_eq!(
         why,
-        "trial 0 could not be settled: period 32: the claim of tranche `loan` with interest would pass 100,000,000,000,000 (currency units); amounts this large are not supported, check the prices, quantities, enrolment and rates for a typo"
+        "trial 0 could not be settled: period 32: the claim of tranche `loan` with interest would pass 100,000,000,000,000 (currency units); amounts this large are not supported, check the prices, quantities, enrolment and rates for a typo, and whether a rate compounds over too many periods"
     );
     assert_eq!(one, run(&text, 300, 7, 2));
     let long = run(&text, sibsim::montecarlo::WINDOW + 10, 7, 2);
