@@ -331,19 +331,18 @@ pub fn tree(
     set: &[sibsim::scenario::overrides::Override],
     file: Option<&Path>,
 ) -> Result<Tree> {
-    let mut t = match file {
-        None => feasibility::default_tree(),
+    let t = match file {
+        None => None,
         Some(p) => {
             let text = io::read_text(p)?;
-            feasibility::parse_tree(&p.display().to_string(), &text)?
+            Some(feasibility::parse_tree(&p.display().to_string(), &text)?)
         }
     };
-    if let Err(items) = t.set_thresholds(&sc.contract.facts.thresholds) {
+    feasibility::tree_for(&sc.contract, t).or_else(|items| {
         let text = io::read_text(scenario)?;
         let name = scenario.display().to_string();
-        return Err(sibsim::scenario::position_with_overrides(&name, &text, set, items).into());
-    }
-    Ok(t)
+        Err(sibsim::scenario::position_with_overrides(&name, &text, set, items).into())
+    })
 }
 
 /// `sibsim feasibility`.

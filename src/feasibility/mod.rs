@@ -272,6 +272,16 @@ pub fn default_tree() -> Tree {
     }
 }
 
+/// The tree a scenario is walked with: `tree` (the [`default_tree`] where `None`) with the
+/// scenario's own `[feasibility] thresholds` (in `c.facts.thresholds`) set, as `sibsim
+/// feasibility` walks it. The problems name `feasibility.thresholds.ID` without a line (see
+/// [`crate::scenario::position`] to place them in the file).
+pub fn tree_for(c: &Contract, tree: Option<Tree>) -> Result<Tree, Vec<crate::error::Diagnostic>> {
+    let mut t = tree.unwrap_or_else(default_tree);
+    t.set_thresholds(&c.facts.thresholds)?;
+    Ok(t)
+}
+
 /// The most nodes, and the most exits, a tree may have: far above any real one (Rotterdam's has
 /// 8 questions), low enough that every check, the walk and the diagram stay quick.
 pub const MAX_NODES: usize = 1000;
@@ -1119,6 +1129,9 @@ fn answer_test(
 }
 
 /// Walks `tree` for contract `c`, using simulation results `r` for the quantitative tests.
+/// The scenario's `[feasibility] thresholds` are not applied here: walk the tree from
+/// [`tree_for`] to have them. A question that needs results, walked without them, is
+/// answered as not met (see [`Tree::needs_simulation`]).
 pub fn walk(tree: &Tree, c: &Contract, r: Option<&Results>) -> Walk {
     let mut path = Vec::new();
     let mut conditions = Vec::new();
