@@ -392,10 +392,12 @@ impl Qty {
     pub fn from_decimal(d: Decimal) -> Option<Qty> {
         fixed_from_decimal(d, MICRO_DP).map(Qty)
     }
-    /// `self x ratio`, rounded half away from zero to six decimal places.
+    /// `self x ratio`, rounded half away from zero to six decimal places; saturates beyond
+    /// `i64` (callers check the result against a limit far below that bound, so a product too
+    /// large is reported, never wrapped into a small or negative quantity).
     #[inline]
     pub fn mul_ratio(self, r: Ratio) -> Qty {
-        Qty(div_round(self.0 as i128 * r.0 as i128, RATIO_ONE) as i64)
+        Qty(saturate(div_round(self.0 as i128 * r.0 as i128, RATIO_ONE)))
     }
     /// The value as `f64` (statistics only).
     #[inline]

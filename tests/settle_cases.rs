@@ -3065,6 +3065,35 @@ fn a_rate_baseline_past_the_unit_limit_is_an_error_not_a_payment() {
     );
 }
 
+/// A control-group baseline past `i64` (1,000,000 units a participant for 10,000,000
+/// enrolled: 1e13 units, 1e19 in millionths) is refused at the unit limit; it wrapped to a
+/// negative baseline and charged the payer 84,467,440,737.10 when nothing was achieved.
+#[test]
+fn a_control_group_baseline_past_the_unit_limit_is_an_error_not_a_payment() {
+    let scenario = format!(
+        "[contract]\nname = \"x\"\nperiod = \"quarter\"\nperiods = 4\n\n[[payers]]\nid = \"city\"\n\n[[investors]]\nid = \"bank\"\n\n[enterprise]\nid = \"ent\"\n\n[[cohorts]]\nid = \"c1\"\nenrol = 1\nsize = 10000000\n\n[[outcomes]]\nid = \"days\"\nkind = \"quantity\"\nlag = 1\nprice = 0.01\nbaseline = {{ kind = \"control-group\" }}\n\n[[tranches]]\nid = \"loan\"\ninvestor = \"bank\"\nrank = 1\n{SMALL_LOAN}\n"
+    );
+    let (what, period) = too_large(settle_text(
+        &scenario,
+        "period,cohort,outcome,units,baseline\n2,c1,days,0,1000000\n",
+    ));
+    assert!(
+        what.contains("`days`") && what.contains("1,000,000,000,000"),
+        "{what}"
+    );
+    assert_eq!(period, 2);
+    // Saturating, not wrapping: the product stays the largest quantity, never a negative one.
+    let r = sibsim::actuals::rate_of(sibsim::Qty::from_int(1_000_000));
+    assert_eq!(
+        sibsim::Qty::from_int(10_000_000).mul_ratio(r),
+        sibsim::Qty(i64::MAX)
+    );
+    assert_eq!(
+        sibsim::Qty::from_int(-10_000_000).mul_ratio(r),
+        sibsim::Qty(i64::MIN)
+    );
+}
+
 /// A checkpoint's achieved rate past `i64` in twelve decimals (1e7 units for one participant)
 /// passes `min_rate = 1`; the ratio wrapped negative and ended the contract at a checkpoint it
 /// had met.
