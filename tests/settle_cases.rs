@@ -3113,6 +3113,33 @@ fn a_checkpoint_met_by_a_very_large_rate_passes() {
     assert_eq!(sibsim::Ratio::of(-i64::MAX, 1), sibsim::Ratio(i64::MIN));
 }
 
+/// A checkpoint's rate over more than 9.2e12 participants (9,300 cohorts of 1e9 enrolled, 10%
+/// placed against `min_rate = 0.05`) passes: enrolled x 1e6 wrapped negative in `i64`, the
+/// rate came out negative and the contract ended at a checkpoint it had met.
+#[test]
+fn a_checkpoint_over_more_than_nine_trillion_participants_passes() {
+    use std::fmt::Write;
+    let mut scenario = String::from(
+        "[contract]\nname = \"x\"\nperiod = \"quarter\"\nperiods = 4\n\n[[payers]]\nid = \"city\"\n\n[enterprise]\nid = \"ent\"\n\n[[outcomes]]\nid = \"job\"\nlag = 1\nprice = 0.01\n\n[[checkpoints]]\nperiod = 2\noutcome = \"job\"\nmin_rate = 0.05\n",
+    );
+    let mut actuals = String::from("period,cohort,outcome,units\n");
+    for k in 0..9_300 {
+        write!(
+            scenario,
+            "\n[[cohorts]]\nid = \"c{k}\"\nenrol = 1\nsize = 10000000\n"
+        )
+        .unwrap();
+        write!(
+            actuals,
+            "1,c{k},enrolled,1000000000\n2,c{k},job,100000000\n"
+        )
+        .unwrap();
+    }
+    let s = settle_text(&scenario, &actuals).expect("settles");
+    assert!(s.termination.is_none(), "{:?}", s.termination);
+    assert_eq!(s.final_period, 4);
+}
+
 /// An improvement on a baseline of 0 is unbounded: the claims say so (not a huge number) in
 /// the CSV, the JSON and the text; a grid below its first point earns nothing and the note
 /// says why; a claim cut by pay-only-due says by how much.
