@@ -344,8 +344,12 @@ impl MkbaOutcome {
     }
 
     /// Value of one case (EUR/IND): the sum over beneficiaries.
+    /// Summed in 128 bits and saturating (the scenario refuses a sum past
+    /// [`crate::settlement::LIMIT`], so only an `Mkba` built by hand can reach the bound).
     pub fn value_per_case(&self) -> Money {
-        Money(self.values.iter().map(|(_, m)| m.0).sum())
+        Money(crate::money::saturate(
+            self.values.iter().map(|(_, m)| m.0 as i128).sum(),
+        ))
     }
 
     /// The share of IMPACT realised in year `t` (1-based), after drop-off, undiscounted.

@@ -354,8 +354,13 @@ impl fmt::Display for Money {
 
 /// Formats an amount with thousands separators, e.g. `1,234,567.89`.
 pub fn format_thousands(m: Money) -> String {
-    let sign = if m.0 < 0 { "-" } else { "" };
-    let a = m.0.unsigned_abs();
+    format_thousands_wide(m.0 as i128)
+}
+
+/// [`format_thousands`] of an amount in cents that may pass `i64` (a sum being refused).
+pub fn format_thousands_wide(cents: i128) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let a = cents.unsigned_abs();
     let whole = (a / 100).to_string();
     let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
     for (i, ch) in whole.chars().enumerate() {

@@ -1948,6 +1948,45 @@ fn effect_years_from_measurement_follow_the_reported_periods() {
     assert!((late - planned).abs() > 1.0 && (split - planned).abs() > 1.0);
 }
 
+/// The values of one case (EUR/IND) add up in 128 bits and may reach the money limit, not
+/// more: 93,000 beneficiaries at 1e12 each wrapped `i64` cents (a negative EUR/IND, or a
+/// panic in a debug build); 100 of them is the limit itself, 101 pass it. (The 93,000 of the
+/// audit take minutes to parse in a debug build; the sum is the same 128-bit one.)
+#[test]
+fn mkba_values_of_one_case_adding_up_past_the_money_limit_are_refused() {
+    let scenario = |beneficiaries: usize| {
+        let mut t = String::from(
+            "[contract]\nname = \"vpc\"\nperiod = \"quarter\"\nperiods = 4\n\n[[payers]]\nid = \"city\"\n\n[enterprise]\nid = \"ent\"\n\n[[cohorts]]\nid = \"c1\"\nenrol = 1\nsize = 1\n\n[[outcomes]]\nid = \"o\"\nkind = \"quantity\"\nlag = 1\nprice = 0\n\n[mkba]\n",
+        );
+        for b in 0..beneficiaries {
+            t.push_str(&format!("[[mkba.beneficiaries]]\nid = \"b{b}\"\n"));
+        }
+        let values = (0..beneficiaries)
+            .map(|b| format!("b{b} = 1000000000000"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        t.push_str(&format!("[[mkba.outcomes]]\noutcome = \"o\"\nvalues = {{ {values} }}\ndeadweight = 1\nrealisation = {{ short = 1, medium = 0, long = 0 }}\n"));
+        t
+    };
+    let err = crate::common::model_errors(&scenario(101));
+    assert!(
+        err.contains("mkba.outcomes[0].values: the values of one case add up to 101,000,000,000,000.00 over 101 beneficiaries")
+            && err.contains("(EUR/IND) is at most 100,000,000,000,000.00"),
+        "{err}"
+    );
+    // How the audit's sum reads: past `i64` cents, not wrapped.
+    assert_eq!(
+        sibsim::money::format_thousands_wide(93_000 * 100_000_000_000_000),
+        "93,000,000,000,000,000.00"
+    );
+    let sc = parse("vpc.toml", &scenario(100)).expect("the limit itself is accepted");
+    let m = sc.contract.mkba.as_ref().unwrap();
+    assert_eq!(
+        m.outcomes[0].value_per_case(),
+        sibsim::Money(10_000_000_000_000_000)
+    );
+}
+
 /// An MKBA table whose exact amounts pass what a `Decimal` holds (100 outcomes of 1e12 cases,
 /// each worth 1,000 beneficiaries x 1e12: 1e29 in total) is refused with the way out; adding
 /// up the total line panicked with "Addition overflowed".
