@@ -344,8 +344,12 @@ impl MkbaOutcome {
     }
 
     /// Value of one case (EUR/IND): the sum over beneficiaries.
+    /// Summed in 128 bits and saturating (the scenario refuses a sum past
+    /// [`crate::settlement::LIMIT`], so only an `Mkba` built by hand can reach the bound).
     pub fn value_per_case(&self) -> Money {
-        Money(self.values.iter().map(|(_, m)| m.0).sum())
+        Money(crate::money::saturate(
+            self.values.iter().map(|(_, m)| m.0 as i128).sum(),
+        ))
     }
 
     /// The share of IMPACT realised in year `t` (1-based), after drop-off, undiscounted.
@@ -471,6 +475,10 @@ fn money_is_zero(m: &Money) -> bool {
 
 impl Mkba {
     /// Evaluates the MKBA exactly for `ind[o]` cases of each contract outcome `o`.
+    ///
+    /// Every operation saturates at the ends of `Decimal` (about 7.9e28): an amount that far
+    /// out clamps to the largest cents in [`cents`], which [`MkbaTable::too_large`] reports,
+    /// instead of panicking with "Addition overflowed".
     pub fn table(&self, c: &Contract, ind: &[Decimal]) -> MkbaTable {
         let r = self.discount_rate.to_decimal();
         let h = self.horizon_years;
@@ -482,18 +490,25 @@ impl Mkba {
         for mo in &self.outcomes {
             let n = ind.get(mo.outcome).copied().unwrap_or_default();
             let value = mo.value_per_case().to_decimal();
-            let outcome = value * n;
-            let dw = outcome * mo.deadweight.to_decimal();
-            let at = outcome * mo.attribution.to_decimal();
-            let se = outcome * mo.substitution.to_decimal();
-            let impact = outcome - dw - at - se;
+            let outcome = value.saturating_mul(n);
+            let dw = outcome.saturating_mul(mo.deadweight.to_decimal());
+            let at = outcome.saturating_mul(mo.attribution.to_decimal());
+            let se = outcome.saturating_mul(mo.substitution.to_decimal());
+            let impact = outcome
+                .saturating_sub(dw)
+                .saturating_sub(at)
+                .saturating_sub(se);
             let ts = mo.term_shares(h);
             let f = mo.pv_factor(r, h) * mo.timing;
-            let pv = impact * f;
+            let pv = impact.saturating_mul(f);
             let keep = Decimal::ONE - mo.correction();
             let mut per_b = vec![Decimal::ZERO; nb];
             for &(b, m) in &mo.values {
-                per_b[b] = m.to_decimal() * n * keep * f;
+                per_b[b] = m
+                    .to_decimal()
+                    .saturating_mul(n)
+                    .saturating_mul(keep)
+                    .saturating_mul(f);
             }
             let exact = [
                 outcome,
@@ -501,17 +516,17 @@ impl Mkba {
                 at,
                 se,
                 impact,
-                impact * ts[0],
-                impact * ts[1],
-                impact * ts[2],
+                impact.saturating_mul(ts[0]),
+                impact.saturating_mul(ts[1]),
+                impact.saturating_mul(ts[2]),
                 pv,
             ];
             for (t, x) in tot.iter_mut().zip(exact) {
-                *t += x;
+                *t = t.saturating_add(x);
             }
-            tot_ind += n;
+            tot_ind = tot_ind.saturating_add(n);
             for (t, x) in tot_b.iter_mut().zip(&per_b) {
-                *t += *x;
+                *t = t.saturating_add(*x);
             }
             let o = &c.outcomes[mo.outcome];
             lines.push(line(&o.id, &o.name, n, mo.value_per_case(), &exact, &per_b));

@@ -354,8 +354,13 @@ impl fmt::Display for Money {
 
 /// Formats an amount with thousands separators, e.g. `1,234,567.89`.
 pub fn format_thousands(m: Money) -> String {
-    let sign = if m.0 < 0 { "-" } else { "" };
-    let a = m.0.unsigned_abs();
+    format_thousands_wide(m.0 as i128)
+}
+
+/// [`format_thousands`] of an amount in cents that may pass `i64` (a sum being refused).
+pub fn format_thousands_wide(cents: i128) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let a = cents.unsigned_abs();
     let whole = (a / 100).to_string();
     let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
     for (i, ch) in whole.chars().enumerate() {
@@ -392,10 +397,12 @@ impl Qty {
     pub fn from_decimal(d: Decimal) -> Option<Qty> {
         fixed_from_decimal(d, MICRO_DP).map(Qty)
     }
-    /// `self x ratio`, rounded half away from zero to six decimal places.
+    /// `self x ratio`, rounded half away from zero to six decimal places; saturates beyond
+    /// `i64` (callers check the result against a limit far below that bound, so a product too
+    /// large is reported, never wrapped into a small or negative quantity).
     #[inline]
     pub fn mul_ratio(self, r: Ratio) -> Qty {
-        Qty(div_round(self.0 as i128 * r.0 as i128, RATIO_ONE) as i64)
+        Qty(saturate(div_round(self.0 as i128 * r.0 as i128, RATIO_ONE)))
     }
     /// The value as `f64` (statistics only).
     #[inline]

@@ -894,8 +894,15 @@ impl<'c> Settler<'c> {
                             ) >= floor
                         }
                         CheckpointTest::MinRate(floor) => {
+                            // Units a participant in twelve decimals: achieved (millionths)
+                            // x 1e6 / enrolled, in 128 bits (enrolled x 1e6 passes `i64` past
+                            // 9.2e12 participants), saturating like `Ratio::of`.
                             let en = self.sum_enrolled[o];
-                            en > 0 && Ratio::of(self.sum_achieved[o].0, en * 1_000_000) >= floor
+                            en > 0
+                                && Ratio(saturate(div_round(
+                                    self.sum_achieved[o].0 as i128 * 1_000_000,
+                                    en as i128,
+                                ))) >= floor
                         }
                     };
                     if !pass {

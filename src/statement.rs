@@ -723,7 +723,9 @@ pub fn against(c: &Contract, s: &Settlement, ledger: &[LedgerLine], booked: &Boo
                     party: party.id.clone(),
                     booked: was,
                     now,
-                    difference: now - was,
+                    // In 128 bits: a `Booked` built by hand may hold any amount (the CLI
+                    // refuses amounts past the settlement's limit).
+                    difference: Money(crate::money::saturate(now.0 as i128 - was.0 as i128)),
                 });
             }
         }
@@ -772,18 +774,19 @@ fn render_against(o: &mut String, a: &Against) {
         ]);
     }
     t.render(o);
-    // Per party over the periods compared.
-    let mut net: Vec<(&str, Money)> = Vec::new();
+    // Per party over the periods compared, in 128 bits (up to 1,200 periods of differences
+    // up to twice the amount limit pass `i64` cents).
+    let mut net: Vec<(&str, i128)> = Vec::new();
     for r in &a.restated {
         match net.iter_mut().find(|(p, _)| *p == r.party) {
-            Some((_, m)) => *m += r.difference,
-            None => net.push((&r.party, r.difference)),
+            Some((_, m)) => *m += r.difference.0 as i128,
+            None => net.push((&r.party, r.difference.0 as i128)),
         }
     }
     let parts: Vec<String> = net
         .iter()
-        .filter(|(_, m)| m.0 != 0)
-        .map(|(p, m)| format!("{p} {}", format_thousands(*m)))
+        .filter(|(_, m)| *m != 0)
+        .map(|(p, m)| format!("{p} {}", crate::money::format_thousands_wide(*m)))
         .collect();
     if !parts.is_empty() {
         let _ = writeln!(

@@ -1948,6 +1948,92 @@ fn effect_years_from_measurement_follow_the_reported_periods() {
     assert!((late - planned).abs() > 1.0 && (split - planned).abs() > 1.0);
 }
 
+/// The values of one case (EUR/IND) add up in 128 bits and may reach the money limit, not
+/// more: 93,000 beneficiaries at 1e12 each wrapped `i64` cents (a negative EUR/IND, or a
+/// panic in a debug build); 100 of them is the limit itself, 101 pass it. (The 93,000 of the
+/// audit take minutes to parse in a debug build; the sum is the same 128-bit one.)
+#[test]
+fn mkba_values_of_one_case_adding_up_past_the_money_limit_are_refused() {
+    let scenario = |beneficiaries: usize| {
+        let mut t = String::from(
+            "[contract]\nname = \"vpc\"\nperiod = \"quarter\"\nperiods = 4\n\n[[payers]]\nid = \"city\"\n\n[enterprise]\nid = \"ent\"\n\n[[cohorts]]\nid = \"c1\"\nenrol = 1\nsize = 1\n\n[[outcomes]]\nid = \"o\"\nkind = \"quantity\"\nlag = 1\nprice = 0\n\n[mkba]\n",
+        );
+        for b in 0..beneficiaries {
+            t.push_str(&format!("[[mkba.beneficiaries]]\nid = \"b{b}\"\n"));
+        }
+        let values = (0..beneficiaries)
+            .map(|b| format!("b{b} = 1000000000000"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        t.push_str(&format!("[[mkba.outcomes]]\noutcome = \"o\"\nvalues = {{ {values} }}\ndeadweight = 1\nrealisation = {{ short = 1, medium = 0, long = 0 }}\n"));
+        t
+    };
+    let err = crate::common::model_errors(&scenario(101));
+    assert!(
+        err.contains("mkba.outcomes[0].values: the values of one case add up to 101,000,000,000,000.00 over 101 beneficiaries")
+            && err.contains("(EUR/IND) is at most 100,000,000,000,000.00"),
+        "{err}"
+    );
+    // How the audit's sum reads: past `i64` cents, not wrapped.
+    assert_eq!(
+        sibsim::money::format_thousands_wide(93_000 * 100_000_000_000_000),
+        "93,000,000,000,000,000.00"
+    );
+    let sc = parse("vpc.toml", &scenario(100)).expect("the limit itself is accepted");
+    let m = sc.contract.mkba.as_ref().unwrap();
+    assert_eq!(
+        m.outcomes[0].value_per_case(),
+        sibsim::Money(10_000_000_000_000_000)
+    );
+}
+
+/// An MKBA table whose exact amounts pass what a `Decimal` holds (800 outcomes of 1e12 cases,
+/// each worth 100 beneficiaries x 1e12, the most one case may be worth: 8e28 in total, past
+/// about 7.9e28) is refused with the way out; adding up the total line panicked with
+/// "Addition overflowed".
+#[test]
+fn an_mkba_table_past_what_decimals_hold_is_refused_not_a_panic() {
+    use std::fmt::Write;
+    let mut t = String::from(
+        "[contract]\nname = \"mkba overflow\"\nperiod = \"month\"\nperiods = 1001\n\n[[payers]]\nid = \"city\"\n\n[enterprise]\nid = \"ent\"\n\n[[cohorts]]\nid = \"c1\"\nenrol = 1\nsize = 1\n",
+    );
+    for k in 0..800 {
+        write!(t, "\n[[outcomes]]\nid = \"o{k}\"\nkind = \"quantity\"\nlag = 0\nmeasure_periods = 1000\nprice = 0\n").unwrap();
+    }
+    t.push_str("\n[uncertainty]\n");
+    for k in 0..800 {
+        write!(t, "[uncertainty.outcomes.o{k}]\nquantity = {{ dist = \"triangular\", min = 1000000000, mode = 1000000000, max = 1000000000 }}\n").unwrap();
+    }
+    t.push_str("\n[mkba]\n");
+    for b in 0..100 {
+        write!(t, "[[mkba.beneficiaries]]\nid = \"b{b}\"\n").unwrap();
+    }
+    let values = (0..100)
+        .map(|b| format!("b{b} = 1000000000000"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    for k in 0..800 {
+        write!(t, "[[mkba.outcomes]]\noutcome = \"o{k}\"\nvalues = {{ {values} }}\ndeadweight = 1\nrealisation = {{ short = 1, medium = 0, long = 0 }}\n").unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mkba-decimal-overflow.toml");
+    std::fs::write(&path, t).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_sibsim"))
+        .args(["mkba", path.to_str().unwrap(), "--trials", "1"])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("mkba-decimal-overflow.toml")
+            && err.contains("are too large")
+            && err.contains("at most 100,000,000,000,000.00")
+            && err.contains("values per case"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 /// MKBA values so large that the business case's present values pass the money limit are
 /// refused, by `mkba --actuals` (the table) and by `simulate` (each trial's savings), with
 /// the way out; a thousandth of them settles, and its business case adds up. (An audit saw the

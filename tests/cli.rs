@@ -1969,6 +1969,123 @@ fn settle_against_a_booked_statement_shows_what_is_restated() {
     );
 }
 
+/// `settle --against` refuses a booked flow beyond what any settlement books (100 times the
+/// amount limit, either way) naming the file, the party and the period: `i64::MIN` cents
+/// panicked on the difference. Booked flows at that bound in every period are compared, and
+/// each party's difference over the periods, past `i64` cents, is added up exactly.
+#[test]
+fn settle_against_refuses_booked_amounts_beyond_what_a_settlement_books() {
+    let name = "rotterdam-buzinezzclub";
+    let dir = tempfile::tempdir().unwrap();
+    let booked = dir.path().join("booked.json");
+    let o = run(&[
+        "settle",
+        &scenario(name),
+        "--actuals",
+        &actuals(name),
+        "--format",
+        "json",
+        "--out",
+        booked.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&booked).unwrap()).unwrap();
+    let with_rotterdam = |f: &dyn Fn(usize, &mut serde_json::Value)| {
+        let mut d = doc.clone();
+        let p = d["parties"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|p| p["id"] == "rotterdam")
+            .unwrap();
+        for (k, v) in p["by_period"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .enumerate()
+        {
+            f(k, v);
+        }
+        let path = dir.path().join("edited.json");
+        std::fs::write(&path, d.to_string()).unwrap();
+        path
+    };
+    for bad in [
+        "-92233720368547758.08",
+        "92233720368547758.07",
+        "-10000000000000000.01",
+    ] {
+        let path = with_rotterdam(&|k, v| {
+            if k == 1 {
+                *v = serde_json::json!(bad);
+            }
+        });
+        expect_user_error(
+            &[
+                "settle",
+                &scenario(name),
+                "--actuals",
+                &actuals(name),
+                "--against",
+                path.to_str().unwrap(),
+            ],
+            &[
+                "edited.json",
+                &format!(
+                    "party `rotterdam`, period 2: \"{bad}\" is beyond what a settlement books"
+                ),
+                "at most 10,000,000,000,000,000.00 either way in a period",
+            ],
+        );
+    }
+    // At the bound in every period: accepted, and the difference over the periods is exact.
+    let now_cents: i128 = {
+        let p = doc["parties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == "rotterdam")
+            .unwrap();
+        p["by_period"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .unwrap()
+                    .replace('.', "")
+                    .parse::<i128>()
+                    .unwrap()
+            })
+            .sum()
+    };
+    let mut n = 0;
+    let path = with_rotterdam(&|_, v| *v = serde_json::json!("-10000000000000000.00"));
+    for v in doc["parties"].as_array().unwrap() {
+        if v["id"] == "rotterdam" {
+            n = v["by_period"].as_array().unwrap().len() as i128;
+        }
+    }
+    let o = run(&[
+        "settle",
+        &scenario(name),
+        "--actuals",
+        &actuals(name),
+        "--against",
+        path.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let want = now_cents + n * 1_000_000_000_000_000_000;
+    assert!(want > i64::MAX as i128, "the test passes i64");
+    let shown = sibsim::money::format_thousands_wide(want);
+    assert!(
+        stdout(&o).contains(&format!("rotterdam {shown}")),
+        "rotterdam {shown} in\n{}",
+        stdout(&o)
+    );
+}
+
 /// A payer that has paid nothing yet is still shown: in the cash flows and the parties table
 /// of an early interim statement.
 #[test]

@@ -3065,6 +3065,35 @@ fn a_rate_baseline_past_the_unit_limit_is_an_error_not_a_payment() {
     );
 }
 
+/// A control-group baseline past `i64` (1,000,000 units a participant for 10,000,000
+/// enrolled: 1e13 units, 1e19 in millionths) is refused at the unit limit; it wrapped to a
+/// negative baseline and charged the payer 84,467,440,737.10 when nothing was achieved.
+#[test]
+fn a_control_group_baseline_past_the_unit_limit_is_an_error_not_a_payment() {
+    let scenario = format!(
+        "[contract]\nname = \"x\"\nperiod = \"quarter\"\nperiods = 4\n\n[[payers]]\nid = \"city\"\n\n[[investors]]\nid = \"bank\"\n\n[enterprise]\nid = \"ent\"\n\n[[cohorts]]\nid = \"c1\"\nenrol = 1\nsize = 10000000\n\n[[outcomes]]\nid = \"days\"\nkind = \"quantity\"\nlag = 1\nprice = 0.01\nbaseline = {{ kind = \"control-group\" }}\n\n[[tranches]]\nid = \"loan\"\ninvestor = \"bank\"\nrank = 1\n{SMALL_LOAN}\n"
+    );
+    let (what, period) = too_large(settle_text(
+        &scenario,
+        "period,cohort,outcome,units,baseline\n2,c1,days,0,1000000\n",
+    ));
+    assert!(
+        what.contains("`days`") && what.contains("1,000,000,000,000"),
+        "{what}"
+    );
+    assert_eq!(period, 2);
+    // Saturating, not wrapping: the product stays the largest quantity, never a negative one.
+    let r = sibsim::actuals::rate_of(sibsim::Qty::from_int(1_000_000));
+    assert_eq!(
+        sibsim::Qty::from_int(10_000_000).mul_ratio(r),
+        sibsim::Qty(i64::MAX)
+    );
+    assert_eq!(
+        sibsim::Qty::from_int(-10_000_000).mul_ratio(r),
+        sibsim::Qty(i64::MIN)
+    );
+}
+
 /// A checkpoint's achieved rate past `i64` in twelve decimals (1e7 units for one participant)
 /// passes `min_rate = 1`; the ratio wrapped negative and ended the contract at a checkpoint it
 /// had met.
@@ -3082,6 +3111,33 @@ fn a_checkpoint_met_by_a_very_large_rate_passes() {
     assert_eq!(s.final_period, 6);
     assert_eq!(sibsim::Ratio::of(i64::MAX, 1), sibsim::Ratio(i64::MAX));
     assert_eq!(sibsim::Ratio::of(-i64::MAX, 1), sibsim::Ratio(i64::MIN));
+}
+
+/// A checkpoint's rate over more than 9.2e12 participants (9,300 cohorts of 1e9 enrolled, 10%
+/// placed against `min_rate = 0.05`) passes: enrolled x 1e6 wrapped negative in `i64`, the
+/// rate came out negative and the contract ended at a checkpoint it had met.
+#[test]
+fn a_checkpoint_over_more_than_nine_trillion_participants_passes() {
+    use std::fmt::Write;
+    let mut scenario = String::from(
+        "[contract]\nname = \"x\"\nperiod = \"quarter\"\nperiods = 4\n\n[[payers]]\nid = \"city\"\n\n[enterprise]\nid = \"ent\"\n\n[[outcomes]]\nid = \"job\"\nlag = 1\nprice = 0.01\n\n[[checkpoints]]\nperiod = 2\noutcome = \"job\"\nmin_rate = 0.05\n",
+    );
+    let mut actuals = String::from("period,cohort,outcome,units\n");
+    for k in 0..9_300 {
+        write!(
+            scenario,
+            "\n[[cohorts]]\nid = \"c{k}\"\nenrol = 1\nsize = 10000000\n"
+        )
+        .unwrap();
+        write!(
+            actuals,
+            "1,c{k},enrolled,1000000000\n2,c{k},job,100000000\n"
+        )
+        .unwrap();
+    }
+    let s = settle_text(&scenario, &actuals).expect("settles");
+    assert!(s.termination.is_none(), "{:?}", s.termination);
+    assert_eq!(s.final_period, 4);
 }
 
 /// An improvement on a baseline of 0 is unbounded: the claims say so (not a huge number) in

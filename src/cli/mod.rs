@@ -1281,6 +1281,18 @@ fn read_booked(c: &sibsim::Contract, path: &std::path::Path) -> Result<sibsim::s
                         party.id
                     ))
                 })?;
+            // A party's flow in a period adds up a few totals each bounded by the settlement's
+            // amount limit (outcome payments, fixed payments, claims, ...), so no settlement
+            // books a hundred times that; past it, a difference with the flows now might not
+            // fit in cents.
+            let limit = sibsim::Money(sibsim::settlement::LIMIT.0 * 100);
+            if row[k].0.unsigned_abs() > limit.0 as u64 {
+                return Err(bad(format!(
+                    "party `{}`, period {k}: {v} is beyond what a settlement books (at most {} either way in a period)",
+                    party.id,
+                    sibsim::money::format_thousands(limit)
+                )));
+            }
         }
         flows.push(row);
     }

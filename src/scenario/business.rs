@@ -149,6 +149,21 @@ fn mkba(m: &RawMkba, c: &Contract, cx: &mut Ctx) -> Option<Mkba> {
                 values.push((k.clone(), m));
             }
         }
+        // Each value is at most 1e12; their sum (EUR/IND) is checked in 128 bits, as more
+        // than ~92,000 of them would pass `i64` cents.
+        let per_case: i128 = values.iter().map(|(_, m): &(_, Money)| m.0 as i128).sum();
+        let limit = crate::settlement::LIMIT;
+        if per_case.unsigned_abs() > limit.0 as u128 {
+            cx.err(
+                format!("{path}.values"),
+                format!(
+                    "the values of one case add up to {} over {} beneficiaries; the value of one case (EUR/IND) is at most {}: lower the values or list fewer beneficiaries",
+                    crate::money::format_thousands_wide(per_case),
+                    values.len(),
+                    crate::money::format_thousands(limit),
+                ),
+            );
+        }
         if o.values.is_empty() {
             cx.err(
                 format!("{path}.values"),
