@@ -1033,3 +1033,48 @@ fn the_tree_counts_parties_in_words() {
         );
     }
 }
+
+/// A grid too fine for a label in every cell and at every tick (a 30 x 30 sweep) leaves the
+/// cells' labels out and labels every k-th tick, instead of overlapping text; a coarse grid
+/// keeps them all.
+#[test]
+fn a_fine_heatmap_thins_its_labels() {
+    let map = |n: usize| Heatmap {
+        title: "Mean outcome payments".into(),
+        subtitle: "Figure payments_mean.".into(),
+        file_name: "heatmap".into(),
+        x_title: "Total cap (EUR)".into(),
+        y_title: "Price (EUR)".into(),
+        x_labels: (0..n).map(|i| format!("1,{i:03},000,000")).collect(),
+        y_labels: (0..n).map(|i| format!("{}", 1_000 + 7 * i)).collect(),
+        values: (0..n)
+            .map(|j| {
+                (0..n)
+                    .map(|i| 900_000.0 + (i * 1_000 + j * 37) as f64)
+                    .collect()
+            })
+            .collect(),
+        value_title: "Mean outcome payments (EUR)".into(),
+        format: ValueFormat::Money("EUR".into()),
+        midpoint: None,
+    };
+    let svg =
+        |n: usize| String::from_utf8(chart::render(&map(n), Format::Svg).unwrap().bytes).unwrap();
+    let coarse = svg(6);
+    let has = |svg: &str, text: &str| svg.contains(&format!("\n{text}\n"));
+    assert!(has(&coarse, "EUR 900,000") && has(&coarse, "EUR 905,185"));
+    assert!(has(&coarse, "1,005,000,000") && has(&coarse, "1035"));
+    let fine = svg(30);
+    assert!(
+        !has(&fine, "EUR 900,000") && !has(&fine, "EUR 929,073"),
+        "cell labels left out"
+    );
+    let shown = (0..30)
+        .filter(|i| has(&fine, &format!("1,{i:03},000,000")))
+        .count();
+    assert!((3..30).contains(&shown), "{shown} of 30 x ticks labelled");
+    assert!(
+        has(&fine, "1,000,000,000"),
+        "the first tick keeps its label"
+    );
+}

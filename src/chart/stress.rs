@@ -444,9 +444,24 @@ impl Chart for Heatmap {
             .x_label_area_size(56)
             .y_label_area_size(label_width(&area, &self.y_labels, &label_style(), 24) + 30)
             .build_cartesian_2d(0.0..nx as f64, 0.0..ny as f64)?;
+        // A grid too fine for every label: every k-th tick is labelled (the cells' own labels
+        // are left out where they do not fit, below).
+        let (pw, ph) = chart.plotting_area().dim_in_pixel();
+        let (cell_w, cell_h) = (pw as f64 / nx as f64, ph as f64 / ny as f64);
+        let widest = xl
+            .iter()
+            .map(|l| text_width(l, &label_style()))
+            .max()
+            .unwrap_or(0) as f64;
+        let kx = ((widest + 12.0) / cell_w).ceil().max(1.0) as usize;
+        let ky = (18.0 / cell_h).ceil().max(1.0) as usize;
         let xf = |x: &f64| {
             let i = x.floor();
-            if (x.fract() - 0.5).abs() < 1e-6 && i >= 0.0 && (i as usize) < xl.len() {
+            if (x.fract() - 0.5).abs() < 1e-6
+                && i >= 0.0
+                && (i as usize) < xl.len()
+                && (i as usize) % kx == 0
+            {
                 xl[i as usize].clone()
             } else {
                 String::new()
@@ -454,7 +469,11 @@ impl Chart for Heatmap {
         };
         let yf = |y: &f64| {
             let i = y.floor();
-            if (y.fract() - 0.5).abs() < 1e-6 && i >= 0.0 && (i as usize) < yl.len() {
+            if (y.fract() - 0.5).abs() < 1e-6
+                && i >= 0.0
+                && (i as usize) < yl.len()
+                && (i as usize) % ky == 0
+            {
                 yl[i as usize].clone()
             } else {
                 String::new()
@@ -487,6 +506,9 @@ impl Chart for Heatmap {
                 } else {
                     "-".into()
                 };
+                if text_width(&text, &small_style()) as f64 > cell_w - 4.0 || cell_h < 14.0 {
+                    continue;
+                }
                 let (px, py) = chart.backend_coord(&(x + 0.5, y + 0.5));
                 let plot = chart.plotting_area().strip_coord_spec();
                 plot.draw(&Text::new(
