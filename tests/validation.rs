@@ -2368,3 +2368,21 @@ fn contracts_too_large_to_settle_are_refused() {
         "{d}"
     );
 }
+
+/// A scenario names at most 200 stresses (each is checked by reading the scenario with it:
+/// 2,000 took 38 s to validate).
+#[test]
+fn at_most_200_stresses() {
+    let stresses = |n: usize| -> String {
+        (0..n)
+            .map(|i| format!("[[stresses]]\nid = \"s{i}\"\nset = [\"outcomes.job.price*=0.9\"]\n"))
+            .collect()
+    };
+    sibsim::scenario::parse("test.toml", &format!("{BASE}{}", stresses(200)))
+        .expect("200 stresses");
+    let d = parse_err(&format!("{BASE}{}", stresses(201))).to_string();
+    assert!(
+        d.contains("stresses: 201 stresses; a scenario has at most 200"),
+        "{d}"
+    );
+}

@@ -38,9 +38,22 @@ pub struct StressDef {
     pub set: Vec<overrides::Override>,
 }
 
+/// The most stresses a scenario may name: each is checked by reading the scenario with it, so
+/// reading a file takes time in proportion to their number times its length.
+pub const MAX_STRESSES: usize = 200;
+
 fn stresses(raw: &raw::RawScenario) -> Result<Vec<StressDef>, Vec<Diagnostic>> {
     let mut out = Vec::new();
     let mut errs = Vec::new();
+    if raw.stresses.len() > MAX_STRESSES {
+        return Err(vec![Diagnostic::new(
+            "stresses",
+            format!(
+                "{} stresses; a scenario has at most {MAX_STRESSES} (each is checked by reading the scenario with it); keep the others in a second file",
+                raw.stresses.len()
+            ),
+        )]);
+    }
     for (i, st) in raw.stresses.iter().enumerate() {
         if st.id.trim().is_empty() {
             errs.push(Diagnostic::new(
