@@ -2386,3 +2386,23 @@ fn at_most_200_stresses() {
         "{d}"
     );
 }
+
+/// An MKBA lists at most 1,000 beneficiaries outside the contract (20,000 took 10 s to read;
+/// their values' sums could pass the money limit).
+#[test]
+fn at_most_1000_mkba_beneficiaries() {
+    let with = |n: usize| -> String {
+        let list: String = (0..n)
+            .map(|i| format!("[[mkba.beneficiaries]]\nid = \"b{i}\"\n"))
+            .collect();
+        format!(
+            "{BASE}\n[mkba]\n[[mkba.outcomes]]\noutcome = \"job\"\nvalues = {{ city = 100 }}\nrealisation = {{ short = 1, medium = 0, long = 0 }}\n{list}"
+        )
+    };
+    sibsim::scenario::parse("test.toml", &with(1_000)).expect("1,000 beneficiaries");
+    let d = parse_err(&with(1_001)).to_string();
+    assert!(
+        d.contains("mkba.beneficiaries: 1,001 entries; an MKBA has at most 1000"),
+        "{d}"
+    );
+}

@@ -9,6 +9,9 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use std::collections::HashSet;
 
+/// The most beneficiaries outside the contract an MKBA may list (as many as payers).
+pub const MAX_BENEFICIARIES: usize = 1_000;
+
 fn known(ids: impl Iterator<Item = String>) -> String {
     let v: Vec<String> = ids.map(|s| format!("`{s}`")).collect();
     if v.is_empty() {
@@ -67,9 +70,18 @@ fn mkba(m: &RawMkba, c: &Contract, cx: &mut Ctx) -> Option<Mkba> {
         }
     };
 
-    // Outside beneficiaries.
+    // Outside beneficiaries: as many as a contract has payers at most.
     let mut outside: Vec<Beneficiary> = Vec::new();
-    for (i, b) in m.beneficiaries.iter().enumerate() {
+    if m.beneficiaries.len() > MAX_BENEFICIARIES {
+        cx.err(
+            "mkba.beneficiaries",
+            format!(
+                "{} entries; an MKBA has at most {MAX_BENEFICIARIES} beneficiaries outside the contract",
+                crate::chart::theme::thousands(m.beneficiaries.len() as f64)
+            ),
+        );
+    }
+    for (i, b) in m.beneficiaries.iter().enumerate().take(MAX_BENEFICIARIES) {
         let path = format!("mkba.beneficiaries[{i}].id");
         if b.id.trim().is_empty() {
             cx.err(&path, "a beneficiary needs an id");
