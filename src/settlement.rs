@@ -459,6 +459,11 @@ pub struct Settler<'c> {
     /// `enrolling[enrol_start[p]..enrol_start[p + 1]]`, in cohort order.
     enrolling: Vec<u16>,
     enrol_start: Vec<u32>,
+    /// Fixed payments due in each period: period p's are
+    /// `fixed_order[fixed_start[p]..fixed_start[p + 1]]` (indices into the contract's list, in
+    /// its order).
+    fixed_order: Vec<u32>,
+    fixed_start: Vec<u32>,
     weights: Vec<i64>,
     parts: Vec<Money>,
     /// Outcome amounts earned so far, all outcomes (checked against [`LIMIT`]).
@@ -469,6 +474,33 @@ pub struct Settler<'c> {
     /// the per-participant payments), reported when the period ends.
     too_large: Option<(u16, u16, u16)>,
     out: Settlement,
+}
+
+/// Indexes items by period, once: `items` gives each item's period and index in list order;
+/// period p's items are `list[start[p]..start[p + 1]]`, in list order. Items in a period past
+/// `n_p - 1` are left out (the period loop never reaches them).
+fn index_by_period(
+    n_p: usize,
+    items: impl Iterator<Item = (u16, u32)> + Clone,
+) -> (Vec<u32>, Vec<u32>) {
+    let mut start = vec![0u32; n_p + 1];
+    for (p, _) in items.clone() {
+        if (p as usize) < n_p {
+            start[p as usize + 1] += 1;
+        }
+    }
+    for p in 0..n_p {
+        start[p + 1] += start[p];
+    }
+    let mut next = start.clone();
+    let mut list = vec![0u32; start[n_p] as usize];
+    for (p, i) in items {
+        if (p as usize) < n_p {
+            list[next[p as usize] as usize] = i;
+            next[p as usize] += 1;
+        }
+    }
+    (start, list)
 }
 
 /// `what` would pass [`LIMIT`] in `period`.
@@ -557,6 +589,14 @@ impl<'c> Settler<'c> {
             }
         }
         enrol_start[n_p] = enrolling.len() as u32;
+        let (fixed_start, fixed_order) = index_by_period(
+            n_p,
+            contract
+                .fixed_payments
+                .iter()
+                .enumerate()
+                .map(|(i, fp)| (fp.period, i as u32)),
+        );
         let payer_weights = contract
             .outcomes
             .iter()
@@ -642,6 +682,8 @@ impl<'c> Settler<'c> {
                 .any(|o| o.threshold.overall.is_some()),
             enrolling,
             enrol_start,
+            fixed_order,
+            fixed_start,
             weights: Vec::with_capacity(16),
             parts: Vec::with_capacity(16),
             total_earned: Money::ZERO,
@@ -1584,12 +1626,11 @@ impl<'c> Settler<'c> {
             self.fee_owed[f] += fee.schedule[pu];
         }
         self.deferred_owed += c.enterprise_terms.deferred_fees[pu];
-        for fp in &c.fixed_payments {
-            if fp.period == p {
-                self.emit(sink, p, fp.payer, c.account, fp.amount, Rule::FixedPayment);
-                self.account += fp.amount;
-                self.out.fixed_payments += fp.amount;
-            }
+        for k in self.fixed_start[pu]..self.fixed_start[pu + 1] {
+            let fp = &c.fixed_payments[self.fixed_order[k as usize] as usize];
+            self.emit(sink, p, fp.payer, c.account, fp.amount, Rule::FixedPayment);
+            self.account += fp.amount;
+            self.out.fixed_payments += fp.amount;
         }
         if !self.inflow_due.is_empty() {
             self.inflow_pay(sink, p);
