@@ -464,6 +464,19 @@ pub struct Settler<'c> {
     /// its order).
     fixed_order: Vec<u32>,
     fixed_start: Vec<u32>,
+    /// Checkpoints judged in each period: period p's are
+    /// `checkpoint_order[checkpoint_start[p]..checkpoint_start[p + 1]]`, in contract order.
+    checkpoint_order: Vec<u32>,
+    checkpoint_start: Vec<u32>,
+    /// Outcomes with an overall-at-end threshold, by the period of their last measurement:
+    /// period p's are `overall_order[overall_start[p]..overall_start[p + 1]]`, in outcome order.
+    overall_order: Vec<u32>,
+    overall_start: Vec<u32>,
+    /// Inflow guarantees covering each cohort: cohort c's are
+    /// `inflow_of[inflow_of_start[c]..inflow_of_start[c + 1]]`, in guarantee order (both
+    /// empty without inflow guarantees).
+    inflow_of: Vec<u32>,
+    inflow_of_start: Vec<u32>,
     weights: Vec<i64>,
     parts: Vec<Money>,
     /// Outcome amounts earned so far, all outcomes (checked against [`LIMIT`]).
@@ -597,6 +610,47 @@ impl<'c> Settler<'c> {
                 .enumerate()
                 .map(|(i, fp)| (fp.period, i as u32)),
         );
+        let (checkpoint_start, checkpoint_order) = index_by_period(
+            n_p,
+            contract
+                .checkpoints
+                .iter()
+                .enumerate()
+                .map(|(k, cp)| (cp.period, k as u32)),
+        );
+        let (overall_start, overall_order) = index_by_period(
+            n_p,
+            contract
+                .outcomes
+                .iter()
+                .zip(&final_measure)
+                .enumerate()
+                .filter(|(_, (o, _))| o.threshold.overall.is_some())
+                .map(|(i, (_, &last))| (last, i as u32)),
+        );
+        let (inflow_of_start, inflow_of) = if contract.inflow_guarantees.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            let mut per: Vec<Vec<u32>> = vec![Vec::new(); n_c];
+            for (g, ig) in contract.inflow_guarantees.iter().enumerate() {
+                let mut covered: Vec<usize> = ig.cohorts.clone();
+                covered.sort_unstable();
+                covered.dedup();
+                for ci in covered {
+                    if ci < n_c {
+                        per[ci].push(g as u32);
+                    }
+                }
+            }
+            let mut start = Vec::with_capacity(n_c + 1);
+            let mut list = Vec::new();
+            for gs in per {
+                start.push(list.len() as u32);
+                list.extend(gs);
+            }
+            start.push(list.len() as u32);
+            (start, list)
+        };
         let payer_weights = contract
             .outcomes
             .iter()
@@ -684,6 +738,12 @@ impl<'c> Settler<'c> {
             enrol_start,
             fixed_order,
             fixed_start,
+            checkpoint_order,
+            checkpoint_start,
+            overall_order,
+            overall_start,
+            inflow_of,
+            inflow_of_start,
             weights: Vec::with_capacity(16),
             parts: Vec::with_capacity(16),
             total_earned: Money::ZERO,
@@ -913,19 +973,15 @@ impl<'c> Settler<'c> {
                 self.measure(sink, actuals, o as usize, ci as usize, p)?;
             }
             // 5. overall-at-end thresholds for outcomes whose last measurement is now
-            if self.any_overall {
-                for o in 0..c.outcomes.len() {
-                    if self.final_measure[o] == p {
-                        self.release_overall(sink, actuals, o, p);
-                    }
-                }
+            for k in self.overall_start[pu]..self.overall_start[pu + 1] {
+                let o = self.overall_order[k as usize] as usize;
+                self.release_overall(sink, actuals, o, p);
             }
             // 6. checkpoints
             if terminated.is_none() {
-                for (k, cp) in c.checkpoints.iter().enumerate() {
-                    if cp.period != p {
-                        continue;
-                    }
+                for j in self.checkpoint_start[pu]..self.checkpoint_start[pu + 1] {
+                    let k = self.checkpoint_order[j as usize] as usize;
+                    let cp = &c.checkpoints[k];
                     let o = cp.outcome;
                     let pass = match cp.test {
                         CheckpointTest::MinImprovement(floor) => {
@@ -1125,10 +1181,9 @@ impl<'c> Settler<'c> {
         let c = self.c;
         let target = c.cohorts[ci].size as i64;
         let enrolled = actuals.enrolled[ci] as i64;
-        for (g, ig) in c.inflow_guarantees.iter().enumerate() {
-            if ig.cohorts.binary_search(&ci).is_err() {
-                continue;
-            }
+        for j in self.inflow_of_start[ci]..self.inflow_of_start[ci + 1] {
+            let g = self.inflow_of[j as usize] as usize;
+            let ig = &c.inflow_guarantees[g];
             let (cohort, t, e) = match ig.judged {
                 InflowJudged::PerCohort => (Some(ci as u16), target, enrolled),
                 InflowJudged::Overall => {
