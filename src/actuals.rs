@@ -531,7 +531,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                 format!(
                     "unknown cohort `{}`; the contract's cohorts are {}",
                     shown(cohort_id),
-                    ids.join(", ")
+                    crate::error::id_list(&ids, "cohorts")
                 ),
             );
             continue;
@@ -633,7 +633,7 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
                 format!(
                     "unknown outcome `{}`; use one of {} or `{ENROLLED}`",
                     shown(outcome_id),
-                    ids.join(", ")
+                    crate::error::id_list(&ids, "outcomes")
                 ),
             );
             continue;
