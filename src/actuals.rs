@@ -462,6 +462,16 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
     // chain does not depend on the order of the rows.
     type Person = (usize, Vec<(u16, u16, usize, usize)>, usize);
     let mut people: HashMap<String, Person> = HashMap::new();
+    // Identifier -> index, built once (the first listed where an identifier repeats, as
+    // `Contract::cohort` and `Contract::outcome` find it).
+    let mut cohort_index: HashMap<&str, usize> = HashMap::with_capacity(contract.cohorts.len());
+    for (i, c) in contract.cohorts.iter().enumerate() {
+        cohort_index.entry(c.id.as_str()).or_insert(i);
+    }
+    let mut outcome_index: HashMap<&str, usize> = HashMap::with_capacity(contract.outcomes.len());
+    for (i, o) in contract.outcomes.iter().enumerate() {
+        outcome_index.entry(o.id.as_str()).or_insert(i);
+    }
 
     for rec in records {
         if errs.len() >= MAX_ERRORS {
@@ -527,14 +537,14 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
         }
         rows_by_period[period as usize] += 1;
         let cohort_id = field(cc);
-        let Some(c) = contract.cohort(cohort_id) else {
+        let Some(&c) = cohort_index.get(cohort_id) else {
             let ids: Vec<&str> = contract.cohorts.iter().map(|c| c.id.as_str()).collect();
             row_err(
                 "cohort",
                 format!(
                     "unknown cohort `{}`; the contract's cohorts are {}",
                     shown(cohort_id),
-                    ids.join(", ")
+                    crate::error::id_list(&ids, "cohorts")
                 ),
             );
             continue;
@@ -629,14 +639,14 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
             continue;
         }
 
-        let Some(o) = contract.outcome(outcome_id) else {
+        let Some(&o) = outcome_index.get(outcome_id) else {
             let ids: Vec<&str> = contract.outcomes.iter().map(|o| o.id.as_str()).collect();
             row_err(
                 "outcome",
                 format!(
                     "unknown outcome `{}`; use one of {} or `{ENROLLED}`",
                     shown(outcome_id),
-                    ids.join(", ")
+                    crate::error::id_list(&ids, "outcomes")
                 ),
             );
             continue;

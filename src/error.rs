@@ -38,6 +38,29 @@ impl Diagnostic {
 /// found than are shown. It is not counted as a problem.
 pub const MORE_PROBLEMS: &str = "stopped here: there are more problems; fix these and run again";
 
+/// A list of identifiers for a message: all of them, comma separated, when there are at most
+/// 12; otherwise the first 10 and how many there are in all (`c1, c2, ..., c10 (10,000
+/// cohorts)`), so a message about one unknown id in a large contract stays one line.
+pub fn id_list<T: fmt::Display>(ids: &[T], plural_noun: &str) -> String {
+    const SHORT: usize = 12;
+    const SHOWN: usize = 10;
+    let shown = if ids.len() <= SHORT { ids.len() } else { SHOWN };
+    let mut out = String::new();
+    for (i, id) in ids[..shown].iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&id.to_string());
+    }
+    if ids.len() > shown {
+        out.push_str(&format!(
+            ", ... ({} {plural_noun})",
+            crate::chart::theme::thousands(ids.len() as f64)
+        ));
+    }
+    out
+}
+
 /// All problems found in one file.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Diagnostics {
@@ -146,5 +169,25 @@ fn after_reported(reported: u16) -> String {
         "and the actuals report no period yet".into()
     } else {
         format!("after period {reported}, the last the actuals report on")
+    }
+}
+
+#[cfg(test)]
+mod id_list_tests {
+    use super::id_list;
+
+    #[test]
+    fn short_lists_are_whole_long_ones_cut_to_ten() {
+        let ids: Vec<String> = (1..=12).map(|i| format!("c{i}")).collect();
+        assert_eq!(id_list(&ids, "cohorts"), ids.join(", "));
+        assert_eq!(id_list(&ids[..1], "cohorts"), "c1");
+        assert_eq!(id_list::<String>(&[], "cohorts"), "");
+        let ids: Vec<String> = (1..=10_000).map(|i| format!("c{i}")).collect();
+        assert_eq!(
+            id_list(&ids, "cohorts"),
+            "c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, ... (10,000 cohorts)"
+        );
+        let ids: Vec<String> = (1..=13).map(|i| format!("`o{i}`")).collect();
+        assert!(id_list(&ids, "outcomes").ends_with("`o10`, ... (13 outcomes)"));
     }
 }

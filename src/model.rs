@@ -963,7 +963,7 @@ impl Model {
                         &path,
                         format!(
                             "unknown outcome `{id}`; the contract's outcomes are {}",
-                            ids.join(", ")
+                            crate::error::id_list(&ids, "outcomes")
                         ),
                     );
                     continue;

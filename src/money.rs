@@ -639,18 +639,48 @@ pub fn split_largest_remainder(total: Money, weights: &[i64], out: &mut [Money])
         given += q;
     }
     let mut left = t as u128 - given;
-    while left > 0 {
-        let mut best = 0usize;
-        let mut best_r = -1i128;
-        for (i, &r) in rems.iter().enumerate() {
-            if r > best_r {
-                best = i;
-                best_r = r;
+    if n <= 16 {
+        // Few parts: rescanning for the largest remainder per cent is cheapest.
+        while left > 0 {
+            let mut best = 0usize;
+            let mut best_r = -1i128;
+            for (i, &r) in rems.iter().enumerate() {
+                if r > best_r {
+                    best = i;
+                    best_r = r;
+                }
             }
+            out[best].0 += 1;
+            rems[best] = -2; // taken: each part gets at most one extra cent
+            left -= 1;
         }
-        out[best].0 += 1;
-        rems[best] = -2; // taken: each part gets at most one extra cent
-        left -= 1;
+    } else if left > 0 {
+        // Many parts: the `left` (< n) cents go to the `left` first parts in the order of
+        // remainder descending, index ascending (ties to the party listed first), found by one
+        // selection instead of a scan per cent.
+        let left = left as usize;
+        let mut idx_stack = [0u32; STACK];
+        let mut idx_heap;
+        let idx: &mut [u32] = if n <= STACK {
+            &mut idx_stack[..n]
+        } else {
+            idx_heap = vec![0u32; n];
+            &mut idx_heap
+        };
+        for (i, x) in idx.iter_mut().enumerate() {
+            *x = i as u32;
+        }
+        let order = |a: &u32, b: &u32| {
+            rems[*b as usize]
+                .cmp(&rems[*a as usize])
+                .then_with(|| a.cmp(b))
+        };
+        if left < n {
+            idx.select_nth_unstable_by(left - 1, order);
+        }
+        for &i in &idx[..left.min(n)] {
+            out[i as usize].0 += 1;
+        }
     }
     if neg {
         for o in out.iter_mut() {

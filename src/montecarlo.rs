@@ -1800,12 +1800,14 @@ fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, mut acc: Acc) -> Res
                 prob_loss: pa.loss_n as f64 / n,
                 guarantee_calls_paid: mean_se(&pa.guarantee),
                 outcome_payments: mean_se(&pa.outcome_paid),
-                inflow_compensation: (!c.inflow_guarantees.is_empty()
-                    && c.parties[p].role == Role::Payer)
-                    .then(|| InflowCompensation {
-                        paid: mean_se(&pa.inflow),
-                        probability: pa.inflow_n as f64 / n,
-                    }),
+                // Only for a payer that gives an inflow guarantee: the others never pay
+                // compensation.
+                inflow_compensation: (c.parties[p].role == Role::Payer
+                    && c.inflow_guarantees.iter().any(|ig| ig.payer == p))
+                .then(|| InflowCompensation {
+                    paid: mean_se(&pa.inflow),
+                    probability: pa.inflow_n as f64 / n,
+                }),
                 cash_bands: (0..t)
                     .map(|i| {
                         // The last period's cumulative cash is the party's net, trial by

@@ -459,6 +459,24 @@ pub struct Settler<'c> {
     /// `enrolling[enrol_start[p]..enrol_start[p + 1]]`, in cohort order.
     enrolling: Vec<u16>,
     enrol_start: Vec<u32>,
+    /// Fixed payments due in each period: period p's are
+    /// `fixed_order[fixed_start[p]..fixed_start[p + 1]]` (indices into the contract's list, in
+    /// its order).
+    fixed_order: Vec<u32>,
+    fixed_start: Vec<u32>,
+    /// Checkpoints judged in each period: period p's are
+    /// `checkpoint_order[checkpoint_start[p]..checkpoint_start[p + 1]]`, in contract order.
+    checkpoint_order: Vec<u32>,
+    checkpoint_start: Vec<u32>,
+    /// Outcomes with an overall-at-end threshold, by the period of their last measurement:
+    /// period p's are `overall_order[overall_start[p]..overall_start[p + 1]]`, in outcome order.
+    overall_order: Vec<u32>,
+    overall_start: Vec<u32>,
+    /// Inflow guarantees covering each cohort: cohort c's are
+    /// `inflow_of[inflow_of_start[c]..inflow_of_start[c + 1]]`, in guarantee order (both
+    /// empty without inflow guarantees).
+    inflow_of: Vec<u32>,
+    inflow_of_start: Vec<u32>,
     weights: Vec<i64>,
     parts: Vec<Money>,
     /// Outcome amounts earned so far, all outcomes (checked against [`LIMIT`]).
@@ -469,6 +487,33 @@ pub struct Settler<'c> {
     /// the per-participant payments), reported when the period ends.
     too_large: Option<(u16, u16, u16)>,
     out: Settlement,
+}
+
+/// Indexes items by period, once: `items` gives each item's period and index in list order;
+/// period p's items are `list[start[p]..start[p + 1]]`, in list order. Items in a period past
+/// `n_p - 1` are left out (the period loop never reaches them).
+fn index_by_period(
+    n_p: usize,
+    items: impl Iterator<Item = (u16, u32)> + Clone,
+) -> (Vec<u32>, Vec<u32>) {
+    let mut start = vec![0u32; n_p + 1];
+    for (p, _) in items.clone() {
+        if (p as usize) < n_p {
+            start[p as usize + 1] += 1;
+        }
+    }
+    for p in 0..n_p {
+        start[p + 1] += start[p];
+    }
+    let mut next = start.clone();
+    let mut list = vec![0u32; start[n_p] as usize];
+    for (p, i) in items {
+        if (p as usize) < n_p {
+            list[next[p as usize] as usize] = i;
+            next[p as usize] += 1;
+        }
+    }
+    (start, list)
 }
 
 /// `what` would pass [`LIMIT`] in `period`.
@@ -557,6 +602,55 @@ impl<'c> Settler<'c> {
             }
         }
         enrol_start[n_p] = enrolling.len() as u32;
+        let (fixed_start, fixed_order) = index_by_period(
+            n_p,
+            contract
+                .fixed_payments
+                .iter()
+                .enumerate()
+                .map(|(i, fp)| (fp.period, i as u32)),
+        );
+        let (checkpoint_start, checkpoint_order) = index_by_period(
+            n_p,
+            contract
+                .checkpoints
+                .iter()
+                .enumerate()
+                .map(|(k, cp)| (cp.period, k as u32)),
+        );
+        let (overall_start, overall_order) = index_by_period(
+            n_p,
+            contract
+                .outcomes
+                .iter()
+                .zip(&final_measure)
+                .enumerate()
+                .filter(|(_, (o, _))| o.threshold.overall.is_some())
+                .map(|(i, (_, &last))| (last, i as u32)),
+        );
+        let (inflow_of_start, inflow_of) = if contract.inflow_guarantees.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            let mut per: Vec<Vec<u32>> = vec![Vec::new(); n_c];
+            for (g, ig) in contract.inflow_guarantees.iter().enumerate() {
+                let mut covered: Vec<usize> = ig.cohorts.clone();
+                covered.sort_unstable();
+                covered.dedup();
+                for ci in covered {
+                    if ci < n_c {
+                        per[ci].push(g as u32);
+                    }
+                }
+            }
+            let mut start = Vec::with_capacity(n_c + 1);
+            let mut list = Vec::new();
+            for gs in per {
+                start.push(list.len() as u32);
+                list.extend(gs);
+            }
+            start.push(list.len() as u32);
+            (start, list)
+        };
         let payer_weights = contract
             .outcomes
             .iter()
@@ -642,6 +736,14 @@ impl<'c> Settler<'c> {
                 .any(|o| o.threshold.overall.is_some()),
             enrolling,
             enrol_start,
+            fixed_order,
+            fixed_start,
+            checkpoint_order,
+            checkpoint_start,
+            overall_order,
+            overall_start,
+            inflow_of,
+            inflow_of_start,
             weights: Vec::with_capacity(16),
             parts: Vec::with_capacity(16),
             total_earned: Money::ZERO,
@@ -871,19 +973,15 @@ impl<'c> Settler<'c> {
                 self.measure(sink, actuals, o as usize, ci as usize, p)?;
             }
             // 5. overall-at-end thresholds for outcomes whose last measurement is now
-            if self.any_overall {
-                for o in 0..c.outcomes.len() {
-                    if self.final_measure[o] == p {
-                        self.release_overall(sink, actuals, o, p);
-                    }
-                }
+            for k in self.overall_start[pu]..self.overall_start[pu + 1] {
+                let o = self.overall_order[k as usize] as usize;
+                self.release_overall(sink, actuals, o, p);
             }
             // 6. checkpoints
             if terminated.is_none() {
-                for (k, cp) in c.checkpoints.iter().enumerate() {
-                    if cp.period != p {
-                        continue;
-                    }
+                for j in self.checkpoint_start[pu]..self.checkpoint_start[pu + 1] {
+                    let k = self.checkpoint_order[j as usize] as usize;
+                    let cp = &c.checkpoints[k];
                     let o = cp.outcome;
                     let pass = match cp.test {
                         CheckpointTest::MinImprovement(floor) => {
@@ -1090,10 +1188,9 @@ impl<'c> Settler<'c> {
         let c = self.c;
         let target = c.cohorts[ci].size as i64;
         let enrolled = actuals.enrolled[ci] as i64;
-        for (g, ig) in c.inflow_guarantees.iter().enumerate() {
-            if ig.cohorts.binary_search(&ci).is_err() {
-                continue;
-            }
+        for j in self.inflow_of_start[ci]..self.inflow_of_start[ci + 1] {
+            let g = self.inflow_of[j as usize] as usize;
+            let ig = &c.inflow_guarantees[g];
             let (cohort, t, e) = match ig.judged {
                 InflowJudged::PerCohort => (Some(ci as u16), target, enrolled),
                 InflowJudged::Overall => {
@@ -1591,12 +1688,11 @@ impl<'c> Settler<'c> {
             self.fee_owed[f] += fee.schedule[pu];
         }
         self.deferred_owed += c.enterprise_terms.deferred_fees[pu];
-        for fp in &c.fixed_payments {
-            if fp.period == p {
-                self.emit(sink, p, fp.payer, c.account, fp.amount, Rule::FixedPayment);
-                self.account += fp.amount;
-                self.out.fixed_payments += fp.amount;
-            }
+        for k in self.fixed_start[pu]..self.fixed_start[pu + 1] {
+            let fp = &c.fixed_payments[self.fixed_order[k as usize] as usize];
+            self.emit(sink, p, fp.payer, c.account, fp.amount, Rule::FixedPayment);
+            self.account += fp.amount;
+            self.out.fixed_payments += fp.amount;
         }
         if !self.inflow_due.is_empty() {
             self.inflow_pay(sink, p);

@@ -583,3 +583,24 @@ fn sweeps_and_the_solver_step_the_terms_in_their_precision() {
         );
     }
 }
+
+/// Only a payer that gives an inflow guarantee has inflow compensation in the results (and on
+/// the screen): another payer of the same contract never pays any.
+#[test]
+fn only_the_guaranteeing_payer_reports_inflow_compensation() {
+    let text = "[contract]\nname = \"two\"\nperiods = 8\nperiod = \"quarter\"\n\n[[payers]]\nid = \"city\"\n\n[[payers]]\nid = \"province\"\n\n[enterprise]\nid = \"se\"\n\n[[cohorts]]\nid = \"early\"\nenrol = 1\nsize = 40\n\n[[outcomes]]\nid = \"job\"\nlag = 1\nprice = 100\npayers = { city = 0.5, province = 0.5 }\n\n[[inflow_guarantees]]\npayer = \"province\"\nper_missing = 10\n\n[uncertainty]\nfill = { mean = 0.8, sd = 0.1 }\n[uncertainty.outcomes.job]\nrate = { mean = 0.5, sd = 0.1 }\n";
+    let (sc, model) = parse_with_model("two.toml", text).unwrap();
+    let cfg = SimConfig {
+        trials: 200,
+        seed: 1,
+        threads: Some(1),
+    };
+    let r = simulate(&sc.contract, &model, &cfg);
+    let with: Vec<&str> = r
+        .parties
+        .iter()
+        .filter(|p| p.inflow_compensation.is_some())
+        .map(|p| p.id.as_str())
+        .collect();
+    assert_eq!(with, ["province"]);
+}

@@ -20,7 +20,7 @@
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use sibsim::contract::{Allocation, Baseline, Contract, InflowJudged, OutcomeKind, Pricing, Role};
-use sibsim::money::{Money, Qty, split_largest_remainder};
+use sibsim::money::{Money, Qty, SplitWeights, split_largest_remainder};
 use sibsim::settlement::{Claim, Recorded, Rule, Settlement, Verdict};
 use sibsim::{Actuals, LedgerLine, Settler};
 use std::collections::BTreeMap;
@@ -1644,6 +1644,72 @@ proptest! {
         split_largest_remainder(Money(-total), &weights, &mut neg);
         prop_assert!(out.iter().zip(&neg).all(|(a, b)| a.0 == -b.0));
     }
+
+    /// `split_largest_remainder` and `SplitWeights::split` give, for up to 200 parts with many
+    /// equal weights and remainders, exactly what the rule gives done the plain way: floors of
+    /// the quotas, then one cent at a time to the largest remainder not yet served, ties to the
+    /// party listed first.
+    #[test]
+    fn largest_remainder_split_matches_reference(
+        total in prop_oneof![
+            2 => -1_000_000_000_000i64..1_000_000_000_000,
+            2 => -500i64..500,
+            1 => 0i64..5_000,
+        ],
+        weights in prop::collection::vec(
+            prop_oneof![
+                2 => 0i64..1_000_000,
+                2 => 0i64..4,
+                1 => Just(0i64),
+                1 => Just(250_000_000_000i64),
+                1 => prop::sample::select(vec![1i64, 2, 3, 7, 400_000_000_000, 350_000_000_000]),
+            ],
+            1..200,
+        ),
+    ) {
+        let n = weights.len();
+        let want = reference_split(total, &weights);
+        let mut out = vec![Money::ZERO; n];
+        split_largest_remainder(Money(total), &weights, &mut out);
+        prop_assert_eq!(out.iter().map(|m| m.0).collect::<Vec<_>>(), want.clone(), "weights {:?}", weights);
+        let prepared = SplitWeights::new(&weights);
+        let mut out2 = vec![Money::ZERO; n];
+        prepared.split(Money(total), &mut out2);
+        prop_assert_eq!(out2.iter().map(|m| m.0).collect::<Vec<_>>(), want, "weights {:?}", weights);
+    }
+}
+
+/// The largest remainder rule done the plain way (the engine's code before selection replaced
+/// its scan per cent): floors of the exact quotas, then one cent at a time to the largest
+/// remainder not yet served, the first such part on ties. Negative weights count as 0; all-zero
+/// weights split equally; a negative total splits as the mirror image.
+fn reference_split(total: i64, weights: &[i64]) -> Vec<i64> {
+    let n = weights.len();
+    if n == 1 {
+        return vec![total];
+    }
+    let t = total.unsigned_abs() as i128;
+    let mut w: Vec<i128> = weights.iter().map(|&x| x.max(0) as i128).collect();
+    if w.iter().all(|&x| x == 0) {
+        w = vec![1; n];
+    }
+    let ws: i128 = w.iter().sum();
+    let mut out: Vec<i128> = w.iter().map(|&x| t * x / ws).collect();
+    let mut rems: Vec<i128> = w.iter().map(|&x| t * x % ws).collect();
+    let mut left = t - out.iter().sum::<i128>();
+    while left > 0 {
+        let mut best = 0;
+        for i in 1..n {
+            if rems[i] > rems[best] {
+                best = i;
+            }
+        }
+        out[best] += 1;
+        rems[best] = -1;
+        left -= 1;
+    }
+    let sign = if total < 0 { -1 } else { 1 };
+    out.iter().map(|&x| x as i64 * sign).collect()
 }
 
 proptest! {

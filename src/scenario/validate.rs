@@ -397,7 +397,13 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
         if v.is_empty() {
             "(none declared)".into()
         } else {
-            v.join(", ")
+            let noun = match roles {
+                [Role::Payer] => "payers",
+                [Role::Investor] => "investors",
+                [Role::FeeRecipient] => "fee recipients",
+                _ => "parties",
+            };
+            crate::error::id_list(&v, noun)
         }
     };
     // A payer named at `path`, or an error that lists the payers.
@@ -550,11 +556,13 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
                         format!("{path}.requires"),
                         format!(
                             "unknown outcome `{r}`; outcomes are {}",
-                            outcome_ids
-                                .iter()
-                                .map(|x| format!("`{x}`"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                            crate::error::id_list(
+                                &outcome_ids
+                                    .iter()
+                                    .map(|x| format!("`{x}`"))
+                                    .collect::<Vec<_>>(),
+                                "outcomes"
+                            )
                         ),
                     );
                     None
