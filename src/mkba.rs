@@ -200,16 +200,19 @@ pub fn actual_timing(
         let enrolled = act.enrolled[k] as i64;
         let to = out.last_measure(coh.enrol_period).min(last).min(c.periods);
         for p in out.first_measure(coh.enrol_period)..=to {
-            let units = act.units(o, k, p as usize);
+            let units = act.units_in(act.cell(o, k, p as usize));
             let base = || match &out.baseline {
                 Baseline::None => Qty::ZERO,
                 Baseline::Rate(r) => crate::settlement::rate_baseline(enrolled, *r),
-                Baseline::Forecast(v) => {
-                    act.baseline(o, k, p as usize).or(v[k]).unwrap_or_default()
-                }
-                Baseline::ControlGroup => act.baseline(o, k, p as usize).map_or(Qty::ZERO, |r| {
-                    Qty::from_int(enrolled).mul_ratio(crate::actuals::rate_of(r))
-                }),
+                Baseline::Forecast(v) => act
+                    .baseline_in(act.cell(o, k, p as usize))
+                    .or(v[k])
+                    .unwrap_or_default(),
+                Baseline::ControlGroup => act
+                    .baseline_in(act.cell(o, k, p as usize))
+                    .map_or(Qty::ZERO, |r| {
+                        Qty::from_int(enrolled).mul_ratio(crate::actuals::rate_of(r))
+                    }),
             };
             let w = match (ind, out.direction) {
                 (Ind::Achieved, _) => units,

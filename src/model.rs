@@ -1838,7 +1838,7 @@ impl Model {
                                     };
                                     let mut u = Qty::ZERO;
                                     for p in ro.first_measure(enrol)..=upto {
-                                        u += actuals.units(r, ci, p as usize);
+                                        u += actuals.units_in(actuals.cell(r, ci, p as usize));
                                     }
                                     let u = (u.0 / 1_000_000).max(0) as u64;
                                     if ro.repeatable {
@@ -1852,16 +1852,25 @@ impl Model {
                             let k = binomial_with(&mut rng, eligible, &s.binomial[o]);
                             let split = &self.outcomes[o].split;
                             if split.is_empty() {
-                                actuals.set_units(o, ci, first, Qty::from_int(k as i64));
+                                actuals.set_units_in(
+                                    actuals.cell(o, ci, first),
+                                    Qty::from_int(k as i64),
+                                );
                             } else {
                                 // Spread over the measurement periods by `timing`.
                                 let mut left = k;
                                 for (j, b) in split.iter().enumerate() {
                                     let n = binomial_with(&mut rng, left, b);
-                                    actuals.set_units(o, ci, first + j, Qty::from_int(n as i64));
+                                    actuals.set_units_in(
+                                        actuals.cell(o, ci, first + j),
+                                        Qty::from_int(n as i64),
+                                    );
                                     left -= n;
                                 }
-                                actuals.set_units(o, ci, last, Qty::from_int(left as i64));
+                                actuals.set_units_in(
+                                    actuals.cell(o, ci, last),
+                                    Qty::from_int(left as i64),
+                                );
                             }
                             if let Some(r) = timed {
                                 // No one counts before achieving the prerequisite: those
@@ -1869,14 +1878,15 @@ impl Model {
                                 let ro = &contract.outcomes[r];
                                 let whole = |q: Qty| q.0 / 1_000_000;
                                 let mut have: i64 = (ro.first_measure(enrol) as usize..first)
-                                    .map(|p| whole(actuals.units(r, ci, p)))
+                                    .map(|p| whole(actuals.units_in(actuals.cell(r, ci, p))))
                                     .sum();
                                 let (mut counted, mut carry) = (0i64, 0i64);
                                 for p in first..=last {
-                                    have += whole(actuals.units(r, ci, p));
-                                    let u = whole(actuals.units(o, ci, p)) + carry;
+                                    have += whole(actuals.units_in(actuals.cell(r, ci, p)));
+                                    let u = whole(actuals.units_in(actuals.cell(o, ci, p))) + carry;
                                     let take = u.min((have - counted).max(0));
-                                    actuals.set_units(o, ci, p, Qty::from_int(take));
+                                    actuals
+                                        .set_units_in(actuals.cell(o, ci, p), Qty::from_int(take));
                                     carry = u - take;
                                     counted += take;
                                 }
@@ -1885,14 +1895,18 @@ impl Model {
                             if out.repeatable {
                                 for p in first + 1..=last {
                                     let k = binomial_with(&mut rng, eligible, &s.binomial[o]);
-                                    actuals.set_units(o, ci, p, Qty::from_int(k as i64));
+                                    actuals.set_units_in(
+                                        actuals.cell(o, ci, p),
+                                        Qty::from_int(k as i64),
+                                    );
                                 }
                             }
                         }
                         OutcomeDraw::Quantity(d) => {
                             for p in first..=last {
                                 let x = d.sample(&mut rng);
-                                actuals.set_units(o, ci, p, qty(enrolled as f64 * x));
+                                actuals
+                                    .set_units_in(actuals.cell(o, ci, p), qty(enrolled as f64 * x));
                             }
                         }
                     }
@@ -1900,12 +1914,12 @@ impl Model {
                 if self.outcomes[o].baseline_rate.is_some() {
                     let b = qty(s.baseline[o].clamp(0.0, 1.0));
                     for p in first..=last {
-                        actuals.set_baseline(o, ci, p, b);
+                        actuals.set_baseline_in(actuals.cell(o, ci, p), b);
                     }
                 } else if self.outcomes[o].baseline_quantity.is_some() {
                     let b = qty(s.baseline[o]);
                     for p in first..=last {
-                        actuals.set_baseline(o, ci, p, b);
+                        actuals.set_baseline_in(actuals.cell(o, ci, p), b);
                     }
                 }
                 // A forecast is of the cohort the contract names: re-run for the realised
@@ -1917,7 +1931,7 @@ impl Model {
                 {
                     let b = scaled_forecast(f, enrolled, coh.size);
                     for p in first..=last {
-                        actuals.set_baseline(o, ci, p, b);
+                        actuals.set_baseline_in(actuals.cell(o, ci, p), b);
                     }
                 }
             }

@@ -973,12 +973,14 @@ impl<'c> Settler<'c> {
                 self.measure(sink, actuals, o as usize, ci as usize, p)?;
             }
             // 5. overall-at-end thresholds for outcomes whose last measurement is now
-            for k in self.overall_start[pu]..self.overall_start[pu + 1] {
-                let o = self.overall_order[k as usize] as usize;
-                self.release_overall(sink, actuals, o, p);
+            if !self.overall_order.is_empty() {
+                for k in self.overall_start[pu]..self.overall_start[pu + 1] {
+                    let o = self.overall_order[k as usize] as usize;
+                    self.release_overall(sink, actuals, o, p);
+                }
             }
             // 6. checkpoints
-            if terminated.is_none() {
+            if terminated.is_none() && !self.checkpoint_order.is_empty() {
                 for j in self.checkpoint_start[pu]..self.checkpoint_start[pu + 1] {
                     let k = self.checkpoint_order[j as usize] as usize;
                     let cp = &c.checkpoints[k];
@@ -1393,7 +1395,9 @@ impl<'c> Settler<'c> {
         let n_c = c.cohorts.len();
         let oc = o * n_c + ci;
         let enrolled = actuals.enrolled[ci] as i64;
-        let mut achieved = actuals.units(o, ci, p as usize).max(Qty::ZERO);
+        let mut achieved = actuals
+            .units_in(actuals.cell(o, ci, p as usize))
+            .max(Qty::ZERO);
         if !out.per_participant {
             // Chained: cumulative units never exceed the prerequisite's; a person counts once.
             if let Some(r) = out.requires {
@@ -1412,11 +1416,14 @@ impl<'c> Settler<'c> {
         let baseline = match &out.baseline {
             Baseline::None => Qty::ZERO,
             Baseline::Rate(r) => rate_baseline(enrolled, *r),
-            Baseline::Forecast(v) => match actuals.baseline(o, ci, p as usize).or(v[ci]) {
+            Baseline::Forecast(v) => match actuals
+                .baseline_in(actuals.cell(o, ci, p as usize))
+                .or(v[ci])
+            {
                 Some(b) => b,
                 None => return Err(self.missing(o, ci, p)),
             },
-            Baseline::ControlGroup => match actuals.baseline(o, ci, p as usize) {
+            Baseline::ControlGroup => match actuals.baseline_in(actuals.cell(o, ci, p as usize)) {
                 Some(rate) => Qty::from_int(enrolled).mul_ratio(rate_of(rate)),
                 None => return Err(self.missing(o, ci, p)),
             },
@@ -1688,7 +1695,12 @@ impl<'c> Settler<'c> {
             self.fee_owed[f] += fee.schedule[pu];
         }
         self.deferred_owed += c.enterprise_terms.deferred_fees[pu];
-        for k in self.fixed_start[pu]..self.fixed_start[pu + 1] {
+        let fixed = if self.fixed_order.is_empty() {
+            0..0
+        } else {
+            self.fixed_start[pu]..self.fixed_start[pu + 1]
+        };
+        for k in fixed {
             let fp = &c.fixed_payments[self.fixed_order[k as usize] as usize];
             self.emit(sink, p, fp.payer, c.account, fp.amount, Rule::FixedPayment);
             self.account += fp.amount;
