@@ -79,6 +79,25 @@ impl Diagnostics {
     }
 }
 
+/// One problem on its own: `LINE:COLUMN: PATH: MESSAGE`, as [`Diagnostics`] lists it after
+/// the file's name (the parts it has).
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, "{l}:{c}: ")?,
+            (Some(l), None) => write!(f, "{l}: ")?,
+            _ => {}
+        }
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+impl std::error::Error for Diagnostic {}
+
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let more = self.items.iter().any(|d| d.message == MORE_PROBLEMS);
@@ -175,6 +194,23 @@ fn after_reported(reported: u16) -> String {
 #[cfg(test)]
 mod id_list_tests {
     use super::id_list;
+
+    /// A problem shows on its own as its place, field and message.
+    #[test]
+    fn a_diagnostic_displays_its_place_field_and_message() {
+        let d = super::Diagnostic::new("outcomes[0].lag", "must be at least 0");
+        assert_eq!(d.to_string(), "outcomes[0].lag: must be at least 0");
+        assert_eq!(
+            d.clone().at(7, 3).to_string(),
+            "7:3: outcomes[0].lag: must be at least 0"
+        );
+        assert_eq!(
+            super::Diagnostic::new("", "not valid TOML").to_string(),
+            "not valid TOML"
+        );
+        let e: Box<dyn std::error::Error> = Box::new(d);
+        assert!(e.to_string().ends_with("must be at least 0"));
+    }
 
     #[test]
     fn short_lists_are_whole_long_ones_cut_to_ten() {
