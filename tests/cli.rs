@@ -1969,10 +1969,6 @@ fn settle_against_a_booked_statement_shows_what_is_restated() {
     );
 }
 
-/// `settle --against` refuses a booked flow beyond what any settlement books (100 times the
-/// amount limit, either way) naming the file, the party and the period: `i64::MIN` cents
-/// panicked on the difference. Booked flows at that bound in every period are compared, and
-/// each party's difference over the periods, past `i64` cents, is added up exactly.
 /// Settles the bundled contract `name`'s actuals into a JSON statement at `path` (a booked
 /// statement for `--against`).
 fn write_statement(name: &str, path: &Path) {
@@ -1989,6 +1985,10 @@ fn write_statement(name: &str, path: &Path) {
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
+/// `settle --against` refuses a booked flow beyond what any settlement books (100 times the
+/// amount limit, either way) naming the file, the party and the period: `i64::MIN` cents
+/// panicked on the difference. Booked flows at that bound in every period are compared, and
+/// each party's difference over the periods, past `i64` cents, is added up exactly.
 #[test]
 fn settle_against_refuses_booked_amounts_beyond_what_a_settlement_books() {
     let name = "rotterdam-buzinezzclub";
