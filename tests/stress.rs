@@ -197,6 +197,61 @@ fn sweep_values(text: &str, vary: &str, fig: &str, trials: u64) -> Vec<f64> {
     sw.points.iter().map(|p| p.figures[0].value).collect()
 }
 
+/// The differences of a sweep are to its first valid point: a first point that is not a valid
+/// scenario (a negative price) is skipped with its reason, and the next one is the reference.
+#[test]
+fn a_sweep_differences_are_to_its_first_valid_point() {
+    let text = scenario(2, CERTAIN);
+    let sw = sweep(
+        &src(&text, &[]),
+        &[Vary::parse("outcomes.job.price=-500:1500:5").unwrap()],
+        &["payments_mean".to_string()],
+        &cfg(20, 1),
+        None,
+    )
+    .unwrap();
+    let at: Vec<f64> = sw.points.iter().map(|p| p.at[0]).collect();
+    assert_eq!(at, [-500.0, 0.0, 500.0, 1000.0, 1500.0]);
+    assert!(sw.points[0].error.as_deref().unwrap().contains("price"));
+    assert!(sw.points[0].figures[0].value.is_nan());
+    // 2 cohorts x 40 people, every one paid: 80 x price, and the differences to price 0.
+    for (p, price) in sw.points[1..].iter().zip([0.0, 500.0, 1000.0, 1500.0]) {
+        assert_eq!(p.error, None);
+        assert_eq!(p.figures[0].value, 80.0 * price);
+        assert_eq!(p.diffs[0].value, 80.0 * price);
+    }
+}
+
+/// A comparison runs its variants in batches of one per thread, each reduced as soon as it
+/// ends, so that its memory does not grow with the variants; results come back in order.
+#[test]
+fn variants_run_at_most_one_per_thread_at_a_time_and_in_order() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    for threads in [1, 2, 3] {
+        let now = AtomicUsize::new(0);
+        let most = AtomicUsize::new(0);
+        let items: Vec<u32> = (0..17).collect();
+        let out = sibsim::design::with_threads(Some(threads), || {
+            sibsim::design::in_batches(&items, |&i| {
+                let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(n, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(3));
+                now.fetch_sub(1, Ordering::SeqCst);
+                i * 2
+            })
+        });
+        assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        let most = most.load(Ordering::SeqCst);
+        assert!(most <= threads, "{most} in flight on {threads} threads");
+        assert!(threads == 1 || most > 1, "no two ran at once on {threads}");
+        assert_eq!(
+            sibsim::design::runs_kept(items.len(), Some(threads)),
+            1 + threads
+        );
+    }
+    assert_eq!(sibsim::design::runs_kept(1, Some(8)), 2);
+}
+
 #[test]
 fn a_higher_price_never_lowers_the_repayment_probability() {
     let text = scenario(3, UNCERTAIN);

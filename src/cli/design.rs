@@ -431,11 +431,11 @@ pub fn stress(
         }
         f
     };
+    let kept = sibsim::design::runs_kept(variants.len(), l.cfg.threads);
     io::check_memory(
-        sibsim::design::memory_needed(variants.len() + 1, figures.len(), l.cfg.trials),
+        sibsim::design::memory_needed(kept, figures.len(), l.cfg.trials),
         l.cfg.trials,
-        variants.len() as u64 + 1,
-        "variant",
+        kept as u64,
     )?;
     let total = (variants.len() as u64 + 1) * l.cfg.trials;
     let t0 = std::time::Instant::now();
@@ -608,11 +608,11 @@ pub fn sweep(
         figures.to_vec()
     };
     let points: u64 = vs.iter().map(|v| v.values.len() as u64).product();
+    let kept = sibsim::design::runs_kept(points as usize, l.cfg.threads);
     io::check_memory(
-        sibsim::design::memory_needed(points as usize, figures.len(), l.cfg.trials),
+        sibsim::design::memory_needed(kept, figures.len(), l.cfg.trials),
         l.cfg.trials,
-        points,
-        "point",
+        kept as u64,
     )?;
     let t0 = std::time::Instant::now();
     let sw = with_progress(points * l.cfg.trials, |p| {
@@ -749,11 +749,12 @@ pub fn compute_tornado(
     let range = parse_range(range)?;
     let (sc, model) = src.load(&Variant::base())?;
     let variants = sibsim::design::tornado::variant_count(&sc, &model, range);
+    // The base, and each input's low and high run in flight (see `design::in_batches`).
+    let kept = 1 + 2 * (sibsim::design::runs_kept(variants / 2, l.cfg.threads) - 1);
     io::check_memory(
-        sibsim::design::memory_needed(variants, 1, l.cfg.trials),
+        sibsim::design::memory_needed(kept, 1, l.cfg.trials),
         l.cfg.trials,
-        variants as u64,
-        "variant",
+        kept as u64,
     )?;
     let tor = with_progress(0, |p| {
         sibsim::design::tornado::tornado(&src, figure, range, &l.cfg, p)
@@ -918,7 +919,6 @@ pub fn solve(
         sibsim::design::memory_needed(2, n_figures, l.cfg.trials),
         l.cfg.trials,
         2,
-        "variant",
     )?;
     let bounds = match bounds {
         None => None,

@@ -106,14 +106,15 @@ fn gigabytes(bytes: u128) -> String {
 
 /// Refuses a comparison whose per-trial records (`bytes`) would not fit in the memory
 /// available, before it runs (rather than failing or being killed part way): `trials` trials
-/// of each of `runs` runs (`unit`, in the singular: "variant", "point").
-pub fn check_memory(bytes: u128, trials: u64, runs: u64, unit: &str) -> Result<()> {
+/// in each of the `runs` runs kept at once (the reference and those in flight, see
+/// [`sibsim::design::runs_kept`]).
+pub fn check_memory(bytes: u128, trials: u64, runs: u64) -> Result<()> {
     use sibsim::chart::theme::count;
     match memory_available() {
         Some(avail) if bytes > avail => Err(CliError(format!(
-            "{} of each of {} would keep about {} GB of per-trial values in memory, but about {} GB is available; use fewer --trials or fewer {unit}s",
+            "{} in each of the {} kept at once (the reference and one in flight per thread) would keep about {} GB of per-trial values in memory, but about {} GB is available; use fewer --trials",
             count(trials, "trial", "trials"),
-            count(runs, unit, &format!("{unit}s")),
+            count(runs, "run", "runs"),
             gigabytes(bytes),
             gigabytes(avail)
         ))),

@@ -13,9 +13,11 @@
 //!
 //! # Memory
 //!
-//! Unlike `simulate`, a comparison keeps one `f64` per trial, per figure and per variant (the
-//! paired differences and percentiles need them): 10,000 trials x 20 figures x 6 variants is
-//! 9.6 MB.
+//! Unlike `simulate`, a comparison keeps one `f64` per trial and per figure of every run in
+//! memory (the paired differences and percentiles need them), but only for the reference run
+//! (the base, a sweep's first point) and the runs in flight, at most one per thread
+//! ([`in_batches`], [`runs_kept`]): each run is reduced to its figures as soon as it ends. A
+//! 200 x 200 sweep keeps as much as a 2 x 2 one.
 //!
 //! The library does no IO: callers pass the scenario's text and get plain data back.
 
@@ -208,14 +210,9 @@ pub struct Comparison {
 
 type PairFn = dyn Fn(Stat, &[f64], &[f64]) -> Figure;
 
-/// Compares `runs` (the first is the base) on `metrics`.
-pub fn compare(
-    c: &crate::Contract,
-    metrics: &[String],
-    runs: &[(&Variant, &Run)],
-    cfg: &SimConfig,
-) -> Result<Comparison, String> {
-    let figures: Vec<FigureInfo> = metrics
+/// How `metrics` are shown, each parsed against the contract `c`.
+pub fn figure_infos(c: &crate::Contract, metrics: &[String]) -> Result<Vec<FigureInfo>, String> {
+    metrics
         .iter()
         .map(|m| {
             metrics::parse(m, c).map(|x| FigureInfo {
@@ -224,77 +221,87 @@ pub fn compare(
                 stat: x.def.stat,
             })
         })
-        .collect::<Result<_, _>>()?;
-    let base = runs.first().map(|r| r.1);
-    let variants = runs
-        .iter()
-        .map(|(v, run)| {
-            let per = |f: &PairFn| {
-                figures
-                    .iter()
-                    .enumerate()
-                    .map(|(k, fi)| match base {
-                        Some(b) => f(fi.stat, &b.values[k], &run.values[k]),
-                        None => Figure {
-                            value: f64::NAN,
-                            se: f64::NAN,
-                        },
-                    })
-                    .collect::<Vec<_>>()
-            };
-            VariantFigures {
-                label: v.label.clone(),
-                description: v.description.clone(),
-                overrides: v.overrides.iter().map(|o| o.text.clone()).collect(),
-                figures: figures
-                    .iter()
-                    .enumerate()
-                    .map(|(k, fi)| metrics::figure(fi.stat, &run.values[k]))
-                    .collect(),
-                diffs: per(&metrics::paired_difference),
-                independent_se: per(&|s, a, b| Figure {
-                    value: metrics::independent_se(s, a, b),
-                    se: 0.0,
-                })
-                .into_iter()
-                .map(|f| f.value)
-                .collect(),
-            }
-        })
-        .collect();
-    Ok(Comparison {
-        trials: cfg.trials,
-        seed: cfg.seed,
-        figures,
-        variants,
-        skipped: Vec::new(),
-    })
+        .collect()
 }
 
-/// Loads and runs every variant (in parallel, each over trials in parallel), on common random
-/// numbers, recording `metrics`; a variant that does not validate is returned as an error
-/// message instead.
-pub fn run_all(
+/// The figures of `variant`'s `run`, and their differences to the base's run `base` (the same
+/// figures, on the same trials).
+pub fn variant_figures(
+    variant: &Variant,
+    figures: &[FigureInfo],
+    base: &Run,
+    run: &Run,
+) -> VariantFigures {
+    let per = |f: &PairFn| {
+        figures
+            .iter()
+            .enumerate()
+            .map(|(k, fi)| f(fi.stat, &base.values[k], &run.values[k]))
+            .collect::<Vec<_>>()
+    };
+    VariantFigures {
+        label: variant.label.clone(),
+        description: variant.description.clone(),
+        overrides: variant.overrides.iter().map(|o| o.text.clone()).collect(),
+        figures: figures
+            .iter()
+            .enumerate()
+            .map(|(k, fi)| metrics::figure(fi.stat, &run.values[k]))
+            .collect(),
+        diffs: per(&metrics::paired_difference),
+        independent_se: per(&|s, a, b| Figure {
+            value: metrics::independent_se(s, a, b),
+            se: 0.0,
+        })
+        .into_iter()
+        .map(|f| f.value)
+        .collect(),
+    }
+}
+
+/// Loads `variant` and runs it, recording `metrics`; a variant that does not validate, or
+/// whose run stops, is an error message.
+pub fn load_and_run(
     src: &Source<'_>,
-    variants: &[Variant],
+    variant: &Variant,
     metrics: &[String],
     cfg: &SimConfig,
     progress: Option<&AtomicU64>,
-) -> Vec<Result<(Scenario, Run), String>> {
-    with_threads(cfg.threads, || {
-        variants
-            .par_iter()
-            .map(|v| {
-                let (sc, model) = src.load(v).map_err(|d| d.to_string())?;
-                let run = run_variant(&sc, &model, metrics, cfg, progress)?;
-                Ok((sc, run))
-            })
-            .collect()
-    })
+) -> Result<(Scenario, Run), String> {
+    let (sc, model) = src.load(variant).map_err(|d| d.to_string())?;
+    let run = run_variant(&sc, &model, metrics, cfg, progress)?;
+    Ok((sc, run))
+}
+
+/// The most runs a comparison of `variants` variants keeps in memory at once on `threads`
+/// worker threads (`None`: all cores): the reference run, and one in flight per thread (see
+/// [`in_batches`]). Pass it to [`memory_needed`].
+pub fn runs_kept(variants: usize, threads: Option<usize>) -> usize {
+    let t = threads
+        .unwrap_or_else(rayon::current_num_threads)
+        .clamp(1, crate::montecarlo::MAX_THREADS);
+    1 + variants.min(t)
+}
+
+/// Calls `f` on every item, in parallel, and returns what it gives in the items' order; at most
+/// one item per worker thread of the current pool is in flight at a time (they run in batches
+/// of that many), so a comparison's memory is bounded by its threads, not its variants: each
+/// run's per-trial values and results are dropped as soon as `f` has reduced them to figures.
+/// Each run is itself parallel over its trials, which keeps every thread busy while the
+/// slowest variant of a batch finishes.
+pub fn in_batches<I: Sync, T: Send>(items: &[I], f: impl Fn(&I) -> T + Sync + Send) -> Vec<T> {
+    let k = rayon::current_num_threads().max(1);
+    let mut out = Vec::with_capacity(items.len());
+    for batch in items.chunks(k) {
+        out.extend(batch.par_iter().map(&f).collect::<Vec<T>>());
+    }
+    out
 }
 
 /// Runs the base and `variants` and compares them on `metrics`. The base must load; a
-/// variant that does not is listed in [`Comparison::skipped`].
+/// variant that does not is listed in [`Comparison::skipped`]. The base runs first; the
+/// variants then run in parallel, at most one per thread at a time ([`in_batches`]), each
+/// reduced to its figures as soon as it ends.
 pub fn compare_variants(
     src: &Source<'_>,
     variants: &[Variant],
@@ -302,26 +309,30 @@ pub fn compare_variants(
     cfg: &SimConfig,
     progress: Option<&AtomicU64>,
 ) -> Result<Comparison, String> {
-    let mut all = vec![Variant::base()];
-    all.extend(variants.iter().cloned());
-    let runs = run_all(src, &all, metrics, cfg, progress);
-    let mut ok = Vec::new();
-    let mut skipped = Vec::new();
-    let mut contract = None;
-    for (v, r) in all.iter().zip(&runs) {
-        match r {
-            Ok((sc, run)) => {
-                contract.get_or_insert_with(|| sc.contract.clone());
-                ok.push((v, run));
+    with_threads(cfg.threads, || {
+        let base = Variant::base();
+        let (sc, base_run) = load_and_run(src, &base, metrics, cfg, progress)?;
+        let figures = figure_infos(&sc.contract, metrics)?;
+        let mut out = vec![variant_figures(&base, &figures, &base_run, &base_run)];
+        let mut skipped = Vec::new();
+        let runs = in_batches(variants, |v| {
+            load_and_run(src, v, metrics, cfg, progress)
+                .map(|(_, run)| variant_figures(v, &figures, &base_run, &run))
+        });
+        for (v, r) in variants.iter().zip(runs) {
+            match r {
+                Ok(f) => out.push(f),
+                Err(e) => skipped.push((v.label.clone(), e.trim_end().to_string())),
             }
-            Err(e) if v.label == "base" && v.overrides.is_empty() => return Err(e.clone()),
-            Err(e) => skipped.push((v.label.clone(), e.trim_end().to_string())),
         }
-    }
-    let c = contract.ok_or("nothing to compare")?;
-    let mut cmp = compare(&c, metrics, &ok, cfg)?;
-    cmp.skipped = skipped;
-    // Every variant's `overrides` are its own, on top of the changes every variant starts
-    // from (`--set`, which the output lists once, with the scenario): the base's are none.
-    Ok(cmp)
+        // Every variant's `overrides` are its own, on top of the changes every variant starts
+        // from (`--set`, which the output lists once, with the scenario): the base's are none.
+        Ok(Comparison {
+            trials: cfg.trials,
+            seed: cfg.seed,
+            figures,
+            variants: out,
+            skipped,
+        })
+    })
 }

@@ -1,7 +1,7 @@
 //! Sweeps: one or two terms varied over a grid (`PATH=FROM:TO:STEPS`), every point on common
 //! random numbers, so a curve or surface is smooth in the term rather than noisy.
 
-use super::{Run, Source, Variant, run_all};
+use super::{Run, Source, Variant, in_batches, load_and_run};
 use crate::metrics::{self, Figure, Unit};
 use crate::montecarlo::SimConfig;
 use crate::scenario::overrides::{Override, Step, parse_path, path_text};
@@ -224,8 +224,6 @@ pub fn sweep(
         .iter()
         .map(|f| metrics::parse(f, &base.0.contract).map(|m| m.unit()))
         .collect::<Result<Vec<_>, _>>()?;
-    let runs = run_all(src, &variants, figures, cfg, progress);
-    let first: Option<&Run> = runs.iter().find_map(|r| r.as_ref().ok().map(|x| &x.1));
     let stats: Vec<_> = figures
         .iter()
         .map(|f| metrics::parse(f, &base.0.contract).map(|m| m.def.stat))
@@ -234,38 +232,57 @@ pub fn sweep(
         value: f64::NAN,
         se: f64::NAN,
     };
-    let points = grid
-        .iter()
-        .zip(&runs)
-        .map(|(pt, r)| {
-            let at = pt.iter().map(|x| x.to_f64().unwrap_or(f64::NAN)).collect();
-            match r {
-                Ok((_, run)) => SweepPoint {
-                    at,
-                    figures: stats
-                        .iter()
-                        .enumerate()
-                        .map(|(k, s)| metrics::figure(*s, &run.values[k]))
-                        .collect(),
-                    diffs: stats
-                        .iter()
-                        .enumerate()
-                        .map(|(k, s)| match first {
-                            Some(f) => metrics::paired_difference(*s, &f.values[k], &run.values[k]),
-                            None => nan,
-                        })
-                        .collect(),
-                    error: None,
-                },
-                Err(e) => SweepPoint {
-                    at,
-                    figures: vec![nan; figures.len()],
-                    diffs: vec![nan; figures.len()],
-                    error: Some(e.trim_end().to_string()),
-                },
+    let failed = |at: Vec<f64>, e: String| SweepPoint {
+        at,
+        figures: vec![nan; figures.len()],
+        diffs: vec![nan; figures.len()],
+        error: Some(e.trim_end().to_string()),
+    };
+    let point = |at: Vec<f64>, first: &Run, run: &Run| SweepPoint {
+        at,
+        figures: stats
+            .iter()
+            .enumerate()
+            .map(|(k, s)| metrics::figure(*s, &run.values[k]))
+            .collect(),
+        diffs: stats
+            .iter()
+            .enumerate()
+            .map(|(k, s)| metrics::paired_difference(*s, &first.values[k], &run.values[k]))
+            .collect(),
+        error: None,
+    };
+    let at = |pt: &[Decimal]| -> Vec<f64> {
+        pt.iter().map(|x| x.to_f64().unwrap_or(f64::NAN)).collect()
+    };
+    // The first valid point is the reference of every difference: the points run in order
+    // until one is valid, then the rest in parallel, at most one per thread at a time, each
+    // reduced to its figures as soon as it ends (memory does not grow with the grid).
+    let points = super::with_threads(cfg.threads, || {
+        let mut points = Vec::with_capacity(grid.len());
+        let mut first: Option<Run> = None;
+        let mut next = 0;
+        while first.is_none() && next < grid.len() {
+            match load_and_run(src, &variants[next], figures, cfg, progress) {
+                Ok((_, run)) => {
+                    points.push(point(at(&grid[next]), &run, &run));
+                    first = Some(run);
+                }
+                Err(e) => points.push(failed(at(&grid[next]), e)),
             }
-        })
-        .collect();
+            next += 1;
+        }
+        if let Some(first) = &first {
+            let rest: Vec<usize> = (next..grid.len()).collect();
+            points.extend(in_batches(&rest, |&i| {
+                match load_and_run(src, &variants[i], figures, cfg, progress) {
+                    Ok((_, run)) => point(at(&grid[i]), first, &run),
+                    Err(e) => failed(at(&grid[i]), e),
+                }
+            }));
+        }
+        points
+    });
     Ok(Sweep {
         axes: vary
             .iter()

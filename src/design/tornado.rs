@@ -7,7 +7,7 @@
 //! control-group rate, the cost per participant, and each shock (off / on, whatever the
 //! range).
 
-use super::{Source, Variant, run_all};
+use super::{Source, Variant, in_batches, load_and_run};
 use crate::metrics::{self, Figure, Unit};
 use crate::model::{BetaRate, Dist, OutcomeDraw};
 use crate::montecarlo::SimConfig;
@@ -303,47 +303,59 @@ pub fn tornado(
     let (sc, model) = src.load(&Variant::base()).map_err(|d| d.to_string())?;
     let m = metrics::parse(figure, &sc.contract)?;
     let ins = inputs(&sc, &model, range);
-    let mut variants = vec![Variant::base()];
-    for (label, _, _, (_, lo), (_, hi)) in &ins {
-        for (side, o) in [("low", lo), ("high", hi)] {
-            variants.push(Variant {
-                label: format!("{label} {side}"),
-                description: String::new(),
-                overrides: vec![Override::parse(o).map_err(|e| e.0)?],
-            });
-        }
-    }
-    let runs = run_all(src, &variants, &[figure.to_string()], cfg, progress);
-    let base_run = match &runs[0] {
-        Ok((_, r)) => r,
-        Err(e) => return Err(e.clone()),
-    };
     let stat = m.def.stat;
-    let base = metrics::figure(stat, &base_run.values[0]);
-    let mut bars = Vec::new();
-    let mut skipped = Vec::new();
-    for (i, (label, path, kind, (lo, _), (hi, _))) in ins.iter().enumerate() {
-        match (&runs[1 + 2 * i], &runs[2 + 2 * i]) {
-            (Ok((_, a)), Ok((_, b))) => bars.push(TornadoBar {
+    let figs = [figure.to_string()];
+    let variant = |label: &str, side: &str, o: &str| -> Result<Variant, String> {
+        Ok(Variant {
+            label: format!("{label} {side}"),
+            description: String::new(),
+            overrides: vec![Override::parse(o).map_err(|e| e.0)?],
+        })
+    };
+    // Every input's variants must parse before anything runs.
+    let pairs = ins
+        .iter()
+        .map(|(label, _, _, (_, lo), (_, hi))| {
+            Ok((variant(label, "low", lo)?, variant(label, "high", hi)?))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    // The base first; then each input's low and high runs, reduced to a bar as soon as both
+    // end (at most one input per thread in flight, see `in_batches`).
+    let (base, mut bars, skipped) = super::with_threads(cfg.threads, || {
+        let (_, base_run) = load_and_run(src, &Variant::base(), &figs, cfg, progress)?;
+        let items: Vec<usize> = (0..ins.len()).collect();
+        let results: Vec<Result<TornadoBar, String>> = in_batches(&items, |&i| {
+            let (label, path, kind, (lo, _), (hi, _)) = &ins[i];
+            let (vlo, vhi) = &pairs[i];
+            let a = load_and_run(src, vlo, &figs, cfg, progress)?.1;
+            let b = load_and_run(src, vhi, &figs, cfg, progress)?.1;
+            let (a, b, z) = (&a.values[0], &b.values[0], &base_run.values[0]);
+            Ok(TornadoBar {
                 input: label.clone(),
                 path: path.clone(),
                 kind: *kind,
                 low_input: *lo,
                 high_input: *hi,
-                at_low: metrics::figure(stat, &a.values[0]),
-                at_high: metrics::figure(stat, &b.values[0]),
-                low_diff: metrics::paired_difference(stat, &base_run.values[0], &a.values[0]),
-                high_diff: metrics::paired_difference(stat, &base_run.values[0], &b.values[0]),
+                at_low: metrics::figure(stat, a),
+                at_high: metrics::figure(stat, b),
+                low_diff: metrics::paired_difference(stat, z, a),
+                high_diff: metrics::paired_difference(stat, z, b),
                 swing: Figure {
-                    value: (metrics::figure(stat, &b.values[0]).value
-                        - metrics::figure(stat, &a.values[0]).value)
-                        .abs(),
-                    se: metrics::paired_difference(stat, &a.values[0], &b.values[0]).se,
+                    value: (metrics::figure(stat, b).value - metrics::figure(stat, a).value).abs(),
+                    se: metrics::paired_difference(stat, a, b).se,
                 },
-            }),
-            (Err(e), _) | (_, Err(e)) => skipped.push((label.clone(), e.trim_end().to_string())),
+            })
+        });
+        let mut bars = Vec::new();
+        let mut skipped = Vec::new();
+        for (r, (label, ..)) in results.into_iter().zip(&ins) {
+            match r {
+                Ok(bar) => bars.push(bar),
+                Err(e) => skipped.push((label.clone(), e.trim_end().to_string())),
+            }
         }
-    }
+        Ok::<_, String>((metrics::figure(stat, &base_run.values[0]), bars, skipped))
+    })?;
     bars.sort_by(|a, b| {
         let w = |x: &TornadoBar| x.swing.value;
         w(b).total_cmp(&w(a))
