@@ -876,7 +876,14 @@ impl<'c> Worker<'c> {
         }
     }
 
-    fn run<F: Fn(&TrialRecord) + Sync>(&mut self, trial: u64, on_trial: Option<&F>) {
+    /// Runs trial `trial`: draws, settles, hands its record to `on_trial`, and with `SUMMARY`
+    /// adds it to the accumulator (without, only its count and any failure are kept: see
+    /// [`run_trials`]).
+    fn run<const SUMMARY: bool, F: Fn(&TrialRecord) + Sync>(
+        &mut self,
+        trial: u64,
+        on_trial: Option<&F>,
+    ) {
         let c = self.c;
         let mut rng = trial_rng(self.seed, trial);
         let model = self.model;
@@ -905,43 +912,47 @@ impl<'c> Worker<'c> {
                 acc.out_of_cash += 1;
             }
         }
-        let held = s.held_at_end().0;
-        acc.held.add(held);
-        acc.held_n += (held > 0) as u64;
-        let returned = s.unspent_returned.0;
-        acc.returned.add(returned);
-        acc.returned_n += (returned > 0) as u64;
+        if SUMMARY {
+            let held = s.held_at_end().0;
+            acc.held.add(held);
+            acc.held_n += (held > 0) as u64;
+            let returned = s.unspent_returned.0;
+            acc.returned.add(returned);
+            acc.returned_n += (returned > 0) as u64;
+        }
         let per_year = c.period_length.per_year();
         // Tranches.
         for (i, tr) in c.tranches.iter().enumerate() {
             let r = &s.tranches[i];
-            let ta = &mut acc.tranches[i];
-            let received = r.distributed + r.guaranteed;
-            ta.drawn.add(r.drawn.0);
-            ta.received.add(received.0);
-            ta.unrecovered.add(r.unrecovered_principal.0);
-            ta.guarantee.add(r.guaranteed.0);
             let flows = self.sink.tranche_flows(i);
-            ta.npv.add(round_to_i64(npv_with(flows, &self.discount)));
             let x = irr(flows, per_year);
             self.irr[i] = x;
-            if let Some(x) = x {
-                let q = quantise(x);
-                ta.irr.add(q);
-                ta.irr_hist.add(q);
-            }
-            if r.drawn.0 > 0 {
-                let m = quantise(received.0 as f64 / r.drawn.0 as f64);
-                ta.multiple.add(m);
-                ta.multiple_hist.add(m);
-            }
             let repaid = r.outstanding.0 == 0;
             self.repaid[i] = repaid;
-            if repaid {
-                ta.repaid_n += 1;
-            }
-            if r.unrecovered_principal.0 > 0 {
-                ta.loss_n += 1;
+            if SUMMARY {
+                let ta = &mut acc.tranches[i];
+                let received = r.distributed + r.guaranteed;
+                ta.drawn.add(r.drawn.0);
+                ta.received.add(received.0);
+                ta.unrecovered.add(r.unrecovered_principal.0);
+                ta.guarantee.add(r.guaranteed.0);
+                ta.npv.add(round_to_i64(npv_with(flows, &self.discount)));
+                if let Some(x) = x {
+                    let q = quantise(x);
+                    ta.irr.add(q);
+                    ta.irr_hist.add(q);
+                }
+                if r.drawn.0 > 0 {
+                    let m = quantise(received.0 as f64 / r.drawn.0 as f64);
+                    ta.multiple.add(m);
+                    ta.multiple_hist.add(m);
+                }
+                if repaid {
+                    ta.repaid_n += 1;
+                }
+                if r.unrecovered_principal.0 > 0 {
+                    ta.loss_n += 1;
+                }
             }
             let _ = tr;
         }
@@ -961,23 +972,25 @@ impl<'c> Worker<'c> {
             let received = s.received[p].0;
             let net = received - paid;
             self.net[k] = net;
-            pa.paid.add(paid);
-            pa.received.add(received);
-            pa.net.add(net);
-            pa.net_hist.add(net);
-            if let Some(h) = &mut pa.received_hist {
-                h.add(received);
-            }
-            if net < 0 {
-                pa.neg_n += 1;
-            }
-            pa.npv.add(round_to_i64(self.npv[p]));
-            pa.guarantee.add(self.sink.guarantee_paid[p]);
-            pa.outcome_paid.add(self.sink.outcome_paid[p]);
             let inflow = self.sink.inflow_paid[p];
-            if has_inflow {
-                pa.inflow.add(inflow);
-                pa.inflow_n += (inflow > 0) as u64;
+            if SUMMARY {
+                pa.paid.add(paid);
+                pa.received.add(received);
+                pa.net.add(net);
+                pa.net_hist.add(net);
+                if let Some(h) = &mut pa.received_hist {
+                    h.add(received);
+                }
+                if net < 0 {
+                    pa.neg_n += 1;
+                }
+                pa.npv.add(round_to_i64(self.npv[p]));
+                pa.guarantee.add(self.sink.guarantee_paid[p]);
+                pa.outcome_paid.add(self.sink.outcome_paid[p]);
+                if has_inflow {
+                    pa.inflow.add(inflow);
+                    pa.inflow_n += (inflow > 0) as u64;
+                }
             }
             let loss = match c.parties[p].role {
                 Role::Investor => c
@@ -1006,26 +1019,30 @@ impl<'c> Worker<'c> {
                 Role::Account | Role::External => 0,
             };
             self.loss[k] = loss;
-            pa.loss.add(loss);
-            if loss > 0 {
-                pa.loss_n += 1;
+            if SUMMARY {
+                pa.loss.add(loss);
+                if loss > 0 {
+                    pa.loss_n += 1;
+                }
             }
             total_loss += loss;
         }
-        // Cash bands: cumulative net cash per party and period.
-        acc.bands
-            .add(self.parties.iter().map(|&p| self.sink.party_flows(p)));
-        acc.total_loss.add(total_loss);
-        acc.tail.add(total_loss, &self.loss);
-        acc.outcome_payments.add(s.outcome_payments.0);
-        acc.outcome_hist.add(s.outcome_payments.0);
-        for (o, r) in s.outcomes.iter().enumerate() {
-            acc.per_outcome[o].add(r.paid.0);
+        if SUMMARY {
+            // Cash bands: cumulative net cash per party and period.
+            acc.bands
+                .add(self.parties.iter().map(|&p| self.sink.party_flows(p)));
+            acc.total_loss.add(total_loss);
+            acc.tail.add(total_loss, &self.loss);
+            acc.outcome_payments.add(s.outcome_payments.0);
+            acc.outcome_hist.add(s.outcome_payments.0);
+            for (o, r) in s.outcomes.iter().enumerate() {
+                acc.per_outcome[o].add(r.paid.0);
+            }
+            // What the enterprise paid is its costs, and any unspent capital it paid back
+            // (`return_unspent`), which is not a cost.
+            acc.programme_costs
+                .add(s.paid[c.enterprise].0 - s.unspent_returned.0 + s.unpaid_costs.0);
         }
-        // What the enterprise paid is its costs, and any unspent capital it paid back
-        // (`return_unspent`), which is not a cost.
-        acc.programme_costs
-            .add(s.paid[c.enterprise].0 - s.unspent_returned.0 + s.unpaid_costs.0);
         if let Some(b) = &mut acc.business {
             let sink = &self.sink;
             let delays = if v == 0 {
@@ -1593,6 +1610,65 @@ pub fn simulate_with<F: Fn(&TrialRecord) + Sync>(
     }
 }
 
+/// Runs the trials of [`simulate_with`] for their records only: `on_trial` sees exactly the
+/// records `simulate_with` would give it, but nothing is summarised (no pilot, no anchors, no
+/// moments, histograms or cash bands, no percentiles): a trial costs about a fifth less, and a
+/// short run several times less (the term-design commands run many). Returns the trials settled, or why the failed trial with the lowest index could not
+/// be settled ([`Results::failure`]); a run stops at the end of the window in which a trial
+/// fails.
+pub fn run_trials<F: Fn(&TrialRecord) + Sync>(
+    contract: &Contract,
+    model: &Model,
+    config: &SimConfig,
+    on_trial: &F,
+) -> Result<u64, String> {
+    let go = || {
+        let parties = reported_parties(contract);
+        let mut template = Acc::new(contract, parties.len());
+        // Nothing is read from the accumulators but the counts and failures; the business case
+        // still adds each trial to its own (it computes the record's figures), kept short.
+        template.tail.keep_none();
+        for h in template.histograms_mut() {
+            h.set_exact_limit(0);
+        }
+        let workers = windows::<false, F>(
+            contract,
+            model,
+            config,
+            Some(on_trial),
+            &parties,
+            Vec::new(),
+            &template,
+            0,
+            false,
+        );
+        let mut settled = 0;
+        let mut first: Option<(u64, String)> = None;
+        for w in workers {
+            settled += w.acc.trials;
+            if let Some((t, why)) = w.acc.first_failure
+                && first.as_ref().is_none_or(|(u, _)| t < *u)
+            {
+                first = Some((t, why));
+            }
+        }
+        match first {
+            Some((t, why)) => Err(format!("trial {t} could not be settled: {why}")),
+            None => Ok(settled),
+        }
+    };
+    match config.threads {
+        Some(n) => match rayon::ThreadPoolBuilder::new()
+            .num_threads(n.clamp(1, MAX_THREADS))
+            .build()
+        {
+            Ok(pool) => pool.install(go),
+            Err(_) => go(),
+        },
+        None => go(),
+    }
+}
+
 fn run<F: Fn(&TrialRecord) + Sync>(
     c: &Contract,
     model: &Model,
@@ -1624,7 +1700,7 @@ fn run<F: Fn(&TrialRecord) + Sync>(
                 Worker::new(c, model, seed, &parties, Acc::recording(c, n_parties))
             });
             for t in b * BLOCK..((b + 1) * BLOCK).min(pilot_n) {
-                w.run(t, on_trial);
+                w.run::<true, F>(t, on_trial);
             }
         },
     );
@@ -1661,14 +1737,48 @@ fn run<F: Fn(&TrialRecord) + Sync>(
     for w in &mut workers {
         w.acc = template.clone();
     }
+    let failed = pilot.failed > 0;
+    let workers = windows::<true, F>(
+        c, model, cfg, on_trial, &parties, workers, &template, pilot_n, failed,
+    );
+    // Merged into the accumulator with the most trials: its windows are the widest already, so
+    // merging the others grows them least.
+    let mut accs: Vec<Acc> = workers.into_iter().map(|w| w.acc).collect();
+    accs.push(pilot);
+    let base = (0..accs.len()).max_by_key(|&i| accs[i].trials).unwrap_or(0);
+    let mut acc = accs.swap_remove(base);
+    for o in &accs {
+        acc.merge(o);
+    }
+    finish(c, &parties, cfg, acc)
+}
+
+/// Runs trials `from..cfg.trials` in windows of [`WINDOW`] (see [`simulate_with`]), adding
+/// them to the accumulators with `SUMMARY` (see `Worker::run`), on
+/// `workers` and the workers it makes (each with a copy of `template`'s accumulator), and
+/// returns them all; stops at the end of the window in which a trial fails (`failed`: one
+/// before `from` did, in the same window).
+#[allow(clippy::too_many_arguments)]
+fn windows<'c, const SUMMARY: bool, F: Fn(&TrialRecord) + Sync>(
+    c: &'c Contract,
+    model: &'c Model,
+    cfg: &SimConfig,
+    on_trial: Option<&F>,
+    parties: &'c [usize],
+    workers: Vec<Worker<'c>>,
+    template: &Acc,
+    from: u64,
+    mut failed: bool,
+) -> Vec<Worker<'c>> {
+    const BLOCK: u64 = 256;
+    let seed = cfg.seed;
     // Workers (settler, buffers, accumulator) outlive the windows: each parallel split leases
     // one from the pool and gives it back when the split ends, so a run creates about one per
     // thread however many windows it has. Their accumulators merge at the end (merge order
     // never changes a result).
     let pool: Mutex<Vec<Worker>> = Mutex::new(workers);
     // Windows of `WINDOW` trials from trial 0; the pilot is the start of the first.
-    let mut first = pilot_n;
-    let mut failed = pilot.failed > 0;
+    let mut first = from;
     while first < cfg.trials {
         let end = (first / WINDOW + 1).saturating_mul(WINDOW).min(cfg.trials);
         let blocks = (end - first).div_ceil(BLOCK);
@@ -1680,10 +1790,10 @@ fn run<F: Fn(&TrialRecord) + Sync>(
             |lease, b| {
                 let w = lease
                     .worker
-                    .get_or_insert_with(|| Worker::new(c, model, seed, &parties, template.clone()));
+                    .get_or_insert_with(|| Worker::new(c, model, seed, parties, template.clone()));
                 let start = first + b * BLOCK;
                 for t in start..(start + BLOCK).min(end) {
-                    w.run(t, on_trial);
+                    w.run::<SUMMARY, F>(t, on_trial);
                 }
             },
         );
@@ -1698,21 +1808,7 @@ fn run<F: Fn(&TrialRecord) + Sync>(
             break;
         }
     }
-    // Merged into the accumulator with the most trials: its windows are the widest already, so
-    // merging the others grows them least.
-    let mut accs: Vec<Acc> = pool
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner())
-        .into_iter()
-        .map(|w| w.acc)
-        .collect();
-    accs.push(pilot);
-    let base = (0..accs.len()).max_by_key(|&i| accs[i].trials).unwrap_or(0);
-    let mut acc = accs.swap_remove(base);
-    for o in &accs {
-        acc.merge(o);
-    }
-    finish(c, &parties, cfg, acc)
+    pool.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Trials of the pilot of a run of `trials`: one in [`PILOT_SHARE`], at least [`PILOT`] and at

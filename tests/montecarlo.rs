@@ -472,6 +472,69 @@ fn draws_past_the_engine_limits_stop_the_run_with_the_reason() {
     );
 }
 
+/// `run_trials` hands over exactly the records `simulate_with` does (it only skips the
+/// summary), on any thread count, and stops on the same failure.
+#[test]
+fn run_trials_gives_the_records_of_simulate_and_its_failure() {
+    type Row = (
+        u64,
+        Vec<i64>,
+        Vec<i64>,
+        Vec<Option<u64>>,
+        Vec<bool>,
+        i64,
+        u64,
+    );
+    let rows = |text: &str, trials: u64, threads: usize, summarise: bool| {
+        let (sc, m) = load(text);
+        let out: Mutex<Vec<Row>> = Mutex::new(Vec::new());
+        let cb = |r: &TrialRecord| {
+            out.lock().unwrap().push((
+                r.trial,
+                r.net.to_vec(),
+                r.loss.to_vec(),
+                r.irr.iter().map(|x| x.map(f64::to_bits)).collect(),
+                r.repaid.to_vec(),
+                r.settlement.outcome_payments.0,
+                r.shocks,
+            ))
+        };
+        let cfg = config(trials, 9, threads);
+        let end = if summarise {
+            let res = simulate_with(&sc.contract, &m, &cfg, Some(&cb));
+            match res.failure {
+                Some(why) => Err(why),
+                None => Ok(res.trials),
+            }
+        } else {
+            sibsim::montecarlo::run_trials(&sc.contract, &m, &cfg, &cb)
+        };
+        let mut v = out.into_inner().unwrap();
+        v.sort_by_key(|r| r.0);
+        (end, v)
+    };
+    let text = small(
+        10,
+        "",
+        "[uncertainty]\nfill = { mean = 0.8, sd = 0.1 }\n[uncertainty.outcomes.job]\nrate = { mean = 0.4, sd = 0.1 }\n",
+    );
+    let want = rows(&text, 700, 2, true);
+    assert_eq!(want.0, Ok(700));
+    assert_eq!(want.1.len(), 700);
+    assert!(want.1.windows(2).any(|w| w[0].1 != w[1].1), "trials differ");
+    for threads in [1, 2, 3] {
+        assert_eq!(rows(&text, 700, threads, false), want, "{threads} threads");
+    }
+    // A run whose every trial fails (see the test above) says why, as `simulate` does.
+    let failing = text
+        .replace("periods = 8", "periods = 1200")
+        .replace("period = \"quarter\"", "period = \"year\"")
+        .replace("rate = 0.05", "rate = 1.0");
+    let (end, _) = rows(&failing, 300, 2, false);
+    assert_eq!(end, rows(&failing, 300, 2, true).0);
+    assert!(end.unwrap_err().starts_with("trial 0 could not be settled"));
+}
+
 #[test]
 fn beta_table_is_accurate() {
     let (mut worst, mut worst_wide) = (0.0f64, 0.0f64);

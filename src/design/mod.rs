@@ -29,7 +29,7 @@ pub mod tornado;
 use crate::error::Diagnostics;
 use crate::metrics::{self, Figure, Metric, Stat, Unit};
 use crate::model::Model;
-use crate::montecarlo::{Results, SimConfig, TrialRecord, simulate_with};
+use crate::montecarlo::{SimConfig, TrialRecord, run_trials};
 use crate::scenario::overrides::Override;
 use crate::scenario::{self, Scenario};
 use rayon::prelude::*;
@@ -78,11 +78,11 @@ impl Source<'_> {
     }
 }
 
-/// One variant's run: the full results and the per-trial values of the figures asked for.
+/// One variant's run: the per-trial values of the figures asked for.
 #[derive(Clone, Debug)]
 pub struct Run {
-    /// Everything `simulate` reports.
-    pub results: Results,
+    /// Trials settled.
+    pub trials: u64,
     /// `[figure][trial]` values (`NaN`: undefined in that trial).
     pub values: Vec<Vec<f64>>,
 }
@@ -137,10 +137,9 @@ pub fn run_variant(
         threads: None,
         ..cfg.clone()
     };
-    let results = simulate_with(c, model, &cfg1, Some(&cb));
-    if let Some(why) = &results.failure {
-        return Err(format!("the simulation stopped: {why}"));
-    }
+    // The records only: nothing of `simulate`'s summary is used.
+    let trials =
+        run_trials(c, model, &cfg1, &cb).map_err(|why| format!("the simulation stopped: {why}"))?;
     let values = (0..ms.len())
         .map(|k| {
             cells[k * n..(k + 1) * n]
@@ -149,7 +148,7 @@ pub fn run_variant(
                 .collect()
         })
         .collect();
-    Ok(Run { results, values })
+    Ok(Run { trials, values })
 }
 
 /// Runs `f` on `threads` worker threads (`None`: all cores).
