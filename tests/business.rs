@@ -2032,6 +2032,23 @@ fn an_mkba_table_past_what_decimals_hold_is_refused_not_a_panic() {
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
+    // The report's MKBA section is the same table: refused too, not shown clamped, and no
+    // report is written.
+    let html = dir.path().join("report.html");
+    let o = Command::new(env!("CARGO_BIN_EXE_sibsim"))
+        .args(["report", path.to_str().unwrap(), "--trials", "1", "--out"])
+        .arg(&html)
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("mkba-decimal-overflow.toml")
+            && err.contains("are too large")
+            && err.contains("Nothing was written"),
+        "{err}"
+    );
+    assert!(!html.exists());
 }
 
 /// MKBA values so large that the business case's present values pass the money limit are

@@ -29,6 +29,16 @@ pub fn run(
         threads: o.threads,
     };
     let results = super::progress::simulate(c, &model, &cfg, None)?;
+    // The MKBA table at the expected cases, as `sibsim mkba` refuses it: amounts past what
+    // it holds would be shown clamped.
+    if let Some(why) = results
+        .business_case
+        .as_ref()
+        .and_then(|b| b.expected_table(c))
+        .and_then(|t| t.too_large())
+    {
+        return Err(CliError(format!("{name}: {why}. Nothing was written.")));
+    }
     let doc = super::simulate::summary_file(&name, &text, o.set, c, &results);
     let mut extra = Vec::new();
     if let Some(figure) = tornado {
