@@ -381,7 +381,17 @@ pub fn claim_rows(
         let level = |l: Option<Ratio>| l.map(show_improvement).unwrap_or_default();
         match k.verdict {
             Verdict::Earned => match &out.pricing {
-                _ if k.units.0 == 0 && k.payable.0 == 0 => {}
+                // Nothing improved on a baseline: say so (a grid's first point is not what
+                // left it at nothing).
+                _ if k.units.0 == 0 && k.payable.0 == 0 => {
+                    if k.baseline.0 > 0 && k.achieved <= k.baseline {
+                        note.push(format!(
+                            "no improvement on the baseline ({} achieved, baseline {})",
+                            show_units(k.achieved),
+                            show_units(k.baseline)
+                        ));
+                    }
+                }
                 Pricing::Flat(p) => {
                     let shown = match person_unit {
                         Some(unit) => format_thousands(unit),

@@ -3204,6 +3204,27 @@ grid = { kind = "step", points = [[0.5, 100]] }
         text.contains("below the grid's first point (50%)"),
         "{text}"
     );
+    // At or below the baseline nothing improved: the note says so, for a grid as for a price
+    // (an audit saw such a claim with no note at all).
+    let a = sibsim::actuals::parse_csv(
+        c,
+        "u.csv",
+        "period,cohort,outcome,units,baseline\n2,c1,job,0,\n2,c1,grid,3,\n",
+    )
+    .unwrap();
+    let mut rec = sibsim::settlement::Recorded::default();
+    let s = Settler::new(c).settle(&a, &mut rec).unwrap().clone();
+    let rows = sibsim::statement::claim_rows(c, &s, &rec.claims, &rec.paid, &a.enrolled);
+    let text = sibsim::statement::render_text_noted(c, &s, &rec.ledger, &[], &[], &rows, None);
+    let line = text
+        .lines()
+        .find(|l| l.contains(" grid ") && l.contains(" c1 "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.contains("no improvement on the baseline (3 achieved, baseline 4)"),
+        "{text}"
+    );
+    assert!(!line.contains("first point"), "{line}");
 }
 
 /// The text's Claims notes say how a tiered amount comes about, tier by tier, counting from
