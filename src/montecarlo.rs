@@ -334,10 +334,22 @@ impl Bands {
 
     /// Makes every band whose recorded values (the pilot's, in trial order) equal those of the
     /// same party's band of the period before an alias of that band's root.
+    ///
+    /// An alias's own histogram is never read (an alias that comes to differ copies its
+    /// root's), so it is dropped here, record and all, and never anchored: a contract whose
+    /// parties' cash stops moving long before its last period (1,200 monthly periods for a
+    /// programme of 24) kept a full set of windows for each of thousands of repeated bands.
     fn alias_repeats(&mut self) {
         for b in 1..self.hists.len() {
             if b % self.periods != 0 && self.hists[b].same_record(&self.hists[b - 1]) {
                 self.alias[b] = Some(self.alias[b - 1].unwrap_or(b as u32 - 1));
+            }
+        }
+        for (h, a) in self.hists.iter_mut().zip(&self.alias) {
+            if a.is_some() {
+                *h = Histogram::new(BAND_BITS)
+                    .read_at(&BAND_LEVELS)
+                    .exact_up_to(h.exact_limit());
             }
         }
     }
@@ -2226,6 +2238,13 @@ mod tests {
             p.alias,
             [None, Some(0), Some(0), None, None, None, None, None]
         );
+        // An alias keeps no histogram of its own (neither record nor counts): its root's is
+        // read, and copied if it comes to differ.
+        for b in [1, 2] {
+            assert_eq!(p.hists[b].count(), 0, "band {b}");
+            assert!(p.hists[b].anchors().len() <= 1, "band {b}");
+        }
+        assert_eq!(p.hist(1).count(), 300);
         // A divergence in the pilot leaves period 3 counting on its own; one after it makes it
         // copy its root when it first differs, and period 2 stays an alias throughout.
         assert_eq!(pilot(true, 300, 0).alias[1..4], [Some(0), None, None]);
