@@ -175,10 +175,23 @@ pub trait LedgerSink {
     #[inline(always)]
     fn claim(&mut self, _claim: &Claim) {}
 
-    /// A claim's payment (its [`Claim::payment`]) in period `period`: `paid` after the total
-    /// cap and pay-only-what-is-due (possibly nothing). By default ignored.
+    /// A claim's payment (see [`ClaimPayment`]). By default ignored.
     #[inline(always)]
-    fn claim_paid(&mut self, _payment: u32, _period: u16, _paid: Money) {}
+    fn claim_paid(&mut self, _payment: &ClaimPayment) {}
+}
+
+/// What a claim's payment paid: its [`Claim::payment`], the period, what the total cap left of
+/// what it earned, and what pay-only-what-is-due then left of that (possibly nothing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClaimPayment {
+    /// The claim's payment number ([`Claim::payment`]).
+    pub payment: u32,
+    /// The period paid.
+    pub period: u16,
+    /// What it earned less what the total cap cut (what it earned, without a total cap).
+    pub after_total_cap: Money,
+    /// What was paid: `after_total_cap` less what pay-only-what-is-due cut.
+    pub paid: Money,
 }
 
 impl LedgerSink for Vec<LedgerLine> {
@@ -195,8 +208,8 @@ pub struct Recorded {
     pub ledger: Vec<LedgerLine>,
     /// The claims, in the order their verdicts were known.
     pub claims: Vec<Claim>,
-    /// Per claim payment paid: `(payment, period, paid)`.
-    pub paid: Vec<(u32, u16, Money)>,
+    /// Per claim payment, what it paid.
+    pub paid: Vec<ClaimPayment>,
 }
 
 impl LedgerSink for Recorded {
@@ -206,8 +219,8 @@ impl LedgerSink for Recorded {
     fn claim(&mut self, claim: &Claim) {
         self.claims.push(*claim);
     }
-    fn claim_paid(&mut self, payment: u32, period: u16, paid: Money) {
-        self.paid.push((payment, period, paid));
+    fn claim_paid(&mut self, payment: &ClaimPayment) {
+        self.paid.push(*payment);
     }
 }
 
@@ -369,6 +382,8 @@ struct Pending {
     /// (those moved forward at an early termination among them).
     seq: u32,
     amount: Money,
+    /// What the total cap left of what it earned (set when it is paid).
+    capped: Money,
 }
 
 /// The covered cohorts of an inflow guarantee judged overall, enrolled so far.
@@ -1672,6 +1687,7 @@ impl<'c> Settler<'c> {
                 cohort: ci as u16,
                 seq: self.next_seq,
                 amount,
+                capped: amount,
             });
             self.next_seq += 1;
         }
@@ -1721,6 +1737,7 @@ impl<'c> Settler<'c> {
                 let a = e.amount.min(room);
                 self.out.cut_by_total_cap += e.amount - a;
                 e.amount = a;
+                e.capped = a;
                 room -= a;
             }
         }
@@ -1745,7 +1762,12 @@ impl<'c> Settler<'c> {
         let mut heap = std::mem::take(&mut self.parts);
         let mut stack = [Money::ZERO; 16];
         for e in pend.iter() {
-            sink.claim_paid(e.seq, p, e.amount);
+            sink.claim_paid(&ClaimPayment {
+                payment: e.seq,
+                period: p,
+                after_total_cap: e.capped,
+                paid: e.amount,
+            });
             if e.amount.0 == 0 {
                 continue;
             }

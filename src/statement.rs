@@ -266,8 +266,13 @@ pub struct ClaimRow {
     /// where it is not paid yet (an interim statement's claim falling due later) or nothing
     /// was earned.
     pub paid: Option<Money>,
-    /// What the total cap or pay-only-what-is-due cut when it was paid (earned - paid).
+    /// What the total cap and pay-only-what-is-due cut when it was paid (earned - paid):
+    /// `cut_by_total_cap + not_due`.
     pub cut_at_payment: Money,
+    /// What the total cap cut of it when it was paid.
+    pub cut_by_total_cap: Money,
+    /// What pay-only-what-is-due then cut of it (investors owed less than was earned).
+    pub not_due: Money,
     /// How the measurement was judged.
     pub verdict: Verdict,
     /// How the amount comes about, in words, for the text's notes.
@@ -326,7 +331,7 @@ pub fn claim_rows(
     c: &Contract,
     s: &Settlement,
     claims: &[Claim],
-    paid: &[(u32, u16, Money)],
+    paid: &[crate::settlement::ClaimPayment],
     enrolled: &[u32],
 ) -> Vec<ClaimRow> {
     let n_c = c.cohorts.len();
@@ -364,9 +369,8 @@ pub fn claim_rows(
             Some((t, _)) => k.due.min(t),
             None => k.due,
         });
-        let payment = k
-            .payment
-            .and_then(|n| paid.iter().find(|x| x.0 == n).map(|x| (x.1, x.2)));
+        let paid_now = k.payment.and_then(|n| paid.iter().find(|x| x.payment == n));
+        let payment = paid_now.map(|x| (x.period, x.paid));
         let paid_amount = match (k.verdict, k.payment, payment) {
             (Verdict::Earned, _, Some((_, m))) => Some(m),
             // Nothing earned: nothing to pay, and nothing paid.
@@ -374,6 +378,12 @@ pub fn claim_rows(
             _ => None,
         };
         let cut_at_payment = paid_amount.map_or(Money::ZERO, |m| k.earned - m);
+        let (cut_by_total_cap, not_due) = match (k.verdict, paid_now) {
+            (Verdict::Earned, Some(x)) => {
+                (k.earned - x.after_total_cap, x.after_total_cap - x.paid)
+            }
+            _ => (Money::ZERO, Money::ZERO),
+        };
         let enrolled_here = enrolled.get(ci).copied().unwrap_or(0);
 
         // The note: how the amount comes about and what cut it.
@@ -468,13 +478,14 @@ pub fn claim_rows(
                 format_thousands(k.amount - k.earned)
             ));
         }
-        if cut_at_payment.0 > 0 {
-            let by = match (c.total_cap.is_some(), c.pay_only_due) {
-                (true, true) => "the total cap or pay only what is due",
-                (true, false) => "the total cap",
-                _ => "pay only what is due",
-            };
-            note.push(format!("{by} -{}", format_thousands(cut_at_payment)));
+        if cut_by_total_cap.0 > 0 {
+            note.push(format!("total cap -{}", format_thousands(cut_by_total_cap)));
+        }
+        if not_due.0 > 0 {
+            note.push(format!(
+                "pay only what is due -{}",
+                format_thousands(not_due)
+            ));
         }
         if let (Some(d), Some((q, _))) = (due, payment)
             && q < k.due
@@ -508,6 +519,8 @@ pub fn claim_rows(
                 due,
                 paid: paid_amount,
                 cut_at_payment,
+                cut_by_total_cap,
+                not_due,
                 verdict: k.verdict,
                 note,
             },

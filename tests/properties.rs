@@ -817,17 +817,38 @@ fn check_claims(
     c: &Contract,
     s: &Settlement,
     claims: &[Claim],
-    paid_claims: &[(u32, u16, Money)],
+    paid_claims: &[sibsim::settlement::ClaimPayment],
     ledger: &[LedgerLine],
 ) -> Result<(), String> {
     // Each claim's payment is paid at most once, at most what it earned, and the payments
     // add up to the ledger's outcome payments per outcome and cohort.
     let n_c0 = c.cohorts.len();
     let mut by_payment = BTreeMap::new();
-    for &(n, period, m) in paid_claims {
-        if by_payment.insert(n, (period, m)).is_some() {
-            return Err(format!("payment {n} paid twice"));
+    let (mut cut_by_cap, mut not_due) = (Money::ZERO, Money::ZERO);
+    for x in paid_claims {
+        if by_payment.insert(x.payment, (x.period, x.paid)).is_some() {
+            return Err(format!("payment {} paid twice", x.payment));
         }
+        // The total cap cuts first, then pay-only-due, each at most what is left.
+        if x.paid.0 < 0 || x.paid > x.after_total_cap {
+            return Err(format!("{x:?}: paid outside 0..=after the total cap"));
+        }
+        if let Some(k) = claims.iter().find(|k| k.payment == Some(x.payment)) {
+            if x.after_total_cap > k.earned {
+                return Err(format!(
+                    "{x:?}: more left by the total cap than {k:?} earned"
+                ));
+            }
+            cut_by_cap += k.earned - x.after_total_cap;
+        }
+        not_due += x.after_total_cap - x.paid;
+    }
+    // Per claim, the cuts add up to the settlement's.
+    if (cut_by_cap, not_due) != (s.cut_by_total_cap, s.not_due) {
+        return Err(format!(
+            "claims cut {cut_by_cap} by the total cap and {not_due} as not due; the settlement {} and {}",
+            s.cut_by_total_cap, s.not_due
+        ));
     }
     let mut claimed_paid = vec![Money::ZERO; c.outcomes.len() * n_c0];
     for k in claims {

@@ -3246,3 +3246,100 @@ fn claim_notes_show_tiers_and_the_cap_that_cut() {
         "{text}"
     );
 }
+
+/// A claim cut by both the total cap and pay-only-what-is-due says how much each cut, in the
+/// text's note and in the JSON (an audit read "the total cap or pay only what is due" and could
+/// not tell which). Worked by hand: 9,999.99 at 10% simple a year; period 2 pays start P1 and
+/// P2 (6,000, within what is due) leaving a claim of 4,999.99 + 500.00 = 5,499.99 in period 3.
+/// There start P3 earns 3,000 and sustain P1 and P3 4,000 each, cut by the per-participant cap
+/// (6,000) to 3,000 each: 6,000. The total cap (14,000, 6,000 paid) leaves 8,000: start 3,000,
+/// sustain 5,000 (-1,000). Pay only what is due splits 5,499.99 over 3,000 : 5,000 by largest
+/// remainder: 2,062.50 and 3,437.49 (-937.50 and -1,562.51).
+#[test]
+fn a_claim_cut_by_the_total_cap_and_pay_only_due_says_how_much_each_cut() {
+    let scenario = r#"
+[contract]
+name = "both cuts"
+periods = 4
+period = "year"
+rate_basis = "simple"
+pay_only_due = true
+total_cap = 14000
+[[payers]]
+id = "g"
+[[investors]]
+id = "fund"
+[enterprise]
+id = "se"
+[[cohorts]]
+id = "c1"
+enrol = 1
+size = 5
+[[outcomes]]
+id = "start"
+lag = 1
+measure_periods = 2
+price = 3000
+[[outcomes]]
+id = "sustain"
+requires = "start"
+lag = 2
+price = 4000
+[participant_cap]
+amount = 6000
+outcomes = ["start", "sustain"]
+[[tranches]]
+id = "capped"
+investor = "fund"
+committed = 9999.99
+rate = 0.1
+rank = 1
+drawdowns = { at = [[1, 9999.99]] }
+"#;
+    let actuals = "period,cohort,outcome,units,participant\n2,c1,start,1,P1\n2,c1,start,1,P2\n3,c1,start,1,P3\n3,c1,sustain,1,P1\n3,c1,sustain,1,P3\n";
+    let sc = sibsim::scenario::parse("both.toml", scenario).unwrap();
+    let c = &sc.contract;
+    let a = sibsim::actuals::parse_csv(c, "both.csv", actuals).unwrap();
+    let mut rec = sibsim::settlement::Recorded::default();
+    let s = Settler::new(c).settle(&a, &mut rec).unwrap().clone();
+    assert_eq!(
+        (s.cut_by_total_cap.to_string(), s.not_due.to_string()),
+        ("1000.00".to_string(), "2500.01".to_string())
+    );
+    let rows = sibsim::statement::claim_rows(c, &s, &rec.claims, &rec.paid, &a.enrolled);
+    let cuts: Vec<(String, String, String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.earned.to_string(),
+                r.cut_by_total_cap.to_string(),
+                r.not_due.to_string(),
+                r.paid.unwrap().to_string(),
+            )
+        })
+        .collect();
+    let row = |e: &str, t: &str, n: &str, p: &str| (e.into(), t.into(), n.into(), p.into());
+    assert_eq!(
+        cuts,
+        [
+            row("6000.00", "0.00", "0.00", "6000.00"),
+            row("3000.00", "0.00", "937.50", "2062.50"),
+            row("6000.00", "1000.00", "1562.51", "3437.49"),
+        ]
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.cut_at_payment == r.cut_by_total_cap + r.not_due)
+    );
+    let text = sibsim::statement::render_text_noted(c, &s, &rec.ledger, &[], &[], &rows, None);
+    assert!(
+        text.contains(
+            "per-participant cap -2,000.00; total cap -1,000.00; pay only what is due -1,562.51"
+        ),
+        "{text}"
+    );
+    let json = sibsim::statement::render_json_noted(c, &s, &rec.ledger, &[], &[], &rows, None);
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc["claims"][2]["cut_by_total_cap"], "1000.00");
+    assert_eq!(doc["claims"][2]["not_due"], "1562.51");
+}
