@@ -602,7 +602,7 @@ pub struct PayerCase {
     /// Present value of the payer's realised savings (its MKBA impact).
     pub savings: crate::montecarlo::MeanSe,
     /// Present value of what it paid net of what it received (outcome and fixed payments,
-    /// guarantee calls, returned remainders).
+    /// guarantee calls, compensation under an inflow guarantee, returned remainders).
     pub payments: crate::montecarlo::MeanSe,
     /// Its preparation and transaction costs (declared facts, at the start).
     pub costs: f64,

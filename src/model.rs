@@ -37,7 +37,8 @@
 //! 1. the latent factor `Z` and, per rate outcome, `e_o`; `z_o = sqrt(rho) Z + sqrt(1 - rho) e_o`
 //!    and the rate is the Beta quantile of `Φ(z_o)` (so each rate is exactly Beta and the rates
 //!    are correlated through `Z`);
-//! 2. per shock a uniform number: with its probability the listed rates are multiplied by the
+//! 2. per shock a uniform number, from the shocks' own sub-stream (so that adding a shock
+//!    shifts no other draw): with its probability the listed rates are multiplied by the
 //!    factor (clamped to [0, 1]), and a shock with a delay makes the trial settle the delayed
 //!    contract of the delaying shocks that happened ([`Model::delayed`]); steps 3 and 4 then
 //!    draw against that contract's lags and enrolment periods, from the same sub-streams;
@@ -1614,6 +1615,9 @@ pub fn sub_stream(key: u64, k: u64) -> rand_pcg::Pcg64Mcg {
     rand_pcg::Pcg64Mcg::new(((hi as u128) << 64) | lo as u128)
 }
 
+/// The sub-stream of the shocks' uniforms (see [`sub_stream`]): far above any cohort's.
+const SHOCK_STREAM: u64 = u64::MAX;
+
 /// Largest parameter of a quantity or cost distribution, and largest draw: a cohort's
 /// quantity in a period and a cost per participant are clamped to it, the bound reported
 /// actuals and contract prices have.
@@ -1685,8 +1689,14 @@ impl Model {
         let mut variant = 0usize;
         let mut bit = 1usize;
         s.shocks = 0;
+        // Their uniforms come from a sub-stream of their own, the `i`-th shock's `i`-th, so a
+        // shock added at the end (the default `delay` stress adds one) shifts no other draw.
+        let mut shock_rng = (!self.shocks.is_empty()).then(|| sub_stream(key, SHOCK_STREAM));
         for (i, sh) in self.shocks.iter().enumerate() {
-            let u: f64 = rng.random();
+            let u: f64 = match &mut shock_rng {
+                Some(r) => r.random(),
+                None => 0.0,
+            };
             if u < sh.probability {
                 s.shocks |= 1 << i;
                 if let Some(f) = sh.factor {

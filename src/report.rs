@@ -1159,7 +1159,7 @@ pub fn mkba_section(c: &Contract, doc: &SummaryFile) -> Option<MkbaSection> {
                 rate(b.discount_rate),
                 t.effect_from.words()
             ),
-            "A payer's net is the present value of its savings minus the present value of what it paid net of what it received (outcome payments, guarantee calls, returned remainders) minus its declared preparation and transaction costs.".into(),
+            "A payer's net is the present value of its savings minus the present value of what it paid net of what it received (outcome and fixed payments, guarantee calls, inflow compensation, returned remainders) minus its declared preparation and transaction costs.".into(),
             format!(
                 "Net social return (the present value of the IMPACT to all beneficiaries): mean {} (P5 {}, P95 {}){}.",
                 cur(b.total_impact.mean),

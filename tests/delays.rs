@@ -279,13 +279,49 @@ fn the_default_stresses_make_delays_and_rate_shocks_happen_apart() {
     // The delay is shock 0, the recession shock 1.
     assert_eq!(set("delay"), ["uncertainty.shocks[0].probability=1.0"]);
     assert_eq!(set("recession"), ["uncertainty.shocks[1].probability=1.0"]);
-    // Without delaying shocks, `delay` measures every outcome a period later.
+    // Without delaying shocks, `delay` adds one that happens for sure and delays every outcome
+    // a period, after the scenario's own shocks.
     let (sc, _) = load(REFERENCE, &[]);
     let v = sibsim::design::stress::stresses(&sc, REFERENCE, true);
     let d = v.iter().find(|x| x.label == "delay").unwrap();
-    assert_eq!(d.overrides[0].text, "outcomes.*.lag+=1");
+    assert_eq!(
+        d.overrides[0].text,
+        format!(
+            "uncertainty.shocks=[{{ factor = 0.8, outcomes = [\"work\", \"sustained6\", \"sustained12\"], probability = 0.1 }}, {{ delay = 1, outcomes = {ALL}, probability = 1.0 }}]"
+        )
+    );
     let r = v.iter().find(|x| x.label == "recession").unwrap();
     assert_eq!(r.overrides[0].text, "uncertainty.shocks.*.probability=1.0");
+    // It moves the savings of the business case later with the payments, so it never makes a
+    // payer's case look better (a later `lag` moved only the payments, and did); the
+    // scenario's own shock keeps its draws, so the differences are sharp.
+    let src = sibsim::design::Source {
+        file: "reference.toml",
+        text: REFERENCE,
+        base: &[],
+    };
+    let figs = [
+        "savings_mean:enschede".to_string(),
+        "mkba_net_mean:enschede".to_string(),
+        "p_full_repayment:senior".to_string(),
+    ];
+    let cfg = SimConfig {
+        trials: 2_000,
+        seed: 3,
+        threads: None,
+    };
+    let cmp =
+        sibsim::design::compare_variants(&src, std::slice::from_ref(d), &figs, &cfg, None).unwrap();
+    assert!(cmp.skipped.is_empty(), "{:?}", cmp.skipped);
+    let diff = &cmp.variants[1].diffs;
+    assert!(diff[0].value < 0.0, "savings {:?}", diff[0]);
+    assert!(diff[1].value < 0.0, "net {:?}", diff[1]);
+    assert!(
+        diff[1].se < 0.1 * cmp.variants[0].figures[1].se,
+        "{:?}",
+        diff[1]
+    );
+    assert!(diff[2].value <= 0.0, "repaid {:?}", diff[2]);
 }
 
 const IDS: [&str; 5] = [
@@ -448,11 +484,31 @@ fn a_delay_that_leaves_a_checkpoint_judging_nothing_is_an_error() {
     );
 }
 
+/// A delay that happens for sure already is made no more certain: the stress delays every
+/// outcome by a further period, with a shock of its own.
 #[test]
-fn a_delay_that_is_certain_already_is_not_a_stress() {
+fn a_delay_that_is_certain_already_is_delayed_a_period_more() {
     let text = with_shock(&format!("probability = 1.0\ndelay = 1\noutcomes = {ALL}"));
     let (sc, _) = load(&text, &[]);
     let v = sibsim::design::stress::stresses(&sc, &text, true);
     let d = v.iter().find(|x| x.label == "delay").unwrap();
-    assert_eq!(d.overrides[0].text, "outcomes.*.lag+=1");
+    let set = &d.overrides[0].text;
+    assert!(
+        set.starts_with("uncertainty.shocks=[{ delay = 1, "),
+        "{set}"
+    );
+    assert!(
+        set.ends_with(&format!(
+            "{{ delay = 1, outcomes = {ALL}, probability = 1.0 }}]"
+        )),
+        "{set}"
+    );
+    // Both delays happen in every trial of the stressed scenario: two periods later.
+    let (_, m2) = load(&text, &[set.as_str()]);
+    let certain = m2
+        .shocks
+        .iter()
+        .filter(|s| s.delays() && s.probability == 1.0)
+        .count();
+    assert_eq!((m2.shocks.len(), certain), (3, 2));
 }

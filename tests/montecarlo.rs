@@ -573,7 +573,7 @@ fn value_stability_of_the_reference_scenario() {
     );
     assert_eq!(
         got,
-        "payments 989416.40; senior repaid 0.9525; junior repaid 0.2975"
+        "payments 993196.45; senior repaid 0.9550; junior repaid 0.3140"
     );
 }
 

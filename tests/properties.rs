@@ -1959,3 +1959,36 @@ proptest! {
     }
 
 }
+
+/// Any TOML value (text with any characters, keys that need quotes, floats of every size,
+/// nested arrays and tables).
+fn toml_value() -> impl Strategy<Value = toml::Value> {
+    let leaf = prop_oneof![
+        any::<String>().prop_map(toml::Value::String),
+        any::<i64>().prop_map(toml::Value::Integer),
+        any::<f64>()
+            .prop_filter("NaN is never equal", |f| !f.is_nan())
+            .prop_map(toml::Value::Float),
+        any::<bool>().prop_map(toml::Value::Boolean),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(toml::Value::Array),
+            proptest::collection::btree_map(any::<String>(), inner, 0..4)
+                .prop_map(|m| toml::Value::Table(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// The inline TOML an override's value is written as (the default `delay` stress writes
+    /// the scenario's shocks so) reads back as the same value.
+    #[test]
+    fn an_override_value_written_as_toml_reads_back_the_same(v in toml_value()) {
+        let text = format!("x = {}", sibsim::scenario::overrides::value_text(&v));
+        let doc: toml::Table = text.parse().map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
+        prop_assert_eq!(doc.get("x"), Some(&v), "{}", text);
+    }
+}

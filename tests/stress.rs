@@ -649,7 +649,14 @@ fn simulate_applies_overrides() {
         .lines()
         .find(|l| l.starts_with("Outcome payments"))
         .unwrap();
-    assert!(line.contains("mean 499,"), "{line}");
+    let mean: f64 = line["Outcome payments: mean ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .replace(',', "")
+        .parse()
+        .unwrap();
+    assert!((495_000.0..=500_000.0).contains(&mean), "{line}");
 }
 
 /// Arithmetic overrides are exact: a price or a distribution's mean the file writes as a whole
@@ -1404,7 +1411,12 @@ fn the_solver_claims_no_side_when_the_target_holds_only_inside() {
         None,
     )
     .unwrap();
-    assert_eq!(sol.answer, Answer::Inside { value: 0.6 });
+    // One of the points looked at inside (the midpoint or a quarter point) meets it.
+    assert!(
+        matches!(sol.answer, Answer::Inside { value } if [0.45, 0.6, 0.75].contains(&value)),
+        "{:?}",
+        sol.answer
+    );
     assert!(!sol.monotone);
 }
 

@@ -202,7 +202,7 @@ pub(super) fn impact_per_euro(impact: f64, payments: f64, mean: &str) -> String 
     }
     let eur = |x: f64| format_thousands(Money((x * 100.0).round() as i64));
     super::simulate::wrap(&format!(
-        "Impact per euro paid: {:.2} ({mean}PV of impact {} / {mean}PV of the payers' payments {}: outcome and fixed payments and guarantee calls, less what comes back to them)",
+        "Impact per euro paid: {:.2} ({mean}PV of impact {} / {mean}PV of the payers' payments {}: outcome and fixed payments, guarantee calls and inflow compensation, less what comes back to them)",
         impact / payments,
         eur(impact),
         eur(payments),

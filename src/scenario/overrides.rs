@@ -205,6 +205,56 @@ pub fn key_text(k: &str) -> String {
     }
 }
 
+/// A TOML value as inline TOML text (`{ probability = 1.0, outcomes = ["a", "b"] }`), as an
+/// override's value is written: parsing it back gives the same value.
+pub fn value_text(v: &Value) -> String {
+    let mut s = String::new();
+    write_value(&mut s, v);
+    s
+}
+
+fn write_value(s: &mut String, v: &Value) {
+    match v {
+        // A JSON string is a TOML basic string: the same escapes.
+        Value::String(x) => s.push_str(&serde_json::to_string(x).unwrap_or_default()),
+        Value::Integer(i) => s.push_str(&i.to_string()),
+        Value::Float(f) if f.is_nan() => s.push_str("nan"),
+        Value::Float(f) if f.is_infinite() => s.push_str(if *f > 0.0 { "inf" } else { "-inf" }),
+        // `{:?}` keeps the point (`1.0`) and every digit that tells the value apart.
+        Value::Float(f) => s.push_str(&format!("{f:?}")),
+        Value::Boolean(b) => s.push_str(if *b { "true" } else { "false" }),
+        Value::Datetime(d) => s.push_str(&d.to_string()),
+        Value::Array(a) => {
+            s.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    s.push_str(", ");
+                }
+                write_value(s, x);
+            }
+            s.push(']');
+        }
+        Value::Table(t) => {
+            s.push('{');
+            for (i, (k, x)) in t.iter().enumerate() {
+                s.push_str(if i > 0 { ", " } else { " " });
+                // A bare key is letters, digits, `_` and `-`; any other is a quoted one.
+                let bare = !k.is_empty()
+                    && k.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                if bare {
+                    s.push_str(k);
+                } else {
+                    s.push_str(&serde_json::to_string(k).unwrap_or_default());
+                }
+                s.push_str(" = ");
+                write_value(s, x);
+            }
+            s.push_str(if t.is_empty() { "}" } else { " }" });
+        }
+    }
+}
+
 /// Renders a path as written (`outcomes.housing.price`).
 pub fn path_text(path: &[Step]) -> String {
     let mut s = String::new();
