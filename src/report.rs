@@ -505,9 +505,9 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
     );
     h.raw("</div>\n");
 
-    // Contents.
     // Contents, each entry a link to its section; extra sections (a sensitivity) come after
-    // the feasibility walk, unnumbered.
+    // the feasibility walk, numbered on from 8, and the assumptions and provenance after them.
+    let n_extra = input.extra.len();
     let mut contents: Vec<(String, String)> = [
         ("terms", "1 Key terms"),
         ("parties", "2 Results per party"),
@@ -521,10 +521,10 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
     .map(|(id, t)| (id.to_string(), t.to_string()))
     .collect();
     for (k, (head, _, _)) in input.extra.iter().enumerate() {
-        contents.push((format!("extra-{k}"), head.clone()));
+        contents.push((format!("extra-{k}"), format!("{} {head}", 8 + k)));
     }
-    contents.push(("assumptions".into(), "8 Assumptions".into()));
-    contents.push(("provenance".into(), "9 Provenance".into()));
+    contents.push(("assumptions".into(), format!("{} Assumptions", 8 + n_extra)));
+    contents.push(("provenance".into(), format!("{} Provenance", 9 + n_extra)));
     contents.push(("glossary".into(), "Terms used".into()));
     let links: Vec<String> = contents
         .iter()
@@ -795,7 +795,7 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
 
     // 2. Parties.
     h.h2("parties", "2. Results per party");
-    h.p("Net = received minus paid over the whole contract. ES 95% is the expected shortfall: minus the mean net of the worst 5% of trials.");
+    h.p("Net = received minus paid over the whole contract. ES 95% is the expected shortfall: minus the mean net of the worst 5% of trials (a loss; negative where even those trials gain).");
     let mut pt = TableView {
         caption: String::new(),
         header: vec![
@@ -1008,7 +1008,7 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
 
     // Extra sections (stress tests and the like).
     for (k, (head, intro, charts)) in input.extra.iter().enumerate() {
-        h.h2(&format!("extra-{k}"), head);
+        h.h2(&format!("extra-{k}"), &format!("{}. {head}", 8 + k));
         if !intro.is_empty() {
             h.p(intro);
         }
@@ -1018,7 +1018,7 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
     }
 
     // 8. Assumptions.
-    h.h2("assumptions", "8. Assumptions");
+    h.h2("assumptions", &format!("{}. Assumptions", 8 + n_extra));
     h.p("What the simulation draws in every trial (the scenario's [uncertainty] block), and the fixed rates it uses.");
     let at = TableView {
         caption: String::new(),
@@ -1036,7 +1036,7 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
     }
 
     // 9. Provenance.
-    h.h2("provenance", "9. Provenance");
+    h.h2("provenance", &format!("{}. Provenance", 9 + n_extra));
     let pv = TableView {
         caption: String::new(),
         header: vec!["".into(), "".into()],

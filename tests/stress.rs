@@ -1162,10 +1162,15 @@ fn stress_sweep_and_tornado_write_their_charts_and_the_report_takes_a_tornado() 
     ]);
     let h = std::fs::read_to_string(&html).unwrap();
     assert!(h.contains("Sensitivity of the probability of full repayment: senior"));
-    // The section is in the contents, linked to its heading.
+    // The section is in the contents, linked to its heading, numbered after the feasibility
+    // walk (7) and before the assumptions and provenance, which follow it.
     assert!(
-        h.contains("<a href=\"#extra-0\">Sensitivity</a>") && h.contains("<h2 id=\"extra-0\">")
+        h.contains("<a href=\"#extra-0\">8 Sensitivity</a>")
+            && h.contains("<h2 id=\"extra-0\">8. Sensitivity</h2>"),
+        "{h}"
     );
+    assert!(h.contains("<h2 id=\"assumptions\">9. Assumptions</h2>"));
+    assert!(h.contains("<a href=\"#provenance\">10 Provenance</a>"));
     let e = err_of(&[
         "report",
         REF,

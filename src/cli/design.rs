@@ -208,24 +208,31 @@ pub fn show_diff(u: Unit, x: f64, signed: bool) -> String {
     }
 }
 
+/// A standard error for people, as [`show_diff`] shows it; one that is not zero but reads as
+/// zero at that precision reads `<0.1` (`<0.01`, `<1`), not `0.0`, which would claim no
+/// uncertainty.
+pub fn show_se(u: Unit, se: f64) -> String {
+    let s = show_diff(u, se, false);
+    if se > 0.0 && s.chars().all(|c| matches!(c, '0' | '.' | ',')) {
+        match s.find('.') {
+            Some(i) => format!("<0.{}1", "0".repeat(s.len() - i - 2)),
+            None => "<1".into(),
+        }
+    } else {
+        s
+    }
+}
+
 fn fig(u: Unit, f: &Figure) -> String {
     fig_with(u, f, 0)
 }
 
 fn fig_with(u: Unit, f: &Figure, extra: usize) -> String {
-    format!(
-        "{} ±{}",
-        show_with(u, f.value, extra),
-        show_diff(u, f.se, false)
-    )
+    format!("{} ±{}", show_with(u, f.value, extra), show_se(u, f.se))
 }
 
 fn diff(u: Unit, f: &Figure) -> String {
-    format!(
-        "{} ±{}",
-        show_diff(u, f.value, true),
-        show_diff(u, f.se, false)
-    )
+    format!("{} ±{}", show_diff(u, f.value, true), show_se(u, f.se))
 }
 
 /// The comparison table: one row per figure, one column per variant.
@@ -827,7 +834,7 @@ pub fn tornado(
             format!(
                 "{} ±{}",
                 show_diff(tor.unit, b.swing.value, false),
-                show_diff(tor.unit, b.swing.se, false)
+                show_se(tor.unit, b.swing.se)
             ),
         ]);
     }
@@ -1166,6 +1173,19 @@ fn num(x: f64) -> String {
 mod tests {
     use super::*;
     use sibsim::design::solve::Evaluation;
+
+    /// A standard error that is not zero never reads as zero: a finance officer would take
+    /// `±0.00` for a figure without uncertainty.
+    #[test]
+    fn a_small_standard_error_reads_as_less_than_the_last_digit() {
+        assert_eq!(show_se(Unit::Multiple, 0.003), "<0.01");
+        assert_eq!(show_se(Unit::Probability, 0.0004), "<0.1");
+        assert_eq!(show_se(Unit::Rate, 0.00003), "<0.01");
+        assert_eq!(show_se(Unit::Money, 0.3), "<1");
+        assert_eq!(show_se(Unit::Probability, 0.0), "0.0");
+        assert_eq!(show_se(Unit::Multiple, 0.013), "0.01");
+        assert_eq!(show_se(Unit::Money, 1234.0), "1,234");
+    }
 
     #[test]
     fn no_negative_zero_is_printed() {

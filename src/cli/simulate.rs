@@ -418,7 +418,7 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
         eur(op.p95),
     );
     o.push_str(
-        "Parties (net = received - paid; value at risk VaR 95% = minus P5;\nES 95% = minus the mean net of the worst 5% of trials)\n",
+        "Parties (net = received - paid; value at risk VaR 95% = minus P5;\nES 95% = minus the mean net of the worst 5% of trials: a loss; negative where even those gain)\n",
     );
     let mut t = Table::new(
         &[
