@@ -394,7 +394,11 @@ pub fn claim_rows(
                 // Nothing improved on a baseline: say so (a grid's first point is not what
                 // left it at nothing).
                 _ if k.units.0 == 0 && k.payable.0 == 0 => {
-                    if k.baseline.0 > 0 && k.achieved <= k.baseline {
+                    let no_better = match out.direction {
+                        crate::contract::Direction::Increase => k.achieved <= k.baseline,
+                        crate::contract::Direction::Decrease => k.achieved >= k.baseline,
+                    };
+                    if k.baseline.0 > 0 && no_better {
                         note.push(format!(
                             "no improvement on the baseline ({} achieved, baseline {})",
                             show_units(k.achieved),

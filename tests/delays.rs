@@ -511,4 +511,16 @@ fn a_delay_that_is_certain_already_is_delayed_a_period_more() {
         .filter(|s| s.delays() && s.probability == 1.0)
         .count();
     assert_eq!((m2.shocks.len(), certain), (3, 2));
+    // With four delaying shocks already (the most the model takes) there is no room for one
+    // more: every outcome is measured a period later instead.
+    let four = (0..4)
+        .map(|_| "probability = 1.0\ndelay = 1\noutcomes = [\"housing\"]".to_string())
+        .collect::<Vec<_>>()
+        .join("\n\n[[uncertainty.shocks]]\n");
+    let text = with_shock(&four).replace("periods = 24", "periods = 30");
+    let (sc, _) = load(&text, &[]);
+    let v = sibsim::design::stress::stresses(&sc, &text, true);
+    let d = v.iter().find(|x| x.label == "delay").unwrap();
+    assert_eq!(d.overrides[0].text, "outcomes.*.lag+=1");
+    load(&text, &["outcomes.*.lag+=1"]);
 }

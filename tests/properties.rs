@@ -1963,18 +1963,21 @@ proptest! {
 /// Any TOML value (text with any characters, keys that need quotes, floats of every size,
 /// nested arrays and tables).
 fn toml_value() -> impl Strategy<Value = toml::Value> {
+    // Any characters, control characters (DEL included) among them: `any::<String>()` draws
+    // none of those.
+    let text = || proptest::collection::vec(any::<char>(), 0..8).prop_map(String::from_iter);
     let leaf = prop_oneof![
-        any::<String>().prop_map(toml::Value::String),
+        text().prop_map(toml::Value::String),
         any::<i64>().prop_map(toml::Value::Integer),
         any::<f64>()
             .prop_filter("NaN is never equal", |f| !f.is_nan())
             .prop_map(toml::Value::Float),
         any::<bool>().prop_map(toml::Value::Boolean),
     ];
-    leaf.prop_recursive(3, 24, 4, |inner| {
+    leaf.prop_recursive(3, 24, 4, move |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..4).prop_map(toml::Value::Array),
-            proptest::collection::btree_map(any::<String>(), inner, 0..4)
+            proptest::collection::btree_map(text(), inner, 0..4)
                 .prop_map(|m| toml::Value::Table(m.into_iter().collect())),
         ]
     })

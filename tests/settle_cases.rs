@@ -3343,3 +3343,35 @@ drawdowns = { at = [[1, 9999.99]] }
     assert_eq!(doc["claims"][2]["cut_by_total_cap"], "1000.00");
     assert_eq!(doc["claims"][2]["not_due"], "1562.51");
 }
+
+/// For an outcome where fewer is better, a measurement at or above its baseline improved
+/// nothing, and its note says so as for one where more is better (Rotterdam's cohort 2 used
+/// 6,240 benefit days in period 6 against a baseline of 6,175).
+#[test]
+fn a_decrease_outcome_no_better_than_its_baseline_says_so() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("scenarios/rotterdam-buzinezzclub.toml")).unwrap();
+    let csv =
+        std::fs::read_to_string(root.join("scenarios/rotterdam-buzinezzclub.actuals.csv")).unwrap();
+    let sc = sibsim::scenario::parse("rotterdam.toml", &text).unwrap();
+    let c = &sc.contract;
+    let a = sibsim::actuals::parse_csv(c, "rotterdam.csv", &csv).unwrap();
+    let mut rec = sibsim::settlement::Recorded::default();
+    let s = Settler::new(c).settle(&a, &mut rec).unwrap().clone();
+    let rows = sibsim::statement::claim_rows(c, &s, &rec.claims, &rec.paid, &a.enrolled);
+    let text = sibsim::statement::render_text_noted(c, &s, &rec.ledger, &[], &[], &rows, None);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("6 ") && l.contains("benefit-days") && l.contains("cohort-2"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.contains("no improvement on the baseline (6,240 achieved, baseline 6,175)"),
+        "{line}"
+    );
+    // Cohort 1 used fewer days than its baseline: paid, without that note.
+    let paid = text
+        .lines()
+        .find(|l| l.starts_with("6 ") && l.contains("benefit-days") && l.contains("cohort-1"))
+        .unwrap();
+    assert!(!paid.contains("no improvement"), "{paid}");
+}

@@ -112,7 +112,7 @@ pub fn check_memory(bytes: u128, trials: u64, runs: u64) -> Result<()> {
     use sibsim::chart::theme::count;
     match memory_available() {
         Some(avail) if bytes > avail => Err(CliError(format!(
-            "{} in each of the {} kept at once (the reference and one in flight per thread) would keep about {} GB of per-trial values in memory, but about {} GB is available; use fewer --trials",
+            "{} in each of the {} kept at once (the reference and those in flight) would keep about {} GB of per-trial values in memory, but about {} GB is available; use fewer --trials",
             count(trials, "trial", "trials"),
             count(runs, "run", "runs"),
             gigabytes(bytes),

@@ -151,10 +151,14 @@ pub fn run_variant(
     Ok(Run { trials, values })
 }
 
-/// Runs `f` on `threads` worker threads (`None`: all cores).
+/// Runs `f` on `threads` worker threads (`None` or `Some(0)`: all cores; at most
+/// [`crate::montecarlo::MAX_THREADS`]).
 pub fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> T {
-    match threads {
-        Some(n) => match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
+    match threads.filter(|&n| n > 0) {
+        Some(n) => match rayon::ThreadPoolBuilder::new()
+            .num_threads(n.min(crate::montecarlo::MAX_THREADS))
+            .build()
+        {
             Ok(pool) => pool.install(f),
             Err(_) => f(),
         },
@@ -277,8 +281,9 @@ pub fn load_and_run(
 /// [`in_batches`]). Pass it to [`memory_needed`].
 pub fn runs_kept(variants: usize, threads: Option<usize>) -> usize {
     let t = threads
+        .filter(|&t| t > 0)
         .unwrap_or_else(rayon::current_num_threads)
-        .clamp(1, crate::montecarlo::MAX_THREADS);
+        .min(crate::montecarlo::MAX_THREADS);
     1 + variants.min(t)
 }
 

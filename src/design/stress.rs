@@ -7,7 +7,7 @@
 //! | `weaker-programme` | every success rate's mean x 0.85, every quantity outcome's distribution x 0.85 (the quantity itself scaled: a normal or log-normal's mean and sd, a triangular or PERT's min, mode and max); x 1.15 for a `decrease` outcome (fewer is better), so the stress always hurts |
 //! | `recession` | the scenario's shocks with a `factor` happen for sure (`probability = 1`); without such shocks, every success rate and quantity distribution x 0.8 (x 1.2 for a `decrease` outcome) and the fill rate 5 points lower |
 //! | `cost-overrun` | the enterprise's fixed and per-participant costs (and the cost distribution) x 1.2 |
-//! | `delay` | the scenario's shocks with a `delay` or `enrolment_delay` happen for sure; without such shocks, a shock that happens for sure delays every outcome by one period (its measurement, payment and business-case savings); without an `[uncertainty]` block, every outcome is measured one period later (`outcomes.*.lag+=1`) |
+//! | `delay` | the scenario's shocks with a `delay` or `enrolment_delay` happen for sure; without such shocks, a shock that happens for sure delays every outcome by one period (its measurement, payment and business-case savings); without an `[uncertainty]` block, or with no room for another delaying shock, every outcome is measured one period later (`outcomes.*.lag+=1`) |
 //!
 //! A default is left out when the scenario has nothing it would change; a stress whose
 //! changed scenario does not validate (for example a delay that pushes a measurement past the
@@ -249,16 +249,24 @@ pub fn defaults(sc: &Scenario, text: &str) -> Vec<Variant> {
             &delaying,
         ));
     } else if !c.outcomes.is_empty() {
-        match u {
+        let shocks = match u.and_then(|u| u.get("shocks")) {
+            Some(Value::Array(a)) => a.clone(),
+            _ => Vec::new(),
+        };
+        let delaying_shocks = shocks
+            .iter()
+            .filter(|v| has(v.as_table(), &["delay"]) || has(v.as_table(), &["enrolment_delay"]))
+            .count();
+        // Room for one more shock with a delay (the model's limits).
+        let room = shocks.len() < crate::model::MAX_SHOCKS
+            && delaying_shocks < crate::model::MAX_DELAY_SHOCKS;
+        match u.filter(|_| room) {
             // A delay shock that happens for sure, on every outcome: measurements and payments
             // move a period later, and so do the savings of the business case (discounted over
             // the delay, as for any delay shock). A later `lag` would move only the payments
             // where the MKBA counts effects from the contract's start, and flatter the payers.
-            Some(u) => {
-                let mut shocks = match u.get("shocks") {
-                    Some(Value::Array(a)) => a.clone(),
-                    _ => Vec::new(),
-                };
+            Some(_) => {
+                let mut shocks = shocks;
                 let mut t = toml::Table::new();
                 t.insert("probability".into(), Value::Float(1.0));
                 t.insert("delay".into(), Value::Integer(1));

@@ -213,10 +213,26 @@ pub fn value_text(v: &Value) -> String {
     s
 }
 
+/// `x` as a TOML basic string: `"` and `\` escaped, and every control character (U+0000 to
+/// U+001F and U+007F, which TOML does not allow raw) as `\uXXXX`.
+fn basic_string(s: &mut String, x: &str) {
+    s.push('"');
+    for c in x.chars() {
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            c if c.is_control() && (c as u32) < 0x80 => {
+                s.push_str(&format!("\\u{:04X}", c as u32));
+            }
+            c => s.push(c),
+        }
+    }
+    s.push('"');
+}
+
 fn write_value(s: &mut String, v: &Value) {
     match v {
-        // A JSON string is a TOML basic string: the same escapes.
-        Value::String(x) => s.push_str(&serde_json::to_string(x).unwrap_or_default()),
+        Value::String(x) => basic_string(s, x),
         Value::Integer(i) => s.push_str(&i.to_string()),
         Value::Float(f) if f.is_nan() => s.push_str("nan"),
         Value::Float(f) if f.is_infinite() => s.push_str(if *f > 0.0 { "inf" } else { "-inf" }),
@@ -245,7 +261,7 @@ fn write_value(s: &mut String, v: &Value) {
                 if bare {
                     s.push_str(k);
                 } else {
-                    s.push_str(&serde_json::to_string(k).unwrap_or_default());
+                    basic_string(s, k);
                 }
                 s.push_str(" = ");
                 write_value(s, x);
