@@ -565,6 +565,8 @@ pub fn render_claims_csv(rows: &[ClaimRow]) -> String {
         "paid",
         "cut_at_payment",
         "verdict",
+        "cut_by_total_cap",
+        "not_due",
     ]);
     let opt = |v: Option<String>| v.unwrap_or_default();
     for r in rows {
@@ -593,6 +595,8 @@ pub fn render_claims_csv(rows: &[ClaimRow]) -> String {
             opt(r.paid.map(|m| m.to_string())),
             r.cut_at_payment.to_string(),
             verdict_name(r.verdict).to_string(),
+            r.cut_by_total_cap.to_string(),
+            r.not_due.to_string(),
         ]);
     }
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()

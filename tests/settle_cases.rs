@@ -69,7 +69,8 @@ struct Case {
     /// Every measurement's claim, as the rows of `settle --format claims` (`measured,
     /// outcome, cohort, unit, achieved, baseline, improvement, payable_units, units_paid,
     /// price, amount, cut_by_participant_cap, cut_by_amount_cap, earned, due, paid,
-    /// cut_at_payment, verdict`), in order; not checked where empty.
+    /// cut_at_payment, verdict, cut_by_total_cap, not_due`), in order; not checked where
+    /// empty.
     claims: &'static [&'static str],
 }
 
@@ -682,8 +683,8 @@ period,cohort,outcome,units
         paid: "8000.00",
     }],
     claims: &[
-        "2,reoffend,c1,person,44,50,0.12,6,6,1000,6000.00,0.00,0.00,6000.00,3,6000.00,0.00,earned",
-        "3,reoffend,c2,person,48,50,0.04,2,2,1000,2000.00,0.00,0.00,2000.00,4,2000.00,0.00,earned",
+        "2,reoffend,c1,person,44,50,0.12,6,6,1000,6000.00,0.00,0.00,6000.00,3,6000.00,0.00,earned,0.00,0.00",
+        "3,reoffend,c2,person,48,50,0.04,2,2,1000,2000.00,0.00,0.00,2000.00,4,2000.00,0.00,earned,0.00,0.00",
     ],
     held_at_end: "3000.00", // (6,000 - 5,000) + 2,000, held
     ..BASE
@@ -735,8 +736,8 @@ period,cohort,outcome,units
         paid: "6000.00",
     }],
     claims: &[
-        "2,reoffend,c1,person,44,50,0.12,6,6,1000,6000.00,0.00,0.00,6000.00,3,6000.00,0.00,earned",
-        "3,reoffend,c2,person,49,50,0.02,1,0,1000,0.00,0.00,0.00,0.00,,,0.00,overall-not-met",
+        "2,reoffend,c1,person,44,50,0.12,6,6,1000,6000.00,0.00,0.00,6000.00,3,6000.00,0.00,earned,0.00,0.00",
+        "3,reoffend,c2,person,49,50,0.02,1,0,1000,0.00,0.00,0.00,0.00,,,0.00,overall-not-met,0.00,0.00",
     ],
     held_at_end: "1000.00", // 6,000 - 5,000
     ..BASE
@@ -853,10 +854,10 @@ period,cohort,outcome,units
         },
     ],
     claims: &[
-        "2,job,c1,person,5,,,5,3,1000,3000.00,0.00,0.00,3000.00,2,3000.00,0.00,earned",
-        "2,job,c2,person,3,,,3,3,1000,3000.00,0.00,1000.00,2000.00,2,2000.00,0.00,earned",
-        "2,housing,c1,person,7,5,0.4,2,2,500,1000.00,0.00,0.00,1000.00,2,1000.00,0.00,earned",
-        "2,housing,c2,person,6,5,0.2,1,0,500,0.00,0.00,0.00,0.00,,,0.00,below-threshold",
+        "2,job,c1,person,5,,,5,3,1000,3000.00,0.00,0.00,3000.00,2,3000.00,0.00,earned,0.00,0.00",
+        "2,job,c2,person,3,,,3,3,1000,3000.00,0.00,1000.00,2000.00,2,2000.00,0.00,earned,0.00,0.00",
+        "2,housing,c1,person,7,5,0.4,2,2,500,1000.00,0.00,0.00,1000.00,2,1000.00,0.00,earned,0.00,0.00",
+        "2,housing,c2,person,6,5,0.2,1,0,500,0.00,0.00,0.00,0.00,,,0.00,below-threshold,0.00,0.00",
     ],
     ..BASE
 };
@@ -965,8 +966,8 @@ period,cohort,outcome,units,baseline
         paid: "47857.14",
     }],
     claims: &[
-        "2,employment,c1,person,17,10.5,0.619047619048,6.5,6.5,,22857.14,0.00,0.00,22857.14,2,22857.14,0.00,earned",
-        "2,employment,c2,person,18,15,0.2,3,3,,25000.00,0.00,0.00,25000.00,2,25000.00,0.00,earned",
+        "2,employment,c1,person,17,10.5,0.619047619048,6.5,6.5,,22857.14,0.00,0.00,22857.14,2,22857.14,0.00,earned,0.00,0.00",
+        "2,employment,c2,person,18,15,0.2,3,3,,25000.00,0.00,0.00,25000.00,2,25000.00,0.00,earned,0.00,0.00",
     ],
     ..BASE
 };
@@ -1060,8 +1061,8 @@ period,cohort,outcome,units
         paid: "150000.00",
     }],
     claims: &[
-        "2,job,c1,person,45,40,0.125,5,5,,150000.00,0.00,0.00,150000.00,2,150000.00,0.00,earned",
-        "3,job,c2,person,21,20,0.05,1,1,,0.00,0.00,0.00,0.00,3,0.00,0.00,earned",
+        "2,job,c1,person,45,40,0.125,5,5,,150000.00,0.00,0.00,150000.00,2,150000.00,0.00,earned,0.00,0.00",
+        "3,job,c2,person,21,20,0.05,1,1,,0.00,0.00,0.00,0.00,3,0.00,0.00,earned,0.00,0.00",
     ],
     ..BASE
 };
@@ -1162,8 +1163,8 @@ period,cohort,outcome,units
         paid: "14666.67",
     }],
     claims: &[
-        "2,job,c1,person,8,,,8,8,,8000.00,0.00,0.00,8000.00,2,8000.00,0.00,earned",
-        "3,job,c2,person,10,,,10,9,,6666.67,0.00,0.00,6666.67,3,6666.67,0.00,earned",
+        "2,job,c1,person,8,,,8,8,,8000.00,0.00,0.00,8000.00,2,8000.00,0.00,earned,0.00,0.00",
+        "3,job,c2,person,10,,,10,9,,6666.67,0.00,0.00,6666.67,3,6666.67,0.00,earned,0.00,0.00",
     ],
     held_at_end: "2666.67", // 6,666.67 - 4,000
     ..BASE
@@ -1276,9 +1277,9 @@ period,cohort,outcome,units,participant
         },
     ],
     claims: &[
-        "2,diploma,c1,person,3,,,3,3,3000,9000.00,0.00,0.00,9000.00,2,9000.00,0.00,earned",
+        "2,diploma,c1,person,3,,,3,3,3000,9000.00,0.00,0.00,9000.00,2,9000.00,0.00,earned,0.00,0.00",
         // paid 6,000 of the 8,000 earned: the total cap cut 2,000 when it was paid
-        "3,job,c1,person,3,,,3,3,4000,8000.00,4000.00,0.00,8000.00,3,6000.00,2000.00,earned",
+        "3,job,c1,person,3,,,3,3,4000,8000.00,4000.00,0.00,8000.00,3,6000.00,2000.00,earned,2000.00,0.00",
     ],
     cut_by_total_cap: "2000.00",
     ..BASE
@@ -2391,7 +2392,7 @@ period,cohort,outcome,units
         paid: "75.00",
     }],
     claims: &[
-        "2,days,c1,unit,92.5,100,0.075,7.5,7.5,10,75.00,0.00,0.00,75.00,2,75.00,0.00,earned",
+        "2,days,c1,unit,92.5,100,0.075,7.5,7.5,10,75.00,0.00,0.00,75.00,2,75.00,0.00,earned,0.00,0.00",
     ],
     ..BASE
 };
@@ -3342,6 +3343,18 @@ drawdowns = { at = [[1, 9999.99]] }
     let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(doc["claims"][2]["cut_by_total_cap"], "1000.00");
     assert_eq!(doc["claims"][2]["not_due"], "1562.51");
+    let csv = sibsim::statement::render_claims_csv(&rows);
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with(",verdict,cut_by_total_cap,not_due")
+    );
+    assert!(
+        csv.lines().any(|l| l.starts_with("3,sustain,c1,")
+            && l.ends_with(",3437.49,2562.51,earned,1000.00,1562.51")),
+        "{csv}"
+    );
 }
 
 /// For an outcome where fewer is better, a measurement at or above its baseline improved
