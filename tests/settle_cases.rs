@@ -3141,6 +3141,25 @@ fn a_checkpoint_over_more_than_nine_trillion_participants_passes() {
     assert_eq!(s.final_period, 4);
 }
 
+/// Settles `actuals` (CSV text) under `c` and returns the settlement, its ledger, its claim
+/// rows and the text statement with its Claims notes.
+fn claims_of(
+    c: &sibsim::Contract,
+    actuals: &str,
+) -> (
+    sibsim::settlement::Settlement,
+    Vec<LedgerLine>,
+    Vec<sibsim::statement::ClaimRow>,
+    String,
+) {
+    let a = sibsim::actuals::parse_csv(c, "a.csv", actuals).unwrap();
+    let mut rec = sibsim::settlement::Recorded::default();
+    let s = Settler::new(c).settle(&a, &mut rec).unwrap().clone();
+    let rows = sibsim::statement::claim_rows(c, &s, &rec.claims, &rec.paid, &a.enrolled);
+    let text = sibsim::statement::render_text_noted(c, &s, &rec.ledger, &[], &[], &rows, None);
+    (s, rec.ledger, rows, text)
+}
+
 /// An improvement on a baseline of 0 is unbounded: the claims say so (not a huge number) in
 /// the CSV, the JSON and the text; a grid below its first point earns nothing and the note
 /// says why; a claim cut by pay-only-due says by how much.
@@ -3173,15 +3192,8 @@ grid = { kind = "step", points = [[0.5, 100]] }
 "#;
     let sc = sibsim::scenario::parse("u.toml", scenario).unwrap();
     let c = &sc.contract;
-    let a = sibsim::actuals::parse_csv(
-        c,
-        "u.csv",
-        "period,cohort,outcome,units\n2,c1,job,3\n2,c1,grid,5\n",
-    )
-    .unwrap();
-    let mut rec = sibsim::settlement::Recorded::default();
-    let s = Settler::new(c).settle(&a, &mut rec).unwrap().clone();
-    let rows = sibsim::statement::claim_rows(c, &s, &rec.claims, &rec.paid, &a.enrolled);
+    let (s, ledger, rows, text) =
+        claims_of(c, "period,cohort,outcome,units\n2,c1,job,3\n2,c1,grid,5\n");
     let csv = sibsim::statement::render_claims_csv(&rows);
     // 3 units on a baseline of 0 pass the 50% threshold: 3 x 1,000.
     assert!(
@@ -3195,11 +3207,10 @@ grid = { kind = "step", points = [[0.5, 100]] }
         csv.contains("2,grid,c1,person,5,4,0.25,1,1,,0.00,0.00,0.00,0.00,2,0.00,0.00,earned"),
         "{csv}"
     );
-    let json = sibsim::statement::render_json_noted(c, &s, &rec.ledger, &[], &[], &rows, None);
+    let json = sibsim::statement::render_json_noted(c, &s, &ledger, &[], &[], &rows, None);
     let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(doc["claims"][0]["improvement"], "unbounded");
     assert_eq!(doc["claims"][1]["improvement"], "0.25");
-    let text = sibsim::statement::render_text_noted(c, &s, &rec.ledger, &[], &[], &rows, None);
     assert!(text.contains("unbounded"), "{text}");
     assert!(
         text.contains("below the grid's first point (50%)"),
@@ -3207,16 +3218,10 @@ grid = { kind = "step", points = [[0.5, 100]] }
     );
     // At or below the baseline nothing improved: the note says so, for a grid as for a price
     // (an audit saw such a claim with no note at all).
-    let a = sibsim::actuals::parse_csv(
+    let (_, _, _, text) = claims_of(
         c,
-        "u.csv",
         "period,cohort,outcome,units,baseline\n2,c1,job,0,\n2,c1,grid,3,\n",
-    )
-    .unwrap();
-    let mut rec = sibsim::settlement::Recorded::default();
-    let s = Settler::new(c).settle(&a, &mut rec).unwrap().clone();
-    let rows = sibsim::statement::claim_rows(c, &s, &rec.claims, &rec.paid, &a.enrolled);
-    let text = sibsim::statement::render_text_noted(c, &s, &rec.ledger, &[], &[], &rows, None);
+    );
     let line = text
         .lines()
         .find(|l| l.contains(" grid ") && l.contains(" c1 "))
@@ -3234,11 +3239,7 @@ grid = { kind = "step", points = [[0.5, 100]] }
 fn claim_notes_show_tiers_and_the_cap_that_cut() {
     let sc = sibsim::scenario::parse("tiers.toml", VOLUME_TIERS.scenario).unwrap();
     let c = &sc.contract;
-    let a = sibsim::actuals::parse_csv(c, "a.csv", VOLUME_TIERS.actuals).unwrap();
-    let mut rec = sibsim::settlement::Recorded::default();
-    let s = Settler::new(c).settle(&a, &mut rec).unwrap().clone();
-    let rows = sibsim::statement::claim_rows(c, &s, &rec.claims, &rec.paid, &a.enrolled);
-    let text = sibsim::statement::render_text_noted(c, &s, &rec.ledger, &[], &[], &rows, None);
+    let (_, _, _, text) = claims_of(c, VOLUME_TIERS.actuals);
     assert!(text.contains("8 x 1,000.00\n"), "{text}");
     assert!(
         text.contains(
@@ -3300,14 +3301,11 @@ drawdowns = { at = [[1, 9999.99]] }
     let actuals = "period,cohort,outcome,units,participant\n2,c1,start,1,P1\n2,c1,start,1,P2\n3,c1,start,1,P3\n3,c1,sustain,1,P1\n3,c1,sustain,1,P3\n";
     let sc = sibsim::scenario::parse("both.toml", scenario).unwrap();
     let c = &sc.contract;
-    let a = sibsim::actuals::parse_csv(c, "both.csv", actuals).unwrap();
-    let mut rec = sibsim::settlement::Recorded::default();
-    let s = Settler::new(c).settle(&a, &mut rec).unwrap().clone();
+    let (s, ledger, rows, text) = claims_of(c, actuals);
     assert_eq!(
         (s.cut_by_total_cap.to_string(), s.not_due.to_string()),
         ("1000.00".to_string(), "2500.01".to_string())
     );
-    let rows = sibsim::statement::claim_rows(c, &s, &rec.claims, &rec.paid, &a.enrolled);
     let cuts: Vec<(String, String, String, String)> = rows
         .iter()
         .map(|r| {
@@ -3332,14 +3330,13 @@ drawdowns = { at = [[1, 9999.99]] }
         rows.iter()
             .all(|r| r.cut_at_payment == r.cut_by_total_cap + r.not_due)
     );
-    let text = sibsim::statement::render_text_noted(c, &s, &rec.ledger, &[], &[], &rows, None);
     assert!(
         text.contains(
             "per-participant cap -2,000.00; total cap -1,000.00; pay only what is due -1,562.51"
         ),
         "{text}"
     );
-    let json = sibsim::statement::render_json_noted(c, &s, &rec.ledger, &[], &[], &rows, None);
+    let json = sibsim::statement::render_json_noted(c, &s, &ledger, &[], &[], &rows, None);
     let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(doc["claims"][2]["cut_by_total_cap"], "1000.00");
     assert_eq!(doc["claims"][2]["not_due"], "1562.51");
@@ -3368,11 +3365,7 @@ fn a_decrease_outcome_no_better_than_its_baseline_says_so() {
         std::fs::read_to_string(root.join("scenarios/rotterdam-buzinezzclub.actuals.csv")).unwrap();
     let sc = sibsim::scenario::parse("rotterdam.toml", &text).unwrap();
     let c = &sc.contract;
-    let a = sibsim::actuals::parse_csv(c, "rotterdam.csv", &csv).unwrap();
-    let mut rec = sibsim::settlement::Recorded::default();
-    let s = Settler::new(c).settle(&a, &mut rec).unwrap().clone();
-    let rows = sibsim::statement::claim_rows(c, &s, &rec.claims, &rec.paid, &a.enrolled);
-    let text = sibsim::statement::render_text_noted(c, &s, &rec.ledger, &[], &[], &rows, None);
+    let (_, _, _, text) = claims_of(c, &csv);
     let line = text
         .lines()
         .find(|l| l.starts_with("6 ") && l.contains("benefit-days") && l.contains("cohort-2"))
