@@ -395,6 +395,11 @@ pub fn irr(flows: &[i64], per_year: u32) -> Option<f64> {
     } else {
         0.01
     };
+    // A Newton step is taken only while the steps shrink (each at most half the one before
+    // the last, as in Numerical Recipes' `rtsafe`): far from the root of long flows, Newton
+    // creeps by a constant step (1/T of the rate) and 200 of them did not get there (a
+    // 445-period flow read -20.5% for +1.7%).
+    let (mut step_before, mut step_last) = (hi - lo, hi - lo);
     for _ in 0..200 {
         let (v, dv) = npv_and_slope(flows, r);
         if v == 0.0 {
@@ -405,10 +410,18 @@ pub fn irr(flows: &[i64], per_year: u32) -> Option<f64> {
         } else {
             hi = r;
         }
-        let mut next = if dv != 0.0 { r - v / dv } else { f64::NAN };
-        if !(next > lo && next < hi) {
+        let newton = if dv != 0.0 { v / dv } else { f64::NAN };
+        // At the root within what a rate can resolve (the NPV is rounding noise there, and
+        // its sign may put the root itself at an end of the bracket).
+        if newton.abs() < 1e-14 {
+            break;
+        }
+        let mut next = r - newton;
+        if !(next > lo && next < hi) || (2.0 * newton).abs() > step_before.abs() {
             next = 0.5 * (lo + hi);
         }
+        step_before = step_last;
+        step_last = next - r;
         let step = (next - r).abs();
         r = next;
         if step < 1e-14 || hi - lo < 1e-13 {
