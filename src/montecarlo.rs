@@ -68,6 +68,7 @@ use crate::stats::{
 use rand_pcg::Pcg64Mcg;
 use rayon::prelude::*;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Mantissa bits of the main histograms (relative percentile error at most 2^-14).
 pub const HIST_BITS: u32 = 13;
@@ -1615,10 +1616,34 @@ pub fn simulate_with<F: Fn(&TrialRecord) + Sync>(
             .num_threads(n.clamp(1, MAX_THREADS))
             .build()
         {
-            Ok(pool) => pool.install(|| run(contract, model, config, on_trial)),
-            Err(_) => run(contract, model, config, on_trial),
+            Ok(pool) => pool.install(|| run(contract, model, config, on_trial, None)),
+            Err(_) => run(contract, model, config, on_trial, None),
         },
-        None => run(contract, model, config, on_trial),
+        None => run(contract, model, config, on_trial, None),
+    }
+    .unwrap_or_else(|| unreachable!("a run without a stop flag always ends"))
+}
+
+/// Like [`simulate_with`], but stops soon after `stop` is set (from another thread: a cancel
+/// button, a deadline), within a block of 256 trials per worker thread, and then returns
+/// `None`: a run that was stopped has no results, as the trials it left out would bias them.
+/// A run that ends before `stop` is set returns its results as [`simulate_with`] does.
+pub fn simulate_with_stop<F: Fn(&TrialRecord) + Sync>(
+    contract: &Contract,
+    model: &Model,
+    config: &SimConfig,
+    on_trial: Option<&F>,
+    stop: &AtomicBool,
+) -> Option<Results> {
+    match config.threads {
+        Some(n) => match rayon::ThreadPoolBuilder::new()
+            .num_threads(n.clamp(1, MAX_THREADS))
+            .build()
+        {
+            Ok(pool) => pool.install(|| run(contract, model, config, on_trial, Some(stop))),
+            Err(_) => run(contract, model, config, on_trial, Some(stop)),
+        },
+        None => run(contract, model, config, on_trial, Some(stop)),
     }
 }
 
@@ -1653,6 +1678,10 @@ pub fn run_trials<F: Fn(&TrialRecord) + Sync>(
             &template,
             0,
             false,
+            &Stop {
+                flag: None,
+                skipped: &AtomicBool::new(false),
+            },
         );
         let mut settled = 0;
         let mut first: Option<(u64, String)> = None;
@@ -1681,12 +1710,20 @@ pub fn run_trials<F: Fn(&TrialRecord) + Sync>(
     }
 }
 
+/// Runs the trials; `None` when `stop` was set before every trial had run (see
+/// [`simulate_with_stop`]).
 fn run<F: Fn(&TrialRecord) + Sync>(
     c: &Contract,
     model: &Model,
     cfg: &SimConfig,
     on_trial: Option<&F>,
-) -> Results {
+    stop: Option<&AtomicBool>,
+) -> Option<Results> {
+    let skipped = AtomicBool::new(false);
+    let stop = Stop {
+        flag: stop,
+        skipped: &skipped,
+    };
     let parties = reported_parties(c);
     let n_parties = parties.len();
     let seed = cfg.seed;
@@ -1708,6 +1745,9 @@ fn run<F: Fn(&TrialRecord) + Sync>(
             pool: &pilot_pool,
         },
         |lease, b| {
+            if stop.now() {
+                return;
+            }
             let w = lease.worker.get_or_insert_with(|| {
                 Worker::new(c, model, seed, &parties, Acc::recording(c, n_parties))
             });
@@ -1717,6 +1757,9 @@ fn run<F: Fn(&TrialRecord) + Sync>(
         },
     );
     let mut workers = pilot_pool.into_inner().unwrap_or_else(|e| e.into_inner());
+    if stop.happened() {
+        return None;
+    }
     if workers.is_empty() {
         workers.push(Worker::new(
             c,
@@ -1751,8 +1794,11 @@ fn run<F: Fn(&TrialRecord) + Sync>(
     }
     let failed = pilot.failed > 0;
     let workers = windows::<true, F>(
-        c, model, cfg, on_trial, &parties, workers, &template, pilot_n, failed,
+        c, model, cfg, on_trial, &parties, workers, &template, pilot_n, failed, &stop,
     );
+    if stop.happened() {
+        return None;
+    }
     // Merged into the accumulator with the most trials: its windows are the widest already, so
     // merging the others grows them least.
     let mut accs: Vec<Acc> = workers.into_iter().map(|w| w.acc).collect();
@@ -1762,7 +1808,28 @@ fn run<F: Fn(&TrialRecord) + Sync>(
     for o in &accs {
         acc.merge(o);
     }
-    finish(c, &parties, cfg, acc)
+    Some(finish(c, &parties, cfg, acc))
+}
+
+/// A run's stop flag, if any, and whether a block of trials was left out for it.
+struct Stop<'a> {
+    flag: Option<&'a AtomicBool>,
+    skipped: &'a AtomicBool,
+}
+
+impl Stop<'_> {
+    /// Whether the run is to stop now (noting that a block is left out).
+    fn now(&self) -> bool {
+        let stop = self.flag.is_some_and(|f| f.load(Ordering::Relaxed));
+        if stop {
+            self.skipped.store(true, Ordering::Relaxed);
+        }
+        stop
+    }
+    /// Whether any block was left out.
+    fn happened(&self) -> bool {
+        self.skipped.load(Ordering::Relaxed)
+    }
 }
 
 /// Runs trials `from..cfg.trials` in windows of [`WINDOW`] (see [`simulate_with`]), adding
@@ -1781,6 +1848,7 @@ fn windows<'c, const SUMMARY: bool, F: Fn(&TrialRecord) + Sync>(
     template: &Acc,
     from: u64,
     mut failed: bool,
+    stop: &Stop<'_>,
 ) -> Vec<Worker<'c>> {
     const BLOCK: u64 = 256;
     let seed = cfg.seed;
@@ -1800,6 +1868,9 @@ fn windows<'c, const SUMMARY: bool, F: Fn(&TrialRecord) + Sync>(
                 pool: &pool,
             },
             |lease, b| {
+                if stop.now() {
+                    return;
+                }
                 let w = lease
                     .worker
                     .get_or_insert_with(|| Worker::new(c, model, seed, parties, template.clone()));
@@ -1816,7 +1887,7 @@ fn windows<'c, const SUMMARY: bool, F: Fn(&TrialRecord) + Sync>(
             .lock()
             .map(|p| p.iter().any(|w| w.acc.failed > 0))
             .unwrap_or(false);
-        if failed {
+        if failed || stop.happened() {
             break;
         }
     }

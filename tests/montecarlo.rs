@@ -535,6 +535,61 @@ fn run_trials_gives_the_records_of_simulate_and_its_failure() {
     assert!(end.unwrap_err().starts_with("trial 0 could not be settled"));
 }
 
+/// A run stops soon after its stop flag is set (a cancel button in a program of one's own) and
+/// then gives no results; a run whose flag is never set gives `simulate_with`'s.
+#[test]
+fn a_run_stops_soon_after_its_stop_flag_is_set() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let text = small(
+        10,
+        "",
+        "[uncertainty]\n[uncertainty.outcomes.job]\nrate = { mean = 0.4, sd = 0.1 }\n",
+    );
+    let (sc, m) = load(&text);
+    let cfg = config(2_000_000, 3, 2);
+    // In the pilot (its first 16,383 trials) and after it.
+    for at in [5_000, 30_000] {
+        let stop = AtomicBool::new(false);
+        let seen = AtomicU64::new(0);
+        let cb = |_: &TrialRecord| {
+            if seen.fetch_add(1, Ordering::Relaxed) + 1 == at {
+                stop.store(true, Ordering::Relaxed);
+            }
+        };
+        let r = sibsim::montecarlo::simulate_with_stop(&sc.contract, &m, &cfg, Some(&cb), &stop);
+        assert!(r.is_none());
+        // Each thread finishes the block of 256 trials it is in.
+        let ran = seen.load(Ordering::Relaxed);
+        assert!((at..at + 4 * 256).contains(&ran), "{ran} trials ran");
+    }
+    // Never set: the results of `simulate_with`, on any thread count.
+    let cfg = config(3_000, 3, 2);
+    let never = AtomicBool::new(false);
+    let want = simulate(&sc.contract, &m, &cfg);
+    for threads in [1, 2] {
+        let cfg = config(3_000, 3, threads);
+        let got = sibsim::montecarlo::simulate_with_stop(
+            &sc.contract,
+            &m,
+            &cfg,
+            None::<&fn(&TrialRecord)>,
+            &never,
+        );
+        assert_eq!(got.as_ref(), Some(&want), "{threads} threads");
+    }
+    // Set before it starts: nothing runs.
+    let seen = AtomicU64::new(0);
+    let count = |_: &TrialRecord| {
+        seen.fetch_add(1, Ordering::Relaxed);
+    };
+    let set = AtomicBool::new(true);
+    assert!(
+        sibsim::montecarlo::simulate_with_stop(&sc.contract, &m, &cfg, Some(&count), &set)
+            .is_none()
+    );
+    assert_eq!(seen.load(Ordering::Relaxed), 0);
+}
+
 #[test]
 fn beta_table_is_accurate() {
     let (mut worst, mut worst_wide) = (0.0f64, 0.0f64);
