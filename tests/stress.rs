@@ -995,6 +995,36 @@ proptest! {
         }
     }
 
+    /// The default stresses write ids into their overrides: whatever characters an outcome's
+    /// id holds (control characters, quotes, dots, brackets), building them and loading each
+    /// stressed scenario never panics (an id holding DEL did), and each override names the id
+    /// as written.
+    #[test]
+    fn default_stresses_never_panic_whatever_the_ids(
+        id in proptest::collection::vec(any::<char>(), 1..10).prop_map(String::from_iter),
+        shock in any::<bool>(),
+    ) {
+        let quoted = sibsim::scenario::overrides::value_text(&toml::Value::String(id.clone()));
+        let mut uncertainty = format!(
+            "\n[uncertainty]\nfill = {{ mean = 0.8, sd = 0.1 }}\n[uncertainty.outcomes.{quoted}]\nrate = {{ mean = 0.45, sd = 0.1 }}\n"
+        );
+        if shock {
+            uncertainty.push_str(&format!(
+                "[[uncertainty.shocks]]\nprobability = 0.1\nfactor = 0.8\noutcomes = [{quoted}]\n"
+            ));
+        }
+        let text = scenario(2, &uncertainty).replace("id = \"job\"", &format!("id = {quoted}"));
+        let Ok((sc, _)) = sibsim::scenario::parse_with_model("t.toml", &text) else {
+            // An id the contract refuses (empty, too long, ...) has no stresses to build.
+            return Ok(());
+        };
+        let vs = sibsim::design::stress::stresses(&sc, &text, true);
+        prop_assert!(vs.iter().any(|v| v.label == "delay"), "{:?}", vs);
+        for v in &vs {
+            let _ = src(&text, &[]).load(v);
+        }
+    }
+
     #[test]
     fn override_with_any_text_never_panics(s in "\\PC{0,60}") {
         let _ = Override::parse(&s);

@@ -91,16 +91,18 @@ fn worse_outcomes(
     set
 }
 
-fn ov(s: &str) -> Override {
-    Override::parse(s).expect("built-in override")
-}
-
-fn variant(id: &str, description: &str, set: &[String]) -> Variant {
-    Variant {
+/// A default stress from its overrides' text; `None` (the stress is left out) where one of
+/// them cannot be read back, which only an id the overrides cannot write could cause, never
+/// a panic.
+fn variant(id: &str, description: &str, set: &[String]) -> Option<Variant> {
+    Some(Variant {
         label: id.to_string(),
         description: description.to_string(),
-        overrides: set.iter().map(|s| ov(s)).collect(),
-    }
+        overrides: set
+            .iter()
+            .map(|s| Override::parse(s).ok())
+            .collect::<Option<_>>()?,
+    })
 }
 
 /// The default stresses that apply to `sc`, whose file text is `text`.
@@ -120,12 +122,12 @@ pub fn defaults(sc: &Scenario, text: &str) -> Vec<Variant> {
         .and_then(|f| f.get("mean"))
         .and_then(|m| m.as_float().or(m.as_integer().map(|i| i as f64)));
     match fill_mean {
-        Some(m) if m > 0.2 => out.push(variant(
+        Some(m) if m > 0.2 => out.extend(variant(
             "referral-shortfall",
             "referrals fall 15 percentage points short (fill rate mean - 0.15)",
             &["uncertainty.fill.mean-=0.15".into()],
         )),
-        Some(_) => out.push(variant(
+        Some(_) => out.extend(variant(
             "referral-shortfall",
             "referrals fall short: fill rate mean x 0.75",
             &["uncertainty.fill.mean*=0.75".into()],
@@ -133,12 +135,12 @@ pub fn defaults(sc: &Scenario, text: &str) -> Vec<Variant> {
         // Without a fill rate every cohort enrols its target: a fixed fill rate of 0.85 makes
         // it enrol Binomial(target, 0.85), the targets (and so what an inflow guarantee
         // promises) unchanged.
-        None if !c.cohorts.is_empty() && u.is_some() => out.push(variant(
+        None if !c.cohorts.is_empty() && u.is_some() => out.extend(variant(
             "referral-shortfall",
             "referrals fall 15% short: every cohort enrols Binomial(target, 0.85)",
             &["uncertainty.fill={ mean = 0.85, sd = 0 }".into()],
         )),
-        None if !c.cohorts.is_empty() => out.push(variant(
+        None if !c.cohorts.is_empty() => out.extend(variant(
             "referral-shortfall",
             "every cohort 15% smaller",
             &["cohorts.*.size*=0.85".into()],
@@ -156,7 +158,7 @@ pub fn defaults(sc: &Scenario, text: &str) -> Vec<Variant> {
         ("0.85", "1.15"),
     );
     if !weaker.is_empty() {
-        out.push(variant(
+        out.extend(variant(
             "weaker-programme",
             "the programme works less well: success rates and quantities x 0.85 (x 1.15 where fewer is better)",
             &weaker,
@@ -186,7 +188,7 @@ pub fn defaults(sc: &Scenario, text: &str) -> Vec<Variant> {
     let scaling = certain(&["factor"]);
     let delaying = certain(&["delay", "enrolment_delay"]);
     if !scaling.is_empty() {
-        out.push(variant(
+        out.extend(variant(
             "recession",
             "a recession: the scenario's shocks that scale success rates happen for sure (with any delay they bring)",
             &scaling,
@@ -206,7 +208,7 @@ pub fn defaults(sc: &Scenario, text: &str) -> Vec<Variant> {
             set.push("uncertainty.fill.mean-=0.05".into());
         }
         if !set.is_empty() {
-            out.push(variant(
+            out.extend(variant(
                 "recession",
                 if fill {
                     "a recession: success rates and quantities x 0.8 (x 1.2 where fewer is better), fill rate 5 points lower"
@@ -235,7 +237,7 @@ pub fn defaults(sc: &Scenario, text: &str) -> Vec<Variant> {
         }
     }
     if !cost.is_empty() {
-        out.push(variant(
+        out.extend(variant(
             "cost-overrun",
             "the enterprise's costs run 20% over",
             &cost,
@@ -243,7 +245,7 @@ pub fn defaults(sc: &Scenario, text: &str) -> Vec<Variant> {
     }
     // Delay.
     if !delaying.is_empty() {
-        out.push(variant(
+        out.extend(variant(
             "delay",
             "the scenario's delays happen for sure",
             &delaying,
@@ -280,7 +282,7 @@ pub fn defaults(sc: &Scenario, text: &str) -> Vec<Variant> {
                     ),
                 );
                 shocks.push(Value::Table(t));
-                out.push(variant(
+                out.extend(variant(
                     "delay",
                     "every outcome is measured, and paid, one period later, and its savings come later with it (a delay shock that happens for sure)",
                     &[format!(
@@ -289,7 +291,7 @@ pub fn defaults(sc: &Scenario, text: &str) -> Vec<Variant> {
                     )],
                 ));
             }
-            None => out.push(variant(
+            None => out.extend(variant(
                 "delay",
                 "every outcome is measured one period later",
                 &["outcomes.*.lag+=1".into()],
