@@ -212,8 +212,27 @@ fn a_sweep_differences_are_to_its_first_valid_point() {
     .unwrap();
     let at: Vec<f64> = sw.points.iter().map(|p| p.at[0]).collect();
     assert_eq!(at, [-500.0, 0.0, 500.0, 1000.0, 1500.0]);
-    assert!(sw.points[0].error.as_deref().unwrap().contains("price"));
+    // The reason names the point's value as the sweep's, not as a `--set` the user did not
+    // write; a `--set` of the command line is still named as one.
+    let e = sw.points[0].error.as_deref().unwrap();
+    assert!(
+        e.contains("price") && e.contains("(after --vary point `outcomes.job.price=-500`)"),
+        "{e}"
+    );
+    assert!(!e.contains("--set"), "{e}");
     assert!(sw.points[0].figures[0].value.is_nan());
+    let set = [Override::parse("outcomes.job.lag=30").unwrap()];
+    let e = match sweep(
+        &src(&text, &set),
+        &[Vary::parse("outcomes.job.price=-500:1500:5").unwrap()],
+        &["payments_mean".to_string()],
+        &cfg(20, 1),
+        None,
+    ) {
+        Ok(sw) => sw.points[1].error.clone().unwrap(),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("(after --set outcomes.job.lag=30)"), "{e}");
     // 2 cohorts x 40 people, every one paid: 80 x price, and the differences to price 0.
     for (p, price) in sw.points[1..].iter().zip([0.0, 500.0, 1000.0, 1500.0]) {
         assert_eq!(p.error, None);
@@ -2521,7 +2540,7 @@ fn a_misspelt_solver_term_is_an_unknown_field() {
     assert!(
         e.contains("--term `contract.total_cpa`: unknown field `total_cpa`")
             && e.contains("did you mean `total_cap`?")
-            && !e.contains("after --set")
+            && !e.contains("(after")
             && !e.contains("optional"),
         "{e}"
     );
@@ -2614,4 +2633,59 @@ fn a_term_through_an_id_with_dots_or_brackets_reads_its_value() {
             assert_eq!(got, Some(want), "{term}");
         }
     }
+}
+
+/// A default stress that makes the scenario invalid is skipped with a reason that names the
+/// stress's own change (not a `--set` the user did not write) and gives no line for a shock
+/// the file does not have (the file's first shock is another one).
+#[test]
+fn a_skipped_default_stress_names_its_own_change_and_no_line_of_another_shock() {
+    let base = [Override::parse("contract.periods=16").unwrap()];
+    let s = Source {
+        file: "reference.toml",
+        text: REFERENCE,
+        base: &base,
+    };
+    let (sc, _) = s.load(&Variant::base()).unwrap();
+    let delay: Vec<Variant> = sibsim::design::stress::defaults(&sc, REFERENCE)
+        .into_iter()
+        .filter(|v| v.label == "delay")
+        .collect();
+    assert_eq!(delay.len(), 1);
+    let cmp = compare_variants(
+        &s,
+        &delay,
+        &["payments_mean".to_string()],
+        &cfg(20, 1),
+        None,
+    )
+    .unwrap();
+    let (label, e) = &cmp.skipped[0];
+    assert_eq!(label, "delay");
+    assert!(
+        e.contains("  reference.toml: uncertainty.shocks[1].delay: ")
+            && e.contains("(after the `delay` stress's change `uncertainty.shocks=[")
+            && !e.contains("--set uncertainty")
+            && !e
+                .chars()
+                .zip(e.chars().skip(1))
+                .any(|(a, b)| a == ':' && b.is_ascii_digit()),
+        "{e}"
+    );
+    // A problem at the file's own shock keeps its line.
+    let set = [Override::parse("uncertainty.shocks[0].probability=1.5").unwrap()];
+    let e = sibsim::scenario::parse_with_model_overrides("reference.toml", REFERENCE, &set)
+        .unwrap_err()
+        .to_string();
+    let line = REFERENCE
+        .lines()
+        .position(|l| l.starts_with("probability = 0.10"))
+        .unwrap()
+        + 1;
+    assert!(
+        e.contains(&format!(
+            "reference.toml:{line}:1: uncertainty.shocks[0].probability"
+        )) && e.contains("(after --set uncertainty.shocks[0].probability=1.5)"),
+        "{e}"
+    );
 }

@@ -996,7 +996,7 @@ pub fn solve(
             let v = Variant {
                 label: "with answer".into(),
                 description: String::new(),
-                overrides: vec![Override::number(&path, d)],
+                overrides: vec![Override::number(&path, d).by("the answer")],
             };
             Some(
                 sibsim::design::compare_variants(&src, &[v], &figures, &l.cfg, None)

@@ -290,7 +290,7 @@ fn load_with(src: &Source<'_>, o: Override) -> Result<(), crate::error::Diagnost
     let variant = Variant {
         label: String::new(),
         description: String::new(),
-        overrides: vec![o],
+        overrides: vec![o.by("--term value")],
     };
     src.load(&variant).map(|_| ())
 }
@@ -416,10 +416,11 @@ pub fn solve(
             if let Err(d) = load_with(src, Override::number(&path, Decimal::ZERO))
                 && let Some(i) = d.items.iter().find(|i| i.message.contains("unknown field"))
             {
-                // (Without the probe's "(after --set PATH=0)", which the user did not write.)
+                // (Without the probe's "(after --term value `PATH=0`)", which the user did not
+                // write.)
                 let m = i
                     .message
-                    .split(" (after --set ")
+                    .split(" (after --term value `")
                     .next()
                     .unwrap_or(&i.message);
                 return Err(format!("--term `{path_s}`: {m}"));
@@ -554,7 +555,7 @@ pub fn solve(
         let v = Variant {
             label: format!("{path_s}={x}"),
             description: String::new(),
-            overrides: vec![Override::number(&path, d)],
+            overrides: vec![Override::number(&path, d).by("--term value")],
         };
         let (scn, model) = src
             .load(&v)

@@ -100,7 +100,11 @@ fn variant(id: &str, description: &str, set: &[String]) -> Option<Variant> {
         description: description.to_string(),
         overrides: set
             .iter()
-            .map(|s| Override::parse(s).ok())
+            .map(|s| {
+                Override::parse(s)
+                    .ok()
+                    .map(|o| o.by(format!("the `{id}` stress's change")))
+            })
             .collect::<Option<_>>()?,
     })
 }
@@ -324,19 +328,12 @@ pub fn check_file_stresses(
             crate::scenario::parse_with_overrides(file, text, &all).map(|_| ())
         };
         if let Err(d) = checked {
+            // The stress's own overrides name themselves "its set" (`Override::by`).
             let first = d.items.first().map_or(String::new(), |x| {
-                // The stress's own overrides are its `set`, not a `--set` of the command line.
-                let mut message = x.message.clone();
-                for o in &s.set {
-                    message = message.replace(
-                        &format!("(after --set {})", o.text),
-                        &format!("(after its set `{}`)", o.text),
-                    );
-                }
                 if x.path.is_empty() {
-                    message
+                    x.message.clone()
                 } else {
-                    format!("{}: {message}", x.path)
+                    format!("{}: {}", x.path, x.message)
                 }
             });
             items.push(crate::error::Diagnostic::new(

@@ -215,7 +215,7 @@ pub fn sweep(
             overrides: pt
                 .iter()
                 .zip(vary)
-                .map(|(x, v)| Override::number(&v.path, *x))
+                .map(|(x, v)| Override::number(&v.path, *x).by("--vary point"))
                 .collect(),
         })
         .collect();

@@ -309,7 +309,11 @@ pub fn tornado(
         Ok(Variant {
             label: format!("{label} {side}"),
             description: String::new(),
-            overrides: vec![Override::parse(o).map_err(|e| e.0)?],
+            overrides: vec![
+                Override::parse(o)
+                    .map_err(|e| e.0)?
+                    .by("the tornado's change"),
+            ],
         })
     };
     // Every input's variants must parse before anything runs.

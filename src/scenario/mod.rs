@@ -76,7 +76,7 @@ fn stresses(raw: &raw::RawScenario) -> Result<Vec<StressDef>, Vec<Diagnostic>> {
         let mut set = Vec::new();
         for (j, s) in st.set.iter().enumerate() {
             match overrides::Override::parse(s) {
-                Ok(o) => set.push(o),
+                Ok(o) => set.push(o.by("its set")),
                 Err(e) => errs.push(Diagnostic::new(format!("stresses[{i}].set[{j}]"), e.0)),
             }
         }
@@ -633,10 +633,10 @@ fn annotate(
                 d.message.push_str(&hint);
             }
             if let Some(cause) = applied.cause(&d.path) {
-                d.message = format!("{} (after --set {cause})", d.message);
+                d.message = format!("{} (after {cause})", d.message);
             } else if !applied.paths.is_empty() && !in_file(&d) {
                 let all: Vec<&str> = applied.paths.iter().map(|(_, t)| t.as_str()).collect();
-                d.message = format!("{} (after --set {})", d.message, all.join(", "));
+                d.message = format!("{} (after {})", d.message, all.join(", "));
             }
             d
         })
@@ -792,7 +792,8 @@ enum Seg<'a> {
     Index(usize),
 }
 
-/// Byte offset of the deepest existing value along `path` (the key itself for table entries).
+/// Byte offset of the deepest existing value along `path` (the key itself for table entries);
+/// `None` where `path` names an array entry the file does not have.
 pub fn locate(doc: &Spanned<DeTable<'_>>, path: &str) -> Option<usize> {
     let segs = segments(path);
     let mut best = None;
@@ -818,7 +819,9 @@ pub fn locate(doc: &Spanned<DeTable<'_>>, path: &str) -> Option<usize> {
                     Some(DeValue::Array(a)) => a,
                     _ => return best,
                 };
-                let Some(v) = arr.get(i) else { return best };
+                // An entry the file does not have (an override added it) has no place in the
+                // file: the array's first entry would point at another one.
+                let v = arr.get(i)?;
                 best = Some(v.span().start);
                 cur = Some(v.get_ref());
                 table = None;

@@ -66,6 +66,20 @@ pub struct Override {
     pub path: Vec<Step>,
     /// The change.
     pub op: Op,
+    /// Who made the change, for the messages that name it ([`Override::cited`]).
+    pub origin: Origin,
+}
+
+/// Who made an override: the command line's `--set`, or a variant that names its own changes
+/// (a sweep's point, a stress, the solver's trial value).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Origin {
+    /// The command line's `--set` (a library caller's own override is named alike).
+    #[default]
+    Set,
+    /// A change named as the words say: `its set`, `--vary point`, the `delay` stress's
+    /// change.
+    Named(String),
 }
 
 /// Why an override could not be read or applied.
@@ -360,7 +374,24 @@ impl Override {
             text: text.to_string(),
             path,
             op,
+            origin: Origin::Set,
         })
+    }
+
+    /// The same change, named `by` in messages: `(after {by} `TEXT`)` instead of
+    /// `(after --set TEXT)`.
+    pub fn by(mut self, by: impl Into<String>) -> Override {
+        self.origin = Origin::Named(by.into());
+        self
+    }
+
+    /// The change as messages name it: `--set PATH=VALUE`, or its [`Origin::Named`] words
+    /// and its text.
+    pub fn cited(&self) -> String {
+        match &self.origin {
+            Origin::Set => format!("--set {}", self.text),
+            Origin::Named(by) => format!("{by} `{}`", self.text),
+        }
     }
 
     /// An override setting `path` to a number (used by sweeps and the solver).
@@ -369,6 +400,7 @@ impl Override {
             text: format!("{}={}", path_text(path), x.normalize()),
             path: path.to_vec(),
             op: Op::SetNumber(x),
+            origin: Origin::Set,
         }
     }
 }
@@ -495,7 +527,7 @@ fn parse_value(value: &str, text: &str) -> Result<Value, OverrideError> {
 /// use (`outcomes[0].price`), with the override that changed each.
 #[derive(Clone, Debug, Default)]
 pub struct Applied {
-    /// (concrete path, override text).
+    /// (concrete path, the override as messages name it: [`Override::cited`]).
     pub paths: Vec<(String, String)>,
     /// Concrete paths where arithmetic left a fraction in a number the file writes whole, with
     /// the result rounded half away from zero: the value used where the term must be a whole
@@ -504,7 +536,7 @@ pub struct Applied {
 }
 
 impl Applied {
-    /// The override text that changed `path` or a value inside or around it, if any: the last
+    /// The override ([`Override::cited`]) that changed `path` or a value inside or around it, if any: the last
     /// one, whose value stands.
     pub fn cause(&self, path: &str) -> Option<&str> {
         self.paths
@@ -562,7 +594,7 @@ pub fn apply(doc: &mut Table, overrides: &[Override]) -> Result<Applied, Overrid
             if let Some(r) = rounded {
                 applied.rounded.push((h.clone(), r));
             }
-            applied.paths.push((h, o.text.clone()));
+            applied.paths.push((h, o.cited()));
         }
     }
     Ok(applied)
