@@ -458,8 +458,26 @@ fn names() -> String {
         .join(", ")
 }
 
+/// Why a figure's name could not be resolved against a contract: the message says which part
+/// is wrong and what the contract has (`unknown figure`, a tranche or party it lacks, a
+/// business-case figure without an `[mkba]` block).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FigureError(pub String);
+
+impl std::fmt::Display for FigureError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for FigureError {}
+
 /// Resolves `spec` (`NAME[:ARG[:AMOUNT]]`) against `contract`.
-pub fn parse(spec: &str, c: &Contract) -> Result<Metric, String> {
+pub fn parse(spec: &str, c: &Contract) -> Result<Metric, FigureError> {
+    resolve(spec, c).map_err(FigureError)
+}
+
+fn resolve(spec: &str, c: &Contract) -> Result<Metric, String> {
     let spec = spec.trim();
     let mut parts = spec.splitn(3, ':');
     let name = parts.next().unwrap_or("");

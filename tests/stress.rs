@@ -330,7 +330,7 @@ fn a_sweep_runs_the_values_asked_for_and_rounds_only_whole_terms() {
         [100_000.0, 133_333.33, 166_666.67, 200_000.0]
     );
     assert!(sw.points.iter().all(|p| p.error.is_none()));
-    let e = run("outcomes.nothing.price=1:2:3").unwrap_err();
+    let e = run("outcomes.nothing.price=1:2:3").unwrap_err().to_string();
     assert!(
         e.contains("--vary `outcomes.nothing.price`: unknown path") && e.contains("`job`"),
         "{e}"
@@ -393,6 +393,7 @@ fn solve_on(
         &cfg(trials, 1),
         None,
     )
+    .map_err(|e| e.to_string())
 }
 
 #[test]
@@ -1238,6 +1239,14 @@ fn a_comparison_too_large_to_allocate_is_an_error_not_an_abort() {
     let (sc, m) = s.load(&Variant::base()).unwrap();
     let figs = ["payments_mean".to_string(), "net_mean:city".to_string()];
     let err = run_variant(&sc, &m, &figs, &cfg(100_000_000_000_000, 1), None).unwrap_err();
+    assert_eq!(
+        err,
+        sibsim::design::DesignError::Memory {
+            trials: 100_000_000_000_000,
+            figures: 2
+        }
+    );
+    let err = err.to_string();
     assert!(
         err.starts_with(
             "cannot keep 100,000,000,000,000 trials x 2 figures in memory (about 3,200,000 GB)"
@@ -1432,7 +1441,7 @@ fn the_solver_keeps_to_its_bounds_and_solves_for_terms_the_file_leaves_out() {
         Answer::Found { value, .. } => assert!((value - 80_000.0).abs() < 1e-6, "{value}"),
         other => panic!("{other:?}"),
     }
-    let e = run(&without, None, None).unwrap_err();
+    let e = run(&without, None, None).unwrap_err().to_string();
     assert!(
         e.contains("not in the scenario") && e.contains("--bounds"),
         "{e}"
@@ -1488,7 +1497,8 @@ fn a_sweep_refuses_the_same_term_twice() {
         &cfg(10, 1),
         None,
     )
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("`contract.total_cap` twice"), "{e}");
 }
 
@@ -1523,7 +1533,7 @@ fn a_sweep_refuses_ends_out_of_range() {
             "`nan` is not a finite number",
         ),
     ] {
-        let e = Vary::parse(vary).unwrap_err();
+        let e = Vary::parse(vary).unwrap_err().to_string();
         assert!(e.contains(want), "{vary}: expected `{want}` in\n{e}");
         let e = err_of(&["sweep", REF, "--trials", "10", "--vary", vary]);
         assert!(
@@ -1579,7 +1589,8 @@ fn the_solver_refuses_a_probability_target_outside_its_range() {
         &cfg(10, 1),
         None,
     )
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(
         e.contains("is a probability, from 0 to 1") && e.contains("1.5"),
         "{e}"
@@ -1747,13 +1758,15 @@ fn a_mistyped_comparison_in_a_target_lists_the_comparisons() {
         ("p_full_repayment:junior != 0.3", "!="),
         ("p_full_repayment:junior >== 0.3", ">=="),
     ] {
-        let e = Target::parse(target).unwrap_err();
+        let e = Target::parse(target).unwrap_err().to_string();
         assert!(
             e.contains(&format!("`{bad}` is not a comparison")) && e.contains(">=, >, <=, <"),
             "{target}: {e}"
         );
     }
-    let e = Target::parse("p_full_repayment:junior >=").unwrap_err();
+    let e = Target::parse("p_full_repayment:junior >=")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("has no number after `>=`"), "{e}");
     let t = Target::parse("p_full_repayment:junior>=0.3").unwrap();
     assert_eq!(
@@ -1777,7 +1790,7 @@ fn numbers_out_of_range_in_design_arguments_say_what_is_allowed() {
         ("net_mean:enschede >= nan", "`nan` is not a finite number"),
         ("net_mean:enschede >= abc", "`abc` is not a number"),
     ] {
-        let e = Target::parse(target).unwrap_err();
+        let e = Target::parse(target).unwrap_err().to_string();
         assert!(e.contains(want), "{target}: expected `{want}` in\n{e}");
     }
     assert_eq!(
@@ -1805,7 +1818,7 @@ fn numbers_out_of_range_in_design_arguments_say_what_is_allowed() {
             "`p_paid_above` needs an amount after the party",
         ),
     ] {
-        let e = metrics::parse(spec, &c).unwrap_err();
+        let e = metrics::parse(spec, &c).unwrap_err().to_string();
         assert!(e.contains(want), "{spec}: expected `{want}` in\n{e}");
     }
     assert_eq!(
@@ -1854,7 +1867,8 @@ fn numbers_out_of_range_in_design_arguments_say_what_is_allowed() {
         &cfg(10, 1),
         None,
     )
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(
         e.contains(
             "--bounds 0:1e29: the upper bound 1e29 is out of range for `outcomes.job.price`"
@@ -2686,6 +2700,84 @@ fn a_skipped_default_stress_names_its_own_change_and_no_line_of_another_shock() 
         e.contains(&format!(
             "reference.toml:{line}:1: uncertainty.shocks[0].probability"
         )) && e.contains("(after --set uncertainty.shocks[0].probability=1.5)"),
+        "{e}"
+    );
+}
+
+/// The term-design functions say what went wrong as a typed error a library caller can match
+/// on, each displaying as the message the command line shows.
+#[test]
+fn design_errors_are_typed() {
+    use sibsim::design::DesignError;
+    let text = scenario(2, UNCERTAIN);
+    let figs = ["payments_mean".to_string()];
+    // The base does not validate: the scenario's own diagnostics, with their lines.
+    let bad = [Override::parse("outcomes.job.price=-5").unwrap()];
+    let e = compare_variants(&src(&text, &bad), &[], &figs, &cfg(10, 1), None).unwrap_err();
+    match &e {
+        DesignError::Scenario(d) => assert!(d.items[0].path.contains("price"), "{d}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(e.to_string().starts_with("test.toml has 1 problem:"), "{e}");
+    // An unknown figure.
+    let e = compare_variants(
+        &src(&text, &[]),
+        &[],
+        &["payments_maen".into()],
+        &cfg(10, 1),
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, DesignError::Figure(f) if f.0.contains("did you mean `payments_mean`")),
+        "{e:?}"
+    );
+    // A sweep's term that matches nothing, and a range that is not one.
+    let e = sweep(
+        &src(&text, &[]),
+        &[Vary::parse("outcomes.nothing.price=1:2:3").unwrap()],
+        &figs,
+        &cfg(10, 1),
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&e, DesignError::Argument(m) if m.starts_with("--vary `outcomes.nothing.price`")),
+        "{e:?}"
+    );
+    assert!(matches!(
+        Vary::parse("outcomes.job.price=1:2"),
+        Err(DesignError::Argument(_))
+    ));
+    // The solver at a value the scenario refuses (bounds the user gave): where, and why.
+    let e = solve(
+        &src(&text, &[]),
+        "outcomes.job.price",
+        &Target::parse("payments_mean >= 1").unwrap(),
+        &SolveConfig {
+            bounds: Some((-10.0, 10.0)),
+            step: None,
+        },
+        &cfg(10, 1),
+        None,
+    )
+    .unwrap_err();
+    match &e {
+        DesignError::At { term, value, why } => {
+            assert_eq!((term.as_str(), *value), ("outcomes.job.price", -10.0));
+            assert!(matches!(why.as_ref(), DesignError::Scenario(_)), "{why:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        e.to_string().starts_with(
+            "at outcomes.job.price = -10 the scenario is not valid:\ntest.toml has 1 problem:"
+        ),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .contains("(after --term value `outcomes.job.price=-10`)"),
         "{e}"
     );
 }

@@ -431,7 +431,7 @@ pub fn stress(
         // Each once, in the order given; an unknown one is refused before anything runs.
         let mut f: Vec<String> = Vec::new();
         for m in metrics {
-            sibsim::metrics::parse(m, &sc.contract).map_err(CliError)?;
+            sibsim::metrics::parse(m, &sc.contract)?;
             if !f.contains(m) {
                 f.push(m.clone());
             }
@@ -448,8 +448,7 @@ pub fn stress(
     let t0 = std::time::Instant::now();
     let cmp = with_progress(total, |p| {
         sibsim::design::compare_variants(&src, &variants, &figures, &l.cfg, p)
-    })
-    .map_err(CliError)?;
+    })?;
     if cmp.variants.len() == 1 && !cmp.skipped.is_empty() {
         let why: Vec<String> = cmp
             .skipped
@@ -624,8 +623,7 @@ pub fn sweep(
     let t0 = std::time::Instant::now();
     let sw = with_progress(points * l.cfg.trials, |p| {
         sibsim::design::sweep::sweep(&src, &vs, &figures, &l.cfg, p)
-    })
-    .map_err(CliError)?;
+    })?;
     // A sweep with no valid point has nothing to show: an error, with the first point's reason.
     if let Some(first) = sw.points.iter().find_map(|p| p.error.as_deref())
         && sw.points.iter().all(|p| p.error.is_some())
@@ -765,8 +763,7 @@ pub fn compute_tornado(
     )?;
     let tor = with_progress(0, |p| {
         sibsim::design::tornado::tornado(&src, figure, range, &l.cfg, p)
-    })
-    .map_err(CliError)?;
+    })?;
     let note = business_notes(&sc.contract, std::iter::once(figure));
     Ok((tor, sc.contract.currency.clone(), note))
 }
@@ -975,8 +972,7 @@ pub fn solve(
             &l.cfg,
             p,
         )
-    })
-    .map_err(CliError)?;
+    })?;
     // Key figures at the answer against the scenario as it is.
     let mut figures = vec![target.figure.clone()];
     for f in sibsim::metrics::key_figures(&sc.contract) {
@@ -998,10 +994,13 @@ pub fn solve(
                 description: String::new(),
                 overrides: vec![Override::number(&path, d).by("the answer")],
             };
-            Some(
-                sibsim::design::compare_variants(&src, &[v], &figures, &l.cfg, None)
-                    .map_err(CliError)?,
-            )
+            Some(sibsim::design::compare_variants(
+                &src,
+                &[v],
+                &figures,
+                &l.cfg,
+                None,
+            )?)
         }
         None => None,
     };
@@ -1021,9 +1020,7 @@ pub fn solve(
         },
         &mut outputs,
     );
-    let unit = sibsim::metrics::parse(&target.figure, &sc.contract)
-        .map_err(CliError)?
-        .unit();
+    let unit = sibsim::metrics::parse(&target.figure, &sc.contract)?.unit();
     let mut o = String::new();
     let _ = writeln!(
         o,

@@ -28,6 +28,18 @@ impl From<sibsim::Diagnostics> for CliError {
     }
 }
 
+impl From<sibsim::design::DesignError> for CliError {
+    fn from(e: sibsim::design::DesignError) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+impl From<sibsim::metrics::FigureError> for CliError {
+    fn from(e: sibsim::metrics::FigureError) -> Self {
+        CliError(e.0)
+    }
+}
+
 type Result<T> = std::result::Result<T, CliError>;
 
 #[derive(Parser)]

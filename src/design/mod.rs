@@ -30,10 +30,97 @@ use crate::error::Diagnostics;
 use crate::metrics::{self, Figure, Metric, Stat, Unit};
 use crate::model::Model;
 use crate::montecarlo::{SimConfig, TrialRecord, run_trials};
-use crate::scenario::overrides::Override;
+use crate::scenario::overrides::{Override, OverrideError};
 use crate::scenario::{self, Scenario};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Why a term design (a comparison, stress, sweep, tornado or solve) could not be made. Each
+/// displays as the message a user reads: where, what is wrong and what is allowed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DesignError {
+    /// The scenario with the changes every variant starts from (`--set`) is not valid.
+    Scenario(Diagnostics),
+    /// A figure that is not well formed or names nothing in the contract.
+    Figure(metrics::FigureError),
+    /// An override or a term's path (`--set`, `--vary`, `--term`) that is not well formed or
+    /// matches nothing in the scenario.
+    Override(OverrideError),
+    /// Another argument that does not fit the scenario or the design (`--vary`'s range,
+    /// `--target`, `--bounds`, `--step`, a term that is not a number), with what is allowed.
+    Argument(String),
+    /// The per-trial records of a run would need more memory than can be had.
+    Memory {
+        /// Trials asked for.
+        trials: u64,
+        /// Figures recorded per trial.
+        figures: usize,
+    },
+    /// A trial could not be settled: the run stopped (the reason of
+    /// [`crate::montecarlo::run_trials`]).
+    Stopped(String),
+    /// The solver's run at one value of its term failed.
+    At {
+        /// The term, as written.
+        term: String,
+        /// The value tried.
+        value: f64,
+        /// What went wrong there.
+        why: Box<DesignError>,
+    },
+}
+
+impl std::fmt::Display for DesignError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::chart::theme::{count, number};
+        match self {
+            DesignError::Scenario(d) => write!(f, "{d}"),
+            DesignError::Figure(e) => write!(f, "{e}"),
+            DesignError::Override(e) => write!(f, "{e}"),
+            DesignError::Argument(m) => f.write_str(m),
+            DesignError::Memory { trials, figures } => write!(
+                f,
+                "cannot keep {} x {figures} figures in memory (about {} GB); use fewer trials",
+                count(*trials, "trial", "trials"),
+                number((memory_needed(1, *figures, *trials) as f64 / 1e8).round() / 10.0)
+            ),
+            DesignError::Stopped(why) => write!(f, "the simulation stopped: {why}"),
+            DesignError::At { term, value, why } => match why.as_ref() {
+                DesignError::Scenario(d) => {
+                    write!(f, "at {term} = {value} the scenario is not valid:\n{d}")
+                }
+                e => write!(f, "at {term} = {value}: {e}"),
+            },
+        }
+    }
+}
+
+impl std::error::Error for DesignError {}
+
+impl From<Diagnostics> for DesignError {
+    fn from(d: Diagnostics) -> Self {
+        DesignError::Scenario(d)
+    }
+}
+
+impl From<metrics::FigureError> for DesignError {
+    fn from(e: metrics::FigureError) -> Self {
+        DesignError::Figure(e)
+    }
+}
+
+/// A message about an argument ([`DesignError::Argument`]).
+impl From<String> for DesignError {
+    fn from(m: String) -> Self {
+        DesignError::Argument(m)
+    }
+}
+
+impl From<OverrideError> for DesignError {
+    fn from(e: OverrideError) -> Self {
+        DesignError::Override(e)
+    }
+}
 
 /// One variant of a scenario: overrides on top of the base.
 #[derive(Clone, Debug, PartialEq)]
@@ -103,21 +190,15 @@ pub fn run_variant(
     metrics: &[String],
     cfg: &SimConfig,
     progress: Option<&AtomicU64>,
-) -> Result<Run, String> {
+) -> Result<Run, DesignError> {
     let c = &sc.contract;
     let ms: Vec<Metric> = metrics
         .iter()
         .map(|m| metrics::parse(m, c))
         .collect::<Result<_, _>>()?;
-    let too_big = || {
-        format!(
-            "cannot keep {} x {} figures in memory (about {} GB); use fewer trials",
-            crate::chart::theme::count(cfg.trials, "trial", "trials"),
-            ms.len(),
-            crate::chart::theme::number(
-                (memory_needed(1, ms.len(), cfg.trials) as f64 / 1e8).round() / 10.0
-            )
-        )
+    let too_big = || DesignError::Memory {
+        trials: cfg.trials,
+        figures: ms.len(),
     };
     let n = usize::try_from(cfg.trials).map_err(|_| too_big())?;
     let len = n.checked_mul(ms.len()).ok_or_else(too_big)?;
@@ -138,8 +219,7 @@ pub fn run_variant(
         ..cfg.clone()
     };
     // The records only: nothing of `simulate`'s summary is used.
-    let trials =
-        run_trials(c, model, &cfg1, &cb).map_err(|why| format!("the simulation stopped: {why}"))?;
+    let trials = run_trials(c, model, &cfg1, &cb).map_err(DesignError::Stopped)?;
     let values = (0..ms.len())
         .map(|k| {
             cells[k * n..(k + 1) * n]
@@ -214,7 +294,10 @@ pub struct Comparison {
 type PairFn = dyn Fn(Stat, &[f64], &[f64]) -> Figure;
 
 /// How `metrics` are shown, each parsed against the contract `c`.
-pub fn figure_infos(c: &crate::Contract, metrics: &[String]) -> Result<Vec<FigureInfo>, String> {
+pub fn figure_infos(
+    c: &crate::Contract,
+    metrics: &[String],
+) -> Result<Vec<FigureInfo>, metrics::FigureError> {
     metrics
         .iter()
         .map(|m| {
@@ -263,15 +346,15 @@ pub fn variant_figures(
 }
 
 /// Loads `variant` and runs it, recording `metrics`; a variant that does not validate, or
-/// whose run stops, is an error message.
+/// whose run stops, is an error.
 pub fn load_and_run(
     src: &Source<'_>,
     variant: &Variant,
     metrics: &[String],
     cfg: &SimConfig,
     progress: Option<&AtomicU64>,
-) -> Result<(Scenario, Run), String> {
-    let (sc, model) = src.load(variant).map_err(|d| d.to_string())?;
+) -> Result<(Scenario, Run), DesignError> {
+    let (sc, model) = src.load(variant)?;
     let run = run_variant(&sc, &model, metrics, cfg, progress)?;
     Ok((sc, run))
 }
@@ -312,7 +395,7 @@ pub fn compare_variants(
     metrics: &[String],
     cfg: &SimConfig,
     progress: Option<&AtomicU64>,
-) -> Result<Comparison, String> {
+) -> Result<Comparison, DesignError> {
     with_threads(cfg.threads, || {
         let base = Variant::base();
         let (sc, base_run) = load_and_run(src, &base, metrics, cfg, progress)?;
@@ -326,7 +409,7 @@ pub fn compare_variants(
         for (v, r) in variants.iter().zip(runs) {
             match r {
                 Ok(f) => out.push(f),
-                Err(e) => skipped.push((v.label.clone(), e.trim_end().to_string())),
+                Err(e) => skipped.push((v.label.clone(), e.to_string().trim_end().to_string())),
             }
         }
         // Every variant's `overrides` are its own, on top of the changes every variant starts

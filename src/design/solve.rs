@@ -23,7 +23,7 @@
 //! deterministic function of the term for a given seed, so bisection is exact for it; the
 //! solver checks that the values it saw move in one direction and says so when they do not.
 
-use super::{Source, Variant, run_variant};
+use super::{DesignError, Source, Variant, run_variant};
 use crate::metrics::{self, Figure};
 use crate::montecarlo::SimConfig;
 use crate::scenario::overrides::{Override, Step, parse_decimal, parse_path, path_text};
@@ -96,7 +96,11 @@ impl Target {
     }
 
     /// Parses `FIGURE OP NUMBER` (the figure is checked against a contract later).
-    pub fn parse(s: &str) -> Result<Target, String> {
+    pub fn parse(s: &str) -> Result<Target, DesignError> {
+        Target::read(s).map_err(DesignError::Argument)
+    }
+
+    fn read(s: &str) -> Result<Target, String> {
         let s = s.trim();
         let ops = [
             (">=", Cmp::Ge),
@@ -236,14 +240,14 @@ pub struct Solution {
 /// The current value of `path` in `text` with `base` applied: the number there (`None` for an
 /// optional field the file leaves out, which an override may add), and whether it must be a
 /// whole number (`whole_only`).
-pub fn current_value(src: &Source<'_>, path: &[Step]) -> Result<(Option<f64>, bool), String> {
+pub fn current_value(src: &Source<'_>, path: &[Step]) -> Result<(Option<f64>, bool), DesignError> {
     use std::str::FromStr;
     let mut doc = toml::Table::from_str(src.text).map_err(|e| e.to_string())?;
-    crate::scenario::overrides::apply(&mut doc, src.base).map_err(|e| e.0)?;
+    crate::scenario::overrides::apply(&mut doc, src.base)?;
     // Read it by adding 0 to it: the same path rules and messages as an override, said of
     // the term rather than of an override the user did not write.
     let term = path_text(path);
-    let probe = Override::parse(&format!("{term}+=0")).map_err(|e| e.0)?;
+    let probe = Override::parse(&format!("{term}+=0"))?;
     match crate::scenario::overrides::apply(&mut doc.clone(), std::slice::from_ref(&probe)) {
         Ok(_) => {}
         Err(e) => {
@@ -255,27 +259,28 @@ pub fn current_value(src: &Source<'_>, path: &[Step]) -> Result<(Option<f64>, bo
                 return Ok((None, false));
             }
             return Err(e
-                    .0
-                    .replace(&format!("`{term}+=0`"), &format!("--term `{term}`"))
-                    .replace(
-                        ", so it cannot be changed by arithmetic",
-                        "; --term names one number of the scenario, such as `outcomes.ID.price`, `cohorts.ID.size` or `tranches.ID.rate`",
-                    ));
+                .0
+                .replace(&format!("`{term}+=0`"), &format!("--term `{term}`"))
+                .replace(
+                    ", so it cannot be changed by arithmetic",
+                    "; --term names one number of the scenario, such as `outcomes.ID.price`, `cohorts.ID.size` or `tranches.ID.rate`",
+                )
+                .into());
         }
     };
     // The term's one number (the probe found it), read along the term's own steps: an id may
     // hold dots or brackets, which its written path cannot be split at.
     let cur = crate::scenario::overrides::value_at(&doc, path)
         .cloned()
-        .ok_or_else(|| format!("`{}` is not a number", path_text(path)))?;
+        .ok_or_else(|| DesignError::Argument(format!("`{}` is not a number", path_text(path))))?;
     match cur {
         Value::Integer(i) => Ok((Some(i as f64), whole_only(src, path))),
         Value::Float(x) => Ok((Some(x), false)),
         Value::String(s) => parse_decimal(&s)
             .and_then(|d| d.to_f64())
             .map(|x| (Some(x), false))
-            .ok_or_else(|| format!("`{}` is not a number", path_text(path))),
-        _ => Err(format!("`{}` is not a number", path_text(path))),
+            .ok_or_else(|| DesignError::Argument(format!("`{}` is not a number", path_text(path)))),
+        _ => Err(format!("`{}` is not a number", path_text(path)).into()),
     }
 }
 
@@ -363,12 +368,10 @@ pub fn solve(
     sc: &SolveConfig,
     cfg: &SimConfig,
     progress: Option<&AtomicU64>,
-) -> Result<Solution, String> {
-    let path = parse_path(path_s).map_err(|e| e.0)?;
+) -> Result<Solution, DesignError> {
+    let path = parse_path(path_s)?;
     if path.contains(&Step::All) {
-        return Err(format!(
-            "--term `{path_s}` must name one value; `*` is not allowed"
-        ));
+        return Err(format!("--term `{path_s}` must name one value; `*` is not allowed").into());
     }
     let (current, whole) = current_value(src, &path)?;
     // A term the file leaves out is whole when the scenario takes no decimals for it.
@@ -376,19 +379,21 @@ pub fn solve(
         None => whole_only(src, &path),
         _ => whole,
     };
-    let (base_sc, _) = src.load(&Variant::base()).map_err(|d| d.to_string())?;
+    let (base_sc, _) = src.load(&Variant::base())?;
     let m = metrics::parse(&target.figure, &base_sc.contract)?;
     if target.percent && m.unit() == metrics::Unit::Money {
         return Err(format!(
             "--target: `{}` is an amount in {}, not a share: write the amount, without %",
             target.figure, base_sc.contract.currency
-        ));
+        )
+        .into());
     }
     if m.unit() == metrics::Unit::Probability && !(0.0..=1.0).contains(&target.value) {
         return Err(format!(
             "target `{target}`: `{}` is a probability, from 0 to 1 (0% to 100%); {} is outside it",
             target.figure, target.value
-        ));
+        )
+        .into());
     }
     if let Some((a, b)) = sc.bounds {
         let largest = crate::money::LARGEST_VALUE as f64;
@@ -400,16 +405,16 @@ pub fn solve(
                     number_text(b),
                     number_text(x),
                     crate::money::LARGEST_NUMBERS
-                ));
+                ).into());
             }
         }
     }
     let (lo, hi, given) = match (sc.bounds, current) {
         (Some((a, b)), _) if a < b => (a, b, true),
         (Some((a, b)), _) => {
-            return Err(format!(
-                "--bounds {a}:{b}: the lower bound must be below the upper"
-            ));
+            return Err(
+                format!("--bounds {a}:{b}: the lower bound must be below the upper").into(),
+            );
         }
         (None, None) => {
             // A misspelt name is not an optional term: say what the scenario says of it.
@@ -423,11 +428,12 @@ pub fn solve(
                     .split(" (after --term value `")
                     .next()
                     .unwrap_or(&i.message);
-                return Err(format!("--term `{path_s}`: {m}"));
+                return Err(format!("--term `{path_s}`: {m}").into());
             }
             return Err(format!(
                 "`{path_s}` is not in the scenario (an optional term); give --bounds LO:HI"
-            ));
+            )
+            .into());
         }
         // A whole number (a count, a period, a lag): half to one and a half times it, but at
         // least one below and two above, so that a lag or a period of 1 or 2 still has room
@@ -444,9 +450,7 @@ pub fn solve(
         // accepts: at most 1 for a rate, `max` for a fill rate that may exceed its target).
         (None, Some(c)) if c > 0.0 && c <= 1.0 && !whole => (0.0, 2.0 * c, false),
         (None, Some(0.0)) => {
-            return Err(format!(
-                "`{path_s}` is 0 in the scenario; give --bounds LO:HI"
-            ));
+            return Err(format!("`{path_s}` is 0 in the scenario; give --bounds LO:HI").into());
         }
         (None, Some(c)) => {
             let (a, b) = (c * 0.5, c * 1.5);
@@ -455,7 +459,7 @@ pub fn solve(
     };
     let step = match sc.step {
         Some(s) if s > 0.0 && s.is_finite() => s,
-        Some(s) => return Err(format!("--step must be a number above 0, got {s}")),
+        Some(s) => return Err(format!("--step must be a number above 0, got {s}").into()),
         None => default_step(lo, hi, whole),
     };
     // No finer than the term takes: whole cents for money, six decimals for a price, a
@@ -536,11 +540,12 @@ pub fn solve(
             "the scenario accepts no value of `{path_s}` near its own ({}) but that one, so there \
              is no range to search by default; give --bounds LO:HI",
             current.map_or("not set".to_string(), |c| c.to_string())
-        ));
+        )
+        .into());
     }
     let figures = [target.figure.clone()];
     let mut evals: Vec<Evaluation> = Vec::new();
-    let mut eval = |x: f64| -> Result<Evaluation, String> {
+    let mut eval = |x: f64| -> Result<Evaluation, DesignError> {
         if let Some(e) = evals.iter().find(|e| e.value == x) {
             return Ok(e.clone());
         }
@@ -557,13 +562,16 @@ pub fn solve(
             description: String::new(),
             overrides: vec![Override::number(&path, d).by("--term value")],
         };
-        let (scn, model) = src
-            .load(&v)
-            .map_err(|d| format!("at {path_s} = {x} the scenario is not valid:\n{d}"))?;
+        let at = |why: DesignError| DesignError::At {
+            term: path_s.to_string(),
+            value: x,
+            why: Box::new(why),
+        };
+        let (scn, model) = src.load(&v).map_err(|d| at(d.into()))?;
         let run = super::with_threads(cfg.threads, || {
             run_variant(&scn, &model, &figures, cfg, progress)
         })
-        .map_err(|e| format!("at {path_s} = {x}: {e}"))?;
+        .map_err(at)?;
         let f = metrics::figure(m.def.stat, &run.values[0]);
         let e = Evaluation {
             value: x,
@@ -586,7 +594,7 @@ pub fn solve(
         .map(|x| snap(x, lo, hi, step))
         .collect::<Vec<f64>>();
     inside.dedup();
-    let mut other_inside = |meets: bool| -> Result<Option<f64>, String> {
+    let mut other_inside = |meets: bool| -> Result<Option<f64>, DesignError> {
         for &x in &inside {
             if eval(x)?.meets != meets {
                 return Ok(Some(x));

@@ -1,7 +1,7 @@
 //! Sweeps: one or two terms varied over a grid (`PATH=FROM:TO:STEPS`), every point on common
 //! random numbers, so a curve or surface is smooth in the term rather than noisy.
 
-use super::{Run, Source, Variant, in_batches, load_and_run};
+use super::{DesignError, Run, Source, Variant, in_batches, load_and_run};
 use crate::metrics::{self, Figure, Unit};
 use crate::montecarlo::SimConfig;
 use crate::scenario::overrides::{Override, Step, parse_path, path_text};
@@ -20,7 +20,11 @@ pub struct Vary {
 
 impl Vary {
     /// Parses `PATH=FROM:TO:STEPS`.
-    pub fn parse(s: &str) -> Result<Vary, String> {
+    pub fn parse(s: &str) -> Result<Vary, DesignError> {
+        Vary::read(s).map_err(DesignError::Argument)
+    }
+
+    fn read(s: &str) -> Result<Vary, String> {
         let Some((p, range)) = s.split_once('=') else {
             return Err(format!(
                 "`{s}`: write PATH=FROM:TO:STEPS, e.g. `outcomes.housing.price=1000:2000:5`"
@@ -155,17 +159,19 @@ pub fn sweep(
     figures: &[String],
     cfg: &SimConfig,
     progress: Option<&AtomicU64>,
-) -> Result<Sweep, String> {
+) -> Result<Sweep, DesignError> {
     if vary.is_empty() || vary.len() > 2 {
-        return Err("a sweep varies one or two terms (--vary once or twice)".into());
+        return Err(DesignError::Argument(
+            "a sweep varies one or two terms (--vary once or twice)".into(),
+        ));
     }
     if let [a, b] = vary
         && a.path == b.path
     {
-        return Err(format!(
+        return Err(DesignError::Argument(format!(
             "--vary names `{}` twice; a two-term sweep varies two different terms",
             a.name()
-        ));
+        )));
     }
     // The grid's values are rounded (half away from zero) to the decimals the term takes: a
     // whole number for a count or a period, cents for money, six decimals for a price, twelve
@@ -177,8 +183,12 @@ pub fn sweep(
     let values: Vec<Vec<Decimal>> = vary
         .iter()
         .map(|v| {
-            super::solve::current_value(src, &v.path)
-                .map_err(|e| e.replace("--term `", "--vary `"))?;
+            super::solve::current_value(src, &v.path).map_err(|e| match e {
+                DesignError::Argument(m) => {
+                    DesignError::Argument(m.replace("--term `", "--vary `"))
+                }
+                e => e,
+            })?;
             let dp = super::solve::decimals_taken(src, &v.path);
             dps.push(dp);
             let mut xs: Vec<Decimal> = v
@@ -193,7 +203,7 @@ pub fn sweep(
             xs.dedup();
             Ok(xs)
         })
-        .collect::<Result<_, String>>()?;
+        .collect::<Result<_, DesignError>>()?;
     let grid: Vec<Vec<Decimal>> = match values.as_slice() {
         [a] => a.iter().map(|x| vec![*x]).collect(),
         [a, b] => a
@@ -219,7 +229,7 @@ pub fn sweep(
                 .collect(),
         })
         .collect();
-    let base = src.load(&Variant::base()).map_err(|d| d.to_string())?;
+    let base = src.load(&Variant::base())?;
     let units = figures
         .iter()
         .map(|f| metrics::parse(f, &base.0.contract).map(|m| m.unit()))
@@ -232,11 +242,11 @@ pub fn sweep(
         value: f64::NAN,
         se: f64::NAN,
     };
-    let failed = |at: Vec<f64>, e: String| SweepPoint {
+    let failed = |at: Vec<f64>, e: DesignError| SweepPoint {
         at,
         figures: vec![nan; figures.len()],
         diffs: vec![nan; figures.len()],
-        error: Some(e.trim_end().to_string()),
+        error: Some(e.to_string().trim_end().to_string()),
     };
     let point = |at: Vec<f64>, first: &Run, run: &Run| SweepPoint {
         at,

@@ -7,7 +7,7 @@
 //! control-group rate, the cost per participant, and each shock (off / on, whatever the
 //! range).
 
-use super::{Source, Variant, in_batches, load_and_run};
+use super::{DesignError, Source, Variant, in_batches, load_and_run};
 use crate::metrics::{self, Figure, Unit};
 use crate::model::{BetaRate, Dist, OutcomeDraw};
 use crate::montecarlo::SimConfig;
@@ -299,21 +299,17 @@ pub fn tornado(
     range: Range,
     cfg: &SimConfig,
     progress: Option<&AtomicU64>,
-) -> Result<Tornado, String> {
-    let (sc, model) = src.load(&Variant::base()).map_err(|d| d.to_string())?;
+) -> Result<Tornado, DesignError> {
+    let (sc, model) = src.load(&Variant::base())?;
     let m = metrics::parse(figure, &sc.contract)?;
     let ins = inputs(&sc, &model, range);
     let stat = m.def.stat;
     let figs = [figure.to_string()];
-    let variant = |label: &str, side: &str, o: &str| -> Result<Variant, String> {
+    let variant = |label: &str, side: &str, o: &str| -> Result<Variant, DesignError> {
         Ok(Variant {
             label: format!("{label} {side}"),
             description: String::new(),
-            overrides: vec![
-                Override::parse(o)
-                    .map_err(|e| e.0)?
-                    .by("the tornado's change"),
-            ],
+            overrides: vec![Override::parse(o)?.by("the tornado's change")],
         })
     };
     // Every input's variants must parse before anything runs.
@@ -322,13 +318,13 @@ pub fn tornado(
         .map(|(label, _, _, (_, lo), (_, hi))| {
             Ok((variant(label, "low", lo)?, variant(label, "high", hi)?))
         })
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect::<Result<Vec<_>, DesignError>>()?;
     // The base first; then each input's low and high runs, reduced to a bar as soon as both
     // end (at most one input per thread in flight, see `in_batches`).
     let (base, mut bars, skipped) = super::with_threads(cfg.threads, || {
         let (_, base_run) = load_and_run(src, &Variant::base(), &figs, cfg, progress)?;
         let items: Vec<usize> = (0..ins.len()).collect();
-        let results: Vec<Result<TornadoBar, String>> = in_batches(&items, |&i| {
+        let results: Vec<Result<TornadoBar, DesignError>> = in_batches(&items, |&i| {
             let (label, path, kind, (lo, _), (hi, _)) = &ins[i];
             let (vlo, vhi) = &pairs[i];
             let a = load_and_run(src, vlo, &figs, cfg, progress)?.1;
@@ -355,10 +351,10 @@ pub fn tornado(
         for (r, (label, ..)) in results.into_iter().zip(&ins) {
             match r {
                 Ok(bar) => bars.push(bar),
-                Err(e) => skipped.push((label.clone(), e.trim_end().to_string())),
+                Err(e) => skipped.push((label.clone(), e.to_string().trim_end().to_string())),
             }
         }
-        Ok::<_, String>((metrics::figure(stat, &base_run.values[0]), bars, skipped))
+        Ok::<_, DesignError>((metrics::figure(stat, &base_run.values[0]), bars, skipped))
     })?;
     bars.sort_by(|a, b| {
         let w = |x: &TornadoBar| x.swing.value;
