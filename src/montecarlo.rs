@@ -1270,8 +1270,7 @@ pub fn distribution(h: &Histogram, scale: f64) -> Option<Distribution> {
             above += c;
         } else {
             let x = (0.5 * (a + b)).clamp(lo, hi);
-            let i = (((x - lo) / w) as usize).min(DIST_BINS - 1);
-            counts[i] += c;
+            counts[bin_of(x, lo, w, DIST_BINS)] += c;
         }
         true
     });
@@ -1284,6 +1283,24 @@ pub fn distribution(h: &Histogram, scale: f64) -> Option<Distribution> {
         quantiles,
         quantile_error,
     })
+}
+
+/// The bin of `x` among `n` bins of width `w` from `lo`, where bin `i` runs from `lo + i * w`
+/// (as a chart draws its edge) up to the next edge: a value on an edge is in the bin above
+/// it, whatever the rounding of `(x - lo) / w` (a tenth of the edges of a window from -3.3
+/// to 0.4 would fall a bin low), and `hi` itself is in the last bin.
+pub(crate) fn bin_of(x: f64, lo: f64, w: f64, n: usize) -> usize {
+    let last = n.saturating_sub(1);
+    if w.is_nan() || w <= 0.0 {
+        return 0;
+    }
+    let mut i = (((x - lo) / w).max(0.0) as usize).min(last);
+    if i < last && lo + (i + 1) as f64 * w <= x {
+        i += 1;
+    } else if i > 0 && lo + i as f64 * w > x {
+        i -= 1;
+    }
+    i
 }
 
 /// The bounds of quantile readings `q` (as [`Histogram::quantiles_within`]) in units of
@@ -2205,6 +2222,34 @@ impl SummaryFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A value on a bin's edge, as a chart draws the edge (`lo + i * w`), is in the bin above
+    /// it for every window, not a bin low where `(x - lo) / w` rounds down; the window's ends
+    /// are in the first and last bins, and a value between edges in the bin that holds it.
+    #[test]
+    fn a_value_on_a_bin_edge_is_in_the_bin_above_it() {
+        let n = DIST_BINS;
+        let mut below_by_division = 0;
+        for i in 0..60 {
+            let lo = 0.1 * i as f64 - 3.3;
+            for j in 1..40 {
+                let hi = lo + 0.7 * j as f64 + 0.3;
+                let w = (hi - lo) / n as f64;
+                for k in 0..n {
+                    let x = lo + k as f64 * w;
+                    below_by_division += usize::from((((x - lo) / w) as usize) < k);
+                    assert_eq!(bin_of(x, lo, w, n), k, "lo {lo}, hi {hi}, edge {k}");
+                    let mid = lo + (k as f64 + 0.5) * w;
+                    assert_eq!(bin_of(mid, lo, w, n), k);
+                }
+                assert_eq!(bin_of(hi, lo, w, n), n - 1);
+                assert_eq!(bin_of(lo - w, lo, w, n), 0);
+            }
+        }
+        // The grid does hold edges that the division alone puts a bin low.
+        assert!(below_by_division > 1000, "{below_by_division}");
+        assert_eq!(bin_of(5.0, 1.0, 0.0, n), 0);
+    }
 
     /// The pilot is shortened only for contracts with many histograms: the reference
     /// scenario's keeps its full length (so its results are as before the bound), one of 1,200
