@@ -2406,3 +2406,34 @@ fn at_most_1000_mkba_beneficiaries() {
         "{d}"
     );
 }
+
+/// Each thread keeps the last scenario text it read as TOML (the design commands validate one
+/// text with many overrides): texts read in turn, with and without overrides, each give their
+/// own scenario, and an override changes only the copy it is applied to.
+#[test]
+fn scenarios_read_in_turn_with_overrides_each_give_their_own() {
+    use sibsim::scenario::overrides::Override;
+    let a = include_str!("../scenarios/reference.toml");
+    let b = include_str!("../scenarios/rotterdam-buzinezzclub.toml");
+    let name = |t: &str, o: &[Override]| {
+        sibsim::scenario::parse_with_overrides("t.toml", t, o)
+            .unwrap()
+            .contract
+            .name
+            .clone()
+    };
+    let a_name = sibsim::scenario::parse("a.toml", a).unwrap().contract.name;
+    let a_name = a_name.as_str();
+    let set = [Override::parse("contract.name=renamed").unwrap()];
+    for _ in 0..2 {
+        assert_eq!(name(a, &set), "renamed");
+        assert_eq!(name(a, &[]), a_name);
+        assert_eq!(name(a, &set[..0]), a_name);
+        assert_ne!(name(b, &[]), a_name);
+        assert_eq!(name(b, &set), "renamed");
+        // The same text after an override was applied to it: the file's own value.
+        let again = [Override::parse("contract.periods+=0").unwrap()];
+        assert_eq!(name(a, &again), a_name);
+        assert_eq!(name(b, &again), name(b, &[]));
+    }
+}

@@ -242,17 +242,23 @@ fn long_texts_value_de(
 }
 
 /// [`long_texts_de`] for a document as a [`toml::Table`] (after overrides), without offsets.
-fn long_texts(table: &toml::Table, path: &str, out: &mut Vec<Diagnostic>) {
-    fn value(key: &str, v: &toml::Value, path: &str, out: &mut Vec<Diagnostic>) {
+/// `path` is the table's own path, a buffer that each entry's path is written into in turn (a
+/// design command checks hundreds of documents, and most have no long text at all).
+fn long_texts(table: &toml::Table, path: &mut String, out: &mut Vec<Diagnostic>) {
+    fn value(key: &str, v: &toml::Value, path: &mut String, out: &mut Vec<Diagnostic>) {
         match v {
             toml::Value::String(s) => {
                 if let Some(m) = too_long(key, s, false) {
-                    out.push(Diagnostic::new(path, m));
+                    out.push(Diagnostic::new(path.as_str(), m));
                 }
             }
             toml::Value::Array(a) => {
+                let len = path.len();
                 for (i, x) in a.iter().enumerate() {
-                    value(key, x, &format!("{path}[{i}]"), out);
+                    use std::fmt::Write;
+                    let _ = write!(path, "[{i}]");
+                    value(key, x, path, out);
+                    path.truncate(len);
                 }
             }
             toml::Value::Table(t) => long_texts(t, path, out),
@@ -264,7 +270,13 @@ fn long_texts(table: &toml::Table, path: &str, out: &mut Vec<Diagnostic>) {
             out.push(Diagnostic::new(join_path(path, &head_of(k)), m));
             continue;
         }
-        value(k, v, &join_path(path, k), out);
+        let len = path.len();
+        if len > 0 {
+            path.push('.');
+        }
+        path.push_str(k);
+        value(k, v, path, out);
+        path.truncate(len);
     }
 }
 
@@ -490,7 +502,7 @@ fn parse_raw_with_overrides(
     let (mut doc, applied) = overridden(file, text, overrides)?;
     let annotate = |items: Vec<Diagnostic>| annotate(file, text, &applied, items);
     let mut long = Vec::new();
-    long_texts(&doc, "", &mut long);
+    long_texts(&doc, &mut String::new(), &mut long);
     if !long.is_empty() {
         return Err(annotate(long));
     }
@@ -576,11 +588,10 @@ fn overridden(
     text: &str,
     overrides: &[overrides::Override],
 ) -> Result<(toml::Table, overrides::Applied), Diagnostics> {
-    use std::str::FromStr;
     // A file that does not parse: report it as without overrides.
-    let mut doc = match toml::Table::from_str(text) {
+    let mut doc = match read_toml(text) {
         Ok(d) => d,
-        Err(_) => {
+        Err(()) => {
             return Err(match parse(file, text) {
                 Err(d) => d,
                 Ok(_) => position(file, text, vec![Diagnostic::new("", "not valid TOML")]),
@@ -594,6 +605,27 @@ fn overridden(
             items: vec![Diagnostic::new("", e.0)],
         }),
     }
+}
+
+/// `text` read as a TOML table. The term-design commands validate one text with hundreds of
+/// sets of overrides, so each thread keeps the last text it read with its table and hands out
+/// a copy when the same text comes again (copying a table costs a fraction of reading it).
+fn read_toml(text: &str) -> Result<toml::Table, ()> {
+    use std::cell::RefCell;
+    use std::str::FromStr;
+    thread_local! {
+        static LAST: RefCell<Option<(String, toml::Table)>> = const { RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        if let Some((t, doc)) = last.borrow().as_ref()
+            && t == text
+        {
+            return Ok(doc.clone());
+        }
+        let doc = toml::Table::from_str(text).map_err(|_| ())?;
+        *last.borrow_mut() = Some((text.to_string(), doc.clone()));
+        Ok(doc)
+    })
 }
 
 /// "; did you mean `x`?" for serde's "unknown field `y`, expected one of `x`, ..." messages.
