@@ -102,7 +102,8 @@ pub struct SimConfig {
     /// Seed of the trial generators.
     pub seed: u64,
     /// Worker threads (1 to [`MAX_THREADS`]; more are taken as that many); `None`: the current
-    /// rayon pool. Results are the same for every number.
+    /// rayon pool. Results are the same for every number. [`run_trials`] runs `Some(1)` on the
+    /// calling thread, without a pool.
     pub threads: Option<usize>,
 }
 
@@ -1676,6 +1677,9 @@ pub fn run_trials<F: Fn(&TrialRecord) + Sync>(
     config: &SimConfig,
     on_trial: &F,
 ) -> Result<u64, String> {
+    // One thread: the trials run on the calling thread, with one worker and no pool of its
+    // own (the term-design commands run one variant per thread this way).
+    let one = config.threads == Some(1);
     let go = || {
         let parties = reported_parties(contract);
         let mut template = Acc::new(contract, parties.len());
@@ -1699,6 +1703,7 @@ pub fn run_trials<F: Fn(&TrialRecord) + Sync>(
                 flag: None,
                 skipped: &AtomicBool::new(false),
             },
+            one,
         );
         let mut settled = 0;
         let mut first: Option<(u64, String)> = None;
@@ -1716,14 +1721,14 @@ pub fn run_trials<F: Fn(&TrialRecord) + Sync>(
         }
     };
     match config.threads {
-        Some(n) => match rayon::ThreadPoolBuilder::new()
-            .num_threads(n.clamp(1, MAX_THREADS))
+        Some(n) if n > 1 => match rayon::ThreadPoolBuilder::new()
+            .num_threads(n.min(MAX_THREADS))
             .build()
         {
             Ok(pool) => pool.install(go),
             Err(_) => go(),
         },
-        None => go(),
+        _ => go(),
     }
 }
 
@@ -1811,7 +1816,7 @@ fn run<F: Fn(&TrialRecord) + Sync>(
     }
     let failed = pilot.failed > 0;
     let workers = windows::<true, F>(
-        c, model, cfg, on_trial, &parties, workers, &template, pilot_n, failed, &stop,
+        c, model, cfg, on_trial, &parties, workers, &template, pilot_n, failed, &stop, false,
     );
     if stop.happened() {
         return None;
@@ -1853,7 +1858,8 @@ impl Stop<'_> {
 /// them to the accumulators with `SUMMARY` (see `Worker::run`), on
 /// `workers` and the workers it makes (each with a copy of `template`'s accumulator), and
 /// returns them all; stops at the end of the window in which a trial fails (`failed`: one
-/// before `from` did, in the same window).
+/// before `from` did, in the same window). `on_this_thread`: the blocks run one after another
+/// on the calling thread, with one worker, instead of in parallel.
 #[allow(clippy::too_many_arguments)]
 fn windows<'c, const SUMMARY: bool, F: Fn(&TrialRecord) + Sync>(
     c: &'c Contract,
@@ -1866,6 +1872,7 @@ fn windows<'c, const SUMMARY: bool, F: Fn(&TrialRecord) + Sync>(
     from: u64,
     mut failed: bool,
     stop: &Stop<'_>,
+    on_this_thread: bool,
 ) -> Vec<Worker<'c>> {
     const BLOCK: u64 = 256;
     let seed = cfg.seed;
@@ -1879,24 +1886,30 @@ fn windows<'c, const SUMMARY: bool, F: Fn(&TrialRecord) + Sync>(
     while first < cfg.trials {
         let end = (first / WINDOW + 1).saturating_mul(WINDOW).min(cfg.trials);
         let blocks = (end - first).div_ceil(BLOCK);
-        (0..blocks).into_par_iter().for_each_init(
-            || Lease {
-                worker: pool.lock().ok().and_then(|mut p| p.pop()),
-                pool: &pool,
-            },
-            |lease, b| {
-                if stop.now() {
-                    return;
-                }
-                let w = lease
-                    .worker
-                    .get_or_insert_with(|| Worker::new(c, model, seed, parties, template.clone()));
-                let start = first + b * BLOCK;
-                for t in start..(start + BLOCK).min(end) {
-                    w.run::<SUMMARY, F>(t, on_trial);
-                }
-            },
-        );
+        let lease = || Lease {
+            worker: pool.lock().ok().and_then(|mut p| p.pop()),
+            pool: &pool,
+        };
+        let block = |lease: &mut Lease<'_, 'c>, b: u64| {
+            if stop.now() {
+                return;
+            }
+            let w = lease
+                .worker
+                .get_or_insert_with(|| Worker::new(c, model, seed, parties, template.clone()));
+            let start = first + b * BLOCK;
+            for t in start..(start + BLOCK).min(end) {
+                w.run::<SUMMARY, F>(t, on_trial);
+            }
+        };
+        if on_this_thread {
+            let mut l = lease();
+            for b in 0..blocks {
+                block(&mut l, b);
+            }
+        } else {
+            (0..blocks).into_par_iter().for_each_init(lease, block);
+        }
         first = end;
         // A trial that cannot be settled makes the run's results wrong (see
         // `Results::failure`): stop at the end of its window.

@@ -17,7 +17,8 @@
 //! memory (the paired differences and percentiles need them), but only for the reference run
 //! (the base, a sweep's first point) and the runs in flight, at most one per thread
 //! ([`in_batches`], [`runs_kept`]): each run is reduced to its figures as soon as it ends. A
-//! 200 x 200 sweep keeps as much as a 2 x 2 one.
+//! 200 x 200 sweep keeps as much as a 2 x 2 one. A variant run one per thread runs its trials
+//! on that thread with one worker, so a comparison never holds more workers than threads.
 //!
 //! The library does no IO: callers pass the scenario's text and get plain data back.
 
@@ -214,8 +215,10 @@ pub fn run_variant(
             p.fetch_add(1, Ordering::Relaxed);
         }
     };
+    // In the current pool, or on this thread alone where `in_batches` runs one variant a
+    // thread.
     let cfg1 = SimConfig {
-        threads: None,
+        threads: ONE_A_THREAD.with(|x| x.get()).then_some(1),
         ..cfg.clone()
     };
     // The records only: nothing of `simulate`'s summary is used.
@@ -370,18 +373,45 @@ pub fn runs_kept(variants: usize, threads: Option<usize>) -> usize {
     1 + variants.min(t)
 }
 
+thread_local! {
+    /// Set while [`in_batches`] runs an item on this thread alone: [`run_variant`] then runs
+    /// its trials on this thread, not in the pool.
+    static ONE_A_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Calls `f` on every item, in parallel, and returns what it gives in the items' order; at most
-/// one item per worker thread of the current pool is in flight at a time (they run in batches
-/// of that many), so a comparison's memory is bounded by its threads, not its variants: each
-/// run's per-trial values and results are dropped as soon as `f` has reduced them to figures.
-/// Each run is itself parallel over its trials, which keeps every thread busy while the
-/// slowest variant of a batch finishes.
+/// one item per worker thread of the current pool is in flight at a time, so a comparison's
+/// memory is bounded by its threads, not its variants: each run's per-trial values and
+/// workers are dropped as soon as `f` has reduced them to figures.
+///
+/// As many items as fill every thread a whole number of times run one per thread, each
+/// [`run_variant`] on its own thread with one worker (runs nested in one another's threads
+/// would each make a worker per thread: up to threads² at once). The items left over, fewer
+/// than the threads, run one after another, each over all the threads.
 pub fn in_batches<I: Sync, T: Send>(items: &[I], f: impl Fn(&I) -> T + Sync + Send) -> Vec<T> {
-    let k = rayon::current_num_threads().max(1);
-    let mut out = Vec::with_capacity(items.len());
-    for batch in items.chunks(k) {
-        out.extend(batch.par_iter().map(&f).collect::<Vec<T>>());
+    struct Alone;
+    impl Alone {
+        fn new() -> Alone {
+            ONE_A_THREAD.with(|x| x.set(true));
+            Alone
+        }
     }
+    impl Drop for Alone {
+        fn drop(&mut self) {
+            ONE_A_THREAD.with(|x| x.set(false));
+        }
+    }
+    let k = rayon::current_num_threads().max(1);
+    let whole = if k > 1 { items.len() / k * k } else { 0 };
+    let mut out: Vec<T> = items[..whole]
+        .par_iter()
+        .with_max_len(1)
+        .map(|i| {
+            let _alone = Alone::new();
+            f(i)
+        })
+        .collect();
+    out.extend(items[whole..].iter().map(&f));
     out
 }
 
@@ -422,4 +452,54 @@ pub fn compare_variants(
             skipped,
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Items that fill every thread a whole number of times run each on its own thread (their
+    /// trials with one worker); the items left over run over all threads; the flag is clear
+    /// again afterwards. On one thread nothing runs alone: the pool is that thread.
+    #[test]
+    fn whole_batches_run_one_item_a_thread_and_the_rest_over_all_threads() {
+        for (threads, n, alone) in [(2, 5, 4), (3, 7, 6), (2, 1, 0), (3, 3, 3), (1, 4, 0)] {
+            let items: Vec<usize> = (0..n).collect();
+            let seen = with_threads(Some(threads), || {
+                in_batches(&items, |&i| (i, ONE_A_THREAD.with(|x| x.get())))
+            });
+            let want: Vec<(usize, bool)> = (0..n).map(|i| (i, i < alone)).collect();
+            assert_eq!(seen, want, "{threads} threads, {n} items");
+            assert!(!ONE_A_THREAD.with(|x| x.get()));
+        }
+    }
+
+    /// A variant run alone on its thread gives the same per-trial values as one run over the
+    /// pool.
+    #[test]
+    fn a_variant_run_alone_gives_the_same_values() {
+        let text = include_str!("../../scenarios/reference.toml");
+        let (sc, model) = scenario::parse_with_model("r.toml", text).unwrap();
+        let cfg = SimConfig {
+            trials: 600,
+            seed: 5,
+            threads: None,
+        };
+        let figs = ["payments_mean".to_string(), "irr_p5:junior".to_string()];
+        let pooled = with_threads(Some(2), || run_variant(&sc, &model, &figs, &cfg, None))
+            .unwrap()
+            .values;
+        let alone = with_threads(Some(2), || {
+            in_batches(&[0, 1], |_| {
+                run_variant(&sc, &model, &figs, &cfg, None).unwrap()
+            })
+        });
+        for run in alone {
+            assert_eq!(run.values.len(), pooled.len());
+            for (a, b) in run.values.iter().zip(&pooled) {
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(a), bits(b));
+            }
+        }
+    }
 }
