@@ -114,7 +114,7 @@ pub struct LedgerLine {
 /// How the measurement of a [`Claim`] was judged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Verdict {
+pub enum ClaimVerdict {
     /// Earned (possibly nothing, as caps leave it), payable in the claim's `due` period.
     Earned,
     /// The improvement fell short of the outcome's per-cohort threshold, and the outcome has
@@ -159,7 +159,7 @@ pub struct Claim {
     /// payable); an early termination pays it in the termination period instead.
     pub due: u16,
     /// How it was judged.
-    pub verdict: Verdict,
+    pub verdict: ClaimVerdict,
     /// The number of its payment, which [`LedgerSink::claim_paid`] names when it is paid
     /// (`None` when nothing was earned).
     pub payment: Option<u32>,
@@ -1493,14 +1493,14 @@ impl<'c> Settler<'c> {
         } else if th.overall.is_some() {
             self.held_list.push(m());
         } else {
-            sink.claim(&self.unpaid_claim(m(), Verdict::BelowThreshold));
+            sink.claim(&self.unpaid_claim(m(), ClaimVerdict::BelowThreshold));
         }
         Ok(())
     }
 
     /// The claim of measurement `m`, judged to earn nothing (`verdict`).
     #[inline(always)]
-    fn unpaid_claim(&self, m: Held, verdict: Verdict) -> Claim {
+    fn unpaid_claim(&self, m: Held, verdict: ClaimVerdict) -> Claim {
         Claim {
             outcome: m.outcome,
             cohort: m.cohort,
@@ -1524,7 +1524,7 @@ impl<'c> Settler<'c> {
     #[inline(never)]
     fn held_claims<S: LedgerSink>(&self, sink: &mut S) {
         for &h in &self.held_list {
-            sink.claim(&self.unpaid_claim(h, Verdict::Held));
+            sink.claim(&self.unpaid_claim(h, ClaimVerdict::Held));
         }
     }
 
@@ -1583,7 +1583,7 @@ impl<'c> Settler<'c> {
                     h.baseline,
                 );
             } else {
-                sink.claim(&self.unpaid_claim(h, Verdict::OverallNotMet));
+                sink.claim(&self.unpaid_claim(h, ClaimVerdict::OverallNotMet));
             }
         }
     }
@@ -1678,7 +1678,7 @@ impl<'c> Settler<'c> {
             amount: at_prices,
             earned: amount,
             due: pay_at,
-            verdict: Verdict::Earned,
+            verdict: ClaimVerdict::Earned,
             payment: (amount.0 > 0).then_some(self.next_seq),
         });
         if amount.0 > 0 {

@@ -3,7 +3,7 @@
 
 use crate::contract::{Contract, Pricing, Role};
 use crate::money::{Money, Price, Qty, Ratio, div_round, format_thousands};
-use crate::settlement::{Claim, LedgerLine, Rule, Settlement, Termination, Verdict};
+use crate::settlement::{Claim, ClaimVerdict, LedgerLine, Rule, Settlement, Termination};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -274,7 +274,7 @@ pub struct ClaimRow {
     /// What pay-only-what-is-due then cut of it (investors owed less than was earned).
     pub not_due: Money,
     /// How the measurement was judged.
-    pub verdict: Verdict,
+    pub verdict: ClaimVerdict,
     /// How the amount comes about, in words, for the text's notes.
     #[serde(skip)]
     note: Vec<String>,
@@ -346,7 +346,7 @@ pub fn claim_rows(
         let out = &c.outcomes[o];
         let before_o = cum_o[o];
         let before_oc = cum_oc[o * n_c + ci];
-        if k.verdict == Verdict::Earned {
+        if k.verdict == ClaimVerdict::Earned {
             cum_o[o] += k.units;
             cum_oc[o * n_c + ci] += k.units;
         }
@@ -365,21 +365,21 @@ pub fn claim_rows(
             }
             None => Money::ZERO,
         };
-        let due = (k.verdict == Verdict::Earned).then(|| match s.termination {
+        let due = (k.verdict == ClaimVerdict::Earned).then(|| match s.termination {
             Some((t, _)) => k.due.min(t),
             None => k.due,
         });
         let paid_now = k.payment.and_then(|n| paid.iter().find(|x| x.payment == n));
         let payment = paid_now.map(|x| (x.period, x.paid));
         let paid_amount = match (k.verdict, k.payment, payment) {
-            (Verdict::Earned, _, Some((_, m))) => Some(m),
+            (ClaimVerdict::Earned, _, Some((_, m))) => Some(m),
             // Nothing earned: nothing to pay, and nothing paid.
-            (Verdict::Earned, None, _) => Some(Money::ZERO),
+            (ClaimVerdict::Earned, None, _) => Some(Money::ZERO),
             _ => None,
         };
         let cut_at_payment = paid_amount.map_or(Money::ZERO, |m| k.earned - m);
         let (cut_by_total_cap, not_due) = match (k.verdict, paid_now) {
-            (Verdict::Earned, Some(x)) => {
+            (ClaimVerdict::Earned, Some(x)) => {
                 (k.earned - x.after_total_cap, x.after_total_cap - x.paid)
             }
             _ => (Money::ZERO, Money::ZERO),
@@ -390,7 +390,7 @@ pub fn claim_rows(
         let mut note: Vec<String> = Vec::new();
         let level = |l: Option<Ratio>| l.map(show_improvement).unwrap_or_default();
         match k.verdict {
-            Verdict::Earned => match &out.pricing {
+            ClaimVerdict::Earned => match &out.pricing {
                 // Nothing improved on a baseline: say so (a grid's first point is not what
                 // left it at nothing).
                 _ if k.units.0 == 0 && k.payable.0 == 0 => {
@@ -448,20 +448,20 @@ pub fn claim_rows(
                     }
                 }
             },
-            Verdict::BelowThreshold => note.push(format!(
+            ClaimVerdict::BelowThreshold => note.push(format!(
                 "below its threshold ({})",
                 level(out.threshold.per_cohort)
             )),
-            Verdict::OverallNotMet => note.push(format!(
+            ClaimVerdict::OverallNotMet => note.push(format!(
                 "overall threshold ({}) not met",
                 level(out.threshold.overall)
             )),
-            Verdict::Held => note.push(format!(
+            ClaimVerdict::Held => note.push(format!(
                 "held for its overall threshold ({}), judged at its last measurement",
                 level(out.threshold.overall)
             )),
         }
-        if k.verdict == Verdict::Earned && k.units < k.payable {
+        if k.verdict == ClaimVerdict::Earned && k.units < k.payable {
             // The caps apply in this order: units over all cohorts, then the cohort's share.
             let units_room = out.caps.max_units.map(|mu| (mu - before_o).max(Qty::ZERO));
             let after_units = units_room.map_or(k.payable, |r| k.payable.min(r));
@@ -497,7 +497,7 @@ pub fn claim_rows(
         {
             note.push(format!("due {} by the contract, paid at its end", k.due));
         }
-        if k.verdict == Verdict::Earned && k.payment.is_some() && payment.is_none() {
+        if k.verdict == ClaimVerdict::Earned && k.payment.is_some() && payment.is_none() {
             note.push("falls due after this statement".into());
         }
         rows.push((
@@ -534,12 +534,12 @@ pub fn claim_rows(
     rows.into_iter().map(|r| r.3).collect()
 }
 
-fn verdict_name(v: Verdict) -> &'static str {
+fn verdict_name(v: ClaimVerdict) -> &'static str {
     match v {
-        Verdict::Earned => "earned",
-        Verdict::BelowThreshold => "below-threshold",
-        Verdict::OverallNotMet => "overall-not-met",
-        Verdict::Held => "held",
+        ClaimVerdict::Earned => "earned",
+        ClaimVerdict::BelowThreshold => "below-threshold",
+        ClaimVerdict::OverallNotMet => "overall-not-met",
+        ClaimVerdict::Held => "held",
     }
 }
 
@@ -653,7 +653,7 @@ fn render_claims_text(o: &mut String, rows: &[ClaimRow]) {
             r.due.map(|d| d.to_string()).unwrap_or_default(),
             match (r.verdict, r.paid) {
                 (_, Some(m)) => format_thousands(m),
-                (Verdict::Earned, None) => "pending".into(),
+                (ClaimVerdict::Earned, None) => "pending".into(),
                 _ => String::new(),
             },
             r.note.join("; "),

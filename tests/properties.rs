@@ -21,7 +21,7 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use sibsim::contract::{Allocation, Baseline, Contract, InflowJudged, OutcomeKind, Pricing, Role};
 use sibsim::money::{Money, Qty, SplitWeights, split_largest_remainder};
-use sibsim::settlement::{Claim, Recorded, Rule, Settlement, Verdict};
+use sibsim::settlement::{Claim, ClaimVerdict, Recorded, Rule, Settlement};
 use sibsim::{Actuals, LedgerLine, Settler};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -792,7 +792,7 @@ fn check_inflow(
 /// cohort's realised enrolment (`per = "participant"`) or once (`per = "cohort"`).
 fn check_grids(c: &Contract, a: &Actuals, claims: &[Claim]) -> Result<(), String> {
     use sibsim::contract::GridPer;
-    for k in claims.iter().filter(|k| k.verdict == Verdict::Earned) {
+    for k in claims.iter().filter(|k| k.verdict == ClaimVerdict::Earned) {
         let out = &c.outcomes[k.outcome as usize];
         let Pricing::Grid { kind, points, per } = &out.pricing else {
             continue;
@@ -853,7 +853,7 @@ fn check_claims(
     let mut claimed_paid = vec![Money::ZERO; c.outcomes.len() * n_c0];
     for k in claims {
         match (k.payment, k.verdict) {
-            (Some(n), Verdict::Earned) => {
+            (Some(n), ClaimVerdict::Earned) => {
                 if let Some(&(period, m)) = by_payment.get(&n) {
                     if m.0 < 0 || m > k.earned || period < k.measured {
                         return Err(format!("claim {k:?} paid {m} in period {period}"));
@@ -903,12 +903,12 @@ fn check_claims(
             return Err(format!("earned outside 0..=amount: {k:?}"));
         }
         match k.verdict {
-            Verdict::Earned => {
+            ClaimVerdict::Earned => {
                 if k.due < k.measured || k.due > c.periods {
                     return Err(format!("due outside measured..=T: {k:?}"));
                 }
             }
-            Verdict::Held if !s.interim => {
+            ClaimVerdict::Held if !s.interim => {
                 return Err(format!("a final settlement holds a claim: {k:?}"));
             }
             _ => {
@@ -921,7 +921,7 @@ fn check_claims(
         if o.caps.max_units.is_none()
             && o.caps.max_share.is_none()
             && k.units != k.payable
-            && k.verdict == Verdict::Earned
+            && k.verdict == ClaimVerdict::Earned
         {
             return Err(format!("units cut without a unit cap: {k:?}"));
         }
@@ -937,7 +937,7 @@ fn check_claims(
             Some((t, _)) => k.due.min(t),
             None => k.due,
         };
-        if k.verdict == Verdict::Earned && due <= s.final_period {
+        if k.verdict == ClaimVerdict::Earned && due <= s.final_period {
             due_by[k.outcome as usize * n_c + k.cohort as usize] += k.earned;
         }
     }
@@ -1578,10 +1578,10 @@ proptest! {
         if part.interim {
             // What is pending is what the claims earned falling due later; what is held, the
             // units of the claims held.
-            let later: Money = rec.claims.iter().filter(|k| k.verdict == Verdict::Earned && k.due > through).map(|k| k.earned).sum();
+            let later: Money = rec.claims.iter().filter(|k| k.verdict == ClaimVerdict::Earned && k.due > through).map(|k| k.earned).sum();
             prop_assert_eq!(later, part.pending, "through {}\n{}", through, g.toml);
             for (o, &held) in part.held_units.iter().enumerate() {
-                let units = rec.claims.iter().filter(|k| k.verdict == Verdict::Held && k.outcome as usize == o).fold(Qty::ZERO, |t, k| t + k.payable);
+                let units = rec.claims.iter().filter(|k| k.verdict == ClaimVerdict::Held && k.outcome as usize == o).fold(Qty::ZERO, |t, k| t + k.payable);
                 prop_assert_eq!(units, held, "through {}\n{}", through, g.toml);
             }
         }
