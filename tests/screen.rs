@@ -285,3 +285,98 @@ fn simulate_shows_the_impact_per_euro_paid() {
         "{screen}"
     );
 }
+
+/// The reference with 20 municipalities: `m01` to `m03` as before, and all 20 sharing the
+/// housing outcome equally.
+fn twenty_payers() -> String {
+    let t = include_str!("../scenarios/reference.toml")
+        .replace("enschede", "m01")
+        .replace("eindhoven", "m02")
+        .replace("hengelo", "m03");
+    let extra: String = (4..=20)
+        .map(|i| format!("[[payers]]\nid = \"m{i:02}\"\n\n"))
+        .collect();
+    let t = t.replacen("[[investors]]", &format!("{extra}[[investors]]"), 1);
+    let all: Vec<String> = (1..=20).map(|i| format!("m{i:02} = 0.05")).collect();
+    let t = t.replacen(
+        "payers = { m01 = 0.40, m02 = 0.35, m03 = 0.25 }",
+        &format!("payers = {{ {} }}", all.join(", ")),
+        1,
+    );
+    assert!(t.contains("m20 = 0.05"));
+    t
+}
+
+/// With more than 12 payers the screen lists the 10 that pay most (the first in the file
+/// among equals) and sums the others in one row of each table, their additive figures summed
+/// as `summary.json` has them; every payer stays in `summary.json`.
+#[test]
+fn many_payers_are_summed_in_one_row() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let file = dir.join("many.toml");
+    std::fs::write(&file, twenty_payers()).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_sibsim"))
+        .args([
+            "simulate",
+            file.to_str().unwrap(),
+            "--trials",
+            "400",
+            "--out",
+        ])
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let screen = String::from_utf8_lossy(&o.stdout).into_owned();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/summary.json")).unwrap())
+            .unwrap();
+    let parties = summary["results"]["parties"].as_array().unwrap();
+    assert_eq!(parties.len(), 24, "every payer is in summary.json");
+    let listed = [
+        "m01", "m02", "m03", "insurer", "m04", "m05", "m06", "m07", "m08", "m09",
+    ];
+    let summed: Vec<String> = (10..=20).map(|i| format!("m{i:02}")).collect();
+    let rows = |first: &str| -> Vec<&str> {
+        screen
+            .lines()
+            .filter(|l| l.split_whitespace().next() == Some(first))
+            .collect()
+    };
+    // Parties, risk and business case: each listed payer once per table, no summed one.
+    for id in listed {
+        assert_eq!(rows(id).len(), 3, "{id}:\n{screen}");
+    }
+    for id in &summed {
+        assert!(rows(id).is_empty(), "{id}:\n{screen}");
+    }
+    let more: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.starts_with("11 more payers"))
+        .collect();
+    assert_eq!(more.len(), 3, "{screen}");
+    // The sum row's mean net is the sum of the summed payers' means.
+    let sum = |field: &str| -> f64 {
+        parties
+            .iter()
+            .filter(|p| summed.contains(&p["id"].as_str().unwrap().to_string()))
+            .map(|p| p[field]["mean"].as_f64().unwrap())
+            .sum()
+    };
+    let number = |s: &str| s.replace(',', "").parse::<f64>().unwrap();
+    let cells: Vec<&str> = more[0].split_whitespace().collect();
+    assert_eq!(&cells[..4], ["11", "more", "payers", "payers"]);
+    assert!(
+        (number(cells[4]) - sum("net").round()).abs() <= 1.0,
+        "{}",
+        more[0]
+    );
+    assert!(screen.contains("m10, m11, m12"), "{screen}");
+    // The reference itself, with 4 payers, lists them all.
+    let (screen, _) = simulate_reference(
+        &std::env::temp_dir().join(format!("sibsim-ref-payers-{}", std::process::id())),
+        &["--trials", "200"],
+    );
+    assert!(!screen.contains("more payers"), "{screen}");
+}

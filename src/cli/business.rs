@@ -93,7 +93,8 @@ pub fn render_mkba(c: &sibsim::Contract, t: &MkbaTable, r: Option<&Results>) -> 
     if let Some(r) = r {
         if let Some(b) = &r.business_case {
             o.push('\n');
-            o.push_str(&super::simulate::business_case_table(b, r.trials));
+            let summed = super::simulate::summed_payers(r);
+            o.push_str(&super::simulate::business_case_table(b, r.trials, &summed));
             // The table is the expected case on the planned timing; the trials' present
             // values are linear in their cases, so they differ from it only where delay shocks
             // moved cases later.

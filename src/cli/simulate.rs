@@ -373,8 +373,45 @@ pub fn wrap(line: &str) -> String {
 }
 
 /// The one-screen summary.
+/// The most payers the screen's tables list one by one: past it they list the
+/// [`PAYERS_LISTED`] that pay most, and sum the others in one row (every payer is in
+/// `summary.json` and the report).
+pub const MAX_PAYER_ROWS: usize = 12;
+/// The payers listed where there are more than [`MAX_PAYER_ROWS`].
+pub const PAYERS_LISTED: usize = 10;
+
+/// The payers (and guarantors) of `r` that the screen sums in one row, by id: none where
+/// there are at most [`MAX_PAYER_ROWS`]; otherwise all but the [`PAYERS_LISTED`] with the
+/// largest mean payments (the first in the file among equals).
+pub(crate) fn summed_payers(r: &Results) -> Vec<&str> {
+    use sibsim::contract::Role;
+    let mut payers: Vec<(usize, &sibsim::montecarlo::PartyResult)> = r
+        .parties
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| matches!(p.role, Role::Payer | Role::Guarantor))
+        .collect();
+    if payers.len() <= MAX_PAYER_ROWS {
+        return Vec::new();
+    }
+    payers.sort_by(|a, b| b.1.paid.mean.total_cmp(&a.1.paid.mean).then(a.0.cmp(&b.0)));
+    let mut rest: Vec<(usize, &str)> = payers[PAYERS_LISTED..]
+        .iter()
+        .map(|(i, p)| (*i, p.id.as_str()))
+        .collect();
+    rest.sort();
+    rest.into_iter().map(|(_, id)| id).collect()
+}
+
+/// The label of the row that sums `n` payers.
+fn more_payers(n: usize) -> String {
+    format!("{n} more payers")
+}
+
 pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
     let mut o = String::new();
+    let summed = summed_payers(r);
+    let is_summed = |id: &str| summed.contains(&id);
     let run = format!(
         "{}, seed {} ({:.1} s)",
         sibsim::chart::theme::count(r.trials, "trial", "trials"),
@@ -426,7 +463,12 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
         ],
         2,
     );
+    let mut summed_net = 0.0;
     for p in &r.parties {
+        if is_summed(&p.id) {
+            summed_net += p.net.mean;
+            continue;
+        }
         t.row(vec![
             p.id.clone(),
             p.role.label().to_string(),
@@ -439,7 +481,27 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
             pct(p.prob_net_negative),
         ]);
     }
+    if !summed.is_empty() {
+        t.row(vec![
+            more_payers(summed.len()),
+            "payers".into(),
+            eur(summed_net),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
+    }
     t.render(&mut o);
+    if !summed.is_empty() {
+        o.push_str(&wrap(&format!(
+            "The {PAYERS_LISTED} payers that pay most are listed, the other {} summed in one row here and below (each is in summary.json, --out DIR): {}.",
+            summed.len(),
+            sibsim::error::id_list(&summed, "payers")
+        )));
+    }
     if !r.tranches.is_empty() {
         o.push_str(
             "\nTranches (P(repaid): claim paid in full; P(loss): any principal lost; IRR: percentiles of the\ntrials; multiple, unrecovered principal and guarantee calls: means)\n",
@@ -531,7 +593,14 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
         ],
         1,
     );
+    let mut summed_risk = [0.0; 3];
     for p in &r.risk.parties {
+        if is_summed(&p.party) {
+            summed_risk[0] += p.expected_loss;
+            summed_risk[1] += p.share_of_expected_loss;
+            summed_risk[2] += p.share_of_tail_loss;
+            continue;
+        }
         let prob = r
             .parties
             .iter()
@@ -543,6 +612,15 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
             eur(p.expected_loss),
             pct(p.share_of_expected_loss),
             pct(p.share_of_tail_loss),
+        ]);
+    }
+    if !summed.is_empty() {
+        t.row(vec![
+            more_payers(summed.len()),
+            String::new(),
+            eur(summed_risk[0]),
+            pct(summed_risk[1]),
+            pct(summed_risk[2]),
         ]);
     }
     t.row(vec![
@@ -621,15 +699,20 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
     }
     if let Some(b) = &r.business_case {
         o.push('\n');
-        o.push_str(&business_case_table(b, r.trials));
+        o.push_str(&business_case_table(b, r.trials, &summed));
     }
     o
 }
 
 /// The payers' business case (MKBA) over the trials.
 /// The payers' business cases; `trials` says whether a standard error exists (2 trials or
-/// more).
-pub fn business_case_table(b: &sibsim::mkba::BusinessCaseResults, trials: u64) -> String {
+/// more). The payers in `summed` are summed in one row where they are additive (the means and
+/// costs), after the others.
+pub fn business_case_table(
+    b: &sibsim::mkba::BusinessCaseResults,
+    trials: u64,
+    summed: &[&str],
+) -> String {
     let mut o = format!(
         "Business case of the payers (MKBA; PV at {:.2}% a year, {}; net = savings - payments - costs)\n",
         b.discount_rate * 100.0,
@@ -651,7 +734,33 @@ pub fn business_case_table(b: &sibsim::mkba::BusinessCaseResults, trials: u64) -
         ],
         1,
     );
+    let mut sums = [0.0; 4];
+    for p in &b.payers {
+        if summed.contains(&p.id.as_str()) {
+            for (s, x) in
+                sums.iter_mut()
+                    .zip([p.savings.mean, p.payments.mean, p.costs, p.net.mean])
+            {
+                *s += x;
+            }
+        }
+    }
     for p in b.payers.iter().chain(std::iter::once(&b.all_payers)) {
+        if summed.contains(&p.id.as_str()) {
+            continue;
+        }
+        if std::ptr::eq(p, &b.all_payers) && !summed.is_empty() {
+            t.row(vec![
+                more_payers(summed.len()),
+                eur(sums[0]),
+                eur(sums[1]),
+                eur(sums[2]),
+                eur(sums[3]),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
+        }
         t.row(vec![
             p.id.clone(),
             eur(p.savings.mean),
