@@ -636,10 +636,16 @@ pub fn is_business(name: &str) -> bool {
     name.starts_with("mkba_") || name == "p_pays_more_than_saves" || name == "savings_mean"
 }
 
+/// The most payers whose figures [`key_figures`] lists one by one; past it they are the
+/// payers' together (`:payers`), as the screen of `simulate` sums all but a few.
+pub const MAX_PAYERS_ONE_BY_ONE: usize = 12;
+
 /// The figures `sibsim stress` and `sibsim solve` show: per tranche the probability of full
 /// repayment and the P5 and P50 IRR; per payer the mean net and the probability of a loss
-/// (a guarantee call), and a payer's mean inflow compensation where it guarantees inflow; the enterprise's mean result and probability of a negative result; the
-/// mean outcome payments.
+/// (a guarantee call), or with an `[mkba]` its business case, and a payer's mean inflow
+/// compensation where it guarantees inflow (with more than [`MAX_PAYERS_ONE_BY_ONE`] payers,
+/// these of all payers together); the enterprise's mean result and probability of a negative
+/// result; the mean outcome payments.
 pub fn key_figures(c: &Contract) -> Vec<String> {
     let mut v = Vec::new();
     for t in &c.tranches {
@@ -647,8 +653,22 @@ pub fn key_figures(c: &Contract) -> Vec<String> {
         v.push(format!("irr_p5:{}", t.id));
         v.push(format!("irr_p50:{}", t.id));
     }
+    let together = c.payers().count() > MAX_PAYERS_ONE_BY_ONE;
+    if together {
+        if c.mkba.is_some() {
+            v.push("mkba_net_mean:payers".into());
+            v.push("p_pays_more_than_saves:payers".into());
+        } else {
+            v.push("net_mean:payers".into());
+            v.push("p_loss:payers".into());
+        }
+        if !c.inflow_guarantees.is_empty() {
+            v.push("inflow_mean:payers".into());
+        }
+    }
     for (p, party) in c.parties.iter().enumerate() {
         match party.role {
+            Role::Payer if together => {}
             Role::Payer => {
                 if c.mkba.is_some() {
                     v.push(format!("mkba_net_mean:{}", party.id));

@@ -380,3 +380,35 @@ fn many_payers_are_summed_in_one_row() {
     );
     assert!(!screen.contains("more payers"), "{screen}");
 }
+
+/// The figures a stress or a solve shows by default name each payer up to 12 payers, and
+/// past that all payers together; every one of them reads against the contract.
+#[test]
+fn key_figures_take_many_payers_together() {
+    let many = sibsim::scenario::parse("many.toml", &twenty_payers())
+        .unwrap()
+        .contract;
+    let key = sibsim::metrics::key_figures(&many);
+    assert!(key.contains(&"mkba_net_mean:payers".to_string()), "{key:?}");
+    assert!(
+        key.contains(&"p_pays_more_than_saves:payers".to_string()),
+        "{key:?}"
+    );
+    assert!(
+        !key.iter()
+            .any(|f| f.ends_with(":m01") || f.ends_with(":insurer")),
+        "{key:?}"
+    );
+    for f in &key {
+        sibsim::metrics::parse(f, &many).unwrap();
+    }
+    let reference = sibsim::scenario::parse("r.toml", include_str!("../scenarios/reference.toml"))
+        .unwrap()
+        .contract;
+    let key = sibsim::metrics::key_figures(&reference);
+    assert!(
+        key.contains(&"mkba_net_mean:enschede".to_string()),
+        "{key:?}"
+    );
+    assert!(!key.iter().any(|f| f.ends_with(":payers")), "{key:?}");
+}
