@@ -68,6 +68,19 @@ fn histogram<'a, DB: DrawingBackend>(
     Ok(chart)
 }
 
+/// The legend entry of the dashed P5, P50 and P95 markers, with their values.
+fn percentiles_entry(fmt: &ValueFormat, [p5, p50, p95]: [f64; 3]) -> (String, Mark) {
+    (
+        format!(
+            "P5 / P50 / P95: {} / {} / {}",
+            fmt.label(p5),
+            fmt.label(p50),
+            fmt.label(p95)
+        ),
+        Mark::Dashed(MARKER),
+    )
+}
+
 /// The pieces of a bar from `a` to `b`, cut at `split` where it falls inside: a bin that
 /// holds trials either side of break-even is drawn in both colours, not as a gain.
 fn bar_pieces(a: f64, b: f64, split: Option<f64>) -> Vec<(f64, f64)> {
@@ -265,15 +278,7 @@ impl Chart for Payout {
             &area,
             &[
                 ("Share of trials".into(), Mark::Fill(color)),
-                (
-                    format!(
-                        "P5 / P50 / P95: {} / {} / {}",
-                        fmt.label(self.p5),
-                        fmt.label(self.p50),
-                        fmt.label(self.p95)
-                    ),
-                    Mark::Dashed(MARKER),
-                ),
+                percentiles_entry(&fmt, [self.p5, self.p50, self.p95]),
                 ("Principal".into(), Mark::Line(REFERENCE)),
             ],
         )?;
@@ -851,15 +856,7 @@ impl Chart for MunicipalityNet {
             &[
                 ("Trials with a gain".into(), Mark::Fill(GOOD)),
                 ("Trials with a loss".into(), Mark::Fill(BAD)),
-                (
-                    format!(
-                        "P5 / P50 / P95: {} / {} / {}",
-                        fmt.label(self.p5),
-                        fmt.label(self.p50),
-                        fmt.label(self.p95)
-                    ),
-                    Mark::Dashed(MARKER),
-                ),
+                percentiles_entry(&fmt, [self.p5, self.p50, self.p95]),
                 ("Break-even".into(), Mark::Line(INK)),
             ],
         )?;
