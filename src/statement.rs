@@ -1070,12 +1070,12 @@ pub fn render_text_noted(
         t.row(vec![
             out.id.clone(),
             out.unit.clone(),
-            r.achieved.to_string(),
+            show_units(r.achieved),
             match out.baseline {
                 crate::contract::Baseline::None => String::new(),
-                _ => r.baseline.to_string(),
+                _ => show_units(r.baseline),
             },
-            r.payable_units.to_string(),
+            show_units(r.payable_units),
             format_thousands(r.earned),
             format_thousands(r.paid),
         ]);
