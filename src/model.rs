@@ -110,6 +110,12 @@ type KeptTable = ((u64, u64), Arc<[f64]>);
 /// Tables [`TABLES`] keeps (8 KiB each).
 const TABLES_KEPT: usize = 64;
 
+/// `a + b` of a Beta rate past which its table holds the normal quantiles `mean + sd z`
+/// instead of the Beta's (a standard deviation below about `sqrt(mean (1 - mean)) / 10^4`):
+/// the two differ there by less than `1e-7` (at six standard deviations; far less near the
+/// mean): one participant in ten million.
+pub const NORMAL_BEYOND: f64 = 1e8;
+
 impl BetaRate {
     /// Builds the table (about 1025 x 6 incomplete-beta evaluations when `sd > 0`, some 3 ms),
     /// or takes it from the tables built before with the same mean and sd.
@@ -128,10 +134,18 @@ impl BetaRate {
             .and_then(|t| t.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()));
         let table = kept.unwrap_or_else(|| {
             let (a, b) = beta_params(mean, sd);
+            // A Beta this concentrated is its normal approximation to within far less than
+            // any rate resolves (its skew is of order 1 / sqrt(a + b)), and its quantiles
+            // would take the incomplete beta function seconds to find.
+            let normal = a + b > NORMAL_BEYOND;
             let table: Arc<[f64]> = (0..=TABLE_N)
                 .map(|i| {
                     let z = Z_LO + (Z_HI - Z_LO) * i as f64 / TABLE_N as f64;
-                    beta_quantile(a, b, normal_cdf(z))
+                    if normal {
+                        (mean + sd * z).clamp(0.0, 1.0)
+                    } else {
+                        beta_quantile(a, b, normal_cdf(z))
+                    }
                 })
                 .collect();
             if let Ok(mut t) = TABLES.lock() {
@@ -1970,6 +1984,29 @@ mod tests {
         assert_eq!(first.table.len(), TABLE_N + 1);
         // A rate without spread has no table.
         assert!(BetaRate::new(0.5, 0.0).table.is_empty());
+    }
+
+    /// A Beta rate with a vanishing spread is its normal approximation, which near the bound
+    /// agrees with the Beta's own quantiles to far below what a rate resolves, and is built
+    /// at once however small the spread (an sd of 1e-300 took seconds).
+    #[test]
+    fn a_concentrated_beta_rate_is_its_normal_approximation() {
+        let (mean, sd) = (0.37, 4e-5);
+        let (a, b) = beta_params(mean, sd);
+        assert!(a + b > NORMAL_BEYOND, "{}", a + b);
+        let r = BetaRate::new(mean, sd);
+        for i in 0..=TABLE_N {
+            let z = Z_LO + (Z_HI - Z_LO) * i as f64 / TABLE_N as f64;
+            let exact = beta_quantile(a, b, normal_cdf(z));
+            assert!((r.at(z) - exact).abs() < 1e-7, "z {z}: {} against {exact}", r.at(z));
+        }
+        for sd in [1e-100, 1e-300, 5e-324] {
+            let r = BetaRate::new(0.5, sd);
+            assert_eq!(r.at(0.0), 0.5);
+            assert!((r.at(3.0) - 0.5).abs() <= 3.0 * sd + f64::EPSILON);
+        }
+        let near_one = BetaRate::new(1.0 - 1e-12, 1e-13);
+        assert!((0.0..=1.0).contains(&near_one.at(7.0)));
     }
 
     #[test]
