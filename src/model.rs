@@ -1998,7 +1998,11 @@ mod tests {
         for i in 0..=TABLE_N {
             let z = Z_LO + (Z_HI - Z_LO) * i as f64 / TABLE_N as f64;
             let exact = beta_quantile(a, b, normal_cdf(z));
-            assert!((r.at(z) - exact).abs() < 1e-7, "z {z}: {} against {exact}", r.at(z));
+            assert!(
+                (r.at(z) - exact).abs() < 1e-7,
+                "z {z}: {} against {exact}",
+                r.at(z)
+            );
         }
         for sd in [1e-100, 1e-300, 5e-324] {
             let r = BetaRate::new(0.5, sd);

@@ -181,7 +181,7 @@ fn the_solver_moves_a_fill_rate_above_the_target_and_max_in_decimals() {
     };
     let path = sibsim::scenario::overrides::parse_path("uncertainty.fill.max").unwrap();
     assert_eq!(
-        sibsim::design::solve::current_value(&src, &path).unwrap(),
+        sibsim::design::solve::current_value(&src, &path, "--term").unwrap(),
         (None, false)
     );
     assert_eq!(sibsim::design::solve::decimals_taken(&src, &path), 12);

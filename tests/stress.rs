@@ -335,6 +335,14 @@ fn a_sweep_runs_the_values_asked_for_and_rounds_only_whole_terms() {
         e.contains("--vary `outcomes.nothing.price`: unknown path") && e.contains("`job`"),
         "{e}"
     );
+    // A term that is text is named as the sweep's, not as the solver's `--term`.
+    let e = run("outcomes.job.id=1:2:2").unwrap_err().to_string();
+    assert!(
+        e.contains("--vary `outcomes.job.id`: ")
+            && e.contains("is text, not a number; --vary names one number")
+            && !e.contains("--term"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -2642,7 +2650,7 @@ fn a_term_through_an_id_with_dots_or_brackets_reads_its_value() {
             (format!("uncertainty.outcomes.{id:?}.rate.mean"), 0.6),
         ] {
             let path = sibsim::scenario::overrides::parse_path(&term).expect("a path");
-            let (got, _) = sibsim::design::solve::current_value(&src, &path)
+            let (got, _) = sibsim::design::solve::current_value(&src, &path, "--term")
                 .unwrap_or_else(|e| panic!("{term}: {e}"));
             assert_eq!(got, Some(want), "{term}");
         }

@@ -240,7 +240,12 @@ pub struct Solution {
 /// The current value of `path` in `text` with `base` applied: the number there (`None` for an
 /// optional field the file leaves out, which an override may add), and whether it must be a
 /// whole number (`whole_only`).
-pub fn current_value(src: &Source<'_>, path: &[Step]) -> Result<(Option<f64>, bool), DesignError> {
+/// `option` names the term in messages (`--term`, `--vary`).
+pub fn current_value(
+    src: &Source<'_>,
+    path: &[Step],
+    option: &str,
+) -> Result<(Option<f64>, bool), DesignError> {
     use std::str::FromStr;
     let mut doc = toml::Table::from_str(src.text).map_err(|e| e.to_string())?;
     crate::scenario::overrides::apply(&mut doc, src.base)?;
@@ -260,10 +265,10 @@ pub fn current_value(src: &Source<'_>, path: &[Step]) -> Result<(Option<f64>, bo
             }
             return Err(e
                 .0
-                .replace(&format!("`{term}+=0`"), &format!("--term `{term}`"))
+                .replace(&format!("`{term}+=0`"), &format!("{option} `{term}`"))
                 .replace(
                     ", so it cannot be changed by arithmetic",
-                    "; --term names one number of the scenario, such as `outcomes.ID.price`, `cohorts.ID.size` or `tranches.ID.rate`",
+                    &format!("; {option} names one number of the scenario, such as `outcomes.ID.price`, `cohorts.ID.size` or `tranches.ID.rate`"),
                 )
                 .into());
         }
@@ -373,7 +378,7 @@ pub fn solve(
     if path.contains(&Step::All) {
         return Err(format!("--term `{path_s}` must name one value; `*` is not allowed").into());
     }
-    let (current, whole) = current_value(src, &path)?;
+    let (current, whole) = current_value(src, &path, "--term")?;
     // A term the file leaves out is whole when the scenario takes no decimals for it.
     let whole = match current {
         None => whole_only(src, &path),

@@ -183,12 +183,7 @@ pub fn sweep(
     let values: Vec<Vec<Decimal>> = vary
         .iter()
         .map(|v| {
-            super::solve::current_value(src, &v.path).map_err(|e| match e {
-                DesignError::Argument(m) => {
-                    DesignError::Argument(m.replace("--term `", "--vary `"))
-                }
-                e => e,
-            })?;
+            super::solve::current_value(src, &v.path, "--vary")?;
             let dp = super::solve::decimals_taken(src, &v.path);
             dps.push(dp);
             let mut xs: Vec<Decimal> = v
