@@ -2437,3 +2437,29 @@ fn scenarios_read_in_turn_with_overrides_each_give_their_own() {
         assert_eq!(name(b, &again), name(b, &[]));
     }
 }
+
+/// An MKBA horizon out of range is one problem, not also one per outcome whose realisation
+/// terms fall outside a horizon the file does not have; a valid short horizon still names
+/// those terms.
+#[test]
+fn an_invalid_mkba_horizon_is_one_problem() {
+    use sibsim::scenario::overrides::Override;
+    let text = include_str!("../scenarios/reference.toml");
+    let check = |set: &str| {
+        sibsim::scenario::parse_with_overrides("r.toml", text, &[Override::parse(set).unwrap()])
+            .unwrap_err()
+    };
+    for bad in ["mkba.horizon_years=0", "mkba.horizon_years=51"] {
+        let e = check(bad);
+        assert_eq!(e.items.len(), 1, "{e}");
+        assert_eq!(e.items[0].path, "mkba.horizon_years", "{e}");
+    }
+    let e = check("mkba.horizon_years=2");
+    assert!(e.items.len() > 1, "{e}");
+    assert!(
+        e.items
+            .iter()
+            .all(|d| d.message.contains("no years within the horizon of 2 years")),
+        "{e}"
+    );
+}

@@ -48,13 +48,15 @@ fn mkba(m: &RawMkba, c: &Contract, cx: &mut Ctx) -> Option<Mkba> {
             .unwrap_or(Ratio::ZERO),
         None => Ratio::from_decimal(DEFAULT_DISCOUNT_RATE).unwrap_or(Ratio::ZERO),
     };
-    let horizon_years = m
-        .horizon_years
-        .map(|h| {
-            cx.int(h, "mkba.horizon_years", 1, 50, "the horizon in years")
-                .unwrap_or(1) as u16
-        })
-        .unwrap_or(DEFAULT_HORIZON_YEARS);
+    // A horizon that is not valid is reported once: the terms are not also checked against
+    // a horizon the file does not have.
+    let (horizon_years, horizon_valid) = match m.horizon_years {
+        Some(h) => match cx.int(h, "mkba.horizon_years", 1, 50, "the horizon in years") {
+            Some(y) => (y as u16, true),
+            None => (DEFAULT_HORIZON_YEARS, false),
+        },
+        None => (DEFAULT_HORIZON_YEARS, true),
+    };
 
     let effect_from = match m.effect_from.as_deref() {
         None | Some("contract-start") => EffectFrom::ContractStart,
@@ -252,7 +254,7 @@ fn mkba(m: &RawMkba, c: &Contract, cx: &mut Ctx) -> Option<Mkba> {
                 }
                 let years = term_years(horizon_years);
                 for (k, name) in ["short", "medium", "long"].iter().enumerate() {
-                    if years[k] == 0 && !s[k].to_decimal().is_zero() {
+                    if horizon_valid && years[k] == 0 && !s[k].to_decimal().is_zero() {
                         cx.err(
                             format!("{rp}.{name}"),
                             format!(
