@@ -157,25 +157,35 @@ fn wrong_type() {
     let d = expect_error(
         &edit("periods = 12", "periods = \"twelve\""),
         3,
-        &["contract.periods", "wrong type", "\"twelve\""],
+        &[
+            "contract.periods",
+            "expected a whole number, got the text \"twelve\"",
+        ],
     );
     assert_eq!(d.items.len(), 1);
-    // Internal type names are not shown to the user.
+    // Internal type names are not shown to the user, nor serde's (`sequence`, `string`).
     assert!(!d.to_string().contains("i64"), "{d}");
     expect_error(
         &edit("price = 1500", "price = true"),
         27,
-        &["outcomes[0].price", "wrong type", "a number"],
+        &["outcomes[0].price", "a number", "got true"],
     );
-    expect_error(
+    let d = expect_error(
         &edit("id = \"c1\"", "id = 1"),
         20,
-        &["cohorts[0].id", "wrong type", "string"],
+        &["cohorts[0].id", "expected text, got the number 1"],
     );
+    assert!(!d.to_string().contains("string"), "{d}");
+    let d = expect_error(
+        &edit("id = \"c1\"", "id = [\"c1\"]"),
+        20,
+        &["cohorts[0].id", "expected text, got an array"],
+    );
+    assert!(!d.to_string().contains("sequence"), "{d}");
     let d = expect_error(
         &edit("[contract]", "contract = 5\n[x]"),
         1,
-        &["contract", "wrong type", "expected a table"],
+        &["contract", "expected a table, got the number 5"],
     );
     assert!(!d.to_string().contains("RawContract"), "{d}");
     // Numbers out of range say so, briefly.
@@ -237,7 +247,11 @@ fn wrong_type() {
     expect_error(
         &edit("periods = 12", "periods = 12\nstart = 12"),
         4,
-        &["contract.start", "a date such as 2014-01-01", "integer"],
+        &[
+            "contract.start",
+            "a date such as 2014-01-01",
+            "got a number",
+        ],
     );
     // Odd keys end up in field paths; they are still located.
     expect_error(
@@ -2460,6 +2474,46 @@ fn an_invalid_mkba_horizon_is_one_problem() {
         e.items
             .iter()
             .all(|d| d.message.contains("no years within the horizon of 2 years")),
+        "{e}"
+    );
+}
+
+/// A pair of the wrong length says how many values it wants and how many it got, in the
+/// file's words (not serde's "tuple of size 2").
+#[test]
+fn a_pair_of_the_wrong_length_says_what_it_takes() {
+    use sibsim::scenario::overrides::Override;
+    let text = include_str!("../scenarios/reference.toml");
+    for (set, got) in [
+        ("drawdown.at=[[]]", "got an empty array"),
+        ("drawdown.at=[[1]]", "got an array of 1 value"),
+        (
+            "drawdown.at=[[1, 2, 3]]",
+            "expected fewer values, got an array of 3 values",
+        ),
+    ] {
+        let e = sibsim::scenario::parse_with_overrides(
+            "r.toml",
+            text,
+            &[Override::parse(set).unwrap()],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("drawdown.at[0]: ") && e.contains(got),
+            "{set}: {e}"
+        );
+        assert!(!e.contains("tuple") && !e.contains("elements"), "{e}");
+    }
+    let e = sibsim::scenario::parse_with_overrides(
+        "r.toml",
+        text,
+        &[Override::parse("drawdown.at=[[1]]").unwrap()],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("expected an array of 2 values, e.g. [1, 10000]"),
         "{e}"
     );
 }

@@ -764,9 +764,61 @@ fn friendly_serde(msg: &str) -> String {
         let n = m.split('`').nth(1).unwrap_or("");
         return format!("the whole number `{n}` is too large; {LARGEST}");
     }
-    // Say what is allowed in the file's terms, not in Rust's (`i64`, `struct RawContract`).
+    // Say what is allowed in the file's terms, not in Rust's (`i64`, `struct RawContract`,
+    // `sequence`, `tuple`): "expected text, got an array".
+    let expected = |e: &str| -> String {
+        if e.starts_with("struct Raw") || e == "a map" {
+            return "a table".into();
+        }
+        if let Some(n) = e.strip_prefix("a tuple of size ") {
+            return format!("an array of {n} values, e.g. [1, 10000]");
+        }
+        match e {
+            "i64" | "u16" | "u32" | "u64" | "usize" => "a whole number".into(),
+            "a string" => "text".into(),
+            "a sequence" => "an array".into(),
+            "a boolean" => "true or false".into(),
+            "fewer elements in array" => "fewer values".into(),
+            _ => e.to_string(),
+        }
+    };
+    let got = |u: &str| -> String {
+        if let Some(x) = u.strip_prefix("floating point ") {
+            format!("the number {}", x.trim_matches('`'))
+        } else if let Some(x) = u.strip_prefix("integer ") {
+            format!("the number {}", x.trim_matches('`'))
+        } else if let Some(x) = u.strip_prefix("string ") {
+            format!("the text {x}")
+        } else if let Some(x) = u.strip_prefix("boolean ") {
+            x.trim_matches('`').to_string()
+        } else {
+            match u {
+                "sequence" => "an array".into(),
+                "map" => "a table".into(),
+                _ => u.to_string(),
+            }
+        }
+    };
+    if let Some(rest) = m.strip_prefix("invalid type: ")
+        && let Some((u, e)) = rest.split_once(", expected ")
+    {
+        return format!("expected {}, got {}", expected(e), got(u));
+    }
+    if let Some(rest) = m.strip_prefix("invalid length ")
+        && let Some((n, e)) = rest.split_once(", expected ")
+    {
+        let n: usize = n.parse().unwrap_or(0);
+        return format!(
+            "expected {}, got {}",
+            expected(e),
+            match n {
+                0 => "an empty array".to_string(),
+                1 => "an array of 1 value".to_string(),
+                n => format!("an array of {n} values"),
+            }
+        );
+    }
     let mut s = m
-        .replace("invalid type: ", "wrong type: ")
         .replace("expected i64", "expected a whole number")
         .replace("expected a map", "expected a table")
         .replace("expected a sequence", "expected an array");

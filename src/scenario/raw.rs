@@ -63,7 +63,12 @@ fn date_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D
         Some(toml::Value::Datetime(t)) => Ok(Some(t.to_string())),
         Some(v) => Err(serde::de::Error::custom(format!(
             "expected a date such as 2014-01-01 or \"2014-01-01\", got {}",
-            v.type_str()
+            match v {
+                toml::Value::Integer(_) | toml::Value::Float(_) => "a number",
+                toml::Value::Boolean(_) => "true or false",
+                toml::Value::Array(_) => "an array",
+                _ => "a table",
+            }
         ))),
     }
 }
