@@ -530,6 +530,29 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
             continue;
         }
         let (line, start) = record_start(text, rec.position());
+        // A value that runs over a line break was opened with a double quote that its line
+        // does not close: the reader took the lines after it, up to the next quote, as part of
+        // the value.
+        if let Some(spans) = rec
+            .iter()
+            .map(|f| f.matches('\n').count())
+            .sum::<usize>()
+            .checked_sub(1)
+            .map(|n| n + 1)
+        {
+            errs.push(
+                Diagnostic::new(
+                    "row",
+                    format!(
+                        "a double quote `\"` opened on this line is not closed on it, so the {} after it {} read as part of one value; close the quote or remove it",
+                        plural(spans, "line"),
+                        if spans == 1 { "was" } else { "were" }
+                    ),
+                )
+                .at(line, 1),
+            );
+            continue;
+        }
         if rec.len() != headers.len() {
             let hint = if rec.len() > headers.len() {
                 " (a comma inside a value starts a new field: write decimals with a point, and put a value that holds a comma in double quotes)"

@@ -2517,3 +2517,32 @@ fn a_pair_of_the_wrong_length_says_what_it_takes() {
         "{e}"
     );
 }
+
+/// A double quote that its line does not close is named at that line, with how many lines
+/// the reader took into the value, instead of a field count or a strange value on a later
+/// line; a quoted value closed on its line is read as usual.
+#[test]
+fn csv_an_unclosed_quote_is_named_at_its_line() {
+    let d = expect_csv_error(
+        &format!("{HEADER}1,c1,enrolled,90\n3,c1,\"job,4\n4,c1,job,5\n5,c1,job,6\n"),
+        3,
+        &[
+            "row",
+            "a double quote",
+            "not closed",
+            "the 2 lines after it were read",
+        ],
+    );
+    assert_eq!(d.items.len(), 1, "{d}");
+    let d = expect_csv_error(
+        &format!("{HEADER}1,c1,enrolled,90\n3,c1,job,\"4\n5,c1,job,6\"\n"),
+        3,
+        &["the 1 line after it was read as part of one value"],
+    );
+    assert_eq!(d.items.len(), 1, "{d}");
+    expect_csv_error(
+        &format!("{HEADER}1,c1,enrolled,90\n3,c1,\"job\",four\n"),
+        3,
+        &["column units"],
+    );
+}
