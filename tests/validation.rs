@@ -555,17 +555,39 @@ fn duplicate_ids() {
     expect_error(
         &edit("id = \"job12\"", "id = \"job\""),
         31,
-        &["outcomes[1].id", "`job`", "used twice"],
+        &[
+            "outcomes[1].id",
+            "outcome id `job` is already used by outcomes[0]",
+        ],
     );
     let cohorts = edit(
         "size = 100",
         "size = 100\n\n[[cohorts]]\nid = \"c1\"\nenrol = 2\nsize = 10",
     );
-    expect_error(&cohorts, 25, &["cohorts[1].id", "`c1`", "used twice"]);
+    expect_error(
+        &cohorts,
+        25,
+        &[
+            "cohorts[1].id",
+            "cohort id `c1` is already used by cohorts[0]",
+        ],
+    );
     let tranches = format!(
         "{BASE}\n[[tranches]]\nid = \"senior\"\ninvestor = \"fund\"\ncommitted = 100\nrank = 2\ndrawdowns = {{ at = [[1, 100]] }}\n"
     );
-    expect_error(&tranches, 46, &["tranches[1].id", "`senior`", "used twice"]);
+    expect_error(
+        &tranches,
+        46,
+        &[
+            "tranches[1].id",
+            "tranche id `senior` is already used by tranches[0]",
+        ],
+    );
+    expect_error(
+        &edit("id = \"c1\"", "id = \" \""),
+        20,
+        &["cohorts[0].id", "a cohort id may not be empty"],
+    );
     expect_error(
         &edit("id = \"city\"", "id = \"contract-account\""),
         8,

@@ -6,7 +6,7 @@ use crate::contract::*;
 use crate::error::Diagnostic;
 use crate::money::{Money, Price, Qty, Ratio, compound_period_rate};
 use rust_decimal::Decimal;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Largest amount of money accepted anywhere (EUR 1 trillion).
 pub const MAX_MONEY: i64 = 100_000_000_000_000; // cents
@@ -429,14 +429,11 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
             "at least one cohort is required ([[cohorts]] with id, enrol, size)",
         );
     }
-    let mut cohort_ids = HashSet::new();
+    let mut cohort_ids = HashMap::new();
     for (i, rc) in raw.cohorts.iter().enumerate() {
         let path = format!("cohorts[{i}]");
-        if rc.id.trim().is_empty() || !cohort_ids.insert(rc.id.clone()) {
-            cx.err(
-                format!("{path}.id"),
-                format!("cohort id `{}` is empty or used twice", rc.id),
-            );
+        if let Some(m) = id_problem("cohort", "cohorts", &mut cohort_ids, i, &rc.id) {
+            cx.err(format!("{path}.id"), m);
         }
         let enrol = cx.period(rc.enrol, &format!("{path}.enrol")).unwrap_or(1);
         let size = cx
@@ -464,15 +461,12 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
         );
     }
     let outcome_ids: Vec<&str> = raw.outcomes.iter().map(|o| o.id.as_str()).collect();
-    let mut seen_o = HashSet::new();
+    let mut seen_o = HashMap::new();
     let mut outcomes = Vec::new();
     for (i, ro) in raw.outcomes.iter().enumerate() {
         let path = format!("outcomes[{i}]");
-        if ro.id.trim().is_empty() || !seen_o.insert(ro.id.as_str()) {
-            cx.err(
-                format!("{path}.id"),
-                format!("outcome id `{}` is empty or used twice", ro.id),
-            );
+        if let Some(m) = id_problem("outcome", "outcomes", &mut seen_o, i, &ro.id) {
+            cx.err(format!("{path}.id"), m);
         }
         if ro.id.eq_ignore_ascii_case(crate::actuals::ENROLLED) {
             cx.err(
@@ -1270,7 +1264,7 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
     // Tranches.
     let per_year = period_length.per_year();
     let mut tranches = Vec::new();
-    let mut tranche_ids = HashSet::new();
+    let mut tranche_ids = HashMap::new();
     let mut committed_ok = Vec::new();
     if raw.tranches.is_empty() && raw.drawdown.is_some() {
         cx.err(
@@ -1280,11 +1274,8 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
     }
     for (i, rt) in raw.tranches.iter().enumerate() {
         let path = format!("tranches[{i}]");
-        if rt.id.trim().is_empty() || !tranche_ids.insert(rt.id.clone()) {
-            cx.err(
-                format!("{path}.id"),
-                format!("tranche id `{}` is empty or used twice", rt.id),
-            );
+        if let Some(m) = id_problem("tranche", "tranches", &mut tranche_ids, i, &rt.id) {
+            cx.err(format!("{path}.id"), m);
         }
         let investor = find(&rt.investor, &[Role::Investor]);
         if investor.is_none() {
@@ -1451,7 +1442,14 @@ pub fn contract(raw: &RawScenario) -> Result<Contract, Vec<Diagnostic>> {
         if payee.is_none() {
             cx.err(
                 format!("{path}.payee"),
-                format!("unknown fee recipient `{}`; declare it under [[fee_recipients]] (declared: {})", f.payee, list_of(&[Role::FeeRecipient])),
+                format!(
+                    "unknown fee recipient `{}`; declare it under [[fee_recipients]] ({})",
+                    f.payee,
+                    match list_of(&[Role::FeeRecipient]) {
+                        l if l.starts_with('(') => "none is declared yet".to_string(),
+                        l => format!("declared: {l}"),
+                    }
+                ),
             );
         }
         let schedule = cx.schedule(&f.schedule, &format!("{path}.schedule"));
@@ -1675,6 +1673,29 @@ fn contract_bounds(
 }
 
 /// The cohorts' identifiers for a message: "`a`, `b`, `c`" (the first ten, then how many more).
+/// What is wrong with entry `i`'s id `id` of `array` (`cohorts`), given the ids `seen` before
+/// it (each with its entry): empty, or already used, and by which entry.
+fn id_problem(
+    kind: &str,
+    array: &str,
+    seen: &mut HashMap<String, usize>,
+    i: usize,
+    id: &str,
+) -> Option<String> {
+    if id.trim().is_empty() {
+        return Some(format!("a {kind} id may not be empty"));
+    }
+    match seen.get(id) {
+        Some(&first) => Some(format!(
+            "{kind} id `{id}` is already used by {array}[{first}]; each {kind} needs an id of its own"
+        )),
+        None => {
+            seen.insert(id.to_string(), i);
+            None
+        }
+    }
+}
+
 fn cohort_list(cohorts: &[Cohort]) -> String {
     let mut v: Vec<String> = cohorts
         .iter()
