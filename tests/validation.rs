@@ -534,6 +534,17 @@ fn unknown_fee_recipient() {
         ],
     );
     assert_eq!(d.items.len(), 1, "{d}");
+    // Without any fee recipient, the message says so in words.
+    let text = format!(
+        "{BASE}\n[[fees]]\nid = \"audit\"\npayee = \"auditor\"\nschedule = {{ amount = 100 }}\n"
+    );
+    let d = parse_err(&text);
+    let shown = d.to_string();
+    assert!(
+        shown.contains("declare it under [[fee_recipients]] (none is declared yet)")
+            && !shown.contains("(declared: (none"),
+        "{shown}"
+    );
 }
 
 #[test]
