@@ -45,7 +45,7 @@ fn div_round_64(n: i64, d: i64) -> i64 {
 
 /// The largest numbers a scenario takes, for messages about a number too large.
 pub const LARGEST_NUMBERS: &str =
-    "amounts of money are at most 1,000,000,000,000, other numbers at most 1,000,000,000";
+    "amounts of money are at most 1,000,000,000,000 in size, other numbers at most 1,000,000,000";
 
 /// The largest size of any number a scenario takes (an amount of money, in currency units):
 /// the bound of a value given on the command line for a term (`--vary`, `--bounds`), which
@@ -98,6 +98,9 @@ impl NumberProblem {
     pub fn describe(self, text: &str) -> String {
         match self {
             NumberProblem::NotANumber => format!("`{text}` is not a number"),
+            NumberProblem::TooLarge if text.trim_start().starts_with('-') => {
+                format!("`{text}` is too far below zero; {LARGEST_NUMBERS}")
+            }
             NumberProblem::TooLarge => {
                 format!("`{text}` is too large a number; {LARGEST_NUMBERS}")
             }

@@ -188,7 +188,16 @@ fn wrong_type() {
         &["contract", "expected a table, got the number 5"],
     );
     assert!(!d.to_string().contains("RawContract"), "{d}");
-    // Numbers out of range say so, briefly.
+    // Numbers out of range say so, briefly; one far below zero is not called large.
+    expect_error(
+        &edit("committed = 50000", "committed = -1e300"),
+        40,
+        &[
+            "tranches[0].committed",
+            "-1e300 is too far below zero",
+            "at most 1,000,000,000,000 in size",
+        ],
+    );
     expect_error(
         &edit("periods = 12", "periods = 99999999999999999999"),
         3,

@@ -32,7 +32,12 @@ impl<'de> Deserialize<'de> for Num {
                 }
                 float_decimal(v).map(Num).ok_or_else(|| {
                     E::custom(format!(
-                        "the number {v:e} is too large; {}",
+                        "the number {v:e} is {}; {}",
+                        if v < 0.0 {
+                            "too far below zero"
+                        } else {
+                            "too large"
+                        },
                         crate::money::LARGEST_NUMBERS
                     ))
                 })
