@@ -554,7 +554,13 @@ pub fn parse_csv(contract: &Contract, file: &str, text: &str) -> Result<Actuals,
             continue;
         }
         if rec.len() != headers.len() {
-            let hint = if rec.len() > headers.len() {
+            let own_line = text
+                .get(start..)
+                .and_then(|t| t.lines().next())
+                .unwrap_or("");
+            let hint = if own_line.matches('"').count() % 2 == 1 {
+                " (a double quote `\"` on this line is not closed; close it or remove it)"
+            } else if rec.len() > headers.len() {
                 " (a comma inside a value starts a new field: write decimals with a point, and put a value that holds a comma in double quotes)"
             } else {
                 ""

@@ -2587,4 +2587,13 @@ fn csv_an_unclosed_quote_is_named_at_its_line() {
         3,
         &["column units"],
     );
+    // On the last line, with nothing after it to swallow, the quote is named too.
+    expect_csv_error(
+        &format!("{HEADER}1,c1,enrolled,90\n3,c1,job,4,\""),
+        3,
+        &[
+            "5 fields but the header has 4",
+            "a double quote `\"` on this line is not closed",
+        ],
+    );
 }
