@@ -389,16 +389,17 @@ thread_local! {
 /// would each make a worker per thread: up to threads² at once). The items left over, fewer
 /// than the threads, run one after another, each over all the threads.
 pub fn in_batches<I: Sync, T: Send>(items: &[I], f: impl Fn(&I) -> T + Sync + Send) -> Vec<T> {
-    struct Alone;
+    // Sets the flag for one item and gives back what it was (an item nests nothing that
+    // could steal another, but the flag stays right if one ever does).
+    struct Alone(bool);
     impl Alone {
         fn new() -> Alone {
-            ONE_A_THREAD.with(|x| x.set(true));
-            Alone
+            Alone(ONE_A_THREAD.with(|x| x.replace(true)))
         }
     }
     impl Drop for Alone {
         fn drop(&mut self) {
-            ONE_A_THREAD.with(|x| x.set(false));
+            ONE_A_THREAD.with(|x| x.set(self.0));
         }
     }
     let k = rayon::current_num_threads().max(1);
