@@ -869,7 +869,20 @@ fn change(
             }
         }
         Op::Set(s) => {
-            let v = parse_value(s, text)?;
+            let v = match parse_value(s, text) {
+                Ok(v) => v,
+                // A number too large to hold, given for text (an id): say it is not text,
+                // rather than how large numbers may be.
+                Err(_)
+                    if s.parse::<f64>().is_ok()
+                        && matches!(&*cur, Value::String(old) if parse_decimal(old).is_none()) =>
+                {
+                    return err(format!(
+                        "`{text}`: `{concrete}` is text in the scenario, but `{s}` is a number"
+                    ));
+                }
+                Err(e) => return Err(e),
+            };
             let ok = match (&*cur, &v) {
                 (Value::Integer(_) | Value::Float(_), Value::Integer(_) | Value::Float(_)) => true,
                 (Value::Integer(_) | Value::Float(_), Value::String(s)) => {
@@ -1114,6 +1127,15 @@ rate = { mean = 0.4, sd = 0.08 }
         let e = set(&mut d, "outcomes.housing.price=abc").unwrap_err().0;
         assert!(
             e.contains("is a whole number in the scenario, but `abc` is text"),
+            "{e}"
+        );
+        // A number too large to hold, given for text, is told it is not text.
+        let e = set(&mut d, "outcomes.housing.id=18446744073709551616")
+            .unwrap_err()
+            .0;
+        assert!(
+            e.contains("is text in the scenario, but `18446744073709551616` is a number")
+                && !e.contains("amounts of money"),
             "{e}"
         );
         let e = set(&mut d, "uncertainty.fill=0.5").unwrap_err().0;
