@@ -373,6 +373,25 @@ fn many_payers_are_summed_in_one_row() {
         more[0]
     );
     assert!(screen.contains("m10, m11, m12"), "{screen}");
+    // The `mkba` screen's business case sums them alike, and says which.
+    let o = Command::new(env!("CARGO_BIN_EXE_sibsim"))
+        .args(["mkba", file.to_str().unwrap(), "--trials", "200"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mkba = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        mkba.lines()
+            .filter(|l| l.starts_with("11 more payers"))
+            .count(),
+        1,
+        "{mkba}"
+    );
+    assert!(!mkba.lines().any(|l| l.starts_with("m15 ")), "{mkba}");
+    assert!(
+        mkba.contains("the other 11 summed in one row: m10, m11"),
+        "{mkba}"
+    );
     // The reference itself, with 4 payers, lists them all.
     let (screen, _) = simulate_reference(
         &std::env::temp_dir().join(format!("sibsim-ref-payers-{}", std::process::id())),

@@ -95,6 +95,14 @@ pub fn render_mkba(c: &sibsim::Contract, t: &MkbaTable, r: Option<&Results>) -> 
             o.push('\n');
             let summed = super::simulate::summed_payers(r);
             o.push_str(&super::simulate::business_case_table(b, r.trials, &summed));
+            if !summed.is_empty() {
+                o.push_str(&super::simulate::wrap(&format!(
+                    "The {} payers that pay most are listed, the other {} summed in one row: {}.",
+                    super::simulate::PAYERS_LISTED,
+                    summed.len(),
+                    sibsim::error::id_list(&summed, "payers")
+                )));
+            }
             // The table is the expected case on the planned timing; the trials' present
             // values are linear in their cases, so they differ from it only where delay shocks
             // moved cases later.
