@@ -1297,12 +1297,20 @@ impl Model {
         if !cx.errs.is_empty() {
             return Err(cx.errs);
         }
+        // Every outcome has its entry (checked above), and an entry without a draw is reported
+        // where it is read; should one ever slip through, it is a problem, not a panic.
+        let Some(outcomes) = models.into_iter().collect::<Option<Vec<_>>>() else {
+            return Err(vec![Diagnostic::new(
+                "uncertainty.outcomes",
+                "every outcome needs a success rate (`rate = { mean = ..., sd = ... }`) or a quantity (`quantity = { dist = ..., ... }`)",
+            )]);
+        };
         let (delayed, shifts) = delayed_contracts(contract, &shocks, delayed)?;
         Ok(Model {
             fill,
             fill_max,
             correlation,
-            outcomes: models.into_iter().map(|m| m.expect("checked")).collect(),
+            outcomes,
             shocks,
             cost_per_participant,
             delayed,
