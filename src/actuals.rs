@@ -41,29 +41,29 @@ pub struct Actuals {
     n_cohorts: usize,
     n_periods: usize,
     /// Realised enrolment per cohort.
-    pub enrolled: Vec<u32>,
+    pub(crate) enrolled: Vec<u32>,
     /// Whether a file reported each cohort's enrolment (an `enrolled` row); a cohort without
     /// one enrolled its target. All false for actuals built in code.
-    pub enrolment_reported: Vec<bool>,
+    pub(crate) enrolment_reported: Vec<bool>,
     /// The last period the reported actuals cover: the largest period of any row of the file
     /// (0 for a file without rows). Actuals built in code, such as a simulated trial, cover
     /// every period (`u16::MAX`). A settlement never measures a `decrease` outcome after it
     /// (see [`crate::error::SettleError::Unreported`]).
-    pub reported_through: u16,
+    pub(crate) reported_through: u16,
     /// The number of rows of the file per period (index 0 unused), enrolment rows included;
     /// empty for actuals built in code. Only for notes on what a settlement leaves out.
-    pub rows_by_period: Vec<u32>,
+    pub(crate) rows_by_period: Vec<u32>,
     /// Values read as written that may be meant otherwise (`6.300` read as 6.3 where the point
     /// may separate thousands), at their line and column: for notes; empty for actuals built
     /// in code.
-    pub doubtful: Vec<Diagnostic>,
+    pub(crate) doubtful: Vec<Diagnostic>,
     /// Measurements of `increase` outcomes (per cohort) in periods up to the last one reported
     /// that have no row, as (outcome, cohort, period): they count as 0 units. For notes; empty
     /// for actuals built in code.
-    pub unreported: Vec<(u16, u16, u16)>,
+    pub(crate) unreported: Vec<(u16, u16, u16)>,
     /// Overrides the contract's cost per participant (a simulated cost draw); `None` in real
     /// actuals.
-    pub cost_per_participant: Option<Price>,
+    pub(crate) cost_per_participant: Option<Price>,
     units: Vec<Qty>,
     baseline: Vec<Option<Qty>>,
     /// Cells of `units` written since the last clear, while fewer than `units.len() / 8`
@@ -131,6 +131,63 @@ impl Actuals {
         self.classes.clear();
         self.participant_events = 0;
         self.events.clear();
+    }
+
+    /// Realised enrolment per cohort.
+    pub fn enrolled(&self) -> &[u32] {
+        &self.enrolled
+    }
+
+    /// Whether a file reported each cohort's enrolment (an `enrolled` row); a cohort without
+    /// one enrolled its target. All false for actuals built in code.
+    pub fn enrolment_reported(&self) -> &[bool] {
+        &self.enrolment_reported
+    }
+
+    /// The last period the reported actuals cover: the largest period of any row of the file
+    /// (0 for a file without rows). Actuals built in code, such as a simulated trial, cover
+    /// every period (`u16::MAX`). A settlement never measures a `decrease` outcome after it
+    /// (see [`crate::error::SettleError::Unreported`]).
+    pub fn reported_through(&self) -> u16 {
+        self.reported_through
+    }
+
+    /// The number of rows of the file per period (index 0 unused), enrolment rows included;
+    /// empty for actuals built in code. Only for notes on what a settlement leaves out.
+    pub fn rows_by_period(&self) -> &[u32] {
+        &self.rows_by_period
+    }
+
+    /// Values read as written that may be meant otherwise (`6.300` read as 6.3 where the point
+    /// may separate thousands), at their line and column: for notes; empty for actuals built
+    /// in code.
+    pub fn doubtful(&self) -> &[Diagnostic] {
+        &self.doubtful
+    }
+
+    /// Measurements of `increase` outcomes (per cohort) in periods up to the last one reported
+    /// that have no row, as (outcome, cohort, period): they count as 0 units. For notes; empty
+    /// for actuals built in code.
+    pub fn unreported(&self) -> &[(u16, u16, u16)] {
+        &self.unreported
+    }
+
+    /// Overrides the contract's cost per participant (a simulated cost draw); `None` in real
+    /// actuals.
+    pub fn cost_per_participant(&self) -> Option<Price> {
+        self.cost_per_participant
+    }
+
+    /// Sets the realised enrolment of cohort `cohort` (by default its target).
+    ///
+    /// # Panics
+    /// Where the cohort is out of range, as the cell accessors do.
+    pub fn set_enrolled(&mut self, cohort: usize, n: u32) {
+        let cohorts = self.n_cohorts;
+        match self.enrolled.get_mut(cohort) {
+            Some(e) => *e = n,
+            None => panic!("cohort {cohort} outside the {cohorts} cohorts of these actuals"),
+        }
     }
 
     /// Whether these actuals are sized for `contract`.

@@ -480,56 +480,175 @@ pub struct EnterpriseTerms {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Contract {
     /// Name of the contract.
-    pub name: String,
+    pub(crate) name: String,
     /// ISO currency code for display.
-    pub currency: String,
+    pub(crate) currency: String,
     /// Number of periods T; periods run 1..=T.
-    pub periods: u16,
+    pub(crate) periods: u16,
     /// Length of one period.
-    pub period_length: PeriodLength,
+    pub(crate) period_length: PeriodLength,
     /// Optional start date for display (as written).
-    pub start_date: Option<String>,
+    pub(crate) start_date: Option<String>,
     /// All parties, including the contract account and the outside world.
-    pub parties: Vec<Party>,
+    pub(crate) parties: Vec<Party>,
     /// The contract account (the waterfall's pot).
-    pub account: PartyId,
+    pub(crate) account: PartyId,
     /// Everyone outside the contract.
-    pub external: PartyId,
+    pub(crate) external: PartyId,
     /// The enterprise.
-    pub enterprise: PartyId,
+    pub(crate) enterprise: PartyId,
     /// Cohorts in enrolment order.
-    pub cohorts: Vec<Cohort>,
+    pub(crate) cohorts: Vec<Cohort>,
     /// Outcomes; a chained outcome comes after the outcome it requires.
-    pub outcomes: Vec<Outcome>,
+    pub(crate) outcomes: Vec<Outcome>,
     /// Per-participant cap across outcomes.
-    pub participant_cap: Option<ParticipantCap>,
+    pub(crate) participant_cap: Option<ParticipantCap>,
     /// Cap on total outcome payments.
-    pub total_cap: Option<Money>,
+    pub(crate) total_cap: Option<Money>,
     /// Fixed payments.
-    pub fixed_payments: Vec<FixedPayment>,
+    pub(crate) fixed_payments: Vec<FixedPayment>,
     /// Payers' promises of referrals (compensation for a shortfall).
-    pub inflow_guarantees: Vec<InflowGuarantee>,
+    pub(crate) inflow_guarantees: Vec<InflowGuarantee>,
     /// Payers pay at most what the waterfall still owes.
-    pub pay_only_due: bool,
+    pub(crate) pay_only_due: bool,
     /// Early-termination checkpoints, by period.
-    pub checkpoints: Vec<Checkpoint>,
+    pub(crate) checkpoints: Vec<Checkpoint>,
     /// Tranches in the order written.
-    pub tranches: Vec<Tranche>,
+    pub(crate) tranches: Vec<Tranche>,
     /// Fees paid first in the waterfall.
-    pub fees: Vec<Fee>,
+    pub(crate) fees: Vec<Fee>,
     /// The enterprise's terms.
-    pub enterprise_terms: EnterpriseTerms,
+    pub(crate) enterprise_terms: EnterpriseTerms,
     /// What happens to the remainder.
-    pub remainder: Remainder,
+    pub(crate) remainder: Remainder,
     /// Annual discount rate for present values.
-    pub discount_rate: Ratio,
+    pub(crate) discount_rate: Ratio,
     /// The social cost-benefit analysis around the contract (`[mkba]`), if declared.
-    pub mkba: Option<crate::mkba::Mkba>,
+    pub(crate) mkba: Option<crate::mkba::Mkba>,
     /// Declared facts for the feasibility check (`[facts]`, `[feasibility]`).
-    pub facts: crate::mkba::Facts,
+    pub(crate) facts: crate::mkba::Facts,
 }
 
 impl Contract {
+    /// Name of the contract.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// ISO currency code for display.
+    pub fn currency(&self) -> &str {
+        &self.currency
+    }
+
+    /// Number of periods T; periods run 1..=T.
+    pub fn periods(&self) -> u16 {
+        self.periods
+    }
+
+    /// Length of one period.
+    pub fn period_length(&self) -> PeriodLength {
+        self.period_length
+    }
+
+    /// Optional start date for display (as written).
+    pub fn start_date(&self) -> Option<&str> {
+        self.start_date.as_deref()
+    }
+
+    /// All parties, including the contract account and the outside world.
+    pub fn parties(&self) -> &[Party] {
+        &self.parties
+    }
+
+    /// The contract account (the waterfall's pot).
+    pub fn account(&self) -> PartyId {
+        self.account
+    }
+
+    /// Everyone outside the contract.
+    pub fn external(&self) -> PartyId {
+        self.external
+    }
+
+    /// The enterprise.
+    pub fn enterprise(&self) -> PartyId {
+        self.enterprise
+    }
+
+    /// Cohorts in enrolment order.
+    pub fn cohorts(&self) -> &[Cohort] {
+        &self.cohorts
+    }
+
+    /// Outcomes; a chained outcome comes after the outcome it requires.
+    pub fn outcomes(&self) -> &[Outcome] {
+        &self.outcomes
+    }
+
+    /// Per-participant cap across outcomes.
+    pub fn participant_cap(&self) -> Option<&ParticipantCap> {
+        self.participant_cap.as_ref()
+    }
+
+    /// Cap on total outcome payments.
+    pub fn total_cap(&self) -> Option<Money> {
+        self.total_cap
+    }
+
+    /// Fixed payments.
+    pub fn fixed_payments(&self) -> &[FixedPayment] {
+        &self.fixed_payments
+    }
+
+    /// Payers' promises of referrals (compensation for a shortfall).
+    pub fn inflow_guarantees(&self) -> &[InflowGuarantee] {
+        &self.inflow_guarantees
+    }
+
+    /// Payers pay at most what the waterfall still owes.
+    pub fn pay_only_due(&self) -> bool {
+        self.pay_only_due
+    }
+
+    /// Early-termination checkpoints, by period.
+    pub fn checkpoints(&self) -> &[Checkpoint] {
+        &self.checkpoints
+    }
+
+    /// Tranches in the order written.
+    pub fn tranches(&self) -> &[Tranche] {
+        &self.tranches
+    }
+
+    /// Fees paid first in the waterfall.
+    pub fn fees(&self) -> &[Fee] {
+        &self.fees
+    }
+
+    /// The enterprise's terms.
+    pub fn enterprise_terms(&self) -> &EnterpriseTerms {
+        &self.enterprise_terms
+    }
+
+    /// What happens to the remainder.
+    pub fn remainder(&self) -> Remainder {
+        self.remainder
+    }
+
+    /// Annual discount rate for present values.
+    pub fn discount_rate(&self) -> Ratio {
+        self.discount_rate
+    }
+
+    /// The social cost-benefit analysis around the contract (`[mkba]`), if declared.
+    pub fn mkba(&self) -> Option<&crate::mkba::Mkba> {
+        self.mkba.as_ref()
+    }
+
+    /// Declared facts for the feasibility check (`[facts]`, `[feasibility]`).
+    pub fn facts(&self) -> &crate::mkba::Facts {
+        &self.facts
+    }
     /// Index of a party by identifier.
     pub fn party(&self, id: &str) -> Option<PartyId> {
         self.parties.iter().position(|p| p.id == id)

@@ -25,7 +25,7 @@
 //! let mut recorded = Recorded::default();
 //! let mut settler = Settler::new(contract);
 //! let settlement = settler.settle_through(&actuals, &mut recorded, through)?;
-//! for (p, party) in contract.parties.iter().enumerate() {
+//! for (p, party) in contract.parties().iter().enumerate() {
 //!     // Exact amounts (`Money`, in cents).
 //!     println!("{}: net {}", party.id, settlement.received[p] - settlement.paid[p]);
 //! }

@@ -94,7 +94,7 @@ fn walk_of(text: &str) -> Walk {
         Err(d) => panic!("{d}"),
     };
     let mut tree = default_tree();
-    tree.set_thresholds(&sc.contract.facts.thresholds)
+    tree.set_thresholds(&sc.contract.facts().thresholds)
         .expect("thresholds");
     let cfg = SimConfig {
         trials: 400,
@@ -158,7 +158,7 @@ id = "state"
 name = "Rijksoverheid"
 "#;
     let sc = parse("hand.toml", text).unwrap_or_else(|d| panic!("{d}"));
-    let m = sc.contract.mkba.as_ref().expect("mkba");
+    let m = sc.contract.mkba().expect("mkba");
     assert_eq!(m.discount_rate.to_decimal(), Decimal::new(225, 4));
     assert_eq!(m.horizon_years, 10);
     let t = m.table(&sc.contract, &[Decimal::from(100)]);
@@ -458,11 +458,19 @@ fn evidence_tells_a_figure_from_its_threshold() {
             ("cheaper".into(), ratio - 1e-7),
         ])
         .unwrap();
-    let mut c = sc.contract.clone();
     let irr = r.tranches[0].irr.summary.p50;
     let hurdle = sibsim::money::Ratio((irr * 1e12).floor() as i64 + 1);
     assert!(hurdle.to_f64() > irr && hurdle.to_f64() - irr < 1e-11);
-    c.facts.tranches[0].hurdle_irr = Some(hurdle);
+    let first = &sc.contract.tranches()[0].id;
+    let set = [sibsim::scenario::overrides::Override::parse(&format!(
+        "facts.investors.{first}.hurdle_irr={}",
+        hurdle.to_decimal()
+    ))
+    .unwrap()];
+    let c = sibsim::scenario::parse_with_overrides("rotterdam.toml", text, &set)
+        .unwrap()
+        .contract;
+    assert_eq!(c.facts().tranches[0].hurdle_irr, Some(hurdle));
     let w = walk(&missed, &c, Some(&r));
     for node in ["business-case", "scale", "investors", "cheaper"] {
         let step = w.path.iter().find(|s| s.node == node).unwrap();
@@ -609,7 +617,8 @@ fn the_business_case_is_judged_per_payer() {
         "city {city}, pooled {pooled}"
     );
     let mut tree = default_tree();
-    tree.set_thresholds(&sc.contract.facts.thresholds).unwrap();
+    tree.set_thresholds(&sc.contract.facts().thresholds)
+        .unwrap();
     let w = walk(&tree, &sc.contract, Some(&r));
     let step = w.path.iter().find(|s| s.node == "business-case").unwrap();
     assert!(!step.answer, "{}", step.evidence);
@@ -633,7 +642,7 @@ fn the_business_case_is_judged_per_payer() {
     // Pooled, explicitly: the same trials pass.
     let mut pooled_tree = pooled_tree();
     pooled_tree
-        .set_thresholds(&sc.contract.facts.thresholds)
+        .set_thresholds(&sc.contract.facts().thresholds)
         .unwrap();
     let w = walk(&pooled_tree, &sc.contract, Some(&r));
     let step = w.path.iter().find(|s| s.node == "business-case").unwrap();
@@ -1357,7 +1366,7 @@ drop_off = {drop}
                 s = s as f64 / 100.0, m = m as f64 / 100.0, l = l as f64 / 100.0,
                 drop = drop as f64 / 100.0);
             let sc = parse("p.toml", &text).map_err(|d| TestCaseError::fail(d.to_string()))?;
-            let mk = sc.contract.mkba.as_ref().unwrap();
+            let mk = sc.contract.mkba().unwrap();
             let t = mk.table(&sc.contract, &[Decimal::from(ind)]);
             let line = &t.lines[0];
             prop_assert!(line.present_value.0 >= 0);
@@ -1491,7 +1500,7 @@ fn an_improvement_ind_saves_nothing_in_a_trial_without_improvement() {
     let c = &sc.contract;
     let o = c.outcome("no-escalation").unwrap();
     let insurer = c.party("insurer").unwrap();
-    let m = c.mkba.as_ref().unwrap();
+    let m = c.mkba().unwrap();
     assert_eq!(m.ind(c, o), sibsim::mkba::Ind::Improvement);
     assert_eq!(m.ind(c, 0), sibsim::mkba::Ind::Achieved);
     let trials = Mutex::new(Vec::new());
@@ -1654,7 +1663,7 @@ fn effect_years_from_measurement_discount_each_case_to_when_it_is_measured() {
     let v = 1.0225f64.powf(-0.25);
     let pv = |text: &str| {
         let sc = parse("hand.toml", text).unwrap_or_else(|d| panic!("{d}"));
-        let m = sc.contract.mkba.as_ref().unwrap();
+        let m = sc.contract.mkba().unwrap();
         let t = m.table(&sc.contract, &[Decimal::from(100)]);
         assert_eq!(t.effect_from, sibsim::mkba::EffectFrom::Measurement);
         t.lines[0].present_value.to_decimal().to_f64().unwrap()
@@ -1685,7 +1694,7 @@ fn effect_years_from_measurement_discount_each_case_to_when_it_is_measured() {
         &base.replace("effect_from = \"measurement\"\n", ""),
     )
     .unwrap();
-    let m = start.contract.mkba.as_ref().unwrap();
+    let m = start.contract.mkba().unwrap();
     assert_eq!(
         m.table(&start.contract, &[Decimal::from(100)]).lines[0]
             .present_value
@@ -1981,7 +1990,7 @@ fn mkba_values_of_one_case_adding_up_past_the_money_limit_are_refused() {
         "93,000,000,000,000,000.00"
     );
     let sc = parse("vpc.toml", &scenario(100)).expect("the limit itself is accepted");
-    let m = sc.contract.mkba.as_ref().unwrap();
+    let m = sc.contract.mkba().unwrap();
     assert_eq!(
         m.outcomes[0].value_per_case(),
         sibsim::Money(10_000_000_000_000_000)

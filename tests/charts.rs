@@ -45,9 +45,9 @@ pub fn small_summary() -> SummaryFile {
     SummaryFile {
         scenario: sibsim::montecarlo::ScenarioInfo {
             file: "scenarios/reference.toml".into(),
-            name: c.name.clone(),
-            currency: c.currency.clone(),
-            period: c.period_length.singular().into(),
+            name: c.name().to_string(),
+            currency: c.currency().to_string(),
+            period: c.period_length().singular().into(),
             overrides: Vec::new(),
             text: text.clone(),
         },

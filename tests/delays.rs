@@ -183,8 +183,8 @@ fn delays_add_up_and_give_the_same_results_on_any_thread_count() {
     // Three delayed contracts besides the scenario's: each delay alone and both.
     let (_, m) = load(&text, &[]);
     assert_eq!(m.delayed.len(), 3);
-    let lag = |v: usize| m.delayed[v - 1].outcomes[0].lag;
-    let enrol = |v: usize| m.delayed[v - 1].cohorts[0].enrol_period;
+    let lag = |v: usize| m.delayed[v - 1].outcomes()[0].lag;
+    let enrol = |v: usize| m.delayed[v - 1].cohorts()[0].enrol_period;
     assert_eq!((lag(1), enrol(1)), (3, 1));
     assert_eq!((lag(2), enrol(2)), (2, 3));
     assert_eq!((lag(3), enrol(3)), (3, 3));
@@ -362,12 +362,12 @@ proptest::proptest! {
             Ok((sc, m)) => {
                 for c in &m.delayed {
                     let last = c
-                        .outcomes
+                        .outcomes()
                         .iter()
-                        .flat_map(|o| c.cohorts.iter().map(move |k| o.last_measure(k.enrol_period) + o.pay_lag))
+                        .flat_map(|o| c.cohorts().iter().map(move |k| o.last_measure(k.enrol_period) + o.pay_lag))
                         .max()
                         .unwrap();
-                    proptest::prop_assert!(last <= c.periods);
+                    proptest::prop_assert!(last <= c.periods());
                 }
                 let cfg = SimConfig { trials: 300, seed: 5, threads: Some(1) };
                 let r = sibsim::montecarlo::simulate(&sc.contract, &m, &cfg);

@@ -30,7 +30,7 @@ fn enrolments(text: &str, trials: u64) -> Vec<u32> {
     let mut out = Vec::new();
     for t in 0..trials {
         m.draw(&c, &mut trial_rng(3, t), &mut act, &mut s);
-        out.extend_from_slice(&act.enrolled);
+        out.extend_from_slice(act.enrolled());
     }
     out
 }

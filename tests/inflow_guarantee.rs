@@ -204,11 +204,11 @@ fn a_trials_compensation_follows_from_its_drawn_enrolment() {
         model.draw(c, &mut trial_rng(cfg.seed, t), &mut act, &mut scratch);
         assert!(!terminated, "trial {t} ended early");
         let want: i64 = act
-            .enrolled
+            .enrolled()
             .iter()
             .map(|&n| (54 - n as i64).max(0) * 150_000)
             .sum();
-        assert_eq!(cents, want, "trial {t}, enrolment {:?}", act.enrolled);
+        assert_eq!(cents, want, "trial {t}, enrolment {:?}", act.enrolled());
         sum += cents;
         paying += (cents > 0) as u64;
     }
@@ -351,7 +351,7 @@ fn the_referral_shortfall_stress_keeps_the_promised_targets() {
     assert_eq!(set, ["uncertainty.fill={ mean = 0.85, sd = 0 }"]);
     let (sc, model) =
         sibsim::scenario::parse_with_model_overrides("many.toml", &text, &v.overrides).unwrap();
-    assert_eq!(sc.contract.cohorts[0].size, 60);
+    assert_eq!(sc.contract.cohorts()[0].size, 60);
     let cfg = SimConfig {
         trials: 2_000,
         seed: 2,

@@ -732,7 +732,7 @@ fn cash_bands_match_the_exact_order_statistics_within_their_bound() {
     let c = &sc.contract;
     let r = run(REFERENCE, trials, seed, 2);
     let parties = sibsim::montecarlo::reported_parties(c);
-    let t = c.periods as usize;
+    let t = c.periods() as usize;
     let mut settler = Settler::new(c);
     let mut act = Actuals::new(c);
     let mut scratch = sibsim::model::DrawScratch::default();
@@ -743,7 +743,7 @@ fn cash_bands_match_the_exact_order_statistics_within_their_bound() {
         m.draw(c, &mut rng, &mut act, &mut scratch);
         let mut sink = CashByPeriod {
             periods: t,
-            net: vec![0; c.parties.len() * (t + 1)],
+            net: vec![0; c.parties().len() * (t + 1)],
         };
         settler.settle(&act, &mut sink).expect("settles");
         for (k, &p) in parties.iter().enumerate() {
@@ -1136,9 +1136,9 @@ fn a_forecast_baseline_follows_the_realised_enrolment() {
         let mut rng = sibsim::montecarlo::trial_rng(3, t);
         model.draw(c, &mut rng, &mut a, &mut scratch);
         let mut expected_total = Qty::ZERO;
-        for (ci, coh) in c.cohorts.iter().enumerate() {
-            let out = &c.outcomes[o];
-            let enrolled = a.enrolled[ci];
+        for (ci, coh) in c.cohorts().iter().enumerate() {
+            let out = &c.outcomes()[o];
+            let enrolled = a.enrolled()[ci];
             let forecast = Qty::from_int(6500);
             let want = Qty(
                 ((forecast.0 as i128 * enrolled as i128 * 2 + coh.size as i128)

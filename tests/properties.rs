@@ -570,17 +570,17 @@ fn gen_contract(src: &mut Src) -> Gen {
 /// ([`Actuals::add_classes`], as the simulator adds them) instead of one by one.
 fn gen_actuals(src: &mut Src, c: &Contract) -> (Actuals, Actuals) {
     let mut a = Actuals::new(c);
-    for (ci, coh) in c.cohorts.iter().enumerate() {
+    for (ci, coh) in c.cohorts().iter().enumerate() {
         if src.chance(30) {
-            a.enrolled[ci] = src.range(0, coh.size as i64 + 10) as u32;
+            a.set_enrolled(ci, src.range(0, coh.size as i64 + 10) as u32);
         }
     }
-    for (o, out) in c.outcomes.iter().enumerate() {
+    for (o, out) in c.outcomes().iter().enumerate() {
         if out.per_participant {
             continue;
         }
-        for (ci, coh) in c.cohorts.iter().enumerate() {
-            let en = a.enrolled[ci] as i64;
+        for (ci, coh) in c.cohorts().iter().enumerate() {
+            let en = a.enrolled()[ci] as i64;
             for p in out.first_measure(coh.enrol_period)..=out.last_measure(coh.enrol_period) {
                 let p = p as usize;
                 if src.chance(75) {
@@ -604,10 +604,10 @@ fn gen_actuals(src: &mut Src, c: &Contract) -> (Actuals, Actuals) {
     }
     // Per-participant outcomes: classes of identical participants.
     let mut masked = a.clone();
-    if let Some(pc) = &c.participant_cap {
-        for (ci, coh) in c.cohorts.iter().enumerate() {
+    if let Some(pc) = &c.participant_cap() {
+        for (ci, coh) in c.cohorts().iter().enumerate() {
             let mut cohort_classes: Vec<(u32, Vec<(u16, u16)>)> = Vec::new();
-            let mut left = a.enrolled[ci];
+            let mut left = a.enrolled()[ci];
             for _ in 0..src.range(0, 3) {
                 if left == 0 {
                     break;
@@ -616,7 +616,7 @@ fn gen_actuals(src: &mut Src, c: &Contract) -> (Actuals, Actuals) {
                 left -= count;
                 let mut when: BTreeMap<usize, u16> = BTreeMap::new();
                 for &o in &pc.outcomes {
-                    let out = &c.outcomes[o];
+                    let out = &c.outcomes()[o];
                     let mut first = out.first_measure(coh.enrol_period);
                     let last = out.last_measure(coh.enrol_period);
                     if let Some(r) = out.requires {
@@ -673,14 +673,14 @@ fn fail(msg: String) -> TestCaseError {
 /// Upper bound of what the per-participant outcomes of cohort `ci` can pay: each participant
 /// gets at most `min(cap, sum of its achievements' prices)`.
 fn participant_bound(c: &Contract, a: &Actuals, ci: usize) -> Money {
-    let Some(pc) = &c.participant_cap else {
+    let Some(pc) = &c.participant_cap() else {
         return Money::ZERO;
     };
     let mut bound = Money::ZERO;
     for class in a.classes().iter().filter(|k| k.cohort as usize == ci) {
         let mut full = Money::ZERO;
         for (_, o) in a.class_events(class) {
-            if let Pricing::Flat(p) = c.outcomes[o as usize].pricing {
+            if let Pricing::Flat(p) = c.outcomes()[o as usize].pricing {
                 full += p.times(Qty::from_int(1));
             }
         }
@@ -700,7 +700,7 @@ fn check_inflow(
     let fin = s.final_period;
     let ended_early = s.termination.is_some();
     let mut want: Vec<(u16, usize, usize, Rule, Money)> = Vec::new();
-    for (g, ig) in c.inflow_guarantees.iter().enumerate() {
+    for (g, ig) in c.inflow_guarantees().iter().enumerate() {
         let owed = |target: i64, enrolled: i64| -> Money {
             let short = ig.share.to_decimal() * Decimal::from(target) - Decimal::from(enrolled);
             if short <= Decimal::ZERO {
@@ -715,18 +715,18 @@ fn check_inflow(
             .cohorts
             .iter()
             .copied()
-            .filter(|&k| c.cohorts[k].enrol_period <= fin)
+            .filter(|&k| c.cohorts()[k].enrol_period <= fin)
             .collect();
         match ig.judged {
             InflowJudged::PerCohort => {
                 for &k in &enrolled {
-                    let m = owed(c.cohorts[k].size as i64, a.enrolled[k] as i64);
+                    let m = owed(c.cohorts()[k].size as i64, a.enrolled()[k] as i64);
                     let rule = Rule::InflowGuarantee {
                         guarantee: g as u16,
                         cohort: Some(k as u16),
                     };
                     want.push((
-                        when(c.cohorts[k].enrol_period + ig.pay_lag),
+                        when(c.cohorts()[k].enrol_period + ig.pay_lag),
                         ig.payer,
                         ig.to,
                         rule,
@@ -738,11 +738,11 @@ fn check_inflow(
                 if enrolled.is_empty() {
                     continue;
                 }
-                let target: i64 = enrolled.iter().map(|&k| c.cohorts[k].size as i64).sum();
-                let got: i64 = enrolled.iter().map(|&k| a.enrolled[k] as i64).sum();
+                let target: i64 = enrolled.iter().map(|&k| c.cohorts()[k].size as i64).sum();
+                let got: i64 = enrolled.iter().map(|&k| a.enrolled()[k] as i64).sum();
                 let last = enrolled
                     .iter()
-                    .map(|&k| c.cohorts[k].enrol_period)
+                    .map(|&k| c.cohorts()[k].enrol_period)
                     .max()
                     .unwrap_or(0);
                 let at = if enrolled.len() == ig.cohorts.len() {
@@ -793,13 +793,13 @@ fn check_inflow(
 fn check_grids(c: &Contract, a: &Actuals, claims: &[Claim]) -> Result<(), String> {
     use sibsim::contract::GridPer;
     for k in claims.iter().filter(|k| k.verdict == ClaimVerdict::Earned) {
-        let out = &c.outcomes[k.outcome as usize];
+        let out = &c.outcomes()[k.outcome as usize];
         let Pricing::Grid { kind, points, per } = &out.pricing else {
             continue;
         };
         let v = sibsim::settlement::grid_value(*kind, points, k.improvement.unwrap_or_default());
         let times = match per {
-            GridPer::Participant => a.enrolled[k.cohort as usize] as i64,
+            GridPer::Participant => a.enrolled()[k.cohort as usize] as i64,
             GridPer::Cohort => 1,
         };
         let want = v.times(Qty::from_int(times));
@@ -822,7 +822,7 @@ fn check_claims(
 ) -> Result<(), String> {
     // Each claim's payment is paid at most once, at most what it earned, and the payments
     // add up to the ledger's outcome payments per outcome and cohort.
-    let n_c0 = c.cohorts.len();
+    let n_c0 = c.cohorts().len();
     let mut by_payment = BTreeMap::new();
     let (mut cut_by_cap, mut not_due) = (Money::ZERO, Money::ZERO);
     for x in paid_claims {
@@ -850,7 +850,7 @@ fn check_claims(
             s.cut_by_total_cap, s.not_due
         ));
     }
-    let mut claimed_paid = vec![Money::ZERO; c.outcomes.len() * n_c0];
+    let mut claimed_paid = vec![Money::ZERO; c.outcomes().len() * n_c0];
     for k in claims {
         match (k.payment, k.verdict) {
             (Some(n), ClaimVerdict::Earned) => {
@@ -871,7 +871,7 @@ fn check_claims(
             }
         }
     }
-    let mut ledger_paid = vec![Money::ZERO; c.outcomes.len() * n_c0];
+    let mut ledger_paid = vec![Money::ZERO; c.outcomes().len() * n_c0];
     for l in ledger {
         if let Rule::OutcomePayment { outcome, cohort } = l.rule {
             ledger_paid[outcome as usize * n_c0 + cohort as usize] += l.amount;
@@ -882,10 +882,10 @@ fn check_claims(
             "claims paid {claimed_paid:?}, the ledger's outcome payments {ledger_paid:?}"
         ));
     }
-    let n_c = c.cohorts.len();
+    let n_c = c.cohorts().len();
     let mut seen = std::collections::BTreeSet::new();
-    let mut sums = vec![(Qty::ZERO, Qty::ZERO, Qty::ZERO, Money::ZERO); c.outcomes.len()];
-    let mut due_by = vec![Money::ZERO; c.outcomes.len() * n_c];
+    let mut sums = vec![(Qty::ZERO, Qty::ZERO, Qty::ZERO, Money::ZERO); c.outcomes().len()];
+    let mut due_by = vec![Money::ZERO; c.outcomes().len() * n_c];
     for k in claims {
         if !seen.insert((k.outcome, k.cohort, k.measured)) {
             return Err(format!("two claims for one measurement: {k:?}"));
@@ -904,7 +904,7 @@ fn check_claims(
         }
         match k.verdict {
             ClaimVerdict::Earned => {
-                if k.due < k.measured || k.due > c.periods {
+                if k.due < k.measured || k.due > c.periods() {
                     return Err(format!("due outside measured..=T: {k:?}"));
                 }
             }
@@ -917,7 +917,7 @@ fn check_claims(
                 }
             }
         }
-        let o = &c.outcomes[k.outcome as usize];
+        let o = &c.outcomes()[k.outcome as usize];
         if o.caps.max_units.is_none()
             && o.caps.max_share.is_none()
             && k.units != k.payable
@@ -948,13 +948,13 @@ fn check_claims(
             ));
         }
     }
-    let mut paid = vec![Money::ZERO; c.outcomes.len() * n_c];
+    let mut paid = vec![Money::ZERO; c.outcomes().len() * n_c];
     for l in ledger {
         if let Rule::OutcomePayment { outcome, cohort } = l.rule {
             paid[outcome as usize * n_c + cohort as usize] += l.amount;
         }
     }
-    let cut = c.total_cap.is_some() || c.pay_only_due;
+    let cut = c.total_cap().is_some() || c.pay_only_due();
     for (i, (&p, &d)) in paid.iter().zip(&due_by).enumerate() {
         if p > d || (!cut && p != d) {
             return Err(format!(
@@ -976,9 +976,9 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
         Err(e) => return Err(fail(format!("settle failed: {e}\n{toml}"))),
     };
     let ctx = |m: String| fail(format!("{m}\n--- contract ---\n{toml}"));
-    let np = c.parties.len();
+    let np = c.parties().len();
     let fin = s.final_period as usize;
-    prop_assert!(fin >= 1 && fin <= c.periods as usize);
+    prop_assert!(fin >= 1 && fin <= c.periods() as usize);
 
     // (c) every ledger amount is positive, every line is within the settled periods.
     for l in &ledger {
@@ -1016,12 +1016,12 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
     for p in 1..=fin {
         let inn: Money = ledger
             .iter()
-            .filter(|l| l.period as usize == p && l.to == c.account)
+            .filter(|l| l.period as usize == p && l.to == c.account())
             .map(|l| l.amount)
             .sum();
         let out: Money = ledger
             .iter()
-            .filter(|l| l.period as usize == p && l.from == c.account)
+            .filter(|l| l.period as usize == p && l.from == c.account())
             .map(|l| l.amount)
             .sum();
         if s.held[p - 1] + inn != out + s.held[p] {
@@ -1035,15 +1035,18 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
             return Err(ctx(format!("negative account balance in period {p}")));
         }
     }
-    prop_assert_eq!(s.received[c.account] - s.paid[c.account], s.held_at_end());
+    prop_assert_eq!(
+        s.received[c.account()] - s.paid[c.account()],
+        s.held_at_end()
+    );
 
     // (a) the enterprise's cash never goes negative, line by line.
     let mut cash = Money::ZERO;
     for l in &ledger {
-        if l.to == c.enterprise {
+        if l.to == c.enterprise() {
             cash += l.amount;
         }
-        if l.from == c.enterprise {
+        if l.from == c.enterprise() {
             cash -= l.amount;
             if cash.0 < 0 {
                 return Err(ctx(format!("enterprise cash negative after {l:?}")));
@@ -1065,10 +1068,10 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
     let mut returned = Money::ZERO;
     if let Some(l) = unspent.first() {
         use sibsim::contract::ReturnUnspent;
-        prop_assert_eq!((l.from, l.to), (c.enterprise, c.account));
+        prop_assert_eq!((l.from, l.to), (c.enterprise(), c.account()));
         prop_assert_eq!(l.period, s.final_period);
         prop_assert!(!s.interim, "an interim settlement returned capital: {l:?}");
-        let allowed = match c.enterprise_terms.return_unspent {
+        let allowed = match c.enterprise_terms().return_unspent {
             ReturnUnspent::Never => false,
             ReturnUnspent::OnTermination => s.termination.is_some(),
             ReturnUnspent::AtEnd => true,
@@ -1076,7 +1079,7 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
         prop_assert!(
             allowed,
             "{l:?} under {:?}",
-            c.enterprise_terms.return_unspent
+            c.enterprise_terms().return_unspent
         );
         let upto = |pred: &dyn Fn(&LedgerLine) -> bool| -> Money {
             ledger
@@ -1115,21 +1118,21 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
     }
     prop_assert_eq!(returned, s.unspent_returned);
     // The outside world only receives; investors only pay drawdowns.
-    prop_assert_eq!(s.paid[c.external], Money::ZERO);
+    prop_assert_eq!(s.paid[c.external()], Money::ZERO);
 
     // (b), (d) outcome payments: caps, and exact splits between payers.
-    let mut per_outcome = vec![Money::ZERO; c.outcomes.len()];
-    let mut per_oc = vec![Money::ZERO; c.outcomes.len() * c.cohorts.len()];
+    let mut per_outcome = vec![Money::ZERO; c.outcomes().len()];
+    let mut per_oc = vec![Money::ZERO; c.outcomes().len() * c.cohorts().len()];
     let mut groups: BTreeMap<(u16, u16, u16), Vec<(usize, Money)>> = BTreeMap::new();
     for l in &ledger {
         if let Rule::OutcomePayment { outcome, cohort } = l.rule {
-            if l.to != c.account || c.parties[l.from].role != Role::Payer {
+            if l.to != c.account() || c.parties()[l.from].role != Role::Payer {
                 return Err(ctx(format!(
                     "outcome payment not from a payer to the account: {l:?}"
                 )));
             }
             per_outcome[outcome as usize] += l.amount;
-            per_oc[outcome as usize * c.cohorts.len() + cohort as usize] += l.amount;
+            per_oc[outcome as usize * c.cohorts().len() + cohort as usize] += l.amount;
             groups
                 .entry((l.period, outcome, cohort))
                 .or_default()
@@ -1137,7 +1140,7 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
         }
     }
     let mut earned_total = Money::ZERO;
-    for (o, out) in c.outcomes.iter().enumerate() {
+    for (o, out) in c.outcomes().iter().enumerate() {
         let r = &s.outcomes[o];
         earned_total += r.earned;
         prop_assert_eq!(per_outcome[o], r.paid, "outcome {} paid", out.id);
@@ -1165,8 +1168,8 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
         }
         if let Some(ms) = out.caps.max_share {
             if !out.per_participant {
-                let units: Qty = (0..c.cohorts.len())
-                    .map(|ci| Qty::from_int(a.enrolled[ci] as i64).mul_ratio(ms))
+                let units: Qty = (0..c.cohorts().len())
+                    .map(|ci| Qty::from_int(a.enrolled()[ci] as i64).mul_ratio(ms))
                     .fold(Qty::ZERO, |x, y| x + y);
                 prop_assert!(
                     r.payable_units <= units,
@@ -1180,7 +1183,7 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
         per_outcome.iter().copied().sum::<Money>(),
         s.outcome_payments
     );
-    if let Some(cap) = c.total_cap {
+    if let Some(cap) = c.total_cap() {
         if s.outcome_payments > cap {
             return Err(ctx(format!(
                 "outcome payments {} over the total cap {cap}",
@@ -1196,7 +1199,7 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
         )));
     }
     for ((p, o, ci), lines) in &groups {
-        let out = &c.outcomes[*o as usize];
+        let out = &c.outcomes()[*o as usize];
         let total: Money = lines.iter().map(|x| x.1).sum();
         let wsum: i64 = out.payers.iter().map(|x| x.1.0).sum();
         // One payment per measurement, unless held measurements are released together or a
@@ -1230,7 +1233,9 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
             if err >= entries as i128 * wsum as i128 {
                 return Err(ctx(format!(
                     "period {p}, outcome {}, cohort {ci}: payer {} pays {part} of {total}, not within {entries} cent(s) of its share {}",
-                    out.id, c.parties[party].id, w
+                    out.id,
+                    c.parties()[party].id,
+                    w
                 )));
             }
         }
@@ -1254,25 +1259,25 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
     }
 
     // (b) the per-participant cap.
-    if let Some(pc) = &c.participant_cap {
-        for ci in 0..c.cohorts.len() {
+    if let Some(pc) = &c.participant_cap() {
+        for ci in 0..c.cohorts().len() {
             let got: Money = pc
                 .outcomes
                 .iter()
-                .map(|&o| per_oc[o * c.cohorts.len() + ci])
+                .map(|&o| per_oc[o * c.cohorts().len() + ci])
                 .sum();
             let bound = participant_bound(c, a, ci);
             if got > bound {
                 return Err(ctx(format!(
                     "cohort {}: per-participant outcomes paid {got}, more than the participants' capped total {bound}",
-                    c.cohorts[ci].id
+                    c.cohorts()[ci].id
                 )));
             }
         }
     }
 
     // (b), (c) tranches: replay each claim from the ledger; distributions never exceed the claim.
-    let nt = c.tranches.len();
+    let nt = c.tranches().len();
     let mut claim = vec![Money::ZERO; nt];
     let mut accrued = vec![Money::ZERO; nt];
     let mut drawn = vec![Money::ZERO; nt];
@@ -1282,15 +1287,15 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
     let mut principal = vec![Money::ZERO; nt];
     for p in 1..=fin as u16 {
         for i in 0..nt {
-            let acc = claim[i].mul_ratio(c.tranches[i].period_rate);
+            let acc = claim[i].mul_ratio(c.tranches()[i].period_rate);
             claim[i] += acc;
             accrued[i] += acc;
         }
         for l in ledger.iter().filter(|l| l.period == p) {
             if let Rule::Drawdown { tranche } = l.rule {
                 let i = tranche as usize;
-                prop_assert_eq!(l.from, c.tranches[i].investor);
-                prop_assert_eq!(l.to, c.enterprise);
+                prop_assert_eq!(l.from, c.tranches()[i].investor);
+                prop_assert_eq!(l.to, c.enterprise());
                 claim[i] += l.amount;
                 drawn[i] += l.amount;
                 principal[i] += l.amount;
@@ -1299,16 +1304,16 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
         let mut dist_p = vec![Money::ZERO; nt];
         for l in ledger.iter().filter(|l| l.period == p) {
             if let Rule::Distribution { tranche } = l.rule {
-                prop_assert_eq!(l.to, c.tranches[tranche as usize].investor);
+                prop_assert_eq!(l.to, c.tranches()[tranche as usize].investor);
                 dist_p[tranche as usize] += l.amount;
             }
         }
         // Equal ranks share pro rata to their claims.
-        let mut ranks: Vec<u16> = c.tranches.iter().map(|t| t.rank).collect();
+        let mut ranks: Vec<u16> = c.tranches().iter().map(|t| t.rank).collect();
         ranks.sort_unstable();
         ranks.dedup();
         for r in ranks {
-            let g: Vec<usize> = (0..nt).filter(|&i| c.tranches[i].rank == r).collect();
+            let g: Vec<usize> = (0..nt).filter(|&i| c.tranches()[i].rank == r).collect();
             let pay: Money = g.iter().map(|&i| dist_p[i]).sum();
             let wsum: i64 = g.iter().map(|&i| claim[i].0).sum();
             if g.len() > 1 && pay.0 > 0 {
@@ -1316,7 +1321,9 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
                     if !within_one_cent(dist_p[i].0, pay.0, claim[i].0, wsum) {
                         return Err(ctx(format!(
                             "period {p}: tranche {} got {} of {pay}, not pro rata to its claim {} of {wsum}",
-                            c.tranches[i].id, dist_p[i], claim[i]
+                            c.tranches()[i].id,
+                            dist_p[i],
+                            claim[i]
                         )));
                     }
                 }
@@ -1326,10 +1333,12 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
             if dist_p[i] > claim[i] {
                 return Err(ctx(format!(
                     "period {p}: tranche {} got {} but its claim is {}",
-                    c.tranches[i].id, dist_p[i], claim[i]
+                    c.tranches()[i].id,
+                    dist_p[i],
+                    claim[i]
                 )));
             }
-            let to_principal = match c.tranches[i].allocation {
+            let to_principal = match c.tranches()[i].allocation {
                 Allocation::PrincipalFirst => dist_p[i],
                 // Interest (the claim beyond the principal) first, then principal.
                 Allocation::InterestFirst => (dist_p[i] - (claim[i] - principal[i])).non_negative(),
@@ -1346,13 +1355,13 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
                 fin,
                 "guarantee calls come in the final period"
             );
-            prop_assert_eq!(l.to, c.tranches[tranche as usize].investor);
+            prop_assert_eq!(l.to, c.tranches()[tranche as usize].investor);
             guar[tranche as usize] += l.amount;
         }
     }
     for i in 0..nt {
         let r = &s.tranches[i];
-        let t = &c.tranches[i];
+        let t = &c.tranches()[i];
         prop_assert_eq!(r.drawn, drawn[i], "tranche {} drawn", t.id);
         prop_assert_eq!(r.accrued, accrued[i], "tranche {} accrued", t.id);
         prop_assert_eq!(r.distributed, dist[i], "tranche {} distributed", t.id);
@@ -1381,7 +1390,7 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
             Some(g) => {
                 prop_assert!(guar[i] <= base, "guarantee beyond unrecovered principal");
                 // The call is all the unrecovered principal its limits allow.
-                if !s.interim && (s.termination.is_some() || fin == c.periods as usize) {
+                if !s.interim && (s.termination.is_some() || fin == c.periods() as usize) {
                     let mut call = base;
                     if let Some(l) = g.limit {
                         call = call.min(l);
@@ -1421,7 +1430,7 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
 
     // Fees and deferred fees: never more than fell due; what is owed is the rest.
     let mut due_fees = Money::ZERO;
-    for (f, fee) in c.fees.iter().enumerate() {
+    for (f, fee) in c.fees().iter().enumerate() {
         let due: Money = fee.schedule[1..=fin].iter().copied().sum();
         let got: Money = ledger
             .iter()
@@ -1432,7 +1441,7 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
         due_fees += due - got;
     }
     prop_assert_eq!(s.fees_owed, due_fees);
-    let due_def: Money = c.enterprise_terms.deferred_fees[1..=fin]
+    let due_def: Money = c.enterprise_terms().deferred_fees[1..=fin]
         .iter()
         .copied()
         .sum();
@@ -1446,7 +1455,7 @@ fn check_settlement(c: &Contract, a: &Actuals, toml: &str) -> Result<(), TestCas
     prop_assert!(s.unpaid_costs.0 >= 0);
 
     // The remainder returned to payers is split in proportion to what each has paid so far.
-    if c.remainder == sibsim::contract::Remainder::ReturnToPayers {
+    if c.remainder() == sibsim::contract::Remainder::ReturnToPayers {
         for p in 1..=fin as u16 {
             let back: Vec<&LedgerLine> = ledger
                 .iter()
@@ -1567,7 +1576,7 @@ proptest! {
     fn interim_settlement_is_the_prefix_of_the_full_one(data in prop::collection::vec(any::<u32>(), 700)) {
         let (mut src, g, c) = random_contract(data)?;
         let (a, _) = gen_actuals(&mut src, &c);
-        let through = 1 + src.below(c.periods as u64) as u16;
+        let through = 1 + src.below(c.periods() as u64) as u16;
         let mut settler = Settler::new(&c);
         let mut full_ledger = Vec::<LedgerLine>::new();
         let full = settler.settle(&a, &mut full_ledger).map_err(|e| fail(format!("{e}\n{}", g.toml)))?.clone();
@@ -1612,14 +1621,14 @@ proptest! {
             let later: Money = part.pending_payments.iter().map(|x| x.amount).sum();
             prop_assert_eq!(later, part.pending + part.inflow_pending, "through {}\n{}", through, g.toml);
             for &sibsim::settlement::PendingPayment { period: q, payer, amount: m, .. } in &part.pending_payments {
-                prop_assert!(q > through && q <= c.periods && m.0 >= 0);
+                prop_assert!(q > through && q <= c.periods() && m.0 >= 0);
                 prop_assert!(c.payers().any(|x| x == payer));
             }
             // Units held for an overall threshold are those of outcomes that have one.
-            prop_assert_eq!(part.held_units.len(), c.outcomes.len());
+            prop_assert_eq!(part.held_units.len(), c.outcomes().len());
             for (o, &held) in part.held_units.iter().enumerate() {
                 prop_assert!(held.0 >= 0);
-                if c.outcomes[o].threshold.overall.is_none() {
+                if c.outcomes()[o].threshold.overall.is_none() {
                     prop_assert_eq!(held, Qty::ZERO);
                 }
             }

@@ -94,26 +94,29 @@ const BASE: Case = Case {
 
 fn rule_name(c: &Contract, r: &Rule) -> String {
     match *r {
-        Rule::Drawdown { tranche } => format!("drawdown {}", c.tranches[tranche as usize].id),
+        Rule::Drawdown { tranche } => format!("drawdown {}", c.tranches()[tranche as usize].id),
         Rule::OperatingCost => "operating-cost".into(),
         Rule::ParticipantCost { cohort } => {
-            format!("participant-cost {}", c.cohorts[cohort as usize].id)
+            format!("participant-cost {}", c.cohorts()[cohort as usize].id)
         }
         Rule::OutcomePayment { outcome, cohort } => format!(
             "outcome {} {}",
-            c.outcomes[outcome as usize].id, c.cohorts[cohort as usize].id
+            c.outcomes()[outcome as usize].id,
+            c.cohorts()[cohort as usize].id
         ),
         Rule::FixedPayment => "fixed-payment".into(),
-        Rule::Fee { fee } => format!("fee {}", c.fees[fee as usize].id),
+        Rule::Fee { fee } => format!("fee {}", c.fees()[fee as usize].id),
         Rule::Distribution { tranche } => {
-            format!("distribution {}", c.tranches[tranche as usize].id)
+            format!("distribution {}", c.tranches()[tranche as usize].id)
         }
         Rule::DeferredFee => "deferred-fee".into(),
         Rule::PerformanceShare => "performance-share".into(),
         Rule::Remainder => "remainder".into(),
-        Rule::GuaranteeCall { tranche } => format!("guarantee {}", c.tranches[tranche as usize].id),
+        Rule::GuaranteeCall { tranche } => {
+            format!("guarantee {}", c.tranches()[tranche as usize].id)
+        }
         Rule::InflowGuarantee { guarantee, cohort } => match cohort {
-            Some(k) => format!("inflow {} {}", guarantee + 1, c.cohorts[k as usize].id),
+            Some(k) => format!("inflow {} {}", guarantee + 1, c.cohorts()[k as usize].id),
             None => format!("inflow {} all", guarantee + 1),
         },
         Rule::UnspentCapital => "unspent-capital".into(),
@@ -132,8 +135,8 @@ type Row = (u16, String, String, String, String);
 fn row_of(c: &Contract, l: &LedgerLine) -> Row {
     (
         l.period,
-        c.parties[l.from].id.clone(),
-        c.parties[l.to].id.clone(),
+        c.parties()[l.from].id.clone(),
+        c.parties()[l.to].id.clone(),
         l.amount.to_string(),
         rule_name(c, &l.rule),
     )
@@ -158,7 +161,8 @@ fn check(case: &Case) {
 
     // The claims, row by row.
     if !case.claims.is_empty() {
-        let rows = sibsim::statement::claim_rows(c, &s, &rec.claims, &rec.paid, &actuals.enrolled);
+        let rows =
+            sibsim::statement::claim_rows(c, &s, &rec.claims, &rec.paid, actuals.enrolled());
         let csv = sibsim::statement::render_claims_csv(&rows);
         let got: Vec<&str> = csv.lines().skip(1).collect();
         if got != case.claims {
@@ -200,7 +204,7 @@ fn check(case: &Case) {
             errs.push(format!("the case names an unknown party `{}`", p.0));
         }
     }
-    for (i, party) in c.parties.iter().enumerate() {
+    for (i, party) in c.parties().iter().enumerate() {
         let (paid, received) = case
             .parties
             .iter()
@@ -222,15 +226,15 @@ fn check(case: &Case) {
     }
 
     // Tranches.
-    if case.tranches.len() != c.tranches.len() {
+    if case.tranches.len() != c.tranches().len() {
         errs.push(format!(
             "the case lists {} tranches, the contract has {}",
             case.tranches.len(),
-            c.tranches.len()
+            c.tranches().len()
         ));
     }
     for t in case.tranches {
-        let Some(i) = c.tranches.iter().position(|x| x.id == t.id) else {
+        let Some(i) = c.tranches().iter().position(|x| x.id == t.id) else {
             errs.push(format!("unknown tranche `{}`", t.id));
             continue;
         };
@@ -275,11 +279,11 @@ fn check(case: &Case) {
     }
 
     // Outcomes.
-    if case.outcomes.len() != c.outcomes.len() {
+    if case.outcomes.len() != c.outcomes().len() {
         errs.push(format!(
             "the case lists {} outcomes, the contract has {}",
             case.outcomes.len(),
-            c.outcomes.len()
+            c.outcomes().len()
         ));
     }
     for o in case.outcomes {
@@ -353,7 +357,7 @@ fn check(case: &Case) {
     if paid != received {
         errs.push(format!("paid {paid} cents but received {received} cents"));
     }
-    let kept = s.received[c.account].cents() - s.paid[c.account].cents();
+    let kept = s.received[c.account()].cents() - s.paid[c.account()].cents();
     if kept != s.held_at_end().cents() {
         errs.push(format!(
             "the account kept {kept} cents but holds {} at the end",
@@ -2596,7 +2600,7 @@ drawdowns = { at = [[1, 1000]] }
     let c = &sc.contract;
     let settle = |n: u32| {
         let mut a = sibsim::Actuals::new(c);
-        a.enrolled[0] = n;
+        a.set_enrolled(0, n);
         a.add_classes(0, &[(2, 0)], &[(n, 1)]);
         let mut ledger: Vec<LedgerLine> = Vec::new();
         Settler::new(c).settle(&a, &mut ledger).cloned()
@@ -2664,7 +2668,7 @@ drawdowns = { at = [[1, 1000]] }
         "period,cohort,outcome,units\n1,a,d,98\n2,a,d,97\n2,b,d,99\n3,a,d,96\n3,b,d,100\n";
     let c = sibsim::scenario::parse("t.toml", TERMS).unwrap().contract;
     let a = sibsim::actuals::parse_csv(&c, "a.csv", ROWS).unwrap();
-    assert_eq!(a.reported_through, 3);
+    assert_eq!(a.reported_through(), 3);
     let mut settler = Settler::new(&c);
     let mut full = Vec::<LedgerLine>::new();
     let s = settler.settle(&a, &mut full).unwrap().clone();
@@ -3155,7 +3159,7 @@ fn claims_of(
     let a = sibsim::actuals::parse_csv(c, "a.csv", actuals).unwrap();
     let mut rec = sibsim::settlement::Recorded::default();
     let s = Settler::new(c).settle(&a, &mut rec).unwrap().clone();
-    let rows = sibsim::statement::claim_rows(c, &s, &rec.claims, &rec.paid, &a.enrolled);
+    let rows = sibsim::statement::claim_rows(c, &s, &rec.claims, &rec.paid, a.enrolled());
     let text = sibsim::statement::render_text_noted(c, &s, &rec.ledger, &[], &[], &rows, None);
     (s, rec.ledger, rows, text)
 }

@@ -630,7 +630,7 @@ fn overrides_name_mkba_lines_by_outcome_and_blame_the_last_change() {
         src(REFERENCE, &o).load(&Variant::base())
     };
     let (sc, _) = d(&["mkba.outcomes.housing.deadweight=0.3"]).unwrap();
-    let m = sc.contract.mkba.unwrap();
+    let m = sc.contract.mkba().unwrap();
     assert_eq!(
         m.outcomes[0]
             .deadweight
@@ -2215,11 +2215,11 @@ fn multiple_and_expected_shortfall_figures_are_those_simulate_reports() {
     let c = &sc.contract;
     let reported = sibsim::montecarlo::reported_parties(c);
     let mut metrics = Vec::new();
-    for t in &c.tranches {
+    for t in c.tranches() {
         metrics.push(format!("multiple_mean:{}", t.id));
     }
     for &p in &reported {
-        metrics.push(format!("es95:{}", c.parties[p].id));
+        metrics.push(format!("es95:{}", c.parties()[p].id));
     }
     let cmp = compare_variants(
         &src(REFERENCE, &[]),
@@ -2275,7 +2275,7 @@ fn the_npv_figure_is_the_one_simulate_reports() {
     let reported = sibsim::montecarlo::reported_parties(c);
     let mut metrics: Vec<String> = reported
         .iter()
-        .map(|&p| format!("npv_mean:{}", c.parties[p].id))
+        .map(|&p| format!("npv_mean:{}", c.parties()[p].id))
         .collect();
     metrics.push("npv_mean:enschede+fund".into());
     let cmp = compare_variants(&src(REFERENCE, &[]), &[], &metrics, &cfg(700, 4), None).unwrap();

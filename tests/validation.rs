@@ -100,8 +100,8 @@ fn check_diag(d: &Diagnostics, line: usize, parts: &[&str]) {
 #[test]
 fn base_scenario_is_valid() {
     let s = sibsim::scenario::parse("base.toml", BASE).unwrap_or_else(|d| panic!("{d}"));
-    assert_eq!(s.contract.outcomes.len(), 2);
-    assert_eq!(s.contract.outcomes[1].requires, Some(0));
+    assert_eq!(s.contract.outcomes().len(), 2);
+    assert_eq!(s.contract.outcomes()[1].requires, Some(0));
 }
 
 #[test]
@@ -714,7 +714,7 @@ fn csv_base_is_valid() {
         "{HEADER}1,c1,enrolled,90\n3,c1,job,40\n5,c1,job12,30\n2,c1,days,12.5\n3,c1,days,7\n"
     );
     let a = sibsim::actuals::parse_csv(&c, "a.csv", &csv).unwrap_or_else(|d| panic!("{d}"));
-    assert_eq!(a.enrolled[0], 90);
+    assert_eq!(a.enrolled()[0], 90);
     assert_eq!(a.units(0, 0, 3), sibsim::Qty::from_int(40));
     assert_eq!(a.units(2, 0, 2), sibsim::Qty(12_500_000));
 }
@@ -1743,9 +1743,9 @@ fn every_missing_field_is_reported_at_once() {
 fn csv_blank_and_indented_comment_lines_are_skipped() {
     let csv = "\u{feff}  \n   # provider's report\n period , cohort,outcome,units\n \t \n  # enrolment\n1,c1,enrolled,90\n,,,\n3,c1,job,4\n   \n";
     let a = sibsim::actuals::parse_csv(&contract(), "a.csv", csv).unwrap_or_else(|d| panic!("{d}"));
-    assert_eq!(a.enrolled[0], 90);
+    assert_eq!(a.enrolled()[0], 90);
     assert_eq!(a.units(0, 0, 3), sibsim::Qty::from_int(4));
-    assert_eq!(a.reported_through, 3);
+    assert_eq!(a.reported_through(), 3);
     // Problems keep their lines past the skipped ones.
     expect_csv_error(
         "  # a comment\n\nperiod,cohort,outcome,units\n   \n3,c9,job,4\n",
@@ -2281,7 +2281,7 @@ fn return_unspent_takes_one_of_its_rules() {
         );
         let c = sibsim::scenario::parse("t.toml", &t).unwrap().contract;
         assert_eq!(
-            serde_json::to_value(c.enterprise_terms.return_unspent).unwrap(),
+            serde_json::to_value(c.enterprise_terms().return_unspent).unwrap(),
             ok
         );
     }
@@ -2475,10 +2475,14 @@ fn scenarios_read_in_turn_with_overrides_each_give_their_own() {
         sibsim::scenario::parse_with_overrides("t.toml", t, o)
             .unwrap()
             .contract
-            .name
-            .clone()
+            .name()
+            .to_string()
     };
-    let a_name = sibsim::scenario::parse("a.toml", a).unwrap().contract.name;
+    let a_name = sibsim::scenario::parse("a.toml", a)
+        .unwrap()
+        .contract
+        .name()
+        .to_string();
     let a_name = a_name.as_str();
     let set = [Override::parse("contract.name=renamed").unwrap()];
     for _ in 0..2 {

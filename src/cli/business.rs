@@ -35,19 +35,19 @@ fn load(o: &Common<'_>, trials: u64) -> Result<(sibsim::Scenario, Option<Results
 pub fn render_mkba(c: &sibsim::Contract, t: &MkbaTable, r: Option<&Results>) -> String {
     let mut o = format!(
         "MKBA (maatschappelijke kosten-batenanalyse) of \"{}\"\nAmounts in {}; discount rate {}% a year (real), horizon {}, present values at the contract's start with the effect years counted {}; effect over time: {}, after drop-off, undiscounted.\n",
-        c.name,
-        c.currency,
+        c.name(),
+        c.currency(),
         (t.discount_rate * rust_decimal::Decimal::ONE_HUNDRED).normalize(),
         sibsim::mkba::years(t.horizon_years),
         t.effect_from.words(),
         sibsim::mkba::term_years_words(t.horizon_years)
     );
     // Which lines count the improvement on a baseline rather than the cases achieved.
-    let improved: Vec<&str> = c.mkba.as_ref().map_or(Vec::new(), |m| {
+    let improved: Vec<&str> = c.mkba().map_or(Vec::new(), |m| {
         m.outcomes
             .iter()
             .filter(|l| l.ind == sibsim::mkba::Ind::Improvement)
-            .map(|l| c.outcomes[l.outcome].id.as_str())
+            .map(|l| c.outcomes()[l.outcome].id.as_str())
             .collect()
     });
     let of = if improved.is_empty() {
@@ -137,7 +137,7 @@ pub fn achieved_against_a_baseline(c: &sibsim::Contract) -> Vec<String> {
 /// The outcomes of [`achieved_against_a_baseline`]: paid on the improvement over a baseline,
 /// with an MKBA line that counts every case achieved.
 pub fn achieved_against_a_baseline_ids(c: &sibsim::Contract) -> Vec<&str> {
-    let Some(m) = &c.mkba else {
+    let Some(m) = &c.mkba() else {
         return Vec::new();
     };
     m.outcomes
@@ -145,11 +145,11 @@ pub fn achieved_against_a_baseline_ids(c: &sibsim::Contract) -> Vec<&str> {
         .filter(|l| {
             l.ind == sibsim::mkba::Ind::Achieved
                 && !matches!(
-                    c.outcomes[l.outcome].baseline,
+                    c.outcomes()[l.outcome].baseline,
                     sibsim::contract::Baseline::None
                 )
         })
-        .map(|l| c.outcomes[l.outcome].id.as_str())
+        .map(|l| c.outcomes()[l.outcome].id.as_str())
         .collect()
 }
 
@@ -233,7 +233,7 @@ pub fn mkba(
     }
     let (sc, r) = load(o, trials)?;
     let c = &sc.contract;
-    let Some(m) = &c.mkba else {
+    let Some(m) = &c.mkba() else {
         return Err(CliError(format!(
             "{} has no [mkba] block; add one with a line [[mkba.outcomes]] per outcome (see docs/business-case.md)",
             o.scenario.display()
@@ -248,7 +248,7 @@ pub fn mkba(
             let (s, act) = super::settle_file(c, path, through, &mut ledger)?;
             // Effects from measurement: each case discounted from the period it was reported.
             if m.effect_from == sibsim::mkba::EffectFrom::Measurement {
-                let mut timed = m.clone();
+                let mut timed = sibsim::mkba::Mkba::clone(m);
                 for line in &mut timed.outcomes {
                     let ind = m.ind(c, line.outcome);
                     if let Some(t) = sibsim::mkba::actual_timing(
@@ -265,7 +265,7 @@ pub fn mkba(
                 actual_mkba = Some(timed);
             }
             let ind = c
-                .outcomes
+                .outcomes()
                 .iter()
                 .zip(&s.outcomes)
                 .enumerate()
@@ -273,7 +273,7 @@ pub fn mkba(
                 .collect();
             // Each party's net flow by period, cents (index 0 unused).
             let by_period = sibsim::statement::flows_by_period(c, &ledger);
-            let mut flows: Vec<Vec<i64>> = (0..c.parties.len())
+            let mut flows: Vec<Vec<i64>> = (0..c.parties().len())
                 .map(|p| by_period.iter().map(|row| row[p].0).collect())
                 .collect();
             // An interim case counts the savings of every case measured so far, so it counts
@@ -292,7 +292,7 @@ pub fn mkba(
             .map(|b| b.expected_cases())
             .unwrap_or_default(),
         (None, None) => c
-            .outcomes
+            .outcomes()
             .iter()
             .map(|_| rust_decimal::Decimal::ZERO)
             .collect(),

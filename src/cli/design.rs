@@ -52,9 +52,9 @@ impl Provenance {
         Provenance {
             scenario: sibsim::montecarlo::ScenarioInfo {
                 file: l.name.clone(),
-                name: c.name.clone(),
-                currency: c.currency.clone(),
-                period: c.period_length.singular().to_string(),
+                name: c.name().to_string(),
+                currency: c.currency().to_string(),
+                period: c.period_length().singular().to_string(),
                 overrides: l.set.clone(),
                 text: l.text.clone(),
             },
@@ -280,7 +280,7 @@ fn business_notes<'a>(c: &sibsim::Contract, mut figures: impl Iterator<Item = &'
         return String::new();
     }
     let mut o = String::new();
-    if c.mkba
+    if c.mkba()
         .as_ref()
         .is_some_and(|m| m.effect_from == sibsim::mkba::EffectFrom::Measurement)
     {
@@ -479,7 +479,7 @@ pub fn stress(
     let _ = writeln!(
         o,
         "Stress test of {}: {} per variant, seed {}, common random numbers ({:.1} s)\n",
-        sc.contract.name,
+        sc.contract.name(),
         sibsim::chart::theme::count(cmp.trials, "trial", "trials"),
         cmp.seed,
         t0.elapsed().as_secs_f64()
@@ -520,7 +520,7 @@ pub fn stress(
     }
     if let (Some(dir), Ok(())) = (charts, &staged) {
         let mut n = 0;
-        for ch in sibsim::chart::StressChart::from_design(&cmp, &sc.contract.currency) {
+        for ch in sibsim::chart::StressChart::from_design(&cmp, sc.contract.currency()) {
             match super::chart::write_one(&ch, dir, &mut outputs) {
                 Ok(f) => n += f.len(),
                 Err(e) => {
@@ -568,7 +568,7 @@ fn unknown_stress(name: &str, variants: &[Variant], defaults: Option<Vec<Variant
 
 fn default_figures(c: &sibsim::Contract) -> Vec<String> {
     let mut v: Vec<String> = c
-        .tranches
+        .tranches()
         .iter()
         .map(|t| format!("p_full_repayment:{}", t.id))
         .collect();
@@ -640,7 +640,7 @@ pub fn sweep(
     let _ = writeln!(
         o,
         "Sweep of {}: {}, {} each, seed {}, common random numbers ({:.1} s)\n",
-        sc.contract.name,
+        sc.contract.name(),
         sibsim::chart::theme::count(sw.points.len() as u64, "point", "points"),
         sibsim::chart::theme::count(sw.trials, "trial", "trials"),
         sw.seed,
@@ -689,7 +689,7 @@ pub fn sweep(
         let _ = writeln!(written, "CSV written to {}", p.display());
     }
     if let (Some(dir), Ok(())) = (charts, &staged) {
-        let cur = &sc.contract.currency;
+        let cur = &sc.contract.currency();
         for k in 0..sw.figures.len() {
             let files = match (
                 sibsim::chart::Sweep::from_design(&sw, k, cur),
@@ -765,7 +765,7 @@ pub fn compute_tornado(
         sibsim::design::tornado::tornado(&src, figure, range, &l.cfg, p)
     })?;
     let note = business_notes(&sc.contract, std::iter::once(figure));
-    Ok((tor, sc.contract.currency.clone(), note))
+    Ok((tor, sc.contract.currency().to_string(), note))
 }
 
 /// `sibsim tornado`.

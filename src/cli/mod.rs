@@ -602,9 +602,9 @@ fn validate(path: &std::path::Path, given: &[String]) -> Result<()> {
     business::tree(&s, path, &set, None)?;
     sibsim::design::stress::check_file_stresses(&s, &name, &text, &set)?;
     let c = &s.contract;
-    let payers: Vec<&str> = c.payers().map(|i| c.parties[i].id.as_str()).collect();
-    let people: u64 = c.cohorts.iter().map(|k| k.size as u64).sum();
-    let committed: sibsim::Money = c.tranches.iter().map(|t| t.committed).sum();
+    let payers: Vec<&str> = c.payers().map(|i| c.parties()[i].id.as_str()).collect();
+    let people: u64 = c.cohorts().iter().map(|k| k.size as u64).sum();
+    let committed: sibsim::Money = c.tranches().iter().map(|t| t.committed).sum();
     if set.is_empty() {
         io::say!("{} is valid.", path.display());
     } else {
@@ -616,28 +616,28 @@ fn validate(path: &std::path::Path, given: &[String]) -> Result<()> {
     }
     io::say!(
         "  {}: {}, {} with {}, {}, payers: {}",
-        c.name,
-        c.period_length.count(c.periods),
-        count(c.cohorts.len() as u64, "cohort", "cohorts"),
+        c.name(),
+        c.period_length().count(c.periods()),
+        count(c.cohorts().len() as u64, "cohort", "cohorts"),
         count(people, "participant", "participants"),
-        count(c.outcomes.len() as u64, "outcome", "outcomes"),
+        count(c.outcomes().len() as u64, "outcome", "outcomes"),
         payers.join(", ")
     );
     io::say!(
         "  {}, {} {} committed{}{}",
-        count(c.tranches.len() as u64, "tranche", "tranches"),
-        c.currency,
+        count(c.tranches().len() as u64, "tranche", "tranches"),
+        c.currency(),
         sibsim::money::format_thousands(committed),
-        c.total_cap
+        c.total_cap()
             .map(|m| format!(", total cap {}", sibsim::money::format_thousands(m)))
             .unwrap_or_default(),
-        if c.pay_only_due {
+        if c.pay_only_due() {
             ", pay only what is due"
         } else {
             ""
         }
     );
-    for g in &c.inflow_guarantees {
+    for g in c.inflow_guarantees() {
         io::say!(
             "  inflow guarantee: {}",
             sibsim::statement::describe_inflow_guarantee(c, g)
@@ -669,17 +669,17 @@ fn validate(path: &std::path::Path, given: &[String]) -> Result<()> {
 /// `enterprise`): nothing is left for it, and it stays owed.
 fn fees_after_the_money(c: &sibsim::Contract) -> Option<String> {
     use sibsim::contract::Remainder;
-    let rule = match c.remainder {
+    let rule = match c.remainder() {
         Remainder::Hold => return None,
         Remainder::ReturnToPayers => "return-to-payers",
         Remainder::Enterprise => "enterprise",
     };
-    let outcomes = c.outcomes.iter().flat_map(|o| {
-        c.cohorts
+    let outcomes = c.outcomes().iter().flat_map(|o| {
+        c.cohorts()
             .iter()
             .map(move |k| o.last_measure(k.enrol_period) + o.pay_lag)
     });
-    let fixed = c.fixed_payments.iter().map(|f| f.period);
+    let fixed = c.fixed_payments().iter().map(|f| f.period);
     let last_in = outcomes.chain(fixed).max().unwrap_or(0);
     let after = |schedule: &[sibsim::Money]| {
         schedule
@@ -688,12 +688,12 @@ fn fees_after_the_money(c: &sibsim::Contract) -> Option<String> {
             .any(|(p, m)| p > last_in as usize && m.0 != 0)
     };
     let mut late: Vec<String> = c
-        .fees
+        .fees()
         .iter()
         .filter(|f| after(&f.schedule))
         .map(|f| format!("fee `{}`", f.id))
         .collect();
-    if after(&c.enterprise_terms.deferred_fees) {
+    if after(&c.enterprise_terms().deferred_fees) {
         late.push("the enterprise's deferred fee".into());
     }
     (!late.is_empty()).then(|| {
@@ -712,8 +712,8 @@ fn fees_after_the_money(c: &sibsim::Contract) -> Option<String> {
 /// share unless fixed payments or inflow compensation to the account bring more.
 fn share_without_surplus(c: &sibsim::Contract) -> Option<String> {
     let other_money =
-        !c.fixed_payments.is_empty() || c.inflow_guarantees.iter().any(|g| g.to == c.account);
-    (c.pay_only_due && c.enterprise_terms.performance_share.0 > 0 && !other_money).then(|| {
+        !c.fixed_payments().is_empty() || c.inflow_guarantees().iter().any(|g| g.to == c.account());
+    (c.pay_only_due() && c.enterprise_terms().performance_share.0 > 0 && !other_money).then(|| {
         "note: `pay_only_due` brings in no more than the fees, claims and deferred fees owed, so nothing is left after them for the enterprise's `performance_share`: it will never be paid (drop one of the two terms)".to_string()
     })
 }
@@ -722,7 +722,7 @@ fn share_without_surplus(c: &sibsim::Contract) -> Option<String> {
 /// the cohort's sum in each of them (a programme's sum paid once wants `measure_periods = 1`).
 fn cohort_grids_paid_repeatedly(c: &sibsim::Contract) -> Vec<String> {
     use sibsim::contract::{GridPer, Pricing};
-    c.outcomes
+    c.outcomes()
         .iter()
         .filter(|o| {
             o.measure_periods > 1
@@ -748,12 +748,12 @@ fn cohort_grids_paid_repeatedly(c: &sibsim::Contract) -> Vec<String> {
 /// out of cash, with no capital left.
 fn return_without_termination(c: &sibsim::Contract) -> Option<String> {
     use sibsim::contract::ReturnUnspent;
-    match c.enterprise_terms.return_unspent {
+    match c.enterprise_terms().return_unspent {
         ReturnUnspent::Never => None,
         ReturnUnspent::AtEnd => Some(
             "when the contract ends, the enterprise pays back the capital it drew and did not spend, as far as the fees and tranche claims are still short (return_unspent = \"at-end\")".into(),
         ),
-        ReturnUnspent::OnTermination if c.checkpoints.is_empty() => Some(
+        ReturnUnspent::OnTermination if c.checkpoints().is_empty() => Some(
             "note: `return_unspent = \"on-termination\"` returns nothing here: without checkpoints the contract ends early only when the enterprise runs out of cash, with no capital left (use \"at-end\" to return it at the end of period T too)".into(),
         ),
         ReturnUnspent::OnTermination => Some(
@@ -768,18 +768,18 @@ fn return_without_termination(c: &sibsim::Contract) -> Option<String> {
 fn participant_cap_lines(c: &sibsim::Contract) -> Vec<String> {
     use sibsim::contract::{OutcomeKind, Pricing};
     use sibsim::money::format_thousands;
-    let Some(pc) = &c.participant_cap else {
+    let Some(pc) = &c.participant_cap() else {
         return Vec::new();
     };
     let cap = pc.amount.to_decimal();
     let ids: Vec<String> = pc
         .outcomes
         .iter()
-        .map(|&o| format!("`{}`", c.outcomes[o].id))
+        .map(|&o| format!("`{}`", c.outcomes()[o].id))
         .collect();
     let mut out = vec![format!(
         "per-participant cap {} {} over {}",
-        c.currency,
+        c.currency(),
         format_thousands(pc.amount),
         ids.join(", ")
     )];
@@ -790,7 +790,7 @@ fn participant_cap_lines(c: &sibsim::Contract) -> Vec<String> {
     let mut sum = rust_decimal::Decimal::ZERO;
     let mut one_off = true;
     for &o in &pc.outcomes {
-        let out_o = &c.outcomes[o];
+        let out_o = &c.outcomes()[o];
         match &out_o.pricing {
             Pricing::Flat(p) => {
                 let price = p.to_decimal();
@@ -798,7 +798,7 @@ fn participant_cap_lines(c: &sibsim::Contract) -> Vec<String> {
                     out.push(format!(
                         "note: `{}` is priced {} {}, above the per-participant cap: a participant is paid at most {} for it",
                         out_o.id,
-                        c.currency,
+                        c.currency(),
                         show(price),
                         format_thousands(pc.amount)
                     ));
@@ -813,7 +813,7 @@ fn participant_cap_lines(c: &sibsim::Contract) -> Vec<String> {
         out.push(format!(
             "note: the prices of {} add up to {} {}, above the per-participant cap: a participant who achieves them all is paid {} (the outcome that passes the cap is cut)",
             ids.join(", "),
-            c.currency,
+            c.currency(),
             show(sum),
             format_thousands(pc.amount)
         ));
@@ -847,11 +847,11 @@ fn settle_file_noted<S: sibsim::settlement::LedgerSink>(
     let act = sibsim::actuals::parse_csv(c, &path.display().to_string(), &text)?;
     // Values that may be meant otherwise: on stderr now, and with the statement's notes.
     let mut doubts = Vec::new();
-    for (i, d) in act.doubtful.iter().enumerate() {
+    for (i, d) in act.doubtful().iter().enumerate() {
         if i == 5 {
             doubts.push(format!(
                 "{} more such values in {}",
-                act.doubtful.len() - 5,
+                act.doubtful().len() - 5,
                 path.display()
             ));
             break;
@@ -871,10 +871,10 @@ fn settle_file_noted<S: sibsim::settlement::LedgerSink>(
     let cannot =
         |e: &dyn std::fmt::Display| CliError(format!("cannot settle {}: {e}", path.display()));
     let to = match through {
-        Some(p) if p == 0 || p > c.periods => {
+        Some(p) if p == 0 || p > c.periods() => {
             return Err(CliError(format!(
                 "--through {p}: the contract has periods 1 to {}; give one of them",
-                c.periods
+                c.periods()
             )));
         }
         Some(p) => p,
@@ -890,14 +890,14 @@ fn settle_file_noted<S: sibsim::settlement::LedgerSink>(
         let to_end = match settler.settle(&act, &mut sibsim::settlement::NoLedger) {
             Ok(_) => format!(
                 "`--through {}` settles to the end, counting each unreported measurement as nothing achieved.",
-                c.periods
+                c.periods()
             ),
             Err(e) => format!("Settling to the end needs more rows: {e}."),
         };
-        let reports = if act.reported_through == 0 {
+        let reports = if act.reported_through() == 0 {
             "reports no period yet (no rows)".to_string()
         } else {
-            format!("reports up to period {}", act.reported_through)
+            format!("reports up to period {}", act.reported_through())
         };
         eprintln!(
             "note: {} {reports} and the contract measures outcomes until period {}: an interim statement through period {} (claims stay open; nothing is written off and no guarantee is called before the end). {to_end}",
@@ -908,13 +908,13 @@ fn settle_file_noted<S: sibsim::settlement::LedgerSink>(
     }
     // A guaranteed cohort without an enrolment row is taken at its target: it earns nothing.
     let unreported: Vec<&str> = c
-        .cohorts
+        .cohorts()
         .iter()
         .enumerate()
         .filter(|(k, coh)| {
-            !act.enrolment_reported[*k]
+            !act.enrolment_reported()[*k]
                 && coh.enrol_period <= s.final_period
-                && c.inflow_guarantees.iter().any(|g| g.cohorts.contains(k))
+                && c.inflow_guarantees().iter().any(|g| g.cohorts.contains(k))
         })
         .map(|(_, coh)| coh.id.as_str())
         .collect();
@@ -985,7 +985,7 @@ pub(crate) fn coverage_notes(
     file: &str,
 ) -> Vec<String> {
     let mut notes = Vec::new();
-    let (last, end) = (act.reported_through, s.final_period);
+    let (last, end) = (act.reported_through(), s.final_period);
     let span = |from: u16, to: u16| {
         if from == to {
             format!("period {from}")
@@ -996,10 +996,10 @@ pub(crate) fn coverage_notes(
     // Measurements in periods settled but not reported.
     if end > last {
         let measured: Vec<&str> = c
-            .outcomes
+            .outcomes()
             .iter()
             .filter(|o| {
-                c.cohorts.iter().any(|k| {
+                c.cohorts().iter().any(|k| {
                     o.first_measure(k.enrol_period) <= end && o.last_measure(k.enrol_period) > last
                 })
             })
@@ -1021,23 +1021,23 @@ pub(crate) fn coverage_notes(
         }
     }
     // Enrolment: above the target (a typo pays more), or missing where other cohorts have it.
-    let enrolled_by_end: Vec<usize> = (0..c.cohorts.len())
-        .filter(|&k| c.cohorts[k].enrol_period <= end)
+    let enrolled_by_end: Vec<usize> = (0..c.cohorts().len())
+        .filter(|&k| c.cohorts()[k].enrol_period <= end)
         .collect();
     for &k in &enrolled_by_end {
-        let coh = &c.cohorts[k];
-        if act.enrolment_reported[k] && act.enrolled[k] > coh.size {
+        let coh = &c.cohorts()[k];
+        if act.enrolment_reported()[k] && act.enrolled()[k] > coh.size {
             notes.push(format!(
                 "{file} reports cohort `{}` enrolled {}, above its target of {}: its payments and caps count {} people; check the `enrolled` row if that is not so",
-                coh.id, act.enrolled[k], coh.size, act.enrolled[k]
+                coh.id, act.enrolled()[k], coh.size, act.enrolled()[k]
             ));
         }
     }
-    if enrolled_by_end.iter().any(|&k| act.enrolment_reported[k]) {
+    if enrolled_by_end.iter().any(|&k| act.enrolment_reported()[k]) {
         let missing: Vec<String> = enrolled_by_end
             .iter()
-            .filter(|&&k| !act.enrolment_reported[k])
-            .map(|&k| format!("`{}` (target {})", c.cohorts[k].id, c.cohorts[k].size))
+            .filter(|&&k| !act.enrolment_reported()[k])
+            .map(|&k| format!("`{}` (target {})", c.cohorts()[k].id, c.cohorts()[k].size))
             .collect();
         if !missing.is_empty() {
             notes.push(format!(
@@ -1053,13 +1053,13 @@ pub(crate) fn coverage_notes(
         }
     }
     // A forecast made for the target, kept for a cohort that enrolled otherwise.
-    for (o, out) in c.outcomes.iter().enumerate() {
+    for (o, out) in c.outcomes().iter().enumerate() {
         if !matches!(out.baseline, sibsim::contract::Baseline::Forecast(_)) {
             continue;
         }
         for &k in &enrolled_by_end {
-            let coh = &c.cohorts[k];
-            if !act.enrolment_reported[k] || act.enrolled[k] == coh.size {
+            let coh = &c.cohorts()[k];
+            if !act.enrolment_reported()[k] || act.enrolled()[k] == coh.size {
                 continue;
             }
             let kept: Vec<u16> = (out.first_measure(coh.enrol_period)
@@ -1070,7 +1070,7 @@ pub(crate) fn coverage_notes(
                 notes.push(format!(
                     "cohort `{}` enrolled {} against its target of {}, but {file} reports no `baseline` for `{}` in {}: the contract's forecast for {} people is used there; report the forecast re-run for the people who came in the `baseline` column",
                     coh.id,
-                    act.enrolled[k],
+                    act.enrolled()[k],
                     coh.size,
                     out.id,
                     periods_in_words(&kept),
@@ -1081,7 +1081,7 @@ pub(crate) fn coverage_notes(
     }
     // Measurements up to the last reported period without a row.
     let gaps: Vec<&(u16, u16, u16)> = act
-        .unreported
+        .unreported()
         .iter()
         .filter(|&&(_, _, p)| p <= end)
         .collect();
@@ -1096,16 +1096,16 @@ pub(crate) fn coverage_notes(
                 let o = gaps[i].0;
                 let mut cohorts = Vec::new();
                 while i < gaps.len() && gaps[i].2 == p && gaps[i].0 == o {
-                    cohorts.push(c.cohorts[gaps[i].1 as usize].id.as_str());
+                    cohorts.push(c.cohorts()[gaps[i].1 as usize].id.as_str());
                     i += 1;
                 }
                 cells.push(format!(
                     "`{}` of {}",
-                    c.outcomes[o as usize].id,
+                    c.outcomes()[o as usize].id,
                     cohorts.join(", ")
                 ));
             }
-            let whole = act.rows_by_period.get(p as usize).copied().unwrap_or(0) == 0;
+            let whole = act.rows_by_period().get(p as usize).copied().unwrap_or(0) == 0;
             parts.push(format!(
                 "period {p}{} ({})",
                 if whole { ", no row at all" } else { "" },
@@ -1130,7 +1130,7 @@ pub(crate) fn coverage_notes(
         ));
     }
     // Rows after the last period settled.
-    let later: u32 = act.rows_by_period.iter().skip(end as usize + 1).sum();
+    let later: u32 = act.rows_by_period().iter().skip(end as usize + 1).sum();
     if later > 0 {
         let rows = if later == 1 {
             "1 row".to_string()
@@ -1143,13 +1143,13 @@ pub(crate) fn coverage_notes(
                 // Units per outcome measured after the termination, for the reader to see
                 // what is not paid.
                 let units: Vec<String> = c
-                    .outcomes
+                    .outcomes()
                     .iter()
                     .enumerate()
                     .filter_map(|(o, out)| {
                         let mut q = sibsim::Qty::ZERO;
-                        for k in 0..c.cohorts.len() {
-                            for period in p as usize + 1..=c.periods as usize {
+                        for k in 0..c.cohorts().len() {
+                            for period in p as usize + 1..=c.periods() as usize {
                                 q += act.units(o, k, period);
                             }
                         }
@@ -1198,18 +1198,18 @@ fn read_booked(c: &sibsim::Contract, path: &std::path::Path) -> Result<sibsim::s
     let name = doc["contract"]
         .as_str()
         .ok_or_else(|| bad("no `contract` name".into()))?;
-    if name != c.name {
+    if name != c.name() {
         return Err(bad(format!(
             "it is a statement of `{name}`, not of `{}`",
-            c.name
+            c.name()
         )));
     }
     match doc["periods"].as_u64() {
-        Some(n) if n == c.periods as u64 => {}
+        Some(n) if n == c.periods() as u64 => {}
         Some(n) => {
             return Err(bad(format!(
                 "it has {n} periods, but the contract has {}",
-                c.periods
+                c.periods()
             )));
         }
         None => {
@@ -1221,7 +1221,7 @@ fn read_booked(c: &sibsim::Contract, path: &std::path::Path) -> Result<sibsim::s
     }
     let final_period = doc["final_period"]
         .as_u64()
-        .filter(|&p| (1..=c.periods as u64).contains(&p))
+        .filter(|&p| (1..=c.periods() as u64).contains(&p))
         .ok_or_else(|| {
             bad(format!(
                 "its `final_period` is {}, not a period of the contract",
@@ -1233,7 +1233,7 @@ fn read_booked(c: &sibsim::Contract, path: &std::path::Path) -> Result<sibsim::s
         .ok_or_else(|| bad("no `settlement.interim` flag".into()))?;
     // A final statement (to the end, or ended early) books every period: nothing moves after
     // an early end. An interim one books its periods only.
-    let through = if interim { final_period } else { c.periods };
+    let through = if interim { final_period } else { c.periods() };
     let parties = doc["parties"]
         .as_array()
         .ok_or_else(|| bad("no `parties` list".into()))?;
@@ -1241,7 +1241,7 @@ fn read_booked(c: &sibsim::Contract, path: &std::path::Path) -> Result<sibsim::s
     let mut ids = std::collections::HashSet::new();
     for p in parties {
         let id = p["id"].as_str().unwrap_or("");
-        if c.parties.iter().all(|q| q.id != id) {
+        if c.parties().iter().all(|q| q.id != id) {
             return Err(bad(format!(
                 "it has a party `{id}` the contract does not have (were the contract's parties renamed since?)"
             )));
@@ -1250,8 +1250,8 @@ fn read_booked(c: &sibsim::Contract, path: &std::path::Path) -> Result<sibsim::s
             return Err(bad(format!("it lists party `{id}` twice")));
         }
     }
-    let mut flows = Vec::with_capacity(c.parties.len());
-    for party in &c.parties {
+    let mut flows = Vec::with_capacity(c.parties().len());
+    for party in c.parties() {
         let Some(p) = parties
             .iter()
             .find(|p| p["id"].as_str() == Some(party.id.as_str()))
@@ -1263,11 +1263,12 @@ fn read_booked(c: &sibsim::Contract, path: &std::path::Path) -> Result<sibsim::s
         };
         let by = p["by_period"]
             .as_array()
-            .filter(|b| b.len() == c.periods as usize)
+            .filter(|b| b.len() == c.periods() as usize)
             .ok_or_else(|| {
                 bad(format!(
                     "party `{}` has no `by_period` list of {} flows",
-                    party.id, c.periods
+                    party.id,
+                    c.periods()
                 ))
             })?;
         for (k, v) in by.iter().enumerate().skip(through as usize) {
@@ -1279,7 +1280,7 @@ fn read_booked(c: &sibsim::Contract, path: &std::path::Path) -> Result<sibsim::s
                 )));
             }
         }
-        let mut row = vec![sibsim::Money::ZERO; c.periods as usize + 1];
+        let mut row = vec![sibsim::Money::ZERO; c.periods() as usize + 1];
         for k in 1..=through as usize {
             let v = &by[k - 1];
             row[k] = v
@@ -1349,8 +1350,13 @@ fn settle(
     let mut recorded = sibsim::settlement::Recorded::default();
     let (result, act, notes) = settle_file_noted(c, actuals, through, &mut recorded)?;
     let ledger = recorded.ledger;
-    let claims =
-        sibsim::statement::claim_rows(c, &result, &recorded.claims, &recorded.paid, &act.enrolled);
+    let claims = sibsim::statement::claim_rows(
+        c,
+        &result,
+        &recorded.claims,
+        &recorded.paid,
+        act.enrolled(),
+    );
     let enrolment = sibsim::statement::enrolment(c, &act);
     let against = booked
         .as_ref()
@@ -1388,7 +1394,7 @@ fn settle(
                 "list of claims"
             },
             result.final_period,
-            c.periods
+            c.periods()
         );
     }
     let rendered = match format {

@@ -80,7 +80,7 @@ pub fn run(
     io::write_atomic(out, html.as_bytes())?;
     io::say!(
         "Report on {} ({}, seed {}) written to {}",
-        c.name,
+        c.name(),
         sibsim::chart::theme::count(o.trials, "trial", "trials"),
         o.seed,
         out.display()

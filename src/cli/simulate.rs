@@ -89,7 +89,7 @@ pub fn run(o: Options<'_>) -> Result<()> {
     };
     let started = std::time::Instant::now();
     let n_shocks = model.shocks.len();
-    let inflow = !c.inflow_guarantees.is_empty();
+    let inflow = !c.inflow_guarantees().is_empty();
     let returns = returns_capital(c);
     let write_row = rows.as_ref().map(|rows| {
         move |r: &TrialRecord| {
@@ -192,9 +192,9 @@ pub fn summary_file(
         results: results.clone(),
         scenario: ScenarioInfo {
             file: file.to_string(),
-            name: c.name.clone(),
-            currency: c.currency.clone(),
-            period: c.period_length.singular().to_string(),
+            name: c.name().to_string(),
+            currency: c.currency().to_string(),
+            period: c.period_length().singular().to_string(),
             overrides: set.to_vec(),
             text: text.to_string(),
         },
@@ -217,12 +217,12 @@ fn trial_header(c: &sibsim::Contract, shocks: usize) -> String {
         "held".into(),
     ];
     for p in sibsim::montecarlo::reported_parties(c) {
-        h.push(format!("net_{}", c.parties[p].id));
+        h.push(format!("net_{}", c.parties()[p].id));
     }
     for p in sibsim::montecarlo::reported_parties(c) {
-        h.push(format!("loss_{}", c.parties[p].id));
+        h.push(format!("loss_{}", c.parties()[p].id));
     }
-    for t in &c.tranches {
+    for t in c.tranches() {
         h.push(format!("irr_{}", t.id));
         h.push(format!("repaid_{}", t.id));
         h.push(format!("drawn_{}", t.id));
@@ -231,7 +231,7 @@ fn trial_header(c: &sibsim::Contract, shocks: usize) -> String {
     for i in 1..=shocks {
         h.push(format!("shock_{i}"));
     }
-    if !c.inflow_guarantees.is_empty() {
+    if !c.inflow_guarantees().is_empty() {
         h.push("inflow_compensation".into());
     }
     if returns_capital(c) {
@@ -299,7 +299,7 @@ impl RowWriter {
 
 /// Whether the enterprise may pay unspent capital back (`enterprise.return_unspent`).
 fn returns_capital(c: &sibsim::Contract) -> bool {
-    c.enterprise_terms.return_unspent != sibsim::contract::ReturnUnspent::Never
+    c.enterprise_terms().return_unspent != sibsim::contract::ReturnUnspent::Never
 }
 
 fn trial_row(r: &TrialRecord, shocks: usize, inflow: bool, returns: bool) -> String {
@@ -419,7 +419,7 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
         elapsed
     );
     // A long name puts the run on a line of its own, so the screen stays within `WIDTH`.
-    let head = format!("Simulation of {}:", c.name);
+    let head = format!("Simulation of {}:", c.name());
     let sep = if head.chars().count() + 1 + run.chars().count() > WIDTH {
         "\n"
     } else {
@@ -436,7 +436,7 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
     };
     o.push_str(&wrap(&format!(
         "Amounts in {}; ± = Monte Carlo standard error of the mean; {within}.",
-        c.currency
+        c.currency()
     )));
     // A probability's standard error is sqrt(p (1 - p) / n), largest at p = 1/2.
     let _ = writeln!(
@@ -509,7 +509,7 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
         // A tranche named after its investor (one tranche each) needs no investor column, and
         // a contract without guarantees no guarantee column.
         let investor = r.tranches.iter().any(|tr| tr.id != tr.investor);
-        let guarantee = c.tranches.iter().any(|t| t.guarantee.is_some());
+        let guarantee = c.tranches().iter().any(|t| t.guarantee.is_some());
         let keep = [
             true, investor, true, true, true, true, true, true, true, guarantee,
         ];
@@ -565,7 +565,7 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
         }
         // Interest first: a principal loss can come with money made.
         let first: Vec<&str> = c
-            .tranches
+            .tranches()
             .iter()
             .filter(|t| t.allocation == sibsim::contract::Allocation::InterestFirst)
             .map(|t| t.id.as_str())
@@ -634,12 +634,12 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
     o.push('\n');
     o.push_str(&wrap(&format!(
         "Loss: unrecovered principal; guarantee calls{} paid; the enterprise's unpaid costs and deferred fees{}.",
-        if c.inflow_guarantees.is_empty() {
+        if c.inflow_guarantees().is_empty() {
             ""
         } else {
             " and inflow compensation"
         },
-        if c.fees.is_empty() {
+        if c.fees().is_empty() {
             ""
         } else {
             "; fees not received"
@@ -670,14 +670,14 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
             "Early termination: the enterprise runs out of cash in {} of trials",
             pct(r.prob_out_of_cash)
         );
-        if c.checkpoints.is_empty() {
+        if c.checkpoints().is_empty() {
             o.push_str(".\n");
         } else {
             let _ = writeln!(o, ", a checkpoint fails in {}.", pct(checkpoint));
         }
     }
     if r.prob_held > 0.0 {
-        let why = if c.remainder == sibsim::contract::Remainder::Hold {
+        let why = if c.remainder() == sibsim::contract::Remainder::Hold {
             "remainder = \"hold\": paid in by the payers and paid out to no party"
         } else {
             "paid in by the payers and not owed to any party when the contract ended"
