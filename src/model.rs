@@ -396,24 +396,59 @@ pub struct OutcomeModel {
 pub struct Model {
     /// Per-trial fill rate of the cohorts as a share of their capacity (`fill_max` times the
     /// target); `None`: enrolment is exactly the target.
-    pub fill: Option<BetaRate>,
+    pub(crate) fill: Option<BetaRate>,
     /// The most a cohort can enrol as a share of its target (`fill.max`, at least 1): a cohort
     /// of target `s` enrols `Binomial(n, s x fill / n)` with `n` its [`Model::capacity`].
-    pub fill_max: f64,
+    pub(crate) fill_max: f64,
     /// Correlation of the outcome rates through one latent factor, in [0, 1].
-    pub correlation: f64,
+    pub(crate) correlation: f64,
     /// One per contract outcome, in contract order.
-    pub outcomes: Vec<OutcomeModel>,
+    pub(crate) outcomes: Vec<OutcomeModel>,
     /// Shocks.
-    pub shocks: Vec<Shock>,
+    pub(crate) shocks: Vec<Shock>,
     /// Per-trial cost per participant (overrides the contract's).
-    pub cost_per_participant: Option<Dist>,
+    pub(crate) cost_per_participant: Option<Dist>,
     /// The delayed contracts: entry `v - 1` is the contract of a trial in which the delaying
     /// shocks of the bits of `v` happened (see [`Model::contract`]); empty without delays.
-    pub delayed: Vec<Contract>,
+    pub(crate) delayed: Vec<Contract>,
     /// Per delayed contract (as [`Model::delayed`]), each outcome's delay in periods: its own
     /// `delay` plus the `enrolment_delay`, summed over the shocks of the combination.
-    pub shifts: Vec<Vec<u16>>,
+    pub(crate) shifts: Vec<Vec<u16>>,
+    /// The form of the contract the model was made for (see [`Model::fits`]).
+    shape: Shape,
+}
+
+/// What of a contract a model's draws rely on besides its values: the periods, the number of
+/// cohorts, and each outcome's kind, measurement window, prerequisite and whether the
+/// per-participant cap covers it. A model drawn for a contract of another form would read and
+/// write cells of the wrong outcome or period.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Shape {
+    periods: u16,
+    cohorts: usize,
+    outcomes: Vec<(OutcomeKind, u16, Option<usize>, bool, bool)>,
+}
+
+impl Shape {
+    fn of(c: &Contract) -> Self {
+        Shape {
+            periods: c.periods,
+            cohorts: c.cohorts.len(),
+            outcomes: c
+                .outcomes
+                .iter()
+                .map(|o| {
+                    (
+                        o.kind,
+                        o.measure_periods,
+                        o.requires,
+                        o.per_participant,
+                        o.repeatable,
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Largest `fill.max`: a cohort enrols at most this many times its target.
@@ -869,6 +904,50 @@ impl Cx {
 }
 
 impl Model {
+    /// Per-trial fill rate of the cohorts as a share of their capacity (`fill_max` times the
+    /// target); `None`: enrolment is exactly the target.
+    pub fn fill(&self) -> Option<&BetaRate> {
+        self.fill.as_ref()
+    }
+
+    /// The most a cohort can enrol as a share of its target (`fill.max`, at least 1): a cohort
+    /// of target `s` enrols `Binomial(n, s x fill / n)` with `n` its [`Model::capacity`].
+    pub fn fill_max(&self) -> f64 {
+        self.fill_max
+    }
+
+    /// Correlation of the outcome rates through one latent factor, in [0, 1].
+    pub fn correlation(&self) -> f64 {
+        self.correlation
+    }
+
+    /// One per contract outcome, in contract order.
+    pub fn outcomes(&self) -> &[OutcomeModel] {
+        &self.outcomes
+    }
+
+    /// Shocks.
+    pub fn shocks(&self) -> &[Shock] {
+        &self.shocks
+    }
+
+    /// Per-trial cost per participant (overrides the contract's).
+    pub fn cost_per_participant(&self) -> Option<&Dist> {
+        self.cost_per_participant.as_ref()
+    }
+
+    /// The delayed contracts: entry `v - 1` is the contract of a trial in which the delaying
+    /// shocks of the bits of `v` happened (see [`Model::contract`]); empty without delays.
+    pub fn delayed(&self) -> &[Contract] {
+        &self.delayed
+    }
+
+    /// Per delayed contract (as [`Model::delayed`]), each outcome's delay in periods: its own
+    /// `delay` plus the `enrolment_delay`, summed over the shocks of the combination.
+    pub fn shifts(&self) -> &[Vec<u16>] {
+        &self.shifts
+    }
+
     /// Notes on distributions whose draws are cut to 0 often enough to move their mean (see
     /// [`Dist::cut_at_zero`]): which, how often, and the mean used instead of the one written.
     pub fn cut_notes(&self, c: &Contract) -> Vec<String> {
@@ -1315,6 +1394,7 @@ impl Model {
             cost_per_participant,
             delayed,
             shifts,
+            shape: Shape::of(contract),
         })
     }
 }
@@ -1669,6 +1749,14 @@ impl Model {
             let x = size as f64 * self.fill_max;
             (x - 1e-9 * x.max(1.0)).ceil().max(size as f64) as u32
         }
+    }
+
+    /// Whether the model was made for a contract of `contract`'s form: the same periods,
+    /// cohorts, and outcomes of the same kind, window, prerequisite and cap (the values may
+    /// differ). A model is made with its contract (`scenario::parse_with_model`); the Monte
+    /// Carlo runs refuse a model that does not fit the contract they are given.
+    pub fn fits(&self, contract: &Contract) -> bool {
+        self.shape == Shape::of(contract)
     }
 
     /// The contract a trial of variant `v` (as [`Model::draw`] returns it) settles: `base`

@@ -1605,6 +1605,9 @@ pub fn reported_parties(c: &Contract) -> Vec<usize> {
         .collect()
 }
 
+/// Why a run with a model made for a contract of another form draws no trial.
+const MISFIT: &str = "the model was made for a contract of another form (its periods, cohorts, or outcomes' kinds, measurement windows, prerequisites or cap), so no trial was drawn; parse the model with its contract (`scenario::parse_with_model`)";
+
 /// Trials run in consecutive windows of this many, each window in parallel. A trial is
 /// reported through `on_trial` (see [`simulate_with`]) only after every trial of the windows
 /// before its own, so a caller writing rows in trial order holds at most about one window.
@@ -1612,8 +1615,9 @@ pub const WINDOW: u64 = 1 << 16;
 
 /// Runs `config.trials` trials of `model` on `contract`.
 ///
-/// `model` must be the one parsed with `contract` ([`crate::scenario::parse_with_model`]):
-/// another contract's model may not fit it (and panics where it does not). A run of 0 trials
+/// `model` must be the one parsed with `contract` ([`crate::scenario::parse_with_model`]), or
+/// one of a contract of the same form ([`Model::fits`]); with any other, no trial runs and
+/// [`Results::failure`] says why ([`run_trials`] returns it as its error). A run of 0 trials
 /// gives results with `trials` 0 and every figure 0; check [`Results::failure`] before using
 /// a run's figures (a trial that cannot be settled stops the run).
 pub fn simulate(contract: &Contract, model: &Model, config: &SimConfig) -> Results {
@@ -1679,6 +1683,9 @@ pub fn run_trials<F: Fn(&TrialRecord) + Sync>(
 ) -> Result<u64, String> {
     // One thread: the trials run on the calling thread, with one worker and no pool of its
     // own (the term-design commands run one variant per thread this way).
+    if !model.fits(contract) {
+        return Err(MISFIT.to_string());
+    }
     let one = config.threads == Some(1);
     let go = || {
         let parties = reported_parties(contract);
@@ -1741,6 +1748,16 @@ fn run<F: Fn(&TrialRecord) + Sync>(
     on_trial: Option<&F>,
     stop: Option<&AtomicBool>,
 ) -> Option<Results> {
+    if !model.fits(c) && cfg.trials > 0 {
+        // No trial is drawn with a model of another contract: the run of none, failed.
+        let none = SimConfig {
+            trials: 0,
+            ..cfg.clone()
+        };
+        let mut r = run(c, model, &none, on_trial, stop)?;
+        r.failure = Some(MISFIT.to_string());
+        return Some(r);
+    }
     let skipped = AtomicBool::new(false);
     let stop = Stop {
         flag: stop,

@@ -407,7 +407,7 @@ fn contradictions(evidence: &str) -> Vec<String> {
 /// shows its evidence.
 fn every_question() -> sibsim::feasibility::Tree {
     let mut t = String::from("name = \"every question\"\n");
-    for (k, node) in default_tree().nodes.iter().enumerate() {
+    for (k, node) in default_tree().nodes().iter().enumerate() {
         let next = ALL.get(k + 1).copied().unwrap_or("end");
         t.push_str(&format!(
             "[[node]]\nid = \"{}\"\nquestion = {{ en = \"?\" }}\ntest = \"{}\"\nyes = \"{next}\"\nno = \"{next}\"\n",
@@ -876,7 +876,7 @@ fn a_count_threshold_must_be_whole() {
     );
     let mut t = tree.clone();
     t.set_thresholds(&[("parties".into(), 3.0)]).unwrap();
-    assert_eq!(t.nodes[2].threshold, Some(3.0));
+    assert_eq!(t.nodes()[2].threshold, Some(3.0));
     // A fraction elsewhere is fine: the business case's probability.
     t.set_thresholds(&[("business-case".into(), 0.755)])
         .unwrap();

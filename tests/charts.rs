@@ -581,7 +581,7 @@ fn decision_tree_diagram_follows_a_real_walk() {
     let d = DecisionTree::from_walk(&tree, &walk);
     // Every question is a box, visited ones in walk order, ending at the exit reached.
     assert_eq!(d.path.len(), walk.path.len() + 1);
-    assert!(d.nodes.len() > tree.nodes.len());
+    assert!(d.nodes.len() > tree.nodes().len());
     for (k, step) in walk.path.iter().enumerate() {
         let node = &d.nodes[d.path[k]];
         let want = match (step.answer, &step.condition) {

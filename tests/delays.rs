@@ -182,9 +182,9 @@ fn delays_add_up_and_give_the_same_results_on_any_thread_count() {
     assert_eq!(one, two);
     // Three delayed contracts besides the scenario's: each delay alone and both.
     let (_, m) = load(&text, &[]);
-    assert_eq!(m.delayed.len(), 3);
-    let lag = |v: usize| m.delayed[v - 1].outcomes()[0].lag;
-    let enrol = |v: usize| m.delayed[v - 1].cohorts()[0].enrol_period;
+    assert_eq!(m.delayed().len(), 3);
+    let lag = |v: usize| m.delayed()[v - 1].outcomes()[0].lag;
+    let enrol = |v: usize| m.delayed()[v - 1].cohorts()[0].enrol_period;
     assert_eq!((lag(1), enrol(1)), (3, 1));
     assert_eq!((lag(2), enrol(2)), (2, 3));
     assert_eq!((lag(3), enrol(3)), (3, 3));
@@ -360,7 +360,7 @@ proptest::proptest! {
         match parse_with_model("p.toml", &text) {
             Err(d) => proptest::prop_assert!(d.items.iter().all(|i| i.line.is_some()), "{}", d),
             Ok((sc, m)) => {
-                for c in &m.delayed {
+                for c in m.delayed() {
                     let last = c
                         .outcomes()
                         .iter()
@@ -380,7 +380,7 @@ proptest::proptest! {
 #[test]
 fn a_delay_changed_by_arithmetic_is_rounded_like_a_lag() {
     let text = with_shock(&format!("probability = 0.5\ndelay = 2\noutcomes = {ALL}"));
-    let delay = |set: &[&str]| load(&text, set).1.shocks[0].delay;
+    let delay = |set: &[&str]| load(&text, set).1.shocks()[0].delay;
     assert_eq!(delay(&["uncertainty.shocks[0].delay+=0.4"]), 2);
     assert_eq!(
         delay(&["uncertainty.shocks[0].delay*=1.25"]),
@@ -389,7 +389,7 @@ fn a_delay_changed_by_arithmetic_is_rounded_like_a_lag() {
     );
     assert_eq!(delay(&["uncertainty.shocks[0].delay=1.0"]), 1);
     // Set where the file has none, as a sweep or solve does.
-    let late = |set: &[&str]| load(&with_shock(&no_op("0.5")), set).1.shocks[0].delay;
+    let late = |set: &[&str]| load(&with_shock(&no_op("0.5")), set).1.shocks()[0].delay;
     assert_eq!(late(&["uncertainty.shocks[0].delay=3"]), 3);
     assert_eq!(late(&["uncertainty.shocks[0].delay=3.0"]), 3);
     // A fraction written as such is refused, naming the override.
@@ -506,11 +506,11 @@ fn a_delay_that_is_certain_already_is_delayed_a_period_more() {
     // Both delays happen in every trial of the stressed scenario: two periods later.
     let (_, m2) = load(&text, &[set.as_str()]);
     let certain = m2
-        .shocks
+        .shocks()
         .iter()
         .filter(|s| s.delays() && s.probability == 1.0)
         .count();
-    assert_eq!((m2.shocks.len(), certain), (3, 2));
+    assert_eq!((m2.shocks().len(), certain), (3, 2));
     // With four delaying shocks already (the most the model takes) there is no room for one
     // more: every outcome is measured a period later instead.
     let four = (0..4)

@@ -1621,3 +1621,48 @@ fn unspent_capital_returned_at_the_end_moves_money_from_the_enterprise_to_the_in
     );
     assert!(b.prob_capital_returned > 0.0 && b.prob_capital_returned < 1.0);
 }
+
+#[test]
+fn a_model_made_for_a_contract_of_another_form_draws_no_trial() {
+    use sibsim::montecarlo::run_trials;
+    use sibsim::scenario::{overrides::Override, parse_with_model_overrides};
+    let rotterdam = include_str!("../scenarios/rotterdam-buzinezzclub.toml");
+    let (reference, model) = parse_with_model("reference.toml", REFERENCE).unwrap();
+    let (other, other_model) = parse_with_model("rotterdam.toml", rotterdam).unwrap();
+    assert!(model.fits(&reference.contract) && other_model.fits(&other.contract));
+    assert!(!other_model.fits(&reference.contract) && !model.fits(&other.contract));
+    // Other values of the same form fit; another term length or a longer window does not.
+    let with = |set: &str| {
+        let o = [Override::parse(set).unwrap()];
+        parse_with_model_overrides("reference.toml", REFERENCE, &o).unwrap()
+    };
+    let (cheaper, cheaper_model) = with("outcomes[0].price=1000");
+    assert!(model.fits(&cheaper.contract) && cheaper_model.fits(&reference.contract));
+    assert!(!model.fits(&with("contract.periods+=1").0.contract));
+    assert!(!model.fits(&with("outcomes[0].measure_periods=2").0.contract));
+
+    let cfg = SimConfig {
+        trials: 300,
+        seed: 5,
+        threads: Some(2),
+    };
+    let r = simulate(&reference.contract, &other_model, &cfg);
+    assert_eq!((r.trials, r.failed_trials), (0, 0));
+    let why = r
+        .failure
+        .expect("a run with another contract's model fails");
+    assert!(
+        why.contains("another form") && why.contains("parse_with_model"),
+        "{why}"
+    );
+    let err = run_trials(&reference.contract, &other_model, &cfg, &|_| {
+        panic!("no trial is drawn")
+    })
+    .unwrap_err();
+    assert_eq!(err, why);
+    // The model of the same form runs as its own does.
+    let own = simulate(&reference.contract, &model, &cfg);
+    let same_form = simulate(&reference.contract, &cheaper_model, &cfg);
+    assert!(own.failure.is_none() && same_form.failure.is_none());
+    assert_eq!(own.trials, same_form.trials);
+}

@@ -161,8 +161,7 @@ fn check(case: &Case) {
 
     // The claims, row by row.
     if !case.claims.is_empty() {
-        let rows =
-            sibsim::statement::claim_rows(c, &s, &rec.claims, &rec.paid, actuals.enrolled());
+        let rows = sibsim::statement::claim_rows(c, &s, &rec.claims, &rec.paid, actuals.enrolled());
         let csv = sibsim::statement::render_claims_csv(&rows);
         let got: Vec<&str> = csv.lines().skip(1).collect();
         if got != case.claims {

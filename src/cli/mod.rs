@@ -1350,13 +1350,8 @@ fn settle(
     let mut recorded = sibsim::settlement::Recorded::default();
     let (result, act, notes) = settle_file_noted(c, actuals, through, &mut recorded)?;
     let ledger = recorded.ledger;
-    let claims = sibsim::statement::claim_rows(
-        c,
-        &result,
-        &recorded.claims,
-        &recorded.paid,
-        act.enrolled(),
-    );
+    let claims =
+        sibsim::statement::claim_rows(c, &result, &recorded.claims, &recorded.paid, act.enrolled());
     let enrolment = sibsim::statement::enrolment(c, &act);
     let against = booked
         .as_ref()

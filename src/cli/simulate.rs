@@ -82,13 +82,13 @@ pub fn run(o: Options<'_>) -> Result<()> {
     let rows = match (o.trials_out, o.out) {
         (true, Some(dir)) => {
             let mut file = io::AtomicFile::create(&dir.join("trials.csv"))?;
-            file.write(trial_header(c, model.shocks.len()).as_bytes())?;
+            file.write(trial_header(c, model.shocks().len()).as_bytes())?;
             Some(Mutex::new(RowWriter::new(file)))
         }
         _ => None,
     };
     let started = std::time::Instant::now();
-    let n_shocks = model.shocks.len();
+    let n_shocks = model.shocks().len();
     let inflow = !c.inflow_guarantees().is_empty();
     let returns = returns_capital(c);
     let write_row = rows.as_ref().map(|rows| {

@@ -216,17 +216,18 @@ pub struct Exit {
     pub advice: Bilingual,
 }
 
-/// A validated tree.
+/// A validated tree: read through its methods, and changed only by [`Tree::set_thresholds`], so
+/// every index in it stays in range.
 #[derive(Clone, Debug)]
 pub struct Tree {
     /// Name.
-    pub name: String,
+    pub(crate) name: String,
     /// First node.
-    pub start: usize,
+    pub(crate) start: usize,
     /// Nodes in file order.
-    pub nodes: Vec<Node>,
+    pub(crate) nodes: Vec<Node>,
     /// Exits.
-    pub exits: Vec<Exit>,
+    pub(crate) exits: Vec<Exit>,
 }
 
 #[derive(Deserialize)]
@@ -558,6 +559,26 @@ fn check_graph(nodes: &[Node], start: Next, errs: &mut Vec<Diagnostic>) {
 }
 
 impl Tree {
+    /// Name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// First node.
+    pub fn start(&self) -> usize {
+        self.start
+    }
+
+    /// Nodes in file order.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// Exits.
+    pub fn exits(&self) -> &[Exit] {
+        &self.exits
+    }
+
     /// Applies `(node id, threshold)` changes (from a scenario's `[feasibility] thresholds`);
     /// problems carry the path `feasibility.thresholds.<id>`.
     pub fn set_thresholds(&mut self, changes: &[(String, f64)]) -> Result<(), Vec<Diagnostic>> {
