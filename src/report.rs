@@ -163,7 +163,7 @@ pub fn assumptions(c: &Contract, model: &Model) -> Vec<Assumption> {
             ),
         ));
     }
-    if let Some(d) = &model.cost_per_participant {
+    if let Some(d) = model.cost_per_participant() {
         v.push(a(format!("Cost per participant ({})", c.currency), dist(d)));
     }
     v

@@ -174,10 +174,15 @@ pub fn beta_quantile(a: f64, b: f64, u: f64) -> f64 {
     if u >= 1.0 {
         return 1.0;
     }
-    let (mut lo, mut hi) = (0.0f64, 1.0f64);
-    let shape = ln_beta_inv(a, b);
     // From the mean: the quantile function is smooth there.
-    let mut x = a / (a + b);
+    beta_quantile_from(a, b, ln_beta_inv(a, b), u, a / (a + b))
+}
+
+/// [`beta_quantile`] for `u` strictly between 0 and 1, its Newton steps starting from `x`
+/// (guarded by bisection, so any start in (0, 1) converges; a start near the answer, such as
+/// the quantile of a nearby probability, saves most of the steps).
+fn beta_quantile_from(a: f64, b: f64, shape: f64, u: f64, mut x: f64) -> f64 {
+    let (mut lo, mut hi) = (0.0f64, 1.0f64);
     for _ in 0..200 {
         let f = inc_beta_with(a, b, shape, x) - u;
         if f < 0.0 {
@@ -199,6 +204,77 @@ pub fn beta_quantile(a: f64, b: f64, u: f64) -> f64 {
         x = next;
     }
     x
+}
+
+/// Knots of [`BetaQuantiles`]: the quantile function is tabulated at `k / BETA_KNOTS`...
+const BETA_KNOTS: usize = 256;
+/// ... for `k` from `BETA_TAIL` to `BETA_KNOTS - BETA_TAIL`; below and above, where the
+/// quantile function behaves as a power of the probability that a cubic follows poorly, it is
+/// computed exactly. The error of the quintic next to them falls as `BETA_TAIL^-6`.
+const BETA_TAIL: usize = 8;
+
+/// The quantile function of a Beta(a, b) with `a, b >= 1` (a PERT's shape), for sampling by
+/// inversion at the cost of a table look-up: [`beta_quantile`] at 241 knots with its first
+/// and second derivatives there, a quintic Hermite between them, and [`beta_quantile`] itself
+/// in the first and last thirty-second of probability, where its slope grows without bound
+/// (building a table costs about 1.5M instructions, half a millisecond). Within 1e-9 of
+/// [`beta_quantile`] everywhere (a unit test checks a fine grid of shapes and probabilities)
+/// and increasing in the probability, so a draw moves steadily as the shape changes: common random numbers keep
+/// their meaning across variants of a PERT's bounds, as they do for the other distributions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BetaQuantiles {
+    a: f64,
+    b: f64,
+    /// `(Q, Q', Q'')` at knot `BETA_TAIL + i`: the quantile, its slope `1 / density(Q)` and
+    /// its second derivative.
+    knots: Vec<(f64, f64, f64)>,
+}
+
+impl BetaQuantiles {
+    /// The table for Beta(`a`, `b`); `a` and `b` at least 1 (a PERT's are 1 to 5).
+    pub fn new(a: f64, b: f64) -> Self {
+        let shape = ln_beta_inv(a, b);
+        // Each knot's Newton steps start from the one before (the first from the exact
+        // quantile): two or three steps each instead of five to eight from the mean.
+        let mut q = beta_quantile(a, b, BETA_TAIL as f64 / BETA_KNOTS as f64);
+        let knots = (BETA_TAIL..=BETA_KNOTS - BETA_TAIL)
+            .map(|k| {
+                q = beta_quantile_from(a, b, shape, k as f64 / BETA_KNOTS as f64, q);
+                let ln_density = shape + (a - 1.0) * q.ln() + (b - 1.0) * (1.0 - q).ln();
+                let slope = (-ln_density).exp();
+                // Q'' = -(f'/f)(Q) Q'^2, with f'/f = (a - 1)/x - (b - 1)/(1 - x).
+                let bend = -((a - 1.0) / q - (b - 1.0) / (1.0 - q)) * slope * slope;
+                (q, slope, bend)
+            })
+            .collect();
+        BetaQuantiles { a, b, knots }
+    }
+
+    /// The `u`-quantile (`u` in [0, 1)).
+    #[inline]
+    pub fn at(&self, u: f64) -> f64 {
+        let t = u * BETA_KNOTS as f64;
+        let k = t as usize;
+        if !(BETA_TAIL..BETA_KNOTS - BETA_TAIL).contains(&k) {
+            return beta_quantile(self.a, self.b, u);
+        }
+        let (q0, s0, c0) = self.knots[k - BETA_TAIL];
+        let (q1, s1, c1) = self.knots[k + 1 - BETA_TAIL];
+        let h = 1.0 / BETA_KNOTS as f64;
+        let f = t - k as f64;
+        let f2 = f * f;
+        let f3 = f2 * f;
+        let f4 = f3 * f;
+        let f5 = f4 * f;
+        // The quintic Hermite basis: values, slopes and second derivatives at both ends.
+        let x = (1.0 - 10.0 * f3 + 15.0 * f4 - 6.0 * f5) * q0
+            + (f - 6.0 * f3 + 8.0 * f4 - 3.0 * f5) * h * s0
+            + 0.5 * (f2 - 3.0 * f3 + 3.0 * f4 - f5) * h * h * c0
+            + (10.0 * f3 - 15.0 * f4 + 6.0 * f5) * q1
+            + (-4.0 * f3 + 7.0 * f4 - 3.0 * f5) * h * s1
+            + 0.5 * (f3 - 2.0 * f4 + f5) * h * h * c1;
+        x.clamp(q0, q1)
+    }
 }
 
 /// The nearest rank of the `q`-quantile among `n` values (1-based): `ceil(q n)`, where a product
@@ -1904,6 +1980,34 @@ mod tests {
         assert_eq!(nearest_rank(0.0, 10), 1);
         assert_eq!(nearest_rank(1.0, 10), 10);
         assert_eq!(nearest_rank(0.5, 0), 1);
+    }
+
+    #[test]
+    fn beta_quantile_table_is_within_1e_9_and_increasing() {
+        let mut worst = 0.0f64;
+        for i in 0..=40 {
+            let a = 1.0 + 4.0 * i as f64 / 40.0;
+            let b = 6.0 - a;
+            let t = BetaQuantiles::new(a, b);
+            let mut last = -1.0;
+            for j in 0..20_000 {
+                let u = (j as f64 + 0.5) / 20_000.0;
+                let x = t.at(u);
+                worst = worst.max((x - beta_quantile(a, b, u)).abs());
+                assert!(x >= last, "a {a}: decreasing at {u}");
+                last = x;
+            }
+        }
+        assert!(worst < 1e-9, "{worst:e}");
+        // The tails are exact.
+        let t = BetaQuantiles::new(4.2, 1.8);
+        for u in [0.0, 1e-9, 0.01, 0.03, 0.97, 0.99, 1.0 - 1e-12] {
+            assert_eq!(
+                t.at(u).to_bits(),
+                beta_quantile(4.2, 1.8, u).to_bits(),
+                "{u}"
+            );
+        }
     }
 
     #[test]

@@ -266,7 +266,7 @@ fn inputs(sc: &crate::Scenario, model: &crate::model::Model, range: Range) -> Ve
             );
         }
     }
-    if let Some(d) = &model.cost_per_participant {
+    if let Some(d) = model.cost_per_participant() {
         dist(
             "cost per participant".into(),
             "uncertainty.cost_per_participant".into(),
