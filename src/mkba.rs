@@ -182,7 +182,8 @@ fn period_discounts(c: &Contract, rate: Ratio) -> Vec<Decimal> {
 /// actuals settled through period `last`: the mean of `1 / (1 + r_p)^m` over the cells the
 /// actuals report, weighted by each cell's IND as `ind` counts it (its cases achieved, or its
 /// improvement on its baseline, at least 0), so each case is discounted from the period it
-/// was measured in. `None` when no cell has any IND (the planned timing then stands).
+/// was measured in. `None` when no cell has any IND (the planned timing then stands), and for
+/// actuals made for another contract or an outcome it does not have.
 pub fn actual_timing(
     c: &Contract,
     act: &crate::actuals::Actuals,
@@ -193,7 +194,10 @@ pub fn actual_timing(
 ) -> Option<Decimal> {
     use crate::contract::{Baseline, Direction};
     use crate::money::Qty;
-    let out = &c.outcomes[o];
+    if !act.fits(c) {
+        return None;
+    }
+    let out = c.outcomes.get(o)?;
     let inv = period_discounts(c, rate);
     let (mut weighted, mut total) = (Decimal::ZERO, Decimal::ZERO);
     for (k, coh) in c.cohorts.iter().enumerate() {
@@ -228,23 +232,68 @@ pub fn actual_timing(
     (!total.is_zero()).then(|| weighted / total)
 }
 
-/// The validated `[mkba]` block.
+/// The validated `[mkba]` block: read through its methods (a contract's, from
+/// [`Contract::mkba`]), so every index in it stays in range.
 #[derive(Clone, Debug, Serialize)]
 pub struct Mkba {
     /// Real discount rate a year.
-    pub discount_rate: Ratio,
+    pub(crate) discount_rate: Ratio,
     /// Where an outcome's effect years start.
-    pub effect_from: EffectFrom,
+    pub(crate) effect_from: EffectFrom,
     /// Horizon in years (1 to 50).
-    pub horizon_years: u16,
+    pub(crate) horizon_years: u16,
     /// Everyone with a value in some outcome: contract parties in contract order, then those
     /// declared outside the contract.
-    pub beneficiaries: Vec<Beneficiary>,
+    pub(crate) beneficiaries: Vec<Beneficiary>,
     /// Lines, in the contract's outcome order.
-    pub outcomes: Vec<MkbaOutcome>,
+    pub(crate) outcomes: Vec<MkbaOutcome>,
 }
 
 impl Mkba {
+    /// Real discount rate a year.
+    pub fn discount_rate(&self) -> Ratio {
+        self.discount_rate
+    }
+
+    /// Where an outcome's effect years start.
+    pub fn effect_from(&self) -> EffectFrom {
+        self.effect_from
+    }
+
+    /// Horizon in years (1 to 50).
+    pub fn horizon_years(&self) -> u16 {
+        self.horizon_years
+    }
+
+    /// Everyone with a value in some outcome: contract parties in contract order, then those
+    /// declared outside the contract.
+    pub fn beneficiaries(&self) -> &[Beneficiary] {
+        &self.beneficiaries
+    }
+
+    /// Lines, in the contract's outcome order.
+    pub fn outcomes(&self) -> &[MkbaOutcome] {
+        &self.outcomes
+    }
+
+    /// This MKBA with each outcome's effect timed by reported actuals settled through period
+    /// `last` ([`actual_timing`]), where its effects count from measurement
+    /// (`effect_from = "measurement"`); as it is otherwise, and for an outcome with no IND
+    /// reported (its planned timing stands).
+    pub fn timed_by(&self, c: &Contract, act: &crate::actuals::Actuals, last: u16) -> Mkba {
+        let mut timed = self.clone();
+        if self.effect_from == EffectFrom::Measurement {
+            for line in &mut timed.outcomes {
+                let ind = self.ind(c, line.outcome);
+                if let Some(t) = actual_timing(c, act, line.outcome, ind, self.discount_rate, last)
+                {
+                    line.timing = t;
+                }
+            }
+        }
+        timed
+    }
+
     /// What outcome `o`'s IND counts: its line's `ind`, or the default for its direction.
     pub fn ind(&self, c: &Contract, o: usize) -> Ind {
         self.outcomes

@@ -159,8 +159,8 @@ name = "Rijksoverheid"
 "#;
     let sc = parse("hand.toml", text).unwrap_or_else(|d| panic!("{d}"));
     let m = sc.contract.mkba().expect("mkba");
-    assert_eq!(m.discount_rate.to_decimal(), Decimal::new(225, 4));
-    assert_eq!(m.horizon_years, 10);
+    assert_eq!(m.discount_rate().to_decimal(), Decimal::new(225, 4));
+    assert_eq!(m.horizon_years(), 10);
     let t = m.table(&sc.contract, &[Decimal::from(100)]);
     let l = &t.lines[0];
     let eur = |s: &str| s.parse::<Decimal>().unwrap();
@@ -1992,7 +1992,7 @@ fn mkba_values_of_one_case_adding_up_past_the_money_limit_are_refused() {
     let sc = parse("vpc.toml", &scenario(100)).expect("the limit itself is accepted");
     let m = sc.contract.mkba().unwrap();
     assert_eq!(
-        m.outcomes[0].value_per_case(),
+        m.outcomes()[0].value_per_case(),
         sibsim::Money(10_000_000_000_000_000)
     );
 }
@@ -2163,4 +2163,46 @@ fn mkba_from_actuals_prints_the_net_social_return() {
         )),
         "{text}"
     );
+}
+
+/// `Mkba::timed_by` times each outcome's effect by the periods reported; actuals made for
+/// another contract leave the planned timing as it is (no panic, no cell of another form).
+#[test]
+fn an_mkba_timed_by_actuals_of_another_contract_keeps_its_planned_timing() {
+    let text = include_str!("../scenarios/reference.toml").replacen(
+        "[mkba]\n",
+        "[mkba]\neffect_from = \"measurement\"\n",
+        1,
+    );
+    let sc = parse("reference.toml", &text).unwrap();
+    let c = &sc.contract;
+    let m = c.mkba().expect("the reference has an MKBA");
+    let planned: Vec<Decimal> = m.outcomes().iter().map(|l| l.timing).collect();
+    // The housing outcome reported only by the first cohort, the earliest measured: its
+    // cases are discounted less than the plan's, which averages over all eight cohorts.
+    let mut act = sibsim::Actuals::new(c);
+    let first = c.outcomes()[0].first_measure(c.cohorts()[0].enrol_period);
+    act.set_units(0, 0, first as usize, sibsim::money::Qty::from_int(10));
+    let timed = m.timed_by(c, &act, c.periods());
+    let t = timed.outcomes()[0].timing;
+    assert!(
+        t > planned[0] && t < Decimal::ONE,
+        "{t} against {}",
+        planned[0]
+    );
+    // Outcomes with nothing reported keep the plan.
+    for (l, p) in timed.outcomes().iter().zip(&planned).skip(1) {
+        assert_eq!(l.timing, *p);
+    }
+    // Actuals of another contract: nothing is read from them.
+    let (other, _) = parse_with_model(
+        "rotterdam.toml",
+        include_str!("../scenarios/rotterdam-buzinezzclub.toml"),
+    )
+    .unwrap();
+    let mut foreign = sibsim::Actuals::new(&other.contract);
+    foreign.set_units(0, 0, 3, sibsim::money::Qty::from_int(10));
+    let kept = m.timed_by(c, &foreign, c.periods());
+    let kept: Vec<Decimal> = kept.outcomes().iter().map(|l| l.timing).collect();
+    assert_eq!(kept, planned);
 }

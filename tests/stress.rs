@@ -632,7 +632,7 @@ fn overrides_name_mkba_lines_by_outcome_and_blame_the_last_change() {
     let (sc, _) = d(&["mkba.outcomes.housing.deadweight=0.3"]).unwrap();
     let m = sc.contract.mkba().unwrap();
     assert_eq!(
-        m.outcomes[0]
+        m.outcomes()[0]
             .deadweight
             .to_decimal()
             .normalize()

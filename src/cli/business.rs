@@ -44,7 +44,7 @@ pub fn render_mkba(c: &sibsim::Contract, t: &MkbaTable, r: Option<&Results>) -> 
     );
     // Which lines count the improvement on a baseline rather than the cases achieved.
     let improved: Vec<&str> = c.mkba().map_or(Vec::new(), |m| {
-        m.outcomes
+        m.outcomes()
             .iter()
             .filter(|l| l.ind == sibsim::mkba::Ind::Improvement)
             .map(|l| c.outcomes()[l.outcome].id.as_str())
@@ -140,7 +140,7 @@ pub fn achieved_against_a_baseline_ids(c: &sibsim::Contract) -> Vec<&str> {
     let Some(m) = &c.mkba() else {
         return Vec::new();
     };
-    m.outcomes
+    m.outcomes()
         .iter()
         .filter(|l| {
             l.ind == sibsim::mkba::Ind::Achieved
@@ -247,22 +247,8 @@ pub fn mkba(
             let mut ledger: Vec<sibsim::LedgerLine> = Vec::new();
             let (s, act) = super::settle_file(c, path, through, &mut ledger)?;
             // Effects from measurement: each case discounted from the period it was reported.
-            if m.effect_from == sibsim::mkba::EffectFrom::Measurement {
-                let mut timed = sibsim::mkba::Mkba::clone(m);
-                for line in &mut timed.outcomes {
-                    let ind = m.ind(c, line.outcome);
-                    if let Some(t) = sibsim::mkba::actual_timing(
-                        c,
-                        &act,
-                        line.outcome,
-                        ind,
-                        m.discount_rate,
-                        s.final_period,
-                    ) {
-                        line.timing = t;
-                    }
-                }
-                actual_mkba = Some(timed);
+            if m.effect_from() == sibsim::mkba::EffectFrom::Measurement {
+                actual_mkba = Some(m.timed_by(c, &act, s.final_period));
             }
             let ind = c
                 .outcomes()

@@ -282,7 +282,7 @@ fn business_notes<'a>(c: &sibsim::Contract, mut figures: impl Iterator<Item = &'
     let mut o = String::new();
     if c.mkba()
         .as_ref()
-        .is_some_and(|m| m.effect_from == sibsim::mkba::EffectFrom::Measurement)
+        .is_some_and(|m| m.effect_from() == sibsim::mkba::EffectFrom::Measurement)
     {
         o.push_str("Business-case figures count each case's effect years from its planned measurement\n(mkba.effect_from).\n");
     }
