@@ -1681,11 +1681,11 @@ pub fn run_trials<F: Fn(&TrialRecord) + Sync>(
     config: &SimConfig,
     on_trial: &F,
 ) -> Result<u64, String> {
-    // One thread: the trials run on the calling thread, with one worker and no pool of its
-    // own (the term-design commands run one variant per thread this way).
     if !model.fits(contract) {
         return Err(MISFIT.to_string());
     }
+    // One thread: the trials run on the calling thread, with one worker and no pool of its
+    // own (the term-design commands run one variant per thread this way).
     let one = config.threads == Some(1);
     let go = || {
         let parties = reported_parties(contract);
@@ -1748,16 +1748,27 @@ fn run<F: Fn(&TrialRecord) + Sync>(
     on_trial: Option<&F>,
     stop: Option<&AtomicBool>,
 ) -> Option<Results> {
-    if !model.fits(c) && cfg.trials > 0 {
-        // No trial is drawn with a model of another contract: the run of none, failed.
-        let none = SimConfig {
-            trials: 0,
-            ..cfg.clone()
-        };
-        let mut r = run(c, model, &none, on_trial, stop)?;
-        r.failure = Some(MISFIT.to_string());
-        return Some(r);
+    if model.fits(c) {
+        return run_fitted(c, model, cfg, on_trial, stop);
     }
+    // No trial is drawn with a model of another contract: the run of none, failed.
+    let none = SimConfig {
+        trials: 0,
+        ..cfg.clone()
+    };
+    let mut r = run_fitted(c, model, &none, on_trial, stop)?;
+    r.failure = Some(MISFIT.to_string());
+    Some(r)
+}
+
+/// [`run`] with a model that fits the contract.
+fn run_fitted<F: Fn(&TrialRecord) + Sync>(
+    c: &Contract,
+    model: &Model,
+    cfg: &SimConfig,
+    on_trial: Option<&F>,
+    stop: Option<&AtomicBool>,
+) -> Option<Results> {
     let skipped = AtomicBool::new(false);
     let stop = Stop {
         flag: stop,

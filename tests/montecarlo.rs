@@ -1660,6 +1660,14 @@ fn a_model_made_for_a_contract_of_another_form_draws_no_trial() {
     })
     .unwrap_err();
     assert_eq!(err, why);
+    let none = SimConfig {
+        trials: 0,
+        ..cfg.clone()
+    };
+    assert_eq!(
+        simulate(&reference.contract, &other_model, &none).failure,
+        Some(why)
+    );
     // The model of the same form runs as its own does.
     let own = simulate(&reference.contract, &model, &cfg);
     let same_form = simulate(&reference.contract, &cheaper_model, &cfg);
