@@ -519,6 +519,11 @@ impl Shape {
     }
 }
 
+/// Groups of participants a trial can follow under the per-participant cap from which
+/// [`Model::notes`] warns that trials are slow (a million groups over 64 outcomes took about a
+/// second a trial on one core).
+const SLOW_GROUPS: u64 = 200_000;
+
 /// Largest `fill.max`: a cohort enrols at most this many times its target.
 pub const MAX_FILL: f64 = 10.0;
 
@@ -1014,6 +1019,38 @@ impl Model {
     /// `delay` plus the `enrolment_delay`, summed over the shocks of the combination.
     pub fn shifts(&self) -> &[Vec<u16>] {
         &self.shifts
+    }
+
+    /// The notes `validate` and the simulating commands show before a run: those of
+    /// [`Model::cut_notes`], and where the per-participant cap makes trials slow
+    /// ([`Model::participant_groups`]).
+    pub fn notes(&self, c: &Contract) -> Vec<String> {
+        let mut notes = self.cut_notes(c);
+        let capped = c.outcomes.iter().filter(|o| o.per_participant).count();
+        let groups = self.participant_groups(c);
+        if groups >= SLOW_GROUPS {
+            notes.push(format!(
+                "the per-participant cap covers {capped} outcomes, so a trial follows up to {} of participants (one for each combination of capped outcomes achieved, at most one per person enrolled): each trial may take a second or more; fewer outcomes under the cap or smaller cohorts are much faster",
+                crate::chart::theme::count(groups, "group", "groups")
+            ));
+        }
+        notes
+    }
+
+    /// The most groups of identical participants a trial can follow under the per-participant
+    /// cap: per cohort, the fewer of `2^k` (the combinations of its `k` capped outcomes) and
+    /// the most people it can enrol, summed over the cohorts. A trial's draws and settlement
+    /// of the capped outcomes cost about this many times `k`.
+    pub fn participant_groups(&self, c: &Contract) -> u64 {
+        let capped = c.outcomes.iter().filter(|o| o.per_participant).count() as u32;
+        if capped == 0 {
+            return 0;
+        }
+        let combinations = 1u64.checked_shl(capped).unwrap_or(u64::MAX);
+        c.cohorts
+            .iter()
+            .map(|k| combinations.min(self.capacity(k.size) as u64))
+            .fold(0u64, u64::saturating_add)
     }
 
     /// Notes on distributions whose draws are cut to 0 often enough to move their mean (see

@@ -1674,3 +1674,56 @@ fn a_model_made_for_a_contract_of_another_form_draws_no_trial() {
     assert!(own.failure.is_none() && same_form.failure.is_none());
     assert_eq!(own.trials, same_form.trials);
 }
+
+/// Under the per-participant cap a trial follows a group of participants per combination of
+/// capped outcomes achieved, at most one per person: 24 capped outcomes over cohorts of 40 are
+/// a few hundred groups, but a cohort of a million makes a million, and `validate` and
+/// `simulate` say a trial will be slow before it starts.
+#[test]
+fn a_cap_over_many_outcomes_of_a_large_cohort_is_noted_as_slow() {
+    use sibsim::scenario::{overrides::Override, parse_with_model_overrides};
+    let text = with_more_capped_outcomes(20);
+    let (sc, model) = parse_with_model("many.toml", &text).unwrap();
+    let c = &sc.contract;
+    let per_cohort = model.capacity(40) as u64;
+    assert_eq!(model.participant_groups(c), 8 * per_cohort);
+    assert!(model.notes(c).iter().all(|n| !n.contains("groups")));
+    let set = [Override::parse("cohorts[0].size=1000000").unwrap()];
+    let (big, model) = parse_with_model_overrides("many.toml", &text, &set).unwrap();
+    let groups = model.capacity(1_000_000) as u64 + 7 * per_cohort;
+    assert_eq!(model.participant_groups(&big.contract), groups);
+    let notes = model.notes(&big.contract).join("\n");
+    assert!(
+        notes.contains("the per-participant cap covers 24 outcomes")
+            && notes.contains(&format!("up to {} groups of participants", {
+                let s = groups.to_string();
+                let mut g = String::new();
+                for (i, ch) in s.chars().enumerate() {
+                    if i > 0 && (s.len() - i) % 3 == 0 {
+                        g.push(',');
+                    }
+                    g.push(ch);
+                }
+                g
+            })),
+        "{notes}"
+    );
+    // The command line shows it before the run.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("many.toml");
+    std::fs::write(&file, &text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sibsim"))
+        .args([
+            "validate",
+            file.to_str().unwrap(),
+            "--set",
+            "cohorts[0].size=1000000",
+        ])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && shown.contains("groups of participants"),
+        "{shown}"
+    );
+}

@@ -595,7 +595,7 @@ fn validate(path: &std::path::Path, given: &[String]) -> Result<()> {
     // what `simulate` and `feasibility` would refuse, `validate` refuses first.
     let cut = if s.uncertainty.is_some() {
         let (_, model) = sibsim::scenario::parse_with_model_overrides(&name, &text, &set)?;
-        model.cut_notes(&s.contract)
+        model.notes(&s.contract)
     } else {
         Vec::new()
     };
