@@ -236,6 +236,15 @@ impl Sampler {
         Sampler { dist, pert }
     }
 
+    /// [`Dist::at_normal`], a PERT's from its table (to within 1e-9 of its range).
+    #[inline]
+    pub(crate) fn at_normal(&self, z: f64) -> f64 {
+        match (&self.dist, &self.pert) {
+            (&Dist::Pert { min, max, .. }, Some(t)) => min + (max - min) * t.at(normal_cdf(z)),
+            (d, _) => d.at_normal(z),
+        }
+    }
+
     /// One draw: [`Dist::sample`] of the same random numbers, a PERT's to within 1e-9 of its
     /// range (see [`BetaQuantiles`]).
     #[inline]
@@ -457,6 +466,8 @@ pub struct OutcomeModel {
     split: Vec<BinomialP>,
     /// A quantity outcome's draw, ready (see [`Sampler`]).
     quantity: Option<Sampler>,
+    /// `baseline_quantity`, ready.
+    control_quantity: Option<Sampler>,
 }
 
 /// The validated uncertainty model of a scenario.
@@ -1302,6 +1313,7 @@ impl Model {
                         OutcomeDraw::Quantity(d) => Some(Sampler::new(*d)),
                         OutcomeDraw::Rate(_) => None,
                     };
+                    let control_quantity = baseline_quantity.map(Sampler::new);
                     models[o] = Some(OutcomeModel {
                         draw,
                         baseline_rate,
@@ -1309,6 +1321,7 @@ impl Model {
                         timing,
                         split,
                         quantity,
+                        control_quantity,
                     });
                 }
             }
@@ -1951,7 +1964,7 @@ impl Model {
             if let Some(b) = &m.baseline_rate {
                 let z: f64 = StandardNormal.sample(rng);
                 s.baseline[o] = b.at(z);
-            } else if let Some(d) = &m.baseline_quantity {
+            } else if let Some(d) = &m.control_quantity {
                 let z: f64 = StandardNormal.sample(rng);
                 s.baseline[o] = d.at_normal(z).clamp(0.0, CONTROL_QUANTITY_LIMIT);
             }
@@ -2197,6 +2210,14 @@ mod tests {
             assert_eq!(exact, 1_500.0 + 1_500.0 * beta_quantile(sa, sb, u));
             let fast = ready.sample(&mut b);
             assert!((exact - fast).abs() <= 1e-9 * 1_500.0, "{exact} {fast}");
+        }
+        // At a standard normal, as at its uniform.
+        for z in [-4.0, -1.5, 0.0, 0.3, 2.0, 5.0] {
+            let (exact, fast) = (pert(3_000.0).at_normal(z), ready.at_normal(z));
+            assert!(
+                (exact - fast).abs() <= 1e-9 * 1_500.0,
+                "{z}: {exact} {fast}"
+            );
         }
         // Its mean and variance are the PERT's: (min + 4 mode + max) / 6 and
         // (mean - min)(max - mean) / 7, within 4 standard errors of 200,000 draws.

@@ -1450,6 +1450,30 @@ fn a_quantity_outcomes_control_group_is_a_quantity_per_participant() {
             Some(Qty::from_decimal("1.5".parse().unwrap()).unwrap())
         );
     }
+    // A PERT control group, drawn through its quantile table: within its bounds, with the
+    // PERT's mean (1 + 4 x 1.5 + 3) / 6 within 5 standard errors of 2,000 trials.
+    let pert = text.replace(
+        "baseline_quantity = { dist = \"normal\", mean = 1.5, sd = 0 }",
+        "baseline_quantity = { dist = \"pert\", min = 1, mode = 1.5, max = 3 }",
+    );
+    let (sp, mp) = load(&pert);
+    let mut act = Actuals::new(&sp.contract);
+    let n = 2_000;
+    let mut sum = 0.0;
+    for t in 0..n {
+        mp.draw(
+            &sp.contract,
+            &mut sibsim::montecarlo::trial_rng(4, t),
+            &mut act,
+            &mut scratch,
+        );
+        let b = act.baseline(0, 0, 3).expect("drawn").to_f64();
+        assert!((1.0..=3.0).contains(&b), "{b}");
+        sum += b;
+    }
+    let (mean, want) = (sum / n as f64, (1.0 + 4.0 * 1.5 + 3.0) / 6.0);
+    let se = ((want - 1.0) * (3.0 - want) / 7.0 / n as f64).sqrt();
+    assert!((mean - want).abs() < 5.0 * se, "{mean} against {want}");
     // A normal control group half below 0 is noted with the mean it really has.
     let wide = text.replace(
         "baseline_quantity = { dist = \"normal\", mean = 1.5, sd = 0 }",
