@@ -1719,17 +1719,10 @@ fn a_cap_over_many_outcomes_of_a_large_cohort_is_noted_as_slow() {
     let notes = model.notes(&big.contract).join("\n");
     assert!(
         notes.contains("the per-participant cap covers 24 outcomes")
-            && notes.contains(&format!("up to {} groups of participants", {
-                let s = groups.to_string();
-                let mut g = String::new();
-                for (i, ch) in s.chars().enumerate() {
-                    if i > 0 && (s.len() - i) % 3 == 0 {
-                        g.push(',');
-                    }
-                    g.push(ch);
-                }
-                g
-            })),
+            && notes.contains(&format!(
+                "up to {} of participants",
+                sibsim::chart::theme::count(groups, "group", "groups")
+            )),
         "{notes}"
     );
     // The command line shows it before the run.
