@@ -327,6 +327,10 @@ fn show_improvement(r: Ratio) -> String {
 /// The rows of a settlement's claims (a [`crate::settlement::Recorded`] sink's `claims` and
 /// `paid`), in the order of their measurement period, then outcome, then cohort, with what
 /// the ledger paid for each; `enrolled` is each cohort's enrolment as settled.
+///
+/// # Panics
+/// Where `claims`, `paid` or `enrolled` come from settling another contract (an outcome or
+/// cohort out of `c`'s range): they are the output of settling `c`, not user input.
 pub fn claim_rows(
     c: &Contract,
     s: &Settlement,
@@ -683,18 +687,30 @@ fn render_claims_text(o: &mut String, rows: &[ClaimRow]) {
 }
 
 /// Each cohort's enrolment in `a`, as a statement shows it.
-pub fn enrolment(c: &Contract, a: &crate::Actuals) -> Vec<CohortEnrolment> {
-    c.cohorts
+///
+/// # Errors
+/// [`crate::SettleError::Shape`], the error [`crate::settlement::Settler::settle`] gives,
+/// where `a` was not made for `c` (see [`crate::Actuals::fits`]).
+pub fn enrolment(
+    c: &Contract,
+    a: &crate::Actuals,
+) -> Result<Vec<CohortEnrolment>, crate::SettleError> {
+    if !a.fits(c) {
+        return Err(crate::SettleError::Shape(
+            "different numbers of outcomes, cohorts or periods".into(),
+        ));
+    }
+    Ok(c.cohorts
         .iter()
-        .enumerate()
-        .map(|(k, coh)| CohortEnrolment {
+        .zip(a.enrolled.iter().zip(&a.enrolment_reported))
+        .map(|(coh, (&enrolled, &reported))| CohortEnrolment {
             id: coh.id.clone(),
             enrol_period: coh.enrol_period,
             target: coh.size,
-            enrolled: a.enrolled[k],
-            reported: a.enrolment_reported[k],
+            enrolled,
+            reported,
         })
-        .collect()
+        .collect())
 }
 
 /// What an earlier statement booked, to compare a new settlement with: each party's flow per

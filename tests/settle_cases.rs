@@ -3384,3 +3384,36 @@ fn a_decrease_outcome_no_better_than_its_baseline_says_so() {
         .unwrap();
     assert!(!paid.contains("no improvement"), "{paid}");
 }
+
+/// A statement's enrolment is read from actuals made for its contract; actuals of another
+/// contract are refused with the error `settle` gives them, not read at the wrong cells.
+#[test]
+fn a_statements_enrolment_refuses_actuals_of_another_contract() {
+    let sc = sibsim::scenario::parse(
+        "reference.toml",
+        include_str!("../scenarios/reference.toml"),
+    )
+    .unwrap();
+    let c = &sc.contract;
+    let mut a = sibsim::Actuals::new(c);
+    a.set_enrolled(2, 37);
+    let rows = sibsim::statement::enrolment(c, &a).expect("fits");
+    assert_eq!(rows.len(), c.cohorts().len());
+    assert_eq!(rows[2].enrolled, 37);
+    assert_eq!(rows[2].target, c.cohorts()[2].size);
+    assert!(rows.iter().all(|r| !r.reported));
+
+    let other = sibsim::scenario::parse(
+        "rotterdam.toml",
+        include_str!("../scenarios/rotterdam-buzinezzclub.toml"),
+    )
+    .unwrap();
+    let foreign = sibsim::Actuals::new(&other.contract);
+    assert!(!foreign.fits(c));
+    let refused = sibsim::statement::enrolment(c, &foreign).unwrap_err();
+    let settled = Settler::new(c)
+        .settle(&foreign, &mut sibsim::settlement::NoLedger)
+        .unwrap_err();
+    assert_eq!(refused, settled);
+    assert!(matches!(refused, sibsim::SettleError::Shape(_)));
+}

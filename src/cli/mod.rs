@@ -1352,7 +1352,8 @@ fn settle(
     let ledger = recorded.ledger;
     let claims =
         sibsim::statement::claim_rows(c, &result, &recorded.claims, &recorded.paid, act.enrolled());
-    let enrolment = sibsim::statement::enrolment(c, &act);
+    let enrolment = sibsim::statement::enrolment(c, &act)
+        .map_err(|e| CliError(format!("cannot settle {}: {e}", actuals.display())))?;
     let against = booked
         .as_ref()
         .map(|b| sibsim::statement::against(c, &result, &ledger, b));
