@@ -253,6 +253,42 @@ fn binomial_outcome_mean_payment_matches_closed_form() {
     );
 }
 
+/// At a fixed rate the count of achievers is Binomial(n, p), drawn by each of the engine's
+/// three ways: the search from 0 (mean below 30), the inverse CDF from the mode (variance up to
+/// 64, here also with the rate above one half, where it is flipped) and BTPE beyond. The mean
+/// payment is n p price and its standard deviation sqrt(n p (1 - p)) price, each within four
+/// standard errors.
+#[test]
+fn a_binomial_count_has_the_binomials_mean_and_spread_by_each_way_it_is_drawn() {
+    for (size, p) in [(50u32, 0.3), (100, 0.4), (150, 0.8), (2_000, 0.4)] {
+        let text = small(
+            size,
+            "",
+            &format!(
+                "[uncertainty]\n[uncertainty.outcomes.job]\nrate = {{ mean = {p}, sd = 0 }}\n"
+            ),
+        );
+        let trials = 20_000;
+        let r = run(&text, trials, 5, 2);
+        let m = &r.outcome_payments;
+        let n = size as f64;
+        let (mean, sd) = (n * p * 1000.0, (n * p * (1.0 - p)).sqrt() * 1000.0);
+        assert!(
+            (m.mean - mean).abs() < 4.0 * m.se,
+            "{size} at {p}: mean {} ± {} against {mean}",
+            m.mean,
+            m.se
+        );
+        // The sample sd's standard error is about sd / sqrt(2 trials) (kurtosis near 3).
+        let se_sd = sd / (2.0 * trials as f64).sqrt();
+        assert!(
+            (m.sd - sd).abs() < 4.0 * se_sd,
+            "{size} at {p}: sd {} against {sd} ± {se_sd}",
+            m.sd
+        );
+    }
+}
+
 /// A repeatable count outcome measured in 3 periods is drawn afresh in each: mean payments
 /// 3 x n x p x price (within four standard errors), and a trial can pay for more achievements
 /// than there are people; without `repeatable`, n x p x price and never more than n.
