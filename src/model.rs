@@ -1885,7 +1885,9 @@ fn binomial_quantile_large(u: f64, n: u64, p: f64, q: f64) -> u64 {
             k -= 1.0;
         }
     }
-    while u > cdf && k < nf {
+    // `t > 0`: a `u` above the sum as rounded (a few in 2^53) stops where the probabilities
+    // underflow (some hundreds of steps up), not at `n`.
+    while u > cdf && k < nf && t > 0.0 {
         t *= (nf - k) * ratio / (k + 1.0);
         k += 1.0;
         cdf += t;
@@ -2343,7 +2345,7 @@ mod tests {
     fn a_large_binomial_is_the_inverse_cdf_at_its_uniform() {
         let grid: Vec<f64> = (0..=400)
             .map(|i| i as f64 / 400.0)
-            .chain([1e-12, 1e-6, 0.3333, 1.0 - 1e-6, 1.0 - 1e-12])
+            .chain([1e-12, 1e-6, 0.3333, 1.0 - 1e-6, 1.0 - 1e-12, 1.0 - 1e-16])
             .collect();
         for (n, p) in [
             (61u64, 0.5),
@@ -2366,6 +2368,11 @@ mod tests {
                 );
             }
         }
+        // At u = 1 (a flipped uniform of 0), above every rounded sum, the walk up ends where
+        // the probabilities underflow (476 here), not at n (a billion).
+        let (n, p) = (1_000_000_000u64, 4e-8);
+        let k = binomial_quantile_large(1.0, n, p, 1.0 - p);
+        assert!((100..1_000).contains(&k), "{k}");
     }
 
     #[test]
