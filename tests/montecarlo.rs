@@ -1737,8 +1737,8 @@ fn a_model_made_for_a_contract_of_another_form_draws_no_trial() {
 
 /// Under the per-participant cap a trial follows a group of participants per combination of
 /// capped outcomes achieved, at most one per person: 24 capped outcomes over cohorts of 40 are
-/// a few hundred groups, but a cohort of a million makes a million, and `validate` and
-/// `simulate` say a trial will be slow before it starts.
+/// a few hundred groups, but a cohort of a million makes a million, and `validate` and every
+/// command that simulates say a trial will be slow before it starts.
 #[test]
 fn a_cap_over_many_outcomes_of_a_large_cohort_is_noted_as_slow() {
     use sibsim::scenario::{overrides::Override, parse_with_model_overrides};
@@ -1779,4 +1779,45 @@ fn a_cap_over_many_outcomes_of_a_large_cohort_is_noted_as_slow() {
         out.status.success() && shown.contains("groups of participants"),
         "{shown}"
     );
+    // So does every command that simulates, once, on stderr. The extra outcomes are never
+    // achieved here (a rate of 0), so the trials are quick though the bound is large.
+    let never = text.replace(
+        "rate = { mean = 0.5, sd = 0.1 }",
+        "rate = { mean = 0, sd = 0 }",
+    );
+    assert_ne!(never, text);
+    std::fs::write(&file, &never).unwrap();
+    let html = dir.path().join("r.html");
+    let f = file.to_str().unwrap();
+    for args in [
+        vec!["simulate", f],
+        vec!["feasibility", f],
+        vec!["mkba", f],
+        vec!["report", f, "--out", html.to_str().unwrap()],
+        vec!["stress", f, "--only", "recession"],
+        vec!["sweep", f, "--vary", "outcomes.housing.price=1000:2000:2"],
+        vec!["tornado", f, "--metric", "payments_mean"],
+        vec![
+            "solve",
+            f,
+            "--term",
+            "outcomes.housing.price",
+            "--target",
+            "payments_mean >= 0",
+            "--bounds",
+            "1000:2000",
+        ],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sibsim"))
+            .args(&args)
+            .args(["--set", "cohorts[0].size=1000000", "--trials", "20"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && err.matches("groups of participants").count() == 1,
+            "{}: {err}",
+            args[0]
+        );
+    }
 }

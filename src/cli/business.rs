@@ -22,6 +22,7 @@ fn load(o: &Common<'_>, trials: u64) -> Result<(sibsim::Scenario, Option<Results
         ));
     }
     let (sc, model) = sibsim::scenario::parse_with_model_overrides(&name, &text, &set)?;
+    super::model_notes(&model, &sc.contract);
     let cfg = SimConfig {
         trials,
         seed: o.seed,

@@ -394,7 +394,8 @@ pub fn stress(
     let l = Loaded::new(c)?;
     let mut outputs = check_outputs("stress", OutFormat::Json, out, charts)?;
     let src = l.source();
-    let (sc, _) = src.load(&Variant::base())?;
+    let (sc, model) = src.load(&Variant::base())?;
+    super::model_notes(&model, &sc.contract);
     // The file's own stresses must make valid scenarios (a default that does not fit is
     // skipped with its reason instead).
     sibsim::design::stress::check_file_stresses(&sc, src.file, &l.text, src.base)?;
@@ -597,7 +598,8 @@ pub fn sweep(
             vs.len()
         )));
     }
-    let (sc, _) = src.load(&Variant::base())?;
+    let (sc, model) = src.load(&Variant::base())?;
+    super::model_notes(&model, &sc.contract);
     // A term both set and varied takes the sweep's values: say so, as the --set is then moot.
     for v in &vs {
         let varied = sibsim::scenario::overrides::path_text(&v.path);
@@ -743,16 +745,21 @@ fn render_sweep(sw: &Sweep, o: &mut String) {
 }
 
 /// Runs the sensitivity analysis of `figure` (with progress on a terminal); returns it with
-/// the contract's currency and its [`business_notes`].
+/// the contract's currency and its [`business_notes`]. `notes`: show the model's notes
+/// first (as `tornado` does; `report` has shown them for its own run).
 pub fn compute_tornado(
     c: &Common<'_>,
     figure: &str,
     range: &str,
+    notes: bool,
 ) -> Result<(sibsim::design::tornado::Tornado, String, String)> {
     let l = Loaded::new(c)?;
     let src = l.source();
     let range = parse_range(range)?;
     let (sc, model) = src.load(&Variant::base())?;
+    if notes {
+        super::model_notes(&model, &sc.contract);
+    }
     let variants = sibsim::design::tornado::variant_count(&sc, &model, range);
     // The base, and each input's low and high run in flight (see `design::in_batches`).
     let kept = 1 + 2 * (sibsim::design::runs_kept(variants / 2, l.cfg.threads) - 1);
@@ -779,7 +786,7 @@ pub fn tornado(
     io::note_input(c.scenario);
     let mut outputs = check_outputs("tornado", OutFormat::Csv, out, charts)?;
     let t0 = std::time::Instant::now();
-    let (tor, currency, note) = compute_tornado(c, figure, range)?;
+    let (tor, currency, note) = compute_tornado(c, figure, range, true)?;
     let mut staged = match out {
         Some(p) => outputs.stage(p, tornado_csv(&tor).as_bytes()),
         None => Ok(()),
@@ -917,7 +924,8 @@ pub fn solve(
     let src = l.source();
     let target = Target::parse(target).map_err(|e| CliError(format!("--target: {e}")))?;
     // At most the answer and the scenario as it is, on the target and the key figures.
-    let (sc, _) = src.load(&Variant::base())?;
+    let (sc, model) = src.load(&Variant::base())?;
+    super::model_notes(&model, &sc.contract);
     let n_figures = 1 + sibsim::metrics::key_figures(&sc.contract).len();
     io::check_memory(
         sibsim::design::memory_needed(2, n_figures, l.cfg.trials),

@@ -585,6 +585,14 @@ fn load(path: &std::path::Path) -> Result<sibsim::Scenario> {
     Ok(sibsim::scenario::parse(&path.display().to_string(), &text)?)
 }
 
+/// Shows on stderr, before a run, the notes of [`sibsim::model::Model::notes`]: draws cut at zero
+/// and a per-participant cap that makes trials slow (`validate` lists the same).
+pub(crate) fn model_notes(model: &sibsim::model::Model, c: &sibsim::Contract) {
+    for n in model.notes(c) {
+        eprintln!("note: {n}");
+    }
+}
+
 fn validate(path: &std::path::Path, given: &[String]) -> Result<()> {
     use sibsim::chart::theme::count;
     let set = design::overrides(given)?;

@@ -17,6 +17,7 @@ pub fn run(
     let name = o.scenario.display().to_string();
     let set = super::design::overrides(o.set)?;
     let (scenario, model) = sibsim::scenario::parse_with_model_overrides(&name, &text, &set)?;
+    super::model_notes(&model, &scenario.contract);
     let tree_file = tree;
     let tree = super::business::tree(&scenario, o.scenario, &set, tree)?;
     let c = &scenario.contract;
@@ -42,7 +43,7 @@ pub fn run(
     let doc = super::simulate::summary_file(&name, &text, o.set, c, &results);
     let mut extra = Vec::new();
     if let Some(figure) = tornado {
-        let (tor, currency, _) = super::design::compute_tornado(o, figure, "p10-p90")?;
+        let (tor, currency, _) = super::design::compute_tornado(o, figure, "p10-p90", false)?;
         let ch = sibsim::chart::Tornado::from_design(&tor, &currency);
         let svg = sibsim::chart::render(&ch, sibsim::chart::Format::Svg)
             .map_err(|e| CliError(e.to_string()))?;

@@ -51,9 +51,7 @@ pub fn run(o: Options<'_>) -> Result<()> {
     let set = super::design::overrides(o.set)?;
     let (scenario, model) = sibsim::scenario::parse_with_model_overrides(&name, &text, &set)?;
     let c = &scenario.contract;
-    for n in model.notes(c) {
-        eprintln!("note: {n}");
-    }
+    super::model_notes(&model, c);
     let cfg = SimConfig {
         trials: o.trials,
         seed: o.seed,
