@@ -1839,8 +1839,9 @@ fn binomial_large<R: rand::Rng + ?Sized>(rng: &mut R, n: u64, p: f64) -> u64 {
 /// the standard deviation (about 9 of them in probabilities summed per draw: 0.12 us at a
 /// standard deviation of 5, 0.22 us at 15, against rand_distr's BTPE's 0.06 to 0.1 us at any
 /// size), so beyond a standard deviation of 8 (a cohort of more than 256 at a rate of one
-/// half, 304 at 0.3, 711 at 0.1) a draw is BTPE, whose draws at two rates are unrelated: no
-/// common random numbers there.
+/// half, 304 at 0.3, 711 at 0.1) a draw is BTPE, whose draws at two nearby rates mostly
+/// move together but not always, nor always the same way (a rejection sampler: a uniform
+/// accepted at one rate can be rejected at the other).
 const INVERT_VARIANCE_MAX: f64 = 64.0;
 
 /// The `u`-quantile of Binomial(`n`, `p`) (`p <= 1/2`, `q = 1 - p`, `n p >= 30`): the smallest

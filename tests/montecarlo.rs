@@ -289,6 +289,39 @@ fn a_binomial_count_has_the_binomials_mean_and_spread_by_each_way_it_is_drawn() 
     }
 }
 
+/// On common random numbers a higher success rate never pays less in any trial, and moves
+/// each trial's count of achievers by a few people: the rate is its Beta quantile at the
+/// trial's normal and the count the binomial's inverse CDF at the trial's uniform, also for a
+/// cohort of 200 whose count is drawn from the mode (a mean of 80).
+#[test]
+fn a_higher_rate_pays_no_less_in_any_trial_on_common_random_numbers() {
+    let per_trial = |mean: f64| {
+        let text = small(
+            200,
+            "",
+            &format!(
+                "[uncertainty]\n[uncertainty.outcomes.job]\nrate = {{ mean = {mean}, sd = 0.05 }}\n"
+            ),
+        );
+        let paid = std::sync::Mutex::new(vec![0i64; 2_000]);
+        run_with(&text, 2_000, 7, 2, &|t: &TrialRecord| {
+            paid.lock().unwrap()[t.trial as usize] = t.settlement.outcome_payments.cents();
+        });
+        paid.into_inner().unwrap()
+    };
+    let (low, high) = (per_trial(0.40), per_trial(0.41));
+    let moves: Vec<i64> = low
+        .iter()
+        .zip(&high)
+        .map(|(a, b)| (b - a) / 100_000)
+        .collect();
+    // In EUR 1,000 a person: never fewer, at most 6 more (the rate moves by about 0.01, 2 of
+    // 200 people), 2 more on average.
+    assert!(moves.iter().all(|&m| (0..=6).contains(&m)), "{moves:?}");
+    let mean = moves.iter().sum::<i64>() as f64 / moves.len() as f64;
+    assert!((1.5..2.5).contains(&mean), "{mean}");
+}
+
 /// A repeatable count outcome measured in 3 periods is drawn afresh in each: mean payments
 /// 3 x n x p x price (within four standard errors), and a trial can pay for more achievements
 /// than there are people; without `repeatable`, n x p x price and never more than n.
