@@ -1850,8 +1850,9 @@ const INVERT_VARIANCE_MAX: f64 = 64.0;
 /// they meet. From the mode `m`: its probability by Loader's saddle-point formula (relative
 /// error about 1e-15, where `ln Γ` would lose digits to cancellation), `P(X <= m)` by summing
 /// the probabilities below it until they no longer change the sum (about 9 standard
-/// deviations), then a walk up or down to `u` (0.8 of one on average). Each probability comes
-/// from the one before by the ratio `(n - k) p / ((k + 1) q)`, as in the search from 0.
+/// deviations), then a walk up or down to `u` (0.8 standard deviations on average). Each
+/// probability comes from the one before by the ratio `(n - k) p / ((k + 1) q)`, as in the
+/// search from 0.
 fn binomial_quantile_large(u: f64, n: u64, p: f64, q: f64) -> u64 {
     let nf = n as f64;
     let m = ((nf + 1.0) * p).floor().min(nf);
