@@ -761,19 +761,41 @@ fn rank(q: f64, m: usize) -> usize {
 /// between the cluster and the values beside it; this one counts that jump. Where the values
 /// are smooth it is the usual `sqrt(q (1 - q) / m) / f`.
 pub fn quantile_se(v: &[f64], q: f64) -> f64 {
-    let m = v.len();
+    quantile_se_from(v.len() as u64, q, |j| v[j as usize - 1])
+}
+
+/// The ranks (1-based, first and last) of the sorted values that [`quantile_se_from`] reads
+/// for the `q`-quantile of `m` values: those within 8 standard deviations of its rank's
+/// binomial spread, and 2 more each side.
+pub fn quantile_se_window(m: u64, q: f64) -> (u64, u64) {
+    let r = crate::stats::nearest_rank(q, m);
+    let half = (8.0 * rank_sd(m, q)).ceil() as u64 + 2;
+    (r.saturating_sub(half).max(1), (r + half).min(m))
+}
+
+/// The binomial standard deviation of a quantile's rank among `m` values: `sqrt(m q (1 - q))`,
+/// with `q` kept at least one value from either end.
+fn rank_sd(m: u64, q: f64) -> f64 {
+    let mf = m as f64;
+    let q = q.clamp(1.0 / mf, 1.0 - 1.0 / mf);
+    (mf * q * (1.0 - q)).sqrt()
+}
+
+/// [`quantile_se`] of `m` sorted values, each read by `value(j)` (1-based rank `j`) for the
+/// ranks of [`quantile_se_window`] only: a histogram that can read a value at a rank needs
+/// not hold them all.
+pub fn quantile_se_from(m: u64, q: f64, value: impl Fn(u64) -> f64) -> f64 {
     if m < 2 {
         return f64::NAN;
     }
-    let r = rank(q, m);
+    let r = crate::stats::nearest_rank(q, m);
     let (mf, rf) = (m as f64, r as f64);
-    let sd =
-        (mf * q.clamp(1.0 / mf, 1.0 - 1.0 / mf) * (1.0 - q.clamp(1.0 / mf, 1.0 - 1.0 / mf))).sqrt();
+    let sd = rank_sd(m, q);
     let ln_beta_inv = crate::stats::ln_gamma(mf + 1.0)
         - crate::stats::ln_gamma(rf)
         - crate::stats::ln_gamma(mf - rf + 1.0);
-    // P(the resample's quantile <= v[j - 1]).
-    let below = |j: usize| -> f64 {
+    // P(the resample's quantile <= the value of rank j).
+    let below = |j: u64| -> f64 {
         if j == 0 {
             0.0
         } else if j >= m {
@@ -787,18 +809,16 @@ pub fn quantile_se(v: &[f64], q: f64) -> f64 {
             crate::stats::inc_beta_with(rf, mf - rf + 1.0, ln_beta_inv, j as f64 / mf)
         }
     };
-    let half = (8.0 * sd).ceil() as usize + 2;
-    let lo = r.saturating_sub(half).max(1);
-    let hi = (r + half).min(m);
+    let (lo, hi) = quantile_se_window(m, q);
     // Values relative to the quantile itself, so that the sums do not cancel.
-    let x0 = v[r - 1];
+    let x0 = value(r);
     let (mut w0, mut w1, mut w2) = (0.0f64, 0.0f64, 0.0f64);
     let mut prev = 0.0; // the mass below the window is counted at its first rank
     for j in lo..=hi {
         let cum = if j == hi { 1.0 } else { below(j) };
         let w = (cum - prev).max(0.0);
         prev = cum;
-        let x = v[j - 1] - x0;
+        let x = value(j) - x0;
         w0 += w;
         w1 += w * x;
         w2 += w * x * x;

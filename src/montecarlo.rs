@@ -1142,6 +1142,12 @@ pub struct Summary {
     /// written before sibsim stated it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<f64>>,
+    /// The Monte Carlo standard error of each percentile, in the order P1 to P99: how far
+    /// another run's percentile would typically be (the standard deviation of its bootstrap
+    /// distribution, from the trials ranked near it: see [`percentile_ses`]); absent for fewer
+    /// than 2 trials and in files written before sibsim stated it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percentile_se: Option<Vec<f64>>,
     /// The shape of the figure over the trials (for histograms and CDFs); absent in files
     /// written before sibsim 0.1 had charts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1314,9 +1320,43 @@ fn bounds(q: &[(f64, f64)], scale: f64) -> (Option<f64>, Option<Vec<f64>>) {
     )
 }
 
+/// The Monte Carlo standard error of the percentiles at `levels` of the `n` samples in `h`
+/// (`None` for fewer than 2), in `h`'s units: the standard deviation of each percentile's
+/// bootstrap distribution, computed exactly from the samples ranked near it
+/// ([`crate::metrics::quantile_se_from`], as the term-design commands compute a percentile's
+/// error), read as [`Histogram::at_ranks_within`] reads them. It counts the jumps of a
+/// percentile that sits at a cluster of equal values (a capped return, a lattice of payment
+/// amounts), which a density-based error misses.
+pub fn percentile_ses(h: &Histogram, levels: &[f64]) -> Option<Vec<f64>> {
+    let n = h.count();
+    if n < 2 {
+        return None;
+    }
+    // Every rank any level reads, each once, ascending.
+    let mut ranks: Vec<u64> = levels
+        .iter()
+        .flat_map(|&q| {
+            let (lo, hi) = crate::metrics::quantile_se_window(n, q);
+            lo..=hi
+        })
+        .collect();
+    ranks.sort_unstable();
+    ranks.dedup();
+    let values = h.at_ranks_within(&ranks);
+    let value = |j: u64| values[ranks.partition_point(|&r| r < j)].0;
+    Some(
+        levels
+            .iter()
+            .map(|&q| crate::metrics::quantile_se_from(n, q, value))
+            .collect(),
+    )
+}
+
 pub(crate) fn summary(m: &Moments, h: &Histogram, scale: f64) -> Summary {
     let q = h.quantiles_within(&SUMMARY_LEVELS);
     let (error, errors) = bounds(&q, scale);
+    let percentile_se =
+        percentile_ses(h, &SUMMARY_LEVELS).map(|v| v.into_iter().map(|x| x / scale).collect());
     let q = |i: usize| q[i].0 / scale;
     Summary {
         mean: m.mean() / scale,
@@ -1333,6 +1373,7 @@ pub(crate) fn summary(m: &Moments, h: &Histogram, scale: f64) -> Summary {
         p99: q(8),
         error,
         errors,
+        percentile_se,
         distribution: distribution(h, scale),
     }
 }
@@ -1589,6 +1630,20 @@ impl Results {
             .flat_map(|s| s.errors.iter().flat_map(|e| [e[1], e[4], e[7]]))
             .chain(self.parties.iter().map(|p| p.expected_shortfall95_error))
             .fold(0.0, f64::max)
+    }
+
+    /// The largest Monte Carlo standard error ([`Summary::percentile_se`]) of the percentiles
+    /// the screen shows for the parties' net (P5, P50, P95); `None` for fewer than 2 trials.
+    pub fn shown_percentiles_se(&self) -> Option<f64> {
+        self.parties
+            .iter()
+            .map(|p| {
+                p.net
+                    .percentile_se
+                    .as_ref()
+                    .map(|e| e[1].max(e[4]).max(e[7]))
+            })
+            .try_fold(0.0f64, |m, e| e.map(|e| m.max(e)))
     }
 
     /// The largest Monte Carlo standard error of a probability over these trials, in

@@ -436,7 +436,7 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
     let _ = writeln!(h.s, "<h1>{}</h1>", esc(&c.name));
     let _ = writeln!(
         h.s,
-        "<p class=\"meta\" id=\"provenance-line\">Simulation report: {}, seed {}, sibsim {}, scenario <code>{}</code>. Amounts in {cur}; means over trials with their Monte Carlo standard error; {}; a probability's standard error is at most {:.2} percentage points.</p>",
+        "<p class=\"meta\" id=\"provenance-line\">Simulation report: {}, seed {}, sibsim {}, scenario <code>{}</code>. Amounts in {cur}; means over trials with their Monte Carlo standard error; {}; a probability's standard error is at most {:.2} percentage points{}.</p>",
         crate::chart::theme::count(doc.trials, "trial", "trials"),
         doc.seed,
         esc(&doc.sibsim_version),
@@ -448,7 +448,13 @@ pub fn render_html(input: &ReportInput) -> Result<String, ChartError> {
                 number(e)
             ),
         },
-        r.probability_se_bound()
+        r.probability_se_bound(),
+        r.shown_percentiles_se()
+            .map(|se| format!(
+                ", and that of the parties' P5, P50 and P95 at most {}",
+                number(se.round())
+            ))
+            .unwrap_or_default()
     );
     // Few trials: the figures are rough, and a decision should not rest on them.
     if doc.trials < FEW_TRIALS {

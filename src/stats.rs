@@ -1802,15 +1802,28 @@ impl Histogram {
     /// inside a focus stretch is read from whichever of its two buckets is narrower.
     pub fn quantiles_within(&self, qs: &[f64]) -> Vec<(f64, f64)> {
         debug_assert!(qs.is_sorted());
+        let n = self.count();
+        if n == 0 {
+            return vec![(0.0, 0.0); qs.len()];
+        }
+        let ranks: Vec<u64> = qs.iter().map(|&q| nearest_rank(q, n)).collect();
+        self.at_ranks_within(&ranks)
+    }
+
+    /// The samples of the ascending 1-based `ranks` (each at most [`Histogram::count`]), each
+    /// with the most it can be from the sample of that rank, as
+    /// [`Histogram::quantiles_within`] reads them; `(0, 0)` each when empty.
+    pub fn at_ranks_within(&self, ranks: &[u64]) -> Vec<(f64, f64)> {
+        debug_assert!(ranks.is_sorted());
         let h = self.counted();
-        let mut out = vec![(0.0, 0.0); qs.len()];
+        let mut out = vec![(0.0, 0.0); ranks.len()];
         let n = h.count();
         if n == 0 {
             return out;
         }
-        let ranks: Vec<u64> = qs.iter().map(|&q| nearest_rank(q, n)).collect();
+        debug_assert!(ranks.iter().all(|&r| (1..=n).contains(&r)));
         if let Some(sorted) = h.exact_sorted() {
-            for (o, &r) in out.iter_mut().zip(&ranks) {
+            for (o, &r) in out.iter_mut().zip(ranks) {
                 *o = (sorted[r as usize - 1] as f64, 0.0);
             }
             return out;
@@ -1827,7 +1840,7 @@ impl Histogram {
             next < ranks.len()
         });
         for f in &h.focus {
-            f.read(n, &ranks, &mut out);
+            f.read(n, ranks, &mut out);
         }
         out
     }

@@ -439,9 +439,16 @@ pub fn render(c: &sibsim::Contract, r: &Results, elapsed: f64) -> String {
     // A probability's standard error is sqrt(p (1 - p) / n), largest at p = 1/2.
     let _ = writeln!(
         o,
-        "A probability p has a standard error of sqrt(p(1-p)/n): at most {:.2} percentage points here.\n",
+        "A probability p has a standard error of sqrt(p(1-p)/n): at most {:.2} percentage points here.",
         r.probability_se_bound()
     );
+    if let Some(se) = r.shown_percentiles_se() {
+        o.push_str(&wrap(&format!(
+            "Standard error of the parties' P5, P50 and P95: at most {} (each percentile's in summary.json).",
+            eur(se)
+        )));
+    }
+    o.push('\n');
     let op = &r.outcome_payments;
     let _ = writeln!(
         o,
