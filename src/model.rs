@@ -530,10 +530,11 @@ impl Shape {
     }
 }
 
-/// Groups of participants a trial can follow under the per-participant cap from which
-/// [`Model::notes`] warns that trials are slow (a million groups over 64 outcomes took about a
-/// second a trial on one core).
-const SLOW_GROUPS: u64 = 200_000;
+/// Draws of groups of participants a trial can make under the per-participant cap (groups
+/// times capped outcomes) from which [`Model::notes`] warns that trials are slow: each costs
+/// about 10 ns (100,000 groups over 64 outcomes took 60 ms a trial on one core, a million
+/// over 64 about a second), so this is about 10 ms a trial, minutes for 10,000 trials.
+const SLOW_GROUP_DRAWS: u64 = 1_000_000;
 
 /// Largest `fill.max`: a cohort enrols at most this many times its target.
 pub const MAX_FILL: f64 = 10.0;
@@ -1039,9 +1040,9 @@ impl Model {
         let mut notes = self.cut_notes(c);
         let capped = c.outcomes.iter().filter(|o| o.per_participant).count();
         let groups = self.participant_groups(c);
-        if groups >= SLOW_GROUPS {
+        if groups.saturating_mul(capped as u64) >= SLOW_GROUP_DRAWS {
             notes.push(format!(
-                "the per-participant cap covers {capped} outcomes, so a trial follows up to {} of participants (one for each combination of capped outcomes achieved, at most one per person enrolled): each trial may take a second or more; fewer outcomes under the cap or smaller cohorts are much faster",
+                "the per-participant cap covers {capped} outcomes, so a trial follows up to {} of participants (one for each combination of capped outcomes achieved, at most one per person enrolled), each drawn and settled for every capped outcome: a trial may take 10 ms or more (minutes for 10,000 trials); fewer outcomes under the cap or smaller cohorts are much faster",
                 crate::chart::theme::count(groups, "group", "groups")
             ));
         }

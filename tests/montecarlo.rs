@@ -1831,9 +1831,10 @@ fn a_model_made_for_a_contract_of_another_form_draws_no_trial() {
 }
 
 /// Under the per-participant cap a trial follows a group of participants per combination of
-/// capped outcomes achieved, at most one per person: 24 capped outcomes over cohorts of 40 are
-/// a few hundred groups, but a cohort of a million makes a million, and `validate` and every
-/// command that simulates say a trial will be slow before it starts.
+/// capped outcomes achieved, at most one per person, and draws each for every capped outcome:
+/// 24 capped outcomes over cohorts of 40 are a few hundred groups, but a cohort of a million
+/// makes a million, and `validate` and every command that simulates say a trial will be slow
+/// before it starts.
 #[test]
 fn a_cap_over_many_outcomes_of_a_large_cohort_is_noted_as_slow() {
     use sibsim::scenario::{overrides::Override, parse_with_model_overrides};
@@ -1856,6 +1857,17 @@ fn a_cap_over_many_outcomes_of_a_large_cohort_is_noted_as_slow() {
             )),
         "{notes}"
     );
+    // What counts is the groups' draws, groups times capped outcomes: 50,000 people over 24
+    // outcomes make 1.2 million of them (about 10 ms a trial), 30,000 0.7 million.
+    for (size, slow) in [(50_000, true), (30_000, false)] {
+        let set = [Override::parse(&format!("cohorts[0].size={size}")).unwrap()];
+        let (sc, model) = parse_with_model_overrides("many.toml", &text, &set).unwrap();
+        let noted = model
+            .notes(&sc.contract)
+            .iter()
+            .any(|n| n.contains("groups"));
+        assert_eq!(noted, slow, "{size}");
+    }
     // The command line shows it before the run.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("many.toml");
