@@ -44,7 +44,11 @@
 //!    draw against that contract's lags and enrolment periods, from the same sub-streams;
 //! 3. the fill rate, each control-group baseline rate and the cost per participant;
 //! 4. per cohort: enrolment `Binomial(size, fill)`; outcomes under the per-participant cap as
-//!    participant classes split by binomials (identical in law to per-person Bernoulli draws);
+//!    participant classes: per capped outcome, `Binomial(eligible, rate)` achievers among the
+//!    eligible classes' participants, split over those classes (in an order their masks fix)
+//!    by hypergeometric draws, which together are identical in law to per-person Bernoulli
+//!    draws, and leave an outcome's count unchanged by a variant that moves another capped
+//!    outcome;
 //!    other count outcomes `Binomial(eligible, rate)` with `eligible` the enrolment or the
 //!    prerequisite's units; quantity outcomes `enrolled x draw` per measurement period; a
 //!    forecast baseline is scaled to the realised enrolment (`forecast x enrolled / size`, to
@@ -532,8 +536,8 @@ impl Shape {
 
 /// Draws of groups of participants a trial can make under the per-participant cap (groups
 /// times capped outcomes) from which [`Model::notes`] warns that trials are slow: each costs
-/// about 10 ns (100,000 groups over 64 outcomes took 60 ms a trial on one core, a million
-/// over 64 about a second), so this is about 10 ms a trial, minutes for 10,000 trials.
+/// about 13 ns (100,000 groups over 64 outcomes took 85 ms a trial on one core, a million
+/// over 64 about a second), so this is 10 to 15 ms a trial, minutes for 10,000 trials.
 const SLOW_GROUP_DRAWS: u64 = 1_000_000;
 
 /// Largest `fill.max`: a cohort enrols at most this many times its target.
@@ -1625,6 +1629,8 @@ pub struct DrawScratch {
     /// (count, achieved bitmask) per participant class of the current cohort; bit `j` is the
     /// outcome `pp_order[j]`.
     classes: Vec<(u32, u64)>,
+    /// Per outcome under the cap: its achievers in the cohort being drawn.
+    pp_hits: Vec<u32>,
     events: Vec<(u16, u16)>,
     /// (lag, outcome) of the outcomes under the per-participant cap, sorted: a class's events
     /// (enrolment + lag, outcome) come out in period-then-outcome order without sorting.
@@ -1646,12 +1652,15 @@ impl DrawScratch {
 /// Largest `n` whose inversion search uses the table of reciprocals.
 const RECIP_N: usize = 256;
 
-/// `RECIP[j] = 1 / j` (`RECIP[0]` unused), so the inversion search multiplies instead of
+/// Entries of [`RECIP`]: a power of two, so that an index masked to it needs no bounds check.
+const RECIP_LEN: usize = 512;
+
+/// `RECIP[j] = 1 / j` (`RECIP[0]` unused), so the inversion searches multiply instead of
 /// dividing.
-static RECIP: [f64; RECIP_N + 1] = {
-    let mut t = [0.0; RECIP_N + 1];
+static RECIP: [f64; RECIP_LEN] = {
+    let mut t = [0.0; RECIP_LEN];
     let mut j = 1;
-    while j <= RECIP_N {
+    while j < RECIP_LEN {
         t[j] = 1.0 / j as f64;
         j += 1;
     }
@@ -1857,7 +1866,7 @@ const INVERT_VARIANCE_MAX: f64 = 64.0;
 fn binomial_quantile_large(u: f64, n: u64, p: f64, q: f64) -> u64 {
     let nf = n as f64;
     let m = ((nf + 1.0) * p).floor().min(nf);
-    let at_m = binomial_pmf_saddle(m, nf, p, q);
+    let at_m = binomial_pmf(m, nf, p, q);
     let ratio = p / q;
     // P(X <= m), the terms below the mode added from the largest, two at a time with one
     // division for both (the pair's denominators multiplied): `P(X = k - 1)` and
@@ -1903,13 +1912,32 @@ fn binomial_quantile_large(u: f64, n: u64, p: f64, q: f64) -> u64 {
     k as u64
 }
 
-/// `P(X = x)` for X ~ Binomial(`n`, `p`), `q = 1 - p`, for `x` and `n - x` of at least 16
+/// `P(X = x)` for X ~ Binomial(`n`, `p`), `q = 1 - p`, `x` a whole number from 0 to `n`
 /// (Loader 2000, "Fast and accurate computation of binomial probabilities", as R's
 /// `dbinom_raw`): `exp(δ(n) - δ(x) - δ(n - x) - D(x, n p) - D(n - x, n q))` times
 /// `sqrt(n / (2π x (n - x)))`, with `δ` the Stirling series' error and `D` the deviance
-/// term.
-fn binomial_pmf_saddle(x: f64, n: f64, p: f64, q: f64) -> f64 {
-    debug_assert!(x >= 16.0 && n - x >= 16.0, "{x} of {n}");
+/// term; `q^n` and `p^n` at the ends.
+fn binomial_pmf(x: f64, n: f64, p: f64, q: f64) -> f64 {
+    debug_assert!(x >= 0.0 && x <= n && x.fract() == 0.0, "{x} of {n}");
+    if x == 0.0 {
+        if n == 0.0 {
+            return 1.0;
+        }
+        let lc = if p < 0.1 {
+            -deviance_term(n, n * q) - n * p
+        } else {
+            n * q.ln()
+        };
+        return lc.exp();
+    }
+    if x == n {
+        let lc = if q < 0.1 {
+            -deviance_term(n, n * p) - n * q
+        } else {
+            n * p.ln()
+        };
+        return lc.exp();
+    }
     let lc = stirling_error(n)
         - stirling_error(x)
         - stirling_error(n - x)
@@ -1918,14 +1946,37 @@ fn binomial_pmf_saddle(x: f64, n: f64, p: f64, q: f64) -> f64 {
     lc.exp() * (n / (std::f64::consts::TAU * x * (n - x))).sqrt()
 }
 
-/// `ln Γ(x + 1) - ((x + 1/2) ln x - x + ln sqrt(2π))` for `x >= 16`: the Stirling series to
-/// the term that no longer changes it in double precision.
+/// `ln Γ(x + 1) - ((x + 1/2) ln x - x + ln sqrt(2π))` for a whole number `x >= 1`: exact values
+/// to 15 (as R's `stirlerr`), the Stirling series beyond, to the term that no longer changes it
+/// in double precision.
 fn stirling_error(x: f64) -> f64 {
+    /// `δ(1)` to `δ(15)`, rounded to the nearest double from 40 digits (mpmath).
+    const SMALL: [f64; 15] = [
+        0.08106146679532726,
+        0.0413406959554093,
+        0.02767792568499834,
+        0.020790672103765093,
+        0.016644691189821193,
+        0.013876128823070748,
+        0.01189670994589177,
+        0.010411265261972096,
+        0.009255462182712733,
+        0.00833056343336287,
+        0.007573675487951841,
+        0.00694284010720953,
+        0.006408994188004207,
+        0.0059513701127588475,
+        0.005554733551962801,
+    ];
     const S0: f64 = 1.0 / 12.0;
     const S1: f64 = 1.0 / 360.0;
     const S2: f64 = 1.0 / 1260.0;
     const S3: f64 = 1.0 / 1680.0;
     const S4: f64 = 1.0 / 1188.0;
+    if x < 16.0 {
+        debug_assert!(x >= 1.0 && x.fract() == 0.0, "{x}");
+        return SMALL[(x as usize).clamp(1, 15) - 1];
+    }
     let xx = x * x;
     if x > 500.0 {
         (S0 - S1 / xx) / x
@@ -1963,6 +2014,153 @@ fn deviance_term(x: f64, m: f64) -> f64 {
 /// Means too large to search: rand_distr's BTPE.
 fn binomial_btpe<R: rand::Rng + ?Sized>(rng: &mut R, n: u64, p: f64) -> u64 {
     Binomial::new(n, p).map(|b| b.sample(rng)).unwrap_or(0)
+}
+
+/// The hits in a class of `sample` participants when `hits` of the `total` eligible
+/// participants (the class's and others') achieve an outcome: Hypergeometric(`total`,
+/// `hits`, `sample`), so that the classes' hits together are the eligible participants'
+/// independent Bernoulli draws. One uniform, the inverse CDF at it (so a larger class never
+/// gets fewer hits on the same uniform: common random numbers), up to a variance of
+/// [`INVERT_VARIANCE_MAX`], as for the binomial; beyond it rand_distr's H2PE.
+#[inline]
+fn hypergeometric_with<R: rand::Rng + ?Sized>(
+    rng: &mut R,
+    total: u32,
+    hits: u32,
+    sample: u32,
+) -> u32 {
+    debug_assert!(hits <= total && sample <= total);
+    let u: f64 = rand::RngExt::random(rng);
+    // Where the hits and the sample must overlap, count instead the non-hits outside the
+    // sample, `X + total - hits - sample` (increasing in `X`), whose least value is 0. The
+    // law is symmetric in its two counts: `a` is the smaller.
+    let (k, n, offset) = if hits as u64 + sample as u64 > total as u64 {
+        (total - hits, total - sample, hits + sample - total)
+    } else {
+        (hits, sample, 0)
+    };
+    let (a, b) = if k <= n { (k, n) } else { (n, k) };
+    if a == 0 {
+        return offset;
+    }
+    if a == 1 {
+        // One participant (or one hit): `P(0) = (total - b) / total`.
+        return offset + (u > (total - b) as f64 / total as f64) as u32;
+    }
+    // Small means: the search from 0, `1 / j` from the table where every `j` (at most
+    // `total`) is in it.
+    if (a as u64) * (b as u64) < 30 * total as u64 {
+        let x = if (total as usize) < RECIP_LEN {
+            hypergeometric_search(u, total, a, b, |j| RECIP[j as usize & (RECIP_LEN - 1)])
+        } else {
+            hypergeometric_search(u, total, a, b, |j| 1.0 / j as f64)
+        };
+        if let Some(x) = x {
+            return offset + x;
+        }
+    }
+    offset + hypergeometric_large(rng, u, total, a, b)
+}
+
+/// The search from 0 of [`hypergeometric_with`] (`a <= b`, `a + b <= total`), `inv(j) = 1 / j`:
+/// `P(0) = prod_{i < a} (total - b - i) / (total - i)` (two products side by side), then
+/// `P(x + 1) = P(x) (a - x) (b - x) / ((x + 1) (total - a - b + x + 1))` until the sum reaches
+/// `u`; `None` where `P(0)` underflows.
+#[inline(always)]
+fn hypergeometric_search(
+    u: f64,
+    total: u32,
+    a: u32,
+    b: u32,
+    inv: impl Fn(u32) -> f64,
+) -> Option<u32> {
+    let (mut t0, mut t1) = (1.0f64, 1.0f64);
+    let mut i = 0;
+    while i + 1 < a {
+        t0 *= (total - b - i) as f64 * inv(total - i);
+        t1 *= (total - b - i - 1) as f64 * inv(total - i - 1);
+        i += 2;
+    }
+    if i < a {
+        t0 *= (total - b - i) as f64 * inv(total - i);
+    }
+    let mut t = t0 * t1;
+    if t < f64::MIN_POSITIVE {
+        return None;
+    }
+    let c = total - a - b;
+    let mut cdf = t;
+    let mut x = 0u32;
+    while u > cdf && x < a {
+        t *= (a - x) as f64 * (b - x) as f64 * inv(x + 1) * inv(c + x + 1);
+        x += 1;
+        cdf += t;
+    }
+    Some(x)
+}
+
+/// [`hypergeometric_with`] beyond the search from 0 (means of 30 or more): `Hypergeometric(total, a, b)`, `a <= b`, `a + b <= total`, at the
+/// uniform `u`; out of line, as [`binomial_large`].
+#[cold]
+#[inline(never)]
+fn hypergeometric_large<R: rand::Rng + ?Sized>(
+    rng: &mut R,
+    u: f64,
+    total: u32,
+    a: u32,
+    b: u32,
+) -> u32 {
+    let (nf, af, bf) = (total as f64, a as f64, b as f64);
+    let variance = af * bf * (nf - af) * (nf - bf) / (nf * nf * (nf - 1.0).max(1.0));
+    if variance > INVERT_VARIANCE_MAX {
+        return rand_distr::Hypergeometric::new(total as u64, a as u64, b as u64)
+            .map(|h| h.sample(rng) as u32)
+            .unwrap_or(0);
+    }
+    hypergeometric_quantile(u, nf, af, bf)
+}
+
+/// The `u`-quantile of Hypergeometric(`n`, `a`, `b`) (`a <= b`, `a + b <= n`): the smallest `x`
+/// with `P(X <= x) >= u`, as the search from 0 computes it, from the mode `m` as
+/// [`binomial_quantile_large`]: `P(X = m)` as a ratio of three binomial probabilities (as R's
+/// `dhyper`), `P(X <= m)` by summing the probabilities below it until they no longer change
+/// the sum, then a walk to `u`.
+fn hypergeometric_quantile(u: f64, n: f64, a: f64, b: f64) -> u32 {
+    let m = ((a + 1.0) * (b + 1.0) / (n + 2.0)).floor().min(a);
+    let (p, q) = (b / n, (n - b) / n);
+    let at_m =
+        binomial_pmf(m, a, p, q) * binomial_pmf(b - m, n - a, p, q) / binomial_pmf(b, n, p, q);
+    let c = n - a - b;
+    // `P(X = x - 1) = P(X = x) x (c + x) / ((a - x + 1) (b - x + 1))`.
+    let down = |x: f64| x * (c + x) / ((a - x + 1.0) * (b - x + 1.0));
+    let (mut cdf, mut t, mut x) = (at_m, at_m, m);
+    while x > 0.0 {
+        t *= down(x);
+        x -= 1.0;
+        let next = cdf + t;
+        if next == cdf {
+            break;
+        }
+        cdf = next;
+    }
+    let (mut x, mut t) = (m, at_m);
+    if u <= cdf {
+        loop {
+            let below = cdf - t;
+            if x == 0.0 || u > below {
+                return x as u32;
+            }
+            cdf = below;
+            t *= down(x);
+            x -= 1.0;
+        }
+    }
+    while u > cdf && x < a && t > 0.0 {
+        t *= (a - x) * (b - x) / ((x + 1.0) * (c + x + 1.0));
+        x += 1.0;
+        cdf += t;
+    }
+    x as u32
 }
 
 /// The independent generator number `k` of a trial whose sub-stream key is `key`: component
@@ -2132,6 +2330,8 @@ impl Model {
         s.pp_order.sort_unstable();
         s.pp_bit.clear();
         s.pp_bit.resize(n_o, 0);
+        s.pp_hits.clear();
+        s.pp_hits.resize(n_o, 0);
         for (j, &(_, o)) in s.pp_order.iter().enumerate() {
             s.pp_bit[o as usize] = j as u32;
         }
@@ -2164,36 +2364,62 @@ impl Model {
             };
             actuals.enrolled[ci] = enrolled;
             let enrol = coh.enrol_period;
-            // Participant classes for outcomes under the per-participant cap.
+            // Participant classes for outcomes under the per-participant cap: per outcome, the
+            // count of achievers among the eligible, then its split over the eligible classes.
             s.classes.clear();
             s.classes.push((enrolled, 0));
             let mut any_pp = false;
+            // Classes left empty (all of them achieved an outcome and moved on).
+            let mut empty = 0usize;
             for (o, out) in contract.outcomes.iter().enumerate() {
                 if !out.per_participant {
                     continue;
                 }
                 any_pp = true;
-                let mut rng = sub_stream(key, base + 1 + o as u64);
                 let bit = 1u64 << s.pp_bit[o];
-                let p = &s.binomial[o];
+                // The eligible: everyone, or those who achieved the prerequisite (drawn
+                // before: validation puts it under the cap too, and earlier in the list).
+                let (needs, mut left) = match out.requires {
+                    Some(r) => (1u64 << s.pp_bit[r], s.pp_hits[r]),
+                    None => (0, enrolled),
+                };
+                let mut rng = sub_stream(key, base + 1 + o as u64);
+                let mut hits = binomial_with(&mut rng, left as u64, &s.binomial[o]) as u32;
+                s.pp_hits[o] = hits;
                 let n_now = s.classes.len();
                 for k in 0..n_now {
+                    if hits == 0 {
+                        break;
+                    }
                     let (count, mask) = s.classes[k];
-                    let eligible = match out.requires {
-                        // Validation puts a prerequisite under the cap too.
-                        Some(r) => (mask >> s.pp_bit[r]) & 1 != 0,
-                        None => true,
-                    };
-                    if !eligible || count == 0 {
+                    if count == 0 || mask & needs != needs {
                         continue;
                     }
-                    let hit = binomial_with(&mut rng, count as u64, p) as u32;
-                    if hit == count {
-                        s.classes[k].1 |= bit;
-                    } else if hit > 0 {
+                    let hit = if hits == left {
+                        count
+                    } else if count == left {
+                        hits
+                    } else {
+                        hypergeometric_with(&mut rng, left, hits, count)
+                    };
+                    left -= count;
+                    hits -= hit;
+                    // Those who achieve it always move to a new class at the end (leaving an
+                    // empty one where all do), so the classes stand in an order fixed by their
+                    // masks alone (a class comes after those made at an earlier outcome, and
+                    // after those split from classes before its own), whichever of them a
+                    // trial leaves empty: a variant that moves one outcome's rate splits
+                    // the others' achievers over the same classes in the same order.
+                    if hit > 0 {
                         s.classes[k].0 -= hit;
                         s.classes.push((hit, mask | bit));
+                        empty += (hit == count) as usize;
                     }
+                }
+                // Dropping the empty classes keeps the others' order.
+                if empty * 2 > s.classes.len() {
+                    s.classes.retain(|&(count, _)| count > 0);
+                    empty = 0;
                 }
             }
             if any_pp {
@@ -2381,6 +2607,152 @@ mod tests {
         let (n, p) = (1_000_000_000u64, 4e-8);
         let k = binomial_quantile_large(1.0, n, p, 1.0 - p);
         assert!((100..1_000).contains(&k), "{k}");
+    }
+
+    /// `C(n, k)` exactly (`n <= 120`, so it fits in a `u128`).
+    fn choose(n: u64, k: u64) -> u128 {
+        let k = k.min(n - k);
+        (0..k).fold(1u128, |c, i| c * (n - i) as u128 / (i + 1) as u128)
+    }
+
+    /// `P(X <= x)` for Hypergeometric(total, hits, sample), independently of the draws:
+    /// exact binomial coefficients up to 120, `ln Γ` beyond (about 1e-12).
+    fn hypergeometric_cdf(x: i64, total: u64, hits: u64, sample: u64) -> f64 {
+        let lo = (hits + sample).saturating_sub(total) as i64;
+        (lo..=x.min(hits.min(sample) as i64))
+            .map(|j| {
+                let j = j as u64;
+                if total <= 120 {
+                    (choose(hits, j) * choose(total - hits, sample - j)) as f64
+                        / choose(total, sample) as f64
+                } else {
+                    let lc = |n: u64, k: u64| {
+                        crate::stats::ln_gamma(n as f64 + 1.0)
+                            - crate::stats::ln_gamma(k as f64 + 1.0)
+                            - crate::stats::ln_gamma((n - k) as f64 + 1.0)
+                    };
+                    (lc(hits, j) + lc(total - hits, sample - j) - lc(total, sample)).exp()
+                }
+            })
+            .sum()
+    }
+
+    #[test]
+    fn a_class_split_is_the_hypergeometric_inverse_cdf_at_its_uniform() {
+        // (total, hits, sample): the search from 0 (means below 30), with the hits and the
+        // sample overlapping (offset) and swapped; more than 256 eligible (divisions); the
+        // search from the mode (means of 30 or more, up to a variance of 64).
+        let shapes = [
+            (34u32, 15u32, 14u32),
+            (34, 14, 15),
+            (34, 30, 20),
+            (2, 1, 1),
+            (60, 59, 1),
+            (60, 1, 59),
+            (100, 50, 50),
+            (110, 70, 60),
+            (120, 60, 60),
+            (120, 90, 100),
+            (117, 40, 100),
+            (1_000, 20, 300),
+            (1_000, 700, 990),
+            (200, 100, 80),
+            (400, 150, 120),
+            (640, 320, 320),
+        ];
+        let mut r = sub_stream(23, 0);
+        for (total, hits, sample) in shapes {
+            for _ in 0..2_000 {
+                let seed: u64 = r.random();
+                let u: f64 = sub_stream(seed, 1).random();
+                let x = hypergeometric_with(&mut sub_stream(seed, 1), total, hits, sample);
+                let (t, h, s) = (total as u64, hits as u64, sample as u64);
+                let tol = if total <= 120 { 1e-13 } else { 1e-9 };
+                assert!(
+                    hypergeometric_cdf(x as i64, t, h, s) >= u - tol
+                        && hypergeometric_cdf(x as i64 - 1, t, h, s) < u + tol,
+                    "{total} {hits} {sample} at {u}: {x}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn class_splits_are_monotone_in_the_class_size_and_the_hits_on_the_same_uniform() {
+        // Across the search from 0, the overlap's offset, the swap of the two counts and the
+        // search from the mode: the same uniform never gives a larger class or more hits fewer
+        // of them, and each step moves it by at most one.
+        let mut r = sub_stream(29, 0);
+        for _ in 0..300 {
+            let seed: u64 = r.random();
+            let draw =
+                |t: u32, h: u32, s: u32| hypergeometric_with(&mut sub_stream(seed, 1), t, h, s);
+            for (total, hits) in [(40u32, 17u32), (200, 120), (300, 40)] {
+                let mut last = 0;
+                for sample in 0..=total {
+                    let x = draw(total, hits, sample);
+                    assert!(
+                        x >= last && x - last <= 1,
+                        "{total} {hits} {sample}: {x} after {last}"
+                    );
+                    last = x;
+                }
+                let mut last = 0;
+                for h in 0..=total {
+                    let x = draw(total, h, hits);
+                    assert!(
+                        x >= last && x - last <= 1,
+                        "{total} {h} {hits}: {x} after {last}"
+                    );
+                    last = x;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_large_class_split_has_the_hypergeometrics_mean_and_spread() {
+        // Beyond a variance of 64, rand_distr's H2PE.
+        let (total, hits, sample) = (2_000u32, 1_000u32, 900u32);
+        let (n, k, s) = (total as f64, hits as f64, sample as f64);
+        let mean = s * k / n;
+        let var = s * k * (n - k) * (n - s) / (n * n * (n - 1.0));
+        assert!(var > INVERT_VARIANCE_MAX);
+        let mut r = sub_stream(31, 0);
+        let draws = 20_000;
+        let xs: Vec<f64> = (0..draws)
+            .map(|_| hypergeometric_with(&mut r, total, hits, sample) as f64)
+            .collect();
+        let m = xs.iter().sum::<f64>() / draws as f64;
+        let v = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (draws - 1) as f64;
+        assert!(
+            (m - mean).abs() < 4.0 * (var / draws as f64).sqrt(),
+            "{m} {mean}"
+        );
+        assert!(
+            (v / var - 1.0).abs() < 4.0 * (2.0 / draws as f64).sqrt(),
+            "{v} {var}"
+        );
+    }
+
+    #[test]
+    fn a_binomial_probability_is_exact_at_the_ends_and_for_small_counts() {
+        for (n, p) in [
+            (1u64, 0.3f64),
+            (15, 0.05),
+            (40, 0.5),
+            (100, 0.93),
+            (120, 0.2),
+        ] {
+            for x in 0..=n {
+                let exact = choose(n, x) as f64 * p.powi(x as i32) * (1.0 - p).powi((n - x) as i32);
+                let got = binomial_pmf(x as f64, n as f64, p, 1.0 - p);
+                assert!(
+                    (got - exact).abs() <= 1e-12 * exact,
+                    "{x} of {n} at {p}: {got} against {exact}"
+                );
+            }
+        }
     }
 
     #[test]

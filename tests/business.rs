@@ -523,9 +523,9 @@ fn evidence_tells_a_figure_from_its_threshold() {
     ]);
     assert!(out.contains("0.61260 < 0.61261"), "{out}");
     // A figure that is not 0 never reads as 0: the reference's insurer saves more than it
-    // pays in 0.4% of trials, not in none.
+    // pays in 0.3% of trials, not in none.
     let out = cli(&["feasibility", "scenarios/reference.toml"]);
-    assert!(out.contains("insurer 0.004 < 0.70,"), "{out}");
+    assert!(out.contains("insurer 0.003 < 0.70,"), "{out}");
 }
 
 /// The investors node counts as committed capital only the tranches whose investors the facts
