@@ -2035,7 +2035,7 @@ fn hypergeometric_with<R: rand::Rng + ?Sized>(
     // sample, `X + total - hits - sample` (increasing in `X`), whose least value is 0. The
     // law is symmetric in its two counts: `a` is the smaller.
     let (k, n, offset) = if hits as u64 + sample as u64 > total as u64 {
-        (total - hits, total - sample, hits + sample - total)
+        (total - hits, total - sample, hits - (total - sample))
     } else {
         (hits, sample, 0)
     };
@@ -2706,6 +2706,38 @@ mod tests {
                     );
                     last = x;
                 }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 3_000,
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+        /// Any shape up to `u32::MAX` (overflow checks on in a debug build): the hits stay in
+        /// the support, and one more participant in the class gives the same or one more hit on
+        /// the same uniform wherever both draws are inverse CDFs (a variance up to 64).
+        #[test]
+        fn a_class_split_stays_in_its_support_and_grows_with_the_class(
+            total in proptest::prop_oneof![1u32..300, 1u32..100_000, 1u32..=u32::MAX],
+            h in 0.0f64..=1.0,
+            s in 0.0f64..=1.0,
+            seed in proptest::prelude::any::<u64>(),
+        ) {
+            let hits = ((total as f64 * h) as u32).min(total);
+            let sample = ((total as f64 * s) as u32).min(total);
+            let x = hypergeometric_with(&mut sub_stream(seed, 1), total, hits, sample);
+            let lo = (hits as u64 + sample as u64).saturating_sub(total as u64) as u32;
+            proptest::prop_assert!(lo <= x && x <= hits.min(sample), "{x}");
+            let variance = |n: u32| {
+                let (t, k, n) = (total as f64, hits as f64, n as f64);
+                k * n * (t - k) * (t - n) / (t * t * (t - 1.0).max(1.0))
+            };
+            if sample < total && variance(sample).max(variance(sample + 1)) <= INVERT_VARIANCE_MAX {
+                let y = hypergeometric_with(&mut sub_stream(seed, 1), total, hits, sample + 1);
+                proptest::prop_assert!(y >= x && y - x <= 1, "{x} then {y}");
             }
         }
     }
