@@ -270,23 +270,29 @@ fn a_binomial_count_has_the_binomials_mean_and_spread_by_each_way_it_is_drawn() 
         );
         let trials = 20_000;
         let r = run(&text, trials, 5, 2);
-        let m = &r.outcome_payments;
-        let n = size as f64;
-        let (mean, sd) = (n * p * 1000.0, (n * p * (1.0 - p)).sqrt() * 1000.0);
-        assert!(
-            (m.mean - mean).abs() < 4.0 * m.se,
-            "{size} at {p}: mean {} ± {} against {mean}",
-            m.mean,
-            m.se
-        );
-        // The sample sd's standard error is about sd / sqrt(2 trials) (kurtosis near 3).
-        let se_sd = sd / (2.0 * trials as f64).sqrt();
-        assert!(
-            (m.sd - sd).abs() < 4.0 * se_sd,
-            "{size} at {p}: sd {} against {sd} ± {se_sd}",
-            m.sd
-        );
+        assert_binomial_payments(&r, trials, size, p, &format!("{size} at {p}"));
     }
+}
+
+/// The outcome payments of `trials` trials are EUR 1,000 times Binomial(`n`, `p`): mean and
+/// standard deviation each within four standard errors.
+fn assert_binomial_payments(r: &Results, trials: u64, n: u32, p: f64, what: &str) {
+    let m = &r.outcome_payments;
+    let n = n as f64;
+    let (mean, sd) = (n * p * 1000.0, (n * p * (1.0 - p)).sqrt() * 1000.0);
+    assert!(
+        (m.mean - mean).abs() < 4.0 * m.se,
+        "{what}: mean {} ± {} against {mean}",
+        m.mean,
+        m.se
+    );
+    // The sample sd's standard error is about sd / sqrt(2 trials) (kurtosis near 3).
+    let se_sd = sd / (2.0 * trials as f64).sqrt();
+    assert!(
+        (m.sd - sd).abs() < 4.0 * se_sd,
+        "{what}: sd {} against {sd} ± {se_sd}",
+        m.sd
+    );
 }
 
 /// On common random numbers a higher success rate never pays less in any trial, and moves
@@ -404,24 +410,7 @@ outcomes = ["job", "course"]
     );
     let trials = 20_000;
     let r = run(&text, trials, 13, 2);
-    let m = &r.outcome_payments;
-    let either: f64 = 1.0 - 0.5 * 0.6;
-    let (mean, sd) = (
-        60.0 * either * 1000.0,
-        (60.0 * either * (1.0 - either)).sqrt() * 1000.0,
-    );
-    assert!(
-        (m.mean - mean).abs() < 4.0 * m.se,
-        "mean {} ± {} against {mean}",
-        m.mean,
-        m.se
-    );
-    let se_sd = sd / (2.0 * trials as f64).sqrt();
-    assert!(
-        (m.sd - sd).abs() < 4.0 * se_sd,
-        "sd {} against {sd} ± {se_sd}",
-        m.sd
-    );
+    assert_binomial_payments(&r, trials, 60, 1.0 - 0.5 * 0.6, "either of two");
 }
 
 /// A repeatable count outcome measured in 3 periods is drawn afresh in each: mean payments
