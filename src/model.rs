@@ -2099,8 +2099,9 @@ fn hypergeometric_search(
     Some(x)
 }
 
-/// [`hypergeometric_with`] beyond the search from 0 (means of 30 or more): `Hypergeometric(total, a, b)`, `a <= b`, `a + b <= total`, at the
-/// uniform `u`; out of line, as [`binomial_large`].
+/// [`hypergeometric_with`] beyond the search from 0 (means of 30 or more, or a `P(0)` that
+/// underflows): `Hypergeometric(total, a, b)`, `a <= b`, `a + b <= total`, at the uniform `u`;
+/// out of line, as [`binomial_large`].
 #[cold]
 #[inline(never)]
 fn hypergeometric_large<R: rand::Rng + ?Sized>(
@@ -2416,6 +2417,9 @@ impl Model {
                         empty += (hit == count) as usize;
                     }
                 }
+                // The eligible classes held `left` participants in all (those with the
+                // prerequisite's bit are its achievers), so every hit found a class.
+                debug_assert_eq!(hits, 0, "outcome {o}: hits left over");
                 // Dropping the empty classes keeps the others' order.
                 if empty * 2 > s.classes.len() {
                     s.classes.retain(|&(count, _)| count > 0);
