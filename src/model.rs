@@ -2134,15 +2134,25 @@ fn hypergeometric_quantile(u: f64, n: f64, a: f64, b: f64) -> u32 {
     let c = n - a - b;
     // `P(X = x - 1) = P(X = x) x (c + x) / ((a - x + 1) (b - x + 1))`.
     let down = |x: f64| x * (c + x) / ((a - x + 1.0) * (b - x + 1.0));
+    // Below the mode two terms at a time with one division for both (their denominators
+    // multiplied), as for the binomial.
     let (mut cdf, mut t, mut x) = (at_m, at_m, m);
-    while x > 0.0 {
-        t *= down(x);
-        x -= 1.0;
-        let next = cdf + t;
+    while x > 1.0 {
+        let (n1, n2) = (x * (c + x), (x - 1.0) * (c + x - 1.0));
+        let (d1, d2) = ((a - x + 1.0) * (b - x + 1.0), (a - x + 2.0) * (b - x + 2.0));
+        let both = 1.0 / (d1 * d2);
+        let t1 = t * (n1 * d2 * both);
+        let t2 = t * (n1 * n2 * both);
+        x -= 2.0;
+        t = t2;
+        let next = cdf + (t1 + t2);
         if next == cdf {
             break;
         }
         cdf = next;
+    }
+    if x == 1.0 {
+        cdf += t * down(1.0);
     }
     let (mut x, mut t) = (m, at_m);
     if u <= cdf {
