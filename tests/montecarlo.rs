@@ -70,6 +70,26 @@ to = 1
     )
 }
 
+/// `text` (a [`small`] scenario) with a second outcome `id` (price `price`, measured at
+/// `lag`, paid by the city a quarter later, requiring `requires` if given) and a
+/// per-participant cap of `cap` over it and `job`.
+fn with_capped_second_outcome(
+    text: &str,
+    id: &str,
+    requires: Option<&str>,
+    lag: u16,
+    price: u32,
+    cap: u32,
+) -> String {
+    let requires = requires.map_or(String::new(), |r| format!("requires = \"{r}\"\n"));
+    text.replace(
+        "[[tranches]]",
+        &format!(
+            "[[outcomes]]\nid = \"{id}\"\nname = \"{id}\"\n{requires}lag = {lag}\npay_lag = 1\nprice = {price}\npayers = {{ city = 1.0 }}\n\n[participant_cap]\namount = {cap}\noutcomes = [\"job\", \"{id}\"]\n\n[[tranches]]"
+        ),
+    )
+}
+
 fn load(text: &str) -> (Scenario, Model) {
     match parse_with_model("test.toml", text) {
         Ok(x) => x,
@@ -177,23 +197,8 @@ fn without_uncertainty_every_trial_is_the_deterministic_settlement() {
 rate = { mean = 1.0, sd = 0 }
 "#,
     );
-    let text = text.replace(
-        "[[tranches]]",
-        r#"[[outcomes]]
-id = "keep"
-name = "Keep the job"
-requires = "job"
-lag = 4
-pay_lag = 1
-price = 700
-payers = { city = 1.0 }
-
-[participant_cap]
-amount = 1500
-outcomes = ["job", "keep"]
-
-[[tranches]]"#,
-    ) + "[uncertainty.outcomes.keep]\nrate = { mean = 1.0, sd = 0 }\n";
+    let text = with_capped_second_outcome(&text, "keep", Some("job"), 4, 700, 1500)
+        + "[uncertainty.outcomes.keep]\nrate = { mean = 1.0, sd = 0 }\n";
     let (sc, m) = load(&text);
     let c: &Contract = &sc.contract;
     // Deterministic actuals: all 50 achieve both.
@@ -391,23 +396,8 @@ fn a_cap_of_one_price_over_two_outcomes_pays_per_person_who_achieves_either() {
         60,
         "",
         "[uncertainty]\n[uncertainty.outcomes.job]\nrate = { mean = 0.5, sd = 0 }\n[uncertainty.outcomes.course]\nrate = { mean = 0.4, sd = 0 }\n",
-    )
-    .replace(
-        "[[tranches]]",
-        r#"[[outcomes]]
-id = "course"
-name = "Course"
-lag = 3
-pay_lag = 1
-price = 1000
-payers = { city = 1.0 }
-
-[participant_cap]
-amount = 1000
-outcomes = ["job", "course"]
-
-[[tranches]]"#,
     );
+    let text = with_capped_second_outcome(&text, "course", None, 3, 1000, 1000);
     let trials = 20_000;
     let r = run(&text, trials, 13, 2);
     assert_binomial_payments(&r, trials, 60, 1.0 - 0.5 * 0.6, "either of two");
