@@ -814,14 +814,22 @@ pub fn quantile_se_from(m: u64, q: f64, value: impl Fn(u64) -> f64) -> f64 {
     let x0 = value(r);
     let (mut w0, mut w1, mut w2) = (0.0f64, 0.0f64, 0.0f64);
     let mut prev = 0.0; // the mass below the window is counted at its first rank
-    for j in lo..=hi {
+    let mut j = lo;
+    while j <= hi {
+        // A run of equal values (a histogram's bucket, a cluster) weighs the resample's
+        // chance of landing anywhere in it: the distribution function at its last rank only.
+        let v = value(j);
+        while j < hi && value(j + 1) == v {
+            j += 1;
+        }
         let cum = if j == hi { 1.0 } else { below(j) };
         let w = (cum - prev).max(0.0);
         prev = cum;
-        let x = value(j) - x0;
+        let x = v - x0;
         w0 += w;
         w1 += w * x;
         w2 += w * x * x;
+        j += 1;
     }
     if w0 <= 0.0 {
         return 0.0;
@@ -1217,6 +1225,60 @@ mod tests {
             se > 0.0 && (sd / se - 1.0).abs() < 0.35,
             "spread {sd} vs se {se}"
         );
+    }
+
+    #[test]
+    fn a_run_of_equal_values_weighs_what_its_ranks_weigh_one_by_one() {
+        // The bootstrap's weights rank by rank (the distribution function at every rank of the
+        // window), as the error was first summed: a run of equal values must weigh the same
+        // as its ranks one by one, in the exact (small) and the normal (large) branch.
+        let one_by_one = |v: &[f64], q: f64| {
+            let m = v.len() as u64;
+            let r = crate::stats::nearest_rank(q, m);
+            let (mf, rf) = (m as f64, r as f64);
+            let sd = rank_sd(m, q);
+            let below = |j: u64| {
+                let p = j as f64 / mf;
+                if sd > 20.0 {
+                    let s = (mf * p * (1.0 - p)).sqrt();
+                    1.0 - crate::stats::normal_cdf((rf - 0.5 - mf * p) / s)
+                } else {
+                    crate::stats::inc_beta(rf, mf - rf + 1.0, p)
+                }
+            };
+            let (lo, hi) = quantile_se_window(m, q);
+            let x0 = v[r as usize - 1];
+            let (mut w0, mut w1, mut w2, mut prev) = (0.0, 0.0, 0.0, 0.0);
+            for j in lo..=hi {
+                let cum = if j == hi { 1.0 } else { below(j) };
+                let w = (cum - prev).max(0.0f64);
+                prev = cum;
+                let x = v[j as usize - 1] - x0;
+                w0 += w;
+                w1 += w * x;
+                w2 += w * x * x;
+            }
+            (w2 / w0 - (w1 / w0).powi(2)).max(0.0).sqrt()
+        };
+        for m in [40usize, 300, 5_000, 40_000] {
+            for run in [1usize, 3, 17, 250] {
+                // Sorted values in runs of `run` equal ones, the odd single value between.
+                let v: Vec<f64> = (0..m)
+                    .map(|i| (i / run) as f64 * 2.5 + if i % 97 == 0 { 0.5 } else { 0.0 })
+                    .scan(f64::MIN, |last, x| {
+                        *last = last.max(x);
+                        Some(*last)
+                    })
+                    .collect();
+                for q in [0.01, 0.05, 0.5, 0.95] {
+                    let (got, want) = (quantile_se(&v, q), one_by_one(&v, q));
+                    assert!(
+                        (got - want).abs() <= 1e-9 * want + 1e-12,
+                        "{m} values in runs of {run}, q {q}: {got} against {want}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

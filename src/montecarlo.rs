@@ -1343,11 +1343,16 @@ pub fn percentile_ses(h: &Histogram, levels: &[f64]) -> Option<Vec<f64>> {
     ranks.sort_unstable();
     ranks.dedup();
     let values = h.at_ranks_within(&ranks);
-    let value = |j: u64| values[ranks.partition_point(|&r| r < j)].0;
     Some(
         levels
             .iter()
-            .map(|&q| crate::metrics::quantile_se_from(n, q, value))
+            .map(|&q| {
+                // A level's window is a whole run of the ranks: found once, then read in step.
+                let lo = crate::metrics::quantile_se_window(n, q).0;
+                let at = ranks.partition_point(|&r| r < lo);
+                let value = |j: u64| values[at + (j - lo) as usize].0;
+                crate::metrics::quantile_se_from(n, q, value)
+            })
             .collect(),
     )
 }
