@@ -1246,12 +1246,19 @@ impl Zone {
     }
 
     /// Calls `f(lower, upper, count)` for every non-empty bucket in ascending value order,
-    /// clipped to `[self.from, to)`; `false` when `f` asked to stop.
-    fn for_each(&self, k: u32, to: f64, mut f: impl FnMut(f64, f64, u64) -> bool) -> bool {
+    /// clipped to `[self.from, to)`, but for the runs of buckets `skip` takes (see
+    /// [`Zone::visit`]); `false` when `f` asked to stop.
+    fn for_each(
+        &self,
+        k: u32,
+        to: f64,
+        mut skip: impl FnMut(u64) -> bool,
+        mut f: impl FnMut(f64, f64, u64) -> bool,
+    ) -> bool {
         let (a, from) = (self.anchor as f64, self.from as f64);
         let mut emit = |vlo: f64, vhi: f64, c: u64| f((a + vlo).max(from), (a + vhi).min(to), c);
         // Negative distances by falling magnitude, then the others by rising magnitude.
-        self.visit::<true>(|g, c| {
+        self.visit::<true>(&mut skip, |g, c| {
             let (lo, width) = Histogram::bounds(k, g);
             // magnitudes [lo, lo + width) -> distances (-(lo + width), -lo]
             if g >> k == 0 {
@@ -1259,7 +1266,7 @@ impl Zone {
             } else {
                 emit(-(lo + width), -lo, c)
             }
-        }) && self.visit::<false>(|g, c| {
+        }) && self.visit::<false>(&mut skip, |g, c| {
             let (lo, width) = Histogram::bounds(k, g);
             if g >> k == 0 {
                 emit(lo, lo, c)
@@ -1271,20 +1278,27 @@ impl Zone {
 
     /// Calls `f(bucket, count)` for every non-empty bucket of one sign's window, by falling
     /// bucket for the negative side (so by rising value), by rising bucket otherwise; `false`
-    /// when `f` asked to stop. (The side is a constant, so each gets its own loop.)
-    fn visit<const NEGATIVE: bool>(&self, mut f: impl FnMut(u32, u64) -> bool) -> bool {
+    /// when `f` asked to stop. (The side is a constant, so each gets its own loop.) Where no
+    /// count wrapped, each non-empty run of 64 buckets is first offered to `skip` with its
+    /// total count, and passed over if `skip` takes it.
+    fn visit<const NEGATIVE: bool>(
+        &self,
+        mut skip: impl FnMut(u64) -> bool,
+        mut f: impl FnMut(u32, u64) -> bool,
+    ) -> bool {
         let negative = NEGATIVE;
         let win = if negative { &self.neg } else { &self.pos };
         // Windows are mostly empty: each run of 64 buckets is turned into a mask of the
         // non-empty ones (a wrapped bucket can read 0 in 16 bits: with wraps, every bucket
         // is looked at), and only those are visited.
         let all = !self.wraps.is_empty();
-        let mask = |chunk: &[u16]| {
+        let mut mask = |chunk: &[u16]| {
             if all {
                 return u64::MAX >> (64 - chunk.len());
             }
-            // Most runs are empty: an OR over the run (vectorised) finds them first.
-            if chunk.iter().fold(0u16, |m, &c| m | c) == 0 {
+            // Most runs are empty: their total (a vectorised sum) finds them first.
+            let total: u32 = chunk.iter().map(|&c| u32::from(c)).sum();
+            if total == 0 || skip(u64::from(total)) {
                 return 0;
             }
             chunk
@@ -1819,13 +1833,24 @@ impl Histogram {
         self.counted().for_each_counted(f)
     }
 
-    fn for_each_counted(&self, mut f: impl FnMut(f64, f64, u64) -> bool) {
+    fn for_each_counted(&self, f: impl FnMut(f64, f64, u64) -> bool) {
+        self.for_each_counted_skipping(|_| false, f)
+    }
+
+    /// [`Histogram::for_each_counted`], offering `skip` the total count of each run of up to
+    /// 64 buckets first (where no count wrapped): a run it takes (`true`) is passed over
+    /// whole, its buckets not visited.
+    fn for_each_counted_skipping(
+        &self,
+        mut skip: impl FnMut(u64) -> bool,
+        mut f: impl FnMut(f64, f64, u64) -> bool,
+    ) {
         for (i, zone) in self.zones.iter().enumerate() {
             let to = self
                 .zones
                 .get(i + 1)
                 .map_or(f64::INFINITY, |z| z.from as f64);
-            if !zone.for_each(self.k, to, &mut f) {
+            if !zone.for_each(self.k, to, &mut skip, &mut f) {
                 return;
             }
         }
@@ -1871,17 +1896,29 @@ impl Histogram {
             }
             return out;
         }
-        let mut next = 0;
-        let mut seen = 0u64;
-        h.for_each_counted(|lo, hi, c| {
-            seen += c;
-            while next < ranks.len() && seen >= ranks[next] {
-                // Values are integers: the bucket's midpoint is at most half its width from any.
-                out[next] = (0.5 * (lo + hi), 0.5 * (hi - lo));
-                next += 1;
-            }
-            next < ranks.len()
-        });
+        let next = std::cell::Cell::new(0usize);
+        let seen = std::cell::Cell::new(0u64);
+        h.for_each_counted_skipping(
+            // A run of buckets that holds no rank wanted is counted whole.
+            |total| {
+                let s = seen.get() + total;
+                let skip = ranks.get(next.get()).is_some_and(|&r| s < r);
+                if skip {
+                    seen.set(s);
+                }
+                skip
+            },
+            |lo, hi, c| {
+                seen.set(seen.get() + c);
+                while next.get() < ranks.len() && seen.get() >= ranks[next.get()] {
+                    // Values are integers: the bucket's midpoint is at most half its width
+                    // from any.
+                    out[next.get()] = (0.5 * (lo + hi), 0.5 * (hi - lo));
+                    next.set(next.get() + 1);
+                }
+                next.get() < ranks.len()
+            },
+        );
         for f in &h.focus {
             f.read(n, ranks, &mut out);
         }
@@ -2334,6 +2371,52 @@ mod tests {
         let qs = [0.01, 0.05, 0.5, 0.5, 0.95, 0.99];
         let one: Vec<f64> = qs.iter().map(|&q| a.quantile(q)).collect();
         assert_eq!(a.quantiles(&qs), one);
+    }
+
+    #[test]
+    fn reading_at_ranks_passes_over_runs_of_buckets_as_a_walk_over_every_bucket_reads() {
+        // Dense and sparse data of both signs, one zone and three (anchors), a few values a
+        // long way out: the ranks read (passing over runs of 64 buckets that hold none)
+        // against a plain cumulative walk over every bucket.
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(7);
+        for (k, anchors, spread) in [
+            (10u32, vec![], 1e6),
+            (13, vec![], 3e8),
+            (7, vec![-40_000i64, 90_000], 2e5),
+            (10, vec![5_000_000], 1e4),
+        ] {
+            let mut h = Histogram::with_anchors(k, &anchors);
+            for i in 0..30_000u32 {
+                let x: f64 = rng.random::<f64>() - 0.3;
+                let v = (x * x * x * spread) as i64 + if i % 3 == 0 { 5_000_000 } else { 0 };
+                h.add(v);
+            }
+            for v in [i64::MIN / 4, -(1 << 40), 1 << 50] {
+                h.add(v);
+            }
+            let n = h.count();
+            let mut ranks: Vec<u64> = [1, 2, 63, 64, 65, n / 100, n / 3, n / 2, n - 1, n]
+                .into_iter()
+                .chain((0..200).map(|_| rng.random_range(1..=n)))
+                .collect();
+            ranks.sort_unstable();
+            let mut want = Vec::new();
+            let (mut seen, mut next) = (0u64, 0usize);
+            h.for_each_bucket(|lo, hi, c| {
+                seen += c;
+                while next < ranks.len() && seen >= ranks[next] {
+                    want.push((0.5 * (lo + hi), 0.5 * (hi - lo)));
+                    next += 1;
+                }
+                next < ranks.len()
+            });
+            assert_eq!(
+                h.at_ranks_within(&ranks),
+                want,
+                "k {k}, anchors {anchors:?}"
+            );
+        }
     }
 
     #[test]
