@@ -2070,69 +2070,76 @@ fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, mut acc: Acc) -> Res
     let acc = &acc;
     let n = acc.trials.max(1) as f64;
     let t = c.periods as usize;
-    let parties_out: Vec<PartyResult> = parties
-        .iter()
-        .zip(&acc.parties)
-        .enumerate()
-        .map(|(k, (&p, pa))| {
-            let net = summary(&pa.net, &pa.net_hist, 100.0);
-            let es95 = pa.net_hist.lower_tail_mean_within(0.05);
-            PartyResult {
-                id: c.parties[p].id.clone(),
-                name: c.parties[p].name.clone(),
-                role: c.parties[p].role,
-                paid: mean_se(&pa.paid),
-                received: mean_se(&pa.received),
-                received_summary: pa
-                    .received_hist
-                    .as_ref()
-                    .map(|h| summary(&pa.received, h, 100.0)),
-                var95: -net.p5,
-                expected_shortfall95: -es95.0 / 100.0,
-                expected_shortfall95_error: es95.1 / 100.0,
-                net,
-                prob_net_negative: pa.neg_n as f64 / n,
-                npv: mean_se(&pa.npv),
-                loss: mean_se(&pa.loss),
-                prob_loss: pa.loss_n as f64 / n,
-                guarantee_calls_paid: mean_se(&pa.guarantee),
-                outcome_payments: mean_se(&pa.outcome_paid),
-                // Only for a payer that gives an inflow guarantee: the others never pay
-                // compensation.
-                inflow_compensation: (c.parties[p].role == Role::Payer
-                    && c.inflow_guarantees.iter().any(|ig| ig.payer == p))
-                .then(|| InflowCompensation {
-                    paid: mean_se(&pa.inflow),
-                    probability: pa.inflow_n as f64 / n,
-                }),
-                cash_bands: (0..t)
-                    .map(|i| {
-                        // The last period's cumulative cash is the party's net, trial by
-                        // trial: read it where the net is read, so the fan ends at the table's
-                        // percentiles (the same sum says it is the same series).
-                        let last = i + 1 == t && acc.bands.sums[k * t + i] == pa.net.sum;
-                        let q = if last {
-                            pa.net_hist.quantiles_within(&BAND_LEVELS)
-                        } else {
-                            acc.bands.quantiles(k * t + i, &BAND_LEVELS)
-                        };
-                        let (error, errors) = bounds(&q, 100.0);
-                        Band {
-                            period: i as u16 + 1,
-                            mean: acc.bands.mean(k * t + i) / 100.0,
-                            p5: q[0].0 / 100.0,
-                            p25: q[1].0 / 100.0,
-                            p50: q[2].0 / 100.0,
-                            p75: q[3].0 / 100.0,
-                            p95: q[4].0 / 100.0,
-                            error,
-                            errors,
-                        }
-                    })
-                    .collect(),
-            }
-        })
-        .collect();
+    // The parties' summaries (and the business case beside them) are read from the finished
+    // histograms independently: in parallel, each as it would be alone.
+    let (parties_out, business_case) = rayon::join(
+        || {
+            parties
+                .par_iter()
+                .zip(acc.parties.par_iter())
+                .enumerate()
+                .map(|(k, (&p, pa))| {
+                    let net = summary(&pa.net, &pa.net_hist, 100.0);
+                    let es95 = pa.net_hist.lower_tail_mean_within(0.05);
+                    PartyResult {
+                        id: c.parties[p].id.clone(),
+                        name: c.parties[p].name.clone(),
+                        role: c.parties[p].role,
+                        paid: mean_se(&pa.paid),
+                        received: mean_se(&pa.received),
+                        received_summary: pa
+                            .received_hist
+                            .as_ref()
+                            .map(|h| summary(&pa.received, h, 100.0)),
+                        var95: -net.p5,
+                        expected_shortfall95: -es95.0 / 100.0,
+                        expected_shortfall95_error: es95.1 / 100.0,
+                        net,
+                        prob_net_negative: pa.neg_n as f64 / n,
+                        npv: mean_se(&pa.npv),
+                        loss: mean_se(&pa.loss),
+                        prob_loss: pa.loss_n as f64 / n,
+                        guarantee_calls_paid: mean_se(&pa.guarantee),
+                        outcome_payments: mean_se(&pa.outcome_paid),
+                        // Only for a payer that gives an inflow guarantee: the others never pay
+                        // compensation.
+                        inflow_compensation: (c.parties[p].role == Role::Payer
+                            && c.inflow_guarantees.iter().any(|ig| ig.payer == p))
+                        .then(|| InflowCompensation {
+                            paid: mean_se(&pa.inflow),
+                            probability: pa.inflow_n as f64 / n,
+                        }),
+                        cash_bands: (0..t)
+                            .map(|i| {
+                                // The last period's cumulative cash is the party's net, trial by
+                                // trial: read it where the net is read, so the fan ends at the table's
+                                // percentiles (the same sum says it is the same series).
+                                let last = i + 1 == t && acc.bands.sums[k * t + i] == pa.net.sum;
+                                let q = if last {
+                                    pa.net_hist.quantiles_within(&BAND_LEVELS)
+                                } else {
+                                    acc.bands.quantiles(k * t + i, &BAND_LEVELS)
+                                };
+                                let (error, errors) = bounds(&q, 100.0);
+                                Band {
+                                    period: i as u16 + 1,
+                                    mean: acc.bands.mean(k * t + i) / 100.0,
+                                    p5: q[0].0 / 100.0,
+                                    p25: q[1].0 / 100.0,
+                                    p50: q[2].0 / 100.0,
+                                    p75: q[3].0 / 100.0,
+                                    p95: q[4].0 / 100.0,
+                                    error,
+                                    errors,
+                                }
+                            })
+                            .collect(),
+                    }
+                })
+                .collect::<Vec<PartyResult>>()
+        },
+        || acc.business.as_ref().and_then(|b| b.finish(c)),
+    );
     let tranches = c
         .tranches
         .iter()
@@ -2235,7 +2242,7 @@ fn finish(c: &Contract, parties: &[usize], cfg: &SimConfig, mut acc: Acc) -> Res
         prob_held: acc.held_n as f64 / n,
         capital_returned: mean_se(&acc.returned),
         prob_capital_returned: acc.returned_n as f64 / n,
-        business_case: acc.business.as_ref().and_then(|b| b.finish(c)),
+        business_case,
     }
 }
 
