@@ -139,7 +139,8 @@ pub fn beta_quantile(a: f64, b: f64, u: f64) -> f64 {
 
 /// [`beta_quantile`] at each of the ascending probabilities `us`: the search for each starts
 /// from the quantile before (the first from the mean), two or three Newton steps instead of
-/// five to eight, for a table of quantiles along a grid.
+/// five to eight, for a table of quantiles along a grid (more in an upper tail where the
+/// distribution function is flat to its last bit: there the search bisects).
 pub fn beta_quantiles_ascending(a: f64, b: f64, us: impl IntoIterator<Item = f64>) -> Vec<f64> {
     let shape = ln_beta_inv(a, b);
     // The quantile found before and its probability (none yet: from the mean).
