@@ -529,7 +529,7 @@ impl Mkba {
     /// Evaluates the MKBA exactly for `ind[o]` cases of each contract outcome `o`.
     ///
     /// Every operation saturates at the ends of `Decimal` (about 7.9e28): an amount that far
-    /// out clamps to the largest cents in [`cents`], which [`MkbaTable::too_large`] reports,
+    /// out clamps to the largest cents in `cents`, which [`MkbaTable::too_large`] reports,
     /// instead of panicking with "Addition overflowed".
     pub fn table(&self, c: &Contract, ind: &[Decimal]) -> MkbaTable {
         let r = self.discount_rate.to_decimal();
