@@ -2692,6 +2692,19 @@ mod tests {
         }
     }
 
+    /// Asserts that the `draws` (each with what it was drawn at, for the message), from 0,
+    /// never fall and rise by at most `step` from one to the next.
+    fn assert_rise_by_at_most<A: std::fmt::Display>(
+        step: i64,
+        draws: impl IntoIterator<Item = (A, i64)>,
+    ) {
+        let mut last = 0;
+        for (at, k) in draws {
+            assert!(k >= last && k - last <= step, "{at}: {k} after {last}");
+            last = k;
+        }
+    }
+
     #[test]
     fn class_splits_are_monotone_in_the_class_size_and_the_hits_on_the_same_uniform() {
         // Across the search from 0, the overlap's offset, the swap of the two counts and the
@@ -2703,24 +2716,18 @@ mod tests {
             let draw =
                 |t: u32, h: u32, s: u32| hypergeometric_with(&mut sub_stream(seed, 1), t, h, s);
             for (total, hits) in [(40u32, 17u32), (200, 120), (300, 40)] {
-                let mut last = 0;
-                for sample in 0..=total {
-                    let x = draw(total, hits, sample);
-                    assert!(
-                        x >= last && x - last <= 1,
-                        "{total} {hits} {sample}: {x} after {last}"
-                    );
-                    last = x;
-                }
-                let mut last = 0;
-                for h in 0..=total {
-                    let x = draw(total, h, hits);
-                    assert!(
-                        x >= last && x - last <= 1,
-                        "{total} {h} {hits}: {x} after {last}"
-                    );
-                    last = x;
-                }
+                assert_rise_by_at_most(
+                    1,
+                    (0..=total).map(|sample| {
+                        let at = format!("{total} {hits} {sample}");
+                        (at, draw(total, hits, sample) as i64)
+                    }),
+                );
+                assert_rise_by_at_most(
+                    1,
+                    (0..=total)
+                        .map(|h| (format!("{total} {h} {hits}"), draw(total, h, hits) as i64)),
+                );
             }
         }
     }
@@ -2813,20 +2820,15 @@ mod tests {
             let draw = |n: u64, p: f64| {
                 binomial_with(&mut sub_stream(seed, 1), n, &BinomialP::new(p)) as i64
             };
-            let mut last = 0;
-            for i in 0..=100 {
-                let k = draw(200, i as f64 / 100.0);
-                assert!(k >= last, "p {}: {k} after {last}", i as f64 / 100.0);
-                assert!(k - last <= 30, "p {}: {k} after {last}", i as f64 / 100.0);
-                last = k;
-            }
+            assert_rise_by_at_most(
+                30,
+                (0..=100).map(|i| {
+                    let p = i as f64 / 100.0;
+                    (format!("p {p}"), draw(200, p))
+                }),
+            );
             // Up to the largest count drawn by inversion at 0.4 (variance 64).
-            let mut last = 0;
-            for n in 0..=266 {
-                let k = draw(n, 0.4);
-                assert!(k >= last && k - last <= 1, "n {n}: {k} after {last}");
-                last = k;
-            }
+            assert_rise_by_at_most(1, (0..=266).map(|n| (format!("n {n}"), draw(n, 0.4))));
         }
     }
 
