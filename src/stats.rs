@@ -1540,7 +1540,8 @@ impl Histogram {
             // relatively finer where the values are thin). Wider buckets over all of it would
             // be coarser where it matters than the log-linear buckets.
             let exact = lattice_shift(step, shift).unwrap_or(shift);
-            // (Only where `exact` is below 38: the stretch spans less than 2^53.)
+            // (True only for `exact` below 38, as a stretch spans less than 2^53: the shift
+            // below cannot overflow.)
             if (sorted[u].abs_diff(sorted[l]) >> exact) >= MAX_FOCUS_BUCKETS {
                 (l, u) = widest_within(&sorted[l..=u], (MAX_FOCUS_BUCKETS << exact) - 1, l);
                 step = gcd_from(l, u);
